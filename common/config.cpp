@@ -1,0 +1,289 @@
+#include "common/config.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "common/file_util.h"
+#include "common/sha256.h"
+
+namespace driftrun {
+namespace {
+
+std::string FullKey(const KeyInfo& k) {
+  return std::string(k.section).empty() ? k.key : std::string(k.section) + "." + k.key;
+}
+
+const KeyInfo* FindKey(const std::string& full) {
+  for (const auto& k : ConfigSchema()) {
+    if (FullKey(k) == full) return &k;
+  }
+  return nullptr;
+}
+
+bool IsSection(const std::string& name) {
+  for (const auto& k : ConfigSchema()) {
+    if (name == k.section) return true;
+  }
+  return false;
+}
+
+const char* TypeName(ValueType t) {
+  switch (t) {
+    case ValueType::kString: return "a string";
+    case ValueType::kInt: return "an integer";
+    case ValueType::kFloat: return "a number";
+    case ValueType::kBool: return "a boolean (true or false)";
+    case ValueType::kIntList: return "a list of integers";
+  }
+  return "?";
+}
+
+const char* NodeTypeName(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date or time";
+  }
+}
+
+// Levenshtein distance, for "did you mean" hints.
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1] ? 1 : 0)});
+    }
+    prev.swap(cur);
+  }
+  return prev[b.size()];
+}
+
+std::string Suggest(const std::string& full) {
+  std::string best;
+  size_t best_d = 4;
+  for (const auto& k : ConfigSchema()) {
+    size_t d = EditDistance(full, FullKey(k));
+    if (d < best_d) { best_d = d; best = FullKey(k); }
+  }
+  return best.empty() ? " (see configs/README.md for every key)" : " (did you mean '" + best + "'?)";
+}
+
+// Converts a TOML node to the key's type; an error string when it does not fit.
+std::string Convert(const toml::node& n, const KeyInfo& k, ConfigValue* out) {
+  switch (k.type) {
+    case ValueType::kString:
+      if (auto v = n.value_exact<std::string>()) { *out = *v; return ""; }
+      break;
+    case ValueType::kInt:
+      if (auto v = n.value_exact<int64_t>()) { *out = *v; return ""; }
+      break;
+    case ValueType::kFloat:
+      if (n.is_integer()) { *out = static_cast<double>(*n.value_exact<int64_t>()); return ""; }
+      if (auto v = n.value_exact<double>()) { *out = *v; return ""; }
+      break;
+    case ValueType::kBool:
+      if (auto v = n.value_exact<bool>()) { *out = *v; return ""; }
+      break;
+    case ValueType::kIntList:
+      if (const toml::array* arr = n.as_array()) {
+        std::vector<int64_t> list;
+        for (const auto& e : *arr) {
+          auto v = e.value_exact<int64_t>();
+          if (!v) return std::string("must be ") + TypeName(k.type) + ", found an element that is " + NodeTypeName(e);
+          list.push_back(*v);
+        }
+        *out = list;
+        return "";
+      }
+      break;
+  }
+  return std::string("must be ") + TypeName(k.type) + ", got " + NodeTypeName(n);
+}
+
+std::string CheckChoice(const KeyInfo& k, const ConfigValue& v) {
+  std::string choices = k.choices;
+  if (choices.empty()) return "";
+  const std::string& s = std::get<std::string>(v);
+  std::stringstream ss(choices);
+  std::string c;
+  while (std::getline(ss, c, '|')) {
+    if (c == s) return "";
+  }
+  return "is '" + s + "', must be one of " + choices;
+}
+
+std::string ValueToToml(const ConfigValue& v) {
+  struct {
+    std::string operator()(const std::string& s) const {
+      std::ostringstream os;
+      os << toml::value<std::string>(s);
+      return os.str();
+    }
+    std::string operator()(int64_t i) const { return std::to_string(i); }
+    std::string operator()(double d) const {
+      std::ostringstream os;
+      os << toml::value<double>(d);
+      return os.str();
+    }
+    std::string operator()(bool b) const { return b ? "true" : "false"; }
+    std::string operator()(const std::vector<int64_t>& l) const {
+      std::string s = "[";
+      for (size_t i = 0; i < l.size(); ++i) s += (i ? ", " : "") + std::to_string(l[i]);
+      return s + "]";
+    }
+  } visitor;
+  return std::visit(visitor, v);
+}
+
+Status SetFromNode(const toml::node& n, const KeyInfo& k, const std::string& where,
+                   std::map<std::string, ConfigValue>* values,
+                   std::map<std::string, std::string>* origin) {
+  ConfigValue v;
+  std::string err = Convert(n, k, &v);
+  if (err.empty()) err = CheckChoice(k, v);
+  if (!err.empty()) {
+    return Status::Usage(where + ": key '" + FullKey(k) + "' " + err + "; fix the value");
+  }
+  (*values)[FullKey(k)] = v;
+  (*origin)[FullKey(k)] = where;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Config> Config::Load(const std::string& path, const std::vector<std::string>& overrides) {
+  if (path.empty()) return FromString("", "<defaults>", overrides);
+  auto text = ReadFile(path);
+  if (!text.ok()) {
+    return Status::Usage("config file '" + path +
+                         "' cannot be read; check the --config path (examples are in configs/)");
+  }
+  return FromString(text.value(), path, overrides);
+}
+
+Result<Config> Config::FromString(const std::string& text, const std::string& source,
+                                  const std::vector<std::string>& overrides) {
+  Config cfg;
+  for (const auto& k : ConfigSchema()) {
+    toml::table t = toml::parse(std::string("v = ") + k.default_toml);
+    ConfigValue v;
+    std::string err = Convert(*t.get("v"), k, &v);
+    if (!err.empty()) {
+      std::cerr << "internal error: default of " << FullKey(k) << " " << err << "\n";
+      std::abort();
+    }
+    cfg.values_[FullKey(k)] = v;
+    cfg.origin_[FullKey(k)] = "default";
+  }
+
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return Status::Usage(source + ":" + std::to_string(e.source().begin.line) +
+                         ": TOML syntax error: " + std::string(e.description()));
+  }
+  auto where_of = [&](const toml::node& n) {
+    return source + ":" + std::to_string(n.source().begin.line);
+  };
+  for (auto&& [key, node] : root) {
+    std::string name(key.str());
+    if (node.is_table()) {
+      if (!IsSection(name)) {
+        return Status::Usage(where_of(node) + ": unknown section '[" + name + "]'" + Suggest(name));
+      }
+      for (auto&& [sub, subnode] : *node.as_table()) {
+        std::string full = name + "." + std::string(sub.str());
+        const KeyInfo* k = FindKey(full);
+        if (!k) return Status::Usage(where_of(subnode) + ": unknown key '" + full + "'" + Suggest(full));
+        DRIFTRUN_RETURN_IF_ERROR(SetFromNode(subnode, *k, where_of(subnode), &cfg.values_, &cfg.origin_));
+      }
+      continue;
+    }
+    const KeyInfo* k = FindKey(name);
+    if (!k) return Status::Usage(where_of(node) + ": unknown key '" + name + "'" + Suggest(name));
+    DRIFTRUN_RETURN_IF_ERROR(SetFromNode(node, *k, where_of(node), &cfg.values_, &cfg.origin_));
+  }
+
+  for (const std::string& o : overrides) {
+    auto eq = o.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::Usage("--set " + o + ": expected section.key=value, for example --set train.lr=3e-4");
+    }
+    std::string full = o.substr(0, eq), raw = o.substr(eq + 1);
+    const KeyInfo* k = FindKey(full);
+    if (!k) return Status::Usage("--set " + o + ": unknown key '" + full + "'" + Suggest(full));
+    toml::table t;
+    try {
+      t = toml::parse("v = " + raw);
+    } catch (const toml::parse_error&) {
+      t = toml::table{{"v", raw}};  // a bare word such as adamw is a string
+    }
+    DRIFTRUN_RETURN_IF_ERROR(SetFromNode(*t.get("v"), *k, "--set " + o, &cfg.values_, &cfg.origin_));
+  }
+  return cfg;
+}
+
+namespace {
+template <typename T>
+const T& Get(const std::map<std::string, ConfigValue>& values, const std::string& key) {
+  auto it = values.find(key);
+  if (it == values.end() || !std::holds_alternative<T>(it->second)) {
+    std::cerr << "internal error: config key '" << key << "' unknown or of another type\n";
+    std::abort();
+  }
+  return std::get<T>(it->second);
+}
+}  // namespace
+
+const std::string& Config::Str(const std::string& k) const { return Get<std::string>(values_, k); }
+int64_t Config::Int(const std::string& k) const { return Get<int64_t>(values_, k); }
+double Config::Float(const std::string& k) const { return Get<double>(values_, k); }
+bool Config::Bool(const std::string& k) const { return Get<bool>(values_, k); }
+const std::vector<int64_t>& Config::IntList(const std::string& k) const {
+  return Get<std::vector<int64_t>>(values_, k);
+}
+
+std::string Config::Origin(const std::string& k) const {
+  auto it = origin_.find(k);
+  return it == origin_.end() ? "" : it->second;
+}
+
+std::string Config::ToToml() const {
+  std::ostringstream os;
+  std::string section = "\x01";
+  for (const auto& k : ConfigSchema()) {
+    if (section != k.section) {
+      section = k.section;
+      if (!section.empty()) os << "\n[" << section << "]\n";
+    }
+    os << k.key << " = " << ValueToToml(values_.at(FullKey(k))) << "\n";
+  }
+  return os.str();
+}
+
+std::string Config::Hash() const { return Sha256Hex(ToToml()); }
+
+std::string Config::DocsMarkdown() {
+  std::ostringstream os;
+  os << "| key | type | default | meaning |\n| --- | --- | --- | --- |\n";
+  for (const auto& k : ConfigSchema()) {
+    std::string doc = k.doc;
+    if (std::string(k.choices).size()) doc += " (" + std::string(k.choices) + ")";
+    std::string type = TypeName(k.type);
+    os << "| `" << FullKey(k) << "` | " << type.substr(type.find(' ') + 1) << " | `"
+       << k.default_toml << "` | " << doc << " |\n";
+  }
+  return os.str();
+}
+
+}  // namespace driftrun

@@ -1,0 +1,71 @@
+// Config: one TOML file per experiment or service, resolved against a schema.
+//
+// Every key has a type, a default and a one-line doc in ConfigSchema(); the schema
+// is the single source for validation, `driftrun config --docs` and
+// configs/README.md. Loading merges defaults, the file and `--set section.key=value`
+// overrides (in that order). Unknown keys, wrong types and values outside a key's
+// choices are Status::Usage errors that name the file, line and key.
+//
+// A Config is an immutable value after loading; copies are cheap enough.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/status.h"
+
+namespace driftrun {
+
+enum class ValueType { kString, kInt, kFloat, kBool, kIntList };
+
+struct KeyInfo {
+  const char* section;  // "" for top-level keys
+  const char* key;
+  ValueType type;
+  const char* default_toml;  // a TOML literal
+  const char* choices;       // "a|b|c" for enumerations, else ""
+  const char* doc;
+};
+
+// All known keys, in documentation order.
+const std::vector<KeyInfo>& ConfigSchema();
+
+using ConfigValue = std::variant<std::string, int64_t, double, bool, std::vector<int64_t>>;
+
+class Config {
+ public:
+  // Reads `path` (or only defaults when path is empty) and applies overrides of the
+  // form "section.key=value" (value in TOML syntax; bare words are strings).
+  static Result<Config> Load(const std::string& path, const std::vector<std::string>& overrides);
+  // Same, from text; `source` names it in messages.
+  static Result<Config> FromString(const std::string& text, const std::string& source,
+                                   const std::vector<std::string>& overrides);
+
+  // Typed getters take "section.key" (or "key" at top level). Asking for an
+  // unknown key or the wrong type is a programming error and aborts.
+  const std::string& Str(const std::string& full_key) const;
+  int64_t Int(const std::string& full_key) const;
+  double Float(const std::string& full_key) const;
+  bool Bool(const std::string& full_key) const;
+  const std::vector<int64_t>& IntList(const std::string& full_key) const;
+
+  // Where a key's value came from: "FILE:LINE", "--set", or "default".
+  std::string Origin(const std::string& full_key) const;
+
+  // The fully resolved config as TOML, every key present, stable order.
+  std::string ToToml() const;
+  // sha256 of ToToml(): identifies the configuration in checkpoints and lineage.
+  std::string Hash() const;
+
+  // Markdown table of every key (for configs/README.md).
+  static std::string DocsMarkdown();
+
+ private:
+  std::map<std::string, ConfigValue> values_;
+  std::map<std::string, std::string> origin_;
+};
+
+}  // namespace driftrun

@@ -1,0 +1,62 @@
+// The config schema: every key driftrun reads, its type, default and meaning.
+#include "common/config.h"
+
+namespace driftrun {
+
+const std::vector<KeyInfo>& ConfigSchema() {
+  using T = ValueType;
+  static const std::vector<KeyInfo> kSchema = {
+      {"", "name", T::kString, "\"driftrun\"", "", "run and model name; run folders are runs/<name>-<time>"},
+
+      {"data", "train", T::kString, "\"data/train.h5\"", "", "training data, an HDF5 file"},
+      {"data", "val", T::kString, "\"\"", "", "optional validation HDF5 file; empty: hold out val_fraction of train"},
+      {"data", "val_fraction", T::kFloat, "0.1", "", "share of train rows held out for validation when val is empty (0 disables validation)"},
+      {"data", "features", T::kString, "\"/features\"", "", "float32 [N, D] dataset; NaN marks a missing value"},
+      {"data", "labels", T::kString, "\"/labels\"", "", "float32 [N] or [N, K] (regression) or int64 [N] (classification) dataset"},
+
+      {"preprocess", "impute", T::kString, "\"mean\"", "mean|zero", "value put in place of a missing feature: the training mean, or 0 before scaling"},
+      {"preprocess", "standardize", T::kBool, "true", "", "subtract the training mean and divide by the training standard deviation"},
+      {"preprocess", "clip_sigma", T::kFloat, "0.0", "", "> 0 clips standardized features to +-clip_sigma"},
+
+      {"model", "kind", T::kString, "\"mlp\"", "mlp", "model family (cnn and text come with the model-kinds issue)"},
+      {"model", "task", T::kString, "\"regression\"", "regression|classification", "loss and metric: MSE/RMSE or cross-entropy/accuracy"},
+      {"model", "hidden", T::kIntList, "[128, 128]", "", "hidden layer widths of the MLP"},
+      {"model", "activation", T::kString, "\"relu\"", "relu|tanh|gelu|sigmoid", "activation between hidden layers"},
+      {"model", "dropout", T::kFloat, "0.0", "", "dropout probability after each hidden activation"},
+      {"model", "classes", T::kInt, "0", "", "number of classes; 0 infers max(label)+1 from the training data"},
+
+      {"train", "epochs", T::kInt, "10", "", "passes over the training data"},
+      {"train", "max_steps", T::kInt, "0", "", "> 0 stops after this many optimizer steps, overriding epochs"},
+      {"train", "batch_size", T::kInt, "256", "", "global batch, split evenly across ranks (must divide by the number of ranks)"},
+      {"train", "optimizer", T::kString, "\"adamw\"", "sgd|adam|adamw", "optimizer"},
+      {"train", "lr", T::kFloat, "1e-3", "", "peak learning rate"},
+      {"train", "weight_decay", T::kFloat, "0.0", "", "L2 penalty (sgd, adam) or decoupled decay (adamw)"},
+      {"train", "momentum", T::kFloat, "0.0", "", "sgd momentum"},
+      {"train", "beta1", T::kFloat, "0.9", "", "adam/adamw first-moment decay"},
+      {"train", "beta2", T::kFloat, "0.999", "", "adam/adamw second-moment decay"},
+      {"train", "eps", T::kFloat, "1e-8", "", "adam/adamw denominator epsilon"},
+      {"train", "schedule", T::kString, "\"constant\"", "constant|step|cosine", "learning-rate schedule after warm-up"},
+      {"train", "warmup_steps", T::kInt, "0", "", "linear warm-up from 0 to lr over this many steps"},
+      {"train", "step_every", T::kInt, "1000", "", "step schedule: multiply lr by step_gamma every this many steps"},
+      {"train", "step_gamma", T::kFloat, "0.1", "", "step schedule factor"},
+      {"train", "min_lr", T::kFloat, "0.0", "", "cosine schedule floor"},
+      {"train", "grad_clip", T::kFloat, "0.0", "", "> 0 clips the global gradient norm"},
+      {"train", "seed", T::kInt, "42", "", "seeds weights, shuffling and dropout; results do not depend on the number of ranks"},
+      {"train", "shuffle", T::kBool, "true", "", "reshuffle training rows every epoch"},
+      {"train", "threads", T::kInt, "0", "", "intra-op threads per rank; 0 = cores / ranks on the node"},
+      {"train", "device", T::kString, "\"auto\"", "auto|cpu|cuda", "where to train; auto uses CUDA when a GPU is present"},
+      {"train", "log_every_steps", T::kInt, "0", "", "> 0 writes a 'step' event with the loss every this many steps"},
+
+      {"dist", "backend", T::kString, "\"auto\"", "auto|mpi|nccl", "gradient all-reduce: auto = nccl for CUDA tensors, mpi for CPU"},
+      {"dist", "bucket_mb", T::kFloat, "25.0", "", "gradient bucket size in MiB; a bucket is reduced as soon as it fills"},
+
+      {"checkpoint", "every_steps", T::kInt, "100", "", "write a checkpoint every this many steps (0 = only at the end)"},
+      {"checkpoint", "keep", T::kInt, "3", "", "keep the newest K checkpoints"},
+
+      {"registry", "path", T::kString, "\"driftrun-registry\"", "", "model registry folder (used by the registry issue)"},
+      {"registry", "register", T::kBool, "false", "", "register the finished model (used by the registry issue)"},
+  };
+  return kSchema;
+}
+
+}  // namespace driftrun

@@ -1,0 +1,98 @@
+#include "runner/cli.h"
+
+#include <gflags/gflags.h>
+
+#include <algorithm>
+#include <iostream>
+#include <sstream>
+
+namespace driftrun {
+
+Result<ParsedArgs> ParseArgs(const CommandSpec& cmd, int argc, char** argv, int first) {
+  ParsedArgs out;
+  const std::string where = std::string("driftrun ") + cmd.name;
+  for (int i = first; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h" || a == "-help") {
+      out.help = true;
+      continue;
+    }
+    if (a.rfind("--", 0) != 0 || a.size() == 2) {
+      if (a.rfind("-", 0) == 0 && a.size() > 1) {
+        return Status::Usage(where + ": unknown option '" + a + "'; flags take two dashes (see --help)");
+      }
+      out.positional.push_back(a);
+      continue;
+    }
+    std::string body = a.substr(2), name = body, value;
+    bool has_value = false;
+    if (auto eq = body.find('='); eq != std::string::npos) {
+      name = body.substr(0, eq);
+      value = body.substr(eq + 1);
+      has_value = true;
+    }
+    std::replace(name.begin(), name.end(), '-', '_');
+    if (name == "set" && cmd.takes_set) {
+      if (!has_value) {
+        if (i + 1 >= argc) return Status::Usage(where + ": --set needs section.key=value");
+        value = argv[++i];
+      }
+      out.sets.push_back(value);
+      continue;
+    }
+    auto known = [&](const std::string& n) {
+      return std::any_of(cmd.flags.begin(), cmd.flags.end(), [&](const FlagHelp& f) { return n == f.name; });
+    };
+    bool negated = false;
+    if (!known(name) && name.rfind("no", 0) == 0 && known(name.substr(2))) {
+      name = name.substr(2);
+      negated = true;
+    }
+    if (!known(name)) {
+      return Status::Usage(where + ": unknown flag '--" + body.substr(0, body.find('=')) +
+                           "'; run `driftrun " + cmd.name + " --help` for the list");
+    }
+    gflags::CommandLineFlagInfo info;
+    gflags::GetCommandLineFlagInfo(name.c_str(), &info);
+    if (info.type == "bool") {
+      if (!has_value) value = negated ? "false" : "true";
+    } else if (!has_value) {
+      if (i + 1 >= argc) return Status::Usage(where + ": --" + name + " needs a value");
+      value = argv[++i];
+    }
+    if (gflags::SetCommandLineOption(name.c_str(), value.c_str()).empty()) {
+      return Status::Usage(where + ": --" + name + "='" + value + "' is not a valid " + info.type);
+    }
+  }
+  return out;
+}
+
+std::string CommandHelp(const CommandSpec& cmd) {
+  std::ostringstream os;
+  os << "driftrun " << cmd.name << ": " << cmd.summary << "\n\nusage: " << cmd.usage << "\n\nflags:\n";
+  for (const auto& f : cmd.flags) {
+    gflags::CommandLineFlagInfo info;
+    std::string dashed = f.name;
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    std::string def;
+    if (gflags::GetCommandLineFlagInfo(f.name, &info)) {
+      def = info.type == "string" ? "\"" + info.default_value + "\"" : info.default_value;
+    }
+    os << "  --" << dashed << (def.empty() ? "" : " (default " + def + ")") << "\n      " << f.help << "\n";
+  }
+  if (cmd.takes_set) {
+    os << "  --set section.key=value\n      override one config key; repeatable (keys: configs/README.md)\n";
+  }
+  os << "  --help\n      this text\n";
+  return os.str();
+}
+
+int ReportStatus(const std::string& cmd, const Status& st) {
+  if (st.ok()) return 0;
+  if (!st.message().empty()) {
+    std::cerr << "driftrun " << cmd << ": " << CodeName(st.code()) << ": " << st.message() << std::endl;
+  }
+  return st.exit_code();
+}
+
+}  // namespace driftrun

@@ -1,0 +1,45 @@
+// Command-line handling shared by the subcommands.
+//
+// Flags are gflags flags (DEFINE_* in each command's file), but parsing is done
+// here so that: each subcommand accepts only its own flags; `--run-dir` and
+// `--run_dir` are the same flag; `--set k=v` may repeat; `--help` prints the
+// subcommand's own help; and every mistake is exit code 2 with a message that
+// says what to do (gflags alone would exit 1).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace driftrun {
+
+struct FlagHelp {
+  const char* name;  // gflags name (underscores)
+  const char* help;
+};
+
+struct CommandSpec {
+  const char* name;
+  const char* summary;
+  const char* usage;
+  std::vector<FlagHelp> flags;
+  bool takes_set = false;  // accepts repeated --set section.key=value
+};
+
+struct ParsedArgs {
+  std::vector<std::string> sets;
+  std::vector<std::string> positional;
+  bool help = false;
+};
+
+// Parses argv[first..] for `cmd`, setting gflags values. Usage errors name the flag.
+Result<ParsedArgs> ParseArgs(const CommandSpec& cmd, int argc, char** argv, int first);
+
+std::string CommandHelp(const CommandSpec& cmd);
+
+// Prints "driftrun <cmd>: <code name>: <message>" to stderr when the message is
+// non-empty and returns the exit code.
+int ReportStatus(const std::string& cmd, const Status& st);
+
+}  // namespace driftrun

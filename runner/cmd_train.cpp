@@ -1,0 +1,87 @@
+// driftrun train: data-parallel training from a config file.
+#include <gflags/gflags.h>
+#include <unistd.h>
+
+#include <exception>
+#include <iostream>
+
+#include "common/config.h"
+#include "runner/commands.h"
+#include "runner/mpi_env.h"
+#include "runner/signals.h"
+#include "trainers/mpi_communicator.h"
+#include "trainers/trainer.h"
+
+DEFINE_string(config, "", "experiment config (TOML)");
+DEFINE_string(run_dir, "", "run folder");
+DEFINE_string(resume, "", "auto | run folder | checkpoint");
+DEFINE_bool(quiet, false, "no per-epoch lines");
+
+#ifndef DRIFTRUN_VERSION
+#define DRIFTRUN_VERSION "unknown"
+#endif
+
+namespace driftrun {
+
+const CommandSpec kTrainSpec = {
+    "train",
+    "train a model data-parallel over the MPI ranks it was started on",
+    "mpirun -np N driftrun train --config FILE [--set section.key=value ...] [--run-dir DIR] "
+    "[--resume auto|PATH]\n       driftrun train --config FILE ...   (one rank, no mpirun needed)",
+    {{"config", "experiment config (TOML); every key and its default: configs/README.md"},
+     {"run_dir", "run folder; default runs/<name>-<YYYYmmdd-HHMMSS>. Holds config.resolved.toml, "
+                 "events.jsonl, metrics.jsonl, summary.json, checkpoints/"},
+     {"resume", "'auto': continue from the newest valid checkpoint of --run-dir (or of the newest "
+                "runs/<name>-* folder), else start fresh; or a run folder or checkpoint path. A corrupt "
+                "checkpoint is skipped with a warning. Resuming on another number of ranks works"},
+     {"quiet", "no per-epoch console lines (events and metrics are still written)"}},
+    true};
+
+int RunTrain(int argc, char** argv) {
+  auto args = ParseArgs(kTrainSpec, argc, argv, 2);
+  if (!args.ok()) return ReportStatus("train", args.status());
+  if (args.value().help) {
+    std::cout << CommandHelp(kTrainSpec);
+    return 0;
+  }
+  if (!args.value().positional.empty()) {
+    return ReportStatus("train", Status::Usage("unexpected argument '" + args.value().positional[0] +
+                                               "'; did you mean --config " + args.value().positional[0] + "?"));
+  }
+  if (FLAGS_config.empty()) {
+    return ReportStatus("train", Status::Usage("--config FILE is required (examples: configs/demo.toml)"));
+  }
+  const std::atomic<int>* stop = InstallStopHandlers();
+  auto env_or = MpiEnv::Init(&argc, &argv);
+  if (!env_or.ok()) return ReportStatus("train", env_or.status());
+  std::unique_ptr<MpiEnv> env(env_or.value());
+
+  auto cfg = Config::Load(FLAGS_config, args.value().sets);
+  if (!cfg.ok()) {
+    return env->rank() == 0 ? ReportStatus("train", cfg.status()) : cfg.status().exit_code();
+  }
+  MpiCommunicator world(MPI_COMM_WORLD);
+  TrainRequest req;
+  req.config_path = FLAGS_config;
+  req.run_dir = FLAGS_run_dir;
+  req.resume = FLAGS_resume;
+  req.stop = stop;
+  req.progress_bar = env->rank() == 0 && isatty(STDOUT_FILENO);
+  req.quiet = FLAGS_quiet;
+  req.code_version = DRIFTRUN_VERSION;
+  Status st;
+  try {
+    auto r = Train(world, cfg.value(), req);
+    st = r.status();
+  } catch (const std::exception& e) {
+    // A LibTorch error (c10::Error) or similar escaped on this rank only: peers may
+    // sit in a collective, so end the whole job.
+    std::cerr << "driftrun train: training failed on rank " << env->rank() << ": " << e.what() << std::endl;
+    env->Abort(static_cast<int>(Code::kTraining));
+  }
+  int code = ReportStatus("train", st);
+  if (st.code() == Code::kInfra) env->Abort(code);  // the world may be broken
+  return code;
+}
+
+}  // namespace driftrun

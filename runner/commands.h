@@ -1,0 +1,26 @@
+// The subcommands of `driftrun`. Each parses argv from index 2 on and returns the
+// process exit code (DESIGN.md, Exit codes).
+#pragma once
+
+#include <vector>
+
+#include "runner/cli.h"
+
+namespace driftrun {
+
+struct Subcommand {
+  const CommandSpec* spec;
+  int (*run)(int argc, char** argv);
+};
+
+extern const CommandSpec kTrainSpec;
+extern const CommandSpec kMakeDataSpec;
+extern const CommandSpec kConfigSpec;
+
+int RunTrain(int argc, char** argv);
+int RunMakeData(int argc, char** argv);
+int RunConfig(int argc, char** argv);
+
+const std::vector<Subcommand>& Subcommands();
+
+}  // namespace driftrun

@@ -1,0 +1,60 @@
+// driftrun: keeps production ML models fresh. Dispatches to the subcommands.
+#include <gflags/gflags.h>
+
+#include <cstring>
+#include <iostream>
+
+#include "runner/commands.h"
+
+#ifndef DRIFTRUN_VERSION
+#define DRIFTRUN_VERSION "unknown"
+#endif
+
+namespace driftrun {
+
+const std::vector<Subcommand>& Subcommands() {
+  static const std::vector<Subcommand> kAll = {
+      {&kTrainSpec, RunTrain},
+      {&kMakeDataSpec, RunMakeData},
+      {&kConfigSpec, RunConfig},
+  };
+  return kAll;
+}
+
+namespace {
+
+void PrintHelp() {
+  std::cout << "driftrun " << DRIFTRUN_VERSION
+            << ": drift-triggered retraining of ML models on MPI clusters\n\n"
+               "usage: driftrun <command> [flags]     (driftrun <command> --help for its flags)\n\n"
+               "commands:\n";
+  for (const auto& c : Subcommands()) {
+    std::cout << "  " << c.spec->name << std::string(12 - std::strlen(c.spec->name), ' ') << c.spec->summary << "\n";
+  }
+  std::cout << "\nexit codes: 0 done, 2 usage or config error, 3 bad input data, 4 training failed,\n"
+               "            5 infrastructure failure (MPI, NCCL, disk)\n"
+               "examples:\n"
+               "  driftrun make-data --out data/demo\n"
+               "  mpirun -np 2 driftrun train --config configs/demo.toml --set train.lr=3e-4\n";
+}
+
+}  // namespace
+}  // namespace driftrun
+
+int main(int argc, char** argv) {
+  using namespace driftrun;
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    PrintHelp();
+    return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "version")) {
+    std::cout << "driftrun " << DRIFTRUN_VERSION << "\n";
+    return 0;
+  }
+  for (const auto& c : Subcommands()) {
+    if (c.spec->name == std::string(argv[1])) return c.run(argc, argv);
+  }
+  std::cerr << "driftrun: unknown command '" << argv[1] << "'; run `driftrun --help` for the list\n";
+  return 2;
+}

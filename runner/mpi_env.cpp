@@ -1,0 +1,30 @@
+#include "runner/mpi_env.h"
+
+#include <mpi.h>
+
+#include <cstdlib>
+
+namespace driftrun {
+
+Result<MpiEnv*> MpiEnv::Init(int* argc, char*** argv) {
+  if (!std::getenv("OMPI_COMM_WORLD_SIZE") && !std::getenv("PMIX_RANK") && !std::getenv("PMI_RANK")) {
+    setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
+  }
+  int provided = 0;
+  if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+    return Status::Infra("MPI_Init_thread failed; check the Open MPI installation (mpirun --version)");
+  }
+  auto* env = new MpiEnv();
+  MPI_Comm_rank(MPI_COMM_WORLD, &env->rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &env->size_);
+  return env;
+}
+
+MpiEnv::~MpiEnv() { MPI_Finalize(); }
+
+void MpiEnv::Abort(int code) {
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);
+}
+
+}  // namespace driftrun

@@ -1,0 +1,28 @@
+// MpiEnv: MPI_Init/MPI_Finalize for the process, and the world communicator.
+//
+// A process started without mpirun runs as a one-rank world; it is made an
+// isolated singleton (OMPI_MCA_ess_singleton_isolated=1) so no orted helper is
+// forked. MPI is initialised with MPI_THREAD_FUNNELED: only the main thread calls
+// MPI ([MPI threads]: gradient hooks on CPU run on the thread calling backward).
+// Abort() ends every rank at once; use it when a collective may be stuck.
+#pragma once
+
+#include "common/status.h"
+
+namespace driftrun {
+
+class MpiEnv {
+ public:
+  static Result<MpiEnv*> Init(int* argc, char*** argv);
+  ~MpiEnv();
+  [[noreturn]] void Abort(int code);
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+
+ private:
+  MpiEnv() = default;
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+}  // namespace driftrun

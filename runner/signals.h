@@ -1,0 +1,13 @@
+// Stop signals: SIGTERM, SIGUSR1 (and the first SIGINT) set a flag that training
+// checks at every step boundary; all ranks agree, checkpoint and exit 0. A second
+// SIGINT kills the process as usual.
+#pragma once
+
+#include <atomic>
+
+namespace driftrun {
+
+// Installs the handlers; returns the flag they set (non-zero = stop requested).
+const std::atomic<int>* InstallStopHandlers();
+
+}  // namespace driftrun

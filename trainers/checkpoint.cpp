@@ -1,0 +1,183 @@
+#include "trainers/checkpoint.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/file_util.h"
+#include "common/sha256.h"
+#include "trainers/h5_io.h"
+
+namespace driftrun {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* kFormat = "driftrun-checkpoint-1";
+
+std::string StepName(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "ckpt-%09lld", static_cast<long long>(step));
+  return buf;
+}
+
+// Checkpoint manifests in `dir`, newest step first.
+std::vector<std::string> Manifests(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string n = e.path().filename().string();
+    if (n.rfind("ckpt-", 0) == 0 && e.path().extension() == ".json") out.push_back(e.path().string());
+  }
+  std::sort(out.rbegin(), out.rend());
+  return out;
+}
+
+Status WriteArrays(H5Writer& w, const std::string& group, const std::vector<NamedArray>& arrays) {
+  for (const auto& a : arrays) {
+    DRIFTRUN_RETURN_IF_ERROR(w.Write(group + "/" + a.name, a.dims, a.data.data()));
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<NamedArray>> ReadArrays(const H5Reader& r, const std::string& group) {
+  std::vector<NamedArray> out;
+  if (!r.Has(group)) return out;
+  DRIFTRUN_ASSIGN_OR_RETURN(auto names, r.List(group));
+  for (const auto& n : names) {
+    std::string path = group + "/" + n;
+    auto info_or = r.Info(path);
+    if (!info_or.ok()) {
+      // a sub-group (optimizer slots are /optim/<param>/<slot>)
+      DRIFTRUN_ASSIGN_OR_RETURN(auto sub, ReadArrays(r, path));
+      for (auto& a : sub) {
+        a.name = n + "/" + a.name;
+        out.push_back(std::move(a));
+      }
+      continue;
+    }
+    const H5DatasetInfo& info = info_or.value();
+    NamedArray a;
+    a.name = n;
+    a.dims = info.dims;
+    DRIFTRUN_RETURN_IF_ERROR(r.ReadRange(path, 0, info.rows(), &a.data));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointState& s, int keep) {
+  DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir));
+  const std::string base = dir + "/" + StepName(s.step);
+  const std::string data_path = base + ".h5";
+  {
+    DRIFTRUN_ASSIGN_OR_RETURN(auto w, H5Writer::Create(data_path));
+    DRIFTRUN_RETURN_IF_ERROR(WriteArrays(*w, "/model", s.model));
+    DRIFTRUN_RETURN_IF_ERROR(WriteArrays(*w, "/optim", s.optim));
+    const int64_t d = s.pre.dim();
+    DRIFTRUN_RETURN_IF_ERROR(w->Write("/preprocess/fill", {d}, s.pre.fill.data()));
+    DRIFTRUN_RETURN_IF_ERROR(w->Write("/preprocess/shift", {d}, s.pre.shift.data()));
+    DRIFTRUN_RETURN_IF_ERROR(w->Write("/preprocess/scale", {d}, s.pre.scale.data()));
+    DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/preprocess", "impute", s.pre.opts.impute));
+    DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/preprocess", "standardize", s.pre.opts.standardize));
+    DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/preprocess", "clip_sigma", s.pre.opts.clip_sigma));
+    for (auto [k, v] : std::vector<std::pair<const char*, double>>{
+             {"step", s.step}, {"epoch", s.epoch}, {"next_batch", s.next_batch},
+             {"world_size", s.world_size}, {"classes", s.classes}, {"in_dim", s.in_dim},
+             {"out_dim", s.out_dim}, {"epoch_loss_sum", s.epoch_loss_sum},
+             {"epoch_loss_steps", s.epoch_loss_steps}, {"samples_seen", s.samples_seen}}) {
+      DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/", k, v));
+    }
+    DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "config_hash", s.config_hash));
+    DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "task", s.task));
+    DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "format", kFormat));
+    DRIFTRUN_RETURN_IF_ERROR(w->Commit());
+  }
+  DRIFTRUN_ASSIGN_OR_RETURN(std::string sha, Sha256File(data_path));
+  nlohmann::json m = {{"format", kFormat},
+                      {"file", fs::path(data_path).filename().string()},
+                      {"sha256", sha},
+                      {"bytes", static_cast<int64_t>(fs::file_size(data_path))},
+                      {"step", s.step},
+                      {"epoch", s.epoch},
+                      {"next_batch", s.next_batch},
+                      {"world_size", s.world_size},
+                      {"config_hash", s.config_hash},
+                      {"created_unix", static_cast<int64_t>(std::time(nullptr))}};
+  const std::string manifest = base + ".json";
+  DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(manifest, m.dump(2) + "\n"));
+
+  // Prune: newest `keep` stay; manifest first so no reader sees a manifest
+  // without its data.
+  auto all = Manifests(dir);
+  for (size_t i = static_cast<size_t>(std::max(keep, 1)); i < all.size(); ++i) {
+    std::string h5 = all[i].substr(0, all[i].size() - 5) + ".h5";
+    std::remove(all[i].c_str());
+    std::remove(h5.c_str());
+  }
+  return manifest;
+}
+
+Status VerifyCheckpoint(const std::string& manifest_path) {
+  auto text = ReadFile(manifest_path);
+  if (!text.ok()) return Status::Data("checkpoint manifest '" + manifest_path + "' cannot be read");
+  nlohmann::json m = nlohmann::json::parse(text.value(), nullptr, false);
+  if (m.is_discarded() || !m.is_object() || m.value("format", "") != kFormat || !m.contains("sha256") ||
+      !m.contains("file")) {
+    return Status::Data("checkpoint manifest '" + manifest_path + "' is corrupt");
+  }
+  std::string data = (fs::path(manifest_path).parent_path() / m["file"].get<std::string>()).string();
+  auto sha = Sha256File(data);
+  if (!sha.ok()) return Status::Data("checkpoint data '" + data + "' is missing");
+  if (sha.value() != m["sha256"].get<std::string>()) {
+    return Status::Data("checkpoint '" + data + "' does not match its manifest's sha256 (corrupt or truncated)");
+  }
+  return Status::Ok();
+}
+
+Result<CheckpointState> ReadCheckpoint(const std::string& path) {
+  std::string manifest = path;
+  if (fs::path(path).extension() == ".h5") manifest = path.substr(0, path.size() - 3) + ".json";
+  DRIFTRUN_RETURN_IF_ERROR(VerifyCheckpoint(manifest));
+  const std::string data = manifest.substr(0, manifest.size() - 5) + ".h5";
+  DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(data));
+  CheckpointState s;
+  auto attr = [&](const char* k) { auto v = r->AttrDouble("/", k); return v.ok() ? v.value() : 0.0; };
+  s.step = static_cast<int64_t>(attr("step"));
+  s.epoch = static_cast<int64_t>(attr("epoch"));
+  s.next_batch = static_cast<int64_t>(attr("next_batch"));
+  s.world_size = static_cast<int64_t>(attr("world_size"));
+  s.classes = static_cast<int64_t>(attr("classes"));
+  s.in_dim = static_cast<int64_t>(attr("in_dim"));
+  s.out_dim = static_cast<int64_t>(attr("out_dim"));
+  s.epoch_loss_sum = attr("epoch_loss_sum");
+  s.epoch_loss_steps = static_cast<int64_t>(attr("epoch_loss_steps"));
+  s.samples_seen = attr("samples_seen");
+  DRIFTRUN_ASSIGN_OR_RETURN(s.config_hash, r->AttrString("/", "config_hash"));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.task, r->AttrString("/", "task"));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.model, ReadArrays(*r, "/model"));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.optim, ReadArrays(*r, "/optim"));
+  std::vector<float>* dst[] = {&s.pre.fill, &s.pre.shift, &s.pre.scale};
+  const char* names[] = {"/preprocess/fill", "/preprocess/shift", "/preprocess/scale"};
+  for (int i = 0; i < 3; ++i) {
+    DRIFTRUN_RETURN_IF_ERROR(r->ReadRange(names[i], 0, s.in_dim, dst[i]));
+  }
+  DRIFTRUN_ASSIGN_OR_RETURN(s.pre.opts.impute, r->AttrString("/preprocess", "impute"));
+  s.pre.opts.standardize = r->AttrDouble("/preprocess", "standardize").value() != 0;
+  s.pre.opts.clip_sigma = r->AttrDouble("/preprocess", "clip_sigma").value();
+  return s;
+}
+
+std::string FindLatestCheckpoint(const std::string& dir, std::vector<std::string>* warnings) {
+  for (const auto& m : Manifests(dir)) {
+    Status st = VerifyCheckpoint(m);
+    if (st.ok()) return m;
+    if (warnings) warnings->push_back("skipping " + st.message());
+  }
+  return "";
+}
+
+}  // namespace driftrun

@@ -1,0 +1,37 @@
+// RunLog: the run folder's line-oriented files, written by rank 0 only.
+//
+//   events.jsonl   one JSON object per event: {"time", "event", ...}
+//   metrics.jsonl  one object per epoch: epoch, step, train_loss, val_loss,
+//                  val_metric, samples_per_s (+ lr, wall_s)
+//   summary.json   written atomically at the end
+// A RunLog for a non-zero rank (or with an empty folder) writes nothing. Write
+// failures are returned, never thrown.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace driftrun {
+
+class RunLog {
+ public:
+  RunLog() = default;
+  RunLog(std::string dir, bool writer) : dir_(std::move(dir)), writer_(writer) {}
+  const std::string& dir() const { return dir_; }
+  bool writer() const { return writer_ && !dir_.empty(); }
+  Status Event(const std::string& event, nlohmann::json fields = nlohmann::json::object()) const;
+  Status Metrics(const nlohmann::json& row) const;
+  Status Summary(const nlohmann::json& summary) const;
+
+ private:
+  std::string dir_;
+  bool writer_ = false;
+};
+
+// Seconds since the epoch with millisecond precision, for event timestamps.
+double UnixTime();
+
+}  // namespace driftrun

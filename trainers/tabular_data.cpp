@@ -1,0 +1,74 @@
+#include "trainers/tabular_data.h"
+
+#include <cmath>
+
+namespace driftrun {
+
+Result<TabularMeta> InspectTabular(const H5Reader& file, const TabularSpec& spec) {
+  const std::string where = "'" + file.path() + "'";
+  DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo fx, file.Info(spec.features));
+  if (fx.kind != H5Kind::kFloat || fx.dims.size() != 2) {
+    return Status::Data(where + " dataset '" + spec.features +
+                        "' must be a 2-D float array [rows, features]; check [data] features");
+  }
+  DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo fy, file.Info(spec.labels));
+  if (spec.classification) {
+    if (fy.kind != H5Kind::kInteger || fy.dims.size() != 1) {
+      return Status::Data(where + " dataset '" + spec.labels +
+                          "' must be a 1-D integer array of class ids for model.task = "
+                          "\"classification\"");
+    }
+  } else if (fy.kind != H5Kind::kFloat || fy.dims.empty() || fy.dims.size() > 2) {
+    return Status::Data(where + " dataset '" + spec.labels +
+                        "' must be a float array [rows] or [rows, targets] for model.task = "
+                        "\"regression\"");
+  }
+  TabularMeta m;
+  m.rows = fx.dims[0];
+  m.dim = fx.dims[1];
+  m.label_dim = spec.classification ? 1 : fy.row_width();
+  if (fy.rows() != m.rows) {
+    return Status::Data(where + ": '" + spec.labels + "' has " + std::to_string(fy.rows()) +
+                        " rows but '" + spec.features + "' has " + std::to_string(m.rows) +
+                        "; every feature row needs one label");
+  }
+  if (m.rows == 0) return Status::Data(where + ": '" + spec.features + "' has no rows");
+  if (m.dim == 0) return Status::Data(where + ": '" + spec.features + "' has no feature columns");
+  auto names = file.AttrStrings("/", "feature_names");
+  if (names.ok() && static_cast<int64_t>(names.value().size()) == m.dim) {
+    m.feature_names = names.value();
+  } else {
+    for (int64_t j = 0; j < m.dim; ++j) m.feature_names.push_back("f" + std::to_string(j));
+  }
+  return m;
+}
+
+Status ReadTabularRange(const H5Reader& file, const TabularSpec& spec, const TabularMeta& meta,
+                        int64_t begin, int64_t count, int64_t classes, TabularRows* out) {
+  out->rows = count;
+  DRIFTRUN_RETURN_IF_ERROR(file.ReadRange(spec.features, begin, count, &out->x));
+  if (spec.classification) {
+    DRIFTRUN_RETURN_IF_ERROR(file.ReadRange(spec.labels, begin, count, &out->cls));
+    for (size_t i = 0; i < out->cls.size(); ++i) {
+      int64_t c = out->cls[i];
+      if (c < 0 || (classes > 0 && c >= classes)) {
+        return Status::Data("'" + file.path() + "' '" + spec.labels + "' row " + std::to_string(begin + i) +
+                            ": class id " + std::to_string(c) + " outside [0, " +
+                            (classes > 0 ? std::to_string(classes) : std::string("inf")) +
+                            "); fix the labels or set model.classes");
+      }
+    }
+  } else {
+    DRIFTRUN_RETURN_IF_ERROR(file.ReadRange(spec.labels, begin, count, &out->y));
+    for (size_t i = 0; i < out->y.size(); ++i) {
+      if (!std::isfinite(out->y[i])) {
+        return Status::Data("'" + file.path() + "' '" + spec.labels + "' row " +
+                            std::to_string(begin + static_cast<int64_t>(i) / meta.label_dim) +
+                            ": label is NaN or Inf; drop or fix that row");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace driftrun

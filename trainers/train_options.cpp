@@ -1,0 +1,93 @@
+#include "trainers/train_options.h"
+
+namespace driftrun {
+namespace {
+
+Status Bad(const Config& cfg, const std::string& key, const std::string& what) {
+  return Status::Usage(cfg.Origin(key) + ": key '" + key + "' " + what);
+}
+
+}  // namespace
+
+Result<TrainOptions> TrainOptions::FromConfig(const Config& c, int world) {
+  TrainOptions o;
+  o.name = c.Str("name");
+  o.train.path = c.Str("data.train");
+  o.train.features = c.Str("data.features");
+  o.train.labels = c.Str("data.labels");
+  o.train.classification = c.Str("model.task") == "classification";
+  o.val_path = c.Str("data.val");
+  o.val_fraction = c.Float("data.val_fraction");
+  o.preprocess.impute = c.Str("preprocess.impute");
+  o.preprocess.standardize = c.Bool("preprocess.standardize");
+  o.preprocess.clip_sigma = c.Float("preprocess.clip_sigma");
+  o.hidden = c.IntList("model.hidden");
+  o.activation = c.Str("model.activation");
+  o.dropout = c.Float("model.dropout");
+  o.classes = c.Int("model.classes");
+  o.epochs = c.Int("train.epochs");
+  o.max_steps = c.Int("train.max_steps");
+  o.batch_size = c.Int("train.batch_size");
+  o.optimizer.kind = c.Str("train.optimizer");
+  o.optimizer.weight_decay = c.Float("train.weight_decay");
+  o.optimizer.momentum = c.Float("train.momentum");
+  o.optimizer.beta1 = c.Float("train.beta1");
+  o.optimizer.beta2 = c.Float("train.beta2");
+  o.optimizer.eps = c.Float("train.eps");
+  o.schedule.kind = c.Str("train.schedule");
+  o.schedule.lr = c.Float("train.lr");
+  o.schedule.warmup_steps = c.Int("train.warmup_steps");
+  o.schedule.step_every = c.Int("train.step_every");
+  o.schedule.step_gamma = c.Float("train.step_gamma");
+  o.schedule.min_lr = c.Float("train.min_lr");
+  o.grad_clip = c.Float("train.grad_clip");
+  o.seed = static_cast<uint64_t>(c.Int("train.seed"));
+  o.shuffle = c.Bool("train.shuffle");
+  o.threads = c.Int("train.threads");
+  o.device = c.Str("train.device");
+  o.log_every_steps = c.Int("train.log_every_steps");
+  o.backend = c.Str("dist.backend");
+  o.bucket_mb = c.Float("dist.bucket_mb");
+  o.checkpoint_every = c.Int("checkpoint.every_steps");
+  o.checkpoint_keep = c.Int("checkpoint.keep");
+
+  if (o.name.empty() || o.name.find('/') != std::string::npos || o.name.find("..") != std::string::npos) {
+    return Bad(c, "name", "must be non-empty without '/' or '..'");
+  }
+  if (o.train.path.empty()) return Bad(c, "data.train", "is empty; name the training HDF5 file");
+  if (o.val_fraction < 0 || o.val_fraction >= 1) return Bad(c, "data.val_fraction", "must be in [0, 1)");
+  for (int64_t h : o.hidden) {
+    if (h <= 0) return Bad(c, "model.hidden", "holds a width <= 0; every layer needs at least one unit");
+  }
+  if (o.dropout < 0 || o.dropout >= 1) return Bad(c, "model.dropout", "must be in [0, 1)");
+  if (o.classes < 0) return Bad(c, "model.classes", "must be >= 0 (0 infers it from the labels)");
+  if (o.epochs < 1 && o.max_steps <= 0) return Bad(c, "train.epochs", "must be >= 1 (or set train.max_steps)");
+  if (o.max_steps < 0) return Bad(c, "train.max_steps", "must be >= 0");
+  if (o.batch_size < 1) return Bad(c, "train.batch_size", "must be >= 1");
+  if (o.batch_size % world != 0) {
+    return Bad(c, "train.batch_size", "= " + std::to_string(o.batch_size) + " does not divide across " +
+                                          std::to_string(world) + " ranks; use a multiple of " +
+                                          std::to_string(world) + " or another -np");
+  }
+  if (!(o.schedule.lr > 0)) return Bad(c, "train.lr", "must be > 0");
+  if (o.optimizer.weight_decay < 0) return Bad(c, "train.weight_decay", "must be >= 0");
+  if (o.optimizer.momentum < 0 || o.optimizer.momentum >= 1) return Bad(c, "train.momentum", "must be in [0, 1)");
+  if (o.optimizer.beta1 < 0 || o.optimizer.beta1 >= 1) return Bad(c, "train.beta1", "must be in [0, 1)");
+  if (o.optimizer.beta2 < 0 || o.optimizer.beta2 >= 1) return Bad(c, "train.beta2", "must be in [0, 1)");
+  if (!(o.optimizer.eps > 0)) return Bad(c, "train.eps", "must be > 0");
+  if (o.schedule.warmup_steps < 0) return Bad(c, "train.warmup_steps", "must be >= 0");
+  if (o.schedule.step_every < 1) return Bad(c, "train.step_every", "must be >= 1");
+  if (o.grad_clip < 0) return Bad(c, "train.grad_clip", "must be >= 0");
+  if (o.threads < 0) return Bad(c, "train.threads", "must be >= 0");
+  if (o.log_every_steps < 0) return Bad(c, "train.log_every_steps", "must be >= 0");
+  if (!(o.bucket_mb > 0)) return Bad(c, "dist.bucket_mb", "must be > 0");
+  if (o.checkpoint_every < 0) return Bad(c, "checkpoint.every_steps", "must be >= 0");
+  if (o.checkpoint_keep < 1) return Bad(c, "checkpoint.keep", "must be >= 1");
+  if (o.preprocess.clip_sigma < 0) return Bad(c, "preprocess.clip_sigma", "must be >= 0");
+  if (o.backend == "nccl" && o.device == "cpu") {
+    return Bad(c, "dist.backend", "is nccl but train.device is cpu; NCCL reduces GPU tensors only");
+  }
+  return o;
+}
+
+}  // namespace driftrun

@@ -1,0 +1,46 @@
+// TrainOptions: the typed, validated view of a Config that training uses.
+// FromConfig checks what the schema cannot (ranges, divisibility by the number of
+// ranks) and returns Status::Usage naming the key and what to do.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "trainers/optimizer_options.h"
+#include "trainers/preprocess.h"
+#include "trainers/schedule.h"
+#include "trainers/tabular_data.h"
+
+namespace driftrun {
+
+struct TrainOptions {
+  std::string name;
+  TabularSpec train;
+  std::string val_path;
+  double val_fraction = 0.1;
+  PreprocessOptions preprocess;
+  std::vector<int64_t> hidden;
+  std::string activation;
+  double dropout = 0;
+  int64_t classes = 0;
+  int64_t epochs = 1;
+  int64_t max_steps = 0;
+  int64_t batch_size = 1;
+  OptimizerOptions optimizer;
+  ScheduleOptions schedule;
+  double grad_clip = 0;
+  uint64_t seed = 42;
+  bool shuffle = true;
+  int64_t threads = 0;
+  std::string device = "auto";
+  int64_t log_every_steps = 0;
+  std::string backend = "auto";
+  double bucket_mb = 25;
+  int64_t checkpoint_every = 100;
+  int64_t checkpoint_keep = 3;
+
+  static Result<TrainOptions> FromConfig(const Config& cfg, int world_size);
+};
+
+}  // namespace driftrun

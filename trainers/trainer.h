@@ -1,0 +1,46 @@
+// Train: data-parallel training of one model over the ranks of `world`.
+//
+// Every rank calls Train with the same Config. Rank 0 owns the run folder
+// (config.resolved.toml, events.jsonl, metrics.jsonl, summary.json,
+// checkpoints/); each rank reads only its rows of the HDF5 data. On CUDA the
+// gradient all-reduce runs over an NCCL communicator made from `world`; on CPU
+// over `world` itself.
+//
+// Failures come back as Status with the DESIGN.md exit code: bad config 2, bad
+// data 3, NaN/Inf loss 4 (no checkpoint of the bad state), MPI/NCCL/disk 5. All
+// ranks return the same code; only the rank that saw the problem has a message.
+// When *stop is set (SIGTERM/SIGUSR1 on any rank), all ranks agree at the next
+// step boundary, write a checkpoint and return OK with stopped = true.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "common/config.h"
+#include "common/status.h"
+#include "trainers/communicator.h"
+
+namespace driftrun {
+
+struct TrainRequest {
+  std::string config_path;  // for messages ("resume with ...")
+  std::string run_dir;      // "" → runs/<name>-<YYYYmmdd-HHMMSS>
+  std::string resume;       // "" | "auto" | a run folder or checkpoint path
+  const std::atomic<int>* stop = nullptr;
+  bool progress_bar = false;  // rank 0 draws a bar (stdout is a terminal)
+  bool quiet = false;         // no per-epoch console lines
+  std::string code_version;
+};
+
+struct TrainResult {
+  std::string run_dir;
+  std::string last_checkpoint;
+  int64_t steps = 0;
+  bool stopped = false;  // by signal
+  double val_loss = 0;
+  double val_metric = 0;
+};
+
+Result<TrainResult> Train(Communicator& world, const Config& cfg, const TrainRequest& req);
+
+}  // namespace driftrun
