@@ -49,9 +49,11 @@ const std::vector<KeyInfo>& ConfigSchema() {
 
       {"dist", "backend", T::kString, "\"auto\"", "auto|mpi|nccl", "gradient all-reduce: auto = nccl for CUDA tensors, mpi for CPU"},
       {"dist", "bucket_mb", T::kFloat, "25.0", "", "gradient bucket size in MiB; a bucket is reduced as soon as it fills"},
+      {"dist", "verify_every_steps", T::kInt, "0", "", "> 0 checks every this many steps that all ranks hold bit-identical weights (exit 5 if not)"},
 
       {"checkpoint", "every_steps", T::kInt, "100", "", "write a checkpoint every this many steps (0 = only at the end)"},
       {"checkpoint", "keep", T::kInt, "3", "", "keep the newest K checkpoints"},
+      {"checkpoint", "initial", T::kBool, "false", "", "also write a checkpoint of the initial weights (step 0)"},
 
       {"registry", "path", T::kString, "\"driftrun-registry\"", "", "model registry folder (used by the registry issue)"},
       {"registry", "register", T::kBool, "false", "", "register the finished model (used by the registry issue)"},

@@ -6,7 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
+#include <dirent.h>
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -18,11 +19,6 @@ Status PosixError(const std::string& what, const std::string& path, int err) {
                      : err == EACCES ? " (permission denied: check the folder's owner)"
                                      : "";
   return Status::Infra(what + " '" + path + "': " + std::strerror(err) + hint);
-}
-
-std::string DirOf(const std::string& path) {
-  auto parent = std::filesystem::path(path).parent_path();
-  return parent.empty() ? "." : parent.string();
 }
 
 }  // namespace
@@ -50,7 +46,7 @@ Status CommitFileAtomic(const std::string& tmp, const std::string& path) {
     std::remove(tmp.c_str());
     return st;
   }
-  return FsyncPath(DirOf(path));
+  return FsyncPath(DirName(path));
 }
 
 Status WriteFileAtomic(const std::string& path, const std::string& bytes) {
@@ -78,10 +74,68 @@ Status WriteFileAtomic(const std::string& path, const std::string& bytes) {
 }
 
 Status MakeDirs(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return Status::Infra("cannot create folder '" + path + "': " + ec.message());
+  if (path.empty() || IsDir(path)) return Status::Ok();
+  std::string parent = DirName(path);
+  if (parent != path && parent != ".") DRIFTRUN_RETURN_IF_ERROR(MakeDirs(parent));
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    return PosixError("cannot create folder", path, errno);
+  }
+  if (!IsDir(path)) return Status::Infra("cannot create folder '" + path + "': a file of that name exists");
   return Status::Ok();
+}
+
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool IsDir(const std::string& path) {
+  struct stat sb;
+  return ::stat(path.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+int64_t FileSize(const std::string& path) {
+  struct stat sb;
+  return ::stat(path.c_str(), &sb) == 0 ? static_cast<int64_t>(sb.st_size) : -1;
+}
+
+void RemoveTree(const std::string& path) {
+  struct stat sb;
+  if (::lstat(path.c_str(), &sb) != 0) return;
+  if (S_ISDIR(sb.st_mode)) {
+    for (const auto& n : ListDir(path)) RemoveTree(path + "/" + n);
+    ::rmdir(path.c_str());
+  } else {
+    ::unlink(path.c_str());
+  }
+}
+
+std::string DirName(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  auto slash = p.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return p.substr(0, slash);
+}
+
+std::string BaseName(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  auto slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 Result<std::string> ReadFile(const std::string& path) {

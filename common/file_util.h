@@ -6,7 +6,9 @@
 // the path and what to do; the temporary file is removed on failure.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -22,6 +24,22 @@ Result<std::string> ReadFile(const std::string& path);
 bool PathExists(const std::string& path);
 // Appends one line (a '\n' is added) and flushes; for events.jsonl and metrics.jsonl.
 Status AppendLine(const std::string& path, const std::string& line);
+// POSIX helpers used instead of std::filesystem: libtorch.so exports its own
+// copy of std::filesystem's functions, which would interpose on ours
+// ([std::filesystem and libtorch]).
+// Names (not paths) of the entries of `dir`, sorted; empty when it cannot be read.
+std::vector<std::string> ListDir(const std::string& dir);
+bool IsDir(const std::string& path);
+// Size in bytes, or -1 when the file cannot be stat'ed.
+int64_t FileSize(const std::string& path);
+// Removes a file or a whole folder tree; missing paths are fine.
+void RemoveTree(const std::string& path);
+// "a/b/c.h5" -> "a/b" ("." when there is no folder part); "a/b/" -> "a".
+std::string DirName(const std::string& path);
+// "a/b/c.h5" -> "c.h5".
+std::string BaseName(const std::string& path);
+bool EndsWith(const std::string& s, const std::string& suffix);
+
 // "<path>.tmp.<pid>": the name every atomic writer uses for its temporary file.
 std::string TempPathFor(const std::string& path);
 

@@ -16,6 +16,7 @@ DEFINE_string(config, "", "experiment config (TOML)");
 DEFINE_string(run_dir, "", "run folder");
 DEFINE_string(resume, "", "auto | run folder | checkpoint");
 DEFINE_bool(quiet, false, "no per-epoch lines");
+DEFINE_bool(progress, true, "progress bar on a terminal");
 
 #ifndef DRIFTRUN_VERSION
 #define DRIFTRUN_VERSION "unknown"
@@ -34,7 +35,9 @@ const CommandSpec kTrainSpec = {
      {"resume", "'auto': continue from the newest valid checkpoint of --run-dir (or of the newest "
                 "runs/<name>-* folder), else start fresh; or a run folder or checkpoint path. A corrupt "
                 "checkpoint is skipped with a warning. Resuming on another number of ranks works"},
-     {"quiet", "no per-epoch console lines (events and metrics are still written)"}},
+     {"quiet", "no per-epoch console lines (events and metrics are still written)"},
+     {"progress", "draw a progress bar when stdout is a terminal (under mpirun rank 0's stdout is a "
+                  "terminal even when mpirun's output is piped: pass --noprogress there)"}},
     true};
 
 int RunTrain(int argc, char** argv) {
@@ -66,7 +69,7 @@ int RunTrain(int argc, char** argv) {
   req.run_dir = FLAGS_run_dir;
   req.resume = FLAGS_resume;
   req.stop = stop;
-  req.progress_bar = env->rank() == 0 && isatty(STDOUT_FILENO);
+  req.progress_bar = FLAGS_progress && !FLAGS_quiet && env->rank() == 0 && isatty(STDOUT_FILENO);
   req.quiet = FLAGS_quiet;
   req.code_version = DRIFTRUN_VERSION;
   Status st;

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "common/file_util.h"
@@ -13,7 +12,6 @@
 namespace driftrun {
 namespace {
 
-namespace fs = std::filesystem;
 constexpr const char* kFormat = "driftrun-checkpoint-1";
 
 std::string StepName(int64_t step) {
@@ -25,10 +23,8 @@ std::string StepName(int64_t step) {
 // Checkpoint manifests in `dir`, newest step first.
 std::vector<std::string> Manifests(const std::string& dir) {
   std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    std::string n = e.path().filename().string();
-    if (n.rfind("ckpt-", 0) == 0 && e.path().extension() == ".json") out.push_back(e.path().string());
+  for (const auto& n : ListDir(dir)) {
+    if (n.rfind("ckpt-", 0) == 0 && EndsWith(n, ".json")) out.push_back(dir + "/" + n);
   }
   std::sort(out.rbegin(), out.rend());
   return out;
@@ -98,9 +94,9 @@ Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointStat
   }
   DRIFTRUN_ASSIGN_OR_RETURN(std::string sha, Sha256File(data_path));
   nlohmann::json m = {{"format", kFormat},
-                      {"file", fs::path(data_path).filename().string()},
+                      {"file", BaseName(data_path)},
                       {"sha256", sha},
-                      {"bytes", static_cast<int64_t>(fs::file_size(data_path))},
+                      {"bytes", FileSize(data_path)},
                       {"step", s.step},
                       {"epoch", s.epoch},
                       {"next_batch", s.next_batch},
@@ -129,7 +125,7 @@ Status VerifyCheckpoint(const std::string& manifest_path) {
       !m.contains("file")) {
     return Status::Data("checkpoint manifest '" + manifest_path + "' is corrupt");
   }
-  std::string data = (fs::path(manifest_path).parent_path() / m["file"].get<std::string>()).string();
+  std::string data = DirName(manifest_path) + "/" + m["file"].get<std::string>();
   auto sha = Sha256File(data);
   if (!sha.ok()) return Status::Data("checkpoint data '" + data + "' is missing");
   if (sha.value() != m["sha256"].get<std::string>()) {
@@ -140,7 +136,7 @@ Status VerifyCheckpoint(const std::string& manifest_path) {
 
 Result<CheckpointState> ReadCheckpoint(const std::string& path) {
   std::string manifest = path;
-  if (fs::path(path).extension() == ".h5") manifest = path.substr(0, path.size() - 3) + ".json";
+  if (EndsWith(path, ".h5")) manifest = path.substr(0, path.size() - 3) + ".json";
   DRIFTRUN_RETURN_IF_ERROR(VerifyCheckpoint(manifest));
   const std::string data = manifest.substr(0, manifest.size() - 5) + ".h5";
   DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(data));

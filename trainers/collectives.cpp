@@ -1,6 +1,8 @@
 #include "trainers/collectives.h"
 
 #include <cstdint>
+#include <cstdint>
+#include <climits>
 
 namespace driftrun {
 
@@ -11,6 +13,14 @@ Status AgreeStatus(Communicator& comm, const Status& local) {
   if (!local.ok()) return local;
   if (code == 0) return Status::Ok();
   return Status(static_cast<Code>(code), "");
+}
+
+Status DedupeStatus(Communicator& comm, const Status& st) {
+  int64_t who = st.message().empty() ? INT64_MAX : comm.rank();
+  Status rc = comm.AllReduce(&who, 1, DType::kInt64, ReduceOp::kMin);
+  if (!rc.ok()) return st;
+  if (who == comm.rank()) return st;
+  return Status(st.code(), "");
 }
 
 Status AllReduceDoubles(Communicator& comm, std::vector<double>* v, ReduceOp op) {

@@ -13,6 +13,10 @@
 namespace driftrun {
 
 Status AgreeStatus(Communicator& comm, const Status& local);
+// Keeps the message of the lowest-numbered rank that has one; every other rank
+// gets the same code with an empty message, so a failure is printed once. Every
+// rank must call it (not for kInfra: the group may be broken).
+Status DedupeStatus(Communicator& comm, const Status& st);
 Status AllReduceDoubles(Communicator& comm, std::vector<double>* v, ReduceOp op = ReduceOp::kSum);
 // Broadcasts a string of any length from `root`.
 Status BroadcastString(Communicator& comm, std::string* s, int root = 0);

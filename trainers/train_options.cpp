@@ -48,7 +48,9 @@ Result<TrainOptions> TrainOptions::FromConfig(const Config& c, int world) {
   o.log_every_steps = c.Int("train.log_every_steps");
   o.backend = c.Str("dist.backend");
   o.bucket_mb = c.Float("dist.bucket_mb");
+  o.verify_every = c.Int("dist.verify_every_steps");
   o.checkpoint_every = c.Int("checkpoint.every_steps");
+  o.checkpoint_initial = c.Bool("checkpoint.initial");
   o.checkpoint_keep = c.Int("checkpoint.keep");
 
   if (o.name.empty() || o.name.find('/') != std::string::npos || o.name.find("..") != std::string::npos) {
@@ -81,6 +83,7 @@ Result<TrainOptions> TrainOptions::FromConfig(const Config& c, int world) {
   if (o.threads < 0) return Bad(c, "train.threads", "must be >= 0");
   if (o.log_every_steps < 0) return Bad(c, "train.log_every_steps", "must be >= 0");
   if (!(o.bucket_mb > 0)) return Bad(c, "dist.bucket_mb", "must be > 0");
+  if (o.verify_every < 0) return Bad(c, "dist.verify_every_steps", "must be >= 0");
   if (o.checkpoint_every < 0) return Bad(c, "checkpoint.every_steps", "must be >= 0");
   if (o.checkpoint_keep < 1) return Bad(c, "checkpoint.keep", "must be >= 1");
   if (o.preprocess.clip_sigma < 0) return Bad(c, "preprocess.clip_sigma", "must be >= 0");

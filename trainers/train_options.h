@@ -37,7 +37,9 @@ struct TrainOptions {
   int64_t log_every_steps = 0;
   std::string backend = "auto";
   double bucket_mb = 25;
+  int64_t verify_every = 0;
   int64_t checkpoint_every = 100;
+  bool checkpoint_initial = false;
   int64_t checkpoint_keep = 3;
 
   static Result<TrainOptions> FromConfig(const Config& cfg, int world_size);

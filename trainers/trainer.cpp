@@ -9,7 +9,6 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
-#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -30,7 +29,6 @@
 namespace driftrun {
 namespace {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
@@ -81,10 +79,8 @@ Result<std::string> ResolveResume(const TrainRequest& req, const std::string& na
     if (!run_dir->empty()) return FindLatestCheckpoint(*run_dir + "/checkpoints", warnings);
     // Newest runs/<name>-* folder with a valid checkpoint.
     std::vector<std::string> dirs;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator("runs", ec)) {
-      std::string n = e.path().filename().string();
-      if (e.is_directory() && n.rfind(name + "-", 0) == 0) dirs.push_back(e.path().string());
+    for (const auto& n : ListDir("runs")) {
+      if (n.rfind(name + "-", 0) == 0 && IsDir("runs/" + n)) dirs.push_back("runs/" + n);
     }
     std::sort(dirs.rbegin(), dirs.rend());
     for (const auto& d : dirs) {
@@ -96,21 +92,20 @@ Result<std::string> ResolveResume(const TrainRequest& req, const std::string& na
     }
     return std::string();
   }
-  fs::path p(req.resume);
-  if (fs::is_directory(p)) {
-    fs::path ck = fs::exists(p / "checkpoints") ? p / "checkpoints" : p;
-    std::string c = FindLatestCheckpoint(ck.string(), warnings);
-    if (c.empty()) {
-      return Status::Usage("--resume " + req.resume + ": no valid checkpoint in '" + ck.string() + "'");
-    }
-    if (run_dir->empty()) *run_dir = (ck.filename() == "checkpoints" ? ck.parent_path() : ck).string();
+  const std::string& p = req.resume;
+  if (IsDir(p)) {
+    const bool has_sub = IsDir(p + "/checkpoints");
+    const std::string ck = has_sub ? p + "/checkpoints" : p;
+    std::string c = FindLatestCheckpoint(ck, warnings);
+    if (c.empty()) return Status::Usage("--resume " + p + ": no valid checkpoint in '" + ck + "'");
+    if (run_dir->empty()) *run_dir = has_sub ? p : DirName(p);
     return c;
   }
-  std::string manifest = req.resume;
-  if (p.extension() == ".h5") manifest = manifest.substr(0, manifest.size() - 3) + ".json";
+  std::string manifest = p;
+  if (EndsWith(p, ".h5")) manifest = manifest.substr(0, manifest.size() - 3) + ".json";
   Status st = VerifyCheckpoint(manifest);
-  if (!st.ok()) return Status::Usage("--resume " + req.resume + ": " + st.message());
-  if (run_dir->empty()) *run_dir = fs::path(manifest).parent_path().parent_path().string();
+  if (!st.ok()) return Status::Usage("--resume " + p + ": " + st.message());
+  if (run_dir->empty()) *run_dir = DirName(DirName(manifest));
   return manifest;
 }
 
@@ -249,6 +244,25 @@ CheckpointState Snapshot(const Session& s, int64_t step, int64_t epoch, int64_t 
   return c;
 }
 
+// Checks that every rank holds bit-identical weights (a 62-bit FNV-1a hash of
+// the parameter bytes, min and max over ranks in one all-reduce).
+Status VerifyReplicas(Session& s, int64_t step) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const auto& p : s.model->parameters()) {
+    torch::Tensor c = p.detach().to(torch::kCPU).contiguous();
+    const auto* bytes = static_cast<const uint8_t*>(c.data_ptr());
+    for (size_t i = 0; i < static_cast<size_t>(c.nbytes()); ++i) h = (h ^ bytes[i]) * 1099511628211ULL;
+  }
+  int64_t v[2] = {static_cast<int64_t>(h >> 2), -static_cast<int64_t>(h >> 2)};
+  DRIFTRUN_RETURN_IF_ERROR(s.world->AllReduce(v, 2, DType::kInt64, ReduceOp::kMax));
+  if (v[0] != -v[1]) {
+    return Status::Infra("replicas diverged after step " + std::to_string(step) +
+                         ": ranks hold different weights. Check that every rank runs the same build "
+                         "and that the gradient all-reduce is healthy");
+  }
+  return Status::Ok();
+}
+
 void DrawBar(int64_t epoch, int64_t epochs, int64_t done, int64_t total, double loss, double sps) {
   const int width = 30;
   int fill = total > 0 ? static_cast<int>(width * done / total) : width;
@@ -305,7 +319,7 @@ int DefaultThreads(int world) {
 
 }  // namespace
 
-Result<TrainResult> Train(Communicator& world, const Config& cfg, const TrainRequest& req) {
+static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, const TrainRequest& req) {
   const auto t0 = Clock::now();
   const int rank = world.rank(), W = world.size();
   Session s;
@@ -524,6 +538,8 @@ Result<TrainResult> Train(Communicator& world, const Config& cfg, const TrainReq
     return BroadcastString(world, &result.last_checkpoint);
   };
 
+  int64_t replica_checks = 0;
+  if (!resuming && o.checkpoint_initial) DRIFTRUN_RETURN_IF_ERROR(save(0, 0));
   s.model->train();
   while (epoch < epochs && step < total_steps && !stopped) {
     const auto te = Clock::now();
@@ -532,6 +548,7 @@ Result<TrainResult> Train(Communicator& world, const Config& cfg, const TrainReq
     const torch::Tensor epoch_idx = IndexTensor(lb.positions, 0, static_cast<int64_t>(lb.positions.size()), s.device);
     int64_t steps_this_epoch = 0;
     auto last_draw = Clock::now();
+    bool bar_drawn = false;
     int64_t b = first_batch;
     while (b < batches && step < total_steps) {
       if (step == fault_step && rank == fault_rank) std::raise(SIGTERM);
@@ -568,12 +585,17 @@ Result<TrainResult> Train(Communicator& world, const Config& cfg, const TrainReq
       epoch_loss_sum += gloss;
       ++epoch_loss_steps;
       samples_seen += static_cast<double>(o.batch_size);
+      if (o.verify_every > 0 && step % o.verify_every == 0) {
+        DRIFTRUN_RETURN_IF_ERROR(VerifyReplicas(s, step));
+        ++replica_checks;
+      }
       if (o.log_every_steps > 0 && step % o.log_every_steps == 0) {
         (void)s.log.Event("step", {{"step", step}, {"epoch", epoch}, {"loss", gloss},
                                    {"lr", LearningRate(o.schedule, step - 1, total_steps)}});
       }
       if (req.progress_bar && rank == 0 && Seconds(last_draw, Clock::now()) > 0.1) {
         last_draw = Clock::now();
+        bar_drawn = true;
         DrawBar(epoch, epochs, b, batches, epoch_loss_sum / epoch_loss_steps,
                 steps_this_epoch * o.batch_size / std::max(1e-9, Seconds(te, Clock::now())));
       }
@@ -603,7 +625,7 @@ Result<TrainResult> Train(Communicator& world, const Config& cfg, const TrainReq
                             {"wall_s", Seconds(t0, Clock::now())}};
       if (!epoch_complete) row["partial"] = true;
       DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, s.log.Metrics(row)));
-      if (rank == 0 && req.progress_bar) std::printf("\n");
+      if (bar_drawn) std::printf("\n");
       if (rank == 0 && !req.quiet) {
         std::printf("epoch %lld/%lld step %lld train_loss %.6g val_loss %.6g val_%s %.6g %.0f samples/s\n",
                     static_cast<long long>(epoch + 1), static_cast<long long>(epochs),
@@ -651,6 +673,7 @@ Result<TrainResult> Train(Communicator& world, const Config& cfg, const TrainReq
       {"samples_per_s", samples_seen / std::max(1e-9, train_seconds)},
       {"device", s.device.str()}, {"backend", s.grad_comm->name()},
       {"checkpoint", result.last_checkpoint}, {"config_hash", config_hash},
+      {"replica_checks", replica_checks},
       {"code_version", req.code_version}, {"train_rows", s.train_rows.size()}, {"val_rows", val_total}};
   DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, s.log.Summary(summary)));
   (void)s.log.Event("done", {{"step", step}, {"wall_s", wall}});
@@ -659,6 +682,12 @@ Result<TrainResult> Train(Communicator& world, const Config& cfg, const TrainReq
                 run_dir.c_str());
   }
   return result;
+}
+
+Result<TrainResult> Train(Communicator& world, const Config& cfg, const TrainRequest& req) {
+  auto r = TrainImpl(world, cfg, req);
+  if (r.ok() || r.status().code() == Code::kInfra) return r;
+  return DedupeStatus(world, r.status());
 }
 
 }  // namespace driftrun

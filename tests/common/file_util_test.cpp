@@ -1,0 +1,65 @@
+#include "common/file_util.h"
+
+#include <gtest/gtest.h>
+
+
+namespace driftrun {
+namespace {
+
+std::string FreshDir(const std::string& name) {
+  std::string d = ::testing::TempDir() + "/driftrun_file_util_" + name;
+  RemoveTree(d);
+  EXPECT_TRUE(MakeDirs(d).ok());
+  return d;
+}
+
+TEST(FileUtil, AtomicWriteReplacesWholeFileAndLeavesNoTemp) {
+  std::string d = FreshDir("atomic");
+  ASSERT_TRUE(WriteFileAtomic(d + "/a.txt", "first").ok());
+  ASSERT_TRUE(WriteFileAtomic(d + "/a.txt", "second version").ok());
+  EXPECT_EQ(ReadFile(d + "/a.txt").value(), "second version");
+  EXPECT_EQ(ListDir(d), std::vector<std::string>{"a.txt"});
+}
+
+TEST(FileUtil, AtomicWriteIntoMissingFolderFailsAsInfraAndWritesNothing) {
+  std::string d = FreshDir("missing");
+  Status st = WriteFileAtomic(d + "/no/such/folder/a.txt", "x");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Code::kInfra);
+  EXPECT_NE(st.message().find("no/such/folder"), std::string::npos) << st.message();
+  EXPECT_FALSE(PathExists(d + "/no"));
+}
+
+TEST(FileUtil, FullDiskIsReportedWithAHint) {
+  if (!PathExists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  // /dev/full fails every write with ENOSPC; the temp file lives beside it, so
+  // write through a symlinked folder is not possible: call the low-level path.
+  Status st = AppendLine("/dev/full", "x");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("disk full"), std::string::npos) << st.message();
+}
+
+TEST(FileUtil, PathHelpers) {
+  EXPECT_EQ(DirName("a/b/c.h5"), "a/b");
+  EXPECT_EQ(DirName("c.h5"), ".");
+  EXPECT_EQ(DirName("/c"), "/");
+  EXPECT_EQ(BaseName("a/b/c.h5"), "c.h5");
+  EXPECT_EQ(BaseName("a/b/"), "b");
+  std::string d = FreshDir("helpers");
+  ASSERT_TRUE(MakeDirs(d + "/x/y/z").ok());
+  EXPECT_TRUE(IsDir(d + "/x/y/z"));
+  ASSERT_TRUE(WriteFileAtomic(d + "/x/y/f", "12345").ok());
+  EXPECT_EQ(FileSize(d + "/x/y/f"), 5);
+  RemoveTree(d + "/x");
+  EXPECT_FALSE(PathExists(d + "/x"));
+}
+
+TEST(FileUtil, AppendLineAppends) {
+  std::string d = FreshDir("append");
+  ASSERT_TRUE(AppendLine(d + "/e.jsonl", "{\"a\":1}").ok());
+  ASSERT_TRUE(AppendLine(d + "/e.jsonl", "{\"a\":2}").ok());
+  EXPECT_EQ(ReadFile(d + "/e.jsonl").value(), "{\"a\":1}\n{\"a\":2}\n");
+}
+
+}  // namespace
+}  // namespace driftrun

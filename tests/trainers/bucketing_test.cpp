@@ -1,0 +1,36 @@
+#include "trainers/bucketing.h"
+
+#include <gtest/gtest.h>
+
+namespace driftrun {
+namespace {
+
+using Buckets = std::vector<std::vector<size_t>>;
+
+TEST(Bucketing, ReverseOrderAndCap) {
+  // params 0..4 with sizes; backward produces 4 first.
+  EXPECT_EQ(AssignBuckets({10, 10, 10, 10, 10}, 20), (Buckets{{4, 3}, {2, 1}, {0}}));
+}
+
+TEST(Bucketing, OneBucketWhenCapIsLarge) {
+  EXPECT_EQ(AssignBuckets({4, 8, 16}, 1 << 20), (Buckets{{2, 1, 0}}));
+}
+
+TEST(Bucketing, LargeParameterGetsItsOwnBucket) {
+  EXPECT_EQ(AssignBuckets({1, 100, 1}, 10), (Buckets{{2, 1}, {0}}));
+}
+
+TEST(Bucketing, EveryParameterExactlyOnce) {
+  std::vector<size_t> bytes;
+  for (size_t i = 0; i < 37; ++i) bytes.push_back((i * 7919) % 101 + 1);
+  auto b = AssignBuckets(bytes, 64);
+  std::vector<int> seen(37, 0);
+  for (const auto& bucket : b) {
+    for (size_t p : bucket) seen[p]++;
+  }
+  for (int s : seen) EXPECT_EQ(s, 1);
+  EXPECT_TRUE(AssignBuckets({}, 64).empty());
+}
+
+}  // namespace
+}  // namespace driftrun

@@ -1,0 +1,87 @@
+// Tests that need a GPU: a one-rank NCCL communicator, and CUDA training equal to
+// CPU training on the same data. Without a GPU (or in a build without CUDA) they
+// are skipped, never passed.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+
+#include "common/config.h"
+#include "tests/trainers/test_paths.h"
+#include "trainers/checkpoint.h"
+#include "trainers/local_communicator.h"
+#include "trainers/synthetic_data.h"
+#include "trainers/trainer.h"
+#ifdef DRIFTRUN_WITH_CUDA
+#include "trainers/cuda_stream.h"
+#include "trainers/nccl_communicator.h"
+#endif
+
+namespace driftrun {
+namespace {
+
+bool HaveGpu() {
+#ifdef DRIFTRUN_WITH_CUDA
+  return torch::cuda::is_available();
+#else
+  return false;
+#endif
+}
+
+TEST(Gpu, NcclOneRankAllReduceAndBroadcast) {
+  if (!HaveGpu()) GTEST_SKIP() << "no GPU (or a build without CUDA)";
+#ifdef DRIFTRUN_WITH_CUDA
+  LocalCommunicator host;
+  auto nc = NcclCommunicator::Create(host, 0, CurrentCudaStream(0), 60);
+  ASSERT_TRUE(nc.ok()) << nc.status().ToString();
+  torch::Tensor t = torch::arange(1000, torch::TensorOptions().device(torch::kCUDA).dtype(torch::kFloat));
+  torch::Tensor want = t.clone();
+  ASSERT_TRUE(nc.value()->AllReduce(t.data_ptr(), t.numel(), DType::kFloat32, ReduceOp::kSum).ok());
+  EXPECT_TRUE(torch::equal(t, want));
+  auto w = nc.value()->AllReduceAsync(t.data_ptr(), t.numel(), DType::kFloat32, ReduceOp::kMax);
+  ASSERT_TRUE(w->Wait().ok());
+  ASSERT_TRUE(nc.value()->Broadcast(t.data_ptr(), t.numel(), DType::kFloat32, 0).ok());
+  ASSERT_TRUE(nc.value()->Barrier().ok());
+  EXPECT_TRUE(torch::equal(t, want));
+#endif
+}
+
+// Trains the same config on CPU and on CUDA (one rank) and compares the weights.
+TEST(Gpu, CudaTrainingEqualsCpuTraining) {
+  if (!HaveGpu()) GTEST_SKIP() << "no GPU (or a build without CUDA)";
+  const std::string dir = FreshTestDir();
+  SyntheticOptions data;
+  data.rows = 2048;
+  data.features = 8;
+  std::vector<std::string> written;
+  ASSERT_TRUE(WriteSynthetic(dir + "/data", data, &written).ok());
+  std::vector<std::vector<float>> weights;
+  for (const char* device : {"cpu", "cuda"}) {
+    auto cfg = Config::FromString("", "gpu_test",
+                                  {"data.train=\"" + dir + "/data/train.h5\"", "model.hidden=[32, 32]",
+                                   "train.epochs=2", "train.batch_size=64", "train.lr=1e-3",
+                                   std::string("train.device=") + device, "dist.backend=\"auto\""});
+    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+    LocalCommunicator world;
+    TrainRequest req;
+    req.run_dir = dir + "/run-" + device;
+    req.quiet = true;
+    auto r = Train(world, cfg.value(), req);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    auto ck = ReadCheckpoint(r.value().last_checkpoint);
+    ASSERT_TRUE(ck.ok());
+    std::vector<float> flat;
+    for (const auto& a : ck.value().model) flat.insert(flat.end(), a.data.begin(), a.data.end());
+    weights.push_back(flat);
+  }
+  ASSERT_EQ(weights[0].size(), weights[1].size());
+  double max_diff = 0, max_abs = 0;
+  for (size_t i = 0; i < weights[0].size(); ++i) {
+    max_diff = std::max(max_diff, static_cast<double>(std::fabs(weights[0][i] - weights[1][i])));
+    max_abs = std::max(max_abs, static_cast<double>(std::fabs(weights[0][i])));
+  }
+  EXPECT_LT(max_diff / max_abs, 1e-4) << "max abs diff " << max_diff;
+  std::printf("[gpu] cuda vs cpu weights: max abs diff %.3g (relative %.3g)\n", max_diff, max_diff / max_abs);
+}
+
+}  // namespace
+}  // namespace driftrun
