@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The GPU check, in one device call (about 5 minutes on an H100):
+#   here:        bash scripts/build.sh && bash scripts/gpu/prepare.sh
+#   device tool: run(command="bash scripts/gpu/check.sh", carry=[".gpu"], timeout_s=540)
+# Builds driftrun with CUDA against the GPU machine's torch (/opt/torch/.venv) and
+# the carried .gpu/sysroot (MPI, HDF5, gflags, ...), runs the GPU tests (NCCL
+# one-rank communicator; CUDA training equals CPU training within 1e-4), then
+# benchmarks GPU training samples/s next to PyTorch (Python, same model, data,
+# batch and optimizer) on the same GPU, and prints a short table last.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-$PWD/gpu-out}
+mkdir -p "$OUT"
+R=$PWD/.gpu/sysroot
+L=$R/usr/lib/x86_64-linux-gnu
+PY=${DRIFTRUN_GPU_PYTHON:-/opt/torch/.venv/bin/python}
+[[ -d $R ]] || { echo "no .gpu/sysroot: run scripts/gpu/prepare.sh here and carry .gpu"; exit 1; }
+TORCH_PREFIX=$($PY -c 'import torch; print(torch.utils.cmake_prefix_path)')
+NCCL_DIR=$($PY -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__) if nvidia.nccl.__file__ else list(nvidia.nccl.__path__)[0])' 2>/dev/null)
+export PKG_CONFIG_SYSROOT_DIR=$R PKG_CONFIG_LIBDIR=$L/pkgconfig:$R/usr/share/pkgconfig
+export LD_LIBRARY_PATH=$L:$L/hdf5/serial:$L/openmpi/lib${NCCL_DIR:+:$NCCL_DIR/lib}:${LD_LIBRARY_PATH:-}
+export OPAL_PREFIX=$R/usr OMPI_MCA_ess_singleton_isolated=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+nccl_args=()
+if [[ -n $NCCL_DIR && -f $NCCL_DIR/include/nccl.h ]]; then
+  nccl_args=(-DDRIFTRUN_NCCL_INCLUDE="$NCCL_DIR/include" -DDRIFTRUN_NCCL_LIB="$(ls "$NCCL_DIR"/lib/libnccl.so* | head -1)")
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+t0=$(date +%s)
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DDRIFTRUN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+  -DTORCH_CUDA_ARCH_LIST=9.0 -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$R/usr" \
+  -DMPI_C_HEADER_DIR="$L/openmpi/include" -DMPI_C_LIB_NAMES=mpi -DMPI_mpi_LIBRARY="$L/libmpi.so" \
+  -DDRIFTRUN_HDF5_INCLUDE="$R/usr/include/hdf5/serial" -DDRIFTRUN_HDF5_LIBRARY="$L/hdf5/serial/libhdf5.so" \
+  -DGTest_DIR="$L/cmake/GTest" -Dnlohmann_json_DIR="$R/usr/share/cmake/nlohmann_json" \
+  -DPython3_EXECUTABLE="$PY" "${nccl_args[@]}" >"$OUT/configure.log" 2>&1 ||
+  { tail -40 "$OUT/configure.log"; exit 1; }
+cmake --build build-gpu -j 16 --target driftrun trainers_test >"$OUT/build.log" 2>&1 ||
+  { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
+echo "build: $(($(date +%s) - t0)) s"
+
+./build-gpu/tests/trainers_test --gtest_filter='Gpu.*' 2>&1 | tee "$OUT/gpu_tests.log"
+tests_rc=${PIPESTATUS[0]}
+
+# Benchmark: driftrun on the GPU next to PyTorch on the same GPU.
+W=$(mktemp -d)
+./build-gpu/driftrun make-data --out "$W/data" --rows 500000 --features 32 --missing 0.01 >/dev/null
+cat >"$W/gpu.toml" <<TOML
+name = "gpubench"
+[data]
+train = "$W/data/train.h5"
+val_fraction = 0.0
+[model]
+hidden = [512, 512]
+[train]
+epochs = 3
+batch_size = 4096
+optimizer = "adamw"
+lr = 1e-3
+device = "cuda"
+[checkpoint]
+every_steps = 0
+TOML
+./build-gpu/driftrun train --config "$W/gpu.toml" --run-dir "$W/run" --quiet --noprogress >"$OUT/bench_driftrun.log" 2>&1
+d=$($PY -c "import json; print(round(json.load(open('$W/run/summary.json'))['samples_per_s']))" 2>/dev/null || echo 0)
+t=$($PY scripts/gpu/torch_mlp.py --data "$W/data/train.h5" --hidden 512,512 --batch 4096 --epochs 3 2>"$OUT/bench_torch.log" |
+  tail -1 | $PY -c "import json,sys; print(round(json.loads(sys.stdin.read())['samples_per_s']))" 2>/dev/null || echo 0)
+cp "$W/run/summary.json" "$OUT/bench_summary.json" 2>/dev/null
+echo
+echo "== driftrun GPU check ($(head -1 "$OUT/gpu.txt")) =="
+printf '%-44s %s\n' "GPU tests (Gpu.*)" "$([[ $tests_rc == 0 ]] && grep -c '^\[       OK' "$OUT/gpu_tests.log" | sed 's/$/ passed/' || echo FAILED)"
+grep -h "cuda vs cpu" "$OUT/gpu_tests.log" | sed 's/^/  /'
+printf '%-44s %12s\n' "MLP 32-512-512-1, batch 4096, AdamW" "samples/s"
+printf '%-44s %12s\n' "driftrun train, device cuda, 1 rank" "$d"
+printf '%-44s %12s\n' "PyTorch eager (Python), same GPU" "$t"
+$PY -c "d,t=$d,$t; print(f'ratio driftrun / PyTorch: {d/t:.2f}x' if t else 'ratio: n/a')"
+exit $tests_rc

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Run HERE (not on the GPU machine) before scripts/gpu/check.sh: collects what the
+# GPU machine lacks (Open MPI, HDF5, gflags, toml++, nlohmann-json, GoogleTest:
+# headers, libraries and their dependencies from this machine's Debian packages)
+# into .gpu/sysroot, which the device call carries. Needs a CPU build (build/) to
+# know the libraries driftrun links. Prints the folder's size (carry limit 64 MiB).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[[ -x build/driftrun ]] || { echo "build first: bash scripts/build.sh"; exit 1; }
+grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
+R=.gpu/sysroot
+rm -rf "$R"
+mkdir -p "$R"
+copy() { for p in "$@"; do [[ -e $p ]] && mkdir -p "$R$(dirname "$p")" && cp -a "$p" "$R$(dirname "$p")/"; done; }
+L=/usr/lib/x86_64-linux-gnu
+# Headers, pkg-config and CMake package files.
+copy /usr/include/hdf5 /usr/include/gflags /usr/include/toml++ /usr/include/nlohmann /usr/include/gtest \
+  /usr/include/gmock $L/openmpi/include \
+  $L/pkgconfig/gflags.pc $L/pkgconfig/tomlplusplus.pc /usr/share/pkgconfig/tomlplusplus.pc \
+  /usr/share/cmake/nlohmann_json $L/cmake/GTest
+# Libraries driftrun links (and what they need), minus glibc/libstdc++ and CUDA/torch.
+libs=$(ldd build/driftrun build/tests/trainers_test | awk '/=> \//{print $3}' | sort -u |
+  grep -v -E 'libc\.so|libm\.so|libpthread|libdl\.so|librt\.so|libresolv|libutil|libgcc_s|libstdc\+\+|/usr/local/cuda|\.venv' || true)
+for lib in $libs; do
+  real=$(readlink -f "$lib")
+  copy "$real"
+  mkdir -p "$R$(dirname "$lib")"
+  ln -sf "$(basename "$real")" "$R$lib" 2>/dev/null || true
+done
+# Link-time names (.so) and static GoogleTest.
+for so in libmpi.so libgflags.so libtomlplusplus.so libgtest.a libgtest_main.a libgmock.a libgmock_main.a; do copy $L/$so; done
+copy $L/hdf5/serial/libhdf5.so $L/hdf5/serial/include
+copy $L/openmpi/lib $L/openmpi/include /usr/share/openmpi /etc/openmpi
+du -sh "$R"
