@@ -1,10 +1,10 @@
 #include "common/config.h"
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "common/file_util.h"
 #include "common/sha256.h"
@@ -72,7 +72,10 @@ std::string Suggest(const std::string& full) {
   size_t best_d = 4;
   for (const auto& k : ConfigSchema()) {
     size_t d = EditDistance(full, FullKey(k));
-    if (d < best_d) { best_d = d; best = FullKey(k); }
+    if (d < best_d) {
+      best_d = d;
+      best = FullKey(k);
+    }
   }
   return best.empty() ? " (see configs/README.md for every key)" : " (did you mean '" + best + "'?)";
 }
@@ -81,24 +84,41 @@ std::string Suggest(const std::string& full) {
 std::string Convert(const toml::node& n, const KeyInfo& k, ConfigValue* out) {
   switch (k.type) {
     case ValueType::kString:
-      if (auto v = n.value_exact<std::string>()) { *out = *v; return ""; }
+      if (auto v = n.value_exact<std::string>()) {
+        *out = *v;
+        return "";
+      }
       break;
     case ValueType::kInt:
-      if (auto v = n.value_exact<int64_t>()) { *out = *v; return ""; }
+      if (auto v = n.value_exact<int64_t>()) {
+        *out = *v;
+        return "";
+      }
       break;
     case ValueType::kFloat:
-      if (n.is_integer()) { *out = static_cast<double>(*n.value_exact<int64_t>()); return ""; }
-      if (auto v = n.value_exact<double>()) { *out = *v; return ""; }
+      if (n.is_integer()) {
+        *out = static_cast<double>(*n.value_exact<int64_t>());
+        return "";
+      }
+      if (auto v = n.value_exact<double>()) {
+        *out = *v;
+        return "";
+      }
       break;
     case ValueType::kBool:
-      if (auto v = n.value_exact<bool>()) { *out = *v; return ""; }
+      if (auto v = n.value_exact<bool>()) {
+        *out = *v;
+        return "";
+      }
       break;
     case ValueType::kIntList:
       if (const toml::array* arr = n.as_array()) {
         std::vector<int64_t> list;
         for (const auto& e : *arr) {
           auto v = e.value_exact<int64_t>();
-          if (!v) return std::string("must be ") + TypeName(k.type) + ", found an element that is " + NodeTypeName(e);
+          if (!v)
+            return std::string("must be ") + TypeName(k.type) + ", found an element that is " +
+                   NodeTypeName(e);
           list.push_back(*v);
         }
         *out = list;
@@ -145,8 +165,7 @@ std::string ValueToToml(const ConfigValue& v) {
 }
 
 Status SetFromNode(const toml::node& n, const KeyInfo& k, const std::string& where,
-                   std::map<std::string, ConfigValue>* values,
-                   std::map<std::string, std::string>* origin) {
+                   std::map<std::string, ConfigValue>* values, std::map<std::string, std::string>* origin) {
   ConfigValue v;
   std::string err = Convert(n, k, &v);
   if (err.empty()) err = CheckChoice(k, v);
@@ -192,9 +211,7 @@ Result<Config> Config::FromString(const std::string& text, const std::string& so
     return Status::Usage(source + ":" + std::to_string(e.source().begin.line) +
                          ": TOML syntax error: " + std::string(e.description()));
   }
-  auto where_of = [&](const toml::node& n) {
-    return source + ":" + std::to_string(n.source().begin.line);
-  };
+  auto where_of = [&](const toml::node& n) { return source + ":" + std::to_string(n.source().begin.line); };
   for (auto&& [key, node] : root) {
     std::string name(key.str());
     if (node.is_table()) {
@@ -245,10 +262,18 @@ const T& Get(const std::map<std::string, ConfigValue>& values, const std::string
 }
 }  // namespace
 
-const std::string& Config::Str(const std::string& k) const { return Get<std::string>(values_, k); }
-int64_t Config::Int(const std::string& k) const { return Get<int64_t>(values_, k); }
-double Config::Float(const std::string& k) const { return Get<double>(values_, k); }
-bool Config::Bool(const std::string& k) const { return Get<bool>(values_, k); }
+const std::string& Config::Str(const std::string& k) const {
+  return Get<std::string>(values_, k);
+}
+int64_t Config::Int(const std::string& k) const {
+  return Get<int64_t>(values_, k);
+}
+double Config::Float(const std::string& k) const {
+  return Get<double>(values_, k);
+}
+bool Config::Bool(const std::string& k) const {
+  return Get<bool>(values_, k);
+}
 const std::vector<int64_t>& Config::IntList(const std::string& k) const {
   return Get<std::vector<int64_t>>(values_, k);
 }
@@ -271,7 +296,9 @@ std::string Config::ToToml() const {
   return os.str();
 }
 
-std::string Config::Hash() const { return Sha256Hex(ToToml()); }
+std::string Config::Hash() const {
+  return Sha256Hex(ToToml());
+}
 
 std::string Config::DocsMarkdown() {
   std::ostringstream os;
@@ -280,8 +307,8 @@ std::string Config::DocsMarkdown() {
     std::string doc = k.doc;
     if (std::string(k.choices).size()) doc += " (" + std::string(k.choices) + ")";
     std::string type = TypeName(k.type);
-    os << "| `" << FullKey(k) << "` | " << type.substr(type.find(' ') + 1) << " | `"
-       << k.default_toml << "` | " << doc << " |\n";
+    os << "| `" << FullKey(k) << "` | " << type.substr(type.find(' ') + 1) << " | `" << k.default_toml
+       << "` | " << doc << " |\n";
   }
   return os.str();
 }

@@ -4,10 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <dirent.h>
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -15,7 +15,7 @@ namespace driftrun {
 namespace {
 
 Status PosixError(const std::string& what, const std::string& path, int err) {
-  std::string hint = err == ENOSPC ? " (disk full: free space and retry)"
+  std::string hint = err == ENOSPC   ? " (disk full: free space and retry)"
                      : err == EACCES ? " (permission denied: check the folder's owner)"
                                      : "";
   return Status::Infra(what + " '" + path + "': " + std::strerror(err) + hint);

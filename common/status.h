@@ -59,7 +59,7 @@ const char* CodeName(Code code);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(implicit)
+  Result(T value) : value_(std::move(value)) {}          // NOLINT(implicit)
   Result(Status status) : status_(std::move(status)) {}  // NOLINT(implicit)
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
@@ -75,10 +75,10 @@ class [[nodiscard]] Result {
 }  // namespace driftrun
 
 // Returns early from the enclosing function when `expr` is not OK.
-#define DRIFTRUN_RETURN_IF_ERROR(expr)            \
-  do {                                            \
-    ::driftrun::Status _st = (expr);              \
-    if (!_st.ok()) return _st;                    \
+#define DRIFTRUN_RETURN_IF_ERROR(expr) \
+  do {                                 \
+    ::driftrun::Status _st = (expr);   \
+    if (!_st.ok()) return _st;         \
   } while (0)
 
 #define DRIFTRUN_CONCAT_INNER(a, b) a##b

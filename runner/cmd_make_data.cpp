@@ -38,8 +38,9 @@ const CommandSpec kMakeDataSpec = {
      {"missing", "probability that a feature value is missing (NaN)"},
      {"batches", "number of later batches (batch-NNN.h5), as a model would see in production"},
      {"batch_rows", "rows per batch"},
-     {"drift", "drift injected into batches from --drift-from on: none, mean (shift by magnitude x sigma), "
-               "scale (spread x (1 + magnitude)), label (label function changes, features do not)"},
+     {"drift",
+      "drift injected into batches from --drift-from on: none, mean (shift by magnitude x sigma), "
+      "scale (spread x (1 + magnitude)), label (label function changes, features do not)"},
      {"drift_from", "first batch (1-based) that drifts"},
      {"drift_magnitude", "drift size (in feature standard deviations for mean)"},
      {"drift_share", "share of features that drift (the first ceil(share x D))"},
@@ -70,8 +71,9 @@ int RunMakeData(int argc, char** argv) {
   Status st = WriteSynthetic(FLAGS_out, o, &written);
   if (!st.ok()) return ReportStatus("make-data", st);
   if (FLAGS_json) {
-    nlohmann::json j = {{"files", written}, {"rows", o.rows}, {"features", o.features}, {"task", o.task},
-                        {"drift", o.drift}, {"drift_from", o.drift_from}, {"seed", o.seed}};
+    nlohmann::json j = {{"files", written}, {"rows", o.rows},   {"features", o.features},
+                        {"task", o.task},   {"drift", o.drift}, {"drift_from", o.drift_from},
+                        {"seed", o.seed}};
     std::cout << j.dump(2) << "\n";
   } else {
     for (const auto& w : written) std::cout << "wrote " << w << "\n";

@@ -30,14 +30,17 @@ const CommandSpec kTrainSpec = {
     "mpirun -np N driftrun train --config FILE [--set section.key=value ...] [--run-dir DIR] "
     "[--resume auto|PATH]\n       driftrun train --config FILE ...   (one rank, no mpirun needed)",
     {{"config", "experiment config (TOML); every key and its default: configs/README.md"},
-     {"run_dir", "run folder; default runs/<name>-<YYYYmmdd-HHMMSS>. Holds config.resolved.toml, "
-                 "events.jsonl, metrics.jsonl, summary.json, checkpoints/"},
-     {"resume", "'auto': continue from the newest valid checkpoint of --run-dir (or of the newest "
-                "runs/<name>-* folder), else start fresh; or a run folder or checkpoint path. A corrupt "
-                "checkpoint is skipped with a warning. Resuming on another number of ranks works"},
+     {"run_dir",
+      "run folder; default runs/<name>-<YYYYmmdd-HHMMSS>. Holds config.resolved.toml, "
+      "events.jsonl, metrics.jsonl, summary.json, checkpoints/"},
+     {"resume",
+      "'auto': continue from the newest valid checkpoint of --run-dir (or of the newest "
+      "runs/<name>-* folder), else start fresh; or a run folder or checkpoint path. A corrupt "
+      "checkpoint is skipped with a warning. Resuming on another number of ranks works"},
      {"quiet", "no per-epoch console lines (events and metrics are still written)"},
-     {"progress", "draw a progress bar when stdout is a terminal (under mpirun rank 0's stdout is a "
-                  "terminal even when mpirun's output is piped: pass --noprogress there)"}},
+     {"progress",
+      "draw a progress bar when stdout is a terminal (under mpirun rank 0's stdout is a "
+      "terminal even when mpirun's output is piped: pass --noprogress there)"}},
     true};
 
 int RunTrain(int argc, char** argv) {
@@ -48,8 +51,9 @@ int RunTrain(int argc, char** argv) {
     return 0;
   }
   if (!args.value().positional.empty()) {
-    return ReportStatus("train", Status::Usage("unexpected argument '" + args.value().positional[0] +
-                                               "'; did you mean --config " + args.value().positional[0] + "?"));
+    return ReportStatus("train",
+                        Status::Usage("unexpected argument '" + args.value().positional[0] +
+                                      "'; did you mean --config " + args.value().positional[0] + "?"));
   }
   if (FLAGS_config.empty()) {
     return ReportStatus("train", Status::Usage("--config FILE is required (examples: configs/demo.toml)"));

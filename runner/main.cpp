@@ -29,7 +29,8 @@ void PrintHelp() {
                "usage: driftrun <command> [flags]     (driftrun <command> --help for its flags)\n\n"
                "commands:\n";
   for (const auto& c : Subcommands()) {
-    std::cout << "  " << c.spec->name << std::string(12 - std::strlen(c.spec->name), ' ') << c.spec->summary << "\n";
+    std::cout << "  " << c.spec->name << std::string(12 - std::strlen(c.spec->name), ' ') << c.spec->summary
+              << "\n";
   }
   std::cout << "\nexit codes: 0 done, 2 usage or config error, 3 bad input data, 4 training failed,\n"
                "            5 infrastructure failure (MPI, NCCL, disk)\n"

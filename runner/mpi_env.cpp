@@ -20,7 +20,9 @@ Result<MpiEnv*> MpiEnv::Init(int* argc, char*** argv) {
   return env;
 }
 
-MpiEnv::~MpiEnv() { MPI_Finalize(); }
+MpiEnv::~MpiEnv() {
+  MPI_Finalize();
+}
 
 void MpiEnv::Abort(int code) {
   MPI_Abort(MPI_COMM_WORLD, code);

@@ -7,7 +7,9 @@ namespace {
 
 std::atomic<int> g_stop{0};  // written only by the signal handler
 
-extern "C" void OnStopSignal(int sig) { g_stop.store(sig); }
+extern "C" void OnStopSignal(int sig) {
+  g_stop.store(sig);
+}
 
 }  // namespace
 

@@ -2,8 +2,7 @@
 
 namespace driftrun {
 
-std::vector<std::vector<size_t>> AssignBuckets(const std::vector<size_t>& param_bytes,
-                                               size_t cap_bytes) {
+std::vector<std::vector<size_t>> AssignBuckets(const std::vector<size_t>& param_bytes, size_t cap_bytes) {
   std::vector<std::vector<size_t>> buckets;
   std::vector<size_t> cur;
   size_t cur_bytes = 0;

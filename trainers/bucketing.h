@@ -10,7 +10,6 @@
 namespace driftrun {
 
 // Returns, per bucket, the parameter indices it holds (in reverse order).
-std::vector<std::vector<size_t>> AssignBuckets(const std::vector<size_t>& param_bytes,
-                                               size_t cap_bytes);
+std::vector<std::vector<size_t>> AssignBuckets(const std::vector<size_t>& param_bytes, size_t cap_bytes);
 
 }  // namespace driftrun

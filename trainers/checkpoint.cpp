@@ -80,11 +80,16 @@ Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointStat
     DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/preprocess", "impute", s.pre.opts.impute));
     DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/preprocess", "standardize", s.pre.opts.standardize));
     DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/preprocess", "clip_sigma", s.pre.opts.clip_sigma));
-    for (auto [k, v] : std::vector<std::pair<const char*, double>>{
-             {"step", s.step}, {"epoch", s.epoch}, {"next_batch", s.next_batch},
-             {"world_size", s.world_size}, {"classes", s.classes}, {"in_dim", s.in_dim},
-             {"out_dim", s.out_dim}, {"epoch_loss_sum", s.epoch_loss_sum},
-             {"epoch_loss_steps", s.epoch_loss_steps}, {"samples_seen", s.samples_seen}}) {
+    for (auto [k, v] : std::vector<std::pair<const char*, double>>{{"step", s.step},
+                                                                   {"epoch", s.epoch},
+                                                                   {"next_batch", s.next_batch},
+                                                                   {"world_size", s.world_size},
+                                                                   {"classes", s.classes},
+                                                                   {"in_dim", s.in_dim},
+                                                                   {"out_dim", s.out_dim},
+                                                                   {"epoch_loss_sum", s.epoch_loss_sum},
+                                                                   {"epoch_loss_steps", s.epoch_loss_steps},
+                                                                   {"samples_seen", s.samples_seen}}) {
       DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/", k, v));
     }
     DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "config_hash", s.config_hash));
@@ -129,7 +134,8 @@ Status VerifyCheckpoint(const std::string& manifest_path) {
   auto sha = Sha256File(data);
   if (!sha.ok()) return Status::Data("checkpoint data '" + data + "' is missing");
   if (sha.value() != m["sha256"].get<std::string>()) {
-    return Status::Data("checkpoint '" + data + "' does not match its manifest's sha256 (corrupt or truncated)");
+    return Status::Data("checkpoint '" + data +
+                        "' does not match its manifest's sha256 (corrupt or truncated)");
   }
   return Status::Ok();
 }
@@ -141,7 +147,10 @@ Result<CheckpointState> ReadCheckpoint(const std::string& path) {
   const std::string data = manifest.substr(0, manifest.size() - 5) + ".h5";
   DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(data));
   CheckpointState s;
-  auto attr = [&](const char* k) { auto v = r->AttrDouble("/", k); return v.ok() ? v.value() : 0.0; };
+  auto attr = [&](const char* k) {
+    auto v = r->AttrDouble("/", k);
+    return v.ok() ? v.value() : 0.0;
+  };
   s.step = static_cast<int64_t>(attr("step"));
   s.epoch = static_cast<int64_t>(attr("epoch"));
   s.next_batch = static_cast<int64_t>(attr("next_batch"));

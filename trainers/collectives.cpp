@@ -1,8 +1,7 @@
 #include "trainers/collectives.h"
 
-#include <cstdint>
-#include <cstdint>
 #include <climits>
+#include <cstdint>
 
 namespace driftrun {
 

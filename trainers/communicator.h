@@ -50,8 +50,7 @@ class Communicator {
   [[nodiscard]] virtual Status AllReduce(void* buf, size_t count, DType dtype, ReduceOp op) = 0;
   // Starts an in-place all-reduce; the buffer must stay alive and untouched until
   // the returned Work's Wait() returns.
-  virtual std::unique_ptr<Work> AllReduceAsync(void* buf, size_t count, DType dtype,
-                                               ReduceOp op) = 0;
+  virtual std::unique_ptr<Work> AllReduceAsync(void* buf, size_t count, DType dtype, ReduceOp op) = 0;
   // Copies `count` elements from `root` to every rank, in place.
   [[nodiscard]] virtual Status Broadcast(void* buf, size_t count, DType dtype, int root) = 0;
   [[nodiscard]] virtual Status Barrier() = 0;

@@ -38,11 +38,11 @@ class GradReducer {
   Communicator& comm_;
   std::vector<torch::Tensor> params_;
   std::vector<std::vector<size_t>> buckets_;
-  std::vector<torch::Tensor> flat_;      // per bucket
-  std::vector<size_t> bucket_of_;        // per param
-  std::vector<int64_t> offset_;          // per param, in its bucket
-  std::vector<size_t> pending_;          // per bucket: grads still to arrive
-  std::vector<bool> got_;                // per param
+  std::vector<torch::Tensor> flat_;  // per bucket
+  std::vector<size_t> bucket_of_;    // per param
+  std::vector<int64_t> offset_;      // per param, in its bucket
+  std::vector<size_t> pending_;      // per bucket: grads still to arrive
+  std::vector<bool> got_;            // per param
   std::vector<std::unique_ptr<Work>> work_;
   size_t next_launch_ = 0;
   size_t launched_in_backward_ = 0;

@@ -14,19 +14,21 @@ namespace {
 static_assert(sizeof(hid_t) == sizeof(int64_t), "hid_t is stored as int64_t");
 
 // The one place HDF5 return codes become Status values.
-#define H5_CHECK(stmt, what)                                                           \
-  do {                                                                                 \
-    if ((stmt) < 0) {                                                                  \
-      return Status::Data(std::string(what) + " (" #stmt " failed at " __FILE__ ":" +   \
-                          std::to_string(__LINE__) + ")");                             \
-    }                                                                                  \
+#define H5_CHECK(stmt, what)                                                          \
+  do {                                                                                \
+    if ((stmt) < 0) {                                                                 \
+      return Status::Data(std::string(what) + " (" #stmt " failed at " __FILE__ ":" + \
+                          std::to_string(__LINE__) + ")");                            \
+    }                                                                                 \
   } while (0)
 
 // Closes an HDF5 handle of any kind when it goes out of scope.
 class Handle {
  public:
   explicit Handle(hid_t id = -1) : id_(id) {}
-  ~Handle() { if (id_ >= 0) H5Idec_ref(id_); }
+  ~Handle() {
+    if (id_ >= 0) H5Idec_ref(id_);
+  }
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
   hid_t get() const { return id_; }
@@ -44,10 +46,20 @@ void SilenceHdf5() {
   (void)done;
 }
 
-template <typename T> hid_t MemType();
-template <> hid_t MemType<float>() { return H5T_NATIVE_FLOAT; }
-template <> hid_t MemType<double>() { return H5T_NATIVE_DOUBLE; }
-template <> hid_t MemType<int64_t>() { return H5T_NATIVE_INT64; }
+template <typename T>
+hid_t MemType();
+template <>
+hid_t MemType<float>() {
+  return H5T_NATIVE_FLOAT;
+}
+template <>
+hid_t MemType<double>() {
+  return H5T_NATIVE_DOUBLE;
+}
+template <>
+hid_t MemType<int64_t>() {
+  return H5T_NATIVE_INT64;
+}
 
 }  // namespace
 
@@ -60,7 +72,8 @@ int64_t H5DatasetInfo::row_width() const {
 Result<std::unique_ptr<H5Reader>> H5Reader::Open(const std::string& path) {
   SilenceHdf5();
   if (!PathExists(path)) {
-    return Status::Data("data file '" + path + "' does not exist; check the path or run `driftrun make-data`");
+    return Status::Data("data file '" + path +
+                        "' does not exist; check the path or run `driftrun make-data`");
   }
   if (H5Fis_hdf5(path.c_str()) <= 0) {
     return Status::Data("'" + path + "' is not an HDF5 file (or it is truncated); re-create it");
@@ -70,7 +83,9 @@ Result<std::unique_ptr<H5Reader>> H5Reader::Open(const std::string& path) {
   return std::unique_ptr<H5Reader>(new H5Reader(path, f));
 }
 
-H5Reader::~H5Reader() { H5Fclose(file_); }
+H5Reader::~H5Reader() {
+  H5Fclose(file_);
+}
 
 bool H5Reader::Has(const std::string& dataset) const {
   if (dataset.empty() || dataset == "/") return true;
@@ -133,8 +148,8 @@ Status H5Reader::Read(const std::string& dataset, const std::vector<int64_t>* ro
       return Status::Data(where + ": row out of range");
     }
   } else if (begin < 0 || count < 0 || begin + count > info.rows()) {
-    return Status::Data(where + ": rows [" + std::to_string(begin) + ", " +
-                        std::to_string(begin + count) + ") outside its " + std::to_string(info.rows()) + " rows");
+    return Status::Data(where + ": rows [" + std::to_string(begin) + ", " + std::to_string(begin + count) +
+                        ") outside its " + std::to_string(info.rows()) + " rows");
   }
   out->assign(static_cast<size_t>(count * width), T{});
   if (count == 0) return Status::Ok();
@@ -189,7 +204,8 @@ Status H5Reader::ReadRange(const std::string& ds, int64_t b, int64_t c, std::vec
 Status H5Reader::ReadRows(const std::string& ds, const std::vector<int64_t>& r, std::vector<float>* o) const {
   return Read<float>(ds, &r, 0, 0, o);
 }
-Status H5Reader::ReadRows(const std::string& ds, const std::vector<int64_t>& r, std::vector<int64_t>* o) const {
+Status H5Reader::ReadRows(const std::string& ds, const std::vector<int64_t>& r,
+                          std::vector<int64_t>* o) const {
   return Read<int64_t>(ds, &r, 0, 0, o);
 }
 
@@ -268,7 +284,8 @@ Result<std::unique_ptr<H5Writer>> H5Writer::Create(const std::string& path) {
   std::string tmp = TempPathFor(path);
   hid_t f = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (f < 0) {
-    return Status::Infra("cannot create HDF5 file '" + tmp + "'; check that the folder exists and is writable");
+    return Status::Infra("cannot create HDF5 file '" + tmp +
+                         "'; check that the folder exists and is writable");
   }
   return std::unique_ptr<H5Writer>(new H5Writer(path, tmp, f));
 }
@@ -327,8 +344,8 @@ Status H5Writer::Write(const std::string& ds, const std::vector<int64_t>& dims, 
 
 Status H5Writer::AttrDouble(const std::string& object, const std::string& name, double v) {
   Handle space(H5Screate(H5S_SCALAR));
-  Handle a(H5Acreate_by_name(file_, object.c_str(), name.c_str(), H5T_NATIVE_DOUBLE, space.get(),
-                             H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  Handle a(H5Acreate_by_name(file_, object.c_str(), name.c_str(), H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT,
+                             H5P_DEFAULT, H5P_DEFAULT));
   if (!a.valid() || H5Awrite(a.get(), H5T_NATIVE_DOUBLE, &v) < 0) {
     return Status::Infra("cannot write attribute '" + name + "' to '" + tmp_ + "'");
   }
@@ -344,8 +361,8 @@ Status H5Writer::AttrStrings(const std::string& object, const std::string& name,
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
   std::vector<const char*> ptrs;
   for (const auto& s : v) ptrs.push_back(s.c_str());
-  Handle a(H5Acreate_by_name(file_, object.c_str(), name.c_str(), type.get(), space.get(),
-                             H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  Handle a(H5Acreate_by_name(file_, object.c_str(), name.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                             H5P_DEFAULT, H5P_DEFAULT));
   if (!a.valid() || H5Awrite(a.get(), type.get(), ptrs.data()) < 0) {
     return Status::Infra("cannot write attribute '" + name + "' to '" + tmp_ + "'");
   }

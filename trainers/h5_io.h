@@ -36,12 +36,9 @@ class H5Reader {
   Result<H5DatasetInfo> Info(const std::string& dataset) const;
   // Reads rows [begin, begin+count) into `out` (resized), converted to the element
   // type. `rows` variants read the given row indices, in the given order.
-  Status ReadRange(const std::string& dataset, int64_t begin, int64_t count,
-                   std::vector<float>* out) const;
-  Status ReadRange(const std::string& dataset, int64_t begin, int64_t count,
-                   std::vector<int64_t>* out) const;
-  Status ReadRange(const std::string& dataset, int64_t begin, int64_t count,
-                   std::vector<double>* out) const;
+  Status ReadRange(const std::string& dataset, int64_t begin, int64_t count, std::vector<float>* out) const;
+  Status ReadRange(const std::string& dataset, int64_t begin, int64_t count, std::vector<int64_t>* out) const;
+  Status ReadRange(const std::string& dataset, int64_t begin, int64_t count, std::vector<double>* out) const;
   Status ReadRows(const std::string& dataset, const std::vector<int64_t>& rows,
                   std::vector<float>* out) const;
   Status ReadRows(const std::string& dataset, const std::vector<int64_t>& rows,
@@ -49,16 +46,15 @@ class H5Reader {
   // Scalar attributes of the root group or a dataset ("/" for the file).
   Result<double> AttrDouble(const std::string& object, const std::string& name) const;
   Result<std::string> AttrString(const std::string& object, const std::string& name) const;
-  Result<std::vector<std::string>> AttrStrings(const std::string& object,
-                                               const std::string& name) const;
+  Result<std::vector<std::string>> AttrStrings(const std::string& object, const std::string& name) const;
   // Names of the members of a group.
   Result<std::vector<std::string>> List(const std::string& group) const;
 
  private:
   H5Reader(std::string path, int64_t file) : path_(std::move(path)), file_(file) {}
   template <typename T>
-  Status Read(const std::string& dataset, const std::vector<int64_t>* rows, int64_t begin,
-              int64_t count, std::vector<T>* out) const;
+  Status Read(const std::string& dataset, const std::vector<int64_t>* rows, int64_t begin, int64_t count,
+              std::vector<T>* out) const;
   std::string path_;
   int64_t file_;
 };
@@ -76,8 +72,7 @@ class H5Writer {
   Status Write(const std::string& dataset, const std::vector<int64_t>& dims, const uint8_t* data);
   Status AttrDouble(const std::string& object, const std::string& name, double v);
   Status AttrString(const std::string& object, const std::string& name, const std::string& v);
-  Status AttrStrings(const std::string& object, const std::string& name,
-                     const std::vector<std::string>& v);
+  Status AttrStrings(const std::string& object, const std::string& name, const std::vector<std::string>& v);
   // Creates intermediate groups as needed (datasets do so on their own).
   Status Group(const std::string& group);
   Status Commit();

@@ -14,15 +14,14 @@ std::string MpiErrorString(int rc) {
 }
 
 // The one place MPI error codes become Status values.
-#define MPI_CHECK(stmt, rank)                                                              \
-  do {                                                                                     \
-    int _rc = (stmt);                                                                      \
-    if (_rc != MPI_SUCCESS) {                                                              \
-      return Status::Infra(std::string(#stmt) + " failed on rank " + std::to_string(rank) + \
-                           " at " __FILE__ ":" + std::to_string(__LINE__) + ": " +        \
-                           MpiErrorString(_rc) +                                           \
-                           "; check that every rank is alive and runs the same version");   \
-    }                                                                                      \
+#define MPI_CHECK(stmt, rank)                                                                            \
+  do {                                                                                                   \
+    int _rc = (stmt);                                                                                    \
+    if (_rc != MPI_SUCCESS) {                                                                            \
+      return Status::Infra(std::string(#stmt) + " failed on rank " + std::to_string(rank) +              \
+                           " at " __FILE__ ":" + std::to_string(__LINE__) + ": " + MpiErrorString(_rc) + \
+                           "; check that every rank is alive and runs the same version");                \
+    }                                                                                                    \
   } while (0)
 
 MPI_Datatype ToMpi(DType t) {
@@ -69,16 +68,13 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm) : comm_(comm) {
 
 Status MpiCommunicator::AllReduce(void* buf, size_t count, DType dtype, ReduceOp op) {
   if (count > INT_MAX) return Status::Infra("all-reduce of more than 2^31 elements; split it");
-  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, static_cast<int>(count), ToMpi(dtype), ToMpi(op), comm_),
-            rank_);
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, static_cast<int>(count), ToMpi(dtype), ToMpi(op), comm_), rank_);
   return Status::Ok();
 }
 
-std::unique_ptr<Work> MpiCommunicator::AllReduceAsync(void* buf, size_t count, DType dtype,
-                                                      ReduceOp op) {
+std::unique_ptr<Work> MpiCommunicator::AllReduceAsync(void* buf, size_t count, DType dtype, ReduceOp op) {
   MPI_Request req = MPI_REQUEST_NULL;
-  int rc = MPI_Iallreduce(MPI_IN_PLACE, buf, static_cast<int>(count), ToMpi(dtype), ToMpi(op),
-                          comm_, &req);
+  int rc = MPI_Iallreduce(MPI_IN_PLACE, buf, static_cast<int>(count), ToMpi(dtype), ToMpi(op), comm_, &req);
   return std::make_unique<MpiWork>(req, rank_, rc);
 }
 

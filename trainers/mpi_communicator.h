@@ -20,8 +20,7 @@ class MpiCommunicator : public Communicator {
   int size() const override { return size_; }
   std::string name() const override { return "mpi"; }
   Status AllReduce(void* buf, size_t count, DType dtype, ReduceOp op) override;
-  std::unique_ptr<Work> AllReduceAsync(void* buf, size_t count, DType dtype,
-                                       ReduceOp op) override;
+  std::unique_ptr<Work> AllReduceAsync(void* buf, size_t count, DType dtype, ReduceOp op) override;
   Status Broadcast(void* buf, size_t count, DType dtype, int root) override;
   Status Barrier() override;
   MPI_Comm comm() const { return comm_; }

@@ -11,24 +11,23 @@ namespace driftrun {
 namespace {
 
 // The one place CUDA and NCCL return codes become Status values.
-#define CUDA_CHECK(stmt, rank)                                                            \
-  do {                                                                                    \
-    cudaError_t _e = (stmt);                                                              \
-    if (_e != cudaSuccess) {                                                              \
-      return Status::Infra(std::string(#stmt) + " failed on rank " + std::to_string(rank) + \
-                           " at " __FILE__ ":" + std::to_string(__LINE__) + ": " +       \
-                           cudaGetErrorString(_e));                                       \
-    }                                                                                     \
+#define CUDA_CHECK(stmt, rank)                                                                              \
+  do {                                                                                                      \
+    cudaError_t _e = (stmt);                                                                                \
+    if (_e != cudaSuccess) {                                                                                \
+      return Status::Infra(std::string(#stmt) + " failed on rank " + std::to_string(rank) +                 \
+                           " at " __FILE__ ":" + std::to_string(__LINE__) + ": " + cudaGetErrorString(_e)); \
+    }                                                                                                       \
   } while (0)
 
-#define NCCL_CHECK(stmt, rank)                                                            \
-  do {                                                                                    \
-    ncclResult_t _r = (stmt);                                                             \
-    if (_r != ncclSuccess) {                                                              \
-      return Status::Infra(std::string(#stmt) + " failed on rank " + std::to_string(rank) + \
-                           " at " __FILE__ ":" + std::to_string(__LINE__) + ": " +       \
-                           ncclGetErrorString(_r) + " (set NCCL_DEBUG=WARN for details)"); \
-    }                                                                                     \
+#define NCCL_CHECK(stmt, rank)                                                                              \
+  do {                                                                                                      \
+    ncclResult_t _r = (stmt);                                                                               \
+    if (_r != ncclSuccess) {                                                                                \
+      return Status::Infra(std::string(#stmt) + " failed on rank " + std::to_string(rank) +                 \
+                           " at " __FILE__ ":" + std::to_string(__LINE__) + ": " + ncclGetErrorString(_r) + \
+                           " (set NCCL_DEBUG=WARN for details)");                                           \
+    }                                                                                                       \
   } while (0)
 
 ncclDataType_t ToNccl(DType t) {
@@ -63,8 +62,8 @@ struct NcclState {
   // [NCCL deadlines] Polls the event until done, an async NCCL error, or the
   // deadline; aborts the communicator on the last two.
   Status WaitEvent(cudaEvent_t ev, const char* op) {
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+    auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
     while (true) {
       cudaError_t q = cudaEventQuery(ev);
       if (q == cudaSuccess) return Status::Ok();
@@ -74,8 +73,8 @@ struct NcclState {
       if (async_err != ncclSuccess) {
         ncclCommAbort(comm);
         aborted = true;
-        return Status::Infra(std::string("NCCL ") + op + " failed on rank " + std::to_string(rank) +
-                             ": " + ncclGetErrorString(async_err));
+        return Status::Infra(std::string("NCCL ") + op + " failed on rank " + std::to_string(rank) + ": " +
+                             ncclGetErrorString(async_err));
       }
       if (std::chrono::steady_clock::now() > deadline) {
         ncclCommAbort(comm);
@@ -141,8 +140,12 @@ NcclCommunicator::~NcclCommunicator() {
   if (s_ && s_->comm && !s_->aborted) ncclCommDestroy(s_->comm);
 }
 
-int NcclCommunicator::rank() const { return s_->rank; }
-int NcclCommunicator::size() const { return s_->size; }
+int NcclCommunicator::rank() const {
+  return s_->rank;
+}
+int NcclCommunicator::size() const {
+  return s_->size;
+}
 
 Result<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Create(Communicator& host, int device,
                                                                    void* stream, double timeout_s) {
@@ -168,13 +171,11 @@ Status NcclCommunicator::AllReduce(void* buf, size_t count, DType dtype, ReduceO
   return w->Wait();
 }
 
-std::unique_ptr<Work> NcclCommunicator::AllReduceAsync(void* buf, size_t count, DType dtype,
-                                                       ReduceOp op) {
+std::unique_ptr<Work> NcclCommunicator::AllReduceAsync(void* buf, size_t count, DType dtype, ReduceOp op) {
   ncclResult_t r = ncclAllReduce(buf, buf, count, ToNccl(dtype), ToNccl(op), s_->comm, s_->stream);
   if (r != ncclSuccess) {
     return std::make_unique<DoneWork>(Status::Infra(std::string("ncclAllReduce failed on rank ") +
-                                                    std::to_string(s_->rank) + ": " +
-                                                    ncclGetErrorString(r)));
+                                                    std::to_string(s_->rank) + ": " + ncclGetErrorString(r)));
   }
   return std::make_unique<NcclWork>(s_.get(), Status::Ok());
 }

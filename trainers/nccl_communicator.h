@@ -21,16 +21,15 @@ struct NcclState;
 class NcclCommunicator : public Communicator {
  public:
   // `stream` is a cudaStream_t; `timeout_s` bounds every wait.
-  static Result<std::unique_ptr<NcclCommunicator>> Create(Communicator& host, int device,
-                                                          void* stream, double timeout_s = 300);
+  static Result<std::unique_ptr<NcclCommunicator>> Create(Communicator& host, int device, void* stream,
+                                                          double timeout_s = 300);
   ~NcclCommunicator() override;
   int rank() const override;
   int size() const override;
   std::string name() const override { return "nccl"; }
   bool device_buffers() const override { return true; }
   Status AllReduce(void* buf, size_t count, DType dtype, ReduceOp op) override;
-  std::unique_ptr<Work> AllReduceAsync(void* buf, size_t count, DType dtype,
-                                       ReduceOp op) override;
+  std::unique_ptr<Work> AllReduceAsync(void* buf, size_t count, DType dtype, ReduceOp op) override;
   Status Broadcast(void* buf, size_t count, DType dtype, int root) override;
   Status Barrier() override;
 

@@ -33,8 +33,8 @@ Result<FitResult> FitPreprocessor(Communicator& comm, const TabularRows& data, c
       float v = data.x[i * d + j];
       if (std::isnan(v)) continue;
       if (std::isinf(v)) {
-        local = Status::Data("'" + spec.path + "' '" + spec.features + "' row " + std::to_string(first_row + i) +
-                             ", column " + meta.feature_names[j] +
+        local = Status::Data("'" + spec.path + "' '" + spec.features + "' row " +
+                             std::to_string(first_row + i) + ", column " + meta.feature_names[j] +
                              ": Inf is not a valid feature value (use NaN for missing)");
         break;
       }
@@ -57,8 +57,8 @@ Result<FitResult> FitPreprocessor(Communicator& comm, const TabularRows& data, c
   std::vector<double> mean(d);
   for (int64_t j = 0; j < d; ++j) {
     if (sums[j] == 0) {
-      return Status::Data("'" + spec.path + "' '" + spec.features + "' column " +
-                          meta.feature_names[j] + " (index " + std::to_string(j) +
+      return Status::Data("'" + spec.path + "' '" + spec.features + "' column " + meta.feature_names[j] +
+                          " (index " + std::to_string(j) +
                           ") has no values in the training rows (all NaN); drop the column or fill it");
     }
     mean[j] = sums[d + j] / sums[j];

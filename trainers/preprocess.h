@@ -27,9 +27,9 @@ struct PreprocessOptions {
 
 struct Preprocessor {
   PreprocessOptions opts;
-  std::vector<float> fill;   // value for a missing feature, before scaling
-  std::vector<float> shift;  // subtracted
-  std::vector<float> scale;  // multiplied (1/std, or 1 for constant columns)
+  std::vector<float> fill;         // value for a missing feature, before scaling
+  std::vector<float> shift;        // subtracted
+  std::vector<float> scale;        // multiplied (1/std, or 1 for constant columns)
   std::vector<std::string> notes;  // what was done ("column f3 is constant: scale 1")
 
   int64_t dim() const { return static_cast<int64_t>(shift.size()); }

@@ -59,8 +59,8 @@ TrainValSplit SplitTrainVal(int64_t n, double val_fraction, uint64_t seed) {
 std::vector<int64_t> EpochOrder(const std::vector<int64_t>& train, uint64_t seed, int64_t epoch,
                                 bool shuffle) {
   if (!shuffle) return train;
-  std::vector<int64_t> p = Permutation(static_cast<int64_t>(train.size()),
-                                       MixSeed(seed, 0xe90c, static_cast<uint64_t>(epoch)));
+  std::vector<int64_t> p =
+      Permutation(static_cast<int64_t>(train.size()), MixSeed(seed, 0xe90c, static_cast<uint64_t>(epoch)));
   std::vector<int64_t> out(train.size());
   for (size_t i = 0; i < p.size(); ++i) out[i] = train[p[i]];
   return out;
@@ -70,8 +70,8 @@ int64_t BatchesPerEpoch(int64_t train_rows, int64_t global_batch) {
   return global_batch > 0 ? train_rows / global_batch : 0;
 }
 
-LocalBatches LocalBatchPositions(const std::vector<int64_t>& order, int64_t global_batch,
-                                 int64_t first_batch, int64_t begin, int64_t end) {
+LocalBatches LocalBatchPositions(const std::vector<int64_t>& order, int64_t global_batch, int64_t first_batch,
+                                 int64_t begin, int64_t end) {
   LocalBatches lb;
   const int64_t batches = BatchesPerEpoch(static_cast<int64_t>(order.size()), global_batch);
   lb.offsets.push_back(0);

@@ -48,8 +48,8 @@ struct LocalBatches {
   std::vector<int64_t> positions;
   std::vector<int64_t> offsets;
 };
-LocalBatches LocalBatchPositions(const std::vector<int64_t>& order, int64_t global_batch,
-                                 int64_t first_batch, int64_t begin, int64_t end);
+LocalBatches LocalBatchPositions(const std::vector<int64_t>& order, int64_t global_batch, int64_t first_batch,
+                                 int64_t begin, int64_t end);
 
 // [begin, end) of a contiguous 1/world share of n items (the first n % world
 // ranks get one more).

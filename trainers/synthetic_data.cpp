@@ -79,7 +79,10 @@ Status WriteFile(const std::string& path, const SyntheticOptions& o, const Truth
         double s = 0;
         for (int64_t j = 0; j < d; ++j) s += weight(k, j) * z[j];
         s += 0.1 * r.Normal();
-        if (s > best_s) { best_s = s; best = k; }
+        if (s > best_s) {
+          best_s = s;
+          best = k;
+        }
       }
       c.push_back(best);
     } else {

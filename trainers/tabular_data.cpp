@@ -28,8 +28,8 @@ Result<TabularMeta> InspectTabular(const H5Reader& file, const TabularSpec& spec
   m.dim = fx.dims[1];
   m.label_dim = spec.classification ? 1 : fy.row_width();
   if (fy.rows() != m.rows) {
-    return Status::Data(where + ": '" + spec.labels + "' has " + std::to_string(fy.rows()) +
-                        " rows but '" + spec.features + "' has " + std::to_string(m.rows) +
+    return Status::Data(where + ": '" + spec.labels + "' has " + std::to_string(fy.rows()) + " rows but '" +
+                        spec.features + "' has " + std::to_string(m.rows) +
                         "; every feature row needs one label");
   }
   if (m.rows == 0) return Status::Data(where + ": '" + spec.features + "' has no rows");
@@ -43,8 +43,8 @@ Result<TabularMeta> InspectTabular(const H5Reader& file, const TabularSpec& spec
   return m;
 }
 
-Status ReadTabularRange(const H5Reader& file, const TabularSpec& spec, const TabularMeta& meta,
-                        int64_t begin, int64_t count, int64_t classes, TabularRows* out) {
+Status ReadTabularRange(const H5Reader& file, const TabularSpec& spec, const TabularMeta& meta, int64_t begin,
+                        int64_t count, int64_t classes, TabularRows* out) {
   out->rows = count;
   DRIFTRUN_RETURN_IF_ERROR(file.ReadRange(spec.features, begin, count, &out->x));
   if (spec.classification) {

@@ -42,7 +42,7 @@ struct TabularRows {
 
 // Reads rows [begin, begin + count) (one hyperslab) and checks labels: finite for
 // regression, in [0, classes) for classification when classes > 0.
-Status ReadTabularRange(const H5Reader& file, const TabularSpec& spec, const TabularMeta& meta,
-                        int64_t begin, int64_t count, int64_t classes, TabularRows* out);
+Status ReadTabularRange(const H5Reader& file, const TabularSpec& spec, const TabularMeta& meta, int64_t begin,
+                        int64_t count, int64_t classes, TabularRows* out);
 
 }  // namespace driftrun

@@ -63,17 +63,19 @@ Result<TrainOptions> TrainOptions::FromConfig(const Config& c, int world) {
   }
   if (o.dropout < 0 || o.dropout >= 1) return Bad(c, "model.dropout", "must be in [0, 1)");
   if (o.classes < 0) return Bad(c, "model.classes", "must be >= 0 (0 infers it from the labels)");
-  if (o.epochs < 1 && o.max_steps <= 0) return Bad(c, "train.epochs", "must be >= 1 (or set train.max_steps)");
+  if (o.epochs < 1 && o.max_steps <= 0)
+    return Bad(c, "train.epochs", "must be >= 1 (or set train.max_steps)");
   if (o.max_steps < 0) return Bad(c, "train.max_steps", "must be >= 0");
   if (o.batch_size < 1) return Bad(c, "train.batch_size", "must be >= 1");
   if (o.batch_size % world != 0) {
-    return Bad(c, "train.batch_size", "= " + std::to_string(o.batch_size) + " does not divide across " +
-                                          std::to_string(world) + " ranks; use a multiple of " +
-                                          std::to_string(world) + " or another -np");
+    return Bad(c, "train.batch_size",
+               "= " + std::to_string(o.batch_size) + " does not divide across " + std::to_string(world) +
+                   " ranks; use a multiple of " + std::to_string(world) + " or another -np");
   }
   if (!(o.schedule.lr > 0)) return Bad(c, "train.lr", "must be > 0");
   if (o.optimizer.weight_decay < 0) return Bad(c, "train.weight_decay", "must be >= 0");
-  if (o.optimizer.momentum < 0 || o.optimizer.momentum >= 1) return Bad(c, "train.momentum", "must be in [0, 1)");
+  if (o.optimizer.momentum < 0 || o.optimizer.momentum >= 1)
+    return Bad(c, "train.momentum", "must be in [0, 1)");
   if (o.optimizer.beta1 < 0 || o.optimizer.beta1 >= 1) return Bad(c, "train.beta1", "must be in [0, 1)");
   if (o.optimizer.beta2 < 0 || o.optimizer.beta2 >= 1) return Bad(c, "train.beta2", "must be in [0, 1)");
   if (!(o.optimizer.eps > 0)) return Bad(c, "train.eps", "must be > 0");

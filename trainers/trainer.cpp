@@ -4,13 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <tuple>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
 #include "common/file_util.h"
 #include "trainers/checkpoint.h"
@@ -72,8 +72,8 @@ struct Session {
 // ---- resume resolution (rank 0) ----------------------------------------------
 
 // Finds the checkpoint to resume from; "" for a fresh start. Sets *run_dir.
-Result<std::string> ResolveResume(const TrainRequest& req, const std::string& name,
-                                  std::string* run_dir, std::vector<std::string>* warnings) {
+Result<std::string> ResolveResume(const TrainRequest& req, const std::string& name, std::string* run_dir,
+                                  std::vector<std::string>* warnings) {
   if (req.resume.empty()) return std::string();
   if (req.resume == "auto") {
     if (!run_dir->empty()) return FindLatestCheckpoint(*run_dir + "/checkpoints", warnings);
@@ -133,7 +133,8 @@ Status LoadModel(Session& s, const CheckpointState& ck) {
     if (it == by_name.end()) return Status::Data("checkpoint has no weights for '" + p.key() + "'");
     torch::Tensor t = FromArray(*it->second);
     if (!t.sizes().equals(p.value().sizes())) {
-      return Status::Data("checkpoint weights '" + p.key() + "' have another shape; the model config changed");
+      return Status::Data("checkpoint weights '" + p.key() +
+                          "' have another shape; the model config changed");
     }
     p.value().copy_(t);
   }
@@ -279,7 +280,8 @@ Status SetupDevice(Session& s) {
   const std::string& want = s.o.device;
   bool cuda = torch::cuda::is_available();
   if (want == "cuda" && !cuda) {
-    return Status::Infra("train.device = \"cuda\" but no GPU is visible to this process; use \"auto\" or \"cpu\"");
+    return Status::Infra(
+        "train.device = \"cuda\" but no GPU is visible to this process; use \"auto\" or \"cpu\"");
   }
   bool use_cuda = want == "cuda" || (want == "auto" && cuda);
   if (s.o.backend == "nccl" && !use_cuda) {
@@ -307,7 +309,8 @@ Status SetupDevice(Session& s) {
   }
   return Status::Ok();
 #else
-  return Status::Infra("this driftrun was built without CUDA (no nvcc at build time); set train.device = \"cpu\"");
+  return Status::Infra(
+      "this driftrun was built without CUDA (no nvcc at build time); set train.device = \"cpu\"");
 #endif
 }
 
@@ -383,7 +386,8 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
     }
     if (local.ok() && run_dir.empty()) {
       run_dir = "runs/" + o.name + "-" + TimeStamp();
-      for (int k = 2; PathExists(run_dir); ++k) run_dir = "runs/" + o.name + "-" + TimeStamp() + "-" + std::to_string(k);
+      for (int k = 2; PathExists(run_dir); ++k)
+        run_dir = "runs/" + o.name + "-" + TimeStamp() + "-" + std::to_string(k);
     }
     for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
   }
@@ -414,11 +418,12 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
     s.fit.pre = ck.pre;
     s.fit.classes = ck.classes;
   } else {
-    DRIFTRUN_ASSIGN_OR_RETURN(s.fit, FitPreprocessor(world, shard, o.train, s.meta, train_pos, s.shard_begin,
-                                                     o.preprocess));
+    DRIFTRUN_ASSIGN_OR_RETURN(
+        s.fit, FitPreprocessor(world, shard, o.train, s.meta, train_pos, s.shard_begin, o.preprocess));
     if (o.train.classification && o.classes > 0) s.fit.classes = o.classes;
     if (o.train.classification && s.fit.classes < 2) {
-      return Status::Data("'" + o.train.path + "' labels hold a single class; classification needs two or more");
+      return Status::Data("'" + o.train.path +
+                          "' labels hold a single class; classification needs two or more");
     }
   }
 
@@ -494,24 +499,32 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   const std::string config_hash = cfg.Hash();
   // Loss normaliser: the global batch's element count, so that summing the
   // ranks' gradients gives the global batch mean however its rows are split.
-  const double loss_denom = static_cast<double>(o.batch_size) * (o.train.classification ? 1 : s.meta.label_dim);
+  const double loss_denom =
+      static_cast<double>(o.batch_size) * (o.train.classification ? 1 : s.meta.label_dim);
   const int fault_step = EnvInt("DRIFTRUN_FAULT_SIGNAL_AT_STEP", -1);
   const int fault_rank = EnvInt("DRIFTRUN_FAULT_RANK", W - 1);
 
-  (void)s.log.Event(resuming ? "resume" : "start",
-                    {{"world_size", W}, {"device", s.device.str()}, {"backend", s.grad_comm->name()},
-                     {"checkpoint", ckpt_path}, {"step", step}, {"epoch", epoch},
-                     {"train_rows", s.train_rows.size()}, {"val_rows", val_total},
-                     {"features", s.meta.dim}, {"config", req.config_path},
-                     {"code_version", req.code_version}, {"pid", static_cast<int64_t>(::getpid())},
-                     {"preprocess_notes", s.fit.pre.notes}});
+  (void)s.log.Event(resuming ? "resume" : "start", {{"world_size", W},
+                                                    {"device", s.device.str()},
+                                                    {"backend", s.grad_comm->name()},
+                                                    {"checkpoint", ckpt_path},
+                                                    {"step", step},
+                                                    {"epoch", epoch},
+                                                    {"train_rows", s.train_rows.size()},
+                                                    {"val_rows", val_total},
+                                                    {"features", s.meta.dim},
+                                                    {"config", req.config_path},
+                                                    {"code_version", req.code_version},
+                                                    {"pid", static_cast<int64_t>(::getpid())},
+                                                    {"preprocess_notes", s.fit.pre.notes}});
   if (rank == 0 && !req.quiet) {
-    std::printf("%s %s: %lld train rows, %lld val rows, %lld features, %d rank(s) on %s (%s), run folder %s\n",
-                resuming ? "resuming" : "training", o.name.c_str(),
-                static_cast<long long>(s.train_rows.size()), static_cast<long long>(val_total),
-                static_cast<long long>(s.meta.dim), W, s.device.str().c_str(), s.grad_comm->name().c_str(),
-                run_dir.c_str());
-    if (resuming) std::printf("resumed from %s at step %lld\n", ckpt_path.c_str(), static_cast<long long>(step));
+    std::printf(
+        "%s %s: %lld train rows, %lld val rows, %lld features, %d rank(s) on %s (%s), run folder %s\n",
+        resuming ? "resuming" : "training", o.name.c_str(), static_cast<long long>(s.train_rows.size()),
+        static_cast<long long>(val_total), static_cast<long long>(s.meta.dim), W, s.device.str().c_str(),
+        s.grad_comm->name().c_str(), run_dir.c_str());
+    if (resuming)
+      std::printf("resumed from %s at step %lld\n", ckpt_path.c_str(), static_cast<long long>(step));
     std::fflush(stdout);
   }
 
@@ -524,9 +537,10 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   auto save = [&](int64_t ep, int64_t next_batch) -> Status {
     Status st;
     if (rank == 0) {
-      auto m = WriteCheckpoint(s.ckpt_dir, Snapshot(s, step, ep, next_batch, epoch_loss_sum, epoch_loss_steps,
-                                                    samples_seen, config_hash),
-                               static_cast<int>(o.checkpoint_keep));
+      auto m = WriteCheckpoint(
+          s.ckpt_dir,
+          Snapshot(s, step, ep, next_batch, epoch_loss_sum, epoch_loss_steps, samples_seen, config_hash),
+          static_cast<int>(o.checkpoint_keep));
       if (m.ok()) {
         result.last_checkpoint = m.value();
         (void)s.log.Event("checkpoint", {{"step", step}, {"path", m.value()}});
@@ -545,7 +559,8 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
     const auto te = Clock::now();
     std::vector<int64_t> order = EpochOrder(s.train_rows, o.seed, epoch, o.shuffle);
     const LocalBatches lb = LocalBatchPositions(order, o.batch_size, first_batch, s.shard_begin, s.shard_end);
-    const torch::Tensor epoch_idx = IndexTensor(lb.positions, 0, static_cast<int64_t>(lb.positions.size()), s.device);
+    const torch::Tensor epoch_idx =
+        IndexTensor(lb.positions, 0, static_cast<int64_t>(lb.positions.size()), s.device);
     int64_t steps_this_epoch = 0;
     auto last_draw = Clock::now();
     bool bar_drawn = false;
@@ -555,7 +570,8 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
       const int64_t k = b - first_batch;
       torch::Tensor idx = epoch_idx.narrow(0, lb.offsets[k], lb.offsets[k + 1] - lb.offsets[k]);
       torch::Tensor x = s.shard_x.index_select(0, idx), y = s.shard_y.index_select(0, idx);
-      if (o.dropout > 0) torch::manual_seed(MixSeed(o.seed, static_cast<uint64_t>(step), static_cast<uint64_t>(rank)));
+      if (o.dropout > 0)
+        torch::manual_seed(MixSeed(o.seed, static_cast<uint64_t>(step), static_cast<uint64_t>(rank)));
       for (auto& p : s.model->parameters()) p.mutable_grad() = torch::Tensor();
       torch::Tensor loss_sum = Loss(s, s.model->forward(x), y, at::Reduction::Sum);
       torch::Tensor loss = loss_sum / loss_denom;
@@ -590,7 +606,9 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
         ++replica_checks;
       }
       if (o.log_every_steps > 0 && step % o.log_every_steps == 0) {
-        (void)s.log.Event("step", {{"step", step}, {"epoch", epoch}, {"loss", gloss},
+        (void)s.log.Event("step", {{"step", step},
+                                   {"epoch", epoch},
+                                   {"loss", gloss},
                                    {"lr", LearningRate(o.schedule, step - 1, total_steps)}});
       }
       if (req.progress_bar && rank == 0 && Seconds(last_draw, Clock::now()) > 0.1) {
@@ -616,13 +634,15 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
     if (epoch_complete || step >= total_steps) {
       DRIFTRUN_ASSIGN_OR_RETURN(last_eval, Evaluate(s));
       const double sps = steps_this_epoch * o.batch_size / std::max(1e-9, secs);
-      nlohmann::json row = {{"epoch", epoch}, {"step", step},
-                            {"train_loss", epoch_loss_steps ? epoch_loss_sum / epoch_loss_steps : 0.0},
-                            {"val_loss", std::isnan(last_eval.loss) ? nlohmann::json() : nlohmann::json(last_eval.loss)},
-                            {"val_metric", std::isnan(last_eval.metric) ? nlohmann::json() : nlohmann::json(last_eval.metric)},
-                            {"samples_per_s", sps},
-                            {"lr", LearningRate(o.schedule, std::max<int64_t>(0, step - 1), total_steps)},
-                            {"wall_s", Seconds(t0, Clock::now())}};
+      nlohmann::json row = {
+          {"epoch", epoch},
+          {"step", step},
+          {"train_loss", epoch_loss_steps ? epoch_loss_sum / epoch_loss_steps : 0.0},
+          {"val_loss", std::isnan(last_eval.loss) ? nlohmann::json() : nlohmann::json(last_eval.loss)},
+          {"val_metric", std::isnan(last_eval.metric) ? nlohmann::json() : nlohmann::json(last_eval.metric)},
+          {"samples_per_s", sps},
+          {"lr", LearningRate(o.schedule, std::max<int64_t>(0, step - 1), total_steps)},
+          {"wall_s", Seconds(t0, Clock::now())}};
       if (!epoch_complete) row["partial"] = true;
       DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, s.log.Metrics(row)));
       if (bar_drawn) std::printf("\n");
@@ -656,25 +676,35 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   if (stopped) {
     (void)s.log.Event("stop", {{"step", step}, {"checkpoint", result.last_checkpoint}});
     if (rank == 0) {
-      std::printf("\nstopped by signal at step %lld; checkpoint %s\nresume with: driftrun train --config %s "
-                  "--run-dir %s --resume auto\n",
-                  static_cast<long long>(step), result.last_checkpoint.c_str(),
-                  req.config_path.empty() ? "FILE" : req.config_path.c_str(), run_dir.c_str());
+      std::printf(
+          "\nstopped by signal at step %lld; checkpoint %s\nresume with: driftrun train --config %s "
+          "--run-dir %s --resume auto\n",
+          static_cast<long long>(step), result.last_checkpoint.c_str(),
+          req.config_path.empty() ? "FILE" : req.config_path.c_str(), run_dir.c_str());
       std::fflush(stdout);
     }
     return result;
   }
   nlohmann::json summary = {
-      {"name", o.name}, {"status", "done"}, {"steps", step}, {"epochs", epoch},
+      {"name", o.name},
+      {"status", "done"},
+      {"steps", step},
+      {"epochs", epoch},
       {"val_loss", std::isnan(last_eval.loss) ? nlohmann::json() : nlohmann::json(last_eval.loss)},
       {"val_metric", std::isnan(last_eval.metric) ? nlohmann::json() : nlohmann::json(last_eval.metric)},
       {"val_metric_name", o.train.classification ? "accuracy" : "rmse"},
-      {"world_size", W}, {"seed", o.seed}, {"wall_s", wall},
+      {"world_size", W},
+      {"seed", o.seed},
+      {"wall_s", wall},
       {"samples_per_s", samples_seen / std::max(1e-9, train_seconds)},
-      {"device", s.device.str()}, {"backend", s.grad_comm->name()},
-      {"checkpoint", result.last_checkpoint}, {"config_hash", config_hash},
+      {"device", s.device.str()},
+      {"backend", s.grad_comm->name()},
+      {"checkpoint", result.last_checkpoint},
+      {"config_hash", config_hash},
       {"replica_checks", replica_checks},
-      {"code_version", req.code_version}, {"train_rows", s.train_rows.size()}, {"val_rows", val_total}};
+      {"code_version", req.code_version},
+      {"train_rows", s.train_rows.size()},
+      {"val_rows", val_total}};
   DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, s.log.Summary(summary)));
   (void)s.log.Event("done", {{"step", step}, {"wall_s", wall}});
   if (rank == 0 && !req.quiet) {

@@ -2,13 +2,13 @@
 # Benchmark: `mpirun -np 2 driftrun train` against PyTorch DDP (torchrun, gloo) on
 # the same MLP, data, global batch, epochs and threads per rank, in one run; and
 # driftrun's scaling from 1 to 2 ranks. Prints samples/s and the ratios.
-# Usage: bash scripts/bench/train_vs_ddp.sh [ROWS] [EPOCHS]
+# Usage: bash scripts/bench/train_vs_ddp.sh [ROWS] [EPOCHS] [GLOBAL_BATCH]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/mpi_env.sh
 ROWS=${1:-200000}
 EPOCHS=${2:-3}
-BATCH=256
+BATCH=${3:-256}
 HIDDEN="256, 256"
 work=$(mktemp -d /tmp/driftrun-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -44,10 +44,11 @@ d2=$(run_driftrun 2)
 ddp=$(.venv/bin/torchrun --standalone --nproc_per_node 2 scripts/bench/ddp_mlp.py --data "$work/data/train.h5" \
   --hidden "${HIDDEN// /}" --batch $BATCH --epochs "$EPOCHS" --threads 1 2>/dev/null |
   .venv/bin/python -c "import json,sys; print(round(json.loads(sys.stdin.read().strip().splitlines()[-1])['samples_per_s']))")
-.venv/bin/python - "$d1" "$d2" "$ddp" "$ROWS" "$EPOCHS" <<'PY'
+.venv/bin/python - "$d1" "$d2" "$ddp" "$ROWS" "$EPOCHS" "$BATCH" <<'PY'
 import sys
-d1, d2, ddp, rows, epochs = map(float, sys.argv[1:])
-print(f"MLP 32-256-256-1, {int(rows)} rows, batch 256, {int(epochs)} epochs, AdamW, 1 thread per rank")
+d1, d2, ddp, rows, epochs, batch = map(float, sys.argv[1:])
+batch = int(batch)
+print(f"MLP 32-256-256-1, {int(rows)} rows, batch {batch}, {int(epochs)} epochs, AdamW, 1 thread per rank")
 print(f"{'what':<36}{'samples/s':>12}")
 print(f"{'driftrun, 1 rank':<36}{d1:>12.0f}")
 print(f"{'driftrun, mpirun -np 2':<36}{d2:>12.0f}")

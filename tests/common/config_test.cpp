@@ -18,7 +18,8 @@ TEST(Config, DefaultsCoverEverySchemaKey) {
 }
 
 TEST(Config, FileValuesAndOrigins) {
-  auto c = Config::FromString("name = \"x\"\n[train]\nlr = 3e-4\nepochs = 2\n[model]\nhidden = [4]\n", "e.toml", {});
+  auto c = Config::FromString("name = \"x\"\n[train]\nlr = 3e-4\nepochs = 2\n[model]\nhidden = [4]\n",
+                              "e.toml", {});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_DOUBLE_EQ(c.value().Float("train.lr"), 3e-4);
   EXPECT_EQ(c.value().Int("train.epochs"), 2);
@@ -76,8 +77,9 @@ TEST(Config, SyntaxErrorNamesLine) {
 }
 
 TEST(Config, SetOverridesFileAndParsesTomlValues) {
-  auto c = Config::FromString("[train]\nlr = 0.1\n", "e.toml",
-                              {"train.lr=3e-4", "train.optimizer=sgd", "model.hidden=[8, 4]", "train.shuffle=false"});
+  auto c = Config::FromString(
+      "[train]\nlr = 0.1\n", "e.toml",
+      {"train.lr=3e-4", "train.optimizer=sgd", "model.hidden=[8, 4]", "train.shuffle=false"});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_DOUBLE_EQ(c.value().Float("train.lr"), 3e-4);
   EXPECT_EQ(c.value().Str("train.optimizer"), "sgd");

@@ -21,7 +21,8 @@ TEST(Sha256, IncrementalEqualsOneShot) {
   std::string data;
   for (int i = 0; i < 1000; ++i) data += static_cast<char>(i * 7);
   Sha256 h;
-  for (size_t i = 0; i < data.size(); i += 13) h.Update(data.data() + i, std::min<size_t>(13, data.size() - i));
+  for (size_t i = 0; i < data.size(); i += 13)
+    h.Update(data.data() + i, std::min<size_t>(13, data.size() - i));
   EXPECT_EQ(h.HexDigest(), Sha256Hex(data));
 }
 

@@ -11,7 +11,6 @@
 namespace driftrun {
 namespace {
 
-
 CheckpointState Sample(int64_t step) {
   CheckpointState s;
   s.step = step;
@@ -65,7 +64,7 @@ TEST(Checkpoint, KeepsTheLastKAndNoTemporaries) {
   std::string dir = FreshTestDir();
   for (int64_t step : {10, 20, 30, 40, 50}) ASSERT_TRUE(WriteCheckpoint(dir, Sample(step), 2).ok());
   EXPECT_EQ(ListDir(dir), (std::vector<std::string>{"ckpt-000000040.h5", "ckpt-000000040.json",
-                                             "ckpt-000000050.h5", "ckpt-000000050.json"}));
+                                                    "ckpt-000000050.h5", "ckpt-000000050.json"}));
 }
 
 TEST(Checkpoint, CorruptNewestIsSkippedWithAWarning) {

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-
 #include "common/config.h"
 #include "tests/trainers/test_paths.h"
 #include "trainers/checkpoint.h"

@@ -31,8 +31,10 @@ std::vector<torch::Tensor> ReferenceSum(int world) {
     m->forward(InputFor(r)).pow(2).sum().backward();
     auto params = m->parameters();
     for (size_t i = 0; i < params.size(); ++i) {
-      if (r == 0) sum.push_back(params[i].grad().clone());
-      else sum[i] += params[i].grad();
+      if (r == 0)
+        sum.push_back(params[i].grad().clone());
+      else
+        sum[i] += params[i].grad();
     }
   }
   return sum;

@@ -47,7 +47,8 @@ TEST(MpiCommunicator, BroadcastAndAgree) {
   std::string s = c.rank() == 0 ? "from rank 0" : "";
   ASSERT_TRUE(BroadcastString(c, &s).ok());
   EXPECT_EQ(s, "from rank 0");
-  Status st = AgreeStatus(c, c.rank() == c.size() - 1 ? Status::Data("last rank saw bad data") : Status::Ok());
+  Status st =
+      AgreeStatus(c, c.rank() == c.size() - 1 ? Status::Data("last rank saw bad data") : Status::Ok());
   EXPECT_EQ(st.code(), Code::kData);
   ASSERT_TRUE(c.Barrier().ok());
 }
