@@ -87,6 +87,21 @@ std::string CommandHelp(const CommandSpec& cmd) {
   return os.str();
 }
 
+bool ParseCommand(const CommandSpec& cmd, int argc, char** argv, ParsedArgs* out, int* exit_code) {
+  auto args = ParseArgs(cmd, argc, argv, 2);
+  if (!args.ok()) {
+    *exit_code = ReportStatus(cmd.name, args.status());
+    return false;
+  }
+  if (args.value().help) {
+    std::cout << CommandHelp(cmd);
+    *exit_code = 0;
+    return false;
+  }
+  *out = args.take();
+  return true;
+}
+
 int ReportStatus(const std::string& cmd, const Status& st) {
   if (st.ok()) return 0;
   if (!st.message().empty()) {

@@ -38,6 +38,11 @@ Result<ParsedArgs> ParseArgs(const CommandSpec& cmd, int argc, char** argv, int 
 
 std::string CommandHelp(const CommandSpec& cmd);
 
+// ParseArgs for a subcommand's run function: returns true with *out filled when
+// the command should go on; false with *exit_code set when it is done (help was
+// printed: 0; a usage error was reported: 2).
+bool ParseCommand(const CommandSpec& cmd, int argc, char** argv, ParsedArgs* out, int* exit_code);
+
 // Prints "driftrun <cmd>: <code name>: <message>" to stderr when the message is
 // non-empty and returns the exit code.
 int ReportStatus(const std::string& cmd, const Status& st);

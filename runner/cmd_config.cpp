@@ -20,17 +20,14 @@ const CommandSpec kConfigSpec = {
     true};
 
 int RunConfig(int argc, char** argv) {
-  auto args = ParseArgs(kConfigSpec, argc, argv, 2);
-  if (!args.ok()) return ReportStatus("config", args.status());
-  if (args.value().help) {
-    std::cout << CommandHelp(kConfigSpec);
-    return 0;
-  }
+  ParsedArgs args;
+  int code = 0;
+  if (!ParseCommand(kConfigSpec, argc, argv, &args, &code)) return code;
   if (FLAGS_docs) {
     std::cout << Config::DocsMarkdown();
     return 0;
   }
-  auto cfg = Config::Load(FLAGS_config, args.value().sets);
+  auto cfg = Config::Load(FLAGS_config, args.sets);
   if (!cfg.ok()) return ReportStatus("config", cfg.status());
   std::cout << cfg.value().ToToml();
   return 0;

@@ -48,12 +48,9 @@ const CommandSpec kMakeDataSpec = {
     false};
 
 int RunMakeData(int argc, char** argv) {
-  auto args = ParseArgs(kMakeDataSpec, argc, argv, 2);
-  if (!args.ok()) return ReportStatus("make-data", args.status());
-  if (args.value().help) {
-    std::cout << CommandHelp(kMakeDataSpec);
-    return 0;
-  }
+  ParsedArgs args;
+  int code = 0;
+  if (!ParseCommand(kMakeDataSpec, argc, argv, &args, &code)) return code;
   SyntheticOptions o;
   o.rows = FLAGS_rows;
   o.features = FLAGS_features;

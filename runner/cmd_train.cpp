@@ -44,16 +44,12 @@ const CommandSpec kTrainSpec = {
     true};
 
 int RunTrain(int argc, char** argv) {
-  auto args = ParseArgs(kTrainSpec, argc, argv, 2);
-  if (!args.ok()) return ReportStatus("train", args.status());
-  if (args.value().help) {
-    std::cout << CommandHelp(kTrainSpec);
-    return 0;
-  }
-  if (!args.value().positional.empty()) {
-    return ReportStatus("train",
-                        Status::Usage("unexpected argument '" + args.value().positional[0] +
-                                      "'; did you mean --config " + args.value().positional[0] + "?"));
+  ParsedArgs args;
+  int code = 0;
+  if (!ParseCommand(kTrainSpec, argc, argv, &args, &code)) return code;
+  if (!args.positional.empty()) {
+    return ReportStatus("train", Status::Usage("unexpected argument '" + args.positional[0] +
+                                               "'; did you mean --config " + args.positional[0] + "?"));
   }
   if (FLAGS_config.empty()) {
     return ReportStatus("train", Status::Usage("--config FILE is required (examples: configs/demo.toml)"));
@@ -63,7 +59,7 @@ int RunTrain(int argc, char** argv) {
   if (!env_or.ok()) return ReportStatus("train", env_or.status());
   std::unique_ptr<MpiEnv> env(env_or.value());
 
-  auto cfg = Config::Load(FLAGS_config, args.value().sets);
+  auto cfg = Config::Load(FLAGS_config, args.sets);
   if (!cfg.ok()) {
     return env->rank() == 0 ? ReportStatus("train", cfg.status()) : cfg.status().exit_code();
   }
@@ -86,7 +82,7 @@ int RunTrain(int argc, char** argv) {
     std::cerr << "driftrun train: training failed on rank " << env->rank() << ": " << e.what() << std::endl;
     env->Abort(static_cast<int>(Code::kTraining));
   }
-  int code = ReportStatus("train", st);
+  code = ReportStatus("train", st);
   if (st.code() == Code::kInfra) env->Abort(code);  // the world may be broken
   return code;
 }
