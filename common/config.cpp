@@ -37,6 +37,7 @@ const char* TypeName(ValueType t) {
     case ValueType::kFloat: return "a number";
     case ValueType::kBool: return "a boolean (true or false)";
     case ValueType::kIntList: return "a list of integers";
+    case ValueType::kStringList: return "a list of strings";
   }
   return "?";
 }
@@ -125,6 +126,20 @@ std::string Convert(const toml::node& n, const KeyInfo& k, ConfigValue* out) {
         return "";
       }
       break;
+    case ValueType::kStringList:
+      if (const toml::array* arr = n.as_array()) {
+        std::vector<std::string> list;
+        for (const auto& e : *arr) {
+          auto v = e.value_exact<std::string>();
+          if (!v)
+            return std::string("must be ") + TypeName(k.type) + ", found an element that is " +
+                   NodeTypeName(e);
+          list.push_back(*v);
+        }
+        *out = list;
+        return "";
+      }
+      break;
   }
   return std::string("must be ") + TypeName(k.type) + ", got " + NodeTypeName(n);
 }
@@ -155,6 +170,11 @@ std::string ValueToToml(const ConfigValue& v) {
       return os.str();
     }
     std::string operator()(bool b) const { return b ? "true" : "false"; }
+    std::string operator()(const std::vector<std::string>& l) const {
+      std::string s = "[";
+      for (size_t i = 0; i < l.size(); ++i) s += (i ? ", " : "") + (*this)(l[i]);
+      return s + "]";
+    }
     std::string operator()(const std::vector<int64_t>& l) const {
       std::string s = "[";
       for (size_t i = 0; i < l.size(); ++i) s += (i ? ", " : "") + std::to_string(l[i]);
@@ -273,6 +293,9 @@ double Config::Float(const std::string& k) const {
 }
 bool Config::Bool(const std::string& k) const {
   return Get<bool>(values_, k);
+}
+const std::vector<std::string>& Config::StrList(const std::string& k) const {
+  return Get<std::vector<std::string>>(values_, k);
 }
 const std::vector<int64_t>& Config::IntList(const std::string& k) const {
   return Get<std::vector<int64_t>>(values_, k);

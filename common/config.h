@@ -19,7 +19,7 @@
 
 namespace driftrun {
 
-enum class ValueType { kString, kInt, kFloat, kBool, kIntList };
+enum class ValueType { kString, kInt, kFloat, kBool, kIntList, kStringList };
 
 struct KeyInfo {
   const char* section;  // "" for top-level keys
@@ -33,7 +33,8 @@ struct KeyInfo {
 // All known keys, in documentation order.
 const std::vector<KeyInfo>& ConfigSchema();
 
-using ConfigValue = std::variant<std::string, int64_t, double, bool, std::vector<int64_t>>;
+using ConfigValue =
+    std::variant<std::string, int64_t, double, bool, std::vector<int64_t>, std::vector<std::string>>;
 
 class Config {
  public:
@@ -51,6 +52,7 @@ class Config {
   double Float(const std::string& full_key) const;
   bool Bool(const std::string& full_key) const;
   const std::vector<int64_t>& IntList(const std::string& full_key) const;
+  const std::vector<std::string>& StrList(const std::string& full_key) const;
 
   // Where a key's value came from: "FILE:LINE", "--set", or "default".
   std::string Origin(const std::string& full_key) const;

@@ -18,11 +18,17 @@ const std::vector<KeyInfo>& ConfigSchema() {
       {"data", "labels", T::kString, "\"/labels\"", "",
        "float32 [N] or [N, K] (regression) or int64 [N] (classification) dataset"},
 
-      {"preprocess", "impute", T::kString, "\"mean\"", "mean|zero",
-       "value put in place of a missing feature: the training mean, or 0 before scaling"},
-      {"preprocess", "standardize", T::kBool, "true", "",
-       "subtract the training mean and divide by the training standard deviation"},
+      {"preprocess", "impute", T::kString, "\"mean\"", "mean|median|zero|constant",
+       "value put in place of a missing (NaN) or +-Inf feature, from the training data"},
+      {"preprocess", "fill_value", T::kFloat, "0.0", "", "the value for impute = \"constant\""},
+      {"preprocess", "scale", T::kString, "\"standard\"", "standard|minmax|none",
+       "standard: (x - mean) / std; minmax: (x - min) / (max - min); constant columns are not scaled"},
       {"preprocess", "clip_sigma", T::kFloat, "0.0", "", "> 0 clips standardized features to +-clip_sigma"},
+      {"preprocess", "output", T::kString, "\"float32\"", "float32|bf16",
+       "precision of the preprocessed features held in memory for training"},
+      {"preprocess", "columns", T::kStringList, "[]", "",
+       "per-column overrides \"NAME:key=value\" with key impute, fill_value, scale or clip_sigma, e.g. "
+       "[\"f3:impute=median\"]"},
 
       {"model", "kind", T::kString, "\"mlp\"", "mlp",
        "model family (cnn and text come with the model-kinds issue)"},

@@ -13,6 +13,8 @@ namespace driftrun {
 namespace {
 
 constexpr const char* kFormat = "driftrun-checkpoint-1";
+// Per-column preprocessing parameters (kmath::ColumnTransform), one array each.
+constexpr const char* kPreprocessArrays[5] = {"fill", "shift", "scale", "lo", "hi"};
 
 std::string StepName(int64_t step) {
   char buf[32];
@@ -74,12 +76,16 @@ Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointStat
     DRIFTRUN_RETURN_IF_ERROR(WriteArrays(*w, "/model", s.model));
     DRIFTRUN_RETURN_IF_ERROR(WriteArrays(*w, "/optim", s.optim));
     const int64_t d = s.pre.dim();
-    DRIFTRUN_RETURN_IF_ERROR(w->Write("/preprocess/fill", {d}, s.pre.fill.data()));
-    DRIFTRUN_RETURN_IF_ERROR(w->Write("/preprocess/shift", {d}, s.pre.shift.data()));
-    DRIFTRUN_RETURN_IF_ERROR(w->Write("/preprocess/scale", {d}, s.pre.scale.data()));
-    DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/preprocess", "impute", s.pre.opts.impute));
-    DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/preprocess", "standardize", s.pre.opts.standardize));
-    DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/preprocess", "clip_sigma", s.pre.opts.clip_sigma));
+    std::vector<float> cols[5];
+    for (const auto& p : s.pre.params) {
+      const float v[5] = {p.fill, p.shift, p.scale, p.lo, p.hi};
+      for (int k = 0; k < 5; ++k) cols[k].push_back(v[k]);
+    }
+    for (int k = 0; k < 5; ++k) {
+      DRIFTRUN_RETURN_IF_ERROR(
+          w->Write(std::string("/preprocess/") + kPreprocessArrays[k], {d}, cols[k].data()));
+    }
+    DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/preprocess", "bf16", s.pre.bf16 ? 1 : 0));
     for (auto [k, v] : std::vector<std::pair<const char*, double>>{{"step", s.step},
                                                                    {"epoch", s.epoch},
                                                                    {"next_batch", s.next_batch},
@@ -165,14 +171,16 @@ Result<CheckpointState> ReadCheckpoint(const std::string& path) {
   DRIFTRUN_ASSIGN_OR_RETURN(s.task, r->AttrString("/", "task"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.model, ReadArrays(*r, "/model"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.optim, ReadArrays(*r, "/optim"));
-  std::vector<float>* dst[] = {&s.pre.fill, &s.pre.shift, &s.pre.scale};
-  const char* names[] = {"/preprocess/fill", "/preprocess/shift", "/preprocess/scale"};
-  for (int i = 0; i < 3; ++i) {
-    DRIFTRUN_RETURN_IF_ERROR(r->ReadRange(names[i], 0, s.in_dim, dst[i]));
+  std::vector<float> cols[5];
+  for (int k = 0; k < 5; ++k) {
+    DRIFTRUN_RETURN_IF_ERROR(
+        r->ReadRange(std::string("/preprocess/") + kPreprocessArrays[k], 0, s.in_dim, &cols[k]));
   }
-  DRIFTRUN_ASSIGN_OR_RETURN(s.pre.opts.impute, r->AttrString("/preprocess", "impute"));
-  s.pre.opts.standardize = r->AttrDouble("/preprocess", "standardize").value() != 0;
-  s.pre.opts.clip_sigma = r->AttrDouble("/preprocess", "clip_sigma").value();
+  for (int64_t j = 0; j < s.in_dim; ++j) {
+    s.pre.params.push_back({cols[0][j], cols[1][j], cols[2][j], cols[3][j], cols[4][j]});
+  }
+  auto bf16 = r->AttrDouble("/preprocess", "bf16");
+  s.pre.bf16 = bf16.ok() && bf16.value() != 0;
   return s;
 }
 

@@ -2,7 +2,7 @@
 //
 // A checkpoint is two files in the checkpoint folder:
 //   ckpt-<step>.h5    HDF5 (h5py can read it): /model/<param>, /optim/<param>/<slot>,
-//                     /preprocess/{fill,shift,scale}, root attributes for step,
+//                     /preprocess/{fill,shift,scale,lo,hi}, root attributes for step,
 //                     epoch, next_batch, world size, config hash, ...
 //   ckpt-<step>.json  the manifest: file name, sha256, size, step, config hash.
 // The .h5 is written to a temporary name, fsynced and renamed; the manifest is

@@ -1,100 +1,106 @@
 #include "trainers/preprocess.h"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
+#include "kernels/column_stats.h"
+#include "kernels/histogram.h"
+#include "kernels/quantiles.h"
 #include "trainers/collectives.h"
+#include "trainers/distributed_stats.h"
 
 namespace driftrun {
 
-void Preprocessor::Apply(float* x, int64_t rows) const {
-  const int64_t d = dim();
-  const float clip = static_cast<float>(opts.clip_sigma);
-  for (int64_t i = 0; i < rows; ++i) {
-    float* r = x + i * d;
-    for (int64_t j = 0; j < d; ++j) {
-      float v = std::isnan(r[j]) ? fill[j] : r[j];
-      v = (v - shift[j]) * scale[j];
-      if (clip > 0) v = std::min(std::max(v, -clip), clip);
-      r[j] = v;
-    }
+Result<PreprocessOptions> PreprocessOptions::FromConfig(const Config& c) {
+  PreprocessOptions o;
+  o.defaults.impute = c.Str("preprocess.impute");
+  o.defaults.fill_value = c.Float("preprocess.fill_value");
+  o.defaults.scale = c.Str("preprocess.scale");
+  o.defaults.clip_sigma = c.Float("preprocess.clip_sigma");
+  if (o.defaults.clip_sigma < 0) {
+    return Status::Usage(c.Origin("preprocess.clip_sigma") + ": key 'preprocess.clip_sigma' must be >= 0");
   }
+  o.bf16 = c.Str("preprocess.output") == "bf16";
+  o.columns = c.StrList("preprocess.columns");
+  return o;
 }
 
-Result<FitResult> FitPreprocessor(Communicator& comm, const TabularRows& data, const TabularSpec& spec,
-                                  const TabularMeta& meta, const std::vector<int64_t>& train_pos,
-                                  int64_t first_row, const PreprocessOptions& opts) {
-  const int64_t d = meta.dim;
-  // Pass 1 (local): count, sum per column; max label; Inf check.
-  std::vector<double> sums(2 * d + 1, 0.0);  // count[d], sum[d], max_label
-  Status local;
-  for (int64_t i : train_pos) {
-    for (int64_t j = 0; j < d; ++j) {
-      float v = data.x[i * d + j];
-      if (std::isnan(v)) continue;
-      if (std::isinf(v)) {
-        local = Status::Data("'" + spec.path + "' '" + spec.features + "' row " +
-                             std::to_string(first_row + i) + ", column " + meta.feature_names[j] +
-                             ": Inf is not a valid feature value (use NaN for missing)");
-        break;
-      }
-      sums[j] += 1;
-      sums[d + j] += v;
+Result<std::vector<ColumnTransformOptions>> PreprocessOptions::PerColumn(
+    const std::vector<std::string>& names) const {
+  std::vector<ColumnTransformOptions> out(names.size(), defaults);
+  for (const std::string& o : columns) {
+    const auto colon = o.find(':'), eq = o.find('=');
+    if (colon == std::string::npos || eq == std::string::npos || eq < colon) {
+      return Status::Usage("preprocess.columns entry '" + o + "' must look like \"NAME:key=value\"");
     }
-    if (!local.ok()) break;
-    if (spec.classification) sums[2 * d] = std::max(sums[2 * d], static_cast<double>(data.cls[i]));
+    const std::string name = o.substr(0, colon), key = o.substr(colon + 1, eq - colon - 1),
+                      val = o.substr(eq + 1);
+    auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) {
+      return Status::Usage("preprocess.columns entry '" + o + "' names column '" + name +
+                           "', which the data does not have");
+    }
+    ColumnTransformOptions& c = out[it - names.begin()];
+    char* end = nullptr;
+    if (key == "impute" && (val == "mean" || val == "median" || val == "zero" || val == "constant")) {
+      c.impute = val;
+    } else if (key == "scale" && (val == "standard" || val == "minmax" || val == "none")) {
+      c.scale = val;
+    } else if ((key == "fill_value" || key == "clip_sigma") && (std::strtod(val.c_str(), &end), *end == 0)) {
+      (key == "fill_value" ? c.fill_value : c.clip_sigma) = std::strtod(val.c_str(), nullptr);
+    } else {
+      return Status::Usage("preprocess.columns entry '" + o +
+                           "': key must be impute (mean|median|zero|constant), scale (standard|minmax|none), "
+                           "fill_value or clip_sigma with a number");
+    }
   }
-  DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(comm, local));
-  std::vector<double> maxlab = {sums[2 * d]};
-  sums.pop_back();
-  DRIFTRUN_RETURN_IF_ERROR(AllReduceDoubles(comm, &sums));
-  DRIFTRUN_RETURN_IF_ERROR(AllReduceDoubles(comm, &maxlab, ReduceOp::kMax));
-  std::vector<double> total = {static_cast<double>(train_pos.size())};
-  DRIFTRUN_RETURN_IF_ERROR(AllReduceDoubles(comm, &total));
+  return out;
+}
 
-  FitResult r;
-  r.pre.opts = opts;
-  std::vector<double> mean(d);
-  for (int64_t j = 0; j < d; ++j) {
-    if (sums[j] == 0) {
+Result<at::Tensor> Preprocessor::Apply(const at::Tensor& x, TransformReport* report) const {
+  at::Tensor out;
+  DRIFTRUN_ASSIGN_OR_RETURN(TransformReport r, FusedTransform(x, params, bf16, &out));
+  if (report) *report = std::move(r);
+  return out;
+}
+
+Result<FitResult> FitPreprocessor(Communicator& comm, const at::Tensor& train_x,
+                                  const std::vector<int64_t>& cls, const TabularSpec& spec,
+                                  const TabularMeta& meta, const PreprocessOptions& opts) {
+  auto per_column = opts.PerColumn(meta.feature_names);
+  if (!per_column.ok()) return per_column.status();
+  auto local = ColumnStats(train_x);
+  DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(comm, local.status()));
+  std::vector<kmath::Moments> stats = local.take();
+  DRIFTRUN_RETURN_IF_ERROR(AllReduceMoments(comm, &stats));
+  for (size_t j = 0; j < stats.size(); ++j) {
+    if (stats[j].n == 0) {
       return Status::Data("'" + spec.path + "' '" + spec.features + "' column " + meta.feature_names[j] +
                           " (index " + std::to_string(j) +
                           ") has no values in the training rows (all NaN); drop the column or fill it");
     }
-    mean[j] = sums[d + j] / sums[j];
   }
-
-  // Pass 2: squared deviations from the global mean.
-  std::vector<double> sq(d, 0.0);
-  for (int64_t i : train_pos) {
-    for (int64_t j = 0; j < d; ++j) {
-      float v = data.x[i * d + j];
-      if (!std::isnan(v)) sq[j] += (v - mean[j]) * (v - mean[j]);
-    }
+  std::vector<double> median(stats.size(), NAN);
+  const bool need_median = std::any_of(per_column.value().begin(), per_column.value().end(),
+                                       [](const ColumnTransformOptions& c) { return c.impute == "median"; });
+  if (need_median) {
+    at::Tensor edges = FineEdges(stats);
+    auto counts = Histograms(train_x, edges);
+    DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(comm, counts.status()));
+    at::Tensor c = counts.take();
+    DRIFTRUN_RETURN_IF_ERROR(AllReduceCounts(comm, &c));
+    auto q = QuantilesFromCounts(c, edges, {0.5});
+    for (size_t j = 0; j < q.size(); ++j) median[j] = q[j][0];
   }
-  DRIFTRUN_RETURN_IF_ERROR(AllReduceDoubles(comm, &sq));
-
-  r.pre.fill.resize(d);
-  r.pre.shift.resize(d);
-  r.pre.scale.resize(d);
-  for (int64_t j = 0; j < d; ++j) {
-    double sd = std::sqrt(sq[j] / sums[j]);
-    r.pre.fill[j] = opts.impute == "zero" ? 0.0f : static_cast<float>(mean[j]);
-    r.pre.shift[j] = opts.standardize ? static_cast<float>(mean[j]) : 0.0f;
-    if (!opts.standardize) {
-      r.pre.scale[j] = 1.0f;
-    } else if (!(sd > 1e-12 * std::max(1.0, std::fabs(mean[j])))) {
-      r.pre.scale[j] = 1.0f;
-      r.pre.notes.push_back("column " + meta.feature_names[j] + " is constant: not scaled");
-    } else {
-      r.pre.scale[j] = static_cast<float>(1.0 / sd);
-    }
-    int64_t missing = static_cast<int64_t>(total[0] - sums[j]);
-    if (missing > 0) {
-      r.pre.notes.push_back("column " + meta.feature_names[j] + ": " + std::to_string(missing) +
-                            " missing values imputed with " + opts.impute);
-    }
-  }
+  FitResult r;
+  r.pre.params = MakeTransform(stats, median, per_column.value(), meta.feature_names, &r.pre.notes);
+  r.pre.bf16 = opts.bf16;
+  std::vector<double> maxlab = {-1};
+  for (int64_t c : cls) maxlab[0] = std::max(maxlab[0], static_cast<double>(c));
+  DRIFTRUN_RETURN_IF_ERROR(AllReduceDoubles(comm, &maxlab, ReduceOp::kMax));
   if (spec.classification) r.classes = static_cast<int64_t>(maxlab[0]) + 1;
   return r;
 }

@@ -1,40 +1,49 @@
-// Feature preprocessing fitted on the training data: impute missing values (NaN),
-// standardize, optionally clip. The fitted statistics are part of the model: saved
-// in every checkpoint and applied identically at inference.
+// Feature preprocessing fitted on the training data, computed by the kernels:
+// impute missing (NaN) and +-Inf values, scale (standard, min-max or none),
+// optionally clip, per column. The fitted parameters are part of the model:
+// saved in every checkpoint and applied identically at inference.
 //
-// Fit is collective: every rank passes the training rows of its shard (already in
-// memory), partial sums are all-reduced (two passes: count and sum, then squared
-// deviations from the global mean, in double), so the result does not depend on
-// the number of ranks beyond double rounding. (The kernels issue replaces this
-// with fused CPU/CUDA kernels.)
+// Fit is collective: each rank computes column statistics of its training rows
+// (kernels/column_stats.h, on the rows' device), the ranks merge them exactly
+// (trainers/distributed_stats.h), and medians come from a merged fine histogram.
+// So the result does not depend on the number of ranks beyond double rounding.
 #pragma once
+
+#include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "common/config.h"
 #include "common/status.h"
+#include "kernels/kernel_math.h"
+#include "kernels/transform.h"
 #include "trainers/communicator.h"
 #include "trainers/tabular_data.h"
 
 namespace driftrun {
 
 struct PreprocessOptions {
-  std::string impute = "mean";  // mean | zero
-  bool standardize = true;
-  double clip_sigma = 0.0;
+  ColumnTransformOptions defaults;
+  std::vector<std::string> columns;  // overrides "NAME:key=value"
+  bool bf16 = false;
+
+  static Result<PreprocessOptions> FromConfig(const Config& cfg);
+  // Options for each named column; an override naming an unknown column or key
+  // is Status::Usage.
+  Result<std::vector<ColumnTransformOptions>> PerColumn(const std::vector<std::string>& names) const;
 };
 
 struct Preprocessor {
-  PreprocessOptions opts;
-  std::vector<float> fill;         // value for a missing feature, before scaling
-  std::vector<float> shift;        // subtracted
-  std::vector<float> scale;        // multiplied (1/std, or 1 for constant columns)
-  std::vector<std::string> notes;  // what was done ("column f3 is constant: scale 1")
+  std::vector<kmath::ColumnTransform> params;
+  bool bf16 = false;
+  std::vector<std::string> notes;  // what was done ("column f3 is constant: ...")
 
-  int64_t dim() const { return static_cast<int64_t>(shift.size()); }
-  // In place on a row-major [rows, dim] block.
-  void Apply(float* x, int64_t rows) const;
+  int64_t dim() const { return static_cast<int64_t>(params.size()); }
+  // The fused transform on x (float32 [rows, dim], CPU or CUDA); float32 result,
+  // or bfloat16 when bf16.
+  Result<at::Tensor> Apply(const at::Tensor& x, TransformReport* report = nullptr) const;
 };
 
 struct FitResult {
@@ -42,12 +51,11 @@ struct FitResult {
   int64_t classes = 0;  // max(label)+1 for classification, else 0
 };
 
-// Collective over `comm`. `shard` holds this rank's rows; `train_pos` are the
-// positions in it that are training rows; `first_row` is the shard's first row in
-// the file (for messages). Errors: a column with no values in any rank's training
-// rows, or an Inf, is Status::Data naming the file, row and column.
-Result<FitResult> FitPreprocessor(Communicator& comm, const TabularRows& shard, const TabularSpec& spec,
-                                  const TabularMeta& meta, const std::vector<int64_t>& train_pos,
-                                  int64_t first_row, const PreprocessOptions& opts);
+// Collective. train_x: this rank's training rows (float32 [n, D]); cls: their
+// class ids (classification) or empty. A column with no values in any rank's
+// rows is Status::Data naming it.
+Result<FitResult> FitPreprocessor(Communicator& comm, const at::Tensor& train_x,
+                                  const std::vector<int64_t>& cls, const TabularSpec& spec,
+                                  const TabularMeta& meta, const PreprocessOptions& opts);
 
 }  // namespace driftrun

@@ -18,9 +18,7 @@ Result<TrainOptions> TrainOptions::FromConfig(const Config& c, int world) {
   o.train.classification = c.Str("model.task") == "classification";
   o.val_path = c.Str("data.val");
   o.val_fraction = c.Float("data.val_fraction");
-  o.preprocess.impute = c.Str("preprocess.impute");
-  o.preprocess.standardize = c.Bool("preprocess.standardize");
-  o.preprocess.clip_sigma = c.Float("preprocess.clip_sigma");
+  DRIFTRUN_ASSIGN_OR_RETURN(o.preprocess, PreprocessOptions::FromConfig(c));
   o.hidden = c.IntList("model.hidden");
   o.activation = c.Str("model.activation");
   o.dropout = c.Float("model.dropout");
@@ -88,7 +86,6 @@ Result<TrainOptions> TrainOptions::FromConfig(const Config& c, int world) {
   if (o.verify_every < 0) return Bad(c, "dist.verify_every_steps", "must be >= 0");
   if (o.checkpoint_every < 0) return Bad(c, "checkpoint.every_steps", "must be >= 0");
   if (o.checkpoint_keep < 1) return Bad(c, "checkpoint.keep", "must be >= 1");
-  if (o.preprocess.clip_sigma < 0) return Bad(c, "preprocess.clip_sigma", "must be >= 0");
   if (o.backend == "nccl" && o.device == "cpu") {
     return Bad(c, "dist.backend", "is nccl but train.device is cpu; NCCL reduces GPU tensors only");
   }

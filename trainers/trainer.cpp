@@ -165,7 +165,7 @@ Result<Eval> Evaluate(Session& s) {
   if (s.val_x.defined() && s.val_x.size(0) > 0) {
     for (int64_t i = 0; i < s.val_x.size(0); i += 8192) {
       int64_t n = std::min<int64_t>(8192, s.val_x.size(0) - i);
-      torch::Tensor x = s.val_x.narrow(0, i, n), y = s.val_y.narrow(0, i, n);
+      torch::Tensor x = s.val_x.narrow(0, i, n).to(torch::kFloat), y = s.val_y.narrow(0, i, n);
       torch::Tensor pred = s.model->forward(x);
       if (s.o.train.classification) {
         acc[0] += Loss(s, pred, y, at::Reduction::Sum).item<double>();
@@ -190,15 +190,21 @@ Result<Eval> Evaluate(Session& s) {
   return e;
 }
 
-// Applies the fitted preprocessing to rows in memory and returns device tensors.
-void ToTensors(Session& s, TabularRows& r, torch::Tensor* x, torch::Tensor* y) {
-  s.fit.pre.Apply(r.x.data(), r.rows);
-  *x = torch::from_blob(r.x.data(), {r.rows, s.meta.dim}, torch::kFloat).to(s.device, false, true);
+// Raw features of rows in memory as a float32 tensor on the device.
+torch::Tensor RawFeatures(const Session& s, TabularRows& r) {
+  return torch::from_blob(r.x.data(), {r.rows, s.meta.dim}, torch::kFloat).to(s.device, false, true);
+}
+
+// Applies the fitted preprocessing (the fused transform kernel, on the device)
+// and returns the features and labels as device tensors.
+Status ToTensors(Session& s, TabularRows& r, const torch::Tensor& raw, torch::Tensor* x, torch::Tensor* y) {
+  DRIFTRUN_ASSIGN_OR_RETURN(*x, s.fit.pre.Apply(raw));
   if (s.o.train.classification) {
     *y = torch::from_blob(r.cls.data(), {r.rows}, torch::kLong).to(s.device, false, true);
   } else {
     *y = torch::from_blob(r.y.data(), {r.rows, s.meta.label_dim}, torch::kFloat).to(s.device, false, true);
   }
+  return Status::Ok();
 }
 
 // Positions in [begin, end) of the sorted `rows`, relative to begin.
@@ -395,6 +401,8 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   DRIFTRUN_RETURN_IF_ERROR(BroadcastString(world, &run_dir));
   DRIFTRUN_RETURN_IF_ERROR(BroadcastString(world, &ckpt_path));
 
+  DRIFTRUN_RETURN_IF_ERROR(SetupDevice(s));
+
   // This rank's shard of the training file: one contiguous hyperslab, read once.
   std::tie(s.shard_begin, s.shard_end) = ContiguousShare(s.meta.rows, rank, W);
   TabularRows shard;
@@ -418,16 +426,19 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
     s.fit.pre = ck.pre;
     s.fit.classes = ck.classes;
   } else {
-    DRIFTRUN_ASSIGN_OR_RETURN(
-        s.fit, FitPreprocessor(world, shard, o.train, s.meta, train_pos, s.shard_begin, o.preprocess));
+    std::vector<int64_t> train_cls;
+    if (o.train.classification) {
+      for (int64_t p : train_pos) train_cls.push_back(shard.cls[p]);
+    }
+    torch::Tensor fit_x = RawFeatures(s, shard).index_select(
+        0, IndexTensor(train_pos, 0, static_cast<int64_t>(train_pos.size()), s.device));
+    DRIFTRUN_ASSIGN_OR_RETURN(s.fit, FitPreprocessor(world, fit_x, train_cls, o.train, s.meta, o.preprocess));
     if (o.train.classification && o.classes > 0) s.fit.classes = o.classes;
     if (o.train.classification && s.fit.classes < 2) {
       return Status::Data("'" + o.train.path +
                           "' labels hold a single class; classification needs two or more");
     }
   }
-
-  DRIFTRUN_RETURN_IF_ERROR(SetupDevice(s));
 
   // Run folder: created only now that config and data are known to be good.
   s.log = RunLog(run_dir, rank == 0);
@@ -478,9 +489,10 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
     } else {
       val_pos = PositionsIn(val_rows, s.shard_begin, s.shard_end);
     }
-    ToTensors(s, shard, &s.shard_x, &s.shard_y);
+    local = ToTensors(s, shard, RawFeatures(s, shard), &s.shard_x, &s.shard_y);
+    if (local.ok() && val_file) local = ToTensors(s, vrows, RawFeatures(s, vrows), &s.val_x, &s.val_y);
+    DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local.WithContext("preprocessing")));
     if (val_file) {
-      ToTensors(s, vrows, &s.val_x, &s.val_y);
     } else {
       torch::Tensor idx = IndexTensor(val_pos, 0, static_cast<int64_t>(val_pos.size()), s.device);
       s.val_x = s.shard_x.index_select(0, idx);
@@ -569,7 +581,7 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
       if (step == fault_step && rank == fault_rank) std::raise(SIGTERM);
       const int64_t k = b - first_batch;
       torch::Tensor idx = epoch_idx.narrow(0, lb.offsets[k], lb.offsets[k + 1] - lb.offsets[k]);
-      torch::Tensor x = s.shard_x.index_select(0, idx), y = s.shard_y.index_select(0, idx);
+      torch::Tensor x = s.shard_x.index_select(0, idx).to(torch::kFloat), y = s.shard_y.index_select(0, idx);
       if (o.dropout > 0)
         torch::manual_seed(MixSeed(o.seed, static_cast<uint64_t>(step), static_cast<uint64_t>(rank)));
       for (auto& p : s.model->parameters()) p.mutable_grad() = torch::Tensor();

@@ -26,9 +26,7 @@ CheckpointState Sample(int64_t step) {
   s.model.push_back({"layers.0.weight", {1, 2}, {0.5f, static_cast<float>(step)}});
   s.model.push_back({"layers.0.bias", {1}, {-1.0f}});
   s.optim.push_back({"layers.0.weight/exp_avg", {1, 2}, {0.1f, 0.2f}});
-  s.pre.fill = {1, 2};
-  s.pre.shift = {1, 2};
-  s.pre.scale = {0.5, 0.25};
+  s.pre.params = {{1, 1, 0.5f, -3, 3}, {2, 2, 0.25f, -3, 3}};
   return s;
 }
 
@@ -57,7 +55,9 @@ TEST(Checkpoint, RoundTripKeepsEverything) {
   EXPECT_TRUE(found);
   ASSERT_EQ(s.optim.size(), 1u);
   EXPECT_EQ(s.optim[0].name, "layers.0.weight/exp_avg");
-  EXPECT_EQ(s.pre.scale, (std::vector<float>{0.5f, 0.25f}));
+  ASSERT_EQ(s.pre.params.size(), 2u);
+  EXPECT_EQ(s.pre.params[1].scale, 0.25f);
+  EXPECT_EQ(s.pre.params[0].lo, -3.0f);
 }
 
 TEST(Checkpoint, KeepsTheLastKAndNoTemporaries) {
