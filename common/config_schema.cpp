@@ -83,6 +83,15 @@ const std::vector<KeyInfo>& ConfigSchema() {
       {"checkpoint", "initial", T::kBool, "false", "",
        "also write a checkpoint of the initial weights (step 0)"},
 
+      {"drift", "method", T::kString, "\"auto\"", "auto|psi|ks|wasserstein|jensenshannon", "statistic that flags a feature; auto: KS p-value for references of <= 1000 rows, else normalised Wasserstein (Evidently's rule)"},
+      {"drift", "share", T::kFloat, "0.5", "", "the dataset drifts when at least this share of features drift"},
+      {"drift", "ks_pvalue", T::kFloat, "0.05", "", "KS p-value below which a feature drifts"},
+      {"drift", "wasserstein", T::kFloat, "0.1", "", "Wasserstein-1 / reference std at or above which a feature drifts"},
+      {"drift", "psi", T::kFloat, "0.25", "", "PSI at or above which a feature drifts (and its psi_level is drift)"},
+      {"drift", "psi_watch", T::kFloat, "0.1", "", "PSI at or above which psi_level is watch"},
+      {"drift", "jensenshannon", T::kFloat, "0.1", "", "Jensen-Shannon distance at or above which a feature drifts"},
+      {"drift", "memory_mb", T::kFloat, "1024.0", "", "exact statistics on the raw samples when both fit in this budget, else histogram-based"},
+
       {"registry", "path", T::kString, "\"driftrun-registry\"", "",
        "model registry folder (used by the registry issue)"},
       {"registry", "register", T::kBool, "false", "",

@@ -7,7 +7,7 @@
 #include "runner/commands.h"
 #include "trainers/synthetic_data.h"
 
-DEFINE_string(out, "data/demo", "output folder");
+DEFINE_string(out, "", "output folder or file");
 DEFINE_int64(rows, 20000, "training rows");
 DEFINE_int64(features, 16, "feature columns");
 DEFINE_string(task, "regression", "regression | classification");
@@ -29,7 +29,7 @@ const CommandSpec kMakeDataSpec = {
     "write synthetic tabular HDF5 data with a known ground truth, missing values and optional drift",
     "driftrun make-data [--out DIR] [--rows N] [--features D] [--task regression|classification] "
     "[--batches B --drift mean|scale|label --drift-from K ...]",
-    {{"out", "folder for train.h5 and batch-001.h5, batch-002.h5, ..."},
+    {{"out", "folder for train.h5 and batch-001.h5, batch-002.h5, ... (default data/demo)"},
      {"rows", "rows in train.h5"},
      {"features", "feature columns (float32, /features)"},
      {"task", "regression (float32 /labels) or classification (int64 /labels)"},
@@ -65,7 +65,8 @@ int RunMakeData(int argc, char** argv) {
   o.drift_magnitude = FLAGS_drift_magnitude;
   o.drift_share = FLAGS_drift_share;
   std::vector<std::string> written;
-  Status st = WriteSynthetic(FLAGS_out, o, &written);
+  const std::string out = FLAGS_out.empty() ? "data/demo" : FLAGS_out;
+  Status st = WriteSynthetic(out, o, &written);
   if (!st.ok()) return ReportStatus("make-data", st);
   if (FLAGS_json) {
     nlohmann::json j = {{"files", written}, {"rows", o.rows},   {"features", o.features},

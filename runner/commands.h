@@ -16,10 +16,14 @@ struct Subcommand {
 extern const CommandSpec kTrainSpec;
 extern const CommandSpec kMakeDataSpec;
 extern const CommandSpec kConfigSpec;
+extern const CommandSpec kProfileSpec;
+extern const CommandSpec kDriftSpec;
 
 int RunTrain(int argc, char** argv);
 int RunMakeData(int argc, char** argv);
 int RunConfig(int argc, char** argv);
+int RunProfile(int argc, char** argv);
+int RunDrift(int argc, char** argv);
 
 const std::vector<Subcommand>& Subcommands();
 

@@ -17,6 +17,8 @@ const std::vector<Subcommand>& Subcommands() {
       {&kTrainSpec, RunTrain},
       {&kMakeDataSpec, RunMakeData},
       {&kConfigSpec, RunConfig},
+      {&kProfileSpec, RunProfile},
+      {&kDriftSpec, RunDrift},
   };
   return kAll;
 }

@@ -71,4 +71,23 @@ Status ReadTabularRange(const H5Reader& file, const TabularSpec& spec, const Tab
   return Status::Ok();
 }
 
+Result<FeatureMatrix> ReadFeatureMatrix(const std::string& path, const std::string& dataset) {
+  DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(path));
+  DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, r->Info(dataset));
+  if (info.kind != H5Kind::kFloat || info.dims.size() != 2) {
+    return Status::Data("'" + path + "' dataset '" + dataset + "' must be a 2-D float array [rows, features]");
+  }
+  FeatureMatrix m;
+  m.rows = info.dims[0];
+  m.dim = info.dims[1];
+  DRIFTRUN_RETURN_IF_ERROR(r->ReadRange(dataset, 0, m.rows, &m.x));
+  auto names = r->AttrStrings("/", "feature_names");
+  if (names.ok() && static_cast<int64_t>(names.value().size()) == m.dim) {
+    m.names = names.value();
+  } else {
+    for (int64_t j = 0; j < m.dim; ++j) m.names.push_back("f" + std::to_string(j));
+  }
+  return m;
+}
+
 }  // namespace driftrun

@@ -45,4 +45,13 @@ struct TabularRows {
 Status ReadTabularRange(const H5Reader& file, const TabularSpec& spec, const TabularMeta& meta, int64_t begin,
                         int64_t count, int64_t classes, TabularRows* out);
 
+// A whole feature matrix (a float [rows, D] dataset) with its feature names, for
+// the single-process commands (profile, drift, preprocess). Errors name the file.
+struct FeatureMatrix {
+  int64_t rows = 0, dim = 0;
+  std::vector<float> x;
+  std::vector<std::string> names;
+};
+Result<FeatureMatrix> ReadFeatureMatrix(const std::string& path, const std::string& dataset);
+
 }  // namespace driftrun

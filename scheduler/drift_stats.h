@@ -1,0 +1,51 @@
+// Drift statistics between a reference and a current sample of one feature.
+// Pure functions on sorted finite values or on counts; no I/O. Definitions follow
+// scipy and Evidently so results can be cross-checked:
+//   PSI             sum (c - r) ln(c / r) over bins, proportions floored at 1e-4
+//   KS              two-sample statistic D = sup |F_ref - F_cur| (scipy.stats.ks_2samp),
+//                   p-value as ks_2samp: exact for equal sizes <= 10000, else
+//                   kstwo.sf(D, round(n m / (n + m))) (Simard-L'Ecuyer)
+//   Wasserstein-1   integral |F_ref - F_cur| dx (scipy.stats.wasserstein_distance)
+//   Jensen-Shannon  distance sqrt(JS divergence), natural log
+//                   (scipy.spatial.distance.jensenshannon)
+//   chi-square      sum (o - e)^2 / e, e from reference proportions, p-value from
+//                   the chi-square distribution with k - 1 degrees of freedom
+//                   (scipy.stats.chisquare)
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace driftrun {
+
+struct KsResult {
+  double statistic = 0;
+  double pvalue = 1;
+};
+
+// a and b sorted ascending, finite, non-empty.
+KsResult KsTwoSample(const std::vector<float>& a, const std::vector<float>& b);
+double WassersteinSorted(const std::vector<float>& a, const std::vector<float>& b);
+
+// Kolmogorov distribution: P(D_n >= x) for the one-sample two-sided statistic
+// (scipy.stats.kstwo.sf).
+double KolmogorovSf(int64_t n, double x);
+
+double Psi(const std::vector<double>& ref_counts, const std::vector<double>& cur_counts);
+// Jensen-Shannon distance of two count vectors (normalised to probabilities).
+double JensenShannon(const std::vector<double>& p, const std::vector<double>& q);
+
+struct ChiSquareResult {
+  double statistic = 0;
+  double pvalue = 1;
+};
+ChiSquareResult ChiSquare(const std::vector<double>& observed, const std::vector<double>& ref_counts);
+// Regularized upper incomplete gamma Q(a, x); chi-square sf(x, k) = Q(k/2, x/2).
+double GammaQ(double a, double x);
+
+// numpy.quantile(sorted, q) with the default linear method.
+double QuantileSorted(const std::vector<float>& sorted, double q);
+// Counts of sorted values in bins (-inf, e0], (e0, e1], ..., (e_last, inf).
+std::vector<double> CountsInBins(const std::vector<float>& sorted, const std::vector<double>& edges);
+
+}  // namespace driftrun
