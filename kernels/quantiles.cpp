@@ -32,33 +32,33 @@ std::vector<std::vector<double>> QuantilesFromCounts(const at::Tensor& counts_in
     const float* ej = e + j * nedges;
     int64_t n = 0;
     for (int64_t k = 0; k <= nedges; ++k) n += cj[k];  // every slot but "missing"
+    // Estimated value of the r-th smallest (0-based) finite value: within the
+    // bin that holds it, the `in` values of a bin spread evenly over it.
+    auto order_stat = [&](int64_t r) {
+      int64_t before = 0;
+      for (int64_t k = 0; k <= nedges; ++k) {
+        const int64_t in = cj[k];
+        if (in > 0 && r < before + in) {
+          if (k == 0) return static_cast<double>(ej[0]);
+          if (k == nedges) return static_cast<double>(ej[nedges - 1]);
+          const double frac = static_cast<double>(r - before + 1) / in;
+          return ej[k - 1] + (static_cast<double>(ej[k]) - ej[k - 1]) * frac;
+        }
+        before += in;
+      }
+      return static_cast<double>(ej[nedges - 1]);
+    };
     for (double q : probs) {
       if (n == 0) {
         out[j].push_back(NAN);
         continue;
       }
-      const double target = q * (n - 1);  // 0-based rank
-      // Slot 0 holds the values equal to the minimum (v <= e_0).
-      double before = 0;
-      double value = ej[nedges - 1];
-      for (int64_t k = 0; k <= nedges; ++k) {
-        const double in = static_cast<double>(cj[k]);
-        if (in > 0 && target < before + in) {
-          if (k == 0) {
-            value = ej[0];
-          } else if (k == nedges) {
-            value = ej[nedges - 1];
-          } else {
-            // in values spread evenly over (e_{k-1}, e_k]: the i-th (0-based) at
-            // e_{k-1} + (i + 1) / in * width.
-            const double frac = (target - before + 1) / in;
-            value = ej[k - 1] + (ej[k] - ej[k - 1]) * std::min(1.0, frac);
-          }
-          break;
-        }
-        before += in;
-      }
-      out[j].push_back(value);
+      // numpy's linear rule between the order statistics around rank q (n - 1).
+      const double target = q * (n - 1);
+      const int64_t lo = static_cast<int64_t>(std::floor(target));
+      const int64_t hi = std::min(lo + 1, n - 1);
+      const double a = order_stat(lo), b = order_stat(hi);
+      out[j].push_back(a + (target - lo) * (b - a));
     }
   }
   return out;

@@ -47,7 +47,9 @@ const CommandSpec kDriftSpec = {
 
 namespace {
 
-at::Tensor AsTensor(FeatureMatrix& m) { return at::from_blob(m.x.data(), {m.rows, m.dim}, at::kFloat); }
+at::Tensor AsTensor(FeatureMatrix& m) {
+  return at::from_blob(m.x.data(), {m.rows, m.dim}, at::kFloat);
+}
 
 }  // namespace
 
@@ -93,12 +95,14 @@ int RunDrift(int argc, char** argv) {
     }
     auto ref = ReadFeatureMatrix(FLAGS_reference, FLAGS_dataset);
     if (!ref.ok()) {
-      return ReportStatus("drift", ref.status().WithContext("--reference (neither a driftrun profile nor data)"));
+      return ReportStatus("drift",
+                          ref.status().WithContext("--reference (neither a driftrun profile nor data)"));
     }
     if (ref.value().names != cur.value().names) {
-      return ReportStatus("drift", Status::Data("feature names differ between '" + FLAGS_reference + "' (" +
-                                                std::to_string(ref.value().dim) + " features) and '" + FLAGS_current +
-                                                "' (" + std::to_string(cur.value().dim) + "); compare like with like"));
+      return ReportStatus(
+          "drift", Status::Data("feature names differ between '" + FLAGS_reference + "' (" +
+                                std::to_string(ref.value().dim) + " features) and '" + FLAGS_current + "' (" +
+                                std::to_string(cur.value().dim) + "); compare like with like"));
     }
     report = CompareData(AsTensor(ref.value()), AsTensor(cur.value()), cur.value().names, opts.value());
   }

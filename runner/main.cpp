@@ -14,11 +14,8 @@ namespace driftrun {
 
 const std::vector<Subcommand>& Subcommands() {
   static const std::vector<Subcommand> kAll = {
-      {&kTrainSpec, RunTrain},
-      {&kMakeDataSpec, RunMakeData},
-      {&kConfigSpec, RunConfig},
-      {&kProfileSpec, RunProfile},
-      {&kDriftSpec, RunDrift},
+      {&kTrainSpec, RunTrain},     {&kMakeDataSpec, RunMakeData}, {&kConfigSpec, RunConfig},
+      {&kProfileSpec, RunProfile}, {&kDriftSpec, RunDrift},
   };
   return kAll;
 }

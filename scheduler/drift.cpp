@@ -133,7 +133,8 @@ Result<DriftReport> CompareData(const at::Tensor& ref_in, const at::Tensor& cur_
       const double sd = std::sqrt(var / a.size());
       const double w = WassersteinSorted(a, b);
       f.wasserstein = sd > 0 ? w / sd : w;
-      for (int k = 1; k < kPsiBins; ++k) f.edges.push_back(QuantileSorted(a, static_cast<double>(k) / kPsiBins));
+      for (int k = 1; k < kPsiBins; ++k)
+        f.edges.push_back(QuantileSorted(a, static_cast<double>(k) / kPsiBins));
       const auto rc = CountsInBins(a, f.edges), cc = CountsInBins(b, f.edges);
       f.psi = Psi(rc, cc);
       f.ref_share = Shares(rc);
@@ -152,13 +153,14 @@ Result<DriftReport> CompareData(const at::Tensor& ref_in, const at::Tensor& cur_
   return r;
 }
 
-Result<DriftReport> CompareProfile(const Profile& ref, const at::Tensor& cur_in, const std::vector<std::string>& names,
-                                   const DriftOptions& opts) {
+Result<DriftReport> CompareProfile(const Profile& ref, const at::Tensor& cur_in,
+                                   const std::vector<std::string>& names, const DriftOptions& opts) {
   DRIFTRUN_RETURN_IF_ERROR(CheckShapes(static_cast<int64_t>(ref.features.size()), cur_in, names));
   for (size_t j = 0; j < names.size(); ++j) {
     if (names[j] != ref.features[j].name) {
-      return Status::Data("feature " + std::to_string(j) + " is '" + names[j] + "' in the current batch but '" +
-                          ref.features[j].name + "' in the reference; the batches must share feature names");
+      return Status::Data("feature " + std::to_string(j) + " is '" + names[j] +
+                          "' in the current batch but '" + ref.features[j].name +
+                          "' in the reference; the batches must share feature names");
     }
   }
   at::Tensor cur = cur_in.cpu().contiguous();
@@ -220,7 +222,9 @@ nlohmann::json DriftReport::ToJson() const {
   for (const auto& f : features) {
     feats.push_back({{"name", f.name},
                      {"psi", f.psi},
-                     {"psi_level", f.psi >= opts.psi ? "drift" : f.psi >= opts.psi_watch ? "watch" : "stable"},
+                     {"psi_level", f.psi >= opts.psi         ? "drift"
+                                   : f.psi >= opts.psi_watch ? "watch"
+                                                             : "stable"},
                      {"ks_statistic", f.ks_statistic},
                      {"ks_pvalue", f.ks_pvalue},
                      {"jensen_shannon", f.jensen_shannon},
@@ -254,11 +258,16 @@ namespace {
 std::string Escape(const std::string& s) {
   std::string o;
   for (char c : s) {
-    if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '&') o += "&amp;";
-    else if (c == '"') o += "&quot;";
-    else o += c;
+    if (c == '<')
+      o += "&lt;";
+    else if (c == '>')
+      o += "&gt;";
+    else if (c == '&')
+      o += "&amp;";
+    else if (c == '"')
+      o += "&quot;";
+    else
+      o += c;
   }
   return o;
 }
@@ -274,12 +283,13 @@ std::string BarsSvg(const FeatureDrift& f) {
   const double bw = static_cast<double>(w) / std::max(1, n);
   for (int k = 0; k < n; ++k) {
     const double rh = h * f.ref_share[k] / top, ch = h * f.cur_share[k] / top;
-    s << "<rect x=\"" << k * bw + 2 << "\" y=\"" << h - rh << "\" width=\"" << bw / 2 - 2 << "\" height=\"" << rh
-      << "\" fill=\"#9aa5b1\"/>";
-    s << "<rect x=\"" << k * bw + bw / 2 << "\" y=\"" << h - ch << "\" width=\"" << bw / 2 - 2 << "\" height=\""
-      << ch << "\" fill=\"" << (f.drifted ? "#d9480f" : "#1c7ed6") << "\"/>";
+    s << "<rect x=\"" << k * bw + 2 << "\" y=\"" << h - rh << "\" width=\"" << bw / 2 - 2 << "\" height=\""
+      << rh << "\" fill=\"#9aa5b1\"/>";
+    s << "<rect x=\"" << k * bw + bw / 2 << "\" y=\"" << h - ch << "\" width=\"" << bw / 2 - 2
+      << "\" height=\"" << ch << "\" fill=\"" << (f.drifted ? "#d9480f" : "#1c7ed6") << "\"/>";
   }
-  s << "<text x=\"0\" y=\"" << h + 15 << "\" font-size=\"11\">grey: reference, colour: current (bins: reference "
+  s << "<text x=\"0\" y=\"" << h + 15
+    << "\" font-size=\"11\">grey: reference, colour: current (bins: reference "
     << "deciles)</text></svg>";
   return s.str();
 }
@@ -294,7 +304,8 @@ std::string DriftReport::ToHtml() const {
   s << "<!doctype html><html><head><meta charset=\"utf-8\"><title>driftrun drift report</title><style>"
        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:2px 8px;"
        "text-align:right}.d{color:#d9480f;font-weight:bold}</style></head><body>";
-  s << "<h1>Drift report: " << (dataset_drift ? "<span class=d>dataset drift</span>" : "no dataset drift") << "</h1>";
+  s << "<h1>Drift report: " << (dataset_drift ? "<span class=d>dataset drift</span>" : "no dataset drift")
+    << "</h1>";
   s << "<p>" << drifted << " of " << features.size() << " features drifted (share " << drift_share
     << ", threshold " << opts.share << "); rule: " << Escape(method) << "; statistics: " << stats_method
     << "</p><p>reference: " << Escape(reference) << " (" << ref_rows << " rows); current: " << Escape(current)

@@ -45,8 +45,8 @@ struct FeatureDrift {
   std::string name;
   double psi = 0, ks_statistic = 0, ks_pvalue = 1, jensen_shannon = 0, wasserstein = 0;
   bool drifted = false;
-  std::string decided_by;  // the statistic that set `drifted`
-  double score = 0;        // that statistic, oriented so larger means more drift
+  std::string decided_by;                   // the statistic that set `drifted`
+  double score = 0;                         // that statistic, oriented so larger means more drift
   double ref_missing = 0, cur_missing = 0;  // missing rates
   // For the HTML report: the reference's decile bins and both proportions.
   std::vector<double> edges, ref_share, cur_share;
@@ -68,9 +68,9 @@ struct DriftReport {
 };
 
 // ref, cur: float32 [rows, D] (CPU). Exact or histogram per opts.memory_mb.
-Result<DriftReport> CompareData(const at::Tensor& ref, const at::Tensor& cur, const std::vector<std::string>& names,
-                                const DriftOptions& opts);
-Result<DriftReport> CompareProfile(const Profile& ref, const at::Tensor& cur, const std::vector<std::string>& names,
-                                   const DriftOptions& opts);
+Result<DriftReport> CompareData(const at::Tensor& ref, const at::Tensor& cur,
+                                const std::vector<std::string>& names, const DriftOptions& opts);
+Result<DriftReport> CompareProfile(const Profile& ref, const at::Tensor& cur,
+                                   const std::vector<std::string>& names, const DriftOptions& opts);
 
 }  // namespace driftrun

@@ -19,8 +19,8 @@ double Smirnov(int64_t n, double x) {
   for (int64_t j = 0; j <= jmax; ++j) {
     const double a = 1 - x - j / dn, b = x + j / dn;
     if (a <= 0) continue;
-    const double logterm = lgn - std::lgamma(j + 1.0) - std::lgamma(dn - j + 1) + (dn - j) * std::log(a) +
-                           (j - 1) * std::log(b);
+    const double logterm =
+        lgn - std::lgamma(j + 1.0) - std::lgamma(dn - j + 1) + (dn - j) * std::log(a) + (j - 1) * std::log(b);
     sum += std::exp(static_cast<long double>(logterm));
   }
   return std::min(1.0, std::max(0.0, static_cast<double>(x * sum)));
@@ -43,7 +43,8 @@ double KolmogorovCdfDurbin(int64_t n, double d) {
     fac /= j;
     v[j - 1] = (1.0L - std::pow(static_cast<long double>(h), j)) * fac;
   }
-  const long double tt = std::pow(std::max(2 * h - 1.0, 0.0), m) - 2 * std::pow(static_cast<long double>(h), m);
+  const long double tt =
+      std::pow(std::max(2 * h - 1.0, 0.0), m) - 2 * std::pow(static_cast<long double>(h), m);
   v[m - 1] = (1.0L + tt) * fac;
   for (int i = 1; i < m; ++i) {
     for (int r = i - 1; r < m; ++r) H[r * m + i] = w[r - i + 1];
@@ -111,7 +112,8 @@ double KolmogorovCdfPelzGood(int64_t n, double x) {
   for (int k = maxk; k > 0; --k) {
     const double m = 2 * k - 1, m2 = m * m, m4 = m2 * m2, m6 = m4 * m2;
     const double qp = std::pow(q, 8 * k);
-    const double c[4] = {1.0, k1a + k1b * m2, k2a + k2b * m2 + k2c * m4, k3a + k3b * m2 + k3c * m4 + k3d * m6};
+    const double c[4] = {1.0, k1a + k1b * m2, k2a + k2b * m2 + k2c * m4,
+                         k3a + k3b * m2 + k3c * m4 + k3d * m6};
     for (int i = 0; i < 4; ++i) K[i] = K[i] * qp + c[i];
   }
   const double div[4] = {z, 6 * z4, 72 * z6 * z, 6480 * z6 * z4};

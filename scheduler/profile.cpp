@@ -32,7 +32,8 @@ std::vector<double> Flatten(const std::vector<FeatureProfile>& f, std::vector<do
 
 }  // namespace
 
-Result<std::vector<std::vector<double>>> CountsAt(const at::Tensor& x, const std::vector<std::vector<double>>& edges) {
+Result<std::vector<std::vector<double>>> CountsAt(const at::Tensor& x,
+                                                  const std::vector<std::vector<double>>& edges) {
   DRIFTRUN_ASSIGN_OR_RETURN(at::Tensor c, Histograms(x, EdgesTensor(edges)));
   const int64_t d = c.size(0), slots = c.size(1);
   std::vector<std::vector<double>> out(static_cast<size_t>(d));
@@ -41,7 +42,8 @@ Result<std::vector<std::vector<double>>> CountsAt(const at::Tensor& x, const std
   return out;
 }
 
-Result<Profile> BuildProfile(const at::Tensor& x, const std::vector<std::string>& names, const std::string& source) {
+Result<Profile> BuildProfile(const at::Tensor& x, const std::vector<std::string>& names,
+                             const std::string& source) {
   DRIFTRUN_ASSIGN_OR_RETURN(auto stats, ColumnStats(x));
   at::Tensor fine = FineEdges(stats);
   DRIFTRUN_ASSIGN_OR_RETURN(at::Tensor counts, Histograms(x, fine));
@@ -85,19 +87,25 @@ Status WriteProfile(const std::string& path, const Profile& p) {
   DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/", "rows", static_cast<double>(p.rows)));
   DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "source", p.source));
   DRIFTRUN_RETURN_IF_ERROR(w->AttrStrings("/", "feature_names", names));
-  for (auto [name, m] : std::vector<std::pair<const char*, double FeatureProfile::*>>{
-           {"count", &FeatureProfile::count}, {"missing", &FeatureProfile::missing}, {"mean", &FeatureProfile::mean},
-           {"std", &FeatureProfile::std}, {"min", &FeatureProfile::min}, {"max", &FeatureProfile::max}}) {
+  for (auto [name, m] :
+       std::vector<std::pair<const char*, double FeatureProfile::*>>{{"count", &FeatureProfile::count},
+                                                                     {"missing", &FeatureProfile::missing},
+                                                                     {"mean", &FeatureProfile::mean},
+                                                                     {"std", &FeatureProfile::std},
+                                                                     {"min", &FeatureProfile::min},
+                                                                     {"max", &FeatureProfile::max}}) {
     std::vector<double> v;
     for (const auto& f : p.features) v.push_back(f.*m);
     DRIFTRUN_RETURN_IF_ERROR(w->Write(std::string("/") + name, {d}, v.data()));
   }
-  DRIFTRUN_RETURN_IF_ERROR(w->Write("/psi_edges", {d, kPsiBins - 1}, Flatten(p.features, &FeatureProfile::psi_edges).data()));
-  DRIFTRUN_RETURN_IF_ERROR(w->Write("/psi_counts", {d, kPsiBins}, Flatten(p.features, &FeatureProfile::psi_counts).data()));
   DRIFTRUN_RETURN_IF_ERROR(
-      w->Write("/fine_edges", {d, kFineQuantiles + 1}, Flatten(p.features, &FeatureProfile::fine_edges).data()));
+      w->Write("/psi_edges", {d, kPsiBins - 1}, Flatten(p.features, &FeatureProfile::psi_edges).data()));
   DRIFTRUN_RETURN_IF_ERROR(
-      w->Write("/fine_counts", {d, kFineQuantiles + 2}, Flatten(p.features, &FeatureProfile::fine_counts).data()));
+      w->Write("/psi_counts", {d, kPsiBins}, Flatten(p.features, &FeatureProfile::psi_counts).data()));
+  DRIFTRUN_RETURN_IF_ERROR(w->Write("/fine_edges", {d, kFineQuantiles + 1},
+                                    Flatten(p.features, &FeatureProfile::fine_edges).data()));
+  DRIFTRUN_RETURN_IF_ERROR(w->Write("/fine_counts", {d, kFineQuantiles + 2},
+                                    Flatten(p.features, &FeatureProfile::fine_counts).data()));
   return w->Commit();
 }
 
@@ -128,25 +136,33 @@ Result<Profile> ReadProfile(const std::string& path) {
   p.source = src.ok() ? src.value() : "";
   p.features.resize(static_cast<size_t>(d));
   for (int64_t j = 0; j < d; ++j) p.features[j].name = names.value()[j];
-  for (auto [name, m] : std::vector<std::pair<const char*, double FeatureProfile::*>>{
-           {"/count", &FeatureProfile::count}, {"/missing", &FeatureProfile::missing}, {"/mean", &FeatureProfile::mean},
-           {"/std", &FeatureProfile::std}, {"/min", &FeatureProfile::min}, {"/max", &FeatureProfile::max}}) {
+  for (auto [name, m] :
+       std::vector<std::pair<const char*, double FeatureProfile::*>>{{"/count", &FeatureProfile::count},
+                                                                     {"/missing", &FeatureProfile::missing},
+                                                                     {"/mean", &FeatureProfile::mean},
+                                                                     {"/std", &FeatureProfile::std},
+                                                                     {"/min", &FeatureProfile::min},
+                                                                     {"/max", &FeatureProfile::max}}) {
     std::vector<double> v;
     auto info = r.Info(name);
-    if (!info.ok() || info.value().rows() != d || !r.ReadRange(name, 0, d, &v).ok()) return bad(std::string(name));
+    if (!info.ok() || info.value().rows() != d || !r.ReadRange(name, 0, d, &v).ok())
+      return bad(std::string(name));
     for (int64_t j = 0; j < d; ++j) p.features[j].*m = v[j];
   }
-  for (auto [name, m, width] : std::vector<std::tuple<const char*, std::vector<double> FeatureProfile::*, int>>{
+  for (auto [name, m, width] :
+       std::vector<std::tuple<const char*, std::vector<double> FeatureProfile::*, int>>{
            {"/psi_edges", &FeatureProfile::psi_edges, kPsiBins - 1},
            {"/psi_counts", &FeatureProfile::psi_counts, kPsiBins},
            {"/fine_edges", &FeatureProfile::fine_edges, kFineQuantiles + 1},
            {"/fine_counts", &FeatureProfile::fine_counts, kFineQuantiles + 2}}) {
     std::vector<double> v;
     auto info = r.Info(name);
-    if (!info.ok() || info.value().dims != std::vector<int64_t>{d, width} || !r.ReadRange(name, 0, d, &v).ok()) {
+    if (!info.ok() || info.value().dims != std::vector<int64_t>{d, width} ||
+        !r.ReadRange(name, 0, d, &v).ok()) {
       return bad(std::string(name));
     }
-    for (int64_t j = 0; j < d; ++j) (p.features[j].*m).assign(v.begin() + j * width, v.begin() + (j + 1) * width);
+    for (int64_t j = 0; j < d; ++j)
+      (p.features[j].*m).assign(v.begin() + j * width, v.begin() + (j + 1) * width);
   }
   return p;
 }

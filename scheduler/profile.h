@@ -39,7 +39,8 @@ struct Profile {
 };
 
 // x: float32 [rows, D] on any device.
-Result<Profile> BuildProfile(const at::Tensor& x, const std::vector<std::string>& names, const std::string& source);
+Result<Profile> BuildProfile(const at::Tensor& x, const std::vector<std::string>& names,
+                             const std::string& source);
 // Counts of x's columns in the slots of the given per-feature edges (histogram
 // kernel); returns [D][edges + 1] (the missing slot dropped).
 Result<std::vector<std::vector<double>>> CountsAt(const at::Tensor& x,

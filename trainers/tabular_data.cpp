@@ -75,7 +75,8 @@ Result<FeatureMatrix> ReadFeatureMatrix(const std::string& path, const std::stri
   DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(path));
   DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, r->Info(dataset));
   if (info.kind != H5Kind::kFloat || info.dims.size() != 2) {
-    return Status::Data("'" + path + "' dataset '" + dataset + "' must be a 2-D float array [rows, features]");
+    return Status::Data("'" + path + "' dataset '" + dataset +
+                        "' must be a 2-D float array [rows, features]");
   }
   FeatureMatrix m;
   m.rows = info.dims[0];
