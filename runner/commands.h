@@ -18,12 +18,14 @@ extern const CommandSpec kMakeDataSpec;
 extern const CommandSpec kConfigSpec;
 extern const CommandSpec kProfileSpec;
 extern const CommandSpec kDriftSpec;
+extern const CommandSpec kPreprocessSpec;
 
 int RunTrain(int argc, char** argv);
 int RunMakeData(int argc, char** argv);
 int RunConfig(int argc, char** argv);
 int RunProfile(int argc, char** argv);
 int RunDrift(int argc, char** argv);
+int RunPreprocess(int argc, char** argv);
 
 const std::vector<Subcommand>& Subcommands();
 

@@ -15,7 +15,7 @@ namespace driftrun {
 const std::vector<Subcommand>& Subcommands() {
   static const std::vector<Subcommand> kAll = {
       {&kTrainSpec, RunTrain},     {&kMakeDataSpec, RunMakeData}, {&kConfigSpec, RunConfig},
-      {&kProfileSpec, RunProfile}, {&kDriftSpec, RunDrift},
+      {&kProfileSpec, RunProfile}, {&kDriftSpec, RunDrift},       {&kPreprocessSpec, RunPreprocess},
   };
   return kAll;
 }

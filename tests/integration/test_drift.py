@@ -129,6 +129,32 @@ h.check(heads[:2] and set(x.strip() for x in heads[:2]) == {"f0", "f1"}, "HTML r
         str(heads))
 h.check("http" not in html, "HTML report needs no network")
 
+# driftrun preprocess: the fitted transform applied to a file, checked with numpy.
+cfg = h.write_config("pp.toml", f"""
+[data]
+train = "{h.path('d/train.h5')}"
+[preprocess]
+clip_sigma = 3.0
+columns = ["f2:impute=median", "f3:scale=minmax"]
+""")
+p = h.run(["preprocess", "--config", cfg, "--in", h.path("d/batch-001.h5"), "--out", h.path("pp.h5"), "--json"])
+if h.must(p, "preprocess writes the transformed file"):
+    rep = json.loads(p.stdout)
+    with h5py.File(h.path("d/train.h5")) as g, h5py.File(h.path("d/batch-001.h5")) as b, h5py.File(h.path("pp.h5")) as o:
+        t, x, y = g["/features"][()].astype(np.float64), b["/features"][()].astype(np.float64), o["/features"][()]
+        mean, std = np.nanmean(t, 0), np.nanstd(t, 0)
+        fill = mean.copy()
+        fill[2] = np.nanmedian(t[:, 2])
+        shift, scale = mean.copy(), 1 / std
+        shift[3], scale[3] = np.nanmin(t[:, 3]), 1 / (np.nanmax(t[:, 3]) - np.nanmin(t[:, 3]))
+        lo = np.where(np.arange(8) == 3, -np.inf, -3.0)
+        want = np.clip((np.where(np.isnan(x), fill, x) - shift) * scale, lo, -lo)
+        width = (np.nanmax(t[:, 2]) - np.nanmin(t[:, 2])) / 4096 * scale[2]
+        err = np.abs(y - want)
+        h.check(np.all(np.delete(err, 2, axis=1) < 1e-4) and np.all(err[:, 2] < 1e-4 + width),
+                f"preprocess output equals numpy's impute/scale/clip (max err {err.max():.2e})")
+        h.check([c["imputed"] for c in rep["columns"]] == list(np.isnan(x).sum(0)), "preprocess reports imputed counts")
+
 # Bad input: exit 3 naming the problem.
 other = write(h.path("other.h5"), [rng.normal(0, 1, 100)] * 8, [f"g{i}" for i in range(8)])
 fewer = write(h.path("fewer.h5"), [rng.normal(0, 1, 100)] * 7, [f"f{i}" for i in range(7)])
