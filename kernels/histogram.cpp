@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <mutex>
 #include <vector>
 
 #include "kernels/column_stats.h"
@@ -13,25 +14,20 @@ namespace driftrun {
 void HistogramsCpu(const float* x, int64_t rows, int64_t cols, const float* edges, int64_t nedges,
                    int64_t* counts) {
   const int64_t slots = nedges + 2;
-  const int64_t grain = 4096;
-  const int64_t chunks = (rows + grain - 1) / grain;
-  std::vector<std::vector<int64_t>> partial(static_cast<size_t>(chunks));
-  at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      std::vector<int32_t> local(static_cast<size_t>(cols * slots), 0);
-      const int64_t r1 = std::min(rows, (c + 1) * grain);
-      for (int64_t i = c * grain; i < r1; ++i) {
-        const float* row = x + i * cols;
-        for (int64_t j = 0; j < cols; ++j) {
-          ++local[j * slots + kmath::BinOf(row[j], edges + j * nedges, static_cast<int>(nedges))];
-        }
+  std::mutex mu;
+  // One local histogram per task (a range of rows), merged under a lock: counts
+  // are integers, so the order of merging does not matter.
+  at::parallel_for(0, rows, 16384, [&](int64_t r0, int64_t r1) {
+    std::vector<int64_t> local(static_cast<size_t>(cols * slots), 0);
+    for (int64_t i = r0; i < r1; ++i) {
+      const float* row = x + i * cols;
+      for (int64_t j = 0; j < cols; ++j) {
+        ++local[j * slots + kmath::BinOf(row[j], edges + j * nedges, static_cast<int>(nedges))];
       }
-      partial[c].assign(local.begin(), local.end());
     }
+    std::lock_guard<std::mutex> lock(mu);
+    for (size_t k = 0; k < local.size(); ++k) counts[k] += local[k];
   });
-  for (const auto& p : partial) {
-    for (size_t k = 0; k < p.size(); ++k) counts[k] += p[k];
-  }
 }
 
 Result<at::Tensor> Histograms(const at::Tensor& x, const at::Tensor& edges) {

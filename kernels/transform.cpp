@@ -66,23 +66,36 @@ std::vector<kmath::ColumnTransform> MakeTransform(const std::vector<kmath::Momen
 
 void FusedTransformCpu(const float* x, int64_t rows, int64_t cols, const kmath::ColumnTransform* params,
                        float* out, int64_t* imputed, int64_t* clipped) {
+  // Parameters as separate arrays so the loop over columns vectorises.
+  std::vector<float> fill(cols), shift(cols), scale(cols), lo(cols), hi(cols);
+  for (int64_t j = 0; j < cols; ++j) {
+    fill[j] = params[j].fill;
+    shift[j] = params[j].shift;
+    scale[j] = params[j].scale;
+    lo[j] = params[j].lo;
+    hi[j] = params[j].hi;
+  }
   const int64_t grain = 2048;
   const int64_t chunks = (rows + grain - 1) / grain;
   std::vector<std::vector<int64_t>> partial(static_cast<size_t>(chunks));
   at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
     std::vector<int32_t> imp(static_cast<size_t>(cols)), clp(static_cast<size_t>(cols));
+    const float *f = fill.data(), *sh = shift.data(), *sc = scale.data(), *l = lo.data(), *h = hi.data();
     for (int64_t c = c0; c < c1; ++c) {
       std::fill(imp.begin(), imp.end(), 0);
       std::fill(clp.begin(), clp.end(), 0);
+      int32_t* ip = imp.data();
+      int32_t* cp = clp.data();
       const int64_t r1 = std::min(rows, (c + 1) * grain);
       for (int64_t i = c * grain; i < r1; ++i) {
         const float* in = x + i * cols;
         float* o = out + i * cols;
+#pragma GCC ivdep
         for (int64_t j = 0; j < cols; ++j) {
           bool was_imputed, was_clipped;
-          o[j] = kmath::TransformOne(in[j], params[j], &was_imputed, &was_clipped);
-          imp[j] += was_imputed;
-          clp[j] += was_clipped;
+          o[j] = kmath::TransformScalar(in[j], f[j], sh[j], sc[j], l[j], h[j], &was_imputed, &was_clipped);
+          ip[j] += was_imputed;
+          cp[j] += was_clipped;
         }
       }
       auto& p = partial[c];
@@ -107,7 +120,11 @@ Result<TransformReport> FusedTransform(const at::Tensor& x, const std::vector<km
   }
   if (x.is_cuda()) return FusedTransformCuda(x, params, bf16, out);
   at::Tensor c = x.contiguous();
-  at::Tensor f = at::empty_like(c);
+  // Reuse *out when it already is a float32 tensor of the right shape (no
+  // page-faulting a fresh allocation on every call).
+  const bool reuse = !bf16 && out->defined() && out->is_cpu() && out->scalar_type() == at::kFloat &&
+                     out->sizes() == c.sizes() && out->is_contiguous();
+  at::Tensor f = reuse ? *out : at::empty_like(c);
   TransformReport r;
   r.imputed.assign(params.size(), 0);
   r.clipped.assign(params.size(), 0);

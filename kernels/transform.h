@@ -40,7 +40,8 @@ struct TransformReport {
   std::vector<int64_t> clipped;
 };
 
-// x float32 [rows, D]; out is allocated float32 (or bfloat16 when bf16) on x's device.
+// x float32 [rows, D]; *out becomes float32 (or bfloat16 when bf16) on x's
+// device; on the CPU an already allocated float32 *out of x's shape is reused.
 Result<TransformReport> FusedTransform(const at::Tensor& x, const std::vector<kmath::ColumnTransform>& params,
                                        bool bf16, at::Tensor* out);
 

@@ -1,0 +1,119 @@
+// Kernel benchmark: the fused transform and the histograms in GB/s next to a
+// plain copy of the same bytes, on the CPU and, when a GPU is present, on the GPU
+// (next to a device-to-device copy and to the same transform written as PyTorch
+// eager operations). Prints one line per measurement and a ratio table.
+// Usage: kernels_bench [rows] [cols] [reps]
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "kernels/column_stats.h"
+#include "kernels/histogram.h"
+#include "kernels/quantiles.h"
+#include "kernels/transform.h"
+#ifdef DRIFTRUN_WITH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double MedianSeconds(int reps, const std::function<void()>& fn, const std::function<void()>& sync) {
+  fn();
+  sync();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    auto a = Clock::now();
+    fn();
+    sync();
+    t.push_back(std::chrono::duration<double>(Clock::now() - a).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace driftrun;
+  const int64_t rows = argc > 1 ? std::atoll(argv[1]) : 4000000;
+  const int64_t cols = argc > 2 ? std::atoll(argv[2]) : 32;
+  const int reps = argc > 3 ? std::atoi(argv[3]) : 5;
+  at::manual_seed(1);
+  at::Tensor x = at::randn({rows, cols});
+  x.masked_fill_(at::rand({rows, cols}) < 0.02, NAN);
+  const double bytes = static_cast<double>(x.numel()) * sizeof(float);
+  auto stats = ColumnStats(x).take();
+  std::vector<std::string> names(cols, "c");
+  std::vector<std::string> notes;
+  ColumnTransformOptions opt;
+  opt.clip_sigma = 3;
+  auto params = MakeTransform(stats, std::vector<double>(cols, NAN),
+                              std::vector<ColumnTransformOptions>(cols, opt), names, &notes);
+  at::Tensor edges = at::linspace(-3, 3, 11).repeat({cols, 1}).contiguous();
+  std::printf("data: %lld x %lld float32 (%.0f MB), %d threads, median of %d\n", static_cast<long long>(rows),
+              static_cast<long long>(cols), bytes / 1e6, at::get_num_threads(), reps);
+
+  // CPU
+  at::Tensor out = at::empty_like(x);
+  std::vector<char> dst(static_cast<size_t>(bytes));
+  auto nosync = [] {};
+  const double t_copy = MedianSeconds(reps, [&] { std::memcpy(dst.data(), x.data_ptr<float>(), bytes); }, nosync);
+  const double t_par_copy = MedianSeconds(reps, [&] { out.copy_(x); }, nosync);
+  const double t_tr = MedianSeconds(
+      reps, [&] { FusedTransform(x, params, false, &out).ok(); }, nosync);
+  const double t_hist = MedianSeconds(reps, [&] { Histograms(x, edges).ok(); }, nosync);
+  // Copy GB/s counts bytes read + written, like the transform.
+  std::printf("cpu memcpy (1 thread)         %7.2f GB/s\n", 2 * bytes / t_copy / 1e9);
+  std::printf("cpu tensor copy (all threads) %7.2f GB/s\n", 2 * bytes / t_par_copy / 1e9);
+  std::printf("cpu fused transform           %7.2f GB/s  = %.0f%% of the parallel copy\n", 2 * bytes / t_tr / 1e9,
+              100 * t_par_copy / t_tr);
+  std::printf("cpu histograms (10 bins)      %7.2f GB/s read  = %.0f%% of the copy's read rate\n",
+              bytes / t_hist / 1e9, 100 * (bytes / t_hist) / (bytes / t_par_copy));
+
+#ifndef DRIFTRUN_WITH_CUDA
+  std::printf("gpu: built without CUDA, skipped\n");
+  return 0;
+#else
+  if (!at::globalContext().hasCUDA()) {
+    std::printf("gpu: none present, skipped\n");
+    return 0;
+  }
+  at::Tensor gx = x.cuda(), gout = at::empty_like(gx);
+  auto sync = [] { c10::cuda::device_synchronize(); };
+  const double g_copy = MedianSeconds(reps * 4, [&] { gout.copy_(gx); }, sync);
+  const double g_tr = MedianSeconds(reps * 4, [&] { FusedTransform(gx, params, false, &gout).ok(); }, sync);
+  const double g_hist = MedianSeconds(reps * 4, [&] { Histograms(gx, edges).ok(); }, sync);
+  at::Tensor fill = at::empty({cols}), shift = at::empty({cols}), scale = at::empty({cols});
+  for (int64_t j = 0; j < cols; ++j) {
+    fill[j] = params[j].fill;
+    shift[j] = params[j].shift;
+    scale[j] = params[j].scale;
+  }
+  fill = fill.cuda();
+  shift = shift.cuda();
+  scale = scale.cuda();
+  const double g_eager = MedianSeconds(
+      reps * 4,
+      [&] {
+        at::Tensor v = at::where(at::isfinite(gx), gx, fill);
+        v = ((v - shift) * scale).clamp(-3, 3);
+      },
+      sync);
+  std::printf("gpu device copy               %7.1f GB/s\n", 2 * bytes / g_copy / 1e9);
+  std::printf("gpu fused transform           %7.1f GB/s  = %.0f%% of the device copy\n", 2 * bytes / g_tr / 1e9,
+              100 * g_copy / g_tr);
+  std::printf("gpu histograms (10 bins)      %7.1f GB/s read  = %.0f%% of the copy's read rate\n",
+              bytes / g_hist / 1e9, 100 * g_copy / g_hist);
+  std::printf("gpu PyTorch eager transform   %7.1f GB/s  -> fused is %.1fx faster\n", 2 * bytes / g_eager / 1e9,
+              g_eager / g_tr);
+  return 0;
+#endif
+}
