@@ -65,16 +65,19 @@ int main(int argc, char** argv) {
   at::Tensor out = at::empty_like(x);
   std::vector<char> dst(static_cast<size_t>(bytes));
   auto nosync = [] {};
-  const double t_copy = MedianSeconds(reps, [&] { std::memcpy(dst.data(), x.data_ptr<float>(), bytes); }, nosync);
-  const double t_par_copy = MedianSeconds(reps, [&] { out.copy_(x); }, nosync);
+  const double t_copy = MedianSeconds(
+      reps, [&] { std::memcpy(dst.data(), x.data_ptr<float>(), bytes); }, nosync);
+  const double t_par_copy = MedianSeconds(
+      reps, [&] { out.copy_(x); }, nosync);
   const double t_tr = MedianSeconds(
       reps, [&] { FusedTransform(x, params, false, &out).ok(); }, nosync);
-  const double t_hist = MedianSeconds(reps, [&] { Histograms(x, edges).ok(); }, nosync);
+  const double t_hist = MedianSeconds(
+      reps, [&] { Histograms(x, edges).ok(); }, nosync);
   // Copy GB/s counts bytes read + written, like the transform.
   std::printf("cpu memcpy (1 thread)         %7.2f GB/s\n", 2 * bytes / t_copy / 1e9);
   std::printf("cpu tensor copy (all threads) %7.2f GB/s\n", 2 * bytes / t_par_copy / 1e9);
-  std::printf("cpu fused transform           %7.2f GB/s  = %.0f%% of the parallel copy\n", 2 * bytes / t_tr / 1e9,
-              100 * t_par_copy / t_tr);
+  std::printf("cpu fused transform           %7.2f GB/s  = %.0f%% of the parallel copy\n",
+              2 * bytes / t_tr / 1e9, 100 * t_par_copy / t_tr);
   std::printf("cpu histograms (10 bins)      %7.2f GB/s read  = %.0f%% of the copy's read rate\n",
               bytes / t_hist / 1e9, 100 * (bytes / t_hist) / (bytes / t_par_copy));
 
@@ -88,9 +91,12 @@ int main(int argc, char** argv) {
   }
   at::Tensor gx = x.cuda(), gout = at::empty_like(gx);
   auto sync = [] { c10::cuda::device_synchronize(); };
-  const double g_copy = MedianSeconds(reps * 4, [&] { gout.copy_(gx); }, sync);
-  const double g_tr = MedianSeconds(reps * 4, [&] { FusedTransform(gx, params, false, &gout).ok(); }, sync);
-  const double g_hist = MedianSeconds(reps * 4, [&] { Histograms(gx, edges).ok(); }, sync);
+  const double g_copy = MedianSeconds(
+      reps * 4, [&] { gout.copy_(gx); }, sync);
+  const double g_tr = MedianSeconds(
+      reps * 4, [&] { FusedTransform(gx, params, false, &gout).ok(); }, sync);
+  const double g_hist = MedianSeconds(
+      reps * 4, [&] { Histograms(gx, edges).ok(); }, sync);
   at::Tensor fill = at::empty({cols}), shift = at::empty({cols}), scale = at::empty({cols});
   for (int64_t j = 0; j < cols; ++j) {
     fill[j] = params[j].fill;
@@ -108,12 +114,12 @@ int main(int argc, char** argv) {
       },
       sync);
   std::printf("gpu device copy               %7.1f GB/s\n", 2 * bytes / g_copy / 1e9);
-  std::printf("gpu fused transform           %7.1f GB/s  = %.0f%% of the device copy\n", 2 * bytes / g_tr / 1e9,
-              100 * g_copy / g_tr);
+  std::printf("gpu fused transform           %7.1f GB/s  = %.0f%% of the device copy\n",
+              2 * bytes / g_tr / 1e9, 100 * g_copy / g_tr);
   std::printf("gpu histograms (10 bins)      %7.1f GB/s read  = %.0f%% of the copy's read rate\n",
               bytes / g_hist / 1e9, 100 * g_copy / g_hist);
-  std::printf("gpu PyTorch eager transform   %7.1f GB/s  -> fused is %.1fx faster\n", 2 * bytes / g_eager / 1e9,
-              g_eager / g_tr);
+  std::printf("gpu PyTorch eager transform   %7.1f GB/s  -> fused is %.1fx faster\n",
+              2 * bytes / g_eager / 1e9, g_eager / g_tr);
   return 0;
 #endif
 }
