@@ -4,9 +4,11 @@
 #   device tool: run(command="bash scripts/gpu/check.sh", carry=[".gpu"], timeout_s=540)
 # Builds driftrun with CUDA against the GPU machine's torch (/opt/torch/.venv) and
 # the carried .gpu/sysroot (MPI, HDF5, gflags, ...), runs the GPU tests (NCCL
-# one-rank communicator; CUDA training equals CPU training within 1e-4), then
-# benchmarks GPU training samples/s next to PyTorch (Python, same model, data,
-# batch and optimizer) on the same GPU, and prints a short table last.
+# one-rank communicator; CUDA training equals CPU training within 1e-4; every
+# CUDA kernel against its CPU reference), then benchmarks the kernels (fused
+# transform and histograms vs a device-to-device copy and vs PyTorch eager) and
+# GPU training samples/s next to PyTorch (Python, same model, data, batch and
+# optimizer) on the same GPU, and prints a short table last.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$PWD/gpu-out}
@@ -33,12 +35,16 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DDRIFTRUN_CUDA=ON -
   -DGTest_DIR="$L/cmake/GTest" -Dnlohmann_json_DIR="$R/usr/share/cmake/nlohmann_json" \
   -DPython3_EXECUTABLE="$PY" "${nccl_args[@]}" >"$OUT/configure.log" 2>&1 ||
   { tail -40 "$OUT/configure.log"; exit 1; }
-cmake --build build-gpu -j 16 --target driftrun trainers_test >"$OUT/build.log" 2>&1 ||
+cmake --build build-gpu -j 16 --target driftrun trainers_test kernels_test kernels_bench >"$OUT/build.log" 2>&1 ||
   { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
 echo "build: $(($(date +%s) - t0)) s"
 
 ./build-gpu/tests/trainers_test --gtest_filter='Gpu.*' 2>&1 | tee "$OUT/gpu_tests.log"
 tests_rc=${PIPESTATUS[0]}
+./build-gpu/tests/kernels_test --gtest_filter='*Cuda*:*/*' 2>&1 | tee -a "$OUT/gpu_tests.log"
+kernels_rc=${PIPESTATUS[0]}
+[[ $kernels_rc == 0 ]] || tests_rc=$kernels_rc
+./build-gpu/kernels_bench 16000000 32 10 2>&1 | tee "$OUT/kernels_bench.log"
 
 # Benchmark: driftrun on the GPU next to PyTorch on the same GPU.
 W=$(mktemp -d)
@@ -68,6 +74,7 @@ echo
 echo "== driftrun GPU check ($(head -1 "$OUT/gpu.txt")) =="
 printf '%-44s %s\n' "GPU tests (Gpu.*)" "$([[ $tests_rc == 0 ]] && grep -c '^\[       OK' "$OUT/gpu_tests.log" | sed 's/$/ passed/' || echo FAILED)"
 grep -h "cuda vs cpu" "$OUT/gpu_tests.log" | sed 's/^/  /'
+grep -h "^gpu" "$OUT/kernels_bench.log" | sed 's/^/  /'
 printf '%-44s %12s\n' "MLP 32-512-512-1, batch 4096, AdamW" "samples/s"
 printf '%-44s %12s\n' "driftrun train, device cuda, 1 rank" "$d"
 printf '%-44s %12s\n' "PyTorch eager (Python), same GPU" "$t"
