@@ -108,6 +108,22 @@ int RunDrift(int argc, char** argv) {
   }
   if (!report.ok()) return ReportStatus("drift", report.status().WithContext("'" + FLAGS_current + "'"));
   DriftReport& r = report.value();
+  // Categorical columns (/categorical int64 [rows, C]) when the reference is data.
+  if (!IsProfileFile(FLAGS_reference)) {
+    auto ref_cat = ReadCategoricalMatrix(FLAGS_reference, "/categorical");
+    auto cur_cat = ReadCategoricalMatrix(FLAGS_current, "/categorical");
+    if (!ref_cat.ok()) return ReportStatus("drift", ref_cat.status());
+    if (!cur_cat.ok()) return ReportStatus("drift", cur_cat.status());
+    if (ref_cat.value().dim != cur_cat.value().dim || ref_cat.value().names != cur_cat.value().names) {
+      return ReportStatus("drift", Status::Data("categorical columns differ between '" + FLAGS_reference +
+                                                "' and '" + FLAGS_current + "'"));
+    }
+    if (ref_cat.value().dim > 0) {
+      Status st = AddCategorical(ref_cat.value().v, cur_cat.value().v, ref_cat.value().rows,
+                                 cur_cat.value().rows, ref_cat.value().names, &r);
+      if (!st.ok()) return ReportStatus("drift", st.WithContext("'" + FLAGS_current + "'"));
+    }
+  }
   r.reference = FLAGS_reference;
   r.current = FLAGS_current;
   if (!FLAGS_html.empty()) {

@@ -91,4 +91,25 @@ Result<FeatureMatrix> ReadFeatureMatrix(const std::string& path, const std::stri
   return m;
 }
 
+Result<CategoricalMatrix> ReadCategoricalMatrix(const std::string& path, const std::string& dataset) {
+  DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(path));
+  CategoricalMatrix m;
+  if (!r->Has(dataset)) return m;
+  DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, r->Info(dataset));
+  if (info.kind != H5Kind::kInteger || info.dims.size() != 2) {
+    return Status::Data("'" + path + "' dataset '" + dataset +
+                        "' must be a 2-D integer array [rows, columns]");
+  }
+  m.rows = info.dims[0];
+  m.dim = info.dims[1];
+  DRIFTRUN_RETURN_IF_ERROR(r->ReadRange(dataset, 0, m.rows, &m.v));
+  auto names = r->AttrStrings("/", "categorical_names");
+  if (names.ok() && static_cast<int64_t>(names.value().size()) == m.dim) {
+    m.names = names.value();
+  } else {
+    for (int64_t j = 0; j < m.dim; ++j) m.names.push_back("c" + std::to_string(j));
+  }
+  return m;
+}
+
 }  // namespace driftrun

@@ -54,4 +54,13 @@ struct FeatureMatrix {
 };
 Result<FeatureMatrix> ReadFeatureMatrix(const std::string& path, const std::string& dataset);
 
+// An optional categorical matrix (an integer [rows, C] dataset, names from the
+// attribute categorical_names); dim 0 when the file has no such dataset.
+struct CategoricalMatrix {
+  int64_t rows = 0, dim = 0;
+  std::vector<int64_t> v;
+  std::vector<std::string> names;
+};
+Result<CategoricalMatrix> ReadCategoricalMatrix(const std::string& path, const std::string& dataset);
+
 }  // namespace driftrun

@@ -80,6 +80,36 @@ if h.check(rep is not None and rep["statistics"] == "exact", "drift on raw data 
         h.check(close(f["jensen_shannon"], js), f"{n}: Jensen-Shannon = scipy ({f['jensen_shannon']:.6g} vs {js:.6g})")
         h.check(close(f["psi"], psi), f"{n}: PSI = numpy ({f['psi']:.6g} vs {psi:.6g})")
 
+# Categorical columns: chi-square and Jensen-Shannon against scipy.
+from scipy.stats import chisquare  # noqa: E402
+
+cat_ref = np.stack([rng.integers(0, 5, 1500), rng.integers(0, 4, 1500), rng.integers(0, 3, 1500)], 1)
+cat_cur = np.stack([rng.integers(0, 5, 800), rng.choice(4, 800, p=[0.4, 0.3, 0.2, 0.1]),
+                    rng.integers(0, 6, 800)], 1)
+for name, cat in (("cref.h5", cat_ref), ("ccur.h5", cat_cur)):
+    with h5py.File(h.path(name), "w") as f:
+        f.create_dataset("/features", data=rng.normal(0, 1, (len(cat), 2)).astype(np.float32))
+        f.create_dataset("/categorical", data=cat.astype(np.int64))
+        f.attrs["feature_names"] = ["x0", "x1"]
+        f.attrs["categorical_names"] = ["same", "shifted", "unseen"]
+rep = drift_json(h.path("cref.h5"), h.path("ccur.h5"))
+cats = {f["name"]: f for f in (rep or {"features": []})["features"] if f.get("kind") == "categorical"}
+h.check(set(cats) == {"same", "shifted", "unseen"}, "categorical columns are reported")
+for j, n in enumerate(("same", "shifted")):
+    if n not in cats:
+        continue
+    k = cat_ref[:, j].max() + 1
+    r_counts = np.bincount(cat_ref[:, j], minlength=k)
+    c_counts = np.bincount(cat_cur[:, j], minlength=k)
+    chi = chisquare(c_counts, r_counts / r_counts.sum() * c_counts.sum())
+    js = jensenshannon(np.append(r_counts, 0), np.append(c_counts, 0))
+    h.check(close(cats[n]["chi2_pvalue"], chi.pvalue) and close(cats[n]["chi2_statistic"], chi.statistic),
+            f"{n}: chi-square = scipy ({cats[n]['chi2_statistic']:.6g}, p {cats[n]['chi2_pvalue']:.6g})")
+    h.check(close(cats[n]["jensen_shannon"], js), f"{n}: categorical Jensen-Shannon = scipy")
+if cats:
+    h.check(not cats["same"]["drifted"] and cats["shifted"]["drifted"] and cats["unseen"]["drifted"],
+            "categorical drift flags the shifted and the unseen-category columns only")
+
 # Profiles: readable with h5py, quantiles near numpy's, drift from a profile.
 h.make_data(h.path("d"), "--rows", "20000", "--features", "8", "--batches", "2", "--batch-rows", "2000",
             "--drift", "mean", "--drift-from", "2", "--drift-magnitude", "0.5", "--drift-share", "0.25")
