@@ -65,6 +65,9 @@ int RunProfile(int argc, char** argv) {
   if (m.value().rows == 0) return ReportStatus("profile", Status::Data("'" + FLAGS_in + "' has no rows"));
   auto p = BuildProfile(AsTensor(m.value()), m.value().names, FLAGS_in);
   if (!p.ok()) return ReportStatus("profile", p.status());
+  auto cat = ReadCategoricalMatrix(FLAGS_in, "/categorical");
+  if (!cat.ok()) return ReportStatus("profile", cat.status());
+  p.value().categorical = ProfileCategories(cat.value().v, cat.value().rows, cat.value().names);
   Status st = WriteProfile(FLAGS_out, p.value());
   if (!st.ok()) return ReportStatus("profile", st);
   std::cout << "wrote " << FLAGS_out << ": " << m.value().rows << " rows, " << m.value().dim << " features\n";
@@ -108,24 +111,21 @@ int RunDrift(int argc, char** argv) {
   }
   if (!report.ok()) return ReportStatus("drift", report.status().WithContext("'" + FLAGS_current + "'"));
   DriftReport& r = report.value();
-  // Categorical columns (/categorical int64 [rows, C]) when the reference is data.
-  if (!IsProfileFile(FLAGS_reference)) {
+  // Categorical columns (/categorical int64 [rows, C]), from the profile or the data.
+  auto cur_cat = ReadCategoricalMatrix(FLAGS_current, "/categorical");
+  if (!cur_cat.ok()) return ReportStatus("drift", cur_cat.status());
+  std::vector<CategoryProfile> ref_cats;
+  if (IsProfileFile(FLAGS_reference)) {
+    ref_cats = ReadProfile(FLAGS_reference).value().categorical;
+  } else {
     auto ref_cat = ReadCategoricalMatrix(FLAGS_reference, "/categorical");
-    auto cur_cat = ReadCategoricalMatrix(FLAGS_current, "/categorical");
     if (!ref_cat.ok()) return ReportStatus("drift", ref_cat.status());
-    if (!cur_cat.ok()) return ReportStatus("drift", cur_cat.status());
-    if (ref_cat.value().dim != cur_cat.value().dim || ref_cat.value().names != cur_cat.value().names) {
-      return ReportStatus("drift", Status::Data("categorical columns differ between '" + FLAGS_reference +
-                                                "' and '" + FLAGS_current + "'"));
-    }
-    if (ref_cat.value().dim > 0) {
-      Status st = AddCategorical(ref_cat.value().v, cur_cat.value().v, ref_cat.value().rows,
-                                 cur_cat.value().rows, ref_cat.value().names, &r);
-      if (!st.ok()) return ReportStatus("drift", st.WithContext("'" + FLAGS_current + "'"));
-    }
+    ref_cats = ProfileCategories(ref_cat.value().v, ref_cat.value().rows, ref_cat.value().names);
   }
-  r.reference = FLAGS_reference;
-  r.current = FLAGS_current;
+  if (!ref_cats.empty() || cur_cat.value().dim > 0) {
+    Status st = AddCategorical(ref_cats, cur_cat.value().v, cur_cat.value().rows, cur_cat.value().names, &r);
+    if (!st.ok()) return ReportStatus("drift", st.WithContext("'" + FLAGS_current + "'"));
+  }
   if (!FLAGS_html.empty()) {
     Status st = WriteFileAtomic(FLAGS_html, r.ToHtml());
     if (!st.ok()) return ReportStatus("drift", st);

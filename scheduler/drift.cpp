@@ -218,18 +218,23 @@ Result<DriftReport> CompareProfile(const Profile& ref, const at::Tensor& cur_in,
   return r;
 }
 
-Status AddCategorical(const std::vector<int64_t>& ref, const std::vector<int64_t>& cur, int64_t ref_rows,
+Status AddCategorical(const std::vector<CategoryProfile>& ref, const std::vector<int64_t>& cur,
                       int64_t cur_rows, const std::vector<std::string>& names, DriftReport* r) {
   const int64_t cols = static_cast<int64_t>(names.size());
-  if (cur_rows == 0 || ref_rows == 0) return Status::Data("categorical columns without rows");
+  if (static_cast<int64_t>(ref.size()) != cols) {
+    return Status::Data("the current batch has " + std::to_string(cols) +
+                        " categorical columns, the reference " + std::to_string(ref.size()));
+  }
+  if (cur_rows == 0) return Status::Data("the current batch is empty (0 rows); nothing to compare");
   for (int64_t j = 0; j < cols; ++j) {
-    std::vector<int64_t> vocab;
-    for (int64_t i = 0; i < ref_rows; ++i) vocab.push_back(ref[i * cols + j]);
-    std::sort(vocab.begin(), vocab.end());
-    vocab.erase(std::unique(vocab.begin(), vocab.end()), vocab.end());
+    if (ref[j].name != names[j]) {
+      return Status::Data("categorical column " + std::to_string(j) + " is '" + names[j] +
+                          "' in the current batch but '" + ref[j].name + "' in the reference");
+    }
+    const auto& vocab = ref[j].values;
     const int64_t k = static_cast<int64_t>(vocab.size());
-    std::vector<double> rc(k + 1, 0.0), cc(k + 1, 0.0);
-    for (int64_t i = 0; i < ref_rows; ++i) rc[kmath::VocabIndex(ref[i * cols + j], vocab.data(), k)] += 1;
+    std::vector<double> rc = ref[j].counts, cc(k + 1, 0.0);
+    rc.push_back(0.0);  // the unseen bucket
     for (int64_t i = 0; i < cur_rows; ++i) cc[kmath::VocabIndex(cur[i * cols + j], vocab.data(), k)] += 1;
     FeatureDrift f;
     f.name = names[j];

@@ -72,12 +72,13 @@ struct DriftReport {
 // ref, cur: float32 [rows, D] (CPU). Exact or histogram per opts.memory_mb.
 Result<DriftReport> CompareData(const at::Tensor& ref, const at::Tensor& cur,
                                 const std::vector<std::string>& names, const DriftOptions& opts);
-// Adds categorical columns (int64 [rows, C]) to a report: per column, counts over
-// the reference's categories plus one bucket for unseen ones; chi-square test of
-// the current counts against the reference proportions and Jensen-Shannon
-// distance. Flagged by chi-square p-value < ks_pvalue when the reference has
-// <= 1000 rows, else Jensen-Shannon >= jensenshannon (Evidently's rule).
-Status AddCategorical(const std::vector<int64_t>& ref, const std::vector<int64_t>& cur, int64_t ref_rows,
+// Adds categorical columns to a report: the current values (int64 [rows, C])
+// counted over each reference column's categories plus one bucket for unseen
+// ones; chi-square test of the current counts against the reference proportions
+// and Jensen-Shannon distance. Flagged by chi-square p-value < ks_pvalue when the
+// reference has <= 1000 rows, else Jensen-Shannon >= jensenshannon (Evidently's
+// rule). The reference comes from ProfileCategories or a stored profile.
+Status AddCategorical(const std::vector<CategoryProfile>& ref, const std::vector<int64_t>& cur,
                       int64_t cur_rows, const std::vector<std::string>& names, DriftReport* report);
 
 Result<DriftReport> CompareProfile(const Profile& ref, const at::Tensor& cur,

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/column_stats.h"
@@ -78,6 +79,28 @@ Result<Profile> BuildProfile(const at::Tensor& x, const std::vector<std::string>
   return p;
 }
 
+std::vector<CategoryProfile> ProfileCategories(const std::vector<int64_t>& v, int64_t rows,
+                                               const std::vector<std::string>& names) {
+  const int64_t cols = static_cast<int64_t>(names.size());
+  std::vector<CategoryProfile> out;
+  for (int64_t j = 0; j < cols; ++j) {
+    std::vector<int64_t> col;
+    for (int64_t i = 0; i < rows; ++i) col.push_back(v[i * cols + j]);
+    std::sort(col.begin(), col.end());
+    CategoryProfile c;
+    c.name = names[j];
+    for (size_t i = 0; i < col.size();) {
+      size_t k = i;
+      while (k < col.size() && col[k] == col[i]) ++k;
+      c.values.push_back(col[i]);
+      c.counts.push_back(static_cast<double>(k - i));
+      i = k;
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 Status WriteProfile(const std::string& path, const Profile& p) {
   DRIFTRUN_ASSIGN_OR_RETURN(auto w, H5Writer::Create(path));
   const int64_t d = static_cast<int64_t>(p.features.size());
@@ -106,6 +129,22 @@ Status WriteProfile(const std::string& path, const Profile& p) {
                                     Flatten(p.features, &FeatureProfile::fine_edges).data()));
   DRIFTRUN_RETURN_IF_ERROR(w->Write("/fine_counts", {d, kFineQuantiles + 2},
                                     Flatten(p.features, &FeatureProfile::fine_counts).data()));
+  if (!p.categorical.empty()) {
+    std::vector<int64_t> offsets = {0}, values;
+    std::vector<double> counts;
+    std::vector<std::string> names;
+    for (const auto& c : p.categorical) {
+      names.push_back(c.name);
+      values.insert(values.end(), c.values.begin(), c.values.end());
+      counts.insert(counts.end(), c.counts.begin(), c.counts.end());
+      offsets.push_back(static_cast<int64_t>(values.size()));
+    }
+    const int64_t n = static_cast<int64_t>(values.size()), nc = static_cast<int64_t>(offsets.size());
+    DRIFTRUN_RETURN_IF_ERROR(w->AttrStrings("/", "categorical_names", names));
+    DRIFTRUN_RETURN_IF_ERROR(w->Write("/cat_offsets", {nc}, offsets.data()));
+    DRIFTRUN_RETURN_IF_ERROR(w->Write("/cat_values", {n}, values.data()));
+    DRIFTRUN_RETURN_IF_ERROR(w->Write("/cat_counts", {n}, counts.data()));
+  }
   return w->Commit();
 }
 
@@ -163,6 +202,24 @@ Result<Profile> ReadProfile(const std::string& path) {
     }
     for (int64_t j = 0; j < d; ++j)
       (p.features[j].*m).assign(v.begin() + j * width, v.begin() + (j + 1) * width);
+  }
+  auto cat_names = r.AttrStrings("/", "categorical_names");
+  if (cat_names.ok()) {
+    std::vector<int64_t> offsets, values;
+    std::vector<double> counts;
+    const int64_t nc = static_cast<int64_t>(cat_names.value().size());
+    if (!r.ReadRange("/cat_offsets", 0, nc + 1, &offsets).ok() || offsets.front() != 0)
+      return bad("/cat_offsets");
+    if (!r.ReadRange("/cat_values", 0, offsets.back(), &values).ok()) return bad("/cat_values");
+    if (!r.ReadRange("/cat_counts", 0, offsets.back(), &counts).ok()) return bad("/cat_counts");
+    for (int64_t c = 0; c < nc; ++c) {
+      if (offsets[c + 1] < offsets[c]) return bad("/cat_offsets");
+      CategoryProfile cp;
+      cp.name = cat_names.value()[c];
+      cp.values.assign(values.begin() + offsets[c], values.begin() + offsets[c + 1]);
+      cp.counts.assign(counts.begin() + offsets[c], counts.begin() + offsets[c + 1]);
+      p.categorical.push_back(std::move(cp));
+    }
   }
   return p;
 }

@@ -8,7 +8,9 @@
 //
 // Stored as HDF5 (readable with h5py): root attributes format, rows, source and
 // feature_names; datasets count, missing, mean, std, min, max [D], psi_edges
-// [D, 9], psi_counts [D, 10], fine_edges [D, 101], fine_counts [D, 102].
+// [D, 9], psi_counts [D, 10], fine_edges [D, 101], fine_counts [D, 102]; for
+// categorical columns (attribute categorical_names) cat_offsets [C + 1] into
+// cat_values and cat_counts (column c's categories are [offsets[c], offsets[c+1])).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -32,11 +34,23 @@ struct FeatureProfile {
   std::vector<double> fine_edges, fine_counts;
 };
 
+// A categorical column: its sorted distinct values and their counts.
+struct CategoryProfile {
+  std::string name;
+  std::vector<int64_t> values;
+  std::vector<double> counts;
+};
+
 struct Profile {
   int64_t rows = 0;
   std::string source;
   std::vector<FeatureProfile> features;
+  std::vector<CategoryProfile> categorical;  // from an optional /categorical dataset
 };
+
+// Category counts of row-major int64 values [rows, names.size()].
+std::vector<CategoryProfile> ProfileCategories(const std::vector<int64_t>& v, int64_t rows,
+                                               const std::vector<std::string>& names);
 
 // x: float32 [rows, D] on any device.
 Result<Profile> BuildProfile(const at::Tensor& x, const std::vector<std::string>& names,

@@ -109,6 +109,11 @@ for j, n in enumerate(("same", "shifted")):
 if cats:
     h.check(not cats["same"]["drifted"] and cats["shifted"]["drifted"] and cats["unseen"]["drifted"],
             "categorical drift flags the shifted and the unseen-category columns only")
+p = h.run(["profile", "--in", h.path("cref.h5"), "--out", h.path("cref.profile.h5")])
+rep2 = drift_json(h.path("cref.profile.h5"), h.path("ccur.h5"))
+cats2 = {f["name"]: f for f in (rep2 or {"features": []})["features"] if f.get("kind") == "categorical"}
+h.check(cats2.keys() == cats.keys() and all(close(cats2[n]["chi2_pvalue"], cats[n]["chi2_pvalue"]) for n in cats),
+        "category counts stored in the profile give the same chi-square results")
 
 # Profiles: readable with h5py, quantiles near numpy's, drift from a profile.
 h.make_data(h.path("d"), "--rows", "20000", "--features", "8", "--batches", "2", "--batch-rows", "2000",
