@@ -99,15 +99,7 @@ int RunPreprocess(int argc, char** argv) {
       }
     }
     const int64_t d = pre.dim();
-    std::vector<float> cols[5];
-    for (const auto& p : pre.params) {
-      const float v[5] = {p.fill, p.shift, p.scale, p.lo, p.hi};
-      for (int k = 0; k < 5; ++k) cols[k].push_back(v[k]);
-    }
-    const char* names[5] = {"fill", "shift", "scale", "lo", "hi"};
-    for (int k = 0; k < 5; ++k) {
-      DRIFTRUN_RETURN_IF_ERROR(w->Write(std::string("/preprocess/") + names[k], {d}, cols[k].data()));
-    }
+    DRIFTRUN_RETURN_IF_ERROR(WritePreprocessor(*w, "/preprocess", pre));
     DRIFTRUN_RETURN_IF_ERROR(w->Write("/preprocess/imputed", {d}, rep.imputed.data()));
     DRIFTRUN_RETURN_IF_ERROR(w->Write("/preprocess/clipped", {d}, rep.clipped.data()));
     return w->Commit();

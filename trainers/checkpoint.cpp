@@ -13,8 +13,6 @@ namespace driftrun {
 namespace {
 
 constexpr const char* kFormat = "driftrun-checkpoint-1";
-// Per-column preprocessing parameters (kmath::ColumnTransform), one array each.
-constexpr const char* kPreprocessArrays[5] = {"fill", "shift", "scale", "lo", "hi"};
 
 std::string StepName(int64_t step) {
   char buf[32];
@@ -75,17 +73,7 @@ Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointStat
     DRIFTRUN_ASSIGN_OR_RETURN(auto w, H5Writer::Create(data_path));
     DRIFTRUN_RETURN_IF_ERROR(WriteArrays(*w, "/model", s.model));
     DRIFTRUN_RETURN_IF_ERROR(WriteArrays(*w, "/optim", s.optim));
-    const int64_t d = s.pre.dim();
-    std::vector<float> cols[5];
-    for (const auto& p : s.pre.params) {
-      const float v[5] = {p.fill, p.shift, p.scale, p.lo, p.hi};
-      for (int k = 0; k < 5; ++k) cols[k].push_back(v[k]);
-    }
-    for (int k = 0; k < 5; ++k) {
-      DRIFTRUN_RETURN_IF_ERROR(
-          w->Write(std::string("/preprocess/") + kPreprocessArrays[k], {d}, cols[k].data()));
-    }
-    DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/preprocess", "bf16", s.pre.bf16 ? 1 : 0));
+    DRIFTRUN_RETURN_IF_ERROR(WritePreprocessor(*w, "/preprocess", s.pre));
     for (auto [k, v] : std::vector<std::pair<const char*, double>>{{"step", s.step},
                                                                    {"epoch", s.epoch},
                                                                    {"next_batch", s.next_batch},
@@ -171,16 +159,7 @@ Result<CheckpointState> ReadCheckpoint(const std::string& path) {
   DRIFTRUN_ASSIGN_OR_RETURN(s.task, r->AttrString("/", "task"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.model, ReadArrays(*r, "/model"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.optim, ReadArrays(*r, "/optim"));
-  std::vector<float> cols[5];
-  for (int k = 0; k < 5; ++k) {
-    DRIFTRUN_RETURN_IF_ERROR(
-        r->ReadRange(std::string("/preprocess/") + kPreprocessArrays[k], 0, s.in_dim, &cols[k]));
-  }
-  for (int64_t j = 0; j < s.in_dim; ++j) {
-    s.pre.params.push_back({cols[0][j], cols[1][j], cols[2][j], cols[3][j], cols[4][j]});
-  }
-  auto bf16 = r->AttrDouble("/preprocess", "bf16");
-  s.pre.bf16 = bf16.ok() && bf16.value() != 0;
+  DRIFTRUN_ASSIGN_OR_RETURN(s.pre, ReadPreprocessor(*r, "/preprocess", s.in_dim));
   return s;
 }
 

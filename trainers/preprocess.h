@@ -46,6 +46,13 @@ struct Preprocessor {
   Result<at::Tensor> Apply(const at::Tensor& x, TransformReport* report = nullptr) const;
 };
 
+class H5Writer;
+class H5Reader;
+// The parameters as HDF5 arrays <group>/{fill,shift,scale,lo,hi} [D] and the
+// attribute bf16; used by checkpoints and `driftrun preprocess`.
+Status WritePreprocessor(H5Writer& w, const std::string& group, const Preprocessor& pre);
+Result<Preprocessor> ReadPreprocessor(const H5Reader& r, const std::string& group, int64_t dim);
+
 struct FitResult {
   Preprocessor pre;
   int64_t classes = 0;  // max(label)+1 for classification, else 0

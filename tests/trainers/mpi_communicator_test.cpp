@@ -1,5 +1,5 @@
 // MpiCommunicator against real MPI: run by CTest under `mpirun -np 3` and as a
-// single process. Has its own main (MPI_Init/MPI_Finalize around the tests).
+// single process; main() is tests/mpi_gtest_main.cpp.
 #include "trainers/mpi_communicator.h"
 
 #include <gtest/gtest.h>
@@ -55,14 +55,3 @@ TEST(MpiCommunicator, BroadcastAndAgree) {
 
 }  // namespace
 }  // namespace driftrun
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  MPI_Init(&argc, &argv);
-  int rc = RUN_ALL_TESTS();
-  // Every rank must pass: combine the results.
-  int worst = rc;
-  MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Finalize();
-  return worst;
-}
