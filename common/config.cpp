@@ -81,6 +81,22 @@ std::string Suggest(const std::string& full) {
   return best.empty() ? " (see configs/README.md for every key)" : " (did you mean '" + best + "'?)";
 }
 
+// A TOML array whose every element is a T; an error string when it is not.
+template <typename T>
+std::string ConvertList(const toml::node& n, const KeyInfo& k, ConfigValue* out) {
+  const toml::array* arr = n.as_array();
+  if (!arr) return std::string("must be ") + TypeName(k.type) + ", got " + NodeTypeName(n);
+  std::vector<T> list;
+  for (const auto& e : *arr) {
+    auto v = e.template value_exact<T>();
+    if (!v)
+      return std::string("must be ") + TypeName(k.type) + ", found an element that is " + NodeTypeName(e);
+    list.push_back(*v);
+  }
+  *out = list;
+  return "";
+}
+
 // Converts a TOML node to the key's type; an error string when it does not fit.
 std::string Convert(const toml::node& n, const KeyInfo& k, ConfigValue* out) {
   switch (k.type) {
@@ -112,34 +128,8 @@ std::string Convert(const toml::node& n, const KeyInfo& k, ConfigValue* out) {
         return "";
       }
       break;
-    case ValueType::kIntList:
-      if (const toml::array* arr = n.as_array()) {
-        std::vector<int64_t> list;
-        for (const auto& e : *arr) {
-          auto v = e.value_exact<int64_t>();
-          if (!v)
-            return std::string("must be ") + TypeName(k.type) + ", found an element that is " +
-                   NodeTypeName(e);
-          list.push_back(*v);
-        }
-        *out = list;
-        return "";
-      }
-      break;
-    case ValueType::kStringList:
-      if (const toml::array* arr = n.as_array()) {
-        std::vector<std::string> list;
-        for (const auto& e : *arr) {
-          auto v = e.value_exact<std::string>();
-          if (!v)
-            return std::string("must be ") + TypeName(k.type) + ", found an element that is " +
-                   NodeTypeName(e);
-          list.push_back(*v);
-        }
-        *out = list;
-        return "";
-      }
-      break;
+    case ValueType::kIntList: return ConvertList<int64_t>(n, k, out);
+    case ValueType::kStringList: return ConvertList<std::string>(n, k, out);
   }
   return std::string("must be ") + TypeName(k.type) + ", got " + NodeTypeName(n);
 }

@@ -4,6 +4,20 @@
 
 namespace driftrun {
 
+namespace {
+
+// Column names from a string-list attribute of the root group when it has one
+// name per column, else prefix + index.
+std::vector<std::string> ColumnNames(const H5Reader& r, const char* attr, int64_t dim, const char* prefix) {
+  auto names = r.AttrStrings("/", attr);
+  if (names.ok() && static_cast<int64_t>(names.value().size()) == dim) return names.value();
+  std::vector<std::string> out;
+  for (int64_t j = 0; j < dim; ++j) out.push_back(prefix + std::to_string(j));
+  return out;
+}
+
+}  // namespace
+
 Result<TabularMeta> InspectTabular(const H5Reader& file, const TabularSpec& spec) {
   const std::string where = "'" + file.path() + "'";
   DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo fx, file.Info(spec.features));
@@ -34,12 +48,7 @@ Result<TabularMeta> InspectTabular(const H5Reader& file, const TabularSpec& spec
   }
   if (m.rows == 0) return Status::Data(where + ": '" + spec.features + "' has no rows");
   if (m.dim == 0) return Status::Data(where + ": '" + spec.features + "' has no feature columns");
-  auto names = file.AttrStrings("/", "feature_names");
-  if (names.ok() && static_cast<int64_t>(names.value().size()) == m.dim) {
-    m.feature_names = names.value();
-  } else {
-    for (int64_t j = 0; j < m.dim; ++j) m.feature_names.push_back("f" + std::to_string(j));
-  }
+  m.feature_names = ColumnNames(file, "feature_names", m.dim, "f");
   return m;
 }
 
@@ -82,12 +91,7 @@ Result<FeatureMatrix> ReadFeatureMatrix(const std::string& path, const std::stri
   m.rows = info.dims[0];
   m.dim = info.dims[1];
   DRIFTRUN_RETURN_IF_ERROR(r->ReadRange(dataset, 0, m.rows, &m.x));
-  auto names = r->AttrStrings("/", "feature_names");
-  if (names.ok() && static_cast<int64_t>(names.value().size()) == m.dim) {
-    m.names = names.value();
-  } else {
-    for (int64_t j = 0; j < m.dim; ++j) m.names.push_back("f" + std::to_string(j));
-  }
+  m.names = ColumnNames(*r, "feature_names", m.dim, "f");
   return m;
 }
 
@@ -103,12 +107,7 @@ Result<CategoricalMatrix> ReadCategoricalMatrix(const std::string& path, const s
   m.rows = info.dims[0];
   m.dim = info.dims[1];
   DRIFTRUN_RETURN_IF_ERROR(r->ReadRange(dataset, 0, m.rows, &m.v));
-  auto names = r->AttrStrings("/", "categorical_names");
-  if (names.ok() && static_cast<int64_t>(names.value().size()) == m.dim) {
-    m.names = names.value();
-  } else {
-    for (int64_t j = 0; j < m.dim; ++j) m.names.push_back("c" + std::to_string(j));
-  }
+  m.names = ColumnNames(*r, "categorical_names", m.dim, "c");
   return m;
 }
 
