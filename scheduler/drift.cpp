@@ -39,15 +39,22 @@ void Finish(DriftReport* r) {
   r->dataset_drift = r->drift_share >= r->opts.share;
 }
 
-std::vector<float> SortedFinite(const float* x, int64_t rows, int64_t cols, int64_t j) {
-  std::vector<float> v;
-  v.reserve(static_cast<size_t>(rows));
+// The finite values of every column, in one row-major pass (a column-at-a-time
+// gather would stride through the whole matrix once per column), then each
+// column radix-sorted, in parallel over columns.
+std::vector<std::vector<float>> SortedFiniteColumns(const float* x, int64_t rows, int64_t cols) {
+  std::vector<std::vector<float>> out(static_cast<size_t>(cols));
+  for (auto& c : out) c.reserve(static_cast<size_t>(rows));
   for (int64_t i = 0; i < rows; ++i) {
-    const float f = x[i * cols + j];
-    if (std::isfinite(f)) v.push_back(f);
+    const float* row = x + i * cols;
+    for (int64_t j = 0; j < cols; ++j) {
+      if (std::isfinite(row[j])) out[j].push_back(row[j]);
+    }
   }
-  std::sort(v.begin(), v.end());
-  return v;
+  at::parallel_for(0, cols, 1, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) RadixSortFloats(&out[j]);
+  });
+  return out;
 }
 
 std::vector<double> Shares(const std::vector<double>& c) {
@@ -58,14 +65,15 @@ std::vector<double> Shares(const std::vector<double>& c) {
   return out;
 }
 
-// Counts in numpy.histogram's equal-width bins over [lo, hi] (last bin closed).
-std::vector<double> EqualWidthCounts(const std::vector<float>& s, const std::vector<double>& edges) {
+// Counts of sorted values in numpy.histogram's equal-width bins over [lo, hi]
+// (edges[b] <= v < edges[b + 1], the last bin closed): one walk, no searches.
+std::vector<double> EqualWidthCounts(const std::vector<float>& sorted, const std::vector<double>& edges) {
   const size_t k = edges.size() - 1;
   std::vector<double> c(k, 0.0);
-  for (float v : s) {
-    size_t b = std::upper_bound(edges.begin(), edges.end(), static_cast<double>(v)) - edges.begin();
-    b = b == 0 ? 0 : b - 1;
-    c[std::min(b, k - 1)] += 1;
+  size_t b = 0;
+  for (float v : sorted) {
+    while (b + 1 < k && static_cast<double>(v) >= edges[b + 1]) ++b;
+    c[b] += 1;
   }
   return c;
 }
@@ -114,13 +122,14 @@ Result<DriftReport> CompareData(const at::Tensor& ref_in, const at::Tensor& cur_
   r.ref_rows = nr;
   r.cur_rows = nc;
   r.features.resize(static_cast<size_t>(cols));
-  const float* pr = ref.data_ptr<float>();
-  const float* pc = cur.data_ptr<float>();
+  const auto ref_cols = SortedFiniteColumns(ref.data_ptr<float>(), nr, cols);
+  const auto cur_cols = SortedFiniteColumns(cur.data_ptr<float>(), nc, cols);
   at::parallel_for(0, cols, 1, [&](int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < j1; ++j) {
       FeatureDrift& f = r.features[j];
       f.name = names[j];
-      auto a = SortedFinite(pr, nr, cols, j), b = SortedFinite(pc, nc, cols, j);
+      const auto& a = ref_cols[j];
+      const auto& b = cur_cols[j];
       f.ref_missing = 1.0 - static_cast<double>(a.size()) / nr;
       f.cur_missing = 1.0 - static_cast<double>(b.size()) / nc;
       if (a.empty() || b.empty()) continue;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace driftrun {
 namespace {
@@ -305,6 +306,35 @@ ChiSquareResult ChiSquare(const std::vector<double>& observed, const std::vector
   }
   r.pvalue = used > 1 ? GammaQ((used - 1) / 2.0, r.statistic / 2) : 1.0;
   return r;
+}
+
+void RadixSortFloats(std::vector<float>* v) {
+  const size_t n = v->size();
+  if (n < 2) return;
+  // Order-preserving map: flip all bits of negatives, the sign bit of the rest.
+  std::vector<uint32_t> keys(n), tmp(n);
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, &(*v)[i], 4);
+    keys[i] = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+  }
+  for (int shift = 0; shift < 32; shift += 11) {
+    size_t count[2048] = {0};
+    for (uint32_t k : keys) ++count[(k >> shift) & 2047];
+    size_t sum = 0;
+    for (size_t& c : count) {
+      const size_t c0 = c;
+      c = sum;
+      sum += c0;
+    }
+    for (uint32_t k : keys) tmp[count[(k >> shift) & 2047]++] = k;
+    keys.swap(tmp);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t k = keys[i];
+    const uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+    std::memcpy(&(*v)[i], &u, 4);
+  }
 }
 
 double QuantileSorted(const std::vector<float>& s, double q) {

@@ -43,6 +43,11 @@ ChiSquareResult ChiSquare(const std::vector<double>& observed, const std::vector
 // Regularized upper incomplete gamma Q(a, x); chi-square sf(x, k) = Q(k/2, x/2).
 double GammaQ(double a, double x);
 
+// Sorts finite floats ascending by an LSD radix sort on their order-preserving
+// 32-bit keys (3 passes of 11 bits): the same order as std::sort, several times
+// faster on the 10^6-value columns drift compares.
+void RadixSortFloats(std::vector<float>* v);
+
 // numpy.quantile(sorted, q) with the default linear method.
 double QuantileSorted(const std::vector<float>& sorted, double q);
 // Counts of sorted values in bins (-inf, e0], (e0, e1], ..., (e_last, inf).

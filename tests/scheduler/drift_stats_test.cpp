@@ -71,5 +71,27 @@ TEST(DriftStats, PsiAndJensenShannon) {
   EXPECT_NEAR(QuantileSorted({1, 2, 3, 4}, 0.5), 2.5, 1e-12);
 }
 
+TEST(DriftStats, RadixSortEqualsStdSort) {
+  std::vector<float> v;
+  uint64_t s = 12345;
+  for (int i = 0; i < 100000; ++i) {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    const int32_t bits = static_cast<int32_t>(s >> 32);
+    float f = static_cast<float>(bits) * 1e-6f;
+    if (i % 7 == 0) f = -f * 1e-30f;  // tiny negatives and denormal-range values
+    if (i % 11 == 0) f = 0.0f;
+    v.push_back(f);
+  }
+  v.push_back(-3.4e38f);
+  v.push_back(3.4e38f);
+  std::vector<float> want = v;
+  std::sort(want.begin(), want.end());
+  RadixSortFloats(&v);
+  EXPECT_EQ(v, want);
+  std::vector<float> one = {2.5f};
+  RadixSortFloats(&one);
+  EXPECT_EQ(one, std::vector<float>{2.5f});
+}
+
 }  // namespace
 }  // namespace driftrun
