@@ -134,6 +134,22 @@ double KolmogorovCdfPelzGood(int64_t n, double x) {
   return sum;
 }
 
+// Walks the distinct values v of two sorted samples in merged order and calls
+// fn(v, |F_a(v) - F_b(v)|) with both empirical CDFs taken after every copy of v
+// (searchsorted side='right', as scipy): the one merge walk behind KS and
+// Wasserstein.
+template <typename Fn>
+void ForEachDistinct(const std::vector<float>& a, const std::vector<float>& b, Fn fn) {
+  const size_t n1 = a.size(), n2 = b.size();
+  size_t i = 0, j = 0;
+  while (i < n1 || j < n2) {
+    const float v = (j >= n2 || (i < n1 && a[i] <= b[j])) ? a[i] : b[j];
+    while (i < n1 && a[i] <= v) ++i;
+    while (j < n2 && b[j] <= v) ++j;
+    fn(static_cast<double>(v), std::fabs(static_cast<double>(i) / n1 - static_cast<double>(j) / n2));
+  }
+}
+
 double LogNFactorialDivNPowN(double n) {
   return std::lgamma(n + 1) - n * std::log(n);
 }
@@ -191,16 +207,8 @@ double KolmogorovSf(int64_t n, double x) {
 
 KsResult KsTwoSample(const std::vector<float>& a, const std::vector<float>& b) {
   const size_t n1 = a.size(), n2 = b.size();
-  size_t i = 0, j = 0;
   double d = 0;
-  // Walk the merged order; evaluate after all copies of a value are consumed
-  // (searchsorted side='right', as scipy).
-  while (i < n1 || j < n2) {
-    float v = (j >= n2 || (i < n1 && a[i] <= b[j])) ? a[i] : b[j];
-    while (i < n1 && a[i] <= v) ++i;
-    while (j < n2 && b[j] <= v) ++j;
-    d = std::max(d, std::fabs(static_cast<double>(i) / n1 - static_cast<double>(j) / n2));
-  }
+  ForEachDistinct(a, b, [&](double, double gap) { d = std::max(d, gap); });
   KsResult r;
   r.statistic = d;
   const int64_t g = std::__gcd(static_cast<int64_t>(n1), static_cast<int64_t>(n2));
@@ -217,21 +225,16 @@ KsResult KsTwoSample(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 double WassersteinSorted(const std::vector<float>& a, const std::vector<float>& b) {
-  // integral of |F_a - F_b| over the merged support, as scipy's _cdf_distance(1).
-  const size_t n1 = a.size(), n2 = b.size();
-  size_t i = 0, j = 0;
-  double total = 0, prev = 0;
+  // integral of |F_a - F_b| over the merged support, as scipy's _cdf_distance(1):
+  // each gap holds from one distinct value to the next.
+  double total = 0, prev_v = 0, prev_gap = 0;
   bool first = true;
-  while (i < n1 || j < n2) {
-    const double v = (j >= n2 || (i < n1 && a[i] <= b[j])) ? a[i] : b[j];
-    if (!first) {
-      total += std::fabs(static_cast<double>(i) / n1 - static_cast<double>(j) / n2) * (v - prev);
-    }
+  ForEachDistinct(a, b, [&](double v, double gap) {
+    if (!first) total += prev_gap * (v - prev_v);
     first = false;
-    while (i < n1 && a[i] <= v) ++i;
-    while (j < n2 && b[j] <= v) ++j;
-    prev = v;
-  }
+    prev_v = v;
+    prev_gap = gap;
+  });
   return total;
 }
 
