@@ -17,6 +17,10 @@ const std::vector<KeyInfo>& ConfigSchema() {
        "float32 [N, D] dataset; NaN marks a missing value"},
       {"data", "labels", T::kString, "\"/labels\"", "",
        "float32 [N] or [N, K] (regression) or int64 [N] (classification) dataset"},
+      {"data", "images", T::kString, "\"/images\"", "",
+       "float32 [N, C, H, W] dataset read by model.kind = \"cnn\" (NaN marks a missing pixel)"},
+      {"data", "text", T::kString, "\"/text\"", "",
+       "variable-length string [N] dataset read by model.kind = \"text\""},
 
       {"preprocess", "impute", T::kString, "\"mean\"", "mean|median|zero|constant",
        "value put in place of a missing (NaN) or +-Inf feature, from the training data"},
@@ -26,18 +30,28 @@ const std::vector<KeyInfo>& ConfigSchema() {
       {"preprocess", "clip_sigma", T::kFloat, "0.0", "", "> 0 clips standardized features to +-clip_sigma"},
       {"preprocess", "output", T::kString, "\"float32\"", "float32|bf16",
        "precision of the preprocessed features held in memory for training"},
+      {"preprocess", "text_buckets", T::kInt, "262144", "", "text: hashed n-gram buckets (embedding rows)"},
+      {"preprocess", "word_ngrams", T::kInt, "2", "", "text: 1 words only, 2 words and word bigrams"},
+      {"preprocess", "char_ngrams", T::kInt, "3", "", "text: length of char n-grams within words (0: none)"},
+      {"preprocess", "max_ngrams", T::kInt, "256", "",
+       "text: n-gram ids kept per text (the rest is dropped)"},
       {"preprocess", "columns", T::kStringList, "[]", "",
        "per-column overrides \"NAME:key=value\" with key impute, fill_value, scale or clip_sigma, e.g. "
        "[\"f3:impute=median\"]"},
 
-      {"model", "kind", T::kString, "\"mlp\"", "mlp",
-       "model family (cnn and text come with the model-kinds issue)"},
+      {"model", "kind", T::kString, "\"mlp\"", "mlp|cnn|text",
+       "mlp: data.features; cnn: data.images, conv blocks then the hidden layers; text: data.text, hashed "
+       "word and char n-grams into a mean EmbeddingBag, then the hidden layers"},
       {"model", "task", T::kString, "\"regression\"", "regression|classification",
        "loss and metric: MSE/RMSE or cross-entropy/accuracy"},
       {"model", "hidden", T::kIntList, "[128, 128]", "", "hidden layer widths of the MLP"},
       {"model", "activation", T::kString, "\"relu\"", "relu|tanh|gelu|sigmoid",
        "activation between hidden layers"},
       {"model", "dropout", T::kFloat, "0.0", "", "dropout probability after each hidden activation"},
+      {"model", "channels", T::kIntList, "[16, 32]", "",
+       "cnn: output channels of each conv block (conv, activation, 2x2 max pool)"},
+      {"model", "kernel", T::kInt, "3", "", "cnn: conv kernel size (odd; padding keeps the image size)"},
+      {"model", "embedding_dim", T::kInt, "64", "", "text: width of the n-gram embedding"},
       {"model", "classes", T::kInt, "0", "",
        "number of classes; 0 infers max(label)+1 from the training data"},
 
@@ -99,10 +113,18 @@ const std::vector<KeyInfo>& ConfigSchema() {
       {"drift", "memory_mb", T::kFloat, "1024.0", "",
        "exact statistics on the raw samples when both fit in this budget, else histogram-based"},
 
+      {"export", "onnx", T::kBool, "true", "",
+       "write model.onnx (preprocessing folded in) into the run folder when training finishes"},
+
       {"registry", "path", T::kString, "\"driftrun-registry\"", "",
-       "model registry folder (used by the registry issue)"},
+       "model registry folder: registry.db (SQLite) and artifacts/ (content-addressed)"},
       {"registry", "register", T::kBool, "false", "",
-       "register the finished model (used by the registry issue)"},
+       "register the finished run as a new version of model `name` with alias candidate"},
+      {"registry", "require_approval", T::kBool, "false", "",
+       "promote refuses a version nobody has approved (driftrun registry approve)"},
+      {"registry", "tolerance", T::kFloat, "0.05", "",
+       "promote refuses a candidate whose holdout loss exceeds the production holder's by more than this "
+       "share"},
   };
   return kSchema;
 }

@@ -2,6 +2,7 @@
 #include "kernels/categorical.h"
 #include "kernels/column_stats.h"
 #include "kernels/histogram.h"
+#include "kernels/text_hash.h"
 #include "kernels/transform.h"
 
 namespace driftrun {
@@ -26,6 +27,10 @@ Result<at::Tensor> HashCategoriesCuda(const at::Tensor&, int64_t) {
 }
 Result<at::Tensor> VocabIndicesCuda(const at::Tensor&, const at::Tensor&, const at::Tensor&) {
   return NoCuda("vocabulary lookup");
+}
+Result<at::Tensor> HashTextCuda(const std::string&, const std::vector<int64_t>&, const NgramOptions&,
+                                at::Device) {
+  return NoCuda("text hashing");
 }
 
 }  // namespace driftrun

@@ -77,8 +77,8 @@ int RunPreprocess(int argc, char** argv) {
   }
   pre.bf16 = false;  // HDF5 has no bfloat16: the file holds float32
   TransformReport rep;
-  auto out =
-      pre.Apply(at::from_blob(in.value().x.data(), {in.value().rows, in.value().dim}, at::kFloat), &rep);
+  auto out = ApplyPreprocessor(
+      pre, at::from_blob(in.value().x.data(), {in.value().rows, in.value().dim}, at::kFloat), &rep);
   if (!out.ok()) return ReportStatus("preprocess", out.status());
   Status st = [&]() -> Status {
     DRIFTRUN_ASSIGN_OR_RETURN(auto w, H5Writer::Create(FLAGS_out));

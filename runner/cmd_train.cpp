@@ -7,7 +7,9 @@
 
 #include "common/config.h"
 #include "runner/commands.h"
+#include "runner/exporter.h"
 #include "runner/mpi_env.h"
+#include "runner/register_run.h"
 #include "runner/signals.h"
 #include "trainers/mpi_communicator.h"
 #include "trainers/trainer.h"
@@ -43,6 +45,32 @@ const CommandSpec kTrainSpec = {
       "terminal even when mpirun's output is piped: pass --noprogress there)"}},
     true};
 
+namespace {
+
+// Rank 0, after a finished run: model.onnx into the run folder ([export] onnx)
+// and registration ([registry] register).
+Status AfterTraining(const Config& cfg, const std::string& run_dir) {
+  if (cfg.Bool("export.onnx") || cfg.Bool("registry.register")) {
+    DRIFTRUN_ASSIGN_OR_RETURN(std::string ckpt, RunCheckpoint(run_dir));
+    DRIFTRUN_ASSIGN_OR_RETURN(auto lineage, RunLineage(run_dir));
+    DRIFTRUN_ASSIGN_OR_RETURN(ExportResult e, RunExporter(ckpt, run_dir + "/model.onnx", lineage));
+    if (!FLAGS_quiet)
+      std::printf("exported %s (%lld bytes)\n", e.path.c_str(), static_cast<long long>(e.bytes));
+  }
+  if (cfg.Bool("registry.register")) {
+    RegisterRunOptions o;
+    o.registry = cfg.Str("registry.path");
+    DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, RegisterRun(run_dir, o));
+    if (!FLAGS_quiet) {
+      std::printf("registered %s:%lld (alias candidate) in %s\n", v.name.c_str(),
+                  static_cast<long long>(v.version), o.registry.c_str());
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 int RunTrain(int argc, char** argv) {
   ParsedArgs args;
   int code = 0;
@@ -76,6 +104,7 @@ int RunTrain(int argc, char** argv) {
   try {
     auto r = Train(world, cfg.value(), req);
     st = r.status();
+    if (st.ok() && !r.value().stopped && env->rank() == 0) st = AfterTraining(cfg.value(), r.value().run_dir);
   } catch (const std::exception& e) {
     // A LibTorch error (c10::Error) or similar escaped on this rank only: peers may
     // sit in a collective, so end the whole job.

@@ -19,6 +19,9 @@ extern const CommandSpec kConfigSpec;
 extern const CommandSpec kProfileSpec;
 extern const CommandSpec kDriftSpec;
 extern const CommandSpec kPreprocessSpec;
+extern const CommandSpec kExportSpec;
+extern const CommandSpec kPredictSpec;
+extern const CommandSpec kRegistrySpec;
 
 int RunTrain(int argc, char** argv);
 int RunMakeData(int argc, char** argv);
@@ -26,6 +29,9 @@ int RunConfig(int argc, char** argv);
 int RunProfile(int argc, char** argv);
 int RunDrift(int argc, char** argv);
 int RunPreprocess(int argc, char** argv);
+int RunExport(int argc, char** argv);
+int RunPredict(int argc, char** argv);
+int RunRegistry(int argc, char** argv);
 
 const std::vector<Subcommand>& Subcommands();
 

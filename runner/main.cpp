@@ -16,6 +16,7 @@ const std::vector<Subcommand>& Subcommands() {
   static const std::vector<Subcommand> kAll = {
       {&kTrainSpec, RunTrain},     {&kMakeDataSpec, RunMakeData}, {&kConfigSpec, RunConfig},
       {&kProfileSpec, RunProfile}, {&kDriftSpec, RunDrift},       {&kPreprocessSpec, RunPreprocess},
+      {&kExportSpec, RunExport},   {&kPredictSpec, RunPredict},   {&kRegistrySpec, RunRegistry},
   };
   return kAll;
 }

@@ -12,8 +12,9 @@ readonly APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config python3-venv clang-format
   libopenmpi-dev openmpi-bin libhdf5-dev libgflags-dev libsqlite3-dev
   libtomlplusplus-dev nlohmann-json3-dev libgtest-dev libgmock-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler
 )
-readonly PY_PACKAGES=("torch==${TORCH_VERSION}" numpy h5py scipy)
+readonly PY_PACKAGES=("torch==${TORCH_VERSION}" numpy h5py scipy onnxruntime scikit-learn)
 
 log() { printf '[setup] %s\n' "$*"; }
 

@@ -88,6 +88,7 @@ Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointStat
     }
     DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "config_hash", s.config_hash));
     DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "task", s.task));
+    DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "model_spec", s.model_spec));
     DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "format", kFormat));
     DRIFTRUN_RETURN_IF_ERROR(w->Commit());
   }
@@ -138,7 +139,18 @@ Result<CheckpointState> ReadCheckpoint(const std::string& path) {
   std::string manifest = path;
   if (EndsWith(path, ".h5")) manifest = path.substr(0, path.size() - 3) + ".json";
   DRIFTRUN_RETURN_IF_ERROR(VerifyCheckpoint(manifest));
-  const std::string data = manifest.substr(0, manifest.size() - 5) + ".h5";
+  return ReadCheckpointData(manifest.substr(0, manifest.size() - 5) + ".h5", "");
+}
+
+Result<CheckpointState> ReadCheckpointData(const std::string& data, const std::string& sha256) {
+  if (!sha256.empty()) {
+    auto sha = Sha256File(data);
+    if (!sha.ok()) return Status::Data("checkpoint '" + data + "' is missing");
+    if (sha.value() != sha256) {
+      return Status::Data("checkpoint '" + data +
+                          "' does not match its recorded sha256 (corrupt or truncated)");
+    }
+  }
   DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(data));
   CheckpointState s;
   auto attr = [&](const char* k) {
@@ -157,6 +169,7 @@ Result<CheckpointState> ReadCheckpoint(const std::string& path) {
   s.samples_seen = attr("samples_seen");
   DRIFTRUN_ASSIGN_OR_RETURN(s.config_hash, r->AttrString("/", "config_hash"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.task, r->AttrString("/", "task"));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.model_spec, r->AttrString("/", "model_spec"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.model, ReadArrays(*r, "/model"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.optim, ReadArrays(*r, "/optim"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.pre, ReadPreprocessor(*r, "/preprocess", s.in_dim));

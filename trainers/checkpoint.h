@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "trainers/preprocess.h"
+#include "trainers/preprocess_params.h"
 
 namespace driftrun {
 
@@ -41,6 +41,7 @@ struct CheckpointState {
   double samples_seen = 0;
   std::string config_hash;
   std::string task;
+  std::string model_spec;  // ModelSpec::ToJson(): the architecture (trainers/model_spec.h)
   std::vector<NamedArray> model;
   std::vector<NamedArray> optim;
   Preprocessor pre;
@@ -52,6 +53,10 @@ Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointStat
 
 // Reads and verifies a checkpoint given its manifest (.json) or data (.h5) path.
 Result<CheckpointState> ReadCheckpoint(const std::string& path);
+
+// Reads a checkpoint's data file directly (a registry artifact has no manifest);
+// with sha256 non-empty, first checks the file against it.
+Result<CheckpointState> ReadCheckpointData(const std::string& h5_path, const std::string& sha256);
 
 // Verifies a checkpoint (manifest parses, file exists, sha256 matches).
 Status VerifyCheckpoint(const std::string& manifest_path);

@@ -253,6 +253,48 @@ Result<std::vector<std::string>> H5Reader::AttrStrings(const std::string& object
   return out;
 }
 
+Status H5Reader::ReadStrings(const std::string& dataset, int64_t begin, int64_t count,
+                             std::vector<std::string>* out) const {
+  const std::string where = "reading '" + path_ + "' dataset '" + dataset + "'";
+  DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, Info(dataset));
+  if (info.kind != H5Kind::kString || info.dims.size() != 1) {
+    return Status::Data(where + ": expected a 1-D string array [rows]");
+  }
+  if (begin < 0 || count < 0 || begin + count > info.rows()) {
+    return Status::Data(where + ": rows [" + std::to_string(begin) + ", " + std::to_string(begin + count) +
+                        ") outside its " + std::to_string(info.rows()) + " rows");
+  }
+  out->clear();
+  if (count == 0) return Status::Ok();
+  Handle d(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT));
+  Handle ftype(H5Dget_type(d.get()));
+  Handle fspace(H5Dget_space(d.get()));
+  hsize_t start = static_cast<hsize_t>(begin), cnt = static_cast<hsize_t>(count);
+  H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, &start, nullptr, &cnt, nullptr), where);
+  Handle mspace(H5Screate_simple(1, &cnt, nullptr));
+  if (H5Tis_variable_str(ftype.get()) > 0) {
+    std::vector<char*> ptrs(count, nullptr);
+    Handle mtype(H5Tcopy(H5T_C_S1));
+    H5Tset_size(mtype.get(), H5T_VARIABLE);
+    H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
+    H5_CHECK(H5Dread(d.get(), mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, ptrs.data()),
+             where + ": read failed; the file may be truncated");
+    for (char* p : ptrs) out->emplace_back(p ? p : "");
+    H5Dvlen_reclaim(mtype.get(), mspace.get(), H5P_DEFAULT, ptrs.data());
+  } else {
+    const size_t len = H5Tget_size(ftype.get());
+    std::vector<char> buf(len * count + 1, 0);
+    H5_CHECK(H5Dread(d.get(), ftype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, buf.data()),
+             where + ": read failed; the file may be truncated");
+    for (int64_t i = 0; i < count; ++i) {
+      std::string v(buf.data() + i * len, len);
+      v.erase(v.find_last_not_of('\0') + 1);
+      out->push_back(v);
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::string> H5Reader::AttrString(const std::string& object, const std::string& name) const {
   DRIFTRUN_ASSIGN_OR_RETURN(auto v, AttrStrings(object, name));
   if (v.size() != 1) return Status::Data("attribute '" + name + "' of '" + object + "' is not one string");
@@ -340,6 +382,15 @@ Status H5Writer::Write(const std::string& ds, const std::vector<int64_t>& dims, 
 }
 Status H5Writer::Write(const std::string& ds, const std::vector<int64_t>& dims, const uint8_t* d) {
   return WriteRaw(ds, dims, H5T_NATIVE_UINT8, d);
+}
+
+Status H5Writer::WriteStrings(const std::string& dataset, const std::vector<std::string>& v) {
+  Handle type(H5Tcopy(H5T_C_S1));
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  std::vector<const char*> ptrs;
+  for (const auto& x : v) ptrs.push_back(x.c_str());
+  return WriteRaw(dataset, {static_cast<int64_t>(v.size())}, type.get(), ptrs.data());
 }
 
 Status H5Writer::AttrDouble(const std::string& object, const std::string& name, double v) {

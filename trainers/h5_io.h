@@ -43,6 +43,9 @@ class H5Reader {
                   std::vector<float>* out) const;
   Status ReadRows(const std::string& dataset, const std::vector<int64_t>& rows,
                   std::vector<int64_t>* out) const;
+  // Rows [begin, begin+count) of a 1-D string dataset (variable or fixed length).
+  Status ReadStrings(const std::string& dataset, int64_t begin, int64_t count,
+                     std::vector<std::string>* out) const;
   // Scalar attributes of the root group or a dataset ("/" for the file).
   Result<double> AttrDouble(const std::string& object, const std::string& name) const;
   Result<std::string> AttrString(const std::string& object, const std::string& name) const;
@@ -70,6 +73,8 @@ class H5Writer {
   Status Write(const std::string& dataset, const std::vector<int64_t>& dims, const double* data);
   Status Write(const std::string& dataset, const std::vector<int64_t>& dims, const int64_t* data);
   Status Write(const std::string& dataset, const std::vector<int64_t>& dims, const uint8_t* data);
+  // A 1-D variable-length UTF-8 string dataset (h5py reads it as str).
+  Status WriteStrings(const std::string& dataset, const std::vector<std::string>& v);
   Status AttrDouble(const std::string& object, const std::string& name, double v);
   Status AttrString(const std::string& object, const std::string& name, const std::string& v);
   Status AttrStrings(const std::string& object, const std::string& name, const std::vector<std::string>& v);

@@ -20,6 +20,7 @@
 #include "kernels/kernel_math.h"
 #include "kernels/transform.h"
 #include "trainers/communicator.h"
+#include "trainers/preprocess_params.h"
 #include "trainers/tabular_data.h"
 
 namespace driftrun {
@@ -35,23 +36,10 @@ struct PreprocessOptions {
   Result<std::vector<ColumnTransformOptions>> PerColumn(const std::vector<std::string>& names) const;
 };
 
-struct Preprocessor {
-  std::vector<kmath::ColumnTransform> params;
-  bool bf16 = false;
-  std::vector<std::string> notes;  // what was done ("column f3 is constant: ...")
-
-  int64_t dim() const { return static_cast<int64_t>(params.size()); }
-  // The fused transform on x (float32 [rows, dim], CPU or CUDA); float32 result,
-  // or bfloat16 when bf16.
-  Result<at::Tensor> Apply(const at::Tensor& x, TransformReport* report = nullptr) const;
-};
-
-class H5Writer;
-class H5Reader;
-// The parameters as HDF5 arrays <group>/{fill,shift,scale,lo,hi} [D] and the
-// attribute bf16; used by checkpoints and `driftrun preprocess`.
-Status WritePreprocessor(H5Writer& w, const std::string& group, const Preprocessor& pre);
-Result<Preprocessor> ReadPreprocessor(const H5Reader& r, const std::string& group, int64_t dim);
+// The fused transform on x (float32 [rows, dim], CPU or CUDA); float32 result,
+// or bfloat16 when pre.bf16.
+Result<at::Tensor> ApplyPreprocessor(const Preprocessor& pre, const at::Tensor& x,
+                                     TransformReport* report = nullptr);
 
 struct FitResult {
   Preprocessor pre;

@@ -21,9 +21,15 @@ std::vector<std::string> ColumnNames(const H5Reader& r, const char* attr, int64_
 Result<TabularMeta> InspectTabular(const H5Reader& file, const TabularSpec& spec) {
   const std::string where = "'" + file.path() + "'";
   DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo fx, file.Info(spec.features));
-  if (fx.kind != H5Kind::kFloat || fx.dims.size() != 2) {
+  if (spec.text && (fx.kind != H5Kind::kString || fx.dims.size() != 1)) {
     return Status::Data(where + " dataset '" + spec.features +
-                        "' must be a 2-D float array [rows, features]; check [data] features");
+                        "' must be a 1-D string array [rows] for model.kind = \"text\"; check [data] text");
+  }
+  if (!spec.text && (fx.kind != H5Kind::kFloat || static_cast<int>(fx.dims.size()) != spec.rank)) {
+    return Status::Data(where + " dataset '" + spec.features + "' must be a " +
+                        (spec.rank == 4 ? "4-D float array [rows, channels, height, width] for model.kind = "
+                                          "\"cnn\"; check [data] images"
+                                        : "2-D float array [rows, features]; check [data] features"));
   }
   DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo fy, file.Info(spec.labels));
   if (spec.classification) {
@@ -39,7 +45,8 @@ Result<TabularMeta> InspectTabular(const H5Reader& file, const TabularSpec& spec
   }
   TabularMeta m;
   m.rows = fx.dims[0];
-  m.dim = fx.dims[1];
+  m.shape.assign(fx.dims.begin() + 1, fx.dims.end());
+  m.dim = spec.text ? 0 : fx.row_width();
   m.label_dim = spec.classification ? 1 : fy.row_width();
   if (fy.rows() != m.rows) {
     return Status::Data(where + ": '" + spec.labels + "' has " + std::to_string(fy.rows()) + " rows but '" +
@@ -47,15 +54,20 @@ Result<TabularMeta> InspectTabular(const H5Reader& file, const TabularSpec& spec
                         "; every feature row needs one label");
   }
   if (m.rows == 0) return Status::Data(where + ": '" + spec.features + "' has no rows");
-  if (m.dim == 0) return Status::Data(where + ": '" + spec.features + "' has no feature columns");
-  m.feature_names = ColumnNames(file, "feature_names", m.dim, "f");
+  if (m.dim == 0 && !spec.text)
+    return Status::Data(where + ": '" + spec.features + "' has no feature columns");
+  if (!spec.text) m.feature_names = ColumnNames(file, "feature_names", m.dim, "f");
   return m;
 }
 
 Status ReadTabularRange(const H5Reader& file, const TabularSpec& spec, const TabularMeta& meta, int64_t begin,
                         int64_t count, int64_t classes, TabularRows* out) {
   out->rows = count;
-  DRIFTRUN_RETURN_IF_ERROR(file.ReadRange(spec.features, begin, count, &out->x));
+  if (spec.text) {
+    DRIFTRUN_RETURN_IF_ERROR(file.ReadStrings(spec.features, begin, count, &out->text));
+  } else {
+    DRIFTRUN_RETURN_IF_ERROR(file.ReadRange(spec.features, begin, count, &out->x));
+  }
   if (spec.classification) {
     DRIFTRUN_RETURN_IF_ERROR(file.ReadRange(spec.labels, begin, count, &out->cls));
     for (size_t i = 0; i < out->cls.size(); ++i) {

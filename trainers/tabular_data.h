@@ -20,12 +20,15 @@ struct TabularSpec {
   std::string features = "/features";
   std::string labels = "/labels";
   bool classification = false;
+  bool text = false;  // features is a 1-D string dataset (model.kind = "text")
+  int rank = 2;       // features' dimensions: 2 [rows, D] (mlp) or 4 [rows, C, H, W] (cnn)
 };
 
 struct TabularMeta {
   int64_t rows = 0;
-  int64_t dim = 0;        // features per row
-  int64_t label_dim = 1;  // regression targets per row (1 for classification)
+  int64_t dim = 0;             // features per row (product of shape; 0 for text)
+  std::vector<int64_t> shape;  // per-row shape of the features: [D], [C, H, W], or [] for text
+  int64_t label_dim = 1;       // regression targets per row (1 for classification)
   std::vector<std::string> feature_names;
 };
 
@@ -38,6 +41,7 @@ struct TabularRows {
   std::vector<float> x;
   std::vector<float> y;
   std::vector<int64_t> cls;
+  std::vector<std::string> text;  // spec.text
 };
 
 // Reads rows [begin, begin + count) (one hyperslab) and checks labels: finite for

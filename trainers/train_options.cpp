@@ -13,15 +13,28 @@ Result<TrainOptions> TrainOptions::FromConfig(const Config& c, int world) {
   TrainOptions o;
   o.name = c.Str("name");
   o.train.path = c.Str("data.train");
-  o.train.features = c.Str("data.features");
+  o.model.kind = c.Str("model.kind");
+  o.train.features = c.Str(o.model.kind == "cnn"    ? "data.images"
+                           : o.model.kind == "text" ? "data.text"
+                                                    : "data.features");
+  o.train.text = o.model.kind == "text";
+  o.train.rank = o.model.kind == "cnn" ? 4 : 2;
   o.train.labels = c.Str("data.labels");
   o.train.classification = c.Str("model.task") == "classification";
   o.val_path = c.Str("data.val");
   o.val_fraction = c.Float("data.val_fraction");
   DRIFTRUN_ASSIGN_OR_RETURN(o.preprocess, PreprocessOptions::FromConfig(c));
-  o.hidden = c.IntList("model.hidden");
-  o.activation = c.Str("model.activation");
-  o.dropout = c.Float("model.dropout");
+  o.model.task = c.Str("model.task");
+  o.model.hidden = c.IntList("model.hidden");
+  o.model.activation = c.Str("model.activation");
+  o.model.dropout = o.dropout = c.Float("model.dropout");
+  o.model.channels = c.IntList("model.channels");
+  o.model.kernel = c.Int("model.kernel");
+  o.model.embedding_dim = c.Int("model.embedding_dim");
+  o.model.buckets = o.ngrams.buckets = c.Int("preprocess.text_buckets");
+  o.ngrams.word_ngrams = static_cast<int>(c.Int("preprocess.word_ngrams"));
+  o.ngrams.char_ngrams = static_cast<int>(c.Int("preprocess.char_ngrams"));
+  o.ngrams.max_ids = c.Int("preprocess.max_ngrams");
   o.classes = c.Int("model.classes");
   o.epochs = c.Int("train.epochs");
   o.max_steps = c.Int("train.max_steps");
@@ -56,8 +69,21 @@ Result<TrainOptions> TrainOptions::FromConfig(const Config& c, int world) {
   }
   if (o.train.path.empty()) return Bad(c, "data.train", "is empty; name the training HDF5 file");
   if (o.val_fraction < 0 || o.val_fraction >= 1) return Bad(c, "data.val_fraction", "must be in [0, 1)");
-  for (int64_t h : o.hidden) {
+  for (int64_t h : o.model.hidden) {
     if (h <= 0) return Bad(c, "model.hidden", "holds a width <= 0; every layer needs at least one unit");
+  }
+  for (int64_t h : o.model.channels) {
+    if (h <= 0) return Bad(c, "model.channels", "holds a count <= 0; every conv block needs a channel");
+  }
+  if (o.model.kernel < 1 || o.model.kernel % 2 == 0) return Bad(c, "model.kernel", "must be odd and >= 1");
+  if (o.model.embedding_dim < 1) return Bad(c, "model.embedding_dim", "must be >= 1");
+  if (o.ngrams.buckets < 1) return Bad(c, "preprocess.text_buckets", "must be >= 1");
+  if (o.ngrams.word_ngrams < 1 || o.ngrams.word_ngrams > 2)
+    return Bad(c, "preprocess.word_ngrams", "must be 1 or 2");
+  if (o.ngrams.char_ngrams < 0) return Bad(c, "preprocess.char_ngrams", "must be >= 0");
+  if (o.ngrams.max_ids < 1) return Bad(c, "preprocess.max_ngrams", "must be >= 1");
+  if (o.model.kind == "text" && !o.train.classification) {
+    return Bad(c, "model.kind", "= \"text\" needs model.task = \"classification\"");
   }
   if (o.dropout < 0 || o.dropout >= 1) return Bad(c, "model.dropout", "must be in [0, 1)");
   if (o.classes < 0) return Bad(c, "model.classes", "must be >= 0 (0 infers it from the labels)");

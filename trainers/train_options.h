@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "common/config.h"
+#include "kernels/text_hash.h"
+#include "trainers/model_spec.h"
 #include "trainers/optimizer_options.h"
 #include "trainers/preprocess.h"
 #include "trainers/schedule.h"
@@ -20,8 +22,8 @@ struct TrainOptions {
   std::string val_path;
   double val_fraction = 0.1;
   PreprocessOptions preprocess;
-  std::vector<int64_t> hidden;
-  std::string activation;
+  ModelOptions model;   // kind, hidden, activation, dropout, cnn and text sizes
+  NgramOptions ngrams;  // model.kind = "text"
   double dropout = 0;
   int64_t classes = 0;
   int64_t epochs = 1;

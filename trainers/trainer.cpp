@@ -16,10 +16,10 @@
 #include "trainers/checkpoint.h"
 #include "trainers/collectives.h"
 #include "trainers/grad_reducer.h"
-#include "trainers/mlp.h"
 #include "trainers/optimizer.h"
 #include "trainers/run_log.h"
 #include "trainers/sharding.h"
+#include "trainers/spec_model.h"
 #include "trainers/train_options.h"
 #ifdef DRIFTRUN_WITH_CUDA
 #include "trainers/cuda_stream.h"
@@ -60,7 +60,8 @@ struct Session {
   int64_t shard_begin = 0, shard_end = 0;
   torch::Tensor shard_x, shard_y;  // this rank's rows, preprocessed, on the device
   FitResult fit;
-  Mlp model{nullptr};
+  ModelSpec spec;
+  SpecModel model{nullptr};
   std::unique_ptr<Optimizer> optim;
   std::unique_ptr<GradReducer> reducer;
   torch::Tensor val_x, val_y;
@@ -150,6 +151,11 @@ struct Eval {
   double metric = NAN;
 };
 
+// Model input from stored rows: bf16 features widen to float32; ids stay int64.
+torch::Tensor AsInput(const torch::Tensor& x) {
+  return x.is_floating_point() ? x.to(torch::kFloat) : x;
+}
+
 torch::Tensor Loss(const Session& s, const torch::Tensor& pred, const torch::Tensor& y,
                    at::Reduction::Reduction red) {
   if (s.o.train.classification) return torch::cross_entropy_loss(pred, y, {}, red);
@@ -165,7 +171,7 @@ Result<Eval> Evaluate(Session& s) {
   if (s.val_x.defined() && s.val_x.size(0) > 0) {
     for (int64_t i = 0; i < s.val_x.size(0); i += 8192) {
       int64_t n = std::min<int64_t>(8192, s.val_x.size(0) - i);
-      torch::Tensor x = s.val_x.narrow(0, i, n).to(torch::kFloat), y = s.val_y.narrow(0, i, n);
+      torch::Tensor x = AsInput(s.val_x.narrow(0, i, n)), y = s.val_y.narrow(0, i, n);
       torch::Tensor pred = s.model->forward(x);
       if (s.o.train.classification) {
         acc[0] += Loss(s, pred, y, at::Reduction::Sum).item<double>();
@@ -190,15 +196,22 @@ Result<Eval> Evaluate(Session& s) {
   return e;
 }
 
-// Raw features of rows in memory as a float32 tensor on the device.
-torch::Tensor RawFeatures(const Session& s, TabularRows& r) {
+// Raw features of rows in memory as a float32 tensor on the device; for text,
+// the hashed n-gram ids (int64 [rows, max_ngrams]) computed on the device.
+Result<torch::Tensor> RawFeatures(const Session& s, TabularRows& r) {
+  if (s.o.train.text) return HashText(r.text, s.o.ngrams, s.device);
   return torch::from_blob(r.x.data(), {r.rows, s.meta.dim}, torch::kFloat).to(s.device, false, true);
 }
 
 // Applies the fitted preprocessing (the fused transform kernel, on the device)
 // and returns the features and labels as device tensors.
-Status ToTensors(Session& s, TabularRows& r, const torch::Tensor& raw, torch::Tensor* x, torch::Tensor* y) {
-  DRIFTRUN_ASSIGN_OR_RETURN(*x, s.fit.pre.Apply(raw));
+Status ToTensors(Session& s, TabularRows& r, torch::Tensor* x, torch::Tensor* y) {
+  DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor raw, RawFeatures(s, r));
+  if (s.o.train.text) {
+    *x = raw;
+  } else {
+    DRIFTRUN_ASSIGN_OR_RETURN(*x, ApplyPreprocessor(s.fit.pre, raw));
+  }
   if (s.o.train.classification) {
     *y = torch::from_blob(r.cls.data(), {r.rows}, torch::kLong).to(s.device, false, true);
   } else {
@@ -245,6 +258,7 @@ CheckpointState Snapshot(const Session& s, int64_t step, int64_t epoch, int64_t 
   c.samples_seen = samples_seen;
   c.config_hash = config_hash;
   c.task = s.o.train.classification ? "classification" : "regression";
+  c.model_spec = s.spec.ToJson();
   for (const auto& p : s.model->named_parameters()) c.model.push_back(ToArray(p.key(), p.value()));
   for (const auto& [k, v] : s.optim->State()) c.optim.push_back(ToArray(k, v));
   c.pre = s.fit.pre;
@@ -430,9 +444,20 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
     if (o.train.classification) {
       for (int64_t p : train_pos) train_cls.push_back(shard.cls[p]);
     }
-    torch::Tensor fit_x = RawFeatures(s, shard).index_select(
-        0, IndexTensor(train_pos, 0, static_cast<int64_t>(train_pos.size()), s.device));
-    DRIFTRUN_ASSIGN_OR_RETURN(s.fit, FitPreprocessor(world, fit_x, train_cls, o.train, s.meta, o.preprocess));
+    if (o.train.text) {
+      // No feature statistics to fit: only the class count, merged over ranks.
+      int64_t top = 0;
+      for (int64_t c : train_cls) top = std::max(top, c + 1);
+      DRIFTRUN_RETURN_IF_ERROR(world.AllReduce(&top, 1, DType::kInt64, ReduceOp::kMax));
+      s.fit.classes = top;
+    } else {
+      torch::Tensor fit_x =
+          torch::from_blob(shard.x.data(), {shard.rows, s.meta.dim}, torch::kFloat)
+              .to(s.device, false, true)
+              .index_select(0, IndexTensor(train_pos, 0, static_cast<int64_t>(train_pos.size()), s.device));
+      DRIFTRUN_ASSIGN_OR_RETURN(s.fit,
+                                FitPreprocessor(world, fit_x, train_cls, o.train, s.meta, o.preprocess));
+    }
     if (o.train.classification && o.classes > 0) s.fit.classes = o.classes;
     if (o.train.classification && s.fit.classes < 2) {
       return Status::Data("'" + o.train.path +
@@ -454,13 +479,14 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
 
   // Model, optimizer, reducer.
   torch::manual_seed(o.seed);
-  MlpSpec spec;
-  spec.in = s.meta.dim;
-  spec.out = o.train.classification ? s.fit.classes : s.meta.label_dim;
-  spec.hidden = o.hidden;
-  spec.activation = o.activation;
-  spec.dropout = o.dropout;
-  s.model = Mlp(spec);
+  local = [&]() -> Status {
+    const std::vector<int64_t> input = o.train.text ? std::vector<int64_t>{o.ngrams.max_ids} : s.meta.shape;
+    DRIFTRUN_ASSIGN_OR_RETURN(
+        s.spec, BuildModelSpec(o.model, input, o.train.classification ? s.fit.classes : s.meta.label_dim));
+    return Status::Ok();
+  }();
+  DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local.WithContext("[model]")));
+  s.model = SpecModel(s.spec);
   s.model->to(s.device);
   NamedTensors named;
   for (auto& p : s.model->named_parameters()) named.emplace_back(p.key(), p.value());
@@ -489,8 +515,8 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
     } else {
       val_pos = PositionsIn(val_rows, s.shard_begin, s.shard_end);
     }
-    local = ToTensors(s, shard, RawFeatures(s, shard), &s.shard_x, &s.shard_y);
-    if (local.ok() && val_file) local = ToTensors(s, vrows, RawFeatures(s, vrows), &s.val_x, &s.val_y);
+    local = ToTensors(s, shard, &s.shard_x, &s.shard_y);
+    if (local.ok() && val_file) local = ToTensors(s, vrows, &s.val_x, &s.val_y);
     DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local.WithContext("preprocessing")));
     if (val_file) {
     } else {
@@ -581,7 +607,7 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
       if (step == fault_step && rank == fault_rank) std::raise(SIGTERM);
       const int64_t k = b - first_batch;
       torch::Tensor idx = epoch_idx.narrow(0, lb.offsets[k], lb.offsets[k + 1] - lb.offsets[k]);
-      torch::Tensor x = s.shard_x.index_select(0, idx).to(torch::kFloat), y = s.shard_y.index_select(0, idx);
+      torch::Tensor x = AsInput(s.shard_x.index_select(0, idx)), y = s.shard_y.index_select(0, idx);
       if (o.dropout > 0)
         torch::manual_seed(MixSeed(o.seed, static_cast<uint64_t>(step), static_cast<uint64_t>(rank)));
       for (auto& p : s.model->parameters()) p.mutable_grad() = torch::Tensor();

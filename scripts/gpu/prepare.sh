@@ -10,12 +10,13 @@ cd "$(dirname "$0")/../.."
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
 R=.gpu/sysroot
 rm -rf "$R"
-mkdir -p "$R"
+mkdir -p "$R/usr/lib"
+ln -s usr/lib "$R/lib" # merged /usr, as on Debian: ldd's /lib/... and /usr/lib/... are one folder
 copy() { for p in "$@"; do [[ -e $p ]] && mkdir -p "$R$(dirname "$p")" && cp -a "$p" "$R$(dirname "$p")/"; done; }
 L=/usr/lib/x86_64-linux-gnu
 # Headers, pkg-config and CMake package files.
 copy /usr/include/hdf5 /usr/include/gflags /usr/include/toml++ /usr/include/nlohmann /usr/include/gtest \
-  /usr/include/gmock $L/openmpi/include \
+  /usr/include/gmock /usr/include/sqlite3.h /usr/include/sqlite3ext.h $L/openmpi/include \
   $L/pkgconfig/gflags.pc $L/pkgconfig/tomlplusplus.pc /usr/share/pkgconfig/tomlplusplus.pc \
   /usr/share/cmake/nlohmann_json $L/cmake/GTest
 # Libraries driftrun links (and what they need), minus glibc/libstdc++ and CUDA/torch.
@@ -24,11 +25,15 @@ libs=$(ldd build/driftrun build/tests/trainers_test | awk '/=> \//{print $3}' | 
 for lib in $libs; do
   real=$(readlink -f "$lib")
   copy "$real"
-  mkdir -p "$R$(dirname "$lib")"
-  ln -sf "$(basename "$real")" "$R$lib" 2>/dev/null || true
+  [[ $(basename "$real") == $(basename "$lib") ]] || ln -sf "$(basename "$real")" "$R/usr$lib" 2>/dev/null ||
+    ln -sf "$(basename "$real")" "$R$lib" 2>/dev/null || true
 done
 # Link-time names (.so) and static GoogleTest.
-for so in libmpi.so libgflags.so libtomlplusplus.so libgtest.a libgtest_main.a libgmock.a libgmock_main.a; do copy $L/$so; done
+for so in libmpi.so libsqlite3.so libhdf5_serial.so libgflags.so libtomlplusplus.so libgtest.a libgtest_main.a libgmock.a libgmock_main.a; do
+  copy $L/$so
+  # Link names point through /etc/alternatives (libmpi.so): point them at the copied library instead.
+  [[ -L $L/$so ]] && ln -sf "$(basename "$(readlink -f $L/$so)")" "$R$L/$so"
+done
 copy $L/hdf5/serial/libhdf5.so $L/hdf5/serial/include
 copy $L/openmpi/lib $L/openmpi/include /usr/share/openmpi /etc/openmpi
 du -sh "$R"

@@ -45,7 +45,18 @@ TEST(Gpu, NcclOneRankAllReduceAndBroadcast) {
 }
 
 // Trains the same config on CPU and on CUDA (one rank) and compares the weights.
-TEST(Gpu, CudaTrainingEqualsCpuTraining) {
+// SGD: differences stay at float rounding; AdamW divides by sqrt(v), which
+// amplifies rounding differences of near-zero gradients over 58 steps, so its
+// bound is looser.
+struct GpuCase {
+  const char* name;
+  std::vector<std::string> sets;
+  double tolerance;
+};
+
+class GpuTraining : public ::testing::TestWithParam<GpuCase> {};
+
+TEST_P(GpuTraining, CudaEqualsCpu) {
   if (!HaveGpu()) GTEST_SKIP() << "no GPU (or a build without CUDA)";
   const std::string dir = FreshTestDir();
   SyntheticOptions data;
@@ -55,10 +66,15 @@ TEST(Gpu, CudaTrainingEqualsCpuTraining) {
   ASSERT_TRUE(WriteSynthetic(dir + "/data", data, &written).ok());
   std::vector<std::vector<float>> weights;
   for (const char* device : {"cpu", "cuda"}) {
-    auto cfg = Config::FromString("", "gpu_test",
-                                  {"data.train=\"" + dir + "/data/train.h5\"", "model.hidden=[32, 32]",
-                                   "train.epochs=2", "train.batch_size=64", "train.lr=1e-3",
-                                   std::string("train.device=") + device, "dist.backend=\"auto\""});
+    std::vector<std::string> sets = {"data.train=\"" + dir + "/data/train.h5\"",
+                                     "model.hidden=[32, 32]",
+                                     "train.epochs=2",
+                                     "train.batch_size=64",
+                                     "train.lr=1e-3",
+                                     std::string("train.device=") + device,
+                                     "dist.backend=\"auto\""};
+    sets.insert(sets.end(), GetParam().sets.begin(), GetParam().sets.end());
+    auto cfg = Config::FromString("", "gpu_test", sets);
     ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
     LocalCommunicator world;
     TrainRequest req;
@@ -78,9 +94,17 @@ TEST(Gpu, CudaTrainingEqualsCpuTraining) {
     max_diff = std::max(max_diff, static_cast<double>(std::fabs(weights[0][i] - weights[1][i])));
     max_abs = std::max(max_abs, static_cast<double>(std::fabs(weights[0][i])));
   }
-  EXPECT_LT(max_diff / max_abs, 1e-4) << "max abs diff " << max_diff;
-  std::printf("[gpu] cuda vs cpu weights: max abs diff %.3g (relative %.3g)\n", max_diff, max_diff / max_abs);
+  EXPECT_LT(max_diff / max_abs, GetParam().tolerance) << "max abs diff " << max_diff;
+  std::printf("[gpu] cuda vs cpu weights (%s): max abs diff %.3g (relative %.3g)\n", GetParam().name,
+              max_diff, max_diff / max_abs);
 }
+
+INSTANTIATE_TEST_SUITE_P(Gpu, GpuTraining,
+                         ::testing::Values(GpuCase{"sgd", {"train.optimizer=\"sgd\"", "train.lr=0.05"}, 1e-5},
+                                           GpuCase{"adamw", {}, 2e-3}),
+                         [](const ::testing::TestParamInfo<GpuCase>& i) {
+                           return std::string(i.param.name);
+                         });
 
 }  // namespace
 }  // namespace driftrun

@@ -4,18 +4,16 @@
 
 #include "tests/trainers/thread_communicator.h"
 #include "trainers/collectives.h"
-#include "trainers/mlp.h"
+#include "trainers/spec_model.h"
 
 namespace driftrun {
 namespace {
 
-Mlp MakeModel() {
+SpecModel MakeModel() {
   torch::manual_seed(3);
-  MlpSpec spec;
-  spec.in = 6;
-  spec.out = 2;
-  spec.hidden = {16, 8};
-  return Mlp(spec);
+  ModelOptions o;
+  o.hidden = {16, 8};
+  return SpecModel(BuildModelSpec(o, {6}, 2).value());
 }
 
 torch::Tensor InputFor(int rank) {
@@ -27,7 +25,7 @@ torch::Tensor InputFor(int rank) {
 std::vector<torch::Tensor> ReferenceSum(int world) {
   std::vector<torch::Tensor> sum;
   for (int r = 0; r < world; ++r) {
-    Mlp m = MakeModel();
+    SpecModel m = MakeModel();
     m->forward(InputFor(r)).pow(2).sum().backward();
     auto params = m->parameters();
     for (size_t i = 0; i < params.size(); ++i) {
@@ -50,14 +48,14 @@ TEST_P(GradReducerTest, GradientsAreSummedAcrossRanksForAnyBucketSize) {
   std::vector<size_t> launched(world), buckets(world);
   // Models and inputs are made before the threads start: the global generator
   // is not for concurrent seeding.
-  std::vector<Mlp> models;
+  std::vector<SpecModel> models;
   std::vector<torch::Tensor> inputs;
   for (int r = 0; r < world; ++r) {
     models.push_back(MakeModel());
     inputs.push_back(InputFor(r));
   }
   RunRanks(world, [&](ThreadCommunicator& comm) {
-    Mlp m = models[comm.rank()];
+    SpecModel m = models[comm.rank()];
     GradReducer reducer(comm, m->parameters(), bucket_bytes);
     for (int step = 0; step < 2; ++step) {  // a second step reuses the buffers
       for (auto& p : m->parameters()) p.mutable_grad() = torch::Tensor();

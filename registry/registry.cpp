@@ -1,0 +1,525 @@
+#include "registry/registry.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cmath>
+#include <ctime>
+
+#include "common/file_util.h"
+#include "common/sha256.h"
+
+namespace driftrun {
+namespace {
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS versions(
+  name TEXT NOT NULL, version INTEGER NOT NULL, run_id TEXT NOT NULL, created TEXT NOT NULL,
+  record TEXT NOT NULL, PRIMARY KEY(name, version), UNIQUE(name, run_id));
+CREATE TABLE IF NOT EXISTS artifacts(
+  name TEXT NOT NULL, version INTEGER NOT NULL, kind TEXT NOT NULL, sha256 TEXT NOT NULL,
+  bytes INTEGER NOT NULL, file TEXT NOT NULL, PRIMARY KEY(name, version, kind));
+CREATE TABLE IF NOT EXISTS aliases(
+  name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY(name, alias));
+CREATE TABLE IF NOT EXISTS alias_events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, alias TEXT NOT NULL,
+  from_version INTEGER, to_version INTEGER NOT NULL, who TEXT NOT NULL, at TEXT NOT NULL,
+  why TEXT NOT NULL, rollback INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS approvals(
+  name TEXT NOT NULL, version INTEGER NOT NULL, by TEXT NOT NULL, note TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS versions_immutable BEFORE UPDATE ON versions
+  BEGIN SELECT RAISE(ABORT, 'registry versions are immutable'); END;
+CREATE TRIGGER IF NOT EXISTS artifacts_immutable BEFORE UPDATE ON artifacts
+  BEGIN SELECT RAISE(ABORT, 'registry artifacts are immutable'); END;
+)sql";
+
+std::string Now() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &s_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Stmt& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.c_str(), -1, SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& BindNull(int i) {
+    sqlite3_bind_null(s_, i);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return ok() ? sqlite3_step(s_) : rc_; }
+  std::string Text(int i) const {
+    const unsigned char* t = sqlite3_column_text(s_, i);
+    return t ? reinterpret_cast<const char*>(t) : "";
+  }
+  int64_t Int(int i) const { return sqlite3_column_int64(s_, i); }
+  bool Null(int i) const { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
+  std::string Error() const { return sqlite3_errmsg(db_); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+  int rc_;
+};
+
+Status DbError(sqlite3* db, const std::string& what) {
+  return Status::Infra(
+      "registry database: " + what + ": " + sqlite3_errmsg(db) +
+      "; check the registry folder (disk full, permissions) and run `driftrun registry verify`");
+}
+
+// Rolls back unless Commit() was called.
+class Txn {
+ public:
+  explicit Txn(sqlite3* db) : db_(db) {}
+  Status Begin() {
+    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
+      return DbError(db_, "cannot take the write lock");
+    open_ = true;
+    return Status::Ok();
+  }
+  Status Commit() {
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
+      return DbError(db_, "commit failed");
+    open_ = false;
+    return Status::Ok();
+  }
+  ~Txn() {
+    if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+
+ private:
+  sqlite3* db_;
+  bool open_ = false;
+};
+
+}  // namespace
+
+Status ValidateName(const std::string& what, const std::string& v) {
+  bool ok = !v.empty() && v.size() <= 128 && std::isalnum(static_cast<unsigned char>(v[0]));
+  for (char c : v)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+  if (!ok || v.find("..") != std::string::npos) {
+    return Status::Usage(
+        what + " '" + v +
+        "' is not allowed: use 1-128 letters, digits, '.', '_' or '-', starting with a letter "
+        "or digit, without '..' or '/'");
+  }
+  return Status::Ok();
+}
+
+Result<ModelRef> ParseModelRef(const std::string& ref) {
+  ModelRef r;
+  const size_t at = ref.find('@'), colon = ref.find(':');
+  if (at != std::string::npos) {
+    r.name = ref.substr(0, at);
+    r.alias = ref.substr(at + 1);
+    DRIFTRUN_RETURN_IF_ERROR(ValidateName("alias", r.alias));
+  } else if (colon != std::string::npos) {
+    r.name = ref.substr(0, colon);
+    const std::string v = ref.substr(colon + 1);
+    char* end = nullptr;
+    r.version = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || *end || r.version < 1) {
+      return Status::Usage("'" + ref + "': the version after ':' must be a number >= 1");
+    }
+  } else {
+    r.name = ref;
+  }
+  DRIFTRUN_RETURN_IF_ERROR(ValidateName("model name", r.name));
+  return r;
+}
+
+const Artifact* VersionRecord::Find(const std::string& kind) const {
+  for (const auto& a : artifacts)
+    if (a.kind == kind) return &a;
+  return nullptr;
+}
+
+nlohmann::json VersionRecord::ToJson() const {
+  nlohmann::json j = record;
+  j["name"] = name;
+  j["version"] = version;
+  j["run_id"] = run_id;
+  j["created"] = created;
+  nlohmann::json arts = nlohmann::json::object();
+  for (const auto& a : artifacts) arts[a.kind] = {{"path", a.path}, {"sha256", a.sha256}, {"bytes", a.bytes}};
+  j["artifacts"] = arts;
+  j["aliases"] = aliases;
+  j["approvals"] = approvals;
+  return j;
+}
+
+Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
+  DRIFTRUN_RETURN_IF_ERROR(MakeDirs(root + "/artifacts"));
+  sqlite3* db = nullptr;
+  const std::string path = root + "/registry.db";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+    Status st = Status::Infra("cannot open the registry database '" + path +
+                              "': " + (db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return st;
+  }
+  std::unique_ptr<Registry> r(new Registry(root, db));
+  sqlite3_busy_timeout(db, 60000);
+  DRIFTRUN_RETURN_IF_ERROR(r->Exec("PRAGMA journal_mode=WAL"));
+  DRIFTRUN_RETURN_IF_ERROR(r->Exec("PRAGMA synchronous=FULL"));
+  DRIFTRUN_RETURN_IF_ERROR(r->Exec("PRAGMA foreign_keys=ON"));
+  DRIFTRUN_RETURN_IF_ERROR(r->Exec(kSchema));
+  return r;
+}
+
+Registry::~Registry() {
+  sqlite3_close(db_);
+}
+
+Status Registry::Exec(const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    Status st = Status::Infra("registry database '" + root_ + "/registry.db': " + (err ? err : "error") +
+                              "; if it is corrupt, restore it from a backup");
+    sqlite3_free(err);
+    return st;
+  }
+  return Status::Ok();
+}
+
+Result<std::string> Registry::Store(const std::string& file, const std::string& ext, std::string* sha,
+                                    int64_t* bytes) {
+  DRIFTRUN_ASSIGN_OR_RETURN(std::string content, ReadFile(file));
+  *sha = Sha256Hex(content);
+  *bytes = static_cast<int64_t>(content.size());
+  const std::string dir = root_ + "/artifacts/" + sha->substr(0, 2);
+  const std::string dest = dir + "/" + *sha + ext;
+  auto existing = Sha256File(dest);
+  if (existing.ok() && existing.value() == *sha) return dest;
+  DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir));
+  DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(dest, content));
+  return dest;
+}
+
+Result<VersionRecord> Registry::Load(const std::string& name, int64_t version) {
+  VersionRecord v;
+  {
+    Stmt s(db_, "SELECT run_id, created, record FROM versions WHERE name = ?1 AND version = ?2");
+    s.Bind(1, name).Bind(2, version);
+    if (s.Step() != SQLITE_ROW) return Status::Usage("no version " + name + ":" + std::to_string(version));
+    v.name = name;
+    v.version = version;
+    v.run_id = s.Text(0);
+    v.created = s.Text(1);
+    v.record = nlohmann::json::parse(s.Text(2), nullptr, false);
+    if (v.record.is_discarded())
+      return Status::Data("record of " + name + ":" + std::to_string(version) + " is corrupt");
+  }
+  Stmt a(db_,
+         "SELECT kind, file, sha256, bytes FROM artifacts WHERE name = ?1 AND version = ?2 ORDER BY kind");
+  a.Bind(1, name).Bind(2, version);
+  while (a.Step() == SQLITE_ROW)
+    v.artifacts.push_back({a.Text(0), root_ + "/" + a.Text(1), a.Text(2), a.Int(3)});
+  Stmt al(db_, "SELECT alias FROM aliases WHERE name = ?1 AND version = ?2 ORDER BY alias");
+  al.Bind(1, name).Bind(2, version);
+  while (al.Step() == SQLITE_ROW) v.aliases.push_back(al.Text(0));
+  Stmt ap(db_, "SELECT by, note, at FROM approvals WHERE name = ?1 AND version = ?2 ORDER BY rowid");
+  ap.Bind(1, name).Bind(2, version);
+  while (ap.Step() == SQLITE_ROW)
+    v.approvals.push_back({{"by", ap.Text(0)}, {"note", ap.Text(1)}, {"at", ap.Text(2)}});
+  return v;
+}
+
+Result<VersionRecord> Registry::Register(const RegisterRequest& req) {
+  DRIFTRUN_RETURN_IF_ERROR(ValidateName("model name", req.name));
+  Txn txn(db_);
+  DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
+  {
+    Stmt s(db_, "SELECT version FROM versions WHERE name = ?1 AND run_id = ?2");
+    s.Bind(1, req.name).Bind(2, req.run_id);
+    if (s.Step() == SQLITE_ROW) {
+      const int64_t v = s.Int(0);
+      return Load(req.name, v);  // already registered: idempotent
+    }
+  }
+  int64_t version = 1, parent = 0;
+  {
+    Stmt s(db_, "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE name = ?1");
+    s.Bind(1, req.name);
+    if (s.Step() == SQLITE_ROW) version = s.Int(0);
+    Stmt p(db_, "SELECT version FROM aliases WHERE name = ?1 AND alias = 'production'");
+    p.Bind(1, req.name);
+    parent = p.Step() == SQLITE_ROW ? p.Int(0) : version - 1;
+  }
+  std::map<std::string, std::string> files = req.files;
+  std::string onnx_tmp;
+  if (req.make_onnx) {
+    onnx_tmp = root_ + "/artifacts/.export-" + std::to_string(::getpid()) + ".onnx";
+    Status st = req.make_onnx(version, parent, onnx_tmp);
+    if (!st.ok()) {
+      std::remove(onnx_tmp.c_str());
+      return st;
+    }
+    files["onnx"] = onnx_tmp;
+  }
+  nlohmann::json record = req.record;
+  record["parent_version"] = parent > 0 ? nlohmann::json(parent) : nlohmann::json();
+  std::vector<Artifact> stored;
+  for (const auto& [kind, file] : files) {
+    std::string ext;
+    const size_t dot = file.rfind('.');
+    if (dot != std::string::npos && file.find('/', dot) == std::string::npos) ext = file.substr(dot);
+    for (char c : ext) {
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.')) ext.clear();
+    }
+    Artifact a;
+    a.kind = kind;
+    auto path = Store(file, ext, &a.sha256, &a.bytes);
+    if (!path.ok()) {
+      std::remove(onnx_tmp.c_str());
+      return path.status().WithContext("storing the " + kind + " artifact");
+    }
+    a.path = path.value();
+    stored.push_back(a);
+  }
+  if (!onnx_tmp.empty()) std::remove(onnx_tmp.c_str());
+  const std::string created = Now();
+  {
+    Stmt s(db_, "INSERT INTO versions(name, version, run_id, created, record) VALUES (?1, ?2, ?3, ?4, ?5)");
+    s.Bind(1, req.name).Bind(2, version).Bind(3, req.run_id).Bind(4, created).Bind(5, record.dump());
+    if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot insert the version");
+  }
+  for (const auto& a : stored) {
+    Stmt s(db_,
+           "INSERT INTO artifacts(name, version, kind, sha256, bytes, file) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    s.Bind(1, req.name)
+        .Bind(2, version)
+        .Bind(3, a.kind)
+        .Bind(4, a.sha256)
+        .Bind(5, a.bytes)
+        .Bind(6, a.path.substr(root_.size() + 1));
+    if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot insert an artifact");
+  }
+  {
+    Stmt old(db_, "SELECT version FROM aliases WHERE name = ?1 AND alias = 'candidate'");
+    old.Bind(1, req.name);
+    const bool had = old.Step() == SQLITE_ROW;
+    const int64_t from = had ? old.Int(0) : 0;
+    Stmt up(db_,
+            "INSERT INTO aliases(name, alias, version) VALUES (?1, 'candidate', ?2) "
+            "ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version");
+    up.Bind(1, req.name).Bind(2, version);
+    if (up.Step() != SQLITE_DONE) return DbError(db_, "cannot set the candidate alias");
+    Stmt ev(db_,
+            "INSERT INTO alias_events(name, alias, from_version, to_version, who, at, why) "
+            "VALUES (?1, 'candidate', ?2, ?3, 'driftrun', ?4, ?5)");
+    ev.Bind(1, req.name);
+    if (had) {
+      ev.Bind(2, from);
+    } else {
+      ev.BindNull(2);
+    }
+    ev.Bind(3, version).Bind(4, created).Bind(5, "registered run " + req.run_id);
+    if (ev.Step() != SQLITE_DONE) return DbError(db_, "cannot record the alias move");
+  }
+  DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
+  return Load(req.name, version);
+}
+
+Result<VersionRecord> Registry::Get(const ModelRef& ref) {
+  int64_t version = ref.version;
+  if (!ref.alias.empty()) {
+    Stmt s(db_, "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2");
+    s.Bind(1, ref.name).Bind(2, ref.alias);
+    if (s.Step() != SQLITE_ROW) {
+      return Status::Usage("model '" + ref.name + "' has no alias '" + ref.alias +
+                           "'; see `driftrun registry list --model " + ref.name + "`");
+    }
+    version = s.Int(0);
+  } else if (version == 0) {
+    Stmt s(db_, "SELECT MAX(version) FROM versions WHERE name = ?1");
+    s.Bind(1, ref.name);
+    if (s.Step() != SQLITE_ROW || s.Null(0)) {
+      return Status::Usage("no model '" + ref.name + "' in the registry '" + root_ + "'");
+    }
+    version = s.Int(0);
+  }
+  return Load(ref.name, version);
+}
+
+Result<std::vector<VersionRecord>> Registry::List(const std::string& name) {
+  std::vector<std::pair<std::string, int64_t>> keys;
+  {
+    Stmt s(db_, name.empty() ? "SELECT name, version FROM versions ORDER BY name, version"
+                             : "SELECT name, version FROM versions WHERE name = ?1 ORDER BY version");
+    if (!name.empty()) s.Bind(1, name);
+    while (s.Step() == SQLITE_ROW) keys.emplace_back(s.Text(0), s.Int(1));
+  }
+  std::vector<VersionRecord> out;
+  for (const auto& [n, v] : keys) {
+    DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord r, Load(n, v));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+namespace {
+
+double HoldoutLoss(const VersionRecord& v) {
+  const auto& m = v.record.value("metrics", nlohmann::json::object());
+  const auto& h = m.value("holdout", nlohmann::json::object());
+  return h.contains("loss") && h["loss"].is_number() ? h["loss"].get<double>() : NAN;
+}
+
+Status MoveAlias(sqlite3* db, const std::string& name, const std::string& alias, int64_t from, int64_t to,
+                 const std::string& who, const std::string& why, bool rollback) {
+  Stmt up(db,
+          "INSERT INTO aliases(name, alias, version) VALUES (?1, ?2, ?3) "
+          "ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version");
+  up.Bind(1, name).Bind(2, alias).Bind(3, to);
+  if (up.Step() != SQLITE_DONE) return DbError(db, "cannot move the alias");
+  Stmt ev(db,
+          "INSERT INTO alias_events(name, alias, from_version, to_version, who, at, why, rollback) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  ev.Bind(1, name).Bind(2, alias);
+  if (from > 0) {
+    ev.Bind(3, from);
+  } else {
+    ev.BindNull(3);
+  }
+  ev.Bind(4, to).Bind(5, who).Bind(6, Now()).Bind(7, why).Bind(8, int64_t{rollback ? 1 : 0});
+  if (ev.Step() != SQLITE_DONE) return DbError(db, "cannot record the alias move");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Registry::Promote(const std::string& name, int64_t version, const std::string& alias,
+                         const PromoteOptions& o) {
+  DRIFTRUN_RETURN_IF_ERROR(ValidateName("alias", alias));
+  Txn txn(db_);
+  DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
+  DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord cand, Load(name, version));
+  const std::string label = name + ":" + std::to_string(version);
+  if (o.require_approval && cand.approvals.empty()) {
+    return Status::Training("promotion refused: " + label +
+                            " has no approval and [registry] require_approval = true; run `driftrun registry "
+                            "approve " +
+                            label + " --by WHO --note TEXT` first");
+  }
+  int64_t from = 0;
+  {
+    Stmt s(db_, "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2");
+    s.Bind(1, name).Bind(2, alias);
+    if (s.Step() == SQLITE_ROW) from = s.Int(0);
+  }
+  if (from == version) return Status::Ok();
+  if (alias == "production" && from > 0) {
+    DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord prod, Load(name, from));
+    const double c = HoldoutLoss(cand), p = HoldoutLoss(prod);
+    if (std::isnan(c) && !std::isnan(p)) {
+      return Status::Training("promotion refused: " + label + " has no holdout loss to compare with " + name +
+                              ":" + std::to_string(from) + " (production)");
+    }
+    if (!std::isnan(c) && !std::isnan(p) && c > p * (1 + o.tolerance)) {
+      char buf[256];
+      std::snprintf(buf, sizeof(buf), "%.6g is worse than production %s:%lld's %.6g by more than %.3g%%", c,
+                    name.c_str(), static_cast<long long>(from), p, o.tolerance * 100);
+      return Status::Training("promotion refused: " + label + "'s holdout loss " + buf +
+                              " ([registry] tolerance); retrain, or raise the tolerance deliberately");
+    }
+  }
+  DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, name, alias, from, version, o.who, o.why, false));
+  return txn.Commit();
+}
+
+Status Registry::Approve(const std::string& name, int64_t version, const std::string& by,
+                         const std::string& note) {
+  if (by.empty()) return Status::Usage("approve needs --by WHO");
+  Txn txn(db_);
+  DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
+  DRIFTRUN_RETURN_IF_ERROR(Load(name, version).status());
+  Stmt s(db_, "INSERT INTO approvals(name, version, by, note, at) VALUES (?1, ?2, ?3, ?4, ?5)");
+  s.Bind(1, name).Bind(2, version).Bind(3, by).Bind(4, note).Bind(5, Now());
+  if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot record the approval");
+  return txn.Commit();
+}
+
+Result<int64_t> Registry::Rollback(const std::string& name, const std::string& alias,
+                                   const std::string& who) {
+  DRIFTRUN_RETURN_IF_ERROR(ValidateName("alias", alias));
+  Txn txn(db_);
+  DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
+  int64_t cur = 0;
+  {
+    Stmt s(db_, "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2");
+    s.Bind(1, name).Bind(2, alias);
+    if (s.Step() != SQLITE_ROW) return Status::Usage("model '" + name + "' has no alias '" + alias + "'");
+    cur = s.Int(0);
+  }
+  // The holder before the move (not itself a rollback) that put the current one there.
+  Stmt s(db_,
+         "SELECT from_version FROM alias_events WHERE name = ?1 AND alias = ?2 AND to_version = ?3 "
+         "AND rollback = 0 ORDER BY id DESC LIMIT 1");
+  s.Bind(1, name).Bind(2, alias).Bind(3, cur);
+  if (s.Step() != SQLITE_ROW || s.Null(0)) {
+    return Status::Usage("cannot roll back " + name + "@" + alias + ": version " + std::to_string(cur) +
+                         " has no previous holder");
+  }
+  const int64_t prev = s.Int(0);
+  DRIFTRUN_RETURN_IF_ERROR(
+      MoveAlias(db_, name, alias, cur, prev, who, "rollback from version " + std::to_string(cur), true));
+  DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
+  return prev;
+}
+
+Result<nlohmann::json> Registry::History(const std::string& name) {
+  nlohmann::json out = nlohmann::json::array();
+  Stmt s(db_,
+         "SELECT alias, from_version, to_version, who, at, why, rollback FROM alias_events "
+         "WHERE name = ?1 ORDER BY id");
+  s.Bind(1, name);
+  while (s.Step() == SQLITE_ROW) {
+    out.push_back({{"alias", s.Text(0)},
+                   {"from", s.Null(1) ? nlohmann::json() : nlohmann::json(s.Int(1))},
+                   {"to", s.Int(2)},
+                   {"who", s.Text(3)},
+                   {"at", s.Text(4)},
+                   {"why", s.Text(5)},
+                   {"rollback", s.Int(6) != 0}});
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> Registry::Verify() {
+  std::vector<std::string> problems;
+  {
+    Stmt s(db_, "PRAGMA integrity_check");
+    if (s.Step() == SQLITE_ROW && s.Text(0) != "ok") problems.push_back("database: " + s.Text(0));
+  }
+  Stmt s(db_, "SELECT name, version, kind, sha256, file FROM artifacts ORDER BY name, version, kind");
+  while (s.Step() == SQLITE_ROW) {
+    const std::string label = s.Text(0) + ":" + std::to_string(s.Int(1)) + " " + s.Text(2);
+    const std::string path = root_ + "/" + s.Text(4);
+    auto sha = Sha256File(path);
+    if (!sha.ok()) {
+      problems.push_back(label + ": '" + path + "' is missing");
+    } else if (sha.value() != s.Text(3)) {
+      problems.push_back(label + ": '" + path + "' does not match its sha256 (altered or truncated)");
+    }
+  }
+  return problems;
+}
+
+}  // namespace driftrun

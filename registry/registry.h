@@ -1,0 +1,108 @@
+// The model registry: a SQLite metadata store (WAL mode) and a content-addressed
+// artifact folder, both under one root (`[registry] path`):
+//   <root>/registry.db                 versions, artifacts, aliases, alias_events, approvals
+//   <root>/artifacts/<ab>/<sha256>.<ext>   every file stored once, named by its sha256
+// Versions are numbered per model from 1 and immutable (a trigger refuses UPDATE).
+// Registration is idempotent per run id. Every alias move is one transaction and
+// is recorded (who, when, why); rollback moves an alias back to its previous
+// holder. Model and alias names are validated, and artifact paths are built from
+// hex digests only, so nothing can point outside the root.
+//
+// Concurrency: each writer takes SQLite's write lock (BEGIN IMMEDIATE, busy
+// timeout 60 s), so processes registering at once get distinct versions. A
+// Registry object is not shared between threads.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+struct sqlite3;
+
+namespace driftrun {
+
+struct Artifact {
+  std::string kind;  // onnx | checkpoint | profile | report
+  std::string path;  // absolute path in the store
+  std::string sha256;
+  int64_t bytes = 0;
+};
+
+struct VersionRecord {
+  std::string name;
+  int64_t version = 0;
+  std::string run_id;
+  std::string created;
+  nlohmann::json record;  // every field of DESIGN.md's registry record, as stored
+  std::vector<Artifact> artifacts;
+  std::vector<std::string> aliases;  // current aliases pointing here
+  nlohmann::json approvals = nlohmann::json::array();
+  const Artifact* Find(const std::string& kind) const;
+  nlohmann::json ToJson() const;  // record + version, artifacts, aliases, approvals
+};
+
+struct RegisterRequest {
+  std::string name;
+  std::string run_id;
+  nlohmann::json record;                     // metrics, config, lineage, ... (no version yet)
+  std::map<std::string, std::string> files;  // kind → file to store (copied in)
+  // Writes the ONNX file for the assigned version and parent into `path`;
+  // called inside the write transaction (so the version is final).
+  std::function<Status(int64_t version, int64_t parent, const std::string& path)> make_onnx;
+};
+
+struct PromoteOptions {
+  std::string who, why;
+  double tolerance = 0.05;  // relative holdout-loss slack against the production holder
+  bool require_approval = false;
+};
+
+// "name", "name:3", "name@production" → (name, version or 0, alias or "").
+struct ModelRef {
+  std::string name;
+  int64_t version = 0;
+  std::string alias;
+};
+Result<ModelRef> ParseModelRef(const std::string& ref);
+// Names and aliases: 1-128 of [A-Za-z0-9._-], starting with a letter or digit.
+Status ValidateName(const std::string& what, const std::string& v);
+
+class Registry {
+ public:
+  // Creates the root, database and schema when missing. Infra errors: code 5.
+  static Result<std::unique_ptr<Registry>> Open(const std::string& root);
+  ~Registry();
+  const std::string& root() const { return root_; }
+
+  // New version (or the existing one for the same run id: idempotent), alias
+  // "candidate" moved to it.
+  Result<VersionRecord> Register(const RegisterRequest& req);
+  Result<VersionRecord> Get(const ModelRef& ref);
+  Result<std::vector<VersionRecord>> List(const std::string& name);  // "" = all models
+  // Moves `alias` to name:version if the gate passes (Status::Training, exit 4,
+  // saying why, if not).
+  Status Promote(const std::string& name, int64_t version, const std::string& alias, const PromoteOptions& o);
+  Status Approve(const std::string& name, int64_t version, const std::string& by, const std::string& note);
+  // Moves `alias` back to the holder before the current one; returns that version.
+  Result<int64_t> Rollback(const std::string& name, const std::string& alias, const std::string& who);
+  // Alias history of a model, oldest first.
+  Result<nlohmann::json> History(const std::string& name);
+  // Recomputes every artifact's sha256; returns one line per problem (empty: all good).
+  Result<std::vector<std::string>> Verify();
+
+ private:
+  Registry(std::string root, sqlite3* db) : root_(std::move(root)), db_(db) {}
+  Status Exec(const std::string& sql);
+  Result<std::string> Store(const std::string& file, const std::string& ext, std::string* sha,
+                            int64_t* bytes);
+  Result<VersionRecord> Load(const std::string& name, int64_t version);
+  std::string root_;
+  sqlite3* db_;
+};
+
+}  // namespace driftrun

@@ -1,0 +1,20 @@
+// Registering a finished run: the record (metrics, config, lineage, library
+// versions), the artifacts (ONNX exported for the assigned version, checkpoint,
+// reference profile, report) and alias candidate. Idempotent per run id.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "registry/registry.h"
+
+namespace driftrun {
+
+struct RegisterRunOptions {
+  std::string registry;            // root folder
+  std::string trigger = "manual";  // drift report path, signal id, or "manual"
+};
+
+Result<VersionRecord> RegisterRun(const std::string& run_dir, const RegisterRunOptions& o);
+
+}  // namespace driftrun

@@ -1,0 +1,34 @@
+// Inference with LibTorch on raw inputs: the checkpoint's model (built from its
+// ModelSpec) after its fitted preprocessing, or, for text, after hashing the
+// strings into n-gram ids with the kernels. Writes an HDF5 file with
+//   /prediction float32 [N, K]  regression values, or class probabilities
+//   /label      int64 [N]       classification only
+//   /input      int64 [N, L]    text only, with save_ids: the model's input ids
+// matching the ONNX export's outputs (trainers/onnx_export.h).
+#pragma once
+
+#include <string>
+
+#include "common/config.h"
+#include "common/status.h"
+#include "trainers/checkpoint.h"
+
+namespace driftrun {
+
+struct PredictRequest {
+  const CheckpointState* checkpoint = nullptr;
+  const Config* config = nullptr;  // the run's resolved config (dataset names, text options)
+  std::string in, out;
+  bool save_ids = false;
+  std::string device = "cpu";  // cpu | cuda | auto
+  int64_t batch = 8192;
+};
+
+struct PredictResult {
+  int64_t rows = 0;
+  double seconds = 0;  // model time (preprocessing + forward), not file I/O
+};
+
+Result<PredictResult> Predict(const PredictRequest& req);
+
+}  // namespace driftrun
