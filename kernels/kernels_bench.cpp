@@ -1,7 +1,8 @@
 // Kernel benchmark: the fused transform and the histograms in GB/s next to a
-// plain copy of the same bytes, on the CPU and, when a GPU is present, on the GPU
-// (next to a device-to-device copy and to the same transform written as PyTorch
-// eager operations). Prints one line per measurement and a ratio table.
+// plain copy of the same bytes, and text n-gram hashing in MB/s of text (the GPU
+// number includes copying the strings to the device), on the CPU and, when a GPU
+// is present, on the GPU (next to a device-to-device copy and to the same
+// transform written as PyTorch eager operations). One line per measurement.
 // Usage: kernels_bench [rows] [cols] [reps]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -16,6 +17,7 @@
 #include "kernels/column_stats.h"
 #include "kernels/histogram.h"
 #include "kernels/quantiles.h"
+#include "kernels/text_hash.h"
 #include "kernels/transform.h"
 #ifdef DRIFTRUN_WITH_CUDA
 #include <c10/cuda/CUDAFunctions.h>
@@ -81,6 +83,32 @@ int main(int argc, char** argv) {
   std::printf("cpu histograms (10 bins)      %7.2f GB/s read  = %.0f%% of the copy's read rate\n",
               bytes / t_hist / 1e9, 100 * (bytes / t_hist) / (bytes / t_par_copy));
 
+  // Text hashing: 200k random tickets of 4-30 words.
+  std::vector<std::string> texts;
+  {
+    const char* words[] = {"invoice", "password", "Refund", "crash",   "the",   "delivery",
+                           "app",     "is",       "not",    "working", "since", "yesterday",
+                           "urgent!", "account",  "locked", "error"};
+    uint64_t r = 7;
+    for (int i = 0; i < 200000; ++i) {
+      std::string t;
+      r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+      const int n = 4 + static_cast<int>((r >> 33) % 27);
+      for (int k = 0; k < n; ++k) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        t += std::string(k ? " " : "") + words[(r >> 33) % 16];
+      }
+      texts.push_back(t);
+    }
+  }
+  double text_bytes = 0;
+  for (const auto& t : texts) text_bytes += static_cast<double>(t.size());
+  NgramOptions ng;
+  ng.max_ids = 128;
+  const double t_text = MedianSeconds(
+      reps, [&] { HashText(texts, ng, at::kCPU).ok(); }, [] {});
+  std::printf("cpu text hashing              %7.1f MB/s of text  (%.0f texts/s)\n", text_bytes / t_text / 1e6,
+              texts.size() / t_text);
 #ifndef DRIFTRUN_WITH_CUDA
   std::printf("gpu: built without CUDA, skipped\n");
   return 0;
@@ -120,6 +148,10 @@ int main(int argc, char** argv) {
               bytes / g_hist / 1e9, 100 * g_copy / g_hist);
   std::printf("gpu PyTorch eager transform   %7.1f GB/s  -> fused is %.1fx faster\n",
               2 * bytes / g_eager / 1e9, g_eager / g_tr);
+  const double g_text = MedianSeconds(
+      reps, [&] { HashText(texts, ng, at::Device(at::kCUDA, 0)).ok(); }, sync);
+  std::printf("gpu text hashing              %7.1f MB/s of text  (%.0f texts/s) -> %.1fx the CPU\n",
+              text_bytes / g_text / 1e6, texts.size() / g_text, t_text / g_text);
   return 0;
 #endif
 }

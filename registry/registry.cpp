@@ -107,6 +107,14 @@ class Txn {
   bool open_ = false;
 };
 
+// Stored paths are artifacts/<ab>/<sha256>.<ext>; anything else (a database
+// edited by hand) could point outside the registry, so it is never opened.
+bool SafeArtifactFile(const std::string& file) {
+  bool safe = file.rfind("artifacts/", 0) == 0 && file.find("..") == std::string::npos;
+  for (char c : file) safe = safe && (std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '.');
+  return safe;
+}
+
 }  // namespace
 
 Status ValidateName(const std::string& what, const std::string& v) {
@@ -229,8 +237,15 @@ Result<VersionRecord> Registry::Load(const std::string& name, int64_t version) {
   Stmt a(db_,
          "SELECT kind, file, sha256, bytes FROM artifacts WHERE name = ?1 AND version = ?2 ORDER BY kind");
   a.Bind(1, name).Bind(2, version);
-  while (a.Step() == SQLITE_ROW)
-    v.artifacts.push_back({a.Text(0), root_ + "/" + a.Text(1), a.Text(2), a.Int(3)});
+  while (a.Step() == SQLITE_ROW) {
+    const std::string file = a.Text(1);
+    if (!SafeArtifactFile(file)) {
+      return Status::Data("registry record " + name + ":" + std::to_string(version) +
+                          " names artifact path '" + file +
+                          "' outside the artifact store; the database was edited by hand");
+    }
+    v.artifacts.push_back({a.Text(0), root_ + "/" + file, a.Text(2), a.Int(3)});
+  }
   Stmt al(db_, "SELECT alias FROM aliases WHERE name = ?1 AND version = ?2 ORDER BY alias");
   al.Bind(1, name).Bind(2, version);
   while (al.Step() == SQLITE_ROW) v.aliases.push_back(al.Text(0));
@@ -512,6 +527,11 @@ Result<std::vector<std::string>> Registry::Verify() {
   while (s.Step() == SQLITE_ROW) {
     const std::string label = s.Text(0) + ":" + std::to_string(s.Int(1)) + " " + s.Text(2);
     const std::string path = root_ + "/" + s.Text(4);
+    if (!SafeArtifactFile(s.Text(4))) {
+      problems.push_back(label + ": path '" + s.Text(4) +
+                         "' lies outside the artifact store (edited database)");
+      continue;
+    }
     auto sha = Sha256File(path);
     if (!sha.ok()) {
       problems.push_back(label + ": '" + path + "' is missing");

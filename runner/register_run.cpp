@@ -66,7 +66,9 @@ Result<VersionRecord> RegisterRun(const std::string& run_dir, const RegisterRunO
     return RunExporter(manifest, path, meta).status();
   };
   DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(o.registry));
-  return reg->Register(req);
+  auto v = reg->Register(req);
+  std::remove(profile_tmp.c_str());
+  return v;
 }
 
 }  // namespace driftrun

@@ -61,6 +61,22 @@ TEST(Registry, RegisterIsIdempotentAndStoresByContent) {
   EXPECT_EQ(reg->Verify().take().size(), 1u);
 }
 
+TEST(Registry, RefusesArtifactPathsOutsideTheStore) {
+  const std::string dir = FreshDir("escape");
+  auto reg = Registry::Open(dir + "/reg").take();
+  ASSERT_TRUE(reg->Register(Req(dir, "run-a", 1.0)).ok());
+  reg.reset();
+  // Someone edits the database by hand (triggers only guard UPDATE, so insert a new row).
+  const std::string sql = "sqlite3 '" + dir +
+                          "/reg/registry.db' \"INSERT INTO artifacts VALUES('m', 1, 'onnx', " +
+                          "'x', 1, 'artifacts/../../etc/passwd')\"";
+  if (std::system(sql.c_str()) != 0) GTEST_SKIP() << "no sqlite3 command-line tool";
+  reg = Registry::Open(dir + "/reg").take();
+  auto v = reg->Get({"m", 1, ""});
+  EXPECT_EQ(v.status().code(), Code::kData);
+  EXPECT_NE(v.status().message().find("outside"), std::string::npos);
+}
+
 TEST(Registry, PromotionGateApprovalAndRollback) {
   const std::string dir = FreshDir("gate");
   auto reg = Registry::Open(dir + "/reg").take();
