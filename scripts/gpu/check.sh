@@ -64,17 +64,48 @@ lr = 1e-3
 device = "cuda"
 [checkpoint]
 every_steps = 0
+[export]
+onnx = false
 TOML
 ./build-gpu/driftrun train --config "$W/gpu.toml" --run-dir "$W/run" --quiet --noprogress >"$OUT/bench_driftrun.log" 2>&1
 d=$($PY -c "import json; print(round(json.load(open('$W/run/summary.json'))['samples_per_s']))" 2>/dev/null || echo 0)
 t=$($PY scripts/gpu/torch_mlp.py --data "$W/data/train.h5" --hidden 512,512 --batch 4096 --epochs 3 2>"$OUT/bench_torch.log" |
   tail -1 | $PY -c "import json,sys; print(round(json.loads(sys.stdin.read())['samples_per_s']))" 2>/dev/null || echo 0)
 cp "$W/run/summary.json" "$OUT/bench_summary.json" 2>/dev/null
+
+# Model kinds on the GPU: the digits CNN (cuDNN) and the ticket text model
+# (n-gram hashing on the GPU), trained on CUDA; predictions on CUDA and CPU.
+# (No ONNX here: driftrun-export needs libonnx, which this machine lacks.)
+$PY scripts/data/digits_to_h5.py --out "$W/digits" >/dev/null && $PY scripts/data/make_tickets.py --out "$W/tickets" >/dev/null
+kinds() {
+  local name=$1 kind=$2 data=$3 extra=$4
+  printf 'name = "%s"\n[data]\ntrain = "%s/train.h5"\n[model]\nkind = "%s"\ntask = "classification"\n%s\n[train]\ndevice = "cuda"\nepochs = %s\nbatch_size = %s\nlr = %s\n[export]\nonnx = false\n' \
+    "$name" "$data" "$kind" "$extra" "$5" "$6" "$7" >"$W/$name.toml"
+  ./build-gpu/driftrun train --config "$W/$name.toml" --run-dir "$W/$name" --quiet --noprogress >>"$OUT/kinds.log" 2>&1 || { echo "$name: train failed"; return; }
+  for dev in cuda cpu; do
+    ./build-gpu/driftrun predict --run "$W/$name" --in "$data/test.h5" --out "$W/$name-$dev.h5" --device $dev --json >>"$OUT/kinds.log" 2>&1
+  done
+  $PY - "$W/$name" "$data/test.h5" <<'PY'
+import h5py, json, numpy as np, sys
+run, test = sys.argv[1], sys.argv[2]
+y = h5py.File(test)["labels"][()]
+g, c = (h5py.File(f"{run}-{d}.h5") for d in ("cuda", "cpu"))
+s = json.load(open(f"{run}/summary.json"))
+print(f"{run.split('/')[-1]:8} trained on {s['device']}: test accuracy cuda {np.mean(g['label'][()] == y):.4f}, "
+      f"cpu {np.mean(c['label'][()] == y):.4f}; max |p_cuda - p_cpu| {np.abs(g['prediction'][()] - c['prediction'][()]).max():.2e}; "
+      f"{s['samples_per_s']:.0f} samples/s")
+PY
+}
+kinds digits cnn "$W/digits" 'channels = [16, 32]
+hidden = [64]' 25 32 2e-3 2>&1 | tee "$OUT/kinds.txt"
+kinds tickets text "$W/tickets" 'hidden = []
+embedding_dim = 32' 6 64 1e-2 2>&1 | tee -a "$OUT/kinds.txt"
 echo
 echo "== driftrun GPU check ($(head -1 "$OUT/gpu.txt")) =="
 printf '%-44s %s\n' "GPU tests (Gpu.*)" "$([[ $tests_rc == 0 ]] && grep -c '^\[       OK' "$OUT/gpu_tests.log" | sed 's/$/ passed/' || echo FAILED)"
 grep -h "cuda vs cpu" "$OUT/gpu_tests.log" | sed 's/^/  /'
 grep -h "^gpu" "$OUT/kernels_bench.log" | sed 's/^/  /'
+sed 's/^/  /' "$OUT/kinds.txt"
 printf '%-44s %12s\n' "MLP 32-512-512-1, batch 4096, AdamW" "samples/s"
 printf '%-44s %12s\n' "driftrun train, device cuda, 1 rank" "$d"
 printf '%-44s %12s\n' "PyTorch eager (Python), same GPU" "$t"

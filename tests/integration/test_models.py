@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Harness  # noqa: E402
+from harness import Harness, final_weights, max_rel_diff  # noqa: E402
 import onnx_check  # noqa: E402
 
 h = Harness("models")
@@ -195,6 +195,47 @@ def hash_text(s, buckets=65536, char_n=3, max_ids=128):
 
 want = np.array([hash_text(t) for t in texts[:200]], dtype=np.int64)
 h.check(np.array_equal(want, got["input"][:200]), "text hashing equals an independent Python implementation")
+
+# ---- the new kinds train data-parallel: 2 ranks end with the 1-rank weights -----
+for kind, cfg_text in (("cnn", f"""
+name = "dp-cnn"
+[data]
+train = "{digits}/train.h5"
+[model]
+kind = "cnn"
+task = "classification"
+channels = [8]
+hidden = [16]
+[train]
+max_steps = 30
+batch_size = 32
+[export]
+onnx = false
+"""), ("text", f"""
+name = "dp-text"
+[data]
+train = "{tickets}/train.h5"
+[model]
+kind = "text"
+task = "classification"
+hidden = []
+embedding_dim = 16
+[preprocess]
+text_buckets = 4096
+[train]
+max_steps = 30
+batch_size = 32
+[export]
+onnx = false
+""")):
+    cfg = h.write_config(f"dp-{kind}.toml", cfg_text)
+    runs = {}
+    for n in (1, 2):
+        runs[n] = h.path("runs", f"dp-{kind}-{n}")
+        p = h.run(["train", "--config", cfg, "--run-dir", runs[n], "--quiet", "--noprogress"], ranks=n)
+        h.must(p, f"{kind}: train on {n} rank(s)")
+    diff = max_rel_diff(final_weights(runs[1]), final_weights(runs[2]))
+    h.check(diff < 1e-4, f"{kind}: 2 ranks end with the 1-rank weights (rel diff {diff:.2e})")
 
 # ---- bad input to predict ---------------------------------------------------------
 p = h.run(["predict", "--run", run, "--in", f"{digits}/test.h5", "--out", h.path("bad.h5")])
