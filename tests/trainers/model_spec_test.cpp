@@ -45,6 +45,19 @@ TEST(ModelSpec, CnnHalvesTheImagePerBlockAndRoundTripsJson) {
   ExpectModuleMatchesSpec(s);
   SpecModel m(s);
   EXPECT_EQ(m->forward(torch::randn({2, 64})).sizes(), (std::vector<int64_t>{2, 10}));
+  // The inference path (in-place activations, pooling by elementwise maxima)
+  // gives exactly the training path's values.
+  torch::Tensor x = torch::randn({5, 64});
+  torch::Tensor train_out = m->forward(x);
+  torch::Tensor x_copy = x.clone();
+  m->eval();
+  torch::Tensor eval_out;
+  {
+    torch::NoGradGuard ng;
+    eval_out = m->forward(x);
+  }
+  EXPECT_TRUE(torch::equal(train_out.detach(), eval_out));
+  EXPECT_TRUE(torch::equal(x, x_copy)) << "the caller's input is never modified in place";
   auto back = ModelSpec::FromJson(s.ToJson()).take();
   EXPECT_EQ(back.ToJson(), s.ToJson());
   EXPECT_EQ(back.Params(), s.Params());
