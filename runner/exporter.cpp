@@ -102,7 +102,14 @@ Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir
   nlohmann::json s = nlohmann::json::parse(summary_text.value(), nullptr, false);
   if (s.is_discarded()) return Status::Data("'" + run_dir + "/summary.json' is corrupt");
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(run_dir + "/config.resolved.toml", {}));
+  // The run's identity: its folder name plus a digest of its first event (the
+  // start line, with time and pid), which a resume appends after and never
+  // rewrites; so two folders that happen to share a name are different runs.
   std::string run_id = BaseName(run_dir);
+  auto events = ReadFile(run_dir + "/events.jsonl");
+  if (events.ok() && !events.value().empty()) {
+    run_id += "-" + Sha256Hex(events.value().substr(0, events.value().find('\n'))).substr(0, 8);
+  }
   m["driftrun.name"] = cfg.Str("name");
   m["driftrun.run_id"] = run_id;
   m["driftrun.config_hash"] = s.value("config_hash", "");

@@ -62,7 +62,8 @@ def show(ref):
 cfg = config("churn", "register = true")
 p = train(cfg, h.path("run1"))
 v1 = show("churn:1")
-h.check(v1 is not None and v1["run_id"] == "run1", "train with register = true registers churn:1")
+h.check(v1 is not None and v1["run_id"].startswith("run1-"), "train with register = true registers churn:1",
+        str(v1 and v1["run_id"]))
 h.check(v1 is not None and v1["aliases"] == ["candidate"], "churn:1 holds alias candidate")
 for field in ("metrics", "config", "data_fingerprint", "code_version", "libraries", "seed", "world_size",
               "parent_version", "trigger", "created", "approvals", "artifacts"):
@@ -173,4 +174,11 @@ with open(onnx, "r+b") as f:
 p = registry("verify", "--json")
 h.check(p.returncode == 3 and len(json.loads(p.stdout)["problems"]) == 2, "verify catches an altered ONNX file too",
         p.stdout)
+# Two run folders that share a name are two runs, not one.
+got = []
+for parent in ("a", "b"):
+    train(cfg_nr, h.path(parent, "same"), "train.epochs=1")
+    p = registry("register", "--run", h.path(parent, "same"))
+    got.append(p.stdout.strip())
+h.check(got[0] != got[1] and all("churn:" in g for g in got), f"same-named run folders get their own versions {got}")
 h.finish()
