@@ -12,6 +12,7 @@
 #include "runner/register_run.h"
 #include "runner/signals.h"
 #include "trainers/mpi_communicator.h"
+#include "trainers/run_log.h"
 #include "trainers/trainer.h"
 
 DEFINE_string(config, "", "experiment config (TOML)");
@@ -19,6 +20,7 @@ DEFINE_string(run_dir, "", "run folder");
 DEFINE_string(resume, "", "auto | run folder | checkpoint");
 DEFINE_bool(quiet, false, "no per-epoch lines");
 DEFINE_bool(progress, true, "progress bar on a terminal");
+DECLARE_string(trigger);
 
 #ifndef DRIFTRUN_VERSION
 #define DRIFTRUN_VERSION "unknown"
@@ -40,6 +42,9 @@ const CommandSpec kTrainSpec = {
       "runs/<name>-* folder), else start fresh; or a run folder or checkpoint path. A corrupt "
       "checkpoint is skipped with a warning. Resuming on another number of ranks works"},
      {"quiet", "no per-epoch console lines (events and metrics are still written)"},
+     {"trigger",
+      "what started this run (a drift report path, a signal id); recorded as the registered version's "
+      "trigger when [registry] register = true (default manual)"},
      {"progress",
       "draw a progress bar when stdout is a terminal (under mpirun rank 0's stdout is a "
       "terminal even when mpirun's output is piped: pass --noprogress there)"}},
@@ -50,17 +55,22 @@ namespace {
 // Rank 0, after a finished run: model.onnx into the run folder ([export] onnx)
 // and registration ([registry] register).
 Status AfterTraining(const Config& cfg, const std::string& run_dir) {
+  RunLog log(run_dir, true);
   if (cfg.Bool("export.onnx") || cfg.Bool("registry.register")) {
     DRIFTRUN_ASSIGN_OR_RETURN(std::string ckpt, RunCheckpoint(run_dir));
     DRIFTRUN_ASSIGN_OR_RETURN(auto lineage, RunLineage(run_dir));
     DRIFTRUN_ASSIGN_OR_RETURN(ExportResult e, RunExporter(ckpt, run_dir + "/model.onnx", lineage));
+    (void)log.Event("export",
+                    {{"onnx", e.path}, {"bytes", e.bytes}, {"sha256", e.sha256}, {"seconds", e.seconds}});
     if (!FLAGS_quiet)
       std::printf("exported %s (%lld bytes)\n", e.path.c_str(), static_cast<long long>(e.bytes));
   }
   if (cfg.Bool("registry.register")) {
     RegisterRunOptions o;
     o.registry = cfg.Str("registry.path");
+    o.trigger = FLAGS_trigger;
     DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, RegisterRun(run_dir, o));
+    (void)log.Event("register", {{"registry", o.registry}, {"name", v.name}, {"version", v.version}});
     if (!FLAGS_quiet) {
       std::printf("registered %s:%lld (alias candidate) in %s\n", v.name.c_str(),
                   static_cast<long long>(v.version), o.registry.c_str());

@@ -60,7 +60,9 @@ def show(ref):
 
 
 cfg = config("churn", "register = true")
-p = train(cfg, h.path("run1"))
+p = h.run(["train", "--config", cfg, "--run-dir", h.path("run1"), "--quiet", "--noprogress", "--trigger",
+           "drift/report-17.json"])
+h.must(p, "train run1 (register = true, --trigger)")
 v1 = show("churn:1")
 h.check(v1 is not None and v1["run_id"].startswith("run1-"), "train with register = true registers churn:1",
         str(v1 and v1["run_id"]))
@@ -77,7 +79,9 @@ meta = onnx_check.metadata(v1["artifacts"]["onnx"]["path"])
 h.check(meta.get("driftrun.registry_name") == "churn" and meta.get("driftrun.registry_version") == "1" and
         meta.get("driftrun.config_hash") == v1["config_hash"] and
         meta.get("driftrun.data_fingerprint") == v1["data_fingerprint"] and
-        meta.get("driftrun.code_version") == v1["code_version"] and meta.get("driftrun.trigger") == v1["trigger"],
+        meta.get("driftrun.code_version") == v1["code_version"] and
+        meta.get("driftrun.trigger") == v1["trigger"] == "drift/report-17.json" and
+        v1["parent_version"] is None and meta.get("driftrun.parent_version") == "",
         "ONNX metadata_props agree with the registry record", str(meta))
 
 # Idempotent: the same run again gives the same version.
