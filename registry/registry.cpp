@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <ctime>
+#include <tuple>
 
 #include "common/file_util.h"
 #include "common/sha256.h"
@@ -440,22 +441,33 @@ Status Registry::Promote(const std::string& name, int64_t version, const std::st
     if (s.Step() == SQLITE_ROW) from = s.Int(0);
   }
   if (from == version) return Status::Ok();
+  std::string why = o.why;
   if (alias == "production" && from > 0) {
     DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord prod, Load(name, from));
-    const double c = HoldoutLoss(cand), p = HoldoutLoss(prod);
+    double c = HoldoutLoss(cand), p = HoldoutLoss(prod);
+    if (o.compare) {
+      DRIFTRUN_ASSIGN_OR_RETURN(auto losses, o.compare(cand, prod));
+      std::tie(c, p) = losses;
+    }
+    char note[160];
+    std::snprintf(note, sizeof(note), " (holdout loss %.6g vs %lld's %.6g%s)", c,
+                  static_cast<long long>(from), p,
+                  o.compare ? ", both on the candidate's holdout" : ", as recorded");
+    why += note;
     if (std::isnan(c) && !std::isnan(p)) {
       return Status::Training("promotion refused: " + label + " has no holdout loss to compare with " + name +
                               ":" + std::to_string(from) + " (production)");
     }
     if (!std::isnan(c) && !std::isnan(p) && c > p * (1 + o.tolerance)) {
       char buf[256];
-      std::snprintf(buf, sizeof(buf), "%.6g is worse than production %s:%lld's %.6g by more than %.3g%%", c,
-                    name.c_str(), static_cast<long long>(from), p, o.tolerance * 100);
+      std::snprintf(buf, sizeof(buf), "%.6g is worse than production %s:%lld's %.6g by more than %.3g%%%s", c,
+                    name.c_str(), static_cast<long long>(from), p, o.tolerance * 100,
+                    o.compare ? " (both on the candidate's holdout)" : " (as recorded)");
       return Status::Training("promotion refused: " + label + "'s holdout loss " + buf +
                               " ([registry] tolerance); retrain, or raise the tolerance deliberately");
     }
   }
-  DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, name, alias, from, version, o.who, o.why, false));
+  DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, name, alias, from, version, o.who, why, false));
   return txn.Commit();
 }
 

@@ -60,6 +60,12 @@ struct PromoteOptions {
   std::string who, why;
   double tolerance = 0.05;  // relative holdout-loss slack against the production holder
   bool require_approval = false;
+  // Holdout losses of (candidate, production holder) on one holdout, computed
+  // fresh (runner: both models on the candidate's holdout rows). Unset: the
+  // losses recorded at registration are compared.
+  std::function<Result<std::pair<double, double>>(const VersionRecord& candidate,
+                                                  const VersionRecord& production)>
+      compare;
 };
 
 // "name", "name:3", "name@production" → (name, version or 0, alias or "").

@@ -9,6 +9,7 @@
 #include "runner/commands.h"
 #include "runner/model_source.h"
 #include "runner/register_run.h"
+#include "trainers/predict.h"
 
 DECLARE_string(config);
 DECLARE_string(registry);
@@ -20,6 +21,7 @@ DEFINE_string(by, "", "who");
 DEFINE_string(note, "", "approval note");
 DEFINE_string(reason, "", "why");
 DEFINE_string(trigger, "manual", "what triggered the run");
+DEFINE_string(gate, "holdout", "holdout | recorded");
 
 namespace driftrun {
 
@@ -44,6 +46,11 @@ const CommandSpec kRegistrySpec = {
      {"by", "approve: who approves; promote, rollback: who moves the alias (default $USER)"},
      {"note", "approve: the approval note"},
      {"reason", "promote: why (recorded with the alias move)"},
+     {"gate",
+      "promote to production: 'holdout' evaluates the candidate and the production holder on the candidate's "
+      "holdout rows (its data.val, else the val_fraction split its training held out); 'recorded' compares "
+      "the "
+      "holdout losses recorded at registration"},
      {"json", "machine-readable output"}},
     true};
 
@@ -135,6 +142,25 @@ Status Run(const ParsedArgs& a) {
     o.why = FLAGS_reason.empty() ? "promote" : FLAGS_reason;
     o.tolerance = cfg.Float("registry.tolerance");
     o.require_approval = cfg.Bool("registry.require_approval");
+    if (FLAGS_gate != "holdout" && FLAGS_gate != "recorded") {
+      return Status::Usage("--gate must be holdout or recorded, not '" + FLAGS_gate + "'");
+    }
+    if (FLAGS_gate == "holdout") {
+      o.compare = [](const VersionRecord& cand,
+                     const VersionRecord& prod) -> Result<std::pair<double, double>> {
+        CheckpointState cck, pck;
+        Config ccfg, pcfg;
+        DRIFTRUN_RETURN_IF_ERROR(LoadVersion(cand, &cck, &ccfg));
+        DRIFTRUN_RETURN_IF_ERROR(LoadVersion(prod, &pck, &pcfg));
+        const std::string hint = "; if the candidate's data moved, use --gate recorded";
+        auto c = HoldoutLoss(cck, ccfg, ccfg);
+        if (!c.ok()) return c.status().WithContext("evaluating the candidate on its holdout" + hint);
+        auto p = HoldoutLoss(pck, pcfg, ccfg);
+        if (!p.ok())
+          return p.status().WithContext("evaluating the production holder on the candidate's holdout" + hint);
+        return std::make_pair(c.value(), p.value());
+      };
+    }
     DRIFTRUN_RETURN_IF_ERROR(reg->Promote(r.name, r.version, FLAGS_alias, o));
     std::cout << r.name << "@" << FLAGS_alias << " -> version " << r.version << "\n";
     return Status::Ok();

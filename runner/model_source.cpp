@@ -31,17 +31,22 @@ Result<ModelSource> ResolveModelSource(const std::string& model, const std::stri
   DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(root));
   DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, reg->Get(ref));
   src.label = v.name + ":" + std::to_string(v.version);
+  DRIFTRUN_RETURN_IF_ERROR(LoadVersion(v, &src.checkpoint, &src.config));
+  return src;
+}
+
+Status LoadVersion(const VersionRecord& v, CheckpointState* checkpoint, Config* config) {
+  const std::string label = v.name + ":" + std::to_string(v.version);
   const Artifact* ck = v.Find("checkpoint");
-  if (!ck) return Status::Data(src.label + " has no checkpoint artifact");
+  if (!ck) return Status::Data(label + " has no checkpoint artifact");
   auto state = ReadCheckpointData(ck->path, ck->sha256);
   if (!state.ok()) {
-    return state.status().WithContext(src.label +
+    return state.status().WithContext(label +
                                       " (run `driftrun registry verify`; the artifact store is damaged)");
   }
-  src.checkpoint = state.take();
-  DRIFTRUN_ASSIGN_OR_RETURN(src.config,
-                            Config::FromString(v.record.value("config", ""), src.label + " config", {}));
-  return src;
+  *checkpoint = state.take();
+  DRIFTRUN_ASSIGN_OR_RETURN(*config, Config::FromString(v.record.value("config", ""), label + " config", {}));
+  return Status::Ok();
 }
 
 }  // namespace driftrun

@@ -22,6 +22,11 @@ struct ModelSource {
 Result<ModelSource> ResolveModelSource(const std::string& model, const std::string& run,
                                        const std::string& registry);
 
+struct VersionRecord;
+// A registered version's checkpoint (checked against its recorded sha256) and
+// resolved config.
+Status LoadVersion(const VersionRecord& v, CheckpointState* checkpoint, Config* config);
+
 // The registry folder: --registry, else --config FILE's [registry] path, else the default.
 Result<std::string> RegistryPath(const std::string& flag, const std::string& config_path);
 

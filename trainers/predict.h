@@ -31,4 +31,11 @@ struct PredictResult {
 
 Result<PredictResult> Predict(const PredictRequest& req);
 
+// A model's mean loss (MSE per target for regression, cross-entropy for
+// classification; the training loss) on the holdout rows that `holdout_cfg`
+// defines: all of its data.val, else the val_fraction split of data.train that
+// its training held out. model_cfg is the model's own resolved config (dataset
+// names, text options). The promotion gate compares models on one holdout.
+Result<double> HoldoutLoss(const CheckpointState& ck, const Config& model_cfg, const Config& holdout_cfg);
+
 }  // namespace driftrun
