@@ -61,6 +61,35 @@ TEST(Registry, RegisterIsIdempotentAndStoresByContent) {
   EXPECT_EQ(reg->Verify().take().size(), 1u);
 }
 
+TEST(Registry, GateUsesTheComparisonWhenGivenAndRecordsIt) {
+  const std::string dir = FreshDir("compare");
+  auto reg = Registry::Open(dir + "/reg").take();
+  ASSERT_TRUE(reg->Register(Req(dir, "r1", 1.0)).ok());
+  ASSERT_TRUE(reg->Register(Req(dir, "r2", 0.5)).ok());  // better as recorded
+  PromoteOptions o;
+  o.who = "t";
+  ASSERT_TRUE(reg->Promote("m", 1, "production", o).ok());
+  int calls = 0;
+  o.compare = [&](const VersionRecord& c, const VersionRecord& p) -> Result<std::pair<double, double>> {
+    ++calls;
+    EXPECT_EQ(c.version, 2);
+    EXPECT_EQ(p.version, 1);
+    return std::make_pair(2.0, 1.0);  // but worse on the shared holdout
+  };
+  EXPECT_EQ(reg->Promote("m", 2, "production", o).code(), Code::kTraining);
+  EXPECT_EQ(calls, 1);
+  o.compare = [](const VersionRecord&, const VersionRecord&) -> Result<std::pair<double, double>> {
+    return Status::Data("holdout file gone");
+  };
+  EXPECT_EQ(reg->Promote("m", 2, "production", o).code(), Code::kData);
+  o.compare = [](const VersionRecord&, const VersionRecord&) -> Result<std::pair<double, double>> {
+    return std::make_pair(1.02, 1.0);
+  };
+  ASSERT_TRUE(reg->Promote("m", 2, "production", o).ok());
+  auto h = reg->History("m").take();
+  EXPECT_NE(h.back()["why"].get<std::string>().find("1.02 vs 1's 1"), std::string::npos) << h.back().dump();
+}
+
 TEST(Registry, RefusesArtifactPathsOutsideTheStore) {
   const std::string dir = FreshDir("escape");
   auto reg = Registry::Open(dir + "/reg").take();
