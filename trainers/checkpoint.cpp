@@ -169,7 +169,10 @@ Result<CheckpointState> ReadCheckpointData(const std::string& data, const std::s
   s.samples_seen = attr("samples_seen");
   DRIFTRUN_ASSIGN_OR_RETURN(s.config_hash, r->AttrString("/", "config_hash"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.task, r->AttrString("/", "task"));
-  DRIFTRUN_ASSIGN_OR_RETURN(s.model_spec, r->AttrString("/", "model_spec"));
+  // Checkpoints written before model descriptions existed have none: they still
+  // resume (training builds the model from its config) but cannot be exported.
+  auto spec = r->AttrString("/", "model_spec");
+  if (spec.ok()) s.model_spec = spec.value();
   DRIFTRUN_ASSIGN_OR_RETURN(s.model, ReadArrays(*r, "/model"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.optim, ReadArrays(*r, "/optim"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.pre, ReadPreprocessor(*r, "/preprocess", s.in_dim));

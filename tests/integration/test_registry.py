@@ -114,29 +114,32 @@ db.close()
 # Promote, gate, approval, rollback.
 p = registry("promote", "churn:1", "--alias", "production", "--by", "ann")
 h.must(p, "promote churn:1 to production")
-p = registry("promote", "churn:3", "--alias", "production")
+# The concurrent registrations may have numbered run2 and run3 either way round.
+by_run = {show(f"churn:{v}")["run_dir"].rsplit("/", 1)[-1]: v for v in (2, 3)}
+good, bad = f"churn:{by_run['run2']}", f"churn:{by_run['run3']}"
+p = registry("promote", bad, "--alias", "production")
 h.check(p.returncode == 4 and "refused" in p.stderr and "both on the candidate's holdout" in p.stderr,
         "promotion gate refuses a worse candidate, both evaluated on its holdout (exit 4)", p.stdout + p.stderr)
-p = registry("promote", "churn:3", "--alias", "production", "--gate", "recorded")
+p = registry("promote", bad, "--alias", "production", "--gate", "recorded")
 h.check(p.returncode == 4 and "as recorded" in p.stderr, "--gate recorded refuses it on the recorded losses",
         p.stdout + p.stderr)
 h.check(show("churn@production")["version"] == 1, "production unchanged after a refusal")
 p = h.run(["registry", "--config", h.write_config("appr.toml", f'name = "churn"\n[registry]\npath = "{reg}"\n'
                                                   'require_approval = true\ntolerance = 10.0\n'),
-           "promote", "churn:2", "--alias", "production"])
+           "promote", good, "--alias", "production"])
 h.check(p.returncode == 4 and "approv" in p.stderr, "require_approval: unapproved promotion refused",
         p.stdout + p.stderr)
-p = registry("approve", "churn:2", "--by", "bob", "--note", "checked the holdout")
-h.must(p, "approve churn:2")
-p = h.run(["registry", "--config", h.path("appr.toml"), "promote", "churn:2", "--alias", "production",
+p = registry("approve", good, "--by", "bob", "--note", "checked the holdout")
+h.must(p, f"approve {good}")
+p = h.run(["registry", "--config", h.path("appr.toml"), "promote", good, "--alias", "production",
            "--by", "bob", "--reason", "approved retrain"])
-h.must(p, "approved churn:2 promoted")
-h.check(show("churn@production")["version"] == 2, "production -> 2")
+h.must(p, f"approved {good} promoted")
+h.check(show("churn@production")["version"] == by_run["run2"], f"production -> {good}")
 # The gate's fresh evaluation of the candidate on its own holdout equals the
 # validation loss its training recorded (same rows, same model).
-why = [e for e in show("churn:2")["alias_history"] if e["alias"] == "production"][-1]["why"]
+why = [e for e in show(good)["alias_history"] if e["alias"] == "production"][-1]["why"]
 fresh = float(why.split("holdout loss ")[1].split()[0])
-recorded = show("churn:2")["metrics"]["holdout"]["loss"]
+recorded = show(good)["metrics"]["holdout"]["loss"]
 h.check(abs(fresh - recorded) <= 1e-5 * abs(recorded), f"gate's holdout loss {fresh:.6g} = recorded {recorded:.6g}",
         why)
 p = registry("rollback", "churn", "--alias", "production", "--by", "ann")
@@ -181,7 +184,7 @@ h.check(p.returncode == 3 and "churn:1 checkpoint" in p.stdout, "verify catches 
 p = h.run(["predict", "--registry", reg, "--model", "churn:1", "--in", x, "--out", h.path("y2.h5")])
 h.check(p.returncode == 3 and not os.path.exists(h.path("y2.h5")), "predict refuses the truncated artifact",
         p.stderr)
-onnx = show("churn:2")["artifacts"]["onnx"]["path"]
+onnx = show(good)["artifacts"]["onnx"]["path"]
 with open(onnx, "r+b") as f:
     f.seek(100)
     f.write(b"\x00\x01")
