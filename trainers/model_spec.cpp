@@ -47,8 +47,9 @@ std::string ModelSpec::ToJson() const {
 
 Result<ModelSpec> ModelSpec::FromJson(const std::string& text) {
   if (text.empty()) {
-    return Status::Data("the checkpoint has no model description (written by an older driftrun); resume the run "
-                        "once with this version (driftrun train --resume) to write one");
+    return Status::Data(
+        "the checkpoint has no model description (written by an older driftrun); resume the run "
+        "once with this version (driftrun train --resume) to write one");
   }
   try {
     auto j = nlohmann::json::parse(text);
