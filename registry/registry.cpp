@@ -10,6 +10,7 @@
 
 #include "common/file_util.h"
 #include "common/sha256.h"
+#include "registry/artifact_store.h"
 
 namespace driftrun {
 namespace {
@@ -108,14 +109,6 @@ class Txn {
   bool open_ = false;
 };
 
-// Stored paths are artifacts/<ab>/<sha256>.<ext>; anything else (a database
-// edited by hand) could point outside the registry, so it is never opened.
-bool SafeArtifactFile(const std::string& file) {
-  bool safe = file.rfind("artifacts/", 0) == 0 && file.find("..") == std::string::npos;
-  for (char c : file) safe = safe && (std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '.');
-  return safe;
-}
-
 }  // namespace
 
 Status ValidateName(const std::string& what, const std::string& v) {
@@ -173,6 +166,36 @@ nlohmann::json VersionRecord::ToJson() const {
   return j;
 }
 
+namespace {
+
+class SqliteRegistry : public Registry {
+ public:
+  SqliteRegistry(std::string root, sqlite3* db)
+      : root_(std::move(root)), db_(db), store_(LocalArtifactStore(root_)) {}
+  ~SqliteRegistry() override { sqlite3_close(db_); }
+  Status Exec(const std::string& sql);
+
+  Result<VersionRecord> Register(const RegisterRequest& req) override;
+  Result<VersionRecord> Get(const ModelRef& ref) override;
+  Result<std::vector<VersionRecord>> List(const std::string& name) override;
+  Status Promote(const std::string& name, int64_t version, const std::string& alias,
+                 const PromoteOptions& o) override;
+  Status Approve(const std::string& name, int64_t version, const std::string& by,
+                 const std::string& note) override;
+  Result<int64_t> Rollback(const std::string& name, const std::string& alias,
+                           const std::string& who) override;
+  Result<nlohmann::json> History(const std::string& name) override;
+  Result<std::vector<std::string>> Verify() override;
+
+ private:
+  Result<VersionRecord> Load(const std::string& name, int64_t version);
+  std::string root_;
+  sqlite3* db_;
+  std::unique_ptr<ArtifactStore> store_;
+};
+
+}  // namespace
+
 Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(root + "/artifacts"));
   sqlite3* db = nullptr;
@@ -183,20 +206,16 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
     sqlite3_close(db);
     return st;
   }
-  std::unique_ptr<Registry> r(new Registry(root, db));
+  auto r = std::make_unique<SqliteRegistry>(root, db);
   sqlite3_busy_timeout(db, 60000);
   DRIFTRUN_RETURN_IF_ERROR(r->Exec("PRAGMA journal_mode=WAL"));
   DRIFTRUN_RETURN_IF_ERROR(r->Exec("PRAGMA synchronous=FULL"));
   DRIFTRUN_RETURN_IF_ERROR(r->Exec("PRAGMA foreign_keys=ON"));
   DRIFTRUN_RETURN_IF_ERROR(r->Exec(kSchema));
-  return r;
+  return std::unique_ptr<Registry>(std::move(r));
 }
 
-Registry::~Registry() {
-  sqlite3_close(db_);
-}
-
-Status Registry::Exec(const std::string& sql) {
+Status SqliteRegistry::Exec(const std::string& sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     Status st = Status::Infra("registry database '" + root_ + "/registry.db': " + (err ? err : "error") +
@@ -207,21 +226,7 @@ Status Registry::Exec(const std::string& sql) {
   return Status::Ok();
 }
 
-Result<std::string> Registry::Store(const std::string& file, const std::string& ext, std::string* sha,
-                                    int64_t* bytes) {
-  DRIFTRUN_ASSIGN_OR_RETURN(std::string content, ReadFile(file));
-  *sha = Sha256Hex(content);
-  *bytes = static_cast<int64_t>(content.size());
-  const std::string dir = root_ + "/artifacts/" + sha->substr(0, 2);
-  const std::string dest = dir + "/" + *sha + ext;
-  auto existing = Sha256File(dest);
-  if (existing.ok() && existing.value() == *sha) return dest;
-  DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir));
-  DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(dest, content));
-  return dest;
-}
-
-Result<VersionRecord> Registry::Load(const std::string& name, int64_t version) {
+Result<VersionRecord> SqliteRegistry::Load(const std::string& name, int64_t version) {
   VersionRecord v;
   {
     Stmt s(db_, "SELECT run_id, created, record FROM versions WHERE name = ?1 AND version = ?2");
@@ -239,13 +244,10 @@ Result<VersionRecord> Registry::Load(const std::string& name, int64_t version) {
          "SELECT kind, file, sha256, bytes FROM artifacts WHERE name = ?1 AND version = ?2 ORDER BY kind");
   a.Bind(1, name).Bind(2, version);
   while (a.Step() == SQLITE_ROW) {
-    const std::string file = a.Text(1);
-    if (!SafeArtifactFile(file)) {
-      return Status::Data("registry record " + name + ":" + std::to_string(version) +
-                          " names artifact path '" + file +
-                          "' outside the artifact store; the database was edited by hand");
-    }
-    v.artifacts.push_back({a.Text(0), root_ + "/" + file, a.Text(2), a.Int(3)});
+    auto path = store_->Path(a.Text(1));
+    if (!path.ok())
+      return path.status().WithContext("registry record " + name + ":" + std::to_string(version));
+    v.artifacts.push_back({a.Text(0), path.value(), a.Text(2), a.Int(3)});
   }
   Stmt al(db_, "SELECT alias FROM aliases WHERE name = ?1 AND version = ?2 ORDER BY alias");
   al.Bind(1, name).Bind(2, version);
@@ -257,7 +259,7 @@ Result<VersionRecord> Registry::Load(const std::string& name, int64_t version) {
   return v;
 }
 
-Result<VersionRecord> Registry::Register(const RegisterRequest& req) {
+Result<VersionRecord> SqliteRegistry::Register(const RegisterRequest& req) {
   DRIFTRUN_RETURN_IF_ERROR(ValidateName("model name", req.name));
   Txn txn(db_);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
@@ -281,7 +283,7 @@ Result<VersionRecord> Registry::Register(const RegisterRequest& req) {
   std::map<std::string, std::string> files = req.files;
   std::string onnx_tmp;
   if (req.make_onnx) {
-    onnx_tmp = root_ + "/artifacts/.export-" + std::to_string(::getpid()) + ".onnx";
+    onnx_tmp = store_->Scratch("export-" + std::to_string(::getpid()) + ".onnx");
     Status st = req.make_onnx(version, parent, onnx_tmp);
     if (!st.ok()) {
       std::remove(onnx_tmp.c_str());
@@ -291,23 +293,14 @@ Result<VersionRecord> Registry::Register(const RegisterRequest& req) {
   }
   nlohmann::json record = req.record;
   record["parent_version"] = parent > 0 ? nlohmann::json(parent) : nlohmann::json();
-  std::vector<Artifact> stored;
+  std::vector<std::pair<std::string, StoredFile>> stored;  // kind, file
   for (const auto& [kind, file] : files) {
-    std::string ext;
-    const size_t dot = file.rfind('.');
-    if (dot != std::string::npos && file.find('/', dot) == std::string::npos) ext = file.substr(dot);
-    for (char c : ext) {
-      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.')) ext.clear();
-    }
-    Artifact a;
-    a.kind = kind;
-    auto path = Store(file, ext, &a.sha256, &a.bytes);
-    if (!path.ok()) {
+    auto put = store_->Put(file);
+    if (!put.ok()) {
       std::remove(onnx_tmp.c_str());
-      return path.status().WithContext("storing the " + kind + " artifact");
+      return put.status().WithContext("storing the " + kind + " artifact");
     }
-    a.path = path.value();
-    stored.push_back(a);
+    stored.emplace_back(kind, put.value());
   }
   if (!onnx_tmp.empty()) std::remove(onnx_tmp.c_str());
   const std::string created = Now();
@@ -316,15 +309,10 @@ Result<VersionRecord> Registry::Register(const RegisterRequest& req) {
     s.Bind(1, req.name).Bind(2, version).Bind(3, req.run_id).Bind(4, created).Bind(5, record.dump());
     if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot insert the version");
   }
-  for (const auto& a : stored) {
+  for (const auto& [kind, f] : stored) {
     Stmt s(db_,
            "INSERT INTO artifacts(name, version, kind, sha256, bytes, file) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-    s.Bind(1, req.name)
-        .Bind(2, version)
-        .Bind(3, a.kind)
-        .Bind(4, a.sha256)
-        .Bind(5, a.bytes)
-        .Bind(6, a.path.substr(root_.size() + 1));
+    s.Bind(1, req.name).Bind(2, version).Bind(3, kind).Bind(4, f.sha256).Bind(5, f.bytes).Bind(6, f.key);
     if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot insert an artifact");
   }
   {
@@ -353,7 +341,7 @@ Result<VersionRecord> Registry::Register(const RegisterRequest& req) {
   return Load(req.name, version);
 }
 
-Result<VersionRecord> Registry::Get(const ModelRef& ref) {
+Result<VersionRecord> SqliteRegistry::Get(const ModelRef& ref) {
   int64_t version = ref.version;
   if (!ref.alias.empty()) {
     Stmt s(db_, "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2");
@@ -374,7 +362,7 @@ Result<VersionRecord> Registry::Get(const ModelRef& ref) {
   return Load(ref.name, version);
 }
 
-Result<std::vector<VersionRecord>> Registry::List(const std::string& name) {
+Result<std::vector<VersionRecord>> SqliteRegistry::List(const std::string& name) {
   std::vector<std::pair<std::string, int64_t>> keys;
   {
     Stmt s(db_, name.empty() ? "SELECT name, version FROM versions ORDER BY name, version"
@@ -421,8 +409,8 @@ Status MoveAlias(sqlite3* db, const std::string& name, const std::string& alias,
 
 }  // namespace
 
-Status Registry::Promote(const std::string& name, int64_t version, const std::string& alias,
-                         const PromoteOptions& o) {
+Status SqliteRegistry::Promote(const std::string& name, int64_t version, const std::string& alias,
+                               const PromoteOptions& o) {
   DRIFTRUN_RETURN_IF_ERROR(ValidateName("alias", alias));
   Txn txn(db_);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
@@ -471,8 +459,8 @@ Status Registry::Promote(const std::string& name, int64_t version, const std::st
   return txn.Commit();
 }
 
-Status Registry::Approve(const std::string& name, int64_t version, const std::string& by,
-                         const std::string& note) {
+Status SqliteRegistry::Approve(const std::string& name, int64_t version, const std::string& by,
+                               const std::string& note) {
   if (by.empty()) return Status::Usage("approve needs --by WHO");
   Txn txn(db_);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
@@ -483,8 +471,8 @@ Status Registry::Approve(const std::string& name, int64_t version, const std::st
   return txn.Commit();
 }
 
-Result<int64_t> Registry::Rollback(const std::string& name, const std::string& alias,
-                                   const std::string& who) {
+Result<int64_t> SqliteRegistry::Rollback(const std::string& name, const std::string& alias,
+                                         const std::string& who) {
   DRIFTRUN_RETURN_IF_ERROR(ValidateName("alias", alias));
   Txn txn(db_);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
@@ -511,7 +499,7 @@ Result<int64_t> Registry::Rollback(const std::string& name, const std::string& a
   return prev;
 }
 
-Result<nlohmann::json> Registry::History(const std::string& name) {
+Result<nlohmann::json> SqliteRegistry::History(const std::string& name) {
   nlohmann::json out = nlohmann::json::array();
   Stmt s(db_,
          "SELECT alias, from_version, to_version, who, at, why, rollback FROM alias_events "
@@ -529,7 +517,7 @@ Result<nlohmann::json> Registry::History(const std::string& name) {
   return out;
 }
 
-Result<std::vector<std::string>> Registry::Verify() {
+Result<std::vector<std::string>> SqliteRegistry::Verify() {
   std::vector<std::string> problems;
   {
     Stmt s(db_, "PRAGMA integrity_check");
@@ -538,12 +526,12 @@ Result<std::vector<std::string>> Registry::Verify() {
   Stmt s(db_, "SELECT name, version, kind, sha256, file FROM artifacts ORDER BY name, version, kind");
   while (s.Step() == SQLITE_ROW) {
     const std::string label = s.Text(0) + ":" + std::to_string(s.Int(1)) + " " + s.Text(2);
-    const std::string path = root_ + "/" + s.Text(4);
-    if (!SafeArtifactFile(s.Text(4))) {
-      problems.push_back(label + ": path '" + s.Text(4) +
-                         "' lies outside the artifact store (edited database)");
+    auto where = store_->Path(s.Text(4));
+    if (!where.ok()) {
+      problems.push_back(label + ": " + where.status().message());
       continue;
     }
+    const std::string& path = where.value();
     auto sha = Sha256File(path);
     if (!sha.ok()) {
       problems.push_back(label + ": '" + path + "' is missing");

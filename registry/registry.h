@@ -8,6 +8,9 @@
 // holder. Model and alias names are validated, and artifact paths are built from
 // hex digests only, so nothing can point outside the root.
 //
+// Registry (metadata) and ArtifactStore (registry/artifact_store.h, files) are
+// interfaces; Registry::Open gives the embedded SQLite + local folder pair.
+//
 // Concurrency: each writer takes SQLite's write lock (BEGIN IMMEDIATE, busy
 // timeout 60 s), so processes registering at once get distinct versions. A
 // Registry object is not shared between threads.
@@ -21,8 +24,6 @@
 #include <vector>
 
 #include "common/status.h"
-
-struct sqlite3;
 
 namespace driftrun {
 
@@ -78,37 +79,33 @@ Result<ModelRef> ParseModelRef(const std::string& ref);
 // Names and aliases: 1-128 of [A-Za-z0-9._-], starting with a letter or digit.
 Status ValidateName(const std::string& what, const std::string& v);
 
+// The registry's metadata store. Open() gives the embedded default: SQLite at
+// <root>/registry.db with a LocalArtifactStore at <root>/artifacts; a shared
+// database can implement the same interface (DESIGN.md, Scale).
 class Registry {
  public:
   // Creates the root, database and schema when missing. Infra errors: code 5.
   static Result<std::unique_ptr<Registry>> Open(const std::string& root);
-  ~Registry();
-  const std::string& root() const { return root_; }
+  virtual ~Registry() = default;
 
   // New version (or the existing one for the same run id: idempotent), alias
   // "candidate" moved to it.
-  Result<VersionRecord> Register(const RegisterRequest& req);
-  Result<VersionRecord> Get(const ModelRef& ref);
-  Result<std::vector<VersionRecord>> List(const std::string& name);  // "" = all models
+  virtual Result<VersionRecord> Register(const RegisterRequest& req) = 0;
+  virtual Result<VersionRecord> Get(const ModelRef& ref) = 0;
+  virtual Result<std::vector<VersionRecord>> List(const std::string& name) = 0;  // "" = all models
   // Moves `alias` to name:version if the gate passes (Status::Training, exit 4,
   // saying why, if not).
-  Status Promote(const std::string& name, int64_t version, const std::string& alias, const PromoteOptions& o);
-  Status Approve(const std::string& name, int64_t version, const std::string& by, const std::string& note);
+  virtual Status Promote(const std::string& name, int64_t version, const std::string& alias,
+                         const PromoteOptions& o) = 0;
+  virtual Status Approve(const std::string& name, int64_t version, const std::string& by,
+                         const std::string& note) = 0;
   // Moves `alias` back to the holder before the current one; returns that version.
-  Result<int64_t> Rollback(const std::string& name, const std::string& alias, const std::string& who);
+  virtual Result<int64_t> Rollback(const std::string& name, const std::string& alias,
+                                   const std::string& who) = 0;
   // Alias history of a model, oldest first.
-  Result<nlohmann::json> History(const std::string& name);
+  virtual Result<nlohmann::json> History(const std::string& name) = 0;
   // Recomputes every artifact's sha256; returns one line per problem (empty: all good).
-  Result<std::vector<std::string>> Verify();
-
- private:
-  Registry(std::string root, sqlite3* db) : root_(std::move(root)), db_(db) {}
-  Status Exec(const std::string& sql);
-  Result<std::string> Store(const std::string& file, const std::string& ext, std::string* sha,
-                            int64_t* bytes);
-  Result<VersionRecord> Load(const std::string& name, int64_t version);
-  std::string root_;
-  sqlite3* db_;
+  virtual Result<std::vector<std::string>> Verify() = 0;
 };
 
 }  // namespace driftrun

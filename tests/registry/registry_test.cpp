@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "common/file_util.h"
+#include "registry/artifact_store.h"
 
 namespace driftrun {
 namespace {
@@ -27,6 +28,26 @@ RegisterRequest Req(const std::string& dir, const std::string& run, double loss)
   std::ofstream(f) << "weights of " << run;
   r.files["checkpoint"] = f;
   return r;
+}
+
+TEST(ArtifactStore, StoresContentOnceUnderItsDigest) {
+  const std::string dir = FreshDir("store");
+  auto store = LocalArtifactStore(dir + "/reg");
+  std::ofstream(dir + "/a.onnx") << "same bytes";
+  std::ofstream(dir + "/b.onnx") << "same bytes";
+  std::ofstream(dir + "/c.weird-ext!") << "other";
+  auto a = store->Put(dir + "/a.onnx").take();
+  auto b = store->Put(dir + "/b.onnx").take();
+  EXPECT_EQ(a.key, b.key);
+  EXPECT_EQ(a.key, "artifacts/" + a.sha256.substr(0, 2) + "/" + a.sha256 + ".onnx");
+  EXPECT_EQ(a.bytes, 10);
+  EXPECT_EQ(store->Put(dir + "/c.weird-ext!").take().key.find('!'), std::string::npos)
+      << "odd extensions dropped";
+  EXPECT_EQ(ReadFile(store->Path(a.key).take()).take(), "same bytes");
+  for (const char* bad : {"artifacts/../../x", "/etc/passwd", "other/ab/cd", "artifacts/a b"}) {
+    EXPECT_EQ(store->Path(bad).status().code(), Code::kData) << bad;
+  }
+  EXPECT_FALSE(store->Put(dir + "/missing.h5").ok());
 }
 
 TEST(Registry, NamesAndReferences) {
