@@ -109,6 +109,35 @@ class Txn {
   bool open_ = false;
 };
 
+// The version `alias` points at, or 0.
+int64_t AliasVersion(sqlite3* db, const std::string& name, const std::string& alias) {
+  Stmt s(db, "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2");
+  s.Bind(1, name).Bind(2, alias);
+  return s.Step() == SQLITE_ROW ? s.Int(0) : 0;
+}
+
+// Points `alias` at `to` and records the move (from 0: the alias is new).
+Status MoveAlias(sqlite3* db, const std::string& name, const std::string& alias, int64_t from, int64_t to,
+                 const std::string& who, const std::string& why, bool rollback) {
+  Stmt up(db,
+          "INSERT INTO aliases(name, alias, version) VALUES (?1, ?2, ?3) "
+          "ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version");
+  up.Bind(1, name).Bind(2, alias).Bind(3, to);
+  if (up.Step() != SQLITE_DONE) return DbError(db, "cannot move the alias");
+  Stmt ev(db,
+          "INSERT INTO alias_events(name, alias, from_version, to_version, who, at, why, rollback) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  ev.Bind(1, name).Bind(2, alias);
+  if (from > 0) {
+    ev.Bind(3, from);
+  } else {
+    ev.BindNull(3);
+  }
+  ev.Bind(4, to).Bind(5, who).Bind(6, Now()).Bind(7, why).Bind(8, int64_t{rollback ? 1 : 0});
+  if (ev.Step() != SQLITE_DONE) return DbError(db, "cannot record the alias move");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ValidateName(const std::string& what, const std::string& v) {
@@ -276,9 +305,8 @@ Result<VersionRecord> SqliteRegistry::Register(const RegisterRequest& req) {
     Stmt s(db_, "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE name = ?1");
     s.Bind(1, req.name);
     if (s.Step() == SQLITE_ROW) version = s.Int(0);
-    Stmt p(db_, "SELECT version FROM aliases WHERE name = ?1 AND alias = 'production'");
-    p.Bind(1, req.name);
-    parent = p.Step() == SQLITE_ROW ? p.Int(0) : version - 1;
+    parent = AliasVersion(db_, req.name, "production");
+    if (parent == 0) parent = version - 1;
   }
   std::map<std::string, std::string> files = req.files;
   std::string onnx_tmp;
@@ -316,26 +344,8 @@ Result<VersionRecord> SqliteRegistry::Register(const RegisterRequest& req) {
     if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot insert an artifact");
   }
   {
-    Stmt old(db_, "SELECT version FROM aliases WHERE name = ?1 AND alias = 'candidate'");
-    old.Bind(1, req.name);
-    const bool had = old.Step() == SQLITE_ROW;
-    const int64_t from = had ? old.Int(0) : 0;
-    Stmt up(db_,
-            "INSERT INTO aliases(name, alias, version) VALUES (?1, 'candidate', ?2) "
-            "ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version");
-    up.Bind(1, req.name).Bind(2, version);
-    if (up.Step() != SQLITE_DONE) return DbError(db_, "cannot set the candidate alias");
-    Stmt ev(db_,
-            "INSERT INTO alias_events(name, alias, from_version, to_version, who, at, why) "
-            "VALUES (?1, 'candidate', ?2, ?3, 'driftrun', ?4, ?5)");
-    ev.Bind(1, req.name);
-    if (had) {
-      ev.Bind(2, from);
-    } else {
-      ev.BindNull(2);
-    }
-    ev.Bind(3, version).Bind(4, created).Bind(5, "registered run " + req.run_id);
-    if (ev.Step() != SQLITE_DONE) return DbError(db_, "cannot record the alias move");
+    DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, req.name, "candidate", AliasVersion(db_, req.name, "candidate"),
+                                       version, "driftrun", "registered run " + req.run_id, false));
   }
   DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
   return Load(req.name, version);
@@ -344,13 +354,11 @@ Result<VersionRecord> SqliteRegistry::Register(const RegisterRequest& req) {
 Result<VersionRecord> SqliteRegistry::Get(const ModelRef& ref) {
   int64_t version = ref.version;
   if (!ref.alias.empty()) {
-    Stmt s(db_, "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2");
-    s.Bind(1, ref.name).Bind(2, ref.alias);
-    if (s.Step() != SQLITE_ROW) {
+    version = AliasVersion(db_, ref.name, ref.alias);
+    if (version == 0) {
       return Status::Usage("model '" + ref.name + "' has no alias '" + ref.alias +
                            "'; see `driftrun registry list --model " + ref.name + "`");
     }
-    version = s.Int(0);
   } else if (version == 0) {
     Stmt s(db_, "SELECT MAX(version) FROM versions WHERE name = ?1");
     s.Bind(1, ref.name);
@@ -386,27 +394,6 @@ double HoldoutLoss(const VersionRecord& v) {
   return h.contains("loss") && h["loss"].is_number() ? h["loss"].get<double>() : NAN;
 }
 
-Status MoveAlias(sqlite3* db, const std::string& name, const std::string& alias, int64_t from, int64_t to,
-                 const std::string& who, const std::string& why, bool rollback) {
-  Stmt up(db,
-          "INSERT INTO aliases(name, alias, version) VALUES (?1, ?2, ?3) "
-          "ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version");
-  up.Bind(1, name).Bind(2, alias).Bind(3, to);
-  if (up.Step() != SQLITE_DONE) return DbError(db, "cannot move the alias");
-  Stmt ev(db,
-          "INSERT INTO alias_events(name, alias, from_version, to_version, who, at, why, rollback) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  ev.Bind(1, name).Bind(2, alias);
-  if (from > 0) {
-    ev.Bind(3, from);
-  } else {
-    ev.BindNull(3);
-  }
-  ev.Bind(4, to).Bind(5, who).Bind(6, Now()).Bind(7, why).Bind(8, int64_t{rollback ? 1 : 0});
-  if (ev.Step() != SQLITE_DONE) return DbError(db, "cannot record the alias move");
-  return Status::Ok();
-}
-
 }  // namespace
 
 Status SqliteRegistry::Promote(const std::string& name, int64_t version, const std::string& alias,
@@ -422,12 +409,7 @@ Status SqliteRegistry::Promote(const std::string& name, int64_t version, const s
                             "approve " +
                             label + " --by WHO --note TEXT` first");
   }
-  int64_t from = 0;
-  {
-    Stmt s(db_, "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2");
-    s.Bind(1, name).Bind(2, alias);
-    if (s.Step() == SQLITE_ROW) from = s.Int(0);
-  }
+  const int64_t from = AliasVersion(db_, name, alias);
   if (from == version) return Status::Ok();
   std::string why = o.why;
   if (alias == "production" && from > 0) {
@@ -476,13 +458,8 @@ Result<int64_t> SqliteRegistry::Rollback(const std::string& name, const std::str
   DRIFTRUN_RETURN_IF_ERROR(ValidateName("alias", alias));
   Txn txn(db_);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
-  int64_t cur = 0;
-  {
-    Stmt s(db_, "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2");
-    s.Bind(1, name).Bind(2, alias);
-    if (s.Step() != SQLITE_ROW) return Status::Usage("model '" + name + "' has no alias '" + alias + "'");
-    cur = s.Int(0);
-  }
+  const int64_t cur = AliasVersion(db_, name, alias);
+  if (cur == 0) return Status::Usage("model '" + name + "' has no alias '" + alias + "'");
   // The holder before the move (not itself a rollback) that put the current one there.
   Stmt s(db_,
          "SELECT from_version FROM alias_events WHERE name = ?1 AND alias = ?2 AND to_version = ?3 "

@@ -56,9 +56,11 @@ namespace {
 // and registration ([registry] register).
 Status AfterTraining(const Config& cfg, const std::string& run_dir) {
   RunLog log(run_dir, true);
+  std::string ckpt;
+  std::map<std::string, std::string> lineage;
   if (cfg.Bool("export.onnx") || cfg.Bool("registry.register")) {
-    DRIFTRUN_ASSIGN_OR_RETURN(std::string ckpt, RunCheckpoint(run_dir));
-    DRIFTRUN_ASSIGN_OR_RETURN(auto lineage, RunLineage(run_dir));
+    DRIFTRUN_ASSIGN_OR_RETURN(ckpt, RunCheckpoint(run_dir));
+    DRIFTRUN_ASSIGN_OR_RETURN(lineage, RunLineage(run_dir));
     DRIFTRUN_ASSIGN_OR_RETURN(ExportResult e, RunExporter(ckpt, run_dir + "/model.onnx", lineage));
     (void)log.Event("export",
                     {{"onnx", e.path}, {"bytes", e.bytes}, {"sha256", e.sha256}, {"seconds", e.seconds}});
@@ -69,6 +71,8 @@ Status AfterTraining(const Config& cfg, const std::string& run_dir) {
     RegisterRunOptions o;
     o.registry = cfg.Str("registry.path");
     o.trigger = FLAGS_trigger;
+    o.checkpoint = ckpt;
+    o.lineage = lineage;
     DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, RegisterRun(run_dir, o));
     (void)log.Event("register", {{"registry", o.registry}, {"name", v.name}, {"version", v.version}});
     if (!FLAGS_quiet) {

@@ -13,8 +13,14 @@
 namespace driftrun {
 
 Result<VersionRecord> RegisterRun(const std::string& run_dir, const RegisterRunOptions& o) {
-  DRIFTRUN_ASSIGN_OR_RETURN(std::string manifest, RunCheckpoint(run_dir));
-  DRIFTRUN_ASSIGN_OR_RETURN(auto lineage, RunLineage(run_dir));
+  std::string manifest = o.checkpoint;
+  if (manifest.empty()) {
+    DRIFTRUN_ASSIGN_OR_RETURN(manifest, RunCheckpoint(run_dir));
+  }
+  std::map<std::string, std::string> lineage = o.lineage;
+  if (lineage.empty()) {
+    DRIFTRUN_ASSIGN_OR_RETURN(lineage, RunLineage(run_dir));
+  }
   DRIFTRUN_ASSIGN_OR_RETURN(std::string summary_text, ReadFile(run_dir + "/summary.json"));
   DRIFTRUN_ASSIGN_OR_RETURN(std::string config_text, ReadFile(run_dir + "/config.resolved.toml"));
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg,

@@ -3,6 +3,7 @@
 // reference profile, report) and alias candidate. Idempotent per run id.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "common/status.h"
@@ -13,6 +14,11 @@ namespace driftrun {
 struct RegisterRunOptions {
   std::string registry;            // root folder
   std::string trigger = "manual";  // drift report path, signal id, or "manual"
+  // Already known to the caller (train's own export): the run's newest checkpoint
+  // and RunLineage(), whose data fingerprint hashes the whole training file.
+  // Empty: computed here.
+  std::string checkpoint;
+  std::map<std::string, std::string> lineage;
 };
 
 Result<VersionRecord> RegisterRun(const std::string& run_dir, const RegisterRunOptions& o);

@@ -88,14 +88,7 @@ void ValueInfo(onnx::ValueInfoProto* v, const std::string& name, int elem,
 
 // The fused transform of kernels/kernel_math.h (TransformScalar) as ONNX ops.
 std::string Preprocess(GraphBuilder& b, const Preprocessor& pre, std::string x) {
-  std::vector<float> v[5];
-  for (const auto& p : pre.params) {
-    v[0].push_back(p.fill);
-    v[1].push_back(p.shift);
-    v[2].push_back(p.scale);
-    v[3].push_back(p.lo);
-    v[4].push_back(p.hi);
-  }
+  const auto v = ParamColumns(pre);
   const int64_t d = pre.dim();
   const std::string bad = b.Op("Or", {b.Op("IsNaN", {x}), b.Op("IsInf", {x})});
   x = b.Op("Where", {bad, b.Init("pre_fill", {d}, v[0]), x});

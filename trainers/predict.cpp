@@ -22,17 +22,16 @@ struct RawInputs {
   std::vector<std::string> texts;
 };
 
-// Reads `rows` (all rows when empty) of the model's input dataset from `path`,
+// Reads `rows` (all rows when empty) of the model's input dataset from `file`,
 // checking its shape against the model's.
-Result<RawInputs> ReadInputs(const std::string& path, const ModelSpec& spec, const TrainOptions& o,
+Result<RawInputs> ReadInputs(const H5Reader& file, const ModelSpec& spec, const TrainOptions& o,
                              const std::vector<int64_t>& rows) {
-  DRIFTRUN_ASSIGN_OR_RETURN(auto file, H5Reader::Open(path));
-  DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, file->Info(o.train.features));
+  DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, file.Info(o.train.features));
   RawInputs in;
   in.rows = rows.empty() ? info.rows() : static_cast<int64_t>(rows.size());
   if (spec.kind == "text") {
     std::vector<std::string> all;
-    DRIFTRUN_RETURN_IF_ERROR(file->ReadStrings(o.train.features, 0, info.rows(), &all));
+    DRIFTRUN_RETURN_IF_ERROR(file.ReadStrings(o.train.features, 0, info.rows(), &all));
     if (rows.empty()) {
       in.texts = std::move(all);
     } else {
@@ -44,34 +43,15 @@ Result<RawInputs> ReadInputs(const std::string& path, const ModelSpec& spec, con
       std::vector<int64_t>(info.dims.begin() + (info.dims.empty() ? 0 : 1), info.dims.end()) != spec.input) {
     std::string shape;
     for (int64_t d : spec.input) shape += ", " + std::to_string(d);
-    return Status::Data("'" + path + "' dataset '" + o.train.features + "' must be a float array [rows" +
-                        shape + "] like the model's training data");
+    return Status::Data("'" + file.path() + "' dataset '" + o.train.features +
+                        "' must be a float array [rows" + shape + "] like the model's training data");
   }
   if (rows.empty()) {
-    DRIFTRUN_RETURN_IF_ERROR(file->ReadRange(o.train.features, 0, info.rows(), &in.x));
+    DRIFTRUN_RETURN_IF_ERROR(file.ReadRange(o.train.features, 0, info.rows(), &in.x));
   } else {
-    DRIFTRUN_RETURN_IF_ERROR(file->ReadRows(o.train.features, rows, &in.x));
+    DRIFTRUN_RETURN_IF_ERROR(file.ReadRows(o.train.features, rows, &in.x));
   }
   return in;
-}
-
-Status LoadModel(const CheckpointState& ck, const ModelSpec& spec, torch::Device device, SpecModel* out) {
-  torch::NoGradGuard ng;
-  SpecModel model(spec);
-  for (auto& p : model->named_parameters()) {
-    const NamedArray* a = nullptr;
-    for (const auto& w : ck.model)
-      if (w.name == p.key()) a = &w;
-    if (!a) return Status::Data("checkpoint has no weights for '" + p.key() + "'");
-    torch::Tensor t = torch::from_blob(const_cast<float*>(a->data.data()), a->dims, torch::kFloat);
-    if (!t.sizes().equals(p.value().sizes()))
-      return Status::Data("checkpoint weights '" + p.key() + "' have another shape");
-    p.value().copy_(t);
-  }
-  model->to(device);
-  model->eval();
-  *out = model;
-  return Status::Ok();
 }
 
 // The model's outputs (logits for classification) for raw inputs, in batches;
@@ -82,8 +62,10 @@ Result<torch::Tensor> Forward(const CheckpointState& ck, const ModelSpec& spec, 
   // mmap whose first touch page-faults (measured: a 33 MB copy 10 ms -> 1.5 ms).
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  SpecModel model{nullptr};
-  DRIFTRUN_RETURN_IF_ERROR(LoadModel(ck, spec, device, &model));
+  SpecModel model(spec);
+  DRIFTRUN_RETURN_IF_ERROR(LoadParameters(*model, ck.model));
+  model->to(device);
+  model->eval();
   torch::NoGradGuard ng;
   const bool text = spec.kind == "text";
   torch::Tensor all_ids;
@@ -124,7 +106,8 @@ Result<PredictResult> Predict(const PredictRequest& req) {
   DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions o, TrainOptions::FromConfig(*req.config, 1));
   torch::Device device = torch::kCPU;
   DRIFTRUN_RETURN_IF_ERROR(PickDevice(req.device, &device));
-  DRIFTRUN_ASSIGN_OR_RETURN(RawInputs in, ReadInputs(req.in, spec, o, {}));
+  DRIFTRUN_ASSIGN_OR_RETURN(auto file, H5Reader::Open(req.in));
+  DRIFTRUN_ASSIGN_OR_RETURN(RawInputs in, ReadInputs(*file, spec, o, {}));
 
   const auto t0 = std::chrono::steady_clock::now();
   torch::Tensor ids;
@@ -152,22 +135,19 @@ Result<double> HoldoutLoss(const CheckpointState& ck, const Config& model_cfg, c
   DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions mo, TrainOptions::FromConfig(model_cfg, 1));
   DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions ho, TrainOptions::FromConfig(holdout_cfg, 1));
   // The rows training held out: all of data.val, else the val_fraction split.
-  std::string path = ho.val_path;
+  const std::string path = ho.val_path.empty() ? ho.train.path : ho.val_path;
+  DRIFTRUN_ASSIGN_OR_RETURN(auto file, H5Reader::Open(path));
+  DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo labels, file->Info(ho.train.labels));
   std::vector<int64_t> rows;
-  if (path.empty()) {
-    path = ho.train.path;
-    DRIFTRUN_ASSIGN_OR_RETURN(auto file, H5Reader::Open(path));
-    DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, file->Info(ho.train.labels));
-    rows = SplitTrainVal(info.rows(), ho.val_fraction, ho.seed).val;
+  if (ho.val_path.empty()) {
+    rows = SplitTrainVal(labels.rows(), ho.val_fraction, ho.seed).val;
     if (rows.empty())
       return Status::Data("'" + path + "' has no holdout rows (data.val is empty, val_fraction 0)");
+  } else {
+    rows.resize(static_cast<size_t>(labels.rows()));
+    for (int64_t i = 0; i < labels.rows(); ++i) rows[static_cast<size_t>(i)] = i;
   }
-  DRIFTRUN_ASSIGN_OR_RETURN(RawInputs in, ReadInputs(path, spec, mo, rows));
-  DRIFTRUN_ASSIGN_OR_RETURN(auto file, H5Reader::Open(path));
-  if (rows.empty()) {
-    rows.resize(static_cast<size_t>(in.rows));
-    for (int64_t i = 0; i < in.rows; ++i) rows[static_cast<size_t>(i)] = i;
-  }
+  DRIFTRUN_ASSIGN_OR_RETURN(RawInputs in, ReadInputs(*file, spec, mo, rows));
   DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor logits, Forward(ck, spec, mo, in, torch::kCPU, 8192, nullptr));
   torch::NoGradGuard ng;
   if (spec.task == "classification") {

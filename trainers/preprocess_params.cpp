@@ -9,12 +9,17 @@ namespace {
 constexpr const char* kArrays[5] = {"fill", "shift", "scale", "lo", "hi"};
 }  // namespace
 
-Status WritePreprocessor(H5Writer& w, const std::string& group, const Preprocessor& pre) {
-  std::vector<float> cols[5];
+std::array<std::vector<float>, 5> ParamColumns(const Preprocessor& pre) {
+  std::array<std::vector<float>, 5> cols;
   for (const auto& p : pre.params) {
     const float v[5] = {p.fill, p.shift, p.scale, p.lo, p.hi};
     for (int k = 0; k < 5; ++k) cols[k].push_back(v[k]);
   }
+  return cols;
+}
+
+Status WritePreprocessor(H5Writer& w, const std::string& group, const Preprocessor& pre) {
+  const auto cols = ParamColumns(pre);
   for (int k = 0; k < 5; ++k) {
     DRIFTRUN_RETURN_IF_ERROR(w.Write(group + "/" + kArrays[k], {pre.dim()}, cols[k].data()));
   }

@@ -4,6 +4,7 @@
 // on tensors is trainers/preprocess.h.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@ struct Preprocessor {
 
   int64_t dim() const { return static_cast<int64_t>(params.size()); }
 };
+
+// The parameters as five columns: fill, shift, scale, lo, hi (one value per column).
+std::array<std::vector<float>, 5> ParamColumns(const Preprocessor& pre);
 
 class H5Writer;
 class H5Reader;

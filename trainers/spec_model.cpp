@@ -1,5 +1,7 @@
 #include "trainers/spec_model.h"
 
+#include <map>
+
 namespace driftrun {
 
 SpecModelImpl::SpecModelImpl(const ModelSpec& spec) : spec_(spec) {
@@ -14,6 +16,24 @@ SpecModelImpl::SpecModelImpl(const ModelSpec& spec) : spec_(spec) {
     }
   }
   register_module("layers", layers_);
+}
+
+Status LoadParameters(torch::nn::Module& module, const std::vector<NamedArray>& arrays) {
+  torch::NoGradGuard ng;
+  std::map<std::string, const NamedArray*> by_name;
+  for (const auto& a : arrays) by_name[a.name] = &a;
+  for (auto& p : module.named_parameters()) {
+    auto it = by_name.find(p.key());
+    if (it == by_name.end()) return Status::Data("checkpoint has no weights for '" + p.key() + "'");
+    const NamedArray& a = *it->second;
+    torch::Tensor t = torch::from_blob(const_cast<float*>(a.data.data()), a.dims, torch::kFloat);
+    if (!t.sizes().equals(p.value().sizes())) {
+      return Status::Data("checkpoint weights '" + p.key() +
+                          "' have another shape; the model config changed");
+    }
+    p.value().copy_(t);
+  }
+  return Status::Ok();
 }
 
 torch::Tensor SpecModelImpl::forward(torch::Tensor x) {

@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "trainers/checkpoint.h"
 #include "trainers/model_spec.h"
 
 namespace driftrun {
@@ -24,5 +25,9 @@ class SpecModelImpl : public torch::nn::Module {
   torch::nn::ModuleList layers_;
 };
 TORCH_MODULE(SpecModel);
+
+// Copies checkpoint weights into the module's parameters by name; a missing
+// name or another shape is Status::Data (the model config changed).
+Status LoadParameters(torch::nn::Module& module, const std::vector<NamedArray>& arrays);
 
 }  // namespace driftrun

@@ -126,19 +126,7 @@ torch::Tensor FromArray(const NamedArray& a) {
 }
 
 Status LoadModel(Session& s, const CheckpointState& ck) {
-  torch::NoGradGuard ng;
-  std::map<std::string, const NamedArray*> by_name;
-  for (const auto& a : ck.model) by_name[a.name] = &a;
-  for (auto& p : s.model->named_parameters()) {
-    auto it = by_name.find(p.key());
-    if (it == by_name.end()) return Status::Data("checkpoint has no weights for '" + p.key() + "'");
-    torch::Tensor t = FromArray(*it->second);
-    if (!t.sizes().equals(p.value().sizes())) {
-      return Status::Data("checkpoint weights '" + p.key() +
-                          "' have another shape; the model config changed");
-    }
-    p.value().copy_(t);
-  }
+  DRIFTRUN_RETURN_IF_ERROR(LoadParameters(*s.model, ck.model));
   std::map<std::string, torch::Tensor> opt;
   for (const auto& a : ck.optim) opt[a.name] = FromArray(a);
   return s.optim->LoadState(opt, ck.step);
@@ -451,10 +439,9 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
       DRIFTRUN_RETURN_IF_ERROR(world.AllReduce(&top, 1, DType::kInt64, ReduceOp::kMax));
       s.fit.classes = top;
     } else {
+      DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor raw, RawFeatures(s, shard));
       torch::Tensor fit_x =
-          torch::from_blob(shard.x.data(), {shard.rows, s.meta.dim}, torch::kFloat)
-              .to(s.device, false, true)
-              .index_select(0, IndexTensor(train_pos, 0, static_cast<int64_t>(train_pos.size()), s.device));
+          raw.index_select(0, IndexTensor(train_pos, 0, static_cast<int64_t>(train_pos.size()), s.device));
       DRIFTRUN_ASSIGN_OR_RETURN(s.fit,
                                 FitPreprocessor(world, fit_x, train_cls, o.train, s.meta, o.preprocess));
     }
