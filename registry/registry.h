@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "registry/model_ref.h"
 
 namespace driftrun {
 
@@ -68,16 +69,6 @@ struct PromoteOptions {
                                                   const VersionRecord& production)>
       compare;
 };
-
-// "name", "name:3", "name@production" → (name, version or 0, alias or "").
-struct ModelRef {
-  std::string name;
-  int64_t version = 0;
-  std::string alias;
-};
-Result<ModelRef> ParseModelRef(const std::string& ref);
-// Names and aliases: 1-128 of [A-Za-z0-9._-], starting with a letter or digit.
-Status ValidateName(const std::string& what, const std::string& v);
 
 // The registry's metadata store. Open() gives the embedded default: SQLite at
 // <root>/registry.db with a LocalArtifactStore at <root>/artifacts; a shared

@@ -8,9 +8,9 @@
 #include "common/config.h"
 #include "common/file_util.h"
 #include "runner/commands.h"
-#include "scheduler/drift.h"
-#include "scheduler/profile.h"
-#include "trainers/tabular_data.h"
+#include "monitor/drift.h"
+#include "monitor/profile.h"
+#include "dataio/tabular_data.h"
 
 DECLARE_string(config);
 DECLARE_string(out);

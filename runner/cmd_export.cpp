@@ -6,7 +6,8 @@
 
 #include "common/file_util.h"
 #include "runner/commands.h"
-#include "runner/exporter.h"
+#include "export/exporter.h"
+#include "models/checkpoint.h"
 
 DECLARE_string(out);
 DECLARE_string(checkpoint);

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runner/commands.h"
-#include "trainers/synthetic_data.h"
+#include "dataio/synthetic_data.h"
 
 DEFINE_string(out, "", "output folder or file");
 DEFINE_int64(rows, 20000, "training rows");

@@ -6,8 +6,8 @@
 
 #include "common/config.h"
 #include "runner/commands.h"
-#include "runner/exporter.h"
-#include "runner/model_source.h"
+#include "export/exporter.h"
+#include "registry/model_source.h"
 #include "trainers/predict.h"
 
 DECLARE_string(in);

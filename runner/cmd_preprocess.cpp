@@ -8,11 +8,11 @@
 
 #include "common/config.h"
 #include "runner/commands.h"
-#include "trainers/checkpoint.h"
-#include "trainers/h5_io.h"
-#include "trainers/local_communicator.h"
+#include "models/checkpoint.h"
+#include "dataio/h5_io.h"
+#include "comm/local_communicator.h"
 #include "trainers/preprocess.h"
-#include "trainers/tabular_data.h"
+#include "dataio/tabular_data.h"
 
 DECLARE_string(config);
 DECLARE_string(in);

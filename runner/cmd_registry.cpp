@@ -7,8 +7,8 @@
 #include "common/config.h"
 #include "registry/registry.h"
 #include "runner/commands.h"
-#include "runner/model_source.h"
-#include "runner/register_run.h"
+#include "registry/model_source.h"
+#include "scheduler/register_run.h"
 #include "trainers/predict.h"
 
 DECLARE_string(config);

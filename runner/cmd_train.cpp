@@ -2,16 +2,18 @@
 #include <gflags/gflags.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 
 #include "common/config.h"
 #include "runner/commands.h"
-#include "runner/exporter.h"
+#include "export/exporter.h"
+#include "models/checkpoint.h"
 #include "runner/mpi_env.h"
-#include "runner/register_run.h"
+#include "scheduler/register_run.h"
 #include "runner/signals.h"
-#include "trainers/mpi_communicator.h"
+#include "comm/mpi_communicator.h"
 #include "trainers/run_log.h"
 #include "trainers/trainer.h"
 
@@ -83,6 +85,17 @@ Status AfterTraining(const Config& cfg, const std::string& run_dir) {
   return Status::Ok();
 }
 
+// Test hook (tests/integration/test_resume.py): DRIFTRUN_FAULT_SIGNAL_AT_STEP=K
+// raises SIGTERM on rank DRIFTRUN_FAULT_RANK (default the last) before step K.
+FaultInjection FaultFromEnv() {
+  FaultInjection f;
+  const char* step = std::getenv("DRIFTRUN_FAULT_SIGNAL_AT_STEP");
+  const char* rank = std::getenv("DRIFTRUN_FAULT_RANK");
+  if (step && *step) f.signal_at_step = std::atoll(step);
+  if (rank && *rank) f.rank = std::atoi(rank);
+  return f;
+}
+
 }  // namespace
 
 int RunTrain(int argc, char** argv) {
@@ -114,6 +127,9 @@ int RunTrain(int argc, char** argv) {
   req.progress_bar = FLAGS_progress && !FLAGS_quiet && env->rank() == 0 && isatty(STDOUT_FILENO);
   req.quiet = FLAGS_quiet;
   req.code_version = DRIFTRUN_VERSION;
+  req.local_rank = env->local_rank();
+  req.local_size = env->local_size();
+  req.fault = FaultFromEnv();
   Status st;
   try {
     auto r = Train(world, cfg.value(), req);

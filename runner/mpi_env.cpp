@@ -29,4 +29,19 @@ void MpiEnv::Abort(int code) {
   std::_Exit(code);
 }
 
+namespace {
+
+int EnvInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : fallback;
+}
+
+}  // namespace
+
+int MpiEnv::local_rank() const { return EnvInt("OMPI_COMM_WORLD_LOCAL_RANK", EnvInt("SLURM_LOCALID", 0)); }
+
+int MpiEnv::local_size() const {
+  return EnvInt("OMPI_COMM_WORLD_LOCAL_SIZE", EnvInt("SLURM_NTASKS_PER_NODE", 0));
+}
+
 }  // namespace driftrun

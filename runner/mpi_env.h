@@ -18,6 +18,10 @@ class MpiEnv {
   [[noreturn]] void Abort(int code);
   int rank() const { return rank_; }
   int size() const { return size_; }
+  // This process's rank and rank count on its node, from the launcher's
+  // environment (Open MPI, then Slurm); local_size() 0 when neither says.
+  int local_rank() const;
+  int local_size() const;
 
  private:
   MpiEnv() = default;

@@ -14,7 +14,7 @@ readonly APT_PACKAGES=(
   libtomlplusplus-dev nlohmann-json3-dev libgtest-dev libgmock-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
 )
-readonly PY_PACKAGES=("torch==${TORCH_VERSION}" numpy h5py scipy onnxruntime scikit-learn)
+readonly PY_PACKAGES=("torch==${TORCH_VERSION}" numpy h5py scipy onnxruntime scikit-learn pytest)
 
 log() { printf '[setup] %s\n' "$*"; }
 

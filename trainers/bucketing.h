@@ -1,7 +1,8 @@
 // Gradient bucket assignment, as in DDP: parameters in reverse registration order
-// (the order backward produces their gradients), packed into buckets of at least
-// `cap_bytes` (the last may be smaller; a parameter larger than the cap gets a
-// bucket of its own). Pure logic, unit-tested without tensors.
+// (the order backward produces their gradients), packed into buckets that close
+// once they hold `cap_bytes`. A parameter of `cap_bytes` or more gets a bucket of
+// its own (the smaller ones gathered before it close first, so their all-reduce
+// need not wait for it); that bucket and the last may hold less than the cap. Pure logic, unit-tested without tensors.
 #pragma once
 
 #include <cstddef>

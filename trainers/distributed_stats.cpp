@@ -1,6 +1,6 @@
 #include "trainers/distributed_stats.h"
 
-#include "trainers/collectives.h"
+#include "comm/collectives.h"
 
 namespace driftrun {
 

@@ -11,7 +11,7 @@
 
 #include "common/status.h"
 #include "kernels/kernel_math.h"
-#include "trainers/communicator.h"
+#include "comm/communicator.h"
 
 namespace driftrun {
 

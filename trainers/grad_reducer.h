@@ -18,7 +18,7 @@
 
 #include <torch/torch.h>
 
-#include "trainers/communicator.h"
+#include "comm/communicator.h"
 
 namespace driftrun {
 

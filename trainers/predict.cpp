@@ -5,11 +5,11 @@
 #include <chrono>
 
 #include "kernels/text_hash.h"
-#include "trainers/h5_io.h"
+#include "dataio/h5_io.h"
 #include "trainers/preprocess.h"
-#include "trainers/sharding.h"
+#include "dataio/sharding.h"
 #include "trainers/spec_model.h"
-#include "trainers/tabular_data.h"
+#include "dataio/tabular_data.h"
 #include "trainers/train_options.h"
 
 namespace driftrun {

@@ -4,14 +4,14 @@
 //   /prediction float32 [N, K]  regression values, or class probabilities
 //   /label      int64 [N]       classification only
 //   /input      int64 [N, L]    text only, with save_ids: the model's input ids
-// matching the ONNX export's outputs (trainers/onnx_export.h).
+// matching the ONNX export's outputs (export/onnx_export.h).
 #pragma once
 
 #include <string>
 
 #include "common/config.h"
 #include "common/status.h"
-#include "trainers/checkpoint.h"
+#include "models/checkpoint.h"
 
 namespace driftrun {
 

@@ -9,9 +9,9 @@
 #include "kernels/column_stats.h"
 #include "kernels/histogram.h"
 #include "kernels/quantiles.h"
-#include "trainers/collectives.h"
+#include "comm/collectives.h"
 #include "trainers/distributed_stats.h"
-#include "trainers/h5_io.h"
+#include "dataio/h5_io.h"
 
 namespace driftrun {
 

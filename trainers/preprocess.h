@@ -19,9 +19,9 @@
 #include "common/status.h"
 #include "kernels/kernel_math.h"
 #include "kernels/transform.h"
-#include "trainers/communicator.h"
-#include "trainers/preprocess_params.h"
-#include "trainers/tabular_data.h"
+#include "comm/communicator.h"
+#include "models/preprocess_params.h"
+#include "dataio/tabular_data.h"
 
 namespace driftrun {
 

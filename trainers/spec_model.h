@@ -1,4 +1,4 @@
-// The LibTorch module built from a ModelSpec (trainers/model_spec.h): layers with
+// The LibTorch module built from a ModelSpec (models/model_spec.h): layers with
 // weights live in the ModuleList "layers", so parameters are named
 // "layers.<k>.weight" / "layers.<k>.bias" exactly as ModelSpec::Params() lists
 // them; checkpoints and the ONNX exporter key on these names.
@@ -6,8 +6,8 @@
 
 #include <torch/torch.h>
 
-#include "trainers/checkpoint.h"
-#include "trainers/model_spec.h"
+#include "models/checkpoint.h"
+#include "models/model_spec.h"
 
 namespace driftrun {
 

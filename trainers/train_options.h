@@ -8,11 +8,11 @@
 
 #include "common/config.h"
 #include "kernels/text_hash.h"
-#include "trainers/model_spec.h"
+#include "models/model_spec.h"
 #include "trainers/optimizer_options.h"
 #include "trainers/preprocess.h"
 #include "trainers/schedule.h"
-#include "trainers/tabular_data.h"
+#include "dataio/tabular_data.h"
 
 namespace driftrun {
 

@@ -14,13 +14,25 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 
+#include "comm/communicator.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/status.h"
-#include "trainers/communicator.h"
 
 namespace driftrun {
+
+// Test hook: on `rank`, just before step `signal_at_step` runs, call `fire`
+// (default: raise SIGTERM, as if an operator had sent it). -1: never. The CLI
+// fills it from DRIFTRUN_FAULT_SIGNAL_AT_STEP / DRIFTRUN_FAULT_RANK; nothing in
+// trainers/ reads the environment.
+struct FaultInjection {
+  int64_t signal_at_step = -1;
+  int rank = -1;               // -1: the last rank
+  std::function<void()> fire;  // null: std::raise(SIGTERM)
+};
 
 struct TrainRequest {
   std::string config_path;  // for messages ("resume with ...")
@@ -30,6 +42,12 @@ struct TrainRequest {
   bool progress_bar = false;  // rank 0 draws a bar (stdout is a terminal)
   bool quiet = false;         // no per-epoch console lines
   std::string code_version;
+  FaultInjection fault;
+  const Clock* clock = nullptr;  // null: SteadyClock()
+  // This process's rank and rank count on its node (GPU choice, default thread
+  // count); 0 local_size: unknown, taken as the world size.
+  int local_rank = 0;
+  int local_size = 0;
 };
 
 struct TrainResult {

@@ -29,6 +29,30 @@ TEST(Categorical, HashIsDeterministicInRangeAndSpread) {
   EXPECT_NE(h[0][0].item<int64_t>(), h[0][1].item<int64_t>());
 }
 
+// Pinned values, computed independently in Python (splitmix64 finalizer of
+// value ^ (0x9e3779b97f4a7c15 * (column + 1)), modulo the bucket count):
+//   M = 2**64 - 1
+//   def mix(z): z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & M
+//               z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & M; return z ^ (z >> 31)
+//   bucket = mix((v & M) ^ ((0x9e3779b97f4a7c15 * (c + 1)) & M)) % b
+// A change of the hash changes every stored model's buckets, so it must fail here.
+TEST(Categorical, HashMatchesPinnedValues) {
+  at::Tensor v = at::tensor({0, 0, 0, 1, 1, 1, 42, 42, 42, -1, -1, -1, 123456789, 123456789, 123456789, -1000000,
+                             -1000000, -1000000},
+                            at::kLong)
+                     .reshape({6, 3});
+  at::Tensor want97 = at::tensor({49, 18, 28, 52, 44, 44, 42, 77, 1, 57, 19, 10, 8, 78, 11, 45, 44, 92}, at::kLong)
+                          .reshape({6, 3});
+  at::Tensor want20 = at::tensor({904623, 615924, 607567, 338976, 978023, 164329, 749205, 372144, 1013219, 24772,
+                                  223231, 204668, 797166, 475071, 326901, 216635, 215917, 423428},
+                                 at::kLong)
+                          .reshape({6, 3});
+  auto h97 = HashCategories(v, 97).take();
+  auto h20 = HashCategories(v, 1 << 20).take();
+  EXPECT_TRUE(at::equal(h97, want97)) << h97;
+  EXPECT_TRUE(at::equal(h20, want20)) << h20;
+}
+
 TEST(Categorical, VocabularyWithUnseenBucket) {
   at::Tensor vocab = at::tensor({-5, 3, 10, 0, 7, 8, 0, 0}, at::kLong).reshape({2, 4});
   at::Tensor sizes = at::tensor({3, 2}, at::kLong);

@@ -17,7 +17,12 @@ TEST(Bucketing, OneBucketWhenCapIsLarge) {
 }
 
 TEST(Bucketing, LargeParameterGetsItsOwnBucket) {
-  EXPECT_EQ(AssignBuckets({1, 100, 1}, 10), (Buckets{{2, 1}, {0}}));
+  // Parameter 1 (100 bytes) is over the 10-byte cap: the small bucket before it
+  // is closed, it gets its own, and the next one starts fresh.
+  EXPECT_EQ(AssignBuckets({1, 100, 1}, 10), (Buckets{{2}, {1}, {0}}));
+  EXPECT_EQ(AssignBuckets({3, 3, 50, 3, 3}, 10), (Buckets{{4, 3}, {2}, {1, 0}}));
+  // Exactly the cap counts as large; a first parameter over the cap has nothing to close.
+  EXPECT_EQ(AssignBuckets({4, 10, 10}, 10), (Buckets{{2}, {1}, {0}}));
 }
 
 TEST(Bucketing, EveryParameterExactlyOnce) {

@@ -5,14 +5,14 @@
 #include <torch/torch.h>
 
 #include "common/config.h"
-#include "tests/trainers/test_paths.h"
-#include "trainers/checkpoint.h"
-#include "trainers/local_communicator.h"
-#include "trainers/synthetic_data.h"
+#include "tests/common/test_paths.h"
+#include "models/checkpoint.h"
+#include "comm/local_communicator.h"
+#include "dataio/synthetic_data.h"
 #include "trainers/trainer.h"
 #ifdef DRIFTRUN_WITH_CUDA
 #include "trainers/cuda_stream.h"
-#include "trainers/nccl_communicator.h"
+#include "comm/nccl_communicator.h"
 #endif
 
 namespace driftrun {
@@ -32,15 +32,33 @@ TEST(Gpu, NcclOneRankAllReduceAndBroadcast) {
   LocalCommunicator host;
   auto nc = NcclCommunicator::Create(host, 0, CurrentCudaStream(0), 60);
   ASSERT_TRUE(nc.ok()) << nc.status().ToString();
-  torch::Tensor t = torch::arange(1000, torch::TensorOptions().device(torch::kCUDA).dtype(torch::kFloat));
-  torch::Tensor want = t.clone();
+  // One rank: a sum, max or broadcast leaves the values as they are, so the
+  // values change between the collectives (kernels on the same stream, ordered
+  // before and after each NCCL call) and every result is checked against values
+  // computed by hand on the host. The reduction across ranks itself is covered
+  // by the MPI tests; NCCL refuses two ranks on one GPU.
+  const auto opts = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kFloat);
+  torch::Tensor t = torch::arange(1000, opts);
+  t.mul_(3);  // queued before the all-reduce on the current stream
   ASSERT_TRUE(nc.value()->AllReduce(t.data_ptr(), t.numel(), DType::kFloat32, ReduceOp::kSum).ok());
-  EXPECT_TRUE(torch::equal(t, want));
+  std::vector<float> want(1000);
+  for (int i = 0; i < 1000; ++i) want[i] = 3.0f * i;
+  EXPECT_TRUE(torch::equal(t.cpu(), torch::from_blob(want.data(), {1000}, torch::kFloat)));
+  t.add_(-7);
   auto w = nc.value()->AllReduceAsync(t.data_ptr(), t.numel(), DType::kFloat32, ReduceOp::kMax);
   ASSERT_TRUE(w->Wait().ok());
+  t.mul_(2);
   ASSERT_TRUE(nc.value()->Broadcast(t.data_ptr(), t.numel(), DType::kFloat32, 0).ok());
   ASSERT_TRUE(nc.value()->Barrier().ok());
-  EXPECT_TRUE(torch::equal(t, want));
+  for (int i = 0; i < 1000; ++i) want[i] = (3.0f * i - 7.0f) * 2.0f;
+  EXPECT_TRUE(torch::equal(t.cpu(), torch::from_blob(want.data(), {1000}, torch::kFloat)));
+  // int64 and float64 go through their own NCCL types.
+  torch::Tensor l = torch::arange(5, torch::TensorOptions().device(torch::kCUDA).dtype(torch::kLong)).mul_(1000000007);
+  ASSERT_TRUE(nc.value()->AllReduce(l.data_ptr(), l.numel(), DType::kInt64, ReduceOp::kSum).ok());
+  EXPECT_EQ(l.cpu()[4].item<int64_t>(), int64_t{4} * 1000000007);
+  torch::Tensor d = torch::full({3}, 0.1, torch::TensorOptions().device(torch::kCUDA).dtype(torch::kDouble));
+  ASSERT_TRUE(nc.value()->AllReduce(d.data_ptr(), d.numel(), DType::kFloat64, ReduceOp::kMin).ok());
+  EXPECT_EQ(d.cpu()[2].item<double>(), 0.1);
 #endif
 }
 

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/trainers/thread_communicator.h"
-#include "trainers/collectives.h"
+#include "tests/comm/thread_communicator.h"
+#include "comm/collectives.h"
 #include "trainers/spec_model.h"
 
 namespace driftrun {

@@ -1,4 +1,4 @@
-#include "trainers/model_spec.h"
+#include "models/model_spec.h"
 
 #include <gtest/gtest.h>
 

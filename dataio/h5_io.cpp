@@ -1,0 +1,434 @@
+#include "dataio/h5_io.h"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+
+#include "common/file_util.h"
+
+namespace driftrun {
+namespace {
+
+static_assert(sizeof(hid_t) == sizeof(int64_t), "hid_t is stored as int64_t");
+
+// The one place HDF5 return codes become Status values.
+#define H5_CHECK(stmt, what)                                                          \
+  do {                                                                                \
+    if ((stmt) < 0) {                                                                 \
+      return Status::Data(std::string(what) + " (" #stmt " failed at " __FILE__ ":" + \
+                          std::to_string(__LINE__) + ")");                            \
+    }                                                                                 \
+  } while (0)
+
+// Closes an HDF5 handle of any kind when it goes out of scope.
+class Handle {
+ public:
+  explicit Handle(hid_t id = -1) : id_(id) {}
+  ~Handle() {
+    if (id_ >= 0) H5Idec_ref(id_);
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+};
+
+void SilenceHdf5() {
+  static bool done = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)done;
+}
+
+template <typename T>
+hid_t MemType();
+template <>
+hid_t MemType<float>() {
+  return H5T_NATIVE_FLOAT;
+}
+template <>
+hid_t MemType<double>() {
+  return H5T_NATIVE_DOUBLE;
+}
+template <>
+hid_t MemType<int64_t>() {
+  return H5T_NATIVE_INT64;
+}
+
+}  // namespace
+
+int64_t H5DatasetInfo::row_width() const {
+  int64_t w = 1;
+  for (size_t i = 1; i < dims.size(); ++i) w *= dims[i];
+  return w;
+}
+
+Result<std::unique_ptr<H5Reader>> H5Reader::Open(const std::string& path) {
+  SilenceHdf5();
+  if (!PathExists(path)) {
+    return Status::Data("data file '" + path +
+                        "' does not exist; check the path or run `driftrun make-data`");
+  }
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    return Status::Data("'" + path + "' is not an HDF5 file (or it is truncated); re-create it");
+  }
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return Status::Data("cannot open HDF5 file '" + path + "'; it may be truncated or locked");
+  return std::unique_ptr<H5Reader>(new H5Reader(path, f));
+}
+
+H5Reader::~H5Reader() {
+  H5Fclose(file_);
+}
+
+bool H5Reader::Has(const std::string& dataset) const {
+  if (dataset.empty() || dataset == "/") return true;
+  // Walk the path so a missing intermediate group is not an error.
+  std::string sofar;
+  size_t pos = dataset[0] == '/' ? 1 : 0;
+  while (pos <= dataset.size()) {
+    size_t next = dataset.find('/', pos);
+    if (next == std::string::npos) next = dataset.size();
+    sofar += "/" + dataset.substr(pos, next - pos);
+    if (H5Lexists(file_, sofar.c_str(), H5P_DEFAULT) <= 0) return false;
+    pos = next + 1;
+  }
+  return true;
+}
+
+Result<H5DatasetInfo> H5Reader::Info(const std::string& dataset) const {
+  const std::string where = "'" + path_ + "' dataset '" + dataset + "'";
+  if (!Has(dataset)) return Status::Data(where + " does not exist; check the dataset name in the config");
+  Handle d(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT));
+  if (!d.valid()) return Status::Data(where + " is not a dataset");
+  Handle space(H5Dget_space(d.get()));
+  Handle type(H5Dget_type(d.get()));
+  int nd = H5Sget_simple_extent_ndims(space.get());
+  H5_CHECK(nd, "cannot read the shape of " + where);
+  std::vector<hsize_t> dims(nd);
+  H5_CHECK(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr), "cannot read the shape of " + where);
+  H5DatasetInfo info;
+  for (hsize_t x : dims) info.dims.push_back(static_cast<int64_t>(x));
+  switch (H5Tget_class(type.get())) {
+    case H5T_FLOAT: info.kind = H5Kind::kFloat; break;
+    case H5T_INTEGER: info.kind = H5Kind::kInteger; break;
+    case H5T_STRING: info.kind = H5Kind::kString; break;
+    default: info.kind = H5Kind::kOther;
+  }
+  return info;
+}
+
+template <typename T>
+Status H5Reader::Read(const std::string& dataset, const std::vector<int64_t>* rows, int64_t begin,
+                      int64_t count, std::vector<T>* out) const {
+  const std::string where = "reading '" + path_ + "' dataset '" + dataset + "'";
+  DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, Info(dataset));
+  if (info.dims.empty()) return Status::Data(where + ": a scalar where rows were expected");
+  const int64_t width = info.row_width();
+  Handle d(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT));
+  Handle fspace(H5Dget_space(d.get()));
+  std::vector<hsize_t> start(info.dims.size(), 0), cnt(info.dims.begin(), info.dims.end());
+
+  // Sorted, de-duplicated row runs for the hyperslab union; `order` maps back.
+  std::vector<int64_t> sorted;
+  if (rows) {
+    count = static_cast<int64_t>(rows->size());
+    sorted = *rows;
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t i = 1; i < sorted.size(); ++i) {
+      if (sorted[i] == sorted[i - 1]) return Status::Data(where + ": duplicate row requested");
+    }
+    if (!sorted.empty() && (sorted.front() < 0 || sorted.back() >= info.rows())) {
+      return Status::Data(where + ": row out of range");
+    }
+  } else if (begin < 0 || count < 0 || begin + count > info.rows()) {
+    return Status::Data(where + ": rows [" + std::to_string(begin) + ", " + std::to_string(begin + count) +
+                        ") outside its " + std::to_string(info.rows()) + " rows");
+  }
+  out->assign(static_cast<size_t>(count * width), T{});
+  if (count == 0) return Status::Ok();
+
+  if (!rows) {
+    start[0] = static_cast<hsize_t>(begin);
+    cnt[0] = static_cast<hsize_t>(count);
+    H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, cnt.data(), nullptr),
+             where + ": bad selection");
+  } else {
+    H5_CHECK(H5Sselect_none(fspace.get()), where);
+    size_t i = 0;
+    while (i < sorted.size()) {
+      size_t j = i + 1;
+      while (j < sorted.size() && sorted[j] == sorted[j - 1] + 1) ++j;
+      start[0] = static_cast<hsize_t>(sorted[i]);
+      cnt[0] = static_cast<hsize_t>(j - i);
+      H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_OR, start.data(), nullptr, cnt.data(), nullptr),
+               where + ": bad selection");
+      i = j;
+    }
+  }
+  hsize_t mem_dims[1] = {static_cast<hsize_t>(count * width)};
+  Handle mspace(H5Screate_simple(1, mem_dims, nullptr));
+  std::vector<T> buf;
+  T* dst = out->data();
+  if (rows) {
+    buf.resize(out->size());
+    dst = buf.data();
+  }
+  H5_CHECK(H5Dread(d.get(), MemType<T>(), mspace.get(), fspace.get(), H5P_DEFAULT, dst),
+           where + ": read failed; the file may be truncated or of the wrong type");
+  if (rows) {
+    // buf holds rows in sorted order; put them back in the requested order.
+    for (size_t k = 0; k < rows->size(); ++k) {
+      size_t pos = std::lower_bound(sorted.begin(), sorted.end(), (*rows)[k]) - sorted.begin();
+      std::copy_n(buf.data() + pos * width, width, out->data() + k * width);
+    }
+  }
+  return Status::Ok();
+}
+
+Status H5Reader::ReadRange(const std::string& ds, int64_t b, int64_t c, std::vector<float>* o) const {
+  return Read<float>(ds, nullptr, b, c, o);
+}
+Status H5Reader::ReadRange(const std::string& ds, int64_t b, int64_t c, std::vector<int64_t>* o) const {
+  return Read<int64_t>(ds, nullptr, b, c, o);
+}
+Status H5Reader::ReadRange(const std::string& ds, int64_t b, int64_t c, std::vector<double>* o) const {
+  return Read<double>(ds, nullptr, b, c, o);
+}
+Status H5Reader::ReadRows(const std::string& ds, const std::vector<int64_t>& r, std::vector<float>* o) const {
+  return Read<float>(ds, &r, 0, 0, o);
+}
+Status H5Reader::ReadRows(const std::string& ds, const std::vector<int64_t>& r,
+                          std::vector<int64_t>* o) const {
+  return Read<int64_t>(ds, &r, 0, 0, o);
+}
+
+Result<double> H5Reader::AttrDouble(const std::string& object, const std::string& name) const {
+  const std::string where = "'" + path_ + "' attribute '" + name + "' of '" + object + "'";
+  if (H5Aexists_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT) <= 0) {
+    return Status::Data(where + " is missing");
+  }
+  Handle a(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT));
+  double v = 0;
+  H5_CHECK(H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v), "cannot read " + where);
+  return v;
+}
+
+Result<std::vector<std::string>> H5Reader::AttrStrings(const std::string& object,
+                                                       const std::string& name) const {
+  const std::string where = "'" + path_ + "' attribute '" + name + "' of '" + object + "'";
+  if (H5Aexists_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT) <= 0) {
+    return Status::Data(where + " is missing");
+  }
+  Handle a(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT));
+  Handle ftype(H5Aget_type(a.get()));
+  Handle space(H5Aget_space(a.get()));
+  if (H5Tget_class(ftype.get()) != H5T_STRING) return Status::Data(where + " is not a string");
+  hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  std::vector<std::string> out;
+  if (H5Tis_variable_str(ftype.get()) > 0) {
+    std::vector<char*> ptrs(n, nullptr);
+    Handle mtype(H5Tcopy(H5T_C_S1));
+    H5Tset_size(mtype.get(), H5T_VARIABLE);
+    H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
+    H5_CHECK(H5Aread(a.get(), mtype.get(), ptrs.data()), "cannot read " + where);
+    for (char* p : ptrs) out.emplace_back(p ? p : "");
+    H5Dvlen_reclaim(mtype.get(), space.get(), H5P_DEFAULT, ptrs.data());
+  } else {
+    size_t len = H5Tget_size(ftype.get());
+    std::vector<char> buf(len * n + 1, 0);
+    H5_CHECK(H5Aread(a.get(), ftype.get(), buf.data()), "cannot read " + where);
+    for (hssize_t i = 0; i < n; ++i) {
+      std::string s(buf.data() + i * len, len);
+      s.erase(s.find_last_not_of('\0') + 1);
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
+Status H5Reader::ReadStrings(const std::string& dataset, int64_t begin, int64_t count,
+                             std::vector<std::string>* out) const {
+  const std::string where = "reading '" + path_ + "' dataset '" + dataset + "'";
+  DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, Info(dataset));
+  if (info.kind != H5Kind::kString || info.dims.size() != 1) {
+    return Status::Data(where + ": expected a 1-D string array [rows]");
+  }
+  if (begin < 0 || count < 0 || begin + count > info.rows()) {
+    return Status::Data(where + ": rows [" + std::to_string(begin) + ", " + std::to_string(begin + count) +
+                        ") outside its " + std::to_string(info.rows()) + " rows");
+  }
+  out->clear();
+  if (count == 0) return Status::Ok();
+  Handle d(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT));
+  Handle ftype(H5Dget_type(d.get()));
+  Handle fspace(H5Dget_space(d.get()));
+  hsize_t start = static_cast<hsize_t>(begin), cnt = static_cast<hsize_t>(count);
+  H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, &start, nullptr, &cnt, nullptr), where);
+  Handle mspace(H5Screate_simple(1, &cnt, nullptr));
+  if (H5Tis_variable_str(ftype.get()) > 0) {
+    std::vector<char*> ptrs(count, nullptr);
+    Handle mtype(H5Tcopy(H5T_C_S1));
+    H5Tset_size(mtype.get(), H5T_VARIABLE);
+    H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
+    H5_CHECK(H5Dread(d.get(), mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, ptrs.data()),
+             where + ": read failed; the file may be truncated");
+    for (char* p : ptrs) out->emplace_back(p ? p : "");
+    H5Dvlen_reclaim(mtype.get(), mspace.get(), H5P_DEFAULT, ptrs.data());
+  } else {
+    const size_t len = H5Tget_size(ftype.get());
+    std::vector<char> buf(len * count + 1, 0);
+    H5_CHECK(H5Dread(d.get(), ftype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, buf.data()),
+             where + ": read failed; the file may be truncated");
+    for (int64_t i = 0; i < count; ++i) {
+      std::string v(buf.data() + i * len, len);
+      v.erase(v.find_last_not_of('\0') + 1);
+      out->push_back(v);
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> H5Reader::AttrString(const std::string& object, const std::string& name) const {
+  DRIFTRUN_ASSIGN_OR_RETURN(auto v, AttrStrings(object, name));
+  if (v.size() != 1) return Status::Data("attribute '" + name + "' of '" + object + "' is not one string");
+  return v[0];
+}
+
+Result<std::vector<std::string>> H5Reader::List(const std::string& group) const {
+  if (!Has(group)) return Status::Data("'" + path_ + "' has no group '" + group + "'");
+  Handle g(H5Gopen2(file_, group.c_str(), H5P_DEFAULT));
+  if (!g.valid()) return Status::Data("'" + path_ + "': '" + group + "' is not a group");
+  H5G_info_t info;
+  H5_CHECK(H5Gget_info(g.get(), &info), "cannot list group '" + group + "'");
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    ssize_t len = H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    H5_CHECK(len, "cannot list group '" + group + "'");
+    std::string name(static_cast<size_t>(len) + 1, '\0');
+    H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
+    name.resize(static_cast<size_t>(len));
+    names.push_back(name);
+  }
+  return names;
+}
+
+// ---- writer -----------------------------------------------------------------
+
+Result<std::unique_ptr<H5Writer>> H5Writer::Create(const std::string& path) {
+  SilenceHdf5();
+  std::string tmp = TempPathFor(path);
+  hid_t f = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (f < 0) {
+    return Status::Infra("cannot create HDF5 file '" + tmp +
+                         "'; check that the folder exists and is writable");
+  }
+  return std::unique_ptr<H5Writer>(new H5Writer(path, tmp, f));
+}
+
+H5Writer::~H5Writer() {
+  if (!committed_) {
+    CloseFile().ok();
+    std::remove(tmp_.c_str());
+  }
+}
+
+Status H5Writer::CloseFile() {
+  if (file_ < 0) return Status::Ok();
+  herr_t rc = H5Fclose(file_);
+  file_ = -1;
+  if (rc < 0) return Status::Infra("closing '" + tmp_ + "' failed (disk full?)");
+  return Status::Ok();
+}
+
+Status H5Writer::Group(const std::string& group) {
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE));
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  if (H5Lexists(file_, group.c_str(), H5P_DEFAULT) > 0) return Status::Ok();
+  Handle g(H5Gcreate2(file_, group.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT));
+  if (!g.valid()) return Status::Infra("cannot create group '" + group + "' in '" + tmp_ + "'");
+  return Status::Ok();
+}
+
+Status H5Writer::WriteRaw(const std::string& dataset, const std::vector<int64_t>& dims, int64_t type,
+                          const void* data) {
+  const std::string where = "writing dataset '" + dataset + "' to '" + tmp_ + "'";
+  std::vector<hsize_t> hd(dims.begin(), dims.end());
+  Handle space(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr));
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE));
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  Handle d(H5Dcreate2(file_, dataset.c_str(), type, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT));
+  if (!d.valid()) return Status::Infra(where + ": cannot create it");
+  if (H5Dwrite(d.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+    return Status::Infra(where + ": write failed (disk full?)");
+  }
+  return Status::Ok();
+}
+
+Status H5Writer::Write(const std::string& ds, const std::vector<int64_t>& dims, const float* d) {
+  return WriteRaw(ds, dims, H5T_NATIVE_FLOAT, d);
+}
+Status H5Writer::Write(const std::string& ds, const std::vector<int64_t>& dims, const double* d) {
+  return WriteRaw(ds, dims, H5T_NATIVE_DOUBLE, d);
+}
+Status H5Writer::Write(const std::string& ds, const std::vector<int64_t>& dims, const int64_t* d) {
+  return WriteRaw(ds, dims, H5T_NATIVE_INT64, d);
+}
+Status H5Writer::Write(const std::string& ds, const std::vector<int64_t>& dims, const uint8_t* d) {
+  return WriteRaw(ds, dims, H5T_NATIVE_UINT8, d);
+}
+
+Status H5Writer::WriteStrings(const std::string& dataset, const std::vector<std::string>& v) {
+  Handle type(H5Tcopy(H5T_C_S1));
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  std::vector<const char*> ptrs;
+  for (const auto& x : v) ptrs.push_back(x.c_str());
+  return WriteRaw(dataset, {static_cast<int64_t>(v.size())}, type.get(), ptrs.data());
+}
+
+Status H5Writer::AttrDouble(const std::string& object, const std::string& name, double v) {
+  Handle space(H5Screate(H5S_SCALAR));
+  Handle a(H5Acreate_by_name(file_, object.c_str(), name.c_str(), H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT,
+                             H5P_DEFAULT, H5P_DEFAULT));
+  if (!a.valid() || H5Awrite(a.get(), H5T_NATIVE_DOUBLE, &v) < 0) {
+    return Status::Infra("cannot write attribute '" + name + "' to '" + tmp_ + "'");
+  }
+  return Status::Ok();
+}
+
+Status H5Writer::AttrStrings(const std::string& object, const std::string& name,
+                             const std::vector<std::string>& v) {
+  hsize_t n = v.size();
+  Handle space(n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr));
+  Handle type(H5Tcopy(H5T_C_S1));
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  std::vector<const char*> ptrs;
+  for (const auto& s : v) ptrs.push_back(s.c_str());
+  Handle a(H5Acreate_by_name(file_, object.c_str(), name.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                             H5P_DEFAULT, H5P_DEFAULT));
+  if (!a.valid() || H5Awrite(a.get(), type.get(), ptrs.data()) < 0) {
+    return Status::Infra("cannot write attribute '" + name + "' to '" + tmp_ + "'");
+  }
+  return Status::Ok();
+}
+
+Status H5Writer::AttrString(const std::string& object, const std::string& name, const std::string& v) {
+  return AttrStrings(object, name, {v});
+}
+
+Status H5Writer::Commit() {
+  DRIFTRUN_RETURN_IF_ERROR(CloseFile());
+  DRIFTRUN_RETURN_IF_ERROR(CommitFileAtomic(tmp_, path_));
+  committed_ = true;
+  return Status::Ok();
+}
+
+}  // namespace driftrun

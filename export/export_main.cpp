@@ -1,0 +1,66 @@
+// driftrun-export: writes the ONNX file of one checkpoint. A separate small
+// executable because the ONNX protobuf library and LibTorch's bundled protobuf
+// cannot share a process; `driftrun export`, training's automatic export and
+// registration run it. Usage:
+//   driftrun-export --checkpoint CKPT.json --out model.onnx [--meta KEY=VALUE ...]
+//                   [--producer-version V]
+// Exit codes as driftrun: 2 usage, 3 bad checkpoint, 5 cannot write.
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "common/file_util.h"
+#include "common/sha256.h"
+#include "models/checkpoint.h"
+#include "export/onnx_export.h"
+
+int main(int argc, char** argv) {
+  using namespace driftrun;
+  std::string ckpt, out, version = "unknown";
+  std::map<std::string, std::string> meta;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (a == "--checkpoint" && has_value) {
+      ckpt = argv[++i];
+    } else if (a == "--out" && has_value) {
+      out = argv[++i];
+    } else if (a == "--producer-version" && has_value) {
+      version = argv[++i];
+    } else if (a == "--meta" && has_value) {
+      const std::string kv = argv[++i];
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos) {
+        std::cerr << "driftrun-export: --meta " << kv << ": expected KEY=VALUE\n";
+        return 2;
+      }
+      meta[kv.substr(0, eq)] = kv.substr(eq + 1);
+    } else {
+      std::cerr << "usage: driftrun-export --checkpoint CKPT.json --out model.onnx [--meta KEY=VALUE ...]\n";
+      return 2;
+    }
+  }
+  if (ckpt.empty() || out.empty()) {
+    std::cerr << "usage: driftrun-export --checkpoint CKPT.json --out model.onnx [--meta KEY=VALUE ...]\n";
+    return 2;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto ck = ReadCheckpoint(ckpt);
+  if (!ck.ok()) {
+    std::cerr << "driftrun-export: " << ck.status().WithContext("reading '" + ckpt + "'").ToString() << "\n";
+    return static_cast<int>(ck.status().code());
+  }
+  auto bytes = BuildOnnx(ck.value(), meta, version);
+  Status st = bytes.ok() ? WriteFileAtomic(out, bytes.value()) : bytes.status();
+  if (!st.ok()) {
+    std::cerr << "driftrun-export: " << st.WithContext("exporting '" + ckpt + "'").ToString() << "\n";
+    return static_cast<int>(st.code());
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("{\"onnx\": \"%s\", \"bytes\": %zu, \"sha256\": \"%s\", \"seconds\": %.4f}\n", out.c_str(),
+              bytes.value().size(), Sha256Hex(bytes.value()).c_str(), secs);
+  return 0;
+}

@@ -1,0 +1,122 @@
+#include "export/exporter.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "common/config.h"
+#include "common/file_util.h"
+#include "common/sha256.h"
+#include "models/checkpoint.h"
+#include "dataio/h5_io.h"
+
+extern char** environ;
+
+#ifndef DRIFTRUN_VERSION
+#define DRIFTRUN_VERSION "unknown"
+#endif
+
+namespace driftrun {
+
+namespace {
+
+std::string SelfDir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return ".";
+  buf[n] = 0;
+  return DirName(buf);
+}
+
+}  // namespace
+
+Result<ExportResult> RunExporter(const std::string& checkpoint, const std::string& out,
+                                 const std::map<std::string, std::string>& metadata) {
+  const std::string exe = SelfDir() + "/driftrun-export";
+  if (access(exe.c_str(), X_OK) != 0) {
+    return Status::Infra("'" + exe + "' is missing; it is built beside driftrun (cmake --build build)");
+  }
+  std::vector<std::string> args = {exe, "--checkpoint",       checkpoint,      "--out",
+                                   out, "--producer-version", DRIFTRUN_VERSION};
+  for (const auto& [k, v] : metadata) {
+    args.push_back("--meta");
+    args.push_back(k + "=" + v);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int pipefd[2];
+  if (pipe(pipefd) != 0) return Status::Infra("cannot create a pipe for driftrun-export");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(pipefd[1]);
+  if (rc != 0) {
+    close(pipefd[0]);
+    return Status::Infra("cannot start '" + exe + "'");
+  }
+  std::string output;
+  char buf[4096];
+  for (ssize_t n; (n = read(pipefd[0], buf, sizeof(buf))) > 0;) output.append(buf, static_cast<size_t>(n));
+  close(pipefd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status)) return Status::Infra("driftrun-export was killed");
+  const int code = WEXITSTATUS(status);
+  if (code != 0) {
+    const std::string msg = "ONNX export of '" + checkpoint + "' failed (message above)";
+    if (code == 2) return Status::Usage(msg);
+    if (code == 3) return Status::Data(msg);
+    return Status::Infra(msg);
+  }
+  nlohmann::json j = nlohmann::json::parse(output, nullptr, false);
+  if (j.is_discarded()) return Status::Infra("driftrun-export printed no result");
+  ExportResult r;
+  r.path = j.value("onnx", out);
+  r.bytes = j.value("bytes", int64_t{0});
+  r.sha256 = j.value("sha256", "");
+  r.seconds = j.value("seconds", 0.0);
+  return r;
+}
+
+Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir) {
+  std::map<std::string, std::string> m;
+  auto summary_text = ReadFile(run_dir + "/summary.json");
+  if (!summary_text.ok()) {
+    return Status::Usage("run folder '" + run_dir + "' has no summary.json: the run did not finish");
+  }
+  nlohmann::json s = nlohmann::json::parse(summary_text.value(), nullptr, false);
+  if (s.is_discarded()) return Status::Data("'" + run_dir + "/summary.json' is corrupt");
+  DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(run_dir + "/config.resolved.toml", {}));
+  // The run's identity: its folder name plus a digest of its first event (the
+  // start line, with time and pid), which a resume appends after and never
+  // rewrites; so two folders that happen to share a name are different runs.
+  std::string run_id = BaseName(run_dir);
+  auto events = ReadFile(run_dir + "/events.jsonl");
+  if (events.ok() && !events.value().empty()) {
+    run_id += "-" + Sha256Hex(events.value().substr(0, events.value().find('\n'))).substr(0, 8);
+  }
+  m["driftrun.name"] = cfg.Str("name");
+  m["driftrun.run_id"] = run_id;
+  m["driftrun.config_hash"] = s.value("config_hash", "");
+  m["driftrun.code_version"] = s.value("code_version", "");
+  m["driftrun.kind"] = cfg.Str("model.kind");
+  m["driftrun.task"] = cfg.Str("model.task");
+  m["driftrun.seed"] = std::to_string(cfg.Int("train.seed"));
+  m["driftrun.world_size"] = std::to_string(s.value("world_size", 1));
+  const std::string train = cfg.Str("data.train");
+  auto sha = Sha256File(train);
+  std::string rows = std::to_string(s.value("train_rows", int64_t{0}) + s.value("val_rows", int64_t{0}));
+  m["driftrun.data_fingerprint"] =
+      (sha.ok() ? "sha256:" + sha.value() : std::string("unavailable")) + " rows:" + rows + " file:" + train;
+  return m;
+}
+
+}  // namespace driftrun

@@ -1,0 +1,30 @@
+// Runs driftrun-export (the ONNX exporter, its own executable: see
+// export/onnx_export.h) for a checkpoint, and gathers a run's lineage for the
+// ONNX metadata_props and the registry record.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "common/status.h"
+
+namespace driftrun {
+
+struct ExportResult {
+  std::string path;
+  int64_t bytes = 0;
+  std::string sha256;
+  double seconds = 0;
+};
+
+// Spawns <folder of this executable>/driftrun-export; its error message and exit
+// code come back as the Status.
+Result<ExportResult> RunExporter(const std::string& checkpoint, const std::string& out,
+                                 const std::map<std::string, std::string>& metadata);
+
+// Lineage of a finished run folder: driftrun.name, run_id, config_hash,
+// code_version, data_fingerprint (sha256 and rows of the training file), kind,
+// task, seed, world_size.
+Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir);
+
+}  // namespace driftrun

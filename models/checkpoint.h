@@ -1,0 +1,72 @@
+// Checkpoints: atomic, checksummed, last K kept, readable without driftrun.
+//
+// A checkpoint is two files in the checkpoint folder:
+//   ckpt-<step>.h5    HDF5 (h5py can read it): /model/<param>, /optim/<param>/<slot>,
+//                     /preprocess/{fill,shift,scale,lo,hi}, root attributes for step,
+//                     epoch, next_batch, world size, config hash, ...
+//   ckpt-<step>.json  the manifest: file name, sha256, size, step, config hash.
+// The .h5 is written to a temporary name, fsynced and renamed; the manifest is
+// written the same way afterwards, so a checkpoint exists only once both are
+// whole. A checkpoint is valid when its manifest parses and the sha256 matches.
+// Older checkpoints beyond `keep` are removed manifest first.
+//
+// Written by one rank (rank 0); read by all. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "models/preprocess_params.h"
+
+namespace driftrun {
+
+struct NamedArray {
+  std::string name;
+  std::vector<int64_t> dims;
+  std::vector<float> data;
+};
+
+struct CheckpointState {
+  int64_t step = 0;        // optimizer steps done
+  int64_t epoch = 0;       // epoch to continue in
+  int64_t next_batch = 0;  // first batch of `epoch` not yet trained
+  int64_t world_size = 1;
+  int64_t classes = 0;
+  int64_t in_dim = 0;
+  int64_t out_dim = 0;
+  double epoch_loss_sum = 0;  // train loss accumulated in the current epoch
+  int64_t epoch_loss_steps = 0;
+  double samples_seen = 0;
+  std::string config_hash;
+  std::string task;
+  std::string model_spec;  // ModelSpec::ToJson(): the architecture (models/model_spec.h)
+  std::vector<NamedArray> model;
+  std::vector<NamedArray> optim;
+  Preprocessor pre;
+};
+
+// Writes ckpt-<step> into `dir` (created if needed) and prunes to `keep`.
+// Returns the manifest path.
+Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointState& state, int keep);
+
+// Reads and verifies a checkpoint given its manifest (.json) or data (.h5) path.
+Result<CheckpointState> ReadCheckpoint(const std::string& path);
+
+// Reads a checkpoint's data file directly (a registry artifact has no manifest);
+// with sha256 non-empty, first checks the file against it.
+Result<CheckpointState> ReadCheckpointData(const std::string& h5_path, const std::string& sha256);
+
+// Verifies a checkpoint (manifest parses, file exists, sha256 matches).
+Status VerifyCheckpoint(const std::string& manifest_path);
+
+// Newest valid checkpoint manifest in `dir`, or "" when there is none. Invalid
+// ones are skipped with a line in `warnings`.
+std::string FindLatestCheckpoint(const std::string& dir, std::vector<std::string>* warnings);
+
+// The newest valid checkpoint manifest of a run folder's checkpoints/
+// (Status::Usage naming the folder if there is none).
+Result<std::string> RunCheckpoint(const std::string& run_dir);
+
+}  // namespace driftrun

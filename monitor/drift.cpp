@@ -1,0 +1,391 @@
+#include "monitor/drift.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "kernels/kernel_math.h"
+#include "monitor/drift_stats.h"
+
+namespace driftrun {
+namespace {
+
+void Decide(const DriftOptions& o, int64_t ref_rows, FeatureDrift* f) {
+  std::string m = o.method;
+  if (m == "auto") m = ref_rows <= 1000 ? "ks" : "wasserstein";
+  f->decided_by = m;
+  if (m == "ks") {
+    f->score = 1 - f->ks_pvalue;
+    f->drifted = f->ks_pvalue < o.ks_pvalue;
+  } else if (m == "psi") {
+    f->score = f->psi;
+    f->drifted = f->psi >= o.psi;
+  } else if (m == "jensenshannon") {
+    f->score = f->jensen_shannon;
+    f->drifted = f->jensen_shannon >= o.jensenshannon;
+  } else {
+    f->score = f->wasserstein;
+    f->drifted = f->wasserstein >= o.wasserstein;
+  }
+}
+
+void Finish(DriftReport* r) {
+  r->drifted = 0;
+  for (const auto& f : r->features) r->drifted += f.drifted;
+  r->drift_share = r->features.empty() ? 0 : static_cast<double>(r->drifted) / r->features.size();
+  r->dataset_drift = r->drift_share >= r->opts.share;
+}
+
+// The finite values of every column, in one row-major pass (a column-at-a-time
+// gather would stride through the whole matrix once per column), then each
+// column radix-sorted, in parallel over columns.
+std::vector<std::vector<float>> SortedFiniteColumns(const float* x, int64_t rows, int64_t cols) {
+  std::vector<std::vector<float>> out(static_cast<size_t>(cols));
+  for (auto& c : out) c.reserve(static_cast<size_t>(rows));
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* row = x + i * cols;
+    for (int64_t j = 0; j < cols; ++j) {
+      if (std::isfinite(row[j])) out[j].push_back(row[j]);
+    }
+  }
+  at::parallel_for(0, cols, 1, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) RadixSortFloats(&out[j]);
+  });
+  return out;
+}
+
+std::vector<double> Shares(const std::vector<double>& c) {
+  double s = 0;
+  for (double v : c) s += v;
+  std::vector<double> out;
+  for (double v : c) out.push_back(s > 0 ? v / s : 0);
+  return out;
+}
+
+// Counts of sorted values in numpy.histogram's equal-width bins over [lo, hi]
+// (edges[b] <= v < edges[b + 1], the last bin closed): one walk, no searches.
+std::vector<double> EqualWidthCounts(const std::vector<float>& sorted, const std::vector<double>& edges) {
+  const size_t k = edges.size() - 1;
+  std::vector<double> c(k, 0.0);
+  size_t b = 0;
+  for (float v : sorted) {
+    while (b + 1 < k && static_cast<double>(v) >= edges[b + 1]) ++b;
+    c[b] += 1;
+  }
+  return c;
+}
+
+Status CheckShapes(int64_t ref_cols, const at::Tensor& cur, const std::vector<std::string>& names) {
+  if (cur.dim() != 2 || cur.size(1) != ref_cols || static_cast<int64_t>(names.size()) != ref_cols) {
+    return Status::Data("the current batch has " + std::to_string(cur.dim() == 2 ? cur.size(1) : 0) +
+                        " features, the reference " + std::to_string(ref_cols));
+  }
+  if (cur.size(0) == 0) return Status::Data("the current batch is empty (0 rows); nothing to compare");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<DriftOptions> DriftOptions::FromConfig(const Config& c) {
+  DriftOptions o;
+  o.method = c.Str("drift.method");
+  o.share = c.Float("drift.share");
+  o.ks_pvalue = c.Float("drift.ks_pvalue");
+  o.wasserstein = c.Float("drift.wasserstein");
+  o.psi = c.Float("drift.psi");
+  o.psi_watch = c.Float("drift.psi_watch");
+  o.jensenshannon = c.Float("drift.jensenshannon");
+  o.memory_mb = c.Float("drift.memory_mb");
+  if (o.share <= 0 || o.share > 1) return Status::Usage("drift.share must be in (0, 1]");
+  if (o.memory_mb < 0) return Status::Usage("drift.memory_mb must be >= 0");
+  return o;
+}
+
+Result<DriftReport> CompareData(const at::Tensor& ref_in, const at::Tensor& cur_in,
+                                const std::vector<std::string>& names, const DriftOptions& opts) {
+  if (ref_in.dim() != 2 || ref_in.size(0) == 0) return Status::Data("the reference data is empty (0 rows)");
+  DRIFTRUN_RETURN_IF_ERROR(CheckShapes(ref_in.size(1), cur_in, names));
+  const double bytes = 8.0 * (ref_in.numel() + cur_in.numel());
+  if (bytes > opts.memory_mb * 1024 * 1024) {
+    DRIFTRUN_ASSIGN_OR_RETURN(Profile p, BuildProfile(ref_in, names, "reference data"));
+    return CompareProfile(p, cur_in, names, opts);
+  }
+  at::Tensor ref = ref_in.cpu().contiguous(), cur = cur_in.cpu().contiguous();
+  const int64_t cols = ref.size(1), nr = ref.size(0), nc = cur.size(0);
+  DriftReport r;
+  r.opts = opts;
+  r.method = opts.method;
+  r.stats_method = "exact";
+  r.ref_rows = nr;
+  r.cur_rows = nc;
+  r.features.resize(static_cast<size_t>(cols));
+  const auto ref_cols = SortedFiniteColumns(ref.data_ptr<float>(), nr, cols);
+  const auto cur_cols = SortedFiniteColumns(cur.data_ptr<float>(), nc, cols);
+  at::parallel_for(0, cols, 1, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) {
+      FeatureDrift& f = r.features[j];
+      f.name = names[j];
+      const auto& a = ref_cols[j];
+      const auto& b = cur_cols[j];
+      f.ref_missing = 1.0 - static_cast<double>(a.size()) / nr;
+      f.cur_missing = 1.0 - static_cast<double>(b.size()) / nc;
+      if (a.empty() || b.empty()) continue;
+      const KsResult ks = KsTwoSample(a, b);
+      f.ks_statistic = ks.statistic;
+      f.ks_pvalue = ks.pvalue;
+      double mean = 0, var = 0;
+      for (float v : a) mean += v;
+      mean /= a.size();
+      for (float v : a) var += (v - mean) * (v - mean);
+      const double sd = std::sqrt(var / a.size());
+      const double w = WassersteinSorted(a, b);
+      f.wasserstein = sd > 0 ? w / sd : w;
+      for (int k = 1; k < kPsiBins; ++k)
+        f.edges.push_back(QuantileSorted(a, static_cast<double>(k) / kPsiBins));
+      const auto rc = CountsInBins(a, f.edges), cc = CountsInBins(b, f.edges);
+      f.psi = Psi(rc, cc);
+      f.ref_share = Shares(rc);
+      f.cur_share = Shares(cc);
+      // Jensen-Shannon on Sturges bins of the pooled sample (numpy's rule).
+      const double lo = std::min(a.front(), b.front()), hi = std::max(a.back(), b.back());
+      const size_t nb = hi > lo ? static_cast<size_t>(std::ceil(std::log2(a.size() + b.size()) + 1)) : 1;
+      std::vector<double> e(nb + 1);
+      for (size_t k = 0; k < nb; ++k) e[k] = lo + k * ((hi - lo) / nb);
+      e[nb] = hi > lo ? hi : lo + 1;
+      f.jensen_shannon = JensenShannon(EqualWidthCounts(a, e), EqualWidthCounts(b, e));
+    }
+  });
+  for (auto& f : r.features) Decide(opts, nr, &f);
+  Finish(&r);
+  return r;
+}
+
+Result<DriftReport> CompareProfile(const Profile& ref, const at::Tensor& cur_in,
+                                   const std::vector<std::string>& names, const DriftOptions& opts) {
+  DRIFTRUN_RETURN_IF_ERROR(CheckShapes(static_cast<int64_t>(ref.features.size()), cur_in, names));
+  for (size_t j = 0; j < names.size(); ++j) {
+    if (names[j] != ref.features[j].name) {
+      return Status::Data("feature " + std::to_string(j) + " is '" + names[j] +
+                          "' in the current batch but '" + ref.features[j].name +
+                          "' in the reference; the batches must share feature names");
+    }
+  }
+  at::Tensor cur = cur_in.cpu().contiguous();
+  std::vector<std::vector<double>> psi_edges, fine_edges;
+  for (const auto& f : ref.features) {
+    psi_edges.push_back(f.psi_edges);
+    fine_edges.push_back(f.fine_edges);
+  }
+  DRIFTRUN_ASSIGN_OR_RETURN(auto psi_counts, CountsAt(cur, psi_edges));
+  DRIFTRUN_ASSIGN_OR_RETURN(auto fine_counts, CountsAt(cur, fine_edges));
+  DriftReport r;
+  r.opts = opts;
+  r.method = opts.method;
+  r.stats_method = "histogram";
+  r.ref_rows = ref.rows;
+  r.cur_rows = cur.size(0);
+  for (size_t j = 0; j < ref.features.size(); ++j) {
+    const FeatureProfile& p = ref.features[j];
+    FeatureDrift f;
+    f.name = p.name;
+    const auto& rc = p.fine_counts;
+    const auto& cc = fine_counts[j];
+    double nr = 0, nc = 0;
+    for (double v : rc) nr += v;
+    for (double v : cc) nc += v;
+    f.ref_missing = ref.rows > 0 ? p.missing / ref.rows : 0;
+    f.cur_missing = 1.0 - nc / cur.size(0);
+    if (nr > 0 && nc > 0) {
+      f.psi = Psi(p.psi_counts, psi_counts[j]);
+      f.ref_share = Shares(p.psi_counts);
+      f.cur_share = Shares(psi_counts[j]);
+      f.edges = p.psi_edges;
+      // CDFs at the percentile edges; KS as their largest gap; Wasserstein by
+      // the trapezoid rule over the gaps.
+      double fr = 0, fc = 0, d = 0, w = 0, prev_gap = 0;
+      for (size_t k = 0; k < p.fine_edges.size(); ++k) {
+        fr += rc[k] / nr;
+        fc += cc[k] / nc;
+        const double gap = std::fabs(fr - fc);
+        d = std::max(d, gap);
+        if (k > 0) w += 0.5 * (gap + prev_gap) * (p.fine_edges[k] - p.fine_edges[k - 1]);
+        prev_gap = gap;
+      }
+      f.ks_statistic = d;
+      const double m = std::max(nr, nc), n = std::min(nr, nc);
+      f.ks_pvalue = KolmogorovSf(std::llround(m * n / (m + n)), d);
+      f.wasserstein = p.std > 0 ? w / p.std : w;
+      f.jensen_shannon = JensenShannon(rc, cc);
+    }
+    Decide(opts, ref.rows, &f);
+    r.features.push_back(std::move(f));
+  }
+  Finish(&r);
+  return r;
+}
+
+Status AddCategorical(const std::vector<CategoryProfile>& ref, const std::vector<int64_t>& cur,
+                      int64_t cur_rows, const std::vector<std::string>& names, DriftReport* r) {
+  const int64_t cols = static_cast<int64_t>(names.size());
+  if (static_cast<int64_t>(ref.size()) != cols) {
+    return Status::Data("the current batch has " + std::to_string(cols) +
+                        " categorical columns, the reference " + std::to_string(ref.size()));
+  }
+  if (cur_rows == 0) return Status::Data("the current batch is empty (0 rows); nothing to compare");
+  for (int64_t j = 0; j < cols; ++j) {
+    if (ref[j].name != names[j]) {
+      return Status::Data("categorical column " + std::to_string(j) + " is '" + names[j] +
+                          "' in the current batch but '" + ref[j].name + "' in the reference");
+    }
+    const auto& vocab = ref[j].values;
+    const int64_t k = static_cast<int64_t>(vocab.size());
+    std::vector<double> rc = ref[j].counts, cc(k + 1, 0.0);
+    rc.push_back(0.0);  // the unseen bucket
+    for (int64_t i = 0; i < cur_rows; ++i) cc[kmath::VocabIndex(cur[i * cols + j], vocab.data(), k)] += 1;
+    FeatureDrift f;
+    f.name = names[j];
+    f.categorical = true;
+    const ChiSquareResult chi = ChiSquare(cc, rc);
+    f.chi2_statistic = chi.statistic;
+    f.chi2_pvalue = chi.pvalue;
+    f.jensen_shannon = JensenShannon(rc, cc);
+    f.psi = Psi(rc, cc);
+    if (r->ref_rows <= 1000) {
+      f.decided_by = "chi2";
+      f.score = 1 - f.chi2_pvalue;
+      f.drifted = f.chi2_pvalue < r->opts.ks_pvalue;
+    } else {
+      f.decided_by = "jensenshannon";
+      f.score = f.jensen_shannon;
+      f.drifted = f.jensen_shannon >= r->opts.jensenshannon;
+    }
+    f.ref_share = Shares(rc);
+    f.cur_share = Shares(cc);
+    r->features.push_back(std::move(f));
+  }
+  Finish(r);
+  return Status::Ok();
+}
+
+nlohmann::json DriftReport::ToJson() const {
+  nlohmann::json feats = nlohmann::json::array();
+  for (const auto& f : features) {
+    if (f.categorical) {
+      feats.push_back({{"name", f.name},
+                       {"kind", "categorical"},
+                       {"psi", f.psi},
+                       {"chi2_statistic", f.chi2_statistic},
+                       {"chi2_pvalue", f.chi2_pvalue},
+                       {"jensen_shannon", f.jensen_shannon},
+                       {"drifted", f.drifted},
+                       {"decided_by", f.decided_by},
+                       {"score", f.score}});
+      continue;
+    }
+    feats.push_back({{"name", f.name},
+                     {"kind", "numerical"},
+                     {"psi", f.psi},
+                     {"psi_level", f.psi >= opts.psi         ? "drift"
+                                   : f.psi >= opts.psi_watch ? "watch"
+                                                             : "stable"},
+                     {"ks_statistic", f.ks_statistic},
+                     {"ks_pvalue", f.ks_pvalue},
+                     {"jensen_shannon", f.jensen_shannon},
+                     {"wasserstein", f.wasserstein},
+                     {"drifted", f.drifted},
+                     {"decided_by", f.decided_by},
+                     {"score", f.score},
+                     {"missing_rate_reference", f.ref_missing},
+                     {"missing_rate_current", f.cur_missing}});
+  }
+  return {{"dataset_drift", dataset_drift},
+          {"drift_share", drift_share},
+          {"drifted_features", drifted},
+          {"n_features", features.size()},
+          {"method", method},
+          {"statistics", stats_method},
+          {"thresholds",
+           {{"share", opts.share},
+            {"ks_pvalue", opts.ks_pvalue},
+            {"wasserstein", opts.wasserstein},
+            {"psi", opts.psi},
+            {"psi_watch", opts.psi_watch},
+            {"jensenshannon", opts.jensenshannon}}},
+          {"reference", {{"path", reference}, {"rows", ref_rows}}},
+          {"current", {{"path", current}, {"rows", cur_rows}}},
+          {"features", feats}};
+}
+
+namespace {
+
+std::string Escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '<')
+      o += "&lt;";
+    else if (c == '>')
+      o += "&gt;";
+    else if (c == '&')
+      o += "&amp;";
+    else if (c == '"')
+      o += "&quot;";
+    else
+      o += c;
+  }
+  return o;
+}
+
+// Reference (grey) and current (colour) shares per decile bin as an inline SVG.
+std::string BarsSvg(const FeatureDrift& f) {
+  std::ostringstream s;
+  const int w = 420, h = 120, n = static_cast<int>(f.ref_share.size());
+  double top = 1e-9;
+  for (int k = 0; k < n; ++k) top = std::max({top, f.ref_share[k], f.cur_share[k]});
+  s << "<svg width=\"" << w << "\" height=\"" << h + 20 << "\" role=\"img\"><title>" << Escape(f.name)
+    << ": reference vs current share per reference decile</title>";
+  const double bw = static_cast<double>(w) / std::max(1, n);
+  for (int k = 0; k < n; ++k) {
+    const double rh = h * f.ref_share[k] / top, ch = h * f.cur_share[k] / top;
+    s << "<rect x=\"" << k * bw + 2 << "\" y=\"" << h - rh << "\" width=\"" << bw / 2 - 2 << "\" height=\""
+      << rh << "\" fill=\"#9aa5b1\"/>";
+    s << "<rect x=\"" << k * bw + bw / 2 << "\" y=\"" << h - ch << "\" width=\"" << bw / 2 - 2
+      << "\" height=\"" << ch << "\" fill=\"" << (f.drifted ? "#d9480f" : "#1c7ed6") << "\"/>";
+  }
+  s << "<text x=\"0\" y=\"" << h + 15
+    << "\" font-size=\"11\">grey: reference, colour: current (bins: reference "
+    << "deciles)</text></svg>";
+  return s.str();
+}
+
+}  // namespace
+
+std::string DriftReport::ToHtml() const {
+  std::vector<const FeatureDrift*> order;
+  for (const auto& f : features) order.push_back(&f);
+  std::stable_sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->score > b->score; });
+  std::ostringstream s;
+  s << "<!doctype html><html><head><meta charset=\"utf-8\"><title>driftrun drift report</title><style>"
+       "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:2px 8px;"
+       "text-align:right}.d{color:#d9480f;font-weight:bold}</style></head><body>";
+  s << "<h1>Drift report: " << (dataset_drift ? "<span class=d>dataset drift</span>" : "no dataset drift")
+    << "</h1>";
+  s << "<p>" << drifted << " of " << features.size() << " features drifted (share " << drift_share
+    << ", threshold " << opts.share << "); rule: " << Escape(method) << "; statistics: " << stats_method
+    << "</p><p>reference: " << Escape(reference) << " (" << ref_rows << " rows); current: " << Escape(current)
+    << " (" << cur_rows << " rows)</p>";
+  for (const auto* f : order) {
+    s << "<h2" << (f->drifted ? " class=d" : "") << ">" << Escape(f->name) << (f->drifted ? " (drifted)" : "")
+      << "</h2><table><tr><th>PSI</th><th>KS</th><th>KS p</th><th>JS</th><th>Wasserstein (normed)</th>"
+      << "<th>missing ref/cur</th></tr><tr><td>" << f->psi << "</td><td>" << f->ks_statistic << "</td><td>"
+      << f->ks_pvalue << "</td><td>" << f->jensen_shannon << "</td><td>" << f->wasserstein << "</td><td>"
+      << f->ref_missing << " / " << f->cur_missing << "</td></tr></table>";
+    if (!f->ref_share.empty()) s << BarsSvg(*f);
+  }
+  s << "</body></html>\n";
+  return s.str();
+}
+
+}  // namespace driftrun

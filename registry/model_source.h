@@ -1,0 +1,33 @@
+// Where predict (and other consumers) get a model from: a run folder's newest
+// checkpoint and resolved config, or a registered version whose checkpoint
+// artifact is checked against its recorded sha256 before use.
+#pragma once
+
+#include <string>
+
+#include "common/config.h"
+#include "common/status.h"
+#include "models/checkpoint.h"
+
+namespace driftrun {
+
+struct ModelSource {
+  CheckpointState checkpoint;
+  Config config;
+  std::string label;  // "run runs/x" or "name:3"
+};
+
+// Exactly one of model ("NAME[@ALIAS|:VERSION]") and run must be set. registry:
+// the registry folder ("" = default ./driftrun-registry).
+Result<ModelSource> ResolveModelSource(const std::string& model, const std::string& run,
+                                       const std::string& registry);
+
+struct VersionRecord;
+// A registered version's checkpoint (checked against its recorded sha256) and
+// resolved config.
+Status LoadVersion(const VersionRecord& v, CheckpointState* checkpoint, Config* config);
+
+// The registry folder: --registry, else --config FILE's [registry] path, else the default.
+Result<std::string> RegistryPath(const std::string& flag, const std::string& config_path);
+
+}  // namespace driftrun

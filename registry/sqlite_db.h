@@ -1,0 +1,83 @@
+// SQLite helpers for the registry's embedded store: a prepared statement, a
+// write transaction that rolls back unless committed, and the one place where
+// SQLite error codes become Status (DbError). Internal to registry/.
+//
+// Thread-safety: none; each object belongs to the connection's thread.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+
+namespace driftrun {
+
+// Current UTC time as ISO 8601 ("2026-11-27T08:34:44Z"), for audit columns.
+std::string UtcNow();
+
+// Status::Infra naming `what`, SQLite's message and what to do.
+Status DbError(sqlite3* db, const std::string& what);
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &s_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Stmt& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.c_str(), -1, SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& BindNull(int i) {
+    sqlite3_bind_null(s_, i);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return ok() ? sqlite3_step(s_) : rc_; }
+  std::string Text(int i) const {
+    const unsigned char* t = sqlite3_column_text(s_, i);
+    return t ? reinterpret_cast<const char*>(t) : "";
+  }
+  int64_t Int(int i) const { return sqlite3_column_int64(s_, i); }
+  bool Null(int i) const { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
+  std::string Error() const { return sqlite3_errmsg(db_); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+  int rc_;
+};
+
+// Rolls back unless Commit() was called.
+class Txn {
+ public:
+  explicit Txn(sqlite3* db) : db_(db) {}
+  Status Begin() {
+    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
+      return DbError(db_, "cannot take the write lock");
+    open_ = true;
+    return Status::Ok();
+  }
+  Status Commit() {
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
+      return DbError(db_, "commit failed");
+    open_ = false;
+    return Status::Ok();
+  }
+  ~Txn() {
+    if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+
+ private:
+  sqlite3* db_;
+  bool open_ = false;
+};
+
+}  // namespace driftrun

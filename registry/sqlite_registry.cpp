@@ -1,0 +1,382 @@
+// The embedded Registry: SQLite metadata (registry.db) beside a
+// LocalArtifactStore (artifacts/). See registry.h for the contract.
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <tuple>
+
+#include "common/file_util.h"
+#include "common/sha256.h"
+#include "registry/artifact_store.h"
+#include "registry/promotion_gate.h"
+#include "registry/registry.h"
+#include "registry/sqlite_db.h"
+
+namespace driftrun {
+namespace {
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS versions(
+  name TEXT NOT NULL, version INTEGER NOT NULL, run_id TEXT NOT NULL, created TEXT NOT NULL,
+  record TEXT NOT NULL, PRIMARY KEY(name, version), UNIQUE(name, run_id));
+CREATE TABLE IF NOT EXISTS artifacts(
+  name TEXT NOT NULL, version INTEGER NOT NULL, kind TEXT NOT NULL, sha256 TEXT NOT NULL,
+  bytes INTEGER NOT NULL, file TEXT NOT NULL, PRIMARY KEY(name, version, kind));
+CREATE TABLE IF NOT EXISTS aliases(
+  name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY(name, alias));
+CREATE TABLE IF NOT EXISTS alias_events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, alias TEXT NOT NULL,
+  from_version INTEGER, to_version INTEGER NOT NULL, who TEXT NOT NULL, at TEXT NOT NULL,
+  why TEXT NOT NULL, rollback INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS approvals(
+  name TEXT NOT NULL, version INTEGER NOT NULL, by TEXT NOT NULL, note TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS versions_immutable BEFORE UPDATE ON versions
+  BEGIN SELECT RAISE(ABORT, 'registry versions are immutable'); END;
+CREATE TRIGGER IF NOT EXISTS artifacts_immutable BEFORE UPDATE ON artifacts
+  BEGIN SELECT RAISE(ABORT, 'registry artifacts are immutable'); END;
+)sql";
+
+// The version `alias` points at, or 0.
+int64_t AliasVersion(sqlite3* db, const std::string& name, const std::string& alias) {
+  Stmt s(db, "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2");
+  s.Bind(1, name).Bind(2, alias);
+  return s.Step() == SQLITE_ROW ? s.Int(0) : 0;
+}
+
+// Points `alias` at `to` and records the move (from 0: the alias is new).
+Status MoveAlias(sqlite3* db, const std::string& name, const std::string& alias, int64_t from, int64_t to,
+                 const std::string& who, const std::string& why, bool rollback) {
+  Stmt up(db,
+          "INSERT INTO aliases(name, alias, version) VALUES (?1, ?2, ?3) "
+          "ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version");
+  up.Bind(1, name).Bind(2, alias).Bind(3, to);
+  if (up.Step() != SQLITE_DONE) return DbError(db, "cannot move the alias");
+  Stmt ev(db,
+          "INSERT INTO alias_events(name, alias, from_version, to_version, who, at, why, rollback) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  ev.Bind(1, name).Bind(2, alias);
+  if (from > 0) {
+    ev.Bind(3, from);
+  } else {
+    ev.BindNull(3);
+  }
+  ev.Bind(4, to).Bind(5, who).Bind(6, UtcNow()).Bind(7, why).Bind(8, int64_t{rollback ? 1 : 0});
+  if (ev.Step() != SQLITE_DONE) return DbError(db, "cannot record the alias move");
+  return Status::Ok();
+}
+
+}  // namespace
+
+namespace {
+
+class SqliteRegistry : public Registry {
+ public:
+  SqliteRegistry(std::string root, sqlite3* db)
+      : root_(std::move(root)), db_(db), store_(LocalArtifactStore(root_)) {}
+  ~SqliteRegistry() override { sqlite3_close(db_); }
+  Status Exec(const std::string& sql);
+
+  Result<VersionRecord> Register(const RegisterRequest& req) override;
+  Result<VersionRecord> Get(const ModelRef& ref) override;
+  Result<std::vector<VersionRecord>> List(const std::string& name) override;
+  Status Promote(const std::string& name, int64_t version, const std::string& alias,
+                 const PromoteOptions& o) override;
+  Status Approve(const std::string& name, int64_t version, const std::string& by,
+                 const std::string& note) override;
+  Result<int64_t> Rollback(const std::string& name, const std::string& alias,
+                           const std::string& who) override;
+  Result<nlohmann::json> History(const std::string& name) override;
+  Result<std::vector<std::string>> Verify() override;
+
+ private:
+  Result<VersionRecord> Load(const std::string& name, int64_t version);
+  std::string root_;
+  sqlite3* db_;
+  std::unique_ptr<ArtifactStore> store_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
+  DRIFTRUN_RETURN_IF_ERROR(MakeDirs(root + "/artifacts"));
+  sqlite3* db = nullptr;
+  const std::string path = root + "/registry.db";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+    Status st = Status::Infra("cannot open the registry database '" + path +
+                              "': " + (db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return st;
+  }
+  auto r = std::make_unique<SqliteRegistry>(root, db);
+  sqlite3_busy_timeout(db, 60000);
+  DRIFTRUN_RETURN_IF_ERROR(r->Exec("PRAGMA journal_mode=WAL"));
+  DRIFTRUN_RETURN_IF_ERROR(r->Exec("PRAGMA synchronous=FULL"));
+  DRIFTRUN_RETURN_IF_ERROR(r->Exec("PRAGMA foreign_keys=ON"));
+  DRIFTRUN_RETURN_IF_ERROR(r->Exec(kSchema));
+  return std::unique_ptr<Registry>(std::move(r));
+}
+
+Status SqliteRegistry::Exec(const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    Status st = Status::Infra("registry database '" + root_ + "/registry.db': " + (err ? err : "error") +
+                              "; if it is corrupt, restore it from a backup");
+    sqlite3_free(err);
+    return st;
+  }
+  return Status::Ok();
+}
+
+Result<VersionRecord> SqliteRegistry::Load(const std::string& name, int64_t version) {
+  VersionRecord v;
+  {
+    Stmt s(db_, "SELECT run_id, created, record FROM versions WHERE name = ?1 AND version = ?2");
+    s.Bind(1, name).Bind(2, version);
+    if (s.Step() != SQLITE_ROW) return Status::Usage("no version " + name + ":" + std::to_string(version));
+    v.name = name;
+    v.version = version;
+    v.run_id = s.Text(0);
+    v.created = s.Text(1);
+    v.record = nlohmann::json::parse(s.Text(2), nullptr, false);
+    if (v.record.is_discarded())
+      return Status::Data("record of " + name + ":" + std::to_string(version) + " is corrupt");
+  }
+  Stmt a(db_,
+         "SELECT kind, file, sha256, bytes FROM artifacts WHERE name = ?1 AND version = ?2 ORDER BY kind");
+  a.Bind(1, name).Bind(2, version);
+  while (a.Step() == SQLITE_ROW) {
+    auto path = store_->Path(a.Text(1));
+    if (!path.ok())
+      return path.status().WithContext("registry record " + name + ":" + std::to_string(version));
+    v.artifacts.push_back({a.Text(0), path.value(), a.Text(2), a.Int(3)});
+  }
+  Stmt al(db_, "SELECT alias FROM aliases WHERE name = ?1 AND version = ?2 ORDER BY alias");
+  al.Bind(1, name).Bind(2, version);
+  while (al.Step() == SQLITE_ROW) v.aliases.push_back(al.Text(0));
+  Stmt ap(db_, "SELECT by, note, at FROM approvals WHERE name = ?1 AND version = ?2 ORDER BY rowid");
+  ap.Bind(1, name).Bind(2, version);
+  while (ap.Step() == SQLITE_ROW)
+    v.approvals.push_back({{"by", ap.Text(0)}, {"note", ap.Text(1)}, {"at", ap.Text(2)}});
+  return v;
+}
+
+Result<VersionRecord> SqliteRegistry::Register(const RegisterRequest& req) {
+  DRIFTRUN_RETURN_IF_ERROR(ValidateName("model name", req.name));
+  Txn txn(db_);
+  DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
+  {
+    Stmt s(db_, "SELECT version FROM versions WHERE name = ?1 AND run_id = ?2");
+    s.Bind(1, req.name).Bind(2, req.run_id);
+    if (s.Step() == SQLITE_ROW) {
+      const int64_t v = s.Int(0);
+      return Load(req.name, v);  // already registered: idempotent
+    }
+  }
+  int64_t version = 1, parent = 0;
+  {
+    Stmt s(db_, "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE name = ?1");
+    s.Bind(1, req.name);
+    if (s.Step() == SQLITE_ROW) version = s.Int(0);
+    parent = AliasVersion(db_, req.name, "production");
+    if (parent == 0) parent = version - 1;
+  }
+  std::map<std::string, std::string> files = req.files;
+  std::string onnx_tmp;
+  if (req.make_onnx) {
+    onnx_tmp = store_->Scratch("export-" + std::to_string(::getpid()) + ".onnx");
+    Status st = req.make_onnx(version, parent, onnx_tmp);
+    if (!st.ok()) {
+      std::remove(onnx_tmp.c_str());
+      return st;
+    }
+    files["onnx"] = onnx_tmp;
+  }
+  nlohmann::json record = req.record;
+  record["parent_version"] = parent > 0 ? nlohmann::json(parent) : nlohmann::json();
+  std::vector<std::pair<std::string, StoredFile>> stored;  // kind, file
+  for (const auto& [kind, file] : files) {
+    auto put = store_->Put(file);
+    if (!put.ok()) {
+      std::remove(onnx_tmp.c_str());
+      return put.status().WithContext("storing the " + kind + " artifact");
+    }
+    stored.emplace_back(kind, put.value());
+  }
+  if (!onnx_tmp.empty()) std::remove(onnx_tmp.c_str());
+  const std::string created = UtcNow();
+  {
+    Stmt s(db_, "INSERT INTO versions(name, version, run_id, created, record) VALUES (?1, ?2, ?3, ?4, ?5)");
+    s.Bind(1, req.name).Bind(2, version).Bind(3, req.run_id).Bind(4, created).Bind(5, record.dump());
+    if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot insert the version");
+  }
+  for (const auto& [kind, f] : stored) {
+    Stmt s(db_,
+           "INSERT INTO artifacts(name, version, kind, sha256, bytes, file) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    s.Bind(1, req.name).Bind(2, version).Bind(3, kind).Bind(4, f.sha256).Bind(5, f.bytes).Bind(6, f.key);
+    if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot insert an artifact");
+  }
+  {
+    DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, req.name, "candidate", AliasVersion(db_, req.name, "candidate"),
+                                       version, "driftrun", "registered run " + req.run_id, false));
+  }
+  DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
+  return Load(req.name, version);
+}
+
+Result<VersionRecord> SqliteRegistry::Get(const ModelRef& ref) {
+  int64_t version = ref.version;
+  if (!ref.alias.empty()) {
+    version = AliasVersion(db_, ref.name, ref.alias);
+    if (version == 0) {
+      return Status::Usage("model '" + ref.name + "' has no alias '" + ref.alias +
+                           "'; see `driftrun registry list --model " + ref.name + "`");
+    }
+  } else if (version == 0) {
+    Stmt s(db_, "SELECT MAX(version) FROM versions WHERE name = ?1");
+    s.Bind(1, ref.name);
+    if (s.Step() != SQLITE_ROW || s.Null(0)) {
+      return Status::Usage("no model '" + ref.name + "' in the registry '" + root_ + "'");
+    }
+    version = s.Int(0);
+  }
+  return Load(ref.name, version);
+}
+
+Result<std::vector<VersionRecord>> SqliteRegistry::List(const std::string& name) {
+  std::vector<std::pair<std::string, int64_t>> keys;
+  {
+    Stmt s(db_, name.empty() ? "SELECT name, version FROM versions ORDER BY name, version"
+                             : "SELECT name, version FROM versions WHERE name = ?1 ORDER BY version");
+    if (!name.empty()) s.Bind(1, name);
+    while (s.Step() == SQLITE_ROW) keys.emplace_back(s.Text(0), s.Int(1));
+  }
+  std::vector<VersionRecord> out;
+  for (const auto& [n, v] : keys) {
+    DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord r, Load(n, v));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+namespace {
+
+double HoldoutLoss(const VersionRecord& v) {
+  const auto& m = v.record.value("metrics", nlohmann::json::object());
+  const auto& h = m.value("holdout", nlohmann::json::object());
+  return h.contains("loss") && h["loss"].is_number() ? h["loss"].get<double>() : NAN;
+}
+
+}  // namespace
+
+Status SqliteRegistry::Promote(const std::string& name, int64_t version, const std::string& alias,
+                               const PromoteOptions& o) {
+  DRIFTRUN_RETURN_IF_ERROR(ValidateName("alias", alias));
+  Txn txn(db_);
+  DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
+  DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord cand, Load(name, version));
+  PromotionCase pc;
+  pc.name = name;
+  pc.version = version;
+  pc.alias = alias;
+  pc.holder = AliasVersion(db_, name, alias);
+  pc.approved = !cand.approvals.empty();
+  pc.require_approval = o.require_approval;
+  pc.tolerance = o.tolerance;
+  if (pc.ComparesLosses()) {
+    DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord prod, Load(name, pc.holder));
+    pc.candidate_loss = HoldoutLoss(cand);
+    pc.holder_loss = HoldoutLoss(prod);
+    if (o.compare) {
+      DRIFTRUN_ASSIGN_OR_RETURN(auto losses, o.compare(cand, prod));
+      std::tie(pc.candidate_loss, pc.holder_loss) = losses;
+      pc.fresh_losses = true;
+    }
+  }
+  std::string note;
+  DRIFTRUN_RETURN_IF_ERROR(DecidePromotion(pc, &note));
+  if (pc.holder == version) return Status::Ok();
+  DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, name, alias, pc.holder, version, o.who, o.why + note, false));
+  return txn.Commit();
+}
+
+Status SqliteRegistry::Approve(const std::string& name, int64_t version, const std::string& by,
+                               const std::string& note) {
+  if (by.empty()) return Status::Usage("approve needs --by WHO");
+  Txn txn(db_);
+  DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
+  DRIFTRUN_RETURN_IF_ERROR(Load(name, version).status());
+  Stmt s(db_, "INSERT INTO approvals(name, version, by, note, at) VALUES (?1, ?2, ?3, ?4, ?5)");
+  s.Bind(1, name).Bind(2, version).Bind(3, by).Bind(4, note).Bind(5, UtcNow());
+  if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot record the approval");
+  return txn.Commit();
+}
+
+Result<int64_t> SqliteRegistry::Rollback(const std::string& name, const std::string& alias,
+                                         const std::string& who) {
+  DRIFTRUN_RETURN_IF_ERROR(ValidateName("alias", alias));
+  Txn txn(db_);
+  DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
+  const int64_t cur = AliasVersion(db_, name, alias);
+  if (cur == 0) return Status::Usage("model '" + name + "' has no alias '" + alias + "'");
+  // The holder before the move (not itself a rollback) that put the current one there.
+  Stmt s(db_,
+         "SELECT from_version FROM alias_events WHERE name = ?1 AND alias = ?2 AND to_version = ?3 "
+         "AND rollback = 0 ORDER BY id DESC LIMIT 1");
+  s.Bind(1, name).Bind(2, alias).Bind(3, cur);
+  if (s.Step() != SQLITE_ROW || s.Null(0)) {
+    return Status::Usage("cannot roll back " + name + "@" + alias + ": version " + std::to_string(cur) +
+                         " has no previous holder");
+  }
+  const int64_t prev = s.Int(0);
+  DRIFTRUN_RETURN_IF_ERROR(
+      MoveAlias(db_, name, alias, cur, prev, who, "rollback from version " + std::to_string(cur), true));
+  DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
+  return prev;
+}
+
+Result<nlohmann::json> SqliteRegistry::History(const std::string& name) {
+  nlohmann::json out = nlohmann::json::array();
+  Stmt s(db_,
+         "SELECT alias, from_version, to_version, who, at, why, rollback FROM alias_events "
+         "WHERE name = ?1 ORDER BY id");
+  s.Bind(1, name);
+  while (s.Step() == SQLITE_ROW) {
+    out.push_back({{"alias", s.Text(0)},
+                   {"from", s.Null(1) ? nlohmann::json() : nlohmann::json(s.Int(1))},
+                   {"to", s.Int(2)},
+                   {"who", s.Text(3)},
+                   {"at", s.Text(4)},
+                   {"why", s.Text(5)},
+                   {"rollback", s.Int(6) != 0}});
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> SqliteRegistry::Verify() {
+  std::vector<std::string> problems;
+  {
+    Stmt s(db_, "PRAGMA integrity_check");
+    if (s.Step() == SQLITE_ROW && s.Text(0) != "ok") problems.push_back("database: " + s.Text(0));
+  }
+  Stmt s(db_, "SELECT name, version, kind, sha256, file FROM artifacts ORDER BY name, version, kind");
+  while (s.Step() == SQLITE_ROW) {
+    const std::string label = s.Text(0) + ":" + std::to_string(s.Int(1)) + " " + s.Text(2);
+    auto where = store_->Path(s.Text(4));
+    if (!where.ok()) {
+      problems.push_back(label + ": " + where.status().message());
+      continue;
+    }
+    const std::string& path = where.value();
+    auto sha = Sha256File(path);
+    if (!sha.ok()) {
+      problems.push_back(label + ": '" + path + "' is missing");
+    } else if (sha.value() != s.Text(3)) {
+      problems.push_back(label + ": '" + path + "' does not match its sha256 (altered or truncated)");
+    }
+  }
+  return problems;
+}
+
+}  // namespace driftrun

@@ -1,0 +1,81 @@
+#include "scheduler/register_run.h"
+
+#include <ATen/ATen.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/file_util.h"
+#include "export/exporter.h"
+#include "models/checkpoint.h"
+#include "monitor/profile.h"
+#include "dataio/tabular_data.h"
+#include "trainers/versions.h"
+
+namespace driftrun {
+
+Result<VersionRecord> RegisterRun(const std::string& run_dir, const RegisterRunOptions& o) {
+  std::string manifest = o.checkpoint;
+  if (manifest.empty()) {
+    DRIFTRUN_ASSIGN_OR_RETURN(manifest, RunCheckpoint(run_dir));
+  }
+  std::map<std::string, std::string> lineage = o.lineage;
+  if (lineage.empty()) {
+    DRIFTRUN_ASSIGN_OR_RETURN(lineage, RunLineage(run_dir));
+  }
+  DRIFTRUN_ASSIGN_OR_RETURN(std::string summary_text, ReadFile(run_dir + "/summary.json"));
+  DRIFTRUN_ASSIGN_OR_RETURN(std::string config_text, ReadFile(run_dir + "/config.resolved.toml"));
+  DRIFTRUN_ASSIGN_OR_RETURN(Config cfg,
+                            Config::FromString(config_text, run_dir + "/config.resolved.toml", {}));
+  nlohmann::json summary = nlohmann::json::parse(summary_text, nullptr, false);
+  if (summary.is_discarded()) return Status::Data("'" + run_dir + "/summary.json' is corrupt");
+
+  RegisterRequest req;
+  req.name = cfg.Str("name");
+  req.run_id = lineage["driftrun.run_id"];
+  nlohmann::json libs = LibraryVersions();
+  req.record = {{"metrics",
+                 {{"holdout",
+                   {{"loss", summary.value("val_loss", nlohmann::json())},
+                    {"metric", summary.value("val_metric", nlohmann::json())},
+                    {"metric_name", summary.value("val_metric_name", "")},
+                    {"rows", summary.value("val_rows", 0)}}},
+                  {"drifted_window", nullptr}}},
+                {"config", config_text},
+                {"config_hash", summary.value("config_hash", "")},
+                {"data_fingerprint", lineage["driftrun.data_fingerprint"]},
+                {"code_version", summary.value("code_version", "")},
+                {"libraries", libs},
+                {"seed", cfg.Int("train.seed")},
+                {"world_size", summary.value("world_size", 1)},
+                {"kind", cfg.Str("model.kind")},
+                {"task", cfg.Str("model.task")},
+                {"trigger", o.trigger},
+                {"run_dir", run_dir}};
+  req.files["checkpoint"] = manifest.substr(0, manifest.size() - 5) + ".h5";
+  req.files["report"] = run_dir + "/summary.json";
+
+  // Reference profile of the training features (tabular models).
+  const std::string profile_tmp = run_dir + "/reference-profile.h5";
+  if (cfg.Str("model.kind") == "mlp") {
+    auto m = ReadFeatureMatrix(cfg.Str("data.train"), cfg.Str("data.features"));
+    if (m.ok()) {
+      at::Tensor x = at::from_blob(m.value().x.data(), {m.value().rows, m.value().dim}, at::kFloat);
+      auto p = BuildProfile(x, m.value().names, cfg.Str("data.train"));
+      if (p.ok() && WriteProfile(profile_tmp, p.value()).ok()) req.files["profile"] = profile_tmp;
+    }
+  }
+  req.make_onnx = [&](int64_t version, int64_t parent, const std::string& path) -> Status {
+    std::map<std::string, std::string> meta = lineage;
+    meta["driftrun.registry_name"] = req.name;
+    meta["driftrun.registry_version"] = std::to_string(version);
+    meta["driftrun.parent_version"] = parent > 0 ? std::to_string(parent) : "";
+    meta["driftrun.trigger"] = o.trigger;
+    return RunExporter(manifest, path, meta).status();
+  };
+  DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(o.registry));
+  auto v = reg->Register(req);
+  std::remove(profile_tmp.c_str());
+  return v;
+}
+
+}  // namespace driftrun

@@ -1,0 +1,57 @@
+// MpiCommunicator against real MPI: run by CTest under `mpirun -np 3` and as a
+// single process; main() is tests/mpi_gtest_main.cpp.
+#include "comm/mpi_communicator.h"
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include "comm/collectives.h"
+
+namespace driftrun {
+namespace {
+
+TEST(MpiCommunicator, AllReduceSumMaxMin) {
+  MpiCommunicator c(MPI_COMM_WORLD);
+  const int n = c.size();
+  std::vector<double> v = {1.0, static_cast<double>(c.rank())};
+  ASSERT_TRUE(c.AllReduce(v.data(), 2, DType::kFloat64, ReduceOp::kSum).ok());
+  EXPECT_DOUBLE_EQ(v[0], n);
+  EXPECT_DOUBLE_EQ(v[1], n * (n - 1) / 2.0);
+  int64_t m = c.rank();
+  ASSERT_TRUE(c.AllReduce(&m, 1, DType::kInt64, ReduceOp::kMax).ok());
+  EXPECT_EQ(m, n - 1);
+  float f = static_cast<float>(c.rank() + 5);
+  ASSERT_TRUE(c.AllReduce(&f, 1, DType::kFloat32, ReduceOp::kMin).ok());
+  EXPECT_EQ(f, 5.0f);
+}
+
+TEST(MpiCommunicator, AsyncAllReduceOfManyBuffersInOrder) {
+  MpiCommunicator c(MPI_COMM_WORLD);
+  std::vector<std::vector<float>> bufs(4, std::vector<float>(1000));
+  std::vector<std::unique_ptr<Work>> work;
+  for (size_t b = 0; b < bufs.size(); ++b) {
+    for (size_t i = 0; i < 1000; ++i) bufs[b][i] = static_cast<float>(c.rank() + b + i);
+    work.push_back(c.AllReduceAsync(bufs[b].data(), 1000, DType::kFloat32, ReduceOp::kSum));
+  }
+  for (auto& w : work) ASSERT_TRUE(w->Wait().ok());
+  const int n = c.size();
+  for (size_t b = 0; b < bufs.size(); ++b) {
+    for (size_t i = 0; i < 1000; i += 97) {
+      EXPECT_EQ(bufs[b][i], static_cast<float>(n * (n - 1) / 2 + n * (b + i)));
+    }
+  }
+}
+
+TEST(MpiCommunicator, BroadcastAndAgree) {
+  MpiCommunicator c(MPI_COMM_WORLD);
+  std::string s = c.rank() == 0 ? "from rank 0" : "";
+  ASSERT_TRUE(BroadcastString(c, &s).ok());
+  EXPECT_EQ(s, "from rank 0");
+  Status st =
+      AgreeStatus(c, c.rank() == c.size() - 1 ? Status::Data("last rank saw bad data") : Status::Ok());
+  EXPECT_EQ(st.code(), Code::kData);
+  ASSERT_TRUE(c.Barrier().ok());
+}
+
+}  // namespace
+}  // namespace driftrun

@@ -1,0 +1,107 @@
+#include "dataio/h5_io.h"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+#include <fstream>
+
+#include "common/file_util.h"
+#include "tests/common/test_paths.h"
+#include "dataio/tabular_data.h"
+
+namespace driftrun {
+namespace {
+
+std::string WriteSample(const std::string& dir, int64_t rows = 10, int64_t cols = 3) {
+  std::vector<float> x(rows * cols);
+  std::vector<float> y(rows);
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < cols; ++j) x[i * cols + j] = static_cast<float>(i * 100 + j);
+    y[i] = static_cast<float>(i);
+  }
+  auto w = H5Writer::Create(dir + "/d.h5");
+  EXPECT_TRUE(w.ok());
+  EXPECT_TRUE(w.value()->Write("/features", {rows, cols}, x.data()).ok());
+  EXPECT_TRUE(w.value()->Write("/labels", {rows}, y.data()).ok());
+  EXPECT_TRUE(w.value()->AttrStrings("/", "feature_names", {"a", "b", "c"}).ok());
+  EXPECT_TRUE(w.value()->Commit().ok());
+  return dir + "/d.h5";
+}
+
+TEST(H5Io, ReadRowsKeepsRequestedOrder) {
+  std::string path = WriteSample(FreshTestDir());
+  auto r = H5Reader::Open(path);
+  ASSERT_TRUE(r.ok());
+  std::vector<float> out;
+  ASSERT_TRUE(r.value()->ReadRows("/features", {7, 2, 3, 9}, &out).ok());
+  ASSERT_EQ(out.size(), 12u);
+  EXPECT_EQ(out[0], 700);
+  EXPECT_EQ(out[3], 200);
+  EXPECT_EQ(out[6], 300);
+  EXPECT_EQ(out[11], 902);
+  ASSERT_TRUE(r.value()->ReadRange("/features", 4, 2, &out).ok());
+  EXPECT_EQ(out, (std::vector<float>{400, 401, 402, 500, 501, 502}));
+}
+
+TEST(H5Io, OutOfRangeAndMissingDatasetAreDataErrors) {
+  std::string path = WriteSample(FreshTestDir());
+  auto r = H5Reader::Open(path).take();
+  std::vector<float> out;
+  Status st = r->ReadRange("/features", 8, 5, &out);
+  EXPECT_EQ(st.code(), Code::kData);
+  EXPECT_EQ(r->ReadRows("/features", {10}, &out).code(), Code::kData);
+  auto info = r->Info("/nope/features");
+  ASSERT_FALSE(info.ok());
+  EXPECT_NE(info.status().message().find("/nope/features"), std::string::npos);
+}
+
+TEST(H5Io, InspectTabularReadsNamesAndChecksShapes) {
+  std::string path = WriteSample(FreshTestDir());
+  auto r = H5Reader::Open(path).take();
+  TabularSpec spec;
+  spec.path = path;
+  auto m = InspectTabular(*r, spec);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m.value().rows, 10);
+  EXPECT_EQ(m.value().dim, 3);
+  EXPECT_EQ(m.value().feature_names, (std::vector<std::string>{"a", "b", "c"}));
+  spec.classification = true;  // float labels are not class ids
+  EXPECT_EQ(InspectTabular(*r, spec).status().code(), Code::kData);
+}
+
+TEST(H5Io, TruncatedFileIsADataError) {
+  std::string dir = FreshTestDir();
+  std::string path = WriteSample(dir, 2000, 8);
+  ASSERT_EQ(::truncate(path.c_str(), FileSize(path) / 2), 0);
+  auto r = H5Reader::Open(path);
+  if (r.ok()) {
+    std::vector<float> out;
+    Status st = r.value()->ReadRange("/features", 0, 2000, &out);
+    EXPECT_EQ(st.code(), Code::kData);
+  } else {
+    EXPECT_EQ(r.status().code(), Code::kData);
+    EXPECT_NE(r.status().message().find(path), std::string::npos);
+  }
+}
+
+TEST(H5Io, MissingAndNonHdf5FilesAreDataErrors) {
+  std::string dir = FreshTestDir();
+  EXPECT_EQ(H5Reader::Open(dir + "/none.h5").status().code(), Code::kData);
+  std::ofstream(dir + "/text.h5") << "not hdf5";
+  auto r = H5Reader::Open(dir + "/text.h5");
+  EXPECT_EQ(r.status().code(), Code::kData);
+  EXPECT_NE(r.status().message().find("not an HDF5 file"), std::string::npos);
+}
+
+TEST(H5Io, UncommittedWriterLeavesNothing) {
+  std::string dir = FreshTestDir();
+  {
+    auto w = H5Writer::Create(dir + "/x.h5").take();
+    float v = 1;
+    ASSERT_TRUE(w->Write("/a", {1}, &v).ok());
+  }
+  EXPECT_TRUE(ListDir(dir).empty());
+}
+
+}  // namespace
+}  // namespace driftrun

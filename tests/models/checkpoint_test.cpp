@@ -1,0 +1,116 @@
+#include "models/checkpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+#include <fstream>
+
+#include "common/file_util.h"
+#include "tests/common/test_paths.h"
+
+namespace driftrun {
+namespace {
+
+CheckpointState Sample(int64_t step) {
+  CheckpointState s;
+  s.step = step;
+  s.epoch = 2;
+  s.next_batch = 5;
+  s.world_size = 3;
+  s.in_dim = 2;
+  s.out_dim = 1;
+  s.config_hash = "abc";
+  s.task = "regression";
+  s.epoch_loss_sum = 1.5;
+  s.epoch_loss_steps = 5;
+  s.model.push_back({"layers.0.weight", {1, 2}, {0.5f, static_cast<float>(step)}});
+  s.model.push_back({"layers.0.bias", {1}, {-1.0f}});
+  s.optim.push_back({"layers.0.weight/exp_avg", {1, 2}, {0.1f, 0.2f}});
+  s.pre.params = {{1, 1, 0.5f, -3, 3}, {2, 2, 0.25f, -3, 3}};
+  return s;
+}
+
+TEST(Checkpoint, RoundTripKeepsEverything) {
+  std::string dir = FreshTestDir();
+  auto m = WriteCheckpoint(dir, Sample(100), 3);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  auto r = ReadCheckpoint(m.value());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const CheckpointState& s = r.value();
+  EXPECT_EQ(s.step, 100);
+  EXPECT_EQ(s.epoch, 2);
+  EXPECT_EQ(s.next_batch, 5);
+  EXPECT_EQ(s.world_size, 3);
+  EXPECT_EQ(s.config_hash, "abc");
+  EXPECT_DOUBLE_EQ(s.epoch_loss_sum, 1.5);
+  ASSERT_EQ(s.model.size(), 2u);
+  bool found = false;
+  for (const auto& a : s.model) {
+    if (a.name == "layers.0.weight") {
+      found = true;
+      EXPECT_EQ(a.dims, (std::vector<int64_t>{1, 2}));
+      EXPECT_EQ(a.data, (std::vector<float>{0.5f, 100.0f}));
+    }
+  }
+  EXPECT_TRUE(found);
+  ASSERT_EQ(s.optim.size(), 1u);
+  EXPECT_EQ(s.optim[0].name, "layers.0.weight/exp_avg");
+  ASSERT_EQ(s.pre.params.size(), 2u);
+  EXPECT_EQ(s.pre.params[1].scale, 0.25f);
+  EXPECT_EQ(s.pre.params[0].lo, -3.0f);
+}
+
+TEST(Checkpoint, KeepsTheLastKAndNoTemporaries) {
+  std::string dir = FreshTestDir();
+  for (int64_t step : {10, 20, 30, 40, 50}) ASSERT_TRUE(WriteCheckpoint(dir, Sample(step), 2).ok());
+  EXPECT_EQ(ListDir(dir), (std::vector<std::string>{"ckpt-000000040.h5", "ckpt-000000040.json",
+                                                    "ckpt-000000050.h5", "ckpt-000000050.json"}));
+}
+
+TEST(Checkpoint, CorruptNewestIsSkippedWithAWarning) {
+  std::string dir = FreshTestDir();
+  ASSERT_TRUE(WriteCheckpoint(dir, Sample(10), 3).ok());
+  auto newest = WriteCheckpoint(dir, Sample(20), 3).take();
+  {
+    std::fstream f(dir + "/ckpt-000000020.h5", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(600);
+    f.put('\x5a');
+  }
+  EXPECT_EQ(VerifyCheckpoint(newest).code(), Code::kData);
+  std::vector<std::string> warnings;
+  EXPECT_EQ(FindLatestCheckpoint(dir, &warnings), dir + "/ckpt-000000010.json");
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("sha256"), std::string::npos) << warnings[0];
+}
+
+TEST(Checkpoint, TruncatedOrMissingPiecesAreInvalid) {
+  std::string dir = FreshTestDir();
+  auto m = WriteCheckpoint(dir, Sample(10), 3).take();
+  ASSERT_EQ(::truncate((dir + "/ckpt-000000010.h5").c_str(), 100), 0);
+  EXPECT_FALSE(VerifyCheckpoint(m).ok());
+  auto m2 = WriteCheckpoint(dir, Sample(20), 3).take();
+  std::ofstream(m2) << "{\"format\": ";
+  EXPECT_FALSE(VerifyCheckpoint(m2).ok());
+  std::vector<std::string> warnings;
+  EXPECT_EQ(FindLatestCheckpoint(dir, &warnings), "");
+  EXPECT_EQ(warnings.size(), 2u);
+  // A data file without a manifest (a crash between the two writes) is ignored.
+  std::string dir2 = FreshTestDir() + "_b";
+  ASSERT_TRUE(MakeDirs(dir2).ok());
+  ASSERT_TRUE(WriteCheckpoint(dir2, Sample(30), 3).ok());
+  RemoveTree(dir2 + "/ckpt-000000030.json");
+  EXPECT_EQ(FindLatestCheckpoint(dir2, nullptr), "");
+}
+
+TEST(Checkpoint, UnwritableFolderIsInfra) {
+  // A folder that cannot be created (its parent is a regular file), as root too.
+  std::string dir = FreshTestDir();
+  std::ofstream(dir + "/file") << "x";
+  auto m = WriteCheckpoint(dir + "/file/sub", Sample(1), 3);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), Code::kInfra);
+  EXPECT_NE(m.status().message().find("/file"), std::string::npos) << m.status().message();
+}
+
+}  // namespace
+}  // namespace driftrun

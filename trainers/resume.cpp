@@ -1,0 +1,71 @@
+#include "trainers/resume.h"
+
+#include <algorithm>
+#include <ctime>
+
+#include "common/file_util.h"
+#include "models/checkpoint.h"
+
+namespace driftrun {
+namespace {
+
+std::string TimeStamp() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", std::localtime(&t));
+  return buf;
+}
+
+// The checkpoint to resume from ("" for a fresh start); may set *run_dir.
+Result<std::string> ResumeCheckpoint(const std::string& resume, const std::string& name, std::string* run_dir,
+                                     std::vector<std::string>* warnings) {
+  if (resume.empty()) return std::string();
+  if (resume == "auto") {
+    if (!run_dir->empty()) return FindLatestCheckpoint(*run_dir + "/checkpoints", warnings);
+    // Newest runs/<name>-* folder with a valid checkpoint.
+    std::vector<std::string> dirs;
+    for (const auto& n : ListDir("runs")) {
+      if (n.rfind(name + "-", 0) == 0 && IsDir("runs/" + n)) dirs.push_back("runs/" + n);
+    }
+    std::sort(dirs.rbegin(), dirs.rend());
+    for (const auto& d : dirs) {
+      std::string c = FindLatestCheckpoint(d + "/checkpoints", warnings);
+      if (!c.empty()) {
+        *run_dir = d;
+        return c;
+      }
+    }
+    return std::string();
+  }
+  const std::string& p = resume;
+  if (IsDir(p)) {
+    const bool has_sub = IsDir(p + "/checkpoints");
+    const std::string ck = has_sub ? p + "/checkpoints" : p;
+    std::string c = FindLatestCheckpoint(ck, warnings);
+    if (c.empty()) return Status::Usage("--resume " + p + ": no valid checkpoint in '" + ck + "'");
+    if (run_dir->empty()) *run_dir = has_sub ? p : DirName(p);
+    return c;
+  }
+  std::string manifest = p;
+  if (EndsWith(p, ".h5")) manifest = manifest.substr(0, manifest.size() - 3) + ".json";
+  Status st = VerifyCheckpoint(manifest);
+  if (!st.ok()) return Status::Usage("--resume " + p + ": " + st.message());
+  if (run_dir->empty()) *run_dir = DirName(DirName(manifest));
+  return manifest;
+}
+
+}  // namespace
+
+Status ResolveRunFolder(const std::string& run_dir, const std::string& resume, const std::string& name,
+                        RunFolderChoice* out) {
+  RunFolderChoice& c = *out;
+  c.run_dir = run_dir;
+  DRIFTRUN_ASSIGN_OR_RETURN(c.checkpoint, ResumeCheckpoint(resume, name, &c.run_dir, &c.warnings));
+  if (c.run_dir.empty()) {
+    c.run_dir = "runs/" + name + "-" + TimeStamp();
+    for (int k = 2; PathExists(c.run_dir); ++k) c.run_dir = "runs/" + name + "-" + TimeStamp() + "-" + std::to_string(k);
+  }
+  return Status::Ok();
+}
+
+}  // namespace driftrun

@@ -1,0 +1,168 @@
+#include "trainers/step_loop.h"
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+
+#include "comm/collectives.h"
+#include "dataio/sharding.h"
+#include "trainers/schedule.h"
+
+namespace driftrun {
+namespace {
+
+// Forward, backward, all-reduce of gradients and the step's loss, optimizer
+// step. Returns the global batch's mean loss, and whether any rank asked to stop.
+Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const torch::Tensor& idx,
+                 LoopState* st, double* gloss, bool* stop) {
+  const TrainOptions& o = s.o;
+  const int64_t step = st->at.step;
+  torch::Tensor x = AsInput(s.shard_x.index_select(0, idx)), y = s.shard_y.index_select(0, idx);
+  if (o.dropout > 0) {
+    torch::manual_seed(MixSeed(o.seed, static_cast<uint64_t>(step), static_cast<uint64_t>(s.world->rank())));
+  }
+  for (auto& p : s.model->parameters()) p.mutable_grad() = torch::Tensor();
+  torch::Tensor loss_sum = Loss(s, s.model->forward(x), y, at::Reduction::Sum);
+  torch::Tensor loss = loss_sum / plan.loss_denom;
+  if (s.reducer) s.reducer->Prepare();
+  loss.backward();
+  if (s.reducer) DRIFTRUN_RETURN_IF_ERROR(s.reducer->Finish());
+
+  // One small all-reduce per step carries the loss and any stop request.
+  std::vector<double> agg = {loss_sum.item<double>(), hooks.stop && hooks.stop->load() ? 1.0 : 0.0};
+  DRIFTRUN_RETURN_IF_ERROR(AllReduceDoubles(*s.world, &agg));
+  *gloss = agg[0] / plan.loss_denom;
+  *stop = agg[1] > 0;
+  if (!std::isfinite(*gloss)) {
+    if (hooks.report) hooks.report->NonFiniteLoss(step, st->at.epoch);
+    return Status::Training("training loss is " + std::string(std::isnan(*gloss) ? "NaN" : "Inf") + " at step " +
+                            std::to_string(step) + " (epoch " + std::to_string(st->at.epoch) +
+                            "); no checkpoint of this state was written. Lower train.lr, set "
+                            "train.grad_clip, or check the data for extreme values");
+  }
+  if (o.grad_clip > 0) {
+    torch::NoGradGuard ng;
+    torch::nn::utils::clip_grad_norm_(s.model->parameters(), o.grad_clip);
+  }
+  s.optim->Step(LearningRate(o.schedule, step, plan.total_steps));
+  return Status::Ok();
+}
+
+void MaybeFireFault(const Session& s, const FaultInjection& f, int64_t step) {
+  const int rank = f.rank >= 0 ? f.rank : s.world->size() - 1;
+  if (step != f.signal_at_step || s.world->rank() != rank) return;
+  if (f.fire) {
+    f.fire();
+  } else {
+    std::raise(SIGTERM);
+  }
+}
+
+// Validation and the metrics row at an epoch's end (or the run's last step).
+Status EndOfEpoch(Session& s, const LoopPlan& plan, const LoopHooks& hooks, LoopState* st, int64_t steps_run,
+                  double secs, bool complete) {
+  const Clock& clock = *hooks.clock;
+  DRIFTRUN_ASSIGN_OR_RETURN(st->last_eval, Evaluate(s));
+  EpochReport e;
+  e.epoch = st->at.epoch;
+  e.epochs = plan.epochs;
+  e.step = st->at.step;
+  e.train_loss = st->at.epoch_loss_steps ? st->at.epoch_loss_sum / st->at.epoch_loss_steps : 0.0;
+  e.val_loss = st->last_eval.loss;
+  e.val_metric = st->last_eval.metric;
+  e.metric_name = s.o.train.classification ? "accuracy" : "rmse";
+  e.samples_per_s = steps_run * s.o.batch_size / std::max(1e-9, secs);
+  e.lr = LearningRate(s.o.schedule, std::max<int64_t>(0, st->at.step - 1), plan.total_steps);
+  e.wall_s = clock.Seconds() - hooks.start_s;
+  e.partial = !complete;
+  Status written = hooks.report ? hooks.report->Epoch(e) : Status::Ok();
+  return AgreeStatus(*s.world, written);
+}
+
+bool CheckpointDue(const TrainOptions& o, const LoopPlan& plan, int64_t step) {
+  return o.checkpoint_every > 0 && step % o.checkpoint_every == 0 && step < plan.total_steps;
+}
+
+}  // namespace
+
+LoopPlan MakeLoopPlan(const Session& s) {
+  const TrainOptions& o = s.o;
+  LoopPlan p;
+  p.batches = BatchesPerEpoch(static_cast<int64_t>(s.train_rows.size()), o.batch_size);
+  p.total_steps = o.max_steps > 0 ? o.max_steps : o.epochs * p.batches;
+  p.epochs = o.max_steps > 0 ? (o.max_steps + p.batches - 1) / p.batches : o.epochs;
+  // The global batch's element count, so that summing the ranks' gradients gives
+  // the global batch mean however its rows are split.
+  p.loss_denom = static_cast<double>(o.batch_size) * (o.train.classification ? 1 : s.meta.label_dim);
+  return p;
+}
+
+Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, LoopState* st) {
+  LoopHooks hooks = hooks_in;
+  if (!hooks.clock) hooks.clock = &SteadyClock();
+  const Clock& clock = *hooks.clock;
+  const TrainOptions& o = s.o;
+  LoopPosition& at = st->at;
+  s.model->train();
+  while (at.epoch < plan.epochs && at.step < plan.total_steps && !st->stopped) {
+    const double te = clock.Seconds();
+    std::vector<int64_t> order = EpochOrder(s.train_rows, o.seed, at.epoch, o.shuffle);
+    const LocalBatches lb = LocalBatchPositions(order, o.batch_size, at.next_batch, s.shard_begin, s.shard_end);
+    const torch::Tensor epoch_idx = IndexTensor(lb.positions, 0, static_cast<int64_t>(lb.positions.size()), s.device);
+    int64_t steps_this_epoch = 0;
+    const int64_t first_batch = at.next_batch;
+    int64_t b = first_batch;
+    while (b < plan.batches && at.step < plan.total_steps) {
+      MaybeFireFault(s, hooks.fault, at.step);
+      const int64_t k = b - first_batch;
+      torch::Tensor idx = epoch_idx.narrow(0, lb.offsets[k], lb.offsets[k + 1] - lb.offsets[k]);
+      double gloss = 0;
+      bool stop = false;
+      DRIFTRUN_RETURN_IF_ERROR(TrainStep(s, plan, hooks, idx, st, &gloss, &stop));
+      ++at.step;
+      ++b;
+      ++steps_this_epoch;
+      at.epoch_loss_sum += gloss;
+      ++at.epoch_loss_steps;
+      at.samples_seen += static_cast<double>(o.batch_size);
+      if (o.verify_every > 0 && at.step % o.verify_every == 0) {
+        DRIFTRUN_RETURN_IF_ERROR(VerifyReplicas(s, at.step));
+        ++st->replica_checks;
+      }
+      if (hooks.report) {
+        hooks.report->Step(at.step, at.epoch, gloss, LearningRate(o.schedule, at.step - 1, plan.total_steps));
+        hooks.report->Progress(at.epoch, plan.epochs, b, plan.batches, at.epoch_loss_sum / at.epoch_loss_steps,
+                               steps_this_epoch * o.batch_size / std::max(1e-9, clock.Seconds() - te));
+      }
+      if (stop) {
+        st->stopped = true;
+        break;
+      }
+      // Mid-epoch interval checkpoints; one that falls on the epoch's end is
+      // written after the epoch's metrics, below.
+      if (b < plan.batches && CheckpointDue(o, plan, at.step)) {
+        at.next_batch = b;
+        DRIFTRUN_RETURN_IF_ERROR(hooks.save(at));
+      }
+    }
+    const double secs = clock.Seconds() - te;
+    st->train_seconds += secs;
+    const bool epoch_complete = b == plan.batches;
+    // Metrics at each epoch end and at the final (possibly partial) epoch.
+    if (epoch_complete || at.step >= plan.total_steps) {
+      DRIFTRUN_RETURN_IF_ERROR(EndOfEpoch(s, plan, hooks, st, steps_this_epoch, secs, epoch_complete));
+    }
+    if (epoch_complete) {
+      ++at.epoch;
+      at.next_batch = 0;
+      at.epoch_loss_sum = 0;
+      at.epoch_loss_steps = 0;
+      if (!st->stopped && CheckpointDue(o, plan, at.step)) DRIFTRUN_RETURN_IF_ERROR(hooks.save(at));
+    } else {
+      at.next_batch = b;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace driftrun

@@ -1,0 +1,53 @@
+// The data-parallel step loop: epochs of global batches, each rank training on
+// the rows of every batch that fall in its shard, gradients all-reduced, one
+// small all-reduce per step for the loss and any stop request, validation and
+// a metrics row at each epoch end, interval checkpoints.
+//
+// Collective: every rank of s.world calls RunStepLoop with the same plan.
+// Returns OK with state->stopped set when a stop was requested on any rank (all
+// ranks stop after the same step); Status::Training on a NaN/Inf loss (no
+// checkpoint of that state is written). Internal to trainers/ (LibTorch).
+#pragma once
+
+#include <atomic>
+#include <functional>
+
+#include "common/clock.h"
+#include "trainers/train_reporter.h"
+#include "trainers/train_session.h"
+#include "trainers/trainer.h"
+
+namespace driftrun {
+
+struct LoopPlan {
+  int64_t batches = 0;      // global batches per epoch
+  int64_t total_steps = 0;  // the run ends after this step
+  int64_t epochs = 0;       // planned (for messages)
+  double loss_denom = 1;    // global batch elements: the loss is a sum divided by it
+};
+
+struct LoopState {
+  LoopPosition at;  // where the loop is; the resume point on entry
+  bool stopped = false;
+  Eval last_eval;
+  double train_seconds = 0;  // time spent inside epochs by this process
+  int64_t replica_checks = 0;
+};
+
+struct LoopHooks {
+  // Collective: writes a checkpoint of the current weights at position `at`.
+  std::function<Status(const LoopPosition& at)> save;
+  TrainReporter* report = nullptr;
+  const std::atomic<int>* stop = nullptr;  // set by a signal handler
+  FaultInjection fault;
+  const Clock* clock = nullptr;  // null: SteadyClock()
+  double start_s = 0;            // clock reading at the start of the run (wall_s)
+};
+
+// The plan for s.o and s.train_rows: batches per epoch, total steps (max_steps
+// or epochs), planned epochs and the loss normaliser.
+LoopPlan MakeLoopPlan(const Session& s);
+
+Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks, LoopState* state);
+
+}  // namespace driftrun

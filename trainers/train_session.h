@@ -1,0 +1,120 @@
+// Internal to trainers/: what one rank holds while training (Session), and the
+// pieces of Train() that read or change it. Each piece is collective where it
+// says so: every rank calls it at the same point, and a failure on one rank
+// reaches all through AgreeStatus. Includes LibTorch; runner/ never sees it.
+//
+// Call order (trainer.cpp): OpenTrainingData → ResolveRunFolder (resume.h) →
+// SetupDevice → ReadShard → FitPreprocessing → BuildModel → LoadTensors → RunStepLoop
+// (step_loop.h) → final checkpoint and summary.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "common/config.h"
+#include "dataio/h5_io.h"
+#include "dataio/tabular_data.h"
+#include "models/checkpoint.h"
+#include "models/model_spec.h"
+#include "trainers/grad_reducer.h"
+#include "trainers/optimizer.h"
+#include "trainers/preprocess.h"
+#include "trainers/spec_model.h"
+#include "trainers/train_options.h"
+
+namespace driftrun {
+
+struct Session {
+  TrainOptions o;
+  Communicator* world = nullptr;
+  Communicator* grad_comm = nullptr;  // world, or NCCL on GPUs
+  std::unique_ptr<Communicator> nccl;
+  torch::Device device = torch::kCPU;
+  std::unique_ptr<H5Reader> train_file;
+  TabularMeta meta;
+  std::vector<int64_t> train_rows;  // global, sorted
+  int64_t shard_begin = 0, shard_end = 0;
+  TabularRows shard;                      // this rank's raw rows (until LoadTensors)
+  torch::Tensor shard_x, shard_y;         // this rank's rows, preprocessed, on the device
+  std::unique_ptr<H5Reader> val_file;     // data.val, else null
+  TabularSpec val_spec;
+  std::vector<int64_t> val_rows;          // global (file rows or split rows)
+  FitResult fit;
+  ModelSpec spec;
+  SpecModel model{nullptr};
+  std::unique_ptr<Optimizer> optim;
+  std::unique_ptr<GradReducer> reducer;  // null with one rank
+  torch::Tensor val_x, val_y;
+  int64_t val_count = 0;  // global
+};
+
+// ---- set-up (train_setup.cpp) --------------------------------------------------
+
+// Collective. Opens data.train (and data.val) on every rank, checks their
+// layout, and decides the training and validation rows.
+Status OpenTrainingData(Session& s);
+// Picks the device and, on CUDA with several ranks (or dist.backend = nccl),
+// makes the NCCL communicator for gradients. local_rank chooses the GPU.
+Status SetupDevice(Session& s, int local_rank);
+// Collective. Reads this rank's contiguous shard of the training file (one
+// hyperslab) into s.shard.
+Status ReadShard(Session& s);
+// Collective. Takes the fitted preprocessing from `resume_from` (non-null) or
+// fits it on the training rows of all ranks; checks the class count.
+Status FitPreprocessing(Session& s, const CheckpointState* resume_from);
+// Collective. Model from the description, optimizer, gradient reducer; weights
+// from `resume_from` (read from `resume_path`) or broadcast from rank 0. The
+// three steps it runs:
+Status BuildModel(Session& s, const CheckpointState* resume_from, const std::string& resume_path);
+//   collective: s.spec from the options and the data's shape;
+Status AgreeModelSpec(Session& s);
+//   local: seeds LibTorch's global RNG with train.seed and builds the module and
+//   optimizer (threads as ranks share that RNG: tests serialise this step);
+void InitModel(Session& s);
+//   collective: weights loaded or broadcast, the gradient reducer made.
+Status SyncModelState(Session& s, const CheckpointState* resume_from, const std::string& resume_path);
+// Collective. Preprocessed training and validation tensors on the device.
+Status LoadTensors(Session& s);
+// Threads per rank when train.threads = 0: the cores shared by the node's ranks.
+int DefaultThreads(int local_size);
+
+// ---- evaluation (evaluation.cpp) -----------------------------------------------
+
+struct Eval {
+  double loss = NAN;
+  double metric = NAN;  // accuracy (classification) or RMSE
+};
+// Model input from stored rows: bf16 features widen to float32; ids stay int64.
+torch::Tensor AsInput(const torch::Tensor& x);
+torch::Tensor Loss(const Session& s, const torch::Tensor& pred, const torch::Tensor& y,
+                   at::Reduction::Reduction red);
+// Collective. Loss and metric over all ranks' validation rows (NaN if none).
+Result<Eval> Evaluate(Session& s);
+
+// ---- model state (snapshot.cpp) ------------------------------------------------
+
+// Everything a checkpoint holds besides the weights and optimizer state.
+struct LoopPosition {
+  int64_t step = 0;
+  int64_t epoch = 0;
+  int64_t next_batch = 0;
+  double epoch_loss_sum = 0;
+  int64_t epoch_loss_steps = 0;
+  double samples_seen = 0;
+};
+CheckpointState Snapshot(const Session& s, const LoopPosition& at, const std::string& config_hash);
+Status LoadModelState(Session& s, const CheckpointState& ck);
+// Collective over grad_comm: rank 0's initial weights to every rank.
+Status BroadcastParams(Session& s);
+// Collective. Status::Infra unless every rank holds bit-identical weights.
+Status VerifyReplicas(Session& s, int64_t step);
+
+// Sorted row indices in [begin, end) of the sorted `rows`, relative to begin.
+std::vector<int64_t> PositionsIn(const std::vector<int64_t>& rows, int64_t begin, int64_t end);
+torch::Tensor IndexTensor(const std::vector<int64_t>& idx, int64_t from, int64_t to, torch::Device dev);
+
+}  // namespace driftrun

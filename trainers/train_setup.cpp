@@ -1,0 +1,243 @@
+// Set-up of a training session: data, device, shard, preprocessing fit, model.
+#include <algorithm>
+#include <thread>
+
+#include "comm/collectives.h"
+#include "dataio/sharding.h"
+#include "trainers/train_session.h"
+#ifdef DRIFTRUN_WITH_CUDA
+#include "comm/nccl_communicator.h"
+#include "trainers/cuda_stream.h"
+#endif
+
+namespace driftrun {
+namespace {
+
+// Raw features of rows in memory as a float32 tensor on the device; for text,
+// the hashed n-gram ids (int64 [rows, max_ngrams]) computed on the device.
+Result<torch::Tensor> RawFeatures(const Session& s, TabularRows& r) {
+  if (s.o.train.text) return HashText(r.text, s.o.ngrams, s.device);
+  return torch::from_blob(r.x.data(), {r.rows, s.meta.dim}, torch::kFloat).to(s.device, false, true);
+}
+
+// Applies the fitted preprocessing (the fused transform kernel, on the device)
+// and returns the features and labels as device tensors.
+Status ToTensors(Session& s, TabularRows& r, torch::Tensor* x, torch::Tensor* y) {
+  DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor raw, RawFeatures(s, r));
+  if (s.o.train.text) {
+    *x = raw;
+  } else {
+    DRIFTRUN_ASSIGN_OR_RETURN(*x, ApplyPreprocessor(s.fit.pre, raw));
+  }
+  if (s.o.train.classification) {
+    *y = torch::from_blob(r.cls.data(), {r.rows}, torch::kLong).to(s.device, false, true);
+  } else {
+    *y = torch::from_blob(r.y.data(), {r.rows, s.meta.label_dim}, torch::kFloat).to(s.device, false, true);
+  }
+  return Status::Ok();
+}
+
+std::vector<int64_t> AllRows(int64_t n) {
+  std::vector<int64_t> rows(n);
+  for (int64_t i = 0; i < n; ++i) rows[i] = i;
+  return rows;
+}
+
+}  // namespace
+
+std::vector<int64_t> PositionsIn(const std::vector<int64_t>& rows, int64_t begin, int64_t end) {
+  std::vector<int64_t> out;
+  auto lo = std::lower_bound(rows.begin(), rows.end(), begin);
+  auto hi = std::lower_bound(rows.begin(), rows.end(), end);
+  for (auto it = lo; it != hi; ++it) out.push_back(*it - begin);
+  return out;
+}
+
+torch::Tensor IndexTensor(const std::vector<int64_t>& idx, int64_t from, int64_t to, torch::Device dev) {
+  return torch::from_blob(const_cast<int64_t*>(idx.data()) + from, {to - from}, torch::kLong).to(dev);
+}
+
+Status OpenTrainingData(Session& s) {
+  Communicator& world = *s.world;
+  const TrainOptions& o = s.o;
+  Status local = [&]() -> Status {
+    DRIFTRUN_ASSIGN_OR_RETURN(s.train_file, H5Reader::Open(o.train.path));
+    DRIFTRUN_ASSIGN_OR_RETURN(s.meta, InspectTabular(*s.train_file, o.train));
+    return Status::Ok();
+  }();
+  DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local.WithContext("[data] train")));
+
+  s.val_spec = o.train;
+  local = [&]() -> Status {
+    if (o.val_path.empty()) {
+      TrainValSplit split = SplitTrainVal(s.meta.rows, o.val_fraction, o.seed);
+      s.train_rows = std::move(split.train);
+      s.val_rows = std::move(split.val);
+      return Status::Ok();
+    }
+    s.val_spec.path = o.val_path;
+    DRIFTRUN_ASSIGN_OR_RETURN(s.val_file, H5Reader::Open(o.val_path));
+    DRIFTRUN_ASSIGN_OR_RETURN(TabularMeta vm, InspectTabular(*s.val_file, s.val_spec));
+    if (vm.dim != s.meta.dim || vm.label_dim != s.meta.label_dim) {
+      return Status::Data("'" + o.val_path + "' has " + std::to_string(vm.dim) + " features and " +
+                          std::to_string(vm.label_dim) + " targets, but the training data has " +
+                          std::to_string(s.meta.dim) + " and " + std::to_string(s.meta.label_dim));
+    }
+    s.train_rows = AllRows(s.meta.rows);
+    s.val_rows = AllRows(vm.rows);
+    return Status::Ok();
+  }();
+  DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local.WithContext("[data] val")));
+  s.val_count = static_cast<int64_t>(s.val_rows.size());
+  if (BatchesPerEpoch(static_cast<int64_t>(s.train_rows.size()), o.batch_size) == 0) {
+    return Status::Data("'" + o.train.path + "' has " + std::to_string(s.train_rows.size()) +
+                        " training rows, fewer than train.batch_size = " + std::to_string(o.batch_size) +
+                        "; lower the batch size or add data");
+  }
+  return Status::Ok();
+}
+
+int DefaultThreads(int local_size) {
+  int hw = static_cast<int>(std::thread::hardware_concurrency());
+  return std::max(1, hw / std::max(1, local_size));
+}
+
+Status SetupDevice(Session& s, int local_rank) {
+  const std::string& want = s.o.device;
+  bool cuda = torch::cuda::is_available();
+  if (want == "cuda" && !cuda) {
+    return Status::Infra(
+        "train.device = \"cuda\" but no GPU is visible to this process; use \"auto\" or \"cpu\"");
+  }
+  bool use_cuda = want == "cuda" || (want == "auto" && cuda);
+  if (s.o.backend == "nccl" && !use_cuda) {
+    return Status::Usage("dist.backend = \"nccl\" needs CUDA tensors, but training runs on the CPU here");
+  }
+  s.grad_comm = s.world;
+  if (!use_cuda) return Status::Ok();
+#ifdef DRIFTRUN_WITH_CUDA
+  int dev = local_rank % static_cast<int>(torch::cuda::device_count());
+  s.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(dev));
+  if ((s.o.backend != "mpi" && s.world->size() > 1) || s.o.backend == "nccl") {
+    auto nc = NcclCommunicator::Create(*s.world, dev, CurrentCudaStream(dev));
+    if (!nc.ok()) return nc.status();
+    s.nccl = nc.take();
+    s.grad_comm = s.nccl.get();
+  }
+  if (!s.grad_comm->device_buffers() && s.world->size() > 1) {
+    return Status::Usage("dist.backend = \"mpi\" reduces host buffers; with train.device = cuda use nccl");
+  }
+  return Status::Ok();
+#else
+  (void)local_rank;
+  return Status::Infra(
+      "this driftrun was built without CUDA (no nvcc at build time); set train.device = \"cpu\"");
+#endif
+}
+
+Status ReadShard(Session& s) {
+  const TrainOptions& o = s.o;
+  std::tie(s.shard_begin, s.shard_end) = ContiguousShare(s.meta.rows, s.world->rank(), s.world->size());
+  Status local = ReadTabularRange(*s.train_file, o.train, s.meta, s.shard_begin, s.shard_end - s.shard_begin,
+                                  o.train.classification ? o.classes : 0, &s.shard);
+  return AgreeStatus(*s.world, local.WithContext("reading the training shard"));
+}
+
+Status FitPreprocessing(Session& s, const CheckpointState* resume_from) {
+  const TrainOptions& o = s.o;
+  if (resume_from) {
+    s.fit.pre = resume_from->pre;
+    s.fit.classes = resume_from->classes;
+    return Status::Ok();
+  }
+  const std::vector<int64_t> train_pos = PositionsIn(s.train_rows, s.shard_begin, s.shard_end);
+  std::vector<int64_t> train_cls;
+  if (o.train.classification) {
+    for (int64_t p : train_pos) train_cls.push_back(s.shard.cls[p]);
+  }
+  if (o.train.text) {
+    // No feature statistics to fit: only the class count, merged over ranks.
+    int64_t top = 0;
+    for (int64_t c : train_cls) top = std::max(top, c + 1);
+    DRIFTRUN_RETURN_IF_ERROR(s.world->AllReduce(&top, 1, DType::kInt64, ReduceOp::kMax));
+    s.fit.classes = top;
+  } else {
+    DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor raw, RawFeatures(s, s.shard));
+    torch::Tensor fit_x =
+        raw.index_select(0, IndexTensor(train_pos, 0, static_cast<int64_t>(train_pos.size()), s.device));
+    DRIFTRUN_ASSIGN_OR_RETURN(s.fit, FitPreprocessor(*s.world, fit_x, train_cls, o.train, s.meta, o.preprocess));
+  }
+  if (o.train.classification && o.classes > 0) s.fit.classes = o.classes;
+  if (o.train.classification && s.fit.classes < 2) {
+    return Status::Data("'" + o.train.path + "' labels hold a single class; classification needs two or more");
+  }
+  return Status::Ok();
+}
+
+Status AgreeModelSpec(Session& s) {
+  const TrainOptions& o = s.o;
+  Status local = [&]() -> Status {
+    const std::vector<int64_t> input = o.train.text ? std::vector<int64_t>{o.ngrams.max_ids} : s.meta.shape;
+    DRIFTRUN_ASSIGN_OR_RETURN(
+        s.spec, BuildModelSpec(o.model, input, o.train.classification ? s.fit.classes : s.meta.label_dim));
+    return Status::Ok();
+  }();
+  return AgreeStatus(*s.world, local.WithContext("[model]"));
+}
+
+void InitModel(Session& s) {
+  torch::manual_seed(s.o.seed);
+  s.model = SpecModel(s.spec);
+  s.model->to(s.device);
+  NamedTensors named;
+  for (auto& p : s.model->named_parameters()) named.emplace_back(p.key(), p.value());
+  s.optim = std::make_unique<Optimizer>(s.o.optimizer, named);
+}
+
+Status SyncModelState(Session& s, const CheckpointState* resume_from, const std::string& resume_path) {
+  Communicator& world = *s.world;
+  if (resume_from) {
+    Status local = LoadModelState(s, *resume_from);
+    DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local.WithContext("loading '" + resume_path + "'")));
+  } else {
+    DRIFTRUN_RETURN_IF_ERROR(BroadcastParams(s));
+  }
+  if (world.size() > 1) {
+    s.reducer = std::make_unique<GradReducer>(*s.grad_comm, s.model->parameters(),
+                                              static_cast<size_t>(s.o.bucket_mb * 1024 * 1024));
+  }
+  return Status::Ok();
+}
+
+Status BuildModel(Session& s, const CheckpointState* resume_from, const std::string& resume_path) {
+  DRIFTRUN_RETURN_IF_ERROR(AgreeModelSpec(s));
+  InitModel(s);
+  return SyncModelState(s, resume_from, resume_path);
+}
+
+Status LoadTensors(Session& s) {
+  Communicator& world = *s.world;
+  const int rank = world.rank(), W = world.size();
+  TabularRows vrows;
+  std::vector<int64_t> val_pos;
+  Status local;
+  if (s.val_file) {
+    auto [vb, ve] = ContiguousShare(s.val_count, rank, W);
+    local = ReadTabularRange(*s.val_file, s.val_spec, s.meta, vb, ve - vb, s.fit.classes, &vrows);
+    DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local.WithContext("reading validation rows")));
+  } else {
+    val_pos = PositionsIn(s.val_rows, s.shard_begin, s.shard_end);
+  }
+  local = ToTensors(s, s.shard, &s.shard_x, &s.shard_y);
+  if (local.ok() && s.val_file) local = ToTensors(s, vrows, &s.val_x, &s.val_y);
+  DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local.WithContext("preprocessing")));
+  if (!s.val_file) {
+    torch::Tensor idx = IndexTensor(val_pos, 0, static_cast<int64_t>(val_pos.size()), s.device);
+    s.val_x = s.shard_x.index_select(0, idx);
+    s.val_y = s.shard_y.index_select(0, idx);
+  }
+  s.shard = TabularRows();  // the raw rows are not needed any more
+  return Status::Ok();
+}
+
+}  // namespace driftrun
