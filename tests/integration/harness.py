@@ -24,6 +24,9 @@ class Workspace:
         self.tmp = str(tmp)
         self._cache = {}
 
+    def __repr__(self):
+        return f"Workspace({self.tmp})"
+
     def path(self, *parts):
         return os.path.join(self.tmp, *parts)
 
