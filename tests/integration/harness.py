@@ -1,35 +1,31 @@
-"""Shared helpers for driftrun's integration tests.
+"""Shared helpers for driftrun's integration tests (pytest).
 
-Each test script runs the real `driftrun` binary (under `mpirun` where it says so)
-in a fresh temporary folder, checks results with h5py/numpy/PyTorch, prints one
-line per check and ends with "N passed, N failed"; the exit code is 1 on any
-failure.
+Each test module runs the real `driftrun` binary (under `mpirun` where it says
+so) in a temporary folder and checks results with h5py/numpy/PyTorch. The
+fixtures that hand out a `Workspace` live in conftest.py; this module holds the
+plain helpers, importable from the tests (conftest.py puts this folder on
+sys.path).
 """
-import argparse
 import json
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
 
 import h5py
 import numpy as np
 
 
-class Harness:
-    def __init__(self, name):
-        ap = argparse.ArgumentParser()
-        ap.add_argument("--driftrun", required=True)
-        ap.add_argument("--source", required=True)
-        ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
-        self.args = ap.parse_args()
-        self.driftrun = os.path.abspath(self.args.driftrun)
-        self.source = os.path.abspath(self.args.source)
-        self.tmp = tempfile.mkdtemp(prefix=f"driftrun-{name}-")
-        self.passed = 0
-        self.failed = 0
-        self.name = name
+class Workspace:
+    """A temporary folder plus the driftrun binary and source tree: what the
+    old script Harness offered, without its argument parsing and exit code."""
+
+    def __init__(self, driftrun, source, tmp):
+        self.driftrun = driftrun
+        self.source = source
+        self.tmp = str(tmp)
+        self._cache = {}
+
+    def __repr__(self):
+        return f"Workspace({self.tmp})"
 
     def path(self, *parts):
         return os.path.join(self.tmp, *parts)
@@ -40,45 +36,40 @@ class Harness:
             cmd = ["mpirun", "-np", str(ranks), "--bind-to", "none"] + cmd
         full_env = dict(os.environ)
         full_env.update(env or {})
-        p = subprocess.run(cmd, cwd=cwd or self.tmp, env=full_env, capture_output=True, text=True,
-                           timeout=timeout)
-        return p
-
-    def check(self, cond, what, detail=""):
-        if cond:
-            self.passed += 1
-            print(f"PASS {what}")
-        else:
-            self.failed += 1
-            print(f"FAIL {what} {detail}")
-        return cond
-
-    def must(self, p, what):
-        """Checks a finished process exited 0; prints its output when not."""
-        ok = self.check(p.returncode == 0, what, f"(exit {p.returncode})")
-        if not ok:
-            print(p.stdout[-3000:])
-            print(p.stderr[-3000:])
-        return ok
-
-    def finish(self):
-        print(f"{self.passed} passed, {self.failed} failed")
-        if self.failed == 0 and not self.args.keep:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        else:
-            print(f"files kept in {self.tmp}")
-        sys.exit(1 if self.failed else 0)
+        return subprocess.run(cmd, cwd=cwd or self.tmp, env=full_env, capture_output=True, text=True,
+                              timeout=timeout)
 
     def make_data(self, out, *flags):
         p = self.run(["make-data", "--out", out] + list(flags))
         if p.returncode != 0:
-            raise RuntimeError(p.stderr)
+            raise RuntimeError(f"driftrun make-data --out {out} {' '.join(flags)} failed "
+                               f"(exit {p.returncode}):\n{p.stderr}")
 
     def write_config(self, name, text):
         path = self.path(name)
         with open(path, "w") as f:
             f.write(text)
         return path
+
+    def once(self, key, fn):
+        """fn() the first time `key` is asked for, its result (or exception) after:
+        an expensive run shared by several tests happens once per workspace."""
+        if key not in self._cache:
+            try:
+                self._cache[key] = (True, fn())
+            except Exception as e:  # noqa: BLE001 - re-raised to every test that needs it
+                self._cache[key] = (False, e)
+        ok, value = self._cache[key]
+        if not ok:
+            raise value
+        return value
+
+
+def must_msg(p, what):
+    """The assertion message for a process that should have exited 0: what it
+    was, its exit code and the tail of its stdout and stderr."""
+    return (f"{what} (exit {p.returncode})\n--- stdout (tail) ---\n{p.stdout[-3000:]}"
+            f"\n--- stderr (tail) ---\n{p.stderr[-3000:]}")
 
 
 def summary(run_dir):

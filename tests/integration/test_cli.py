@@ -6,76 +6,155 @@ import re
 
 import h5py
 import numpy as np
+import pytest
 
-from harness import Harness
 
-h = Harness("cli")
+# ---- help texts and usage errors -------------------------------------------------
 
-p = h.run(["--help"])
-h.check(p.returncode == 0 and all(c in p.stdout for c in ("train", "make-data", "config", "exit codes")),
-        "driftrun --help lists the commands and exit codes")
-p = h.run([])
-h.check(p.returncode == 2 and "usage" in p.stdout, "driftrun without a command: usage, exit 2")
-p = h.run(["trian"])
-h.check(p.returncode == 2 and "unknown command 'trian'" in p.stderr, "unknown command: exit 2")
-p = h.run(["train", "--help"])
-h.check(p.returncode == 0 and all(f in p.stdout for f in ("--config", "--set", "--run-dir", "--resume")),
-        "train --help explains every flag")
-p = h.run(["make-data", "--help"])
-h.check(p.returncode == 0 and all(f in p.stdout for f in ("--drift", "--drift-from", "--missing", "--task")),
-        "make-data --help explains every flag")
-p = h.run(["make-data", "--rows", "ten"])
-h.check(p.returncode == 2 and "--rows" in p.stderr, "a flag value of the wrong type: exit 2 naming the flag")
-p = h.run(["make-data", "--drift", "sideways"])
-h.check(p.returncode == 2 and "--drift" in p.stderr, "a bad choice: exit 2 naming the flag")
+def test_help_lists_commands_and_exit_codes(workspace):
+    p = workspace.run(["--help"])
+    assert p.returncode == 0 and all(c in p.stdout for c in ("train", "make-data", "config", "exit codes")), \
+        f"driftrun --help lists the commands and exit codes: (exit {p.returncode}) {p.stdout[-1500:]}"
 
-# config: resolved output round-trips; docs cover every key and match configs/README.md.
-p = h.run(["config", "--set", "train.lr=0.5"])
-h.check(p.returncode == 0 and "lr = 0.5" in p.stdout, "config prints the resolved config with overrides")
-resolved = h.write_config("resolved.toml", p.stdout)
-p2 = h.run(["config", "--config", resolved])
-h.check(p2.returncode == 0 and p2.stdout == p.stdout, "the resolved config is a valid config that resolves to itself")
-docs = h.run(["config", "--docs"]).stdout
-keys = re.findall(r"^\| `([a-z_.]+)` \|", docs, re.M)
-with open(os.path.join(h.source, "configs", "README.md")) as f:
-    readme = f.read()
-missing = [k for k in keys if f"`{k}`" not in readme]
-h.check(len(keys) > 30 and not missing, f"configs/README.md documents all {len(keys)} keys", str(missing))
-for line in docs.splitlines()[2:]:
-    if line not in readme:
-        h.check(False, "configs/README.md table is up to date (regenerate with driftrun config --docs)", line)
-        break
-else:
-    h.check(True, "configs/README.md table is up to date")
-for cfg in sorted(os.listdir(os.path.join(h.source, "configs"))):
-    if cfg.endswith(".toml"):
-        p = h.run(["config", "--config", os.path.join(h.source, "configs", cfg)])
-        h.check(p.returncode == 0, f"configs/{cfg} is a valid config", p.stderr)
 
-# make-data: ground truth, missing values, drift, checked with numpy.
-p = h.run(["make-data", "--out", h.path("d"), "--rows", "20000", "--features", "8", "--missing", "0.1",
-           "--batches", "3", "--batch-rows", "20000", "--drift", "mean", "--drift-from", "2",
-           "--drift-magnitude", "1.0", "--drift-share", "0.25", "--json"])
-h.check(p.returncode == 0, "make-data with drift exits 0", p.stderr)
-info = json.loads(p.stdout)
-h.check(len(info["files"]) == 4, "make-data wrote train.h5 and 3 batches")
-with h5py.File(h.path("d/train.h5")) as f:
-    x = f["/features"][()]
-    names = [n.decode() if isinstance(n, bytes) else n for n in f.attrs["feature_names"]]
-h.check(abs(np.isnan(x).mean() - 0.1) < 0.01, f"missing rate ~0.1 ({np.isnan(x).mean():.3f})")
-h.check(names == [f"f{i}" for i in range(8)], "feature_names attribute")
-mu, sd = np.nanmean(x, 0), np.nanstd(x, 0)
-for b, drifted in ((1, False), (2, True), (3, True)):
-    with h5py.File(h.path(f"d/batch-{b:03d}.h5")) as f:
+def test_no_command_prints_usage_exit_2(workspace):
+    p = workspace.run([])
+    assert p.returncode == 2 and "usage" in p.stdout, \
+        f"driftrun without a command: usage, exit 2: (exit {p.returncode}) {p.stdout[-800:]}"
+
+
+def test_unknown_command_exit_2(workspace):
+    p = workspace.run(["trian"])
+    assert p.returncode == 2 and "unknown command 'trian'" in p.stderr, \
+        f"unknown command: exit 2: (exit {p.returncode}) {p.stderr[-800:]}"
+
+
+def test_train_help_explains_every_flag(workspace):
+    p = workspace.run(["train", "--help"])
+    assert p.returncode == 0 and all(f in p.stdout for f in ("--config", "--set", "--run-dir", "--resume")), \
+        f"train --help explains every flag: (exit {p.returncode}) {p.stdout[-1500:]}"
+
+
+def test_make_data_help_explains_every_flag(workspace):
+    p = workspace.run(["make-data", "--help"])
+    assert p.returncode == 0 and all(f in p.stdout for f in ("--drift", "--drift-from", "--missing", "--task")), \
+        f"make-data --help explains every flag: (exit {p.returncode}) {p.stdout[-1500:]}"
+
+
+def test_flag_value_of_wrong_type_exit_2(workspace):
+    p = workspace.run(["make-data", "--rows", "ten"])
+    assert p.returncode == 2 and "--rows" in p.stderr, \
+        f"a flag value of the wrong type: exit 2 naming the flag: (exit {p.returncode}) {p.stderr[-800:]}"
+
+
+def test_bad_choice_exit_2(workspace):
+    p = workspace.run(["make-data", "--drift", "sideways"])
+    assert p.returncode == 2 and "--drift" in p.stderr, \
+        f"a bad choice: exit 2 naming the flag: (exit {p.returncode}) {p.stderr[-800:]}"
+
+
+# ---- config: resolved output round-trips; docs cover every key and match configs/README.md
+
+def test_config_resolves_and_round_trips(workspace):
+    p = workspace.run(["config", "--set", "train.lr=0.5"])
+    assert p.returncode == 0 and "lr = 0.5" in p.stdout, \
+        f"config prints the resolved config with overrides: (exit {p.returncode}) {p.stdout[-1500:]} {p.stderr[-800:]}"
+    resolved = workspace.write_config("resolved.toml", p.stdout)
+    p2 = workspace.run(["config", "--config", resolved])
+    assert p2.returncode == 0 and p2.stdout == p.stdout, \
+        f"the resolved config is a valid config that resolves to itself: (exit {p2.returncode}) {p2.stderr[-800:]}"
+
+
+@pytest.fixture(scope="module")
+def config_docs(module_workspace):
+    """(the key table from `driftrun config --docs`, its documented keys, configs/README.md)."""
+    docs = module_workspace.run(["config", "--docs"]).stdout
+    keys = re.findall(r"^\| `([a-z_.]+)` \|", docs, re.M)
+    with open(os.path.join(module_workspace.source, "configs", "README.md")) as f:
+        readme = f.read()
+    return docs, keys, readme
+
+
+def test_readme_documents_every_config_key(config_docs):
+    _, keys, readme = config_docs
+    missing = [k for k in keys if f"`{k}`" not in readme]
+    assert len(keys) > 30 and not missing, f"configs/README.md documents all {len(keys)} keys: {missing}"
+
+
+def test_readme_config_table_up_to_date(config_docs):
+    docs, _, readme = config_docs
+    stale = [line for line in docs.splitlines()[2:] if line not in readme]
+    assert not stale, \
+        f"configs/README.md table is up to date (regenerate with driftrun config --docs): {stale[0]}"
+
+
+def test_shipped_configs_are_valid(workspace):
+    folder = os.path.join(workspace.source, "configs")
+    invalid = {}
+    for cfg in sorted(os.listdir(folder)):
+        if cfg.endswith(".toml"):
+            p = workspace.run(["config", "--config", os.path.join(folder, cfg)])
+            if p.returncode != 0:
+                invalid[f"configs/{cfg}"] = p.stderr
+    assert not invalid, f"configs/*.toml are valid configs; these are not: {invalid}"
+
+
+# ---- make-data: ground truth, missing values, drift, checked with numpy ------------
+
+@pytest.fixture(scope="module")
+def drift_data(module_workspace):
+    """make-data with missing values and mean drift from batch 2: (process, workspace)."""
+    ws = module_workspace
+    p = ws.run(["make-data", "--out", ws.path("d"), "--rows", "20000", "--features", "8", "--missing", "0.1",
+                "--batches", "3", "--batch-rows", "20000", "--drift", "mean", "--drift-from", "2",
+                "--drift-magnitude", "1.0", "--drift-share", "0.25", "--json"])
+    return p, ws
+
+
+def test_make_data_writes_train_and_batches(drift_data):
+    p, _ = drift_data
+    assert p.returncode == 0, f"make-data with drift exits 0: {p.stderr}"
+    info = json.loads(p.stdout)
+    assert len(info["files"]) == 4, f"make-data wrote train.h5 and 3 batches: {info['files']}"
+
+
+@pytest.fixture(scope="module")
+def train_features(drift_data):
+    _, ws = drift_data
+    with h5py.File(ws.path("d/train.h5")) as f:
+        x = f["/features"][()]
+        names = [n.decode() if isinstance(n, bytes) else n for n in f.attrs["feature_names"]]
+    return x, names
+
+
+def test_make_data_missing_rate(train_features):
+    x, _ = train_features
+    assert abs(np.isnan(x).mean() - 0.1) < 0.01, f"missing rate ~0.1 ({np.isnan(x).mean():.3f})"
+
+
+def test_make_data_feature_names(train_features):
+    _, names = train_features
+    assert names == [f"f{i}" for i in range(8)], f"feature_names attribute: {names}"
+
+
+@pytest.mark.parametrize("b, drifted", [(1, False), (2, True), (3, True)])
+def test_make_data_mean_drift(drift_data, train_features, b, drifted):
+    _, ws = drift_data
+    x, _ = train_features
+    mu, sd = np.nanmean(x, 0), np.nanstd(x, 0)
+    with h5py.File(ws.path(f"d/batch-{b:03d}.h5")) as f:
         xb = f["/features"][()]
         attr = f.attrs["drift"]
     shift = (np.nanmean(xb, 0) - mu) / sd
     want = np.array([1.0, 1.0] + [0.0] * 6) if drifted else np.zeros(8)
-    h.check(np.all(np.abs(shift - want) < 0.05), f"batch {b}: mean shift per feature {np.round(shift, 2)}")
-    h.check((attr == "mean") == drifted, f"batch {b}: drift attribute '{attr}'")
-p = h.run(["make-data", "--out", h.path("c"), "--rows", "3000", "--task", "classification", "--classes", "5"])
-with h5py.File(h.path("c/train.h5")) as f:
-    y = f["/labels"][()]
-h.check(y.dtype == np.int64 and set(np.unique(y)) == set(range(5)), "classification labels are int64 in [0, 5)")
+    assert np.all(np.abs(shift - want) < 0.05), f"batch {b}: mean shift per feature {np.round(shift, 2)}"
+    assert (attr == "mean") == drifted, f"batch {b}: drift attribute '{attr}'"
 
-h.finish()
+
+def test_make_data_classification_labels(workspace):
+    p = workspace.run(["make-data", "--out", workspace.path("c"), "--rows", "3000", "--task", "classification",
+                       "--classes", "5"])
+    with h5py.File(workspace.path("c/train.h5")) as f:
+        y = f["/labels"][()]
+    assert y.dtype == np.int64 and set(np.unique(y)) == set(range(5)), \
+        f"classification labels are int64 in [0, 5): dtype {y.dtype}, values {np.unique(y)}; {p.stderr[-500:]}"

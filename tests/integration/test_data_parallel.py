@@ -1,12 +1,9 @@
 """Data-parallel equivalence: N = 2 and 3 ranks with global batch B end with the
 weights of 1 rank with batch B (1e-5 relative), and every rank holds bit-identical
 weights after every step (dist.verify_every_steps = 1)."""
-from harness import Harness, final_weights, max_rel_diff, read_jsonl, summary
+import pytest
 
-h = Harness("data_parallel")
-h.make_data(h.path("data"), "--rows", "3000", "--features", "10", "--missing", "0.05")
-h.make_data(h.path("cls"), "--rows", "2400", "--features", "6", "--task", "classification",
-            "--classes", "4")
+from harness import final_weights, max_rel_diff, must_msg, read_jsonl, summary
 
 CONFIG = """
 name = "dp"
@@ -30,36 +27,74 @@ verify_every_steps = 1
 [checkpoint]
 every_steps = 1000
 """
-reg = h.write_config("reg.toml", CONFIG.format(train=h.path("data/train.h5"), task="regression"))
-cls = h.write_config("cls.toml", CONFIG.format(train=h.path("cls/train.h5"), task="classification"))
 
-for label, cfg in (("regression", reg), ("classification", cls)):
-    runs = {}
-    for n in (1, 2, 3):
-        d = h.path(f"run-{label}-{n}")
-        p = h.run(["train", "--config", cfg, "--run-dir", d, "--quiet"], ranks=None if n == 1 else n)
-        if not h.must(p, f"{label}: training on {n} rank(s) exits 0"):
-            continue
-        s = summary(d)
-        h.check(s["world_size"] == n, f"{label}: summary world_size = {n}")
-        if n > 1:
-            h.check(s["replica_checks"] == s["steps"] and s["steps"] > 0,
-                    f"{label}: {n} ranks identical after every one of {s['steps']} steps")
-        metrics = read_jsonl(f"{d}/metrics.jsonl")
-        h.check(len(metrics) == 2 and all(k in m for m in metrics for k in
-                ("epoch", "step", "train_loss", "val_loss", "val_metric", "samples_per_s")),
-                f"{label}: metrics.jsonl has one complete row per epoch")
-        runs[n] = final_weights(d)
-    for n in (2, 3):
-        if 1 in runs and n in runs:
-            diff = max_rel_diff(runs[1], runs[n])
-            h.check(diff < 1e-5, f"{label}: {n} ranks end with the 1-rank weights (rel diff {diff:.2e})")
+LABELS = ("regression", "classification")
 
-# Bucket size changes how gradients travel, not what they are.
-d = h.path("run-small-buckets")
-p = h.run(["train", "--config", reg, "--run-dir", d, "--quiet", "--set", "dist.bucket_mb=0.002"], ranks=2)
-if h.must(p, "2 ranks with 2 KB gradient buckets exit 0"):
-    diff = max_rel_diff(final_weights(h.path("run-regression-2")), final_weights(d))
-    h.check(diff < 1e-6, f"small buckets give the same weights (rel diff {diff:.2e})")
 
-h.finish()
+@pytest.fixture(scope="module")
+def configs(module_workspace):
+    ws = module_workspace
+    ws.make_data(ws.path("data"), "--rows", "3000", "--features", "10", "--missing", "0.05")
+    ws.make_data(ws.path("cls"), "--rows", "2400", "--features", "6", "--task", "classification",
+                 "--classes", "4")
+    return {
+        "regression": ws.write_config("reg.toml", CONFIG.format(train=ws.path("data/train.h5"), task="regression")),
+        "classification": ws.write_config("cls.toml", CONFIG.format(train=ws.path("cls/train.h5"),
+                                                                    task="classification")),
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(module_workspace, configs):
+    """trained(label, n) -> (process, run dir): each training run happens once."""
+    ws = module_workspace
+
+    def get(label, n):
+        def train():
+            d = ws.path(f"run-{label}-{n}")
+            p = ws.run(["train", "--config", configs[label], "--run-dir", d, "--quiet"],
+                       ranks=None if n == 1 else n)
+            return p, d
+        return ws.once(("train", label, n), train)
+    return get
+
+
+def ok_run(trained, label, n):
+    p, d = trained(label, n)
+    assert p.returncode == 0, must_msg(p, f"{label}: training on {n} rank(s) exits 0")
+    return d
+
+
+@pytest.mark.parametrize("n", (1, 2, 3))
+@pytest.mark.parametrize("label", LABELS)
+def test_training_run(trained, label, n):
+    d = ok_run(trained, label, n)
+    s = summary(d)
+    assert s["world_size"] == n, f"{label}: summary world_size = {n} (got {s['world_size']})"
+    if n > 1:
+        assert s["replica_checks"] == s["steps"] and s["steps"] > 0, \
+            f"{label}: {n} ranks identical after every one of {s['steps']} steps " \
+            f"(replica_checks {s['replica_checks']})"
+    metrics = read_jsonl(f"{d}/metrics.jsonl")
+    assert len(metrics) == 2 and all(k in m for m in metrics for k in
+                                     ("epoch", "step", "train_loss", "val_loss", "val_metric", "samples_per_s")), \
+        f"{label}: metrics.jsonl has one complete row per epoch: {metrics}"
+
+
+@pytest.mark.parametrize("n", (2, 3))
+@pytest.mark.parametrize("label", LABELS)
+def test_ranks_end_with_one_rank_weights(trained, label, n):
+    one, many = ok_run(trained, label, 1), ok_run(trained, label, n)
+    diff = max_rel_diff(final_weights(one), final_weights(many))
+    assert diff < 1e-5, f"{label}: {n} ranks end with the 1-rank weights (rel diff {diff:.2e})"
+
+
+def test_small_buckets_same_weights(module_workspace, configs, trained):
+    """Bucket size changes how gradients travel, not what they are."""
+    ws = module_workspace
+    d = ws.path("run-small-buckets")
+    p = ws.run(["train", "--config", configs["regression"], "--run-dir", d, "--quiet", "--set",
+                "dist.bucket_mb=0.002"], ranks=2)
+    assert p.returncode == 0, must_msg(p, "2 ranks with 2 KB gradient buckets exit 0")
+    diff = max_rel_diff(final_weights(ok_run(trained, "regression", 2)), final_weights(d))
+    assert diff < 1e-6, f"small buckets give the same weights (rel diff {diff:.2e})"

@@ -9,47 +9,19 @@ model must beat the majority class by a wide margin. Text hashing is checked
 against an independent Python implementation of kernels/text_math.h.
 """
 import os
+import subprocess
 import sys
 
 import h5py
 import numpy as np
+import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-from harness import Harness, final_weights, max_rel_diff  # noqa: E402
-import onnx_check  # noqa: E402
+import onnx_check
+from harness import final_weights, max_rel_diff, must_msg, summary
 
-h = Harness("models")
-py = sys.executable
+TASKS = ("regression", "classification")
 
-
-def train(cfg_name, text):
-    cfg = h.write_config(cfg_name, text)
-    run = h.path("runs", cfg_name.replace(".toml", ""))
-    p = h.run(["train", "--config", cfg, "--run-dir", run, "--quiet", "--noprogress"])
-    h.must(p, f"train {cfg_name}")
-    h.check(os.path.exists(os.path.join(run, "model.onnx")), f"{cfg_name}: model.onnx written at the end of the run")
-    return run
-
-
-def predict(run, inp, out, *extra):
-    p = h.run(["predict", "--run", run, "--in", inp, "--out", out] + list(extra))
-    h.must(p, f"predict {os.path.basename(run)}")
-    with h5py.File(out) as f:
-        return {k: f[k][()] for k in f.keys()}
-
-
-def parity(run, x, got, what):
-    diff, labels = onnx_check.max_diff(os.path.join(run, "model.onnx"), x, got["prediction"], got.get("label"))
-    h.check(diff <= 1e-5, f"{what}: onnxruntime vs driftrun predict max abs diff {diff:.2e} <= 1e-5")
-    if "label" in got:
-        h.check(labels, f"{what}: onnxruntime labels equal driftrun's")
-
-
-# ---- MLP, regression and classification, with missing values ------------------
-for task in ("regression", "classification"):
-    data = h.path(f"tab-{task}")
-    h.make_data(data, "--rows", "3000", "--features", "6", "--task", task, "--missing", "0.05")
-    run = train(f"mlp-{task}.toml", f"""
+MLP_CONFIG = """
 name = "mlp-{task}"
 [data]
 train = "{data}/train.h5"
@@ -63,39 +35,9 @@ columns = ["f1:impute=median"]
 [train]
 epochs = 3
 batch_size = 64
-""")
-    test = os.path.join(data, "batch_000.h5")
-    if not os.path.exists(test):
-        test = os.path.join(data, "train.h5")
-    with h5py.File(test) as f:
-        x = f["features"][()].astype(np.float32)
-    x[0, :] = np.nan  # a row with every value missing
-    x[1, 2] = np.inf
-    xin = h.path(f"x-{task}.h5")
-    with h5py.File(xin, "w") as f:
-        f["features"] = x
-    got = predict(run, xin, h.path(f"y-{task}.h5"))
-    h.check(got["prediction"].shape[0] == len(x) and np.all(np.isfinite(got["prediction"])),
-            f"mlp {task}: one finite prediction per row, missing values included")
-    parity(run, x, got, f"mlp {task}")
-    meta = onnx_check.metadata(os.path.join(run, "model.onnx"))
-    import json
-    summary = json.load(open(os.path.join(run, "summary.json")))
-    h.check(meta.get("driftrun.config_hash") == summary["config_hash"] and meta.get("driftrun.kind") == "mlp",
-            f"mlp {task}: ONNX metadata_props carry the run's config hash and kind", str(meta))
+"""
 
-# ---- export command: --run and --checkpoint, bad input ---------------------------
-p = h.run(["export", "--run", run, "--out", h.path("again.onnx"), "--json"])
-h.must(p, "driftrun export --run")
-p = h.run(["export", "--checkpoint", h.path("nope.json"), "--out", h.path("x.onnx")])
-h.check(p.returncode == 3 and not os.path.exists(h.path("x.onnx")), "export of a missing checkpoint: exit 3, no file",
-        p.stderr)
-
-# ---- CNN on scikit-learn's digits -------------------------------------------------
-digits = h.path("digits")
-subprocess_ok = os.system(f"{py} {h.source}/scripts/data/digits_to_h5.py --out {digits} > /dev/null") == 0
-h.check(subprocess_ok, "digits converted to HDF5")
-run = train("cnn.toml", f"""
+CNN_CONFIG = """
 name = "digits"
 [data]
 train = "{digits}/train.h5"
@@ -109,25 +51,9 @@ hidden = [64]
 epochs = 25
 batch_size = 32
 lr = 2e-3
-""")
-with h5py.File(f"{digits}/test.h5") as f:
-    imgs, labels = f["images"][()], f["labels"][()]
-got = predict(run, f"{digits}/test.h5", h.path("digits-pred.h5"))
-acc = float(np.mean(got["label"] == labels))
-h.check(acc >= 0.95, f"digits CNN test accuracy {acc:.4f} >= 0.95")
-imgs = imgs.copy()
-imgs[:5, 0, 3, 3] = np.nan  # missing pixels are imputed the same way in both
-xin = h.path("digits-nan.h5")
-with h5py.File(xin, "w") as f:
-    f["images"] = imgs
-got = predict(run, xin, h.path("digits-nan-pred.h5"))
-parity(run, imgs, got, "cnn")
+"""
 
-# ---- text model on generated support tickets -------------------------------------
-tickets = h.path("tickets")
-h.check(os.system(f"{py} {h.source}/scripts/data/make_tickets.py --out {tickets} > /dev/null") == 0,
-        "tickets generated")
-run = train("text.toml", f"""
+TEXT_CONFIG = """
 name = "tickets"
 [data]
 train = "{tickets}/train.h5"
@@ -143,15 +69,265 @@ max_ngrams = 128
 epochs = 6
 batch_size = 64
 lr = 1e-2
-""")
-got = predict(run, f"{tickets}/test.h5", h.path("tickets-pred.h5"), "--save-ids")
-with h5py.File(f"{tickets}/test.h5") as f:
-    texts = [t.decode() for t in f["text"][()]]
-    labels = f["labels"][()]
-acc = float(np.mean(got["label"] == labels))
-majority = float(np.max(np.bincount(labels)) / len(labels))
-h.check(acc >= majority + 0.3, f"text model accuracy {acc:.4f} beats the majority class {majority:.4f} by >= 0.3")
-parity(run, got["input"], got, "text")
+"""
+
+DP_CONFIGS = {
+    "cnn": """
+name = "dp-cnn"
+[data]
+train = "{digits}/train.h5"
+[model]
+kind = "cnn"
+task = "classification"
+channels = [8]
+hidden = [16]
+[train]
+max_steps = 30
+batch_size = 32
+[export]
+onnx = false
+""",
+    "text": """
+name = "dp-text"
+[data]
+train = "{tickets}/train.h5"
+[model]
+kind = "text"
+task = "classification"
+hidden = []
+embedding_dim = 16
+[preprocess]
+text_buckets = 4096
+[train]
+max_steps = 30
+batch_size = 32
+[export]
+onnx = false
+""",
+}
+
+
+class Models:
+    """The runs the tests share, each done once (Workspace.once); nothing here
+    asserts: the tests check the processes and files these return."""
+
+    def __init__(self, ws):
+        self.ws = ws
+
+    def train(self, cfg_name, text):
+        """(train process, run dir)."""
+        def run():
+            cfg = self.ws.write_config(cfg_name, text)
+            run_dir = self.ws.path("runs", cfg_name.replace(".toml", ""))
+            return self.ws.run(["train", "--config", cfg, "--run-dir", run_dir, "--quiet", "--noprogress"]), run_dir
+        return self.ws.once(("train", cfg_name), run)
+
+    def predict(self, run, inp, out, *extra):
+        """(predict process, the output file's datasets or None when there is none)."""
+        def go():
+            p = self.ws.run(["predict", "--run", run, "--in", inp, "--out", out] + list(extra))
+            if not os.path.exists(out):
+                return p, None
+            with h5py.File(out) as f:
+                return p, {k: f[k][()] for k in f.keys()}
+        return self.ws.once(("predict", out), go)
+
+    def script(self, name, out):
+        """scripts/data/NAME --out OUT with this Python: (process, OUT)."""
+        def run():
+            return subprocess.run([sys.executable, os.path.join(self.ws.source, "scripts", "data", name),
+                                   "--out", out], capture_output=True, text=True), out
+        return self.ws.once(("script", name), run)
+
+    # ---- MLP
+    def mlp_data(self, task):
+        def run():
+            data = self.ws.path(f"tab-{task}")
+            self.ws.make_data(data, "--rows", "3000", "--features", "6", "--task", task, "--missing", "0.05")
+            return data
+        return self.ws.once(("mlp-data", task), run)
+
+    def mlp(self, task):
+        data = self.mlp_data(task)
+        return self.train(f"mlp-{task}.toml", MLP_CONFIG.format(task=task, data=data))
+
+    def mlp_predict(self, task):
+        """(raw input with a row of NaN and an Inf, predict process, its output)."""
+        def inputs():
+            data = self.mlp_data(task)
+            test = os.path.join(data, "batch_000.h5")
+            if not os.path.exists(test):
+                test = os.path.join(data, "train.h5")
+            with h5py.File(test) as f:
+                x = f["features"][()].astype(np.float32)
+            x[0, :] = np.nan  # a row with every value missing
+            x[1, 2] = np.inf
+            xin = self.ws.path(f"x-{task}.h5")
+            with h5py.File(xin, "w") as f:
+                f["features"] = x
+            return x, xin
+        x, xin = self.ws.once(("mlp-x", task), inputs)
+        _, run = self.mlp(task)
+        p, got = self.predict(run, xin, self.ws.path(f"y-{task}.h5"))
+        return x, p, got
+
+    # ---- CNN on scikit-learn's digits
+    def digits(self):
+        return self.script("digits_to_h5.py", self.ws.path("digits"))
+
+    def cnn(self):
+        _, digits = self.digits()
+        return self.train("cnn.toml", CNN_CONFIG.format(digits=digits))
+
+    # ---- text model on generated support tickets
+    def tickets(self):
+        return self.script("make_tickets.py", self.ws.path("tickets"))
+
+    def text(self):
+        _, tickets = self.tickets()
+        return self.train("text.toml", TEXT_CONFIG.format(tickets=tickets))
+
+    def text_predict(self):
+        _, tickets = self.tickets()
+        _, run = self.text()
+        return self.predict(run, f"{tickets}/test.h5", self.ws.path("tickets-pred.h5"), "--save-ids")
+
+
+@pytest.fixture(scope="module")
+def models(module_workspace):
+    return Models(module_workspace)
+
+
+def check_trained(p, run, cfg_name):
+    assert p.returncode == 0, must_msg(p, f"train {cfg_name}")
+    assert os.path.exists(os.path.join(run, "model.onnx")), f"{cfg_name}: model.onnx written at the end of the run"
+
+
+def check_predicted(p, got, run):
+    assert p.returncode == 0, must_msg(p, f"predict {os.path.basename(run)}")
+    assert got is not None, f"predict {os.path.basename(run)}: output file written"
+    return got
+
+
+def check_parity(run, x, got, what):
+    diff, labels = onnx_check.max_diff(os.path.join(run, "model.onnx"), x, got["prediction"], got.get("label"))
+    assert diff <= 1e-5, f"{what}: onnxruntime vs driftrun predict max abs diff {diff:.2e} <= 1e-5"
+    if "label" in got:
+        assert labels, f"{what}: onnxruntime labels equal driftrun's"
+
+
+# ---- MLP, regression and classification, with missing values ------------------
+
+@pytest.mark.parametrize("task", TASKS)
+def test_mlp_trains_and_exports(models, task):
+    p, run = models.mlp(task)
+    check_trained(p, run, f"mlp-{task}.toml")
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_mlp_predicts_every_row(models, task):
+    x, p, got = models.mlp_predict(task)
+    _, run = models.mlp(task)
+    got = check_predicted(p, got, run)
+    assert got["prediction"].shape[0] == len(x) and np.all(np.isfinite(got["prediction"])), \
+        f"mlp {task}: one finite prediction per row, missing values included " \
+        f"({got['prediction'].shape[0]} rows of {len(x)}, {np.sum(~np.isfinite(got['prediction']))} not finite)"
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_mlp_onnx_parity(models, task):
+    x, p, got = models.mlp_predict(task)
+    _, run = models.mlp(task)
+    check_parity(run, x, check_predicted(p, got, run), f"mlp {task}")
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_mlp_onnx_metadata(models, task):
+    _, run = models.mlp(task)
+    meta = onnx_check.metadata(os.path.join(run, "model.onnx"))
+    s = summary(run)
+    assert meta.get("driftrun.config_hash") == s["config_hash"] and meta.get("driftrun.kind") == "mlp", \
+        f"mlp {task}: ONNX metadata_props carry the run's config hash and kind: {meta}"
+
+
+# ---- export command: --run and --checkpoint, bad input ---------------------------
+
+def test_export_run(models):
+    _, run = models.mlp("classification")
+    p = models.ws.run(["export", "--run", run, "--out", models.ws.path("again.onnx"), "--json"])
+    assert p.returncode == 0, must_msg(p, "driftrun export --run")
+
+
+def test_export_missing_checkpoint(models):
+    ws = models.ws
+    p = ws.run(["export", "--checkpoint", ws.path("nope.json"), "--out", ws.path("x.onnx")])
+    assert p.returncode == 3 and not os.path.exists(ws.path("x.onnx")), \
+        f"export of a missing checkpoint: exit 3, no file: (exit {p.returncode}) {p.stderr}"
+
+
+# ---- CNN on scikit-learn's digits -------------------------------------------------
+
+def test_digits_converted(models):
+    p, _ = models.digits()
+    assert p.returncode == 0, must_msg(p, "digits converted to HDF5")
+
+
+def test_cnn_trains_and_exports(models):
+    p, run = models.cnn()
+    check_trained(p, run, "cnn.toml")
+
+
+def test_cnn_accuracy(models):
+    _, digits = models.digits()
+    _, run = models.cnn()
+    with h5py.File(f"{digits}/test.h5") as f:
+        labels = f["labels"][()]
+    got = check_predicted(*models.predict(run, f"{digits}/test.h5", models.ws.path("digits-pred.h5")), run)
+    acc = float(np.mean(got["label"] == labels))
+    assert acc >= 0.95, f"digits CNN test accuracy {acc:.4f} >= 0.95"
+
+
+def test_cnn_onnx_parity(models):
+    _, digits = models.digits()
+    _, run = models.cnn()
+    with h5py.File(f"{digits}/test.h5") as f:
+        imgs = f["images"][()]
+    imgs = imgs.copy()
+    imgs[:5, 0, 3, 3] = np.nan  # missing pixels are imputed the same way in both
+    xin = models.ws.path("digits-nan.h5")
+    with h5py.File(xin, "w") as f:
+        f["images"] = imgs
+    got = check_predicted(*models.predict(run, xin, models.ws.path("digits-nan-pred.h5")), run)
+    check_parity(run, imgs, got, "cnn")
+
+
+# ---- text model on generated support tickets -------------------------------------
+
+def test_tickets_generated(models):
+    p, _ = models.tickets()
+    assert p.returncode == 0, must_msg(p, "tickets generated")
+
+
+def test_text_trains_and_exports(models):
+    p, run = models.text()
+    check_trained(p, run, "text.toml")
+
+
+def test_text_accuracy(models):
+    _, tickets = models.tickets()
+    _, run = models.text()
+    got = check_predicted(*models.text_predict(), run)
+    with h5py.File(f"{tickets}/test.h5") as f:
+        labels = f["labels"][()]
+    acc = float(np.mean(got["label"] == labels))
+    majority = float(np.max(np.bincount(labels)) / len(labels))
+    assert acc >= majority + 0.3, f"text model accuracy {acc:.4f} beats the majority class {majority:.4f} by >= 0.3"
+
+
+def test_text_onnx_parity(models):
+    _, run = models.text()
+    got = check_predicted(*models.text_predict(), run)
+    check_parity(run, got["input"], got, "text")
 
 
 # Independent re-implementation of kernels/text_math.h.
@@ -193,52 +369,42 @@ def hash_text(s, buckets=65536, char_n=3, max_ids=128):
     return out + [buckets] * (max_ids - len(out))
 
 
-want = np.array([hash_text(t) for t in texts[:200]], dtype=np.int64)
-h.check(np.array_equal(want, got["input"][:200]), "text hashing equals an independent Python implementation")
+def test_text_hashing_equals_python(models):
+    _, tickets = models.tickets()
+    _, run = models.text()
+    got = check_predicted(*models.text_predict(), run)
+    with h5py.File(f"{tickets}/test.h5") as f:
+        texts = [t.decode() for t in f["text"][()]]
+    want = np.array([hash_text(t) for t in texts[:200]], dtype=np.int64)
+    assert np.array_equal(want, got["input"][:200]), \
+        f"text hashing equals an independent Python implementation " \
+        f"(rows that differ: {np.flatnonzero(np.any(want != got['input'][:200], axis=1))[:10].tolist()})"
+
 
 # ---- the new kinds train data-parallel: 2 ranks end with the 1-rank weights -----
-for kind, cfg_text in (("cnn", f"""
-name = "dp-cnn"
-[data]
-train = "{digits}/train.h5"
-[model]
-kind = "cnn"
-task = "classification"
-channels = [8]
-hidden = [16]
-[train]
-max_steps = 30
-batch_size = 32
-[export]
-onnx = false
-"""), ("text", f"""
-name = "dp-text"
-[data]
-train = "{tickets}/train.h5"
-[model]
-kind = "text"
-task = "classification"
-hidden = []
-embedding_dim = 16
-[preprocess]
-text_buckets = 4096
-[train]
-max_steps = 30
-batch_size = 32
-[export]
-onnx = false
-""")):
-    cfg = h.write_config(f"dp-{kind}.toml", cfg_text)
+
+@pytest.mark.parametrize("kind", ("cnn", "text"))
+def test_new_kinds_data_parallel(models, kind):
+    ws = models.ws
+    _, digits = models.digits()
+    _, tickets = models.tickets()
+    cfg = ws.write_config(f"dp-{kind}.toml", DP_CONFIGS[kind].format(digits=digits, tickets=tickets))
     runs = {}
     for n in (1, 2):
-        runs[n] = h.path("runs", f"dp-{kind}-{n}")
-        p = h.run(["train", "--config", cfg, "--run-dir", runs[n], "--quiet", "--noprogress"], ranks=n)
-        h.must(p, f"{kind}: train on {n} rank(s)")
+        runs[n] = ws.path("runs", f"dp-{kind}-{n}")
+        p = ws.run(["train", "--config", cfg, "--run-dir", runs[n], "--quiet", "--noprogress"], ranks=n)
+        assert p.returncode == 0, must_msg(p, f"{kind}: train on {n} rank(s)")
     diff = max_rel_diff(final_weights(runs[1]), final_weights(runs[2]))
-    h.check(diff < 1e-4, f"{kind}: 2 ranks end with the 1-rank weights (rel diff {diff:.2e})")
+    assert diff < 1e-4, f"{kind}: 2 ranks end with the 1-rank weights (rel diff {diff:.2e})"
+
 
 # ---- bad input to predict ---------------------------------------------------------
-p = h.run(["predict", "--run", run, "--in", f"{digits}/test.h5", "--out", h.path("bad.h5")])
-h.check(p.returncode == 3 and not os.path.exists(h.path("bad.h5")),
-        "predict on a file without the model's dataset: exit 3, nothing written", p.stderr)
-h.finish()
+
+def test_predict_without_the_models_dataset(models):
+    """The text model asked to predict on the digits test file (images, no text)."""
+    ws = models.ws
+    _, digits = models.digits()
+    _, run = models.text()
+    p = ws.run(["predict", "--run", run, "--in", f"{digits}/test.h5", "--out", ws.path("bad.h5")])
+    assert p.returncode == 3 and not os.path.exists(ws.path("bad.h5")), \
+        f"predict on a file without the model's dataset: exit 3, nothing written: (exit {p.returncode}) {p.stderr}"

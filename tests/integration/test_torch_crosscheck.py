@@ -5,15 +5,12 @@ and classification, on 1 and 2 ranks. The fitted preprocessing is checked
 against numpy first."""
 import h5py
 import numpy as np
+import pytest
 import torch
 
-from harness import Harness, checkpoint_arrays, read_jsonl, summary
+from harness import checkpoint_arrays, must_msg, read_jsonl, summary
 
 torch.set_num_threads(1)
-h = Harness("torch_crosscheck")
-h.make_data(h.path("reg"), "--rows", "512", "--features", "6", "--missing", "0.05")
-h.make_data(h.path("cls"), "--rows", "512", "--features", "6", "--missing", "0.05", "--task", "classification",
-            "--classes", "3")
 
 VARIANTS = [
     # name, data, task, optimizer settings, ranks
@@ -77,12 +74,27 @@ def torch_losses(data_path, task, opt, ckpt0, batch):
     return ok_shift, ok_scale, losses, model
 
 
-for name, data, task, opt, ranks in VARIANTS:
-    extra = "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in opt.items())
-    cfg = h.write_config(name.replace(" ", "_") + ".toml", f"""
+@pytest.fixture(scope="module")
+def data(module_workspace):
+    ws = module_workspace
+    ws.make_data(ws.path("reg"), "--rows", "512", "--features", "6", "--missing", "0.05")
+    ws.make_data(ws.path("cls"), "--rows", "512", "--features", "6", "--missing", "0.05", "--task",
+                 "classification", "--classes", "3")
+    return ws
+
+
+@pytest.fixture(scope="module")
+def crosscheck(data):
+    """crosscheck(variant) -> the driftrun run and its PyTorch replay, each done once."""
+    ws = data
+
+    def get(name, data_name, task, opt, ranks):
+        def run():
+            extra = "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in opt.items())
+            cfg = ws.write_config(name.replace(" ", "_") + ".toml", f"""
 name = "xcheck"
 [data]
-train = "{h.path(data, 'train.h5')}"
+train = "{ws.path(data_name, 'train.h5')}"
 val_fraction = 0.0
 [model]
 task = "{task}"
@@ -99,21 +111,45 @@ initial = true
 keep = 100
 every_steps = 1000
 """)
-    d = h.path("run-" + name.replace(" ", "_"))
-    p = h.run(["train", "--config", cfg, "--run-dir", d, "--quiet"], ranks=ranks if ranks > 1 else None)
-    if not h.must(p, f"{name}: driftrun trains"):
-        continue
-    ours = [e["loss"] for e in read_jsonl(f"{d}/events.jsonl") if e["event"] == "step"]
-    ok_shift, ok_scale, theirs, model = torch_losses(h.path(data, "train.h5"), task, opt,
-                                                     f"{d}/checkpoints/ckpt-000000000.json", BATCH[ranks])
-    h.check(ok_shift and ok_scale, f"{name}: fitted mean/std equal numpy's nanmean/nanstd")
+            d = ws.path("run-" + name.replace(" ", "_"))
+            p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet"], ranks=ranks if ranks > 1 else None)
+            if p.returncode != 0:
+                return p, d, None
+            ours = [e["loss"] for e in read_jsonl(f"{d}/events.jsonl") if e["event"] == "step"]
+            replay = torch_losses(ws.path(data_name, "train.h5"), task, opt,
+                                  f"{d}/checkpoints/ckpt-000000000.json", BATCH[ranks])
+            return p, d, (ours,) + replay
+        result = ws.once(("variant", name), run)
+        p, d, replay = result
+        assert p.returncode == 0, must_msg(p, f"{name}: driftrun trains")
+        return d, replay
+    return get
+
+
+PARAMS = pytest.mark.parametrize("name, data_name, task, opt, ranks", VARIANTS, ids=[v[0] for v in VARIANTS])
+
+
+@PARAMS
+def test_fitted_preprocessing_equals_numpy(crosscheck, name, data_name, task, opt, ranks):
+    _, (_, ok_shift, ok_scale, _, _) = crosscheck(name, data_name, task, opt, ranks)
+    assert ok_shift and ok_scale, \
+        f"{name}: fitted mean/std equal numpy's nanmean/nanstd (shift ok {ok_shift}, scale ok {ok_scale})"
+
+
+@PARAMS
+def test_loss_curve_matches_pytorch(crosscheck, name, data_name, task, opt, ranks):
+    _, (ours, _, _, theirs, _) = crosscheck(name, data_name, task, opt, ranks)
     diff = max(abs(a - b) for a, b in zip(ours, theirs)) if len(ours) == STEPS else float("inf")
-    h.check(diff < 1e-4, f"{name}: {STEPS}-step loss curve matches PyTorch (max diff {diff:.2e})")
+    assert diff < 1e-4, \
+        f"{name}: {STEPS}-step loss curve matches PyTorch (max diff {diff:.2e}; {len(ours)} driftrun steps)"
+
+
+@PARAMS
+def test_final_weights_match_pytorch(crosscheck, name, data_name, task, opt, ranks):
+    d, (_, _, _, _, model) = crosscheck(name, data_name, task, opt, ranks)
     final = checkpoint_arrays(summary(d)["checkpoint"])
     linears = [m for m in model if isinstance(m, torch.nn.Linear)]
     wdiff = max(max(float(np.max(np.abs(final[f"model/layers.{k}.weight"] - lin.weight.detach().numpy()))),
                     float(np.max(np.abs(final[f"model/layers.{k}.bias"] - lin.bias.detach().numpy()))))
                 for k, lin in enumerate(linears))
-    h.check(wdiff < 1e-4, f"{name}: final weights match PyTorch's (max abs diff {wdiff:.2e})")
-
-h.finish()
+    assert wdiff < 1e-4, f"{name}: final weights match PyTorch's (max abs diff {wdiff:.2e})"
