@@ -41,40 +41,47 @@ double MedianSeconds(int reps, const std::function<void()>& fn, const std::funct
   return t[t.size() / 2];
 }
 
-}  // namespace
+struct BenchData {
+  at::Tensor x;  // float32 [rows, cols], 2% NaN
+  std::vector<driftrun::kmath::ColumnTransform> params;
+  at::Tensor edges;  // 10 bins per column
+  double bytes = 0;
+  int64_t cols = 0;
+};
 
-int main(int argc, char** argv) {
+BenchData MakeData(int64_t rows, int64_t cols) {
   using namespace driftrun;
-  const int64_t rows = argc > 1 ? std::atoll(argv[1]) : 4000000;
-  const int64_t cols = argc > 2 ? std::atoll(argv[2]) : 32;
-  const int reps = argc > 3 ? std::atoi(argv[3]) : 5;
+  BenchData d;
   at::manual_seed(1);
-  at::Tensor x = at::randn({rows, cols});
-  x.masked_fill_(at::rand({rows, cols}) < 0.02, NAN);
-  const double bytes = static_cast<double>(x.numel()) * sizeof(float);
-  auto stats = ColumnStats(x).take();
+  d.x = at::randn({rows, cols});
+  d.x.masked_fill_(at::rand({rows, cols}) < 0.02, NAN);
+  d.bytes = static_cast<double>(d.x.numel()) * sizeof(float);
+  d.cols = cols;
+  auto stats = ColumnStats(d.x).take();
   std::vector<std::string> names(cols, "c");
   std::vector<std::string> notes;
   ColumnTransformOptions opt;
   opt.clip_sigma = 3;
-  auto params = MakeTransform(stats, std::vector<double>(cols, NAN),
-                              std::vector<ColumnTransformOptions>(cols, opt), names, &notes);
-  at::Tensor edges = at::linspace(-3, 3, 11).repeat({cols, 1}).contiguous();
-  std::printf("data: %lld x %lld float32 (%.0f MB), %d threads, median of %d\n", static_cast<long long>(rows),
-              static_cast<long long>(cols), bytes / 1e6, at::get_num_threads(), reps);
+  d.params = MakeTransform(stats, std::vector<double>(cols, NAN),
+                           std::vector<ColumnTransformOptions>(cols, opt), names, &notes);
+  d.edges = at::linspace(-3, 3, 11).repeat({cols, 1}).contiguous();
+  return d;
+}
 
-  // CPU
-  at::Tensor out = at::empty_like(x);
+void BenchCpu(const BenchData& d, int reps) {
+  using namespace driftrun;
+  const double bytes = d.bytes;
+  at::Tensor out = at::empty_like(d.x);
   std::vector<char> dst(static_cast<size_t>(bytes));
   auto nosync = [] {};
   const double t_copy = MedianSeconds(
-      reps, [&] { std::memcpy(dst.data(), x.data_ptr<float>(), bytes); }, nosync);
+      reps, [&] { std::memcpy(dst.data(), d.x.data_ptr<float>(), bytes); }, nosync);
   const double t_par_copy = MedianSeconds(
-      reps, [&] { out.copy_(x); }, nosync);
+      reps, [&] { out.copy_(d.x); }, nosync);
   const double t_tr = MedianSeconds(
-      reps, [&] { FusedTransform(x, params, false, &out).ok(); }, nosync);
+      reps, [&] { FusedTransform(d.x, d.params, false, &out).ok(); }, nosync);
   const double t_hist = MedianSeconds(
-      reps, [&] { Histograms(x, edges).ok(); }, nosync);
+      reps, [&] { Histograms(d.x, d.edges).ok(); }, nosync);
   // Copy GB/s counts bytes read + written, like the transform.
   std::printf("cpu memcpy (1 thread)         %7.2f GB/s\n", 2 * bytes / t_copy / 1e9);
   std::printf("cpu tensor copy (all threads) %7.2f GB/s\n", 2 * bytes / t_par_copy / 1e9);
@@ -82,54 +89,47 @@ int main(int argc, char** argv) {
               2 * bytes / t_tr / 1e9, 100 * t_par_copy / t_tr);
   std::printf("cpu histograms (10 bins)      %7.2f GB/s read  = %.0f%% of the copy's read rate\n",
               bytes / t_hist / 1e9, 100 * (bytes / t_hist) / (bytes / t_par_copy));
+}
 
-  // Text hashing: 200k random tickets of 4-30 words.
+// 200k random tickets of 4-30 words.
+std::vector<std::string> MakeTexts() {
   std::vector<std::string> texts;
-  {
-    const char* words[] = {"invoice", "password", "Refund", "crash",   "the",   "delivery",
-                           "app",     "is",       "not",    "working", "since", "yesterday",
-                           "urgent!", "account",  "locked", "error"};
-    uint64_t r = 7;
-    for (int i = 0; i < 200000; ++i) {
-      std::string t;
+  const char* words[] = {"invoice", "password", "Refund", "crash",   "the",   "delivery",
+                         "app",     "is",       "not",    "working", "since", "yesterday",
+                         "urgent!", "account",  "locked", "error"};
+  uint64_t r = 7;
+  for (int i = 0; i < 200000; ++i) {
+    std::string t;
+    r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+    const int n = 4 + static_cast<int>((r >> 33) % 27);
+    for (int k = 0; k < n; ++k) {
       r = r * 6364136223846793005ULL + 1442695040888963407ULL;
-      const int n = 4 + static_cast<int>((r >> 33) % 27);
-      for (int k = 0; k < n; ++k) {
-        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
-        t += std::string(k ? " " : "") + words[(r >> 33) % 16];
-      }
-      texts.push_back(t);
+      t += std::string(k ? " " : "") + words[(r >> 33) % 16];
     }
+    texts.push_back(t);
   }
-  double text_bytes = 0;
-  for (const auto& t : texts) text_bytes += static_cast<double>(t.size());
-  NgramOptions ng;
-  ng.max_ids = 128;
-  const double t_text = MedianSeconds(
-      reps, [&] { HashText(texts, ng, at::kCPU).ok(); }, [] {});
-  std::printf("cpu text hashing              %7.1f MB/s of text  (%.0f texts/s)\n", text_bytes / t_text / 1e6,
-              texts.size() / t_text);
-#ifndef DRIFTRUN_WITH_CUDA
-  std::printf("gpu: built without CUDA, skipped\n");
-  return 0;
-#else
-  if (!at::globalContext().hasCUDA()) {
-    std::printf("gpu: none present, skipped\n");
-    return 0;
-  }
-  at::Tensor gx = x.cuda(), gout = at::empty_like(gx);
+  return texts;
+}
+
+#ifdef DRIFTRUN_WITH_CUDA
+void BenchGpu(const BenchData& d, const std::vector<std::string>& texts, double text_bytes, double t_text,
+              int reps) {
+  using namespace driftrun;
+  const double bytes = d.bytes;
+  const int64_t cols = d.cols;
+  at::Tensor gx = d.x.cuda(), gout = at::empty_like(gx);
   auto sync = [] { c10::cuda::device_synchronize(); };
   const double g_copy = MedianSeconds(
       reps * 4, [&] { gout.copy_(gx); }, sync);
   const double g_tr = MedianSeconds(
-      reps * 4, [&] { FusedTransform(gx, params, false, &gout).ok(); }, sync);
+      reps * 4, [&] { FusedTransform(gx, d.params, false, &gout).ok(); }, sync);
   const double g_hist = MedianSeconds(
-      reps * 4, [&] { Histograms(gx, edges).ok(); }, sync);
+      reps * 4, [&] { Histograms(gx, d.edges).ok(); }, sync);
   at::Tensor fill = at::empty({cols}), shift = at::empty({cols}), scale = at::empty({cols});
   for (int64_t j = 0; j < cols; ++j) {
-    fill[j] = params[j].fill;
-    shift[j] = params[j].shift;
-    scale[j] = params[j].scale;
+    fill[j] = d.params[j].fill;
+    shift[j] = d.params[j].shift;
+    scale[j] = d.params[j].scale;
   }
   fill = fill.cuda();
   shift = shift.cuda();
@@ -148,10 +148,45 @@ int main(int argc, char** argv) {
               bytes / g_hist / 1e9, 100 * g_copy / g_hist);
   std::printf("gpu PyTorch eager transform   %7.1f GB/s  -> fused is %.1fx faster\n",
               2 * bytes / g_eager / 1e9, g_eager / g_tr);
+  NgramOptions ng;
+  ng.max_ids = 128;
   const double g_text = MedianSeconds(
       reps, [&] { HashText(texts, ng, at::Device(at::kCUDA, 0)).ok(); }, sync);
   std::printf("gpu text hashing              %7.1f MB/s of text  (%.0f texts/s) -> %.1fx the CPU\n",
               text_bytes / g_text / 1e6, texts.size() / g_text, t_text / g_text);
+}
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace driftrun;
+  const int64_t rows = argc > 1 ? std::atoll(argv[1]) : 4000000;
+  const int64_t cols = argc > 2 ? std::atoll(argv[2]) : 32;
+  const int reps = argc > 3 ? std::atoi(argv[3]) : 5;
+  const BenchData d = MakeData(rows, cols);
+  std::printf("data: %lld x %lld float32 (%.0f MB), %d threads, median of %d\n", static_cast<long long>(rows),
+              static_cast<long long>(cols), d.bytes / 1e6, at::get_num_threads(), reps);
+  BenchCpu(d, reps);
+
+  const std::vector<std::string> texts = MakeTexts();
+  double text_bytes = 0;
+  for (const auto& t : texts) text_bytes += static_cast<double>(t.size());
+  NgramOptions ng;
+  ng.max_ids = 128;
+  const double t_text = MedianSeconds(
+      reps, [&] { HashText(texts, ng, at::kCPU).ok(); }, [] {});
+  std::printf("cpu text hashing              %7.1f MB/s of text  (%.0f texts/s)\n", text_bytes / t_text / 1e6,
+              texts.size() / t_text);
+#ifndef DRIFTRUN_WITH_CUDA
+  std::printf("gpu: built without CUDA, skipped\n");
+  return 0;
+#else
+  if (!at::globalContext().hasCUDA()) {
+    std::printf("gpu: none present, skipped\n");
+    return 0;
+  }
+  BenchGpu(d, texts, text_bytes, t_text, reps);
   return 0;
 #endif
 }

@@ -1,13 +1,21 @@
-// The config schema: every key driftrun reads, its type, default and meaning.
+// The config schema: every key driftrun reads, its type, default and meaning,
+// one function per section (in the order configs/README.md lists them).
 #include "common/config.h"
 
 namespace driftrun {
+namespace {
 
-const std::vector<KeyInfo>& ConfigSchema() {
-  using T = ValueType;
-  static const std::vector<KeyInfo> kSchema = {
+using T = ValueType;
+using Keys = std::vector<KeyInfo>;
+
+Keys TopLevelKeys() {
+  return {
       {"", "name", T::kString, "\"driftrun\"", "", "run and model name; run folders are runs/<name>-<time>"},
+  };
+}
 
+Keys DataKeys() {
+  return {
       {"data", "train", T::kString, "\"data/train.h5\"", "", "training data, an HDF5 file"},
       {"data", "val", T::kString, "\"\"", "",
        "optional validation HDF5 file; empty: hold out val_fraction of train"},
@@ -21,7 +29,11 @@ const std::vector<KeyInfo>& ConfigSchema() {
        "float32 [N, C, H, W] dataset read by model.kind = \"cnn\" (NaN marks a missing pixel)"},
       {"data", "text", T::kString, "\"/text\"", "",
        "variable-length string [N] dataset read by model.kind = \"text\""},
+  };
+}
 
+Keys PreprocessKeys() {
+  return {
       {"preprocess", "impute", T::kString, "\"mean\"", "mean|median|zero|constant",
        "value put in place of a missing (NaN) or +-Inf feature, from the training data"},
       {"preprocess", "fill_value", T::kFloat, "0.0", "", "the value for impute = \"constant\""},
@@ -38,7 +50,11 @@ const std::vector<KeyInfo>& ConfigSchema() {
       {"preprocess", "columns", T::kStringList, "[]", "",
        "per-column overrides \"NAME:key=value\" with key impute, fill_value, scale or clip_sigma, e.g. "
        "[\"f3:impute=median\"]"},
+  };
+}
 
+Keys ModelKeys() {
+  return {
       {"model", "kind", T::kString, "\"mlp\"", "mlp|cnn|text",
        "mlp: data.features; cnn: data.images, conv blocks then the hidden layers; text: data.text, hashed "
        "word and char n-grams into a mean EmbeddingBag, then the hidden layers"},
@@ -54,7 +70,11 @@ const std::vector<KeyInfo>& ConfigSchema() {
       {"model", "embedding_dim", T::kInt, "64", "", "text: width of the n-gram embedding"},
       {"model", "classes", T::kInt, "0", "",
        "number of classes; 0 infers max(label)+1 from the training data"},
+  };
+}
 
+Keys TrainKeys() {
+  return {
       {"train", "epochs", T::kInt, "10", "", "passes over the training data"},
       {"train", "max_steps", T::kInt, "0", "",
        "> 0 stops after this many optimizer steps, overriding epochs"},
@@ -83,20 +103,32 @@ const std::vector<KeyInfo>& ConfigSchema() {
        "where to train; auto uses CUDA when a GPU is present"},
       {"train", "log_every_steps", T::kInt, "0", "",
        "> 0 writes a 'step' event with the loss every this many steps"},
+  };
+}
 
+Keys DistKeys() {
+  return {
       {"dist", "backend", T::kString, "\"auto\"", "auto|mpi|nccl",
        "gradient all-reduce: auto = nccl for CUDA tensors, mpi for CPU"},
       {"dist", "bucket_mb", T::kFloat, "25.0", "",
        "gradient bucket size in MiB; a bucket is reduced as soon as it fills"},
       {"dist", "verify_every_steps", T::kInt, "0", "",
        "> 0 checks every this many steps that all ranks hold bit-identical weights (exit 5 if not)"},
+  };
+}
 
+Keys CheckpointKeys() {
+  return {
       {"checkpoint", "every_steps", T::kInt, "100", "",
        "write a checkpoint every this many steps (0 = only at the end)"},
       {"checkpoint", "keep", T::kInt, "3", "", "keep the newest K checkpoints"},
       {"checkpoint", "initial", T::kBool, "false", "",
        "also write a checkpoint of the initial weights (step 0)"},
+  };
+}
 
+Keys DriftKeys() {
+  return {
       {"drift", "method", T::kString, "\"auto\"", "auto|psi|ks|wasserstein|jensenshannon",
        "statistic that flags a feature; auto: KS p-value for references of <= 1000 rows, else normalised "
        "Wasserstein (Evidently's rule)"},
@@ -112,10 +144,18 @@ const std::vector<KeyInfo>& ConfigSchema() {
        "Jensen-Shannon distance at or above which a feature drifts"},
       {"drift", "memory_mb", T::kFloat, "1024.0", "",
        "exact statistics on the raw samples when both fit in this budget, else histogram-based"},
+  };
+}
 
+Keys ExportKeys() {
+  return {
       {"export", "onnx", T::kBool, "true", "",
        "write model.onnx (preprocessing folded in) into the run folder when training finishes"},
+  };
+}
 
+Keys RegistryKeys() {
+  return {
       {"registry", "path", T::kString, "\"driftrun-registry\"", "",
        "model registry folder: registry.db (SQLite) and artifacts/ (content-addressed)"},
       {"registry", "register", T::kBool, "false", "",
@@ -126,6 +166,19 @@ const std::vector<KeyInfo>& ConfigSchema() {
        "promote refuses a candidate whose holdout loss exceeds the production holder's by more than this "
        "share"},
   };
+}
+
+}  // namespace
+
+const std::vector<KeyInfo>& ConfigSchema() {
+  static const std::vector<KeyInfo> kSchema = [] {
+    Keys all;
+    for (const Keys& section : {TopLevelKeys(), DataKeys(), PreprocessKeys(), ModelKeys(), TrainKeys(),
+                                DistKeys(), CheckpointKeys(), DriftKeys(), ExportKeys(), RegistryKeys()}) {
+      all.insert(all.end(), section.begin(), section.end());
+    }
+    return all;
+  }();
   return kSchema;
 }
 

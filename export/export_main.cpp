@@ -14,8 +14,8 @@
 
 #include "common/file_util.h"
 #include "common/sha256.h"
-#include "models/checkpoint.h"
 #include "export/onnx_export.h"
+#include "models/checkpoint.h"
 
 int main(int argc, char** argv) {
   using namespace driftrun;

@@ -10,8 +10,8 @@
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/sha256.h"
-#include "models/checkpoint.h"
 #include "dataio/h5_io.h"
+#include "models/checkpoint.h"
 
 extern char** environ;
 

@@ -101,107 +101,104 @@ std::string Preprocess(GraphBuilder& b, const Preprocessor& pre, std::string x) 
   return x;
 }
 
-}  // namespace
+using Weights = std::map<std::string, const NamedArray*>;
 
-Result<std::string> BuildOnnx(const CheckpointState& ck, const std::map<std::string, std::string>& metadata,
-                              const std::string& producer_version) {
-  DRIFTRUN_ASSIGN_OR_RETURN(ModelSpec spec, ModelSpec::FromJson(ck.model_spec));
-  std::map<std::string, const NamedArray*> weights;
+// One layer of the description as ONNX nodes after value *x (updated).
+Status AddLayer(GraphBuilder& b, const ModelSpec& spec, const LayerSpec& l, Weights& weights,
+                std::string* xp) {
+  std::string& x = *xp;
+  const std::string p = "layers." + std::to_string(l.param);
+  auto w = [&](const char* what) {
+    const NamedArray* a = weights[p + what];
+    return b.Init(p + what, a->dims, a->data);
+  };
+  if (l.op == "linear") {
+    const std::string out = b.OpAttr("Gemm", {x, w(".weight"), w(".bias")}, "transB", 1);
+    x = out;
+  } else if (l.op == "conv2d") {
+    const std::string out = "t_conv" + std::to_string(l.param);
+    auto* n = b.Node("Conv", {x, w(".weight"), w(".bias")}, out);
+    GraphBuilder::Attr(n, "kernel_shape", std::vector<int64_t>{l.kernel, l.kernel});
+    GraphBuilder::Attr(n, "pads", std::vector<int64_t>{l.pad, l.pad, l.pad, l.pad});
+    GraphBuilder::Attr(n, "strides", std::vector<int64_t>{1, 1});
+    x = out;
+  } else if (l.op == "maxpool2d") {
+    const std::string out = x + "_pool";
+    auto* n = b.Node("MaxPool", {x}, out);
+    GraphBuilder::Attr(n, "kernel_shape", std::vector<int64_t>{l.kernel, l.kernel});
+    GraphBuilder::Attr(n, "strides", std::vector<int64_t>{l.kernel, l.kernel});
+    x = out;
+  } else if (l.op == "embedding_bag") {
+    // mean over the row's non-padding ids: sum(E[id] * mask) / max(count, 1)
+    const std::string mask =
+        b.OpAttr("Cast", {b.Op("Not", {b.Op("Equal", {x, b.InitInt("pad_id", {spec.pad_id})})})}, "to",
+                 TensorProto::FLOAT);
+    const std::string axis1 = b.InitInt("axis1", {1}), axis2 = b.InitInt("axis2", {2});
+    const std::string gathered = b.OpAttr("Gather", {w(".weight"), x}, "axis", 0);
+    const std::string masked = b.Op("Mul", {gathered, b.Op("Unsqueeze", {mask, axis2})});
+    const std::string sum = b.OpAttr("ReduceSum", {masked, axis1}, "keepdims", 0);
+    const std::string cnt = b.OpAttr("ReduceSum", {mask, axis1}, "keepdims", 1);
+    x = b.Op("Div", {sum, b.Op("Max", {cnt, b.Scalar("one", 1.0f)})});
+  } else if (l.op == "relu") {
+    x = b.Op("Relu", {x});
+  } else if (l.op == "tanh") {
+    x = b.Op("Tanh", {x});
+  } else if (l.op == "sigmoid") {
+    x = b.Op("Sigmoid", {x});
+  } else if (l.op == "gelu") {
+    // exact GELU (opset 17 has no Gelu): 0.5 * x * (1 + erf(x / sqrt(2)))
+    const std::string e = b.Op("Erf", {b.Op("Div", {x, b.Scalar("gelu_sqrt2_" + x, std::sqrt(2.0f))})});
+    x = b.Op("Mul", {b.Op("Mul", {x, b.Scalar("gelu_half_" + x, 0.5f)}),
+                     b.Op("Add", {e, b.Scalar("gelu_one_" + x, 1.0f)})});
+  } else if (l.op == "flatten") {
+    x = b.OpAttr("Flatten", {x}, "axis", 1);
+  } else if (l.op == "reshape") {
+    std::vector<int64_t> shape = {-1};
+    shape.insert(shape.end(), l.shape.begin(), l.shape.end());
+    x = b.Op("Reshape", {x, b.InitInt("shape_" + x, shape)});
+  } else if (l.op == "dropout") {
+    // identity at inference
+  } else {
+    return Status::Data("model description has an unknown layer '" + l.op + "'");
+  }
+  return Status::Ok();
+}
+
+// The weights by name, each present with the description's shape.
+Result<Weights> CheckedWeights(const CheckpointState& ck, const ModelSpec& spec) {
+  Weights weights;
   for (const auto& a : ck.model) weights[a.name] = &a;
   for (const auto& [name, dims] : spec.Params()) {
     auto it = weights.find(name);
     if (it == weights.end()) return Status::Data("checkpoint has no weights for '" + name + "'");
     if (it->second->dims != dims) return Status::Data("checkpoint weights '" + name + "' have another shape");
   }
-  const bool text = spec.kind == "text";
-  if (!text && ck.pre.dim() != spec.input_width()) {
+  if (spec.kind != "text" && ck.pre.dim() != spec.input_width()) {
     return Status::Data("checkpoint preprocessing has " + std::to_string(ck.pre.dim()) +
                         " columns, the model " + std::to_string(spec.input_width()) + " inputs");
   }
+  return weights;
+}
 
-  onnx::ModelProto m;
-  m.set_ir_version(kOnnxIrVersion);
-  m.set_producer_name("driftrun");
-  m.set_producer_version(producer_version);
-  m.set_model_version(1);
-  auto* opset = m.add_opset_import();
+void SetHeader(onnx::ModelProto* m, const std::map<std::string, std::string>& metadata,
+               const std::string& producer_version) {
+  m->set_ir_version(kOnnxIrVersion);
+  m->set_producer_name("driftrun");
+  m->set_producer_version(producer_version);
+  m->set_model_version(1);
+  auto* opset = m->add_opset_import();
   opset->set_domain("");
   opset->set_version(kOnnxOpset);
   for (const auto& [k, v] : metadata) {
-    auto* p = m.add_metadata_props();
+    auto* p = m->add_metadata_props();
     p->set_key(k);
     p->set_value(v);
   }
-  onnx::GraphProto* g = m.mutable_graph();
-  g->set_name(spec.kind);
-  GraphBuilder b(g);
+}
 
-  if (text) {
-    ValueInfo(g->add_input(), "input", TensorProto::INT64, {"N", "L"}, {});
-  } else {
-    ValueInfo(g->add_input(), "input", TensorProto::FLOAT, {"N"}, spec.input);
-  }
-  std::string x = "input";
-  if (!text) {
-    if (spec.input.size() > 1) x = b.OpAttr("Flatten", {x}, "axis", 1);
-    x = Preprocess(b, ck.pre, x);
-  }
-  for (const auto& l : spec.layers) {
-    const std::string p = "layers." + std::to_string(l.param);
-    auto w = [&](const char* what) {
-      const NamedArray* a = weights[p + what];
-      return b.Init(p + what, a->dims, a->data);
-    };
-    if (l.op == "linear") {
-      const std::string out = b.OpAttr("Gemm", {x, w(".weight"), w(".bias")}, "transB", 1);
-      x = out;
-    } else if (l.op == "conv2d") {
-      const std::string out = "t_conv" + std::to_string(l.param);
-      auto* n = b.Node("Conv", {x, w(".weight"), w(".bias")}, out);
-      GraphBuilder::Attr(n, "kernel_shape", std::vector<int64_t>{l.kernel, l.kernel});
-      GraphBuilder::Attr(n, "pads", std::vector<int64_t>{l.pad, l.pad, l.pad, l.pad});
-      GraphBuilder::Attr(n, "strides", std::vector<int64_t>{1, 1});
-      x = out;
-    } else if (l.op == "maxpool2d") {
-      const std::string out = x + "_pool";
-      auto* n = b.Node("MaxPool", {x}, out);
-      GraphBuilder::Attr(n, "kernel_shape", std::vector<int64_t>{l.kernel, l.kernel});
-      GraphBuilder::Attr(n, "strides", std::vector<int64_t>{l.kernel, l.kernel});
-      x = out;
-    } else if (l.op == "embedding_bag") {
-      // mean over the row's non-padding ids: sum(E[id] * mask) / max(count, 1)
-      const std::string mask =
-          b.OpAttr("Cast", {b.Op("Not", {b.Op("Equal", {x, b.InitInt("pad_id", {spec.pad_id})})})}, "to",
-                   TensorProto::FLOAT);
-      const std::string axis1 = b.InitInt("axis1", {1}), axis2 = b.InitInt("axis2", {2});
-      const std::string gathered = b.OpAttr("Gather", {w(".weight"), x}, "axis", 0);
-      const std::string masked = b.Op("Mul", {gathered, b.Op("Unsqueeze", {mask, axis2})});
-      const std::string sum = b.OpAttr("ReduceSum", {masked, axis1}, "keepdims", 0);
-      const std::string cnt = b.OpAttr("ReduceSum", {mask, axis1}, "keepdims", 1);
-      x = b.Op("Div", {sum, b.Op("Max", {cnt, b.Scalar("one", 1.0f)})});
-    } else if (l.op == "relu") {
-      x = b.Op("Relu", {x});
-    } else if (l.op == "tanh") {
-      x = b.Op("Tanh", {x});
-    } else if (l.op == "sigmoid") {
-      x = b.Op("Sigmoid", {x});
-    } else if (l.op == "gelu") {
-      // exact GELU (opset 17 has no Gelu): 0.5 * x * (1 + erf(x / sqrt(2)))
-      const std::string e = b.Op("Erf", {b.Op("Div", {x, b.Scalar("gelu_sqrt2_" + x, std::sqrt(2.0f))})});
-      x = b.Op("Mul", {b.Op("Mul", {x, b.Scalar("gelu_half_" + x, 0.5f)}),
-                       b.Op("Add", {e, b.Scalar("gelu_one_" + x, 1.0f)})});
-    } else if (l.op == "flatten") {
-      x = b.OpAttr("Flatten", {x}, "axis", 1);
-    } else if (l.op == "reshape") {
-      std::vector<int64_t> shape = {-1};
-      shape.insert(shape.end(), l.shape.begin(), l.shape.end());
-      x = b.Op("Reshape", {x, b.InitInt("shape_" + x, shape)});
-    } else if (l.op == "dropout") {
-      // identity at inference
-    } else {
-      return Status::Data("model description has an unknown layer '" + l.op + "'");
-    }
-  }
+// Outputs "prediction" (values, or softmax probabilities) and, for
+// classification, "label" (argmax).
+void AddOutputs(onnx::GraphProto* g, GraphBuilder& b, const ModelSpec& spec, const std::string& x) {
   const bool cls = spec.task == "classification";
   if (cls) {
     GraphBuilder::Attr(b.Node("Softmax", {x}, "prediction"), "axis", int64_t{1});
@@ -213,6 +210,32 @@ Result<std::string> BuildOnnx(const CheckpointState& ck, const std::map<std::str
   }
   ValueInfo(g->add_output(), "prediction", TensorProto::FLOAT, {"N"}, {spec.out});
   if (cls) ValueInfo(g->add_output(), "label", TensorProto::INT64, {"N"}, {});
+}
+
+}  // namespace
+
+Result<std::string> BuildOnnx(const CheckpointState& ck, const std::map<std::string, std::string>& metadata,
+                              const std::string& producer_version) {
+  DRIFTRUN_ASSIGN_OR_RETURN(ModelSpec spec, ModelSpec::FromJson(ck.model_spec));
+  DRIFTRUN_ASSIGN_OR_RETURN(Weights weights, CheckedWeights(ck, spec));
+  const bool text = spec.kind == "text";
+  onnx::ModelProto m;
+  SetHeader(&m, metadata, producer_version);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name(spec.kind);
+  GraphBuilder b(g);
+  if (text) {
+    ValueInfo(g->add_input(), "input", TensorProto::INT64, {"N", "L"}, {});
+  } else {
+    ValueInfo(g->add_input(), "input", TensorProto::FLOAT, {"N"}, spec.input);
+  }
+  std::string x = "input";
+  if (!text) {
+    if (spec.input.size() > 1) x = b.OpAttr("Flatten", {x}, "axis", 1);
+    x = Preprocess(b, ck.pre, x);
+  }
+  for (const auto& l : spec.layers) DRIFTRUN_RETURN_IF_ERROR(AddLayer(b, spec, l, weights, &x));
+  AddOutputs(g, b, spec, x);
 
   try {
     onnx::checker::check_model(m);

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "dataio/h5_io.h"
 #include "kernels/column_stats.h"
 #include "kernels/histogram.h"
 #include "kernels/quantiles.h"
-#include "dataio/h5_io.h"
 
 namespace driftrun {
 namespace {

@@ -16,8 +16,9 @@ Status DecidePromotion(const PromotionCase& c, std::string* note) {
   if (!c.ComparesLosses()) return Status::Ok();
   const double cl = c.candidate_loss, hl = c.holder_loss;
   char buf[256];
-  std::snprintf(buf, sizeof(buf), " (holdout loss %.6g vs %lld's %.6g%s)", cl, static_cast<long long>(c.holder),
-                hl, c.fresh_losses ? ", both on the candidate's holdout" : ", as recorded");
+  std::snprintf(buf, sizeof(buf), " (holdout loss %.6g vs %lld's %.6g%s)", cl,
+                static_cast<long long>(c.holder), hl,
+                c.fresh_losses ? ", both on the candidate's holdout" : ", as recorded");
   *note = buf;
   if (std::isnan(cl) && !std::isnan(hl)) {
     return Status::Training("promotion refused: " + label + " has no holdout loss to compare with " + c.name +

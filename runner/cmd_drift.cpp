@@ -7,10 +7,10 @@
 
 #include "common/config.h"
 #include "common/file_util.h"
-#include "runner/commands.h"
+#include "dataio/tabular_data.h"
 #include "monitor/drift.h"
 #include "monitor/profile.h"
-#include "dataio/tabular_data.h"
+#include "runner/commands.h"
 
 DECLARE_string(config);
 DECLARE_string(out);

@@ -5,9 +5,9 @@
 #include <iostream>
 
 #include "common/file_util.h"
-#include "runner/commands.h"
 #include "export/exporter.h"
 #include "models/checkpoint.h"
+#include "runner/commands.h"
 
 DECLARE_string(out);
 DECLARE_string(checkpoint);

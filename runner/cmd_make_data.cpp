@@ -4,8 +4,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "runner/commands.h"
 #include "dataio/synthetic_data.h"
+#include "runner/commands.h"
 
 DEFINE_string(out, "", "output folder or file");
 DEFINE_int64(rows, 20000, "training rows");

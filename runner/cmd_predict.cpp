@@ -5,9 +5,9 @@
 #include <iostream>
 
 #include "common/config.h"
-#include "runner/commands.h"
 #include "export/exporter.h"
 #include "registry/model_source.h"
+#include "runner/commands.h"
 #include "trainers/predict.h"
 
 DECLARE_string(in);

@@ -6,14 +6,14 @@
 #include <exception>
 #include <iostream>
 
+#include "comm/mpi_communicator.h"
 #include "common/config.h"
-#include "runner/commands.h"
 #include "export/exporter.h"
 #include "models/checkpoint.h"
+#include "runner/commands.h"
 #include "runner/mpi_env.h"
-#include "scheduler/register_run.h"
 #include "runner/signals.h"
-#include "comm/mpi_communicator.h"
+#include "scheduler/register_run.h"
 #include "trainers/run_log.h"
 #include "trainers/trainer.h"
 

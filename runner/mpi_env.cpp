@@ -38,7 +38,9 @@ int EnvInt(const char* name, int fallback) {
 
 }  // namespace
 
-int MpiEnv::local_rank() const { return EnvInt("OMPI_COMM_WORLD_LOCAL_RANK", EnvInt("SLURM_LOCALID", 0)); }
+int MpiEnv::local_rank() const {
+  return EnvInt("OMPI_COMM_WORLD_LOCAL_RANK", EnvInt("SLURM_LOCALID", 0));
+}
 
 int MpiEnv::local_size() const {
   return EnvInt("OMPI_COMM_WORLD_LOCAL_SIZE", EnvInt("SLURM_NTASKS_PER_NODE", 0));

@@ -5,10 +5,10 @@
 
 #include "common/config.h"
 #include "common/file_util.h"
+#include "dataio/tabular_data.h"
 #include "export/exporter.h"
 #include "models/checkpoint.h"
 #include "monitor/profile.h"
-#include "dataio/tabular_data.h"
 #include "trainers/versions.h"
 
 namespace driftrun {

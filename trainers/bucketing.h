@@ -2,7 +2,8 @@
 // (the order backward produces their gradients), packed into buckets that close
 // once they hold `cap_bytes`. A parameter of `cap_bytes` or more gets a bucket of
 // its own (the smaller ones gathered before it close first, so their all-reduce
-// need not wait for it); that bucket and the last may hold less than the cap. Pure logic, unit-tested without tensors.
+// need not wait for it); that bucket and the last may hold less than the cap. Pure logic, unit-tested without
+// tensors.
 #pragma once
 
 #include <cstddef>

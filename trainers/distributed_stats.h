@@ -9,9 +9,9 @@
 
 #include <vector>
 
+#include "comm/communicator.h"
 #include "common/status.h"
 #include "kernels/kernel_math.h"
-#include "comm/communicator.h"
 
 namespace driftrun {
 

@@ -6,7 +6,9 @@
 
 namespace driftrun {
 
-torch::Tensor AsInput(const torch::Tensor& x) { return x.is_floating_point() ? x.to(torch::kFloat) : x; }
+torch::Tensor AsInput(const torch::Tensor& x) {
+  return x.is_floating_point() ? x.to(torch::kFloat) : x;
+}
 
 torch::Tensor Loss(const Session& s, const torch::Tensor& pred, const torch::Tensor& y,
                    at::Reduction::Reduction red) {

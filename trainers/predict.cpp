@@ -4,12 +4,12 @@
 
 #include <chrono>
 
-#include "kernels/text_hash.h"
 #include "dataio/h5_io.h"
-#include "trainers/preprocess.h"
 #include "dataio/sharding.h"
-#include "trainers/spec_model.h"
 #include "dataio/tabular_data.h"
+#include "kernels/text_hash.h"
+#include "trainers/preprocess.h"
+#include "trainers/spec_model.h"
 #include "trainers/train_options.h"
 
 namespace driftrun {

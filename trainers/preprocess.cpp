@@ -6,12 +6,12 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "comm/collectives.h"
+#include "dataio/h5_io.h"
 #include "kernels/column_stats.h"
 #include "kernels/histogram.h"
 #include "kernels/quantiles.h"
-#include "comm/collectives.h"
 #include "trainers/distributed_stats.h"
-#include "dataio/h5_io.h"
 
 namespace driftrun {
 

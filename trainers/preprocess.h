@@ -15,13 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "comm/communicator.h"
 #include "common/config.h"
 #include "common/status.h"
+#include "dataio/tabular_data.h"
 #include "kernels/kernel_math.h"
 #include "kernels/transform.h"
-#include "comm/communicator.h"
 #include "models/preprocess_params.h"
-#include "dataio/tabular_data.h"
 
 namespace driftrun {
 

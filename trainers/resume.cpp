@@ -63,7 +63,8 @@ Status ResolveRunFolder(const std::string& run_dir, const std::string& resume, c
   DRIFTRUN_ASSIGN_OR_RETURN(c.checkpoint, ResumeCheckpoint(resume, name, &c.run_dir, &c.warnings));
   if (c.run_dir.empty()) {
     c.run_dir = "runs/" + name + "-" + TimeStamp();
-    for (int k = 2; PathExists(c.run_dir); ++k) c.run_dir = "runs/" + name + "-" + TimeStamp() + "-" + std::to_string(k);
+    for (int k = 2; PathExists(c.run_dir); ++k)
+      c.run_dir = "runs/" + name + "-" + TimeStamp() + "-" + std::to_string(k);
   }
   return Status::Ok();
 }

@@ -18,7 +18,7 @@ namespace driftrun {
 
 struct RunFolderChoice {
   std::string run_dir;
-  std::string checkpoint;  // manifest to resume from; "": fresh start
+  std::string checkpoint;             // manifest to resume from; "": fresh start
   std::vector<std::string> warnings;  // corrupt checkpoints skipped
 };
 

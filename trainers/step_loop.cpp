@@ -35,8 +35,8 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
   *stop = agg[1] > 0;
   if (!std::isfinite(*gloss)) {
     if (hooks.report) hooks.report->NonFiniteLoss(step, st->at.epoch);
-    return Status::Training("training loss is " + std::string(std::isnan(*gloss) ? "NaN" : "Inf") + " at step " +
-                            std::to_string(step) + " (epoch " + std::to_string(st->at.epoch) +
+    return Status::Training("training loss is " + std::string(std::isnan(*gloss) ? "NaN" : "Inf") +
+                            " at step " + std::to_string(step) + " (epoch " + std::to_string(st->at.epoch) +
                             "); no checkpoint of this state was written. Lower train.lr, set "
                             "train.grad_clip, or check the data for extreme values");
   }
@@ -107,8 +107,10 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
   while (at.epoch < plan.epochs && at.step < plan.total_steps && !st->stopped) {
     const double te = clock.Seconds();
     std::vector<int64_t> order = EpochOrder(s.train_rows, o.seed, at.epoch, o.shuffle);
-    const LocalBatches lb = LocalBatchPositions(order, o.batch_size, at.next_batch, s.shard_begin, s.shard_end);
-    const torch::Tensor epoch_idx = IndexTensor(lb.positions, 0, static_cast<int64_t>(lb.positions.size()), s.device);
+    const LocalBatches lb =
+        LocalBatchPositions(order, o.batch_size, at.next_batch, s.shard_begin, s.shard_end);
+    const torch::Tensor epoch_idx =
+        IndexTensor(lb.positions, 0, static_cast<int64_t>(lb.positions.size()), s.device);
     int64_t steps_this_epoch = 0;
     const int64_t first_batch = at.next_batch;
     int64_t b = first_batch;
@@ -131,7 +133,8 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
       }
       if (hooks.report) {
         hooks.report->Step(at.step, at.epoch, gloss, LearningRate(o.schedule, at.step - 1, plan.total_steps));
-        hooks.report->Progress(at.epoch, plan.epochs, b, plan.batches, at.epoch_loss_sum / at.epoch_loss_steps,
+        hooks.report->Progress(at.epoch, plan.epochs, b, plan.batches,
+                               at.epoch_loss_sum / at.epoch_loss_steps,
                                steps_this_epoch * o.batch_size / std::max(1e-9, clock.Seconds() - te));
       }
       if (stop) {

@@ -9,61 +9,68 @@ Status Bad(const Config& cfg, const std::string& key, const std::string& what) {
 
 }  // namespace
 
-Result<TrainOptions> TrainOptions::FromConfig(const Config& c, int world) {
-  TrainOptions o;
-  o.name = c.Str("name");
-  o.train.path = c.Str("data.train");
-  o.model.kind = c.Str("model.kind");
-  o.train.features = c.Str(o.model.kind == "cnn"    ? "data.images"
-                           : o.model.kind == "text" ? "data.text"
-                                                    : "data.features");
-  o.train.text = o.model.kind == "text";
-  o.train.rank = o.model.kind == "cnn" ? 4 : 2;
-  o.train.labels = c.Str("data.labels");
-  o.train.classification = c.Str("model.task") == "classification";
-  o.val_path = c.Str("data.val");
-  o.val_fraction = c.Float("data.val_fraction");
-  DRIFTRUN_ASSIGN_OR_RETURN(o.preprocess, PreprocessOptions::FromConfig(c));
-  o.model.task = c.Str("model.task");
-  o.model.hidden = c.IntList("model.hidden");
-  o.model.activation = c.Str("model.activation");
-  o.model.dropout = o.dropout = c.Float("model.dropout");
-  o.model.channels = c.IntList("model.channels");
-  o.model.kernel = c.Int("model.kernel");
-  o.model.embedding_dim = c.Int("model.embedding_dim");
-  o.model.buckets = o.ngrams.buckets = c.Int("preprocess.text_buckets");
-  o.ngrams.word_ngrams = static_cast<int>(c.Int("preprocess.word_ngrams"));
-  o.ngrams.char_ngrams = static_cast<int>(c.Int("preprocess.char_ngrams"));
-  o.ngrams.max_ids = c.Int("preprocess.max_ngrams");
-  o.classes = c.Int("model.classes");
-  o.epochs = c.Int("train.epochs");
-  o.max_steps = c.Int("train.max_steps");
-  o.batch_size = c.Int("train.batch_size");
-  o.optimizer.kind = c.Str("train.optimizer");
-  o.optimizer.weight_decay = c.Float("train.weight_decay");
-  o.optimizer.momentum = c.Float("train.momentum");
-  o.optimizer.beta1 = c.Float("train.beta1");
-  o.optimizer.beta2 = c.Float("train.beta2");
-  o.optimizer.eps = c.Float("train.eps");
-  o.schedule.kind = c.Str("train.schedule");
-  o.schedule.lr = c.Float("train.lr");
-  o.schedule.warmup_steps = c.Int("train.warmup_steps");
-  o.schedule.step_every = c.Int("train.step_every");
-  o.schedule.step_gamma = c.Float("train.step_gamma");
-  o.schedule.min_lr = c.Float("train.min_lr");
-  o.grad_clip = c.Float("train.grad_clip");
-  o.seed = static_cast<uint64_t>(c.Int("train.seed"));
-  o.shuffle = c.Bool("train.shuffle");
-  o.threads = c.Int("train.threads");
-  o.device = c.Str("train.device");
-  o.log_every_steps = c.Int("train.log_every_steps");
-  o.backend = c.Str("dist.backend");
-  o.bucket_mb = c.Float("dist.bucket_mb");
-  o.verify_every = c.Int("dist.verify_every_steps");
-  o.checkpoint_every = c.Int("checkpoint.every_steps");
-  o.checkpoint_initial = c.Bool("checkpoint.initial");
-  o.checkpoint_keep = c.Int("checkpoint.keep");
+namespace {
 
+// [data] and [model] (and the text n-gram options), as the config says.
+void ReadDataAndModel(const Config& c, TrainOptions* o) {
+  o->name = c.Str("name");
+  o->train.path = c.Str("data.train");
+  o->model.kind = c.Str("model.kind");
+  o->train.features = c.Str(o->model.kind == "cnn"    ? "data.images"
+                            : o->model.kind == "text" ? "data.text"
+                                                      : "data.features");
+  o->train.text = o->model.kind == "text";
+  o->train.rank = o->model.kind == "cnn" ? 4 : 2;
+  o->train.labels = c.Str("data.labels");
+  o->train.classification = c.Str("model.task") == "classification";
+  o->val_path = c.Str("data.val");
+  o->val_fraction = c.Float("data.val_fraction");
+  o->model.task = c.Str("model.task");
+  o->model.hidden = c.IntList("model.hidden");
+  o->model.activation = c.Str("model.activation");
+  o->model.dropout = o->dropout = c.Float("model.dropout");
+  o->model.channels = c.IntList("model.channels");
+  o->model.kernel = c.Int("model.kernel");
+  o->model.embedding_dim = c.Int("model.embedding_dim");
+  o->model.buckets = o->ngrams.buckets = c.Int("preprocess.text_buckets");
+  o->ngrams.word_ngrams = static_cast<int>(c.Int("preprocess.word_ngrams"));
+  o->ngrams.char_ngrams = static_cast<int>(c.Int("preprocess.char_ngrams"));
+  o->ngrams.max_ids = c.Int("preprocess.max_ngrams");
+  o->classes = c.Int("model.classes");
+}
+
+// [train], [dist] and [checkpoint], as the config says.
+void ReadTraining(const Config& c, TrainOptions* o) {
+  o->epochs = c.Int("train.epochs");
+  o->max_steps = c.Int("train.max_steps");
+  o->batch_size = c.Int("train.batch_size");
+  o->optimizer.kind = c.Str("train.optimizer");
+  o->optimizer.weight_decay = c.Float("train.weight_decay");
+  o->optimizer.momentum = c.Float("train.momentum");
+  o->optimizer.beta1 = c.Float("train.beta1");
+  o->optimizer.beta2 = c.Float("train.beta2");
+  o->optimizer.eps = c.Float("train.eps");
+  o->schedule.kind = c.Str("train.schedule");
+  o->schedule.lr = c.Float("train.lr");
+  o->schedule.warmup_steps = c.Int("train.warmup_steps");
+  o->schedule.step_every = c.Int("train.step_every");
+  o->schedule.step_gamma = c.Float("train.step_gamma");
+  o->schedule.min_lr = c.Float("train.min_lr");
+  o->grad_clip = c.Float("train.grad_clip");
+  o->seed = static_cast<uint64_t>(c.Int("train.seed"));
+  o->shuffle = c.Bool("train.shuffle");
+  o->threads = c.Int("train.threads");
+  o->device = c.Str("train.device");
+  o->log_every_steps = c.Int("train.log_every_steps");
+  o->backend = c.Str("dist.backend");
+  o->bucket_mb = c.Float("dist.bucket_mb");
+  o->verify_every = c.Int("dist.verify_every_steps");
+  o->checkpoint_every = c.Int("checkpoint.every_steps");
+  o->checkpoint_initial = c.Bool("checkpoint.initial");
+  o->checkpoint_keep = c.Int("checkpoint.keep");
+}
+
+Status CheckDataAndModel(const Config& c, const TrainOptions& o) {
   if (o.name.empty() || o.name.find('/') != std::string::npos || o.name.find("..") != std::string::npos) {
     return Bad(c, "name", "must be non-empty without '/' or '..'");
   }
@@ -85,6 +92,10 @@ Result<TrainOptions> TrainOptions::FromConfig(const Config& c, int world) {
   if (o.model.kind == "text" && !o.train.classification) {
     return Bad(c, "model.kind", "= \"text\" needs model.task = \"classification\"");
   }
+  return Status::Ok();
+}
+
+Status CheckTraining(const Config& c, const TrainOptions& o, int world) {
   if (o.dropout < 0 || o.dropout >= 1) return Bad(c, "model.dropout", "must be in [0, 1)");
   if (o.classes < 0) return Bad(c, "model.classes", "must be >= 0 (0 infers it from the labels)");
   if (o.epochs < 1 && o.max_steps <= 0)
@@ -115,6 +126,18 @@ Result<TrainOptions> TrainOptions::FromConfig(const Config& c, int world) {
   if (o.backend == "nccl" && o.device == "cpu") {
     return Bad(c, "dist.backend", "is nccl but train.device is cpu; NCCL reduces GPU tensors only");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<TrainOptions> TrainOptions::FromConfig(const Config& c, int world) {
+  TrainOptions o;
+  DRIFTRUN_ASSIGN_OR_RETURN(o.preprocess, PreprocessOptions::FromConfig(c));
+  ReadDataAndModel(c, &o);
+  ReadTraining(c, &o);
+  DRIFTRUN_RETURN_IF_ERROR(CheckDataAndModel(c, o));
+  DRIFTRUN_RETURN_IF_ERROR(CheckTraining(c, o, world));
   return o;
 }
 

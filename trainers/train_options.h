@@ -7,12 +7,12 @@
 #include <vector>
 
 #include "common/config.h"
+#include "dataio/tabular_data.h"
 #include "kernels/text_hash.h"
 #include "models/model_spec.h"
 #include "trainers/optimizer_options.h"
 #include "trainers/preprocess.h"
 #include "trainers/schedule.h"
-#include "dataio/tabular_data.h"
 
 namespace driftrun {
 

@@ -6,7 +6,9 @@
 namespace driftrun {
 namespace {
 
-nlohmann::json NumberOrNull(double v) { return std::isnan(v) ? nlohmann::json() : nlohmann::json(v); }
+nlohmann::json NumberOrNull(double v) {
+  return std::isnan(v) ? nlohmann::json() : nlohmann::json(v);
+}
 
 void DrawBar(int64_t epoch, int64_t epochs, int64_t done, int64_t total, double loss, double sps) {
   const int width = 30;
@@ -30,7 +32,8 @@ void TrainReporter::Start(bool resuming, const nlohmann::json& fields, const std
   (void)log_.Event(resuming ? "resume" : "start", fields);
   if (!console()) return;
   std::printf("%s\n", console_line.c_str());
-  if (resuming) std::printf("resumed from %s at step %lld\n", resumed_from.c_str(), static_cast<long long>(step));
+  if (resuming)
+    std::printf("resumed from %s at step %lld\n", resumed_from.c_str(), static_cast<long long>(step));
   std::fflush(stdout);
 }
 

@@ -38,11 +38,11 @@ struct Session {
   TabularMeta meta;
   std::vector<int64_t> train_rows;  // global, sorted
   int64_t shard_begin = 0, shard_end = 0;
-  TabularRows shard;                      // this rank's raw rows (until LoadTensors)
-  torch::Tensor shard_x, shard_y;         // this rank's rows, preprocessed, on the device
-  std::unique_ptr<H5Reader> val_file;     // data.val, else null
+  TabularRows shard;                   // this rank's raw rows (until LoadTensors)
+  torch::Tensor shard_x, shard_y;      // this rank's rows, preprocessed, on the device
+  std::unique_ptr<H5Reader> val_file;  // data.val, else null
   TabularSpec val_spec;
-  std::vector<int64_t> val_rows;          // global (file rows or split rows)
+  std::vector<int64_t> val_rows;  // global (file rows or split rows)
   FitResult fit;
   ModelSpec spec;
   SpecModel model{nullptr};

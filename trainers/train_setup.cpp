@@ -165,11 +165,13 @@ Status FitPreprocessing(Session& s, const CheckpointState* resume_from) {
     DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor raw, RawFeatures(s, s.shard));
     torch::Tensor fit_x =
         raw.index_select(0, IndexTensor(train_pos, 0, static_cast<int64_t>(train_pos.size()), s.device));
-    DRIFTRUN_ASSIGN_OR_RETURN(s.fit, FitPreprocessor(*s.world, fit_x, train_cls, o.train, s.meta, o.preprocess));
+    DRIFTRUN_ASSIGN_OR_RETURN(s.fit,
+                              FitPreprocessor(*s.world, fit_x, train_cls, o.train, s.meta, o.preprocess));
   }
   if (o.train.classification && o.classes > 0) s.fit.classes = o.classes;
   if (o.train.classification && s.fit.classes < 2) {
-    return Status::Data("'" + o.train.path + "' labels hold a single class; classification needs two or more");
+    return Status::Data("'" + o.train.path +
+                        "' labels hold a single class; classification needs two or more");
   }
   return Status::Ok();
 }

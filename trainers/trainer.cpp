@@ -17,7 +17,9 @@
 namespace driftrun {
 namespace {
 
-nlohmann::json NumberOrNull(double v) { return std::isnan(v) ? nlohmann::json() : nlohmann::json(v); }
+nlohmann::json NumberOrNull(double v) {
+  return std::isnan(v) ? nlohmann::json() : nlohmann::json(v);
+}
 
 // Rank 0 decides the run folder and resume point; every rank learns them.
 Status ChooseRunFolder(Communicator& world, const TrainRequest& req, const std::string& name,
@@ -77,10 +79,12 @@ void ReportStart(TrainReporter& rep, const Session& s, const TrainRequest& req, 
                            {"pid", static_cast<int64_t>(::getpid())},
                            {"preprocess_notes", s.fit.pre.notes}};
   char line[1024];
-  std::snprintf(line, sizeof(line), "%s %s: %lld train rows, %lld val rows, %lld features, %d rank(s) on %s (%s), run folder %s",
-                resuming ? "resuming" : "training", s.o.name.c_str(), static_cast<long long>(s.train_rows.size()),
-                static_cast<long long>(s.val_count), static_cast<long long>(s.meta.dim), W,
-                s.device.str().c_str(), s.grad_comm->name().c_str(), run_dir.c_str());
+  std::snprintf(line, sizeof(line),
+                "%s %s: %lld train rows, %lld val rows, %lld features, %d rank(s) on %s (%s), run folder %s",
+                resuming ? "resuming" : "training", s.o.name.c_str(),
+                static_cast<long long>(s.train_rows.size()), static_cast<long long>(s.val_count),
+                static_cast<long long>(s.meta.dim), W, s.device.str().c_str(), s.grad_comm->name().c_str(),
+                run_dir.c_str());
   rep.Start(resuming, fields, line, ckpt_path, at.step);
 }
 
@@ -117,7 +121,8 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   s.world = &world;
   DRIFTRUN_ASSIGN_OR_RETURN(s.o, TrainOptions::FromConfig(cfg, W));
   const TrainOptions& o = s.o;
-  torch::set_num_threads(o.threads > 0 ? static_cast<int>(o.threads) : DefaultThreads(req.local_size > 0 ? req.local_size : W));
+  torch::set_num_threads(o.threads > 0 ? static_cast<int>(o.threads)
+                                       : DefaultThreads(req.local_size > 0 ? req.local_size : W));
 
   DRIFTRUN_RETURN_IF_ERROR(OpenTrainingData(s));
   std::string run_dir, ckpt_path;
@@ -184,7 +189,8 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
     rep.Stopped(st.at.step, result.last_checkpoint, req.config_path, run_dir);
     return result;
   }
-  DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, rep.log().Summary(Summary(s, req, st, result, config_hash, wall))));
+  DRIFTRUN_RETURN_IF_ERROR(
+      AgreeStatus(world, rep.log().Summary(Summary(s, req, st, result, config_hash, wall))));
   rep.Done(st.at.step, wall, run_dir);
   return result;
 }

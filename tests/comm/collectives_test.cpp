@@ -43,7 +43,8 @@ TEST(Collectives, HighestCodeReachesTheRanksWithoutAnError) {
 TEST(Collectives, DedupeKeepsTheLowestRankWithAMessage) {
   std::vector<Status> got(4);
   RunRanks(4, [&](ThreadCommunicator& c) {
-    Status st = c.rank() >= 2 ? Status::Training("NaN on rank " + std::to_string(c.rank())) : Status::Training("");
+    Status st =
+        c.rank() >= 2 ? Status::Training("NaN on rank " + std::to_string(c.rank())) : Status::Training("");
     got[c.rank()] = DedupeStatus(c, st);
   });
   EXPECT_EQ(got[2].message(), "NaN on rank 2");

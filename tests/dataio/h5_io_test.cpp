@@ -6,8 +6,8 @@
 #include <fstream>
 
 #include "common/file_util.h"
-#include "tests/common/test_paths.h"
 #include "dataio/tabular_data.h"
+#include "tests/common/test_paths.h"
 
 namespace driftrun {
 namespace {

@@ -37,14 +37,15 @@ TEST(Categorical, HashIsDeterministicInRangeAndSpread) {
 //   bucket = mix((v & M) ^ ((0x9e3779b97f4a7c15 * (c + 1)) & M)) % b
 // A change of the hash changes every stored model's buckets, so it must fail here.
 TEST(Categorical, HashMatchesPinnedValues) {
-  at::Tensor v = at::tensor({0, 0, 0, 1, 1, 1, 42, 42, 42, -1, -1, -1, 123456789, 123456789, 123456789, -1000000,
-                             -1000000, -1000000},
+  at::Tensor v = at::tensor({0, 0, 0, 1, 1, 1, 42, 42, 42, -1, -1, -1, 123456789, 123456789, 123456789,
+                             -1000000, -1000000, -1000000},
                             at::kLong)
                      .reshape({6, 3});
-  at::Tensor want97 = at::tensor({49, 18, 28, 52, 44, 44, 42, 77, 1, 57, 19, 10, 8, 78, 11, 45, 44, 92}, at::kLong)
-                          .reshape({6, 3});
-  at::Tensor want20 = at::tensor({904623, 615924, 607567, 338976, 978023, 164329, 749205, 372144, 1013219, 24772,
-                                  223231, 204668, 797166, 475071, 326901, 216635, 215917, 423428},
+  at::Tensor want97 =
+      at::tensor({49, 18, 28, 52, 44, 44, 42, 77, 1, 57, 19, 10, 8, 78, 11, 45, 44, 92}, at::kLong)
+          .reshape({6, 3});
+  at::Tensor want20 = at::tensor({904623, 615924, 607567, 338976, 978023, 164329, 749205, 372144, 1013219,
+                                  24772, 223231, 204668, 797166, 475071, 326901, 216635, 215917, 423428},
                                  at::kLong)
                           .reshape({6, 3});
   auto h97 = HashCategories(v, 97).take();

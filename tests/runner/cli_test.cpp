@@ -81,7 +81,8 @@ TEST(Cli, HelpAndPositionalArguments) {
   EXPECT_TRUE(r.value().help);
   EXPECT_EQ(r.value().positional, (std::vector<std::string>{"run.toml", "-"}));
   const std::string help = CommandHelp(kSpec);
-  for (const char* want : {"--cli-test-dir", "--cli-test-rows (default 10)", "--set section.key=value", "--help"}) {
+  for (const char* want :
+       {"--cli-test-dir", "--cli-test-rows (default 10)", "--set section.key=value", "--help"}) {
     EXPECT_NE(help.find(want), std::string::npos) << want << "\n" << help;
   }
 }

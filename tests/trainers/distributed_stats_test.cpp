@@ -6,15 +6,15 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include "comm/mpi_communicator.h"
 #include "common/file_util.h"
+#include "dataio/h5_io.h"
+#include "dataio/sharding.h"
 #include "kernels/column_stats.h"
 #include "kernels/histogram.h"
 #include "kernels/quantiles.h"
 #include "tests/kernels/test_data.h"
 #include "trainers/distributed_stats.h"
-#include "dataio/h5_io.h"
-#include "comm/mpi_communicator.h"
-#include "dataio/sharding.h"
 
 namespace driftrun {
 namespace {

@@ -4,15 +4,15 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "common/config.h"
-#include "tests/common/test_paths.h"
-#include "models/checkpoint.h"
 #include "comm/local_communicator.h"
+#include "common/config.h"
 #include "dataio/synthetic_data.h"
+#include "models/checkpoint.h"
+#include "tests/common/test_paths.h"
 #include "trainers/trainer.h"
 #ifdef DRIFTRUN_WITH_CUDA
-#include "trainers/cuda_stream.h"
 #include "comm/nccl_communicator.h"
+#include "trainers/cuda_stream.h"
 #endif
 
 namespace driftrun {
@@ -53,7 +53,8 @@ TEST(Gpu, NcclOneRankAllReduceAndBroadcast) {
   for (int i = 0; i < 1000; ++i) want[i] = (3.0f * i - 7.0f) * 2.0f;
   EXPECT_TRUE(torch::equal(t.cpu(), torch::from_blob(want.data(), {1000}, torch::kFloat)));
   // int64 and float64 go through their own NCCL types.
-  torch::Tensor l = torch::arange(5, torch::TensorOptions().device(torch::kCUDA).dtype(torch::kLong)).mul_(1000000007);
+  torch::Tensor l =
+      torch::arange(5, torch::TensorOptions().device(torch::kCUDA).dtype(torch::kLong)).mul_(1000000007);
   ASSERT_TRUE(nc.value()->AllReduce(l.data_ptr(), l.numel(), DType::kInt64, ReduceOp::kSum).ok());
   EXPECT_EQ(l.cpu()[4].item<int64_t>(), int64_t{4} * 1000000007);
   torch::Tensor d = torch::full({3}, 0.1, torch::TensorOptions().device(torch::kCUDA).dtype(torch::kDouble));

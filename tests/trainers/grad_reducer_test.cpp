@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/comm/thread_communicator.h"
 #include "comm/collectives.h"
+#include "tests/comm/thread_communicator.h"
 #include "trainers/spec_model.h"
 
 namespace driftrun {

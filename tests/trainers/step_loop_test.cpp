@@ -28,7 +28,8 @@ void MakeData(torch::Tensor* x, torch::Tensor* y) {
   static const std::pair<torch::Tensor, torch::Tensor> data = [] {
     torch::manual_seed(3);
     torch::Tensor a = torch::randn({kRows, kDim});
-    torch::Tensor b = (a.matmul(torch::tensor({0.5f, -1.0f, 2.0f, 0.25f})) + 0.1 * a.select(1, 0).pow(2)).unsqueeze(1);
+    torch::Tensor b =
+        (a.matmul(torch::tensor({0.5f, -1.0f, 2.0f, 0.25f})) + 0.1 * a.select(1, 0).pow(2)).unsqueeze(1);
     return std::make_pair(a, b);
   }();
   *x = data.first;
@@ -36,8 +37,8 @@ void MakeData(torch::Tensor* x, torch::Tensor* y) {
 }
 
 Session MakeSession(Communicator& world, const std::string& sets) {
-  std::vector<std::string> overrides = {"train.batch_size=16", "train.epochs=3", "model.hidden=[8]",
-                                        "train.optimizer=\"sgd\"", "train.lr=0.05", "train.seed=11"};
+  std::vector<std::string> overrides = {"train.batch_size=16",     "train.epochs=3", "model.hidden=[8]",
+                                        "train.optimizer=\"sgd\"", "train.lr=0.05",  "train.seed=11"};
   for (size_t a = 0, b; a < sets.size(); a = b + 1) {
     b = sets.find(';', a);
     if (b == std::string::npos) b = sets.size();
@@ -80,13 +81,14 @@ struct LoopRun {
   std::vector<LoopState> state;
   std::vector<std::vector<torch::Tensor>> weights;
   std::vector<std::vector<LoopPosition>> saves;
-  std::vector<CheckpointState> snapshot;  // at the end of the loop, per rank
+  std::vector<CheckpointState> snapshot;        // at the end of the loop, per rank
   std::vector<double> loss_before, loss_after;  // mean squared error on the rank's shard
 };
 
 // Runs the loop on `world` thread ranks. fault_step >= 0: a stop request on the
 // last rank before that step. resume: a snapshot to continue from.
-LoopRun RunLoop(int world, const std::string& sets, int64_t fault_step = -1, const CheckpointState* resume = nullptr) {
+LoopRun RunLoop(int world, const std::string& sets, int64_t fault_step = -1,
+                const CheckpointState* resume = nullptr) {
   LoopRun run;
   run.status.resize(world);
   run.state.resize(world);
@@ -112,7 +114,11 @@ LoopRun RunLoop(int world, const std::string& sets, int64_t fault_step = -1, con
     };
     LoopState st;
     if (resume) {
-      st.at = {resume->step, resume->epoch, resume->next_batch, resume->epoch_loss_sum, resume->epoch_loss_steps,
+      st.at = {resume->step,
+               resume->epoch,
+               resume->next_batch,
+               resume->epoch_loss_sum,
+               resume->epoch_loss_steps,
                resume->samples_seen};
     }
     auto shard_loss = [&] {
@@ -167,7 +173,8 @@ TEST(StepLoop, TrainingLowersTheLossOnEveryRank) {
     ASSERT_TRUE(run.status[r].ok());
     EXPECT_EQ(run.state[r].at.epoch, 20);
     // A loop whose optimizer or all-reduce did nothing would leave it where it was.
-    EXPECT_LT(run.loss_after[r], 0.5 * run.loss_before[r]) << run.loss_before[r] << " -> " << run.loss_after[r];
+    EXPECT_LT(run.loss_after[r], 0.5 * run.loss_before[r])
+        << run.loss_before[r] << " -> " << run.loss_after[r];
   }
 }
 

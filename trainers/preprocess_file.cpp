@@ -1,0 +1,78 @@
+#include "trainers/preprocess_file.h"
+
+#include "comm/local_communicator.h"
+#include "dataio/h5_io.h"
+#include "dataio/tabular_data.h"
+#include "trainers/preprocess.h"
+
+namespace driftrun {
+namespace {
+
+// Copies dataset `labels` of `in` (integer or float) into `w` when present.
+Status CopyLabels(const std::string& in, const std::string& labels, H5Writer& w) {
+  auto r = H5Reader::Open(in);
+  if (!r.ok() || !r.value()->Has(labels)) return Status::Ok();
+  auto info = r.value()->Info(labels);
+  if (info.ok() && info.value().kind == H5Kind::kInteger) {
+    std::vector<int64_t> v;
+    DRIFTRUN_RETURN_IF_ERROR(r.value()->ReadRange(labels, 0, info.value().rows(), &v));
+    return w.Write(labels, info.value().dims, v.data());
+  }
+  if (info.ok() && info.value().kind == H5Kind::kFloat) {
+    std::vector<float> v;
+    DRIFTRUN_RETURN_IF_ERROR(r.value()->ReadRange(labels, 0, info.value().rows(), &v));
+    return w.Write(labels, info.value().dims, v.data());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Preprocessor> FitPreprocessorOnFile(const Config& cfg) {
+  DRIFTRUN_ASSIGN_OR_RETURN(PreprocessOptions opts, PreprocessOptions::FromConfig(cfg));
+  const std::string features = cfg.Str("data.features");
+  auto train = ReadFeatureMatrix(cfg.Str("data.train"), features);
+  if (!train.ok()) return train.status().WithContext("[data] train");
+  TabularSpec spec;
+  spec.path = cfg.Str("data.train");
+  spec.features = features;
+  TabularMeta meta;
+  meta.rows = train.value().rows;
+  meta.dim = train.value().dim;
+  meta.feature_names = train.value().names;
+  LocalCommunicator local;
+  at::Tensor x = at::from_blob(train.value().x.data(), {meta.rows, meta.dim}, at::kFloat);
+  DRIFTRUN_ASSIGN_OR_RETURN(FitResult fit, FitPreprocessor(local, x, {}, spec, meta, opts));
+  return fit.pre;
+}
+
+Result<PreprocessFileReport> PreprocessFile(Preprocessor pre, const std::string& in, const std::string& out,
+                                            const std::string& features, const std::string& labels) {
+  DRIFTRUN_ASSIGN_OR_RETURN(FeatureMatrix m, ReadFeatureMatrix(in, features));
+  if (m.dim != pre.dim()) {
+    return Status::Data("'" + in + "' has " + std::to_string(m.dim) +
+                        " features; the transform was fitted on " + std::to_string(pre.dim()));
+  }
+  pre.bf16 = false;  // HDF5 has no bfloat16: the file holds float32
+  TransformReport rep;
+  DRIFTRUN_ASSIGN_OR_RETURN(
+      at::Tensor y, ApplyPreprocessor(pre, at::from_blob(m.x.data(), {m.rows, m.dim}, at::kFloat), &rep));
+  y = y.contiguous();
+  DRIFTRUN_ASSIGN_OR_RETURN(auto w, H5Writer::Create(out));
+  DRIFTRUN_RETURN_IF_ERROR(w->Write("/features", {m.rows, m.dim}, y.data_ptr<float>()));
+  DRIFTRUN_RETURN_IF_ERROR(w->AttrStrings("/", "feature_names", m.names));
+  DRIFTRUN_RETURN_IF_ERROR(CopyLabels(in, labels, *w));
+  const int64_t d = pre.dim();
+  DRIFTRUN_RETURN_IF_ERROR(WritePreprocessor(*w, "/preprocess", pre));
+  DRIFTRUN_RETURN_IF_ERROR(w->Write("/preprocess/imputed", {d}, rep.imputed.data()));
+  DRIFTRUN_RETURN_IF_ERROR(w->Write("/preprocess/clipped", {d}, rep.clipped.data()));
+  DRIFTRUN_RETURN_IF_ERROR(w->Commit());
+  PreprocessFileReport r;
+  r.rows = m.rows;
+  r.names = m.names;
+  r.imputed.assign(rep.imputed.begin(), rep.imputed.end());
+  r.clipped.assign(rep.clipped.begin(), rep.clipped.end());
+  return r;
+}
+
+}  // namespace driftrun
