@@ -10,7 +10,6 @@ namespace driftrun {
 
 Result<ParsedArgs> ParseArgs(const CommandSpec& cmd, int argc, char** argv, int first) {
   ParsedArgs out;
-  const std::string where = std::string("driftrun ") + cmd.name;
   for (int i = first; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h" || a == "-help") {
@@ -19,7 +18,7 @@ Result<ParsedArgs> ParseArgs(const CommandSpec& cmd, int argc, char** argv, int 
     }
     if (a.rfind("--", 0) != 0 || a.size() == 2) {
       if (a.rfind("-", 0) == 0 && a.size() > 1) {
-        return Status::Usage(where + ": unknown option '" + a + "'; flags take two dashes (see --help)");
+        return Status::Usage("unknown option '" + a + "'; flags take two dashes (see --help)");
       }
       out.positional.push_back(a);
       continue;
@@ -34,7 +33,7 @@ Result<ParsedArgs> ParseArgs(const CommandSpec& cmd, int argc, char** argv, int 
     std::replace(name.begin(), name.end(), '-', '_');
     if (name == "set" && cmd.takes_set) {
       if (!has_value) {
-        if (i + 1 >= argc) return Status::Usage(where + ": --set needs section.key=value");
+        if (i + 1 >= argc) return Status::Usage("--set needs section.key=value");
         value = argv[++i];
       }
       out.sets.push_back(value);
@@ -49,19 +48,19 @@ Result<ParsedArgs> ParseArgs(const CommandSpec& cmd, int argc, char** argv, int 
       negated = true;
     }
     if (!known(name)) {
-      return Status::Usage(where + ": unknown flag '--" + body.substr(0, body.find('=')) +
-                           "'; run `driftrun " + cmd.name + " --help` for the list");
+      return Status::Usage("unknown flag '--" + body.substr(0, body.find('=')) + "'; run `driftrun " +
+                           cmd.name + " --help` for the list");
     }
     gflags::CommandLineFlagInfo info;
     gflags::GetCommandLineFlagInfo(name.c_str(), &info);
     if (info.type == "bool") {
       if (!has_value) value = negated ? "false" : "true";
     } else if (!has_value) {
-      if (i + 1 >= argc) return Status::Usage(where + ": --" + name + " needs a value");
+      if (i + 1 >= argc) return Status::Usage("--" + name + " needs a value");
       value = argv[++i];
     }
     if (gflags::SetCommandLineOption(name.c_str(), value.c_str()).empty()) {
-      return Status::Usage(where + ": --" + name + "='" + value + "' is not a valid " + info.type);
+      return Status::Usage("--" + name + "='" + value + "' is not a valid " + info.type);
     }
   }
   return out;

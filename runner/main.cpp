@@ -32,11 +32,12 @@ void PrintHelp() {
     std::cout << "  " << c.spec->name << std::string(12 - std::strlen(c.spec->name), ' ') << c.spec->summary
               << "\n";
   }
-  std::cout << "\nexit codes: 0 done, 2 usage or config error, 3 bad input data, 4 training failed,\n"
-               "            5 infrastructure failure (MPI, NCCL, disk)\n"
-               "examples:\n"
-               "  driftrun make-data --out data/demo\n"
-               "  mpirun -np 2 driftrun train --config configs/demo.toml --set train.lr=3e-4\n";
+  std::cout
+      << "\nexit codes: 0 done, 2 usage or config error, 3 bad input data, 4 training failed or promotion\n"
+         "            refused, 5 infrastructure failure (MPI, NCCL, disk)\n"
+         "examples:\n"
+         "  driftrun make-data --out data/demo\n"
+         "  mpirun -np 2 driftrun train --config configs/demo.toml --set train.lr=3e-4\n";
 }
 
 }  // namespace

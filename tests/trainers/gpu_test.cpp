@@ -73,6 +73,11 @@ struct GpuCase {
   double tolerance;
 };
 
+// Test names and CTest labels show the case's name, not its bytes.
+void PrintTo(const GpuCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
 class GpuTraining : public ::testing::TestWithParam<GpuCase> {};
 
 TEST_P(GpuTraining, CudaEqualsCpu) {
