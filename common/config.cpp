@@ -296,6 +296,16 @@ std::string Config::Origin(const std::string& k) const {
   return it == origin_.end() ? "" : it->second;
 }
 
+std::vector<std::string> Config::Differences(const Config& other) const {
+  std::vector<std::string> out;
+  for (const auto& k : ConfigSchema()) {
+    const std::string key = FullKey(k);
+    const std::string a = ValueToToml(values_.at(key)), b = ValueToToml(other.values_.at(key));
+    if (a != b) out.push_back(key + ": " + a + " -> " + b);
+  }
+  return out;
+}
+
 std::string Config::ToToml() const {
   std::ostringstream os;
   std::string section = "\x01";

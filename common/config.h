@@ -61,6 +61,8 @@ class Config {
   std::string ToToml() const;
   // sha256 of ToToml(): identifies the configuration in checkpoints and lineage.
   std::string Hash() const;
+  // "section.key: this -> other" for every key whose value differs, in schema order.
+  std::vector<std::string> Differences(const Config& other) const;
 
   // Markdown table of every key (for configs/README.md).
   static std::string DocsMarkdown();

@@ -142,6 +142,10 @@ Keys DriftKeys() {
       {"drift", "psi_watch", T::kFloat, "0.1", "", "PSI at or above which psi_level is watch"},
       {"drift", "jensenshannon", T::kFloat, "0.1", "",
        "Jensen-Shannon distance at or above which a feature drifts"},
+      {"drift", "missing_rise", T::kFloat, "0.1", "",
+       "a feature drifts (decided_by missing) when its missing share (NaN or +-Inf) rises by more than this "
+       "over the reference's; a feature with no finite value always drifts; predict and preprocess warn "
+       "when they impute more than this share of a column"},
       {"drift", "memory_mb", T::kFloat, "1024.0", "",
        "exact statistics on the raw samples when both fit in this budget, else histogram-based"},
   };

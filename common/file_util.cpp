@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -159,6 +161,38 @@ Status AppendLine(const std::string& path, const std::string& line) {
   int err = errno;
   ::close(fd);
   if (n != static_cast<ssize_t>(buf.size())) return PosixError("cannot append to", path, err);
+  return Status::Ok();
+}
+
+namespace {
+
+// Absolute path with the existing part resolved by realpath(3).
+std::string Resolve(const std::string& p) {
+  char buf[PATH_MAX];
+  if (realpath(p.c_str(), buf)) return buf;
+  const std::string dir = DirName(p);
+  if (realpath(dir.c_str(), buf)) return std::string(buf) + "/" + BaseName(p);
+  return p;
+}
+
+}  // namespace
+
+bool SameFile(const std::string& a, const std::string& b) {
+  struct stat sa, sb;
+  if (stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0) {
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  }
+  return Resolve(a) == Resolve(b);
+}
+
+Status CheckNotInput(const std::string& out, const std::vector<std::string>& inputs,
+                     const std::string& flag) {
+  for (const auto& in : inputs) {
+    if (!in.empty() && !out.empty() && SameFile(out, in)) {
+      return Status::Usage(flag + " '" + out + "' is the input file '" + in +
+                           "'; writing it would destroy the input. Write the output to another file");
+    }
+  }
   return Status::Ok();
 }
 

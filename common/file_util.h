@@ -39,6 +39,13 @@ std::string DirName(const std::string& path);
 // "a/b/c.h5" -> "c.h5".
 std::string BaseName(const std::string& path);
 bool EndsWith(const std::string& s, const std::string& suffix);
+// True when `a` and `b` name the same file: the same device and inode when both
+// exist, else the same absolute path after resolving the folders that exist
+// (so "x.h5", "./x.h5" and "/abs/x.h5" agree, as do hard and symbolic links).
+bool SameFile(const std::string& a, const std::string& b);
+// Status::Usage (exit 2) when output `out` is one of `inputs`: writing it would
+// destroy the input. `flag` names the output flag in the message.
+Status CheckNotInput(const std::string& out, const std::vector<std::string>& inputs, const std::string& flag);
 
 // "<path>.tmp.<pid>": the name every atomic writer uses for its temporary file.
 std::string TempPathFor(const std::string& path);

@@ -1,22 +1,110 @@
 #include "dataio/tabular_data.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <set>
 
 namespace driftrun {
 
-namespace {
-
-// Column names from a string-list attribute of the root group when it has one
-// name per column, else prefix + index.
-std::vector<std::string> ColumnNames(const H5Reader& r, const char* attr, int64_t dim, const char* prefix) {
-  auto names = r.AttrStrings("/", attr);
-  if (names.ok() && static_cast<int64_t>(names.value().size()) == dim) return names.value();
+Result<std::vector<std::string>> ReadColumnNames(const H5Reader& r, const std::string& dataset,
+                                                 const char* attr, int64_t dim, const char* prefix,
+                                                 bool* named) {
+  *named = false;
+  for (const std::string& object : {dataset, std::string("/")}) {
+    auto names = r.AttrStrings(object, attr);
+    if (!names.ok()) continue;
+    if (static_cast<int64_t>(names.value().size()) != dim) {
+      return Status::Data("'" + r.path() + "' attribute '" + attr + "' of '" + object + "' has " +
+                          std::to_string(names.value().size()) + " names but '" + dataset + "' has " +
+                          std::to_string(dim) + " columns; give one name per column");
+    }
+    *named = true;
+    return names.value();
+  }
   std::vector<std::string> out;
   for (int64_t j = 0; j < dim; ++j) out.push_back(prefix + std::to_string(j));
   return out;
 }
 
+namespace {
+
+std::string JoinNames(const std::vector<std::string>& v) {
+  std::string s;
+  const size_t shown = std::min<size_t>(v.size(), 10);
+  for (size_t i = 0; i < shown; ++i) s += (i ? ", " : "") + v[i];
+  if (v.size() > shown) s += ", ... (" + std::to_string(v.size()) + " in all)";
+  return s;
+}
+
 }  // namespace
+
+Result<std::vector<int64_t>> MatchColumns(const std::vector<std::string>& want,
+                                          const std::vector<std::string>& have, const std::string& where,
+                                          const std::string& whose) {
+  std::map<std::string, int64_t> at;
+  std::vector<std::string> dup, missing, extra;
+  for (size_t j = 0; j < have.size(); ++j) {
+    if (!at.emplace(have[j], static_cast<int64_t>(j)).second) dup.push_back(have[j]);
+  }
+  if (!dup.empty()) {
+    return Status::Data(where + " names some columns twice (" + JoinNames(dup) +
+                        "); columns are matched by name, so each needs a unique one");
+  }
+  std::vector<int64_t> order;
+  std::set<std::string> wanted(want.begin(), want.end());
+  for (const auto& n : want) {
+    auto it = at.find(n);
+    if (it == at.end()) {
+      missing.push_back(n);
+    } else {
+      order.push_back(it->second);
+    }
+  }
+  for (const auto& n : have) {
+    if (!wanted.count(n)) extra.push_back(n);
+  }
+  if (!missing.empty() || !extra.empty()) {
+    std::string msg = where + " does not have the columns of " + whose + " (matched by name):";
+    if (!missing.empty()) msg += " missing " + JoinNames(missing) + ";";
+    if (!extra.empty()) msg += " not in " + whose + ": " + JoinNames(extra) + ";";
+    return Status::Data(msg + " give the file the same columns (attribute feature_names)");
+  }
+  return order;
+}
+
+Status AlignColumns(const std::vector<std::string>& want, const std::vector<std::string>& file_names,
+                    bool file_named, const std::string& where, int64_t rows, std::vector<float>* x,
+                    std::vector<std::string>* warnings, const std::string& whose) {
+  if (want.empty()) return Status::Ok();
+  if (!file_named) {
+    if (warnings) {
+      warnings->push_back(where + " has no feature_names: its " + std::to_string(file_names.size()) +
+                          " columns are taken in the training order (" + JoinNames(want) + ")");
+    }
+    return Status::Ok();
+  }
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<int64_t> order, MatchColumns(want, file_names, where, whose));
+  if (!IsIdentity(order)) SelectColumns(x, rows, static_cast<int64_t>(file_names.size()), order);
+  return Status::Ok();
+}
+
+bool IsIdentity(const std::vector<int64_t>& order) {
+  for (size_t j = 0; j < order.size(); ++j)
+    if (order[j] != static_cast<int64_t>(j)) return false;
+  return true;
+}
+
+void SelectColumns(std::vector<float>* x, int64_t rows, int64_t width, const std::vector<int64_t>& order) {
+  const int64_t w = static_cast<int64_t>(order.size());
+  std::vector<float> out(static_cast<size_t>(rows * w));
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* src = x->data() + i * width;
+    float* dst = out.data() + i * w;
+    for (int64_t j = 0; j < w; ++j) dst[j] = src[order[j]];
+  }
+  x->swap(out);
+}
 
 Result<TabularMeta> InspectTabular(const H5Reader& file, const TabularSpec& spec) {
   const std::string where = "'" + file.path() + "'";
@@ -56,7 +144,12 @@ Result<TabularMeta> InspectTabular(const H5Reader& file, const TabularSpec& spec
   if (m.rows == 0) return Status::Data(where + ": '" + spec.features + "' has no rows");
   if (m.dim == 0 && !spec.text)
     return Status::Data(where + ": '" + spec.features + "' has no feature columns");
-  if (!spec.text) m.feature_names = ColumnNames(file, "feature_names", m.dim, "f");
+  if (!spec.text && spec.rank == 2) {
+    DRIFTRUN_ASSIGN_OR_RETURN(m.feature_names,
+                              ReadColumnNames(file, spec.features, "feature_names", m.dim, "f", &m.named));
+  } else if (!spec.text) {
+    for (int64_t j = 0; j < m.dim; ++j) m.feature_names.push_back("f" + std::to_string(j));  // pixels
+  }
   return m;
 }
 
@@ -103,7 +196,7 @@ Result<FeatureMatrix> ReadFeatureMatrix(const std::string& path, const std::stri
   m.rows = info.dims[0];
   m.dim = info.dims[1];
   DRIFTRUN_RETURN_IF_ERROR(r->ReadRange(dataset, 0, m.rows, &m.x));
-  m.names = ColumnNames(*r, "feature_names", m.dim, "f");
+  DRIFTRUN_ASSIGN_OR_RETURN(m.names, ReadColumnNames(*r, dataset, "feature_names", m.dim, "f", &m.named));
   return m;
 }
 
@@ -119,7 +212,8 @@ Result<CategoricalMatrix> ReadCategoricalMatrix(const std::string& path, const s
   m.rows = info.dims[0];
   m.dim = info.dims[1];
   DRIFTRUN_RETURN_IF_ERROR(r->ReadRange(dataset, 0, m.rows, &m.v));
-  m.names = ColumnNames(*r, "categorical_names", m.dim, "c");
+  bool named = false;
+  DRIFTRUN_ASSIGN_OR_RETURN(m.names, ReadColumnNames(*r, dataset, "categorical_names", m.dim, "c", &named));
   return m;
 }
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/file_util.h"
@@ -53,6 +54,9 @@ int main(int argc, char** argv) {
     std::cerr << "driftrun-export: " << ck.status().WithContext("reading '" + ckpt + "'").ToString() << "\n";
     return static_cast<int>(ck.status().code());
   }
+  // The input's columns by name, so a serving side can line its data up.
+  if (!ck.value().pre.names.empty())
+    meta["driftrun.feature_names"] = nlohmann::json(ck.value().pre.names).dump();
   auto bytes = BuildOnnx(ck.value(), meta, version);
   Status st = bytes.ok() ? WriteFileAtomic(out, bytes.value()) : bytes.status();
   if (!st.ok()) {

@@ -23,6 +23,7 @@ Status WritePreprocessor(H5Writer& w, const std::string& group, const Preprocess
   for (int k = 0; k < 5; ++k) {
     DRIFTRUN_RETURN_IF_ERROR(w.Write(group + "/" + kArrays[k], {pre.dim()}, cols[k].data()));
   }
+  if (!pre.names.empty()) DRIFTRUN_RETURN_IF_ERROR(w.AttrStrings(group, "feature_names", pre.names));
   return w.AttrDouble(group, "bf16", pre.bf16 ? 1 : 0);
 }
 
@@ -35,6 +36,9 @@ Result<Preprocessor> ReadPreprocessor(const H5Reader& r, const std::string& grou
     pre.params.push_back({cols[0][j], cols[1][j], cols[2][j], cols[3][j], cols[4][j]});
   auto bf16 = r.AttrDouble(group, "bf16");
   pre.bf16 = bf16.ok() && bf16.value() != 0;
+  // Written since columns are matched by name; older checkpoints have none.
+  auto names = r.AttrStrings(group, "feature_names");
+  if (names.ok() && static_cast<int64_t>(names.value().size()) == dim) pre.names = names.value();
   return pre;
 }
 

@@ -18,6 +18,9 @@ struct Preprocessor {
   std::vector<kmath::ColumnTransform> params;
   bool bf16 = false;
   std::vector<std::string> notes;  // what was done ("column f3 is constant: ...")
+  // The training file's column names (its feature_names), in the order of
+  // params; empty when that file named none (then columns go by position).
+  std::vector<std::string> names;
 
   int64_t dim() const { return static_cast<int64_t>(params.size()); }
 };

@@ -5,30 +5,59 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <sstream>
 
 #include "kernels/kernel_math.h"
+#include "monitor/drift_null.h"
 #include "monitor/drift_stats.h"
 
 namespace driftrun {
 namespace {
 
+// The statistic that flags features: method, with "auto" resolved by the
+// reference's size (Evidently's rule).
+std::string EffectiveMethod(const DriftOptions& o, int64_t ref_rows) {
+  if (o.method != "auto") return o.method;
+  return ref_rows <= 1000 ? "ks" : "wasserstein";
+}
+
+// `method`'s statistic, oriented so that larger means more drift.
+double MethodScore(const FeatureDrift& f, const std::string& m) {
+  if (m == "ks") return 1 - f.ks_pvalue;
+  if (m == "psi") return f.psi;
+  if (m == "jensenshannon") return f.jensen_shannon_corrected;
+  return f.wasserstein;
+}
+
+// Flags a feature by the method's statistic, unless a batch of its size drawn
+// from the reference itself scores as high in 1% of draws (f->null_p99, set by
+// the caller; see drift_null.h); then by its missing share.
 void Decide(const DriftOptions& o, int64_t ref_rows, FeatureDrift* f) {
-  std::string m = o.method;
-  if (m == "auto") m = ref_rows <= 1000 ? "ks" : "wasserstein";
+  const std::string m = EffectiveMethod(o, ref_rows);
   f->decided_by = m;
+  f->score = MethodScore(*f, m);
   if (m == "ks") {
-    f->score = 1 - f->ks_pvalue;
     f->drifted = f->ks_pvalue < o.ks_pvalue;
   } else if (m == "psi") {
-    f->score = f->psi;
     f->drifted = f->psi >= o.psi;
   } else if (m == "jensenshannon") {
-    f->score = f->jensen_shannon;
-    f->drifted = f->jensen_shannon >= o.jensenshannon;
+    f->drifted = f->jensen_shannon_corrected >= o.jensenshannon;
   } else {
-    f->score = f->wasserstein;
     f->drifted = f->wasserstein >= o.wasserstein;
+  }
+  if (f->drifted && f->score <= f->null_p99) {
+    f->drifted = false;
+    f->within_noise = true;
+  }
+  // A broken column drifts whatever the statistics say (they see only its
+  // finite values, or none).
+  const double rise = f->cur_missing - f->ref_missing;
+  if (f->cur_missing >= 1.0 || rise > o.missing_rise) {
+    f->drifted = true;
+    f->within_noise = false;
+    f->decided_by = "missing";
+    f->score = rise;
   }
 }
 
@@ -78,6 +107,63 @@ std::vector<double> EqualWidthCounts(const std::vector<float>& sorted, const std
   return c;
 }
 
+// Exact statistics of one feature from the sorted finite values of the
+// reference (a) and the batch (b): KS, Wasserstein-1 / sd, PSI on the
+// reference's deciles, Jensen-Shannon on Sturges bins of the pooled sample
+// (numpy's rule), raw and bias-corrected.
+void ExactStats(const std::vector<float>& a, const std::vector<float>& b, double sd, FeatureDrift* f) {
+  const KsResult ks = KsTwoSample(a, b);
+  f->ks_statistic = ks.statistic;
+  f->ks_pvalue = ks.pvalue;
+  const double w = WassersteinSorted(a, b);
+  f->wasserstein = sd > 0 ? w / sd : w;
+  f->edges.clear();
+  for (int k = 1; k < kPsiBins; ++k) f->edges.push_back(QuantileSorted(a, static_cast<double>(k) / kPsiBins));
+  const auto rc = CountsInBins(a, f->edges), cc = CountsInBins(b, f->edges);
+  f->psi = Psi(rc, cc);
+  f->ref_share = Shares(rc);
+  f->cur_share = Shares(cc);
+  const double lo = std::min(a.front(), b.front()), hi = std::max(a.back(), b.back());
+  const size_t nb = hi > lo ? static_cast<size_t>(std::ceil(std::log2(a.size() + b.size()) + 1)) : 1;
+  std::vector<double> e(nb + 1);
+  for (size_t k = 0; k < nb; ++k) e[k] = lo + k * ((hi - lo) / nb);
+  e[nb] = hi > lo ? hi : lo + 1;
+  const auto ra = EqualWidthCounts(a, e), rb = EqualWidthCounts(b, e);
+  f->jensen_shannon = JensenShannon(ra, rb);
+  f->jensen_shannon_corrected = JensenShannonCorrected(ra, rb);
+}
+
+// The 99th percentile of `method`'s score between the reference and batches of
+// n values drawn from it (with replacement), computed exactly as for the real
+// batch. A reference of more than 50,000 values is represented by 50,000 of its
+// order statistics (evenly spaced), which keeps its distribution.
+double ExactNullP99(const std::vector<float>& a, double sd, size_t n, const std::string& method,
+                    uint64_t seed) {
+  constexpr size_t kMaxRef = 50000;
+  constexpr int kDraws = 100;
+  std::vector<float> ref;
+  const std::vector<float>* r = &a;
+  if (a.size() > kMaxRef) {
+    for (size_t i = 0; i < kMaxRef; ++i) ref.push_back(a[i * (a.size() - 1) / (kMaxRef - 1)]);
+    r = &ref;
+  }
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<size_t> pick(0, r->size() - 1);
+  std::vector<size_t> idx(n);
+  std::vector<float> chunk(n);
+  std::vector<double> scores;
+  FeatureDrift tmp;
+  for (int d = 0; d < kDraws; ++d) {
+    for (auto& i : idx) i = pick(rng);
+    std::sort(idx.begin(), idx.end());
+    for (size_t i = 0; i < n; ++i) chunk[i] = (*r)[idx[i]];
+    ExactStats(*r, chunk, sd, &tmp);
+    scores.push_back(MethodScore(tmp, method));
+  }
+  std::sort(scores.begin(), scores.end());
+  return scores[kDraws * 99 / 100 - 1];
+}
+
 Status CheckShapes(int64_t ref_cols, const at::Tensor& cur, const std::vector<std::string>& names) {
   if (cur.dim() != 2 || cur.size(1) != ref_cols || static_cast<int64_t>(names.size()) != ref_cols) {
     return Status::Data("the current batch has " + std::to_string(cur.dim() == 2 ? cur.size(1) : 0) +
@@ -99,6 +185,8 @@ Result<DriftOptions> DriftOptions::FromConfig(const Config& c) {
   o.psi_watch = c.Float("drift.psi_watch");
   o.jensenshannon = c.Float("drift.jensenshannon");
   o.memory_mb = c.Float("drift.memory_mb");
+  o.missing_rise = c.Float("drift.missing_rise");
+  if (o.missing_rise < 0 || o.missing_rise >= 1) return Status::Usage("drift.missing_rise must be in [0, 1)");
   if (o.share <= 0 || o.share > 1) return Status::Usage("drift.share must be in (0, 1]");
   if (o.memory_mb < 0) return Status::Usage("drift.memory_mb must be >= 0");
   return o;
@@ -124,6 +212,7 @@ Result<DriftReport> CompareData(const at::Tensor& ref_in, const at::Tensor& cur_
   r.features.resize(static_cast<size_t>(cols));
   const auto ref_cols = SortedFiniteColumns(ref.data_ptr<float>(), nr, cols);
   const auto cur_cols = SortedFiniteColumns(cur.data_ptr<float>(), nc, cols);
+  const std::string method = EffectiveMethod(opts, nr);
   at::parallel_for(0, cols, 1, [&](int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < j1; ++j) {
       FeatureDrift& f = r.features[j];
@@ -133,29 +222,13 @@ Result<DriftReport> CompareData(const at::Tensor& ref_in, const at::Tensor& cur_
       f.ref_missing = 1.0 - static_cast<double>(a.size()) / nr;
       f.cur_missing = 1.0 - static_cast<double>(b.size()) / nc;
       if (a.empty() || b.empty()) continue;
-      const KsResult ks = KsTwoSample(a, b);
-      f.ks_statistic = ks.statistic;
-      f.ks_pvalue = ks.pvalue;
       double mean = 0, var = 0;
       for (float v : a) mean += v;
       mean /= a.size();
       for (float v : a) var += (v - mean) * (v - mean);
       const double sd = std::sqrt(var / a.size());
-      const double w = WassersteinSorted(a, b);
-      f.wasserstein = sd > 0 ? w / sd : w;
-      for (int k = 1; k < kPsiBins; ++k)
-        f.edges.push_back(QuantileSorted(a, static_cast<double>(k) / kPsiBins));
-      const auto rc = CountsInBins(a, f.edges), cc = CountsInBins(b, f.edges);
-      f.psi = Psi(rc, cc);
-      f.ref_share = Shares(rc);
-      f.cur_share = Shares(cc);
-      // Jensen-Shannon on Sturges bins of the pooled sample (numpy's rule).
-      const double lo = std::min(a.front(), b.front()), hi = std::max(a.back(), b.back());
-      const size_t nb = hi > lo ? static_cast<size_t>(std::ceil(std::log2(a.size() + b.size()) + 1)) : 1;
-      std::vector<double> e(nb + 1);
-      for (size_t k = 0; k < nb; ++k) e[k] = lo + k * ((hi - lo) / nb);
-      e[nb] = hi > lo ? hi : lo + 1;
-      f.jensen_shannon = JensenShannon(EqualWidthCounts(a, e), EqualWidthCounts(b, e));
+      ExactStats(a, b, sd, &f);
+      f.null_p99 = ExactNullP99(a, sd, b.size(), method, static_cast<uint64_t>(j) + 1);
     }
   });
   for (auto& f : r.features) Decide(opts, nr, &f);
@@ -219,6 +292,11 @@ Result<DriftReport> CompareProfile(const Profile& ref, const at::Tensor& cur_in,
       f.ks_pvalue = KolmogorovSf(std::llround(m * n / (m + n)), d);
       f.wasserstein = p.std > 0 ? w / p.std : w;
       f.jensen_shannon = JensenShannon(rc, cc);
+      f.jensen_shannon_corrected = JensenShannonCorrected(rc, cc);
+    }
+    if (nr > 0 && nc > 0) {
+      f.null_p99 =
+          NullScoreP99({p.fine_edges, p.fine_counts, p.std, nc}, EffectiveMethod(opts, ref.rows), j + 1);
     }
     Decide(opts, ref.rows, &f);
     r.features.push_back(std::move(f));
@@ -252,6 +330,7 @@ Status AddCategorical(const std::vector<CategoryProfile>& ref, const std::vector
     f.chi2_statistic = chi.statistic;
     f.chi2_pvalue = chi.pvalue;
     f.jensen_shannon = JensenShannon(rc, cc);
+    f.jensen_shannon_corrected = JensenShannonCorrected(rc, cc);
     f.psi = Psi(rc, cc);
     if (r->ref_rows <= 1000) {
       f.decided_by = "chi2";
@@ -259,8 +338,8 @@ Status AddCategorical(const std::vector<CategoryProfile>& ref, const std::vector
       f.drifted = f.chi2_pvalue < r->opts.ks_pvalue;
     } else {
       f.decided_by = "jensenshannon";
-      f.score = f.jensen_shannon;
-      f.drifted = f.jensen_shannon >= r->opts.jensenshannon;
+      f.score = f.jensen_shannon_corrected;
+      f.drifted = f.jensen_shannon_corrected >= r->opts.jensenshannon;
     }
     f.ref_share = Shares(rc);
     f.cur_share = Shares(cc);
@@ -280,6 +359,7 @@ nlohmann::json DriftReport::ToJson() const {
                        {"chi2_statistic", f.chi2_statistic},
                        {"chi2_pvalue", f.chi2_pvalue},
                        {"jensen_shannon", f.jensen_shannon},
+                       {"jensen_shannon_corrected", f.jensen_shannon_corrected},
                        {"drifted", f.drifted},
                        {"decided_by", f.decided_by},
                        {"score", f.score}});
@@ -294,10 +374,13 @@ nlohmann::json DriftReport::ToJson() const {
                      {"ks_statistic", f.ks_statistic},
                      {"ks_pvalue", f.ks_pvalue},
                      {"jensen_shannon", f.jensen_shannon},
+                     {"jensen_shannon_corrected", f.jensen_shannon_corrected},
                      {"wasserstein", f.wasserstein},
                      {"drifted", f.drifted},
                      {"decided_by", f.decided_by},
                      {"score", f.score},
+                     {"null_p99", f.null_p99},
+                     {"within_noise", f.within_noise},
                      {"missing_rate_reference", f.ref_missing},
                      {"missing_rate_current", f.cur_missing}});
   }
@@ -313,7 +396,8 @@ nlohmann::json DriftReport::ToJson() const {
             {"wasserstein", opts.wasserstein},
             {"psi", opts.psi},
             {"psi_watch", opts.psi_watch},
-            {"jensenshannon", opts.jensenshannon}}},
+            {"jensenshannon", opts.jensenshannon},
+            {"missing_rise", opts.missing_rise}}},
           {"reference", {{"path", reference}, {"rows", ref_rows}}},
           {"current", {{"path", current}, {"rows", cur_rows}}},
           {"features", feats}};

@@ -12,7 +12,14 @@
 //
 // Which statistic flags a feature ([drift] method): "auto" follows Evidently
 // (KS p-value < ks_pvalue when the reference has <= 1000 rows, else normalised
-// Wasserstein >= wasserstein), or "psi", "ks", "wasserstein", "jensenshannon".
+// Wasserstein >= wasserstein), or "psi", "ks", "wasserstein", "jensenshannon"
+// (on the bias-corrected distance; the raw one is reported too). Whatever the
+// method, a feature whose missing share (NaN, +-Inf) rises by more than
+// missing_rise, or that has no finite value at all, drifts (decided_by
+// "missing"): a broken column is never "stable". A statistic over its threshold
+// does not flag a feature when batches of the same size drawn from the
+// reference itself reach it in 1% of draws (within_noise; null_p99 reported):
+// small batches do not raise alarms by sampling noise alone.
 // The dataset drifts when the share of drifted features >= share.
 #pragma once
 
@@ -37,6 +44,7 @@ struct DriftOptions {
   double psi = 0.25;
   double psi_watch = 0.1;
   double jensenshannon = 0.1;
+  double missing_rise = 0.1;
   double memory_mb = 1024;
   static Result<DriftOptions> FromConfig(const Config& cfg);
 };
@@ -46,10 +54,16 @@ struct FeatureDrift {
   bool categorical = false;
   double chi2_statistic = 0, chi2_pvalue = 1;  // categorical only
   double psi = 0, ks_statistic = 0, ks_pvalue = 1, jensen_shannon = 0, wasserstein = 0;
+  double jensen_shannon_corrected =
+      0;  // bias removed (JensenShannonCorrected): what method jensenshannon flags on
   bool drifted = false;
   std::string decided_by;                   // the statistic that set `drifted`
   double score = 0;                         // that statistic, oriented so larger means more drift
   double ref_missing = 0, cur_missing = 0;  // missing rates
+  // The score a batch of this size drawn from the reference itself exceeds in
+  // 1% of draws (drift_null.h); a score at or below it is noise, not drift.
+  double null_p99 = 0;
+  bool within_noise = false;  // over the threshold but within noise: not flagged
   // For the HTML report: the reference's decile bins and both proportions.
   std::vector<double> edges, ref_share, cur_share;
 };

@@ -264,6 +264,20 @@ double JensenShannon(const std::vector<double>& p_in, const std::vector<double>&
   return std::sqrt(std::max(0.0, js / 2));
 }
 
+double JensenShannonCorrected(const std::vector<double>& p, const std::vector<double>& q) {
+  double n1 = 0, n2 = 0;
+  int k = 0;
+  for (size_t i = 0; i < p.size(); ++i) {
+    n1 += p[i];
+    n2 += q[i];
+    k += (p[i] + q[i]) > 0;
+  }
+  if (n1 <= 0 || n2 <= 0) return 0;
+  const double js = JensenShannon(p, q);
+  const double bias = (k - 1) / (8.0 * (n1 * n2 / (n1 + n2)));
+  return std::sqrt(std::max(0.0, js * js - bias));
+}
+
 double GammaQ(double a, double x) {
   if (x <= 0) return 1;
   const double gln = std::lgamma(a);

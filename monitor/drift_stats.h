@@ -34,6 +34,14 @@ double KolmogorovSf(int64_t n, double x);
 double Psi(const std::vector<double>& ref_counts, const std::vector<double>& cur_counts);
 // Jensen-Shannon distance of two count vectors (normalised to probabilities).
 double JensenShannon(const std::vector<double>& p, const std::vector<double>& q);
+// The same distance with its finite-sample bias removed, for flagging. Two
+// samples of one distribution still differ: their JS divergence (nats) is about
+// chi2(k - 1) / (8 n_eff), with k the bins either sample reaches and n_eff =
+// n1 n2 / (n1 + n2) (the counts' totals), so its expectation (k - 1) / (8 n_eff)
+// is subtracted before the square root (0 when the sample is within noise).
+// With 100 percentile bins and 1,000 rows the raw distance of an undrifted batch
+// is about 0.13; this one about 0.02.
+double JensenShannonCorrected(const std::vector<double>& p, const std::vector<double>& q);
 
 struct ChiSquareResult {
   double statistic = 0;

@@ -53,6 +53,18 @@ at::Tensor AsTensor(FeatureMatrix& m) {
 
 }  // namespace
 
+// The current batch's columns in the reference's order, matched by name (when
+// the batch names its columns and the count matches; CompareProfile and the
+// name check below report every other mismatch).
+static Status AlignToReference(const std::vector<std::string>& ref_names, FeatureMatrix* cur) {
+  if (!cur->named || ref_names.size() != cur->names.size() || ref_names == cur->names) return Status::Ok();
+  Status st = AlignColumns(ref_names, cur->names, true, "--current '" + FLAGS_current + "'", cur->rows,
+                           &cur->x, nullptr, "the reference");
+  if (!st.ok()) return Status::Data("feature names differ: " + st.message());
+  cur->names = ref_names;
+  return Status::Ok();
+}
+
 int RunProfile(int argc, char** argv) {
   ParsedArgs args;
   int code = 0;
@@ -60,6 +72,8 @@ int RunProfile(int argc, char** argv) {
   if (FLAGS_in.empty() || FLAGS_out.empty()) {
     return ReportStatus("profile", Status::Usage("--in FILE and --out FILE are required"));
   }
+  Status same = CheckNotInput(FLAGS_out, {FLAGS_in}, "--out");
+  if (!same.ok()) return ReportStatus("profile", same);
   auto m = ReadFeatureMatrix(FLAGS_in, FLAGS_dataset);
   if (!m.ok()) return ReportStatus("profile", m.status());
   if (m.value().rows == 0) return ReportStatus("profile", Status::Data("'" + FLAGS_in + "' has no rows"));
@@ -81,6 +95,8 @@ int RunDrift(int argc, char** argv) {
   if (FLAGS_reference.empty() || FLAGS_current.empty()) {
     return ReportStatus("drift", Status::Usage("--reference and --current are required"));
   }
+  Status same = CheckNotInput(FLAGS_html, {FLAGS_reference, FLAGS_current}, "--html");
+  if (!same.ok()) return ReportStatus("drift", same);
   auto cfg = Config::Load(FLAGS_config, args.sets);
   if (!cfg.ok()) return ReportStatus("drift", cfg.status());
   auto opts = DriftOptions::FromConfig(cfg.value());
@@ -91,6 +107,10 @@ int RunDrift(int argc, char** argv) {
   if (IsProfileFile(FLAGS_reference)) {
     auto prof = ReadProfile(FLAGS_reference);
     if (!prof.ok()) return ReportStatus("drift", prof.status());
+    std::vector<std::string> ref_names;
+    for (const auto& f : prof.value().features) ref_names.push_back(f.name);
+    Status aligned = AlignToReference(ref_names, &cur.value());
+    if (!aligned.ok()) return ReportStatus("drift", aligned);
     report = CompareProfile(prof.value(), AsTensor(cur.value()), cur.value().names, opts.value());
   } else {
     if (!PathExists(FLAGS_reference)) {
@@ -101,6 +121,8 @@ int RunDrift(int argc, char** argv) {
       return ReportStatus("drift",
                           ref.status().WithContext("--reference (neither a driftrun profile nor data)"));
     }
+    Status aligned = AlignToReference(ref.value().names, &cur.value());
+    if (!aligned.ok()) return ReportStatus("drift", aligned);
     if (ref.value().names != cur.value().names) {
       return ReportStatus(
           "drift", Status::Data("feature names differ between '" + FLAGS_reference + "' (" +
@@ -111,6 +133,8 @@ int RunDrift(int argc, char** argv) {
   }
   if (!report.ok()) return ReportStatus("drift", report.status().WithContext("'" + FLAGS_current + "'"));
   DriftReport& r = report.value();
+  r.reference = FLAGS_reference;
+  r.current = FLAGS_current;
   // Categorical columns (/categorical int64 [rows, C]), from the profile or the data.
   auto cur_cat = ReadCategoricalMatrix(FLAGS_current, "/categorical");
   if (!cur_cat.ok()) return ReportStatus("drift", cur_cat.status());
@@ -135,10 +159,18 @@ int RunDrift(int argc, char** argv) {
   } else {
     std::cout << (r.dataset_drift ? "DATASET DRIFT: " : "no dataset drift: ") << r.drifted << " of "
               << r.features.size() << " features drifted (share " << r.drift_share << ", rule " << r.method
-              << ", " << r.stats_method << " statistics)\n";
+              << (r.method == "auto" ? (r.ref_rows <= 1000 ? " = ks p-value" : " = wasserstein") : "") << ", "
+              << r.stats_method << " statistics)\n";
     for (const auto& f : r.features) {
-      if (f.drifted) {
-        std::cout << "  " << f.name << ": psi " << f.psi << ", ks " << f.ks_statistic << " (p " << f.ks_pvalue
+      if (!f.drifted) continue;
+      std::cout << "  " << f.name << ": drifted by " << f.decided_by;
+      if (f.decided_by == "missing") {
+        std::cout << " (missing share " << f.ref_missing << " -> " << f.cur_missing << ")";
+      }
+      if (f.categorical) {
+        std::cout << "; chi2 p " << f.chi2_pvalue << ", js " << f.jensen_shannon << "\n";
+      } else {
+        std::cout << "; psi " << f.psi << ", ks " << f.ks_statistic << " (p " << f.ks_pvalue
                   << "), wasserstein " << f.wasserstein << ", js " << f.jensen_shannon << "\n";
       }
     }

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "common/config.h"
+#include "common/file_util.h"
 #include "export/exporter.h"
 #include "registry/model_source.h"
 #include "runner/commands.h"
@@ -48,6 +49,8 @@ int RunPredict(int argc, char** argv) {
   if (FLAGS_in.empty() || FLAGS_out.empty()) {
     return ReportStatus("predict", Status::Usage("--in x.h5 and --out y.h5 are required"));
   }
+  Status same = CheckNotInput(FLAGS_out, {FLAGS_in}, "--out");
+  if (!same.ok()) return ReportStatus("predict", same);
   auto src = ResolveModelSource(FLAGS_model, FLAGS_run, FLAGS_registry);
   if (!src.ok()) return ReportStatus("predict", src.status());
   PredictRequest req;
@@ -65,6 +68,7 @@ int RunPredict(int argc, char** argv) {
     }
   }();
   if (!r.ok()) return ReportStatus("predict", r.status());
+  for (const auto& w : r.value().warnings) std::cerr << "driftrun predict: warning: " << w << "\n";
   const double rps = r.value().rows / std::max(1e-9, r.value().seconds);
   if (FLAGS_json) {
     std::cout << "{\"rows\": " << r.value().rows << ", \"seconds\": " << r.value().seconds

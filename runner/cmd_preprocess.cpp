@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
+#include "common/file_util.h"
 #include "models/checkpoint.h"
 #include "runner/commands.h"
-#include "trainers/preprocess.h"
 #include "trainers/preprocess_file.h"
 
 DECLARE_string(config);
@@ -37,8 +37,8 @@ Status Preprocess(const ParsedArgs& args) {
   if (FLAGS_config.empty() || FLAGS_in.empty() || FLAGS_out.empty()) {
     return Status::Usage("--config, --in and --out are required");
   }
+  DRIFTRUN_RETURN_IF_ERROR(CheckNotInput(FLAGS_out, {FLAGS_in, FLAGS_checkpoint}, "--out"));
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(FLAGS_config, args.sets));
-  DRIFTRUN_RETURN_IF_ERROR(PreprocessOptions::FromConfig(cfg).status());
   Preprocessor pre;
   if (!FLAGS_checkpoint.empty()) {
     DRIFTRUN_ASSIGN_OR_RETURN(CheckpointState ck, ReadCheckpoint(FLAGS_checkpoint));
@@ -46,9 +46,10 @@ Status Preprocess(const ParsedArgs& args) {
   } else {
     DRIFTRUN_ASSIGN_OR_RETURN(pre, FitPreprocessorOnFile(cfg));
   }
-  DRIFTRUN_ASSIGN_OR_RETURN(
-      PreprocessFileReport rep,
-      PreprocessFile(pre, FLAGS_in, FLAGS_out, cfg.Str("data.features"), cfg.Str("data.labels")));
+  DRIFTRUN_ASSIGN_OR_RETURN(PreprocessFileReport rep,
+                            PreprocessFile(pre, FLAGS_in, FLAGS_out, cfg.Str("data.features"),
+                                           cfg.Str("data.labels"), cfg.Float("drift.missing_rise")));
+  for (const auto& w : rep.warnings) std::cerr << "driftrun preprocess: warning: " << w << "\n";
   nlohmann::json cols = nlohmann::json::array();
   for (size_t j = 0; j < rep.names.size(); ++j) {
     cols.push_back({{"name", rep.names[j]}, {"imputed", rep.imputed[j]}, {"clipped", rep.clipped[j]}});

@@ -22,6 +22,8 @@ DEFINE_string(run_dir, "", "run folder");
 DEFINE_string(resume, "", "auto | run folder | checkpoint");
 DEFINE_bool(quiet, false, "no per-epoch lines");
 DEFINE_bool(progress, true, "progress bar on a terminal");
+DEFINE_bool(overwrite, false, "delete the run in --run-dir and start it over");
+DEFINE_bool(allow_config_change, false, "resume under a config that differs from the run's own");
 DECLARE_string(trigger);
 
 #ifndef DRIFTRUN_VERSION
@@ -41,8 +43,15 @@ const CommandSpec kTrainSpec = {
       "events.jsonl, metrics.jsonl, summary.json, checkpoints/"},
      {"resume",
       "'auto': continue from the newest valid checkpoint of --run-dir (or of the newest "
-      "runs/<name>-* folder), else start fresh; or a run folder or checkpoint path. A corrupt "
+      "runs/<name>-<time> folder of exactly this name), else start fresh; or a run folder or checkpoint "
+      "path. The run continues under its own config.resolved.toml (see --allow-config-change). A corrupt "
       "checkpoint is skipped with a warning. Resuming on another number of ranks works"},
+     {"overwrite",
+      "--run-dir names a folder that already holds a run: delete it and start over (without this, and "
+      "without --resume, such a folder is refused so that two runs never mix)"},
+     {"allow_config_change",
+      "resume although --config/--set differ from the run's config.resolved.toml (each changed key is "
+      "recorded in events.jsonl); without it such a resume is refused, naming each key"},
      {"quiet", "no per-epoch console lines (events and metrics are still written)"},
      {"trigger",
       "what started this run (a drift report path, a signal id); recorded as the registered version's "
@@ -85,6 +94,26 @@ Status AfterTraining(const Config& cfg, const std::string& run_dir) {
   return Status::Ok();
 }
 
+std::string ShellQuote(const std::string& a) {
+  if (!a.empty() &&
+      a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@") ==
+          std::string::npos) {
+    return a;
+  }
+  std::string q = "'";
+  for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// The command that started this run, without --run-dir and --resume: what the
+// stop message tells people to run again (ranks and overrides included).
+std::string RelaunchCommand(const char* argv0, int ranks, const std::vector<std::string>& sets) {
+  std::string c = ranks > 1 ? "mpirun -np " + std::to_string(ranks) + " " : "";
+  c += ShellQuote(argv0) + " train --config " + ShellQuote(FLAGS_config);
+  for (const auto& kv : sets) c += " --set " + ShellQuote(kv);
+  return c;
+}
+
 // Test hook (tests/integration/test_resume.py): DRIFTRUN_FAULT_SIGNAL_AT_STEP=K
 // raises SIGTERM on rank DRIFTRUN_FAULT_RANK (default the last) before step K.
 FaultInjection FaultFromEnv() {
@@ -109,6 +138,7 @@ int RunTrain(int argc, char** argv) {
   if (FLAGS_config.empty()) {
     return ReportStatus("train", Status::Usage("--config FILE is required (examples: configs/demo.toml)"));
   }
+  const std::string argv0 = argv[0];
   const std::atomic<int>* stop = InstallStopHandlers();
   auto env_or = MpiEnv::Init(&argc, &argv);
   if (!env_or.ok()) return ReportStatus("train", env_or.status());
@@ -130,6 +160,9 @@ int RunTrain(int argc, char** argv) {
   req.local_rank = env->local_rank();
   req.local_size = env->local_size();
   req.fault = FaultFromEnv();
+  req.overwrite = FLAGS_overwrite;
+  req.allow_config_change = FLAGS_allow_config_change;
+  req.command = RelaunchCommand(argv0.c_str(), env->size(), args.sets);
   Status st;
   try {
     auto r = Train(world, cfg.value(), req);

@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <chrono>
+#include <cstdio>
 
 #include "dataio/h5_io.h"
 #include "dataio/sharding.h"
@@ -23,9 +24,11 @@ struct RawInputs {
 };
 
 // Reads `rows` (all rows when empty) of the model's input dataset from `file`,
-// checking its shape against the model's.
-Result<RawInputs> ReadInputs(const H5Reader& file, const ModelSpec& spec, const TrainOptions& o,
-                             const std::vector<int64_t>& rows) {
+// checking its shape against the model's; feature columns are matched to the
+// model's by name (ck.pre.names).
+Result<RawInputs> ReadInputs(const H5Reader& file, const CheckpointState& ck, const ModelSpec& spec,
+                             const TrainOptions& o, const std::vector<int64_t>& rows,
+                             std::vector<std::string>* warnings) {
   DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, file.Info(o.train.features));
   RawInputs in;
   in.rows = rows.empty() ? info.rows() : static_cast<int64_t>(rows.size());
@@ -39,8 +42,12 @@ Result<RawInputs> ReadInputs(const H5Reader& file, const ModelSpec& spec, const 
     }
     return in;
   }
-  if (info.kind != H5Kind::kFloat ||
-      std::vector<int64_t>(info.dims.begin() + (info.dims.empty() ? 0 : 1), info.dims.end()) != spec.input) {
+  const int64_t file_width =
+      info.dims.size() == 2 && info.kind == H5Kind::kFloat ? info.dims[1] : -1;  // a feature matrix
+  const bool by_name = spec.input.size() == 1 && file_width > 0;
+  if (!by_name &&
+      (info.kind != H5Kind::kFloat || std::vector<int64_t>(info.dims.begin() + (info.dims.empty() ? 0 : 1),
+                                                           info.dims.end()) != spec.input)) {
     std::string shape;
     for (int64_t d : spec.input) shape += ", " + std::to_string(d);
     return Status::Data("'" + file.path() + "' dataset '" + o.train.features +
@@ -51,13 +58,31 @@ Result<RawInputs> ReadInputs(const H5Reader& file, const ModelSpec& spec, const 
   } else {
     DRIFTRUN_RETURN_IF_ERROR(file.ReadRows(o.train.features, rows, &in.x));
   }
+  if (by_name) {
+    // Feature columns meet the model's by name (reordered; missing or extra
+    // ones refused), then by count.
+    bool named = false;
+    DRIFTRUN_ASSIGN_OR_RETURN(
+        auto names, ReadColumnNames(file, o.train.features, "feature_names", file_width, "f", &named));
+    const std::string where = "'" + file.path() + "' dataset '" + o.train.features + "'";
+    if (named && !ck.pre.names.empty()) {
+      DRIFTRUN_RETURN_IF_ERROR(AlignColumns(ck.pre.names, names, true, where, in.rows, &in.x, warnings));
+    } else if (file_width != spec.input[0]) {
+      return Status::Data(where + " has " + std::to_string(file_width) + " columns; the model takes " +
+                          std::to_string(spec.input[0]));
+    } else {
+      DRIFTRUN_RETURN_IF_ERROR(AlignColumns(ck.pre.names, names, named, where, in.rows, &in.x, warnings));
+    }
+  }
   return in;
 }
 
 // The model's outputs (logits for classification) for raw inputs, in batches;
-// *ids gets the hashed n-gram ids of a text model.
+// *ids gets the hashed n-gram ids of a text model, *imputed (when not null) the
+// number of imputed values per input column.
 Result<torch::Tensor> Forward(const CheckpointState& ck, const ModelSpec& spec, const TrainOptions& o,
-                              RawInputs& in, torch::Device device, int64_t batch, torch::Tensor* ids) {
+                              RawInputs& in, torch::Device device, int64_t batch, torch::Tensor* ids,
+                              std::vector<int64_t>* imputed) {
   // Keep freed batch buffers in the heap: otherwise every large tensor is a fresh
   // mmap whose first touch page-faults (measured: a 33 MB copy 10 ms -> 1.5 ms).
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
@@ -82,12 +107,35 @@ Result<torch::Tensor> Forward(const CheckpointState& ck, const ModelSpec& spec, 
       x = all_ids.narrow(0, b, n);
     } else {
       torch::Tensor raw = torch::from_blob(in.x.data() + b * width, {n, width}, torch::kFloat).to(device);
-      DRIFTRUN_ASSIGN_OR_RETURN(x, ApplyPreprocessor(ck.pre, raw));
+      TransformReport rep;
+      DRIFTRUN_ASSIGN_OR_RETURN(x, ApplyPreprocessor(ck.pre, raw, &rep));
       x = x.to(torch::kFloat);
+      if (imputed) {
+        imputed->resize(rep.imputed.size());
+        for (size_t j = 0; j < rep.imputed.size(); ++j) (*imputed)[j] += rep.imputed[j];
+      }
     }
     out.push_back(model->forward(x));
   }
   return out.empty() ? torch::zeros({0, spec.out}) : torch::cat(out);
+}
+
+// A warning per column whose imputed share exceeds `limit` (drift.missing_rise):
+// predictions for those rows rest on the fill value, not on the data.
+void WarnImputed(const std::vector<int64_t>& imputed, int64_t rows, double limit,
+                 const std::vector<std::string>& names, std::vector<std::string>* warnings) {
+  if (rows == 0) return;
+  for (size_t j = 0; j < imputed.size(); ++j) {
+    const double share = static_cast<double>(imputed[j]) / static_cast<double>(rows);
+    if (share <= limit) continue;
+    char buf[256];
+    std::snprintf(buf, sizeof(buf),
+                  "column %s: %.1f%% of its values were missing or +-Inf and imputed (more than "
+                  "drift.missing_rise = %.3g); predictions for those rows rest on the training fill value",
+                  j < names.size() ? names[j].c_str() : ("f" + std::to_string(j)).c_str(), 100 * share,
+                  limit);
+    warnings->push_back(buf);
+  }
 }
 
 Status PickDevice(const std::string& want, torch::Device* device) {
@@ -107,15 +155,18 @@ Result<PredictResult> Predict(const PredictRequest& req) {
   torch::Device device = torch::kCPU;
   DRIFTRUN_RETURN_IF_ERROR(PickDevice(req.device, &device));
   DRIFTRUN_ASSIGN_OR_RETURN(auto file, H5Reader::Open(req.in));
-  DRIFTRUN_ASSIGN_OR_RETURN(RawInputs in, ReadInputs(*file, spec, o, {}));
+  PredictResult r;
+  DRIFTRUN_ASSIGN_OR_RETURN(RawInputs in, ReadInputs(*file, ck, spec, o, {}, &r.warnings));
 
   const auto t0 = std::chrono::steady_clock::now();
   torch::Tensor ids;
-  DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor logits, Forward(ck, spec, o, in, device, req.batch, &ids));
+  std::vector<int64_t> imputed;
+  DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor logits,
+                            Forward(ck, spec, o, in, device, req.batch, &ids, &imputed));
+  WarnImputed(imputed, in.rows, req.config->Float("drift.missing_rise"), ck.pre.names, &r.warnings);
   const bool cls = spec.task == "classification";
   torch::Tensor pred = (cls ? torch::softmax(logits, 1) : logits).to(torch::kCPU).contiguous();
   torch::Tensor label = cls ? logits.argmax(1).to(torch::kCPU).contiguous() : torch::Tensor();
-  PredictResult r;
   r.rows = in.rows;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -147,8 +198,9 @@ Result<double> HoldoutLoss(const CheckpointState& ck, const Config& model_cfg, c
     rows.resize(static_cast<size_t>(labels.rows()));
     for (int64_t i = 0; i < labels.rows(); ++i) rows[static_cast<size_t>(i)] = i;
   }
-  DRIFTRUN_ASSIGN_OR_RETURN(RawInputs in, ReadInputs(*file, spec, mo, rows));
-  DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor logits, Forward(ck, spec, mo, in, torch::kCPU, 8192, nullptr));
+  DRIFTRUN_ASSIGN_OR_RETURN(RawInputs in, ReadInputs(*file, ck, spec, mo, rows, nullptr));
+  DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor logits,
+                            Forward(ck, spec, mo, in, torch::kCPU, 8192, nullptr, nullptr));
   torch::NoGradGuard ng;
   if (spec.task == "classification") {
     std::vector<int64_t> y;

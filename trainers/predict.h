@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/config.h"
 #include "common/status.h"
@@ -27,6 +28,8 @@ struct PredictRequest {
 struct PredictResult {
   int64_t rows = 0;
   double seconds = 0;  // model time (preprocessing + forward), not file I/O
+  // For the console: columns taken by position, heavily imputed columns.
+  std::vector<std::string> warnings;
 };
 
 Result<PredictResult> Predict(const PredictRequest& req);

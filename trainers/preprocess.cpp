@@ -99,6 +99,7 @@ Result<FitResult> FitPreprocessor(Communicator& comm, const at::Tensor& train_x,
   FitResult r;
   r.pre.params = MakeTransform(stats, median, per_column.value(), meta.feature_names, &r.pre.notes);
   r.pre.bf16 = opts.bf16;
+  if (meta.named) r.pre.names = meta.feature_names;
   std::vector<double> maxlab = {-1};
   for (int64_t c : cls) maxlab[0] = std::max(maxlab[0], static_cast<double>(c));
   DRIFTRUN_RETURN_IF_ERROR(AllReduceDoubles(comm, &maxlab, ReduceOp::kMax));

@@ -40,6 +40,7 @@ Result<Preprocessor> FitPreprocessorOnFile(const Config& cfg) {
   meta.rows = train.value().rows;
   meta.dim = train.value().dim;
   meta.feature_names = train.value().names;
+  meta.named = train.value().named;
   LocalCommunicator local;
   at::Tensor x = at::from_blob(train.value().x.data(), {meta.rows, meta.dim}, at::kFloat);
   DRIFTRUN_ASSIGN_OR_RETURN(FitResult fit, FitPreprocessor(local, x, {}, spec, meta, opts));
@@ -47,12 +48,23 @@ Result<Preprocessor> FitPreprocessorOnFile(const Config& cfg) {
 }
 
 Result<PreprocessFileReport> PreprocessFile(Preprocessor pre, const std::string& in, const std::string& out,
-                                            const std::string& features, const std::string& labels) {
+                                            const std::string& features, const std::string& labels,
+                                            double missing_rise) {
   DRIFTRUN_ASSIGN_OR_RETURN(FeatureMatrix m, ReadFeatureMatrix(in, features));
+  PreprocessFileReport r;
+  const std::string where = "'" + in + "' dataset '" + features + "'";
+  if (m.named && !pre.names.empty()) {
+    // By name: reordered to the training order, which the output keeps.
+    DRIFTRUN_RETURN_IF_ERROR(AlignColumns(pre.names, m.names, true, where, m.rows, &m.x, &r.warnings));
+    m.names = pre.names;
+    m.dim = pre.dim();
+  }
   if (m.dim != pre.dim()) {
     return Status::Data("'" + in + "' has " + std::to_string(m.dim) +
                         " features; the transform was fitted on " + std::to_string(pre.dim()));
   }
+  if (!m.named)
+    DRIFTRUN_RETURN_IF_ERROR(AlignColumns(pre.names, m.names, false, where, m.rows, &m.x, &r.warnings));
   pre.bf16 = false;  // HDF5 has no bfloat16: the file holds float32
   TransformReport rep;
   DRIFTRUN_ASSIGN_OR_RETURN(
@@ -67,11 +79,18 @@ Result<PreprocessFileReport> PreprocessFile(Preprocessor pre, const std::string&
   DRIFTRUN_RETURN_IF_ERROR(w->Write("/preprocess/imputed", {d}, rep.imputed.data()));
   DRIFTRUN_RETURN_IF_ERROR(w->Write("/preprocess/clipped", {d}, rep.clipped.data()));
   DRIFTRUN_RETURN_IF_ERROR(w->Commit());
-  PreprocessFileReport r;
   r.rows = m.rows;
   r.names = m.names;
   r.imputed.assign(rep.imputed.begin(), rep.imputed.end());
   r.clipped.assign(rep.clipped.begin(), rep.clipped.end());
+  for (size_t j = 0; j < r.imputed.size() && m.rows > 0; ++j) {
+    const double share = static_cast<double>(r.imputed[j]) / static_cast<double>(m.rows);
+    if (share > missing_rise) {
+      r.warnings.push_back(
+          "column " + m.names[j] + ": " + std::to_string(static_cast<int>(100 * share + 0.5)) +
+          "% of its values were missing or +-Inf and imputed (more than drift.missing_rise)");
+    }
+  }
   return r;
 }
 

@@ -22,12 +22,16 @@ struct PreprocessFileReport {
   int64_t rows = 0;
   std::vector<std::string> names;  // column names of the input
   std::vector<int64_t> imputed, clipped;
+  std::vector<std::string> warnings;  // columns by position, heavy imputation
 };
 
 // Applies `pre` to dataset `features` of `in` and writes `out` atomically
-// (labels dataset `labels` copied when present). Status::Data when the column
-// count differs from the transform's.
+// (labels dataset `labels` copied when present). Columns are matched to the
+// transform's by name (pre.names) and written in the training order;
+// Status::Data when they do not match or their count differs. A column imputed
+// in more than `missing_rise` of its rows gets a warning.
 Result<PreprocessFileReport> PreprocessFile(Preprocessor pre, const std::string& in, const std::string& out,
-                                            const std::string& features, const std::string& labels);
+                                            const std::string& features, const std::string& labels,
+                                            double missing_rise);
 
 }  // namespace driftrun

@@ -1,6 +1,7 @@
 #include "trainers/resume.h"
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 
 #include "common/file_util.h"
@@ -25,7 +26,7 @@ Result<std::string> ResumeCheckpoint(const std::string& resume, const std::strin
     // Newest runs/<name>-* folder with a valid checkpoint.
     std::vector<std::string> dirs;
     for (const auto& n : ListDir("runs")) {
-      if (n.rfind(name + "-", 0) == 0 && IsDir("runs/" + n)) dirs.push_back("runs/" + n);
+      if (IsRunFolderNameOf(n, name) && IsDir("runs/" + n)) dirs.push_back("runs/" + n);
     }
     std::sort(dirs.rbegin(), dirs.rend());
     for (const auto& d : dirs) {
@@ -56,10 +57,36 @@ Result<std::string> ResumeCheckpoint(const std::string& resume, const std::strin
 
 }  // namespace
 
+bool IsRunFolder(const std::string& dir) {
+  return PathExists(dir + "/config.resolved.toml") || PathExists(dir + "/events.jsonl") ||
+         IsDir(dir + "/checkpoints");
+}
+
+bool IsRunFolderNameOf(const std::string& n, const std::string& name) {
+  if (n.size() < name.size() + 16 || n.compare(0, name.size() + 1, name + "-") != 0) return false;
+  const std::string t = n.substr(name.size() + 1);  // YYYYmmdd-HHMMSS[-k]
+  auto digits = [&](size_t from, size_t count) {
+    for (size_t i = from; i < from + count; ++i)
+      if (i >= t.size() || !std::isdigit(static_cast<unsigned char>(t[i]))) return false;
+    return true;
+  };
+  if (!digits(0, 8) || t[8] != '-' || !digits(9, 6)) return false;
+  if (t.size() == 15) return true;
+  return t[15] == '-' && t.size() > 16 && digits(16, t.size() - 16);
+}
+
 Status ResolveRunFolder(const std::string& run_dir, const std::string& resume, const std::string& name,
-                        RunFolderChoice* out) {
+                        bool overwrite, RunFolderChoice* out) {
   RunFolderChoice& c = *out;
   c.run_dir = run_dir;
+  if (resume.empty() && !run_dir.empty() && IsRunFolder(run_dir)) {
+    if (!overwrite) {
+      return Status::Usage("--run-dir '" + run_dir +
+                           "' already holds a run; continue it with --resume auto, start it over with "
+                           "--overwrite (deletes it), or choose another --run-dir");
+    }
+    c.overwrite = true;
+  }
   DRIFTRUN_ASSIGN_OR_RETURN(c.checkpoint, ResumeCheckpoint(resume, name, &c.run_dir, &c.warnings));
   if (c.run_dir.empty()) {
     c.run_dir = "runs/" + name + "-" + TimeStamp();

@@ -2,9 +2,12 @@
 // from. Decided on rank 0 before any rank trains; no LibTorch.
 //
 //   resume ""      a fresh run: requested run_dir, else runs/<name>-<YYYYmmdd-HHMMSS>
-//                  (with -2, -3, ... when that exists)
+//                  (with -2, -3, ... when that exists). A requested run_dir that
+//                  already holds a run is refused (Status::Usage) unless
+//                  `overwrite` (then out->overwrite: the caller deletes it first)
 //   resume "auto"  the newest valid checkpoint of run_dir, or without run_dir of
-//                  the newest runs/<name>-* folder that has one; none: fresh
+//                  the newest runs/<name>-<YYYYmmdd-HHMMSS>[-k] folder (exactly
+//                  this name, never a prefix) that has one; none: fresh
 //   resume PATH    a run folder, a checkpoints/ folder, or a checkpoint (.json
 //                  manifest or .h5); run_dir defaults to the folder it is in
 #pragma once
@@ -18,6 +21,7 @@ namespace driftrun {
 
 struct RunFolderChoice {
   std::string run_dir;
+  bool overwrite = false;             // run_dir holds an earlier run to delete before starting
   std::string checkpoint;             // manifest to resume from; "": fresh start
   std::vector<std::string> warnings;  // corrupt checkpoints skipped
 };
@@ -25,6 +29,12 @@ struct RunFolderChoice {
 // Status::Usage when an explicit PATH holds no valid checkpoint; out->warnings
 // are filled either way.
 Status ResolveRunFolder(const std::string& run_dir, const std::string& resume, const std::string& name,
-                        RunFolderChoice* out);
+                        bool overwrite, RunFolderChoice* out);
+
+// Whether `dir` holds (part of) a run: a config.resolved.toml, events.jsonl or
+// checkpoints/ folder.
+bool IsRunFolder(const std::string& dir);
+// Whether folder name `n` is "<name>-<YYYYmmdd-HHMMSS>" or that plus "-<k>".
+bool IsRunFolderNameOf(const std::string& n, const std::string& name);
 
 }  // namespace driftrun

@@ -84,15 +84,11 @@ void TrainReporter::NonFiniteLoss(int64_t step, int64_t epoch) {
   (void)log_.Event("error", {{"reason", "non-finite loss"}, {"step", step}, {"epoch", epoch}});
 }
 
-void TrainReporter::Stopped(int64_t step, const std::string& checkpoint, const std::string& config_path,
-                            const std::string& run_dir) {
-  (void)log_.Event("stop", {{"step", step}, {"checkpoint", checkpoint}});
+void TrainReporter::Stopped(int64_t step, const std::string& checkpoint, const std::string& resume_command) {
+  (void)log_.Event("stop", {{"step", step}, {"checkpoint", checkpoint}, {"resume", resume_command}});
   if (o_.rank != 0) return;
-  std::printf(
-      "\nstopped by signal at step %lld; checkpoint %s\nresume with: driftrun train --config %s "
-      "--run-dir %s --resume auto\n",
-      static_cast<long long>(step), checkpoint.c_str(), config_path.empty() ? "FILE" : config_path.c_str(),
-      run_dir.c_str());
+  std::printf("\nstopped by signal at step %lld; checkpoint %s\nresume with: %s\n",
+              static_cast<long long>(step), checkpoint.c_str(), resume_command.c_str());
   std::fflush(stdout);
 }
 

@@ -57,9 +57,9 @@ class TrainReporter {
   Status Epoch(const EpochReport& e);
   void Checkpoint(int64_t step, const std::string& path);
   void NonFiniteLoss(int64_t step, int64_t epoch);
-  // Stopped by a signal: event, and (even when quiet) how to resume.
-  void Stopped(int64_t step, const std::string& checkpoint, const std::string& config_path,
-               const std::string& run_dir);
+  // Stopped by a signal: event, and (even when quiet) how to resume: the
+  // whole command, ranks and overrides included.
+  void Stopped(int64_t step, const std::string& checkpoint, const std::string& resume_command);
   void Done(int64_t step, double wall_s, const std::string& run_dir);
 
  private:

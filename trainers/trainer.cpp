@@ -23,18 +23,45 @@ nlohmann::json NumberOrNull(double v) {
 
 // Rank 0 decides the run folder and resume point; every rank learns them.
 Status ChooseRunFolder(Communicator& world, const TrainRequest& req, const std::string& name,
-                       std::string* run_dir, std::string* ckpt_path) {
+                       std::string* run_dir, std::string* ckpt_path, bool* overwrite) {
   Status local;
   if (world.rank() == 0) {
     RunFolderChoice c;
-    local = ResolveRunFolder(req.run_dir, req.resume, name, &c);
+    local = ResolveRunFolder(req.run_dir, req.resume, name, req.overwrite, &c);
     for (const auto& w : c.warnings) std::cerr << "warning: " << w << "\n";
     *run_dir = c.run_dir;
     *ckpt_path = c.checkpoint;
+    *overwrite = c.overwrite;
   }
   DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local));
   DRIFTRUN_RETURN_IF_ERROR(BroadcastString(world, run_dir));
   return BroadcastString(world, ckpt_path);
+}
+
+// Collective. A resumed run continues under its own config: rank 0 compares
+// the given one with the run's config.resolved.toml. *changes lists the keys
+// that differ (allowed only with req.allow_config_change).
+Status CheckResumeConfig(Communicator& world, const Config& cfg, const TrainRequest& req,
+                         const std::string& run_dir, std::vector<std::string>* changes) {
+  Status local;
+  const std::string saved_path = run_dir + "/config.resolved.toml";
+  if (world.rank() == 0 && PathExists(saved_path)) {
+    auto saved = Config::Load(saved_path, {});
+    if (!saved.ok()) {
+      local = saved.status().WithContext("resuming '" + run_dir + "'");
+    } else {
+      *changes = saved.value().Differences(cfg);
+      if (!changes->empty() && !req.allow_config_change) {
+        std::string list;
+        for (const auto& c : *changes) list += "\n  " + c;
+        local =
+            Status::Usage("resuming '" + run_dir + "': the config differs from the run's own (" + saved_path +
+                          "):" + list + "\nresume with the same --config and --set (or --config " +
+                          saved_path + "), or pass --allow-config-change to continue under the new values");
+      }
+    }
+  }
+  return AgreeStatus(world, local);
 }
 
 // Collective. The checkpoint to resume from, checked against the data.
@@ -51,10 +78,11 @@ Status ReadResumeCheckpoint(Session& s, const std::string& path, CheckpointState
 }
 
 // Collective. Creates the run folder (rank 0) once config and data are known
-// to be good.
-Status CreateRunFolder(Communicator& world, const Config& cfg, const std::string& run_dir) {
+// to be good; with `overwrite`, the earlier run in it is deleted first.
+Status CreateRunFolder(Communicator& world, const Config& cfg, const std::string& run_dir, bool overwrite) {
   Status local;
   if (world.rank() == 0) {
+    if (overwrite) RemoveTree(run_dir);
     local = MakeDirs(run_dir + "/checkpoints");
     if (local.ok()) local = WriteFileAtomic(run_dir + "/config.resolved.toml", cfg.ToToml());
   }
@@ -126,14 +154,18 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
 
   DRIFTRUN_RETURN_IF_ERROR(OpenTrainingData(s));
   std::string run_dir, ckpt_path;
-  DRIFTRUN_RETURN_IF_ERROR(ChooseRunFolder(world, req, o.name, &run_dir, &ckpt_path));
+  bool overwrite = false;
+  DRIFTRUN_RETURN_IF_ERROR(ChooseRunFolder(world, req, o.name, &run_dir, &ckpt_path, &overwrite));
+  std::vector<std::string> config_changes;
+  if (!ckpt_path.empty())
+    DRIFTRUN_RETURN_IF_ERROR(CheckResumeConfig(world, cfg, req, run_dir, &config_changes));
   DRIFTRUN_RETURN_IF_ERROR(SetupDevice(s, req.local_rank));
   DRIFTRUN_RETURN_IF_ERROR(ReadShard(s));
   const bool resuming = !ckpt_path.empty();
   CheckpointState ck;
   if (resuming) DRIFTRUN_RETURN_IF_ERROR(ReadResumeCheckpoint(s, ckpt_path, &ck));
   DRIFTRUN_RETURN_IF_ERROR(FitPreprocessing(s, resuming ? &ck : nullptr));
-  DRIFTRUN_RETURN_IF_ERROR(CreateRunFolder(world, cfg, run_dir));
+  DRIFTRUN_RETURN_IF_ERROR(CreateRunFolder(world, cfg, run_dir, overwrite));
   DRIFTRUN_RETURN_IF_ERROR(BuildModel(s, resuming ? &ck : nullptr, ckpt_path));
   DRIFTRUN_RETURN_IF_ERROR(LoadTensors(s));
 
@@ -152,6 +184,7 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   ro.clock = &clock;
   TrainReporter rep(RunLog(run_dir, rank == 0), ro);
   ReportStart(rep, s, req, run_dir, ckpt_path, st.at);
+  if (!config_changes.empty()) (void)rep.log().Event("config_change", {{"changes", config_changes}});
 
   TrainResult result;
   result.run_dir = run_dir;
@@ -186,7 +219,9 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   result.val_metric = st.last_eval.metric;
   const double wall = clock.Seconds() - t0;
   if (st.stopped) {
-    rep.Stopped(st.at.step, result.last_checkpoint, req.config_path, run_dir);
+    rep.Stopped(st.at.step, result.last_checkpoint,
+                (req.command.empty() ? "driftrun train --config " + req.config_path : req.command) +
+                    " --run-dir " + run_dir + " --resume auto");
     return result;
   }
   DRIFTRUN_RETURN_IF_ERROR(

@@ -38,6 +38,15 @@ struct TrainRequest {
   std::string config_path;  // for messages ("resume with ...")
   std::string run_dir;      // "" → runs/<name>-<YYYYmmdd-HHMMSS>
   std::string resume;       // "" | "auto" | a run folder or checkpoint path
+  bool overwrite = false;   // a run_dir that holds a run is deleted and started over
+  // Resuming with a config that differs from the run's config.resolved.toml is
+  // refused (Status::Usage naming each key) unless this is set; then the
+  // change is recorded in events.jsonl.
+  bool allow_config_change = false;
+  // How this run was started, without --run-dir and --resume (e.g. "mpirun -np
+  // 2 driftrun train --config x.toml --set train.epochs=9"): the stop message
+  // appends them to say how to resume. "" : "driftrun train --config FILE".
+  std::string command;
   const std::atomic<int>* stop = nullptr;
   bool progress_bar = false;  // rank 0 draws a bar (stdout is a terminal)
   bool quiet = false;         // no per-epoch console lines

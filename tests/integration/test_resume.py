@@ -89,7 +89,9 @@ def test_uninterrupted_run(runs, ranks):
 def test_sigterm_stops_at_step_boundary(runs, ranks):
     p, cut, events, has_summary = runs.cut(ranks)
     assert p.returncode == 0, must_msg(p, f"{ranks} rank(s): run stopped by SIGTERM exits 0")
-    assert "resume with: driftrun train" in p.stdout, \
+    # The whole command: ranks, binary, config, run folder (issue 9).
+    want = (("mpirun -np 2 " if ranks > 1 else "") + f"{runs.ws.driftrun} train --config ")
+    assert f"resume with: {want}" in p.stdout and f"--run-dir {cut} --resume auto" in p.stdout, \
         f"{ranks} rank(s): stop message says how to resume: {p.stdout[-500:]}"
     assert events is not None, f"{ranks} rank(s): the stopped run wrote {cut}/events.jsonl"
     stops = [e for e in events if e["event"] == "stop"]

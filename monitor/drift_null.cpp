@@ -1,0 +1,86 @@
+#include "monitor/drift_null.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "monitor/drift_stats.h"
+#include "monitor/profile.h"
+
+namespace driftrun {
+namespace {
+
+// The 10 decile bins as sums of the 102 percentile slots (slot s holds values
+// between fine edges s - 1 and s; decile edge k is fine edge 10 k).
+std::vector<double> DecileCounts(const std::vector<double>& slots) {
+  std::vector<double> out(kPsiBins, 0.0);
+  const int per = kFineQuantiles / kPsiBins;
+  for (size_t s = 0; s < slots.size(); ++s) {
+    const int b = std::min<int>(kPsiBins - 1, std::max<int>(0, (static_cast<int>(s) - 1) / per));
+    out[static_cast<size_t>(b)] += slots[s];
+  }
+  return out;
+}
+
+double Score(const HistogramStats& h, const std::string& method) {
+  if (method == "ks") return 1 - h.ks_pvalue;
+  if (method == "psi") return h.psi;
+  if (method == "jensenshannon") return h.js_corrected;
+  return h.wasserstein;
+}
+
+}  // namespace
+
+HistogramStats StatsFromSlots(const std::vector<double>& rc, const std::vector<double>& cc,
+                              const std::vector<double>& fine_edges, double ref_std) {
+  HistogramStats h;
+  double nr = 0, nc = 0;
+  for (double v : rc) nr += v;
+  for (double v : cc) nc += v;
+  if (nr <= 0 || nc <= 0) return h;
+  // CDFs at the percentile edges; KS as their largest gap; Wasserstein by the
+  // trapezoid rule over the gaps.
+  double fr = 0, fc = 0, d = 0, w = 0, prev_gap = 0;
+  for (size_t k = 0; k < fine_edges.size(); ++k) {
+    fr += rc[k] / nr;
+    fc += cc[k] / nc;
+    const double gap = std::fabs(fr - fc);
+    d = std::max(d, gap);
+    if (k > 0) w += 0.5 * (gap + prev_gap) * (fine_edges[k] - fine_edges[k - 1]);
+    prev_gap = gap;
+  }
+  h.ks_statistic = d;
+  const double m = std::max(nr, nc), n = std::min(nr, nc);
+  h.ks_pvalue = KolmogorovSf(std::llround(m * n / (m + n)), d);
+  h.wasserstein = ref_std > 0 ? w / ref_std : w;
+  h.psi = Psi(DecileCounts(rc), DecileCounts(cc));
+  h.js_corrected = JensenShannonCorrected(rc, cc);
+  return h;
+}
+
+double NullScoreP99(const NullInputs& in, const std::string& method, uint64_t seed, int draws) {
+  double total = 0;
+  for (double v : in.fine_counts) total += v;
+  const int64_t n = std::llround(in.n);
+  if (total <= 0 || n <= 0 || draws < 1) return 0;
+  std::mt19937_64 rng(seed);
+  std::vector<double> scores, cc(in.fine_counts.size());
+  for (int d = 0; d < draws; ++d) {
+    // Multinomial by conditional binomials over the slots.
+    int64_t left = n;
+    double mass = total;
+    for (size_t s = 0; s < cc.size(); ++s) {
+      const double p = mass > 0 ? std::min(1.0, in.fine_counts[s] / mass) : 0;
+      const int64_t k = left > 0 && p > 0 ? std::binomial_distribution<int64_t>(left, p)(rng) : 0;
+      cc[s] = static_cast<double>(k);
+      left -= k;
+      mass -= in.fine_counts[s];
+    }
+    scores.push_back(Score(StatsFromSlots(in.fine_counts, cc, in.fine_edges, in.ref_std), method));
+  }
+  std::sort(scores.begin(), scores.end());
+  return scores[static_cast<size_t>(
+      std::min<double>(scores.size() - 1, std::ceil(0.99 * scores.size()) - 1))];
+}
+
+}  // namespace driftrun

@@ -1,0 +1,277 @@
+"""Everyday paths that once gave a wrong answer with exit 0 (issue 9).
+
+Columns meet models and profiles by name: a file whose columns are in another
+order gives the same predictions, preprocessed values and drift verdicts as
+the original, one with a missing or extra column is refused (exit 3) naming
+it, and names stored on the features dataset (what h5py users write) count as
+much as the root attribute. A broken column (all NaN, all +Inf, or a jump in
+its missing share) drifts. An output that is the input is refused (exit 2)
+and the input stays as it was. The ONNX file names its input columns.
+"""
+import hashlib
+import json
+import os
+
+import h5py
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from harness import must_msg
+
+CONFIG = """
+name = "cols"
+[data]
+train = "{data}/train.h5"
+[model]
+hidden = [16]
+[train]
+epochs = 2
+batch_size = 64
+"""
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def rewrite(src, dst, order=None, names_on="root", drop=None, mutate=None):
+    """Copies src's /features and /labels into dst with the columns in `order`
+    (names permuted along), names stored on the root or on the dataset, an
+    optional dropped column and an optional mutation of the feature matrix."""
+    with h5py.File(src, "r") as f:
+        x = f["features"][()]
+        y = f["labels"][()]
+        names = [n.decode() if isinstance(n, bytes) else n for n in f.attrs["feature_names"]]
+    order = list(range(x.shape[1])) if order is None else order
+    if drop is not None:
+        order = [j for j in order if j != drop]
+    x = x[:, order]
+    names = [names[j] for j in order]
+    if mutate:
+        mutate(x)
+    with h5py.File(dst, "w") as f:
+        d = f.create_dataset("features", data=x)
+        f.create_dataset("labels", data=y)
+        target = f.attrs if names_on == "root" else d.attrs
+        target["feature_names"] = np.array(names, dtype=h5py.string_dtype())
+    return dst
+
+
+class Setup:
+    def __init__(self, ws):
+        self.ws = ws
+        self.data = ws.path("data")
+        ws.make_data(self.data, "--rows", "3000", "--features", "6", "--missing", "0.02", "--batches", "1",
+                     "--batch-rows", "2000")
+        self.config = ws.write_config("cols.toml", CONFIG.format(data=self.data))
+        p = ws.run(["train", "--config", self.config, "--run-dir", ws.path("run"), "--quiet", "--noprogress"])
+        assert p.returncode == 0, must_msg(p, "training the model")
+        self.run = ws.path("run")
+        self.batch = os.path.join(self.data, "batch-001.h5")
+
+    def predict(self, infile, out):
+        return self.ws.run(["predict", "--run", self.run, "--in", infile, "--out", out])
+
+
+@pytest.fixture(scope="module")
+def s(module_workspace):
+    return Setup(module_workspace)
+
+
+def prediction(path):
+    with h5py.File(path, "r") as f:
+        return f["prediction"][()]
+
+
+def test_predict_matches_columns_by_name(s):
+    base = s.ws.path("p-base.h5")
+    p = s.predict(s.batch, base)
+    assert p.returncode == 0, must_msg(p, "predict on the batch")
+    shuffled = rewrite(s.batch, s.ws.path("shuffled.h5"), order=[3, 0, 5, 1, 4, 2])
+    p = s.predict(shuffled, s.ws.path("p-shuffled.h5"))
+    assert p.returncode == 0, must_msg(p, "predict on the reordered batch")
+    np.testing.assert_array_equal(prediction(s.ws.path("p-shuffled.h5")), prediction(base))
+
+
+def test_names_on_the_dataset_attribute_count(s):
+    on_ds = rewrite(s.batch, s.ws.path("on-ds.h5"), order=[5, 4, 3, 2, 1, 0], names_on="dataset")
+    p = s.predict(on_ds, s.ws.path("p-on-ds.h5"))
+    assert p.returncode == 0, must_msg(p, "predict on a file naming its columns on the dataset")
+    p2 = s.predict(s.batch, s.ws.path("p-base2.h5"))
+    assert p2.returncode == 0
+    np.testing.assert_array_equal(prediction(s.ws.path("p-on-ds.h5")), prediction(s.ws.path("p-base2.h5")))
+
+
+def test_missing_column_is_refused_naming_it(s):
+    dropped = rewrite(s.batch, s.ws.path("dropped.h5"), drop=2)
+    out = s.ws.path("p-dropped.h5")
+    p = s.predict(dropped, out)
+    assert p.returncode == 3, must_msg(p, "predict on a file without f2 must exit 3")
+    assert "missing f2" in p.stderr, p.stderr
+    assert not os.path.exists(out)
+
+
+def test_wrong_number_of_names_is_refused(s):
+    bad = s.ws.path("bad-names.h5")
+    with h5py.File(s.batch, "r") as f, h5py.File(bad, "w") as g:
+        g.create_dataset("features", data=f["features"][()])
+        g.create_dataset("labels", data=f["labels"][()])
+        g.attrs["feature_names"] = np.array(["a", "b"], dtype=h5py.string_dtype())
+    p = s.predict(bad, s.ws.path("p-bad.h5"))
+    assert p.returncode == 3, must_msg(p, "2 names for 6 columns must exit 3")
+    assert "has 2 names" in p.stderr, p.stderr
+
+
+def test_preprocess_matches_columns_by_name(s):
+    base, shuf = s.ws.path("pre-base.h5"), s.ws.path("pre-shuf.h5")
+    p = s.ws.run(["preprocess", "--config", s.config, "--in", s.batch, "--out", base])
+    assert p.returncode == 0, must_msg(p, "preprocess the batch")
+    shuffled = rewrite(s.batch, s.ws.path("shuffled-pre.h5"), order=[1, 2, 3, 4, 5, 0])
+    p = s.ws.run(["preprocess", "--config", s.config, "--in", shuffled, "--out", shuf])
+    assert p.returncode == 0, must_msg(p, "preprocess the reordered batch")
+    with h5py.File(base, "r") as a, h5py.File(shuf, "r") as b:
+        np.testing.assert_array_equal(a["features"][()], b["features"][()])
+        assert list(a.attrs["feature_names"]) == list(b.attrs["feature_names"])
+
+
+def test_predict_warns_on_heavy_imputation(s):
+    def blank(x):
+        x[:, 1] = np.nan
+    broken = rewrite(s.batch, s.ws.path("broken-f1.h5"), mutate=blank)
+    p = s.predict(broken, s.ws.path("p-broken.h5"))
+    assert p.returncode == 0, must_msg(p, "predict on a batch with f1 all NaN")
+    assert "column f1: 100.0% of its values were missing" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("reference", ["data", "profile"])
+@pytest.mark.parametrize("how", ["nan", "inf", "rise"])
+def test_a_broken_column_drifts(s, reference, how):
+    def mutate(x):
+        if how == "nan":
+            x[:, 4] = np.nan
+        elif how == "inf":
+            x[:, 4] = np.inf
+        else:  # 30% of the column goes missing; its other values are untouched
+            x[: int(0.3 * len(x)), 4] = np.nan
+    broken = rewrite(s.batch, s.ws.path(f"broken-{how}.h5"), mutate=mutate)
+    ref = os.path.join(s.data, "train.h5")
+    if reference == "profile":
+        prof = s.ws.path("train.profile.h5")
+        if not os.path.exists(prof):
+            p = s.ws.run(["profile", "--in", ref, "--out", prof])
+            assert p.returncode == 0, must_msg(p, "profile")
+        ref = prof
+    p = s.ws.run(["drift", "--reference", ref, "--current", broken, "--json"])
+    assert p.returncode == 0, must_msg(p, "drift")
+    feats = {f["name"]: f for f in json.loads(p.stdout)["features"]}
+    assert feats["f4"]["drifted"], feats["f4"]
+    assert feats["f4"]["decided_by"] == "missing", feats["f4"]
+    assert not any(f["drifted"] for n, f in feats.items() if n != "f4"), feats
+
+
+def test_drift_matches_columns_by_name_and_names_its_files(s):
+    shuffled = rewrite(s.batch, s.ws.path("shuffled-drift.h5"), order=[2, 1, 0, 5, 4, 3])
+    ref = os.path.join(s.data, "train.h5")
+    a = s.ws.run(["drift", "--reference", ref, "--current", s.batch, "--json"])
+    b = s.ws.run(["drift", "--reference", ref, "--current", shuffled, "--json"])
+    assert a.returncode == 0 and b.returncode == 0, must_msg(b, "drift on the reordered batch")
+    ja, jb = json.loads(a.stdout), json.loads(b.stdout)
+    assert [f["name"] for f in ja["features"]] == [f["name"] for f in jb["features"]]
+    assert [f["psi"] for f in ja["features"]] == [f["psi"] for f in jb["features"]]
+    assert jb["reference"]["path"] == ref and jb["current"]["path"] == shuffled
+
+
+@pytest.mark.parametrize("cmd", ["predict", "profile", "preprocess", "drift-html"])
+def test_output_equal_to_input_is_refused(s, cmd):
+    victim = rewrite(s.batch, s.ws.path(f"victim-{cmd}.h5"))
+    before = sha(victim)
+    rel = os.path.relpath(victim, s.ws.tmp)  # the same file under another spelling
+    args = {
+        "predict": ["predict", "--run", s.run, "--in", victim, "--out", "./" + rel],
+        "profile": ["profile", "--in", rel, "--out", victim],
+        "preprocess": ["preprocess", "--config", s.config, "--in", victim, "--out", rel],
+        "drift-html": ["drift", "--reference", os.path.join(s.data, "train.h5"), "--current", victim, "--html",
+                       victim],
+    }[cmd]
+    p = s.ws.run(args)
+    assert p.returncode == 2, must_msg(p, f"{cmd} writing over its input must exit 2")
+    assert "is the input file" in p.stderr, p.stderr
+    assert sha(victim) == before, "the input was changed"
+
+
+def test_onnx_names_its_input_columns(s):
+    meta = ort.InferenceSession(os.path.join(s.run, "model.onnx")).get_modelmeta().custom_metadata_map
+    assert json.loads(meta["driftrun.feature_names"]) == [f"f{j}" for j in range(6)], meta
+
+
+# ---- run folders and resume -------------------------------------------------
+
+def metrics_epochs(run):
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        return [json.loads(line)["epoch"] for line in f if line.strip()]
+
+
+def test_existing_run_dir_needs_resume_or_overwrite(s):
+    before = sha(os.path.join(s.run, "metrics.jsonl"))
+    p = s.ws.run(["train", "--config", s.config, "--run-dir", s.run, "--quiet", "--noprogress"])
+    assert p.returncode == 2, must_msg(p, "a second run into a used --run-dir must exit 2")
+    assert "already holds a run" in p.stderr and "--overwrite" in p.stderr, p.stderr
+    assert sha(os.path.join(s.run, "metrics.jsonl")) == before, "the refused run wrote into the folder"
+    other = s.ws.path("run-over")
+    p = s.ws.run(["train", "--config", s.config, "--run-dir", other, "--quiet", "--noprogress"])
+    assert p.returncode == 0, must_msg(p, "first run into run-over")
+    p = s.ws.run(["train", "--config", s.config, "--run-dir", other, "--overwrite", "--quiet", "--noprogress",
+                  "--set", "train.epochs=3"])
+    assert p.returncode == 0, must_msg(p, "--overwrite starts over")
+    assert metrics_epochs(other) == [0, 1, 2], "metrics of two runs are mixed"
+
+
+def test_resume_refuses_another_config_unless_allowed(s):
+    run = s.ws.path("run-cfg")
+    p = s.ws.run(["train", "--config", s.config, "--run-dir", run, "--quiet", "--noprogress"])
+    assert p.returncode == 0, must_msg(p, "training run-cfg")
+    p = s.ws.run(["train", "--config", s.config, "--run-dir", run, "--resume", "auto", "--quiet", "--noprogress",
+                  "--set", "train.epochs=4", "--set", "train.lr=0.5"])
+    assert p.returncode == 2, must_msg(p, "resume with other --set values must exit 2")
+    assert "train.epochs: 2 -> 4" in p.stderr and "train.lr" in p.stderr, p.stderr
+    p = s.ws.run(["train", "--config", s.config, "--run-dir", run, "--resume", "auto", "--quiet", "--noprogress",
+                  "--set", "train.epochs=4", "--allow-config-change"])
+    assert p.returncode == 0, must_msg(p, "resume with --allow-config-change")
+    with open(os.path.join(run, "events.jsonl")) as f:
+        events = [json.loads(line) for line in f if line.strip()]
+    changes = [e for e in events if e["event"] == "config_change"]
+    assert changes and "train.epochs: 2 -> 4" in changes[0]["changes"], changes
+
+
+def test_stop_message_gives_the_whole_command(s):
+    run = s.ws.path("run-stop")
+    p = s.ws.run(["train", "--config", s.config, "--run-dir", run, "--noprogress", "--set", "train.epochs=30"],
+                 ranks=2, env={"DRIFTRUN_FAULT_SIGNAL_AT_STEP": "20"})
+    assert p.returncode == 0, must_msg(p, "stopped run exits 0")
+    line = next(ln for ln in p.stdout.splitlines() if ln.startswith("resume with: "))
+    cmd = line[len("resume with: "):]
+    assert cmd.startswith("mpirun -np 2 ") and "--set train.epochs=30" in cmd, cmd
+    assert cmd.endswith(f"--run-dir {run} --resume auto"), cmd
+    args = cmd.split()[3:]  # after "mpirun -np 2": the driftrun binary and its arguments
+    p = s.ws.run(args[1:] + ["--quiet", "--noprogress"], ranks=2)
+    assert p.returncode == 0, must_msg(p, "running the printed resume command")
+    with open(os.path.join(run, "summary.json")) as f:
+        assert json.load(f)["epochs"] == 30
+
+
+def test_resume_auto_takes_the_exact_run_name(s):
+    ws = s.ws
+    cwd = ws.path("prefix")
+    os.makedirs(cwd, exist_ok=True)
+    b = ws.write_config("exp-b.toml", CONFIG.format(data=s.data).replace('name = "cols"', 'name = "exp-b"'))
+    a = ws.write_config("exp.toml", CONFIG.format(data=s.data).replace('name = "cols"', 'name = "exp"'))
+    p = ws.run(["train", "--config", b, "--quiet", "--noprogress"], cwd=cwd)
+    assert p.returncode == 0, must_msg(p, "training exp-b")
+    (bdir,) = os.listdir(os.path.join(cwd, "runs"))
+    before = sha(os.path.join(cwd, "runs", bdir, "summary.json"))
+    p = ws.run(["train", "--config", a, "--resume", "auto", "--noprogress"], cwd=cwd)
+    assert p.returncode == 0, must_msg(p, "exp --resume auto")
+    assert p.stdout.startswith("training exp:"), p.stdout[:300]  # a fresh run, not exp-b's
+    assert sha(os.path.join(cwd, "runs", bdir, "summary.json")) == before, "exp-b's run was touched"
