@@ -64,19 +64,25 @@ double NullScoreP99(const NullInputs& in, const std::string& method, uint64_t se
   const int64_t n = std::llround(in.n);
   if (total <= 0 || n <= 0 || draws < 1) return 0;
   std::mt19937_64 rng(seed);
-  std::vector<double> scores, cc(in.fine_counts.size());
-  for (int d = 0; d < draws; ++d) {
-    // Multinomial by conditional binomials over the slots.
-    int64_t left = n;
+  // Multinomial draws of `rows` values over the slots, by conditional binomials.
+  auto draw = [&](int64_t rows, std::vector<double>* out) {
+    out->assign(in.fine_counts.size(), 0.0);
+    int64_t left = rows;
     double mass = total;
-    for (size_t s = 0; s < cc.size(); ++s) {
+    for (size_t s = 0; s < out->size(); ++s) {
       const double p = mass > 0 ? std::min(1.0, in.fine_counts[s] / mass) : 0;
       const int64_t k = left > 0 && p > 0 ? std::binomial_distribution<int64_t>(left, p)(rng) : 0;
-      cc[s] = static_cast<double>(k);
+      (*out)[s] = static_cast<double>(k);
       left -= k;
       mass -= in.fine_counts[s];
     }
-    scores.push_back(Score(StatsFromSlots(in.fine_counts, cc, in.fine_edges, in.ref_std), method));
+  };
+  // Both sides are samples: a reference of its size and a batch of n.
+  std::vector<double> scores, rc, cc;
+  for (int d = 0; d < draws; ++d) {
+    draw(std::llround(total), &rc);
+    draw(n, &cc);
+    scores.push_back(Score(StatsFromSlots(rc, cc, in.fine_edges, in.ref_std), method));
   }
   std::sort(scores.begin(), scores.end());
   return scores[static_cast<size_t>(

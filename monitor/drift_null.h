@@ -3,10 +3,12 @@
 // reference itself (as NannyML derives its thresholds), so that small batches
 // do not raise alarms by sampling noise alone.
 //
-// Batches are multinomial draws of n values over the reference's 102 percentile
-// slots (its profile's fine histogram); each draw's statistic is the histogram
-// version (KS as the largest CDF gap with its p-value, Wasserstein by the
-// trapezoid rule over the gaps / reference std, PSI over the decile bins,
+// Each draw is a pair of multinomial samples over the reference's 102
+// percentile slots (its profile's fine histogram), one the reference's size and
+// one of n values, as two independent samples of one distribution would be;
+// each draw's statistic is the histogram version (KS as the largest CDF gap
+// with its p-value, Wasserstein by the trapezoid rule over the gaps / reference
+// std, PSI over the decile bins,
 // Jensen-Shannon bias-corrected). Deterministic for a given seed. Pure function.
 #pragma once
 

@@ -88,6 +88,28 @@ int RunProfile(int argc, char** argv) {
   return 0;
 }
 
+// The console view: the dataset verdict, then each drifted feature with the
+// statistic that decided.
+static void PrintDrift(const DriftReport& r) {
+  std::cout << (r.dataset_drift ? "DATASET DRIFT: " : "no dataset drift: ") << r.drifted << " of "
+            << r.features.size() << " features drifted (share " << r.drift_share << ", rule " << r.method
+            << (r.method == "auto" ? (r.ref_rows <= 1000 ? " = ks p-value" : " = wasserstein") : "") << ", "
+            << r.stats_method << " statistics)\n";
+  for (const auto& f : r.features) {
+    if (!f.drifted) continue;
+    std::cout << "  " << f.name << ": drifted by " << f.decided_by;
+    if (f.decided_by == "missing") {
+      std::cout << " (missing share " << f.ref_missing << " -> " << f.cur_missing << ")";
+    }
+    if (f.categorical) {
+      std::cout << "; chi2 p " << f.chi2_pvalue << ", js " << f.jensen_shannon << "\n";
+    } else {
+      std::cout << "; psi " << f.psi << ", ks " << f.ks_statistic << " (p " << f.ks_pvalue
+                << "), wasserstein " << f.wasserstein << ", js " << f.jensen_shannon << "\n";
+    }
+  }
+}
+
 int RunDrift(int argc, char** argv) {
   ParsedArgs args;
   int code = 0;
@@ -157,23 +179,7 @@ int RunDrift(int argc, char** argv) {
   if (FLAGS_json) {
     std::cout << r.ToJson().dump(2) << "\n";
   } else {
-    std::cout << (r.dataset_drift ? "DATASET DRIFT: " : "no dataset drift: ") << r.drifted << " of "
-              << r.features.size() << " features drifted (share " << r.drift_share << ", rule " << r.method
-              << (r.method == "auto" ? (r.ref_rows <= 1000 ? " = ks p-value" : " = wasserstein") : "") << ", "
-              << r.stats_method << " statistics)\n";
-    for (const auto& f : r.features) {
-      if (!f.drifted) continue;
-      std::cout << "  " << f.name << ": drifted by " << f.decided_by;
-      if (f.decided_by == "missing") {
-        std::cout << " (missing share " << f.ref_missing << " -> " << f.cur_missing << ")";
-      }
-      if (f.categorical) {
-        std::cout << "; chi2 p " << f.chi2_pvalue << ", js " << f.jensen_shannon << "\n";
-      } else {
-        std::cout << "; psi " << f.psi << ", ks " << f.ks_statistic << " (p " << f.ks_pvalue
-                  << "), wasserstein " << f.wasserstein << ", js " << f.jensen_shannon << "\n";
-      }
-    }
+    PrintDrift(r);
   }
   return 0;
 }

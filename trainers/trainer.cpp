@@ -139,6 +139,33 @@ nlohmann::json Summary(const Session& s, const TrainRequest& req, const LoopStat
           {"val_rows", s.val_count}};
 }
 
+TrainReporter MakeReporter(const Session& s, const TrainRequest& req, const std::string& run_dir,
+                           const Clock& clock) {
+  TrainReporterOptions ro;
+  ro.rank = s.world->rank();
+  ro.quiet = req.quiet;
+  ro.progress_bar = req.progress_bar;
+  ro.log_every_steps = s.o.log_every_steps;
+  ro.clock = &clock;
+  return TrainReporter(RunLog(run_dir, ro.rank == 0), ro);
+}
+
+// Collective. The stop message with the command to resume, or the summary and
+// the done line.
+Status ReportEnd(TrainReporter& rep, const Session& s, const TrainRequest& req, const LoopState& st,
+                 const TrainResult& result, const std::string& config_hash, double wall) {
+  if (st.stopped) {
+    rep.Stopped(st.at.step, result.last_checkpoint,
+                (req.command.empty() ? "driftrun train --config " + req.config_path : req.command) +
+                    " --run-dir " + result.run_dir + " --resume auto");
+    return Status::Ok();
+  }
+  DRIFTRUN_RETURN_IF_ERROR(
+      AgreeStatus(*s.world, rep.log().Summary(Summary(s, req, st, result, config_hash, wall))));
+  rep.Done(st.at.step, wall, result.run_dir);
+  return Status::Ok();
+}
+
 }  // namespace
 
 static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, const TrainRequest& req) {
@@ -176,13 +203,7 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   }
   ck = CheckpointState();  // weights are in the model now
   const std::string config_hash = cfg.Hash();
-  TrainReporterOptions ro;
-  ro.rank = rank;
-  ro.quiet = req.quiet;
-  ro.progress_bar = req.progress_bar;
-  ro.log_every_steps = o.log_every_steps;
-  ro.clock = &clock;
-  TrainReporter rep(RunLog(run_dir, rank == 0), ro);
+  TrainReporter rep = MakeReporter(s, req, run_dir, clock);
   ReportStart(rep, s, req, run_dir, ckpt_path, st.at);
   if (!config_changes.empty()) (void)rep.log().Event("config_change", {{"changes", config_changes}});
 
@@ -217,16 +238,7 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   result.stopped = st.stopped;
   result.val_loss = st.last_eval.loss;
   result.val_metric = st.last_eval.metric;
-  const double wall = clock.Seconds() - t0;
-  if (st.stopped) {
-    rep.Stopped(st.at.step, result.last_checkpoint,
-                (req.command.empty() ? "driftrun train --config " + req.config_path : req.command) +
-                    " --run-dir " + run_dir + " --resume auto");
-    return result;
-  }
-  DRIFTRUN_RETURN_IF_ERROR(
-      AgreeStatus(world, rep.log().Summary(Summary(s, req, st, result, config_hash, wall))));
-  rep.Done(st.at.step, wall, run_dir);
+  DRIFTRUN_RETURN_IF_ERROR(ReportEnd(rep, s, req, st, result, config_hash, clock.Seconds() - t0));
   return result;
 }
 
