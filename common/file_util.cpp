@@ -196,4 +196,15 @@ Status CheckNotInput(const std::string& out, const std::vector<std::string>& inp
   return Status::Ok();
 }
 
+std::string ShellQuote(const std::string& a) {
+  if (!a.empty() &&
+      a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@") ==
+          std::string::npos) {
+    return a;
+  }
+  std::string q = "'";
+  for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
 }  // namespace driftrun

@@ -47,6 +47,10 @@ bool SameFile(const std::string& a, const std::string& b);
 // destroy the input. `flag` names the output flag in the message.
 Status CheckNotInput(const std::string& out, const std::vector<std::string>& inputs, const std::string& flag);
 
+// `a` as one word for a POSIX shell: unchanged when it has only safe
+// characters, else in single quotes.
+std::string ShellQuote(const std::string& a);
+
 // "<path>.tmp.<pid>": the name every atomic writer uses for its temporary file.
 std::string TempPathFor(const std::string& path);
 

@@ -22,6 +22,7 @@ Result<ModelSource> ResolveModelSource(const std::string& model, const std::stri
     DRIFTRUN_ASSIGN_OR_RETURN(std::string ckpt, RunCheckpoint(run));
     DRIFTRUN_ASSIGN_OR_RETURN(src.checkpoint, ReadCheckpoint(ckpt));
     DRIFTRUN_ASSIGN_OR_RETURN(src.config, Config::Load(run + "/config.resolved.toml", {}));
+    src.files = {ckpt, ckpt.substr(0, ckpt.size() - 5) + ".h5", run + "/config.resolved.toml"};
     src.label = "run " + run;
     return src;
   }
@@ -31,6 +32,7 @@ Result<ModelSource> ResolveModelSource(const std::string& model, const std::stri
   DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, reg->Get(ref));
   src.label = v.name + ":" + std::to_string(v.version);
   DRIFTRUN_RETURN_IF_ERROR(LoadVersion(v, &src.checkpoint, &src.config));
+  for (const auto& a : v.artifacts) src.files.push_back(a.path);
   return src;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/config.h"
 #include "common/status.h"
@@ -15,6 +16,9 @@ struct ModelSource {
   CheckpointState checkpoint;
   Config config;
   std::string label;  // "run runs/x" or "name:3"
+  // Every file it was read from (checkpoint data and manifest, config): what
+  // no output may overwrite.
+  std::vector<std::string> files;
 };
 
 // Exactly one of model ("NAME[@ALIAS|:VERSION]") and run must be set. registry:

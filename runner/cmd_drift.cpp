@@ -57,10 +57,14 @@ at::Tensor AsTensor(FeatureMatrix& m) {
 // the batch names its columns and the count matches; CompareProfile and the
 // name check below report every other mismatch).
 static Status AlignToReference(const std::vector<std::string>& ref_names, FeatureMatrix* cur) {
-  if (!cur->named || ref_names.size() != cur->names.size() || ref_names == cur->names) return Status::Ok();
+  if (!cur->named || ref_names == cur->names) return Status::Ok();
   Status st = AlignColumns(ref_names, cur->names, true, "--current '" + FLAGS_current + "'", cur->rows,
                            &cur->x, nullptr, "the reference");
-  if (!st.ok()) return Status::Data("feature names differ: " + st.message());
+  if (!st.ok()) {
+    return Status::Data("feature names differ (" + std::to_string(cur->names.size()) +
+                        " features in --current, " + std::to_string(ref_names.size()) +
+                        " in the reference): " + st.message());
+  }
   cur->names = ref_names;
   return Status::Ok();
 }
@@ -117,7 +121,7 @@ int RunDrift(int argc, char** argv) {
   if (FLAGS_reference.empty() || FLAGS_current.empty()) {
     return ReportStatus("drift", Status::Usage("--reference and --current are required"));
   }
-  Status same = CheckNotInput(FLAGS_html, {FLAGS_reference, FLAGS_current}, "--html");
+  Status same = CheckNotInput(FLAGS_html, {FLAGS_reference, FLAGS_current, FLAGS_config}, "--html");
   if (!same.ok()) return ReportStatus("drift", same);
   auto cfg = Config::Load(FLAGS_config, args.sets);
   if (!cfg.ok()) return ReportStatus("drift", cfg.status());

@@ -53,6 +53,8 @@ int RunPredict(int argc, char** argv) {
   if (!same.ok()) return ReportStatus("predict", same);
   auto src = ResolveModelSource(FLAGS_model, FLAGS_run, FLAGS_registry);
   if (!src.ok()) return ReportStatus("predict", src.status());
+  same = CheckNotInput(FLAGS_out, src.value().files, "--out");
+  if (!same.ok()) return ReportStatus("predict", same);
   PredictRequest req;
   req.checkpoint = &src.value().checkpoint;
   req.config = &src.value().config;

@@ -37,8 +37,15 @@ Status Preprocess(const ParsedArgs& args) {
   if (FLAGS_config.empty() || FLAGS_in.empty() || FLAGS_out.empty()) {
     return Status::Usage("--config, --in and --out are required");
   }
-  DRIFTRUN_RETURN_IF_ERROR(CheckNotInput(FLAGS_out, {FLAGS_in, FLAGS_checkpoint}, "--out"));
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(FLAGS_config, args.sets));
+  std::vector<std::string> inputs = {FLAGS_in, FLAGS_config, cfg.Str("data.train")};
+  if (!FLAGS_checkpoint.empty()) {
+    const std::string base = EndsWith(FLAGS_checkpoint, ".json") || EndsWith(FLAGS_checkpoint, ".h5")
+                                 ? FLAGS_checkpoint.substr(0, FLAGS_checkpoint.rfind('.'))
+                                 : FLAGS_checkpoint;
+    inputs.insert(inputs.end(), {FLAGS_checkpoint, base + ".json", base + ".h5"});
+  }
+  DRIFTRUN_RETURN_IF_ERROR(CheckNotInput(FLAGS_out, inputs, "--out"));
   Preprocessor pre;
   if (!FLAGS_checkpoint.empty()) {
     DRIFTRUN_ASSIGN_OR_RETURN(CheckpointState ck, ReadCheckpoint(FLAGS_checkpoint));

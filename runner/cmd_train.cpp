@@ -8,6 +8,7 @@
 
 #include "comm/mpi_communicator.h"
 #include "common/config.h"
+#include "common/file_util.h"
 #include "export/exporter.h"
 #include "models/checkpoint.h"
 #include "runner/commands.h"
@@ -92,17 +93,6 @@ Status AfterTraining(const Config& cfg, const std::string& run_dir) {
     }
   }
   return Status::Ok();
-}
-
-std::string ShellQuote(const std::string& a) {
-  if (!a.empty() &&
-      a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@") ==
-          std::string::npos) {
-    return a;
-  }
-  std::string q = "'";
-  for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
 }
 
 // The command that started this run, without --run-dir and --resume: what the

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <ctime>
 
 #include "common/file_util.h"
@@ -60,6 +61,14 @@ Result<std::string> ResumeCheckpoint(const std::string& resume, const std::strin
 bool IsRunFolder(const std::string& dir) {
   return PathExists(dir + "/config.resolved.toml") || PathExists(dir + "/events.jsonl") ||
          IsDir(dir + "/checkpoints");
+}
+
+void RemoveRunFiles(const std::string& dir) {
+  for (const char* f : {"config.resolved.toml", "events.jsonl", "metrics.jsonl", "summary.json", "model.onnx",
+                        "reference-profile.h5"}) {
+    std::remove((dir + "/" + f).c_str());
+  }
+  RemoveTree(dir + "/checkpoints");
 }
 
 bool IsRunFolderNameOf(const std::string& n, const std::string& name) {

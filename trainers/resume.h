@@ -34,6 +34,10 @@ Status ResolveRunFolder(const std::string& run_dir, const std::string& resume, c
 // Whether `dir` holds (part of) a run: a config.resolved.toml, events.jsonl or
 // checkpoints/ folder.
 bool IsRunFolder(const std::string& dir);
+// Deletes what a run writes into `dir` (config.resolved.toml, events.jsonl,
+// metrics.jsonl, summary.json, model.onnx, checkpoints/, ...) and nothing else:
+// other files a user keeps there stay (train --overwrite).
+void RemoveRunFiles(const std::string& dir);
 // Whether folder name `n` is "<name>-<YYYYmmdd-HHMMSS>" or that plus "-<k>".
 bool IsRunFolderNameOf(const std::string& n, const std::string& name);
 

@@ -82,7 +82,7 @@ Status ReadResumeCheckpoint(Session& s, const std::string& path, CheckpointState
 Status CreateRunFolder(Communicator& world, const Config& cfg, const std::string& run_dir, bool overwrite) {
   Status local;
   if (world.rank() == 0) {
-    if (overwrite) RemoveTree(run_dir);
+    if (overwrite) RemoveRunFiles(run_dir);
     local = MakeDirs(run_dir + "/checkpoints");
     if (local.ok()) local = WriteFileAtomic(run_dir + "/config.resolved.toml", cfg.ToToml());
   }
@@ -157,7 +157,7 @@ Status ReportEnd(TrainReporter& rep, const Session& s, const TrainRequest& req, 
   if (st.stopped) {
     rep.Stopped(st.at.step, result.last_checkpoint,
                 (req.command.empty() ? "driftrun train --config " + req.config_path : req.command) +
-                    " --run-dir " + result.run_dir + " --resume auto");
+                    " --run-dir " + ShellQuote(result.run_dir) + " --resume auto");
     return Status::Ok();
   }
   DRIFTRUN_RETURN_IF_ERROR(

@@ -309,3 +309,52 @@ def test_undrifted_batches_raise_no_false_alarms(module_workspace):
     assert total[0] / total[1] < 0.01, flagged
     for k, (n, t) in flagged.items():
         assert n / t <= 0.02, (k, flagged)  # no method stands out (2 of 96 at most)
+
+
+def test_outputs_never_overwrite_what_a_command_reads(s):
+    """Found by a stranger: --out could name the run's checkpoint, the training
+    data, the config or a registry artifact (exit 0, the source destroyed)."""
+    ckpt_json = sorted(f for f in os.listdir(os.path.join(s.run, "checkpoints")) if f.endswith(".json"))[-1]
+    ckpt_h5 = os.path.join(s.run, "checkpoints", ckpt_json[:-5] + ".h5")
+    train = os.path.join(s.data, "train.h5")
+    cases = [
+        ["predict", "--run", s.run, "--in", s.batch, "--out", ckpt_h5],
+        ["export", "--run", s.run, "--out", ckpt_h5],
+        ["preprocess", "--config", s.config, "--in", s.batch, "--out", train],
+        ["preprocess", "--config", s.config, "--in", s.batch, "--out", s.config],
+        ["preprocess", "--config", s.config, "--in", s.batch, "--checkpoint",
+         os.path.join(s.run, "checkpoints", ckpt_json), "--out", ckpt_h5],
+        ["drift", "--reference", train, "--current", s.batch, "--config", s.config, "--html", s.config],
+    ]
+    for args in cases:
+        before = {f: sha(f) for f in (ckpt_h5, train, s.config)}
+        p = s.ws.run(args)
+        assert p.returncode == 2 and "is the input file" in p.stderr, must_msg(p, " ".join(args[:1] + args[-2:]))
+        assert {f: sha(f) for f in before} == before, args
+
+
+def test_overwrite_keeps_files_that_are_not_the_runs(s):
+    d = s.ws.path("run-keep")
+    p = s.ws.run(["train", "--config", s.config, "--run-dir", d, "--quiet", "--noprogress"])
+    assert p.returncode == 0, must_msg(p, "first run")
+    with open(os.path.join(d, "notes.txt"), "w") as f:
+        f.write("mine")
+    p = s.ws.run(["train", "--config", s.config, "--run-dir", d, "--overwrite", "--quiet", "--noprogress"])
+    assert p.returncode == 0, must_msg(p, "--overwrite")
+    assert open(os.path.join(d, "notes.txt")).read() == "mine"
+    assert metrics_epochs(d) == [0, 1]
+
+
+def test_drift_names_a_missing_column_and_broken_columns_have_no_statistics(s):
+    dropped = rewrite(s.batch, s.ws.path("drift-dropped.h5"), drop=3)
+    p = s.ws.run(["drift", "--reference", os.path.join(s.data, "train.h5"), "--current", dropped, "--json"])
+    assert p.returncode == 3 and "missing f3" in p.stderr, must_msg(p, "drift without f3")
+
+    def blank(x):
+        x[:, 0] = np.nan
+    broken = rewrite(s.batch, s.ws.path("drift-nan0.h5"), mutate=blank)
+    p = s.ws.run(["drift", "--reference", os.path.join(s.data, "train.h5"), "--current", broken, "--json"])
+    assert p.returncode == 0, must_msg(p, "drift")
+    f0 = json.loads(p.stdout)["features"][0]
+    assert f0["drifted"] and f0["decided_by"] == "missing", f0
+    assert f0["psi"] is None and f0["ks_pvalue"] is None and f0["psi_level"] == "none", f0
