@@ -310,31 +310,21 @@ Result<DriftReport> CompareProfile(const Profile& ref, const at::Tensor& cur_in,
     for (double v : cc) nc += v;
     f.ref_missing = ref.rows > 0 ? p.missing / ref.rows : 0;
     f.cur_missing = 1.0 - nc / cur.size(0);
-    if (nr <= 0 || nc <= 0) MarkNotComputable(&f);
-    if (nr > 0 && nc > 0) {
+    if (nr <= 0 || nc <= 0) {
+      MarkNotComputable(&f);
+    } else {
       f.psi = Psi(p.psi_counts, psi_counts[j]);
       f.ref_share = Shares(p.psi_counts);
       f.cur_share = Shares(psi_counts[j]);
       f.edges = p.psi_edges;
-      // CDFs at the percentile edges; KS as their largest gap; Wasserstein by
-      // the trapezoid rule over the gaps.
-      double fr = 0, fc = 0, d = 0, w = 0, prev_gap = 0;
-      for (size_t k = 0; k < p.fine_edges.size(); ++k) {
-        fr += rc[k] / nr;
-        fc += cc[k] / nc;
-        const double gap = std::fabs(fr - fc);
-        d = std::max(d, gap);
-        if (k > 0) w += 0.5 * (gap + prev_gap) * (p.fine_edges[k] - p.fine_edges[k - 1]);
-        prev_gap = gap;
-      }
-      f.ks_statistic = d;
-      const double m = std::max(nr, nc), n = std::min(nr, nc);
-      f.ks_pvalue = KolmogorovSf(std::llround(m * n / (m + n)), d);
-      f.wasserstein = p.std > 0 ? w / p.std : w;
+      // KS and Wasserstein from the CDFs at the percentile edges (the same
+      // walk the noise threshold's draws use).
+      const HistogramStats h = StatsFromSlots(rc, cc, p.fine_edges, p.std);
+      f.ks_statistic = h.ks_statistic;
+      f.ks_pvalue = h.ks_pvalue;
+      f.wasserstein = h.wasserstein;
+      f.jensen_shannon_corrected = h.js_corrected;
       f.jensen_shannon = JensenShannon(rc, cc);
-      f.jensen_shannon_corrected = JensenShannonCorrected(rc, cc);
-    }
-    if (nr > 0 && nc > 0) {
       f.null_p99 =
           NeedsNullDraws(EffectiveMethod(opts, ref.rows), static_cast<size_t>(nc))
               ? NullScoreP99({p.fine_edges, p.fine_counts, p.std, nc}, EffectiveMethod(opts, ref.rows), j + 1)
