@@ -83,6 +83,20 @@ Result<std::unique_ptr<H5Reader>> H5Reader::Open(const std::string& path) {
   return std::unique_ptr<H5Reader>(new H5Reader(path, f));
 }
 
+Result<std::unique_ptr<H5Reader>> H5Reader::OpenImage(const std::string& bytes, const std::string& name) {
+  SilenceHdf5();
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  hid_t f = -1;
+  if (fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 20, 0) >= 0 &&
+      H5Pset_file_image(fapl, const_cast<char*>(bytes.data()), bytes.size()) >= 0) {
+    // The core driver refuses a name that exists on disk; this one is only a label.
+    f = H5Fopen((name + "#in-memory").c_str(), H5F_ACC_RDONLY, fapl);
+  }
+  if (fapl >= 0) H5Pclose(fapl);
+  if (f < 0) return Status::Data("'" + name + "' is not an HDF5 file (or it is truncated); re-create it");
+  return std::unique_ptr<H5Reader>(new H5Reader(name, f));
+}
+
 H5Reader::~H5Reader() {
   H5Fclose(file_);
 }

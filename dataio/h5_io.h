@@ -30,6 +30,9 @@ class H5Reader {
  public:
   // Data errors (missing file, not HDF5) are Status::Data naming the path.
   static Result<std::unique_ptr<H5Reader>> Open(const std::string& path);
+  // Reads an HDF5 file from bytes already in memory (the core driver): the
+  // bytes a caller hashed are the bytes read. `name` is for messages.
+  static Result<std::unique_ptr<H5Reader>> OpenImage(const std::string& bytes, const std::string& name);
   ~H5Reader();
   const std::string& path() const { return path_; }
   bool Has(const std::string& dataset) const;

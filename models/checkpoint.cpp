@@ -20,14 +20,62 @@ std::string StepName(int64_t step) {
   return buf;
 }
 
-// Checkpoint manifests in `dir`, newest step first.
-std::vector<std::string> Manifests(const std::string& dir) {
-  std::vector<std::string> out;
+struct ManifestEntry {
+  std::string path;
+  nlohmann::json m;  // discarded when it does not parse
+  int64_t serial() const { return m.is_object() ? m.value("serial", int64_t{0}) : -1; }
+  std::string run_id() const { return m.is_object() ? m.value("run_id", std::string()) : std::string(); }
+};
+
+// Checkpoint manifests in `dir`, newest first: by write serial (a folder-wide
+// counter), then by step for manifests written before serials existed.
+std::vector<ManifestEntry> Manifests(const std::string& dir) {
+  std::vector<ManifestEntry> out;
   for (const auto& n : ListDir(dir)) {
-    if (n.rfind("ckpt-", 0) == 0 && EndsWith(n, ".json")) out.push_back(dir + "/" + n);
+    if (n.rfind("ckpt-", 0) != 0 || !EndsWith(n, ".json")) continue;
+    ManifestEntry e{dir + "/" + n, nlohmann::json()};
+    auto text = ReadFile(e.path);
+    if (text.ok()) e.m = nlohmann::json::parse(text.value(), nullptr, false);
+    out.push_back(std::move(e));
   }
-  std::sort(out.rbegin(), out.rend());
+  std::sort(out.begin(), out.end(), [](const ManifestEntry& a, const ManifestEntry& b) {
+    return a.serial() != b.serial() ? a.serial() > b.serial() : a.path > b.path;
+  });
   return out;
+}
+
+// The manifest's data file name, which must name a file beside it.
+Result<std::string> DataFileOf(const nlohmann::json& m, const std::string& manifest_path) {
+  if (m.is_discarded() || !m.is_object() || m.value("format", "") != kFormat || !m.contains("sha256") ||
+      !m["sha256"].is_string() || !m.contains("file") || !m["file"].is_string()) {
+    return Status::Data("checkpoint manifest '" + manifest_path + "' is corrupt");
+  }
+  const std::string f = m["file"].get<std::string>();
+  if (f.empty() || f == "." || f == ".." || f.find('/') != std::string::npos) {
+    return Status::Data("checkpoint manifest '" + manifest_path + "' names '" + f +
+                        "' as its data: a manifest may only name a file in its own folder");
+  }
+  return DirName(manifest_path) + "/" + f;
+}
+
+// Reads `data` once; the bytes are checked against `sha256` (when non-empty)
+// and are the bytes then parsed, so what was verified is what is loaded.
+Result<std::string> ReadVerified(const std::string& data, const std::string& sha256, const char* against) {
+  auto bytes = ReadFile(data);
+  if (!bytes.ok()) return Status::Data("checkpoint data '" + data + "' is missing");
+  if (!sha256.empty() && Sha256Hex(bytes.value()) != sha256) {
+    return Status::Data("checkpoint '" + data + "' does not match its " + against +
+                        " sha256 (corrupt or truncated)");
+  }
+  return bytes;
+}
+
+Result<CheckpointState> ParseCheckpoint(const H5Reader& r);
+
+// The epoch as files record it: 1-based, the epoch the checkpoint was written
+// in, or at the end of (next_batch 0; 0 before any training).
+int64_t FileEpoch(const CheckpointState& s) {
+  return s.next_batch > 0 ? s.epoch + 1 : s.epoch;
 }
 
 Status WriteArrays(H5Writer& w, const std::string& group, const std::vector<NamedArray>& arrays) {
@@ -68,6 +116,7 @@ Result<std::vector<NamedArray>> ReadArrays(const H5Reader& r, const std::string&
 Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointState& s, int keep) {
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir));
   const std::string base = dir + "/" + StepName(s.step);
+  const int64_t epoch1 = FileEpoch(s);
   const std::string data_path = base + ".h5";
   {
     DRIFTRUN_ASSIGN_OR_RETURN(auto w, H5Writer::Create(data_path));
@@ -75,7 +124,8 @@ Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointStat
     DRIFTRUN_RETURN_IF_ERROR(WriteArrays(*w, "/optim", s.optim));
     DRIFTRUN_RETURN_IF_ERROR(WritePreprocessor(*w, "/preprocess", s.pre));
     for (auto [k, v] : std::vector<std::pair<const char*, double>>{{"step", s.step},
-                                                                   {"epoch", s.epoch},
+                                                                   {"epoch", epoch1},
+                                                                   {"epoch_base", 1},
                                                                    {"next_batch", s.next_batch},
                                                                    {"world_size", s.world_size},
                                                                    {"classes", s.classes},
@@ -93,12 +143,16 @@ Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointStat
     DRIFTRUN_RETURN_IF_ERROR(w->Commit());
   }
   DRIFTRUN_ASSIGN_OR_RETURN(std::string sha, Sha256File(data_path));
+  auto existing = Manifests(dir);
+  const int64_t serial = existing.empty() ? 1 : std::max<int64_t>(0, existing.front().serial()) + 1;
   nlohmann::json m = {{"format", kFormat},
+                      {"run_id", s.run_id},
+                      {"serial", serial},
                       {"file", BaseName(data_path)},
                       {"sha256", sha},
                       {"bytes", FileSize(data_path)},
                       {"step", s.step},
-                      {"epoch", s.epoch},
+                      {"epoch", epoch1},
                       {"next_batch", s.next_batch},
                       {"world_size", s.world_size},
                       {"config_hash", s.config_hash},
@@ -106,13 +160,16 @@ Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointStat
   const std::string manifest = base + ".json";
   DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(manifest, m.dump(2) + "\n"));
 
-  // Prune: newest `keep` stay; manifest first so no reader sees a manifest
-  // without its data.
-  auto all = Manifests(dir);
-  for (size_t i = static_cast<size_t>(std::max(keep, 1)); i < all.size(); ++i) {
-    std::string h5 = all[i].substr(0, all[i].size() - 5) + ".h5";
-    std::remove(all[i].c_str());
-    std::remove(h5.c_str());
+  // Prune: the newest `keep` of this run stay (the one just written first);
+  // other runs' and unreadable checkpoints are not ours to delete. Manifest
+  // first, so no reader sees a manifest without its data.
+  int kept = 0;
+  for (const auto& e : Manifests(dir)) {
+    if (e.run_id() != s.run_id || e.m.is_discarded()) continue;
+    if (++kept <= std::max(keep, 1)) continue;
+    auto data = DataFileOf(e.m, e.path);
+    std::remove(e.path.c_str());
+    if (data.ok()) std::remove(data.value().c_str());
   }
   return manifest;
 }
@@ -121,44 +178,44 @@ Status VerifyCheckpoint(const std::string& manifest_path) {
   auto text = ReadFile(manifest_path);
   if (!text.ok()) return Status::Data("checkpoint manifest '" + manifest_path + "' cannot be read");
   nlohmann::json m = nlohmann::json::parse(text.value(), nullptr, false);
-  if (m.is_discarded() || !m.is_object() || m.value("format", "") != kFormat || !m.contains("sha256") ||
-      !m.contains("file")) {
-    return Status::Data("checkpoint manifest '" + manifest_path + "' is corrupt");
-  }
-  std::string data = DirName(manifest_path) + "/" + m["file"].get<std::string>();
-  auto sha = Sha256File(data);
-  if (!sha.ok()) return Status::Data("checkpoint data '" + data + "' is missing");
-  if (sha.value() != m["sha256"].get<std::string>()) {
-    return Status::Data("checkpoint '" + data +
-                        "' does not match its manifest's sha256 (corrupt or truncated)");
-  }
-  return Status::Ok();
+  DRIFTRUN_ASSIGN_OR_RETURN(std::string data, DataFileOf(m, manifest_path));
+  return ReadVerified(data, m["sha256"].get<std::string>(), "manifest's").status();
 }
 
 Result<CheckpointState> ReadCheckpoint(const std::string& path) {
   std::string manifest = path;
   if (EndsWith(path, ".h5")) manifest = path.substr(0, path.size() - 3) + ".json";
-  DRIFTRUN_RETURN_IF_ERROR(VerifyCheckpoint(manifest));
-  return ReadCheckpointData(manifest.substr(0, manifest.size() - 5) + ".h5", "");
+  auto text = ReadFile(manifest);
+  if (!text.ok()) return Status::Data("checkpoint manifest '" + manifest + "' cannot be read");
+  nlohmann::json m = nlohmann::json::parse(text.value(), nullptr, false);
+  DRIFTRUN_ASSIGN_OR_RETURN(std::string data, DataFileOf(m, manifest));
+  DRIFTRUN_ASSIGN_OR_RETURN(std::string bytes,
+                            ReadVerified(data, m["sha256"].get<std::string>(), "manifest's"));
+  DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::OpenImage(bytes, data));
+  DRIFTRUN_ASSIGN_OR_RETURN(CheckpointState s, ParseCheckpoint(*r));
+  s.run_id = m.value("run_id", std::string());
+  return s;
 }
 
 Result<CheckpointState> ReadCheckpointData(const std::string& data, const std::string& sha256) {
-  if (!sha256.empty()) {
-    auto sha = Sha256File(data);
-    if (!sha.ok()) return Status::Data("checkpoint '" + data + "' is missing");
-    if (sha.value() != sha256) {
-      return Status::Data("checkpoint '" + data +
-                          "' does not match its recorded sha256 (corrupt or truncated)");
-    }
-  }
-  DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(data));
+  DRIFTRUN_ASSIGN_OR_RETURN(std::string bytes, ReadVerified(data, sha256, "recorded"));
+  DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::OpenImage(bytes, data));
+  return ParseCheckpoint(*r);
+}
+
+namespace {
+
+Result<CheckpointState> ParseCheckpoint(const H5Reader& r) {
   CheckpointState s;
   auto attr = [&](const char* k) {
-    auto v = r->AttrDouble("/", k);
+    auto v = r.AttrDouble("/", k);
     return v.ok() ? v.value() : 0.0;
   };
   s.step = static_cast<int64_t>(attr("step"));
   s.epoch = static_cast<int64_t>(attr("epoch"));
+  // Files say the 1-based epoch the checkpoint is in (or ended: next_batch 0);
+  // those written before that (no epoch_base) said the 0-based one to continue in.
+  if (attr("epoch_base") == 1 && attr("next_batch") > 0) s.epoch -= 1;
   s.next_batch = static_cast<int64_t>(attr("next_batch"));
   s.world_size = static_cast<int64_t>(attr("world_size"));
   s.classes = static_cast<int64_t>(attr("classes"));
@@ -167,22 +224,24 @@ Result<CheckpointState> ReadCheckpointData(const std::string& data, const std::s
   s.epoch_loss_sum = attr("epoch_loss_sum");
   s.epoch_loss_steps = static_cast<int64_t>(attr("epoch_loss_steps"));
   s.samples_seen = attr("samples_seen");
-  DRIFTRUN_ASSIGN_OR_RETURN(s.config_hash, r->AttrString("/", "config_hash"));
-  DRIFTRUN_ASSIGN_OR_RETURN(s.task, r->AttrString("/", "task"));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.config_hash, r.AttrString("/", "config_hash"));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.task, r.AttrString("/", "task"));
   // Checkpoints written before model descriptions existed have none: they still
   // resume (training builds the model from its config) but cannot be exported.
-  auto spec = r->AttrString("/", "model_spec");
+  auto spec = r.AttrString("/", "model_spec");
   if (spec.ok()) s.model_spec = spec.value();
-  DRIFTRUN_ASSIGN_OR_RETURN(s.model, ReadArrays(*r, "/model"));
-  DRIFTRUN_ASSIGN_OR_RETURN(s.optim, ReadArrays(*r, "/optim"));
-  DRIFTRUN_ASSIGN_OR_RETURN(s.pre, ReadPreprocessor(*r, "/preprocess", s.in_dim));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.model, ReadArrays(r, "/model"));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.optim, ReadArrays(r, "/optim"));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.pre, ReadPreprocessor(r, "/preprocess", s.in_dim));
   return s;
 }
 
+}  // namespace
+
 std::string FindLatestCheckpoint(const std::string& dir, std::vector<std::string>* warnings) {
-  for (const auto& m : Manifests(dir)) {
-    Status st = VerifyCheckpoint(m);
-    if (st.ok()) return m;
+  for (const auto& e : Manifests(dir)) {
+    Status st = VerifyCheckpoint(e.path);
+    if (st.ok()) return e.path;
     if (warnings) warnings->push_back("skipping " + st.message());
   }
   return "";

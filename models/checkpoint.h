@@ -3,12 +3,16 @@
 // A checkpoint is two files in the checkpoint folder:
 //   ckpt-<step>.h5    HDF5 (h5py can read it): /model/<param>, /optim/<param>/<slot>,
 //                     /preprocess/{fill,shift,scale,lo,hi}, root attributes for step,
-//                     epoch, next_batch, world size, config hash, ...
-//   ckpt-<step>.json  the manifest: file name, sha256, size, step, config hash.
+//                     epoch (1-based: the epoch it was written in, or at the end
+//                     of when next_batch is 0), next_batch, world size, ...
+//   ckpt-<step>.json  the manifest: file name (in the same folder), sha256, size,
+//                     step, config hash, run id and serial (a folder-wide write
+//                     counter: the newest checkpoint is the highest serial).
 // The .h5 is written to a temporary name, fsynced and renamed; the manifest is
 // written the same way afterwards, so a checkpoint exists only once both are
-// whole. A checkpoint is valid when its manifest parses and the sha256 matches.
-// Older checkpoints beyond `keep` are removed manifest first.
+// whole. A checkpoint is valid when its manifest parses and the sha256 matches;
+// reading hashes and parses the same bytes (read once). The same run's older
+// checkpoints beyond `keep` are removed manifest first; other runs' are kept.
 //
 // Written by one rank (rank 0); read by all. Not thread-safe.
 #pragma once
@@ -30,7 +34,7 @@ struct NamedArray {
 
 struct CheckpointState {
   int64_t step = 0;        // optimizer steps done
-  int64_t epoch = 0;       // epoch to continue in
+  int64_t epoch = 0;       // 0-based epoch to continue in (files record it 1-based, see FileEpoch)
   int64_t next_batch = 0;  // first batch of `epoch` not yet trained
   int64_t world_size = 1;
   int64_t classes = 0;
@@ -40,6 +44,9 @@ struct CheckpointState {
   int64_t epoch_loss_steps = 0;
   double samples_seen = 0;
   std::string config_hash;
+  // Which run wrote it (kept across resumes; manifest only): pruning removes
+  // only this run's older checkpoints.
+  std::string run_id;
   std::string task;
   std::string model_spec;  // ModelSpec::ToJson(): the architecture (models/model_spec.h)
   std::vector<NamedArray> model;

@@ -65,12 +65,15 @@ const CommandSpec kTrainSpec = {
 namespace {
 
 // Rank 0, after a finished run: model.onnx into the run folder ([export] onnx)
-// and registration ([registry] register).
-Status AfterTraining(const Config& cfg, const std::string& run_dir) {
+// and registration ([registry] register). For a run that had finished before
+// (resumed again), only what is missing: the export when model.onnx is absent;
+// registration is idempotent.
+Status AfterTraining(const Config& cfg, const std::string& run_dir, bool finished_before) {
   RunLog log(run_dir, true);
   std::string ckpt;
   std::map<std::string, std::string> lineage;
-  if (cfg.Bool("export.onnx") || cfg.Bool("registry.register")) {
+  const bool exported = finished_before && PathExists(run_dir + "/model.onnx");
+  if ((cfg.Bool("export.onnx") || cfg.Bool("registry.register")) && !exported) {
     DRIFTRUN_ASSIGN_OR_RETURN(ckpt, RunCheckpoint(run_dir));
     DRIFTRUN_ASSIGN_OR_RETURN(lineage, RunLineage(run_dir));
     DRIFTRUN_ASSIGN_OR_RETURN(ExportResult e, RunExporter(ckpt, run_dir + "/model.onnx", lineage));
@@ -80,6 +83,10 @@ Status AfterTraining(const Config& cfg, const std::string& run_dir) {
       std::printf("exported %s (%lld bytes)\n", e.path.c_str(), static_cast<long long>(e.bytes));
   }
   if (cfg.Bool("registry.register")) {
+    if (ckpt.empty()) {
+      DRIFTRUN_ASSIGN_OR_RETURN(ckpt, RunCheckpoint(run_dir));
+      DRIFTRUN_ASSIGN_OR_RETURN(lineage, RunLineage(run_dir));
+    }
     RegisterRunOptions o;
     o.registry = cfg.Str("registry.path");
     o.trigger = FLAGS_trigger;
@@ -157,7 +164,9 @@ int RunTrain(int argc, char** argv) {
   try {
     auto r = Train(world, cfg.value(), req);
     st = r.status();
-    if (st.ok() && !r.value().stopped && env->rank() == 0) st = AfterTraining(cfg.value(), r.value().run_dir);
+    // The run folder stays locked (r's run_lock) through export and registration.
+    if (st.ok() && !r.value().stopped && env->rank() == 0)
+      st = AfterTraining(cfg.value(), r.value().run_dir, r.value().already_finished);
   } catch (const std::exception& e) {
     // A LibTorch error (c10::Error) or similar escaped on this rank only: peers may
     // sit in a collective, so end the whole job.

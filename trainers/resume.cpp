@@ -3,7 +3,13 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "common/file_util.h"
 #include "models/checkpoint.h"
@@ -88,6 +94,10 @@ Status ResolveRunFolder(const std::string& run_dir, const std::string& resume, c
                         bool overwrite, RunFolderChoice* out) {
   RunFolderChoice& c = *out;
   c.run_dir = run_dir;
+  if (!resume.empty() && overwrite) {
+    return Status::Usage(
+        "--overwrite deletes the run in --run-dir and --resume continues it: pass one of them");
+  }
   if (resume.empty() && !run_dir.empty() && IsRunFolder(run_dir)) {
     if (!overwrite) {
       return Status::Usage("--run-dir '" + run_dir +
@@ -97,11 +107,66 @@ Status ResolveRunFolder(const std::string& run_dir, const std::string& resume, c
     c.overwrite = true;
   }
   DRIFTRUN_ASSIGN_OR_RETURN(c.checkpoint, ResumeCheckpoint(resume, name, &c.run_dir, &c.warnings));
-  if (c.run_dir.empty()) {
-    c.run_dir = "runs/" + name + "-" + TimeStamp();
-    for (int k = 2; PathExists(c.run_dir); ++k)
-      c.run_dir = "runs/" + name + "-" + TimeStamp() + "-" + std::to_string(k);
+  return Status::Ok();
+}
+
+namespace {
+
+// Creates a fresh runs/<name>-<time>[-k] folder; mkdir is the claim, so two
+// runs started in the same second get two folders.
+Result<std::string> NewRunFolder(const std::string& name) {
+  DRIFTRUN_RETURN_IF_ERROR(MakeDirs("runs"));
+  const std::string base = "runs/" + name + "-" + TimeStamp();
+  for (int k = 1; k < 10000; ++k) {
+    const std::string d = k == 1 ? base : base + "-" + std::to_string(k);
+    if (::mkdir(d.c_str(), 0755) == 0) return d;
+    if (errno != EEXIST)
+      return Status::Infra("cannot create run folder '" + d + "': " + std::strerror(errno));
   }
+  return Status::Infra("cannot find a free run folder name for '" + base + "'");
+}
+
+// Temporary files of writers killed mid-write (kill -9): nothing reads them.
+void RemoveLeftoverTemps(const std::string& run_dir) {
+  for (const std::string& d : {run_dir, run_dir + "/checkpoints"}) {
+    for (const auto& n : ListDir(d)) {
+      if (n.find(".tmp.") != std::string::npos) std::remove((d + "/" + n).c_str());
+    }
+  }
+}
+
+}  // namespace
+
+RunFolderClaim::~RunFolderClaim() {
+  if (committed) return;
+  lock.Release();
+  if (created) ::rmdir(run_dir.c_str());  // only while still empty
+}
+
+Status ClaimRunFolder(const std::string& run_dir, const std::string& resume, const std::string& name,
+                      bool overwrite, RunFolderChoice* out, RunFolderClaim* claim) {
+  if (!resume.empty() && overwrite) return ResolveRunFolder(run_dir, resume, name, overwrite, out);
+  std::string dir = run_dir;
+  if (dir.empty()) {
+    DRIFTRUN_RETURN_IF_ERROR(ResolveRunFolder("", resume, name, overwrite, out));
+    dir = out->run_dir;
+    if (dir.empty()) {
+      DRIFTRUN_ASSIGN_OR_RETURN(dir, NewRunFolder(name));
+    }
+    claim->created = out->run_dir.empty();
+  } else if (!IsDir(dir)) {
+    DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir));
+    claim->created = true;
+  }
+  claim->run_dir = dir;
+  std::string warning;
+  DRIFTRUN_ASSIGN_OR_RETURN(claim->lock,
+                            FileLock::Acquire(dir + "/run.lock", "run folder '" + dir + "'", &warning));
+  // Decided again under the lock: nobody changes the folder from here on.
+  *out = RunFolderChoice();
+  DRIFTRUN_RETURN_IF_ERROR(ResolveRunFolder(dir, resume, name, overwrite, out));
+  if (!warning.empty()) out->warnings.insert(out->warnings.begin(), warning);
+  RemoveLeftoverTemps(dir);
   return Status::Ok();
 }
 

@@ -1,8 +1,8 @@
 // Which run folder a training run writes, and which checkpoint it continues
 // from. Decided on rank 0 before any rank trains; no LibTorch.
 //
-//   resume ""      a fresh run: requested run_dir, else runs/<name>-<YYYYmmdd-HHMMSS>
-//                  (with -2, -3, ... when that exists). A requested run_dir that
+//   resume ""      a fresh run: requested run_dir, else (ClaimRunFolder) a new
+//                  runs/<name>-<YYYYmmdd-HHMMSS>[-k] folder. A requested run_dir that
 //                  already holds a run is refused (Status::Usage) unless
 //                  `overwrite` (then out->overwrite: the caller deletes it first)
 //   resume "auto"  the newest valid checkpoint of run_dir, or without run_dir of
@@ -10,11 +10,17 @@
 //                  this name, never a prefix) that has one; none: fresh
 //   resume PATH    a run folder, a checkpoints/ folder, or a checkpoint (.json
 //                  manifest or .h5); run_dir defaults to the folder it is in
+// --resume with --overwrite is refused (they contradict each other).
+//
+// ClaimRunFolder decides, creates and locks (run.lock, common/file_lock.h) the
+// folder: a second train on it exits 2 naming the holder, and two runs started
+// in the same second get two folders.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "common/file_lock.h"
 #include "common/status.h"
 
 namespace driftrun {
@@ -30,6 +36,26 @@ struct RunFolderChoice {
 // are filled either way.
 Status ResolveRunFolder(const std::string& run_dir, const std::string& resume, const std::string& name,
                         bool overwrite, RunFolderChoice* out);
+
+// A locked run folder. Until `committed` (the run has started writing into it),
+// destroying it releases the lock and removes the folder if this process
+// created it and it is still empty, so a refused start leaves nothing behind.
+struct RunFolderClaim {
+  FileLock lock;
+  std::string run_dir;
+  bool created = false;
+  bool committed = false;
+  RunFolderClaim() = default;
+  RunFolderClaim(const RunFolderClaim&) = delete;
+  RunFolderClaim& operator=(const RunFolderClaim&) = delete;
+  ~RunFolderClaim();
+};
+
+// ResolveRunFolder, then create the folder (a fresh default name is claimed
+// with mkdir), lock it and decide again under the lock; removes temporary files
+// left by a writer that was killed. out->warnings name a stale lock taken over.
+Status ClaimRunFolder(const std::string& run_dir, const std::string& resume, const std::string& name,
+                      bool overwrite, RunFolderChoice* out, RunFolderClaim* claim);
 
 // Whether `dir` holds (part of) a run: a config.resolved.toml, events.jsonl or
 // checkpoints/ folder.

@@ -28,4 +28,27 @@ Status RunLog::Summary(const nlohmann::json& summary) const {
   return WriteFileAtomic(dir_ + "/summary.json", summary.dump(2) + "\n");
 }
 
+Status DropMetricsAfter(const std::string& dir, int64_t step) {
+  const std::string path = dir + "/metrics.jsonl";
+  if (!PathExists(path)) return Status::Ok();
+  DRIFTRUN_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  std::string kept;
+  bool dropped = false;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    auto row = nlohmann::json::parse(line, nullptr, false);
+    // A torn last line (killed mid-append) is dropped too.
+    if (row.is_discarded() || (row.is_object() && row.value("step", int64_t{0}) > step)) {
+      dropped = true;
+      continue;
+    }
+    kept += line + "\n";
+  }
+  return dropped ? WriteFileAtomic(path, kept) : Status::Ok();
+}
+
 }  // namespace driftrun

@@ -1,7 +1,7 @@
 // RunLog: the run folder's line-oriented files, written by rank 0 only.
 //
 //   events.jsonl   one JSON object per event: {"time", "event", ...}
-//   metrics.jsonl  one object per epoch: epoch, step, train_loss, val_loss,
+//   metrics.jsonl  one object per epoch: epoch (1-based), step, train_loss, val_loss,
 //                  val_metric, samples_per_s (+ lr, wall_s)
 //   summary.json   written atomically at the end
 // A RunLog for a non-zero rank (or with an empty folder) writes nothing. Write
@@ -30,6 +30,10 @@ class RunLog {
   std::string dir_;
   bool writer_ = false;
 };
+
+// Removes metrics.jsonl rows of steps after `step` (and a torn last line):
+// a run resumed from the checkpoint at `step` writes those rows again.
+Status DropMetricsAfter(const std::string& dir, int64_t step);
 
 // Seconds since the epoch with millisecond precision, for event timestamps.
 double UnixTime();

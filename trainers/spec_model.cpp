@@ -2,7 +2,39 @@
 
 #include <map>
 
+#include "dataio/sharding.h"
+
 namespace driftrun {
+namespace {
+
+constexpr int64_t kLow32 = 0xFFFFFFFFLL;
+
+// A 32-bit integer hash (two multiply-xorshift rounds) on int64 tensors whose
+// values are below 2^32: every product stays below 2^59, so no overflow.
+torch::Tensor Hash32(torch::Tensor x) {
+  for (int i = 0; i < 2; ++i) x = torch::bitwise_and(torch::bitwise_xor(x, torch::bitwise_right_shift(x, 16)) * 0x45d9f3b, kLow32);
+  return torch::bitwise_xor(x, torch::bitwise_right_shift(x, 16));
+}
+
+}  // namespace
+
+torch::Tensor DropoutKeys(const torch::Tensor& rows, uint64_t seed, int64_t step) {
+  const int64_t salt = static_cast<int64_t>(MixSeed(seed, static_cast<uint64_t>(step), 0xd509) & kLow32);
+  return Hash32(torch::bitwise_xor(torch::bitwise_and(rows, kLow32), salt));
+}
+
+torch::Tensor SpecModelImpl::Dropout(const torch::Tensor& x, double p, int64_t layer) const {
+  if (!is_training() || p <= 0) return x;
+  if (!dropout_keys_.defined()) return torch::dropout(x, p, true);
+  const int64_t n = x.size(0), per_row = x.numel() / std::max<int64_t>(1, n);
+  auto opts = torch::TensorOptions().dtype(torch::kLong).device(x.device());
+  torch::Tensor col = Hash32(
+      torch::bitwise_and(torch::arange(per_row, opts) * 0x9E3779B1LL + (layer + 1) * 0x85EBCA6BLL, kLow32));
+  torch::Tensor u = Hash32(torch::bitwise_xor(dropout_keys_.view({n, 1}), col.view({1, per_row})));
+  // keep with probability 1 - p; kept values scaled by 1 / (1 - p), as torch::dropout
+  torch::Tensor keep = (u.to(torch::kDouble) >= p * 4294967296.0).view(x.sizes());
+  return x * keep.to(x.scalar_type()) * (1.0 / (1.0 - p));
+}
 
 SpecModelImpl::SpecModelImpl(const ModelSpec& spec) : spec_(spec) {
   for (const auto& l : spec.layers) {
@@ -48,6 +80,7 @@ torch::Tensor SpecModelImpl::forward(torch::Tensor x) {
     owned = true;
     return op(x);
   };
+  int64_t dropouts = 0;
   for (const auto& l : spec_.layers) {
     if (l.op == "linear") {
       x = layers_[l.param]->as<torch::nn::Linear>()->forward(x);
@@ -68,7 +101,7 @@ torch::Tensor SpecModelImpl::forward(torch::Tensor x) {
     } else if (l.op == "sigmoid") {
       x = act(torch::sigmoid, torch::sigmoid_);
     } else if (l.op == "dropout") {
-      x = torch::dropout(x, l.p, is_training());
+      x = Dropout(x, l.p, dropouts++);
     } else if (l.op == "maxpool2d") {
       using torch::indexing::Slice;
       if (infer && l.kernel == 2 && x.size(2) % 2 == 0 && x.size(3) % 2 == 0) {

@@ -18,11 +18,11 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
   const TrainOptions& o = s.o;
   const int64_t step = st->at.step;
   torch::Tensor x = AsInput(s.shard_x.index_select(0, idx)), y = s.shard_y.index_select(0, idx);
-  if (o.dropout > 0) {
-    torch::manual_seed(MixSeed(o.seed, static_cast<uint64_t>(step), static_cast<uint64_t>(s.world->rank())));
-  }
+  // Dropout masks follow each sample's row in the file, not the rank.
+  if (o.dropout > 0) s.model->set_dropout_keys(DropoutKeys(idx + s.shard_begin, o.seed, step));
   for (auto& p : s.model->parameters()) p.mutable_grad() = torch::Tensor();
   torch::Tensor loss_sum = Loss(s, s.model->forward(x), y, at::Reduction::Sum);
+  if (o.dropout > 0) s.model->set_dropout_keys(torch::Tensor());
   torch::Tensor loss = loss_sum / plan.loss_denom;
   if (s.reducer) s.reducer->Prepare();
   loss.backward();
@@ -36,7 +36,8 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
   if (!std::isfinite(*gloss)) {
     if (hooks.report) hooks.report->NonFiniteLoss(step, st->at.epoch);
     return Status::Training("training loss is " + std::string(std::isnan(*gloss) ? "NaN" : "Inf") +
-                            " at step " + std::to_string(step) + " (epoch " + std::to_string(st->at.epoch) +
+                            " at step " + std::to_string(step) + " (epoch " +
+                            std::to_string(st->at.epoch + 1) +
                             "); no checkpoint of this state was written. Lower train.lr, set "
                             "train.grad_clip, or check the data for extreme values");
   }
@@ -122,6 +123,7 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
       bool stop = false;
       DRIFTRUN_RETURN_IF_ERROR(TrainStep(s, plan, hooks, idx, st, &gloss, &stop));
       ++at.step;
+      ++st->steps_run;
       ++b;
       ++steps_this_epoch;
       at.epoch_loss_sum += gloss;

@@ -31,6 +31,7 @@ struct LoopState {
   bool stopped = false;
   Eval last_eval;
   double train_seconds = 0;  // time spent inside epochs by this process
+  int64_t steps_run = 0;     // optimizer steps run by this process (not before a resume)
   int64_t replica_checks = 0;
 };
 

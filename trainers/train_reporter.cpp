@@ -39,7 +39,7 @@ void TrainReporter::Start(bool resuming, const nlohmann::json& fields, const std
 
 void TrainReporter::Step(int64_t step, int64_t epoch, double loss, double lr) {
   if (o_.log_every_steps > 0 && step % o_.log_every_steps == 0) {
-    (void)log_.Event("step", {{"step", step}, {"epoch", epoch}, {"loss", loss}, {"lr", lr}});
+    (void)log_.Event("step", {{"step", step}, {"epoch", epoch + 1}, {"loss", loss}, {"lr", lr}});
   }
 }
 
@@ -54,7 +54,7 @@ void TrainReporter::Progress(int64_t epoch, int64_t epochs, int64_t batch, int64
 }
 
 Status TrainReporter::Epoch(const EpochReport& e) {
-  nlohmann::json row = {{"epoch", e.epoch},
+  nlohmann::json row = {{"epoch", e.epoch + 1},
                         {"step", e.step},
                         {"train_loss", e.train_loss},
                         {"val_loss", NumberOrNull(e.val_loss)},
@@ -81,7 +81,7 @@ void TrainReporter::Checkpoint(int64_t step, const std::string& path) {
 }
 
 void TrainReporter::NonFiniteLoss(int64_t step, int64_t epoch) {
-  (void)log_.Event("error", {{"reason", "non-finite loss"}, {"step", step}, {"epoch", epoch}});
+  (void)log_.Event("error", {{"reason", "non-finite loss"}, {"step", step}, {"epoch", epoch + 1}});
 }
 
 void TrainReporter::Stopped(int64_t step, const std::string& checkpoint, const std::string& resume_command) {

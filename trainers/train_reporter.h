@@ -27,7 +27,7 @@ struct TrainReporterOptions {
 };
 
 struct EpochReport {
-  int64_t epoch = 0;   // 0-based
+  int64_t epoch = 0;   // 0-based here; 1-based on the console and in metrics.jsonl
   int64_t epochs = 0;  // planned
   int64_t step = 0;
   double train_loss = 0;

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <iostream>
+#include <random>
 
 #include "comm/collectives.h"
 #include "common/file_util.h"
@@ -21,13 +22,23 @@ nlohmann::json NumberOrNull(double v) {
   return std::isnan(v) ? nlohmann::json() : nlohmann::json(v);
 }
 
+// A new run's id (16 hex digits): its checkpoints carry it, so pruning never
+// touches another run's.
+std::string NewRunId() {
+  std::random_device rd;
+  const uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(::getpid());
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 // Rank 0 decides the run folder and resume point; every rank learns them.
 Status ChooseRunFolder(Communicator& world, const TrainRequest& req, const std::string& name,
-                       std::string* run_dir, std::string* ckpt_path, bool* overwrite) {
+                       RunFolderClaim* claim, std::string* run_dir, std::string* ckpt_path, bool* overwrite) {
   Status local;
   if (world.rank() == 0) {
     RunFolderChoice c;
-    local = ResolveRunFolder(req.run_dir, req.resume, name, req.overwrite, &c);
+    local = ClaimRunFolder(req.run_dir, req.resume, name, req.overwrite, &c, claim);
     for (const auto& w : c.warnings) std::cerr << "warning: " << w << "\n";
     *run_dir = c.run_dir;
     *ckpt_path = c.checkpoint;
@@ -77,14 +88,20 @@ Status ReadResumeCheckpoint(Session& s, const std::string& path, CheckpointState
   return AgreeStatus(*s.world, local.WithContext("resuming"));
 }
 
-// Collective. Creates the run folder (rank 0) once config and data are known
-// to be good; with `overwrite`, the earlier run in it is deleted first.
-Status CreateRunFolder(Communicator& world, const Config& cfg, const std::string& run_dir, bool overwrite) {
+// Collective. Fills the run folder (rank 0) once config and data are known
+// to be good; with `overwrite`, the earlier run in it is deleted first. A
+// resumed run's metrics rows after its checkpoint's step are dropped: the
+// steps after it run again.
+Status CreateRunFolder(Communicator& world, const Config& cfg, RunFolderClaim* claim, bool overwrite,
+                       const CheckpointState* resumed) {
   Status local;
   if (world.rank() == 0) {
+    const std::string& run_dir = claim->run_dir;
+    claim->committed = true;
     if (overwrite) RemoveRunFiles(run_dir);
     local = MakeDirs(run_dir + "/checkpoints");
     if (local.ok()) local = WriteFileAtomic(run_dir + "/config.resolved.toml", cfg.ToToml());
+    if (local.ok() && resumed) local = DropMetricsAfter(run_dir, resumed->step);
   }
   return AgreeStatus(world, local);
 }
@@ -98,7 +115,7 @@ void ReportStart(TrainReporter& rep, const Session& s, const TrainRequest& req, 
                            {"backend", s.grad_comm->name()},
                            {"checkpoint", ckpt_path},
                            {"step", at.step},
-                           {"epoch", at.epoch},
+                           {"epoch", at.epoch + 1},
                            {"train_rows", s.train_rows.size()},
                            {"val_rows", s.val_count},
                            {"features", s.meta.dim},
@@ -128,7 +145,10 @@ nlohmann::json Summary(const Session& s, const TrainRequest& req, const LoopStat
           {"world_size", s.world->size()},
           {"seed", s.o.seed},
           {"wall_s", wall},
-          {"samples_per_s", st.at.samples_seen / std::max(1e-9, st.train_seconds)},
+          // This process's steps only: a resumed run's earlier steps took other time.
+          {"samples_per_s",
+           st.steps_run > 0 ? nlohmann::json(st.steps_run * s.o.batch_size / std::max(1e-9, st.train_seconds))
+                            : nlohmann::json()},
           {"device", s.device.str()},
           {"backend", s.grad_comm->name()},
           {"checkpoint", r.last_checkpoint},
@@ -168,47 +188,30 @@ Status ReportEnd(TrainReporter& rep, const Session& s, const TrainRequest& req, 
 
 }  // namespace
 
-static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, const TrainRequest& req) {
-  const Clock& clock = req.clock ? *req.clock : SteadyClock();
-  const double t0 = clock.Seconds();
-  const int rank = world.rank(), W = world.size();
-  Session s;
-  s.world = &world;
-  DRIFTRUN_ASSIGN_OR_RETURN(s.o, TrainOptions::FromConfig(cfg, W));
-  const TrainOptions& o = s.o;
-  torch::set_num_threads(o.threads > 0 ? static_cast<int>(o.threads)
-                                       : DefaultThreads(req.local_size > 0 ? req.local_size : W));
-
-  DRIFTRUN_RETURN_IF_ERROR(OpenTrainingData(s));
-  std::string run_dir, ckpt_path;
-  bool overwrite = false;
-  DRIFTRUN_RETURN_IF_ERROR(ChooseRunFolder(world, req, o.name, &run_dir, &ckpt_path, &overwrite));
-  std::vector<std::string> config_changes;
-  if (!ckpt_path.empty())
-    DRIFTRUN_RETURN_IF_ERROR(CheckResumeConfig(world, cfg, req, run_dir, &config_changes));
-  DRIFTRUN_RETURN_IF_ERROR(SetupDevice(s, req.local_rank));
-  DRIFTRUN_RETURN_IF_ERROR(ReadShard(s));
-  const bool resuming = !ckpt_path.empty();
-  CheckpointState ck;
-  if (resuming) DRIFTRUN_RETURN_IF_ERROR(ReadResumeCheckpoint(s, ckpt_path, &ck));
-  DRIFTRUN_RETURN_IF_ERROR(FitPreprocessing(s, resuming ? &ck : nullptr));
-  DRIFTRUN_RETURN_IF_ERROR(CreateRunFolder(world, cfg, run_dir, overwrite));
-  DRIFTRUN_RETURN_IF_ERROR(BuildModel(s, resuming ? &ck : nullptr, ckpt_path));
-  DRIFTRUN_RETURN_IF_ERROR(LoadTensors(s));
-
-  const LoopPlan plan = MakeLoopPlan(s);
-  LoopState st;
-  if (resuming) {
-    st.at = {ck.step, ck.epoch, ck.next_batch, ck.epoch_loss_sum, ck.epoch_loss_steps, ck.samples_seen};
+// Collective. Whether the resumed run had finished: its checkpoint is at the
+// plan's last step and its summary.json says done there.
+Result<bool> AlreadyFinished(Session& s, const std::string& run_dir, const CheckpointState& ck) {
+  std::string done = "0";
+  if (s.world->rank() == 0 && ck.step >= MakeLoopPlan(s).total_steps) {
+    auto text = ReadFile(run_dir + "/summary.json");
+    auto j = text.ok() ? nlohmann::json::parse(text.value(), nullptr, false) : nlohmann::json();
+    if (j.is_object() && j.value("status", "") == "done" && j.value("steps", int64_t{-1}) == ck.step)
+      done = "1";
   }
-  ck = CheckpointState();  // weights are in the model now
-  const std::string config_hash = cfg.Hash();
-  TrainReporter rep = MakeReporter(s, req, run_dir, clock);
-  ReportStart(rep, s, req, run_dir, ckpt_path, st.at);
-  if (!config_changes.empty()) (void)rep.log().Event("config_change", {{"changes", config_changes}});
+  DRIFTRUN_RETURN_IF_ERROR(BroadcastString(*s.world, &done));
+  return done == "1";
+}
 
-  TrainResult result;
-  result.run_dir = run_dir;
+// Collective. The step loop from `st`, the last checkpoint and the summary.
+Status TrainFrom(Session& s, const TrainRequest& req, const Config& cfg, const std::string& run_dir,
+                 const std::string& ckpt_path, const std::string& run_id, LoopState* st, TrainResult* result,
+                 double t0) {
+  const Clock& clock = req.clock ? *req.clock : SteadyClock();
+  const bool resuming = !ckpt_path.empty();
+  const std::string config_hash = cfg.Hash();
+  const LoopPlan plan = MakeLoopPlan(s);
+  TrainReporter rep = MakeReporter(s, req, run_dir, clock);
+  ReportStart(rep, s, req, run_dir, ckpt_path, st->at);
   LoopHooks hooks;
   hooks.report = &rep;
   hooks.stop = req.stop;
@@ -217,28 +220,88 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   hooks.start_s = t0;
   hooks.save = [&](const LoopPosition& at) -> Status {
     Status written;
-    if (rank == 0) {
-      auto m = WriteCheckpoint(run_dir + "/checkpoints", Snapshot(s, at, config_hash),
-                               static_cast<int>(o.checkpoint_keep));
+    if (s.world->rank() == 0) {
+      CheckpointState snap = Snapshot(s, at, config_hash);
+      snap.run_id = run_id;
+      auto m = WriteCheckpoint(run_dir + "/checkpoints", snap, static_cast<int>(s.o.checkpoint_keep));
       if (m.ok()) {
-        result.last_checkpoint = m.value();
+        result->last_checkpoint = m.value();
         rep.Checkpoint(at.step, m.value());
       } else {
         written = m.status().WithContext("writing a checkpoint");
       }
     }
-    DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, written));
-    return BroadcastString(world, &result.last_checkpoint);
+    DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(*s.world, written));
+    return BroadcastString(*s.world, &result->last_checkpoint);
   };
-  if (!resuming && o.checkpoint_initial) DRIFTRUN_RETURN_IF_ERROR(hooks.save(st.at));
-  DRIFTRUN_RETURN_IF_ERROR(RunStepLoop(s, plan, hooks, &st));
+  if (!resuming && s.o.checkpoint_initial) DRIFTRUN_RETURN_IF_ERROR(hooks.save(st->at));
+  DRIFTRUN_RETURN_IF_ERROR(RunStepLoop(s, plan, hooks, st));
+  // A stop that came with the last step finds the work done: finish normally.
+  if (st->at.step >= plan.total_steps) st->stopped = false;
+  // Resumed at the last step (the summary was not written): evaluate once.
+  if (!st->stopped && std::isnan(st->last_eval.loss)) {
+    DRIFTRUN_ASSIGN_OR_RETURN(st->last_eval, Evaluate(s));
+  }
 
-  DRIFTRUN_RETURN_IF_ERROR(hooks.save(st.at));
-  result.steps = st.at.step;
-  result.stopped = st.stopped;
-  result.val_loss = st.last_eval.loss;
-  result.val_metric = st.last_eval.metric;
-  DRIFTRUN_RETURN_IF_ERROR(ReportEnd(rep, s, req, st, result, config_hash, clock.Seconds() - t0));
+  DRIFTRUN_RETURN_IF_ERROR(hooks.save(st->at));
+  result->steps = st->at.step;
+  result->stopped = st->stopped;
+  result->val_loss = st->last_eval.loss;
+  result->val_metric = st->last_eval.metric;
+  return ReportEnd(rep, s, req, *st, *result, config_hash, clock.Seconds() - t0);
+}
+
+static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, const TrainRequest& req) {
+  const double t0 = (req.clock ? *req.clock : SteadyClock()).Seconds();
+  Session s;
+  s.world = &world;
+  DRIFTRUN_ASSIGN_OR_RETURN(s.o, TrainOptions::FromConfig(cfg, world.size()));
+  torch::set_num_threads(s.o.threads > 0
+                             ? static_cast<int>(s.o.threads)
+                             : DefaultThreads(req.local_size > 0 ? req.local_size : world.size()));
+
+  DRIFTRUN_RETURN_IF_ERROR(OpenTrainingData(s));
+  std::string run_dir, ckpt_path;
+  bool overwrite = false;
+  RunFolderClaim claim;  // rank 0: the locked folder, held until training ends
+  DRIFTRUN_RETURN_IF_ERROR(ChooseRunFolder(world, req, s.o.name, &claim, &run_dir, &ckpt_path, &overwrite));
+  std::vector<std::string> config_changes;
+  if (!ckpt_path.empty())
+    DRIFTRUN_RETURN_IF_ERROR(CheckResumeConfig(world, cfg, req, run_dir, &config_changes));
+  DRIFTRUN_RETURN_IF_ERROR(SetupDevice(s, req.local_rank));
+  DRIFTRUN_RETURN_IF_ERROR(ReadShard(s));
+  const bool resuming = !ckpt_path.empty();
+  CheckpointState ck;
+  TrainResult result;
+  result.run_dir = run_dir;
+  if (resuming) {
+    DRIFTRUN_RETURN_IF_ERROR(ReadResumeCheckpoint(s, ckpt_path, &ck));
+    DRIFTRUN_ASSIGN_OR_RETURN(result.already_finished, AlreadyFinished(s, run_dir, ck));
+    if (result.already_finished) {
+      result.steps = ck.step;
+      result.last_checkpoint = ckpt_path;
+      if (world.rank() == 0 && !req.quiet)
+        std::printf("%s: already finished at step %lld (%s); nothing to do\n", run_dir.c_str(),
+                    static_cast<long long>(ck.step), (run_dir + "/summary.json").c_str());
+      result.run_lock = std::make_shared<FileLock>(std::move(claim.lock));
+      return result;
+    }
+  }
+  DRIFTRUN_RETURN_IF_ERROR(FitPreprocessing(s, resuming ? &ck : nullptr));
+  DRIFTRUN_RETURN_IF_ERROR(CreateRunFolder(world, cfg, &claim, overwrite, resuming ? &ck : nullptr));
+  DRIFTRUN_RETURN_IF_ERROR(BuildModel(s, resuming ? &ck : nullptr, ckpt_path));
+  DRIFTRUN_RETURN_IF_ERROR(LoadTensors(s));
+
+  LoopState st;
+  if (resuming) {
+    st.at = {ck.step, ck.epoch, ck.next_batch, ck.epoch_loss_sum, ck.epoch_loss_steps, ck.samples_seen};
+  }
+  const std::string run_id = resuming && !ck.run_id.empty() ? ck.run_id : NewRunId();
+  ck = CheckpointState();  // weights are in the model now
+  if (!config_changes.empty() && world.rank() == 0)
+    (void)RunLog(run_dir, true).Event("config_change", {{"changes", config_changes}});
+  DRIFTRUN_RETURN_IF_ERROR(TrainFrom(s, req, cfg, run_dir, ckpt_path, run_id, &st, &result, t0));
+  result.run_lock = std::make_shared<FileLock>(std::move(claim.lock));
   return result;
 }
 

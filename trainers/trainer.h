@@ -15,11 +15,13 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "comm/communicator.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/file_lock.h"
 #include "common/status.h"
 
 namespace driftrun {
@@ -64,6 +66,12 @@ struct TrainResult {
   std::string last_checkpoint;
   int64_t steps = 0;
   bool stopped = false;  // by signal
+  // Resumed a run that had already finished (its summary.json says done at the
+  // checkpoint's step): nothing was trained or written.
+  bool already_finished = false;
+  // Rank 0: the run folder's lock (run.lock), held until this is destroyed, so
+  // that export and registration after training still own the folder.
+  std::shared_ptr<FileLock> run_lock;
   double val_loss = 0;
   double val_metric = 0;
 };

@@ -225,7 +225,7 @@ def test_existing_run_dir_needs_resume_or_overwrite(s):
     p = s.ws.run(["train", "--config", s.config, "--run-dir", other, "--overwrite", "--quiet", "--noprogress",
                   "--set", "train.epochs=3"])
     assert p.returncode == 0, must_msg(p, "--overwrite starts over")
-    assert metrics_epochs(other) == [0, 1, 2], "metrics of two runs are mixed"
+    assert metrics_epochs(other) == [1, 2, 3], "metrics of two runs are mixed"
 
 
 def test_resume_refuses_another_config_unless_allowed(s):
@@ -342,7 +342,7 @@ def test_overwrite_keeps_files_that_are_not_the_runs(s):
     p = s.ws.run(["train", "--config", s.config, "--run-dir", d, "--overwrite", "--quiet", "--noprogress"])
     assert p.returncode == 0, must_msg(p, "--overwrite")
     assert open(os.path.join(d, "notes.txt")).read() == "mine"
-    assert metrics_epochs(d) == [0, 1]
+    assert metrics_epochs(d) == [1, 2]
 
 
 def test_drift_names_a_missing_column_and_broken_columns_have_no_statistics(s):

@@ -1,5 +1,6 @@
 """Data-parallel equivalence: N = 2 and 3 ranks with global batch B end with the
-weights of 1 rank with batch B (1e-5 relative), and every rank holds bit-identical
+weights of 1 rank with batch B (1e-5 relative), dropout included (each mask
+follows its sample's row, not the rank), and every rank holds bit-identical
 weights after every step (dist.verify_every_steps = 1)."""
 import pytest
 
@@ -13,6 +14,7 @@ val_fraction = 0.1
 [model]
 task = "{task}"
 hidden = [32, 16]
+dropout = {dropout}
 [train]
 epochs = 2
 batch_size = 48
@@ -28,7 +30,7 @@ verify_every_steps = 1
 every_steps = 1000
 """
 
-LABELS = ("regression", "classification")
+LABELS = ("regression", "classification", "dropout")
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +40,12 @@ def configs(module_workspace):
     ws.make_data(ws.path("cls"), "--rows", "2400", "--features", "6", "--task", "classification",
                  "--classes", "4")
     return {
-        "regression": ws.write_config("reg.toml", CONFIG.format(train=ws.path("data/train.h5"), task="regression")),
+        "regression": ws.write_config("reg.toml", CONFIG.format(train=ws.path("data/train.h5"), task="regression",
+                                                                dropout=0)),
         "classification": ws.write_config("cls.toml", CONFIG.format(train=ws.path("cls/train.h5"),
-                                                                    task="classification")),
+                                                                    task="classification", dropout=0)),
+        "dropout": ws.write_config("drop.toml", CONFIG.format(train=ws.path("cls/train.h5"),
+                                                              task="classification", dropout=0.5)),
     }
 
 

@@ -11,8 +11,9 @@
 namespace driftrun {
 namespace {
 
-CheckpointState Sample(int64_t step) {
+CheckpointState Sample(int64_t step, const std::string& run_id = "run-a") {
   CheckpointState s;
+  s.run_id = run_id;
   s.step = step;
   s.epoch = 2;
   s.next_batch = 5;
@@ -110,6 +111,52 @@ TEST(Checkpoint, UnwritableFolderIsInfra) {
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), Code::kInfra);
   EXPECT_NE(m.status().message().find("/file"), std::string::npos) << m.status().message();
+}
+
+TEST(Checkpoint, PruningKeepsThisRunsNewestEvenBesideAnotherRunsLaterSteps) {
+  std::string dir = FreshTestDir();
+  for (int64_t step : {1000, 2000}) ASSERT_TRUE(WriteCheckpoint(dir, Sample(step, "old-run"), 1).ok());
+  // A new run (restarted at step 0) in the same folder, keep = 1.
+  std::string last;
+  for (int64_t step : {10, 20}) last = WriteCheckpoint(dir, Sample(step, "new-run"), 1).take();
+  EXPECT_EQ(last, dir + "/ckpt-000000020.json");
+  EXPECT_TRUE(PathExists(last));
+  EXPECT_FALSE(PathExists(dir + "/ckpt-000000010.json"));
+  EXPECT_TRUE(PathExists(dir + "/ckpt-000002000.json"));  // not this run's to delete
+  std::vector<std::string> w;
+  EXPECT_EQ(FindLatestCheckpoint(dir, &w), last);  // the newest written, not the highest step
+  EXPECT_EQ(ReadCheckpoint(last).value().run_id, "new-run");
+}
+
+TEST(Checkpoint, ACorruptNewestDoesNotEvictTheCheckpointsWrittenAfterIt) {
+  std::string dir = FreshTestDir();
+  ASSERT_TRUE(WriteCheckpoint(dir, Sample(10), 1).ok());
+  ASSERT_TRUE(WriteCheckpoint(dir, Sample(20), 1).ok());
+  {
+    std::fstream f(dir + "/ckpt-000000020.h5", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(600);
+    f.put('\x5a');
+  }
+  // Resumed from an earlier state (step 15), keep = 1: what is written stays.
+  auto m = WriteCheckpoint(dir, Sample(15), 1).take();
+  EXPECT_TRUE(PathExists(m));
+  std::vector<std::string> w;
+  EXPECT_EQ(FindLatestCheckpoint(dir, &w), m);
+  EXPECT_TRUE(w.empty());
+}
+
+TEST(Checkpoint, AManifestNamingAFileElsewhereIsRefused) {
+  std::string dir = FreshTestDir();
+  auto m = WriteCheckpoint(dir, Sample(10), 3).take();
+  ASSERT_TRUE(MakeDirs(dir + "/sub").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir + "/sub/x.h5", ReadFile(dir + "/ckpt-000000010.h5").value()).ok());
+  std::string text = ReadFile(m).value();
+  text.replace(text.find("ckpt-000000010.h5"), 17, "sub/x.h5");
+  ASSERT_TRUE(WriteFileAtomic(m, text).ok());
+  Status st = VerifyCheckpoint(m);
+  EXPECT_EQ(st.code(), Code::kData);
+  EXPECT_NE(st.message().find("only name a file in its own folder"), std::string::npos) << st.message();
+  EXPECT_EQ(ReadCheckpoint(m).status().code(), Code::kData);
 }
 
 }  // namespace
