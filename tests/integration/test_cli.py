@@ -113,6 +113,23 @@ def test_control_characters_in_input_are_escaped(workspace):
         f"a flag value with a newline and ESC is printed escaped on one line: {p.stderr!r}"
 
 
+def test_drift_escapes_feature_names(workspace):
+    """A feature name from the data with ESC and a newline is printed escaped;
+    --json keeps it exactly."""
+    rng = np.random.default_rng(3)
+    names = ["plain", "bad\x1b[2J\nname"]
+    for fname, shift in (("ref.h5", 0.0), ("cur.h5", 3.0)):
+        with h5py.File(workspace.path(fname), "w") as f:
+            f["features"] = (rng.normal(size=(500, 2)) + shift).astype(np.float32)
+            f["features"].attrs["feature_names"] = names
+    p = workspace.run(["drift", "--reference", "ref.h5", "--current", "cur.h5"])
+    assert p.returncode == 0 and "\x1b" not in p.stdout and "  bad\\e[2J\\nname: drifted" in p.stdout, \
+        f"drift prints the feature name escaped, on its line: (exit {p.returncode}) {p.stdout!r} {p.stderr[-500:]}"
+    p = workspace.run(["drift", "--reference", "ref.h5", "--current", "cur.h5", "--json"])
+    assert p.returncode == 0 and [f["name"] for f in json.loads(p.stdout)["features"]] == names, \
+        f"drift --json keeps the names exactly: {p.stdout[:500]}"
+
+
 # ---- config: resolved output round-trips; docs cover every key and match configs/README.md
 
 def test_config_resolves_and_round_trips(workspace):
