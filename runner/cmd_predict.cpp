@@ -42,7 +42,7 @@ const CommandSpec kPredictSpec = {
      {"save_ids",
       "text models: also write /input, the hashed n-gram ids the model (and its ONNX file) takes"},
      {"device", "cpu | cuda | auto"},
-     {"json", "print {rows, seconds, rows_per_s} as JSON"}},
+     {"json", "print {rows, seconds, rows_per_s, model} as JSON"}},
     false};
 
 int RunPredict(int argc, char** argv) {
