@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "common/text.h"
+
 namespace driftrun {
 
 Status DecidePromotion(const PromotionCase& c, std::string* note) {
@@ -15,16 +17,15 @@ Status DecidePromotion(const PromotionCase& c, std::string* note) {
   }
   if (!c.ComparesLosses()) return Status::Ok();
   const double cl = c.candidate_loss, hl = c.holder_loss;
-  char buf[256];
-  std::snprintf(buf, sizeof(buf), " (holdout loss %.6g vs %lld's %.6g%s)", cl,
-                static_cast<long long>(c.holder), hl,
-                c.fresh_losses ? ", both on the candidate's holdout" : ", as recorded");
-  *note = buf;
+  // Recorded with the alias move: shortest round-trip, so the losses read back exactly.
+  *note = " (holdout loss " + FormatDouble(cl) + " vs " + std::to_string(c.holder) + "'s " +
+          FormatDouble(hl) + (c.fresh_losses ? ", both on the candidate's holdout)" : ", as recorded)");
   if (std::isnan(cl) && !std::isnan(hl)) {
     return Status::Training("promotion refused: " + label + " has no holdout loss to compare with " + c.name +
                             ":" + std::to_string(c.holder) + " (production)");
   }
   if (!std::isnan(cl) && !std::isnan(hl) && cl > hl * (1 + c.tolerance)) {
+    char buf[256];
     std::snprintf(buf, sizeof(buf), "%.6g is worse than production %s:%lld's %.6g by more than %.3g%%%s", cl,
                   c.name.c_str(), static_cast<long long>(c.holder), hl, c.tolerance * 100,
                   c.fresh_losses ? " (both on the candidate's holdout)" : " (as recorded)");

@@ -3,7 +3,9 @@
 //   <root>/registry.db                 versions, artifacts, aliases, alias_events, approvals
 //   <root>/artifacts/<ab>/<sha256>.<ext>   every file stored once, named by its sha256
 // Versions are numbered per model from 1 and immutable (a trigger refuses UPDATE).
-// Registration is idempotent per run id. Every alias move is one transaction and
+// Registration is idempotent per (run id, checkpoint sha256): the same run with
+// the same final checkpoint gives the existing version; a run resumed and
+// continued (a newer checkpoint) is a new version. Every alias move is one transaction and
 // is recorded (who, when, why); rollback moves an alias back to its previous
 // holder. Model and alias names are validated, and artifact paths are built from
 // hex digests only, so nothing can point outside the root.
@@ -75,15 +77,26 @@ struct PromoteOptions {
 // database can implement the same interface (DESIGN.md, Scale).
 class Registry {
  public:
-  // Creates the root, database and schema when missing. Infra errors: code 5.
+  // An existing registry: Status::Usage "registry not found: <root>" (exit 2)
+  // when <root>/registry.db does not exist, and nothing is created. An older
+  // schema is migrated. Infra errors: code 5.
   static Result<std::unique_ptr<Registry>> Open(const std::string& root);
+  // Open, creating the root, database and schema when missing (registration only).
+  static Result<std::unique_ptr<Registry>> Create(const std::string& root);
   virtual ~Registry() = default;
 
-  // New version (or the existing one for the same run id: idempotent), alias
-  // "candidate" moved to it.
-  virtual Result<VersionRecord> Register(const RegisterRequest& req) = 0;
+  // New version (or the existing one for the same run id and checkpoint
+  // sha256: idempotent; *existed tells which when given), alias "candidate"
+  // moved to a new one.
+  virtual Result<VersionRecord> Register(const RegisterRequest& req, bool* existed) = 0;
+  Result<VersionRecord> Register(const RegisterRequest& req) { return Register(req, nullptr); }
   virtual Result<VersionRecord> Get(const ModelRef& ref) = 0;
-  virtual Result<std::vector<VersionRecord>> List(const std::string& name) = 0;  // "" = all models
+  // Every version of `name` ("" = all models). A version whose record cannot be
+  // read fails the whole list, unless `unreadable` is given: then it is skipped
+  // and its message ("the record of m:2 ... is not valid JSON ...") appended.
+  virtual Result<std::vector<VersionRecord>> List(const std::string& name,
+                                                  std::vector<std::string>* unreadable) = 0;
+  Result<std::vector<VersionRecord>> List(const std::string& name) { return List(name, nullptr); }
   // Moves `alias` to name:version if the gate passes (Status::Training, exit 4,
   // saying why, if not).
   virtual Status Promote(const std::string& name, int64_t version, const std::string& alias,
@@ -95,7 +108,9 @@ class Registry {
                                    const std::string& who) = 0;
   // Alias history of a model, oldest first.
   virtual Result<nlohmann::json> History(const std::string& name) = 0;
-  // Recomputes every artifact's sha256; returns one line per problem (empty: all good).
+  // Checks the database (SQLite integrity, records that are not JSON, aliases,
+  // artifact rows and approvals of missing versions) and recomputes every
+  // artifact's sha256; returns one line per problem (empty: all good).
   virtual Result<std::vector<std::string>> Verify() = 0;
 };
 

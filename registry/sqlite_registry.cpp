@@ -13,30 +13,10 @@
 #include "registry/promotion_gate.h"
 #include "registry/registry.h"
 #include "registry/sqlite_db.h"
+#include "registry/sqlite_schema.h"
 
 namespace driftrun {
 namespace {
-
-const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS versions(
-  name TEXT NOT NULL, version INTEGER NOT NULL, run_id TEXT NOT NULL, created TEXT NOT NULL,
-  record TEXT NOT NULL, PRIMARY KEY(name, version), UNIQUE(name, run_id));
-CREATE TABLE IF NOT EXISTS artifacts(
-  name TEXT NOT NULL, version INTEGER NOT NULL, kind TEXT NOT NULL, sha256 TEXT NOT NULL,
-  bytes INTEGER NOT NULL, file TEXT NOT NULL, PRIMARY KEY(name, version, kind));
-CREATE TABLE IF NOT EXISTS aliases(
-  name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY(name, alias));
-CREATE TABLE IF NOT EXISTS alias_events(
-  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, alias TEXT NOT NULL,
-  from_version INTEGER, to_version INTEGER NOT NULL, who TEXT NOT NULL, at TEXT NOT NULL,
-  why TEXT NOT NULL, rollback INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS approvals(
-  name TEXT NOT NULL, version INTEGER NOT NULL, by TEXT NOT NULL, note TEXT NOT NULL, at TEXT NOT NULL);
-CREATE TRIGGER IF NOT EXISTS versions_immutable BEFORE UPDATE ON versions
-  BEGIN SELECT RAISE(ABORT, 'registry versions are immutable'); END;
-CREATE TRIGGER IF NOT EXISTS artifacts_immutable BEFORE UPDATE ON artifacts
-  BEGIN SELECT RAISE(ABORT, 'registry artifacts are immutable'); END;
-)sql";
 
 // The version `alias` points at, or 0.
 int64_t AliasVersion(sqlite3* db, const std::string& name, const std::string& alias) {
@@ -78,9 +58,12 @@ class SqliteRegistry : public Registry {
   ~SqliteRegistry() override { sqlite3_close(db_); }
   Status Exec(const std::string& sql);
 
-  Result<VersionRecord> Register(const RegisterRequest& req) override;
+  using Registry::List;
+  using Registry::Register;
+  Result<VersionRecord> Register(const RegisterRequest& req, bool* existed) override;
   Result<VersionRecord> Get(const ModelRef& ref) override;
-  Result<std::vector<VersionRecord>> List(const std::string& name) override;
+  Result<std::vector<VersionRecord>> List(const std::string& name,
+                                          std::vector<std::string>* unreadable) override;
   Status Promote(const std::string& name, int64_t version, const std::string& alias,
                  const PromoteOptions& o) override;
   Status Approve(const std::string& name, int64_t version, const std::string& by,
@@ -99,11 +82,13 @@ class SqliteRegistry : public Registry {
 
 }  // namespace
 
-Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
-  DRIFTRUN_RETURN_IF_ERROR(MakeDirs(root + "/artifacts"));
+namespace {
+
+Result<std::unique_ptr<Registry>> OpenDb(const std::string& root, bool create) {
   sqlite3* db = nullptr;
   const std::string path = root + "/registry.db";
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     Status st = Status::Infra("cannot open the registry database '" + path +
                               "': " + (db ? sqlite3_errmsg(db) : "out of memory"));
     sqlite3_close(db);
@@ -114,8 +99,24 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
   DRIFTRUN_RETURN_IF_ERROR(r->Exec("PRAGMA journal_mode=WAL"));
   DRIFTRUN_RETURN_IF_ERROR(r->Exec("PRAGMA synchronous=FULL"));
   DRIFTRUN_RETURN_IF_ERROR(r->Exec("PRAGMA foreign_keys=ON"));
-  DRIFTRUN_RETURN_IF_ERROR(r->Exec(kSchema));
+  DRIFTRUN_RETURN_IF_ERROR(EnsureSchema(db, path));
   return std::unique_ptr<Registry>(std::move(r));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Registry>> Registry::Create(const std::string& root) {
+  DRIFTRUN_RETURN_IF_ERROR(MakeDirs(root + "/artifacts"));
+  return OpenDb(root, true);
+}
+
+Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
+  if (const std::string db = root + "/registry.db"; !PathExists(db) || IsDir(db)) {
+    return Status::Usage("registry not found: " + root + " (no registry.db there); check --registry or the " +
+                         "config's [registry] path; a registry is created by `driftrun registry register " +
+                         "--run RUN_DIR` or by training with [registry] register = true");
+  }
+  return OpenDb(root, false);
 }
 
 Status SqliteRegistry::Exec(const std::string& sql) {
@@ -140,8 +141,11 @@ Result<VersionRecord> SqliteRegistry::Load(const std::string& name, int64_t vers
     v.run_id = s.Text(0);
     v.created = s.Text(1);
     v.record = nlohmann::json::parse(s.Text(2), nullptr, false);
-    if (v.record.is_discarded())
-      return Status::Data("record of " + name + ":" + std::to_string(version) + " is corrupt");
+    if (v.record.is_discarded() || !v.record.is_object()) {
+      return Status::Data("the record of " + name + ":" + std::to_string(version) + " in '" + root_ +
+                          "/registry.db' is not valid JSON (the row was damaged); run " +
+                          "`driftrun registry verify` and restore registry.db from a backup");
+    }
   }
   Stmt a(db_,
          "SELECT kind, file, sha256, bytes FROM artifacts WHERE name = ?1 AND version = ?2 ORDER BY kind");
@@ -162,16 +166,24 @@ Result<VersionRecord> SqliteRegistry::Load(const std::string& name, int64_t vers
   return v;
 }
 
-Result<VersionRecord> SqliteRegistry::Register(const RegisterRequest& req) {
+Result<VersionRecord> SqliteRegistry::Register(const RegisterRequest& req, bool* existed) {
   DRIFTRUN_RETURN_IF_ERROR(ValidateName("model name", req.name));
+  if (existed) *existed = false;
+  std::string digest;  // the checkpoint's: a run continued after a resume is a new version
+  if (auto ck = req.files.find("checkpoint"); ck != req.files.end()) {
+    auto sha = Sha256File(ck->second);
+    if (!sha.ok()) return sha.status().WithContext("hashing the checkpoint to register");
+    digest = sha.value();
+  }
   Txn txn(db_);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
   {
-    Stmt s(db_, "SELECT version FROM versions WHERE name = ?1 AND run_id = ?2");
-    s.Bind(1, req.name).Bind(2, req.run_id);
+    Stmt s(db_, "SELECT version FROM versions WHERE name = ?1 AND run_id = ?2 AND checkpoint_sha256 = ?3");
+    s.Bind(1, req.name).Bind(2, req.run_id).Bind(3, digest);
     if (s.Step() == SQLITE_ROW) {
       const int64_t v = s.Int(0);
-      return Load(req.name, v);  // already registered: idempotent
+      if (existed) *existed = true;
+      return Load(req.name, v);  // already registered: idempotent per (run, checkpoint)
     }
   }
   int64_t version = 1, parent = 0;
@@ -207,8 +219,11 @@ Result<VersionRecord> SqliteRegistry::Register(const RegisterRequest& req) {
   if (!onnx_tmp.empty()) std::remove(onnx_tmp.c_str());
   const std::string created = UtcNow();
   {
-    Stmt s(db_, "INSERT INTO versions(name, version, run_id, created, record) VALUES (?1, ?2, ?3, ?4, ?5)");
+    Stmt s(db_,
+           "INSERT INTO versions(name, version, run_id, created, record, checkpoint_sha256) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     s.Bind(1, req.name).Bind(2, version).Bind(3, req.run_id).Bind(4, created).Bind(5, record.dump());
+    s.Bind(6, digest);
     if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot insert the version");
   }
   for (const auto& [kind, f] : stored) {
@@ -244,7 +259,8 @@ Result<VersionRecord> SqliteRegistry::Get(const ModelRef& ref) {
   return Load(ref.name, version);
 }
 
-Result<std::vector<VersionRecord>> SqliteRegistry::List(const std::string& name) {
+Result<std::vector<VersionRecord>> SqliteRegistry::List(const std::string& name,
+                                                        std::vector<std::string>* unreadable) {
   std::vector<std::pair<std::string, int64_t>> keys;
   {
     Stmt s(db_, name.empty() ? "SELECT name, version FROM versions ORDER BY name, version"
@@ -254,8 +270,14 @@ Result<std::vector<VersionRecord>> SqliteRegistry::List(const std::string& name)
   }
   std::vector<VersionRecord> out;
   for (const auto& [n, v] : keys) {
-    DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord r, Load(n, v));
-    out.push_back(std::move(r));
+    auto r = Load(n, v);
+    if (r.ok()) {
+      out.push_back(r.take());
+    } else if (unreadable) {
+      unreadable->push_back(r.status().message());
+    } else {
+      return r.status();
+    }
   }
   return out;
 }
@@ -360,6 +382,7 @@ Result<std::vector<std::string>> SqliteRegistry::Verify() {
     Stmt s(db_, "PRAGMA integrity_check");
     if (s.Step() == SQLITE_ROW && s.Text(0) != "ok") problems.push_back("database: " + s.Text(0));
   }
+  for (auto& p : CheckDatabase(db_)) problems.push_back(std::move(p));
   Stmt s(db_, "SELECT name, version, kind, sha256, file FROM artifacts ORDER BY name, version, kind");
   while (s.Step() == SQLITE_ROW) {
     const std::string label = s.Text(0) + ":" + std::to_string(s.Int(1)) + " " + s.Text(2);

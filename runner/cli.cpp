@@ -6,7 +6,25 @@
 #include <iostream>
 #include <sstream>
 
+#include "common/text.h"
+
 namespace driftrun {
+
+namespace {
+
+// " (did you mean '--run-dir'?)" for a near miss of one of cmd's flags, else "".
+std::string SuggestFlag(const CommandSpec& cmd, const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& f : cmd.flags) names.push_back(f.name);
+  if (cmd.takes_set) names.push_back("set");
+  names.push_back("help");
+  std::string near = ClosestMatch(name, names, name.size() <= 3 ? 1 : 2);
+  if (near.empty()) return "";
+  std::replace(near.begin(), near.end(), '_', '-');
+  return " (did you mean '--" + near + "'?)";
+}
+
+}  // namespace
 
 Result<ParsedArgs> ParseArgs(const CommandSpec& cmd, int argc, char** argv, int first) {
   ParsedArgs out;
@@ -18,7 +36,8 @@ Result<ParsedArgs> ParseArgs(const CommandSpec& cmd, int argc, char** argv, int 
     }
     if (a.rfind("--", 0) != 0 || a.size() == 2) {
       if (a.rfind("-", 0) == 0 && a.size() > 1) {
-        return Status::Usage("unknown option '" + a + "'; flags take two dashes (see --help)");
+        return Status::Usage("unknown option '" + EscapeForConsole(a) +
+                             "'; flags take two dashes (see --help)");
       }
       out.positional.push_back(a);
       continue;
@@ -48,8 +67,8 @@ Result<ParsedArgs> ParseArgs(const CommandSpec& cmd, int argc, char** argv, int 
       negated = true;
     }
     if (!known(name)) {
-      return Status::Usage("unknown flag '--" + body.substr(0, body.find('=')) + "'; run `driftrun " +
-                           cmd.name + " --help` for the list");
+      return Status::Usage("unknown flag '--" + EscapeForConsole(body.substr(0, body.find('='))) + "'" +
+                           SuggestFlag(cmd, name) + "; run `driftrun " + cmd.name + " --help` for the list");
     }
     gflags::CommandLineFlagInfo info;
     gflags::GetCommandLineFlagInfo(name.c_str(), &info);
@@ -60,7 +79,7 @@ Result<ParsedArgs> ParseArgs(const CommandSpec& cmd, int argc, char** argv, int 
       value = argv[++i];
     }
     if (gflags::SetCommandLineOption(name.c_str(), value.c_str()).empty()) {
-      return Status::Usage("--" + name + "='" + value + "' is not a valid " + info.type);
+      return Status::Usage("--" + name + "='" + EscapeForConsole(value) + "' is not a valid " + info.type);
     }
   }
   return out;
@@ -73,8 +92,8 @@ std::string CommandHelp(const CommandSpec& cmd) {
     gflags::CommandLineFlagInfo info;
     std::string dashed = f.name;
     std::replace(dashed.begin(), dashed.end(), '_', '-');
-    std::string def;
-    if (gflags::GetCommandLineFlagInfo(f.name, &info)) {
+    std::string def;  // none shown for a string without a default (required, or optional without one)
+    if (gflags::GetCommandLineFlagInfo(f.name, &info) && !info.default_value.empty()) {
       def = info.type == "string" ? "\"" + info.default_value + "\"" : info.default_value;
     }
     os << "  --" << dashed << (def.empty() ? "" : " (default " + def + ")") << "\n      " << f.help << "\n";
@@ -104,7 +123,18 @@ bool ParseCommand(const CommandSpec& cmd, int argc, char** argv, ParsedArgs* out
 int ReportStatus(const std::string& cmd, const Status& st) {
   if (st.ok()) return 0;
   if (!st.message().empty()) {
-    std::cerr << "driftrun " << cmd << ": " << CodeName(st.code()) << ": " << st.message() << std::endl;
+    // Messages carry names and values from data and users: escaped line by line
+    // (a message may have lines of its own).
+    std::string text, line;
+    std::istringstream lines(st.message());
+    while (std::getline(lines, line)) text += (text.empty() ? "" : "\n") + EscapeForConsole(line);
+    // No doubled prefixes: a message that already starts with the command or
+    // its own label ("usage error: ...", "promotion refused: ...") keeps it alone.
+    const std::string code = CodeName(st.code());
+    const std::string self = "driftrun " + cmd + ": ";
+    if (text.rfind(self, 0) == 0) text = text.substr(self.size());
+    const bool labelled = text.rfind(code + ": ", 0) == 0 || text.rfind("promotion refused: ", 0) == 0;
+    std::cerr << self << (labelled ? "" : code + ": ") << text << std::endl;
   }
   return st.exit_code();
 }

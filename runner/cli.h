@@ -33,7 +33,8 @@ struct ParsedArgs {
   bool help = false;
 };
 
-// Parses argv[first..] for `cmd`, setting gflags values. Usage errors name the flag.
+// Parses argv[first..] for `cmd`, setting gflags values. Usage errors name the
+// flag, and an unknown flag close to a known one says "did you mean '--x'?".
 Result<ParsedArgs> ParseArgs(const CommandSpec& cmd, int argc, char** argv, int first);
 
 std::string CommandHelp(const CommandSpec& cmd);
@@ -44,7 +45,7 @@ std::string CommandHelp(const CommandSpec& cmd);
 bool ParseCommand(const CommandSpec& cmd, int argc, char** argv, ParsedArgs* out, int* exit_code);
 
 // Prints "driftrun <cmd>: <code name>: <message>" to stderr when the message is
-// non-empty and returns the exit code.
+// non-empty (each of its lines through EscapeForConsole) and returns the exit code.
 int ReportStatus(const std::string& cmd, const Status& st);
 
 }  // namespace driftrun

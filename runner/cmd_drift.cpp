@@ -7,6 +7,7 @@
 
 #include "common/config.h"
 #include "common/file_util.h"
+#include "common/text.h"
 #include "dataio/tabular_data.h"
 #include "monitor/drift.h"
 #include "monitor/profile.h"
@@ -88,7 +89,8 @@ int RunProfile(int argc, char** argv) {
   p.value().categorical = ProfileCategories(cat.value().v, cat.value().rows, cat.value().names);
   Status st = WriteProfile(FLAGS_out, p.value());
   if (!st.ok()) return ReportStatus("profile", st);
-  std::cout << "wrote " << FLAGS_out << ": " << m.value().rows << " rows, " << m.value().dim << " features\n";
+  std::cout << "wrote " << EscapeForConsole(FLAGS_out) << ": " << m.value().rows << " rows, " << m.value().dim
+            << " features\n";
   return 0;
 }
 
@@ -101,7 +103,7 @@ static void PrintDrift(const DriftReport& r) {
             << r.stats_method << " statistics)\n";
   for (const auto& f : r.features) {
     if (!f.drifted) continue;
-    std::cout << "  " << f.name << ": drifted by " << f.decided_by;
+    std::cout << "  " << EscapeForConsole(f.name) << ": drifted by " << f.decided_by;
     if (f.decided_by == "missing") {
       std::cout << " (missing share " << f.ref_missing << " -> " << f.cur_missing << ")";
     }
@@ -181,7 +183,7 @@ int RunDrift(int argc, char** argv) {
     if (!st.ok()) return ReportStatus("drift", st);
   }
   if (FLAGS_json) {
-    std::cout << r.ToJson().dump(2) << "\n";
+    std::cout << r.ToJson().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     PrintDrift(r);
   }

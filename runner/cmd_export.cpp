@@ -3,8 +3,10 @@
 #include <gflags/gflags.h>
 
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "common/file_util.h"
+#include "common/text.h"
 #include "export/exporter.h"
 #include "models/checkpoint.h"
 #include "runner/commands.h"
@@ -52,10 +54,13 @@ int RunExport(int argc, char** argv) {
   auto r = RunExporter(ckpt, out, meta);
   if (!r.ok()) return ReportStatus("export", r.status());
   if (FLAGS_json) {
-    std::cout << "{\"onnx\": \"" << r.value().path << "\", \"bytes\": " << r.value().bytes
-              << ", \"sha256\": \"" << r.value().sha256 << "\", \"seconds\": " << r.value().seconds << "}\n";
+    const nlohmann::json j = {{"onnx", r.value().path},
+                              {"bytes", r.value().bytes},
+                              {"sha256", r.value().sha256},
+                              {"seconds", r.value().seconds}};
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
-    std::cout << "wrote " << r.value().path << " (" << r.value().bytes << " bytes, sha256 "
+    std::cout << "wrote " << EscapeForConsole(r.value().path) << " (" << r.value().bytes << " bytes, sha256 "
               << r.value().sha256.substr(0, 12) << ")\n";
   }
   return 0;

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
 #include "dataio/synthetic_data.h"
 #include "runner/commands.h"
 
@@ -74,7 +75,7 @@ int RunMakeData(int argc, char** argv) {
                         {"seed", o.seed}};
     std::cout << j.dump(2) << "\n";
   } else {
-    for (const auto& w : written) std::cout << "wrote " << w << "\n";
+    for (const auto& w : written) std::cout << "wrote " << EscapeForConsole(w) << "\n";
   }
   return 0;
 }

@@ -3,9 +3,11 @@
 #include <gflags/gflags.h>
 
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "common/config.h"
 #include "common/file_util.h"
+#include "common/text.h"
 #include "export/exporter.h"
 #include "registry/model_source.h"
 #include "runner/commands.h"
@@ -31,15 +33,16 @@ const CommandSpec kPredictSpec = {
       "artifacts are checked against their sha256 first"},
      {"run", "a run folder: its newest valid checkpoint and config.resolved.toml"},
      {"registry",
-      "registry folder for --model; default from --config's [registry] path, else ./driftrun-registry"},
+      "registry folder for --model (default ./driftrun-registry); it must exist: predict never creates one"},
      {"in",
       "HDF5 file with the raw inputs under the training config's dataset name (features, images or text)"},
      {"out",
-      "HDF5 file to write: /prediction float32 [N, K] (values or class probabilities), /label int64 [N]"},
+      "HDF5 file to write: /prediction float32 [N, K] (regression: the values; classification: the class "
+      "probabilities) and, for classification only, /label int64 [N] (the most probable class)"},
      {"save_ids",
       "text models: also write /input, the hashed n-gram ids the model (and its ONNX file) takes"},
      {"device", "cpu | cuda | auto"},
-     {"json", "print {rows, seconds, rows_per_s} as JSON"}},
+     {"json", "print {rows, seconds, rows_per_s, model} as JSON"}},
     false};
 
 int RunPredict(int argc, char** argv) {
@@ -70,14 +73,18 @@ int RunPredict(int argc, char** argv) {
     }
   }();
   if (!r.ok()) return ReportStatus("predict", r.status());
-  for (const auto& w : r.value().warnings) std::cerr << "driftrun predict: warning: " << w << "\n";
+  for (const auto& w : r.value().warnings)
+    std::cerr << "driftrun predict: warning: " << EscapeForConsole(w) << "\n";
   const double rps = r.value().rows / std::max(1e-9, r.value().seconds);
   if (FLAGS_json) {
-    std::cout << "{\"rows\": " << r.value().rows << ", \"seconds\": " << r.value().seconds
-              << ", \"rows_per_s\": " << rps << ", \"model\": \"" << src.value().label << "\"}\n";
+    const nlohmann::json j = {{"rows", r.value().rows},
+                              {"seconds", r.value().seconds},
+                              {"rows_per_s", rps},
+                              {"model", src.value().label}};
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
-    std::cout << "predicted " << r.value().rows << " rows with " << src.value().label << " -> " << FLAGS_out
-              << "\n";
+    std::cout << "predicted " << r.value().rows << " rows with " << EscapeForConsole(src.value().label)
+              << " -> " << EscapeForConsole(FLAGS_out) << "\n";
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "common/config.h"
 #include "common/file_util.h"
+#include "common/text.h"
 #include "models/checkpoint.h"
 #include "runner/commands.h"
 #include "trainers/preprocess_file.h"
@@ -56,7 +57,8 @@ Status Preprocess(const ParsedArgs& args) {
   DRIFTRUN_ASSIGN_OR_RETURN(PreprocessFileReport rep,
                             PreprocessFile(pre, FLAGS_in, FLAGS_out, cfg.Str("data.features"),
                                            cfg.Str("data.labels"), cfg.Float("drift.missing_rise")));
-  for (const auto& w : rep.warnings) std::cerr << "driftrun preprocess: warning: " << w << "\n";
+  for (const auto& w : rep.warnings)
+    std::cerr << "driftrun preprocess: warning: " << EscapeForConsole(w) << "\n";
   nlohmann::json cols = nlohmann::json::array();
   for (size_t j = 0; j < rep.names.size(); ++j) {
     cols.push_back({{"name", rep.names[j]}, {"imputed", rep.imputed[j]}, {"clipped", rep.clipped[j]}});
@@ -64,10 +66,10 @@ Status Preprocess(const ParsedArgs& args) {
   nlohmann::json report = {
       {"in", FLAGS_in}, {"out", FLAGS_out}, {"rows", rep.rows}, {"columns", cols}, {"notes", pre.notes}};
   if (FLAGS_json) {
-    std::cout << report.dump(2) << "\n";
+    std::cout << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
-    std::cout << "wrote " << FLAGS_out << " (" << rep.rows << " rows)\n";
-    for (const auto& n : pre.notes) std::cout << "  " << n << "\n";
+    std::cout << "wrote " << EscapeForConsole(FLAGS_out) << " (" << rep.rows << " rows)\n";
+    for (const auto& n : pre.notes) std::cout << "  " << EscapeForConsole(n) << "\n";
   }
   return Status::Ok();
 }

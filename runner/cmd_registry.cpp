@@ -1,13 +1,16 @@
 // driftrun registry: list, show, register, promote, approve, rollback, verify.
 #include <gflags/gflags.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
 #include "common/config.h"
+#include "common/text.h"
 #include "registry/model_source.h"
 #include "registry/registry.h"
 #include "runner/commands.h"
+#include "runner/registry_view.h"
 #include "scheduler/register_run.h"
 #include "trainers/predict.h"
 
@@ -36,11 +39,20 @@ const CommandSpec kRegistrySpec = {
     "       driftrun registry rollback NAME --alias production [--by WHO]\n"
     "       driftrun registry verify [--json]\n"
     "   the registry folder comes from --registry, else --config FILE's [registry] path, else "
-    "./driftrun-registry",
+    "./driftrun-registry;\n"
+    "   only `register` creates a registry: the other commands exit 2 (registry not found) when it does not "
+    "exist.\n"
+    "   list and show print a table and key: value lines; --json prints the full records (the contract for "
+    "scripts).\n"
+    "   list prints every readable version and exits 3 after naming any record it cannot read (run verify);\n"
+    "   verify checks the database (records, aliases, artifact rows) and every artifact's sha256, prints one "
+    "line per problem and exits 3 when there is any.\n"
+    "   register is idempotent per run and checkpoint: the same run with the same final checkpoint gives its "
+    "existing version; a run resumed and trained further becomes a new version",
     {{"registry", "registry folder (registry.db and artifacts/)"},
      {"config", "experiment config whose [registry] path, tolerance and require_approval apply"},
-     {"model", "list: only this model"},
-     {"run", "register: the finished run folder to register (idempotent per run)"},
+     {"model", "list: only this model (exit 2 when the registry has none of that name)"},
+     {"run", "register: the finished run folder to register (idempotent per run and final checkpoint)"},
      {"trigger", "register: what triggered the run (drift report path, signal id)"},
      {"alias", "promote, rollback: the alias to move (production, candidate, ...)"},
      {"by", "approve: who approves; promote, rollback: who moves the alias (default $USER)"},
@@ -56,20 +68,16 @@ const CommandSpec kRegistrySpec = {
 
 namespace {
 
+// JSON for stdout: bytes that are not UTF-8 (from a hand-edited database)
+// replaced instead of throwing.
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 std::string Who() {
   if (!FLAGS_by.empty()) return FLAGS_by;
   const char* u = std::getenv("USER");
   return u && *u ? u : "unknown";
-}
-
-void PrintRow(const VersionRecord& v) {
-  const auto& h = v.record["metrics"]["holdout"];
-  std::string aliases;
-  for (const auto& a : v.aliases) aliases += (aliases.empty() ? "" : ",") + a;
-  std::printf("%-20s %4lld  %-20s %-6s %-14s %-12s %s\n", v.name.c_str(), static_cast<long long>(v.version),
-              v.created.c_str(), v.record.value("kind", "").c_str(),
-              h["loss"].is_number() ? std::to_string(h["loss"].get<double>()).c_str() : "-",
-              aliases.empty() ? "-" : aliases.c_str(), v.approvals.empty() ? "" : "approved");
 }
 
 Result<ModelRef> VersionArg(const ParsedArgs& a, bool need_version) {
@@ -86,27 +94,46 @@ Status DoRegister(const std::string& root) {
   RegisterRunOptions o;
   o.registry = root;
   o.trigger = FLAGS_trigger;
+  bool existed = false;
+  o.existed = &existed;
   DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, RegisterRun(FLAGS_run, o));
   if (FLAGS_json) {
-    std::cout << v.ToJson().dump(2) << "\n";
+    std::cout << Dump(v.ToJson());
+  } else if (existed) {
+    const Artifact* ck = v.Find("checkpoint");
+    std::cout << EscapeForConsole(v.name) << ":" << v.version << " already registered (run "
+              << EscapeForConsole(v.run_id) << ", same checkpoint sha256 "
+              << (ck ? ck->sha256.substr(0, 16) + "..." : std::string("-")) << "); nothing changed\n";
   } else {
-    std::cout << "registered " << v.name << ":" << v.version << " (run " << v.run_id
-              << ", alias candidate)\n";
+    std::cout << "registered " << EscapeForConsole(v.name) << ":" << v.version << " (run "
+              << EscapeForConsole(v.run_id) << ", alias candidate)\n";
   }
   return Status::Ok();
 }
 
-Status DoList(Registry& reg) {
+// Every readable version; a record that cannot be read is named on stderr and
+// makes the exit code 3 once the rest is printed.
+Status DoList(Registry& reg, const std::string& root) {
   if (!FLAGS_model.empty()) DRIFTRUN_RETURN_IF_ERROR(ValidateName("model name", FLAGS_model));
-  DRIFTRUN_ASSIGN_OR_RETURN(auto all, reg.List(FLAGS_model));
+  std::vector<std::string> unreadable;
+  DRIFTRUN_ASSIGN_OR_RETURN(auto all, reg.List(FLAGS_model, &unreadable));
+  if (!FLAGS_model.empty() && all.empty() && unreadable.empty()) {
+    return Status::Usage("no model '" + FLAGS_model + "' in the registry '" + root +
+                         "'; see `driftrun registry list` for its models");
+  }
   if (FLAGS_json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& v : all) out.push_back(v.ToJson());
-    std::cout << out.dump(2) << "\n";
+    std::cout << Dump(out);
   } else {
-    std::printf("%-20s %4s  %-20s %-6s %-14s %-12s %s\n", "name", "ver", "created", "kind", "holdout_loss",
-                "aliases", "");
-    for (const auto& v : all) PrintRow(v);
+    std::cout << VersionTable(all);
+  }
+  std::cout.flush();
+  for (const auto& u : unreadable) std::cerr << "driftrun registry: skipped: " << EscapeForConsole(u) << "\n";
+  if (!unreadable.empty()) {
+    return Status::Data(std::to_string(unreadable.size()) +
+                        " version record(s) could not be read and were left out (named above); run `driftrun "
+                        "registry verify`");
   }
   return Status::Ok();
 }
@@ -114,10 +141,14 @@ Status DoList(Registry& reg) {
 Status DoShow(Registry& reg, const ParsedArgs& a) {
   DRIFTRUN_ASSIGN_OR_RETURN(ModelRef r, VersionArg(a, false));
   DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, reg.Get(r));
+  DRIFTRUN_ASSIGN_OR_RETURN(nlohmann::json history, reg.History(v.name));
+  if (!FLAGS_json) {
+    std::cout << VersionDetails(v, history);
+    return Status::Ok();
+  }
   nlohmann::json j = v.ToJson();
-  DRIFTRUN_ASSIGN_OR_RETURN(j["alias_history"], reg.History(v.name));
-  if (!FLAGS_json) j.erase("config");
-  std::cout << j.dump(2) << "\n";
+  j["alias_history"] = history;
+  std::cout << Dump(j);
   return Status::Ok();
 }
 
@@ -157,7 +188,7 @@ Status DoApprove(Registry& reg, const ParsedArgs& a) {
   DRIFTRUN_ASSIGN_OR_RETURN(ModelRef r, VersionArg(a, true));
   if (FLAGS_by.empty()) return Status::Usage("approve needs --by WHO");
   DRIFTRUN_RETURN_IF_ERROR(reg.Approve(r.name, r.version, FLAGS_by, FLAGS_note));
-  std::cout << "approved " << r.name << ":" << r.version << " by " << FLAGS_by << "\n";
+  std::cout << "approved " << r.name << ":" << r.version << " by " << EscapeForConsole(FLAGS_by) << "\n";
   return Status::Ok();
 }
 
@@ -172,35 +203,45 @@ Status DoRollback(Registry& reg, const ParsedArgs& a) {
 Status DoVerify(Registry& reg, const std::string& root) {
   DRIFTRUN_ASSIGN_OR_RETURN(auto problems, reg.Verify());
   if (FLAGS_json) {
-    std::cout << nlohmann::json{{"ok", problems.empty()}, {"problems", problems}}.dump(2) << "\n";
+    std::cout << Dump({{"ok", problems.empty()}, {"problems", problems}});
   } else {
-    for (const auto& p : problems) std::cout << "BAD " << p << "\n";
-    if (problems.empty()) std::cout << "registry " << root << ": every artifact matches its sha256\n";
+    for (const auto& p : problems) std::cout << "BAD " << EscapeForConsole(p) << "\n";
+    if (problems.empty()) {
+      std::cout << "registry " << EscapeForConsole(root)
+                << ": the database is consistent and every artifact matches its sha256\n";
+    }
   }
   if (!problems.empty()) {
     return Status::Data(
         std::to_string(problems.size()) +
-        " artifact(s) are missing or altered; restore them from a backup or re-register the runs");
+        " problem(s) found (listed above); restore registry.db or the artifacts from a backup, or "
+        "re-register the runs");
   }
   return Status::Ok();
 }
 
 Status Run(const ParsedArgs& a) {
+  const std::vector<std::string> subs = {"list",    "show",     "register", "promote",
+                                         "approve", "rollback", "verify"};
   if (a.positional.empty())
     return Status::Usage("name a registry command: list, show, register, promote, approve, rollback, verify");
   const std::string sub = a.positional[0];
+  if (std::find(subs.begin(), subs.end(), sub) == subs.end()) {
+    const std::string near = ClosestMatch(sub, subs, 2);
+    return Status::Usage("unknown registry command '" + sub + "'" +
+                         (near.empty() ? "" : " (did you mean `" + near + "`?)") +
+                         "; use list, show, register, promote, approve, rollback or verify");
+  }
   DRIFTRUN_ASSIGN_OR_RETURN(std::string root, RegistryPath(FLAGS_registry, FLAGS_config));
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(FLAGS_config, a.sets));
-  if (sub == "register") return DoRegister(root);
+  if (sub == "register") return DoRegister(root);  // the only command that may create the registry
   DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(root));
-  if (sub == "list") return DoList(*reg);
+  if (sub == "list") return DoList(*reg, root);
   if (sub == "show") return DoShow(*reg, a);
   if (sub == "promote") return DoPromote(*reg, a, cfg);
   if (sub == "approve") return DoApprove(*reg, a);
   if (sub == "rollback") return DoRollback(*reg, a);
-  if (sub == "verify") return DoVerify(*reg, root);
-  return Status::Usage("unknown registry command '" + sub +
-                       "'; use list, show, register, promote, approve, rollback or verify");
+  return DoVerify(*reg, root);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "common/text.h"
 #include "runner/commands.h"
 
 #ifndef DRIFTRUN_VERSION
@@ -57,6 +58,11 @@ int main(int argc, char** argv) {
   for (const auto& c : Subcommands()) {
     if (c.spec->name == std::string(argv[1])) return c.run(argc, argv);
   }
-  std::cerr << "driftrun: unknown command '" << argv[1] << "'; run `driftrun --help` for the list\n";
+  std::vector<std::string> names;
+  for (const auto& c : Subcommands()) names.push_back(c.spec->name);
+  const std::string near = ClosestMatch(argv[1], names, 2);
+  std::cerr << "driftrun: usage error: unknown command '" << EscapeForConsole(argv[1]) << "'"
+            << (near.empty() ? "" : " (did you mean `" + near + "`?)")
+            << "; run `driftrun --help` for the list\n";
   return 2;
 }

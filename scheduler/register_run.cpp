@@ -72,8 +72,8 @@ Result<VersionRecord> RegisterRun(const std::string& run_dir, const RegisterRunO
     meta["driftrun.trigger"] = o.trigger;
     return RunExporter(manifest, path, meta).status();
   };
-  DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(o.registry));
-  auto v = reg->Register(req);
+  DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Create(o.registry));
+  auto v = reg->Register(req, o.existed);
   std::remove(profile_tmp.c_str());
   return v;
 }

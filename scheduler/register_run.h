@@ -1,6 +1,7 @@
 // Registering a finished run: the record (metrics, config, lineage, library
 // versions), the artifacts (ONNX exported for the assigned version, checkpoint,
-// reference profile, report) and alias candidate. Idempotent per run id.
+// reference profile, report) and alias candidate. Idempotent per (run id,
+// checkpoint sha256): a run resumed and trained further is a new version.
 #pragma once
 
 #include <map>
@@ -19,6 +20,8 @@ struct RegisterRunOptions {
   // Empty: computed here.
   std::string checkpoint;
   std::map<std::string, std::string> lineage;
+  // Out, when given: whether the run (with this checkpoint) was already registered.
+  bool* existed = nullptr;
 };
 
 Result<VersionRecord> RegisterRun(const std::string& run_dir, const RegisterRunOptions& o);

@@ -53,6 +53,83 @@ def test_bad_choice_exit_2(workspace):
         f"a bad choice: exit 2 naming the flag: (exit {p.returncode}) {p.stderr[-800:]}"
 
 
+@pytest.mark.parametrize("typo, want", [("trian", "train"), ("registy", "registry"), ("predcit", "predict")])
+def test_unknown_command_suggests_the_nearest(workspace, typo, want):
+    p = workspace.run([typo])
+    assert p.returncode == 2 and f"did you mean `{want}`?" in p.stderr, \
+        f"driftrun {typo}: exit 2 suggesting `{want}`: (exit {p.returncode}) {p.stderr[-800:]}"
+
+
+@pytest.mark.parametrize("args, want", [(["train", "--run_dri", "x"], "--run-dir"),
+                                        (["predict", "--modle", "m"], "--model"),
+                                        (["registry", "list", "--jsno"], "--json")])
+def test_unknown_flag_suggests_the_nearest(workspace, args, want):
+    p = workspace.run(args)
+    assert p.returncode == 2 and f"did you mean '{want}'?" in p.stderr, \
+        f"{' '.join(args)}: exit 2 suggesting '{want}': (exit {p.returncode}) {p.stderr[-800:]}"
+
+
+def test_unknown_registry_command_suggests_the_nearest(workspace):
+    p = workspace.run(["registry", "lsit"])
+    assert p.returncode == 2 and "did you mean `list`?" in p.stderr and not os.listdir(workspace.tmp), \
+        f"registry lsit: exit 2 suggesting `list`, nothing created: (exit {p.returncode}) {p.stderr[-800:]}"
+
+
+def _commands(workspace):
+    out = workspace.run(["--help"]).stdout
+    block = out.split("commands:\n", 1)[1].split("\n\n", 1)[0]
+    return [ln.split()[0] for ln in block.splitlines() if ln.strip()]
+
+
+def test_every_help_names_only_flags_that_exist(workspace):
+    """Every `--flag` a command's help mentions is one of its flags; no required
+    flag shows `(default "")`."""
+    bad = {}
+    commands = _commands(workspace)
+    assert {"train", "predict", "registry"} <= set(commands), f"commands from --help: {commands}"
+    for c in commands:
+        text = workspace.run([c, "--help"]).stdout
+        declared = set(re.findall(r"^  --([a-z0-9-]+)", text, re.M))
+        mentioned = {m.replace("_", "-") for m in re.findall(r"(?<![\w-])--([a-z][a-z0-9_-]*)", text)}
+        unknown = sorted(m for m in mentioned - declared if not (m.startswith("no") and m[2:] in declared))
+        if unknown or '(default "")' in text:
+            bad[c] = (unknown, '(default "")' in text)
+    assert not bad, f"help texts name flags the command lacks, or show (default \"\"): {bad}"
+
+
+def test_predict_help_says_label_is_classification_only(workspace):
+    text = workspace.run(["predict", "--help"]).stdout
+    out_help = text.split("  --out", 1)[1].split("\n  --", 1)[0]
+    assert "/label" in out_help and "classification only" in out_help, \
+        f"predict --help: /label is written for classification only: {out_help}"
+
+
+def test_control_characters_in_input_are_escaped(workspace):
+    p = workspace.run(["tr\x1b[2Jain"])
+    assert p.returncode == 2 and "\x1b" not in p.stderr and "tr\\e[2Jain" in p.stderr, \
+        f"an unknown command with ESC is printed escaped: {p.stderr!r}"
+    p = workspace.run(["make-data", "--rows", "1\n2\x1b[31m"])
+    assert p.returncode == 2 and "\x1b" not in p.stderr and p.stderr.count("\n") == 1, \
+        f"a flag value with a newline and ESC is printed escaped on one line: {p.stderr!r}"
+
+
+def test_drift_escapes_feature_names(workspace):
+    """A feature name from the data with ESC and a newline is printed escaped;
+    --json keeps it exactly."""
+    rng = np.random.default_rng(3)
+    names = ["plain", "bad\x1b[2J\nname"]
+    for fname, shift in (("ref.h5", 0.0), ("cur.h5", 3.0)):
+        with h5py.File(workspace.path(fname), "w") as f:
+            f["features"] = (rng.normal(size=(500, 2)) + shift).astype(np.float32)
+            f["features"].attrs["feature_names"] = names
+    p = workspace.run(["drift", "--reference", "ref.h5", "--current", "cur.h5"])
+    assert p.returncode == 0 and "\x1b" not in p.stdout and "  bad\\e[2J\\nname: drifted" in p.stdout, \
+        f"drift prints the feature name escaped, on its line: (exit {p.returncode}) {p.stdout!r} {p.stderr[-500:]}"
+    p = workspace.run(["drift", "--reference", "ref.h5", "--current", "cur.h5", "--json"])
+    assert p.returncode == 0 and [f["name"] for f in json.loads(p.stdout)["features"]] == names, \
+        f"drift --json keeps the names exactly: {p.stdout[:500]}"
+
+
 # ---- config: resolved output round-trips; docs cover every key and match configs/README.md
 
 def test_config_resolves_and_round_trips(workspace):

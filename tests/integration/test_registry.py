@@ -11,8 +11,10 @@ lineage equals the ONNX file's metadata_props.
 # The tests below share one registry and run in the order they are written:
 # each later block (promotion, rollback, damaged artifacts) works on the state
 # the blocks before it left, as the steps of one registry's life.
+import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 
@@ -235,6 +237,117 @@ def test_list_shows_3_versions(r, candidates):
         f"list --json shows 3 versions: (exit {p.returncode}) {p.stdout[-1500:]} {p.stderr[-500:]}"
 
 
+READ_ONLY = {
+    "list": ["registry", "list"],
+    "list-model": ["registry", "list", "--model", "churn"],
+    "show": ["registry", "show", "churn:1"],
+    "verify": ["registry", "verify"],
+    "promote": ["registry", "promote", "churn:1", "--alias", "production"],
+    "approve": ["registry", "approve", "churn:1", "--by", "ann"],
+    "rollback": ["registry", "rollback", "churn", "--alias", "production"],
+    "predict": ["predict", "--model", "churn@production", "--in", "x.h5", "--out", "y.h5"],
+}
+
+
+def _tree(root):
+    return sorted(os.path.relpath(os.path.join(d, n), root) for d, ds, fs in os.walk(root) for n in ds + fs)
+
+
+@pytest.mark.parametrize("where", ("default", "typo", "empty-folder"))
+@pytest.mark.parametrize("cmd", sorted(READ_ONLY))
+def test_missing_registry_is_not_created(workspace, cmd, where):
+    """Only `registry register` (and training with register = true) creates a
+    registry: every other command on a missing one exits 2 and writes nothing."""
+    args = list(READ_ONLY[cmd])
+    path = {"default": "driftrun-registry", "typo": "regstry", "empty-folder": "empty"}[where]
+    if where == "empty-folder":
+        os.mkdir(workspace.path("empty"))
+    if where != "default":
+        args[1:1] = ["--registry", path]
+    before = _tree(workspace.tmp)
+    p = workspace.run(args)
+    assert p.returncode == 2 and f"registry not found: {path}" in p.stderr and "register" in p.stderr, \
+        f"{' '.join(args)}: exit 2, 'registry not found: {path}' and what to do: (exit {p.returncode}) {p.stderr}"
+    assert _tree(workspace.tmp) == before, f"{' '.join(args)} created nothing: {_tree(workspace.tmp)}"
+
+
+def test_list_of_unknown_model_is_usage_error(r, run1):
+    p = r.registry("list", "--model", "nosuch")
+    assert p.returncode == 2 and "no model 'nosuch'" in p.stderr, \
+        f"list --model nosuch: exit 2 like show: (exit {p.returncode}) {p.stdout + p.stderr}"
+
+
+def _columns(line):
+    return line.split()
+
+
+def test_list_has_a_header_and_each_trigger(r, candidates):
+    p = r.registry("list")
+    records = json.loads(r.registry("list", "--json").stdout)
+    lines = p.stdout.splitlines()
+    assert p.returncode == 0 and lines and _columns(lines[0]) == \
+        ["NAME", "VER", "CREATED", "KIND", "HOLDOUT_LOSS", "ALIASES", "APPROVED", "TRIGGER"], \
+        f"list prints a header row labelling its columns: (exit {p.returncode}) {p.stdout[:500]}"
+    rows = {int(_columns(ln)[1]): _columns(ln) for ln in lines[1:]}
+    for v in records:
+        row = rows.get(v["version"])
+        assert row is not None and row[-1] == v["trigger"], \
+            f"churn:{v['version']}'s row ends with its trigger {v['trigger']!r}: {row}"
+        loss = v["metrics"]["holdout"]["loss"]
+        assert float(row[4]) == loss and len(row[4]) <= len(repr(loss)), \
+            f"holdout loss printed in shortest round-trip form ({repr(loss)}): {row[4]}"
+
+
+def _show_fields(text):
+    """`key: value` lines of `registry show` (indented ones), key -> value."""
+    out = {}
+    for ln in text.splitlines():
+        if ln.startswith("  ") and ":" in ln:
+            k, v = ln.strip().split(":", 1)
+            out.setdefault(k, v.strip())
+    return out
+
+
+def test_show_is_readable_and_json_stays_the_contract(r, candidates):
+    good, _, _ = candidates
+    j = r.show(good)
+    p = r.registry("show", good)
+    f = _show_fields(p.stdout)
+    assert p.returncode == 0 and p.stdout.startswith(good + "\n") and not p.stdout.lstrip().startswith("{"), \
+        f"show prints key: value lines by default: (exit {p.returncode}) {p.stdout[:800]}"
+    loss = j["metrics"]["holdout"]["loss"]
+    assert (f.get("run") == j["run_id"] and f.get("config hash") == j["config_hash"] and
+            f.get("trigger") == j["trigger"] and float(f.get("loss", "nan")) == loss and
+            f.get("aliases") == (", ".join(j["aliases"]) or "-") and "bob" in f.get("approved by", "")), \
+        f"show's lines agree with --json: {f} vs {[j[k] for k in ('run_id', 'aliases', 'trigger')]}"
+    for section in ("metrics (holdout):", "lineage:", "artifacts:", "alias history (churn):"):
+        assert f"\n{section}\n" in p.stdout, f"show has a '{section}' section: {p.stdout[:1500]}"
+    assert "config" in j and "alias_history" in j, "--json keeps the full record (config, alias_history)"
+
+
+def test_verify_and_list_report_damaged_records(r, candidates):
+    """A record that is not JSON and an alias of a missing version: verify names
+    both (exit 3); list prints the readable versions and names the bad one (exit 3)."""
+    damaged = r.path("reg-damaged")
+    shutil.copytree(r.reg, damaged)
+    db = sqlite3.connect(os.path.join(damaged, "registry.db"))
+    db.executescript("DROP TRIGGER versions_immutable;"
+                     "UPDATE versions SET record = '{\"metrics\": ' WHERE version = 2;"
+                     "INSERT INTO aliases VALUES('churn', 'shadow', 9);")
+    db.close()
+    p = r.ws.run(["registry", "--registry", damaged, "verify"])
+    assert p.returncode == 3 and "churn:2" in p.stdout and "'@shadow' points at version 9" in p.stdout, \
+        f"verify reports a corrupt record and a dangling alias (exit 3): (exit {p.returncode}) {p.stdout + p.stderr}"
+    p = r.ws.run(["registry", "--registry", damaged, "list"])
+    versions = sorted(int(_columns(ln)[1]) for ln in p.stdout.splitlines()[1:])
+    assert p.returncode == 3 and versions == [1, 3] and "churn:2" in p.stderr, \
+        f"list shows the readable versions and names the corrupt one (exit 3): " \
+        f"(exit {p.returncode}) {p.stdout + p.stderr}"
+    p = r.ws.run(["registry", "--registry", damaged, "list", "--json"])
+    assert p.returncode == 3 and [v["version"] for v in json.loads(p.stdout)] == [1, 3], \
+        f"list --json: valid JSON of the readable versions: (exit {p.returncode}) {p.stdout[-500:]} {p.stderr}"
+
+
 # ---- names --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("bad", ("../evil:1", "a/b:1", "..:1"))
@@ -275,6 +388,17 @@ def test_predict_from_registry_and_verify(r, candidates, x_in):
     assert p.returncode == 0, must_msg(p, "verify: all artifacts intact")
 
 
+def test_predict_json_is_json_with_round_trip_floats(r, candidates, x_in):
+    p = r.ws.run(["predict", "--registry", r.reg, "--model", "churn@production", "--in", x_in, "--out",
+                  r.path("y-json.h5"), "--json"])
+    assert p.returncode == 0, must_msg(p, "predict --json")
+    j = json.loads(p.stdout)
+    assert j["model"] == "churn:1" and j["rows"] == 100 and j["rows_per_s"] == j["rows"] / j["seconds"], \
+        f"predict --json: numbers read back exactly (rows_per_s = rows / seconds): {p.stdout}"
+    with h5py.File(r.path("y-json.h5")) as f:
+        assert "prediction" in f and "label" not in f, f"a regression model writes no /label: {list(f)}"
+
+
 def test_truncated_checkpoint_caught(r, candidates, x_in):
     ck = r.show("churn:1")["artifacts"]["checkpoint"]["path"]
     with open(ck, "r+b") as f:
@@ -307,3 +431,57 @@ def test_same_named_run_folders_are_two_runs(r, candidates, cfg_nr):
         got.append(p.stdout.strip())
     assert got[0] != got[1] and all("churn:" in g for g in got), \
         f"same-named run folders get their own versions {got}"
+
+
+# ---- a resumed run, console escaping -------------------------------------------------
+
+def _digest(manifest):
+    with open(manifest[:-5] + ".h5", "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_resumed_run_is_a_new_version(r, candidates, cfg_nr):
+    """Idempotent per (run, checkpoint sha256): the same run registered twice is
+    one version; resumed and trained further, it is a new one."""
+    run = r.path("runR")
+    r.train(cfg_nr, run, "train.epochs=1")
+    first = r.registry("register", "--run", run)
+    assert first.returncode == 0 and first.stdout.startswith("registered churn:"), must_msg(first, "register runR")
+    v = int(first.stdout.split("churn:")[1].split()[0])
+    again = r.registry("register", "--run", run)
+    assert again.returncode == 0 and f"churn:{v} already registered" in again.stdout, \
+        f"the same run with the same checkpoint gives churn:{v} again: {again.stdout + again.stderr}"
+    old_digest = _digest(summary_checkpoint(run))
+    p = r.ws.run(["train", "--config", cfg_nr, "--run-dir", run, "--resume", "auto", "--set", "train.epochs=2",
+                  "--allow-config-change", "--quiet", "--noprogress"])
+    assert p.returncode == 0, must_msg(p, "resume runR for another epoch")
+    new_digest = _digest(summary_checkpoint(run))
+    assert new_digest != old_digest, "the resumed run has a new final checkpoint"
+    p = r.registry("register", "--run", run)
+    assert p.returncode == 0 and p.stdout.startswith(f"registered churn:{v + 1} "), \
+        f"the continued run is registered as a new version churn:{v + 1}: {p.stdout + p.stderr}"
+    old, new = r.show(f"churn:{v}"), r.show(f"churn:{v + 1}")
+    assert (old["run_id"] == new["run_id"] and old["artifacts"]["checkpoint"]["sha256"] == old_digest and
+            new["artifacts"]["checkpoint"]["sha256"] == new_digest), \
+        f"churn:{v + 1} holds the continued model and churn:{v} the first: " \
+        f"{old['artifacts']['checkpoint']['sha256'][:12]} {new['artifacts']['checkpoint']['sha256'][:12]}"
+
+
+def summary_checkpoint(run):
+    with open(os.path.join(run, "summary.json")) as f:
+        return json.load(f)["checkpoint"]
+
+
+def test_console_escapes_control_characters(r, candidates):
+    """Notes, names and triggers with ESC or newlines do not reach the terminal raw."""
+    p = r.registry("approve", "churn:1", "--by", "ev\x1b[2Jil", "--note", "line1\nline2\x1b[31m")
+    assert p.returncode == 0 and "\x1b" not in p.stdout and "ev\\e[2Jil" in p.stdout, \
+        f"approve echoes the name escaped: {p.stdout!r}"
+    p = r.registry("show", "churn:1")
+    line = [ln for ln in p.stdout.splitlines() if "ev\\e[2Jil" in ln]
+    assert p.returncode == 0 and "\x1b" not in p.stdout and line and "line1\\nline2\\e[31m" in line[0], \
+        f"show escapes the approver and the note, on one line: {p.stdout!r}"
+    assert r.show("churn:1")["approvals"][-1]["note"] == "line1\nline2\x1b[31m", "--json keeps the note as given"
+    p = r.registry("show", "churn\x1b[2J:1")
+    assert p.returncode == 2 and "\x1b" not in p.stderr and "churn\\e[2J" in p.stderr, \
+        f"an error message quoting user input is escaped: {p.stderr!r}"

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 namespace driftrun {
 namespace {
 
@@ -25,6 +27,21 @@ TEST(PromotionGate, WithinToleranceIsAllowedAndNoted) {
   EXPECT_TRUE(st.ok()) << st.message();
   EXPECT_NE(note.find("holdout loss 1.04 vs 2's 1"), std::string::npos) << note;
   EXPECT_NE(note.find("as recorded"), std::string::npos) << note;
+}
+
+TEST(PromotionGate, RecordedLossesReadBackExactly) {
+  std::string note;
+  const double cand = 0.1 + 0.2, holder = 0.30000001234567;  // 0.30000000000000004: 17 digits
+  ASSERT_TRUE(DecidePromotion(Production(cand, holder), &note).ok());
+  const size_t at = note.find("holdout loss ");
+  ASSERT_NE(at, std::string::npos) << note;
+  const char* p = note.c_str() + at + 13;
+  char* end = nullptr;
+  EXPECT_EQ(std::strtod(p, &end), cand) << note;
+  const size_t other = note.find("'s ", end - note.c_str());
+  ASSERT_NE(other, std::string::npos) << note;
+  EXPECT_EQ(std::strtod(note.c_str() + other + 3, nullptr), holder) << note;
+  EXPECT_NE(note.find("2's 0.30000001234567,"), std::string::npos) << "shortest form: " << note;
 }
 
 TEST(PromotionGate, WorseThanToleranceIsRefused) {

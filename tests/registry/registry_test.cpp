@@ -66,7 +66,7 @@ TEST(Registry, NamesAndReferences) {
 
 TEST(Registry, RegisterIsIdempotentAndStoresByContent) {
   const std::string dir = FreshDir("idem");
-  auto reg = Registry::Open(dir + "/reg").take();
+  auto reg = Registry::Create(dir + "/reg").take();
   auto v1 = reg->Register(Req(dir, "run-a", 1.0)).take();
   EXPECT_EQ(v1.version, 1);
   EXPECT_EQ(reg->Register(Req(dir, "run-a", 1.0)).take().version, 1);
@@ -84,7 +84,7 @@ TEST(Registry, RegisterIsIdempotentAndStoresByContent) {
 
 TEST(Registry, GateUsesTheComparisonWhenGivenAndRecordsIt) {
   const std::string dir = FreshDir("compare");
-  auto reg = Registry::Open(dir + "/reg").take();
+  auto reg = Registry::Create(dir + "/reg").take();
   ASSERT_TRUE(reg->Register(Req(dir, "r1", 1.0)).ok());
   ASSERT_TRUE(reg->Register(Req(dir, "r2", 0.5)).ok());  // better as recorded
   PromoteOptions o;
@@ -113,7 +113,7 @@ TEST(Registry, GateUsesTheComparisonWhenGivenAndRecordsIt) {
 
 TEST(Registry, RefusesArtifactPathsOutsideTheStore) {
   const std::string dir = FreshDir("escape");
-  auto reg = Registry::Open(dir + "/reg").take();
+  auto reg = Registry::Create(dir + "/reg").take();
   ASSERT_TRUE(reg->Register(Req(dir, "run-a", 1.0)).ok());
   reg.reset();
   // Someone edits the database by hand (triggers only guard UPDATE, so insert a new row).
@@ -129,7 +129,7 @@ TEST(Registry, RefusesArtifactPathsOutsideTheStore) {
 
 TEST(Registry, PromotionGateApprovalAndRollback) {
   const std::string dir = FreshDir("gate");
-  auto reg = Registry::Open(dir + "/reg").take();
+  auto reg = Registry::Create(dir + "/reg").take();
   ASSERT_TRUE(reg->Register(Req(dir, "r1", 1.0)).ok());
   ASSERT_TRUE(reg->Register(Req(dir, "r2", 1.2)).ok());
   ASSERT_TRUE(reg->Register(Req(dir, "r3", 1.04)).ok());

@@ -75,6 +75,46 @@ TEST(Cli, MistakesAreUsageErrorsNamingTheFlag) {
   EXPECT_EQ(Parse({"--config", "x.toml"}).status().code(), Code::kUsage);
 }
 
+TEST(Cli, UnknownFlagSuggestsTheNearestOne) {
+  auto near = Parse({"--cli-test-dri", "a"});
+  EXPECT_NE(near.status().message().find("did you mean '--cli-test-dir'?"), std::string::npos)
+      << near.status().message();
+  auto near_underscore = Parse({"--cli_test_rwos=3"});
+  EXPECT_NE(near_underscore.status().message().find("did you mean '--cli-test-rows'?"), std::string::npos)
+      << near_underscore.status().message();
+  auto far = Parse({"--completely-different"});
+  EXPECT_EQ(far.status().code(), Code::kUsage);
+  EXPECT_EQ(far.status().message().find("did you mean"), std::string::npos) << far.status().message();
+}
+
+TEST(Cli, HelpShowsNoEmptyDefault) {
+  const std::string help = CommandHelp(kSpec);
+  EXPECT_EQ(help.find("(default \"\")"), std::string::npos) << help;
+  EXPECT_NE(help.find("  --cli-test-dir\n"), std::string::npos) << help;
+}
+
+TEST(Cli, ReportStatusEscapesControlCharacters) {
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(ReportStatus("probe", Status::Data("bad name 'a\x1b[2Jb\r'\nsecond line")), 3);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err.find('\x1b'), std::string::npos) << err;
+  EXPECT_EQ(err.find('\r'), std::string::npos) << err;
+  EXPECT_NE(err.find("'a\\e[2Jb\\r'"), std::string::npos) << err;
+  EXPECT_NE(err.find("\nsecond line"), std::string::npos) << "the message's own lines stay lines: " << err;
+}
+
+TEST(Cli, ReportStatusDoesNotDoublePrefixes) {
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(ReportStatus("probe", Status::Usage("driftrun probe: usage error: no --in")), 2);
+  EXPECT_EQ(ReportStatus("probe", Status::Training("promotion refused: m:2 is worse")), 4);
+  EXPECT_EQ(ReportStatus("probe", Status::Training("loss is NaN at step 3")), 4);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err,
+            "driftrun probe: usage error: no --in\n"
+            "driftrun probe: promotion refused: m:2 is worse\n"
+            "driftrun probe: training failed: loss is NaN at step 3\n");
+}
+
 TEST(Cli, HelpAndPositionalArguments) {
   auto r = Parse({"run.toml", "--help", "-"});
   ASSERT_TRUE(r.ok());

@@ -1,0 +1,33 @@
+// Text helpers shared by every command: edit distance for "did you mean"
+// hints, console escaping of strings that come from data or users, and the
+// shortest round-trip form of a double. Pure functions.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace driftrun {
+
+// Levenshtein distance between a and b (bytes).
+size_t EditDistance(std::string_view a, std::string_view b);
+
+// The candidate closest to `s` by EditDistance when it is at most
+// `max_distance` away (ties: the first); "" when none is.
+std::string ClosestMatch(std::string_view s, const std::vector<std::string>& candidates,
+                         size_t max_distance = 3);
+
+// `s` safe to print on a terminal: control characters (C0, DEL, C1) become
+// visible escapes ("\n", "\t", "\r", "\e", "\x07", "\u009b"), and bytes that are
+// not valid UTF-8 become "\xNN"; a backslash stays a backslash. Printable
+// UTF-8 (accents, CJK, emoji) passes through unchanged. Use it wherever a
+// string from data or user input (feature, model, run or file names, notes,
+// reasons, values in error messages) is printed.
+std::string EscapeForConsole(std::string_view s);
+
+// The shortest decimal form that reads back as exactly `v` ("0.1", "3e-05",
+// "1234.5"); "nan", "inf", "-inf" for non-finite values.
+std::string FormatDouble(double v);
+
+}  // namespace driftrun

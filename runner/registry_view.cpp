@@ -1,0 +1,112 @@
+#include "runner/registry_view.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "common/text.h"
+
+namespace driftrun {
+namespace {
+
+// A JSON value as people read it: strings escaped, floats shortest, null "-".
+std::string Val(const nlohmann::json& j) {
+  if (j.is_null()) return "-";
+  if (j.is_string()) return EscapeForConsole(j.get<std::string>());
+  if (j.is_number_float()) return FormatDouble(j.get<double>());
+  if (j.is_number()) return j.dump();
+  if (j.is_boolean()) return j.get<bool>() ? "true" : "false";
+  return EscapeForConsole(j.dump());
+}
+
+// record[key] when it is an object, else an empty object.
+nlohmann::json Sub(const nlohmann::json& record, const char* key) {
+  if (record.is_object() && record.contains(key) && record[key].is_object()) return record[key];
+  return nlohmann::json::object();
+}
+
+std::string Field(const nlohmann::json& record, const char* key) {
+  return record.is_object() && record.contains(key) ? Val(record[key]) : "-";
+}
+
+std::string Joined(const std::vector<std::string>& items, const char* sep = ", ") {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : sep) + EscapeForConsole(s);
+  return out.empty() ? "-" : out;
+}
+
+std::string HoldoutLoss(const VersionRecord& v) {
+  return Field(Sub(Sub(v.record, "metrics"), "holdout"), "loss");
+}
+
+void Line(std::ostringstream& os, const std::string& key, const std::string& value, int indent = 2) {
+  os << std::string(indent, ' ') << key << ":" << std::string(key.size() < 18 ? 18 - key.size() : 1, ' ')
+     << value << "\n";
+}
+
+}  // namespace
+
+std::string VersionTable(const std::vector<VersionRecord>& versions) {
+  std::ostringstream os;
+  char buf[512];
+  std::snprintf(buf, sizeof(buf), "%-20s %4s  %-20s %-6s %-20s %-22s %-8s %s\n", "NAME", "VER", "CREATED",
+                "KIND", "HOLDOUT_LOSS", "ALIASES", "APPROVED", "TRIGGER");
+  os << buf;
+  for (const auto& v : versions) {
+    std::snprintf(buf, sizeof(buf), "%-20s %4lld  %-20s %-6s %-20s %-22s %-8s ",
+                  EscapeForConsole(v.name).c_str(), static_cast<long long>(v.version),
+                  EscapeForConsole(v.created).c_str(), Field(v.record, "kind").c_str(),
+                  HoldoutLoss(v).c_str(), Joined(v.aliases, ",").c_str(), v.approvals.empty() ? "no" : "yes");
+    os << buf << Field(v.record, "trigger") << "\n";
+  }
+  return os.str();
+}
+
+std::string VersionDetails(const VersionRecord& v, const nlohmann::json& history) {
+  std::ostringstream os;
+  const nlohmann::json& r = v.record;
+  os << EscapeForConsole(v.name) << ":" << v.version << "\n";
+  Line(os, "run", EscapeForConsole(v.run_id));
+  Line(os, "created", EscapeForConsole(v.created));
+  Line(os, "model", Field(r, "kind") + ", " + Field(r, "task"));
+  Line(os, "trigger", Field(r, "trigger"));
+  Line(os, "parent version", Field(r, "parent_version"));
+  Line(os, "aliases", Joined(v.aliases));
+  if (v.approvals.empty()) Line(os, "approvals", "-");
+  for (const auto& a : v.approvals)
+    Line(os, "approved by", Field(a, "by") + " at " + Field(a, "at") + ": " + Field(a, "note"));
+  os << "metrics (holdout):\n";
+  const nlohmann::json h = Sub(Sub(r, "metrics"), "holdout");
+  Line(os, "loss", Field(h, "loss"));
+  const std::string metric_name = Field(h, "metric_name");
+  Line(os, metric_name == "-" || metric_name.empty() ? "metric" : metric_name, Field(h, "metric"));
+  Line(os, "rows", Field(h, "rows"));
+  os << "lineage:\n";
+  Line(os, "run dir", Field(r, "run_dir"));
+  Line(os, "config hash", Field(r, "config_hash"));
+  Line(os, "data fingerprint", Field(r, "data_fingerprint"));
+  Line(os, "code version", Field(r, "code_version"));
+  Line(os, "seed", Field(r, "seed"));
+  Line(os, "world size", Field(r, "world_size"));
+  std::vector<std::string> libs;
+  const nlohmann::json libraries = Sub(r, "libraries");
+  for (const auto& [k, val] : libraries.items()) libs.push_back(k + " " + Val(val));
+  Line(os, "libraries", Joined(libs));
+  os << "artifacts:\n";
+  for (const auto& a : v.artifacts) {
+    Line(os, EscapeForConsole(a.kind),
+         EscapeForConsole(a.path) + " (" + std::to_string(a.bytes) + " bytes, sha256 " +
+             a.sha256.substr(0, 16) + "...)");
+  }
+  os << "alias history (" << EscapeForConsole(v.name) << "):\n";
+  for (const auto& e : history) {
+    const std::string from = Field(e, "from") == "-" ? "" : Field(e, "from") + " -> ";
+    Line(os, Field(e, "at"),
+         "@" + Field(e, "alias") + " " + from + Field(e, "to") + " by " + Field(e, "who") +
+             (Field(e, "rollback") == "true" ? " (rollback)" : "") + ": " + Field(e, "why"));
+  }
+  os << "(the full record, config included: driftrun registry show " << EscapeForConsole(v.name) << ":"
+     << v.version << " --json)\n";
+  return os.str();
+}
+
+}  // namespace driftrun
