@@ -8,6 +8,7 @@
 
 #include "common/file_util.h"
 #include "common/sha256.h"
+#include "common/text.h"
 
 namespace driftrun {
 namespace {
@@ -54,30 +55,13 @@ const char* NodeTypeName(const toml::node& n) {
   }
 }
 
-// Levenshtein distance, for "did you mean" hints.
-size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1] ? 1 : 0)});
-    }
-    prev.swap(cur);
-  }
-  return prev[b.size()];
-}
+// Keys that name files or folders (see Config::Load).
+const char* const kPathKeys[] = {"data.train", "data.val", "registry.path"};
 
 std::string Suggest(const std::string& full) {
-  std::string best;
-  size_t best_d = 4;
-  for (const auto& k : ConfigSchema()) {
-    size_t d = EditDistance(full, FullKey(k));
-    if (d < best_d) {
-      best_d = d;
-      best = FullKey(k);
-    }
-  }
+  std::vector<std::string> keys;
+  for (const auto& k : ConfigSchema()) keys.push_back(FullKey(k));
+  const std::string best = ClosestMatch(full, keys, 3);
   return best.empty() ? " (see configs/README.md for every key)" : " (did you mean '" + best + "'?)";
 }
 
@@ -155,9 +139,11 @@ std::string ValueToToml(const ConfigValue& v) {
     }
     std::string operator()(int64_t i) const { return std::to_string(i); }
     std::string operator()(double d) const {
-      std::ostringstream os;
-      os << toml::value<double>(d);
-      return os.str();
+      // Shortest round-trip form (0.1, not 0.10000000000000001); TOML floats need
+      // a '.' or an exponent.
+      std::string t = FormatDouble(d);
+      if (t.find_first_of(".eni") == std::string::npos) t += ".0";
+      return t;
     }
     std::string operator()(bool b) const { return b ? "true" : "false"; }
     std::string operator()(const std::vector<std::string>& l) const {
@@ -189,14 +175,27 @@ Status SetFromNode(const toml::node& n, const KeyInfo& k, const std::string& whe
 
 }  // namespace
 
+// Paths in a config file are relative to that file's folder; defaults and
+// --set values to the working directory. All are stored absolute, so that a
+// run's config.resolved.toml means the same files from anywhere.
 Result<Config> Config::Load(const std::string& path, const std::vector<std::string>& overrides) {
-  if (path.empty()) return FromString("", "<defaults>", overrides);
-  auto text = ReadFile(path);
-  if (!text.ok()) {
-    return Status::Usage("config file '" + path +
-                         "' cannot be read; check the --config path (examples are in configs/)");
+  std::string text;
+  if (!path.empty()) {
+    auto t = ReadFile(path);
+    if (!t.ok()) {
+      return Status::Usage("config file '" + path +
+                           "' cannot be read; check the --config path (examples are in configs/)");
+    }
+    text = t.take();
   }
-  return FromString(text.value(), path, overrides);
+  DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, FromString(text, path.empty() ? "<defaults>" : path, overrides));
+  for (const char* key : kPathKeys) {
+    std::string& v = std::get<std::string>(cfg.values_.at(key));
+    const std::string& origin = cfg.origin_.at(key);
+    const bool from_file = !path.empty() && origin != "default" && origin.rfind("--set", 0) != 0;
+    v = AbsolutePath(v, from_file ? DirName(path) : ".");
+  }
+  return cfg;
 }
 
 Result<Config> Config::FromString(const std::string& text, const std::string& source,

@@ -16,9 +16,10 @@ Keys TopLevelKeys() {
 
 Keys DataKeys() {
   return {
-      {"data", "train", T::kString, "\"data/train.h5\"", "", "training data, an HDF5 file"},
+      {"data", "train", T::kString, "\"data/train.h5\"", "",
+       "training data, an HDF5 file (relative to the config file's folder)"},
       {"data", "val", T::kString, "\"\"", "",
-       "optional validation HDF5 file; empty: hold out val_fraction of train"},
+       "optional validation HDF5 file (relative to the config file); empty: hold out val_fraction of train"},
       {"data", "val_fraction", T::kFloat, "0.1", "",
        "share of train rows held out for validation when val is empty (0 disables validation)"},
       {"data", "features", T::kString, "\"/features\"", "",
@@ -161,7 +162,9 @@ Keys ExportKeys() {
 Keys RegistryKeys() {
   return {
       {"registry", "path", T::kString, "\"driftrun-registry\"", "",
-       "model registry folder: registry.db (SQLite) and artifacts/ (content-addressed)"},
+       "model registry folder: registry.db (SQLite) and artifacts/ (content-addressed); relative to the "
+       "config "
+       "file"},
       {"registry", "register", T::kBool, "false", "",
        "register the finished run as a new version of model `name` with alias candidate"},
       {"registry", "require_approval", T::kBool, "false", "",

@@ -177,6 +177,36 @@ std::string Resolve(const std::string& p) {
 
 }  // namespace
 
+std::string AbsolutePath(const std::string& p, const std::string& base) {
+  if (p.empty()) return p;
+  std::string joined = p;
+  if (p[0] != '/') {
+    std::string b = base;
+    if (b.empty() || b[0] != '/') {
+      char cwd[PATH_MAX];
+      const std::string here = ::getcwd(cwd, sizeof(cwd)) ? cwd : "/";
+      b = b.empty() || b == "." ? here : here + "/" + b;
+    }
+    joined = b + "/" + p;
+  }
+  std::vector<std::string> parts;
+  size_t pos = 0;
+  while (pos <= joined.size()) {
+    size_t next = joined.find('/', pos);
+    if (next == std::string::npos) next = joined.size();
+    const std::string seg = joined.substr(pos, next - pos);
+    if (seg == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!seg.empty() && seg != ".") {
+      parts.push_back(seg);
+    }
+    pos = next + 1;
+  }
+  std::string out;
+  for (const auto& s : parts) out += "/" + s;
+  return out.empty() ? "/" : out;
+}
+
 bool SameFile(const std::string& a, const std::string& b) {
   struct stat sa, sb;
   if (stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0) {

@@ -47,6 +47,11 @@ bool SameFile(const std::string& a, const std::string& b);
 // destroy the input. `flag` names the output flag in the message.
 Status CheckNotInput(const std::string& out, const std::vector<std::string>& inputs, const std::string& flag);
 
+// `p` made absolute against folder `base` (itself made absolute against the
+// working directory), with "." and ".." segments removed lexically (symbolic
+// links are kept as written). An absolute `p` is only normalized; "" stays "".
+std::string AbsolutePath(const std::string& p, const std::string& base = ".");
+
 // `a` as one word for a POSIX shell: unchanged when it has only safe
 // characters, else in single quotes.
 std::string ShellQuote(const std::string& a);

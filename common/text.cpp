@@ -1,6 +1,7 @@
 #include "common/text.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -109,6 +110,19 @@ std::string FormatDouble(double v) {
     if (std::strtod(buf, nullptr) == v) break;
   }
   return buf;
+}
+
+Status ValidateName(const std::string& what, const std::string& v) {
+  bool ok = !v.empty() && v.size() <= 128 && std::isalnum(static_cast<unsigned char>(v[0]));
+  for (char c : v)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+  if (!ok || v.find("..") != std::string::npos) {
+    return Status::Usage(
+        what + " '" + v +
+        "' is not allowed: use 1-128 letters, digits, '.', '_' or '-', starting with a letter "
+        "or digit, without '..' or '/'");
+  }
+  return Status::Ok();
 }
 
 }  // namespace driftrun

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
+
 namespace driftrun {
 
 // Levenshtein distance between a and b (bytes).
@@ -29,5 +31,11 @@ std::string EscapeForConsole(std::string_view s);
 // The shortest decimal form that reads back as exactly `v` ("0.1", "3e-05",
 // "1234.5"); "nan", "inf", "-inf" for non-finite values.
 std::string FormatDouble(double v);
+
+// Status::Usage (exit 2) unless `v` is a usable name (model, run, alias): 1-128
+// letters, digits, '.', '_' or '-', starting with a letter or digit, without
+// "..". `what` names the value in the message ("model name", "alias"). The one
+// rule for `config`, `train` and the registry.
+Status ValidateName(const std::string& what, const std::string& v);
 
 }  // namespace driftrun

@@ -6,6 +6,7 @@
 //                   [--producer-version V]
 // Exit codes as driftrun: 2 usage, 3 bad checkpoint, 5 cannot write.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -64,7 +65,10 @@ int main(int argc, char** argv) {
     return static_cast<int>(st.code());
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("{\"onnx\": \"%s\", \"bytes\": %zu, \"sha256\": \"%s\", \"seconds\": %.4f}\n", out.c_str(),
-              bytes.value().size(), Sha256Hex(bytes.value()).c_str(), secs);
+  const nlohmann::json r = {{"onnx", out},
+                            {"bytes", bytes.value().size()},
+                            {"sha256", Sha256Hex(bytes.value())},
+                            {"seconds", std::round(secs * 1e4) / 1e4}};
+  std::printf("%s\n", r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   return 0;
 }

@@ -5,19 +5,6 @@
 
 namespace driftrun {
 
-Status ValidateName(const std::string& what, const std::string& v) {
-  bool ok = !v.empty() && v.size() <= 128 && std::isalnum(static_cast<unsigned char>(v[0]));
-  for (char c : v)
-    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
-  if (!ok || v.find("..") != std::string::npos) {
-    return Status::Usage(
-        what + " '" + v +
-        "' is not allowed: use 1-128 letters, digits, '.', '_' or '-', starting with a letter "
-        "or digit, without '..' or '/'");
-  }
-  return Status::Ok();
-}
-
 Result<ModelRef> ParseModelRef(const std::string& ref) {
   ModelRef r;
   const size_t at = ref.find('@'), colon = ref.find(':');

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "common/text.h"
 
 namespace driftrun {
 
@@ -19,7 +20,7 @@ struct ModelRef {
 
 // Status::Usage naming the bad part (exit 2).
 Result<ModelRef> ParseModelRef(const std::string& ref);
-// `what` names the value in the message ("model name", "alias").
-Status ValidateName(const std::string& what, const std::string& v);
+// ValidateName (model names, aliases) lives in common/text.h: configs are
+// checked with the same rule before any training.
 
 }  // namespace driftrun

@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "runner/commands.h"
+#include "trainers/train_options.h"
 
 DECLARE_string(config);
 DEFINE_bool(docs, false, "print every key as a Markdown table");
@@ -13,7 +14,8 @@ namespace driftrun {
 
 const CommandSpec kConfigSpec = {
     "config",
-    "check a config and print it fully resolved (defaults, file, --set), or document every key",
+    "check a config (every check train makes before starting) and print it fully resolved, or document "
+    "every key",
     "driftrun config [--config FILE] [--set section.key=value ...] | driftrun config --docs",
     {{"config", "config file to check and resolve; empty: defaults only"},
      {"docs", "print every key, type, default and meaning as a Markdown table"}},
@@ -29,6 +31,9 @@ int RunConfig(int argc, char** argv) {
   }
   auto cfg = Config::Load(FLAGS_config, args.sets);
   if (!cfg.ok()) return ReportStatus("config", cfg.status());
+  // The checks `train` makes before any work (ranges, names): the same code.
+  auto checked = TrainOptions::FromConfig(cfg.value(), 1);
+  if (!checked.ok()) return ReportStatus("config", checked.status());
   std::cout << cfg.value().ToToml();
   return 0;
 }

@@ -9,6 +9,7 @@
 #include "comm/mpi_communicator.h"
 #include "common/config.h"
 #include "common/file_util.h"
+#include "common/text.h"
 #include "export/exporter.h"
 #include "models/checkpoint.h"
 #include "runner/commands.h"
@@ -80,7 +81,8 @@ Status AfterTraining(const Config& cfg, const std::string& run_dir, bool finishe
     (void)log.Event("export",
                     {{"onnx", e.path}, {"bytes", e.bytes}, {"sha256", e.sha256}, {"seconds", e.seconds}});
     if (!FLAGS_quiet)
-      std::printf("exported %s (%lld bytes)\n", e.path.c_str(), static_cast<long long>(e.bytes));
+      std::printf("exported %s (%lld bytes)\n", EscapeForConsole(e.path).c_str(),
+                  static_cast<long long>(e.bytes));
   }
   if (cfg.Bool("registry.register")) {
     if (ckpt.empty()) {
@@ -92,11 +94,17 @@ Status AfterTraining(const Config& cfg, const std::string& run_dir, bool finishe
     o.trigger = FLAGS_trigger;
     o.checkpoint = ckpt;
     o.lineage = lineage;
+    bool existed = false;
+    o.existed = &existed;
     DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, RegisterRun(run_dir, o));
-    (void)log.Event("register", {{"registry", o.registry}, {"name", v.name}, {"version", v.version}});
+    if (!existed) {
+      (void)log.Event("register", {{"registry", o.registry}, {"name", v.name}, {"version", v.version}});
+    }
     if (!FLAGS_quiet) {
-      std::printf("registered %s:%lld (alias candidate) in %s\n", v.name.c_str(),
-                  static_cast<long long>(v.version), o.registry.c_str());
+      std::printf(
+          existed ? "already registered as %s:%lld in %s\n" : "registered %s:%lld (alias candidate) in %s\n",
+          EscapeForConsole(v.name).c_str(), static_cast<long long>(v.version),
+          EscapeForConsole(o.registry).c_str());
     }
   }
   return Status::Ok();

@@ -12,7 +12,8 @@ constexpr int64_t kLow32 = 0xFFFFFFFFLL;
 // A 32-bit integer hash (two multiply-xorshift rounds) on int64 tensors whose
 // values are below 2^32: every product stays below 2^59, so no overflow.
 torch::Tensor Hash32(torch::Tensor x) {
-  for (int i = 0; i < 2; ++i) x = torch::bitwise_and(torch::bitwise_xor(x, torch::bitwise_right_shift(x, 16)) * 0x45d9f3b, kLow32);
+  for (int i = 0; i < 2; ++i)
+    x = torch::bitwise_and(torch::bitwise_xor(x, torch::bitwise_right_shift(x, 16)) * 0x45d9f3b, kLow32);
   return torch::bitwise_xor(x, torch::bitwise_right_shift(x, 16));
 }
 

@@ -1,5 +1,7 @@
 #include "trainers/train_options.h"
 
+#include "common/text.h"
+
 namespace driftrun {
 namespace {
 
@@ -71,9 +73,8 @@ void ReadTraining(const Config& c, TrainOptions* o) {
 }
 
 Status CheckDataAndModel(const Config& c, const TrainOptions& o) {
-  if (o.name.empty() || o.name.find('/') != std::string::npos || o.name.find("..") != std::string::npos) {
-    return Bad(c, "name", "must be non-empty without '/' or '..'");
-  }
+  if (Status st = ValidateName("name", o.name); !st.ok())
+    return Status::Usage(c.Origin("name") + ": " + st.message());
   if (o.train.path.empty()) return Bad(c, "data.train", "is empty; name the training HDF5 file");
   if (o.val_fraction < 0 || o.val_fraction >= 1) return Bad(c, "data.val_fraction", "must be in [0, 1)");
   for (int64_t h : o.model.hidden) {

@@ -143,6 +143,21 @@ Status ReadShard(Session& s) {
   return AgreeStatus(*s.world, local.WithContext("reading the training shard"));
 }
 
+// Collective. A class among the held-out rows (the val_fraction split) that no
+// training row has is an output the model would not have: found here, before
+// any training, not as a LibTorch error after an epoch.
+Status CheckHeldOutClasses(Session& s) {
+  int64_t top = -1;
+  for (int64_t p : PositionsIn(s.val_rows, s.shard_begin, s.shard_end)) top = std::max(top, s.shard.cls[p]);
+  DRIFTRUN_RETURN_IF_ERROR(s.world->AllReduce(&top, 1, DType::kInt64, ReduceOp::kMax));
+  if (top < s.fit.classes) return Status::Ok();
+  return Status::Data("class " + std::to_string(top) + " occurs only in the held-out rows of '" +
+                      s.o.train.path + "' (data.val_fraction split): the training rows hold classes 0.." +
+                      std::to_string(s.fit.classes - 1) + ". Set model.classes = " + std::to_string(top + 1) +
+                      ", give data.val a file whose classes the training data covers, or change train.seed "
+                      "(it draws the split)");
+}
+
 Status FitPreprocessing(Session& s, const CheckpointState* resume_from) {
   const TrainOptions& o = s.o;
   if (resume_from) {
@@ -173,7 +188,7 @@ Status FitPreprocessing(Session& s, const CheckpointState* resume_from) {
     return Status::Data("'" + o.train.path +
                         "' labels hold a single class; classification needs two or more");
   }
-  return Status::Ok();
+  return o.train.classification ? CheckHeldOutClasses(s) : Status::Ok();
 }
 
 Status AgreeModelSpec(Session& s) {

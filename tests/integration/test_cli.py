@@ -8,6 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
+from harness import must_msg
+
 
 # ---- help texts and usage errors -------------------------------------------------
 
@@ -235,3 +237,42 @@ def test_make_data_classification_labels(workspace):
         y = f["/labels"][()]
     assert y.dtype == np.int64 and set(np.unique(y)) == set(range(5)), \
         f"classification labels are int64 in [0, 5): dtype {y.dtype}, values {np.unique(y)}; {p.stderr[-500:]}"
+
+
+@pytest.mark.parametrize("override,key", [("name=\"-x\"", "name"), ("name=\"a..b\"", "name"),
+                                          ("name=\"a b\"", "name"), ("train.lr=-1", "train.lr"),
+                                          ("model.dropout=1.5", "model.dropout")])
+def test_config_refuses_what_train_refuses(workspace, override, key):
+    """One validation path: `config` exits 2 where `train` would, before any work."""
+    p = workspace.run(["config", "--set", override])
+    assert p.returncode == 2 and key in p.stderr, must_msg(p, f"config --set {override}")
+    workspace.make_data(workspace.path("vdata"), "--rows", "400", "--features", "3")
+    cfg = workspace.write_config("v.toml", f'[data]\ntrain = "{workspace.path("vdata/train.h5")}"\n')
+    d = workspace.path("vrun-" + key.replace(".", "-"))
+    t = workspace.run(["train", "--config", cfg, "--set", override, "--run-dir", d, "--quiet"])
+    assert t.returncode == 2 and key in t.stderr, must_msg(t, f"train --set {override}")
+    assert not os.path.exists(d), "a refused config left a run folder"
+
+
+def test_paths_in_a_config_are_relative_to_its_folder(workspace):
+    ws = workspace
+    ws.make_data(ws.path("proj/data"), "--rows", "400", "--features", "3")
+    os.makedirs(ws.path("proj/configs"), exist_ok=True)
+    cfg = ws.write_config("proj/configs/exp.toml",
+                          'name = "rel"\n[data]\ntrain = "../data/train.h5"\n[train]\nepochs = 1\n'
+                          '[registry]\npath = "../reg"\n')
+    elsewhere = ws.path("elsewhere")
+    os.makedirs(elsewhere)
+    r = ws.run(["config", "--config", cfg], cwd=elsewhere)
+    assert r.returncode == 0, must_msg(r, "config")
+    assert re.search(r"^train = .%s.$" % re.escape(ws.path("proj/data/train.h5")), r.stdout, re.M), r.stdout
+    assert re.search(r"^path = .%s.$" % re.escape(ws.path("proj/reg")), r.stdout, re.M), r.stdout
+    d = ws.path("proj/run")
+    t = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet", "--set", "registry.register=true"],
+               cwd=elsewhere)
+    assert t.returncode == 0, must_msg(t, "train from another folder")
+    assert os.path.exists(ws.path("proj/reg/registry.db")), "the registry went elsewhere"
+    # The resolved config names the same files from anywhere.
+    s = ws.run(["registry", "show", "rel:1", "--json", "--registry", ws.path("proj/reg")], cwd="/")
+    assert s.returncode == 0, must_msg(s, "registry show")
+    assert ws.path("proj/data/train.h5") in s.stdout, s.stdout[:2000]

@@ -358,3 +358,31 @@ def test_drift_names_a_missing_column_and_broken_columns_have_no_statistics(s):
     f0 = json.loads(p.stdout)["features"][0]
     assert f0["drifted"] and f0["decided_by"] == "missing", f0
     assert f0["psi"] is None and f0["ks_pvalue"] is None and f0["psi_level"] == "none", f0
+
+
+def test_a_class_only_in_the_held_out_rows_is_refused_before_training(s):
+    """Class 3 on one row: when the val_fraction split holds that row out, the
+    model would have no output for it. Exit 3 naming the class, before any step."""
+    with h5py.File(os.path.join(s.data, "train.h5"), "r") as f:
+        x = f["features"][()]
+    rng = np.random.default_rng(0)
+    refused = 0
+    for row in range(12):
+        y = rng.integers(0, 3, size=x.shape[0]).astype(np.int64)
+        y[row] = 3
+        path = s.ws.path(f"heldout-{row}.h5")
+        with h5py.File(path, "w") as f:
+            f.create_dataset("features", data=x)
+            f.create_dataset("labels", data=y)
+        d = s.ws.path(f"heldout-run-{row}")
+        p = s.ws.run(["train", "--config", s.config, "--run-dir", d, "--quiet", "--noprogress",
+                      "--set", f"data.train={json.dumps(path)}", "--set", "model.task=\"classification\"",
+                      "--set", "data.val_fraction=0.5", "--set", "train.max_steps=1"])
+        if p.returncode == 3:
+            assert "class 3 occurs only in the held-out rows" in p.stderr, p.stderr
+            assert "Traceback" not in p.stderr and "c10::Error" not in p.stderr, p.stderr
+            assert not os.path.exists(os.path.join(d, "metrics.jsonl")), "it trained before refusing"
+            refused += 1
+        else:
+            assert p.returncode == 0, must_msg(p, f"class 3 on training row {row}")
+    assert refused > 0, "in none of 12 files did the split hold the single class-3 row out"
