@@ -162,3 +162,18 @@ def test_a_stop_on_the_last_step_finishes_and_a_finished_run_resumed_changes_not
     assert abs(s2["val_loss"] - s["val_loss"]) < 1e-9, (s2, s)
     assert s2["samples_per_s"] is None, "no step ran in this process: no throughput"
     assert os.path.exists(f"{d}/model.onnx")
+
+
+def test_a_stop_signal_in_the_first_moments_is_handled(ws):
+    """SIGUSR1 0.15 s after exec, while LibTorch's libraries are still loading:
+    the handlers are already there, so the run stops cleanly at its first step."""
+    import signal
+    cfg = config(ws, "early.toml", epochs=50)
+    d = ws.path("early-signal")
+    p = popen(ws, ["train", "--config", cfg, "--run-dir", d, "--noprogress"])
+    time.sleep(0.15)
+    p.send_signal(signal.SIGUSR1)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, f"exit {p.returncode}: {err[-800:]}"
+    assert "stopped by signal" in out and "--resume auto" in out, out[-800:]
+    assert glob.glob(f"{d}/checkpoints/ckpt-*.json")
