@@ -32,7 +32,7 @@ struct SyntheticOptions {
   std::string drift = "none";  // none | mean | scale | label
   int64_t drift_from = 1;
   double drift_magnitude = 0.5;
-  double drift_share = 0.25;
+  double drift_share = 0.5;
 };
 
 // Checks the options; Status::Usage naming the flag otherwise.

@@ -22,12 +22,8 @@ std::string EffectiveMethod(const DriftOptions& o, int64_t ref_rows) {
   return ref_rows <= 1000 ? "ks" : "wasserstein";
 }
 
-// `method`'s statistic, oriented so that larger means more drift.
 double MethodScore(const FeatureDrift& f, const std::string& m) {
-  if (m == "ks") return 1 - f.ks_pvalue;
-  if (m == "psi") return f.psi;
-  if (m == "jensenshannon") return f.jensen_shannon_corrected;
-  return f.wasserstein;
+  return driftrun::MethodScore(m, f.ks_pvalue, f.psi, f.jensen_shannon_corrected, f.wasserstein);
 }
 
 // Flags a feature by the method's statistic, unless a batch of its size drawn

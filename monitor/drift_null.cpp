@@ -22,14 +22,15 @@ std::vector<double> DecileCounts(const std::vector<double>& slots) {
   return out;
 }
 
-double Score(const HistogramStats& h, const std::string& method) {
-  if (method == "ks") return 1 - h.ks_pvalue;
-  if (method == "psi") return h.psi;
-  if (method == "jensenshannon") return h.js_corrected;
-  return h.wasserstein;
-}
-
 }  // namespace
+
+double MethodScore(const std::string& method, double ks_pvalue, double psi, double js_corrected,
+                   double wasserstein) {
+  if (method == "ks") return 1 - ks_pvalue;
+  if (method == "psi") return psi;
+  if (method == "jensenshannon") return js_corrected;
+  return wasserstein;
+}
 
 HistogramStats StatsFromSlots(const std::vector<double>& rc, const std::vector<double>& cc,
                               const std::vector<double>& fine_edges, double ref_std) {
@@ -82,7 +83,8 @@ double NullScoreP99(const NullInputs& in, const std::string& method, uint64_t se
   for (int d = 0; d < draws; ++d) {
     draw(std::llround(total), &rc);
     draw(n, &cc);
-    scores.push_back(Score(StatsFromSlots(rc, cc, in.fine_edges, in.ref_std), method));
+    const HistogramStats h = StatsFromSlots(rc, cc, in.fine_edges, in.ref_std);
+    scores.push_back(MethodScore(method, h.ks_pvalue, h.psi, h.js_corrected, h.wasserstein));
   }
   std::sort(scores.begin(), scores.end());
   return scores[static_cast<size_t>(

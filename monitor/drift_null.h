@@ -25,8 +25,15 @@ struct NullInputs {
   double n = 0;  // rows of the batch (its finite values)
 };
 
+// `method`'s statistic oriented so that larger means more drift (1 - p for KS,
+// the bias-corrected distance for Jensen-Shannon): what thresholds and null
+// draws compare.
+double MethodScore(const std::string& method, double ks_pvalue, double psi, double js_corrected,
+                   double wasserstein);
+
 // The 99th percentile over `draws` batches of the score of `method` (ks: 1 -
 // p-value; psi; wasserstein; jensenshannon), oriented as FeatureDrift::score.
+
 double NullScoreP99(const NullInputs& in, const std::string& method, uint64_t seed, int draws = 200);
 
 // The histogram statistics of batch counts `cc` against reference counts `rc`

@@ -20,7 +20,7 @@ DEFINE_int64(batch_rows, 2000, "rows per batch");
 DEFINE_string(drift, "none", "none | mean | scale | label");
 DEFINE_int64(drift_from, 1, "first drifted batch");
 DEFINE_double(drift_magnitude, 0.5, "drift size");
-DEFINE_double(drift_share, 0.25, "share of drifted features");
+DEFINE_double(drift_share, 0.5, "share of drifted features");
 DEFINE_bool(json, false, "print what was written as JSON");
 
 namespace driftrun {

@@ -1,5 +1,7 @@
 #include "trainers/predict.h"
 
+#include "trainers/preprocess_file.h"
+
 #include <malloc.h>
 
 #include <chrono>
@@ -120,24 +122,6 @@ Result<torch::Tensor> Forward(const CheckpointState& ck, const ModelSpec& spec, 
   return out.empty() ? torch::zeros({0, spec.out}) : torch::cat(out);
 }
 
-// A warning per column whose imputed share exceeds `limit` (drift.missing_rise):
-// predictions for those rows rest on the fill value, not on the data.
-void WarnImputed(const std::vector<int64_t>& imputed, int64_t rows, double limit,
-                 const std::vector<std::string>& names, std::vector<std::string>* warnings) {
-  if (rows == 0) return;
-  for (size_t j = 0; j < imputed.size(); ++j) {
-    const double share = static_cast<double>(imputed[j]) / static_cast<double>(rows);
-    if (share <= limit) continue;
-    char buf[256];
-    std::snprintf(buf, sizeof(buf),
-                  "column %s: %.1f%% of its values were missing or +-Inf and imputed (more than "
-                  "drift.missing_rise = %.3g); predictions for those rows rest on the training fill value",
-                  j < names.size() ? names[j].c_str() : ("f" + std::to_string(j)).c_str(), 100 * share,
-                  limit);
-    warnings->push_back(buf);
-  }
-}
-
 Status PickDevice(const std::string& want, torch::Device* device) {
   if (want == "cuda" || (want == "auto" && torch::cuda::is_available())) {
     if (!torch::cuda::is_available()) return Status::Infra("--device cuda but no GPU is visible");
@@ -163,7 +147,8 @@ Result<PredictResult> Predict(const PredictRequest& req) {
   std::vector<int64_t> imputed;
   DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor logits,
                             Forward(ck, spec, o, in, device, req.batch, &ids, &imputed));
-  WarnImputed(imputed, in.rows, req.config->Float("drift.missing_rise"), ck.pre.names, &r.warnings);
+  WarnImputed(imputed, in.rows, req.config->Float("drift.missing_rise"), ck.pre.names,
+              "predictions for those rows rest on the training fill value", &r.warnings);
   const bool cls = spec.task == "classification";
   torch::Tensor pred = (cls ? torch::softmax(logits, 1) : logits).to(torch::kCPU).contiguous();
   torch::Tensor label = cls ? logits.argmax(1).to(torch::kCPU).contiguous() : torch::Tensor();

@@ -1,5 +1,7 @@
 #include "trainers/preprocess_file.h"
 
+#include <cstdio>
+
 #include "comm/local_communicator.h"
 #include "dataio/h5_io.h"
 #include "dataio/tabular_data.h"
@@ -83,15 +85,26 @@ Result<PreprocessFileReport> PreprocessFile(Preprocessor pre, const std::string&
   r.names = m.names;
   r.imputed.assign(rep.imputed.begin(), rep.imputed.end());
   r.clipped.assign(rep.clipped.begin(), rep.clipped.end());
-  for (size_t j = 0; j < r.imputed.size() && m.rows > 0; ++j) {
-    const double share = static_cast<double>(r.imputed[j]) / static_cast<double>(m.rows);
-    if (share > missing_rise) {
-      r.warnings.push_back(
-          "column " + m.names[j] + ": " + std::to_string(static_cast<int>(100 * share + 0.5)) +
-          "% of its values were missing or +-Inf and imputed (more than drift.missing_rise)");
-    }
-  }
+  WarnImputed(r.imputed, m.rows, missing_rise, m.names,
+              "their preprocessed values are the training fill value", &r.warnings);
   return r;
+}
+
+void WarnImputed(const std::vector<int64_t>& imputed, int64_t rows, double limit,
+                 const std::vector<std::string>& names, const std::string& consequence,
+                 std::vector<std::string>* warnings) {
+  if (rows == 0) return;
+  for (size_t j = 0; j < imputed.size(); ++j) {
+    const double share = static_cast<double>(imputed[j]) / static_cast<double>(rows);
+    if (share <= limit) continue;
+    char buf[160];
+    std::snprintf(buf, sizeof(buf),
+                  "%.1f%% of its values were missing or +-Inf and imputed (more than "
+                  "drift.missing_rise = %.3g); ",
+                  100 * share, limit);
+    warnings->push_back("column " + (j < names.size() ? names[j] : "f" + std::to_string(j)) + ": " + buf +
+                        consequence);
+  }
 }
 
 }  // namespace driftrun

@@ -34,4 +34,10 @@ Result<PreprocessFileReport> PreprocessFile(Preprocessor pre, const std::string&
                                             const std::string& features, const std::string& labels,
                                             double missing_rise);
 
+// One warning per column whose imputed share of `rows` exceeds `limit`
+// (drift.missing_rise), naming the column and saying `consequence`.
+void WarnImputed(const std::vector<int64_t>& imputed, int64_t rows, double limit,
+                 const std::vector<std::string>& names, const std::string& consequence,
+                 std::vector<std::string>* warnings);
+
 }  // namespace driftrun

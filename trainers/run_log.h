@@ -35,6 +35,11 @@ class RunLog {
 // a run resumed from the checkpoint at `step` writes those rows again.
 Status DropMetricsAfter(const std::string& dir, int64_t step);
 
+// `v`, or JSON null when it is NaN (no validation rows, nothing evaluated).
+inline nlohmann::json JsonNumberOrNull(double v) {
+  return v == v ? nlohmann::json(v) : nlohmann::json();
+}
+
 // Seconds since the epoch with millisecond precision, for event timestamps.
 double UnixTime();
 

@@ -6,10 +6,6 @@
 namespace driftrun {
 namespace {
 
-nlohmann::json NumberOrNull(double v) {
-  return std::isnan(v) ? nlohmann::json() : nlohmann::json(v);
-}
-
 void DrawBar(int64_t epoch, int64_t epochs, int64_t done, int64_t total, double loss, double sps) {
   const int width = 30;
   int fill = total > 0 ? static_cast<int>(width * done / total) : width;
@@ -57,8 +53,8 @@ Status TrainReporter::Epoch(const EpochReport& e) {
   nlohmann::json row = {{"epoch", e.epoch + 1},
                         {"step", e.step},
                         {"train_loss", e.train_loss},
-                        {"val_loss", NumberOrNull(e.val_loss)},
-                        {"val_metric", NumberOrNull(e.val_metric)},
+                        {"val_loss", JsonNumberOrNull(e.val_loss)},
+                        {"val_metric", JsonNumberOrNull(e.val_metric)},
                         {"samples_per_s", e.samples_per_s},
                         {"lr", e.lr},
                         {"wall_s", e.wall_s}};

@@ -10,6 +10,7 @@
 
 #include "comm/collectives.h"
 #include "common/file_util.h"
+#include "common/text.h"
 #include "trainers/resume.h"
 #include "trainers/step_loop.h"
 #include "trainers/train_reporter.h"
@@ -17,10 +18,6 @@
 
 namespace driftrun {
 namespace {
-
-nlohmann::json NumberOrNull(double v) {
-  return std::isnan(v) ? nlohmann::json() : nlohmann::json(v);
-}
 
 // A new run's id (16 hex digits): its checkpoints carry it, so pruning never
 // touches another run's.
@@ -129,7 +126,7 @@ void ReportStart(TrainReporter& rep, const Session& s, const TrainRequest& req, 
                 resuming ? "resuming" : "training", s.o.name.c_str(),
                 static_cast<long long>(s.train_rows.size()), static_cast<long long>(s.val_count),
                 static_cast<long long>(s.meta.dim), W, s.device.str().c_str(), s.grad_comm->name().c_str(),
-                run_dir.c_str());
+                EscapeForConsole(run_dir).c_str());
   rep.Start(resuming, fields, line, ckpt_path, at.step);
 }
 
@@ -139,8 +136,8 @@ nlohmann::json Summary(const Session& s, const TrainRequest& req, const LoopStat
           {"status", "done"},
           {"steps", st.at.step},
           {"epochs", st.at.epoch},
-          {"val_loss", NumberOrNull(st.last_eval.loss)},
-          {"val_metric", NumberOrNull(st.last_eval.metric)},
+          {"val_loss", JsonNumberOrNull(st.last_eval.loss)},
+          {"val_metric", JsonNumberOrNull(st.last_eval.metric)},
           {"val_metric_name", s.o.train.classification ? "accuracy" : "rmse"},
           {"world_size", s.world->size()},
           {"seed", s.o.seed},
@@ -281,8 +278,9 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
       result.steps = ck.step;
       result.last_checkpoint = ckpt_path;
       if (world.rank() == 0 && !req.quiet)
-        std::printf("%s: already finished at step %lld (%s); nothing to do\n", run_dir.c_str(),
-                    static_cast<long long>(ck.step), (run_dir + "/summary.json").c_str());
+        std::printf("%s: already finished at step %lld (%s); nothing to do\n",
+                    EscapeForConsole(run_dir).c_str(), static_cast<long long>(ck.step),
+                    EscapeForConsole(run_dir + "/summary.json").c_str());
       result.run_lock = std::make_shared<FileLock>(std::move(claim.lock));
       return result;
     }

@@ -326,3 +326,18 @@ def test_bad_input_exit_3(data, reference, corrupt_profile, what, r_, c_, word):
     p = ws.run(["drift", "--reference", ref, "--current", cur, "--json"])
     assert p.returncode == 3 and word in p.stderr and p.stdout == "", \
         f"{what}: exit 3 naming it ({word!r}): (exit {p.returncode}) {p.stderr[-300:]}"
+
+
+def test_readme_example_shows_dataset_drift_with_the_defaults(workspace):
+    """The README's example: make-data's default drift and drift's default rule
+    agree: the drifted batch is dataset drift, the batch before it is not."""
+    ws = workspace
+    ws.make_data(ws.path("data/d"), "--batches", "5", "--drift", "mean", "--drift-from", "3")
+    p = ws.run(["profile", "--in", "data/d/train.h5", "--out", "ref.profile.h5"])
+    assert p.returncode == 0, must_msg(p, "profile")
+    drifted = drift_json(ws, "ref.profile.h5", "data/d/batch-003.h5")
+    calm = drift_json(ws, "ref.profile.h5", "data/d/batch-001.h5")
+    assert drifted["dataset_drift"] is True, [f["drifted"] for f in drifted["features"]]
+    assert calm["dataset_drift"] is False and not any(f["drifted"] for f in calm["features"])
+    console = ws.run(["drift", "--reference", "ref.profile.h5", "--current", "data/d/batch-003.h5"])
+    assert console.returncode == 0 and "dataset drift" in console.stdout and "no dataset drift" not in console.stdout
