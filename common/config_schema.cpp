@@ -168,10 +168,16 @@ Keys RegistryKeys() {
       {"registry", "register", T::kBool, "false", "",
        "register the finished run as a new version of model `name` with alias candidate"},
       {"registry", "require_approval", T::kBool, "false", "",
-       "promote refuses a version nobody has approved (driftrun registry approve)"},
+       "policy: moving a gated alias needs an approval (driftrun registry approve). Policy keys initialise "
+       "the model's policy in the registry at its first registration; afterwards `driftrun registry policy` "
+       "changes it and only the stored policy applies"},
       {"registry", "tolerance", T::kFloat, "0.05", "",
-       "promote refuses a candidate whose holdout loss exceeds the production holder's by more than this "
+       "policy: a gated alias refuses a candidate whose holdout loss exceeds its holder's by more than this "
        "share"},
+      {"registry", "gated", T::kStringList, "[\"production\"]", "",
+       "policy: aliases that go through the approval and loss gate (matched ignoring case and punctuation)"},
+      {"registry", "separate_approver", T::kBool, "false", "",
+       "policy: the promoter's own approval does not count (four eyes)"},
   };
 }
 

@@ -1,36 +1,110 @@
 #include "registry/promotion_gate.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 #include "common/text.h"
 
 namespace driftrun {
 
-Status DecidePromotion(const PromotionCase& c, std::string* note) {
-  note->clear();
-  const std::string label = c.name + ":" + std::to_string(c.version);
-  if (c.require_approval && !c.approved) {
-    return Status::Training("promotion refused: " + label +
-                            " has no approval and [registry] require_approval = true; run `driftrun registry "
-                            "approve " +
-                            label + " --by WHO --note TEXT` first");
+nlohmann::json Policy::ToJson() const {
+  return {{"require_approval", require_approval},
+          {"tolerance", tolerance},
+          {"gated", gated},
+          {"separate_approver", separate_approver}};
+}
+
+Result<Policy> Policy::FromJson(const nlohmann::json& j) {
+  Policy p;
+  auto bad = [](const char* f) {
+    return Status::Data(std::string("stored policy: field '") + f + "' is invalid");
+  };
+  if (!j.is_object()) return Status::Data("stored policy is not a JSON object");
+  if (j.contains("require_approval")) {
+    if (!j["require_approval"].is_boolean()) return bad("require_approval");
+    p.require_approval = j["require_approval"].get<bool>();
   }
+  if (j.contains("tolerance")) {
+    if (!j["tolerance"].is_number()) return bad("tolerance");
+    p.tolerance = j["tolerance"].get<double>();
+  }
+  if (j.contains("gated")) {
+    if (!j["gated"].is_array()) return bad("gated");
+    p.gated.clear();
+    for (const auto& a : j["gated"]) {
+      if (!a.is_string()) return bad("gated");
+      p.gated.push_back(a.get<std::string>());
+    }
+  }
+  if (j.contains("separate_approver")) {
+    if (!j["separate_approver"].is_boolean()) return bad("separate_approver");
+    p.separate_approver = j["separate_approver"].get<bool>();
+  }
+  return p;
+}
+
+Status Policy::Check() const {
+  if (!(tolerance >= 0) || !std::isfinite(tolerance)) {
+    return Status::Usage("tolerance must be a number >= 0 (a share: 0.05 allows 5% worse)");
+  }
+  for (const auto& a : gated) DRIFTRUN_RETURN_IF_ERROR(ValidateName("gated alias", a));
+  return Status::Ok();
+}
+
+bool Policy::Gates(const std::string& alias) const {
+  const std::string c = CanonicalAlias(alias);
+  return std::any_of(gated.begin(), gated.end(),
+                     [&](const std::string& g) { return CanonicalAlias(g) == c; });
+}
+
+std::string CanonicalAlias(const std::string& alias) {
+  std::string out;
+  for (unsigned char ch : alias)
+    if (std::isalnum(ch)) out += static_cast<char>(std::tolower(ch));
+  return out;
+}
+
+Status DecidePromotion(const PromotionCase& c, nlohmann::json* gate) {
+  const std::string label = c.name + ":" + std::to_string(c.version);
+  *gate = {{"gated", c.Gated()}, {"approvers", c.approvers}};
+  if (!c.Gated()) return Status::Ok();
+  (*gate)["policy"] = c.policy.ToJson();
+  if (c.policy.require_approval) {
+    const bool approved = std::any_of(c.approvers.begin(), c.approvers.end(), [&](const std::string& a) {
+      return !c.policy.separate_approver || a != c.who;
+    });
+    if (!approved) {
+      return Status::Training(
+          "promotion refused: " + label + " has no approval" +
+          (c.policy.separate_approver ? " by anyone but " + c.who + " (the policy's separate_approver)"
+                                      : "") +
+          " and " + c.name + "'s policy requires one for @" + c.alias + "; run `driftrun registry approve " +
+          label + " --by WHO --note TEXT` first (see `driftrun registry policy " + c.name + "`)");
+    }
+  }
+  if (c.holder_damaged) (*gate)["holder_damaged"] = true;
   if (!c.ComparesLosses()) return Status::Ok();
   const double cl = c.candidate_loss, hl = c.holder_loss;
-  // Recorded with the alias move: shortest round-trip, so the losses read back exactly.
-  *note = " (holdout loss " + FormatDouble(cl) + " vs " + std::to_string(c.holder) + "'s " +
-          FormatDouble(hl) + (c.fresh_losses ? ", both on the candidate's holdout)" : ", as recorded)");
+  auto num = [](double v) { return std::isnan(v) ? nlohmann::json() : nlohmann::json(v); };
+  (*gate)["candidate_loss"] = num(cl);
+  (*gate)["holder_loss"] = num(hl);
+  (*gate)["holder"] = c.holder;
+  (*gate)["losses_from"] = c.fresh_losses ? "candidate holdout, evaluated now" : "recorded at registration";
   if (std::isnan(cl) && !std::isnan(hl)) {
     return Status::Training("promotion refused: " + label + " has no holdout loss to compare with " + c.name +
-                            ":" + std::to_string(c.holder) + " (production)");
+                            ":" + std::to_string(c.holder) + " (@" + c.alias + ")");
   }
-  if (!std::isnan(cl) && !std::isnan(hl) && cl > hl * (1 + c.tolerance)) {
+  if (!std::isnan(cl) && !std::isnan(hl) && cl > hl * (1 + c.policy.tolerance)) {
     char buf[256];
-    std::snprintf(buf, sizeof(buf), "%.6g is worse than production %s:%lld's %.6g by more than %.3g%%%s", cl,
-                  c.name.c_str(), static_cast<long long>(c.holder), hl, c.tolerance * 100,
+    std::snprintf(buf, sizeof(buf), "%.6g is worse than @%s %s:%lld's %.6g by more than %.3g%%%s", cl,
+                  c.alias.c_str(), c.name.c_str(), static_cast<long long>(c.holder), hl,
+                  c.policy.tolerance * 100,
                   c.fresh_losses ? " (both on the candidate's holdout)" : " (as recorded)");
-    return Status::Training("promotion refused: " + label + "'s holdout loss " + buf +
-                            " ([registry] tolerance); retrain, or raise the tolerance deliberately");
+    return Status::Training("promotion refused: " + label + "'s holdout loss " + buf + " (" + c.name +
+                            "'s policy tolerance); retrain, or change the policy deliberately with "
+                            "`driftrun registry policy " +
+                            c.name + " --tolerance X --by WHO`");
   }
   return Status::Ok();
 }

@@ -27,6 +27,7 @@
 
 #include "common/status.h"
 #include "registry/model_ref.h"
+#include "registry/promotion_gate.h"
 
 namespace driftrun {
 
@@ -58,18 +59,25 @@ struct RegisterRequest {
   // Writes the ONNX file for the assigned version and parent into `path`;
   // called inside the write transaction (so the version is final).
   std::function<Status(int64_t version, int64_t parent, const std::string& path)> make_onnx;
+  // The model's promotion policy when this is its first registration (from the
+  // config's [registry]); later registrations leave the stored policy alone.
+  Policy policy;
 };
 
 struct PromoteOptions {
-  std::string who, why;
-  double tolerance = 0.05;  // relative holdout-loss slack against the production holder
-  bool require_approval = false;
+  std::string who, why;  // who is required
   // Holdout losses of (candidate, production holder) on one holdout, computed
   // fresh (runner: both models on the candidate's holdout rows). Unset: the
   // losses recorded at registration are compared.
   std::function<Result<std::pair<double, double>>(const VersionRecord& candidate,
                                                   const VersionRecord& production)>
       compare;
+};
+
+struct PromoteResult {
+  bool noop = false;    // the alias already held the version: recorded, nothing moved
+  int64_t holder = 0;   // the alias's holder before (0: none)
+  nlohmann::json gate;  // the facts the gate used (DecidePromotion), as recorded
 };
 
 // The registry's metadata store. Open() gives the embedded default: SQLite at
@@ -97,17 +105,32 @@ class Registry {
   virtual Result<std::vector<VersionRecord>> List(const std::string& name,
                                                   std::vector<std::string>* unreadable) = 0;
   Result<std::vector<VersionRecord>> List(const std::string& name) { return List(name, nullptr); }
-  // Moves `alias` to name:version if the gate passes (Status::Training, exit 4,
-  // saying why, if not).
-  virtual Status Promote(const std::string& name, int64_t version, const std::string& alias,
-                         const PromoteOptions& o) = 0;
-  virtual Status Approve(const std::string& name, int64_t version, const std::string& by,
-                         const std::string& note) = 0;
-  // Moves `alias` back to the holder before the current one; returns that version.
-  virtual Result<int64_t> Rollback(const std::string& name, const std::string& alias,
-                                   const std::string& who) = 0;
-  // Alias history of a model, oldest first.
+  // Moves `alias` to name:version under the model's stored policy, whatever the
+  // caller's config says: a gated alias needs the approval the policy requires
+  // and a holdout loss within its tolerance (Status::Training "promotion
+  // refused: ...", exit 4, if not). The version's artifacts are verified first
+  // (Status::Data, exit 3, if damaged); a holder whose own artifacts are damaged
+  // is replaced without a loss comparison (recorded). An alias spelled like an
+  // existing one but for case or punctuation is Status::Usage.
+  virtual Result<PromoteResult> Promote(const std::string& name, int64_t version, const std::string& alias,
+                                        const PromoteOptions& o) = 0;
+  // Records an approval; false when `by` had already approved that version
+  // (one approval per person and version).
+  virtual Result<bool> Approve(const std::string& name, int64_t version, const std::string& by,
+                               const std::string& note) = 0;
+  // Moves `alias` back one step in its history (successive rollbacks walk back
+  // through it); the target's artifacts are verified first. Returns the version.
+  virtual Result<int64_t> Rollback(const std::string& name, const std::string& alias, const std::string& who,
+                                   const std::string& why) = 0;
+  // The model's audit trail, oldest first: alias moves ("event": "alias", with
+  // kind promote|rollback|register|noop and the gate's facts), approvals
+  // ("approval") and policy changes ("policy").
   virtual Result<nlohmann::json> History(const std::string& name) = 0;
+  virtual Result<Policy> GetPolicy(const std::string& name) = 0;
+  // Stores a model's policy (Status::Usage for an unknown model or a bad policy)
+  // and records who changed it, when and why.
+  virtual Status SetPolicy(const std::string& name, const Policy& p, const std::string& who,
+                           const std::string& why) = 0;
   // Checks the database (SQLite integrity, records that are not JSON, aliases,
   // artifact rows and approvals of missing versions) and recomputes every
   // artifact's sha256; returns one line per problem (empty: all good).

@@ -3,12 +3,14 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <tuple>
 
 #include "common/file_util.h"
 #include "common/sha256.h"
+#include "registry/alias_store.h"
 #include "registry/artifact_store.h"
 #include "registry/promotion_gate.h"
 #include "registry/registry.h"
@@ -16,38 +18,6 @@
 #include "registry/sqlite_schema.h"
 
 namespace driftrun {
-namespace {
-
-// The version `alias` points at, or 0.
-int64_t AliasVersion(sqlite3* db, const std::string& name, const std::string& alias) {
-  Stmt s(db, "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2");
-  s.Bind(1, name).Bind(2, alias);
-  return s.Step() == SQLITE_ROW ? s.Int(0) : 0;
-}
-
-// Points `alias` at `to` and records the move (from 0: the alias is new).
-Status MoveAlias(sqlite3* db, const std::string& name, const std::string& alias, int64_t from, int64_t to,
-                 const std::string& who, const std::string& why, bool rollback) {
-  Stmt up(db,
-          "INSERT INTO aliases(name, alias, version) VALUES (?1, ?2, ?3) "
-          "ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version");
-  up.Bind(1, name).Bind(2, alias).Bind(3, to);
-  if (up.Step() != SQLITE_DONE) return DbError(db, "cannot move the alias");
-  Stmt ev(db,
-          "INSERT INTO alias_events(name, alias, from_version, to_version, who, at, why, rollback) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  ev.Bind(1, name).Bind(2, alias);
-  if (from > 0) {
-    ev.Bind(3, from);
-  } else {
-    ev.BindNull(3);
-  }
-  ev.Bind(4, to).Bind(5, who).Bind(6, UtcNow()).Bind(7, why).Bind(8, int64_t{rollback ? 1 : 0});
-  if (ev.Step() != SQLITE_DONE) return DbError(db, "cannot record the alias move");
-  return Status::Ok();
-}
-
-}  // namespace
 
 namespace {
 
@@ -64,17 +34,23 @@ class SqliteRegistry : public Registry {
   Result<VersionRecord> Get(const ModelRef& ref) override;
   Result<std::vector<VersionRecord>> List(const std::string& name,
                                           std::vector<std::string>* unreadable) override;
-  Status Promote(const std::string& name, int64_t version, const std::string& alias,
-                 const PromoteOptions& o) override;
-  Status Approve(const std::string& name, int64_t version, const std::string& by,
-                 const std::string& note) override;
-  Result<int64_t> Rollback(const std::string& name, const std::string& alias,
-                           const std::string& who) override;
+  Result<PromoteResult> Promote(const std::string& name, int64_t version, const std::string& alias,
+                                const PromoteOptions& o) override;
+  Result<bool> Approve(const std::string& name, int64_t version, const std::string& by,
+                       const std::string& note) override;
+  Result<int64_t> Rollback(const std::string& name, const std::string& alias, const std::string& who,
+                           const std::string& why) override;
   Result<nlohmann::json> History(const std::string& name) override;
+  Result<Policy> GetPolicy(const std::string& name) override;
+  Status SetPolicy(const std::string& name, const Policy& p, const std::string& who,
+                   const std::string& why) override;
   Result<std::vector<std::string>> Verify() override;
 
  private:
   Result<VersionRecord> Load(const std::string& name, int64_t version);
+  // One line per artifact of `v` that is missing or does not match its sha256.
+  std::vector<std::string> Damaged(const VersionRecord& v) const;
+  Status CheckModel(const std::string& name);
   std::string root_;
   sqlite3* db_;
   std::unique_ptr<ArtifactStore> store_;
@@ -234,7 +210,9 @@ Result<VersionRecord> SqliteRegistry::Register(const RegisterRequest& req, bool*
   }
   {
     DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, req.name, "candidate", AliasVersion(db_, req.name, "candidate"),
-                                       version, "driftrun", "registered run " + req.run_id, false));
+                                       version, "driftrun", "registered run " + req.run_id, "register"));
+    DRIFTRUN_RETURN_IF_ERROR(
+        InitPolicy(db_, req.name, req.policy, "first registration (run " + req.run_id + ")"));
   }
   DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
   return Load(req.name, version);
@@ -292,88 +270,188 @@ double HoldoutLoss(const VersionRecord& v) {
 
 }  // namespace
 
-Status SqliteRegistry::Promote(const std::string& name, int64_t version, const std::string& alias,
-                               const PromoteOptions& o) {
+std::vector<std::string> SqliteRegistry::Damaged(const VersionRecord& v) const {
+  std::vector<std::string> out;
+  for (const auto& a : v.artifacts) {
+    auto sha = Sha256File(a.path);
+    if (!sha.ok()) {
+      out.push_back(a.kind + " '" + a.path + "' is missing");
+    } else if (sha.value() != a.sha256) {
+      out.push_back(a.kind + " '" + a.path + "' does not match its sha256");
+    }
+  }
+  return out;
+}
+
+Status SqliteRegistry::CheckModel(const std::string& name) {
+  Stmt s(db_, "SELECT 1 FROM versions WHERE name = ?1 LIMIT 1");
+  s.Bind(1, name);
+  if (s.Step() == SQLITE_ROW) return Status::Ok();
+  return Status::Usage("no model '" + name + "' in the registry '" + root_ + "'");
+}
+
+namespace {
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : "; ") + x;
+  return out;
+}
+
+}  // namespace
+
+Result<PromoteResult> SqliteRegistry::Promote(const std::string& name, int64_t version,
+                                              const std::string& alias, const PromoteOptions& o) {
   DRIFTRUN_RETURN_IF_ERROR(ValidateName("alias", alias));
+  if (o.who.empty()) return Status::Usage("promote needs --by WHO: every alias move records who made it");
   Txn txn(db_);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
+  DRIFTRUN_RETURN_IF_ERROR(CheckAliasSpelling(db_, name, alias));
   DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord cand, Load(name, version));
+  PromoteResult r;
   PromotionCase pc;
   pc.name = name;
   pc.version = version;
   pc.alias = alias;
-  pc.holder = AliasVersion(db_, name, alias);
-  pc.approved = !cand.approvals.empty();
-  pc.require_approval = o.require_approval;
-  pc.tolerance = o.tolerance;
+  pc.who = o.who;
+  pc.holder = r.holder = AliasVersion(db_, name, alias);
+  if (pc.holder == version) {  // nothing to move, nothing to gate: recorded
+    r.noop = true;
+    DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, name, alias, version, version, o.who, o.why, "noop"));
+    DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
+    return r;
+  }
+  const std::string label = name + ":" + std::to_string(version);
+  if (auto bad = Damaged(cand); !bad.empty()) {
+    return Status::Data("cannot move @" + alias + " to " + label + ": its artifacts are damaged (" +
+                        Join(bad) +
+                        "); choose another version (`driftrun registry verify` lists the damage)");
+  }
+  DRIFTRUN_ASSIGN_OR_RETURN(pc.policy, ReadPolicy(db_, name));
+  for (const auto& a : cand.approvals) pc.approvers.push_back(a.value("by", ""));
+  std::unique_ptr<VersionRecord> prod;
+  if (pc.holder > 0 && pc.Gated()) {
+    auto h = Load(name, pc.holder);
+    pc.holder_damaged = !h.ok() || !Damaged(h.value()).empty();
+    if (h.ok()) prod = std::make_unique<VersionRecord>(h.take());
+  }
   if (pc.ComparesLosses()) {
-    DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord prod, Load(name, pc.holder));
     pc.candidate_loss = HoldoutLoss(cand);
-    pc.holder_loss = HoldoutLoss(prod);
+    pc.holder_loss = HoldoutLoss(*prod);
     if (o.compare) {
-      DRIFTRUN_ASSIGN_OR_RETURN(auto losses, o.compare(cand, prod));
+      DRIFTRUN_ASSIGN_OR_RETURN(auto losses, o.compare(cand, *prod));
       std::tie(pc.candidate_loss, pc.holder_loss) = losses;
       pc.fresh_losses = true;
     }
   }
-  std::string note;
-  DRIFTRUN_RETURN_IF_ERROR(DecidePromotion(pc, &note));
-  if (pc.holder == version) return Status::Ok();
-  DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, name, alias, pc.holder, version, o.who, o.why + note, false));
-  return txn.Commit();
+  DRIFTRUN_RETURN_IF_ERROR(DecidePromotion(pc, &r.gate));
+  DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, name, alias, pc.holder, version, o.who, o.why, "promote", r.gate));
+  DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
+  return r;
 }
 
-Status SqliteRegistry::Approve(const std::string& name, int64_t version, const std::string& by,
-                               const std::string& note) {
+Result<bool> SqliteRegistry::Approve(const std::string& name, int64_t version, const std::string& by,
+                                     const std::string& note) {
   if (by.empty()) return Status::Usage("approve needs --by WHO");
   Txn txn(db_);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
   DRIFTRUN_RETURN_IF_ERROR(Load(name, version).status());
-  Stmt s(db_, "INSERT INTO approvals(name, version, by, note, at) VALUES (?1, ?2, ?3, ?4, ?5)");
+  Stmt s(db_, "INSERT OR IGNORE INTO approvals(name, version, by, note, at) VALUES (?1, ?2, ?3, ?4, ?5)");
   s.Bind(1, name).Bind(2, version).Bind(3, by).Bind(4, note).Bind(5, UtcNow());
   if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot record the approval");
-  return txn.Commit();
+  const bool added = sqlite3_changes(db_) > 0;
+  DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
+  return added;
 }
 
 Result<int64_t> SqliteRegistry::Rollback(const std::string& name, const std::string& alias,
-                                         const std::string& who) {
+                                         const std::string& who, const std::string& why) {
   DRIFTRUN_RETURN_IF_ERROR(ValidateName("alias", alias));
+  if (who.empty()) return Status::Usage("rollback needs --by WHO: every alias move records who made it");
   Txn txn(db_);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
   const int64_t cur = AliasVersion(db_, name, alias);
   if (cur == 0) return Status::Usage("model '" + name + "' has no alias '" + alias + "'");
-  // The holder before the move (not itself a rollback) that put the current one there.
-  Stmt s(db_,
-         "SELECT from_version FROM alias_events WHERE name = ?1 AND alias = ?2 AND to_version = ?3 "
-         "AND rollback = 0 ORDER BY id DESC LIMIT 1");
-  s.Bind(1, name).Bind(2, alias).Bind(3, cur);
-  if (s.Step() != SQLITE_ROW || s.Null(0)) {
-    return Status::Usage("cannot roll back " + name + "@" + alias + ": version " + std::to_string(cur) +
-                         " has no previous holder");
+  const int64_t prev = RollbackTarget(db_, name, alias);
+  if (prev == 0) {
+    return Status::Usage("cannot roll back " + name + "@" + alias +
+                         ": its history has no holder before version " + std::to_string(cur) +
+                         " (`driftrun registry history " + name + "`)");
   }
-  const int64_t prev = s.Int(0);
-  DRIFTRUN_RETURN_IF_ERROR(
-      MoveAlias(db_, name, alias, cur, prev, who, "rollback from version " + std::to_string(cur), true));
+  DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord target, Load(name, prev));
+  if (auto bad = Damaged(target); !bad.empty()) {
+    return Status::Data("cannot roll " + name + "@" + alias + " back to version " + std::to_string(prev) +
+                        ": its artifacts are damaged (" + Join(bad) + "); promote a healthy version instead");
+  }
+  auto holder = Load(name, cur);
+  const nlohmann::json details = {{"holder_damaged", !holder.ok() || !Damaged(holder.value()).empty()}};
+  DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, name, alias, cur, prev, who,
+                                     why.empty() ? "rollback from version " + std::to_string(cur) : why,
+                                     "rollback", details));
   DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
   return prev;
 }
 
 Result<nlohmann::json> SqliteRegistry::History(const std::string& name) {
-  nlohmann::json out = nlohmann::json::array();
+  DRIFTRUN_RETURN_IF_ERROR(CheckModel(name));
+  std::vector<std::pair<std::string, nlohmann::json>> rows;  // (at, event): merged by time
   Stmt s(db_,
-         "SELECT alias, from_version, to_version, who, at, why, rollback FROM alias_events "
+         "SELECT alias, from_version, to_version, who, at, why, kind, details FROM alias_events "
          "WHERE name = ?1 ORDER BY id");
   s.Bind(1, name);
   while (s.Step() == SQLITE_ROW) {
-    out.push_back({{"alias", s.Text(0)},
-                   {"from", s.Null(1) ? nlohmann::json() : nlohmann::json(s.Int(1))},
-                   {"to", s.Int(2)},
-                   {"who", s.Text(3)},
-                   {"at", s.Text(4)},
-                   {"why", s.Text(5)},
-                   {"rollback", s.Int(6) != 0}});
+    auto details = nlohmann::json::parse(s.Text(7), nullptr, false);
+    rows.emplace_back(s.Text(4),
+                      nlohmann::json{{"event", "alias"},
+                                     {"alias", s.Text(0)},
+                                     {"from", s.Null(1) ? nlohmann::json() : nlohmann::json(s.Int(1))},
+                                     {"to", s.Int(2)},
+                                     {"who", s.Text(3)},
+                                     {"at", s.Text(4)},
+                                     {"why", s.Text(5)},
+                                     {"kind", s.Text(6)},
+                                     {"rollback", s.Text(6) == "rollback"},
+                                     {"details", details.is_discarded() ? nlohmann::json() : details}});
   }
+  Stmt ap(db_, "SELECT version, by, note, at FROM approvals WHERE name = ?1 ORDER BY rowid");
+  ap.Bind(1, name);
+  while (ap.Step() == SQLITE_ROW) {
+    rows.emplace_back(ap.Text(3), nlohmann::json{{"event", "approval"},
+                                                 {"version", ap.Int(0)},
+                                                 {"who", ap.Text(1)},
+                                                 {"why", ap.Text(2)},
+                                                 {"at", ap.Text(3)}});
+  }
+  Stmt po(db_, "SELECT policy, who, at, why FROM policy_events WHERE name = ?1 ORDER BY id");
+  po.Bind(1, name);
+  while (po.Step() == SQLITE_ROW) {
+    rows.emplace_back(po.Text(2),
+                      nlohmann::json{{"event", "policy"},
+                                     {"policy", nlohmann::json::parse(po.Text(0), nullptr, false)},
+                                     {"who", po.Text(1)},
+                                     {"at", po.Text(2)},
+                                     {"why", po.Text(3)}});
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& r : rows) out.push_back(std::move(r.second));
   return out;
+}
+
+Result<Policy> SqliteRegistry::GetPolicy(const std::string& name) {
+  DRIFTRUN_RETURN_IF_ERROR(CheckModel(name));
+  return ReadPolicy(db_, name);
+}
+
+Status SqliteRegistry::SetPolicy(const std::string& name, const Policy& p, const std::string& who,
+                                 const std::string& why) {
+  if (who.empty()) return Status::Usage("policy changes need --by WHO (recorded with the change)");
+  DRIFTRUN_RETURN_IF_ERROR(p.Check());
+  Txn txn(db_);
+  DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
+  DRIFTRUN_RETURN_IF_ERROR(CheckModel(name));
+  DRIFTRUN_RETURN_IF_ERROR(WritePolicy(db_, name, p, who, why));
+  return txn.Commit();
 }
 
 Result<std::vector<std::string>> SqliteRegistry::Verify() {

@@ -23,9 +23,14 @@ CREATE TABLE IF NOT EXISTS aliases(
 CREATE TABLE IF NOT EXISTS alias_events(
   id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, alias TEXT NOT NULL,
   from_version INTEGER, to_version INTEGER NOT NULL, who TEXT NOT NULL, at TEXT NOT NULL,
-  why TEXT NOT NULL, rollback INTEGER NOT NULL DEFAULT 0);
+  why TEXT NOT NULL, rollback INTEGER NOT NULL DEFAULT 0, kind TEXT NOT NULL DEFAULT 'promote',
+  details TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS approvals(
   name TEXT NOT NULL, version INTEGER NOT NULL, by TEXT NOT NULL, note TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS policies(name TEXT PRIMARY KEY, policy TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS policy_events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, policy TEXT NOT NULL, who TEXT NOT NULL,
+  at TEXT NOT NULL, why TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS versions_immutable BEFORE UPDATE ON versions
   BEGIN SELECT RAISE(ABORT, 'registry versions are immutable'); END;
 CREATE TRIGGER IF NOT EXISTS artifacts_immutable BEFORE UPDATE ON artifacts
@@ -47,6 +52,23 @@ INSERT INTO versions(name, version, run_id, created, record, checkpoint_sha256)
                    WHERE a.name = v.name AND a.version = v.version AND a.kind = 'checkpoint'), '')
   FROM versions_v1 v;
 DROP TABLE versions_v1;
+)sql";
+
+// Version 2 → 3: alias moves get a kind and the gate's facts as fields;
+// duplicate approvals become one; every model gets the default policy (what
+// promotions without a config applied before).
+const char* kMigrate2To3 = R"sql(
+UPDATE alias_events SET kind = CASE WHEN rollback = 1 THEN 'rollback'
+                                    WHEN who = 'driftrun' AND alias = 'candidate' THEN 'register'
+                                    ELSE 'promote' END;
+DELETE FROM approvals WHERE rowid NOT IN (SELECT MIN(rowid) FROM approvals GROUP BY name, version, by);
+INSERT OR IGNORE INTO policies(name, policy)
+  SELECT DISTINCT name, '{"gated":["production"],"require_approval":false,"separate_approver":false,"tolerance":0.05}'
+  FROM versions;
+)sql";
+
+const char* kIndexes = R"sql(
+CREATE UNIQUE INDEX IF NOT EXISTS approvals_once ON approvals(name, version, by);
 )sql";
 
 int64_t UserVersion(sqlite3* db) {
@@ -85,12 +107,23 @@ Status EnsureSchema(sqlite3* db, const std::string& path) {
   Txn txn(db);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
   if (UserVersion(db) == kRegistrySchemaVersion) return Status::Ok();  // another process migrated it
-  if (HasTable(db, "versions") && !HasColumn(db, "versions", "checkpoint_sha256")) {
+  const bool existing = HasTable(db, "versions");
+  if (existing && !HasColumn(db, "versions", "checkpoint_sha256")) {
     DRIFTRUN_RETURN_IF_ERROR(Exec(db, kOtherTables, "cannot migrate the registry database"));
     DRIFTRUN_RETURN_IF_ERROR(Exec(db, kMigrate1To2, "cannot migrate the registry database to schema 2"));
   }
+  if (existing && HasTable(db, "alias_events") && !HasColumn(db, "alias_events", "kind")) {
+    DRIFTRUN_RETURN_IF_ERROR(Exec(db,
+                                  "ALTER TABLE alias_events ADD COLUMN kind TEXT NOT NULL DEFAULT 'promote';"
+                                  "ALTER TABLE alias_events ADD COLUMN details TEXT NOT NULL DEFAULT '{}';",
+                                  "cannot migrate the registry database to schema 3"));
+  }
   DRIFTRUN_RETURN_IF_ERROR(Exec(db, kVersionsTable, "cannot create the registry schema"));
   DRIFTRUN_RETURN_IF_ERROR(Exec(db, kOtherTables, "cannot create the registry schema"));
+  if (existing && have < 3) {
+    DRIFTRUN_RETURN_IF_ERROR(Exec(db, kMigrate2To3, "cannot migrate the registry database to schema 3"));
+  }
+  DRIFTRUN_RETURN_IF_ERROR(Exec(db, kIndexes, "cannot create the registry indexes"));
   const std::string set = "PRAGMA user_version = " + std::to_string(kRegistrySchemaVersion);
   DRIFTRUN_RETURN_IF_ERROR(Exec(db, set.c_str(), "cannot record the registry schema version"));
   return txn.Commit();

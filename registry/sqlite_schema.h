@@ -18,7 +18,7 @@
 
 namespace driftrun {
 
-inline constexpr int kRegistrySchemaVersion = 2;
+inline constexpr int kRegistrySchemaVersion = 3;
 
 // Creates the tables when missing and migrates an older schema. `path` names
 // the database in messages.

@@ -10,6 +10,7 @@
 #include "registry/model_source.h"
 #include "registry/registry.h"
 #include "runner/commands.h"
+#include "runner/registry_govern.h"
 #include "runner/registry_view.h"
 #include "scheduler/register_run.h"
 #include "trainers/predict.h"
@@ -30,13 +31,16 @@ namespace driftrun {
 
 const CommandSpec kRegistrySpec = {
     "registry",
-    "model registry: list, show, register, promote, approve, rollback, verify",
+    "model registry: list, show, register, promote, approve, rollback, policy, history, verify",
     "driftrun registry list [--model NAME] [--json]\n"
     "       driftrun registry show NAME[:VERSION|@ALIAS] [--json]\n"
     "       driftrun registry register --run RUN_DIR [--trigger TEXT]\n"
-    "       driftrun registry promote NAME:VERSION --alias production [--by WHO] [--reason TEXT]\n"
+    "       driftrun registry promote NAME:VERSION --alias production --by WHO [--reason TEXT] [--gate G]\n"
     "       driftrun registry approve NAME:VERSION --by WHO --note TEXT\n"
-    "       driftrun registry rollback NAME --alias production [--by WHO]\n"
+    "       driftrun registry rollback NAME --alias production --by WHO [--reason TEXT]\n"
+    "       driftrun registry policy NAME [--require-approval true|false] [--tolerance X] [--gated a,b]\n"
+    "                                     [--separate-approver true|false] [--by WHO] [--reason TEXT]\n"
+    "       driftrun registry history NAME [--json]\n"
     "       driftrun registry verify [--json]\n"
     "   the registry folder comes from --registry, else --config FILE's [registry] path, else "
     "./driftrun-registry;\n"
@@ -48,16 +52,29 @@ const CommandSpec kRegistrySpec = {
     "   verify checks the database (records, aliases, artifact rows) and every artifact's sha256, prints one "
     "line per problem and exits 3 when there is any.\n"
     "   register is idempotent per run and checkpoint: the same run with the same final checkpoint gives its "
-    "existing version; a run resumed and trained further becomes a new version",
+    "existing version; a run resumed and trained further becomes a new version.\n"
+    "   Every model has a promotion policy stored in the registry (set from the config's [registry] keys at "
+    "its "
+    "first registration, changed only with `registry policy`); every alias move obeys it whatever --config "
+    "says. Gated aliases (default production; case and punctuation ignored) need the approvals it requires "
+    "and a holdout loss within its tolerance. Every move verifies the target's artifacts (exit 3 if "
+    "damaged); "
+    "promoting the version an alias already holds is a recorded no-op; rollback walks back through the "
+    "alias's history",
     {{"registry", "registry folder (registry.db and artifacts/)"},
-     {"config", "experiment config whose [registry] path, tolerance and require_approval apply"},
+     {"config",
+      "experiment config whose [registry] path applies (its policy keys only at first registration)"},
      {"model", "list: only this model (exit 2 when the registry has none of that name)"},
      {"run", "register: the finished run folder to register (idempotent per run and final checkpoint)"},
      {"trigger", "register: what triggered the run (drift report path, signal id)"},
      {"alias", "promote, rollback: the alias to move (production, candidate, ...)"},
-     {"by", "approve: who approves; promote, rollback: who moves the alias (default $USER)"},
+     {"by", "approve: who approves; promote, rollback, policy: who makes the change (required: recorded)"},
+     {"require_approval", "policy: whether moving a gated alias needs an approval (true|false)"},
+     {"tolerance", "policy: how much worse (a share, 0.05 = 5%) a candidate's holdout loss may be"},
+     {"gated", "policy: comma-separated aliases that go through the gate ('none' for no gated alias)"},
+     {"separate_approver", "policy: true: the promoter's own approval does not count"},
      {"note", "approve: the approval note"},
-     {"reason", "promote: why (recorded with the alias move)"},
+     {"reason", "promote, rollback, policy: why (recorded with the change)"},
      {"gate",
       "promote to production: 'holdout' evaluates the candidate and the production holder on the candidate's "
       "holdout rows (its data.val, else the val_fraction split its training held out); 'recorded' compares "
@@ -68,27 +85,6 @@ const CommandSpec kRegistrySpec = {
 
 namespace {
 
-// JSON for stdout: bytes that are not UTF-8 (from a hand-edited database)
-// replaced instead of throwing.
-std::string Dump(const nlohmann::json& j) {
-  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-}
-
-std::string Who() {
-  if (!FLAGS_by.empty()) return FLAGS_by;
-  const char* u = std::getenv("USER");
-  return u && *u ? u : "unknown";
-}
-
-Result<ModelRef> VersionArg(const ParsedArgs& a, bool need_version) {
-  if (a.positional.size() < 2) return Status::Usage("name the model: NAME:VERSION");
-  DRIFTRUN_ASSIGN_OR_RETURN(ModelRef r, ParseModelRef(a.positional[1]));
-  if (need_version && r.version == 0) {
-    return Status::Usage("'" + a.positional[1] + "': name a version, e.g. " + r.name + ":3");
-  }
-  return r;
-}
-
 Status DoRegister(const std::string& root) {
   if (FLAGS_run.empty()) return Status::Usage("register needs --run RUN_DIR");
   RegisterRunOptions o;
@@ -98,7 +94,7 @@ Status DoRegister(const std::string& root) {
   o.existed = &existed;
   DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, RegisterRun(FLAGS_run, o));
   if (FLAGS_json) {
-    std::cout << Dump(v.ToJson());
+    std::cout << JsonOut(v.ToJson());
   } else if (existed) {
     const Artifact* ck = v.Find("checkpoint");
     std::cout << EscapeForConsole(v.name) << ":" << v.version << " already registered (run "
@@ -124,7 +120,7 @@ Status DoList(Registry& reg, const std::string& root) {
   if (FLAGS_json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& v : all) out.push_back(v.ToJson());
-    std::cout << Dump(out);
+    std::cout << JsonOut(out);
   } else {
     std::cout << VersionTable(all);
   }
@@ -147,63 +143,17 @@ Status DoShow(Registry& reg, const ParsedArgs& a) {
     return Status::Ok();
   }
   nlohmann::json j = v.ToJson();
-  j["alias_history"] = history;
-  std::cout << Dump(j);
-  return Status::Ok();
-}
-
-// Both models evaluated fresh on the candidate's holdout rows.
-Result<std::pair<double, double>> HoldoutCompare(const VersionRecord& cand, const VersionRecord& prod) {
-  CheckpointState cck, pck;
-  Config ccfg, pcfg;
-  DRIFTRUN_RETURN_IF_ERROR(LoadVersion(cand, &cck, &ccfg));
-  DRIFTRUN_RETURN_IF_ERROR(LoadVersion(prod, &pck, &pcfg));
-  const std::string hint = "; if the candidate's data moved, use --gate recorded";
-  auto c = HoldoutLoss(cck, ccfg, ccfg);
-  if (!c.ok()) return c.status().WithContext("evaluating the candidate on its holdout" + hint);
-  auto p = HoldoutLoss(pck, pcfg, ccfg);
-  if (!p.ok())
-    return p.status().WithContext("evaluating the production holder on the candidate's holdout" + hint);
-  return std::make_pair(c.value(), p.value());
-}
-
-Status DoPromote(Registry& reg, const ParsedArgs& a, const Config& cfg) {
-  DRIFTRUN_ASSIGN_OR_RETURN(ModelRef r, VersionArg(a, true));
-  if (FLAGS_alias.empty()) return Status::Usage("promote needs --alias (e.g. --alias production)");
-  PromoteOptions o;
-  o.who = Who();
-  o.why = FLAGS_reason.empty() ? "promote" : FLAGS_reason;
-  o.tolerance = cfg.Float("registry.tolerance");
-  o.require_approval = cfg.Bool("registry.require_approval");
-  if (FLAGS_gate != "holdout" && FLAGS_gate != "recorded") {
-    return Status::Usage("--gate must be holdout or recorded, not '" + FLAGS_gate + "'");
-  }
-  if (FLAGS_gate == "holdout") o.compare = HoldoutCompare;
-  DRIFTRUN_RETURN_IF_ERROR(reg.Promote(r.name, r.version, FLAGS_alias, o));
-  std::cout << r.name << "@" << FLAGS_alias << " -> version " << r.version << "\n";
-  return Status::Ok();
-}
-
-Status DoApprove(Registry& reg, const ParsedArgs& a) {
-  DRIFTRUN_ASSIGN_OR_RETURN(ModelRef r, VersionArg(a, true));
-  if (FLAGS_by.empty()) return Status::Usage("approve needs --by WHO");
-  DRIFTRUN_RETURN_IF_ERROR(reg.Approve(r.name, r.version, FLAGS_by, FLAGS_note));
-  std::cout << "approved " << r.name << ":" << r.version << " by " << EscapeForConsole(FLAGS_by) << "\n";
-  return Status::Ok();
-}
-
-Status DoRollback(Registry& reg, const ParsedArgs& a) {
-  DRIFTRUN_ASSIGN_OR_RETURN(ModelRef r, VersionArg(a, false));
-  if (FLAGS_alias.empty()) return Status::Usage("rollback needs --alias (e.g. --alias production)");
-  DRIFTRUN_ASSIGN_OR_RETURN(int64_t v, reg.Rollback(r.name, FLAGS_alias, Who()));
-  std::cout << r.name << "@" << FLAGS_alias << " rolled back to version " << v << "\n";
+  j["alias_history"] = nlohmann::json::array();
+  for (const auto& e : history)
+    if (e.value("event", "") == "alias") j["alias_history"].push_back(e);
+  std::cout << JsonOut(j);
   return Status::Ok();
 }
 
 Status DoVerify(Registry& reg, const std::string& root) {
   DRIFTRUN_ASSIGN_OR_RETURN(auto problems, reg.Verify());
   if (FLAGS_json) {
-    std::cout << Dump({{"ok", problems.empty()}, {"problems", problems}});
+    std::cout << JsonOut({{"ok", problems.empty()}, {"problems", problems}});
   } else {
     for (const auto& p : problems) std::cout << "BAD " << EscapeForConsole(p) << "\n";
     if (problems.empty()) {
@@ -221,16 +171,18 @@ Status DoVerify(Registry& reg, const std::string& root) {
 }
 
 Status Run(const ParsedArgs& a) {
-  const std::vector<std::string> subs = {"list",    "show",     "register", "promote",
-                                         "approve", "rollback", "verify"};
-  if (a.positional.empty())
-    return Status::Usage("name a registry command: list, show, register, promote, approve, rollback, verify");
+  const std::vector<std::string> subs = {"list",     "show",   "register", "promote", "approve",
+                                         "rollback", "policy", "history",  "verify"};
+  if (a.positional.empty()) {
+    return Status::Usage(
+        "name a registry command: list, show, register, promote, approve, rollback, policy, history, verify");
+  }
   const std::string sub = a.positional[0];
   if (std::find(subs.begin(), subs.end(), sub) == subs.end()) {
     const std::string near = ClosestMatch(sub, subs, 2);
     return Status::Usage("unknown registry command '" + sub + "'" +
                          (near.empty() ? "" : " (did you mean `" + near + "`?)") +
-                         "; use list, show, register, promote, approve, rollback or verify");
+                         "; use list, show, register, promote, approve, rollback, policy, history or verify");
   }
   DRIFTRUN_ASSIGN_OR_RETURN(std::string root, RegistryPath(FLAGS_registry, FLAGS_config));
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(FLAGS_config, a.sets));
@@ -241,6 +193,8 @@ Status Run(const ParsedArgs& a) {
   if (sub == "promote") return DoPromote(*reg, a, cfg);
   if (sub == "approve") return DoApprove(*reg, a);
   if (sub == "rollback") return DoRollback(*reg, a);
+  if (sub == "policy") return DoPolicy(*reg, a);
+  if (sub == "history") return DoHistory(*reg, a);
   return DoVerify(*reg, root);
 }
 

@@ -61,6 +61,40 @@ std::string VersionTable(const std::vector<VersionRecord>& versions) {
   return os.str();
 }
 
+// One audit event (Registry::History) as a line without its time.
+std::string EventText(const nlohmann::json& e) {
+  const std::string ev = e.value("event", "alias");
+  if (ev == "approval")
+    return "approval of version " + Field(e, "version") + " by " + Field(e, "who") + ": " + Field(e, "why");
+  if (ev == "policy") {
+    const nlohmann::json p = Sub(e, "policy");
+    std::vector<std::string> gated;
+    for (const auto& g : Sub(p, "gated")) gated.push_back(Val(g));
+    return "policy set by " + Field(e, "who") + ": gated " + Joined(gated) + ", require_approval " +
+           Field(p, "require_approval") + ", separate_approver " + Field(p, "separate_approver") +
+           ", tolerance " + Field(p, "tolerance") +
+           (Field(e, "why").empty() ? "" : " (" + Field(e, "why") + ")");
+  }
+  const std::string kind = Field(e, "kind");
+  const std::string from = Field(e, "from") == "-" ? "" : Field(e, "from") + " -> ";
+  std::string gate;
+  const nlohmann::json d = Sub(e, "details");
+  if (d.contains("candidate_loss")) {
+    gate = " [holdout loss " + Field(d, "candidate_loss") + " vs " + Field(d, "holder_loss") + "]";
+  }
+  if (d.value("holder_damaged", false)) gate += " [holder's artifacts damaged]";
+  return "@" + Field(e, "alias") + " " + (kind == "noop" ? "stays at " : from) + Field(e, "to") + " " +
+         (kind.empty() || kind == "-" ? "promote" : kind) + " by " + Field(e, "who") + ": " +
+         Field(e, "why") + gate;
+}
+
+std::string HistoryText(const nlohmann::json& history) {
+  std::ostringstream os;
+  for (const auto& e : history) os << Field(e, "at") << "  " << EventText(e) << "\n";
+  if (history.empty()) os << "(no events)\n";
+  return os.str();
+}
+
 std::string VersionDetails(const VersionRecord& v, const nlohmann::json& history) {
   std::ostringstream os;
   const nlohmann::json& r = v.record;
@@ -99,10 +133,7 @@ std::string VersionDetails(const VersionRecord& v, const nlohmann::json& history
   }
   os << "alias history (" << EscapeForConsole(v.name) << "):\n";
   for (const auto& e : history) {
-    const std::string from = Field(e, "from") == "-" ? "" : Field(e, "from") + " -> ";
-    Line(os, Field(e, "at"),
-         "@" + Field(e, "alias") + " " + from + Field(e, "to") + " by " + Field(e, "who") +
-             (Field(e, "rollback") == "true" ? " (rollback)" : "") + ": " + Field(e, "why"));
+    if (e.value("event", "alias") == "alias") Line(os, Field(e, "at"), EventText(e));
   }
   os << "(the full record, config included: driftrun registry show " << EscapeForConsole(v.name) << ":"
      << v.version << " --json)\n";

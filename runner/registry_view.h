@@ -19,4 +19,8 @@ std::string VersionTable(const std::vector<VersionRecord>& versions);
 // approvals, then the model's alias history (`history`: Registry::History).
 std::string VersionDetails(const VersionRecord& v, const nlohmann::json& history);
 
+// The audit trail (Registry::History), one line per event: alias moves with
+// their kind and gate numbers, approvals, policy changes.
+std::string HistoryText(const nlohmann::json& history);
+
 }  // namespace driftrun

@@ -184,39 +184,53 @@ def test_promote_and_gate_refusals(r, candidates):
     assert p.returncode == 0, must_msg(p, "promote churn:1 to production")
     _, bad, _ = candidates
     p = r.registry("promote", bad, "--alias", "production")
-    assert p.returncode == 4 and "refused" in p.stderr and "both on the candidate's holdout" in p.stderr, \
+    assert p.returncode == 2 and "--by" in p.stderr, must_msg(p, "promote without --by")
+    p = r.registry("promote", bad, "--alias", "production", "--by", "ann")
+    assert p.returncode == 4 and p.stderr.startswith("driftrun registry: promotion refused: ") and "both on the candidate's holdout" in p.stderr, \
         f"promotion gate refuses a worse candidate, both evaluated on its holdout (exit 4): " \
         f"(exit {p.returncode}) {p.stdout + p.stderr}"
-    p = r.registry("promote", bad, "--alias", "production", "--gate", "recorded")
+    p = r.registry("promote", bad, "--alias", "production", "--gate", "recorded", "--by", "ann")
     assert p.returncode == 4 and "as recorded" in p.stderr, \
         f"--gate recorded refuses it on the recorded losses: (exit {p.returncode}) {p.stdout + p.stderr}"
     assert r.show("churn@production")["version"] == 1, "production unchanged after a refusal"
 
 
 def test_approval_then_promote(r, candidates):
+    """The policy lives in the registry: a --config that relaxes it is ignored,
+    one that names the model differently does not apply, a spelling of the gated
+    alias is the gated alias."""
     good, _, by_run = candidates
-    appr = r.ws.write_config("appr.toml", f'name = "churn"\n[registry]\npath = "{r.reg}"\n'
-                                          'require_approval = true\ntolerance = 10.0\n')
-    p = r.ws.run(["registry", "--config", appr, "promote", good, "--alias", "production"])
-    assert p.returncode == 4 and "approv" in p.stderr, \
-        f"require_approval: unapproved promotion refused: (exit {p.returncode}) {p.stdout + p.stderr}"
+    p = r.registry("policy", "churn", "--require-approval", "true", "--tolerance", "10", "--by", "boss",
+                   "--reason", "four eyes")
+    assert p.returncode == 0 and "require approval:  yes" in p.stdout, must_msg(p, "policy")
+    lax = r.ws.write_config("lax.toml", f'name = "churn"\n[registry]\npath = "{r.reg}"\n'
+                                        'require_approval = false\ntolerance = 10.0\n')
+    p = r.ws.run(["registry", "--config", lax, "promote", good, "--alias", "production", "--by", "mallory"])
+    assert p.returncode == 4 and "approv" in p.stderr and "ignored" in p.stderr, \
+        f"a lax --config does not bypass the stored policy: (exit {p.returncode}) {p.stdout + p.stderr}"
+    p = r.registry("promote", good, "--alias", "Production", "--by", "mallory")
+    assert p.returncode == 2 and "only by case" in p.stderr, must_msg(p, "--alias Production")
     p = r.registry("approve", good, "--by", "bob", "--note", "checked the holdout")
     assert p.returncode == 0, must_msg(p, f"approve {good}")
-    p = r.ws.run(["registry", "--config", appr, "promote", good, "--alias", "production",
-                  "--by", "bob", "--reason", "approved retrain"])
-    assert p.returncode == 0, must_msg(p, f"approved {good} promoted")
+    p = r.registry("approve", good, "--by", "bob", "--note", "twice")
+    assert p.returncode == 0 and "already approved" in p.stdout, must_msg(p, "approve twice")
+    assert len(r.show(good)["approvals"]) == 1
+    p = r.registry("promote", good, "--alias", "production", "--by", "bob", "--reason", "approved retrain")
+    assert p.returncode == 0 and "gate: holdout loss" in p.stdout, must_msg(p, f"approved {good} promoted")
     assert r.show("churn@production")["version"] == by_run["run2"], f"production -> {good}"
+    p = r.registry("promote", good, "--alias", "production", "--by", "bob")
+    assert p.returncode == 0 and "already holds" in p.stdout, must_msg(p, "promote the holder again")
 
 
 def test_gate_holdout_loss_equals_recorded(r, candidates):
     """The gate's fresh evaluation of the candidate on its own holdout equals the
     validation loss its training recorded (same rows, same model)."""
     good, _, _ = candidates
-    why = [e for e in r.show(good)["alias_history"] if e["alias"] == "production"][-1]["why"]
-    fresh = float(why.split("holdout loss ")[1].split()[0])
+    moves = [e for e in r.show(good)["alias_history"] if e["alias"] == "production" and e["kind"] == "promote"]
+    fresh = moves[-1]["details"]["candidate_loss"]
     recorded = r.show(good)["metrics"]["holdout"]["loss"]
     assert abs(fresh - recorded) <= 1e-5 * abs(recorded), \
-        f"gate's holdout loss {fresh:.6g} = recorded {recorded:.6g}: {why}"
+        f"gate's holdout loss {fresh:.6g} = recorded {recorded:.6g}: {moves[-1]}"
 
 
 def test_rollback_and_alias_history(r, candidates):
@@ -224,11 +238,19 @@ def test_rollback_and_alias_history(r, candidates):
     assert p.returncode == 0 and r.show("churn@production")["version"] == 1, \
         f"rollback moves production back to 1: (exit {p.returncode}) {p.stdout + p.stderr}"
     hist = r.show("churn:1")["alias_history"]
-    prod = [e for e in hist if e["alias"] == "production"]
+    prod = [e for e in hist if e["alias"] == "production" and e["kind"] != "noop"]
     assert (len(prod) == 3 and prod[1]["who"] == "bob" and prod[1]["why"].startswith("approved retrain") and
             prod[2]["rollback"]), f"every alias move recorded with who and why: {json.dumps(prod)}"
-    p = r.registry("rollback", "churn", "--alias", "production")
+    p = r.registry("rollback", "churn", "--alias", "production", "--by", "ann")
     assert p.returncode == 2, f"rollback past the first holder refused: (exit {p.returncode}) {p.stderr}"
+    h = r.registry("history", "churn", "--json")
+    assert h.returncode == 0, must_msg(h, "history")
+    events = json.loads(h.stdout)
+    kinds = [(e["event"], e.get("kind")) for e in events]
+    assert ("policy", None) in kinds and ("approval", None) in kinds and ("alias", "rollback") in kinds, kinds
+    assert [e["at"] for e in events] == sorted(e["at"] for e in events), "in time order"
+    text = r.registry("history", "churn")
+    assert text.returncode == 0 and "policy set by boss" in text.stdout and "approval of version" in text.stdout
 
 
 def test_list_shows_3_versions(r, candidates):

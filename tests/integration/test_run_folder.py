@@ -165,15 +165,22 @@ def test_a_stop_on_the_last_step_finishes_and_a_finished_run_resumed_changes_not
 
 
 def test_a_stop_signal_in_the_first_moments_is_handled(ws):
-    """SIGUSR1 0.15 s after exec, while LibTorch's libraries are still loading:
-    the handlers are already there, so the run stops cleanly at its first step."""
+    """SIGUSR1 while LibTorch's static initializers run (about 0.4 s before main):
+    the handlers are already there (installed from .preinit_array), so the run
+    stops cleanly at its first step. The dynamic loader's own trace (LD_DEBUG)
+    says when LibTorch's initializer is called: the signal is sent then."""
     import signal
     cfg = config(ws, "early.toml", epochs=50)
     d = ws.path("early-signal")
-    p = popen(ws, ["train", "--config", cfg, "--run-dir", d, "--noprogress"])
-    time.sleep(0.15)
-    p.send_signal(signal.SIGUSR1)
-    out, err = p.communicate(timeout=300)
-    assert p.returncode == 0, f"exit {p.returncode}: {err[-800:]}"
+    p = popen(ws, ["train", "--config", cfg, "--run-dir", d, "--noprogress"], env={"LD_DEBUG": "files"})
+    seen = False
+    for line in p.stderr:
+        if "calling init:" in line and "libtorch_cpu" in line:
+            p.send_signal(signal.SIGUSR1)
+            seen = True
+            break
+    out, _ = p.communicate(timeout=300)
+    assert seen, "the loader never said it initializes libtorch_cpu"
+    assert p.returncode == 0, f"exit {p.returncode}: killed by the signal before its handler existed"
     assert "stopped by signal" in out and "--resume auto" in out, out[-800:]
     assert glob.glob(f"{d}/checkpoints/ckpt-*.json")

@@ -14,82 +14,116 @@ PromotionCase Production(double cand, double holder) {
   c.version = 3;
   c.alias = "production";
   c.holder = 2;
+  c.who = "ann";
   c.candidate_loss = cand;
   c.holder_loss = holder;
   return c;
 }
 
-TEST(PromotionGate, WithinToleranceIsAllowedAndNoted) {
-  std::string note;
+TEST(PromotionGate, WithinToleranceIsAllowedAndItsNumbersAreFields) {
+  nlohmann::json gate;
   PromotionCase c = Production(1.04, 1.0);
   ASSERT_TRUE(c.ComparesLosses());
-  Status st = DecidePromotion(c, &note);
+  Status st = DecidePromotion(c, &gate);
   EXPECT_TRUE(st.ok()) << st.message();
-  EXPECT_NE(note.find("holdout loss 1.04 vs 2's 1"), std::string::npos) << note;
-  EXPECT_NE(note.find("as recorded"), std::string::npos) << note;
+  EXPECT_EQ(gate["candidate_loss"], 1.04);
+  EXPECT_EQ(gate["holder_loss"], 1.0);
+  EXPECT_EQ(gate["holder"], 2);
+  EXPECT_EQ(gate["policy"]["tolerance"], 0.05);
+  EXPECT_EQ(gate["losses_from"], "recorded at registration");
 }
 
 TEST(PromotionGate, RecordedLossesReadBackExactly) {
-  std::string note;
-  const double cand = 0.1 + 0.2, holder = 0.30000001234567;  // 0.30000000000000004: 17 digits
-  ASSERT_TRUE(DecidePromotion(Production(cand, holder), &note).ok());
-  const size_t at = note.find("holdout loss ");
-  ASSERT_NE(at, std::string::npos) << note;
-  const char* p = note.c_str() + at + 13;
-  char* end = nullptr;
-  EXPECT_EQ(std::strtod(p, &end), cand) << note;
-  const size_t other = note.find("'s ", end - note.c_str());
-  ASSERT_NE(other, std::string::npos) << note;
-  EXPECT_EQ(std::strtod(note.c_str() + other + 3, nullptr), holder) << note;
-  EXPECT_NE(note.find("2's 0.30000001234567,"), std::string::npos) << "shortest form: " << note;
+  nlohmann::json gate;
+  const double cand = 0.1 + 0.2, holder = 0.30000001234567;
+  ASSERT_TRUE(DecidePromotion(Production(cand, holder), &gate).ok());
+  const nlohmann::json back = nlohmann::json::parse(gate.dump());
+  EXPECT_EQ(back["candidate_loss"].get<double>(), cand);
+  EXPECT_EQ(back["holder_loss"].get<double>(), holder);
 }
 
 TEST(PromotionGate, WorseThanToleranceIsRefused) {
-  std::string note;
+  nlohmann::json gate;
   PromotionCase c = Production(1.06, 1.0);
   c.fresh_losses = true;
-  Status st = DecidePromotion(c, &note);
+  Status st = DecidePromotion(c, &gate);
   EXPECT_EQ(st.code(), Code::kTraining);
-  EXPECT_NE(st.message().find("promotion refused: m:3"), std::string::npos) << st.message();
+  EXPECT_EQ(st.message().rfind("promotion refused: m:3", 0), 0u) << st.message();
   EXPECT_NE(st.message().find("by more than 5%"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("both on the candidate's holdout"), std::string::npos) << st.message();
-  c.tolerance = 0.1;
-  EXPECT_TRUE(DecidePromotion(c, &note).ok());
+  c.policy.tolerance = 0.1;
+  EXPECT_TRUE(DecidePromotion(c, &gate).ok());
 }
 
 TEST(PromotionGate, MissingCandidateLossIsRefusedOnlyAgainstAKnownOne) {
-  std::string note;
-  EXPECT_EQ(DecidePromotion(Production(NAN, 1.0), &note).code(), Code::kTraining);
-  EXPECT_TRUE(DecidePromotion(Production(NAN, NAN), &note).ok());
-  EXPECT_TRUE(DecidePromotion(Production(5.0, NAN), &note).ok());
+  nlohmann::json gate;
+  EXPECT_EQ(DecidePromotion(Production(NAN, 1.0), &gate).code(), Code::kTraining);
+  EXPECT_TRUE(DecidePromotion(Production(NAN, NAN), &gate).ok());
+  EXPECT_TRUE(DecidePromotion(Production(5.0, NAN), &gate).ok());
 }
 
-TEST(PromotionGate, ApprovalComesFirstEvenForANoOpMove) {
-  std::string note;
+TEST(PromotionGate, ApprovalIsRequiredByPolicyAndSeparateApproverExcludesThePromoter) {
+  nlohmann::json gate;
   PromotionCase c = Production(0.5, 1.0);
-  c.require_approval = true;
-  Status st = DecidePromotion(c, &note);
+  c.policy.require_approval = true;
+  Status st = DecidePromotion(c, &gate);
   EXPECT_EQ(st.code(), Code::kTraining);
   EXPECT_NE(st.message().find("registry approve m:3"), std::string::npos) << st.message();
-  c.holder = c.version;  // already there: still needs the approval
-  EXPECT_EQ(DecidePromotion(c, &note).code(), Code::kTraining);
-  c.approved = true;
-  EXPECT_TRUE(DecidePromotion(c, &note).ok());
-  EXPECT_EQ(note, "");
+  c.approvers = {"ann"};
+  EXPECT_TRUE(DecidePromotion(c, &gate).ok());
+  c.policy.separate_approver = true;  // ann promotes her own approval
+  st = DecidePromotion(c, &gate);
+  EXPECT_EQ(st.code(), Code::kTraining);
+  EXPECT_NE(st.message().find("anyone but ann"), std::string::npos) << st.message();
+  c.approvers.push_back("bob");
+  EXPECT_TRUE(DecidePromotion(c, &gate).ok());
 }
 
-TEST(PromotionGate, OnlyProductionWithAHolderComparesLosses) {
-  std::string note;
+TEST(PromotionGate, GatedAliasesMatchIgnoringCaseAndPunctuation) {
+  nlohmann::json gate;
   PromotionCase c = Production(9.0, 1.0);
+  for (const char* spelled : {"Production", "PRODUCTION", "pro-duction", "production."}) {
+    c.alias = spelled;
+    EXPECT_TRUE(c.Gated()) << spelled;
+    EXPECT_EQ(DecidePromotion(c, &gate).code(), Code::kTraining) << spelled;
+  }
   c.alias = "staging";
   EXPECT_FALSE(c.ComparesLosses());
-  EXPECT_TRUE(DecidePromotion(c, &note).ok());
-  c.alias = "production";
-  c.holder = 0;  // first production holder
+  EXPECT_TRUE(DecidePromotion(c, &gate).ok());
+  EXPECT_EQ(gate["gated"], false);
+  c.policy.gated = {"production", "Staging"};
+  EXPECT_EQ(DecidePromotion(c, &gate).code(), Code::kTraining) << "staging is gated now";
+  c.holder = 0;  // first holder: nothing to compare with
   EXPECT_FALSE(c.ComparesLosses());
-  EXPECT_TRUE(DecidePromotion(c, &note).ok());
-  c.holder = 2;
-  EXPECT_EQ(DecidePromotion(c, &note).code(), Code::kTraining);
+  EXPECT_TRUE(DecidePromotion(c, &gate).ok());
+}
+
+TEST(PromotionGate, ADamagedHolderIsReplacedWithoutALossComparison) {
+  nlohmann::json gate;
+  PromotionCase c = Production(9.0, 1.0);
+  c.holder_damaged = true;
+  EXPECT_FALSE(c.ComparesLosses());
+  ASSERT_TRUE(DecidePromotion(c, &gate).ok());
+  EXPECT_EQ(gate["holder_damaged"], true);
+  c.policy.require_approval = true;  // approval still applies
+  EXPECT_EQ(DecidePromotion(c, &gate).code(), Code::kTraining);
+}
+
+TEST(PromotionGate, PolicyRoundTripsAndChecks) {
+  Policy p;
+  p.require_approval = true;
+  p.tolerance = 0.1;
+  p.gated = {"production", "staging"};
+  p.separate_approver = true;
+  Policy q = Policy::FromJson(nlohmann::json::parse(p.ToJson().dump())).take();
+  EXPECT_EQ(q.ToJson(), p.ToJson());
+  EXPECT_EQ(Policy::FromJson({{"tolerance", "x"}}).status().code(), Code::kData);
+  p.tolerance = -1;
+  EXPECT_EQ(p.Check().code(), Code::kUsage);
+  p.tolerance = 0.1;
+  p.gated = {"../x"};
+  EXPECT_EQ(p.Check().code(), Code::kUsage);
+  EXPECT_EQ(CanonicalAlias("Pro-Duction_1"), "production1");
 }
 
 }  // namespace

@@ -121,10 +121,19 @@ TEST(RegistryDb, MigratesASchema1Database) {
                 "INSERT INTO artifacts VALUES('m', 1, 'checkpoint', '" +
                     ck.sha256 + "', " + std::to_string(ck.bytes) + ", '" + ck.key +
                     "');"
-                    "INSERT INTO aliases VALUES('m', 'candidate', 1);"),
+                    "INSERT INTO aliases VALUES('m', 'candidate', 1);"
+                    "INSERT INTO alias_events(name, alias, from_version, to_version, who, at, why, rollback) "
+                    "VALUES('m', 'production', NULL, 1, 'ann', '2026-01-01T00:00:01Z', 'promote', 0),"
+                    "('m', 'production', 1, 1, 'ann', '2026-01-01T00:00:02Z', 'rollback', 1);"
+                    "INSERT INTO approvals VALUES('m', 1, 'bob', 'ok', '2026-01-01T00:00:00Z'),"
+                    "('m', 1, 'bob', 'ok again', '2026-01-01T00:00:03Z');"),
             SQLITE_OK);
   auto reg = Registry::Open(root).take();
-  EXPECT_EQ(SqlInt(db, "PRAGMA user_version"), 2);
+  EXPECT_EQ(SqlInt(db, "PRAGMA user_version"), 3);
+  EXPECT_EQ(SqlInt(db, "SELECT COUNT(*) FROM approvals"), 1) << "duplicate approvals are one";
+  EXPECT_EQ(SqlInt(db, "SELECT COUNT(*) FROM alias_events WHERE kind = 'rollback'"), 1);
+  EXPECT_EQ(reg->GetPolicy("m").take().ToJson(), Policy().ToJson())
+      << "existing models get the default policy";
   auto all = reg->List("m").take();
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].record["metrics"]["holdout"]["loss"], 0.5);

@@ -97,18 +97,21 @@ TEST(Registry, GateUsesTheComparisonWhenGivenAndRecordsIt) {
     EXPECT_EQ(p.version, 1);
     return std::make_pair(2.0, 1.0);  // but worse on the shared holdout
   };
-  EXPECT_EQ(reg->Promote("m", 2, "production", o).code(), Code::kTraining);
+  EXPECT_EQ(reg->Promote("m", 2, "production", o).status().code(), Code::kTraining);
   EXPECT_EQ(calls, 1);
   o.compare = [](const VersionRecord&, const VersionRecord&) -> Result<std::pair<double, double>> {
     return Status::Data("holdout file gone");
   };
-  EXPECT_EQ(reg->Promote("m", 2, "production", o).code(), Code::kData);
+  EXPECT_EQ(reg->Promote("m", 2, "production", o).status().code(), Code::kData);
   o.compare = [](const VersionRecord&, const VersionRecord&) -> Result<std::pair<double, double>> {
     return std::make_pair(1.02, 1.0);
   };
-  ASSERT_TRUE(reg->Promote("m", 2, "production", o).ok());
+  auto r = reg->Promote("m", 2, "production", o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r.value().gate["candidate_loss"], 1.02);
   auto h = reg->History("m").take();
-  EXPECT_NE(h.back()["why"].get<std::string>().find("1.02 vs 1's 1"), std::string::npos) << h.back().dump();
+  EXPECT_EQ(h.back()["details"]["candidate_loss"], 1.02) << h.back().dump();
+  EXPECT_EQ(h.back()["details"]["holder_loss"], 1.0) << h.back().dump();
 }
 
 TEST(Registry, RefusesArtifactPathsOutsideTheStore) {
@@ -136,18 +139,85 @@ TEST(Registry, PromotionGateApprovalAndRollback) {
   PromoteOptions o;
   o.who = "t";
   ASSERT_TRUE(reg->Promote("m", 1, "production", o).ok());
-  Status worse = reg->Promote("m", 2, "production", o);
+  Status worse = reg->Promote("m", 2, "production", o).status();
   EXPECT_EQ(worse.code(), Code::kTraining) << "20% worse, tolerance 5%";
   EXPECT_NE(worse.message().find("tolerance"), std::string::npos);
-  o.require_approval = true;
-  EXPECT_EQ(reg->Promote("m", 3, "production", o).code(), Code::kTraining);
-  ASSERT_TRUE(reg->Approve("m", 3, "ann", "ok").ok());
+  Policy p = reg->GetPolicy("m").take();
+  p.require_approval = true;
+  ASSERT_TRUE(reg->SetPolicy("m", p, "boss", "four eyes").ok());
+  EXPECT_EQ(reg->Promote("m", 3, "production", o).status().code(), Code::kTraining);
+  ASSERT_TRUE(reg->Approve("m", 3, "ann", "ok").take());
+  EXPECT_FALSE(reg->Approve("m", 3, "ann", "again").take()) << "one approval per person";
+  EXPECT_EQ(reg->Get({"m", 3, ""}).take().approvals.size(), 1u);
   ASSERT_TRUE(reg->Promote("m", 3, "production", o).ok()) << "4% worse is within 5%";
-  EXPECT_EQ(reg->Rollback("m", "production", "t").take(), 1);
+  EXPECT_EQ(reg->Rollback("m", "production", "t", "bad latency").take(), 1);
   EXPECT_EQ(reg->Get({"m", 0, "production"}).take().version, 1);
-  EXPECT_EQ(reg->Rollback("m", "production", "t").status().code(), Code::kUsage) << "1 had no holder before";
-  EXPECT_EQ(reg->Promote("m", 9, "production", o).code(), Code::kUsage);
-  EXPECT_EQ(reg->History("m").take().size(), 3u + 3u);  // 3 candidate moves, promote, promote, rollback
+  EXPECT_EQ(reg->Rollback("m", "production", "t", "").status().code(), Code::kUsage)
+      << "1 had no holder before";
+  EXPECT_EQ(reg->Promote("m", 9, "production", o).status().code(), Code::kUsage);
+  EXPECT_EQ(reg->Rollback("m", "production", "", "").status().code(), Code::kUsage) << "who is required";
+  nlohmann::json h = reg->History("m").take();
+  int moves = 0, approvals = 0, policies = 0;
+  for (const auto& e : h) {
+    moves += e["event"] == "alias";
+    approvals += e["event"] == "approval";
+    policies += e["event"] == "policy";
+  }
+  EXPECT_EQ(moves, 3 + 3);  // 3 candidate moves, promote, promote, rollback
+  EXPECT_EQ(approvals, 1);
+  EXPECT_EQ(policies, 2);  // first registration, then boss's change
+  EXPECT_EQ(h.back()["why"], "bad latency");
+}
+
+TEST(Registry, PolicyIsStoredAtFirstRegistrationAndOnlyItApplies) {
+  const std::string dir = FreshDir("policy");
+  auto reg = Registry::Create(dir + "/reg").take();
+  RegisterRequest first = Req(dir, "r1", 1.0);
+  first.policy.require_approval = true;
+  ASSERT_TRUE(reg->Register(first).ok());
+  RegisterRequest second = Req(dir, "r2", 0.5);  // a later config without the policy
+  ASSERT_TRUE(reg->Register(second).ok());
+  EXPECT_TRUE(reg->GetPolicy("m").take().require_approval);
+  PromoteOptions o;
+  o.who = "mallory";
+  auto r = reg->Promote("m", 2, "production", o);
+  EXPECT_EQ(r.status().code(), Code::kTraining) << "the stored policy applies";
+  EXPECT_EQ(reg->Promote("m", 2, "Production", o).status().code(), Code::kTraining) << "spelled otherwise";
+  ASSERT_TRUE(reg->Promote("m", 2, "staging", o).ok()) << "not gated";
+  EXPECT_EQ(reg->Promote("m", 1, "Staging", o).status().code(), Code::kUsage) << "staging exists";
+  EXPECT_EQ(reg->GetPolicy("nosuch").status().code(), Code::kUsage);
+  Policy bad;
+  bad.tolerance = -0.5;
+  EXPECT_EQ(reg->SetPolicy("m", bad, "boss", "").code(), Code::kUsage);
+}
+
+TEST(Registry, NoOpAndDamagedTargetsAndRollbackWalksBack) {
+  const std::string dir = FreshDir("walk");
+  auto reg = Registry::Create(dir + "/reg").take();
+  for (const char* run : {"r1", "r2", "r3"}) ASSERT_TRUE(reg->Register(Req(dir, run, 1.0)).ok());
+  PromoteOptions o;
+  o.who = "t";
+  for (int v : {1, 2, 1, 2}) ASSERT_TRUE(reg->Promote("m", v, "production", o).ok()) << v;
+  auto same = reg->Promote("m", 2, "production", o);
+  ASSERT_TRUE(same.ok());
+  EXPECT_TRUE(same.value().noop);
+  EXPECT_EQ(reg->History("m").take().back()["kind"], "noop");
+  std::vector<int64_t> walked;
+  for (int i = 0; i < 3; ++i) walked.push_back(reg->Rollback("m", "production", "t", "").take());
+  EXPECT_EQ(walked, (std::vector<int64_t>{1, 2, 1}));
+  EXPECT_EQ(reg->Rollback("m", "production", "t", "").status().code(), Code::kUsage) << "history exhausted";
+  // Version 3's checkpoint is deleted: no alias may move onto it.
+  std::remove(reg->Get({"m", 3, ""}).take().Find("checkpoint")->path.c_str());
+  EXPECT_EQ(reg->Promote("m", 3, "production", o).status().code(), Code::kData);
+  // Version 1 (production now) is damaged: a healthy version replaces it without a loss check.
+  ASSERT_TRUE(reg->Promote("m", 2, "staging", o).ok());
+  std::ofstream(reg->Get({"m", 1, ""}).take().Find("checkpoint")->path) << "bit rot";
+  auto r = reg->Promote("m", 2, "production", o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r.value().gate["holder_damaged"], true);
+  // ... and rolling back onto the damaged version is refused.
+  EXPECT_EQ(reg->Rollback("m", "production", "t", "").status().code(), Code::kData);
+  EXPECT_EQ(reg->Get({"m", 0, "production"}).take().version, 2);
 }
 
 }  // namespace
