@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -58,6 +59,17 @@ const char* NodeTypeName(const toml::node& n) {
 // Keys that name files or folders (see Config::Load).
 const char* const kPathKeys[] = {"data.train", "data.val", "registry.path"};
 
+std::string SuggestSection(const std::string& name) {
+  std::vector<std::string> sections;
+  for (const auto& k : ConfigSchema()) {
+    const std::string sec = k.section;
+    if (!sec.empty() && std::find(sections.begin(), sections.end(), sec) == sections.end())
+      sections.push_back(sec);
+  }
+  const std::string best = ClosestMatch(name, sections, 2);
+  return best.empty() ? " (see configs/README.md for every key)" : " (did you mean '[" + best + "]'?)";
+}
+
 std::string Suggest(const std::string& full) {
   std::vector<std::string> keys;
   for (const auto& k : ConfigSchema()) keys.push_back(FullKey(k));
@@ -82,6 +94,10 @@ std::string ConvertList(const toml::node& n, const KeyInfo& k, ConfigValue* out)
 }
 
 // Converts a TOML node to the key's type; an error string when it does not fit.
+std::string ValueToTomlDouble(double d) {
+  return std::isnan(d) ? "nan" : d > 0 ? "inf" : "-inf";
+}
+
 std::string Convert(const toml::node& n, const KeyInfo& k, ConfigValue* out) {
   switch (k.type) {
     case ValueType::kString:
@@ -102,6 +118,7 @@ std::string Convert(const toml::node& n, const KeyInfo& k, ConfigValue* out) {
         return "";
       }
       if (auto v = n.value_exact<double>()) {
+        if (!std::isfinite(*v)) return "must be a finite number, not " + ValueToTomlDouble(*v);
         *out = *v;
         return "";
       }
@@ -225,7 +242,7 @@ Result<Config> Config::FromString(const std::string& text, const std::string& so
     std::string name(key.str());
     if (node.is_table()) {
       if (!IsSection(name)) {
-        return Status::Usage(where_of(node) + ": unknown section '[" + name + "]'" + Suggest(name));
+        return Status::Usage(where_of(node) + ": unknown section '[" + name + "]'" + SuggestSection(name));
       }
       for (auto&& [sub, subnode] : *node.as_table()) {
         std::string full = name + "." + std::string(sub.str());

@@ -21,7 +21,9 @@ Keys DataKeys() {
       {"data", "val", T::kString, "\"\"", "",
        "optional validation HDF5 file (relative to the config file); empty: hold out val_fraction of train"},
       {"data", "val_fraction", T::kFloat, "0.1", "",
-       "share of train rows held out for validation when val is empty (0 disables validation)"},
+       "share of train rows held out for validation when val is empty (0 disables validation); a row's side "
+       "is a fixed hash of its index, not of the seed: every model trained on a file holds out the same "
+       "rows"},
       {"data", "features", T::kString, "\"/features\"", "",
        "float32 [N, D] dataset; NaN marks a missing value"},
       {"data", "labels", T::kString, "\"/labels\"", "",

@@ -1,5 +1,7 @@
 #include "common/file_lock.h"
 
+#include "common/file_util.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -38,12 +40,20 @@ std::string Field(const std::string& text, const std::string& key) {
   return text.substr(p + k.size(), e == std::string::npos ? std::string::npos : e - p - k.size());
 }
 
+// Whether process `pid` has died but is not yet reaped (state Z in /proc).
+bool IsZombie(const std::string& pid) {
+  auto stat = ReadFile("/proc/" + pid + "/stat");
+  if (!stat.ok()) return false;
+  const size_t close = stat.value().rfind(')');  // the command name may hold spaces and parentheses
+  return close != std::string::npos && close + 2 < stat.value().size() && stat.value()[close + 2] == 'Z';
+}
+
 // The stale-lock warning for a lock file whose holder is gone ("" if empty).
 std::string StaleWarning(const std::string& text, const std::string& what) {
   if (text.empty()) return "";
   const std::string host = Field(text, "host"), pid = Field(text, "pid");
   std::string who = "process " + (pid.empty() ? std::string("?") : pid) + " on host " + host;
-  if (host == HostName() && !pid.empty() && ::kill(std::atoi(pid.c_str()), 0) == 0) {
+  if (host == HostName() && !pid.empty() && ::kill(std::atoi(pid.c_str()), 0) == 0 && !IsZombie(pid)) {
     who += " (that pid now belongs to another process)";
   }
   return "took over the stale lock of " + what + " left by " + who + ", which no longer holds it";

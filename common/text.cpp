@@ -70,6 +70,11 @@ std::string Hex(const char* fmt, unsigned v) {
 
 }  // namespace
 
+// The second and third bytes of E2 xx xx for U+202A-U+202E and U+2066-U+2069.
+bool IsBidiControl(unsigned char b1, unsigned char b2) {
+  return (b1 == 0x80 && b2 >= 0xAA && b2 <= 0xAE) || (b1 == 0x81 && b2 >= 0xA6 && b2 <= 0xA9);
+}
+
 std::string EscapeForConsole(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -93,6 +98,14 @@ std::string EscapeForConsole(std::string_view s) {
     } else if (n == 2 && b == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
       out += Hex("\\u%04x", static_cast<unsigned char>(s[i + 1]));  // C1 control (U+0080-U+009F)
       i += 2;
+    } else if (n == 3 && b == 0xE2 &&
+               IsBidiControl(static_cast<unsigned char>(s[i + 1]), static_cast<unsigned char>(s[i + 2]))) {
+      // Bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069)
+      // reorder what follows them on a terminal.
+      const unsigned cp = 0x2000u | ((static_cast<unsigned char>(s[i + 1]) & 0x3Fu) << 6) |
+                          (static_cast<unsigned char>(s[i + 2]) & 0x3Fu);
+      out += Hex("\\u%04x", cp);
+      i += 3;
     } else {
       out.append(s.substr(i, n));
       i += n;
@@ -118,7 +131,7 @@ Status ValidateName(const std::string& what, const std::string& v) {
     ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
   if (!ok || v.find("..") != std::string::npos) {
     return Status::Usage(
-        what + " '" + v +
+        what + " '" + EscapeForConsole(v) +
         "' is not allowed: use 1-128 letters, digits, '.', '_' or '-', starting with a letter "
         "or digit, without '..' or '/'");
   }

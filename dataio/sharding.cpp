@@ -43,16 +43,27 @@ std::vector<int64_t> Permutation(int64_t n, uint64_t seed) {
   return p;
 }
 
-TrainValSplit SplitTrainVal(int64_t n, double val_fraction, uint64_t seed) {
+double HoldoutDraw(int64_t row) {
+  return static_cast<double>(MixSeed(0x5a11, static_cast<uint64_t>(row)) >> 11) * 0x1.0p-53;
+}
+
+TrainValSplit SplitTrainVal(int64_t n, double val_fraction) {
   TrainValSplit s;
-  int64_t n_val = static_cast<int64_t>(std::llround(static_cast<double>(n) * val_fraction));
-  if (val_fraction > 0 && n > 1) n_val = std::max<int64_t>(n_val, 1);
-  n_val = std::min(n_val, n);
-  std::vector<int64_t> p = Permutation(n, MixSeed(seed, 0x5a11));
-  s.val.assign(p.begin(), p.begin() + n_val);
-  s.train.assign(p.begin() + n_val, p.end());
-  std::sort(s.val.begin(), s.val.end());
-  std::sort(s.train.begin(), s.train.end());
+  int64_t lowest = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    const double u = HoldoutDraw(r);
+    (u < val_fraction ? s.val : s.train).push_back(r);
+    if (u < HoldoutDraw(lowest)) lowest = r;
+  }
+  // A split with a fraction > 0 holds at least one row out (when there are two).
+  if (val_fraction > 0 && n > 1 && s.val.empty()) {
+    s.val.push_back(lowest);
+    s.train.erase(std::find(s.train.begin(), s.train.end(), lowest));
+  }
+  if (val_fraction > 0 && !s.val.empty() && s.train.empty()) {  // keep one row to train on
+    s.train.push_back(s.val.back());
+    s.val.pop_back();
+  }
   return s;
 }
 

@@ -26,9 +26,15 @@ struct TrainValSplit {
   std::vector<int64_t> train;  // sorted row ids
   std::vector<int64_t> val;    // sorted row ids
 };
-// Holds out round(n * val_fraction) rows chosen by `seed` (at least one when
-// val_fraction > 0 and n > 1).
-TrainValSplit SplitTrainVal(int64_t n, double val_fraction, uint64_t seed);
+// Row r is held out when a fixed hash of r falls below val_fraction: about
+// n * val_fraction rows (at least one when val_fraction > 0 and n > 1, and
+// never all of them). The split depends on nothing else (not the training
+// seed), so every model trained on a file holds out the same rows, and rows
+// appended to a file leave the earlier rows' side unchanged: a retrained
+// candidate and the model it would replace are scored on rows neither saw.
+TrainValSplit SplitTrainVal(int64_t n, double val_fraction);
+// The hash behind SplitTrainVal, in [0, 1).
+double HoldoutDraw(int64_t row);
 
 // The training rows of one epoch in global order: `train` permuted by (seed,
 // epoch), or as is when shuffle is false.

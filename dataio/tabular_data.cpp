@@ -1,5 +1,7 @@
 #include "dataio/tabular_data.h"
 
+#include "common/text.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -32,7 +34,7 @@ namespace {
 std::string JoinNames(const std::vector<std::string>& v) {
   std::string s;
   const size_t shown = std::min<size_t>(v.size(), 10);
-  for (size_t i = 0; i < shown; ++i) s += (i ? ", " : "") + v[i];
+  for (size_t i = 0; i < shown; ++i) s += (i ? ", " : "") + EscapeForConsole(v[i]);
   if (v.size() > shown) s += ", ... (" + std::to_string(v.size()) + " in all)";
   return s;
 }

@@ -242,15 +242,24 @@ std::string FindLatestCheckpoint(const std::string& dir, std::vector<std::string
   for (const auto& e : Manifests(dir)) {
     Status st = VerifyCheckpoint(e.path);
     if (st.ok()) return e.path;
-    if (warnings) warnings->push_back("skipping " + st.message());
+    if (warnings) warnings->push_back("skipping an invalid checkpoint: " + st.message());
   }
   return "";
 }
 
 Result<std::string> RunCheckpoint(const std::string& run_dir) {
+  if (!IsDir(run_dir)) return Status::Usage("run folder '" + run_dir + "' does not exist");
   std::vector<std::string> warnings;
   std::string c = FindLatestCheckpoint(run_dir + "/checkpoints", &warnings);
-  if (c.empty()) return Status::Usage("run folder '" + run_dir + "' has no valid checkpoint");
+  if (c.empty()) {
+    return Status::Data("run folder '" + run_dir + "' has no valid checkpoint" +
+                        (warnings.empty() ? std::string() : " (" + warnings.front() + ")"));
+  }
+  // Never fall back silently: the run's newest checkpoint is what it produced.
+  if (!warnings.empty()) {
+    return Status::Data("the newest checkpoint of run folder '" + run_dir + "' is invalid (" +
+                        warnings.front() + "); restore it, or use an older one explicitly (" + c + ")");
+  }
   return c;
 }
 

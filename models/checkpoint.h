@@ -72,8 +72,9 @@ Status VerifyCheckpoint(const std::string& manifest_path);
 // ones are skipped with a line in `warnings`.
 std::string FindLatestCheckpoint(const std::string& dir, std::vector<std::string>* warnings);
 
-// The newest valid checkpoint manifest of a run folder's checkpoints/
-// (Status::Usage naming the folder if there is none).
+// The newest checkpoint manifest of a run folder's checkpoints/: Status::Usage
+// when the folder does not exist, Status::Data when it has no valid checkpoint
+// or when its newest one is invalid (an older one is never taken silently).
 Result<std::string> RunCheckpoint(const std::string& run_dir);
 
 }  // namespace driftrun

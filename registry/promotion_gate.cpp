@@ -91,6 +91,8 @@ Status DecidePromotion(const PromotionCase& c, nlohmann::json* gate) {
   (*gate)["holder_loss"] = num(hl);
   (*gate)["holder"] = c.holder;
   (*gate)["losses_from"] = c.fresh_losses ? "candidate holdout, evaluated now" : "recorded at registration";
+  (*gate)["same_training_data"] =
+      c.same_training_data < 0 ? nlohmann::json() : nlohmann::json(c.same_training_data == 1);
   if (std::isnan(cl) && !std::isnan(hl)) {
     return Status::Training("promotion refused: " + label + " has no holdout loss to compare with " + c.name +
                             ":" + std::to_string(c.holder) + " (@" + c.alias + ")");

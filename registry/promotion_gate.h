@@ -58,6 +58,11 @@ struct PromotionCase {
   double candidate_loss = NAN;
   double holder_loss = NAN;
   bool fresh_losses = false;
+  // Whether the two versions trained on the same data (their data
+  // fingerprints): then both hold out the same rows (dataio/sharding.h), else
+  // the holder may have trained on some of the candidate's holdout rows. -1:
+  // unknown. Reported in the gate's facts; it does not decide.
+  int same_training_data = -1;
 
   bool Gated() const { return policy.Gates(alias); }
   // Whether rule 2 applies, i.e. whether the caller must fill in the losses.

@@ -72,6 +72,10 @@ Result<std::unique_ptr<Registry>> OpenDb(const std::string& root, bool create) {
   }
   auto r = std::make_unique<SqliteRegistry>(root, db);
   sqlite3_busy_timeout(db, 60000);
+  if (!create && !IsRegistryDb(db)) {  // before anything writes to it
+    return Status::Usage("registry not found: " + root + " (its registry.db is empty or not a driftrun " +
+                         "registry); check --registry, or restore registry.db from a backup");
+  }
   DRIFTRUN_RETURN_IF_ERROR(r->Exec("PRAGMA journal_mode=WAL"));
   DRIFTRUN_RETURN_IF_ERROR(r->Exec("PRAGMA synchronous=FULL"));
   DRIFTRUN_RETURN_IF_ERROR(r->Exec("PRAGMA foreign_keys=ON"));
@@ -226,6 +230,12 @@ Result<VersionRecord> SqliteRegistry::Get(const ModelRef& ref) {
       return Status::Usage("model '" + ref.name + "' has no alias '" + ref.alias +
                            "'; see `driftrun registry list --model " + ref.name + "`");
     }
+    auto v = Load(ref.name, version);
+    if (!v.ok() && v.status().code() == Code::kUsage) {
+      return Status::Data(ref.name + "@" + ref.alias + " points at version " + std::to_string(version) +
+                          ", which does not exist: the registry is damaged; run `driftrun registry verify`");
+    }
+    return v;
   } else if (version == 0) {
     Stmt s(db_, "SELECT MAX(version) FROM versions WHERE name = ?1");
     s.Bind(1, ref.name);
@@ -336,6 +346,10 @@ Result<PromoteResult> SqliteRegistry::Promote(const std::string& name, int64_t v
     if (h.ok()) prod = std::make_unique<VersionRecord>(h.take());
   }
   if (pc.ComparesLosses()) {
+    const auto fp_c = cand.record.value("data_fingerprint", nlohmann::json());
+    const auto fp_h = prod->record.value("data_fingerprint", nlohmann::json());
+    if (fp_c.is_string() && fp_h.is_string() && !fp_c.get<std::string>().empty())
+      pc.same_training_data = fp_c == fp_h;
     pc.candidate_loss = HoldoutLoss(cand);
     pc.holder_loss = HoldoutLoss(*prod);
     if (o.compare) {

@@ -96,6 +96,10 @@ Status Exec(sqlite3* db, const char* sql, const std::string& what) {
 
 }  // namespace
 
+bool IsRegistryDb(sqlite3* db) {
+  return HasTable(db, "versions");
+}
+
 Status EnsureSchema(sqlite3* db, const std::string& path) {
   const int64_t have = UserVersion(db);
   if (have == kRegistrySchemaVersion) return Status::Ok();
@@ -135,9 +139,23 @@ std::vector<std::string> CheckDatabase(sqlite3* db) {
     Stmt s(db, "SELECT name, version, record FROM versions ORDER BY name, version");
     while (s.Step() == SQLITE_ROW) {
       const auto j = nlohmann::json::parse(s.Text(2), nullptr, false);
+      const std::string label = s.Text(0) + ":" + std::to_string(s.Int(1));
       if (j.is_discarded() || !j.is_object()) {
-        problems.push_back(s.Text(0) + ":" + std::to_string(s.Int(1)) +
+        problems.push_back(label +
                            ": its record (versions.record) is not a JSON object; the row was damaged");
+        continue;
+      }
+      // Fields registrations write, with their types: metrics always.
+      for (const auto& [field, want] :
+           {std::pair<const char*, nlohmann::json::value_t>{"metrics", nlohmann::json::value_t::object},
+            {"kind", nlohmann::json::value_t::string},
+            {"task", nlohmann::json::value_t::string},
+            {"config", nlohmann::json::value_t::string}}) {
+        const bool required = std::string(field) == "metrics";
+        if ((required && !j.contains(field)) || (j.contains(field) && j[field].type() != want)) {
+          problems.push_back(label + ": its record's field '" + field + "' is " +
+                             (j.contains(field) ? "of the wrong type" : "missing") + "; the row was damaged");
+        }
       }
     }
   }

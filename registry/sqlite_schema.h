@@ -22,6 +22,9 @@ inline constexpr int kRegistrySchemaVersion = 3;
 
 // Creates the tables when missing and migrates an older schema. `path` names
 // the database in messages.
+// Whether `db` holds a registry (its versions table); an empty file does not.
+bool IsRegistryDb(sqlite3* db);
+
 Status EnsureSchema(sqlite3* db, const std::string& path);
 
 // Problems of the metadata itself, one line each: records that are not JSON

@@ -36,7 +36,7 @@ const CommandSpec kRegistrySpec = {
     "       driftrun registry show NAME[:VERSION|@ALIAS] [--json]\n"
     "       driftrun registry register --run RUN_DIR [--trigger TEXT]\n"
     "       driftrun registry promote NAME:VERSION --alias production --by WHO [--reason TEXT] [--gate G]\n"
-    "       driftrun registry approve NAME:VERSION --by WHO --note TEXT\n"
+    "       driftrun registry approve NAME:VERSION --by WHO [--note TEXT]\n"
     "       driftrun registry rollback NAME --alias production --by WHO [--reason TEXT]\n"
     "       driftrun registry policy NAME [--require-approval true|false] [--tolerance X] [--gated a,b]\n"
     "                                     [--separate-approver true|false] [--by WHO] [--reason TEXT]\n"

@@ -46,6 +46,15 @@ void PrintHelp() {
 
 int main(int argc, char** argv) {
   using namespace driftrun;
+  if (argc >= 3 && !std::strcmp(argv[1], "help")) {  // `driftrun help train` = `driftrun train --help`
+    for (const auto& c : Subcommands()) {
+      if (c.spec->name == std::string(argv[2])) {
+        char help[] = "--help";
+        char* args[] = {argv[0], argv[2], help, nullptr};
+        return c.run(3, args);
+      }
+    }
+  }
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
       !std::strcmp(argv[1], "help")) {
     PrintHelp();

@@ -53,7 +53,11 @@ std::string GateText(const nlohmann::json& g) {
   auto num = [](const nlohmann::json& v) { return v.is_number() ? FormatDouble(v.get<double>()) : "none"; };
   return " (gate: holdout loss " + num(g["candidate_loss"]) + " vs " + std::to_string(g.value("holder", 0)) +
          "'s " + num(g["holder_loss"]) + ", tolerance " +
-         FormatDouble(g["policy"].value("tolerance", 0.0) * 100) + "%, " + g.value("losses_from", "") + ")";
+         FormatDouble(g["policy"].value("tolerance", 0.0) * 100) + "%, " + g.value("losses_from", "") + ")" +
+         (g.contains("same_training_data") && g["same_training_data"] == false
+              ? "; note: the two versions trained on different data, so the "
+                "holder may have seen some of these holdout rows"
+              : "");
 }
 
 Result<bool> ParseBool(const std::string& flag, const std::string& v) {

@@ -50,7 +50,7 @@ Result<VersionRecord> RegisterRun(const std::string& run_dir, const RegisterRunO
                 {"kind", cfg.Str("model.kind")},
                 {"task", cfg.Str("model.task")},
                 {"trigger", o.trigger},
-                {"run_dir", run_dir}};
+                {"run_dir", AbsolutePath(run_dir)}};
   req.policy.require_approval = cfg.Bool("registry.require_approval");
   req.policy.tolerance = cfg.Float("registry.tolerance");
   req.policy.gated = cfg.StrList("registry.gated");

@@ -176,7 +176,7 @@ Result<double> HoldoutLoss(const CheckpointState& ck, const Config& model_cfg, c
   DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo labels, file->Info(ho.train.labels));
   std::vector<int64_t> rows;
   if (ho.val_path.empty()) {
-    rows = SplitTrainVal(labels.rows(), ho.val_fraction, ho.seed).val;
+    rows = SplitTrainVal(labels.rows(), ho.val_fraction).val;
     if (rows.empty())
       return Status::Data("'" + path + "' has no holdout rows (data.val is empty, val_fraction 0)");
   } else {

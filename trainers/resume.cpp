@@ -12,6 +12,7 @@
 #include <cerrno>
 
 #include "common/file_util.h"
+#include "common/text.h"
 #include "models/checkpoint.h"
 
 namespace driftrun {
@@ -29,7 +30,21 @@ Result<std::string> ResumeCheckpoint(const std::string& resume, const std::strin
                                      std::vector<std::string>* warnings) {
   if (resume.empty()) return std::string();
   if (resume == "auto") {
-    if (!run_dir->empty()) return FindLatestCheckpoint(*run_dir + "/checkpoints", warnings);
+    if (!run_dir->empty()) {
+      const size_t before = warnings->size();
+      std::string c = FindLatestCheckpoint(*run_dir + "/checkpoints", warnings);
+      // A run without a checkpoint to continue from is not started over in
+      // place: its metrics and events would mix with a new run's.
+      if (c.empty() && IsRunFolder(*run_dir)) {
+        std::string why = warnings->size() > before ? " (" + warnings->back() + ")" : "";
+        warnings->resize(before);
+        return Status::Data("--resume auto: run folder '" + *run_dir +
+                            "' holds a run but no valid checkpoint" + why +
+                            "; start it over with --overwrite (deletes it), restore a checkpoint, or "
+                            "choose another --run-dir");
+      }
+      return c;
+    }
     // Newest runs/<name>-* folder with a valid checkpoint.
     std::vector<std::string> dirs;
     for (const auto& n : ListDir("runs")) {
@@ -46,18 +61,21 @@ Result<std::string> ResumeCheckpoint(const std::string& resume, const std::strin
     return std::string();
   }
   const std::string& p = resume;
+  if (!PathExists(p) && EditDistance(p, "auto") <= 2) {
+    return Status::Usage("--resume '" + p + "' is neither 'auto' nor an existing path (did you mean auto?)");
+  }
   if (IsDir(p)) {
     const bool has_sub = IsDir(p + "/checkpoints");
     const std::string ck = has_sub ? p + "/checkpoints" : p;
     std::string c = FindLatestCheckpoint(ck, warnings);
-    if (c.empty()) return Status::Usage("--resume " + p + ": no valid checkpoint in '" + ck + "'");
+    if (c.empty()) return Status::Data("--resume " + p + ": no valid checkpoint in '" + ck + "'");
     if (run_dir->empty()) *run_dir = has_sub ? p : DirName(p);
     return c;
   }
   std::string manifest = p;
   if (EndsWith(p, ".h5")) manifest = manifest.substr(0, manifest.size() - 3) + ".json";
   Status st = VerifyCheckpoint(manifest);
-  if (!st.ok()) return Status::Usage("--resume " + p + ": " + st.message());
+  if (!st.ok()) return st.WithContext("--resume " + p);
   if (run_dir->empty()) *run_dir = DirName(DirName(manifest));
   return manifest;
 }

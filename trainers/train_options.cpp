@@ -130,6 +130,23 @@ Status CheckTraining(const Config& c, const TrainOptions& o, int world) {
   return Status::Ok();
 }
 
+// The sections training does not read but a run uses afterwards (drift
+// thresholds for its reference, the policy it registers with): refused here,
+// before any work, rather than after the run.
+Status CheckAfterTraining(const Config& c) {
+  const double share = c.Float("drift.share");
+  if (!(share > 0 && share <= 1)) return Bad(c, "drift.share", "must be in (0, 1]");
+  const double rise = c.Float("drift.missing_rise");
+  if (!(rise >= 0 && rise <= 1)) return Bad(c, "drift.missing_rise", "must be in [0, 1]");
+  if (!(c.Float("registry.tolerance") >= 0)) return Bad(c, "registry.tolerance", "must be >= 0");
+  for (const auto& g : c.StrList("registry.gated")) {
+    if (Status st = ValidateName("gated alias", g); !st.ok()) {
+      return Status::Usage(c.Origin("registry.gated") + ": " + st.message());
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<TrainOptions> TrainOptions::FromConfig(const Config& c, int world) {
@@ -139,6 +156,7 @@ Result<TrainOptions> TrainOptions::FromConfig(const Config& c, int world) {
   ReadTraining(c, &o);
   DRIFTRUN_RETURN_IF_ERROR(CheckDataAndModel(c, o));
   DRIFTRUN_RETURN_IF_ERROR(CheckTraining(c, o, world));
+  DRIFTRUN_RETURN_IF_ERROR(CheckAfterTraining(c));
   return o;
 }
 

@@ -1,5 +1,7 @@
 #include "trainers/train_reporter.h"
 
+#include "common/text.h"
+
 #include <cmath>
 #include <cstdio>
 
@@ -84,7 +86,7 @@ void TrainReporter::Stopped(int64_t step, const std::string& checkpoint, const s
   (void)log_.Event("stop", {{"step", step}, {"checkpoint", checkpoint}, {"resume", resume_command}});
   if (o_.rank != 0) return;
   std::printf("\nstopped by signal at step %lld; checkpoint %s\nresume with: %s\n",
-              static_cast<long long>(step), checkpoint.c_str(), resume_command.c_str());
+              static_cast<long long>(step), EscapeForConsole(checkpoint).c_str(), resume_command.c_str());
   std::fflush(stdout);
 }
 
@@ -92,7 +94,7 @@ void TrainReporter::Done(int64_t step, double wall_s, const std::string& run_dir
   (void)log_.Event("done", {{"step", step}, {"wall_s", wall_s}});
   if (console()) {
     std::printf("done: %lld steps in %.2f s; summary %s/summary.json\n", static_cast<long long>(step), wall_s,
-                run_dir.c_str());
+                EscapeForConsole(run_dir).c_str());
   }
 }
 

@@ -70,7 +70,7 @@ Status OpenTrainingData(Session& s) {
   s.val_spec = o.train;
   local = [&]() -> Status {
     if (o.val_path.empty()) {
-      TrainValSplit split = SplitTrainVal(s.meta.rows, o.val_fraction, o.seed);
+      TrainValSplit split = SplitTrainVal(s.meta.rows, o.val_fraction);
       s.train_rows = std::move(split.train);
       s.val_rows = std::move(split.val);
       return Status::Ok();
@@ -154,8 +154,7 @@ Status CheckHeldOutClasses(Session& s) {
   return Status::Data("class " + std::to_string(top) + " occurs only in the held-out rows of '" +
                       s.o.train.path + "' (data.val_fraction split): the training rows hold classes 0.." +
                       std::to_string(s.fit.classes - 1) + ". Set model.classes = " + std::to_string(top + 1) +
-                      ", give data.val a file whose classes the training data covers, or change train.seed "
-                      "(it draws the split)");
+                      " or give data.val a file whose classes the training data covers");
 }
 
 Status FitPreprocessing(Session& s, const CheckpointState* resume_from) {

@@ -112,7 +112,7 @@ void ReportStart(TrainReporter& rep, const Session& s, const TrainRequest& req, 
                            {"backend", s.grad_comm->name()},
                            {"checkpoint", ckpt_path},
                            {"step", at.step},
-                           {"epoch", at.epoch + 1},
+                           {"epoch", at.next_batch > 0 ? at.epoch + 1 : at.epoch},  // as checkpoints say
                            {"train_rows", s.train_rows.size()},
                            {"val_rows", s.val_count},
                            {"features", s.meta.dim},
@@ -240,7 +240,11 @@ Status TrainFrom(Session& s, const TrainRequest& req, const Config& cfg, const s
     DRIFTRUN_ASSIGN_OR_RETURN(st->last_eval, Evaluate(s));
   }
 
-  DRIFTRUN_RETURN_IF_ERROR(hooks.save(st->at));
+  if (st->steps_run > 0 || !resuming) {
+    DRIFTRUN_RETURN_IF_ERROR(hooks.save(st->at));
+  } else {
+    result->last_checkpoint = ckpt_path;  // nothing trained: the checkpoint stays as it was (its sha256 too)
+  }
   result->steps = st->at.step;
   result->stopped = st->stopped;
   result->val_loss = st->last_eval.loss;

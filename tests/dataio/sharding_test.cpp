@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 namespace driftrun {
@@ -30,15 +31,26 @@ TEST(Sharding, PermutationIsRoughlyUniform) {
 }
 
 TEST(Sharding, TrainValSplitIsDisjointAndCovers) {
-  auto s = SplitTrainVal(1001, 0.1, 42);
-  EXPECT_EQ(s.val.size(), 100u);
-  EXPECT_EQ(s.train.size() + s.val.size(), 1001u);
+  auto s = SplitTrainVal(10001, 0.1);
+  EXPECT_NEAR(static_cast<double>(s.val.size()), 1000.0, 4 * std::sqrt(10001 * 0.1 * 0.9));
+  EXPECT_EQ(s.train.size() + s.val.size(), 10001u);
   std::set<int64_t> all(s.train.begin(), s.train.end());
   for (int64_t v : s.val) EXPECT_TRUE(all.insert(v).second);
-  EXPECT_EQ(all.size(), 1001u);
+  EXPECT_EQ(all.size(), 10001u);
   EXPECT_TRUE(std::is_sorted(s.train.begin(), s.train.end()));
-  EXPECT_EQ(SplitTrainVal(10, 0.0, 1).val.size(), 0u);
-  EXPECT_EQ(SplitTrainVal(10, 0.01, 1).val.size(), 1u);  // at least one
+  EXPECT_TRUE(std::is_sorted(s.val.begin(), s.val.end()));
+  EXPECT_EQ(SplitTrainVal(10, 0.0).val.size(), 0u);
+  EXPECT_EQ(SplitTrainVal(10, 0.01).val.size(), 1u);   // at least one
+  EXPECT_EQ(SplitTrainVal(2, 0.99).train.size(), 1u);  // never all
+}
+
+TEST(Sharding, TheSplitOfARowDoesNotDependOnTheFileLengthOrAnySeed) {
+  // A file that grows keeps its earlier rows on their side: a candidate trained
+  // on the longer file never trained on the shorter file's held-out rows.
+  auto small = SplitTrainVal(5000, 0.2), grown = SplitTrainVal(8000, 0.2);
+  std::set<int64_t> grown_val(grown.val.begin(), grown.val.end());
+  for (int64_t v : small.val) EXPECT_TRUE(grown_val.count(v)) << v;
+  for (int64_t t : small.train) EXPECT_FALSE(grown_val.count(t)) << t;
 }
 
 TEST(Sharding, ContiguousShareCoversWithoutOverlap) {

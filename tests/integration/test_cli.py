@@ -241,7 +241,9 @@ def test_make_data_classification_labels(workspace):
 
 @pytest.mark.parametrize("override,key", [("name=\"-x\"", "name"), ("name=\"a..b\"", "name"),
                                           ("name=\"a b\"", "name"), ("train.lr=-1", "train.lr"),
-                                          ("model.dropout=1.5", "model.dropout")])
+                                          ("train.lr=inf", "train.lr"), ("model.dropout=1.5", "model.dropout"),
+                                          ("drift.share=2", "drift.share"),
+                                          ("registry.tolerance=-1", "registry.tolerance")])
 def test_config_refuses_what_train_refuses(workspace, override, key):
     """One validation path: `config` exits 2 where `train` would, before any work."""
     p = workspace.run(["config", "--set", override])

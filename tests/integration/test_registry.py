@@ -370,6 +370,33 @@ def test_verify_and_list_report_damaged_records(r, candidates):
         f"list --json: valid JSON of the readable versions: (exit {p.returncode}) {p.stdout[-500:]} {p.stderr}"
 
 
+def test_damage_that_is_still_json_is_found_and_a_dangling_alias_is_exit_3(r, candidates):
+    damaged = r.path("reg-damaged-json")
+    shutil.copytree(r.reg, damaged)
+    db = sqlite3.connect(os.path.join(damaged, "registry.db"))
+    db.executescript("DROP TRIGGER versions_immutable;"
+                     "UPDATE versions SET record = '{}' WHERE version = 1;"
+                     "UPDATE versions SET record = '{\"metrics\": \"x\", \"kind\": 5}' WHERE version = 2;"
+                     "INSERT INTO aliases VALUES('churn', 'shadow', 42);")
+    db.close()
+    p = r.ws.run(["registry", "--registry", damaged, "verify"])
+    assert p.returncode == 3 and "churn:1: its record's field 'metrics' is missing" in p.stdout \
+        and "churn:2: its record's field 'kind' is of the wrong type" in p.stdout, must_msg(p, "verify")
+    p = r.ws.run(["predict", "--registry", damaged, "--model", "churn@shadow", "--in", f"{r.data}/train.h5",
+                  "--out", r.path("shadow-y.h5")])
+    assert p.returncode == 3 and "@shadow points at version 42" in p.stderr, must_msg(p, "predict a dangling alias")
+
+
+def test_an_empty_registry_db_is_not_a_registry_and_stays_empty(r):
+    empty = r.path("reg-empty")
+    os.makedirs(empty)
+    open(os.path.join(empty, "registry.db"), "wb").close()
+    for args in (["list"], ["verify"], ["show", "churn:1"]):
+        p = r.ws.run(["registry", "--registry", empty] + args)
+        assert p.returncode == 2 and "registry not found" in p.stderr, must_msg(p, " ".join(args))
+    assert os.listdir(empty) == ["registry.db"] and os.path.getsize(os.path.join(empty, "registry.db")) == 0
+
+
 # ---- names --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("bad", ("../evil:1", "a/b:1", "..:1"))

@@ -155,6 +155,8 @@ def test_a_stop_on_the_last_step_finishes_and_a_finished_run_resumed_changes_not
     # Killed after the last checkpoint, before the summary and the export.
     os.remove(f"{d}/summary.json")
     os.remove(f"{d}/model.onnx")
+    final = sorted(glob.glob(f"{d}/checkpoints/ckpt-*.h5"))[-1]
+    final_bytes = open(final, "rb").read()
     r = ws.run(["train", "--config", cfg, "--run-dir", d, "--resume", "auto", "--quiet"] + onnx)
     assert r.returncode == 0, must_msg(r, "resume at the last step")
     s2 = json.load(open(f"{d}/summary.json"))
@@ -162,6 +164,29 @@ def test_a_stop_on_the_last_step_finishes_and_a_finished_run_resumed_changes_not
     assert abs(s2["val_loss"] - s["val_loss"]) < 1e-9, (s2, s)
     assert s2["samples_per_s"] is None, "no step ran in this process: no throughput"
     assert os.path.exists(f"{d}/model.onnx")
+    assert open(final, "rb").read() == final_bytes, "nothing was trained, yet the checkpoint was rewritten"
+
+
+def test_resume_auto_of_a_run_without_a_valid_checkpoint_is_refused(ws):
+    """The only checkpoint is corrupt: starting over in place would mix two runs."""
+    cfg = config(ws, "corrupt.toml", epochs=2)
+    d = ws.path("corrupt-only")
+    p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet", "--set", "checkpoint.keep=1"])
+    assert p.returncode == 0, must_msg(p, "the run")
+    (h5,) = glob.glob(f"{d}/checkpoints/ckpt-*.h5")
+    data = bytearray(open(h5, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(h5, "wb").write(bytes(data))
+    rows = open(f"{d}/metrics.jsonl").read()
+    r = ws.run(["train", "--config", cfg, "--run-dir", d, "--resume", "auto", "--quiet",
+                "--set", "checkpoint.keep=1"])
+    assert r.returncode == 3 and "no valid checkpoint" in r.stderr and "--overwrite" in r.stderr, \
+        must_msg(r, "resume auto with only a corrupt checkpoint")
+    assert open(f"{d}/metrics.jsonl").read() == rows, "the refused resume wrote metrics"
+    # predict and export never fall back silently to an older checkpoint either
+    e = ws.run(["export", "--run", d, "--out", ws.path("corrupt.onnx")])
+    assert e.returncode == 3 and "no valid checkpoint" in e.stderr, must_msg(e, "export of the run")
+
 
 
 def test_a_stop_signal_in_the_first_moments_is_handled(ws):
@@ -184,3 +209,23 @@ def test_a_stop_signal_in_the_first_moments_is_handled(ws):
     assert p.returncode == 0, f"exit {p.returncode}: killed by the signal before its handler existed"
     assert "stopped by signal" in out and "--resume auto" in out, out[-800:]
     assert glob.glob(f"{d}/checkpoints/ckpt-*.json")
+
+
+def test_predict_and_export_refuse_a_run_whose_newest_checkpoint_is_invalid(ws):
+    cfg = config(ws, "newest.toml", epochs=2)
+    d = ws.path("newest-bad")
+    p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet", "--set", "checkpoint.every_steps=28"])
+    assert p.returncode == 0, must_msg(p, "the run")
+    manifests = sorted(glob.glob(f"{d}/checkpoints/ckpt-*.json"))
+    assert len(manifests) >= 2, manifests
+    m = json.load(open(manifests[-1]))
+    m["file"] = "../elsewhere.h5"  # a manifest pointing outside its folder
+    json.dump(m, open(manifests[-1], "w"))
+    for args in (["predict", "--run", d, "--in", ws.path("data/train.h5"), "--out", ws.path("newest-y.h5")],
+                 ["export", "--run", d, "--out", ws.path("newest.onnx")]):
+        r = ws.run(args)
+        assert r.returncode == 3 and "newest checkpoint" in r.stderr and "its own folder" in r.stderr, \
+            must_msg(r, args[0])
+        assert not os.path.exists(args[-1]), f"{args[0]} wrote output from an older checkpoint"
+    r = ws.run(["train", "--config", cfg, "--run-dir", d, "--resume", manifests[-1], "--quiet"])
+    assert r.returncode == 3, must_msg(r, "--resume naming the bad manifest")
