@@ -18,6 +18,28 @@
 #include "common/sha256.h"
 #include "export/onnx_export.h"
 #include "models/checkpoint.h"
+#include "models/model_spec.h"
+
+namespace {
+
+// A text model's input is hashed n-gram ids: every setting of the hashing goes
+// into the metadata, so that a serving side reproduces the ids exactly
+// (README "Text models"; scripts/text_ids.py reads these keys).
+void AddTextHashMetadata(const driftrun::CheckpointState& ck, std::map<std::string, std::string>* meta) {
+  auto spec = driftrun::ModelSpec::FromJson(ck.model_spec);
+  if (!spec.ok() || spec.value().kind != "text" || spec.value().input.empty()) return;
+  const driftrun::ModelSpec& m = spec.value();
+  (*meta)["driftrun.text.scheme"] = "driftrun-ngrams-1";
+  (*meta)["driftrun.text.buckets"] = std::to_string(m.pad_id);
+  (*meta)["driftrun.text.pad_id"] = std::to_string(m.pad_id);
+  (*meta)["driftrun.text.max_ids"] = std::to_string(m.input[0]);
+  if (m.word_ngrams > 0) {
+    (*meta)["driftrun.text.word_ngrams"] = std::to_string(m.word_ngrams);
+    (*meta)["driftrun.text.char_ngrams"] = std::to_string(m.char_ngrams);
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace driftrun;
@@ -58,6 +80,7 @@ int main(int argc, char** argv) {
   // The input's columns by name, so a serving side can line its data up.
   if (!ck.value().pre.names.empty())
     meta["driftrun.feature_names"] = nlohmann::json(ck.value().pre.names).dump();
+  AddTextHashMetadata(ck.value(), &meta);
   auto bytes = BuildOnnx(ck.value(), meta, version);
   Status st = bytes.ok() ? WriteFileAtomic(out, bytes.value()) : bytes.status();
   if (!st.ok()) {

@@ -40,9 +40,12 @@ std::string ModelSpec::ToJson() const {
     if (l.param >= 0) j["param"] = l.param;
     ls.push_back(j);
   }
-  return nlohmann::json{{"kind", kind}, {"task", task},     {"input", input},
-                        {"out", out},   {"pad_id", pad_id}, {"layers", ls}}
-      .dump();
+  nlohmann::json j = {{"kind", kind}, {"task", task},     {"input", input},
+                      {"out", out},   {"pad_id", pad_id}, {"layers", ls}};
+  if (kind == "text" && word_ngrams > 0) {
+    j["text_hash"] = {{"word_ngrams", word_ngrams}, {"char_ngrams", char_ngrams}};
+  }
+  return j.dump();
 }
 
 Result<ModelSpec> ModelSpec::FromJson(const std::string& text) {
@@ -59,6 +62,10 @@ Result<ModelSpec> ModelSpec::FromJson(const std::string& text) {
     s.input = j.at("input").get<std::vector<int64_t>>();
     s.out = j.at("out").get<int64_t>();
     s.pad_id = j.value("pad_id", int64_t{-1});
+    if (j.contains("text_hash")) {
+      s.word_ngrams = j["text_hash"].value("word_ngrams", 0);
+      s.char_ngrams = j["text_hash"].value("char_ngrams", 0);
+    }
     for (const auto& l : j.at("layers")) {
       LayerSpec x;
       x.op = l.at("op").get<std::string>();

@@ -36,6 +36,11 @@ struct ModelSpec {
   std::vector<int64_t> input;
   int64_t out = 1;
   int64_t pad_id = -1;  // text: the padding id (= buckets), whose embedding is zero
+  // text: how strings become ids (kernels/text_math.h); with pad_id (= buckets)
+  // and input[0] (ids per row) everything a serving side needs to reproduce
+  // them (scripts/text_ids.py). 0: not recorded (older checkpoints).
+  int word_ngrams = 0;
+  int char_ngrams = 0;
   std::vector<LayerSpec> layers;
 
   int64_t input_width() const;  // product of input

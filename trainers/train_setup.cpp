@@ -196,6 +196,10 @@ Status AgreeModelSpec(Session& s) {
     const std::vector<int64_t> input = o.train.text ? std::vector<int64_t>{o.ngrams.max_ids} : s.meta.shape;
     DRIFTRUN_ASSIGN_OR_RETURN(
         s.spec, BuildModelSpec(o.model, input, o.train.classification ? s.fit.classes : s.meta.label_dim));
+    if (o.train.text) {
+      s.spec.word_ngrams = o.ngrams.word_ngrams;
+      s.spec.char_ngrams = o.ngrams.char_ngrams;
+    }
     return Status::Ok();
   }();
   return AgreeStatus(*s.world, local.WithContext("[model]"));

@@ -330,55 +330,41 @@ def test_text_onnx_parity(models):
     check_parity(run, got["input"], got, "text")
 
 
-# Independent re-implementation of kernels/text_math.h.
-def mix64(z):
-    m = (1 << 64) - 1
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
-    return z ^ (z >> 31)
-
-
-def fnv(h0, bs):
-    for c in bs:
-        h0 = ((h0 ^ c) * 1099511628211) & ((1 << 64) - 1)
-    return h0
-
-
-def hash_text(s, buckets=65536, char_n=3, max_ids=128):
-    basis = 14695981039346656037
-    low = bytes(c + 32 if 65 <= c <= 90 else c for c in s.encode())
-    words, cur = [], b""
-    for c in low:
-        if (97 <= c <= 122) or (48 <= c <= 57) or c >= 0x80:
-            cur += bytes([c])
-        elif cur:
-            words.append(cur)
-            cur = b""
-    if cur:
-        words.append(cur)
-    out, prev = [], None
-    for w in words:
-        out.append(mix64(fnv(fnv(basis, b"w"), w)) % buckets)
-        if prev is not None:
-            out.append(mix64(fnv(fnv(fnv(basis, b"b"), prev), b" " + w)) % buckets)
-        padded = b"<" + w + b">"
-        for i in range(len(padded) - char_n + 1):
-            out.append(mix64(fnv(fnv(basis, b"c"), padded[i:i + char_n])) % buckets)
-        prev = w
-    out = out[:max_ids]
-    return out + [buckets] * (max_ids - len(out))
+def text_hashing(source):
+    """scripts/text_ids.py, the shipped reference tokenizer: an independent
+    Python implementation of kernels/text_math.h."""
+    sys.path.insert(0, os.path.join(source, "scripts"))
+    try:
+        import text_ids
+    finally:
+        sys.path.pop(0)
+    return text_ids
 
 
 def test_text_hashing_equals_python(models):
+    """The reference tokenizer, configured from model.onnx's metadata alone, gives
+    the ids `predict --save-ids` wrote, and onnxruntime on those ids gives
+    predict's probabilities: a text model is servable without driftrun."""
     _, tickets = models.tickets()
     _, run = models.text()
     got = check_predicted(*models.text_predict(), run)
     with h5py.File(f"{tickets}/test.h5") as f:
         texts = [t.decode() for t in f["text"][()]]
-    want = np.array([hash_text(t) for t in texts[:200]], dtype=np.int64)
+    tid = text_hashing(models.ws.source)
+    onnx_path = os.path.join(run, "model.onnx")
+    h = tid.TextHashing.from_onnx(onnx_path)
+    assert (h.buckets, h.max_ids, h.word_ngrams, h.char_ngrams) == (65536, 128, 2, 3), vars(h)
+    want = h.ids(texts[:200])
     assert np.array_equal(want, got["input"][:200]), \
         f"text hashing equals an independent Python implementation " \
         f"(rows that differ: {np.flatnonzero(np.any(want != got['input'][:200], axis=1))[:10].tolist()})"
+    diff, _ = onnx_check.max_diff(onnx_path, want, got["prediction"][:200], None)
+    assert diff <= 1e-5, f"onnxruntime on the reference ids vs predict: max abs diff {diff:.2e}"
+    cli = models.ws.path("ids.npy")
+    p = subprocess.run([sys.executable, os.path.join(models.ws.source, "scripts", "text_ids.py"), "--onnx",
+                        onnx_path, "--h5", f"{tickets}/test.h5", "--out", cli], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert np.array_equal(np.load(cli), got["input"]), "the script's command line gives the same ids"
 
 
 # ---- the new kinds train data-parallel: 2 ranks end with the 1-rank weights -----
