@@ -28,6 +28,10 @@ std::string ClosestMatch(std::string_view s, const std::vector<std::string>& can
 // reasons, values in error messages) is printed.
 std::string EscapeForConsole(std::string_view s);
 
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or bytes
+// beyond U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
 // The shortest decimal form that reads back as exactly `v` ("0.1", "3e-05",
 // "1234.5"); "nan", "inf", "-inf" for non-finite values.
 std::string FormatDouble(double v);

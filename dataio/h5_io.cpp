@@ -63,6 +63,13 @@ hid_t MemType<int64_t>() {
 
 }  // namespace
 
+std::string H5DatasetInfo::Describe() const {
+  static const char* kNames[] = {"float", "integer", "string", "non-numeric"};
+  std::string out = std::string(kNames[static_cast<int>(kind)]) + " [";
+  for (size_t i = 0; i < dims.size(); ++i) out += (i ? ", " : "") + std::to_string(dims[i]);
+  return out + "]";
+}
+
 int64_t H5DatasetInfo::row_width() const {
   int64_t w = 1;
   for (size_t i = 1; i < dims.size(); ++i) w *= dims[i];

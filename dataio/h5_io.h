@@ -24,6 +24,8 @@ struct H5DatasetInfo {
   int64_t rows() const { return dims.empty() ? 0 : dims[0]; }
   // Product of the dimensions after the first (1 for a 1-D dataset).
   int64_t row_width() const;
+  // "integer [20, 1, 8, 8]": what a message says was found.
+  std::string Describe() const;
 };
 
 class H5Reader {

@@ -42,7 +42,9 @@ const CommandSpec kPredictSpec = {
      {"save_ids",
       "text models: also write /input, the hashed n-gram ids the model (and its ONNX file) takes"},
      {"device", "cpu | cuda | auto"},
-     {"json", "print {rows, seconds, rows_per_s, model} as JSON"}},
+     {"json",
+      "print {rows, seconds, rows_per_s, model, suspect_rows} as JSON (suspect_rows: all_missing for "
+      "feature models; empty, truncated, invalid_utf8 for text models)"}},
     false};
 
 int RunPredict(int argc, char** argv) {
@@ -76,11 +78,19 @@ int RunPredict(int argc, char** argv) {
   for (const auto& w : r.value().warnings)
     std::cerr << "driftrun predict: warning: " << EscapeForConsole(w) << "\n";
   const double rps = r.value().rows / std::max(1e-9, r.value().seconds);
+  std::string suspect;
+  for (const auto& [k, n] : r.value().suspect)
+    if (n > 0) suspect += (suspect.empty() ? "" : ", ") + std::to_string(n) + " " + k;
+  if (!suspect.empty())
+    std::cerr
+        << "driftrun predict: warning: suspect rows (their predictions rest on little or broken input): "
+        << suspect << "\n";
   if (FLAGS_json) {
     const nlohmann::json j = {{"rows", r.value().rows},
                               {"seconds", r.value().seconds},
                               {"rows_per_s", rps},
-                              {"model", src.value().label}};
+                              {"model", src.value().label},
+                              {"suspect_rows", r.value().suspect}};
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     std::cout << "predicted " << r.value().rows << " rows with " << EscapeForConsole(src.value().label)

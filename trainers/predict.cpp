@@ -4,13 +4,17 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
+#include "common/text.h"
 #include "dataio/h5_io.h"
 #include "dataio/sharding.h"
 #include "dataio/tabular_data.h"
 #include "kernels/text_hash.h"
+#include "kernels/text_math.h"
 #include "trainers/preprocess.h"
 #include "trainers/spec_model.h"
 #include "trainers/train_options.h"
@@ -35,6 +39,10 @@ Result<RawInputs> ReadInputs(const H5Reader& file, const CheckpointState& ck, co
   RawInputs in;
   in.rows = rows.empty() ? info.rows() : static_cast<int64_t>(rows.size());
   if (spec.kind == "text") {
+    if (info.kind != H5Kind::kString || info.dims.size() != 1) {
+      return Status::Data("'" + file.path() + "' dataset '" + o.train.features + "' must be strings [rows] " +
+                          "like the model's training data; got " + info.Describe());
+    }
     std::vector<std::string> all;
     DRIFTRUN_RETURN_IF_ERROR(file.ReadStrings(o.train.features, 0, info.rows(), &all));
     if (rows.empty()) {
@@ -52,8 +60,8 @@ Result<RawInputs> ReadInputs(const H5Reader& file, const CheckpointState& ck, co
                                                            info.dims.end()) != spec.input)) {
     std::string shape;
     for (int64_t d : spec.input) shape += ", " + std::to_string(d);
-    return Status::Data("'" + file.path() + "' dataset '" + o.train.features +
-                        "' must be a float array [rows" + shape + "] like the model's training data");
+    return Status::Data("'" + file.path() + "' dataset '" + o.train.features + "' must be float [rows" +
+                        shape + "] like the model's training data; got " + info.Describe());
   }
   if (rows.empty()) {
     DRIFTRUN_RETURN_IF_ERROR(file.ReadRange(o.train.features, 0, info.rows(), &in.x));
@@ -132,6 +140,34 @@ Status PickDevice(const std::string& want, torch::Device* device) {
 
 }  // namespace
 
+// PredictResult::suspect for the rows of `in`.
+std::map<std::string, int64_t> SuspectRows(const RawInputs& in, const ModelSpec& spec,
+                                           const TrainOptions& o) {
+  std::map<std::string, int64_t> n;
+  if (spec.kind == "text") {
+    n = {{"empty", 0}, {"truncated", 0}, {"invalid_utf8", 0}};
+    const int64_t max_ids = spec.input.empty() ? o.ngrams.max_ids : spec.input[0];
+    std::vector<int64_t> buf(static_cast<size_t>(max_ids + 1));
+    for (const auto& t : in.texts) {
+      // One id more than the model takes: a row that fills it was cut short.
+      const int64_t k =
+          kmath::HashTextRow(t.data(), static_cast<int64_t>(t.size()), o.ngrams.buckets, o.ngrams.word_ngrams,
+                             o.ngrams.char_ngrams, max_ids + 1, buf.data());
+      n["empty"] += k == 0;
+      n["truncated"] += k > max_ids;
+      n["invalid_utf8"] += !IsValidUtf8(t);
+    }
+    return n;
+  }
+  n = {{"all_missing", 0}};
+  const size_t width = in.rows > 0 ? in.x.size() / static_cast<size_t>(in.rows) : 0;
+  for (int64_t r = 0; r < in.rows && width > 0; ++r) {
+    const float* row = in.x.data() + static_cast<size_t>(r) * width;
+    n["all_missing"] += std::none_of(row, row + width, [](float v) { return std::isfinite(v); });
+  }
+  return n;
+}
+
 Result<PredictResult> Predict(const PredictRequest& req) {
   const CheckpointState& ck = *req.checkpoint;
   DRIFTRUN_ASSIGN_OR_RETURN(ModelSpec spec, ModelSpec::FromJson(ck.model_spec));
@@ -141,6 +177,7 @@ Result<PredictResult> Predict(const PredictRequest& req) {
   DRIFTRUN_ASSIGN_OR_RETURN(auto file, H5Reader::Open(req.in));
   PredictResult r;
   DRIFTRUN_ASSIGN_OR_RETURN(RawInputs in, ReadInputs(*file, ck, spec, o, {}, &r.warnings));
+  r.suspect = SuspectRows(in, spec, o);
 
   const auto t0 = std::chrono::steady_clock::now();
   torch::Tensor ids;

@@ -7,6 +7,7 @@
 // matching the ONNX export's outputs (export/onnx_export.h).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,11 @@ struct PredictResult {
   double seconds = 0;  // model time (preprocessing + forward), not file I/O
   // For the console: columns taken by position, heavily imputed columns.
   std::vector<std::string> warnings;
+  // Rows whose prediction rests on little or broken input, by kind (all of them
+  // reported, zero or not, for the model's kind): tabular "all_missing" (no
+  // finite feature); text "empty" (no word), "truncated" (more n-grams than the
+  // model's max_ids: the rest was ignored), "invalid_utf8".
+  std::map<std::string, int64_t> suspect;
 };
 
 Result<PredictResult> Predict(const PredictRequest& req);

@@ -8,6 +8,7 @@ optimisations off and on. The digits CNN must reach 95% test accuracy; the text
 model must beat the majority class by a wide margin. Text hashing is checked
 against an independent Python implementation of kernels/text_math.h.
 """
+import json
 import os
 import subprocess
 import sys
@@ -394,3 +395,46 @@ def test_predict_without_the_models_dataset(models):
     p = ws.run(["predict", "--run", run, "--in", f"{digits}/test.h5", "--out", ws.path("bad.h5")])
     assert p.returncode == 3 and not os.path.exists(ws.path("bad.h5")), \
         f"predict on a file without the model's dataset: exit 3, nothing written: (exit {p.returncode}) {p.stderr}"
+
+
+# ---- suspect rows: counted in predict's console and --json -----------------------
+
+def test_text_predict_counts_suspect_rows(models):
+    _, run = models.text()
+    texts = ["printer jams again", "", "   ...   ", " ".join(["word"] * 200), b"caf\xe9 broken".decode("latin-1")]
+    raw = [t.encode("utf-8") for t in texts[:4]] + [b"caf\xe9 broken"]  # the last is not UTF-8
+    path = models.ws.path("suspect-text.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("text", data=np.array(raw, dtype=object), dtype=h5py.string_dtype("ascii"))
+    p = models.ws.run(["predict", "--run", run, "--in", path, "--out", models.ws.path("suspect-y.h5"), "--json"])
+    assert p.returncode == 0, must_msg(p, "predict on suspect texts")
+    got = json.loads(p.stdout)["suspect_rows"]
+    # two rows without a word; 200 words give 600+ n-grams > 128; one invalid UTF-8 row
+    assert got == {"empty": 2, "truncated": 1, "invalid_utf8": 1}, got
+    assert "suspect rows" in p.stderr and "2 empty" in p.stderr, p.stderr
+
+
+def test_feature_predict_counts_rows_without_a_finite_value(models):
+    x, _, _ = models.mlp_predict("regression")
+    _, run = models.mlp("regression")
+    x = np.array(x[:50], dtype=np.float32)
+    x[3, :] = np.nan
+    x[7, :] = np.inf
+    x[9, 0] = np.nan  # one missing value is not suspect
+    path = models.ws.path("suspect-x.h5")
+    with h5py.File(path, "w") as f:
+        d = f.create_dataset("features", data=x)
+        d.attrs["feature_names"] = np.array([f"f{j}" for j in range(x.shape[1])], dtype=h5py.string_dtype())
+    p = models.ws.run(["predict", "--run", run, "--in", path, "--out", models.ws.path("suspect-xy.h5"), "--json"])
+    assert p.returncode == 0, must_msg(p, "predict on rows without values")
+    assert json.loads(p.stdout)["suspect_rows"] == {"all_missing": 3}, p.stdout  # rows 0 (the fixture), 3, 7
+
+
+def test_shape_and_type_errors_say_what_was_found(models):
+    _, run = models.cnn()
+    path = models.ws.path("uint8-images.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("images", data=np.zeros((20, 1, 8, 8), dtype=np.uint8))
+    p = models.ws.run(["predict", "--run", run, "--in", path, "--out", models.ws.path("u8-y.h5")])
+    assert p.returncode == 3 and "must be float [rows, 1, 8, 8]" in p.stderr \
+        and "got integer [20, 1, 8, 8]" in p.stderr, must_msg(p, "uint8 images")
