@@ -1,5 +1,6 @@
 #include "runner/registry_view.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -46,17 +47,25 @@ void Line(std::ostringstream& os, const std::string& key, const std::string& val
 }  // namespace
 
 std::string VersionTable(const std::vector<VersionRecord>& versions) {
-  std::ostringstream os;
-  char buf[512];
-  std::snprintf(buf, sizeof(buf), "%-20s %4s  %-20s %-6s %-20s %-22s %-8s %s\n", "NAME", "VER", "CREATED",
-                "KIND", "HOLDOUT_LOSS", "ALIASES", "APPROVED", "TRIGGER");
-  os << buf;
+  // Every column as wide as its widest cell, so the table stays aligned
+  // whatever the names, times and aliases are.
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "VER", "CREATED", "KIND", "HOLDOUT_LOSS", "ALIASES", "APPROVED", "TRIGGER"}};
   for (const auto& v : versions) {
-    std::snprintf(buf, sizeof(buf), "%-20s %4lld  %-20s %-6s %-20s %-22s %-8s ",
-                  EscapeForConsole(v.name).c_str(), static_cast<long long>(v.version),
-                  EscapeForConsole(v.created).c_str(), Field(v.record, "kind").c_str(),
-                  HoldoutLoss(v).c_str(), Joined(v.aliases, ",").c_str(), v.approvals.empty() ? "no" : "yes");
-    os << buf << Field(v.record, "trigger") << "\n";
+    rows.push_back({EscapeForConsole(v.name), std::to_string(v.version), EscapeForConsole(v.created),
+                    Field(v.record, "kind"), HoldoutLoss(v), Joined(v.aliases, ","),
+                    v.approvals.empty() ? "no" : "yes", Field(v.record, "trigger")});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& r : rows)
+    for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size());
+  std::ostringstream os;
+  for (const auto& r : rows) {
+    for (size_t c = 0; c < r.size(); ++c) {
+      const bool last = c + 1 == r.size();
+      const std::string pad(width[c] - r[c].size(), ' ');
+      os << (c == 1 ? pad + r[c] : r[c] + (last ? "" : pad)) << (last ? "\n" : "  ");
+    }
   }
   return os.str();
 }
@@ -69,7 +78,8 @@ std::string EventText(const nlohmann::json& e) {
   if (ev == "policy") {
     const nlohmann::json p = Sub(e, "policy");
     std::vector<std::string> gated;
-    for (const auto& g : Sub(p, "gated")) gated.push_back(Val(g));
+    if (p.contains("gated") && p["gated"].is_array())
+      for (const auto& g : p["gated"]) gated.push_back(g.is_string() ? g.get<std::string>() : g.dump());
     return "policy set by " + Field(e, "who") + ": gated " + Joined(gated) + ", require_approval " +
            Field(p, "require_approval") + ", separate_approver " + Field(p, "separate_approver") +
            ", tolerance " + Field(p, "tolerance") +

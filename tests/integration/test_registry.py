@@ -310,6 +310,9 @@ def test_list_has_a_header_and_each_trigger(r, candidates):
     assert p.returncode == 0 and lines and _columns(lines[0]) == \
         ["NAME", "VER", "CREATED", "KIND", "HOLDOUT_LOSS", "ALIASES", "APPROVED", "TRIGGER"], \
         f"list prints a header row labelling its columns: (exit {p.returncode}) {p.stdout[:500]}"
+    for col in ("CREATED", "KIND", "ALIASES", "TRIGGER"):  # aligned: each column starts where its header does
+        at = lines[0].index(col)
+        assert all(ln[at - 2:at] == "  " and ln[at] != " " for ln in lines[1:]), f"{col} aligned:\n{p.stdout}"
     rows = {int(_columns(ln)[1]): _columns(ln) for ln in lines[1:]}
     for v in records:
         row = rows.get(v["version"])
