@@ -198,13 +198,36 @@ void SetHeader(onnx::ModelProto* m, const std::map<std::string, std::string>& me
 
 // Outputs "prediction" (values, or softmax probabilities) and, for
 // classification, "label" (argmax).
-void AddOutputs(onnx::GraphProto* g, GraphBuilder& b, const ModelSpec& spec, const std::string& x) {
+// Text ids outside [0, pad_id] are not the model's. ONNX cannot raise an error
+// (and Gather would wrap a negative id to another row), so such ids are read as
+// padding and their rows are marked: *bad_row is bool [N, 1].
+std::string CheckIds(GraphBuilder& b, const ModelSpec& spec, const std::string& input, std::string* bad_row) {
+  const std::string valid = b.Op("And", {b.Op("GreaterOrEqual", {input, b.InitInt("id_min", {0})}),
+                                         b.Op("LessOrEqual", {input, b.InitInt("id_max", {spec.pad_id})})});
+  const std::string invalid = b.OpAttr("Cast", {b.Op("Not", {valid})}, "to", TensorProto::FLOAT);
+  const std::string count = b.OpAttr("ReduceSum", {invalid, b.InitInt("id_axis", {1})}, "keepdims", 1);
+  *bad_row = b.Op("Greater", {count, b.Scalar("id_none", 0.0f)});
+  return b.Op("Where", {valid, input, b.InitInt("id_pad", {spec.pad_id})});
+}
+
+// The outputs; rows marked in `bad_row` (text ids out of range, "" for none)
+// get NaN predictions and label -1, never an answer.
+void AddOutputs(onnx::GraphProto* g, GraphBuilder& b, const ModelSpec& spec, std::string x,
+                const std::string& bad_row) {
   const bool cls = spec.task == "classification";
+  if (!bad_row.empty()) x = b.Op("Where", {bad_row, b.Scalar("id_nan", NAN), x});
   if (cls) {
     GraphBuilder::Attr(b.Node("Softmax", {x}, "prediction"), "axis", int64_t{1});
-    auto* am = b.Node("ArgMax", {x}, "label");
+    const std::string label = bad_row.empty() ? "label" : "label_raw";
+    auto* am = b.Node("ArgMax", {x}, label);
     GraphBuilder::Attr(am, "axis", int64_t{1});
     GraphBuilder::Attr(am, "keepdims", int64_t{0});
+    if (!bad_row.empty()) {
+      b.Node(
+          "Where",
+          {b.Op("Squeeze", {bad_row, b.InitInt("id_squeeze", {1})}), b.InitInt("id_no_label", {-1}), label},
+          "label");
+    }
   } else {
     b.Node("Identity", {x}, "prediction");
   }
@@ -229,13 +252,15 @@ Result<std::string> BuildOnnx(const CheckpointState& ck, const std::map<std::str
   } else {
     ValueInfo(g->add_input(), "input", TensorProto::FLOAT, {"N"}, spec.input);
   }
-  std::string x = "input";
-  if (!text) {
+  std::string x = "input", bad_row;
+  if (text) {
+    x = CheckIds(b, spec, x, &bad_row);
+  } else {
     if (spec.input.size() > 1) x = b.OpAttr("Flatten", {x}, "axis", 1);
     x = Preprocess(b, ck.pre, x);
   }
   for (const auto& l : spec.layers) DRIFTRUN_RETURN_IF_ERROR(AddLayer(b, spec, l, weights, &x));
-  AddOutputs(g, b, spec, x);
+  AddOutputs(g, b, spec, x, bad_row);
 
   try {
     onnx::checker::check_model(m);

@@ -368,6 +368,25 @@ def test_text_hashing_equals_python(models):
     assert np.array_equal(np.load(cli), got["input"]), "the script's command line gives the same ids"
 
 
+def test_text_onnx_marks_rows_with_ids_out_of_range(models):
+    """Ids outside [0, pad_id] (a -1 would silently wrap in Gather; padding with
+    0 instead of pad_id is another id) give NaN predictions and label -1 for
+    their rows only; the other rows are unchanged."""
+    import onnxruntime as ort
+    _, run = models.text()
+    got = check_predicted(*models.text_predict(), run)
+    ids = got["input"][:4].copy()
+    pad = int(ids.max())  # rows end with padding: the largest id is pad_id
+    ids[1, 0] = -1
+    ids[2, 3] = pad + 7
+    sess = ort.InferenceSession(os.path.join(run, "model.onnx"), providers=["CPUExecutionProvider"])
+    pred, label = sess.run(["prediction", "label"], {"input": ids})
+    assert np.all(np.isnan(pred[1])) and np.all(np.isnan(pred[2])), pred
+    assert label[1] == -1 and label[2] == -1, label
+    np.testing.assert_allclose(pred[[0, 3]], got["prediction"][[0, 3]], atol=1e-5)
+    assert list(label[[0, 3]]) == list(got["label"][[0, 3]])
+
+
 # ---- the new kinds train data-parallel: 2 ranks end with the 1-rank weights -----
 
 @pytest.mark.parametrize("kind", ("cnn", "text"))
