@@ -97,7 +97,7 @@ Status DoRegister(const std::string& root) {
     std::cout << JsonOut(v.ToJson());
   } else if (existed) {
     const Artifact* ck = v.Find("checkpoint");
-    std::cout << EscapeForConsole(v.name) << ":" << v.version << " already registered (run "
+    std::cout << "already registered as " << EscapeForConsole(v.name) << ":" << v.version << " (run "
               << EscapeForConsole(v.run_id) << ", same checkpoint sha256 "
               << (ck ? ck->sha256.substr(0, 16) + "..." : std::string("-")) << "); nothing changed\n";
   } else {

@@ -501,7 +501,7 @@ def test_resumed_run_is_a_new_version(r, candidates, cfg_nr):
     assert first.returncode == 0 and first.stdout.startswith("registered churn:"), must_msg(first, "register runR")
     v = int(first.stdout.split("churn:")[1].split()[0])
     again = r.registry("register", "--run", run)
-    assert again.returncode == 0 and f"churn:{v} already registered" in again.stdout, \
+    assert again.returncode == 0 and f"already registered as churn:{v} " in again.stdout, \
         f"the same run with the same checkpoint gives churn:{v} again: {again.stdout + again.stderr}"
     old_digest = _digest(summary_checkpoint(run))
     p = r.ws.run(["train", "--config", cfg_nr, "--run-dir", run, "--resume", "auto", "--set", "train.epochs=2",
