@@ -1,5 +1,6 @@
 #include "registry/alias_store.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "registry/sqlite_db.h"
@@ -54,6 +55,19 @@ int64_t RollbackTarget(sqlite3* db, const std::string& name, const std::string& 
   return stack.size() >= 2 ? stack[stack.size() - 2] : 0;
 }
 
+std::string ResolveAlias(sqlite3* db, const std::string& name, const std::string& alias) {
+  Stmt s(db,
+         "SELECT DISTINCT alias FROM alias_events WHERE name = ?1 UNION SELECT alias FROM aliases WHERE name "
+         "= ?1");
+  s.Bind(1, name);
+  const std::string want = CanonicalAlias(alias);
+  while (s.Step() == SQLITE_ROW) {
+    if (s.Text(0) == alias) return alias;
+    if (CanonicalAlias(s.Text(0)) == want) return s.Text(0);
+  }
+  return alias;
+}
+
 Status CheckAliasSpelling(sqlite3* db, const std::string& name, const std::string& alias) {
   Stmt s(db, "SELECT DISTINCT alias FROM alias_events WHERE name = ?1");
   s.Bind(1, name);
@@ -98,6 +112,51 @@ Status InitPolicy(sqlite3* db, const std::string& name, const Policy& p, const s
   s.Bind(1, name);
   if (s.Step() == SQLITE_ROW) return Status::Ok();
   return WritePolicy(db, name, p, "driftrun", why);
+}
+
+nlohmann::json ReadHistory(sqlite3* db, const std::string& name) {
+  std::vector<std::pair<std::string, nlohmann::json>> rows;  // (at, event): merged by time
+  Stmt s(db,
+         "SELECT alias, from_version, to_version, who, at, why, kind, details FROM alias_events "
+         "WHERE name = ?1 ORDER BY id");
+  s.Bind(1, name);
+  while (s.Step() == SQLITE_ROW) {
+    auto details = nlohmann::json::parse(s.Text(7), nullptr, false);
+    rows.emplace_back(s.Text(4),
+                      nlohmann::json{{"event", "alias"},
+                                     {"alias", s.Text(0)},
+                                     {"from", s.Null(1) ? nlohmann::json() : nlohmann::json(s.Int(1))},
+                                     {"to", s.Int(2)},
+                                     {"who", s.Text(3)},
+                                     {"at", s.Text(4)},
+                                     {"why", s.Text(5)},
+                                     {"kind", s.Text(6)},
+                                     {"rollback", s.Text(6) == "rollback"},
+                                     {"details", details.is_discarded() ? nlohmann::json() : details}});
+  }
+  Stmt ap(db, "SELECT version, by, note, at FROM approvals WHERE name = ?1 ORDER BY rowid");
+  ap.Bind(1, name);
+  while (ap.Step() == SQLITE_ROW) {
+    rows.emplace_back(ap.Text(3), nlohmann::json{{"event", "approval"},
+                                                 {"version", ap.Int(0)},
+                                                 {"who", ap.Text(1)},
+                                                 {"why", ap.Text(2)},
+                                                 {"at", ap.Text(3)}});
+  }
+  Stmt po(db, "SELECT policy, who, at, why FROM policy_events WHERE name = ?1 ORDER BY id");
+  po.Bind(1, name);
+  while (po.Step() == SQLITE_ROW) {
+    rows.emplace_back(po.Text(2),
+                      nlohmann::json{{"event", "policy"},
+                                     {"policy", nlohmann::json::parse(po.Text(0), nullptr, false)},
+                                     {"who", po.Text(1)},
+                                     {"at", po.Text(2)},
+                                     {"why", po.Text(3)}});
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& r : rows) out.push_back(std::move(r.second));
+  return out;
 }
 
 }  // namespace driftrun

@@ -29,9 +29,17 @@ Status MoveAlias(sqlite3* db, const std::string& name, const std::string& alias,
 // the history instead of alternating. 0: nothing to roll back to.
 int64_t RollbackTarget(sqlite3* db, const std::string& name, const std::string& alias);
 
+// The spelling `name` already uses for `alias` (same CanonicalAlias), else
+// `alias` itself: lookups and rollbacks match aliases ignoring case and
+// punctuation.
+std::string ResolveAlias(sqlite3* db, const std::string& name, const std::string& alias);
+
 // Status::Usage when `alias` differs from an alias `name` already uses only by
 // case or punctuation ("Production" beside "production").
 Status CheckAliasSpelling(sqlite3* db, const std::string& name, const std::string& alias);
+
+// The model's audit trail, oldest first (Registry::History).
+nlohmann::json ReadHistory(sqlite3* db, const std::string& name);
 
 // The model's stored policy; a model without one (none registered yet) has the
 // default Policy.

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "common/config.h"
 #include "common/text.h"
 
 namespace driftrun {
@@ -58,11 +59,45 @@ bool Policy::Gates(const std::string& alias) const {
                      [&](const std::string& g) { return CanonicalAlias(g) == c; });
 }
 
+bool SamePerson(const std::string& a, const std::string& b) {
+  auto norm = [](const std::string& s) {
+    std::string out;
+    for (unsigned char ch : s)
+      if (!std::isspace(ch)) out += static_cast<char>(std::tolower(ch));
+    return out;
+  };
+  return norm(a) == norm(b);
+}
+
 std::string CanonicalAlias(const std::string& alias) {
   std::string out;
   for (unsigned char ch : alias)
     if (std::isalnum(ch)) out += static_cast<char>(std::tolower(ch));
   return out;
+}
+
+// The policy's spelling of `alias` when it is a gated alias, else `alias`.
+std::string GatedSpelling(const Policy& p, const std::string& alias) {
+  for (const auto& g : p.gated)
+    if (CanonicalAlias(g) == CanonicalAlias(alias)) return g;
+  return alias;
+}
+
+// 1 when both versions trained on the same data file with the same holdout
+// (data fingerprint, data.val and data.val_fraction): both then held out the
+// same rows. 0 when not, -1 when the records do not say.
+int SameHoldout(const nlohmann::json& a, const nlohmann::json& b) {
+  auto fp = [](const nlohmann::json& r) {
+    auto v = r.value("data_fingerprint", nlohmann::json());
+    return v.is_string() ? v.get<std::string>() : std::string();
+  };
+  if (fp(a).empty() || fp(b).empty()) return -1;
+  if (fp(a) != fp(b)) return 0;
+  auto ca = Config::FromString(a.value("config", std::string()), "record", {});
+  auto cb = Config::FromString(b.value("config", std::string()), "record", {});
+  if (!ca.ok() || !cb.ok()) return -1;
+  return ca.value().Str("data.val") == cb.value().Str("data.val") &&
+         ca.value().Float("data.val_fraction") == cb.value().Float("data.val_fraction");
 }
 
 Status DecidePromotion(const PromotionCase& c, nlohmann::json* gate) {
@@ -72,7 +107,7 @@ Status DecidePromotion(const PromotionCase& c, nlohmann::json* gate) {
   (*gate)["policy"] = c.policy.ToJson();
   if (c.policy.require_approval) {
     const bool approved = std::any_of(c.approvers.begin(), c.approvers.end(), [&](const std::string& a) {
-      return !c.policy.separate_approver || a != c.who;
+      return !c.policy.separate_approver || !SamePerson(a, c.who);
     });
     if (!approved) {
       return Status::Training(

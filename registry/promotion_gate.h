@@ -44,6 +44,18 @@ struct Policy {
 // ("Production", "production", "pro-duction").
 std::string CanonicalAlias(const std::string& alias);
 
+// The policy's spelling of `alias` when it is a gated alias, else `alias`.
+std::string GatedSpelling(const Policy& p, const std::string& alias);
+
+// Whether two version records trained on the same data with the same holdout
+// (data fingerprint, data.val, data.val_fraction): then both held out the same
+// rows. 1 yes, 0 no, -1 the records do not say.
+int SameHoldout(const nlohmann::json& a, const nlohmann::json& b);
+
+// Whether two names of people are the same person: case and whitespace
+// ignored ("Ann", " ann"), for approvals and the separate-approver rule.
+bool SamePerson(const std::string& a, const std::string& b);
+
 struct PromotionCase {
   std::string name;
   int64_t version = 0;  // the candidate

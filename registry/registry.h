@@ -75,8 +75,12 @@ struct PromoteOptions {
 };
 
 struct PromoteResult {
-  bool noop = false;    // the alias already held the version: recorded, nothing moved
-  int64_t holder = 0;   // the alias's holder before (0: none)
+  std::string alias;   // as stored (a new gated alias in the policy's spelling)
+  bool noop = false;   // the alias already held the version: recorded, nothing moved
+  int64_t holder = 0;  // the alias's holder before (0: none)
+  // The holder's artifacts are damaged: compared on the losses recorded at
+  // registration (not evaluated).
+  bool holder_artifacts_damaged = false;
   nlohmann::json gate;  // the facts the gate used (DecidePromotion), as recorded
 };
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <tuple>
 
+#include "common/config.h"
 #include "common/file_util.h"
 #include "common/sha256.h"
 #include "registry/alias_store.h"
@@ -225,7 +226,7 @@ Result<VersionRecord> SqliteRegistry::Register(const RegisterRequest& req, bool*
 Result<VersionRecord> SqliteRegistry::Get(const ModelRef& ref) {
   int64_t version = ref.version;
   if (!ref.alias.empty()) {
-    version = AliasVersion(db_, ref.name, ref.alias);
+    version = AliasVersion(db_, ref.name, ResolveAlias(db_, ref.name, ref.alias));
     if (version == 0) {
       return Status::Usage("model '" + ref.name + "' has no alias '" + ref.alias +
                            "'; see `driftrun registry list --model " + ref.name + "`");
@@ -311,56 +312,62 @@ std::string Join(const std::vector<std::string>& v) {
 }  // namespace
 
 Result<PromoteResult> SqliteRegistry::Promote(const std::string& name, int64_t version,
-                                              const std::string& alias, const PromoteOptions& o) {
-  DRIFTRUN_RETURN_IF_ERROR(ValidateName("alias", alias));
+                                              const std::string& alias_in, const PromoteOptions& o) {
+  DRIFTRUN_RETURN_IF_ERROR(ValidateName("alias", alias_in));
   if (o.who.empty()) return Status::Usage("promote needs --by WHO: every alias move records who made it");
   Txn txn(db_);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
-  DRIFTRUN_RETURN_IF_ERROR(CheckAliasSpelling(db_, name, alias));
+  DRIFTRUN_RETURN_IF_ERROR(CheckAliasSpelling(db_, name, alias_in));
   DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord cand, Load(name, version));
   PromoteResult r;
   PromotionCase pc;
+  DRIFTRUN_ASSIGN_OR_RETURN(pc.policy, ReadPolicy(db_, name));
   pc.name = name;
   pc.version = version;
-  pc.alias = alias;
+  pc.alias = GatedSpelling(pc.policy, alias_in);  // a new gated alias is stored as the policy spells it
   pc.who = o.who;
-  pc.holder = r.holder = AliasVersion(db_, name, alias);
+  pc.holder = r.holder = AliasVersion(db_, name, pc.alias);
+  const std::vector<std::string> bad = Damaged(cand);
   if (pc.holder == version) {  // nothing to move, nothing to gate: recorded
     r.noop = true;
-    DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, name, alias, version, version, o.who, o.why, "noop"));
+    r.gate = {{"damaged", bad}};
+    DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, name, pc.alias, version, version, o.who, o.why, "noop", r.gate));
     DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
     return r;
   }
   const std::string label = name + ":" + std::to_string(version);
-  if (auto bad = Damaged(cand); !bad.empty()) {
-    return Status::Data("cannot move @" + alias + " to " + label + ": its artifacts are damaged (" +
+  if (!bad.empty()) {
+    return Status::Data("cannot move @" + pc.alias + " to " + label + ": its artifacts are damaged (" +
                         Join(bad) +
                         "); choose another version (`driftrun registry verify` lists the damage)");
   }
-  DRIFTRUN_ASSIGN_OR_RETURN(pc.policy, ReadPolicy(db_, name));
   for (const auto& a : cand.approvals) pc.approvers.push_back(a.value("by", ""));
   std::unique_ptr<VersionRecord> prod;
   if (pc.holder > 0 && pc.Gated()) {
     auto h = Load(name, pc.holder);
-    pc.holder_damaged = !h.ok() || !Damaged(h.value()).empty();
     if (h.ok()) prod = std::make_unique<VersionRecord>(h.take());
+    // Only a holder that cannot be compared at all (no record) is replaced
+    // unchecked; a damaged one is compared on the losses recorded at registration.
+    pc.holder_damaged = !prod;
   }
   if (pc.ComparesLosses()) {
-    const auto fp_c = cand.record.value("data_fingerprint", nlohmann::json());
-    const auto fp_h = prod->record.value("data_fingerprint", nlohmann::json());
-    if (fp_c.is_string() && fp_h.is_string() && !fp_c.get<std::string>().empty())
-      pc.same_training_data = fp_c == fp_h;
+    pc.same_training_data = SameHoldout(cand.record, prod->record);
     pc.candidate_loss = HoldoutLoss(cand);
     pc.holder_loss = HoldoutLoss(*prod);
-    if (o.compare) {
+    const bool holder_ok = Damaged(*prod).empty();
+    if (o.compare && holder_ok) {
       DRIFTRUN_ASSIGN_OR_RETURN(auto losses, o.compare(cand, *prod));
       std::tie(pc.candidate_loss, pc.holder_loss) = losses;
       pc.fresh_losses = true;
     }
+    if (!holder_ok) r.holder_artifacts_damaged = true;
   }
   DRIFTRUN_RETURN_IF_ERROR(DecidePromotion(pc, &r.gate));
-  DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, name, alias, pc.holder, version, o.who, o.why, "promote", r.gate));
+  if (r.holder_artifacts_damaged) r.gate["holder_artifacts_damaged"] = true;
+  DRIFTRUN_RETURN_IF_ERROR(
+      MoveAlias(db_, name, pc.alias, pc.holder, version, o.who, o.why, "promote", r.gate));
   DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
+  r.alias = pc.alias;
   return r;
 }
 
@@ -369,7 +376,10 @@ Result<bool> SqliteRegistry::Approve(const std::string& name, int64_t version, c
   if (by.empty()) return Status::Usage("approve needs --by WHO");
   Txn txn(db_);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
-  DRIFTRUN_RETURN_IF_ERROR(Load(name, version).status());
+  DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, Load(name, version));
+  for (const auto& a : v.approvals) {
+    if (SamePerson(a.value("by", ""), by)) return false;  // one approval per person, however spelled
+  }
   Stmt s(db_, "INSERT OR IGNORE INTO approvals(name, version, by, note, at) VALUES (?1, ?2, ?3, ?4, ?5)");
   s.Bind(1, name).Bind(2, version).Bind(3, by).Bind(4, note).Bind(5, UtcNow());
   if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot record the approval");
@@ -378,12 +388,13 @@ Result<bool> SqliteRegistry::Approve(const std::string& name, int64_t version, c
   return added;
 }
 
-Result<int64_t> SqliteRegistry::Rollback(const std::string& name, const std::string& alias,
+Result<int64_t> SqliteRegistry::Rollback(const std::string& name, const std::string& alias_in,
                                          const std::string& who, const std::string& why) {
-  DRIFTRUN_RETURN_IF_ERROR(ValidateName("alias", alias));
+  DRIFTRUN_RETURN_IF_ERROR(ValidateName("alias", alias_in));
   if (who.empty()) return Status::Usage("rollback needs --by WHO: every alias move records who made it");
   Txn txn(db_);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
+  const std::string alias = ResolveAlias(db_, name, alias_in);
   const int64_t cur = AliasVersion(db_, name, alias);
   if (cur == 0) return Status::Usage("model '" + name + "' has no alias '" + alias + "'");
   const int64_t prev = RollbackTarget(db_, name, alias);
@@ -398,7 +409,10 @@ Result<int64_t> SqliteRegistry::Rollback(const std::string& name, const std::str
                         ": its artifacts are damaged (" + Join(bad) + "); promote a healthy version instead");
   }
   auto holder = Load(name, cur);
-  const nlohmann::json details = {{"holder_damaged", !holder.ok() || !Damaged(holder.value()).empty()}};
+  // A rollback returns to a holder the alias had: no approval or loss gate
+  // (recorded as such), only the artifact check above.
+  const nlohmann::json details = {{"holder_damaged", !holder.ok() || !Damaged(holder.value()).empty()},
+                                  {"gate", "not applied: a rollback returns to an earlier holder"}};
   DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, name, alias, cur, prev, who,
                                      why.empty() ? "rollback from version " + std::to_string(cur) : why,
                                      "rollback", details));
@@ -408,48 +422,7 @@ Result<int64_t> SqliteRegistry::Rollback(const std::string& name, const std::str
 
 Result<nlohmann::json> SqliteRegistry::History(const std::string& name) {
   DRIFTRUN_RETURN_IF_ERROR(CheckModel(name));
-  std::vector<std::pair<std::string, nlohmann::json>> rows;  // (at, event): merged by time
-  Stmt s(db_,
-         "SELECT alias, from_version, to_version, who, at, why, kind, details FROM alias_events "
-         "WHERE name = ?1 ORDER BY id");
-  s.Bind(1, name);
-  while (s.Step() == SQLITE_ROW) {
-    auto details = nlohmann::json::parse(s.Text(7), nullptr, false);
-    rows.emplace_back(s.Text(4),
-                      nlohmann::json{{"event", "alias"},
-                                     {"alias", s.Text(0)},
-                                     {"from", s.Null(1) ? nlohmann::json() : nlohmann::json(s.Int(1))},
-                                     {"to", s.Int(2)},
-                                     {"who", s.Text(3)},
-                                     {"at", s.Text(4)},
-                                     {"why", s.Text(5)},
-                                     {"kind", s.Text(6)},
-                                     {"rollback", s.Text(6) == "rollback"},
-                                     {"details", details.is_discarded() ? nlohmann::json() : details}});
-  }
-  Stmt ap(db_, "SELECT version, by, note, at FROM approvals WHERE name = ?1 ORDER BY rowid");
-  ap.Bind(1, name);
-  while (ap.Step() == SQLITE_ROW) {
-    rows.emplace_back(ap.Text(3), nlohmann::json{{"event", "approval"},
-                                                 {"version", ap.Int(0)},
-                                                 {"who", ap.Text(1)},
-                                                 {"why", ap.Text(2)},
-                                                 {"at", ap.Text(3)}});
-  }
-  Stmt po(db_, "SELECT policy, who, at, why FROM policy_events WHERE name = ?1 ORDER BY id");
-  po.Bind(1, name);
-  while (po.Step() == SQLITE_ROW) {
-    rows.emplace_back(po.Text(2),
-                      nlohmann::json{{"event", "policy"},
-                                     {"policy", nlohmann::json::parse(po.Text(0), nullptr, false)},
-                                     {"who", po.Text(1)},
-                                     {"at", po.Text(2)},
-                                     {"why", po.Text(3)}});
-  }
-  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  nlohmann::json out = nlohmann::json::array();
-  for (auto& r : rows) out.push_back(std::move(r.second));
-  return out;
+  return ReadHistory(db_, name);
 }
 
 Result<Policy> SqliteRegistry::GetPolicy(const std::string& name) {

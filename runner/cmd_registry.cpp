@@ -193,7 +193,7 @@ Status Run(const ParsedArgs& a) {
   if (sub == "promote") return DoPromote(*reg, a, cfg);
   if (sub == "approve") return DoApprove(*reg, a);
   if (sub == "rollback") return DoRollback(*reg, a);
-  if (sub == "policy") return DoPolicy(*reg, a);
+  if (sub == "policy") return DoPolicy(*reg, a, cfg);
   if (sub == "history") return DoHistory(*reg, a);
   return DoVerify(*reg, root);
 }

@@ -24,9 +24,53 @@ DEFINE_string(separate_approver, "", "policy: true|false");
 namespace driftrun {
 namespace {
 
+// --by, trimmed; Status::Usage when it is empty or blank.
 Status NeedBy(const char* what) {
+  const size_t b = FLAGS_by.find_first_not_of(" \t\r\n"), e = FLAGS_by.find_last_not_of(" \t\r\n");
+  FLAGS_by = b == std::string::npos ? "" : FLAGS_by.substr(b, e - b + 1);
   if (!FLAGS_by.empty()) return Status::Ok();
   return Status::Usage(std::string(what) + " needs --by WHO: the registry records who made every change");
+}
+
+// Policy keys in --config/--set do not apply to an existing model: say so
+// where they differ from the stored policy.
+void WarnIgnoredPolicyKeys(const Config& cfg, const std::string& name, const Policy& stored) {
+  Policy from_cfg;
+  from_cfg.require_approval = cfg.Bool("registry.require_approval");
+  from_cfg.tolerance = cfg.Float("registry.tolerance");
+  from_cfg.gated = cfg.StrList("registry.gated");
+  from_cfg.separate_approver = cfg.Bool("registry.separate_approver");
+  const nlohmann::json a = from_cfg.ToJson(), b = stored.ToJson();
+  for (const auto& [k, v] : a.items()) {
+    const std::string key = "registry." + k;
+    if (cfg.Origin(key) == "default" || b[k] == v) continue;
+    std::cerr << "driftrun registry: warning: " << key << " from " << EscapeForConsole(cfg.Origin(key))
+              << " is ignored: the policy stored for " << EscapeForConsole(name)
+              << " applies (`driftrun registry "
+              << "policy " << EscapeForConsole(name) << "` shows it; its flags change it)\n";
+  }
+}
+
+// --gated: comma-separated aliases, or "none" for no gated alias.
+Result<std::vector<std::string>> ParseGated(const std::string& v) {
+  std::vector<std::string> out;
+  std::stringstream ss(v);
+  for (std::string g; std::getline(ss, g, ',');) {
+    const size_t b = g.find_first_not_of(' '), e = g.find_last_not_of(' ');
+    if (b == std::string::npos) continue;
+    out.push_back(g.substr(b, e - b + 1));
+  }
+  if (out.size() == 1 && CanonicalAlias(out[0]) == "none") return std::vector<std::string>{};
+  if (out.empty()) return Status::Usage("--gated: name the gated aliases (a,b) or 'none'");
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (CanonicalAlias(out[i]) == "none")
+      return Status::Usage("--gated: 'none' cannot be combined with aliases");
+    for (size_t j = 0; j < i; ++j) {
+      if (CanonicalAlias(out[i]) == CanonicalAlias(out[j]))
+        return Status::Usage("--gated names '" + out[j] + "' twice (as '" + out[i] + "')");
+    }
+  }
+  return out;
 }
 
 // Both models evaluated fresh on the candidate's holdout rows.
@@ -48,7 +92,7 @@ Result<std::pair<double, double>> HoldoutCompare(const VersionRecord& cand, cons
 std::string GateText(const nlohmann::json& g) {
   if (!g.value("gated", false)) return " (not a gated alias: no approval or loss check)";
   if (g.value("holder_damaged", false))
-    return " (the holder's artifacts are damaged: replaced without a loss check)";
+    return " (the holder has no readable record: replaced without a loss check)";
   if (!g.contains("candidate_loss")) return " (gated: no holder to compare with)";
   auto num = [](const nlohmann::json& v) { return v.is_number() ? FormatDouble(v.get<double>()) : "none"; };
   return " (gate: holdout loss " + num(g["candidate_loss"]) + " vs " + std::to_string(g.value("holder", 0)) +
@@ -143,15 +187,17 @@ Status DoRollback(Registry& reg, const ParsedArgs& a) {
   DRIFTRUN_RETURN_IF_ERROR(NeedBy("rollback"));
   DRIFTRUN_ASSIGN_OR_RETURN(int64_t v, reg.Rollback(r.name, FLAGS_alias, FLAGS_by, FLAGS_reason));
   std::cout << EscapeForConsole(r.name) << "@" << EscapeForConsole(FLAGS_alias) << " rolled back to version "
-            << v << "\n";
+            << v
+            << " (artifacts verified; no approval or loss gate: a rollback returns to an earlier holder)\n";
   return Status::Ok();
 }
 
-Status DoPolicy(Registry& reg, const ParsedArgs& a) {
+Status DoPolicy(Registry& reg, const ParsedArgs& a, const Config& cfg) {
   if (a.positional.size() < 2) return Status::Usage("name the model: registry policy NAME");
   const std::string name = a.positional[1];
   DRIFTRUN_RETURN_IF_ERROR(ValidateName("model name", name));
   DRIFTRUN_ASSIGN_OR_RETURN(Policy p, reg.GetPolicy(name));
+  WarnIgnoredPolicyKeys(cfg, name, p);
   const bool change = !FLAGS_require_approval.empty() || !FLAGS_tolerance.empty() || !FLAGS_gated.empty() ||
                       !FLAGS_separate_approver.empty();
   if (change) {
@@ -168,10 +214,7 @@ Status DoPolicy(Registry& reg, const ParsedArgs& a) {
       if (end == FLAGS_tolerance.c_str() || *end) return Status::Usage("--tolerance must be a number");
     }
     if (!FLAGS_gated.empty()) {
-      p.gated.clear();
-      std::stringstream ss(FLAGS_gated);
-      for (std::string g; std::getline(ss, g, ',');)
-        if (!g.empty() && g != "none") p.gated.push_back(g);
+      DRIFTRUN_ASSIGN_OR_RETURN(p.gated, ParseGated(FLAGS_gated));
     }
     DRIFTRUN_RETURN_IF_ERROR(reg.SetPolicy(name, p, FLAGS_by, FLAGS_reason));
   }

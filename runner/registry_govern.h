@@ -19,7 +19,7 @@ std::string JsonOut(const nlohmann::json& j);
 Status DoPromote(Registry& reg, const ParsedArgs& a, const Config& cfg);
 Status DoApprove(Registry& reg, const ParsedArgs& a);
 Status DoRollback(Registry& reg, const ParsedArgs& a);
-Status DoPolicy(Registry& reg, const ParsedArgs& a);
+Status DoPolicy(Registry& reg, const ParsedArgs& a, const Config& cfg);
 Status DoHistory(Registry& reg, const ParsedArgs& a);
 
 }  // namespace driftrun

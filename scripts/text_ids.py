@@ -41,7 +41,10 @@ def fnv(h, data):
 
 
 def _words(text):
-    low = bytes(c + 32 if 65 <= c <= 90 else c for c in text.encode("utf-8", "surrogateescape"))
+    """text: str (encoded as UTF-8; surrogateescape keeps undecodable bytes as
+    they were) or bytes (taken as they are, as h5py returns them)."""
+    raw = text if isinstance(text, (bytes, bytearray)) else text.encode("utf-8", "surrogateescape")
+    low = bytes(c + 32 if 65 <= c <= 90 else c for c in raw)
     words, cur = [], bytearray()
     for c in low:
         if 97 <= c <= 122 or 48 <= c <= 57 or c >= 0x80:

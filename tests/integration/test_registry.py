@@ -537,3 +537,14 @@ def test_console_escapes_control_characters(r, candidates):
     p = r.registry("show", "churn\x1b[2J:1")
     assert p.returncode == 2 and "\x1b" not in p.stderr and "churn\\e[2J" in p.stderr, \
         f"an error message quoting user input is escaped: {p.stderr!r}"
+
+
+@pytest.mark.parametrize("args", (["--by", "  ", "--tolerance", "0.1"], ["--by", "x", "--gated", ","],
+                                  ["--by", "x", "--gated", "none,production"],
+                                  ["--by", "x", "--gated", "production,Production"]))
+def test_policy_refuses_blank_names_and_odd_gated_lists(r, candidates, args):
+    before = json.loads(r.registry("policy", "churn", "--json").stdout)
+    p = r.registry("policy", "churn", *args)
+    assert p.returncode == 2, must_msg(p, " ".join(args))
+    assert json.loads(r.registry("policy", "churn", "--json").stdout) == before
+

@@ -126,5 +126,24 @@ TEST(PromotionGate, PolicyRoundTripsAndChecks) {
   EXPECT_EQ(CanonicalAlias("Pro-Duction_1"), "production1");
 }
 
+TEST(PromotionGate, SameHoldoutNeedsTheSameDataAndTheSameSplit) {
+  const nlohmann::json a = {{"data_fingerprint", "sha256:x"}, {"config", "[data]\nval_fraction = 0.05\n"}};
+  nlohmann::json b = a;
+  EXPECT_EQ(SameHoldout(a, b), 1);
+  b["config"] = "[data]\nval_fraction = 0.3\n";
+  EXPECT_EQ(SameHoldout(a, b), 0) << "the holder trained on most of the candidate's holdout";
+  b = a;
+  b["data_fingerprint"] = "sha256:y";
+  EXPECT_EQ(SameHoldout(a, b), 0);
+  EXPECT_EQ(SameHoldout(a, nlohmann::json::object()), -1);
+}
+
+TEST(PromotionGate, PeopleAreComparedIgnoringCaseAndSpaces) {
+  EXPECT_TRUE(SamePerson("carol", " Carol "));
+  EXPECT_FALSE(SamePerson("carol", "carl"));
+  EXPECT_EQ(GatedSpelling(Policy(), "PRO-DUCTION"), "production");
+  EXPECT_EQ(GatedSpelling(Policy(), "staging"), "staging");
+}
+
 }  // namespace
 }  // namespace driftrun

@@ -183,6 +183,19 @@ TEST(Registry, PolicyIsStoredAtFirstRegistrationAndOnlyItApplies) {
   auto r = reg->Promote("m", 2, "production", o);
   EXPECT_EQ(r.status().code(), Code::kTraining) << "the stored policy applies";
   EXPECT_EQ(reg->Promote("m", 2, "Production", o).status().code(), Code::kTraining) << "spelled otherwise";
+  // Approvals by the same person however spelled are one; separate_approver sees through spellings.
+  Policy four = reg->GetPolicy("m").take();
+  four.separate_approver = true;
+  ASSERT_TRUE(reg->SetPolicy("m", four, "boss", "").ok());
+  ASSERT_TRUE(reg->Approve("m", 2, "carol", "ok").take());
+  EXPECT_FALSE(reg->Approve("m", 2, " Carol", "again").take());
+  o.who = "CAROL";
+  EXPECT_EQ(reg->Promote("m", 2, "production", o).status().code(), Code::kTraining) << "her own approval";
+  o.who = "mallory";
+  auto spelled = reg->Promote("m", 2, "PRODUCTION", o);  // carol approved, mallory promotes
+  ASSERT_TRUE(spelled.ok()) << spelled.status().message();
+  EXPECT_EQ(spelled.value().alias, "production") << "stored as the policy spells it";
+  EXPECT_EQ(reg->Get({"m", 0, "Pro-duction"}).take().version, 2) << "looked up ignoring case and punctuation";
   ASSERT_TRUE(reg->Promote("m", 2, "staging", o).ok()) << "not gated";
   EXPECT_EQ(reg->Promote("m", 1, "Staging", o).status().code(), Code::kUsage) << "staging exists";
   EXPECT_EQ(reg->GetPolicy("nosuch").status().code(), Code::kUsage);
@@ -209,12 +222,22 @@ TEST(Registry, NoOpAndDamagedTargetsAndRollbackWalksBack) {
   // Version 3's checkpoint is deleted: no alias may move onto it.
   std::remove(reg->Get({"m", 3, ""}).take().Find("checkpoint")->path.c_str());
   EXPECT_EQ(reg->Promote("m", 3, "production", o).status().code(), Code::kData);
-  // Version 1 (production now) is damaged: a healthy version replaces it without a loss check.
+  // Version 1 (production now) is damaged: it cannot be evaluated, so the gate
+  // compares the losses recorded at registration; damage is no way around it.
   ASSERT_TRUE(reg->Promote("m", 2, "staging", o).ok());
   std::ofstream(reg->Get({"m", 1, ""}).take().Find("checkpoint")->path) << "bit rot";
+  ASSERT_TRUE(reg->Register(Req(dir, "r4", 2.0)).ok());  // version 4, twice the loss
+  int evaluated = 0;
+  o.compare = [&](const VersionRecord&, const VersionRecord&) -> Result<std::pair<double, double>> {
+    ++evaluated;
+    return std::make_pair(0.0, 9.0);
+  };
+  EXPECT_EQ(reg->Promote("m", 4, "production", o).status().code(), Code::kTraining) << "refused as recorded";
   auto r = reg->Promote("m", 2, "production", o);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r.value().gate["holder_damaged"], true);
+  EXPECT_TRUE(r.value().holder_artifacts_damaged);
+  EXPECT_EQ(r.value().gate["losses_from"], "recorded at registration");
+  EXPECT_EQ(evaluated, 0) << "a damaged holder is not evaluated";
   // ... and rolling back onto the damaged version is refused.
   EXPECT_EQ(reg->Rollback("m", "production", "t", "").status().code(), Code::kData);
   EXPECT_EQ(reg->Get({"m", 0, "production"}).take().version, 2);
