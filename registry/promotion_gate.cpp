@@ -133,12 +133,11 @@ Status DecidePromotion(const PromotionCase& c, nlohmann::json* gate) {
                             ":" + std::to_string(c.holder) + " (@" + c.alias + ")");
   }
   if (!std::isnan(cl) && !std::isnan(hl) && cl > hl * (1 + c.policy.tolerance)) {
-    char buf[256];
-    std::snprintf(buf, sizeof(buf), "%.6g is worse than @%s %s:%lld's %.6g by more than %.3g%%%s", cl,
-                  c.alias.c_str(), c.name.c_str(), static_cast<long long>(c.holder), hl,
-                  c.policy.tolerance * 100,
-                  c.fresh_losses ? " (both on the candidate's holdout)" : " (as recorded)");
-    return Status::Training("promotion refused: " + label + "'s holdout loss " + buf + " (" + c.name +
+    const std::string what = FormatDouble(cl) + " is worse than @" + c.alias + " " + c.name + ":" +
+                             std::to_string(c.holder) + "'s " + FormatDouble(hl) + " by more than " +
+                             FormatDouble(c.policy.tolerance * 100) + "%" +
+                             (c.fresh_losses ? " (both on the candidate's holdout)" : " (as recorded)");
+    return Status::Training("promotion refused: " + label + "'s holdout loss " + what + " (" + c.name +
                             "'s policy tolerance); retrain, or change the policy deliberately with "
                             "`driftrun registry policy " +
                             c.name + " --tolerance X --by WHO`");

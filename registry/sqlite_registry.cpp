@@ -437,6 +437,8 @@ Status SqliteRegistry::SetPolicy(const std::string& name, const Policy& p, const
   Txn txn(db_);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
   DRIFTRUN_RETURN_IF_ERROR(CheckModel(name));
+  DRIFTRUN_ASSIGN_OR_RETURN(Policy before, ReadPolicy(db_, name));
+  if (before.ToJson() == p.ToJson()) return Status::Ok();  // nothing changes: nothing to record
   DRIFTRUN_RETURN_IF_ERROR(WritePolicy(db_, name, p, who, why));
   return txn.Commit();
 }

@@ -73,8 +73,11 @@ std::string VersionTable(const std::vector<VersionRecord>& versions) {
 // One audit event (Registry::History) as a line without its time.
 std::string EventText(const nlohmann::json& e) {
   const std::string ev = e.value("event", "alias");
-  if (ev == "approval")
-    return "approval of version " + Field(e, "version") + " by " + Field(e, "who") + ": " + Field(e, "why");
+  if (ev == "approval") {
+    const std::string note = Field(e, "why");
+    return "approval of version " + Field(e, "version") + " by " + Field(e, "who") +
+           (note.empty() || note == "-" ? "" : ": " + note);
+  }
   if (ev == "policy") {
     const nlohmann::json p = Sub(e, "policy");
     std::vector<std::string> gated;
