@@ -20,11 +20,20 @@ std::string StepName(int64_t step) {
   return buf;
 }
 
+std::string RunIdOf(const nlohmann::json& m) {
+  return m.is_object() && m.contains("run_id") && m["run_id"].is_string() ? m["run_id"].get<std::string>()
+                                                                          : "";
+}
+
 struct ManifestEntry {
   std::string path;
   nlohmann::json m;  // discarded when it does not parse
-  int64_t serial() const { return m.is_object() ? m.value("serial", int64_t{0}) : -1; }
-  std::string run_id() const { return m.is_object() ? m.value("run_id", std::string()) : std::string(); }
+  // Fields of the wrong type (a hand-edited manifest) read as absent, never throw.
+  int64_t serial() const {
+    if (!m.is_object()) return -1;
+    return m.contains("serial") && m["serial"].is_number_integer() ? m["serial"].get<int64_t>() : 0;
+  }
+  std::string run_id() const { return RunIdOf(m); }
 };
 
 // Checkpoint manifests in `dir`, newest first: by write serial (a folder-wide
@@ -46,8 +55,8 @@ std::vector<ManifestEntry> Manifests(const std::string& dir) {
 
 // The manifest's data file name, which must name a file beside it.
 Result<std::string> DataFileOf(const nlohmann::json& m, const std::string& manifest_path) {
-  if (m.is_discarded() || !m.is_object() || m.value("format", "") != kFormat || !m.contains("sha256") ||
-      !m["sha256"].is_string() || !m.contains("file") || !m["file"].is_string()) {
+  if (m.is_discarded() || !m.is_object() || !m.contains("format") || m["format"] != kFormat ||
+      !m.contains("sha256") || !m["sha256"].is_string() || !m.contains("file") || !m["file"].is_string()) {
     return Status::Data("checkpoint manifest '" + manifest_path + "' is corrupt");
   }
   const std::string f = m["file"].get<std::string>();
@@ -193,7 +202,7 @@ Result<CheckpointState> ReadCheckpoint(const std::string& path) {
                             ReadVerified(data, m["sha256"].get<std::string>(), "manifest's"));
   DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::OpenImage(bytes, data));
   DRIFTRUN_ASSIGN_OR_RETURN(CheckpointState s, ParseCheckpoint(*r));
-  s.run_id = m.value("run_id", std::string());
+  s.run_id = RunIdOf(m);
   return s;
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <iostream>
+#include <new>
 
 #include "common/text.h"
 #include "runner/commands.h"
@@ -65,7 +66,19 @@ int main(int argc, char** argv) {
     return 0;
   }
   for (const auto& c : Subcommands()) {
-    if (c.spec->name == std::string(argv[1])) return c.run(argc, argv);
+    if (c.spec->name != std::string(argv[1])) continue;
+    // Last resort: an exception no command mapped to a Status ends with an exit
+    // code from the contract and a message, never an abort.
+    try {
+      return c.run(argc, argv);
+    } catch (const std::bad_alloc&) {
+      std::cerr << "driftrun " << argv[1] << ": infrastructure error: out of memory\n";
+      return 5;
+    } catch (const std::exception& e) {
+      std::cerr << "driftrun " << argv[1]
+                << ": infrastructure error: unexpected failure: " << EscapeForConsole(e.what()) << "\n";
+      return 5;
+    }
   }
   std::vector<std::string> names;
   for (const auto& c : Subcommands()) names.push_back(c.spec->name);

@@ -159,5 +159,23 @@ TEST(Checkpoint, AManifestNamingAFileElsewhereIsRefused) {
   EXPECT_EQ(ReadCheckpoint(m).status().code(), Code::kData);
 }
 
+TEST(Checkpoint, ManifestFieldsOfTheWrongTypeDoNotThrow) {
+  std::string dir = FreshTestDir();
+  auto m = WriteCheckpoint(dir, Sample(10), 3).take();
+  std::string text = ReadFile(m).value();
+  text.replace(text.find("\"run_id\": \"run-a\""), 17, "\"run_id\": 5");
+  text.replace(text.find("\"serial\": 1"), 11, "\"serial\": \"x\"");
+  ASSERT_TRUE(WriteFileAtomic(m, text).ok());
+  std::vector<std::string> w;
+  EXPECT_EQ(FindLatestCheckpoint(dir, &w), m);
+  auto ck = ReadCheckpoint(m);
+  ASSERT_TRUE(ck.ok()) << ck.status().message();
+  EXPECT_EQ(ck.value().run_id, "");
+  EXPECT_TRUE(WriteCheckpoint(dir, Sample(20), 1).ok());
+  text.replace(text.find("\"format\""), 8, "\"format\": 7, \"f\"");
+  ASSERT_TRUE(WriteFileAtomic(m, text).ok());
+  EXPECT_EQ(VerifyCheckpoint(m).code(), Code::kData);
+}
+
 }  // namespace
 }  // namespace driftrun
