@@ -7,10 +7,12 @@
 
 namespace driftrun {
 
-int64_t AliasVersion(sqlite3* db, const std::string& name, const std::string& alias) {
+Result<int64_t> AliasVersion(sqlite3* db, const std::string& name, const std::string& alias) {
   Stmt s(db, "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2");
   s.Bind(1, name).Bind(2, alias);
-  return s.Step() == SQLITE_ROW ? s.Int(0) : 0;
+  if (s.Step() == SQLITE_ROW) return s.Int(0);
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading alias @" + alias + " of " + name));
+  return int64_t{0};
 }
 
 Status MoveAlias(sqlite3* db, const std::string& name, const std::string& alias, int64_t from, int64_t to,
@@ -39,7 +41,7 @@ Status MoveAlias(sqlite3* db, const std::string& name, const std::string& alias,
   return Status::Ok();
 }
 
-int64_t RollbackTarget(sqlite3* db, const std::string& name, const std::string& alias) {
+Result<int64_t> RollbackTarget(sqlite3* db, const std::string& name, const std::string& alias) {
   std::vector<int64_t> stack;
   Stmt s(db, "SELECT to_version, kind FROM alias_events WHERE name = ?1 AND alias = ?2 ORDER BY id");
   s.Bind(1, name).Bind(2, alias);
@@ -52,10 +54,11 @@ int64_t RollbackTarget(sqlite3* db, const std::string& name, const std::string& 
       stack.push_back(s.Int(0));
     }
   }
-  return stack.size() >= 2 ? stack[stack.size() - 2] : 0;
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading the history of @" + alias));
+  return stack.size() >= 2 ? stack[stack.size() - 2] : int64_t{0};
 }
 
-std::string ResolveAlias(sqlite3* db, const std::string& name, const std::string& alias) {
+Result<std::string> ResolveAlias(sqlite3* db, const std::string& name, const std::string& alias) {
   Stmt s(db,
          "SELECT DISTINCT alias FROM alias_events WHERE name = ?1 UNION SELECT alias FROM aliases WHERE name "
          "= ?1");
@@ -65,6 +68,7 @@ std::string ResolveAlias(sqlite3* db, const std::string& name, const std::string
     if (s.Text(0) == alias) return alias;
     if (CanonicalAlias(s.Text(0)) == want) return s.Text(0);
   }
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading the aliases of " + name));
   return alias;
 }
 
@@ -79,13 +83,16 @@ Status CheckAliasSpelling(sqlite3* db, const std::string& name, const std::strin
                            "' only by case or punctuation; use '" + have + "'");
     }
   }
-  return Status::Ok();
+  return s.Check("reading the aliases of " + name);
 }
 
 Result<Policy> ReadPolicy(sqlite3* db, const std::string& name) {
   Stmt s(db, "SELECT policy FROM policies WHERE name = ?1");
   s.Bind(1, name);
-  if (s.Step() != SQLITE_ROW) return Policy();
+  if (s.Step() != SQLITE_ROW) {
+    DRIFTRUN_RETURN_IF_ERROR(s.Check("reading the policy of " + name));
+    return Policy();
+  }
   const auto j = nlohmann::json::parse(s.Text(0), nullptr, false);
   auto p = Policy::FromJson(j);
   if (!p.ok()) return p.status().WithContext("the policy of '" + name + "' in registry.db");
@@ -111,10 +118,11 @@ Status InitPolicy(sqlite3* db, const std::string& name, const Policy& p, const s
   Stmt s(db, "SELECT 1 FROM policies WHERE name = ?1");
   s.Bind(1, name);
   if (s.Step() == SQLITE_ROW) return Status::Ok();
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading the policy of " + name));
   return WritePolicy(db, name, p, "driftrun", why);
 }
 
-nlohmann::json ReadHistory(sqlite3* db, const std::string& name) {
+Result<nlohmann::json> ReadHistory(sqlite3* db, const std::string& name) {
   std::vector<std::pair<std::string, nlohmann::json>> rows;  // (at, event): merged by time
   Stmt s(db,
          "SELECT alias, from_version, to_version, who, at, why, kind, details FROM alias_events "
@@ -134,6 +142,7 @@ nlohmann::json ReadHistory(sqlite3* db, const std::string& name) {
                                      {"rollback", s.Text(6) == "rollback"},
                                      {"details", details.is_discarded() ? nlohmann::json() : details}});
   }
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading the alias history of " + name));
   Stmt ap(db, "SELECT version, by, note, at FROM approvals WHERE name = ?1 ORDER BY rowid");
   ap.Bind(1, name);
   while (ap.Step() == SQLITE_ROW) {
@@ -143,6 +152,7 @@ nlohmann::json ReadHistory(sqlite3* db, const std::string& name) {
                                                  {"why", ap.Text(2)},
                                                  {"at", ap.Text(3)}});
   }
+  DRIFTRUN_RETURN_IF_ERROR(ap.Check("reading the approvals of " + name));
   Stmt po(db, "SELECT policy, who, at, why FROM policy_events WHERE name = ?1 ORDER BY id");
   po.Bind(1, name);
   while (po.Step() == SQLITE_ROW) {
@@ -153,6 +163,7 @@ nlohmann::json ReadHistory(sqlite3* db, const std::string& name) {
                                      {"at", po.Text(2)},
                                      {"why", po.Text(3)}});
   }
+  DRIFTRUN_RETURN_IF_ERROR(po.Check("reading the policy history of " + name));
   std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   nlohmann::json out = nlohmann::json::array();
   for (auto& r : rows) out.push_back(std::move(r.second));

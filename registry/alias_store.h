@@ -14,8 +14,9 @@
 
 namespace driftrun {
 
-// The version `alias` points at, or 0.
-int64_t AliasVersion(sqlite3* db, const std::string& name, const std::string& alias);
+// The version `alias` points at, or 0. Every read here returns Status::Infra
+// when the database fails (busy, I/O): a failure is never "no rows".
+Result<int64_t> AliasVersion(sqlite3* db, const std::string& name, const std::string& alias);
 
 // Points `alias` at `to` and records the move: kind "promote", "rollback",
 // "register" or "noop" (the alias already held `to`: recorded, nothing moves);
@@ -27,19 +28,19 @@ Status MoveAlias(sqlite3* db, const std::string& name, const std::string& alias,
 // Where rolling `alias` back leads: its moves form a stack (a promotion pushes
 // the new holder, a rollback pops), so successive rollbacks walk back through
 // the history instead of alternating. 0: nothing to roll back to.
-int64_t RollbackTarget(sqlite3* db, const std::string& name, const std::string& alias);
+Result<int64_t> RollbackTarget(sqlite3* db, const std::string& name, const std::string& alias);
 
 // The spelling `name` already uses for `alias` (same CanonicalAlias), else
 // `alias` itself: lookups and rollbacks match aliases ignoring case and
 // punctuation.
-std::string ResolveAlias(sqlite3* db, const std::string& name, const std::string& alias);
+Result<std::string> ResolveAlias(sqlite3* db, const std::string& name, const std::string& alias);
 
 // Status::Usage when `alias` differs from an alias `name` already uses only by
 // case or punctuation ("Production" beside "production").
 Status CheckAliasSpelling(sqlite3* db, const std::string& name, const std::string& alias);
 
 // The model's audit trail, oldest first (Registry::History).
-nlohmann::json ReadHistory(sqlite3* db, const std::string& name);
+Result<nlohmann::json> ReadHistory(sqlite3* db, const std::string& name);
 
 // The model's stored policy; a model without one (none registered yet) has the
 // default Policy.

@@ -27,20 +27,24 @@ class Stmt {
   }
   ~Stmt() { sqlite3_finalize(s_); }
   bool ok() const { return rc_ == SQLITE_OK; }
+  // A failed bind makes every later Step() fail with its code.
   Stmt& Bind(int i, const std::string& v) {
-    sqlite3_bind_text(s_, i, v.c_str(), -1, SQLITE_TRANSIENT);
-    return *this;
+    return Keep(ok() ? sqlite3_bind_text(s_, i, v.c_str(), -1, SQLITE_TRANSIENT) : rc_);
   }
-  Stmt& Bind(int i, int64_t v) {
-    sqlite3_bind_int64(s_, i, v);
-    return *this;
+  Stmt& Bind(int i, int64_t v) { return Keep(ok() ? sqlite3_bind_int64(s_, i, v) : rc_); }
+  Stmt& BindNull(int i) { return Keep(ok() ? sqlite3_bind_null(s_, i) : rc_); }
+  // SQLITE_ROW, SQLITE_DONE or an error code (BUSY, IOERR, ...): a loop
+  // `while (s.Step() == SQLITE_ROW)` must be followed by Check(), so that a
+  // failing database is an error, never "no more rows".
+  int Step() {
+    last_ = ok() ? sqlite3_step(s_) : rc_;
+    return last_;
   }
-  Stmt& BindNull(int i) {
-    sqlite3_bind_null(s_, i);
-    return *this;
+  // Status::Infra (DbError) when preparing, binding or the last Step() failed.
+  Status Check(const std::string& what) const {
+    if (ok() && (last_ == SQLITE_ROW || last_ == SQLITE_DONE || last_ == SQLITE_OK)) return Status::Ok();
+    return DbError(db_, what);
   }
-  // SQLITE_ROW, SQLITE_DONE or an error code.
-  int Step() { return ok() ? sqlite3_step(s_) : rc_; }
   std::string Text(int i) const {
     const unsigned char* t = sqlite3_column_text(s_, i);
     return t ? reinterpret_cast<const char*>(t) : "";
@@ -50,9 +54,14 @@ class Stmt {
   std::string Error() const { return sqlite3_errmsg(db_); }
 
  private:
+  Stmt& Keep(int rc) {
+    if (rc != SQLITE_OK) rc_ = rc;
+    return *this;
+  }
   sqlite3* db_;
   sqlite3_stmt* s_ = nullptr;
   int rc_;
+  int last_ = SQLITE_OK;
 };
 
 // Rolls back unless Commit() was called.

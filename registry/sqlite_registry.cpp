@@ -116,7 +116,10 @@ Result<VersionRecord> SqliteRegistry::Load(const std::string& name, int64_t vers
   {
     Stmt s(db_, "SELECT run_id, created, record FROM versions WHERE name = ?1 AND version = ?2");
     s.Bind(1, name).Bind(2, version);
-    if (s.Step() != SQLITE_ROW) return Status::Usage("no version " + name + ":" + std::to_string(version));
+    if (s.Step() != SQLITE_ROW) {
+      DRIFTRUN_RETURN_IF_ERROR(s.Check("reading " + name + ":" + std::to_string(version)));
+      return Status::Usage("no version " + name + ":" + std::to_string(version));
+    }
     v.name = name;
     v.version = version;
     v.run_id = s.Text(0);
@@ -137,13 +140,16 @@ Result<VersionRecord> SqliteRegistry::Load(const std::string& name, int64_t vers
       return path.status().WithContext("registry record " + name + ":" + std::to_string(version));
     v.artifacts.push_back({a.Text(0), path.value(), a.Text(2), a.Int(3)});
   }
+  DRIFTRUN_RETURN_IF_ERROR(a.Check("reading the artifacts of " + name));
   Stmt al(db_, "SELECT alias FROM aliases WHERE name = ?1 AND version = ?2 ORDER BY alias");
   al.Bind(1, name).Bind(2, version);
   while (al.Step() == SQLITE_ROW) v.aliases.push_back(al.Text(0));
+  DRIFTRUN_RETURN_IF_ERROR(al.Check("reading the aliases of " + name));
   Stmt ap(db_, "SELECT by, note, at FROM approvals WHERE name = ?1 AND version = ?2 ORDER BY rowid");
   ap.Bind(1, name).Bind(2, version);
   while (ap.Step() == SQLITE_ROW)
     v.approvals.push_back({{"by", ap.Text(0)}, {"note", ap.Text(1)}, {"at", ap.Text(2)}});
+  DRIFTRUN_RETURN_IF_ERROR(ap.Check("reading the approvals of " + name));
   return v;
 }
 
@@ -166,13 +172,15 @@ Result<VersionRecord> SqliteRegistry::Register(const RegisterRequest& req, bool*
       if (existed) *existed = true;
       return Load(req.name, v);  // already registered: idempotent per (run, checkpoint)
     }
+    DRIFTRUN_RETURN_IF_ERROR(s.Check("looking up run " + req.run_id));
   }
   int64_t version = 1, parent = 0;
   {
     Stmt s(db_, "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE name = ?1");
     s.Bind(1, req.name);
     if (s.Step() == SQLITE_ROW) version = s.Int(0);
-    parent = AliasVersion(db_, req.name, "production");
+    DRIFTRUN_RETURN_IF_ERROR(s.Check("numbering the version"));
+    DRIFTRUN_ASSIGN_OR_RETURN(parent, AliasVersion(db_, req.name, "production"));
     if (parent == 0) parent = version - 1;
   }
   std::map<std::string, std::string> files = req.files;
@@ -214,8 +222,9 @@ Result<VersionRecord> SqliteRegistry::Register(const RegisterRequest& req, bool*
     if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot insert an artifact");
   }
   {
-    DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, req.name, "candidate", AliasVersion(db_, req.name, "candidate"),
-                                       version, "driftrun", "registered run " + req.run_id, "register"));
+    DRIFTRUN_ASSIGN_OR_RETURN(const int64_t candidate, AliasVersion(db_, req.name, "candidate"));
+    DRIFTRUN_RETURN_IF_ERROR(MoveAlias(db_, req.name, "candidate", candidate, version, "driftrun",
+                                       "registered run " + req.run_id, "register"));
     DRIFTRUN_RETURN_IF_ERROR(
         InitPolicy(db_, req.name, req.policy, "first registration (run " + req.run_id + ")"));
   }
@@ -226,7 +235,8 @@ Result<VersionRecord> SqliteRegistry::Register(const RegisterRequest& req, bool*
 Result<VersionRecord> SqliteRegistry::Get(const ModelRef& ref) {
   int64_t version = ref.version;
   if (!ref.alias.empty()) {
-    version = AliasVersion(db_, ref.name, ResolveAlias(db_, ref.name, ref.alias));
+    DRIFTRUN_ASSIGN_OR_RETURN(const std::string alias, ResolveAlias(db_, ref.name, ref.alias));
+    DRIFTRUN_ASSIGN_OR_RETURN(version, AliasVersion(db_, ref.name, alias));
     if (version == 0) {
       return Status::Usage("model '" + ref.name + "' has no alias '" + ref.alias +
                            "'; see `driftrun registry list --model " + ref.name + "`");
@@ -241,6 +251,7 @@ Result<VersionRecord> SqliteRegistry::Get(const ModelRef& ref) {
     Stmt s(db_, "SELECT MAX(version) FROM versions WHERE name = ?1");
     s.Bind(1, ref.name);
     if (s.Step() != SQLITE_ROW || s.Null(0)) {
+      DRIFTRUN_RETURN_IF_ERROR(s.Check("reading the versions of " + ref.name));
       return Status::Usage("no model '" + ref.name + "' in the registry '" + root_ + "'");
     }
     version = s.Int(0);
@@ -256,6 +267,7 @@ Result<std::vector<VersionRecord>> SqliteRegistry::List(const std::string& name,
                              : "SELECT name, version FROM versions WHERE name = ?1 ORDER BY version");
     if (!name.empty()) s.Bind(1, name);
     while (s.Step() == SQLITE_ROW) keys.emplace_back(s.Text(0), s.Int(1));
+    DRIFTRUN_RETURN_IF_ERROR(s.Check("listing versions"));
   }
   std::vector<VersionRecord> out;
   for (const auto& [n, v] : keys) {
@@ -298,6 +310,7 @@ Status SqliteRegistry::CheckModel(const std::string& name) {
   Stmt s(db_, "SELECT 1 FROM versions WHERE name = ?1 LIMIT 1");
   s.Bind(1, name);
   if (s.Step() == SQLITE_ROW) return Status::Ok();
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading the versions of " + name));
   return Status::Usage("no model '" + name + "' in the registry '" + root_ + "'");
 }
 
@@ -326,7 +339,8 @@ Result<PromoteResult> SqliteRegistry::Promote(const std::string& name, int64_t v
   pc.version = version;
   pc.alias = GatedSpelling(pc.policy, alias_in);  // a new gated alias is stored as the policy spells it
   pc.who = o.who;
-  pc.holder = r.holder = AliasVersion(db_, name, pc.alias);
+  DRIFTRUN_ASSIGN_OR_RETURN(pc.holder, AliasVersion(db_, name, pc.alias));
+  r.holder = pc.holder;
   const std::vector<std::string> bad = Damaged(cand);
   if (pc.holder == version) {  // nothing to move, nothing to gate: recorded
     r.noop = true;
@@ -394,10 +408,10 @@ Result<int64_t> SqliteRegistry::Rollback(const std::string& name, const std::str
   if (who.empty()) return Status::Usage("rollback needs --by WHO: every alias move records who made it");
   Txn txn(db_);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
-  const std::string alias = ResolveAlias(db_, name, alias_in);
-  const int64_t cur = AliasVersion(db_, name, alias);
+  DRIFTRUN_ASSIGN_OR_RETURN(const std::string alias, ResolveAlias(db_, name, alias_in));
+  DRIFTRUN_ASSIGN_OR_RETURN(const int64_t cur, AliasVersion(db_, name, alias));
   if (cur == 0) return Status::Usage("model '" + name + "' has no alias '" + alias + "'");
-  const int64_t prev = RollbackTarget(db_, name, alias);
+  DRIFTRUN_ASSIGN_OR_RETURN(const int64_t prev, RollbackTarget(db_, name, alias));
   if (prev == 0) {
     return Status::Usage("cannot roll back " + name + "@" + alias +
                          ": its history has no holder before version " + std::to_string(cur) +
@@ -448,6 +462,7 @@ Result<std::vector<std::string>> SqliteRegistry::Verify() {
   {
     Stmt s(db_, "PRAGMA integrity_check");
     if (s.Step() == SQLITE_ROW && s.Text(0) != "ok") problems.push_back("database: " + s.Text(0));
+    DRIFTRUN_RETURN_IF_ERROR(s.Check("checking the database's integrity"));
   }
   for (auto& p : CheckDatabase(db_)) problems.push_back(std::move(p));
   Stmt s(db_, "SELECT name, version, kind, sha256, file FROM artifacts ORDER BY name, version, kind");
@@ -466,6 +481,7 @@ Result<std::vector<std::string>> SqliteRegistry::Verify() {
       problems.push_back(label + ": '" + path + "' does not match its sha256 (altered or truncated)");
     }
   }
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading the artifact rows"));
   return problems;
 }
 

@@ -158,6 +158,7 @@ std::vector<std::string> CheckDatabase(sqlite3* db) {
         }
       }
     }
+    if (Status st = s.Check("reading the version records"); !st.ok()) problems.push_back(st.message());
   }
   // Rows of other tables that name a version that does not exist.
   struct Orphans {
@@ -183,6 +184,8 @@ std::vector<std::string> CheckDatabase(sqlite3* db) {
       problems.push_back(s.Text(0) + ": " + what + " version " + std::to_string(s.Int(1)) +
                          ", which does not exist");
     }
+    if (Status st = s.Check(std::string("reading table ") + o.table); !st.ok())
+      problems.push_back(st.message());
   }
   return problems;
 }
