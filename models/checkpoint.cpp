@@ -1,6 +1,7 @@
 #include "models/checkpoint.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -214,25 +215,43 @@ Result<CheckpointState> ReadCheckpointData(const std::string& data, const std::s
 
 namespace {
 
+// A root attribute that must hold a whole number in [0, 2^53]: a missing one,
+// NaN, a fraction or a huge value is a damaged checkpoint (Status::Data), not a
+// silent 0 or an undefined cast.
+Result<int64_t> CountAttr(const H5Reader& r, const char* k, bool required) {
+  auto v = r.AttrDouble("/", k);
+  if (!v.ok()) {
+    if (!required) return int64_t{0};
+    return Status::Data("checkpoint '" + r.path() + "' has no attribute '" + k +
+                        "' (damaged or not a checkpoint)");
+  }
+  const double d = v.value();
+  if (!(d >= 0 && d <= 9007199254740992.0) || d != std::floor(d)) {
+    return Status::Data("checkpoint '" + r.path() + "' attribute '" + k + "' is not a count (damaged)");
+  }
+  return static_cast<int64_t>(d);
+}
+
 Result<CheckpointState> ParseCheckpoint(const H5Reader& r) {
   CheckpointState s;
-  auto attr = [&](const char* k) {
+  DRIFTRUN_ASSIGN_OR_RETURN(s.step, CountAttr(r, "step", true));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.epoch, CountAttr(r, "epoch", true));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.next_batch, CountAttr(r, "next_batch", true));
+  DRIFTRUN_ASSIGN_OR_RETURN(const int64_t epoch_base, CountAttr(r, "epoch_base", false));
+  // Files say the 1-based epoch the checkpoint is in (or ended: next_batch 0);
+  // those written before that (no epoch_base) said the 0-based one to continue in.
+  if (epoch_base == 1 && s.next_batch > 0 && s.epoch > 0) s.epoch -= 1;
+  DRIFTRUN_ASSIGN_OR_RETURN(s.world_size, CountAttr(r, "world_size", true));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.classes, CountAttr(r, "classes", true));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.in_dim, CountAttr(r, "in_dim", true));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.out_dim, CountAttr(r, "out_dim", true));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.epoch_loss_steps, CountAttr(r, "epoch_loss_steps", true));
+  auto real = [&](const char* k) {
     auto v = r.AttrDouble("/", k);
     return v.ok() ? v.value() : 0.0;
   };
-  s.step = static_cast<int64_t>(attr("step"));
-  s.epoch = static_cast<int64_t>(attr("epoch"));
-  // Files say the 1-based epoch the checkpoint is in (or ended: next_batch 0);
-  // those written before that (no epoch_base) said the 0-based one to continue in.
-  if (attr("epoch_base") == 1 && attr("next_batch") > 0) s.epoch -= 1;
-  s.next_batch = static_cast<int64_t>(attr("next_batch"));
-  s.world_size = static_cast<int64_t>(attr("world_size"));
-  s.classes = static_cast<int64_t>(attr("classes"));
-  s.in_dim = static_cast<int64_t>(attr("in_dim"));
-  s.out_dim = static_cast<int64_t>(attr("out_dim"));
-  s.epoch_loss_sum = attr("epoch_loss_sum");
-  s.epoch_loss_steps = static_cast<int64_t>(attr("epoch_loss_steps"));
-  s.samples_seen = attr("samples_seen");
+  s.epoch_loss_sum = real("epoch_loss_sum");
+  s.samples_seen = real("samples_seen");
   DRIFTRUN_ASSIGN_OR_RETURN(s.config_hash, r.AttrString("/", "config_hash"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.task, r.AttrString("/", "task"));
   // Checkpoints written before model descriptions existed have none: they still

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <unistd.h>
+#include <cmath>
 #include <fstream>
 
 #include "common/file_util.h"
+#include "dataio/h5_io.h"
 #include "tests/common/test_paths.h"
 
 namespace driftrun {
@@ -175,6 +177,33 @@ TEST(Checkpoint, ManifestFieldsOfTheWrongTypeDoNotThrow) {
   text.replace(text.find("\"format\""), 8, "\"format\": 7, \"f\"");
   ASSERT_TRUE(WriteFileAtomic(m, text).ok());
   EXPECT_EQ(VerifyCheckpoint(m).code(), Code::kData);
+}
+
+TEST(Checkpoint, MissingOrNonCountAttributesAreDamageNotZero) {
+  std::string dir = FreshTestDir();
+  for (double bad : {std::nan(""), 1e300, -3.0, 2.5}) {
+    const std::string path = dir + "/fake.h5";
+    {
+      auto w = H5Writer::Create(path).take();
+      for (const char* k :
+           {"epoch", "next_batch", "world_size", "classes", "in_dim", "out_dim", "epoch_loss_steps"})
+        ASSERT_TRUE(w->AttrDouble("/", k, 1).ok());
+      ASSERT_TRUE(w->AttrDouble("/", "step", bad).ok());
+      ASSERT_TRUE(w->Commit().ok());
+    }
+    auto r = ReadCheckpointData(path, "");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), Code::kData) << bad;
+    EXPECT_NE(r.status().message().find("'step' is not a count"), std::string::npos) << r.status().message();
+  }
+  {
+    auto w = H5Writer::Create(dir + "/nostep.h5").take();
+    ASSERT_TRUE(w->AttrDouble("/", "epoch", 1).ok());
+    ASSERT_TRUE(w->Commit().ok());
+  }
+  auto r = ReadCheckpointData(dir + "/nostep.h5", "");
+  EXPECT_EQ(r.status().code(), Code::kData);
+  EXPECT_NE(r.status().message().find("no attribute 'step'"), std::string::npos) << r.status().message();
 }
 
 }  // namespace
