@@ -94,10 +94,6 @@ std::string ConvertList(const toml::node& n, const KeyInfo& k, ConfigValue* out)
 }
 
 // Converts a TOML node to the key's type; an error string when it does not fit.
-std::string ValueToTomlDouble(double d) {
-  return std::isnan(d) ? "nan" : d > 0 ? "inf" : "-inf";
-}
-
 std::string Convert(const toml::node& n, const KeyInfo& k, ConfigValue* out) {
   switch (k.type) {
     case ValueType::kString:
@@ -118,7 +114,7 @@ std::string Convert(const toml::node& n, const KeyInfo& k, ConfigValue* out) {
         return "";
       }
       if (auto v = n.value_exact<double>()) {
-        if (!std::isfinite(*v)) return "must be a finite number, not " + ValueToTomlDouble(*v);
+        if (!std::isfinite(*v)) return "must be a finite number, not " + FormatDouble(*v);
         *out = *v;
         return "";
       }

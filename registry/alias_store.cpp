@@ -73,17 +73,10 @@ Result<std::string> ResolveAlias(sqlite3* db, const std::string& name, const std
 }
 
 Status CheckAliasSpelling(sqlite3* db, const std::string& name, const std::string& alias) {
-  Stmt s(db, "SELECT DISTINCT alias FROM alias_events WHERE name = ?1");
-  s.Bind(1, name);
-  const std::string want = CanonicalAlias(alias);
-  while (s.Step() == SQLITE_ROW) {
-    const std::string have = s.Text(0);
-    if (have != alias && CanonicalAlias(have) == want) {
-      return Status::Usage("alias '" + alias + "' differs from " + name + "'s existing alias '" + have +
-                           "' only by case or punctuation; use '" + have + "'");
-    }
-  }
-  return s.Check("reading the aliases of " + name);
+  DRIFTRUN_ASSIGN_OR_RETURN(const std::string have, ResolveAlias(db, name, alias));
+  if (have == alias) return Status::Ok();
+  return Status::Usage("alias '" + alias + "' differs from " + name + "'s existing alias '" + have +
+                       "' only by case or punctuation; use '" + have + "'");
 }
 
 Result<Policy> ReadPolicy(sqlite3* db, const std::string& name) {

@@ -16,6 +16,15 @@ nlohmann::json Policy::ToJson() const {
           {"separate_approver", separate_approver}};
 }
 
+Policy Policy::FromConfig(const Config& cfg) {
+  Policy p;
+  p.require_approval = cfg.Bool("registry.require_approval");
+  p.tolerance = cfg.Float("registry.tolerance");
+  p.gated = cfg.StrList("registry.gated");
+  p.separate_approver = cfg.Bool("registry.separate_approver");
+  return p;
+}
+
 Result<Policy> Policy::FromJson(const nlohmann::json& j) {
   Policy p;
   auto bad = [](const char* f) {

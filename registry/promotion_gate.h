@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config.h"
 #include "common/status.h"
 
 namespace driftrun {
@@ -32,6 +33,9 @@ struct Policy {
   bool separate_approver = false;  // the promoter's own approval does not count
 
   nlohmann::json ToJson() const;
+  // The policy a config's [registry] keys describe (require_approval,
+  // tolerance, gated, separate_approver).
+  static Policy FromConfig(const Config& cfg);
   // Status::Data naming the field when `j` is not a policy.
   static Result<Policy> FromJson(const nlohmann::json& j);
   // Status::Usage unless tolerance >= 0 and every gated alias is a valid name.

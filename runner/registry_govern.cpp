@@ -35,12 +35,7 @@ Status NeedBy(const char* what) {
 // Policy keys in --config/--set do not apply to an existing model: say so
 // where they differ from the stored policy.
 void WarnIgnoredPolicyKeys(const Config& cfg, const std::string& name, const Policy& stored) {
-  Policy from_cfg;
-  from_cfg.require_approval = cfg.Bool("registry.require_approval");
-  from_cfg.tolerance = cfg.Float("registry.tolerance");
-  from_cfg.gated = cfg.StrList("registry.gated");
-  from_cfg.separate_approver = cfg.Bool("registry.separate_approver");
-  const nlohmann::json a = from_cfg.ToJson(), b = stored.ToJson();
+  const nlohmann::json a = Policy::FromConfig(cfg).ToJson(), b = stored.ToJson();
   for (const auto& [k, v] : a.items()) {
     const std::string key = "registry." + k;
     if (cfg.Origin(key) == "default" || b[k] == v) continue;

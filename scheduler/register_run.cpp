@@ -51,10 +51,7 @@ Result<VersionRecord> RegisterRun(const std::string& run_dir, const RegisterRunO
                 {"task", cfg.Str("model.task")},
                 {"trigger", o.trigger},
                 {"run_dir", AbsolutePath(run_dir)}};
-  req.policy.require_approval = cfg.Bool("registry.require_approval");
-  req.policy.tolerance = cfg.Float("registry.tolerance");
-  req.policy.gated = cfg.StrList("registry.gated");
-  req.policy.separate_approver = cfg.Bool("registry.separate_approver");
+  req.policy = Policy::FromConfig(cfg);
   req.files["checkpoint"] = manifest.substr(0, manifest.size() - 5) + ".h5";
   req.files["report"] = run_dir + "/summary.json";
 
