@@ -11,11 +11,13 @@
 //
 // Call order: every rank of the group calls the same collectives in the same order,
 // as with MPI. Thread-safety: one thread at a time per communicator.
-// Failure: a failed collective returns Status::Infra naming the op and the rank;
-// the group is then unusable and the caller exits.
+// Failure: a failed or timed-out collective returns Status::Infra naming the op,
+// its size, the step and the rank(s) at fault; the group is then unusable and the
+// caller exits (code 5).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -54,6 +56,14 @@ class Communicator {
   // Copies `count` elements from `root` to every rank, in place.
   [[nodiscard]] virtual Status Broadcast(void* buf, size_t count, DType dtype, int root) = 0;
   [[nodiscard]] virtual Status Barrier() = 0;
+
+  // Where the caller is, for deadline messages: the trainer sets the step it
+  // runs (-1 before the first). Not an MPI call; no ordering requirement.
+  void set_step(int64_t step) { step_ = step; }
+  int64_t step() const { return step_; }
+
+ private:
+  int64_t step_ = -1;
 };
 
 // A Work that is already complete with the given status.

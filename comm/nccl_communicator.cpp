@@ -56,7 +56,8 @@ struct NcclState {
   cudaStream_t stream = nullptr;
   int rank = 0;
   int size = 1;
-  double timeout_s = 300;
+  double timeout_s = 600;
+  int64_t step = -1;  // the trainer's step, for the deadline message
   bool aborted = false;
 
   // [NCCL deadlines] Polls the event until done, an async NCCL error, or the
@@ -79,9 +80,13 @@ struct NcclState {
       if (std::chrono::steady_clock::now() > deadline) {
         ncclCommAbort(comm);
         aborted = true;
-        return Status::Infra(std::string("NCCL ") + op + " on rank " + std::to_string(rank) +
-                             " did not complete within " + std::to_string(timeout_s) +
-                             " s; a peer rank is missing or hung");
+        return Status::Infra(
+            std::string("NCCL ") + op + " on rank " + std::to_string(rank) +
+            (step >= 0 ? " at step " + std::to_string(step) : std::string(" before the first step")) +
+            " did not complete within " + std::to_string(timeout_s) +
+            " s (dist.timeout_s): a peer rank is missing or hung. The job stops (exit 5) so that "
+            "a supervisor or Slurm can restart it; --resume auto continues from the last "
+            "checkpoint");
       }
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
@@ -172,6 +177,9 @@ Status NcclCommunicator::AllReduce(void* buf, size_t count, DType dtype, ReduceO
 }
 
 std::unique_ptr<Work> NcclCommunicator::AllReduceAsync(void* buf, size_t count, DType dtype, ReduceOp op) {
+  if (s_->aborted)
+    return std::make_unique<DoneWork>(Status::Infra("the NCCL communicator was aborted after an error"));
+  s_->step = step();
   ncclResult_t r = ncclAllReduce(buf, buf, count, ToNccl(dtype), ToNccl(op), s_->comm, s_->stream);
   if (r != ncclSuccess) {
     return std::make_unique<DoneWork>(Status::Infra(std::string("ncclAllReduce failed on rank ") +
@@ -181,6 +189,8 @@ std::unique_ptr<Work> NcclCommunicator::AllReduceAsync(void* buf, size_t count, 
 }
 
 Status NcclCommunicator::Broadcast(void* buf, size_t count, DType dtype, int root) {
+  if (s_->aborted) return Status::Infra("the NCCL communicator was aborted after an error");
+  s_->step = step();
   NCCL_CHECK(ncclBroadcast(buf, buf, count, ToNccl(dtype), root, s_->comm, s_->stream), s_->rank);
   return s_->Sync("broadcast");
 }

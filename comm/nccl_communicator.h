@@ -22,7 +22,7 @@ class NcclCommunicator : public Communicator {
  public:
   // `stream` is a cudaStream_t; `timeout_s` bounds every wait.
   static Result<std::unique_ptr<NcclCommunicator>> Create(Communicator& host, int device, void* stream,
-                                                          double timeout_s = 300);
+                                                          double timeout_s = 600);
   ~NcclCommunicator() override;
   int rank() const override;
   int size() const override;

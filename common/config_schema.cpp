@@ -117,6 +117,9 @@ Keys DistKeys() {
        "gradient bucket size in MiB; a bucket is reduced as soon as it fills"},
       {"dist", "verify_every_steps", T::kInt, "0", "",
        "> 0 checks every this many steps that all ranks hold bit-identical weights (exit 5 if not)"},
+      {"dist", "timeout_s", T::kFloat, "600.0", "",
+       "deadline of every collective (MPI and NCCL); on expiry the job names the ranks that never arrived "
+       "and exits 5 so a supervisor can restart it"},
   };
 }
 

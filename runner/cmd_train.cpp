@@ -119,12 +119,18 @@ std::string RelaunchCommand(const char* argv0, int ranks, const std::vector<std:
   return c;
 }
 
-// Test hook (tests/integration/test_resume.py): DRIFTRUN_FAULT_SIGNAL_AT_STEP=K
-// raises SIGTERM on rank DRIFTRUN_FAULT_RANK (default the last) before step K.
+// Test hooks (tests/integration/test_resume.py, test_deadline.py): on rank
+// DRIFTRUN_FAULT_RANK (default the last), before step K:
+// DRIFTRUN_FAULT_SIGNAL_AT_STEP=K raises SIGTERM; DRIFTRUN_FAULT_SLEEP_AT_STEP=K
+// sleeps DRIFTRUN_FAULT_SLEEP_S seconds (default 3600) outside MPI, a hung rank.
 FaultInjection FaultFromEnv() {
   FaultInjection f;
   const char* step = std::getenv("DRIFTRUN_FAULT_SIGNAL_AT_STEP");
   const char* rank = std::getenv("DRIFTRUN_FAULT_RANK");
+  const char* sleep_at = std::getenv("DRIFTRUN_FAULT_SLEEP_AT_STEP");
+  const char* sleep_s = std::getenv("DRIFTRUN_FAULT_SLEEP_S");
+  if (sleep_at && *sleep_at) f.sleep_at_step = std::atoll(sleep_at);
+  f.sleep_s = sleep_s && *sleep_s ? std::atof(sleep_s) : 3600;
   if (step && *step) f.signal_at_step = std::atoll(step);
   if (rank && *rank) f.rank = std::atoi(rank);
   return f;
@@ -153,7 +159,11 @@ int RunTrain(int argc, char** argv) {
   if (!cfg.ok()) {
     return env->rank() == 0 ? ReportStatus("train", cfg.status()) : cfg.status().exit_code();
   }
-  MpiCommunicator world(MPI_COMM_WORLD);
+  auto world_or = MpiCommunicator::Create(MPI_COMM_WORLD, cfg.value().Float("dist.timeout_s"));
+  if (!world_or.ok()) {
+    return env->rank() == 0 ? ReportStatus("train", world_or.status()) : world_or.status().exit_code();
+  }
+  MpiCommunicator& world = *world_or.value();
   TrainRequest req;
   req.config_path = FLAGS_config;
   req.run_dir = FLAGS_run_dir;

@@ -1,8 +1,10 @@
 #include "trainers/step_loop.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <csignal>
+#include <thread>
 
 #include "comm/collectives.h"
 #include "dataio/sharding.h"
@@ -51,7 +53,9 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
 
 void MaybeFireFault(const Session& s, const FaultInjection& f, int64_t step) {
   const int rank = f.rank >= 0 ? f.rank : s.world->size() - 1;
-  if (step != f.signal_at_step || s.world->rank() != rank) return;
+  if (s.world->rank() != rank) return;
+  if (step == f.sleep_at_step) std::this_thread::sleep_for(std::chrono::duration<double>(f.sleep_s));
+  if (step != f.signal_at_step) return;
   if (f.fire) {
     f.fire();
   } else {
@@ -116,6 +120,8 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
     const int64_t first_batch = at.next_batch;
     int64_t b = first_batch;
     while (b < plan.batches && at.step < plan.total_steps) {
+      s.world->set_step(at.step);
+      s.grad_comm->set_step(at.step);
       MaybeFireFault(s, hooks.fault, at.step);
       const int64_t k = b - first_batch;
       torch::Tensor idx = epoch_idx.narrow(0, lb.offsets[k], lb.offsets[k + 1] - lb.offsets[k]);

@@ -66,6 +66,7 @@ void ReadTraining(const Config& c, TrainOptions* o) {
   o->log_every_steps = c.Int("train.log_every_steps");
   o->backend = c.Str("dist.backend");
   o->bucket_mb = c.Float("dist.bucket_mb");
+  o->timeout_s = c.Float("dist.timeout_s");
   o->verify_every = c.Int("dist.verify_every_steps");
   o->checkpoint_every = c.Int("checkpoint.every_steps");
   o->checkpoint_initial = c.Bool("checkpoint.initial");
@@ -121,6 +122,8 @@ Status CheckTraining(const Config& c, const TrainOptions& o, int world) {
   if (o.threads < 0) return Bad(c, "train.threads", "must be >= 0");
   if (o.log_every_steps < 0) return Bad(c, "train.log_every_steps", "must be >= 0");
   if (!(o.bucket_mb > 0)) return Bad(c, "dist.bucket_mb", "must be > 0");
+  if (!(o.timeout_s > 0 && o.timeout_s <= 1e7))
+    return Bad(c, "dist.timeout_s", "must be in (0, 1e7] seconds");
   if (o.verify_every < 0) return Bad(c, "dist.verify_every_steps", "must be >= 0");
   if (o.checkpoint_every < 0) return Bad(c, "checkpoint.every_steps", "must be >= 0");
   if (o.checkpoint_keep < 1) return Bad(c, "checkpoint.keep", "must be >= 1");

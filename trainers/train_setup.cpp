@@ -119,7 +119,7 @@ Status SetupDevice(Session& s, int local_rank) {
   int dev = local_rank % static_cast<int>(torch::cuda::device_count());
   s.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(dev));
   if ((s.o.backend != "mpi" && s.world->size() > 1) || s.o.backend == "nccl") {
-    auto nc = NcclCommunicator::Create(*s.world, dev, CurrentCudaStream(dev));
+    auto nc = NcclCommunicator::Create(*s.world, dev, CurrentCudaStream(dev), s.o.timeout_s);
     if (!nc.ok()) return nc.status();
     s.nccl = nc.take();
     s.grad_comm = s.nccl.get();

@@ -26,12 +26,15 @@
 
 namespace driftrun {
 
-// Test hook: on `rank`, just before step `signal_at_step` runs, call `fire`
-// (default: raise SIGTERM, as if an operator had sent it). -1: never. The CLI
-// fills it from DRIFTRUN_FAULT_SIGNAL_AT_STEP / DRIFTRUN_FAULT_RANK; nothing in
-// trainers/ reads the environment.
+// Test hooks: on `rank`, just before step `signal_at_step` runs, call `fire`
+// (default: raise SIGTERM, as if an operator had sent it); before step
+// `sleep_at_step`, sleep `sleep_s` seconds outside MPI (a hung rank, for the
+// collective deadline). -1: never. The CLI fills it from DRIFTRUN_FAULT_* (see
+// cmd_train.cpp); nothing in trainers/ reads the environment.
 struct FaultInjection {
   int64_t signal_at_step = -1;
+  int64_t sleep_at_step = -1;
+  double sleep_s = 0;
   int rank = -1;               // -1: the last rank
   std::function<void()> fire;  // null: std::raise(SIGTERM)
 };

@@ -11,7 +11,9 @@ namespace driftrun {
 namespace {
 
 TEST(MpiCommunicator, AllReduceSumMaxMin) {
-  MpiCommunicator c(MPI_COMM_WORLD);
+  auto c_or = MpiCommunicator::Create(MPI_COMM_WORLD);
+  ASSERT_TRUE(c_or.ok()) << c_or.status().message();
+  MpiCommunicator& c = *c_or.value();
   const int n = c.size();
   std::vector<double> v = {1.0, static_cast<double>(c.rank())};
   ASSERT_TRUE(c.AllReduce(v.data(), 2, DType::kFloat64, ReduceOp::kSum).ok());
@@ -26,7 +28,9 @@ TEST(MpiCommunicator, AllReduceSumMaxMin) {
 }
 
 TEST(MpiCommunicator, AsyncAllReduceOfManyBuffersInOrder) {
-  MpiCommunicator c(MPI_COMM_WORLD);
+  auto c_or = MpiCommunicator::Create(MPI_COMM_WORLD);
+  ASSERT_TRUE(c_or.ok()) << c_or.status().message();
+  MpiCommunicator& c = *c_or.value();
   std::vector<std::vector<float>> bufs(4, std::vector<float>(1000));
   std::vector<std::unique_ptr<Work>> work;
   for (size_t b = 0; b < bufs.size(); ++b) {
@@ -43,7 +47,9 @@ TEST(MpiCommunicator, AsyncAllReduceOfManyBuffersInOrder) {
 }
 
 TEST(MpiCommunicator, BroadcastAndAgree) {
-  MpiCommunicator c(MPI_COMM_WORLD);
+  auto c_or = MpiCommunicator::Create(MPI_COMM_WORLD);
+  ASSERT_TRUE(c_or.ok()) << c_or.status().message();
+  MpiCommunicator& c = *c_or.value();
   std::string s = c.rank() == 0 ? "from rank 0" : "";
   ASSERT_TRUE(BroadcastString(c, &s).ok());
   EXPECT_EQ(s, "from rank 0");

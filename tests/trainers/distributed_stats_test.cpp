@@ -20,7 +20,9 @@ namespace driftrun {
 namespace {
 
 TEST(DistributedStats, MergedOverRanksEqualsWholeFile) {
-  MpiCommunicator comm(MPI_COMM_WORLD);
+  auto comm_or = MpiCommunicator::Create(MPI_COMM_WORLD);
+  ASSERT_TRUE(comm_or.ok()) << comm_or.status().message();
+  MpiCommunicator& comm = *comm_or.value();
   const int64_t rows = 100003, cols = 6;
   auto x = SpecialData(rows, cols, 99);
   std::string path = ::testing::TempDir() + "/driftrun_dist_stats.h5";
