@@ -194,10 +194,14 @@ Status SetFromNode(const toml::node& n, const KeyInfo& k, const std::string& whe
 Result<Config> Config::Load(const std::string& path, const std::vector<std::string>& overrides) {
   std::string text;
   if (!path.empty()) {
+    if (IsDir(path)) {
+      return Status::Usage("config file '" + path +
+                           "' is a directory, not a file; name a .toml file (examples are in configs/)");
+    }
     auto t = ReadFile(path);
     if (!t.ok()) {
-      return Status::Usage("config file '" + path +
-                           "' cannot be read; check the --config path (examples are in configs/)");
+      return Status::Usage("config file '" + path + "' cannot be read (" + t.status().message() +
+                           "); check the --config path (examples are in configs/)");
     }
     text = t.take();
   }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -17,7 +18,9 @@ namespace driftrun {
 namespace {
 
 Status PosixError(const std::string& what, const std::string& path, int err) {
-  std::string hint = err == ENOSPC   ? " (disk full: free space and retry)"
+  std::string hint = err == ENOSPC ? " (disk full: free space and retry)"
+                     : err == EFBIG || err == EDQUOT
+                         ? " (file size limit or disk quota reached: free space or raise the limit)"
                      : err == EACCES ? " (permission denied: check the folder's owner)"
                                      : "";
   return Status::Infra(what + " '" + path + "': " + std::strerror(err) + hint);
@@ -39,8 +42,22 @@ Status FsyncPath(const std::string& path) {
   return Status::Ok();
 }
 
+namespace {
+std::string& KillBeforeCommit() {
+  static std::string text;
+  return text;
+}
+}  // namespace
+
+void InitProcessForFiles() {
+  std::signal(SIGXFSZ, SIG_IGN);
+  const char* kill = std::getenv("DRIFTRUN_FAULT_KILL_BEFORE_COMMIT");
+  if (kill && *kill) KillBeforeCommit() = kill;
+}
+
 Status CommitFileAtomic(const std::string& tmp, const std::string& path) {
   Status st = FsyncPath(tmp);
+  if (!KillBeforeCommit().empty() && path.find(KillBeforeCommit()) != std::string::npos) std::raise(SIGKILL);
   if (st.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) {
     st = PosixError("cannot rename temporary file onto", path, errno);
   }
@@ -51,7 +68,24 @@ Status CommitFileAtomic(const std::string& tmp, const std::string& path) {
   return FsyncPath(DirName(path));
 }
 
+void RemoveStaleTemps(const std::string& path) {
+  const std::string dir = DirName(path);
+  const std::string prefix = path.substr(path.find_last_of('/') + 1) + ".tmp.";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string pid = name.substr(prefix.size());
+    if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH)
+      std::remove((dir + "/" + name).c_str());
+  }
+  ::closedir(d);
+}
+
 Status WriteFileAtomic(const std::string& path, const std::string& bytes) {
+  RemoveStaleTemps(path);
   const std::string tmp = TempPathFor(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) return PosixError("cannot create", tmp, errno);

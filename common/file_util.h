@@ -6,6 +6,7 @@
 // the path and what to do; the temporary file is removed on failure.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,6 +19,17 @@ Status WriteFileAtomic(const std::string& path, const std::string& bytes);
 // Makes the temporary file `tmp` durable and renames it to `path` (both in one
 // folder). Used by writers that produce the temp file themselves (HDF5).
 Status CommitFileAtomic(const std::string& tmp, const std::string& path);
+
+// Process set-up shared by driftrun's executables: SIGXFSZ is ignored, so that a
+// write past RLIMIT_FSIZE fails with EFBIG (an exit-5 message, temporary file
+// removed) instead of killing the process with a core dump. Test hook: with
+// DRIFTRUN_FAULT_KILL_BEFORE_COMMIT=TEXT set, the process SIGKILLs itself just
+// before CommitFileAtomic renames a file whose path contains TEXT (a crash in
+// the middle of a checkpoint or export; tests/integration/test_bad_input.py).
+void InitProcessForFiles();
+// Removes "<path>.tmp.<pid>" files whose writer process is gone (killed in the
+// middle of a write): every atomic writer calls it before it starts.
+void RemoveStaleTemps(const std::string& path);
 Status FsyncPath(const std::string& path);
 Status MakeDirs(const std::string& path);
 Result<std::string> ReadFile(const std::string& path);

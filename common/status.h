@@ -6,12 +6,23 @@
 // DESIGN.md, and a message that says what was wrong, where, and what to do.
 // Context is chained with WithContext() as the error travels up:
 //   "reading data/train.h5: dataset '/labels': 900 rows, features have 1000".
+// The chain stays inspectable: root_message() is what failed, context() the
+// layers it failed inside (outermost first); message() joins them.
+//
+// Misuse is a bug and fails loudly in checked builds (debug, or
+// -DDRIFTRUN_CHECKED as the sanitizer build sets): reading a Result's value when
+// it holds an error aborts with the error, instead of a default-constructed value.
 //
 // Thread-safety: a Status is a value; copies are independent.
 #pragma once
 
 #include <string>
 #include <utility>
+#include <vector>
+
+#if !defined(NDEBUG) && !defined(DRIFTRUN_CHECKED)
+#define DRIFTRUN_CHECKED 1
+#endif
 
 namespace driftrun {
 
@@ -40,17 +51,25 @@ class [[nodiscard]] Status {
   const std::string& message() const { return msg_; }
 
   // Prefixes the message with where the failure happened; OK stays OK.
-  Status WithContext(const std::string& where) const {
-    if (ok()) return *this;
-    return Status(code_, where + ": " + msg_);
-  }
+  Status WithContext(const std::string& where) const;
+  // The innermost message (what failed) and the layers around it, outermost first.
+  const std::string& root_message() const { return context_.empty() ? msg_ : root_; }
+  const std::vector<std::string>& context() const { return context_; }
 
   std::string ToString() const;
 
  private:
   Code code_ = Code::kOk;
   std::string msg_;
+  std::string root_;                  // set once context is added
+  std::vector<std::string> context_;  // outermost first
 };
+
+namespace internal {
+// A checked build's answer to reading the value of a failed Result: prints the
+// error and where, then aborts (a bug in driftrun, not bad input).
+[[noreturn]] void DieOnMisusedResult(const Status& st, const char* what);
+}  // namespace internal
 
 // Name of a code as printed in messages ("usage error", "data error", ...).
 const char* CodeName(Code code);
@@ -63,11 +82,27 @@ class [[nodiscard]] Result {
   Result(Status status) : status_(std::move(status)) {}  // NOLINT(implicit)
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
-  T& value() { return value_; }
-  const T& value() const { return value_; }
-  T&& take() { return std::move(value_); }
+  T& value() {
+    Check("value()");
+    return value_;
+  }
+  const T& value() const {
+    Check("value()");
+    return value_;
+  }
+  T&& take() {
+    Check("take()");
+    return std::move(value_);
+  }
 
  private:
+  void Check(const char* what) const {
+#ifdef DRIFTRUN_CHECKED
+    if (!status_.ok()) internal::DieOnMisusedResult(status_, what);
+#else
+    (void)what;
+#endif
+  }
   Status status_;
   T value_{};
 };

@@ -3,7 +3,9 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <numeric>
 
 #include "common/file_util.h"
@@ -40,10 +42,23 @@ class Handle {
 
 void SilenceHdf5() {
   static bool done = [] {
+    // No HDF5 clean-up at exit: a file whose flush failed (disk full, EFBIG) is
+    // left open in HDF5's table, and H5_term_library segfaults closing it again.
+    // Every writer closes (and on failure removes) its file itself.
+    H5dont_atexit();
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     return true;
   }();
   (void)done;
+}
+
+// Why a write failed, from the errno HDF5's POSIX driver left behind.
+std::string WriteFailure(int err) {
+  if (err == ENOSPC) return "disk full; free space and retry";
+  if (err == EFBIG || err == EDQUOT)
+    return "file size limit or disk quota reached; free space or raise the limit";
+  if (err == EIO) return "I/O error; check the disk";
+  return "disk full or unwritable? (" + std::string(std::strerror(err)) + ")";
 }
 
 template <typename T>
@@ -82,6 +97,8 @@ Result<std::unique_ptr<H5Reader>> H5Reader::Open(const std::string& path) {
     return Status::Data("data file '" + path +
                         "' does not exist; check the path or run `driftrun make-data`");
   }
+  if (IsDir(path))
+    return Status::Data("'" + path + "' is a directory, not an HDF5 file; name a .h5 file in it");
   if (H5Fis_hdf5(path.c_str()) <= 0) {
     return Status::Data("'" + path + "' is not an HDF5 file (or it is truncated); re-create it");
   }
@@ -344,6 +361,7 @@ Result<std::vector<std::string>> H5Reader::List(const std::string& group) const 
 
 Result<std::unique_ptr<H5Writer>> H5Writer::Create(const std::string& path) {
   SilenceHdf5();
+  RemoveStaleTemps(path);
   std::string tmp = TempPathFor(path);
   hid_t f = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (f < 0) {
@@ -364,7 +382,7 @@ Status H5Writer::CloseFile() {
   if (file_ < 0) return Status::Ok();
   herr_t rc = H5Fclose(file_);
   file_ = -1;
-  if (rc < 0) return Status::Infra("closing '" + tmp_ + "' failed (disk full?)");
+  if (rc < 0) return Status::Infra("closing '" + tmp_ + "' failed: " + WriteFailure(errno));
   return Status::Ok();
 }
 
@@ -387,7 +405,7 @@ Status H5Writer::WriteRaw(const std::string& dataset, const std::vector<int64_t>
   Handle d(H5Dcreate2(file_, dataset.c_str(), type, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT));
   if (!d.valid()) return Status::Infra(where + ": cannot create it");
   if (H5Dwrite(d.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
-    return Status::Infra(where + ": write failed (disk full?)");
+    return Status::Infra(where + ": write failed: " + WriteFailure(errno));
   }
   return Status::Ok();
 }

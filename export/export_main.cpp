@@ -42,6 +42,7 @@ void AddTextHashMetadata(const driftrun::CheckpointState& ck, std::map<std::stri
 }  // namespace
 
 int main(int argc, char** argv) {
+  driftrun::InitProcessForFiles();
   using namespace driftrun;
   std::string ckpt, out, version = "unknown";
   std::map<std::string, std::string> meta;

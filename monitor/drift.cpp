@@ -1,5 +1,7 @@
 #include "monitor/drift.h"
 
+#include "common/guard.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -222,8 +224,8 @@ Result<DriftOptions> DriftOptions::FromConfig(const Config& c) {
   return o;
 }
 
-Result<DriftReport> CompareData(const at::Tensor& ref_in, const at::Tensor& cur_in,
-                                const std::vector<std::string>& names, const DriftOptions& opts) {
+static Result<DriftReport> CompareDataImpl(const at::Tensor& ref_in, const at::Tensor& cur_in,
+                                           const std::vector<std::string>& names, const DriftOptions& opts) {
   if (ref_in.dim() != 2 || ref_in.size(0) == 0) return Status::Data("the reference data is empty (0 rows)");
   DRIFTRUN_RETURN_IF_ERROR(CheckShapes(ref_in.size(1), cur_in, names));
   const double bytes = 8.0 * (ref_in.numel() + cur_in.numel());
@@ -271,8 +273,9 @@ Result<DriftReport> CompareData(const at::Tensor& ref_in, const at::Tensor& cur_
   return r;
 }
 
-Result<DriftReport> CompareProfile(const Profile& ref, const at::Tensor& cur_in,
-                                   const std::vector<std::string>& names, const DriftOptions& opts) {
+static Result<DriftReport> CompareProfileImpl(const Profile& ref, const at::Tensor& cur_in,
+                                              const std::vector<std::string>& names,
+                                              const DriftOptions& opts) {
   DRIFTRUN_RETURN_IF_ERROR(CheckShapes(static_cast<int64_t>(ref.features.size()), cur_in, names));
   for (size_t j = 0; j < names.size(); ++j) {
     if (names[j] != ref.features[j].name) {
@@ -375,6 +378,17 @@ Status AddCategorical(const std::vector<CategoryProfile>& ref, const std::vector
   }
   Finish(r);
   return Status::Ok();
+}
+
+Result<DriftReport> CompareData(const at::Tensor& ref, const at::Tensor& cur,
+                                const std::vector<std::string>& names, const DriftOptions& opts) {
+  return Guarded("comparing the data", Code::kInfra, [&] { return CompareDataImpl(ref, cur, names, opts); });
+}
+
+Result<DriftReport> CompareProfile(const Profile& ref, const at::Tensor& cur,
+                                   const std::vector<std::string>& names, const DriftOptions& opts) {
+  return Guarded("comparing with the profile", Code::kInfra,
+                 [&] { return CompareProfileImpl(ref, cur, names, opts); });
 }
 
 }  // namespace driftrun

@@ -1,5 +1,7 @@
 #include "monitor/profile.h"
 
+#include "common/guard.h"
+
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -43,8 +45,8 @@ Result<std::vector<std::vector<double>>> CountsAt(const at::Tensor& x,
   return out;
 }
 
-Result<Profile> BuildProfile(const at::Tensor& x, const std::vector<std::string>& names,
-                             const std::string& source) {
+static Result<Profile> BuildProfileImpl(const at::Tensor& x, const std::vector<std::string>& names,
+                                        const std::string& source) {
   DRIFTRUN_ASSIGN_OR_RETURN(auto stats, ColumnStats(x));
   at::Tensor fine = FineEdges(stats);
   DRIFTRUN_ASSIGN_OR_RETURN(at::Tensor counts, Histograms(x, fine));
@@ -222,6 +224,11 @@ Result<Profile> ReadProfile(const std::string& path) {
     }
   }
   return p;
+}
+
+Result<Profile> BuildProfile(const at::Tensor& x, const std::vector<std::string>& names,
+                             const std::string& source) {
+  return Guarded("profiling " + source, Code::kInfra, [&] { return BuildProfileImpl(x, names, source); });
 }
 
 }  // namespace driftrun

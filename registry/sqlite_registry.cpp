@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <tuple>
 
 #include "common/config.h"
@@ -72,7 +73,10 @@ Result<std::unique_ptr<Registry>> OpenDb(const std::string& root, bool create) {
     return st;
   }
   auto r = std::make_unique<SqliteRegistry>(root, db);
-  sqlite3_busy_timeout(db, 60000);
+  // A writer waits this long for another's lock, then fails (exit 5 naming the
+  // lock). DRIFTRUN_REGISTRY_BUSY_MS shortens it (tests: a locked database).
+  const char* busy = std::getenv("DRIFTRUN_REGISTRY_BUSY_MS");
+  sqlite3_busy_timeout(db, busy && *busy ? std::max(1, std::atoi(busy)) : 60000);
   if (!create && !IsRegistryDb(db)) {  // before anything writes to it
     return Status::Usage("registry not found: " + root + " (its registry.db is empty or not a driftrun " +
                          "registry); check --registry, or restore registry.db from a backup");

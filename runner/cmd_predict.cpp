@@ -67,13 +67,7 @@ int RunPredict(int argc, char** argv) {
   req.out = FLAGS_out;
   req.save_ids = FLAGS_save_ids;
   req.device = FLAGS_device;
-  auto r = [&]() -> Result<PredictResult> {
-    try {
-      return Predict(req);
-    } catch (const std::exception& e) {
-      return Status::Data(std::string("inference failed: ") + e.what());
-    }
-  }();
+  auto r = Predict(req);  // maps LibTorch errors: out of memory and device errors 5, others 3
   if (!r.ok()) return ReportStatus("predict", r.status());
   for (const auto& w : r.value().warnings)
     std::cerr << "driftrun predict: warning: " << EscapeForConsole(w) << "\n";

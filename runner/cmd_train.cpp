@@ -9,6 +9,7 @@
 #include "comm/mpi_communicator.h"
 #include "common/config.h"
 #include "common/file_util.h"
+#include "common/guard.h"
 #include "common/text.h"
 #include "export/exporter.h"
 #include "models/checkpoint.h"
@@ -185,14 +186,14 @@ int RunTrain(int argc, char** argv) {
     // The run folder stays locked (r's run_lock) through export and registration.
     if (st.ok() && !r.value().stopped && env->rank() == 0)
       st = AfterTraining(cfg.value(), r.value().run_dir, r.value().already_finished);
-  } catch (const std::exception& e) {
-    // A LibTorch error (c10::Error) or similar escaped on this rank only: peers may
-    // sit in a collective, so end the whole job.
-    std::cerr << "driftrun train: training failed on rank " << env->rank() << ": " << e.what() << std::endl;
-    env->Abort(static_cast<int>(Code::kTraining));
+  } catch (...) {
+    // Train() maps its own exceptions; this is export or registration on rank 0.
+    st = ExceptionStatus(std::current_exception(), "after training", Code::kTraining);
   }
   code = ReportStatus("train", st);
-  if (st.code() == Code::kInfra) env->Abort(code);  // the world may be broken
+  // The world may be broken. (A rank that exits non-zero otherwise makes mpirun
+  // end its peers.)
+  if (st.code() == Code::kInfra) env->Abort(code);
   return code;
 }
 

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <new>
 
+#include "common/file_util.h"
 #include "common/text.h"
 #include "runner/commands.h"
 
@@ -47,6 +48,7 @@ void PrintHelp() {
 
 int main(int argc, char** argv) {
   using namespace driftrun;
+  InitProcessForFiles();
   if (argc >= 3 && !std::strcmp(argv[1], "help")) {  // `driftrun help train` = `driftrun train --help`
     for (const auto& c : Subcommands()) {
       if (c.spec->name == std::string(argv[2])) {

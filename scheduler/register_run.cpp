@@ -1,5 +1,7 @@
 #include "scheduler/register_run.h"
 
+#include "common/guard.h"
+
 #include <ATen/ATen.h>
 #include <unistd.h>
 
@@ -13,7 +15,7 @@
 
 namespace driftrun {
 
-Result<VersionRecord> RegisterRun(const std::string& run_dir, const RegisterRunOptions& o) {
+static Result<VersionRecord> RegisterRunImpl(const std::string& run_dir, const RegisterRunOptions& o) {
   std::string manifest = o.checkpoint;
   if (manifest.empty()) {
     DRIFTRUN_ASSIGN_OR_RETURN(manifest, RunCheckpoint(run_dir));
@@ -77,6 +79,10 @@ Result<VersionRecord> RegisterRun(const std::string& run_dir, const RegisterRunO
   auto v = reg->Register(req, o.existed);
   std::remove(profile_tmp.c_str());
   return v;
+}
+
+Result<VersionRecord> RegisterRun(const std::string& run_dir, const RegisterRunOptions& o) {
+  return Guarded("registering " + run_dir, Code::kInfra, [&] { return RegisterRunImpl(run_dir, o); });
 }
 
 }  // namespace driftrun

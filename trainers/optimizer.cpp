@@ -1,6 +1,8 @@
 #include "trainers/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace driftrun {
 
@@ -57,10 +59,25 @@ NamedTensors Optimizer::State() const {
 
 Status Optimizer::LoadState(const std::map<std::string, torch::Tensor>& state, int64_t steps) {
   state_.clear();
+  // After a step every parameter has its slots (Step() makes them for each
+  // gradient, and training gives every parameter one): a missing slot is a
+  // damaged checkpoint, and resuming with fresh state would not be exact.
+  std::vector<const char*> needed;
+  if (o_.kind == "sgd" && o_.momentum != 0) needed = {"/momentum"};
+  if (o_.kind != "sgd") needed = {"/exp_avg", "/exp_avg_sq"};
   for (const auto& [name, p] : params_) {
     for (const char* slot : {"/momentum", "/exp_avg", "/exp_avg_sq"}) {
       auto it = state.find(name + slot);
-      if (it == state.end()) continue;
+      if (it == state.end()) {
+        if (steps > 0 && std::find(needed.begin(), needed.end(), slot) != needed.end()) {
+          return Status::Data(
+              "the checkpoint has no optimizer state '" + name + slot + "' although it was written after " +
+              std::to_string(steps) +
+              " steps: it is damaged or was written by another tool, and resuming would not be exact; "
+              "resume from an earlier checkpoint");
+        }
+        continue;
+      }
       if (!it->second.sizes().equals(p.sizes())) {
         return Status::Data("optimizer state '" + name + slot + "' has the wrong shape");
       }

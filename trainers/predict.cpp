@@ -1,5 +1,7 @@
 #include "trainers/predict.h"
 
+#include "common/guard.h"
+
 #include "trainers/preprocess_file.h"
 
 #include <malloc.h>
@@ -168,7 +170,7 @@ std::map<std::string, int64_t> SuspectRows(const RawInputs& in, const ModelSpec&
   return n;
 }
 
-Result<PredictResult> Predict(const PredictRequest& req) {
+static Result<PredictResult> PredictImpl(const PredictRequest& req) {
   const CheckpointState& ck = *req.checkpoint;
   DRIFTRUN_ASSIGN_OR_RETURN(ModelSpec spec, ModelSpec::FromJson(ck.model_spec));
   DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions o, TrainOptions::FromConfig(*req.config, 1));
@@ -203,7 +205,8 @@ Result<PredictResult> Predict(const PredictRequest& req) {
   return r;
 }
 
-Result<double> HoldoutLoss(const CheckpointState& ck, const Config& model_cfg, const Config& holdout_cfg) {
+static Result<double> HoldoutLossImpl(const CheckpointState& ck, const Config& model_cfg,
+                                      const Config& holdout_cfg) {
   DRIFTRUN_ASSIGN_OR_RETURN(ModelSpec spec, ModelSpec::FromJson(ck.model_spec));
   DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions mo, TrainOptions::FromConfig(model_cfg, 1));
   DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions ho, TrainOptions::FromConfig(holdout_cfg, 1));
@@ -238,6 +241,17 @@ Result<double> HoldoutLoss(const CheckpointState& ck, const Config& model_cfg, c
   DRIFTRUN_RETURN_IF_ERROR(file->ReadRows(ho.train.labels, rows, &y));
   torch::Tensor t = torch::from_blob(y.data(), {in.rows, spec.out}, torch::kFloat);
   return torch::mse_loss(logits, t).item<double>();
+}
+
+// The library boundary: a LibTorch exception (a shape the model rejects) is bad
+// input; out of memory and device errors are infrastructure failures.
+Result<PredictResult> Predict(const PredictRequest& req) {
+  return Guarded("inference failed", Code::kData, [&] { return PredictImpl(req); });
+}
+
+Result<double> HoldoutLoss(const CheckpointState& ck, const Config& model_cfg, const Config& holdout_cfg) {
+  return Guarded("evaluating the holdout loss", Code::kData,
+                 [&] { return HoldoutLossImpl(ck, model_cfg, holdout_cfg); });
 }
 
 }  // namespace driftrun

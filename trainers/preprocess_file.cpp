@@ -1,5 +1,7 @@
 #include "trainers/preprocess_file.h"
 
+#include "common/guard.h"
+
 #include <cstdio>
 
 #include "comm/local_communicator.h"
@@ -30,7 +32,7 @@ Status CopyLabels(const std::string& in, const std::string& labels, H5Writer& w)
 
 }  // namespace
 
-Result<Preprocessor> FitPreprocessorOnFile(const Config& cfg) {
+static Result<Preprocessor> FitPreprocessorOnFileImpl(const Config& cfg) {
   DRIFTRUN_ASSIGN_OR_RETURN(PreprocessOptions opts, PreprocessOptions::FromConfig(cfg));
   const std::string features = cfg.Str("data.features");
   auto train = ReadFeatureMatrix(cfg.Str("data.train"), features);
@@ -49,9 +51,9 @@ Result<Preprocessor> FitPreprocessorOnFile(const Config& cfg) {
   return fit.pre;
 }
 
-Result<PreprocessFileReport> PreprocessFile(Preprocessor pre, const std::string& in, const std::string& out,
-                                            const std::string& features, const std::string& labels,
-                                            double missing_rise) {
+static Result<PreprocessFileReport> PreprocessFileImpl(Preprocessor pre, const std::string& in,
+                                                       const std::string& out, const std::string& features,
+                                                       const std::string& labels, double missing_rise) {
   DRIFTRUN_ASSIGN_OR_RETURN(FeatureMatrix m, ReadFeatureMatrix(in, features));
   PreprocessFileReport r;
   const std::string where = "'" + in + "' dataset '" + features + "'";
@@ -105,6 +107,17 @@ void WarnImputed(const std::vector<int64_t>& imputed, int64_t rows, double limit
     warnings->push_back("column " + (j < names.size() ? names[j] : "f" + std::to_string(j)) + ": " + buf +
                         consequence);
   }
+}
+
+Result<Preprocessor> FitPreprocessorOnFile(const Config& cfg) {
+  return Guarded("fitting the preprocessing", Code::kData, [&] { return FitPreprocessorOnFileImpl(cfg); });
+}
+
+Result<PreprocessFileReport> PreprocessFile(Preprocessor pre, const std::string& in, const std::string& out,
+                                            const std::string& features, const std::string& labels,
+                                            double missing_rise) {
+  return Guarded("preprocessing '" + in + "'", Code::kData,
+                 [&] { return PreprocessFileImpl(std::move(pre), in, out, features, labels, missing_rise); });
 }
 
 }  // namespace driftrun

@@ -2,6 +2,8 @@
 // (train_session.h lists them).
 #include "trainers/trainer.h"
 
+#include "common/guard.h"
+
 #include <unistd.h>
 
 #include <cmath>
@@ -308,7 +310,15 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
 }
 
 Result<TrainResult> Train(Communicator& world, const Config& cfg, const TrainRequest& req) {
-  auto r = TrainImpl(world, cfg, req);
+  Result<TrainResult> r = Status::Infra("not run");
+  try {
+    r = TrainImpl(world, cfg, req);
+  } catch (...) {
+    // This rank's alone (peers may wait in a collective): no DedupeStatus, and
+    // the CLI ends the whole job. Out of memory and device errors are exit 5.
+    return ExceptionStatus(std::current_exception(),
+                           "training failed on rank " + std::to_string(world.rank()), Code::kTraining);
+  }
   if (r.ok() || r.status().code() == Code::kInfra) return r;
   return DedupeStatus(world, r.status());
 }

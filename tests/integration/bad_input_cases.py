@@ -1,0 +1,306 @@
+"""The bad-input catalogue: every kind of bad input tried on driftrun, what it
+must answer (exit code, words of its one message) and what must stay intact.
+test_bad_input.py runs each case; tests/BAD_INPUT.md is this list as a table
+(`python tests/integration/bad_input_cases.py > tests/BAD_INPUT.md`, checked by
+test_catalogue_table_is_up_to_date).
+
+A case is (area, kind, command shown in the table, exit code, words the message
+must hold, run(inputs) -> CompletedProcess, optional after(inputs, process)).
+`inputs` (test_bad_input.Inputs) makes the files; every case also checks that
+nothing crashed (no signal, no core, no abort text), that stderr holds exactly
+one `driftrun <command>:` message, and that no `*.tmp.*` file was left behind.
+"""
+import glob
+import json
+import os
+import resource
+import shutil
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import h5py
+import numpy as np
+
+
+@dataclass
+class Case:
+    area: str
+    kind: str
+    command: str
+    code: int
+    words: list
+    run: Callable
+    after: Optional[Callable] = None
+    crash: bool = False  # the first run is killed on purpose; `after` checks the recovery
+
+
+def train(cfg, *extra, ranks=None, env=None):
+    return lambda i: i.train(cfg(i), *extra, ranks=ranks, env=env)
+
+
+def no_run_output(i, p):
+    left = glob.glob(f"{i.cwd}/runs/*/checkpoints/*.json") + glob.glob(f"{i.cwd}/runs/*/summary.json")
+    assert not left, f"no run output left for --resume auto: {left}"
+
+
+def fsize_limit(limit):
+    def pre():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return pre
+
+
+# ---- configs -------------------------------------------------------------------
+
+def _cfg(extra=""):
+    return lambda i: i.cfg_for(i.good, extra)
+
+
+CONFIG = [
+    Case("config", "unknown key (typo)", "train --config c.toml", 2, [":7:", "train.lrr", "did you mean 'train.lr'"],
+         train(_cfg("lrr = 0.1\n"))),
+    Case("config", "unknown section", "train --config c.toml", 2, ["tarin"], train(_cfg("[tarin]\nlr = 0.1\n"))),
+    Case("config", "wrong type (string for a number)", "train --config c.toml", 2, [":7:", "train.lr"],
+         train(_cfg('lr = "fast"\n'))),
+    Case("config", "out of range (val_fraction 1.5)", "train --config c.toml", 2, ["data.val_fraction"],
+         train(lambda i: i.cfg_for(i.good, "", data_extra="val_fraction = 1.5\n"))),
+    Case("config", "negative epochs", "train --set train.epochs=-3", 2, ["train.epochs"],
+         train(_cfg(), "--set", "train.epochs=-3")),
+    Case("config", "NaN number", "train --config c.toml", 2, ["train.lr"], train(_cfg("lr = nan\n"))),
+    Case("config", "duplicate key", "train --config c.toml", 2, ["epochs"], train(_cfg("epochs = 2\n"))),
+    Case("config", "malformed TOML (unclosed table header)", "train --config c.toml", 2, ["c", ":7"],
+         train(_cfg("[model\n"))),
+    Case("config", "not UTF-8", "train --config c.toml", 2, ["utf-8"],
+         lambda i: i.train(i.raw_config(b'name = "\xff\xfe"\n'))),
+    Case("config", "empty file (the default data path does not exist)", "train --config empty.toml", 3,
+         ["does not exist", "make-data"],
+         lambda i: i.train(i.raw_config(b""))),
+    Case("config", "config file missing", "train --config nope.toml", 2, ["nope.toml"],
+         lambda i: i.train(i.path("nope.toml"))),
+    Case("config", "a directory where the config file should be", "train --config DIR", 2, ["is a directory"],
+         lambda i: i.train(i.good_dir)),
+    Case("config", "relative data path that does not exist (resolved from the config's folder)",
+         "train --config c.toml", 3, ["does not exist", "sub/missing.h5"],
+         lambda i: i.train(i.cfg_for("sub/missing.h5"))),
+    Case("config", "a directory as data.train", "train --config c.toml", 3, ["is a directory"],
+         lambda i: i.train(i.cfg_for(i.good_dir))),
+    Case("config", "dist.timeout_s = 0", "train --config c.toml", 2, ["dist.timeout_s"],
+         train(_cfg("[dist]\ntimeout_s = 0\n"))),
+    Case("config", "batch not divisible by ranks", "mpirun -np 3 train", 2, ["does not divide across 3 ranks"],
+         train(_cfg(), "--set", "train.batch_size=32", ranks=3)),
+    Case("config", "bad --set value", "train --set train.epochs=many", 2, ["--set", "integer"],
+         train(_cfg(), "--set", "train.epochs=many")),
+    Case("config", "unknown flag", "train --epochs 3", 2, ["unknown flag '--epochs'"],
+         train(_cfg(), "--epochs", "3")),
+    Case("config", "--config missing", "train", 2, ["--config FILE is required"], lambda i: i.run(["train"])),
+]
+
+# ---- HDF5 data -------------------------------------------------------------------
+
+
+def _data(make):
+    return lambda i: i.train(i.cfg_for(make(i)))
+
+
+HDF5 = [
+    Case("hdf5", "file missing", "train", 3, ["nope.h5", "does not exist"], _data(lambda i: i.path("nope.h5"))),
+    Case("hdf5", "not an HDF5 file (text)", "train", 3, ["not an HDF5 file"],
+         _data(lambda i: i.raw("text.h5", b"x,y\n1,2\n"))),
+    Case("hdf5", "empty file (0 bytes)", "train", 3, ["not an HDF5 file"], _data(lambda i: i.raw("zero.h5", b""))),
+    Case("hdf5", "truncated file", "train", 3, ["truncated"], _data(lambda i: i.truncated())),
+    Case("hdf5", "wrong dataset name", "train --set data.features=/feats", 3, ["/feats", "does not exist"],
+         train(_cfg(), "--set", "data.features=/feats")),
+    Case("hdf5", "1-D features", "train", 3, ["2-D"],
+         _data(lambda i: i.write_h5("flat.h5", features=i.X[:, 0], labels=i.Y))),
+    Case("hdf5", "3-D features", "train", 3, ["2-D"],
+         _data(lambda i: i.write_h5("cube.h5", features=i.X.reshape(600, 2, 2), labels=i.Y))),
+    Case("hdf5", "string features (wrong dtype)", "train", 3, ["/features"],
+         _data(lambda i: i.write_h5("str.h5", features=np.array([[b"a"] * 4] * 600), labels=i.Y))),
+    Case("hdf5", "labels/features row mismatch", "train", 3, ["593 rows", "600"],
+         _data(lambda i: i.write_h5("short.h5", features=i.X, labels=i.Y[:-7]))),
+    Case("hdf5", "NaN label", "train", 3, ["row 5", "NaN"],
+         _data(lambda i: i.write_h5("nanlabel.h5", features=i.X, labels=i.y_with(5, np.nan)))),
+    Case("hdf5", "empty dataset (0 rows)", "train", 3, ["no rows"],
+         _data(lambda i: i.write_h5("empty.h5", features=np.zeros((0, 4), np.float32),
+                                    labels=np.zeros(0, np.float32)))),
+    Case("hdf5", "all-NaN column", "mpirun -np 2 train", 3, ["f2", "all NaN"],
+         lambda i: i.train(i.cfg_for(i.write_h5("nancol.h5", features=i.x_with(slice(None), 2, np.nan),
+                                                labels=i.Y)), ranks=2)),
+    Case("hdf5", "huge declared dimensions (2^40 rows, nothing written)", "train", 3, ["/features"],
+         _data(lambda i: i.huge())),
+    Case("hdf5", "float labels for classification", "train", 3, ["integer", "classification"],
+         lambda i: i.train(i.cfg_for(i.good, '[model]\ntask = "classification"\n'))),
+    Case("hdf5", "batch larger than the data", "train --set train.batch_size=6000", 3,
+         ["fewer than train.batch_size"], train(_cfg(), "--set", "train.batch_size=6000")),
+    Case("hdf5", "drift: current batch with other columns", "drift --reference a.h5 --current b.h5", 3,
+         ["feature names differ"], lambda i: i.run(["drift", "--reference", i.good, "--current",
+                                   i.write_h5("renamed.h5", features=i.X[:, :3])])),
+    Case("hdf5", "predict: output is the input", "predict --in x.h5 --out x.h5", 2, ["--out"],
+         lambda i: i.run(["predict", "--run", i.trained(), "--in", i.good, "--out", i.good])),
+]
+for c in CONFIG + HDF5:
+    if c.command.startswith(("train", "mpirun")) and c.after is None:
+        c.after = no_run_output
+
+# ---- checkpoints -------------------------------------------------------------------
+
+
+def _resume_from(damage):
+    """Copies the trained run, damages its newest checkpoint with damage(h5, json)
+    and resumes from it."""
+    def run(i):
+        d = i.copy_run()
+        h5, js = sorted(glob.glob(f"{d}/checkpoints/*.h5"))[-1], sorted(glob.glob(f"{d}/checkpoints/*.json"))[-1]
+        damage(i, h5, js)
+        return i.train(i.trained_cfg, "--resume", js, "--run-dir", d)
+    return run
+
+
+def _truncate(i, h5, js):
+    with open(h5, "r+b") as f:
+        f.truncate(os.path.getsize(h5) // 2)
+
+
+def _flip_weight(i, h5, js):
+    with h5py.File(h5, "r+") as f:
+        w = f["model/layers.0.weight"]
+        w[0, 0] = w[0, 0] + 1.0
+
+
+def _drop_optimizer(i, h5, js):
+    """The optimizer state removed and the manifest's checksum made to match: a
+    checkpoint from a broken writer, not a damaged file."""
+    with h5py.File(h5, "r+") as f:
+        del f["optim"]
+    i.rehash(h5, js)
+
+
+def _garbage_manifest(i, h5, js):
+    with open(js, "w") as f:
+        f.write('{"format": "driftrun-checkpoint-1", "step": "ten", ')
+
+
+CHECKPOINTS = [
+    Case("checkpoint", "truncated checkpoint file", "train --resume CKPT.json", 3, ["checkpoint"],
+         _resume_from(_truncate)),
+    Case("checkpoint", "weights altered (checksum mismatch)", "train --resume CKPT.json", 3, ["sha256"],
+         _resume_from(_flip_weight)),
+    Case("checkpoint", "optimizer state missing (checksum matches)", "train --resume CKPT.json", 3, ["optim"],
+         _resume_from(_drop_optimizer)),
+    Case("checkpoint", "manifest not JSON", "train --resume CKPT.json", 3, ["CKPT" if False else "json"],
+         _resume_from(_garbage_manifest)),
+    Case("checkpoint", "checkpoint of another model (other config)", "train --resume RUN --set model.hidden=[8]",
+         2, ["model.hidden"],
+         lambda i: i.train(i.trained_cfg, "--resume", i.copy_run(), "--set", "model.hidden=[8]")),
+    Case("checkpoint", "predict from a truncated checkpoint", "predict --run RUN", 3, ["checkpoint"],
+         lambda i: i.predict_damaged(_truncate)),
+]
+
+# ---- registry -------------------------------------------------------------------
+
+REGISTRY = [
+    Case("registry", "bad model name (space)", "train --set registry.name='a b'", 2, ["registry.name"],
+         lambda i: i.train(i.trained_cfg, "--set", "registry.name=a b", "--set", "registry.register=true")),
+    Case("registry", "unknown model reference", "predict --model nosuch:1", 2, ["nosuch"],
+         lambda i: i.run(["predict", "--model", "nosuch:1", "--registry", i.registry(), "--in", i.good,
+                          "--out", i.path("o.h5")])),
+    Case("registry", "malformed model reference", "registry show 'm::x'", 2, ["m::x"],
+         lambda i: i.run(["registry", "show", "m::x", "--registry", i.registry()])),
+    Case("registry", "registry folder missing", "registry list --registry nope", 2, ["nope"],
+         lambda i: i.run(["registry", "list", "--registry", i.path("nope-registry")])),
+    Case("registry", "registry.db is not a database", "registry list", 2, ["registry.db"],
+         lambda i: i.run(["registry", "list", "--registry", i.fake_registry()])),
+    Case("registry", "database locked by another writer", "registry promote (lock held)", 5, ["locked"],
+         lambda i: i.with_db_locked(lambda reg: i.run(
+             ["registry", "approve", "bad:1", "--by", "alice", "--registry", reg], env={"DRIFTRUN_REGISTRY_BUSY_MS":
+                                                                                        "300"}))),
+    Case("registry", "artifact missing (model.onnx deleted)", "registry promote bad:1", 3, ["artifacts are damaged", "is missing"],
+         lambda i: i.run(["registry", "promote", "bad:1", "--alias", "production", "--by", "alice",
+                          "--registry", i.registry(damage="rm-onnx")])),
+    Case("registry", "read-only registry folder", "registry register (read-only)", 5, ["registry"],
+         lambda i: i.run(["registry", "register", "--run", i.trained(), "--registry", i.registry(damage="ro")])),
+]
+
+# ---- disk -------------------------------------------------------------------
+
+
+def _disk_full_checkpoint(i):
+    d = i.copy_run()
+    return i.train(i.trained_cfg, "--resume", "auto", "--run-dir", d, preexec=fsize_limit(20_000))
+
+
+def _previous_checkpoint_intact(i, p):
+    d = i.last_copy
+    assert sorted(glob.glob(f"{d}/checkpoints/*.json")) == i.copied_manifests, "checkpoints unchanged"
+    q = i.train(i.trained_cfg, "--resume", "auto", "--run-dir", d)
+    assert q.returncode == 0, f"resume after the full disk: {q.stderr[-800:]}"
+
+
+def _kill_mid_write(what, cmd):
+    def run(i):
+        env = {"DRIFTRUN_FAULT_KILL_BEFORE_COMMIT": what}
+        if cmd == "train":
+            d = i.copy_run()
+            return i.train(i.trained_cfg, "--resume", "auto", "--run-dir", d, env=env)
+        d = i.copy_run(finished=True)
+        i.onnx_before = i.sha(f"{d}/model.onnx")
+        return i.run(["export", "--run", d], env=env)
+    return run
+
+
+def _recovers(cmd):
+    def after(i, p):
+        d = i.last_copy
+        if cmd == "export":
+            assert i.sha(f"{d}/model.onnx") == i.onnx_before, "the previous model.onnx is intact"
+        for m in glob.glob(f"{d}/checkpoints/*.json"):
+            assert json.load(open(m))["step"] >= 0  # every manifest left is whole JSON
+        again = ["train", "--config", i.trained_cfg, "--resume", "auto", "--run-dir", d,
+                 "--quiet"] if cmd == "train" else ["export", "--run", d]
+        q = i.run(again)
+        assert q.returncode == 0, f"the next {cmd} recovers: {q.stderr[-800:]}"
+        assert not glob.glob(f"{d}/**/*.tmp.*", recursive=True), "the next start removes the dead writer's files"
+    return after
+
+
+DISK = [
+    Case("disk", "disk full (RLIMIT_FSIZE) while writing a checkpoint", "train (file size limit)", 5,
+         ["file size limit"], _disk_full_checkpoint, _previous_checkpoint_intact),
+    Case("disk", "disk full while writing predictions", "predict (file size limit)", 5, ["file size limit"],
+         lambda i: i.run(["predict", "--run", i.trained(), "--in", i.big(), "--out", i.path("pred.h5")],
+                         preexec=fsize_limit(20_000)),
+         lambda i, p: not os.path.exists(i.path("pred.h5")) or (_ for _ in ()).throw(
+             AssertionError("no half-written predictions"))),
+    Case("disk", "output folder does not exist", "predict --out nodir/p.h5", 5, ["nodir"],
+         lambda i: i.run(["predict", "--run", i.trained(), "--in", i.good, "--out", i.path("nodir/p.h5")])),
+]
+
+SIGNALS = [
+    Case("signal", "killed (SIGKILL) in the middle of a checkpoint write", "train; train --resume auto", 0, [],
+         _kill_mid_write("ckpt-", "train"), _recovers("train"), crash=True),
+    Case("signal", "killed (SIGKILL) in the middle of the ONNX export", "export; export", 0, [],
+         _kill_mid_write("model.onnx", "export"), _recovers("export"), crash=True),
+]
+
+ALL = CONFIG + HDF5 + CHECKPOINTS + REGISTRY + DISK + SIGNALS
+
+
+def markdown():
+    lines = ["# Bad input, catalogued", "",
+             "Generated from `tests/integration/bad_input_cases.py` (each row is a test in",
+             "`tests/integration/test_bad_input.py`): the input, the command, the exit code",
+             "(DESIGN.md: 2 usage/config, 3 data, 4 training, 5 infrastructure) and words",
+             "the one message must hold. Every case also checks: no crash or core dump, one",
+             "message, no `*.tmp.*` file left, and (where it says) nothing half-written.",
+             f"{len(ALL)} kinds.", "",
+             "| area | bad input | command | exit | the message holds |",
+             "| --- | --- | --- | --- | --- |"]
+    for c in ALL:
+        words = ", ".join(f"`{w}`" for w in c.words) if c.words else "(killed on purpose; the next run recovers)"
+        exit_ = "killed, then 0" if c.crash else str(c.code)
+        lines.append(f"| {c.area} | {c.kind} | `{c.command}` | {exit_} | {words} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
