@@ -71,8 +71,12 @@ Result<std::string> DataFileOf(const nlohmann::json& m, const std::string& manif
 // Reads `data` once; the bytes are checked against `sha256` (when non-empty)
 // and are the bytes then parsed, so what was verified is what is loaded.
 Result<std::string> ReadVerified(const std::string& data, const std::string& sha256, const char* against) {
-  auto bytes = ReadFile(data);
-  if (!bytes.ok()) return Status::Data("checkpoint data '" + data + "' is missing");
+  // Read whole (so the bytes hashed are the bytes parsed), within the HDF5 read limit.
+  auto bytes = ReadFile(data, H5ReadLimitBytes());
+  if (!bytes.ok()) {
+    if (bytes.status().code() == Code::kData) return bytes.status().WithContext("checkpoint data");
+    return Status::Data("checkpoint data '" + data + "' is missing");
+  }
   if (!sha256.empty() && Sha256Hex(bytes.value()) != sha256) {
     return Status::Data("checkpoint '" + data + "' does not match its " + against +
                         " sha256 (corrupt or truncated)");
