@@ -2,16 +2,17 @@
 # Fuzzes driftrun's input readers with libFuzzer: builds build-fuzz/ with clang
 # (-DDRIFTRUN_FUZZ=ON: ASan + UBSan on driftrun's code, incremental), then runs
 # each target for SECONDS (default 60) on its seed corpus tests/fuzz/corpus/<t>/
-# plus a scratch corpus build-fuzz/corpus/<t>/ for what it finds. Crash inputs
-# go to build-fuzz/artifacts/<t>/, logs to build-fuzz/logs/<t>.log. Prints one
-# line per target: executions, new corpus units, crashes and timeouts in
-# driftrun's code, and findings whose stack ends inside libhdf5 (HDF5 1.10's own
-# bugs on damaged files: reported, not failed unless FUZZ_STRICT=1). Exits 1
+# plus a scratch corpus build-fuzz/corpus/<t>/ for what it finds. Findings go to
+# build-fuzz/artifacts/<t>/, logs to build-fuzz/logs/<t>.log; each finding is
+# replayed and placed by its stack. Prints one line per target: executions, new
+# corpus units, crashes and timeouts in driftrun's code, findings inside libhdf5
+# (HDF5 1.10's own bugs on damaged files: reported, failing only with
+# FUZZ_STRICT=1), and findings that did not happen again on replay. Exits 1
 # when driftrun's code crashed, leaked, hit undefined behaviour or timed out.
 # FUZZ_TARGETS="h5 config" limits the targets; FUZZ_JOBS sets build parallelism.
-# Minimise a crash and keep it as a seed, so CTest's replay keeps it fixed:
+# A fixed finding becomes a seed, so CTest's replay keeps it fixed (minimise first):
 #   build-fuzz/tests/fuzz/fuzz_h5 -minimize_crash=1 -runs=10000 \
-#     -exact_artifact_path=tests/fuzz/corpus/h5/crash-NAME build-fuzz/artifacts/h5/crash-...
+#     -exact_artifact_path=tests/fuzz/corpus/h5/NAME build-fuzz/artifacts/h5/crash-...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-60}
@@ -33,11 +34,12 @@ declare -A MAX_LEN=([config]=8192 [model_ref]=512 [h5]=65536 [checkpoint]=65536 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp}
-stat_of() { grep -o "stat::$1: *[0-9]*" "$2" | grep -o '[0-9]*$' | tail -1 || echo 0; }
-# Where a finding happened: "hdf5" when the innermost frame of its stack that is
-# not the sanitizer, libFuzzer, libc or the allocator is in libhdf5, else "driftrun".
+# Where a finding happened, from the stack its replay prints: "hdf5" when the
+# innermost frame that is not the sanitizer, libFuzzer, libc, the allocator or
+# a libc interceptor is in libhdf5, else "driftrun".
 where_of() {
-  grep -E '^ +#[0-9]+ ' "$1" | grep -vE '__sanitizer|fuzzer::|libc\.so|in (malloc|calloc|realloc|free|operator new|mem[a-z]+|str[a-z]+|__interceptor|__asan|__ubsan)\b|libclang_rt|MallocHook' |
+  grep -E '^ +#[0-9]+ ' "$1" |
+    grep -vE '__sanitizer|fuzzer::|libc\.so|in (__interceptor_[a-z_0-9]+|__asan[a-z_0-9]*|__ubsan[a-z_0-9]*|malloc|calloc|realloc|free|operator new|mem[a-z]+|str[a-z]+)( |\(|$)|libclang_rt|MallocHook' |
     head -1 | grep -q 'libhdf5' && echo hdf5 || echo driftrun
 }
 # Scratch files of the targets: in memory when /dev/shm is there (HDF5 writers fsync).
@@ -48,41 +50,39 @@ rows=()
 for t in "${TARGETS[@]}"; do
   corpus=build-fuzz/corpus/$t artifacts=build-fuzz/artifacts/$t log=build-fuzz/logs/$t.log
   mkdir -p "$corpus" "$artifacts" build-fuzz/logs
-  : >"$log"
-  execs=0 units=0 crashes=0 timeouts=0 in_hdf5=0
-  end=$((SECONDS + SECONDS_PER_TARGET))
-  # libFuzzer stops at its first finding (crash, sanitizer report, leak,
-  # out-of-memory, an input running over 10 s): it is counted and fuzzing
-  # resumes from the corpus for the rest of the time.
-  while ((SECONDS < end)); do
-    rc=0
-    TMPDIR=$scratch build-fuzz/tests/fuzz/fuzz_$t "$corpus" "tests/fuzz/corpus/$t" \
-      -max_total_time=$((end - SECONDS)) -max_len="${MAX_LEN[$t]}" -timeout=10 -rss_limit_mb=2048 \
-      -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log.run" 2>&1 || rc=$?
-    cat "$log.run" >>"$log"
-    execs=$((execs + $(stat_of number_of_executed_units "$log.run")))
-    units=$((units + $(stat_of new_units_added "$log.run")))
-    ((rc != 0)) || break
-    if [[ $(where_of "$log.run") == hdf5 ]]; then
+  units_before=$(ls "$corpus" | wc -l)
+  touch "$scratch/start"
+  # Fork mode: a finding (crash, sanitizer report, leak, out-of-memory, an input
+  # running over 10 s) is saved and fuzzing goes on for the whole time.
+  TMPDIR=$scratch build-fuzz/tests/fuzz/fuzz_$t -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+    "$corpus" "tests/fuzz/corpus/$t" -max_total_time="$SECONDS_PER_TARGET" -max_len="${MAX_LEN[$t]}" \
+    -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$artifacts/" >"$log" 2>&1 || true
+  execs=$(grep -oE '^#[0-9]+: cov' "$log" | tail -1 | tr -dc 0-9)
+  units=$(($(ls "$corpus" | wc -l) - units_before))
+  # Each new finding is replayed on its own and placed by its stack.
+  crashes=0 timeouts=0 in_hdf5=0 gone=0
+  while IFS= read -r a; do
+    TMPDIR=$scratch timeout 60 build-fuzz/tests/fuzz/fuzz_$t -timeout=5 -rss_limit_mb=2048 "$a" >"$scratch/replay" 2>&1 &&
+      { gone=$((gone + 1)); continue; }
+    if [[ $(where_of "$scratch/replay") == hdf5 ]]; then
       in_hdf5=$((in_hdf5 + 1))
-    elif grep -q 'ERROR: libFuzzer: timeout' "$log.run"; then
-      timeouts=$((timeouts + 1))
+    elif grep -q 'ERROR: libFuzzer: timeout' "$scratch/replay"; then
+      timeouts=$((timeouts + 1)) && echo "driftrun timeout: $a" >&2
     else
-      crashes=$((crashes + 1))
+      crashes=$((crashes + 1)) && echo "driftrun crash: $a" >&2
     fi
-    grep -q 'Test unit written' "$log.run" || break  # it failed at start: no use retrying
-  done
-  rm -f "$log.run"
+  done < <(find "$artifacts" -type f -newer "$scratch/start")
   if ((crashes + timeouts)); then
     status=1
-    echo "fuzz_$t: $crashes crashes, $timeouts timeouts in driftrun; see $log and $artifacts/" >&2
+    echo "fuzz_$t: $crashes crashes, $timeouts timeouts in driftrun's code; see $log and $artifacts/" >&2
   fi
   if ((in_hdf5)); then
     echo "fuzz_$t: $in_hdf5 findings inside libhdf5 (not driftrun's code; FUZZ_STRICT=1 fails on them)" >&2
     [[ ${FUZZ_STRICT:-0} == 0 ]] || status=1
   fi
-  rows+=("$(printf '%-11s %12s %10s %8s %9s %8s' "$t" "$execs" "$units" "$crashes" "$timeouts" "$in_hdf5")")
+  rows+=("$(printf '%-11s %12s %10s %8s %9s %8s %11s' "$t" "${execs:-0}" "$units" "$crashes" "$timeouts" \
+    "$in_hdf5" "$gone")")
 done
-printf '%-11s %12s %10s %8s %9s %8s\n' target executions new_units crashes timeouts in_hdf5
+printf '%-11s %12s %10s %8s %9s %8s %11s\n' target executions new_units crashes timeouts in_hdf5 not_repeated
 printf '%s\n' "${rows[@]}"
 exit $status
