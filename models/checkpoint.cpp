@@ -236,6 +236,17 @@ Result<int64_t> CountAttr(const H5Reader& r, const char* k, bool required) {
   return static_cast<int64_t>(d);
 }
 
+// A root attribute that must hold a finite number: missing or NaN is damage,
+// never a silent 0 (every checkpoint driftrun writes has it).
+Result<double> RealAttr(const H5Reader& r, const char* k) {
+  auto v = r.AttrDouble("/", k);
+  if (!v.ok() || !std::isfinite(v.value())) {
+    return Status::Data("checkpoint '" + r.path() + "' attribute '" + k + "' is " +
+                        (v.ok() ? "not a finite number" : "missing") + " (damaged or not a checkpoint)");
+  }
+  return v.value();
+}
+
 Result<CheckpointState> ParseCheckpoint(const H5Reader& r) {
   CheckpointState s;
   DRIFTRUN_ASSIGN_OR_RETURN(s.step, CountAttr(r, "step", true));
@@ -250,12 +261,8 @@ Result<CheckpointState> ParseCheckpoint(const H5Reader& r) {
   DRIFTRUN_ASSIGN_OR_RETURN(s.in_dim, CountAttr(r, "in_dim", true));
   DRIFTRUN_ASSIGN_OR_RETURN(s.out_dim, CountAttr(r, "out_dim", true));
   DRIFTRUN_ASSIGN_OR_RETURN(s.epoch_loss_steps, CountAttr(r, "epoch_loss_steps", true));
-  auto real = [&](const char* k) {
-    auto v = r.AttrDouble("/", k);
-    return v.ok() ? v.value() : 0.0;
-  };
-  s.epoch_loss_sum = real("epoch_loss_sum");
-  s.samples_seen = real("samples_seen");
+  DRIFTRUN_ASSIGN_OR_RETURN(s.epoch_loss_sum, RealAttr(r, "epoch_loss_sum"));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.samples_seen, RealAttr(r, "samples_seen"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.config_hash, r.AttrString("/", "config_hash"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.task, r.AttrString("/", "task"));
   // Checkpoints written before model descriptions existed have none: they still
