@@ -39,7 +39,7 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp}
 # a libc interceptor is in libhdf5, else "driftrun".
 where_of() {
   grep -E '^ +#[0-9]+ ' "$1" |
-    grep -vE '__sanitizer|fuzzer::|libc\.so|in (__interceptor_[a-z_0-9]+|__asan[a-z_0-9]*|__ubsan[a-z_0-9]*|malloc|calloc|realloc|free|operator new|mem[a-z]+|str[a-z]+)( |\(|$)|libclang_rt|MallocHook' |
+    grep -vE '__sanitizer|fuzzer::|libc\.so|sysdeps/|in __(mem|str)[a-z_0-9]*|in (__interceptor_[a-z_0-9]+|__asan[a-z_0-9]*|__ubsan[a-z_0-9]*|malloc|calloc|realloc|free|operator new|mem[a-z]+|str[a-z]+)( |\(|$)|libclang_rt|MallocHook' |
     head -1 | grep -q 'libhdf5' && echo hdf5 || echo driftrun
 }
 # Scratch files of the targets: in memory when /dev/shm is there (HDF5 writers fsync).
