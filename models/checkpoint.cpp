@@ -99,8 +99,15 @@ Status WriteArrays(H5Writer& w, const std::string& group, const std::vector<Name
   return Status::Ok();
 }
 
-Result<std::vector<NamedArray>> ReadArrays(const H5Reader& r, const std::string& group) {
+// Arrays sit at most two groups down (/optim/<param>/<slot>); a deeper nesting,
+// or a group linking back to an ancestor (a cycle), is a damaged checkpoint.
+constexpr int kMaxArrayDepth = 4;
+
+Result<std::vector<NamedArray>> ReadArrays(const H5Reader& r, const std::string& group, int depth = 0) {
   std::vector<NamedArray> out;
+  if (depth > kMaxArrayDepth) {
+    return Status::Data("checkpoint '" + r.path() + "' nests groups too deep at '" + group + "' (damaged)");
+  }
   if (!r.Has(group)) return out;
   DRIFTRUN_ASSIGN_OR_RETURN(auto names, r.List(group));
   for (const auto& n : names) {
@@ -108,7 +115,7 @@ Result<std::vector<NamedArray>> ReadArrays(const H5Reader& r, const std::string&
     auto info_or = r.Info(path);
     if (!info_or.ok()) {
       // a sub-group (optimizer slots are /optim/<param>/<slot>)
-      DRIFTRUN_ASSIGN_OR_RETURN(auto sub, ReadArrays(r, path));
+      DRIFTRUN_ASSIGN_OR_RETURN(auto sub, ReadArrays(r, path, depth + 1));
       for (auto& a : sub) {
         a.name = n + "/" + a.name;
         out.push_back(std::move(a));

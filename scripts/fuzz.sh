@@ -39,7 +39,7 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp}
 # a libc interceptor is in libhdf5, else "driftrun".
 where_of() {
   grep -E '^ +#[0-9]+ ' "$1" |
-    grep -vE '__sanitizer|fuzzer::|libc\.so|sysdeps/|in __(mem|str)[a-z_0-9]*|in (__interceptor_[a-z_0-9]+|__asan[a-z_0-9]*|__ubsan[a-z_0-9]*|malloc|calloc|realloc|free|operator new|mem[a-z]+|str[a-z]+)( |\(|$)|libclang_rt|MallocHook' |
+    grep -vE '__sanitizer|fuzzer::|libc\.so|sysdeps/|in __(mem|str)[a-z_0-9]*|in __asan::|in (__interceptor_[a-z_0-9]+|__asan[a-z_0-9]*|__ubsan[a-z_0-9]*|malloc|calloc|realloc|free|operator new|mem[a-z]+|str[a-z]+)( |\(|$)|libclang_rt|MallocHook' |
     head -1 | grep -q 'libhdf5' && echo hdf5 || echo driftrun
 }
 # Scratch files of the targets: in memory when /dev/shm is there (HDF5 writers fsync).
@@ -62,7 +62,9 @@ for t in "${TARGETS[@]}"; do
   # Each new finding is replayed on its own and placed by its stack.
   crashes=0 timeouts=0 in_hdf5=0 gone=0
   while IFS= read -r a; do
-    TMPDIR=$scratch timeout 60 build-fuzz/tests/fuzz/fuzz_$t -timeout=5 -rss_limit_mb=2048 "$a" >"$scratch/replay" 2>&1 &&
+    # A malloc limit puts the stack of the allocation in an out-of-memory report.
+    TMPDIR=$scratch timeout 60 build-fuzz/tests/fuzz/fuzz_$t -timeout=5 -rss_limit_mb=2048 -malloc_limit_mb=256 \
+      "$a" >"$scratch/replay" 2>&1 &&
       { gone=$((gone + 1)); continue; }
     if [[ $(where_of "$scratch/replay") == hdf5 ]]; then
       in_hdf5=$((in_hdf5 + 1))
