@@ -3,9 +3,8 @@
 #include <toml++/toml.h>
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <iostream>
 #include <sstream>
+#include <stdexcept>
 
 #include "common/file_util.h"
 #include "common/sha256.h"
@@ -222,10 +221,7 @@ Result<Config> Config::FromString(const std::string& text, const std::string& so
     toml::table t = toml::parse(std::string("v = ") + k.default_toml);
     ConfigValue v;
     std::string err = Convert(*t.get("v"), k, &v);
-    if (!err.empty()) {
-      std::cerr << "internal error: default of " << FullKey(k) << " " << err << "\n";
-      std::abort();
-    }
+    if (!err.empty()) throw std::logic_error("config schema: the default of " + FullKey(k) + " " + err);
     cfg.values_[FullKey(k)] = v;
     cfg.origin_[FullKey(k)] = "default";
   }
@@ -281,8 +277,9 @@ template <typename T>
 const T& Get(const std::map<std::string, ConfigValue>& values, const std::string& key) {
   auto it = values.find(key);
   if (it == values.end() || !std::holds_alternative<T>(it->second)) {
-    std::cerr << "internal error: config key '" << key << "' unknown or of another type\n";
-    std::abort();
+    // Key names are literals in driftrun's code, never user input: a bug, not bad config.
+    throw std::logic_error("internal error: config key '" + key +
+                           "' is not in the schema or not of this type");
   }
   return std::get<T>(it->second);
 }

@@ -45,8 +45,10 @@ class Config {
   static Result<Config> FromString(const std::string& text, const std::string& source,
                                    const std::vector<std::string>& overrides);
 
-  // Typed getters take "section.key" (or "key" at top level). Asking for an
-  // unknown key or the wrong type is a programming error and aborts.
+  // Typed getters take "section.key" (or "key" at top level). Key names are
+  // literals in driftrun's code, never user input, so asking for an unknown key
+  // or the wrong type is a programming error: it throws std::logic_error naming
+  // the key (main's last-resort handler reports it, exit 5), never aborts.
   const std::string& Str(const std::string& full_key) const;
   int64_t Int(const std::string& full_key) const;
   double Float(const std::string& full_key) const;

@@ -174,12 +174,25 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-Result<std::string> ReadFile(const std::string& path) {
+Result<std::string> ReadFile(const std::string& path, int64_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::Infra("cannot open '" + path + "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto too_big = [&](int64_t size) {
+    return Status::Data("'" + path + "' is " + (size < 0 ? "larger than " : "") +
+                        std::to_string(size < 0 ? max_bytes : size) + " bytes, over the limit of " +
+                        std::to_string(max_bytes) + " bytes for this kind of file");
+  };
+  const int64_t size = FileSize(path);
+  if (size > max_bytes) return too_big(size);
+  std::string out;
+  if (size > 0) out.reserve(static_cast<size_t>(size));
+  char buf[1 << 16];
+  while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
+    if (static_cast<int64_t>(out.size()) + in.gcount() > max_bytes) return too_big(-1);
+    out.append(buf, static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) return Status::Infra("reading '" + path + "' failed");
+  return out;
 }
 
 bool PathExists(const std::string& path) {

@@ -32,7 +32,12 @@ void InitProcessForFiles();
 void RemoveStaleTemps(const std::string& path);
 Status FsyncPath(const std::string& path);
 Status MakeDirs(const std::string& path);
-Result<std::string> ReadFile(const std::string& path);
+// Reads a whole file. More than `max_bytes` (checked against its size first,
+// then while reading, so /dev/zero or a growing file cannot exhaust memory) is
+// Status::Data naming the path and both sizes. The default suits text files
+// (configs, manifests, summaries, event logs); binary artifacts pass a limit.
+constexpr int64_t kReadFileLimitBytes = int64_t{256} << 20;
+Result<std::string> ReadFile(const std::string& path, int64_t max_bytes = kReadFileLimitBytes);
 bool PathExists(const std::string& path);
 // Appends one line (a '\n' is added) and flushes; for events.jsonl and metrics.jsonl.
 Status AppendLine(const std::string& path, const std::string& line);

@@ -3,9 +3,11 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "common/file_util.h"
@@ -76,7 +78,49 @@ hid_t MemType<int64_t>() {
   return H5T_NATIVE_INT64;
 }
 
+// Variable-length strings HDF5 allocates while reading, freed however the read
+// ends: a read that fails part-way leaves the strings it converted allocated.
+class VlenStrings {
+ public:
+  explicit VlenStrings(size_t n) : ptrs_(n, nullptr) {}
+  ~VlenStrings() {
+    for (char* p : ptrs_) {
+      if (p) H5free_memory(p);
+    }
+  }
+  VlenStrings(const VlenStrings&) = delete;
+  VlenStrings& operator=(const VlenStrings&) = delete;
+  char** data() { return ptrs_.data(); }
+  void AppendTo(std::vector<std::string>* out) const {
+    for (const char* p : ptrs_) out->emplace_back(p ? p : "");
+  }
+
+ private:
+  std::vector<char*> ptrs_;
+};
+
+std::atomic<int64_t> g_read_limit{int64_t{1} << 34};
+
+// Status::Data unless `n` elements of `elem` bytes fit the read limit (no overflow).
+Status CheckReadSize(const std::string& where, int64_t n, int64_t elem) {
+  const int64_t limit = g_read_limit.load();
+  if (n < 0 || elem <= 0 || n > limit / elem) {
+    return Status::Data(where + ": " + std::to_string(n) + " elements of " + std::to_string(elem) +
+                        " bytes exceed the read limit of " + std::to_string(limit) +
+                        " bytes (a damaged file, or data too large to read at once)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+int64_t H5ReadLimitBytes() {
+  return g_read_limit.load();
+}
+
+void SetH5ReadLimitBytes(int64_t bytes) {
+  g_read_limit.store(std::max<int64_t>(bytes, 0));
+}
 
 std::string H5DatasetInfo::Describe() const {
   static const char* kNames[] = {"float", "integer", "string", "non-numeric"};
@@ -152,7 +196,24 @@ Result<H5DatasetInfo> H5Reader::Info(const std::string& dataset) const {
   std::vector<hsize_t> dims(nd);
   H5_CHECK(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr), "cannot read the shape of " + where);
   H5DatasetInfo info;
-  for (hsize_t x : dims) info.dims.push_back(static_cast<int64_t>(x));
+  int64_t total = 1;
+  for (hsize_t x : dims) {
+    // A damaged header can declare any extent: the shape must have an int64 product.
+    if (x > static_cast<hsize_t>(std::numeric_limits<int64_t>::max()) ||
+        __builtin_mul_overflow(total, static_cast<int64_t>(x), &total)) {
+      return Status::Data(where + " declares a shape too large to address; the file is damaged");
+    }
+    info.dims.push_back(static_cast<int64_t>(x));
+  }
+  // A shape whose storage was never (fully) written is an incomplete file: a
+  // crashed writer, or a header declaring 2^40 rows in a few KB. Refused here,
+  // before anything is sized by the declared row count.
+  H5D_space_status_t space_status;
+  if (total > 0 && H5Dget_space_status(d.get(), &space_status) >= 0 &&
+      space_status != H5D_SPACE_STATUS_ALLOCATED) {
+    return Status::Data(where + " declares " + std::to_string(info.dims[0]) +
+                        " rows but its data was never (fully) written: the file is incomplete; re-create it");
+  }
   switch (H5Tget_class(type.get())) {
     case H5T_FLOAT: info.kind = H5Kind::kFloat; break;
     case H5T_INTEGER: info.kind = H5Kind::kInteger; break;
@@ -185,10 +246,12 @@ Status H5Reader::Read(const std::string& dataset, const std::vector<int64_t>* ro
     if (!sorted.empty() && (sorted.front() < 0 || sorted.back() >= info.rows())) {
       return Status::Data(where + ": row out of range");
     }
-  } else if (begin < 0 || count < 0 || begin + count > info.rows()) {
-    return Status::Data(where + ": rows [" + std::to_string(begin) + ", " + std::to_string(begin + count) +
+  } else if (begin < 0 || count < 0 || begin > info.rows() || count > info.rows() - begin) {
+    return Status::Data(where + ": rows [" + std::to_string(begin) + ", +" + std::to_string(count) +
                         ") outside its " + std::to_string(info.rows()) + " rows");
   }
+  // count <= rows, so count * width <= the shape's product, which fits.
+  DRIFTRUN_RETURN_IF_ERROR(CheckReadSize(where, count * width, sizeof(T) * (rows ? 2 : 1)));
   out->assign(static_cast<size_t>(count * width), T{});
   if (count == 0) return Status::Ok();
 
@@ -268,18 +331,21 @@ Result<std::vector<std::string>> H5Reader::AttrStrings(const std::string& object
   Handle ftype(H5Aget_type(a.get()));
   Handle space(H5Aget_space(a.get()));
   if (H5Tget_class(ftype.get()) != H5T_STRING) return Status::Data(where + " is not a string");
-  hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n < 0) return Status::Data("cannot read the size of " + where + "; the file is damaged");
   std::vector<std::string> out;
   if (H5Tis_variable_str(ftype.get()) > 0) {
-    std::vector<char*> ptrs(n, nullptr);
+    DRIFTRUN_RETURN_IF_ERROR(CheckReadSize(where, n, sizeof(char*)));
+    VlenStrings ptrs(static_cast<size_t>(n));
     Handle mtype(H5Tcopy(H5T_C_S1));
     H5Tset_size(mtype.get(), H5T_VARIABLE);
     H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
     H5_CHECK(H5Aread(a.get(), mtype.get(), ptrs.data()), "cannot read " + where);
-    for (char* p : ptrs) out.emplace_back(p ? p : "");
-    H5Dvlen_reclaim(mtype.get(), space.get(), H5P_DEFAULT, ptrs.data());
+    ptrs.AppendTo(&out);
   } else {
-    size_t len = H5Tget_size(ftype.get());
+    const size_t len = H5Tget_size(ftype.get());
+    if (len == 0) return Status::Data("cannot read the string size of " + where + "; the file is damaged");
+    DRIFTRUN_RETURN_IF_ERROR(CheckReadSize(where, n, static_cast<int64_t>(len)));
     std::vector<char> buf(len * n + 1, 0);
     H5_CHECK(H5Aread(a.get(), ftype.get(), buf.data()), "cannot read " + where);
     for (hssize_t i = 0; i < n; ++i) {
@@ -298,8 +364,8 @@ Status H5Reader::ReadStrings(const std::string& dataset, int64_t begin, int64_t 
   if (info.kind != H5Kind::kString || info.dims.size() != 1) {
     return Status::Data(where + ": expected a 1-D string array [rows]");
   }
-  if (begin < 0 || count < 0 || begin + count > info.rows()) {
-    return Status::Data(where + ": rows [" + std::to_string(begin) + ", " + std::to_string(begin + count) +
+  if (begin < 0 || count < 0 || begin > info.rows() || count > info.rows() - begin) {
+    return Status::Data(where + ": rows [" + std::to_string(begin) + ", +" + std::to_string(count) +
                         ") outside its " + std::to_string(info.rows()) + " rows");
   }
   out->clear();
@@ -311,16 +377,18 @@ Status H5Reader::ReadStrings(const std::string& dataset, int64_t begin, int64_t 
   H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, &start, nullptr, &cnt, nullptr), where);
   Handle mspace(H5Screate_simple(1, &cnt, nullptr));
   if (H5Tis_variable_str(ftype.get()) > 0) {
-    std::vector<char*> ptrs(count, nullptr);
+    DRIFTRUN_RETURN_IF_ERROR(CheckReadSize(where, count, sizeof(char*)));
+    VlenStrings ptrs(static_cast<size_t>(count));
     Handle mtype(H5Tcopy(H5T_C_S1));
     H5Tset_size(mtype.get(), H5T_VARIABLE);
     H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
     H5_CHECK(H5Dread(d.get(), mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, ptrs.data()),
              where + ": read failed; the file may be truncated");
-    for (char* p : ptrs) out->emplace_back(p ? p : "");
-    H5Dvlen_reclaim(mtype.get(), mspace.get(), H5P_DEFAULT, ptrs.data());
+    ptrs.AppendTo(out);
   } else {
     const size_t len = H5Tget_size(ftype.get());
+    if (len == 0) return Status::Data(where + ": cannot read the string size; the file is damaged");
+    DRIFTRUN_RETURN_IF_ERROR(CheckReadSize(where, count, static_cast<int64_t>(len)));
     std::vector<char> buf(len * count + 1, 0);
     H5_CHECK(H5Dread(d.get(), ftype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, buf.data()),
              where + ": read failed; the file may be truncated");

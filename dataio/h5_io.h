@@ -18,11 +18,19 @@ namespace driftrun {
 
 enum class H5Kind { kFloat, kInteger, kString, kOther };
 
+// The most bytes one read (ReadRange, ReadRows, ReadStrings, a string attribute)
+// may allocate: a file can declare any shape in a few bytes, so a read is sized
+// by this limit as well as by the shape, and a bigger one is Status::Data naming
+// the sizes. 16 GiB unless lowered (the fuzzers lower it); process-wide.
+int64_t H5ReadLimitBytes();
+void SetH5ReadLimitBytes(int64_t bytes);
+
 struct H5DatasetInfo {
   std::vector<int64_t> dims;
   H5Kind kind = H5Kind::kOther;
   int64_t rows() const { return dims.empty() ? 0 : dims[0]; }
-  // Product of the dimensions after the first (1 for a 1-D dataset).
+  // Product of the dimensions after the first (1 for a 1-D dataset). Info()
+  // refuses shapes whose product does not fit an int64, so this cannot overflow.
   int64_t row_width() const;
   // "integer [20, 1, 8, 8]": what a message says was found.
   std::string Describe() const;

@@ -9,10 +9,27 @@
 
 namespace driftrun {
 
+namespace {
+
+// A column count from a file's header (any number, in a few bytes) is checked
+// before a name is made for each column: the names of a row must fit the HDF5
+// read limit as its values must.
+Status CheckColumnCount(const H5Reader& r, const std::string& dataset, int64_t dim) {
+  const int64_t per_column = static_cast<int64_t>(sizeof(std::string));
+  if (dim < 0 || dim > H5ReadLimitBytes() / per_column) {
+    return Status::Data("'" + r.path() + "' dataset '" + dataset + "' declares " + std::to_string(dim) +
+                        " values per row, over the read limit; the file is damaged or too wide to read");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::vector<std::string>> ReadColumnNames(const H5Reader& r, const std::string& dataset,
                                                  const char* attr, int64_t dim, const char* prefix,
                                                  bool* named) {
   *named = false;
+  DRIFTRUN_RETURN_IF_ERROR(CheckColumnCount(r, dataset, dim));
   for (const std::string& object : {dataset, std::string("/")}) {
     auto names = r.AttrStrings(object, attr);
     if (!names.ok()) continue;
@@ -150,6 +167,7 @@ Result<TabularMeta> InspectTabular(const H5Reader& file, const TabularSpec& spec
     DRIFTRUN_ASSIGN_OR_RETURN(m.feature_names,
                               ReadColumnNames(file, spec.features, "feature_names", m.dim, "f", &m.named));
   } else if (!spec.text) {
+    DRIFTRUN_RETURN_IF_ERROR(CheckColumnCount(file, spec.features, m.dim));
     for (int64_t j = 0; j < m.dim; ++j) m.feature_names.push_back("f" + std::to_string(j));  // pixels
   }
   return m;

@@ -71,8 +71,12 @@ Result<std::string> DataFileOf(const nlohmann::json& m, const std::string& manif
 // Reads `data` once; the bytes are checked against `sha256` (when non-empty)
 // and are the bytes then parsed, so what was verified is what is loaded.
 Result<std::string> ReadVerified(const std::string& data, const std::string& sha256, const char* against) {
-  auto bytes = ReadFile(data);
-  if (!bytes.ok()) return Status::Data("checkpoint data '" + data + "' is missing");
+  // Read whole (so the bytes hashed are the bytes parsed), within the HDF5 read limit.
+  auto bytes = ReadFile(data, H5ReadLimitBytes());
+  if (!bytes.ok()) {
+    if (bytes.status().code() == Code::kData) return bytes.status().WithContext("checkpoint data");
+    return Status::Data("checkpoint data '" + data + "' is missing");
+  }
   if (!sha256.empty() && Sha256Hex(bytes.value()) != sha256) {
     return Status::Data("checkpoint '" + data + "' does not match its " + against +
                         " sha256 (corrupt or truncated)");
@@ -95,8 +99,15 @@ Status WriteArrays(H5Writer& w, const std::string& group, const std::vector<Name
   return Status::Ok();
 }
 
-Result<std::vector<NamedArray>> ReadArrays(const H5Reader& r, const std::string& group) {
+// Arrays sit at most two groups down (/optim/<param>/<slot>); a deeper nesting,
+// or a group linking back to an ancestor (a cycle), is a damaged checkpoint.
+constexpr int kMaxArrayDepth = 4;
+
+Result<std::vector<NamedArray>> ReadArrays(const H5Reader& r, const std::string& group, int depth = 0) {
   std::vector<NamedArray> out;
+  if (depth > kMaxArrayDepth) {
+    return Status::Data("checkpoint '" + r.path() + "' nests groups too deep at '" + group + "' (damaged)");
+  }
   if (!r.Has(group)) return out;
   DRIFTRUN_ASSIGN_OR_RETURN(auto names, r.List(group));
   for (const auto& n : names) {
@@ -104,7 +115,7 @@ Result<std::vector<NamedArray>> ReadArrays(const H5Reader& r, const std::string&
     auto info_or = r.Info(path);
     if (!info_or.ok()) {
       // a sub-group (optimizer slots are /optim/<param>/<slot>)
-      DRIFTRUN_ASSIGN_OR_RETURN(auto sub, ReadArrays(r, path));
+      DRIFTRUN_ASSIGN_OR_RETURN(auto sub, ReadArrays(r, path, depth + 1));
       for (auto& a : sub) {
         a.name = n + "/" + a.name;
         out.push_back(std::move(a));
@@ -232,6 +243,17 @@ Result<int64_t> CountAttr(const H5Reader& r, const char* k, bool required) {
   return static_cast<int64_t>(d);
 }
 
+// A root attribute that must hold a finite number: missing or NaN is damage,
+// never a silent 0 (every checkpoint driftrun writes has it).
+Result<double> RealAttr(const H5Reader& r, const char* k) {
+  auto v = r.AttrDouble("/", k);
+  if (!v.ok() || !std::isfinite(v.value())) {
+    return Status::Data("checkpoint '" + r.path() + "' attribute '" + k + "' is " +
+                        (v.ok() ? "not a finite number" : "missing") + " (damaged or not a checkpoint)");
+  }
+  return v.value();
+}
+
 Result<CheckpointState> ParseCheckpoint(const H5Reader& r) {
   CheckpointState s;
   DRIFTRUN_ASSIGN_OR_RETURN(s.step, CountAttr(r, "step", true));
@@ -246,12 +268,8 @@ Result<CheckpointState> ParseCheckpoint(const H5Reader& r) {
   DRIFTRUN_ASSIGN_OR_RETURN(s.in_dim, CountAttr(r, "in_dim", true));
   DRIFTRUN_ASSIGN_OR_RETURN(s.out_dim, CountAttr(r, "out_dim", true));
   DRIFTRUN_ASSIGN_OR_RETURN(s.epoch_loss_steps, CountAttr(r, "epoch_loss_steps", true));
-  auto real = [&](const char* k) {
-    auto v = r.AttrDouble("/", k);
-    return v.ok() ? v.value() : 0.0;
-  };
-  s.epoch_loss_sum = real("epoch_loss_sum");
-  s.samples_seen = real("samples_seen");
+  DRIFTRUN_ASSIGN_OR_RETURN(s.epoch_loss_sum, RealAttr(r, "epoch_loss_sum"));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.samples_seen, RealAttr(r, "samples_seen"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.config_hash, r.AttrString("/", "config_hash"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.task, r.AttrString("/", "task"));
   // Checkpoints written before model descriptions existed have none: they still

@@ -170,9 +170,14 @@ Result<Profile> ReadProfile(const std::string& path) {
   auto names = r.AttrStrings("/", "feature_names");
   auto rows = r.AttrDouble("/", "rows");
   if (!names.ok() || !rows.ok()) return bad("feature names or row count missing");
+  // A whole number in [0, 2^53]: NaN or a huge value is damage, not an undefined cast.
+  const double nrows = rows.value();
+  if (!(nrows >= 0 && nrows <= 9007199254740992.0) || nrows != std::floor(nrows)) {
+    return bad("row count is not a count");
+  }
   const int64_t d = static_cast<int64_t>(names.value().size());
   Profile p;
-  p.rows = static_cast<int64_t>(rows.value());
+  p.rows = static_cast<int64_t>(nrows);
   auto src = r.AttrString("/", "source");
   p.source = src.ok() ? src.value() : "";
   p.features.resize(static_cast<size_t>(d));

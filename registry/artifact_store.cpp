@@ -20,12 +20,15 @@ std::string Extension(const std::string& file) {
   return ext;
 }
 
+// Artifacts (ONNX, checkpoints, profiles) are copied through memory.
+constexpr int64_t kMaxArtifactBytes = int64_t{16} << 30;
+
 class Local : public ArtifactStore {
  public:
   explicit Local(std::string root) : root_(std::move(root)) {}
 
   Result<StoredFile> Put(const std::string& file) override {
-    DRIFTRUN_ASSIGN_OR_RETURN(std::string content, ReadFile(file));
+    DRIFTRUN_ASSIGN_OR_RETURN(std::string content, ReadFile(file, kMaxArtifactBytes));
     StoredFile f;
     f.sha256 = Sha256Hex(content);
     f.bytes = static_cast<int64_t>(content.size());

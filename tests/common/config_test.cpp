@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <stdexcept>
 
 namespace driftrun {
 namespace {
@@ -15,6 +16,15 @@ TEST(Config, DefaultsCoverEverySchemaKey) {
   EXPECT_EQ(c.value().Str("dist.backend"), "auto");
   EXPECT_EQ(c.value().IntList("model.hidden"), (std::vector<int64_t>{128, 128}));
   EXPECT_EQ(c.value().Origin("train.lr"), "default");
+}
+
+// A key that is not in the schema is a bug in driftrun's code: loud, but an
+// exception main reports (exit 5), not an abort.
+TEST(Config, UnknownKeyInCodeThrowsLogicError) {
+  auto c = Config::FromString("", "t.toml", {});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_THROW(c.value().Str("train.no_such_key"), std::logic_error);
+  EXPECT_THROW(c.value().Int("train.lr"), std::logic_error);  // a float key read as an int
 }
 
 TEST(Config, FileValuesAndOrigins) {

@@ -20,6 +20,18 @@ TEST(FileUtil, AtomicWriteReplacesWholeFileAndLeavesNoTemp) {
   EXPECT_EQ(ListDir(d), std::vector<std::string>{"a.txt"});
 }
 
+// A file over the caller's limit is a data error, checked while reading too:
+// /dev/zero never ends, and must not exhaust memory.
+TEST(FileUtil, ReadFileRefusesFilesOverTheLimit) {
+  std::string d = FreshDir("limit");
+  ASSERT_TRUE(WriteFileAtomic(d + "/a.txt", std::string(100, 'x')).ok());
+  EXPECT_EQ(ReadFile(d + "/a.txt", 100).value().size(), 100u);
+  auto over = ReadFile(d + "/a.txt", 99);
+  EXPECT_EQ(over.status().code(), Code::kData);
+  EXPECT_NE(over.status().message().find("over the limit"), std::string::npos);
+  EXPECT_EQ(ReadFile("/dev/zero", 1 << 20).status().code(), Code::kData);
+}
+
 TEST(FileUtil, AtomicWriteIntoMissingFolderFailsAsInfraAndWritesNothing) {
   std::string d = FreshDir("missing");
   Status st = WriteFileAtomic(d + "/no/such/folder/a.txt", "x");

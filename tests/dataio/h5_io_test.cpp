@@ -28,6 +28,25 @@ std::string WriteSample(const std::string& dir, int64_t rows = 10, int64_t cols 
   return dir + "/d.h5";
 }
 
+// A file can declare any shape in a few bytes: reads are sized by the read limit
+// too, and one over it is a data error naming the limit, never a huge allocation.
+TEST(H5Io, ReadOverTheReadLimitIsADataError) {
+  std::string path = WriteSample(FreshTestDir());
+  auto r = H5Reader::Open(path);
+  ASSERT_TRUE(r.ok());
+  const int64_t saved = H5ReadLimitBytes();
+  SetH5ReadLimitBytes(64);
+  std::vector<float> out;
+  Status big = r.value()->ReadRange("/features", 0, 10, &out);   // 120 bytes
+  Status small = r.value()->ReadRange("/features", 0, 5, &out);  // 60 bytes
+  auto names = r.value()->AttrStrings("/", "feature_names");     // 3 pointers
+  SetH5ReadLimitBytes(saved);
+  EXPECT_EQ(big.code(), Code::kData);
+  EXPECT_NE(big.message().find("read limit"), std::string::npos) << big.message();
+  EXPECT_TRUE(small.ok()) << small.ToString();
+  EXPECT_TRUE(names.ok()) << names.status().ToString();
+}
+
 TEST(H5Io, ReadRowsKeepsRequestedOrder) {
   std::string path = WriteSample(FreshTestDir());
   auto r = H5Reader::Open(path);

@@ -206,5 +206,31 @@ TEST(Checkpoint, MissingOrNonCountAttributesAreDamageNotZero) {
   EXPECT_NE(r.status().message().find("no attribute 'step'"), std::string::npos) << r.status().message();
 }
 
+// The running loss and sample count are part of the state a resume continues
+// from: missing or NaN is damage, never a silent 0.
+TEST(Checkpoint, MissingOrNonFiniteRealAttributesAreDamage) {
+  std::string dir = FreshTestDir();
+  for (double bad : {std::nan(""), HUGE_VAL}) {
+    for (bool present : {true, false}) {
+      const std::string path = dir + "/fake.h5";
+      {
+        auto w = H5Writer::Create(path).take();
+        for (const char* k : {"step", "epoch", "next_batch", "world_size", "classes", "in_dim", "out_dim",
+                              "epoch_loss_steps", "epoch_loss_sum"})
+          ASSERT_TRUE(w->AttrDouble("/", k, 1).ok());
+        if (present) ASSERT_TRUE(w->AttrDouble("/", "samples_seen", bad).ok());
+        ASSERT_TRUE(w->Commit().ok());
+      }
+      auto r = ReadCheckpointData(path, "");
+      ASSERT_FALSE(r.ok()) << bad;
+      EXPECT_EQ(r.status().code(), Code::kData) << bad;
+      EXPECT_NE(r.status().message().find(present ? "'samples_seen' is not a finite number"
+                                                  : "'samples_seen' is missing"),
+                std::string::npos)
+          << r.status().message();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace driftrun
