@@ -118,10 +118,13 @@ class [[nodiscard]] Result {
 
 #define DRIFTRUN_CONCAT_INNER(a, b) a##b
 #define DRIFTRUN_CONCAT(a, b) DRIFTRUN_CONCAT_INNER(a, b)
+// NOLINTBEGIN(bugprone-macro-parentheses): tmp is a name and lhs a declaration
+// (`auto x`); neither can be parenthesised.
 #define DRIFTRUN_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                   \
   if (!tmp.ok()) return tmp.status();                  \
   lhs = tmp.take()
+// NOLINTEND(bugprone-macro-parentheses)
 // `DRIFTRUN_ASSIGN_OR_RETURN(auto x, F());` binds x to F()'s value or returns its Status.
 #define DRIFTRUN_ASSIGN_OR_RETURN(lhs, expr) \
   DRIFTRUN_ASSIGN_OR_RETURN_IMPL(DRIFTRUN_CONCAT(_res_, __LINE__), lhs, expr)

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "common/file_util.h"
+#include "common/guard.h"
 #include "common/sha256.h"
 #include "export/onnx_export.h"
 #include "models/checkpoint.h"
@@ -41,9 +42,10 @@ void AddTextHashMetadata(const driftrun::CheckpointState& ck, std::map<std::stri
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  driftrun::InitProcessForFiles();
-  using namespace driftrun;
+namespace driftrun {
+namespace {
+
+int Run(int argc, char** argv) {
   std::string ckpt, out, version = "unknown";
   std::map<std::string, std::string> meta;
   for (int i = 1; i < argc; ++i) {
@@ -95,4 +97,21 @@ int main(int argc, char** argv) {
                             {"seconds", std::round(secs * 1e4) / 1e4}};
   std::printf("%s\n", r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   return 0;
+}
+
+}  // namespace
+}  // namespace driftrun
+
+int main(int argc, char** argv) {
+  driftrun::InitProcessForFiles();
+  // Last resort: an exception (out of memory, a library's throw) is a message and
+  // an exit code from the contract, never an abort.
+  try {
+    return driftrun::Run(argc, argv);
+  } catch (...) {
+    const driftrun::Status st =
+        driftrun::ExceptionStatus(std::current_exception(), "unexpected failure", driftrun::Code::kInfra);
+    std::cerr << "driftrun-export: " << st.ToString() << "\n";
+    return st.exit_code();
+  }
 }

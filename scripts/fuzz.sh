@@ -16,6 +16,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-60}
+bash scripts/setup.sh
+if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
+  echo "[fuzz] apt: installing clang (libFuzzer)"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get install -y -qq clang >/dev/null
+fi
 TARGETS=(${FUZZ_TARGETS:-config model_ref h5 checkpoint profile drift})
 TORCH_PREFIX=$(.venv/bin/python -c 'import torch; print(torch.utils.cmake_prefix_path)')
 if [[ ! -f build-fuzz/build.ninja ]]; then

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 readonly TORCH_VERSION="2.11.0"
 readonly APT_PACKAGES=(
-  build-essential cmake ninja-build pkg-config python3-venv clang-format
+  build-essential cmake ninja-build pkg-config python3-venv clang-format clang-tidy
   libopenmpi-dev openmpi-bin libhdf5-dev libgflags-dev libsqlite3-dev
   libtomlplusplus-dev nlohmann-json3-dev libgtest-dev libgmock-dev
   libonnx-dev libprotobuf-dev protobuf-compiler

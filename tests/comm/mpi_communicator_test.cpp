@@ -41,7 +41,7 @@ TEST(MpiCommunicator, AsyncAllReduceOfManyBuffersInOrder) {
   const int n = c.size();
   for (size_t b = 0; b < bufs.size(); ++b) {
     for (size_t i = 0; i < 1000; i += 97) {
-      EXPECT_EQ(bufs[b][i], static_cast<float>(n * (n - 1) / 2 + n * (b + i)));
+      EXPECT_EQ(bufs[b][i], static_cast<float>(n * (n - 1) * 0.5 + n * static_cast<double>(b + i)));
     }
   }
 }
