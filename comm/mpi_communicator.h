@@ -42,7 +42,6 @@ class MpiCommunicator : public Communicator {
   Status Broadcast(void* buf, size_t count, DType dtype, int root) override;
   Status Barrier() override;
   MPI_Comm comm() const { return comm_; }
-  double timeout_s() const { return timeout_s_; }
 
   // What one pending collective is, for the deadline message.
   struct Pending {

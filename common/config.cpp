@@ -56,7 +56,8 @@ const char* NodeTypeName(const toml::node& n) {
 }
 
 // Keys that name files or folders (see Config::Load).
-const char* const kPathKeys[] = {"data.train", "data.val", "registry.path"};
+const char* const kPathKeys[] = {"data.train",       "data.val",      "registry.path",
+                                 "monitor.incoming", "service.state", "service.models"};
 
 std::string SuggestSection(const std::string& name) {
   std::vector<std::string> sections;
@@ -125,7 +126,12 @@ std::string Convert(const toml::node& n, const KeyInfo& k, ConfigValue* out) {
       }
       break;
     case ValueType::kIntList: return ConvertList<int64_t>(n, k, out);
-    case ValueType::kStringList: return ConvertList<std::string>(n, k, out);
+    case ValueType::kStringList:
+      if (auto v = n.value_exact<std::string>()) {  // one item: the list of it
+        *out = std::vector<std::string>{*v};
+        return "";
+      }
+      return ConvertList<std::string>(n, k, out);
   }
   return std::string("must be ") + TypeName(k.type) + ", got " + NodeTypeName(n);
 }
@@ -206,10 +212,15 @@ Result<Config> Config::Load(const std::string& path, const std::vector<std::stri
   }
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, FromString(text, path.empty() ? "<defaults>" : path, overrides));
   for (const char* key : kPathKeys) {
-    std::string& v = std::get<std::string>(cfg.values_.at(key));
     const std::string& origin = cfg.origin_.at(key);
     const bool from_file = !path.empty() && origin != "default" && origin.rfind("--set", 0) != 0;
-    v = AbsolutePath(v, from_file ? DirName(path) : ".");
+    const std::string base = from_file ? DirName(path) : ".";
+    ConfigValue& v = cfg.values_.at(key);
+    if (auto* one = std::get_if<std::string>(&v)) {
+      if (!one->empty()) *one = AbsolutePath(*one, base);  // empty: unset (monitor.incoming)
+    } else {
+      for (std::string& item : std::get<std::vector<std::string>>(v)) item = AbsolutePath(item, base);
+    }
   }
   return cfg;
 }

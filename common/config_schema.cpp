@@ -101,7 +101,8 @@ Keys TrainKeys() {
       {"train", "seed", T::kInt, "42", "",
        "seeds weights, shuffling and dropout; results do not depend on the number of ranks"},
       {"train", "shuffle", T::kBool, "true", "", "reshuffle training rows every epoch"},
-      {"train", "threads", T::kInt, "0", "", "intra-op threads per rank; 0 = cores / ranks on the node"},
+      {"train", "threads", T::kInt, "0", "",
+       "intra-op threads per rank (at most 1024); 0 = cores / ranks on the node"},
       {"train", "device", T::kString, "\"auto\"", "auto|cpu|cuda",
        "where to train; auto uses CUDA when a GPU is present"},
       {"train", "log_every_steps", T::kInt, "0", "",
@@ -186,13 +187,73 @@ Keys RegistryKeys() {
   };
 }
 
+// The retraining service (driftrun serve): [monitor], [trigger] and [retrain]
+// belong to each model's experiment config, [service] to the service config.
+Keys MonitorKeys() {
+  return {
+      {"monitor", "incoming", T::kString, "\"\"", "",
+       "folder the service watches for new batches (*.h5, complete files renamed in), relative to the config "
+       "file; empty: the model is not watched"},
+      {"monitor", "min_rows", T::kInt, "200", "", "smaller batches are recorded but never trigger a retrain"},
+  };
+}
+
+Keys TriggerKeys() {
+  return {
+      {"trigger", "consecutive", T::kInt, "1", "",
+       "drifted batches needed among the last `of` batches (of = 0: in a row) to trigger a retrain"},
+      {"trigger", "of", T::kInt, "0", "", "window of the k-of-n rule (0: same as consecutive)"},
+      {"trigger", "cooldown_s", T::kFloat, "0.0", "",
+       "after a retrain ends, no new drift trigger for this long"},
+      {"trigger", "max_per_day", T::kInt, "24", "", "retrains per model queued per 24 h at most"},
+      {"trigger", "metric_drop", T::kFloat, "0.1", "",
+       "labelled batch: relative rise of the production model's loss over its holdout loss that counts as "
+       "concept drift (when the lower end of its bootstrap 95% interval is above zero)"},
+  };
+}
+
+Keys RetrainKeys() {
+  return {
+      {"retrain", "ranks", T::kInt, "2", "", "ranks per retraining job (capped by what the executor has)"},
+      {"retrain", "window", T::kInt, "3", "",
+       "labelled batches kept in the training window on top of data.train (0 = all)"},
+      {"retrain", "warm_start", T::kBool, "true", "",
+       "start from the production weights (fresh optimizer) instead of from scratch"},
+      {"retrain", "promote", T::kString, "\"auto\"", "auto|approval",
+       "auto: promote a challenger that wins; approval: register it and wait for driftrun registry approve"},
+      {"retrain", "priority", T::kInt, "0", "", "higher runs first when jobs wait for ranks"},
+  };
+}
+
+Keys ServiceKeys() {
+  return {
+      {"service", "models", T::kStringList, "[]", "",
+       "service config: one experiment config per model (relative to this file)"},
+      {"service", "state", T::kString, "\"driftrun-state\"", "",
+       "service config: journal.db, job run folders, drift reports, quarantine/ (relative to this file)"},
+      {"service", "executor", T::kString, "\"local\"", "local|pool|slurm",
+       "service config: where jobs run (local: an mpirun child process per job)"},
+      {"service", "poll_s", T::kFloat, "1.0", "",
+       "service config: seconds between looks at the incoming folders"},
+      {"service", "max_batches", T::kInt, "0", "",
+       "service config: > 0: stop once this many batches were handled (counted in the journal) and every job "
+       "they caused has ended"},
+      {"service", "max_jobs", T::kInt, "1", "", "service config: jobs running at once (local executor)"},
+      {"service", "metrics", T::kString, "\"\"", "",
+       "service config: \"127.0.0.1:9464\" serves Prometheus text (empty: off)"},
+      {"service", "heartbeat_timeout_s", T::kFloat, "60.0", "",
+       "service config: a job whose ranks are silent this long is failed"},
+  };
+}
+
 }  // namespace
 
 const std::vector<KeyInfo>& ConfigSchema() {
   static const std::vector<KeyInfo> kSchema = [] {
     Keys all;
     for (const Keys& section : {TopLevelKeys(), DataKeys(), PreprocessKeys(), ModelKeys(), TrainKeys(),
-                                DistKeys(), CheckpointKeys(), DriftKeys(), ExportKeys(), RegistryKeys()}) {
+                                DistKeys(), CheckpointKeys(), DriftKeys(), ExportKeys(), RegistryKeys(),
+                                MonitorKeys(), TriggerKeys(), RetrainKeys(), ServiceKeys()}) {
       all.insert(all.end(), section.begin(), section.end());
     }
     return all;

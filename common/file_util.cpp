@@ -28,8 +28,22 @@ Status PosixError(const std::string& what, const std::string& path, int err) {
 
 }  // namespace
 
+namespace {
+constexpr char kTempInfix[] = ".tmp.";
+
+bool IsPid(const std::string& s) {
+  return !s.empty() && s.size() <= 9 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+}  // namespace
+
 std::string TempPathFor(const std::string& path) {
-  return path + ".tmp." + std::to_string(::getpid());
+  return path + kTempInfix + std::to_string(::getpid());
+}
+
+bool IsTempFileName(const std::string& name) {
+  const size_t at = name.rfind(kTempInfix);
+  if (at == std::string::npos || at == 0) return false;
+  return IsPid(name.substr(at + sizeof(kTempInfix) - 1));
 }
 
 Status FsyncPath(const std::string& path) {
@@ -70,14 +84,14 @@ Status CommitFileAtomic(const std::string& tmp, const std::string& path) {
 
 void RemoveStaleTemps(const std::string& path) {
   const std::string dir = DirName(path);
-  const std::string prefix = path.substr(path.find_last_of('/') + 1) + ".tmp.";
+  const std::string prefix = path.substr(path.find_last_of('/') + 1) + kTempInfix;
   DIR* d = ::opendir(dir.c_str());
   if (!d) return;
   while (const dirent* e = ::readdir(d)) {
     const std::string name = e->d_name;
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
     const std::string pid = name.substr(prefix.size());
-    if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (!IsPid(pid)) continue;
     if (::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH)
       std::remove((dir + "/" + name).c_str());
   }

@@ -76,4 +76,7 @@ std::string ShellQuote(const std::string& a);
 // "<path>.tmp.<pid>": the name every atomic writer uses for its temporary file.
 std::string TempPathFor(const std::string& path);
 
+// True for a file name made by TempPathFor (a writer's temporary file).
+bool IsTempFileName(const std::string& name);
+
 }  // namespace driftrun

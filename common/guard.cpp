@@ -32,7 +32,8 @@ Status ExceptionStatus(std::exception_ptr e, const std::string& what, Code fallb
     msg = "an unknown exception";
   }
   const std::string line = EscapeForConsole(FirstLine(msg));
-  static constexpr std::array<const char*, 3> kMemory = {"out of memory", "not enough memory", "OutOfMemory"};
+  static constexpr std::array<const char*, 4> kMemory = {"out of memory", "not enough memory", "OutOfMemory",
+                                                         "can't allocate memory"};
   for (const char* k : kMemory) {
     if (Contains(msg, k)) {
       return Status::Infra(what + ": out of memory (" + line +

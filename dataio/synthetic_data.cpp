@@ -116,24 +116,39 @@ Status WriteFile(const std::string& path, const SyntheticOptions& o, const Truth
 }  // namespace
 
 Status ValidateSynthetic(const SyntheticOptions& o) {
-  if (o.rows < 1) return Status::Usage("--rows must be >= 1");
-  if (o.features < 1) return Status::Usage("--features must be >= 1");
+  // Negated comparisons: NaN fails them.
+  if (o.rows < 1 || o.rows > (int64_t{1} << 31)) return Status::Usage("--rows must be in [1, 2^31]");
+  if (o.features < 1 || o.features > 2000) return Status::Usage("--features must be in [1, 2000]");
+  if (o.rows * o.features > (int64_t{1} << 32))
+    return Status::Usage("--rows x --features must be at most 2^32 values (16 GiB of float32)");
   if (o.task != "regression" && o.task != "classification") {
     return Status::Usage("--task must be regression or classification, got '" + o.task + "'");
   }
-  if (o.task == "classification" && o.classes < 2) return Status::Usage("--classes must be >= 2");
-  if (o.missing < 0 || o.missing >= 1) return Status::Usage("--missing must be in [0, 1)");
-  if (o.batches < 0 || o.batch_rows < 1) return Status::Usage("--batches must be >= 0 and --batch_rows >= 1");
+  if (o.task == "classification" && (o.classes < 2 || o.classes > 100000))
+    return Status::Usage("--classes must be in [2, 100000]");
+  if (!(o.missing >= 0 && o.missing < 1)) return Status::Usage("--missing must be in [0, 1)");
+  if (o.batches < 0 || o.batches > 100000 || o.batch_rows < 1 || o.batch_rows > (int64_t{1} << 31))
+    return Status::Usage("--batches must be in [0, 100000] and --batch-rows in [1, 2^31]");
   if (o.drift != "none" && o.drift != "mean" && o.drift != "scale" && o.drift != "label") {
     return Status::Usage("--drift must be none, mean, scale or label, got '" + o.drift + "'");
   }
-  if (o.drift_share <= 0 || o.drift_share > 1) return Status::Usage("--drift_share must be in (0, 1]");
-  if (o.drift_from < 1) return Status::Usage("--drift_from must be >= 1 (batches are numbered from 1)");
+  if (!(o.drift_share > 0 && o.drift_share <= 1)) return Status::Usage("--drift-share must be in (0, 1]");
+  if (!(o.drift_magnitude >= 0 && o.drift_magnitude <= 1000))
+    return Status::Usage("--drift-magnitude must be in [0, 1000]");
+  if (o.drift_from < 1) return Status::Usage("--drift-from must be >= 1 (batches are numbered from 1)");
+  if (o.drift != "none" && o.drift_from > o.batches) {
+    return Status::Usage("--drift " + o.drift + " drifts batches from --drift-from " +
+                         std::to_string(o.drift_from) + " on, but only " + std::to_string(o.batches) +
+                         " batches are made; raise --batches");
+  }
   return Status::Ok();
 }
 
 Status WriteSynthetic(const std::string& dir, const SyntheticOptions& o, std::vector<std::string>* written) {
   DRIFTRUN_RETURN_IF_ERROR(ValidateSynthetic(o));
+  if (PathExists(dir) && !IsDir(dir))
+    return Status::Usage("--out '" + dir +
+                         "' is a file; make-data writes a folder (train.h5, batch-001.h5, ...)");
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir));
   const Truth truth = MakeTruth(o);
   const int64_t drifted = static_cast<int64_t>(std::ceil(o.drift_share * o.features));

@@ -38,6 +38,14 @@ Result<std::vector<std::string>> ReadColumnNames(const H5Reader& r, const std::s
                           std::to_string(names.value().size()) + " names but '" + dataset + "' has " +
                           std::to_string(dim) + " columns; give one name per column");
     }
+    std::set<std::string> seen;
+    for (const auto& n : names.value()) {
+      if (!seen.insert(n).second) {
+        return Status::Data("'" + r.path() + "' attribute '" + attr + "' of '" + object + "' names column '" +
+                            EscapeForConsole(n) +
+                            "' twice; columns are matched by name, so each needs a unique one");
+      }
+    }
     *named = true;
     return names.value();
   }
@@ -95,7 +103,16 @@ Result<std::vector<int64_t>> MatchColumns(const std::vector<std::string>& want,
 Status AlignColumns(const std::vector<std::string>& want, const std::vector<std::string>& file_names,
                     bool file_named, const std::string& where, int64_t rows, std::vector<float>* x,
                     std::vector<std::string>* warnings, const std::string& whose) {
-  if (want.empty()) return Status::Ok();
+  if (want.empty()) {
+    if (file_named && warnings) {
+      warnings->push_back(where + ": " + whose +
+                          " keeps no column names (its training file had no feature_names), so the " +
+                          std::to_string(file_names.size()) +
+                          " columns are taken by position; retrain on a file with feature_names to have them "
+                          "matched by name");
+    }
+    return Status::Ok();
+  }
   if (!file_named) {
     if (warnings) {
       warnings->push_back(where + " has no feature_names: its " + std::to_string(file_names.size()) +

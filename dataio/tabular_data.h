@@ -90,9 +90,9 @@ Result<std::vector<int64_t>> MatchColumns(const std::vector<std::string>& want,
                                           const std::vector<std::string>& have, const std::string& where,
                                           const std::string& whose = "the model");
 // Puts the columns of row-major x [rows, file_names.size()] in the order of
-// `want` by name. With no `want` (a model from before names were kept) or a
-// file without names, columns stay by position (then, when `want` is known, a
-// line in *warnings says so). Status::Data as MatchColumns.
+// `want` by name. With no `want` (a model trained on a file without names) or
+// a file without names, columns stay by position, and a line in *warnings
+// says so. Status::Data as MatchColumns.
 Status AlignColumns(const std::vector<std::string>& want, const std::vector<std::string>& file_names,
                     bool file_named, const std::string& where, int64_t rows, std::vector<float>* x,
                     std::vector<std::string>* warnings, const std::string& whose = "the model");

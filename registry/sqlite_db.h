@@ -1,6 +1,7 @@
-// SQLite helpers for the registry's embedded store: a prepared statement, a
-// write transaction that rolls back unless committed, and the one place where
-// SQLite error codes become Status (DbError). Internal to registry/.
+// SQLite helpers for the registry's embedded store (and the service's journal,
+// scheduler/journal.cpp): a prepared statement, a write transaction that rolls
+// back unless committed, and the one place where SQLite error codes become
+// Status (DbError).
 //
 // Thread-safety: none; each object belongs to the connection's thread.
 #pragma once
@@ -32,6 +33,7 @@ class Stmt {
     return Keep(ok() ? sqlite3_bind_text(s_, i, v.c_str(), -1, SQLITE_TRANSIENT) : rc_);
   }
   Stmt& Bind(int i, int64_t v) { return Keep(ok() ? sqlite3_bind_int64(s_, i, v) : rc_); }
+  Stmt& BindDouble(int i, double v) { return Keep(ok() ? sqlite3_bind_double(s_, i, v) : rc_); }
   Stmt& BindNull(int i) { return Keep(ok() ? sqlite3_bind_null(s_, i) : rc_); }
   // SQLITE_ROW, SQLITE_DONE or an error code (BUSY, IOERR, ...): a loop
   // `while (s.Step() == SQLITE_ROW)` must be followed by Check(), so that a
@@ -50,6 +52,7 @@ class Stmt {
     return t ? reinterpret_cast<const char*>(t) : "";
   }
   int64_t Int(int i) const { return sqlite3_column_int64(s_, i); }
+  double Double(int i) const { return sqlite3_column_double(s_, i); }
   bool Null(int i) const { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
   std::string Error() const { return sqlite3_errmsg(db_); }
 

@@ -334,14 +334,16 @@ Result<PromoteResult> SqliteRegistry::Promote(const std::string& name, int64_t v
   if (o.who.empty()) return Status::Usage("promote needs --by WHO: every alias move records who made it");
   Txn txn(db_);
   DRIFTRUN_RETURN_IF_ERROR(txn.Begin());
-  DRIFTRUN_RETURN_IF_ERROR(CheckAliasSpelling(db_, name, alias_in));
   DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord cand, Load(name, version));
   PromoteResult r;
   PromotionCase pc;
   DRIFTRUN_ASSIGN_OR_RETURN(pc.policy, ReadPolicy(db_, name));
   pc.name = name;
   pc.version = version;
-  pc.alias = GatedSpelling(pc.policy, alias_in);  // a new gated alias is stored as the policy spells it
+  // A gated alias in any spelling is the policy's ("Production" is the gated
+  // "production"); another alias spelled like an existing one is refused.
+  pc.alias = GatedSpelling(pc.policy, alias_in);
+  DRIFTRUN_RETURN_IF_ERROR(CheckAliasSpelling(db_, name, pc.alias));
   pc.who = o.who;
   DRIFTRUN_ASSIGN_OR_RETURN(pc.holder, AliasVersion(db_, name, pc.alias));
   r.holder = pc.holder;

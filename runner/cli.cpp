@@ -72,14 +72,18 @@ Result<ParsedArgs> ParseArgs(const CommandSpec& cmd, int argc, char** argv, int 
     }
     gflags::CommandLineFlagInfo info;
     gflags::GetCommandLineFlagInfo(name.c_str(), &info);
+    std::string dashed = name;  // as the user types it
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
     if (info.type == "bool") {
       if (!has_value) value = negated ? "false" : "true";
     } else if (!has_value) {
-      if (i + 1 >= argc) return Status::Usage("--" + name + " needs a value");
+      if (i + 1 >= argc) return Status::Usage("--" + dashed + " needs a value");
       value = argv[++i];
     }
+    // "--run-dir=" or --out "$UNSET": an empty value is a mistake, never "the default".
+    if (value.empty()) return Status::Usage("--" + dashed + " needs a value, got an empty one");
     if (gflags::SetCommandLineOption(name.c_str(), value.c_str()).empty()) {
-      return Status::Usage("--" + name + "='" + EscapeForConsole(value) + "' is not a valid " + info.type);
+      return Status::Usage("--" + dashed + "='" + EscapeForConsole(value) + "' is not a valid " + info.type);
     }
   }
   return out;

@@ -30,7 +30,8 @@ const CommandSpec kPredictSpec = {
     "driftrun predict --model NAME[@ALIAS|:VERSION] | --run RUN_DIR --in x.h5 --out y.h5 [--json]",
     {{"model",
       "a registered version: NAME@ALIAS (e.g. churn@production), NAME:VERSION, or NAME (newest); its "
-      "artifacts are checked against their sha256 first"},
+      "checkpoint is checked against its recorded sha256 first (driftrun registry verify checks every "
+      "artifact)"},
      {"run", "a run folder: its newest valid checkpoint and config.resolved.toml"},
      {"registry",
       "registry folder for --model (default ./driftrun-registry); it must exist: predict never creates one"},
@@ -51,6 +52,14 @@ int RunPredict(int argc, char** argv) {
   ParsedArgs args;
   int code = 0;
   if (!ParseCommand(kPredictSpec, argc, argv, &args, &code)) return code;
+  if (!args.positional.empty()) {
+    return ReportStatus("predict", Status::Usage("unexpected argument '" + args.positional[0] +
+                                                 "'; inputs go in --in FILE (see --help)"));
+  }
+  if (FLAGS_device != "cpu" && FLAGS_device != "cuda" && FLAGS_device != "auto") {
+    return ReportStatus("predict",
+                        Status::Usage("--device must be cpu, cuda or auto, not '" + FLAGS_device + "'"));
+  }
   if (FLAGS_in.empty() || FLAGS_out.empty()) {
     return ReportStatus("predict", Status::Usage("--in x.h5 and --out y.h5 are required"));
   }

@@ -192,8 +192,8 @@ int RunTrain(int argc, char** argv) {
   }
   code = ReportStatus("train", st);
   // The world may be broken. (A rank that exits non-zero otherwise makes mpirun
-  // end its peers.)
-  if (st.code() == Code::kInfra) env->Abort(code);
+  // end its peers.) One rank alone has no peers to end: no MPI_Abort banner.
+  if (st.code() == Code::kInfra && env->size() > 1) env->Abort(code);
   return code;
 }
 

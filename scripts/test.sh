@@ -29,7 +29,12 @@ if ((sanitize)); then
   # Any report fails the test that caused it (halt_on_error, no recovery from
   # UB). Leaks in the uninstrumented libraries are suppressed in lsan.supp
   # (each line says why); CUDA needs the shadow gap unprotected.
-  export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:protect_shadow_gap=0:detect_odr_violation=0"
+  # Open MPI unloads its components (dlclose) before LeakSanitizer runs, which
+  # leaves their leak stacks unsymbolized and unsuppressable: keep them loaded.
+  # fast_unwind_on_malloc=0 gives full stacks through the uninstrumented
+  # libraries, so the suppressions match by library name.
+  export OMPI_MCA_mca_base_component_disable_dlclose=1
+  export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:protect_shadow_gap=0:detect_odr_violation=0:fast_unwind_on_malloc=0"
   export LSAN_OPTIONS="suppressions=$PWD/scripts/sanitize/lsan.supp:print_suppressions=0"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$PWD/scripts/sanitize/ubsan.supp"
   cd build-asan

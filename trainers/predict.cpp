@@ -205,10 +205,44 @@ static Result<PredictResult> PredictImpl(const PredictRequest& req) {
   return r;
 }
 
-static Result<double> HoldoutLossImpl(const CheckpointState& ck, const Config& model_cfg,
-                                      const Config& holdout_cfg) {
+// Per-row losses of the checkpoint's model on `rows` of `path` (model_cfg's
+// dataset names): mean squared error over the targets, or cross-entropy.
+static Result<std::vector<double>> RowLossesImpl(const CheckpointState& ck, const Config& model_cfg,
+                                                 const std::string& path, const std::vector<int64_t>& rows) {
   DRIFTRUN_ASSIGN_OR_RETURN(ModelSpec spec, ModelSpec::FromJson(ck.model_spec));
   DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions mo, TrainOptions::FromConfig(model_cfg, 1));
+  DRIFTRUN_ASSIGN_OR_RETURN(auto file, H5Reader::Open(path));
+  DRIFTRUN_ASSIGN_OR_RETURN(RawInputs in, ReadInputs(*file, ck, spec, mo, rows, nullptr));
+  DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor logits,
+                            Forward(ck, spec, mo, in, torch::kCPU, 8192, nullptr, nullptr));
+  torch::NoGradGuard ng;
+  torch::Tensor per_row;
+  if (spec.task == "classification") {
+    std::vector<int64_t> y;
+    DRIFTRUN_RETURN_IF_ERROR(file->ReadRows(mo.train.labels, rows, &y));
+    for (int64_t c : y) {
+      if (c < 0 || c >= spec.out)
+        return Status::Data("'" + path + "': label " + std::to_string(c) + " outside the model's classes");
+    }
+    torch::Tensor t = torch::from_blob(y.data(), {in.rows}, torch::kLong);
+    per_row = torch::cross_entropy_loss(logits, t, {}, at::Reduction::None);
+  } else {
+    std::vector<float> y;
+    DRIFTRUN_RETURN_IF_ERROR(file->ReadRows(mo.train.labels, rows, &y));
+    if (static_cast<int64_t>(y.size()) != in.rows * spec.out) {
+      return Status::Data("'" + path + "' dataset '" + mo.train.labels + "' has " +
+                          std::to_string(y.size() / std::max<size_t>(rows.size(), 1)) +
+                          " targets per row; the model predicts " + std::to_string(spec.out));
+    }
+    torch::Tensor t = torch::from_blob(y.data(), {in.rows, spec.out}, torch::kFloat);
+    per_row = torch::mse_loss(logits, t, at::Reduction::None).mean(1);
+  }
+  per_row = per_row.to(torch::kDouble).contiguous();
+  return std::vector<double>(per_row.data_ptr<double>(), per_row.data_ptr<double>() + per_row.numel());
+}
+
+static Result<double> HoldoutLossImpl(const CheckpointState& ck, const Config& model_cfg,
+                                      const Config& holdout_cfg) {
   DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions ho, TrainOptions::FromConfig(holdout_cfg, 1));
   // The rows training held out: all of data.val, else the val_fraction split.
   const std::string path = ho.val_path.empty() ? ho.train.path : ho.val_path;
@@ -223,30 +257,22 @@ static Result<double> HoldoutLossImpl(const CheckpointState& ck, const Config& m
     rows.resize(static_cast<size_t>(labels.rows()));
     for (int64_t i = 0; i < labels.rows(); ++i) rows[static_cast<size_t>(i)] = i;
   }
-  DRIFTRUN_ASSIGN_OR_RETURN(RawInputs in, ReadInputs(*file, ck, spec, mo, rows, nullptr));
-  DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor logits,
-                            Forward(ck, spec, mo, in, torch::kCPU, 8192, nullptr, nullptr));
-  torch::NoGradGuard ng;
-  if (spec.task == "classification") {
-    std::vector<int64_t> y;
-    DRIFTRUN_RETURN_IF_ERROR(file->ReadRows(ho.train.labels, rows, &y));
-    for (int64_t c : y) {
-      if (c < 0 || c >= spec.out)
-        return Status::Data("holdout label " + std::to_string(c) + " outside the model's classes");
-    }
-    torch::Tensor t = torch::from_blob(y.data(), {in.rows}, torch::kLong);
-    return torch::cross_entropy_loss(logits, t).item<double>();
-  }
-  std::vector<float> y;
-  DRIFTRUN_RETURN_IF_ERROR(file->ReadRows(ho.train.labels, rows, &y));
-  torch::Tensor t = torch::from_blob(y.data(), {in.rows, spec.out}, torch::kFloat);
-  return torch::mse_loss(logits, t).item<double>();
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<double> loss, RowLossesImpl(ck, model_cfg, path, rows));
+  double sum = 0;
+  for (double v : loss) sum += v;
+  return loss.empty() ? NAN : sum / static_cast<double>(loss.size());
 }
 
 // The library boundary: a LibTorch exception (a shape the model rejects) is bad
 // input; out of memory and device errors are infrastructure failures.
 Result<PredictResult> Predict(const PredictRequest& req) {
   return Guarded("inference failed", Code::kData, [&] { return PredictImpl(req); });
+}
+
+Result<std::vector<double>> RowLosses(const CheckpointState& ck, const Config& model_cfg,
+                                      const std::string& path, const std::vector<int64_t>& rows) {
+  return Guarded("evaluating the model on '" + path + "'", Code::kData,
+                 [&] { return RowLossesImpl(ck, model_cfg, path, rows); });
 }
 
 Result<double> HoldoutLoss(const CheckpointState& ck, const Config& model_cfg, const Config& holdout_cfg) {

@@ -47,4 +47,12 @@ Result<PredictResult> Predict(const PredictRequest& req);
 // names, text options). The promotion gate compares models on one holdout.
 Result<double> HoldoutLoss(const CheckpointState& ck, const Config& model_cfg, const Config& holdout_cfg);
 
+// The model's loss on each of `rows` of the HDF5 file `path` (dataset names
+// from model_cfg; columns matched by name): the training loss per row (mean
+// squared error over the targets, or cross-entropy), for the service's
+// concept-drift check and its champion-vs-challenger comparison (paired
+// bootstrap). Status::Data for a file the model cannot read.
+Result<std::vector<double>> RowLosses(const CheckpointState& ck, const Config& model_cfg,
+                                      const std::string& path, const std::vector<int64_t>& rows);
+
 }  // namespace driftrun

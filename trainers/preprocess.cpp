@@ -26,6 +26,11 @@ Result<PreprocessOptions> PreprocessOptions::FromConfig(const Config& c) {
   }
   o.bf16 = c.Str("preprocess.output") == "bf16";
   o.columns = c.StrList("preprocess.columns");
+  // Each entry's form, key and value now (config and train say the same);
+  // whether its column exists, once the data's names are known.
+  std::vector<std::string> named;
+  for (const std::string& e : o.columns) named.push_back(e.substr(0, e.find(':')));
+  DRIFTRUN_RETURN_IF_ERROR(o.PerColumn(named).status());
   return o;
 }
 

@@ -144,11 +144,17 @@ Result<std::string> NewRunFolder(const std::string& name) {
   return Status::Infra("cannot find a free run folder name for '" + base + "'");
 }
 
-// Temporary files of writers killed mid-write (kill -9): nothing reads them.
+// Temporary files of writers killed mid-write (kill -9), and checkpoint data
+// whose manifest was never written (killed between the two): nothing reads
+// them, and pruning (checkpoint.keep) counts manifests only.
 void RemoveLeftoverTemps(const std::string& run_dir) {
-  for (const std::string& d : {run_dir, run_dir + "/checkpoints"}) {
+  const std::string ckpts = run_dir + "/checkpoints";
+  for (const std::string& d : {run_dir, ckpts}) {
     for (const auto& n : ListDir(d)) {
-      if (n.find(".tmp.") != std::string::npos) std::remove((d + "/" + n).c_str());
+      const bool orphan = d == ckpts && n.rfind("ckpt-", 0) == 0 && n.size() > 3 &&
+                          n.compare(n.size() - 3, 3, ".h5") == 0 &&
+                          !PathExists(d + "/" + n.substr(0, n.size() - 3) + ".json");
+      if (IsTempFileName(n) || orphan) std::remove((d + "/" + n).c_str());
     }
   }
 }

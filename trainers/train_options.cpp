@@ -119,7 +119,8 @@ Status CheckTraining(const Config& c, const TrainOptions& o, int world) {
   if (o.schedule.warmup_steps < 0) return Bad(c, "train.warmup_steps", "must be >= 0");
   if (o.schedule.step_every < 1) return Bad(c, "train.step_every", "must be >= 1");
   if (o.grad_clip < 0) return Bad(c, "train.grad_clip", "must be >= 0");
-  if (o.threads < 0) return Bad(c, "train.threads", "must be >= 0");
+  if (o.threads < 0 || o.threads > 1024)
+    return Bad(c, "train.threads", "must be in [0, 1024] (0: the cores of this node shared by its ranks)");
   if (o.log_every_steps < 0) return Bad(c, "train.log_every_steps", "must be >= 0");
   if (!(o.bucket_mb > 0)) return Bad(c, "dist.bucket_mb", "must be > 0");
   if (!(o.timeout_s > 0 && o.timeout_s <= 1e7))

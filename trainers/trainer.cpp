@@ -60,7 +60,14 @@ Status CheckResumeConfig(Communicator& world, const Config& cfg, const TrainRequ
     if (!saved.ok()) {
       local = saved.status().WithContext("resuming '" + run_dir + "'");
     } else {
-      *changes = saved.value().Differences(cfg);
+      // The service's keys say when and how a model is retrained, not what a
+      // run computes (and default paths resolve from the working directory).
+      for (const auto& c : saved.value().Differences(cfg)) {
+        bool service = false;
+        for (const char* section : {"service.", "monitor.", "trigger.", "retrain."})
+          service = service || c.rfind(section, 0) == 0;
+        if (!service) changes->push_back(c);
+      }
       if (!changes->empty() && !req.allow_config_change) {
         std::string list;
         for (const auto& c : *changes) list += "\n  " + c;

@@ -1,5 +1,7 @@
 #include "common/file_util.h"
 
+#include <cstdio>
+
 #include <gtest/gtest.h>
 
 namespace driftrun {
@@ -63,6 +65,26 @@ TEST(FileUtil, PathHelpers) {
   EXPECT_EQ(FileSize(d + "/x/y/f"), 5);
   RemoveTree(d + "/x");
   EXPECT_FALSE(PathExists(d + "/x"));
+}
+
+TEST(FileUtil, TempNamesAreRecognisedAndStaleOnesRemoved) {
+  EXPECT_TRUE(IsTempFileName(BaseName(TempPathFor("d/model.pt"))));
+  EXPECT_TRUE(IsTempFileName("manifest.json.tmp.123"));
+  EXPECT_FALSE(IsTempFileName("manifest.json"));
+  EXPECT_FALSE(IsTempFileName("notes.tmp.txt"));
+  EXPECT_FALSE(IsTempFileName(".tmp.12"));
+  std::string d = FreshDir("stale");
+  // A pid far above pid_max belongs to no process; our own pid is alive.
+  const std::string dead = d + "/f.tmp.999999999";
+  const std::string live = TempPathFor(d + "/f");
+  ASSERT_TRUE(WriteFileAtomic(dead, "x").ok());
+  ASSERT_TRUE(WriteFileAtomic(d + "/f.tmp.12x", "x").ok());
+  ASSERT_TRUE(WriteFileAtomic(d + "/g", "x").ok());
+  ASSERT_EQ(std::rename((d + "/g").c_str(), live.c_str()), 0);
+  RemoveStaleTemps(d + "/f");
+  EXPECT_FALSE(PathExists(dead));
+  EXPECT_TRUE(PathExists(live));
+  EXPECT_TRUE(PathExists(d + "/f.tmp.12x"));
 }
 
 TEST(FileUtil, AppendLineAppends) {

@@ -33,6 +33,11 @@ TEST(Guarded, OutOfMemoryIsInfrastructureWhateverTheFallback) {
   EXPECT_EQ(r.status().message().find("Exception raised from"), std::string::npos) << r.status().message();
   r = Throws(std::runtime_error("DefaultCPUAllocator: not enough memory: you tried to allocate 1 TB"));
   EXPECT_EQ(r.status().code(), Code::kInfra);
+  // What LibTorch 2.11 says for [1e8, 1e8] hidden layers (a stranger's try).
+  r = Throws(
+      std::runtime_error("[enforce fail at alloc_cpu.cpp:118] data. DefaultCPUAllocator: can't allocate "
+                         "memory: you tried to allocate 40000000000000000 bytes. Error code 12"));
+  EXPECT_EQ(r.status().code(), Code::kInfra) << r.status().message();
 }
 
 TEST(Guarded, DeviceErrorsAreInfrastructure) {

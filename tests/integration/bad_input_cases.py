@@ -93,6 +93,10 @@ CONFIG = [
     Case("config", "unknown flag", "train --epochs 3", 2, ["unknown flag '--epochs'"],
          train(_cfg(), "--epochs", "3")),
     Case("config", "--config missing", "train", 2, ["--config FILE is required"], lambda i: i.run(["train"])),
+    Case("config", "an empty flag value", "train --run-dir=", 2, ["--run-dir", "empty"],
+         lambda i: i.run(["train", "--config", i.cfg_for(i.good), "--run-dir="])),
+    Case("config", "absurd thread count (100000)", "train --set train.threads=100000", 2, ["train.threads"],
+         train(_cfg(), "--set", "train.threads=100000")),
 ]
 
 # ---- HDF5 data -------------------------------------------------------------------
@@ -126,6 +130,8 @@ HDF5 = [
     Case("hdf5", "all-NaN column", "mpirun -np 2 train", 3, ["f2", "all NaN"],
          lambda i: i.train(i.cfg_for(i.write_h5("nancol.h5", features=i.x_with(slice(None), 2, np.nan),
                                                 labels=i.Y)), ranks=2)),
+    Case("hdf5", "a feature name used twice", "train", 3, ["names column 'f1' twice"],
+         _data(lambda i: i.named_h5("dupnames.h5", ["f0", "f1", "f1", "f3"]))),
     Case("hdf5", "huge declared dimensions (2^40 rows, nothing written)", "train", 3, ["/features"],
          _data(lambda i: i.huge())),
     Case("hdf5", "float labels for classification", "train", 3, ["integer", "classification"],
@@ -199,8 +205,8 @@ CHECKPOINTS = [
 # ---- registry -------------------------------------------------------------------
 
 REGISTRY = [
-    Case("registry", "bad model name (space)", "train --set registry.name='a b'", 2, ["registry.name"],
-         lambda i: i.train(i.trained_cfg, "--set", "registry.name=a b", "--set", "registry.register=true")),
+    Case("registry", "bad model name (space)", "train --set name='a b'", 2, ["name 'a b'"],
+         lambda i: i.train(i.trained_cfg, "--set", "name=a b", "--set", "registry.register=true")),
     Case("registry", "unknown model reference", "predict --model nosuch:1", 2, ["nosuch"],
          lambda i: i.run(["predict", "--model", "nosuch:1", "--registry", i.registry(), "--in", i.good,
                           "--out", i.path("o.h5")])),
@@ -289,7 +295,7 @@ def markdown():
     lines = ["# Bad input, catalogued", "",
              "Generated from `tests/integration/bad_input_cases.py` (each row is a test in",
              "`tests/integration/test_bad_input.py`): the input, the command, the exit code",
-             "(DESIGN.md: 2 usage/config, 3 data, 4 training, 5 infrastructure) and words",
+             "(README, Exit codes: 2 usage/config, 3 data, 4 training, 5 infrastructure) and words",
              "the one message must hold. Every case also checks: no crash or core dump, one",
              "message, no `*.tmp.*` file left, and (where it says) nothing half-written.",
              f"{len(ALL)} kinds.", "",

@@ -81,6 +81,12 @@ class Inputs:
                 f.create_dataset(k, data=v)
         return path
 
+    def named_h5(self, name, names):
+        path = self.write_h5(name, features=self.X, labels=self.Y)
+        with h5py.File(path, "a") as f:
+            f["features"].attrs["feature_names"] = names
+        return path
+
     def raw(self, name, data):
         with open(self.path(name), "wb") as f:
             f.write(data)

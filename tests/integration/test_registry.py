@@ -209,7 +209,7 @@ def test_approval_then_promote(r, candidates):
     assert p.returncode == 4 and "approv" in p.stderr and "ignored" in p.stderr, \
         f"a lax --config does not bypass the stored policy: (exit {p.returncode}) {p.stdout + p.stderr}"
     p = r.registry("promote", good, "--alias", "Production", "--by", "mallory")
-    assert p.returncode == 2 and "only by case" in p.stderr, must_msg(p, "--alias Production")
+    assert p.returncode == 4 and "approv" in p.stderr, must_msg(p, "--alias Production is the gated production")
     p = r.registry("approve", good, "--by", "bob", "--note", "checked the holdout")
     assert p.returncode == 0, must_msg(p, f"approve {good}")
     p = r.registry("approve", good, "--by", "bob", "--note", "twice")

@@ -63,11 +63,17 @@ TEST(Cli, MistakesAreUsageErrorsNamingTheFlag) {
       << unknown.status().message();
   auto type = Parse({"--cli-test-rows", "ten"});
   EXPECT_EQ(type.status().code(), Code::kUsage);
-  EXPECT_NE(type.status().message().find("--cli_test_rows='ten' is not a valid int32"), std::string::npos)
-      << type.status().message();
+  EXPECT_NE(type.status().message().find("--cli-test-rows='ten' is not a valid int32"), std::string::npos)
+      << "named as typed: " << type.status().message();
   auto missing = Parse({"--cli-test-dir"});
   EXPECT_EQ(missing.status().code(), Code::kUsage);
-  EXPECT_NE(missing.status().message().find("needs a value"), std::string::npos);
+  EXPECT_NE(missing.status().message().find("--cli-test-dir needs a value"), std::string::npos);
+  // An empty value ("--run-dir=", or an unset shell variable) is not "the default".
+  for (const auto& args : {std::vector<std::string>{"--cli-test-dir="}, {"--cli-test-dir", ""}}) {
+    auto empty = Parse(args);
+    EXPECT_EQ(empty.status().code(), Code::kUsage);
+    EXPECT_NE(empty.status().message().find("empty"), std::string::npos) << empty.status().message();
+  }
   auto one_dash = Parse({"-cli-test-dir", "a"});
   EXPECT_EQ(one_dash.status().code(), Code::kUsage);
   EXPECT_NE(one_dash.status().message().find("two dashes"), std::string::npos);

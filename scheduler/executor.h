@@ -1,0 +1,55 @@
+// Executors: where the retraining service's jobs run. One interface, three
+// backends (DESIGN.md, Executors): local (an mpirun child process per job,
+// local_executor.h), the MPI worker pool and Slurm (to come). The service
+// only launches, polls and stops jobs through this interface, so a fake
+// executor unit-tests its logic without processes.
+//
+// A job is `driftrun train --config <job config> --run-dir <run dir> --resume
+// auto` on `ranks` ranks: launching it again after a crash resumes it from its
+// last checkpoint, and a job that already finished trains nothing.
+//
+// Thread-safety: none; the service's thread owns its executor.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace driftrun {
+
+struct JobLaunch {
+  int64_t job = 0;
+  std::string config;   // the job's experiment config (a file the service wrote)
+  std::string run_dir;  // <state>/jobs/<id>/run
+  std::string log;      // stdout and stderr of the job go here (appended)
+  int ranks = 1;
+};
+
+enum class JobPhase {
+  kRunning,
+  kExited,  // exit_code holds the job's exit code (DESIGN.md's table; 128+n: killed by signal n)
+  kLost,    // the executor does not know the handle (e.g. the service restarted): launch again
+};
+
+struct JobPoll {
+  JobPhase phase = JobPhase::kLost;
+  int exit_code = 0;
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual std::string name() const = 0;
+  // Starts the job; returns a handle the journal keeps ("pid:1234"). Status
+  // Infra (exit 5) when it cannot start.
+  virtual Result<std::string> Launch(const JobLaunch& job) = 0;
+  virtual JobPoll Poll(const std::string& handle) = 0;
+  // Asks the job to checkpoint at its next step and exit 0 (it can be launched
+  // again later to continue). Returns at once.
+  virtual void Stop(const std::string& handle) = 0;
+  // Jobs running now (launched and not yet seen exited by Poll).
+  virtual int Running() const = 0;
+};
+
+}  // namespace driftrun

@@ -1,0 +1,421 @@
+#include "scheduler/journal.h"
+
+#include <sqlite3.h>
+
+#include <cstdlib>
+
+#include "common/file_util.h"
+#include "registry/sqlite_db.h"
+
+namespace driftrun {
+namespace {
+
+constexpr int64_t kJournalSchemaVersion = 1;
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS batches(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, file TEXT NOT NULL, sha256 TEXT NOT NULL,
+  rows INTEGER NOT NULL, labelled INTEGER NOT NULL, mtime REAL NOT NULL, scored_at REAL NOT NULL,
+  drifted INTEGER NOT NULL, concept INTEGER NOT NULL, drift_share REAL NOT NULL, production INTEGER NOT NULL,
+  scores TEXT NOT NULL, decision TEXT NOT NULL, reason TEXT NOT NULL, report TEXT NOT NULL,
+  consumed_by INTEGER, UNIQUE(model, file, sha256));
+CREATE INDEX IF NOT EXISTS batches_by_model ON batches(model, id);
+CREATE INDEX IF NOT EXISTS batches_pending ON batches(model, id) WHERE consumed_by IS NULL;
+CREATE TABLE IF NOT EXISTS triggers(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, kind TEXT NOT NULL, action TEXT NOT NULL,
+  at REAL NOT NULL, job INTEGER, batches TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS triggers_by_model ON triggers(model, id);
+CREATE TABLE IF NOT EXISTS jobs(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, state TEXT NOT NULL, priority INTEGER NOT NULL,
+  queued_at REAL NOT NULL, started_at REAL NOT NULL DEFAULT 0, ended_at REAL NOT NULL DEFAULT 0,
+  trigger TEXT NOT NULL, spec TEXT NOT NULL, run_dir TEXT NOT NULL DEFAULT '', handle TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 0, verdict TEXT NOT NULL DEFAULT 'null',
+  reason TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS jobs_by_model ON jobs(model, queued_at);
+CREATE INDEX IF NOT EXISTS jobs_ended ON jobs(model, ended_at);
+CREATE INDEX IF NOT EXISTS jobs_active ON jobs(model, priority)
+  WHERE state IN ('queued', 'running', 'trained', 'evaluated');
+CREATE TABLE IF NOT EXISTS job_events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, job INTEGER NOT NULL, at REAL NOT NULL, state TEXT NOT NULL,
+  reason TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS job_events_by_job ON job_events(job, id);
+CREATE TABLE IF NOT EXISTS signals(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, reason TEXT NOT NULL, by TEXT NOT NULL,
+  at REAL NOT NULL, trigger INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS signals_pending ON signals(id) WHERE trigger = 0;
+)sql";
+
+constexpr const char* kStates[] = {"queued",     "running",  "trained",  "evaluated",
+                                   "registered", "promoted", "rejected", "failed"};
+
+const char* kBatchColumns =
+    "id, model, file, sha256, rows, labelled, mtime, scored_at, drifted, concept, drift_share, production, "
+    "scores, decision, reason, report, consumed_by";
+const char* kJobColumns =
+    "id, model, state, priority, queued_at, started_at, ended_at, trigger, spec, run_dir, handle, attempts, "
+    "version, verdict, reason";
+
+nlohmann::json ParseJson(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  return j.is_discarded() ? nlohmann::json(text) : j;
+}
+
+BatchRecord ReadBatch(const Stmt& s) {
+  BatchRecord b;
+  b.id = s.Int(0);
+  b.model = s.Text(1);
+  b.file = s.Text(2);
+  b.sha256 = s.Text(3);
+  b.rows = s.Int(4);
+  b.labelled = s.Int(5) != 0;
+  b.mtime = s.Double(6);
+  b.scored_at = s.Double(7);
+  b.drifted = s.Int(8) != 0;
+  b.concept = s.Int(9) != 0;
+  b.drift_share = s.Double(10);
+  b.production = s.Int(11);
+  b.scores = ParseJson(s.Text(12));
+  b.decision = s.Text(13);
+  b.reason = s.Text(14);
+  b.report = s.Text(15);
+  b.consumed_by = s.Null(16) ? 0 : s.Int(16);
+  return b;
+}
+
+Result<JobRecord> ReadJob(const Stmt& s, const std::string& where) {
+  JobRecord j;
+  j.id = s.Int(0);
+  j.model = s.Text(1);
+  auto st = ParseJobState(s.Text(2));
+  if (!st.ok()) return Status::Infra(where + ": job " + std::to_string(j.id) + ": " + st.status().message());
+  j.state = st.value();
+  j.priority = s.Int(3);
+  j.queued_at = s.Double(4);
+  j.started_at = s.Double(5);
+  j.ended_at = s.Double(6);
+  j.trigger = s.Text(7);
+  j.spec = ParseJson(s.Text(8));
+  j.run_dir = s.Text(9);
+  j.handle = s.Text(10);
+  j.attempts = s.Int(11);
+  j.version = s.Int(12);
+  j.verdict = ParseJson(s.Text(13));
+  j.reason = s.Text(14);
+  return j;
+}
+
+// Every row of a prepared job query.
+Result<std::vector<JobRecord>> ReadJobs(Stmt& s, const std::string& path) {
+  std::vector<JobRecord> out;
+  while (s.Step() == SQLITE_ROW) {
+    DRIFTRUN_ASSIGN_OR_RETURN(JobRecord j, ReadJob(s, path));
+    out.push_back(std::move(j));
+  }
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading jobs from " + path));
+  return out;
+}
+
+}  // namespace
+
+const char* JobStateName(JobState s) {
+  return kStates[static_cast<int>(s)];
+}
+
+Result<JobState> ParseJobState(const std::string& s) {
+  for (int i = 0; i < static_cast<int>(std::size(kStates)); ++i) {
+    if (s == kStates[i]) return static_cast<JobState>(i);
+  }
+  return Status::Data("unknown job state '" + s + "'");
+}
+
+bool IsActive(JobState s) {
+  return s == JobState::kQueued || s == JobState::kRunning || s == JobState::kTrained ||
+         s == JobState::kEvaluated;
+}
+
+bool IsFinished(JobState s) {
+  return s == JobState::kPromoted || s == JobState::kRejected || s == JobState::kFailed;
+}
+
+Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path, bool create) {
+  if (!create && !PathExists(path)) {
+    return Status::Usage("no journal at '" + path +
+                         "': has the service run with this state folder? (driftrun serve creates it)");
+  }
+  sqlite3* db = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    Status st = Status::Infra("cannot open the journal '" + path +
+                              "': " + (db ? sqlite3_errmsg(db) : "out of memory") +
+                              "; check that the state folder exists and is writable");
+    sqlite3_close(db);
+    return st;
+  }
+  std::unique_ptr<Journal> j(new Journal(db, path));
+  const char* busy = std::getenv("DRIFTRUN_REGISTRY_BUSY_MS");
+  sqlite3_busy_timeout(db, busy && *busy ? std::max(1, std::atoi(busy)) : 60000);
+  DRIFTRUN_RETURN_IF_ERROR(j->Exec("PRAGMA journal_mode=WAL", "cannot use WAL mode"));
+  DRIFTRUN_RETURN_IF_ERROR(j->Exec("PRAGMA synchronous=FULL", "cannot set synchronous=FULL"));
+  int64_t have = 0;
+  {
+    Stmt s(db, "PRAGMA user_version");
+    if (s.Step() == SQLITE_ROW) have = s.Int(0);
+    DRIFTRUN_RETURN_IF_ERROR(s.Check("reading the journal's schema version of '" + path + "'"));
+  }
+  if (have > kJournalSchemaVersion) {
+    return Status::Infra("journal '" + path + "' has schema version " + std::to_string(have) +
+                         ", newer than this driftrun's; use the driftrun that wrote it, or a newer one");
+  }
+  if (have < kJournalSchemaVersion) {
+    DRIFTRUN_ASSIGN_OR_RETURN(Txn txn, j->Begin());
+    DRIFTRUN_RETURN_IF_ERROR(j->Exec(kSchema, "cannot create the journal's tables"));
+    DRIFTRUN_RETURN_IF_ERROR(
+        j->Exec("PRAGMA user_version = 1", "cannot record the journal's schema version"));
+    DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
+  }
+  return j;
+}
+
+Journal::~Journal() {
+  sqlite3_close(db_);
+}
+
+Status Journal::Exec(const char* sql, const std::string& what) {
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
+    return DbError(db_, what + " (" + path_ + ")");
+  return Status::Ok();
+}
+
+Journal::Txn::~Txn() {
+  if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+Status Journal::Txn::Commit() {
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
+    return DbError(db_, "journal commit failed");
+  open_ = false;
+  return Status::Ok();
+}
+
+Result<Journal::Txn> Journal::Begin() {
+  Txn t(db_);
+  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
+    return DbError(db_, "cannot take the journal's write lock (" + path_ + ")");
+  t.open_ = true;
+  return t;
+}
+
+Result<bool> Journal::HasBatch(const std::string& model, const std::string& file, const std::string& sha256) {
+  Stmt s(db_, "SELECT 1 FROM batches WHERE model = ?1 AND file = ?2 AND sha256 = ?3");
+  s.Bind(1, model).Bind(2, file).Bind(3, sha256);
+  const bool found = s.Step() == SQLITE_ROW;
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("looking up a batch in " + path_));
+  return found;
+}
+
+Result<int64_t> Journal::AddBatch(const BatchRecord& b) {
+  Stmt s(db_,
+         "INSERT INTO batches(model, file, sha256, rows, labelled, mtime, scored_at, drifted, concept, "
+         "drift_share, "
+         "production, scores, decision, reason, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+         "?11, ?12, "
+         "?13, ?14, ?15)");
+  s.Bind(1, b.model).Bind(2, b.file).Bind(3, b.sha256).Bind(4, b.rows).Bind(5, int64_t{b.labelled});
+  s.BindDouble(6, b.mtime).BindDouble(7, b.scored_at).Bind(8, int64_t{b.drifted}).Bind(9, int64_t{b.concept});
+  s.BindDouble(10, b.drift_share).Bind(11, b.production).Bind(12, b.scores.dump());
+  s.Bind(13, b.decision).Bind(14, b.reason).Bind(15, b.report);
+  if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot record batch '" + b.file + "' in " + path_);
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Result<std::vector<BatchRecord>> Journal::Batches(const std::string& model, int64_t limit) {
+  Stmt s(db_, std::string("SELECT ") + kBatchColumns +
+                  " FROM batches WHERE (?1 = '' OR model = ?1) ORDER BY id DESC LIMIT ?2");
+  s.Bind(1, model).Bind(2, limit);
+  std::vector<BatchRecord> out;
+  while (s.Step() == SQLITE_ROW) out.push_back(ReadBatch(s));
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading batches from " + path_));
+  return out;
+}
+
+Result<int64_t> Journal::CountBatches() {
+  Stmt s(db_, "SELECT COUNT(*) FROM batches");
+  const int64_t n = s.Step() == SQLITE_ROW ? s.Int(0) : 0;
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("counting batches in " + path_));
+  return n;
+}
+
+Result<ModelState> Journal::State(const std::string& model, int64_t min_rows, int64_t window, double now) {
+  ModelState m;
+  {
+    Stmt s(db_,
+           "SELECT id, rows, drifted, concept FROM batches INDEXED BY batches_pending "
+           "WHERE model = ?1 AND consumed_by IS NULL AND rows >= ?2 ORDER BY id DESC LIMIT ?3");
+    s.Bind(1, model).Bind(2, min_rows).Bind(3, window);
+    while (s.Step() == SQLITE_ROW) m.pending.push_back({s.Int(0), s.Int(1), s.Int(2) != 0, s.Int(3) != 0});
+    DRIFTRUN_RETURN_IF_ERROR(s.Check("reading pending batches from " + path_));
+    std::reverse(m.pending.begin(), m.pending.end());
+  }
+  {
+    Stmt s(db_,
+           "SELECT id FROM jobs WHERE model = ?1 AND state IN ('queued', 'running', 'trained', 'evaluated') "
+           "ORDER BY id LIMIT 1");
+    s.Bind(1, model);
+    if (s.Step() == SQLITE_ROW) m.active_job = s.Int(0);
+    DRIFTRUN_RETURN_IF_ERROR(s.Check("reading active jobs from " + path_));
+  }
+  {
+    Stmt s(db_, "SELECT MAX(ended_at) FROM jobs WHERE model = ?1 AND ended_at > 0");
+    s.Bind(1, model);
+    if (s.Step() == SQLITE_ROW && !s.Null(0)) m.last_retrain_end = s.Double(0);
+    DRIFTRUN_RETURN_IF_ERROR(s.Check("reading job end times from " + path_));
+  }
+  {
+    Stmt s(db_, "SELECT queued_at FROM jobs WHERE model = ?1 AND queued_at > ?2 AND trigger != 'initial'");
+    s.Bind(1, model).BindDouble(2, now - 24 * 3600.0);
+    while (s.Step() == SQLITE_ROW) m.queued_times_24h.push_back(s.Double(0));
+    DRIFTRUN_RETURN_IF_ERROR(s.Check("reading recent jobs from " + path_));
+  }
+  return m;
+}
+
+Result<int64_t> Journal::AddTrigger(const TriggerRecord& t, int64_t up_to_batch) {
+  nlohmann::json batches = t.batches;
+  Stmt s(db_,
+         "INSERT INTO triggers(model, kind, action, at, job, batches, reason) VALUES (?1, ?2, ?3, ?4, ?5, "
+         "?6, ?7)");
+  s.Bind(1, t.model).Bind(2, t.kind).Bind(3, t.action).BindDouble(4, t.at);
+  if (t.job > 0) {
+    s.Bind(5, t.job);
+  } else {
+    s.BindNull(5);
+  }
+  s.Bind(6, batches.dump()).Bind(7, t.reason);
+  if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot record a trigger in " + path_);
+  const int64_t id = sqlite3_last_insert_rowid(db_);
+  if ((t.action == "queue" || t.action == "merge") && up_to_batch > 0) {
+    Stmt c(db_, "UPDATE batches SET consumed_by = ?1 WHERE model = ?2 AND consumed_by IS NULL AND id <= ?3");
+    c.Bind(1, id).Bind(2, t.model).Bind(3, up_to_batch);
+    if (c.Step() != SQLITE_DONE) return DbError(db_, "cannot mark batches used in " + path_);
+  }
+  return id;
+}
+
+Result<std::vector<TriggerRecord>> Journal::Triggers(const std::string& model, int64_t limit) {
+  Stmt s(
+      db_,
+      "SELECT id, model, kind, action, at, job, batches, reason FROM triggers WHERE (?1 = '' OR model = ?1) "
+      "ORDER BY id DESC LIMIT ?2");
+  s.Bind(1, model).Bind(2, limit);
+  std::vector<TriggerRecord> out;
+  while (s.Step() == SQLITE_ROW) {
+    TriggerRecord t;
+    t.id = s.Int(0);
+    t.model = s.Text(1);
+    t.kind = s.Text(2);
+    t.action = s.Text(3);
+    t.at = s.Double(4);
+    t.job = s.Null(5) ? 0 : s.Int(5);
+    nlohmann::json b = ParseJson(s.Text(6));
+    if (b.is_array()) {
+      for (const auto& x : b) {
+        if (x.is_number_integer()) t.batches.push_back(x.get<int64_t>());
+      }
+    }
+    t.reason = s.Text(7);
+    out.push_back(t);
+  }
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading triggers from " + path_));
+  return out;
+}
+
+Result<int64_t> Journal::AddJob(const JobRecord& j) {
+  Stmt s(db_,
+         "INSERT INTO jobs(model, state, priority, queued_at, trigger, spec, run_dir, reason) "
+         "VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7)");
+  s.Bind(1, j.model).Bind(2, j.priority).BindDouble(3, j.queued_at).Bind(4, j.trigger).Bind(5, j.spec.dump());
+  s.Bind(6, j.run_dir).Bind(7, j.reason);
+  if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot queue a job in " + path_);
+  const int64_t id = sqlite3_last_insert_rowid(db_);
+  Stmt e(db_, "INSERT INTO job_events(job, at, state, reason) VALUES (?1, ?2, 'queued', ?3)");
+  e.Bind(1, id).BindDouble(2, j.queued_at).Bind(3, j.reason);
+  if (e.Step() != SQLITE_DONE) return DbError(db_, "cannot record a job event in " + path_);
+  return id;
+}
+
+Status Journal::UpdateJob(const JobRecord& j, JobState state, const std::string& reason, double at) {
+  Stmt s(
+      db_,
+      "UPDATE jobs SET state = ?2, started_at = ?3, ended_at = ?4, handle = ?5, attempts = ?6, version = ?7, "
+      "verdict = ?8, run_dir = ?9, reason = ?10 WHERE id = ?1");
+  s.Bind(1, j.id)
+      .Bind(2, std::string(JobStateName(state)))
+      .BindDouble(3, j.started_at)
+      .BindDouble(4, j.ended_at);
+  s.Bind(5, j.handle).Bind(6, j.attempts).Bind(7, j.version).Bind(8, j.verdict.dump()).Bind(9, j.run_dir);
+  s.Bind(10, reason);
+  if (s.Step() != SQLITE_DONE)
+    return DbError(db_, "cannot update job " + std::to_string(j.id) + " in " + path_);
+  if (sqlite3_changes(db_) != 1) return Status::Infra("job " + std::to_string(j.id) + " is not in " + path_);
+  Stmt e(db_, "INSERT INTO job_events(job, at, state, reason) VALUES (?1, ?2, ?3, ?4)");
+  e.Bind(1, j.id).BindDouble(2, at).Bind(3, std::string(JobStateName(state))).Bind(4, reason);
+  if (e.Step() != SQLITE_DONE) return DbError(db_, "cannot record a job event in " + path_);
+  return Status::Ok();
+}
+
+Result<JobRecord> Journal::Job(int64_t id) {
+  Stmt s(db_, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?1");
+  s.Bind(1, id);
+  if (s.Step() == SQLITE_ROW) return ReadJob(s, path_);
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading job " + std::to_string(id) + " from " + path_));
+  return Status::Usage("no job " + std::to_string(id) + " in " + path_);
+}
+
+Result<std::vector<JobRecord>> Journal::ActiveJobs() {
+  Stmt s(db_, std::string("SELECT ") + kJobColumns +
+                  " FROM jobs WHERE state IN ('queued', 'running', 'trained', 'evaluated') "
+                  "ORDER BY priority DESC, id");
+  return ReadJobs(s, path_);
+}
+
+Result<std::vector<JobRecord>> Journal::Jobs(const std::string& model, int64_t limit) {
+  Stmt s(db_, std::string("SELECT ") + kJobColumns +
+                  " FROM jobs WHERE (?1 = '' OR model = ?1) ORDER BY id DESC LIMIT ?2");
+  s.Bind(1, model).Bind(2, limit);
+  return ReadJobs(s, path_);
+}
+
+Result<nlohmann::json> Journal::JobEvents(int64_t id) {
+  Stmt s(db_, "SELECT at, state, reason FROM job_events WHERE job = ?1 ORDER BY id");
+  s.Bind(1, id);
+  nlohmann::json out = nlohmann::json::array();
+  while (s.Step() == SQLITE_ROW)
+    out.push_back({{"at", s.Double(0)}, {"state", s.Text(1)}, {"reason", s.Text(2)}});
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading job events from " + path_));
+  return out;
+}
+
+Result<int64_t> Journal::AddSignal(const SignalRecord& r) {
+  Stmt s(db_, "INSERT INTO signals(model, reason, by, at) VALUES (?1, ?2, ?3, ?4)");
+  s.Bind(1, r.model).Bind(2, r.reason).Bind(3, r.by).BindDouble(4, r.at);
+  if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot record the signal in " + path_);
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Result<std::vector<SignalRecord>> Journal::PendingSignals() {
+  Stmt s(db_, "SELECT id, model, reason, by, at FROM signals WHERE trigger = 0 ORDER BY id");
+  std::vector<SignalRecord> out;
+  while (s.Step() == SQLITE_ROW) out.push_back({s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Double(4), 0});
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading signals from " + path_));
+  return out;
+}
+
+Status Journal::MarkSignal(int64_t id, int64_t trigger) {
+  Stmt s(db_, "UPDATE signals SET trigger = ?2 WHERE id = ?1");
+  s.Bind(1, id).Bind(2, trigger);
+  if (s.Step() != SQLITE_DONE)
+    return DbError(db_, "cannot mark signal " + std::to_string(id) + " in " + path_);
+  return Status::Ok();
+}
+
+}  // namespace driftrun

@@ -1,0 +1,188 @@
+// The service's journal on real SQLite files: what is recorded survives a
+// reopen, the policy's view of a model comes from it, a trigger consumes the
+// batches it used, and a damaged or busy database is an error, never "no rows".
+#include "scheduler/journal.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "common/file_util.h"
+#include "tests/common/test_paths.h"
+
+namespace driftrun {
+namespace {
+
+constexpr double kNow = 1.8e9;
+
+BatchRecord Batch(const std::string& model, const std::string& file, bool drifted, int64_t rows = 500) {
+  BatchRecord b;
+  b.model = model;
+  b.file = file;
+  b.sha256 = "sha-" + file;
+  b.rows = rows;
+  b.drifted = drifted;
+  b.scored_at = kNow;
+  b.decision = "scored";
+  b.scores = {{"x0", {{"psi", 0.3}}}};
+  return b;
+}
+
+TEST(Journal, MissingJournalIsNotCreatedUnlessAsked) {
+  const std::string d = FreshTestDir();
+  auto j = Journal::Open(d + "/journal.db", false);
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().exit_code(), 2);
+  EXPECT_FALSE(PathExists(d + "/journal.db"));
+  ASSERT_TRUE(Journal::Open(d + "/journal.db", true).ok());
+  EXPECT_TRUE(Journal::Open(d + "/journal.db", false).ok());
+}
+
+TEST(Journal, BatchesAndTheirConsumptionSurviveAReopen) {
+  const std::string path = FreshTestDir() + "/journal.db";
+  int64_t b2 = 0;
+  {
+    auto j = Journal::Open(path, true);
+    ASSERT_TRUE(j.ok()) << j.status().message();
+    ASSERT_TRUE(j.value()->AddBatch(Batch("m", "a.h5", false)).ok());
+    auto id = j.value()->AddBatch(Batch("m", "b.h5", true));
+    ASSERT_TRUE(id.ok());
+    b2 = id.value();
+    ASSERT_TRUE(j.value()->AddBatch(Batch("other", "b.h5", true)).ok());
+    ASSERT_FALSE(j.value()->AddBatch(Batch("m", "b.h5", true)).ok()) << "the same batch twice";
+  }
+  auto j = Journal::Open(path, false);
+  ASSERT_TRUE(j.ok());
+  Journal& jr = *j.value();
+  EXPECT_TRUE(jr.HasBatch("m", "b.h5", "sha-b.h5").value());
+  EXPECT_FALSE(jr.HasBatch("m", "b.h5", "other-sha").value()) << "a file replaced by new content is new";
+  EXPECT_EQ(jr.CountBatches().value(), 3);
+  auto st = jr.State("m", 200, 5, kNow);
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(st.value().pending.size(), 2u);
+  EXPECT_TRUE(st.value().pending[1].drifted);
+  EXPECT_EQ(st.value().pending[1].id, b2);
+
+  TriggerRecord t;
+  t.model = "m";
+  t.kind = "drift";
+  t.action = "queue";
+  t.at = kNow;
+  t.batches = {b2};
+  {
+    auto txn = jr.Begin();
+    ASSERT_TRUE(txn.ok());
+    JobRecord job;
+    job.model = "m";
+    job.queued_at = kNow;
+    job.trigger = "drift";
+    auto jid = jr.AddJob(job);
+    ASSERT_TRUE(jid.ok());
+    t.job = jid.value();
+    ASSERT_TRUE(jr.AddTrigger(t, b2).ok());
+    ASSERT_TRUE(txn.value().Commit().ok());
+  }
+  st = jr.State("m", 200, 5, kNow);
+  EXPECT_TRUE(st.value().pending.empty()) << "the queued trigger consumed both batches";
+  EXPECT_EQ(st.value().active_job, t.job);
+  EXPECT_EQ(st.value().queued_times_24h.size(), 1u);
+  EXPECT_EQ(jr.State("other", 200, 5, kNow).value().pending.size(), 1u) << "other models untouched";
+  auto trig = jr.Triggers("m", 10);
+  ASSERT_EQ(trig.value().size(), 1u);
+  EXPECT_EQ(trig.value()[0].batches, std::vector<int64_t>{b2});
+  EXPECT_EQ(jr.Batches("m", 10).value()[0].consumed_by, trig.value()[0].id);
+}
+
+TEST(Journal, AnUncommittedTransactionLeavesNothing) {
+  auto j = Journal::Open(FreshTestDir() + "/journal.db", true);
+  ASSERT_TRUE(j.ok());
+  {
+    auto txn = j.value()->Begin();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE(j.value()->AddBatch(Batch("m", "a.h5", true)).ok());
+  }  // no Commit: a crash between recording and acting
+  EXPECT_EQ(j.value()->CountBatches().value(), 0);
+}
+
+TEST(Journal, JobsMoveThroughTheirStatesWithEvents) {
+  auto j = Journal::Open(FreshTestDir() + "/journal.db", true);
+  ASSERT_TRUE(j.ok());
+  Journal& jr = *j.value();
+  JobRecord job;
+  job.model = "m";
+  job.queued_at = kNow;
+  job.trigger = "initial";
+  job.priority = 1;
+  job.spec = {{"ranks", 2}};
+  job.id = jr.AddJob(job).value();
+  JobRecord low = job;
+  low.priority = 0;
+  low.model = "n";
+  low.id = jr.AddJob(low).value();
+  job.started_at = kNow + 1;
+  job.handle = "pid:42";
+  job.attempts = 1;
+  ASSERT_TRUE(jr.UpdateJob(job, JobState::kRunning, "started", kNow + 1).ok());
+  auto active = jr.ActiveJobs();
+  ASSERT_EQ(active.value().size(), 2u);
+  EXPECT_EQ(active.value()[0].id, job.id) << "higher priority first";
+  EXPECT_EQ(active.value()[0].state, JobState::kRunning);
+  EXPECT_EQ(active.value()[0].spec["ranks"], 2);
+  job.ended_at = kNow + 9;
+  job.version = 3;
+  job.verdict = {{"reason", "first model"}};
+  ASSERT_TRUE(jr.UpdateJob(job, JobState::kPromoted, "first model", kNow + 9).ok());
+  auto back = jr.Job(job.id);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back.value().state, JobState::kPromoted);
+  EXPECT_EQ(back.value().version, 3);
+  EXPECT_EQ(back.value().verdict["reason"], "first model");
+  EXPECT_EQ(jr.JobEvents(job.id).value().size(), 3u);
+  EXPECT_EQ(jr.ActiveJobs().value().size(), 1u);
+  EXPECT_DOUBLE_EQ(jr.State("m", 1, 1, kNow + 10).value().last_retrain_end, kNow + 9);
+  EXPECT_TRUE(jr.State("m", 1, 1, kNow + 10).value().queued_times_24h.empty())
+      << "initial jobs are not budgeted";
+  JobRecord ghost;
+  ghost.id = 999;
+  EXPECT_FALSE(jr.UpdateJob(ghost, JobState::kFailed, "x", kNow).ok());
+  EXPECT_FALSE(jr.Job(999).ok());
+}
+
+TEST(Journal, SignalsWaitUntilHandled) {
+  auto j = Journal::Open(FreshTestDir() + "/journal.db", true);
+  ASSERT_TRUE(j.ok());
+  auto id = j.value()->AddSignal({0, "m", "new labels arrived", "ann", kNow, 0});
+  ASSERT_TRUE(id.ok());
+  auto pending = j.value()->PendingSignals();
+  ASSERT_EQ(pending.value().size(), 1u);
+  EXPECT_EQ(pending.value()[0].by, "ann");
+  ASSERT_TRUE(j.value()->MarkSignal(id.value(), 5).ok());
+  EXPECT_TRUE(j.value()->PendingSignals().value().empty());
+}
+
+TEST(Journal, ADamagedOrBusyDatabaseIsAnError) {
+  const std::string d = FreshTestDir();
+  ASSERT_TRUE(WriteFileAtomic(d + "/journal.db", std::string(4096, 'x')).ok());
+  auto bad = Journal::Open(d + "/journal.db", false);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().exit_code(), 5);
+  EXPECT_NE(bad.status().message().find("journal.db"), std::string::npos) << bad.status().message();
+
+  setenv("DRIFTRUN_REGISTRY_BUSY_MS", "50", 1);
+  auto j = Journal::Open(d + "/busy.db", true);
+  ASSERT_TRUE(j.ok());
+  ASSERT_TRUE(j.value()->AddBatch(Batch("m", "a.h5", true)).ok());
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open((d + "/busy.db").c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto b = j.value()->AddBatch(Batch("m", "b.h5", true));
+  EXPECT_FALSE(b.ok());
+  EXPECT_EQ(b.status().exit_code(), 5);
+  EXPECT_FALSE(j.value()->Begin().ok());
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  unsetenv("DRIFTRUN_REGISTRY_BUSY_MS");
+  EXPECT_TRUE(j.value()->AddBatch(Batch("m", "b.h5", true)).ok());
+}
+
+}  // namespace
+}  // namespace driftrun
