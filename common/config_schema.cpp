@@ -16,8 +16,9 @@ Keys TopLevelKeys() {
 
 Keys DataKeys() {
   return {
-      {"data", "train", T::kString, "\"data/train.h5\"", "",
-       "training data, an HDF5 file (relative to the config file's folder)"},
+      {"data", "train", T::kStringList, "[\"data/train.h5\"]", "",
+       "training data: an HDF5 file, or a list of files read as one table (same layout, columns matched by "
+       "name, each file held out by its own val_fraction split); relative to the config file's folder"},
       {"data", "val", T::kString, "\"\"", "",
        "optional validation HDF5 file (relative to the config file); empty: hold out val_fraction of train"},
       {"data", "val_fraction", T::kFloat, "0.1", "",

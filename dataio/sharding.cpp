@@ -4,7 +4,6 @@
 #include <cmath>
 
 namespace driftrun {
-namespace {
 
 uint64_t SplitMix64(uint64_t* state) {
   uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
@@ -12,6 +11,8 @@ uint64_t SplitMix64(uint64_t* state) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
+
+namespace {
 
 // Unbiased integer in [0, bound) (Lemire's method with rejection).
 uint64_t Below(uint64_t* state, uint64_t bound) {

@@ -19,6 +19,10 @@ namespace driftrun {
 // stream), identical on every platform and standard library.
 std::vector<int64_t> Permutation(int64_t n, uint64_t seed);
 
+// The next value of a splitmix64 stream (advances *state): driftrun's one
+// portable generator (shuffles, bootstrap resamples).
+uint64_t SplitMix64(uint64_t* state);
+
 // Mixes values into one seed (for per-epoch, per-step, per-rank streams).
 uint64_t MixSeed(uint64_t a, uint64_t b, uint64_t c = 0);
 

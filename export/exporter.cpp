@@ -111,11 +111,25 @@ Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir
   m["driftrun.task"] = cfg.Str("model.task");
   m["driftrun.seed"] = std::to_string(cfg.Int("train.seed"));
   m["driftrun.world_size"] = std::to_string(s.value("world_size", 1));
-  const std::string train = cfg.Str("data.train");
-  auto sha = Sha256File(train);
+  // One file: its sha256. Several (a training window): the sha256 of their
+  // sha256s, one per line in list order.
+  const std::vector<std::string>& train = cfg.StrList("data.train");
+  std::string sha, files, lines;
+  for (const std::string& t : train) {
+    auto one = Sha256File(t);
+    if (!one.ok()) {
+      sha = "unavailable";
+      break;
+    }
+    sha = one.value();
+    lines += one.value() + "\n";
+  }
+  if (train.size() > 1 && sha != "unavailable") sha = Sha256Hex(lines);
+  for (const std::string& t : train) files += (files.empty() ? "" : ",") + t;
   std::string rows = std::to_string(s.value("train_rows", int64_t{0}) + s.value("val_rows", int64_t{0}));
   m["driftrun.data_fingerprint"] =
-      (sha.ok() ? "sha256:" + sha.value() : std::string("unavailable")) + " rows:" + rows + " file:" + train;
+      (sha == "unavailable" || sha.empty() ? std::string("unavailable") : "sha256:" + sha) + " rows:" + rows +
+      (train.size() > 1 ? " files:" : " file:") + files;
   return m;
 }
 

@@ -39,7 +39,8 @@ Status Preprocess(const ParsedArgs& args) {
     return Status::Usage("--config, --in and --out are required");
   }
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(FLAGS_config, args.sets));
-  std::vector<std::string> inputs = {FLAGS_in, FLAGS_config, cfg.Str("data.train")};
+  std::vector<std::string> inputs = {FLAGS_in, FLAGS_config};
+  for (const auto& t : cfg.StrList("data.train")) inputs.push_back(t);
   if (!FLAGS_checkpoint.empty()) {
     const std::string base = EndsWith(FLAGS_checkpoint, ".json") || EndsWith(FLAGS_checkpoint, ".h5")
                                  ? FLAGS_checkpoint.substr(0, FLAGS_checkpoint.rfind('.'))

@@ -8,6 +8,7 @@
 #include "common/config.h"
 #include "common/file_util.h"
 #include "dataio/tabular_data.h"
+#include "dataio/tabular_set.h"
 #include "export/exporter.h"
 #include "models/checkpoint.h"
 #include "monitor/profile.h"
@@ -60,10 +61,13 @@ static Result<VersionRecord> RegisterRunImpl(const std::string& run_dir, const R
   // Reference profile of the training features (tabular models).
   const std::string profile_tmp = run_dir + "/reference-profile.h5";
   if (cfg.Str("model.kind") == "mlp") {
-    auto m = ReadFeatureMatrix(cfg.Str("data.train"), cfg.Str("data.features"));
+    const std::vector<std::string>& train = cfg.StrList("data.train");
+    auto m = ReadFeatureMatrices(train, cfg.Str("data.features"));
     if (m.ok()) {
       at::Tensor x = at::from_blob(m.value().x.data(), {m.value().rows, m.value().dim}, at::kFloat);
-      auto p = BuildProfile(x, m.value().names, cfg.Str("data.train"));
+      std::string source = train.front();
+      for (size_t i = 1; i < train.size(); ++i) source += "," + train[i];
+      auto p = BuildProfile(x, m.value().names, source);
       if (p.ok() && WriteProfile(profile_tmp, p.value()).ok()) req.files["profile"] = profile_tmp;
     }
   }

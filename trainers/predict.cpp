@@ -244,23 +244,30 @@ static Result<std::vector<double>> RowLossesImpl(const CheckpointState& ck, cons
 static Result<double> HoldoutLossImpl(const CheckpointState& ck, const Config& model_cfg,
                                       const Config& holdout_cfg) {
   DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions ho, TrainOptions::FromConfig(holdout_cfg, 1));
-  // The rows training held out: all of data.val, else the val_fraction split.
-  const std::string path = ho.val_path.empty() ? ho.train.path : ho.val_path;
-  DRIFTRUN_ASSIGN_OR_RETURN(auto file, H5Reader::Open(path));
-  DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo labels, file->Info(ho.train.labels));
-  std::vector<int64_t> rows;
-  if (ho.val_path.empty()) {
-    rows = SplitTrainVal(labels.rows(), ho.val_fraction).val;
-    if (rows.empty())
-      return Status::Data("'" + path + "' has no holdout rows (data.val is empty, val_fraction 0)");
-  } else {
-    rows.resize(static_cast<size_t>(labels.rows()));
-    for (int64_t i = 0; i < labels.rows(); ++i) rows[static_cast<size_t>(i)] = i;
-  }
-  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<double> loss, RowLossesImpl(ck, model_cfg, path, rows));
+  // The rows training held out: all of data.val, else each training file's
+  // val_fraction split (dataio/tabular_set.h).
+  const std::vector<std::string> paths =
+      ho.val_path.empty() ? ho.train_paths : std::vector<std::string>{ho.val_path};
   double sum = 0;
-  for (double v : loss) sum += v;
-  return loss.empty() ? NAN : sum / static_cast<double>(loss.size());
+  size_t n = 0;
+  for (const std::string& path : paths) {
+    DRIFTRUN_ASSIGN_OR_RETURN(auto file, H5Reader::Open(path));
+    DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo labels, file->Info(ho.train.labels));
+    std::vector<int64_t> rows;
+    if (ho.val_path.empty()) {
+      rows = SplitTrainVal(labels.rows(), ho.val_fraction).val;
+    } else {
+      rows.resize(static_cast<size_t>(labels.rows()));
+      for (int64_t i = 0; i < labels.rows(); ++i) rows[static_cast<size_t>(i)] = i;
+    }
+    if (rows.empty()) continue;
+    DRIFTRUN_ASSIGN_OR_RETURN(std::vector<double> loss, RowLossesImpl(ck, model_cfg, path, rows));
+    for (double v : loss) sum += v;
+    n += loss.size();
+  }
+  if (n == 0)
+    return Status::Data("'" + paths.front() + "' has no holdout rows (data.val is empty, val_fraction 0)");
+  return sum / static_cast<double>(n);
 }
 
 // The library boundary: a LibTorch exception (a shape the model rejects) is bad

@@ -2,11 +2,14 @@
 
 #include "common/guard.h"
 
+#include <ATen/ATen.h>
+
 #include <cstdio>
 
 #include "comm/local_communicator.h"
 #include "dataio/h5_io.h"
 #include "dataio/tabular_data.h"
+#include "dataio/tabular_set.h"
 #include "trainers/preprocess.h"
 
 namespace driftrun {
@@ -35,10 +38,11 @@ Status CopyLabels(const std::string& in, const std::string& labels, H5Writer& w)
 static Result<Preprocessor> FitPreprocessorOnFileImpl(const Config& cfg) {
   DRIFTRUN_ASSIGN_OR_RETURN(PreprocessOptions opts, PreprocessOptions::FromConfig(cfg));
   const std::string features = cfg.Str("data.features");
-  auto train = ReadFeatureMatrix(cfg.Str("data.train"), features);
+  const std::vector<std::string>& paths = cfg.StrList("data.train");
+  auto train = ReadFeatureMatrices(paths, features);
   if (!train.ok()) return train.status().WithContext("[data] train");
   TabularSpec spec;
-  spec.path = cfg.Str("data.train");
+  spec.path = paths.front();
   spec.features = features;
   TabularMeta meta;
   meta.rows = train.value().rows;

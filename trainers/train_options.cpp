@@ -16,7 +16,8 @@ namespace {
 // [data] and [model] (and the text n-gram options), as the config says.
 void ReadDataAndModel(const Config& c, TrainOptions* o) {
   o->name = c.Str("name");
-  o->train.path = c.Str("data.train");
+  o->train_paths = c.StrList("data.train");
+  o->train.path = o->train_paths.empty() ? "" : o->train_paths.front();
   o->model.kind = c.Str("model.kind");
   o->train.features = c.Str(o->model.kind == "cnn"    ? "data.images"
                             : o->model.kind == "text" ? "data.text"
@@ -76,7 +77,8 @@ void ReadTraining(const Config& c, TrainOptions* o) {
 Status CheckDataAndModel(const Config& c, const TrainOptions& o) {
   if (Status st = ValidateName("name", o.name); !st.ok())
     return Status::Usage(c.Origin("name") + ": " + st.message());
-  if (o.train.path.empty()) return Bad(c, "data.train", "is empty; name the training HDF5 file");
+  if (o.train_paths.empty() || o.train.path.empty())
+    return Bad(c, "data.train", "is empty; name the training HDF5 file (or a list of files)");
   if (o.val_fraction < 0 || o.val_fraction >= 1) return Bad(c, "data.val_fraction", "must be in [0, 1)");
   for (int64_t h : o.model.hidden) {
     if (h <= 0) return Bad(c, "model.hidden", "holds a width <= 0; every layer needs at least one unit");

@@ -18,7 +18,8 @@ namespace driftrun {
 
 struct TrainOptions {
   std::string name;
-  TabularSpec train;
+  TabularSpec train;                     // path: the first of train_paths
+  std::vector<std::string> train_paths;  // data.train: read as one table (dataio/tabular_set.h)
   std::string val_path;
   double val_fraction = 0.1;
   PreprocessOptions preprocess;

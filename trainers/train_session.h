@@ -18,6 +18,7 @@
 #include "common/config.h"
 #include "dataio/h5_io.h"
 #include "dataio/tabular_data.h"
+#include "dataio/tabular_set.h"
 #include "models/checkpoint.h"
 #include "models/model_spec.h"
 #include "trainers/grad_reducer.h"
@@ -34,7 +35,7 @@ struct Session {
   Communicator* grad_comm = nullptr;  // world, or NCCL on GPUs
   std::unique_ptr<Communicator> nccl;
   torch::Device device = torch::kCPU;
-  std::unique_ptr<H5Reader> train_file;
+  std::unique_ptr<TabularSet> train_set;  // data.train: one file or several read as one
   TabularMeta meta;
   std::vector<int64_t> train_rows;  // global, sorted
   int64_t shard_begin = 0, shard_end = 0;

@@ -61,8 +61,8 @@ Status OpenTrainingData(Session& s) {
   Communicator& world = *s.world;
   const TrainOptions& o = s.o;
   Status local = [&]() -> Status {
-    DRIFTRUN_ASSIGN_OR_RETURN(s.train_file, H5Reader::Open(o.train.path));
-    DRIFTRUN_ASSIGN_OR_RETURN(s.meta, InspectTabular(*s.train_file, o.train));
+    DRIFTRUN_ASSIGN_OR_RETURN(s.train_set, TabularSet::Open(o.train_paths, o.train));
+    s.meta = s.train_set->meta();
     return Status::Ok();
   }();
   DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local.WithContext("[data] train")));
@@ -70,7 +70,7 @@ Status OpenTrainingData(Session& s) {
   s.val_spec = o.train;
   local = [&]() -> Status {
     if (o.val_path.empty()) {
-      TrainValSplit split = SplitTrainVal(s.meta.rows, o.val_fraction);
+      TrainValSplit split = s.train_set->Split(o.val_fraction);  // each file's own split
       s.train_rows = std::move(split.train);
       s.val_rows = std::move(split.val);
       return Status::Ok();
@@ -90,7 +90,7 @@ Status OpenTrainingData(Session& s) {
   DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local.WithContext("[data] val")));
   s.val_count = static_cast<int64_t>(s.val_rows.size());
   if (BatchesPerEpoch(static_cast<int64_t>(s.train_rows.size()), o.batch_size) == 0) {
-    return Status::Data("'" + o.train.path + "' has " + std::to_string(s.train_rows.size()) +
+    return Status::Data(s.train_set->Describe() + " has " + std::to_string(s.train_rows.size()) +
                         " training rows, fewer than train.batch_size = " + std::to_string(o.batch_size) +
                         "; lower the batch size or add data");
   }
@@ -138,8 +138,8 @@ Status SetupDevice(Session& s, int local_rank) {
 Status ReadShard(Session& s) {
   const TrainOptions& o = s.o;
   std::tie(s.shard_begin, s.shard_end) = ContiguousShare(s.meta.rows, s.world->rank(), s.world->size());
-  Status local = ReadTabularRange(*s.train_file, o.train, s.meta, s.shard_begin, s.shard_end - s.shard_begin,
-                                  o.train.classification ? o.classes : 0, &s.shard);
+  Status local = s.train_set->ReadRange(s.shard_begin, s.shard_end - s.shard_begin,
+                                        o.train.classification ? o.classes : 0, &s.shard);
   return AgreeStatus(*s.world, local.WithContext("reading the training shard"));
 }
 
@@ -151,8 +151,9 @@ Status CheckHeldOutClasses(Session& s) {
   for (int64_t p : PositionsIn(s.val_rows, s.shard_begin, s.shard_end)) top = std::max(top, s.shard.cls[p]);
   DRIFTRUN_RETURN_IF_ERROR(s.world->AllReduce(&top, 1, DType::kInt64, ReduceOp::kMax));
   if (top < s.fit.classes) return Status::Ok();
-  return Status::Data("class " + std::to_string(top) + " occurs only in the held-out rows of '" +
-                      s.o.train.path + "' (data.val_fraction split): the training rows hold classes 0.." +
+  return Status::Data("class " + std::to_string(top) + " occurs only in the held-out rows of " +
+                      s.train_set->Describe() +
+                      " (data.val_fraction split): the training rows hold classes 0.." +
                       std::to_string(s.fit.classes - 1) + ". Set model.classes = " + std::to_string(top + 1) +
                       " or give data.val a file whose classes the training data covers");
 }
@@ -184,8 +185,8 @@ Status FitPreprocessing(Session& s, const CheckpointState* resume_from) {
   }
   if (o.train.classification && o.classes > 0) s.fit.classes = o.classes;
   if (o.train.classification && s.fit.classes < 2) {
-    return Status::Data("'" + o.train.path +
-                        "' labels hold a single class; classification needs two or more");
+    return Status::Data(s.train_set->Describe() +
+                        " labels hold a single class; classification needs two or more");
   }
   return o.train.classification ? CheckHeldOutClasses(s) : Status::Ok();
 }

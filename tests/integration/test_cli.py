@@ -267,7 +267,7 @@ def test_paths_in_a_config_are_relative_to_its_folder(workspace):
     os.makedirs(elsewhere)
     r = ws.run(["config", "--config", cfg], cwd=elsewhere)
     assert r.returncode == 0, must_msg(r, "config")
-    assert re.search(r"^train = .%s.$" % re.escape(ws.path("proj/data/train.h5")), r.stdout, re.M), r.stdout
+    assert re.search(r"^train = \[.%s.\]$" % re.escape(ws.path("proj/data/train.h5")), r.stdout, re.M), r.stdout
     assert re.search(r"^path = .%s.$" % re.escape(ws.path("proj/reg")), r.stdout, re.M), r.stdout
     d = ws.path("proj/run")
     t = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet", "--set", "registry.register=true"],

@@ -1,0 +1,118 @@
+#include "monitor/batch_check.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/text.h"
+#include "dataio/h5_io.h"
+#include "dataio/sharding.h"
+#include "dataio/tabular_data.h"
+
+namespace driftrun {
+namespace {
+
+// The q-quantile of sorted values (linear interpolation, numpy's default).
+double Quantile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return NAN;
+  const double pos = q * static_cast<double>(sorted.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
+}
+
+std::string Pct(double v) {
+  return FormatDouble(std::round(v * 1000) / 10) + "%";
+}
+
+}  // namespace
+
+std::pair<double, double> BootstrapMeanInterval(const std::vector<double>& v, int64_t reps, uint64_t seed,
+                                                double level) {
+  if (v.empty() || reps < 1) return {NAN, NAN};
+  const uint64_t n = v.size();
+  uint64_t state = seed;
+  std::vector<double> means(static_cast<size_t>(reps));
+  for (auto& m : means) {
+    double sum = 0;
+    for (uint64_t i = 0; i < n; ++i) sum += v[SplitMix64(&state) % n];
+    m = sum / static_cast<double>(n);
+  }
+  std::sort(means.begin(), means.end());
+  return {Quantile(means, (1 - level) / 2), Quantile(means, (1 + level) / 2)};
+}
+
+nlohmann::json ConceptCheck::ToJson() const {
+  if (!checked) return {{"checked", false}, {"reason", reason}};
+  return {{"checked", true},    {"loss", loss},       {"reference_loss", reference}, {"rise", rise},
+          {"rise_lo", rise_lo}, {"rise_hi", rise_hi}, {"drifted", drifted},          {"reason", reason}};
+}
+
+ConceptCheck CheckConcept(const std::vector<double>& row_losses, double reference_loss, double metric_drop,
+                          int64_t reps, uint64_t seed) {
+  ConceptCheck c;
+  if (row_losses.empty()) {
+    c.reason = "no labelled rows";
+    return c;
+  }
+  if (!(reference_loss > 0) || !std::isfinite(reference_loss)) {
+    c.reason = "the production version has no recorded holdout loss to compare with";
+    return c;
+  }
+  double sum = 0;
+  for (double l : row_losses) sum += l;
+  c.checked = true;
+  c.reference = reference_loss;
+  c.loss = sum / static_cast<double>(row_losses.size());
+  c.rise = c.loss / reference_loss - 1;
+  const auto [lo, hi] = BootstrapMeanInterval(row_losses, reps, seed);
+  c.rise_lo = lo / reference_loss - 1;
+  c.rise_hi = hi / reference_loss - 1;
+  if (!std::isfinite(c.loss)) {
+    c.drifted = true;
+    c.reason = "the production model's loss on the batch is not finite";
+    return c;
+  }
+  c.drifted = c.rise >= metric_drop && c.rise_lo > 0;
+  const std::string numbers = "loss " + FormatDouble(c.loss) + " vs holdout " + FormatDouble(reference_loss) +
+                              ": " + (c.rise >= 0 ? "+" : "") + Pct(c.rise) + " (95% interval " +
+                              Pct(c.rise_lo) + " to " + Pct(c.rise_hi) + ")";
+  if (c.drifted) {
+    c.reason =
+        numbers + ", at least trigger.metric_drop " + Pct(metric_drop) + " and above zero: concept drift";
+  } else if (c.rise >= metric_drop) {
+    c.reason = numbers +
+               ": the rise reaches trigger.metric_drop but its interval includes zero (too few rows "
+               "to tell): no concept drift";
+  } else {
+    c.reason = numbers + ": below trigger.metric_drop " + Pct(metric_drop) + ": no concept drift";
+  }
+  return c;
+}
+
+Result<BatchDrift> CheckBatchDrift(const std::string& file, const Profile& reference, const Config& cfg) {
+  DRIFTRUN_ASSIGN_OR_RETURN(DriftOptions opts, DriftOptions::FromConfig(cfg));
+  DRIFTRUN_ASSIGN_OR_RETURN(FeatureMatrix m, ReadFeatureMatrix(file, cfg.Str("data.features")));
+  BatchDrift b;
+  b.rows = m.rows;
+  {
+    DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(file));
+    b.labelled = r->Has(cfg.Str("data.labels"));
+  }
+  std::vector<std::string> names;
+  for (const auto& f : reference.features) names.push_back(f.name);
+  const std::string where = "'" + file + "' dataset '" + cfg.Str("data.features") + "'";
+  if (!m.named && m.dim != static_cast<int64_t>(names.size())) {
+    return Status::Data(where + " has " + std::to_string(m.dim) + " columns; the model's reference has " +
+                        std::to_string(names.size()));
+  }
+  DRIFTRUN_RETURN_IF_ERROR(AlignColumns(names, m.names, m.named, where, m.rows, &m.x, &b.warnings,
+                                        "the model's reference profile"));
+  at::Tensor x = at::from_blob(m.x.data(), {m.rows, static_cast<int64_t>(names.size())}, at::kFloat);
+  DRIFTRUN_ASSIGN_OR_RETURN(b.drift, CompareProfile(reference, x, names, opts));
+  b.drift.current = file;
+  return b;
+}
+
+}  // namespace driftrun
