@@ -20,9 +20,18 @@ std::string UtcNow() {
 }
 
 Status DbError(sqlite3* db, const std::string& what) {
-  return Status::Infra(
-      "registry database: " + what + ": " + sqlite3_errmsg(db) +
-      "; check the registry folder (disk full, permissions) and run `driftrun registry verify`");
+  const int rc = sqlite3_errcode(db);
+  const std::string file = sqlite3_db_filename(db, "main") ? sqlite3_db_filename(db, "main") : "";
+  const bool journal = file.size() >= 10 && file.compare(file.size() - 10, 10, "journal.db") == 0;
+  const std::string kind = journal ? "service journal" : "registry database";
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+    return Status::Infra(kind + ": " + what + ": " + sqlite3_errmsg(db) +
+                         "; another process held its write lock for the whole busy timeout (a long "
+                         "registration, a promotion, the service, or a process stopped while holding it); "
+                         "retry when it is done");
+  }
+  return Status::Infra(kind + ": " + what + ": " + sqlite3_errmsg(db) + "; check the folder of '" + file +
+                       "' (disk full, permissions)" + (journal ? "" : " and run `driftrun registry verify`"));
 }
 
 }  // namespace driftrun

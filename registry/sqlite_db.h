@@ -18,7 +18,9 @@ namespace driftrun {
 // Current UTC time as ISO 8601 ("2026-11-27T08:34:44Z"), for audit columns.
 std::string UtcNow();
 
-// Status::Infra naming `what`, SQLite's message and what to do.
+// Status::Infra naming the database (registry or service journal), `what`,
+// SQLite's message and what to do (a busy database: another process holds
+// its write lock).
 Status DbError(sqlite3* db, const std::string& what);
 
 class Stmt {

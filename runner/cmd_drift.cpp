@@ -58,6 +58,12 @@ at::Tensor AsTensor(FeatureMatrix& m) {
 // the batch names its columns and the count matches; CompareProfile and the
 // name check below report every other mismatch).
 static Status AlignToReference(const std::vector<std::string>& ref_names, FeatureMatrix* cur) {
+  if (!cur->named && cur->dim == static_cast<int64_t>(ref_names.size())) {
+    std::cerr << "driftrun drift: warning: --current '" << EscapeForConsole(FLAGS_current)
+              << "' has no feature_names: its " << cur->dim
+              << " columns are compared by position with the reference's; name them to have them matched by "
+                 "name\n";
+  }
   if (!cur->named || ref_names == cur->names) return Status::Ok();
   Status st = AlignColumns(ref_names, cur->names, true, "--current '" + FLAGS_current + "'", cur->rows,
                            &cur->x, nullptr, "the reference");

@@ -168,15 +168,17 @@ TEST(Journal, ADamagedOrBusyDatabaseIsAnError) {
   EXPECT_NE(bad.status().message().find("journal.db"), std::string::npos) << bad.status().message();
 
   setenv("DRIFTRUN_REGISTRY_BUSY_MS", "50", 1);
-  auto j = Journal::Open(d + "/busy.db", true);
+  auto j = Journal::Open(d + "/busy-journal.db", true);
   ASSERT_TRUE(j.ok());
   ASSERT_TRUE(j.value()->AddBatch(Batch("m", "a.h5", true)).ok());
   sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open((d + "/busy.db").c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_open((d + "/busy-journal.db").c_str(), &other), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
   auto b = j.value()->AddBatch(Batch("m", "b.h5", true));
   EXPECT_FALSE(b.ok());
   EXPECT_EQ(b.status().exit_code(), 5);
+  EXPECT_NE(b.status().message().find("service journal"), std::string::npos) << b.status().message();
+  EXPECT_NE(b.status().message().find("another process"), std::string::npos) << b.status().message();
   EXPECT_FALSE(j.value()->Begin().ok());
   sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
   sqlite3_close(other);
