@@ -12,10 +12,22 @@ class Steady : public Clock {
   }
 };
 
+class Wall : public Clock {
+ public:
+  double Seconds() const override {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+};
+
 }  // namespace
 
 const Clock& SteadyClock() {
   static const Steady clock;
+  return clock;
+}
+
+const Clock& WallClock() {
+  static const Wall clock;
   return clock;
 }
 

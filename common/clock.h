@@ -1,8 +1,10 @@
 // Clock: where training and (later) the scheduler read time, passed in as an
 // option so that tests can use a fake one and never sleep (LevelDB's Env).
 //
-// Seconds() is monotonic (std::chrono::steady_clock in SteadyClock()); only
-// differences between two readings mean anything. Thread-safe.
+// SteadyClock() is monotonic (std::chrono::steady_clock): only differences
+// between two readings mean anything. WallClock() is Unix time (seconds since
+// 1970, system_clock): what the retraining service's journal records, so that
+// cooldowns and daily budgets survive a restart. Thread-safe.
 #pragma once
 
 namespace driftrun {
@@ -15,5 +17,7 @@ class Clock {
 
 // The process's monotonic clock (a static instance; never null).
 const Clock& SteadyClock();
+// Unix time in seconds (a static instance; never null).
+const Clock& WallClock();
 
 }  // namespace driftrun

@@ -56,7 +56,7 @@ const char* NodeTypeName(const toml::node& n) {
 }
 
 // Keys that name files or folders (see Config::Load).
-const char* const kPathKeys[] = {"data.train",       "data.val",      "registry.path",
+const char* const kPathKeys[] = {"data.train",       "data.val",      "registry.path", "train.init_from",
                                  "monitor.incoming", "service.state", "service.models"};
 
 std::string SuggestSection(const std::string& name) {

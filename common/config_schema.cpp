@@ -102,6 +102,9 @@ Keys TrainKeys() {
       {"train", "seed", T::kInt, "42", "",
        "seeds weights, shuffling and dropout; results do not depend on the number of ranks"},
       {"train", "shuffle", T::kBool, "true", "", "reshuffle training rows every epoch"},
+      {"train", "init_from", T::kString, "\"\"", "",
+       "warm start: begin with the weights and fitted preprocessing of this checkpoint (a manifest .json, or "
+       "a registry checkpoint .h5) and a fresh optimizer; relative to the config file; empty: from scratch"},
       {"train", "threads", T::kInt, "0", "",
        "intra-op threads per rank (at most 1024); 0 = cores / ranks on the node"},
       {"train", "device", T::kString, "\"auto\"", "auto|cpu|cuda",

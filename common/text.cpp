@@ -151,4 +151,10 @@ Status ValidateName(const std::string& what, const std::string& v) {
   return Status::Ok();
 }
 
+std::string Join(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+  return out;
+}
+
 }  // namespace driftrun

@@ -15,6 +15,9 @@ namespace driftrun {
 // Levenshtein distance between a and b (bytes).
 size_t EditDistance(std::string_view a, std::string_view b);
 
+// The items with `sep` between them (no escaping).
+std::string Join(const std::vector<std::string>& items, const std::string& sep = ", ");
+
 // The candidate closest to `s` by EditDistance when it is at most
 // `max_distance` away (ties: the first); "" when none is.
 std::string ClosestMatch(std::string_view s, const std::vector<std::string>& candidates,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "common/text.h"
 #include "dataio/h5_io.h"
@@ -23,7 +24,15 @@ double Quantile(const std::vector<double>& sorted, double q) {
 }
 
 std::string Pct(double v) {
-  return FormatDouble(std::round(v * 1000) / 10) + "%";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.1f%%", 100 * v);
+  return buf;
+}
+
+std::string Loss(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.4g", v);
+  return buf;
 }
 
 }  // namespace
@@ -75,9 +84,9 @@ ConceptCheck CheckConcept(const std::vector<double>& row_losses, double referenc
     return c;
   }
   c.drifted = c.rise >= metric_drop && c.rise_lo > 0;
-  const std::string numbers = "loss " + FormatDouble(c.loss) + " vs holdout " + FormatDouble(reference_loss) +
-                              ": " + (c.rise >= 0 ? "+" : "") + Pct(c.rise) + " (95% interval " +
-                              Pct(c.rise_lo) + " to " + Pct(c.rise_hi) + ")";
+  const std::string numbers = "loss " + Loss(c.loss) + " vs holdout " + Loss(reference_loss) + ": " +
+                              (c.rise >= 0 ? "+" : "") + Pct(c.rise) + " (95% interval " + Pct(c.rise_lo) +
+                              " to " + Pct(c.rise_hi) + ")";
   if (c.drifted) {
     c.reason =
         numbers + ", at least trigger.metric_drop " + Pct(metric_drop) + " and above zero: concept drift";

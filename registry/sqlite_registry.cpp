@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/sha256.h"
+#include "common/text.h"
 #include "registry/alias_store.h"
 #include "registry/artifact_store.h"
 #include "registry/promotion_gate.h"
@@ -318,16 +319,6 @@ Status SqliteRegistry::CheckModel(const std::string& name) {
   return Status::Usage("no model '" + name + "' in the registry '" + root_ + "'");
 }
 
-namespace {
-
-std::string Join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& x : v) out += (out.empty() ? "" : "; ") + x;
-  return out;
-}
-
-}  // namespace
-
 Result<PromoteResult> SqliteRegistry::Promote(const std::string& name, int64_t version,
                                               const std::string& alias_in, const PromoteOptions& o) {
   DRIFTRUN_RETURN_IF_ERROR(ValidateName("alias", alias_in));
@@ -358,7 +349,7 @@ Result<PromoteResult> SqliteRegistry::Promote(const std::string& name, int64_t v
   const std::string label = name + ":" + std::to_string(version);
   if (!bad.empty()) {
     return Status::Data("cannot move @" + pc.alias + " to " + label + ": its artifacts are damaged (" +
-                        Join(bad) +
+                        Join(bad, "; ") +
                         "); choose another version (`driftrun registry verify` lists the damage)");
   }
   for (const auto& a : cand.approvals) pc.approvers.push_back(a.value("by", ""));
@@ -426,7 +417,8 @@ Result<int64_t> SqliteRegistry::Rollback(const std::string& name, const std::str
   DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord target, Load(name, prev));
   if (auto bad = Damaged(target); !bad.empty()) {
     return Status::Data("cannot roll " + name + "@" + alias + " back to version " + std::to_string(prev) +
-                        ": its artifacts are damaged (" + Join(bad) + "); promote a healthy version instead");
+                        ": its artifacts are damaged (" + Join(bad, "; ") +
+                        "); promote a healthy version instead");
   }
   auto holder = Load(name, cur);
   // A rollback returns to a holder the alias had: no approval or loss gate

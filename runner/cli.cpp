@@ -70,9 +70,12 @@ Result<ParsedArgs> ParseArgs(const CommandSpec& cmd, int argc, char** argv, int 
       return Status::Usage("unknown flag '--" + EscapeForConsole(body.substr(0, body.find('='))) + "'" +
                            SuggestFlag(cmd, name) + "; run `driftrun " + cmd.name + " --help` for the list");
     }
+    std::string dashed = name;  // as the user types it
+    for (const FlagHelp& f : cmd.flags) {
+      if (name == f.name) name = f.Gflag();
+    }
     gflags::CommandLineFlagInfo info;
     gflags::GetCommandLineFlagInfo(name.c_str(), &info);
-    std::string dashed = name;  // as the user types it
     std::replace(dashed.begin(), dashed.end(), '_', '-');
     if (info.type == "bool") {
       if (!has_value) value = negated ? "false" : "true";
@@ -97,7 +100,7 @@ std::string CommandHelp(const CommandSpec& cmd) {
     std::string dashed = f.name;
     std::replace(dashed.begin(), dashed.end(), '_', '-');
     std::string def;  // none shown for a string without a default (required, or optional without one)
-    if (gflags::GetCommandLineFlagInfo(f.name, &info) && !info.default_value.empty()) {
+    if (gflags::GetCommandLineFlagInfo(f.Gflag(), &info) && !info.default_value.empty()) {
       def = info.type == "string" ? "\"" + info.default_value + "\"" : info.default_value;
     }
     os << "  --" << dashed << (def.empty() ? "" : " (default " + def + ")") << "\n      " << f.help << "\n";

@@ -15,8 +15,10 @@
 namespace driftrun {
 
 struct FlagHelp {
-  const char* name;  // gflags name (underscores)
+  const char* name;  // as typed, with underscores for dashes; also the gflags name...
   const char* help;
+  const char* gflag = nullptr;  // ...unless this names another (two commands, one flag name, two types)
+  const char* Gflag() const { return gflag ? gflag : name; }
 };
 
 struct CommandSpec {

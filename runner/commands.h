@@ -22,6 +22,10 @@ extern const CommandSpec kPreprocessSpec;
 extern const CommandSpec kExportSpec;
 extern const CommandSpec kPredictSpec;
 extern const CommandSpec kRegistrySpec;
+extern const CommandSpec kServeSpec;
+extern const CommandSpec kSignalSpec;
+extern const CommandSpec kStatusSpec;
+extern const CommandSpec kReplaySpec;
 
 int RunTrain(int argc, char** argv);
 int RunMakeData(int argc, char** argv);
@@ -32,6 +36,10 @@ int RunPreprocess(int argc, char** argv);
 int RunExport(int argc, char** argv);
 int RunPredict(int argc, char** argv);
 int RunRegistry(int argc, char** argv);
+int RunServe(int argc, char** argv);
+int RunSignal(int argc, char** argv);
+int RunStatus(int argc, char** argv);
+int RunReplay(int argc, char** argv);
 
 const std::vector<Subcommand>& Subcommands();
 

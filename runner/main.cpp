@@ -20,6 +20,8 @@ const std::vector<Subcommand>& Subcommands() {
       {&kTrainSpec, RunTrain},     {&kMakeDataSpec, RunMakeData}, {&kConfigSpec, RunConfig},
       {&kProfileSpec, RunProfile}, {&kDriftSpec, RunDrift},       {&kPreprocessSpec, RunPreprocess},
       {&kExportSpec, RunExport},   {&kPredictSpec, RunPredict},   {&kRegistrySpec, RunRegistry},
+      {&kServeSpec, RunServe},     {&kSignalSpec, RunSignal},     {&kStatusSpec, RunStatus},
+      {&kReplaySpec, RunReplay},
   };
   return kAll;
 }
@@ -40,7 +42,8 @@ void PrintHelp() {
          "            refused, 5 infrastructure failure (MPI, NCCL, disk)\n"
          "examples:\n"
          "  driftrun make-data --out data/demo\n"
-         "  mpirun -np 2 driftrun train --config configs/demo.toml --set train.lr=3e-4\n";
+         "  mpirun -np 2 driftrun train --config configs/demo.toml --set train.lr=3e-4\n"
+         "  driftrun serve --config configs/service.toml\n";
 }
 
 }  // namespace

@@ -250,7 +250,8 @@ Result<ModelState> Journal::State(const std::string& model, int64_t min_rows, in
   {
     Stmt s(db_,
            "SELECT id, rows, drifted, concept FROM batches INDEXED BY batches_pending "
-           "WHERE model = ?1 AND consumed_by IS NULL AND rows >= ?2 ORDER BY id DESC LIMIT ?3");
+           "WHERE model = ?1 AND consumed_by IS NULL AND rows >= ?2 AND decision = 'scored' ORDER BY id DESC "
+           "LIMIT ?3");
     s.Bind(1, model).Bind(2, min_rows).Bind(3, window);
     while (s.Step() == SQLITE_ROW) m.pending.push_back({s.Int(0), s.Int(1), s.Int(2) != 0, s.Int(3) != 0});
     DRIFTRUN_RETURN_IF_ERROR(s.Check("reading pending batches from " + path_));
@@ -301,6 +302,27 @@ Result<int64_t> Journal::AddTrigger(const TriggerRecord& t, int64_t up_to_batch)
   return id;
 }
 
+Result<std::vector<BatchRecord>> Journal::LabelledBatches(const std::string& model, int64_t limit) {
+  Stmt s(db_, std::string("SELECT ") + kBatchColumns +
+                  " FROM batches WHERE model = ?1 AND labelled = 1 AND decision = 'scored' ORDER BY id DESC "
+                  "LIMIT ?2");
+  s.Bind(1, model).Bind(2, limit > 0 ? limit : int64_t{-1});
+  std::vector<BatchRecord> out;
+  while (s.Step() == SQLITE_ROW) out.push_back(ReadBatch(s));
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading labelled batches from " + path_));
+  return out;
+}
+
+Result<std::vector<BatchRecord>> Journal::JobBatches(int64_t job) {
+  Stmt s(db_, std::string("SELECT ") + kBatchColumns +
+                  " FROM batches WHERE consumed_by IN (SELECT id FROM triggers WHERE job = ?1) ORDER BY id");
+  s.Bind(1, job);
+  std::vector<BatchRecord> out;
+  while (s.Step() == SQLITE_ROW) out.push_back(ReadBatch(s));
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading the batches of job " + std::to_string(job) + " from " + path_));
+  return out;
+}
+
 Result<std::vector<TriggerRecord>> Journal::Triggers(const std::string& model, int64_t limit) {
   Stmt s(
       db_,
@@ -347,13 +369,13 @@ Status Journal::UpdateJob(const JobRecord& j, JobState state, const std::string&
   Stmt s(
       db_,
       "UPDATE jobs SET state = ?2, started_at = ?3, ended_at = ?4, handle = ?5, attempts = ?6, version = ?7, "
-      "verdict = ?8, run_dir = ?9, reason = ?10 WHERE id = ?1");
+      "verdict = ?8, run_dir = ?9, reason = ?10, spec = ?11 WHERE id = ?1");
   s.Bind(1, j.id)
       .Bind(2, std::string(JobStateName(state)))
       .BindDouble(3, j.started_at)
       .BindDouble(4, j.ended_at);
   s.Bind(5, j.handle).Bind(6, j.attempts).Bind(7, j.version).Bind(8, j.verdict.dump()).Bind(9, j.run_dir);
-  s.Bind(10, reason);
+  s.Bind(10, reason).Bind(11, j.spec.dump());
   if (s.Step() != SQLITE_DONE)
     return DbError(db_, "cannot update job " + std::to_string(j.id) + " in " + path_);
   if (sqlite3_changes(db_) != 1) return Status::Infra("job " + std::to_string(j.id) + " is not in " + path_);
@@ -375,6 +397,12 @@ Result<std::vector<JobRecord>> Journal::ActiveJobs() {
   Stmt s(db_, std::string("SELECT ") + kJobColumns +
                   " FROM jobs WHERE state IN ('queued', 'running', 'trained', 'evaluated') "
                   "ORDER BY priority DESC, id");
+  return ReadJobs(s, path_);
+}
+
+Result<std::vector<JobRecord>> Journal::JobsIn(JobState state) {
+  Stmt s(db_, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE state = ?1 ORDER BY id");
+  s.Bind(1, std::string(JobStateName(state)));
   return ReadJobs(s, path_);
 }
 

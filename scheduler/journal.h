@@ -119,6 +119,10 @@ class Journal {
   // Newest first, at most `limit` (model "" = all).
   Result<std::vector<BatchRecord>> Batches(const std::string& model, int64_t limit);
   Result<int64_t> CountBatches();  // every batch recorded (service.max_batches)
+  // The model's newest `limit` (0: all) scored batches with labels, newest first.
+  Result<std::vector<BatchRecord>> LabelledBatches(const std::string& model, int64_t limit);
+  // The batches whose triggers queued or merged into job `job`, oldest first.
+  Result<std::vector<BatchRecord>> JobBatches(int64_t job);
 
   // What the trigger policy needs about one model at `now`: its pending
   // batches with >= min_rows rows (the newest `window`), its active job, its
@@ -134,11 +138,13 @@ class Journal {
   Result<int64_t> AddJob(const JobRecord& j);  // state queued; the event is recorded
   // Moves a job to `state` with `reason` (an event row at `at`), setting the
   // fields of `j` that the state change fills: started_at, ended_at, handle,
-  // attempts, version, verdict, run_dir.
+  // attempts, version, verdict, run_dir, spec.
   Status UpdateJob(const JobRecord& j, JobState state, const std::string& reason, double at);
   Result<JobRecord> Job(int64_t id);
   // Active jobs (every model), highest priority first, then oldest.
   Result<std::vector<JobRecord>> ActiveJobs();
+  // Every job in `state`, oldest first.
+  Result<std::vector<JobRecord>> JobsIn(JobState state);
   // Newest first, at most `limit` (model "" = all).
   Result<std::vector<JobRecord>> Jobs(const std::string& model, int64_t limit);
   Result<nlohmann::json> JobEvents(int64_t id);

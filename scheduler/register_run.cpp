@@ -54,6 +54,7 @@ static Result<VersionRecord> RegisterRunImpl(const std::string& run_dir, const R
                 {"task", cfg.Str("model.task")},
                 {"trigger", o.trigger},
                 {"run_dir", AbsolutePath(run_dir)}};
+  req.record.merge_patch(o.record_patch);
   req.policy = Policy::FromConfig(cfg);
   req.files["checkpoint"] = manifest.substr(0, manifest.size() - 5) + ".h5";
   req.files["report"] = run_dir + "/summary.json";

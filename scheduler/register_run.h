@@ -20,6 +20,8 @@ struct RegisterRunOptions {
   // Empty: computed here.
   std::string checkpoint;
   std::map<std::string, std::string> lineage;
+  // Merged into the record (the service's verdict, metrics.drifted_window).
+  nlohmann::json record_patch = nlohmann::json::object();
   // Out, when given: whether the run (with this checkpoint) was already registered.
   bool* existed = nullptr;
 };

@@ -241,32 +241,40 @@ static Result<std::vector<double>> RowLossesImpl(const CheckpointState& ck, cons
   return std::vector<double>(per_row.data_ptr<double>(), per_row.data_ptr<double>() + per_row.numel());
 }
 
-static Result<double> HoldoutLossImpl(const CheckpointState& ck, const Config& model_cfg,
-                                      const Config& holdout_cfg) {
+static Result<std::vector<HoldoutPart>> HoldoutRowsImpl(const Config& holdout_cfg) {
   DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions ho, TrainOptions::FromConfig(holdout_cfg, 1));
-  // The rows training held out: all of data.val, else each training file's
-  // val_fraction split (dataio/tabular_set.h).
   const std::vector<std::string> paths =
       ho.val_path.empty() ? ho.train_paths : std::vector<std::string>{ho.val_path};
-  double sum = 0;
-  size_t n = 0;
+  std::vector<HoldoutPart> parts;
   for (const std::string& path : paths) {
     DRIFTRUN_ASSIGN_OR_RETURN(auto file, H5Reader::Open(path));
     DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo labels, file->Info(ho.train.labels));
-    std::vector<int64_t> rows;
+    HoldoutPart part{path, {}};
     if (ho.val_path.empty()) {
-      rows = SplitTrainVal(labels.rows(), ho.val_fraction).val;
+      part.rows = SplitTrainVal(labels.rows(), ho.val_fraction).val;
     } else {
-      rows.resize(static_cast<size_t>(labels.rows()));
-      for (int64_t i = 0; i < labels.rows(); ++i) rows[static_cast<size_t>(i)] = i;
+      part.rows.resize(static_cast<size_t>(labels.rows()));
+      for (int64_t i = 0; i < labels.rows(); ++i) part.rows[static_cast<size_t>(i)] = i;
     }
-    if (rows.empty()) continue;
-    DRIFTRUN_ASSIGN_OR_RETURN(std::vector<double> loss, RowLossesImpl(ck, model_cfg, path, rows));
+    if (!part.rows.empty()) parts.push_back(std::move(part));
+  }
+  return parts;
+}
+
+static Result<double> HoldoutLossImpl(const CheckpointState& ck, const Config& model_cfg,
+                                      const Config& holdout_cfg) {
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<HoldoutPart> parts, HoldoutRowsImpl(holdout_cfg));
+  double sum = 0;
+  size_t n = 0;
+  for (const HoldoutPart& part : parts) {
+    DRIFTRUN_ASSIGN_OR_RETURN(std::vector<double> loss, RowLossesImpl(ck, model_cfg, part.path, part.rows));
     for (double v : loss) sum += v;
     n += loss.size();
   }
-  if (n == 0)
-    return Status::Data("'" + paths.front() + "' has no holdout rows (data.val is empty, val_fraction 0)");
+  if (n == 0) {
+    return Status::Data("the training data of " + holdout_cfg.Str("name") +
+                        " has no holdout rows (data.val is empty, val_fraction 0)");
+  }
   return sum / static_cast<double>(n);
 }
 
@@ -280,6 +288,10 @@ Result<std::vector<double>> RowLosses(const CheckpointState& ck, const Config& m
                                       const std::string& path, const std::vector<int64_t>& rows) {
   return Guarded("evaluating the model on '" + path + "'", Code::kData,
                  [&] { return RowLossesImpl(ck, model_cfg, path, rows); });
+}
+
+Result<std::vector<HoldoutPart>> HoldoutRows(const Config& holdout_cfg) {
+  return Guarded("finding the holdout rows", Code::kData, [&] { return HoldoutRowsImpl(holdout_cfg); });
 }
 
 Result<double> HoldoutLoss(const CheckpointState& ck, const Config& model_cfg, const Config& holdout_cfg) {

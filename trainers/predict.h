@@ -40,6 +40,15 @@ struct PredictResult {
 
 Result<PredictResult> Predict(const PredictRequest& req);
 
+// The rows a training run held out, per file: all of data.val, else each
+// data.train file's val_fraction split (dataio/tabular_set.h). Files without a
+// held-out row are left out.
+struct HoldoutPart {
+  std::string path;
+  std::vector<int64_t> rows;
+};
+Result<std::vector<HoldoutPart>> HoldoutRows(const Config& holdout_cfg);
+
 // A model's mean loss (MSE per target for regression, cross-entropy for
 // classification; the training loss) on the holdout rows that `holdout_cfg`
 // defines: all of its data.val, else the val_fraction split of data.train that

@@ -61,6 +61,7 @@ void ReadTraining(const Config& c, TrainOptions* o) {
   o->schedule.min_lr = c.Float("train.min_lr");
   o->grad_clip = c.Float("train.grad_clip");
   o->seed = static_cast<uint64_t>(c.Int("train.seed"));
+  o->init_from = c.Str("train.init_from");
   o->shuffle = c.Bool("train.shuffle");
   o->threads = c.Int("train.threads");
   o->device = c.Str("train.device");

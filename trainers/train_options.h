@@ -35,6 +35,7 @@ struct TrainOptions {
   double grad_clip = 0;
   uint64_t seed = 42;
   bool shuffle = true;
+  std::string init_from;  // train.init_from: warm start (weights and preprocessing), fresh optimizer
   int64_t threads = 0;
   std::string device = "auto";
   int64_t log_every_steps = 0;

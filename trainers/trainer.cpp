@@ -94,6 +94,22 @@ Status ReadResumeCheckpoint(Session& s, const std::string& path, CheckpointState
   return AgreeStatus(*s.world, local.WithContext("resuming"));
 }
 
+// Collective. The warm start's checkpoint (train.init_from): a manifest, a
+// checkpoint data file beside its manifest, or a registry artifact (data only).
+Status ReadWarmStart(Session& s, CheckpointState* ck) {
+  const std::string& path = s.o.init_from;
+  Status local = [&]() -> Status {
+    const bool data_only = EndsWith(path, ".h5") && !PathExists(path.substr(0, path.size() - 3) + ".json");
+    DRIFTRUN_ASSIGN_OR_RETURN(*ck, data_only ? ReadCheckpointData(path, "") : ReadCheckpoint(path));
+    if (ck->in_dim != s.meta.dim) {
+      return Status::Data("checkpoint '" + path + "' has " + std::to_string(ck->in_dim) +
+                          " input features, the data has " + std::to_string(s.meta.dim));
+    }
+    return Status::Ok();
+  }();
+  return AgreeStatus(*s.world, local.WithContext("warm start (train.init_from)"));
+}
+
 // Collective. Fills the run folder (rank 0) once config and data are known
 // to be good; with `overwrite`, the earlier run in it is deleted first. A
 // resumed run's metrics rows after its checkpoint's step are dropped: the
@@ -298,9 +314,18 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
       return result;
     }
   }
-  DRIFTRUN_RETURN_IF_ERROR(FitPreprocessing(s, resuming ? &ck : nullptr));
+  // A warm start takes the checkpoint's weights and fitted preprocessing, and
+  // trains with a fresh optimizer from step 0; a resume continues its own run.
+  const bool warm = !resuming && !s.o.init_from.empty();
+  if (warm) DRIFTRUN_RETURN_IF_ERROR(ReadWarmStart(s, &ck));
+  DRIFTRUN_RETURN_IF_ERROR(FitPreprocessing(s, resuming || warm ? &ck : nullptr));
   DRIFTRUN_RETURN_IF_ERROR(CreateRunFolder(world, cfg, &claim, overwrite, resuming ? &ck : nullptr));
   DRIFTRUN_RETURN_IF_ERROR(BuildModel(s, resuming ? &ck : nullptr, ckpt_path));
+  if (warm) {
+    Status local = LoadParameters(*s.model, ck.model);
+    DRIFTRUN_RETURN_IF_ERROR(
+        AgreeStatus(world, local.WithContext("warm start from '" + s.o.init_from + "'")));
+  }
   DRIFTRUN_RETURN_IF_ERROR(LoadTensors(s));
 
   LoopState st;

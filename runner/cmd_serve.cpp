@@ -1,0 +1,204 @@
+// driftrun serve: the retraining service (scheduler/service.h) with the local
+// executor; driftrun signal: a retrain asked for by hand, through the journal.
+#include <gflags/gflags.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/file_lock.h"
+#include "common/file_util.h"
+#include "common/text.h"
+#include "runner/commands.h"
+#include "runner/signals.h"
+#include "scheduler/local_executor.h"
+#include "scheduler/service.h"
+
+DECLARE_string(config);
+DECLARE_string(model);
+DECLARE_string(reason);
+DECLARE_string(by);
+DECLARE_bool(json);
+DEFINE_string(executor, "", "local | pool | slurm");
+DEFINE_int64(max_batches, -1, "stop after this many batches");
+DEFINE_double(stop_timeout_s, 120, "how long a stop waits for jobs to checkpoint");
+
+namespace driftrun {
+
+const CommandSpec kServeSpec = {
+    "serve",
+    "the retraining service: watch incoming batches, retrain on drift, gate and promote",
+    "driftrun serve --config SERVICE.toml [--executor local] [--max-batches N] [--set section.key=value ...]",
+    {{"config", "the service config: [service] models = [experiment configs], state, poll_s, ..."},
+     {"executor", "where jobs run (default service.executor): local = an mpirun child process per job"},
+     {"max_batches",
+      "stop once this many batches are in the journal and every job has ended (default service.max_batches; "
+      "0 = run until SIGTERM)"},
+     {"stop_timeout_s", "on SIGTERM/SIGINT, how long to wait for running jobs to checkpoint (default 120)"}},
+    true};
+
+const CommandSpec kSignalSpec = {
+    "signal",
+    "ask the retraining service for a retrain of one model (queued through its journal)",
+    "driftrun signal --config SERVICE.toml --model NAME --reason TEXT [--by NAME] [--json]",
+    {{"config", "the service config"},
+     {"model", "the model to retrain (its name in service.models)"},
+     {"reason", "why (recorded with the trigger)"},
+     {"by", "who asks (default $USER)"},
+     {"json", "print {signal, model, journal} as JSON"}},
+    true};
+
+namespace {
+
+std::string Stamp() {
+  char buf[32];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof(buf), "%H:%M:%S", std::localtime(&t));
+  return buf;
+}
+
+void Say(const std::string& line) {
+  std::printf("[%s] %s\n", Stamp().c_str(), EscapeForConsole(line).c_str());
+  std::fflush(stdout);
+}
+
+std::string SelfExe() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "driftrun";
+}
+
+LocalExecutorOptions LocalOptions() {
+  LocalExecutorOptions o;
+  o.driftrun = SelfExe();
+  if (geteuid() == 0 && !std::getenv("OMPI_ALLOW_RUN_AS_ROOT"))
+    o.mpirun_args.push_back("--allow-run-as-root");
+  return o;
+}
+
+// Sleeps `seconds` in short slices; false when a stop signal came.
+bool Nap(double seconds, const std::atomic<int>* stop) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    if (stop->load() != 0) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return stop->load() == 0;
+}
+
+Status Serve(const ServiceSetup& setup, const std::string& executor, int64_t max_batches) {
+  if (executor != "local") {
+    return Status::Usage(
+        "executor '" + executor +
+        "' is not available in this build; use --executor local (the pool and Slurm executors "
+        "are being built)");
+  }
+  DRIFTRUN_RETURN_IF_ERROR(MakeDirs(setup.state));
+  std::string warning;
+  DRIFTRUN_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(setup.state + "/service.lock",
+                                                             "state folder '" + setup.state + "'", &warning));
+  if (!warning.empty()) Say(warning);
+  DRIFTRUN_ASSIGN_OR_RETURN(auto journal, Journal::Open(setup.Journal(), true));
+  LocalExecutor local(LocalOptions());
+  ServiceContext ctx;
+  ctx.setup = &setup;
+  ctx.journal = journal.get();
+  ctx.executor = &local;
+  ctx.clock = &WallClock();
+  ctx.say = Say;
+  ctx.max_jobs = setup.cfg.Int("service.max_jobs");
+  ctx.max_ranks = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  Service service(&ctx);
+  const std::atomic<int>* stop = InstallStopHandlers();
+  Say("serving " + std::to_string(setup.models.size()) + " model(s) [" + Join(setup.Names(), ", ") +
+      "]; state " + setup.state + "; executor " + executor + "; poll every " +
+      FormatDouble(setup.cfg.Float("service.poll_s")) + " s" +
+      (max_batches > 0 ? "; stops after " + std::to_string(max_batches) + " batches" : ""));
+  int infra_errors = 0;
+  for (;;) {
+    Status st = service.Step();
+    if (!st.ok()) {
+      if (st.code() != Code::kInfra || ++infra_errors >= 30) return st;
+      Say("will retry: " + st.message());
+    } else {
+      infra_errors = 0;
+    }
+    DRIFTRUN_ASSIGN_OR_RETURN(bool done, service.Done(max_batches));
+    if (done) {
+      Say("done: " + std::to_string(max_batches) + " batches handled and every job ended");
+      return Status::Ok();
+    }
+    if (!Nap(setup.cfg.Float("service.poll_s"), stop)) break;
+  }
+  Say("stopping: running jobs checkpoint at their next step; a restart continues them");
+  return service.Shutdown(FLAGS_stop_timeout_s);
+}
+
+}  // namespace
+
+int RunServe(int argc, char** argv) {
+  ParsedArgs args;
+  int code = 0;
+  if (!ParseCommand(kServeSpec, argc, argv, &args, &code)) return code;
+  auto setup = ServiceSetup::Load(FLAGS_config, args.sets);
+  if (!setup.ok()) return ReportStatus("serve", setup.status());
+  const std::string executor =
+      FLAGS_executor.empty() ? setup.value().cfg.Str("service.executor") : FLAGS_executor;
+  if (FLAGS_max_batches < -1) return ReportStatus("serve", Status::Usage("--max-batches must be >= 0"));
+  const int64_t max_batches =
+      FLAGS_max_batches >= 0 ? FLAGS_max_batches : setup.value().cfg.Int("service.max_batches");
+  ServiceSetup s = setup.take();
+  // The loop reads service.max_batches from the config: keep one value.
+  auto cfg = Config::FromString(s.cfg.ToToml(), s.config_path,
+                                {"service.max_batches=" + std::to_string(max_batches)});
+  if (!cfg.ok()) return ReportStatus("serve", cfg.status());
+  s.cfg = cfg.take();
+  return ReportStatus("serve", Serve(s, executor, max_batches));
+}
+
+int RunSignal(int argc, char** argv) {
+  ParsedArgs args;
+  int code = 0;
+  if (!ParseCommand(kSignalSpec, argc, argv, &args, &code)) return code;
+  auto setup = ServiceSetup::Load(FLAGS_config, args.sets);
+  if (!setup.ok()) return ReportStatus("signal", setup.status());
+  if (FLAGS_model.empty() || FLAGS_reason.empty()) {
+    return ReportStatus("signal", Status::Usage("--model NAME and --reason TEXT are required"));
+  }
+  if (!setup.value().Find(FLAGS_model)) {
+    const std::string near = ClosestMatch(FLAGS_model, setup.value().Names(), 3);
+    return ReportStatus("signal", Status::Usage("model '" + FLAGS_model + "' is not in service.models (" +
+                                                Join(setup.value().Names(), ", ") + ")" +
+                                                (near.empty() ? "" : "; did you mean '" + near + "'?")));
+  }
+  Status st = MakeDirs(setup.value().state);
+  if (!st.ok()) return ReportStatus("signal", st);
+  auto journal = Journal::Open(setup.value().Journal(), true);
+  if (!journal.ok()) return ReportStatus("signal", journal.status());
+  SignalRecord s;
+  s.model = FLAGS_model;
+  s.reason = FLAGS_reason;
+  const char* user = std::getenv("USER");
+  s.by = !FLAGS_by.empty() ? FLAGS_by : user ? user : "unknown";
+  s.at = WallClock().Seconds();
+  auto id = journal.value()->AddSignal(s);
+  if (!id.ok()) return ReportStatus("signal", id.status());
+  if (FLAGS_json) {
+    std::cout << nlohmann::json{{"signal", id.value()},
+                                {"model", s.model},
+                                {"journal", setup.value().Journal()}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << "signal " << id.value() << " recorded for " << EscapeForConsole(s.model)
+              << ": the service queues a retrain at its next poll (driftrun status --config "
+              << EscapeForConsole(FLAGS_config) << ")\n";
+  }
+  return 0;
+}
+
+}  // namespace driftrun

@@ -1,0 +1,252 @@
+// driftrun status: what the retraining service knows (journal + registry);
+// driftrun replay: its checks and trigger policy over past batches, no training.
+#include <gflags/gflags.h>
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <sstream>
+
+#include "common/clock.h"
+#include "common/file_util.h"
+#include "common/text.h"
+#include "runner/commands.h"
+#include "scheduler/replay.h"
+
+DECLARE_string(config);
+DECLARE_string(model);
+DECLARE_bool(json);
+DEFINE_int64(limit, 5, "batches and jobs shown per model");
+DEFINE_string(replay_batches, "", "folder of past batches");
+DEFINE_int64(replay_version, 0, "registered version to score against");
+DEFINE_double(retrain_s, 0, "assumed duration of a retrain");
+
+namespace driftrun {
+
+const CommandSpec kStatusSpec = {
+    "status",
+    "the retraining service's state: production versions, recent batches, triggers and jobs",
+    "driftrun status --config SERVICE.toml [--model NAME] [--limit N] [--json]",
+    {{"config", "the service config"},
+     {"model", "only this model"},
+     {"limit", "batches and jobs shown per model (default 5)"},
+     {"json", "print everything as JSON"}},
+    true};
+
+const CommandSpec kReplaySpec = {
+    "replay",
+    "score past batches and run the trigger policy on them, without training: when would retrains happen?",
+    "driftrun replay --config SERVICE.toml --batches DIR [--model NAME] [--version N] [--retrain-s S] "
+    "[--json]",
+    {{"config", "the service config (its models' [monitor], [trigger] and [drift] settings are used)"},
+     {"batches", "folder of past batches (*.h5), replayed oldest modification time first", "replay_batches"},
+     {"model", "the model to replay (default: every model in service.models)"},
+     {"version", "score against this registered version (default: the production version)", "replay_version"},
+     {"retrain_s",
+      "assume each retrain takes this long (batches meanwhile merge into it; the cooldown counts from its "
+      "end); default 0"},
+     {"json", "print one object per batch as JSON"}},
+    true};
+
+namespace {
+
+std::string When(double t) {
+  if (t <= 0) return "-";
+  char buf[32];
+  const std::time_t s = static_cast<std::time_t>(t);
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", std::localtime(&s));
+  return buf;
+}
+
+std::string Num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3g", v);
+  return buf;
+}
+
+nlohmann::json LastLine(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return nullptr;
+  std::string s = text.value();
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  const size_t nl = s.rfind('\n');
+  nlohmann::json j = nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1), nullptr, false);
+  return j.is_discarded() ? nlohmann::json() : j;
+}
+
+nlohmann::json JobJson(const JobRecord& j) {
+  nlohmann::json o = {{"id", j.id},
+                      {"model", j.model},
+                      {"state", JobStateName(j.state)},
+                      {"trigger", j.trigger},
+                      {"priority", j.priority},
+                      {"queued_at", j.queued_at},
+                      {"started_at", j.started_at},
+                      {"ended_at", j.ended_at},
+                      {"attempts", j.attempts},
+                      {"version", j.version},
+                      {"run_dir", j.run_dir},
+                      {"reason", j.reason},
+                      {"verdict", j.verdict}};
+  if (!j.run_dir.empty()) o["progress"] = LastLine(j.run_dir + "/metrics.jsonl");
+  return o;
+}
+
+nlohmann::json BatchJson(const BatchRecord& b) {
+  return {{"id", b.id},
+          {"file", b.file},
+          {"sha256", b.sha256},
+          {"rows", b.rows},
+          {"labelled", b.labelled},
+          {"scored_at", b.scored_at},
+          {"drifted", b.drifted},
+          {"concept", b.concept},
+          {"drift_share", b.drift_share},
+          {"production", b.production},
+          {"decision", b.decision},
+          {"reason", b.reason},
+          {"report", b.report},
+          {"trigger", b.consumed_by},
+          {"scores", b.scores}};
+}
+
+Result<nlohmann::json> ModelStatus(Journal& jn, const ModelEntry& m, double now) {
+  nlohmann::json o = {{"name", m.name}, {"config", m.config_path}, {"incoming", m.incoming}};
+  DRIFTRUN_ASSIGN_OR_RETURN(int64_t prod, ProductionVersion(m.registry, m.name));
+  o["production"] = prod;
+  DRIFTRUN_ASSIGN_OR_RETURN(ModelState st, jn.State(m.name, m.trigger.min_rows, m.trigger.window(), now));
+  double next = now;
+  if (st.last_retrain_end >= 0) next = std::max(next, st.last_retrain_end + m.trigger.cooldown_s);
+  if (static_cast<int64_t>(st.queued_times_24h.size()) >= m.trigger.max_per_day &&
+      !st.queued_times_24h.empty()) {
+    std::sort(st.queued_times_24h.begin(), st.queued_times_24h.end());
+    next = std::max(
+        next, st.queued_times_24h[st.queued_times_24h.size() - static_cast<size_t>(m.trigger.max_per_day)] +
+                  24 * 3600.0);
+  }
+  o["next_trigger_allowed"] = next;
+  o["pending_batches"] = st.pending.size();
+  nlohmann::json batches = nlohmann::json::array(), jobs = nlohmann::json::array();
+  DRIFTRUN_ASSIGN_OR_RETURN(auto bs, jn.Batches(m.name, FLAGS_limit));
+  for (const auto& b : bs) batches.push_back(BatchJson(b));
+  DRIFTRUN_ASSIGN_OR_RETURN(auto js, jn.Jobs(m.name, FLAGS_limit));
+  for (const auto& j : js) jobs.push_back(JobJson(j));
+  o["batches"] = batches;
+  o["jobs"] = jobs;
+  return o;
+}
+
+void PrintModel(const nlohmann::json& m, double now) {
+  const int64_t prod = m["production"];
+  std::cout << "model " << EscapeForConsole(m["name"].get<std::string>()) << ": production "
+            << (prod > 0 ? m["name"].get<std::string>() + ":" + std::to_string(prod) : "none yet")
+            << "; next retrain allowed "
+            << (m["next_trigger_allowed"].get<double>() <= now ? "now" : When(m["next_trigger_allowed"]))
+            << "; pending batches " << m["pending_batches"] << "\n";
+  std::cout << "  batches (newest first):\n";
+  if (m["batches"].empty()) std::cout << "    none yet\n";
+  for (const auto& b : m["batches"]) {
+    std::cout << "    " << When(b["scored_at"]) << "  "
+              << EscapeForConsole(BaseName(b["file"].get<std::string>())) << "  " << b["rows"] << " rows  "
+              << b["decision"].get<std::string>() << (b["drifted"].get<bool>() ? "  DRIFT" : "")
+              << (b["concept"].get<bool>() ? "  CONCEPT" : "") << "  share " << Num(b["drift_share"])
+              << "\n      " << EscapeForConsole(b["reason"].get<std::string>()) << "\n";
+  }
+  std::cout << "  jobs (newest first):\n";
+  if (m["jobs"].empty()) std::cout << "    none yet\n";
+  for (const auto& j : m["jobs"]) {
+    std::cout << "    job " << j["id"] << "  " << j["state"].get<std::string>() << "  trigger "
+              << j["trigger"].get<std::string>() << "  queued " << When(j["queued_at"]);
+    if (j["version"].get<int64_t>() > 0) std::cout << "  version " << j["version"];
+    const nlohmann::json& p = j.value("progress", nlohmann::json());
+    if (p.is_object() && j["state"] == "running")
+      std::cout << "  epoch " << p.value("epoch", 0) << " step " << p.value("step", 0);
+    std::cout << "\n      " << EscapeForConsole(j["reason"].get<std::string>()) << "\n";
+  }
+}
+
+}  // namespace
+
+int RunStatus(int argc, char** argv) {
+  ParsedArgs args;
+  int code = 0;
+  if (!ParseCommand(kStatusSpec, argc, argv, &args, &code)) return code;
+  if (FLAGS_limit < 1) return ReportStatus("status", Status::Usage("--limit must be >= 1"));
+  auto setup = ServiceSetup::Load(FLAGS_config, args.sets);
+  if (!setup.ok()) return ReportStatus("status", setup.status());
+  if (!FLAGS_model.empty() && !setup.value().Find(FLAGS_model))
+    return ReportStatus("status", Status::Usage("model '" + FLAGS_model + "' is not in service.models"));
+  auto jn = Journal::Open(setup.value().Journal(), false);
+  if (!jn.ok()) return ReportStatus("status", jn.status());
+  const double now = WallClock().Seconds();
+  nlohmann::json out = {{"state", setup.value().state}, {"journal", setup.value().Journal()}, {"now", now}};
+  nlohmann::json models = nlohmann::json::array();
+  for (const ModelEntry& m : setup.value().models) {
+    if (!FLAGS_model.empty() && m.name != FLAGS_model) continue;
+    auto s = ModelStatus(*jn.value(), m, now);
+    if (!s.ok()) return ReportStatus("status", s.status());
+    models.push_back(s.take());
+  }
+  out["models"] = models;
+  auto sigs = jn.value()->PendingSignals();
+  if (!sigs.ok()) return ReportStatus("status", sigs.status());
+  out["pending_signals"] = sigs.value().size();
+  if (FLAGS_json) {
+    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return 0;
+  }
+  std::cout << "state " << EscapeForConsole(out["state"].get<std::string>()) << " (" << out["pending_signals"]
+            << " signal(s) waiting for the service)\n";
+  for (const auto& m : models) PrintModel(m, now);
+  return 0;
+}
+
+int RunReplay(int argc, char** argv) {
+  ParsedArgs args;
+  int code = 0;
+  if (!ParseCommand(kReplaySpec, argc, argv, &args, &code)) return code;
+  auto setup = ServiceSetup::Load(FLAGS_config, args.sets);
+  if (!setup.ok()) return ReportStatus("replay", setup.status());
+  if (FLAGS_replay_batches.empty() || !IsDir(FLAGS_replay_batches))
+    return ReportStatus("replay", Status::Usage("--batches DIR is required: a folder of past *.h5 batches"));
+  if (FLAGS_retrain_s < 0 || FLAGS_replay_version < 0)
+    return ReportStatus("replay", Status::Usage("--retrain-s and --version must be >= 0"));
+  if (!FLAGS_model.empty() && !setup.value().Find(FLAGS_model))
+    return ReportStatus("replay", Status::Usage("model '" + FLAGS_model + "' is not in service.models"));
+  nlohmann::json out = nlohmann::json::array();
+  for (const ModelEntry& m : setup.value().models) {
+    if (!FLAGS_model.empty() && m.name != FLAGS_model) continue;
+    auto p = LoadProduction(m.registry, m.name, FLAGS_replay_version);
+    if (!p.ok()) return ReportStatus("replay", p.status());
+    if (p.value()->version == 0) {
+      return ReportStatus("replay", Status::Usage("model '" + m.name + "' has no production version in " +
+                                                  m.registry + " to score against; give --version N"));
+    }
+    auto rows = Replay(m, *p.value(), FLAGS_replay_batches, FLAGS_retrain_s);
+    if (!rows.ok()) return ReportStatus("replay", rows.status());
+    int retrains = 0;
+    if (!FLAGS_json)
+      std::cout << "model " << EscapeForConsole(m.name) << " against version " << p.value()->version << ":\n";
+    for (const ReplayRow& r : rows.value()) {
+      nlohmann::json j = BatchJson(r.batch);
+      j["model"] = m.name;
+      j["action"] = r.trigger.action;
+      j["trigger_reason"] = r.trigger.line;
+      j["job"] = r.trigger.job;
+      out.push_back(j);
+      if (r.trigger.action == "queue") ++retrains;
+      if (FLAGS_json) continue;
+      std::cout << "  " << EscapeForConsole(BaseName(r.batch.file)) << "  " << r.batch.decision
+                << (r.batch.drifted ? "  DRIFT" : "") << (r.batch.concept ? "  CONCEPT" : "") << "  -> "
+                << r.trigger.action << "\n      " << EscapeForConsole(r.batch.reason) << "\n";
+      if (!r.trigger.line.empty()) std::cout << "      " << EscapeForConsole(r.trigger.line) << "\n";
+    }
+    if (!FLAGS_json)
+      std::cout << "  " << rows.value().size() << " batches, " << retrains << " retrain(s) would be queued\n";
+  }
+  if (FLAGS_json) std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  return 0;
+}
+
+}  // namespace driftrun

@@ -1,0 +1,156 @@
+#include "scheduler/batch_score.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "common/file_util.h"
+#include "dataio/h5_io.h"
+#include "monitor/batch_check.h"
+#include "registry/model_source.h"
+#include "trainers/predict.h"
+
+namespace driftrun {
+namespace {
+
+double MtimeOf(const std::string& path) {
+  struct stat sb {};
+  if (::stat(path.c_str(), &sb) != 0) return 0;
+  return static_cast<double>(sb.st_mtim.tv_sec) + static_cast<double>(sb.st_mtim.tv_nsec) * 1e-9;
+}
+
+std::string Fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
+  return buf;
+}
+
+// The journal's summary of a drift report: each feature's score and flag.
+nlohmann::json DriftSummary(const DriftReport& d) {
+  nlohmann::json feats = nlohmann::json::object();
+  for (const FeatureDrift& f : d.features) {
+    feats[f.name] = {{"drifted", f.drifted}, {"score", f.score}, {"decided_by", f.decided_by}};
+  }
+  return {{"dataset_drift", d.dataset_drift},
+          {"drift_share", d.drift_share},
+          {"drifted_features", d.drifted},
+          {"features", feats}};
+}
+
+Result<ConceptCheck> CheckLabelled(const ModelEntry& m, const Production& p, const std::string& file,
+                                   int64_t rows) {
+  std::vector<int64_t> all(static_cast<size_t>(rows));
+  for (int64_t i = 0; i < rows; ++i) all[static_cast<size_t>(i)] = i;
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<double> losses, RowLosses(p.checkpoint, p.config, file, all));
+  ConceptCheck c = CheckConcept(losses, p.holdout_loss, m.trigger.metric_drop);
+  return c;
+}
+
+}  // namespace
+
+Result<int64_t> ProductionVersion(const std::string& root, const std::string& name) {
+  if (!PathExists(root + "/registry.db")) return int64_t{0};
+  DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(root));
+  auto v = reg->Get({name, 0, "production"});
+  if (!v.ok()) return v.status().code() == Code::kInfra ? Result<int64_t>(v.status()) : Result<int64_t>(0);
+  return v.value().version;
+}
+
+Result<std::unique_ptr<Production>> LoadProduction(const std::string& root, const std::string& name,
+                                                   int64_t version, const std::string& alias) {
+  auto p = std::make_unique<Production>();
+  if (!PathExists(root + "/registry.db")) return p;
+  DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(root));
+  ModelRef ref{name, version, version > 0 ? "" : alias};
+  auto v = reg->Get(ref);
+  if (!v.ok()) {
+    if (v.status().code() == Code::kInfra) return v.status();
+    if (version > 0) return v.status();
+    return p;  // no such alias yet
+  }
+  p->record = v.take();
+  p->version = p->record.version;
+  DRIFTRUN_RETURN_IF_ERROR(LoadVersion(p->record, &p->checkpoint, &p->config));
+  const Artifact* ck = p->record.Find("checkpoint");
+  p->checkpoint_path = ck ? ck->path : "";
+  const nlohmann::json loss = p->record.record["metrics"]["holdout"].value("loss", nlohmann::json());
+  p->holdout_loss = loss.is_number() ? loss.get<double>() : NAN;
+  if (const Artifact* prof = p->record.Find("profile")) {
+    DRIFTRUN_ASSIGN_OR_RETURN(p->profile, ReadProfile(prof->path));
+    p->has_profile = true;
+  }
+  return p;
+}
+
+std::vector<BatchFile> ListBatches(const std::string& dir) {
+  std::vector<BatchFile> out;
+  for (const std::string& name : ListDir(dir)) {
+    if (name.empty() || name[0] == '.' || IsTempFileName(name) || !EndsWith(name, ".h5")) continue;
+    const std::string path = AbsolutePath(dir + "/" + name);
+    if (IsDir(path)) continue;
+    out.push_back({path, "", MtimeOf(path)});
+  }
+  std::sort(out.begin(), out.end(), [](const BatchFile& a, const BatchFile& b) {
+    return a.mtime != b.mtime ? a.mtime < b.mtime : a.path < b.path;
+  });
+  return out;
+}
+
+Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const BatchFile& file,
+                               const std::string& report_path, double now) {
+  BatchRecord b;
+  b.model = m.name;
+  b.file = file.path;
+  b.sha256 = file.sha256;
+  b.mtime = file.mtime;
+  b.scored_at = now;
+  b.production = p.version;
+  nlohmann::json report = {
+      {"model", m.name}, {"version", p.version}, {"file", file.path}, {"sha256", file.sha256}};
+  std::vector<std::string> why;
+  if (p.has_profile) {
+    DRIFTRUN_ASSIGN_OR_RETURN(BatchDrift d, CheckBatchDrift(file.path, p.profile, p.config));
+    b.rows = d.rows;
+    b.labelled = d.labelled;
+    b.drifted = d.drift.dataset_drift;
+    b.drift_share = d.drift.drift_share;
+    b.scores["drift"] = DriftSummary(d.drift);
+    report["drift"] = d.drift.ToJson();
+    report["warnings"] = d.warnings;
+    why.push_back(std::string(b.drifted ? "data drift: " : "no data drift: ") +
+                  std::to_string(d.drift.drifted) + " of " + std::to_string(d.drift.features.size()) +
+                  " features drifted (share " + Fixed(d.drift.drift_share, 2) + ")");
+  } else {
+    DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(file.path));
+    DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, r->Info(p.config.Str("data.features")));
+    b.rows = info.rows();
+    b.labelled = r->Has(p.config.Str("data.labels"));
+    why.push_back("no data drift check: " + m.name + ":" + std::to_string(p.version) +
+                  " has no reference profile (model kind " + p.config.Str("model.kind") + ")");
+  }
+  if (b.labelled && b.rows > 0) {
+    DRIFTRUN_ASSIGN_OR_RETURN(ConceptCheck c, CheckLabelled(m, p, file.path, b.rows));
+    b.concept = c.drifted;
+    b.scores["concept"] = c.ToJson();
+    report["concept"] = c.ToJson();
+    why.push_back(c.reason);
+  }
+  b.decision = b.rows < m.trigger.min_rows ? "too_small" : "scored";
+  if (b.decision == "too_small") {
+    why.push_back(std::to_string(b.rows) + " rows < monitor.min_rows " + std::to_string(m.trigger.min_rows) +
+                  ": recorded, never triggers");
+  }
+  for (size_t i = 0; i < why.size(); ++i) b.reason += (i ? "; " : "") + why[i];
+  report["decision"] = b.decision;
+  report["reason"] = b.reason;
+  if (!report_path.empty()) {
+    DRIFTRUN_RETURN_IF_ERROR(MakeDirs(DirName(report_path)));
+    DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(report_path, report.dump(2) + "\n"));
+    b.report = report_path;
+  }
+  return b;
+}
+
+}  // namespace driftrun

@@ -1,0 +1,62 @@
+// Scoring one incoming batch for the retraining service (and for `driftrun
+// replay`, which must decide exactly as the service does): data drift of every
+// feature against the production version's reference profile, and, for a
+// labelled batch, concept drift from the production model's per-row losses
+// against its recorded holdout loss (monitor/batch_check.h). The full drift
+// report is written next to the journal; the journal keeps a summary.
+//
+// Thread-safety: none (a Production is read by one thread).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "models/checkpoint.h"
+#include "monitor/profile.h"
+#include "registry/registry.h"
+#include "scheduler/journal.h"
+#include "scheduler/service_setup.h"
+
+namespace driftrun {
+
+// A registered version the service scores batches against.
+struct Production {
+  int64_t version = 0;  // 0: the model has no such version yet
+  VersionRecord record;
+  bool has_profile = false;
+  Profile profile;
+  CheckpointState checkpoint;
+  Config config;                // the version's own resolved config
+  double holdout_loss = 0;      // recorded at registration (NaN: none)
+  std::string checkpoint_path;  // the registry artifact (a warm start's init_from)
+};
+
+// The version `alias` (or `version` when > 0) of `name` in the registry at
+// `root`, with its profile and checkpoint loaded. version 0 when the registry
+// or the alias does not exist yet. Status::Data when its artifacts are damaged.
+Result<std::unique_ptr<Production>> LoadProduction(const std::string& root, const std::string& name,
+                                                   int64_t version, const std::string& alias = "production");
+
+// The production version number only (0: none), cheap enough for every poll.
+Result<int64_t> ProductionVersion(const std::string& root, const std::string& name);
+
+struct BatchFile {
+  std::string path;  // absolute
+  std::string sha256;
+  double mtime = 0;
+};
+
+// Scores `file` for model `m` against `p`: a BatchRecord with decision
+// "scored" (or "too_small" under monitor.min_rows) and the summary in
+// `scores`, the full report written atomically to `report_path` (kept in the
+// record). A file the model cannot take (unreadable, other or fewer columns,
+// labels of another shape) is Status::Data naming it: quarantine it.
+Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const BatchFile& file,
+                               const std::string& report_path, double now);
+
+// The incoming batches of a folder: *.h5 files (no hidden or temporary files),
+// oldest modification time first, then by name.
+std::vector<BatchFile> ListBatches(const std::string& dir);
+
+}  // namespace driftrun

@@ -1,0 +1,147 @@
+#include "scheduler/evaluation.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "dataio/h5_io.h"
+#include "dataio/sharding.h"
+#include "monitor/batch_check.h"
+#include "trainers/predict.h"
+
+namespace driftrun {
+namespace {
+
+std::string Num(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.4g", v);
+  return buf;
+}
+
+std::string Pct(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%+.1f%%", 100 * v);
+  return buf;
+}
+
+// Both models' losses on the same rows, paired.
+Result<Comparison> Compare(const EvaluationInputs& in, const std::vector<HoldoutPart>& parts) {
+  Comparison c;
+  std::vector<double> d;
+  double sum_champ = 0, sum_chal = 0;
+  for (const HoldoutPart& part : parts) {
+    DRIFTRUN_ASSIGN_OR_RETURN(std::vector<double> chal,
+                              RowLosses(*in.challenger, *in.challenger_cfg, part.path, part.rows));
+    DRIFTRUN_ASSIGN_OR_RETURN(std::vector<double> champ,
+                              RowLosses(in.champion->checkpoint, in.champion->config, part.path, part.rows));
+    for (size_t i = 0; i < chal.size() && i < champ.size(); ++i) {
+      d.push_back(chal[i] - champ[i]);
+      sum_chal += chal[i];
+      sum_champ += champ[i];
+    }
+  }
+  if (d.empty()) {
+    c.skipped = "no rows";
+    return c;
+  }
+  const double n = static_cast<double>(d.size());
+  c.done = true;
+  c.rows = static_cast<int64_t>(d.size());
+  c.champion = sum_champ / n;
+  c.challenger = sum_chal / n;
+  c.diff = c.challenger - c.champion;
+  std::tie(c.lo, c.hi) = BootstrapMeanInterval(d, 1000, 0);
+  c.relative = c.champion > 0 ? c.diff / c.champion : 0;
+  return c;
+}
+
+std::string Describe(const char* what, const Comparison& c) {
+  return std::string(what) + ": challenger " + Num(c.challenger) + " vs champion " + Num(c.champion) + " (" +
+         Pct(c.relative) + ", difference 95% interval [" + Num(c.lo) + ", " + Num(c.hi) + "], " +
+         std::to_string(c.rows) + " rows)";
+}
+
+}  // namespace
+
+nlohmann::json Comparison::ToJson() const {
+  if (!done) return {{"done", false}, {"skipped", skipped}};
+  return {{"done", true},
+          {"rows", rows},
+          {"champion_loss", champion},
+          {"challenger_loss", challenger},
+          {"difference", diff},
+          {"lo", lo},
+          {"hi", hi},
+          {"relative", relative}};
+}
+
+nlohmann::json Verdict::ToJson() const {
+  return {{"promote", promote},          {"reason", reason},
+          {"champion", champion},        {"tolerance", tolerance},
+          {"holdout", holdout.ToJson()}, {"drifted_window", window.ToJson()}};
+}
+
+void Decide(Verdict* v) {
+  if (v->champion == 0) {
+    v->promote = true;
+    v->reason = "first model: no production version to compare against";
+    return;
+  }
+  std::string why = Describe("holdout", v->holdout);
+  const bool holdout_ok =
+      v->holdout.done && v->holdout.challenger <= v->holdout.champion * (1 + v->tolerance);
+  if (!v->holdout.done) {
+    v->promote = false;
+    v->reason = "not promoted: the challenger's holdout has no rows to compare on";
+    return;
+  }
+  if (!holdout_ok) {
+    v->promote = false;
+    v->reason = "not promoted: worse than production on the holdout by more than the tolerance " +
+                Pct(v->tolerance) + "; " + why;
+    return;
+  }
+  if (!v->window.done) {
+    v->promote = true;
+    v->reason = "promoted: no worse on the holdout (within " + Pct(v->tolerance) + "); " + why +
+                "; drifted window skipped (" + v->window.skipped + ")";
+    return;
+  }
+  const std::string win = Describe("drifted window", v->window);
+  v->promote = v->window.diff < 0;
+  v->reason = std::string(v->promote ? "promoted: better on the drifted window and no worse on the holdout; "
+                                     : "not promoted: not better than production on the drifted window; ") +
+              win + "; " + why;
+}
+
+Result<Verdict> Evaluate(const EvaluationInputs& in) {
+  Verdict v;
+  v.tolerance = in.tolerance;
+  v.champion = in.champion ? in.champion->version : 0;
+  if (v.champion == 0) {
+    v.holdout.skipped = v.window.skipped = "no champion";
+    Decide(&v);
+    return v;
+  }
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<HoldoutPart> parts, HoldoutRows(*in.challenger_cfg));
+  DRIFTRUN_ASSIGN_OR_RETURN(v.holdout, Compare(in, parts));
+  if (in.window_batches.empty()) {
+    v.window.skipped = "the training window has no labelled batches";
+  } else if (!in.challenger_cfg->Str("data.val").empty()) {
+    v.window.skipped = "data.val is set: the window's batches were trained on in full";
+  } else {
+    std::vector<HoldoutPart> win;
+    const double frac = in.challenger_cfg->Float("data.val_fraction");
+    for (const std::string& f : in.window_batches) {
+      DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(f));
+      DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, r->Info(in.challenger_cfg->Str("data.labels")));
+      HoldoutPart p{f, SplitTrainVal(info.rows(), frac).val};
+      if (!p.rows.empty()) win.push_back(std::move(p));
+    }
+    DRIFTRUN_ASSIGN_OR_RETURN(v.window, Compare(in, win));
+    if (!v.window.done) v.window.skipped = "the window's batches have no held-out rows (data.val_fraction)";
+  }
+  Decide(&v);
+  return v;
+}
+
+}  // namespace driftrun

@@ -1,0 +1,308 @@
+#include "scheduler/job_driver.h"
+
+#include <csignal>
+#include <cstdlib>
+
+#include "common/file_lock.h"
+#include "common/file_util.h"
+#include "common/text.h"
+#include "scheduler/evaluation.h"
+#include "scheduler/local_executor.h"
+#include "scheduler/register_run.h"
+
+namespace driftrun {
+namespace {
+
+// Test hook (tests/integration/test_service.py): DRIFTRUN_SERVICE_KILL_AFTER=STATE
+// kills the service (SIGKILL, nothing cleaned up) right after the journal
+// recorded a job entering STATE: a crash at the worst moment, on demand.
+void MaybeCrash(JobState s) {
+  const char* at = std::getenv("DRIFTRUN_SERVICE_KILL_AFTER");
+  if (at && JobStateName(s) == std::string(at)) std::raise(SIGKILL);
+}
+
+Status Move(ServiceContext& ctx, JobRecord* j, JobState s, const std::string& why) {
+  const double now = ctx.clock->Seconds();
+  if (!IsActive(s) && s != JobState::kRegistered) j->ended_at = now;
+  DRIFTRUN_RETURN_IF_ERROR(ctx.journal->UpdateJob(*j, s, why, now));
+  const bool same = j->state == s;
+  j->state = s;
+  j->reason = why;
+  if (ctx.say)
+    ctx.say("job " + std::to_string(j->id) + " (" + j->model + ") " + JobStateName(s) + ": " + why);
+  if (!same) MaybeCrash(s);
+  return Status::Ok();
+}
+
+std::string TomlString(const std::string& s) {
+  return nlohmann::json(s).dump();  // a JSON string is a TOML basic string
+}
+
+// The job's experiment config, written once: the model's config with the
+// training window (data.train + the last retrain.window labelled batches), no
+// registration or export of its own (the service registers), and the
+// production weights as a warm start.
+Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, const std::string& path) {
+  DRIFTRUN_ASSIGN_OR_RETURN(const Production* prod, ctx.production.Get(m));
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> batches, ctx.journal->LabelledBatches(m.name, m.window));
+  std::vector<std::string> train = m.cfg.StrList("data.train");
+  nlohmann::json window = nlohmann::json::array();
+  for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
+    if (!PathExists(it->file)) continue;  // moved away since: left out (the spec lists what was used)
+    train.push_back(it->file);
+    window.push_back(it->file);
+  }
+  std::string list = "data.train=[";
+  for (size_t i = 0; i < train.size(); ++i) list += (i ? ", " : "") + TomlString(train[i]);
+  list += "]";
+  std::vector<std::string> over = {list, "registry.register=false", "export.onnx=false"};
+  const bool warm = m.warm_start && prod->version > 0 && !prod->checkpoint_path.empty();
+  if (warm) over.push_back("train.init_from=" + TomlString(prod->checkpoint_path));
+  DRIFTRUN_ASSIGN_OR_RETURN(
+      Config c, Config::FromString(m.cfg.ToToml(), "job " + std::to_string(j->id) + " config", over));
+  DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(path, c.ToToml()));
+  j->spec = {{"config", path},
+             {"window_batches", window},
+             {"base_version", prod->version},
+             {"warm_from", warm ? prod->checkpoint_path : ""}};
+  return Status::Ok();
+}
+
+// Whether a run of this job still holds its folder (a previous service's job,
+// checkpointing after that service died): launching now would be refused.
+bool RunFolderBusy(const std::string& run_dir) {
+  if (!PathExists(run_dir + "/run.lock")) return false;
+  std::string warning;
+  auto lock = FileLock::Acquire(run_dir + "/run.lock", "run folder '" + run_dir + "'", &warning);
+  return !lock.ok();
+}
+
+Status Launch(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, const std::string& why) {
+  const std::string dir = ctx.setup->state + "/jobs/" + std::to_string(j->id);
+  DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir));
+  const std::string config = dir + "/config.toml";
+  if (!j->spec.contains("config") || !PathExists(config)) {
+    DRIFTRUN_RETURN_IF_ERROR(WriteJobConfig(ctx, m, j, config));
+  }
+  j->run_dir = dir + "/run";
+  if (RunFolderBusy(j->run_dir)) return Status::Ok();  // wait for the earlier process to let go
+  int ranks = static_cast<int>(m.ranks);
+  std::string capped;
+  if (ctx.max_ranks > 0 && ranks > ctx.max_ranks) {
+    ranks = ctx.max_ranks;
+    capped = " (retrain.ranks " + std::to_string(m.ranks) + " capped to the executor's " +
+             std::to_string(ctx.max_ranks) + ")";
+  }
+  j->attempts += 1;
+  if (j->started_at == 0) j->started_at = ctx.clock->Seconds();
+  j->handle.clear();
+  DRIFTRUN_RETURN_IF_ERROR(Move(
+      ctx, j, JobState::kRunning,
+      why + ": attempt " + std::to_string(j->attempts) + " on " + std::to_string(ranks) + " ranks" + capped));
+  auto h = ctx.executor->Launch({j->id, config, j->run_dir, dir + "/train.log", ranks});
+  if (!h.ok()) return Move(ctx, j, JobState::kFailed, h.status().message());
+  j->handle = h.value();
+  return ctx.journal->UpdateJob(*j, JobState::kRunning, j->reason + " (" + j->handle + ")",
+                                ctx.clock->Seconds());
+}
+
+std::string LastLogLine(const std::string& log) {
+  auto text = ReadFile(log);
+  if (!text.ok()) return "";
+  std::string last, line;
+  for (char c : text.value()) {
+    if (c != '\n') {
+      line += c;
+      continue;
+    }
+    if (line.find_first_not_of(" \t\r") != std::string::npos && line.rfind("---", 0) != 0 &&
+        line.find("mpirun") == std::string::npos && line.find("MPI_ABORT") == std::string::npos)
+      last = line;
+    line.clear();
+  }
+  return last.size() > 400 ? last.substr(0, 400) + "..." : last;
+}
+
+Status OnExit(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, int code) {
+  const std::string log = ctx.setup->state + "/jobs/" + std::to_string(j->id) + "/train.log";
+  if (code == 0) {
+    auto text = ReadFile(j->run_dir + "/summary.json");
+    nlohmann::json s = text.ok() ? nlohmann::json::parse(text.value(), nullptr, false) : nlohmann::json();
+    if (s.is_object() && s.value("status", "") == "done") {
+      return Move(ctx, j, JobState::kTrained,
+                  "trained: " + std::to_string(s.value("steps", int64_t{0})) + " steps, holdout loss " +
+                      s.value("val_loss", nlohmann::json()).dump());
+    }
+    if (ctx.stopping) {
+      return ctx.journal->UpdateJob(
+          *j, JobState::kRunning, "stopped at a checkpoint by the service's shutdown; a restart continues it",
+          ctx.clock->Seconds());
+    }
+    return Launch(ctx, m, j, "relaunched: the job stopped at a checkpoint before its end");
+  }
+  const std::string last = LastLogLine(log);
+  const std::string what = "driftrun train exited " + std::to_string(code) +
+                           (last.empty() ? "" : ": " + last) + " (log: " + log + ")";
+  if ((code == 5 || code > 128) && j->attempts < kMaxJobAttempts && !ctx.stopping)
+    return Launch(ctx, m, j, "relaunched after " + what);
+  return Move(ctx, j, JobState::kFailed, what);
+}
+
+Status Running(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
+  const JobPoll p = ctx.executor->Poll(j->handle);
+  if (p.phase == JobPhase::kRunning) {
+    if (ctx.stopping && ctx.stop_sent.insert(j->handle).second) ctx.executor->Stop(j->handle);
+    return Status::Ok();
+  }
+  if (p.phase == JobPhase::kLost) {
+    if (ctx.stopping || ctx.executor->Running() >= ctx.max_jobs) return Status::Ok();
+    return Launch(ctx, m, j, "relaunched: the service restarted while it ran");
+  }
+  return OnExit(ctx, m, j, p.exit_code);
+}
+
+Status EvaluateJob(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
+  Status st = [&]() -> Status {
+    DRIFTRUN_ASSIGN_OR_RETURN(std::string manifest, RunCheckpoint(j->run_dir));
+    DRIFTRUN_ASSIGN_OR_RETURN(CheckpointState ck, ReadCheckpoint(manifest));
+    DRIFTRUN_ASSIGN_OR_RETURN(std::string text, ReadFile(j->run_dir + "/config.resolved.toml"));
+    DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::FromString(text, j->run_dir + "/config.resolved.toml", {}));
+    DRIFTRUN_ASSIGN_OR_RETURN(const Production* prod, ctx.production.Get(m));
+    EvaluationInputs in;
+    in.challenger = &ck;
+    in.challenger_cfg = &cfg;
+    in.champion = prod;
+    for (const auto& f : j->spec.value("window_batches", nlohmann::json::array()))
+      in.window_batches.push_back(f);
+    in.tolerance = Policy::FromConfig(m.cfg).tolerance;
+    if (prod->version > 0) {
+      DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(m.registry));
+      DRIFTRUN_ASSIGN_OR_RETURN(Policy p, reg->GetPolicy(m.name));
+      in.tolerance = p.tolerance;
+    }
+    DRIFTRUN_ASSIGN_OR_RETURN(Verdict v, Evaluate(in));
+    j->verdict = v.ToJson();
+    return Move(ctx, j, JobState::kEvaluated, v.reason);
+  }();
+  if (st.ok() || st.code() == Code::kInfra) return st;
+  return Move(ctx, j, JobState::kFailed, "evaluation failed: " + st.message());
+}
+
+// What triggered the job, for the registry record: its kind, the batch files
+// and their drift reports.
+std::string TriggerText(const JobRecord& j, const std::vector<BatchRecord>& batches) {
+  if (batches.empty()) return j.trigger + ": driftrun serve job " + std::to_string(j.id);
+  std::string files, reports;
+  for (const BatchRecord& b : batches) {
+    files += (files.empty() ? "" : ", ") + BaseName(b.file);
+    if (!b.report.empty()) reports += (reports.empty() ? "" : ", ") + b.report;
+  }
+  return j.trigger + ": " + files + (reports.empty() ? "" : " (drift report " + reports + ")") +
+         "; driftrun serve job " + std::to_string(j.id);
+}
+
+Status RegisterJob(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> batches, ctx.journal->JobBatches(j->id));
+  nlohmann::json files = nlohmann::json::array(), reports = nlohmann::json::array();
+  for (const BatchRecord& b : batches) {
+    files.push_back(b.file);
+    if (!b.report.empty()) reports.push_back(b.report);
+  }
+  RegisterRunOptions o;
+  o.registry = m.registry;
+  o.trigger = TriggerText(*j, batches);
+  o.record_patch = {
+      {"metrics", {{"drifted_window", j->verdict.value("drifted_window", nlohmann::json::object())}}},
+      {"verdict", j->verdict},
+      {"service",
+       {{"job", j->id},
+        {"trigger", j->trigger},
+        {"batches", files},
+        {"reports", reports},
+        {"window", j->spec.value("window_batches", nlohmann::json::array())},
+        {"warm_from", j->spec.value("warm_from", "")}}}};
+  bool existed = false;
+  o.existed = &existed;
+  auto v = RegisterRun(j->run_dir, o);
+  if (!v.ok()) {
+    if (v.status().code() == Code::kInfra) return v.status();
+    return Move(ctx, j, JobState::kFailed, "registration failed: " + v.status().message());
+  }
+  j->version = v.value().version;
+  return Move(ctx, j, JobState::kRegistered,
+              std::string(existed ? "already registered as " : "registered as ") + m.name + ":" +
+                  std::to_string(j->version) + " (alias candidate)");
+}
+
+Status PromoteJob(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
+  const std::string label = m.name + ":" + std::to_string(j->version);
+  const std::string reason = j->verdict.value("reason", "");
+  if (!j->verdict.value("promote", false)) {
+    return Move(ctx, j, JobState::kRejected, "stays candidate " + label + ": " + reason);
+  }
+  DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(m.registry));
+  DRIFTRUN_ASSIGN_OR_RETURN(Policy policy, reg->GetPolicy(m.name));
+  if (m.approval || policy.require_approval) {
+    DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, reg->Get({m.name, j->version, ""}));
+    if (v.approvals.empty()) {
+      const std::string wait = "waiting for approval: driftrun registry approve " + label + " --by NAME";
+      if (j->reason != wait) return Move(ctx, j, JobState::kRegistered, wait);
+      return Status::Ok();
+    }
+  }
+  PromoteOptions o;
+  o.who = "driftrun-serve";
+  o.why = "job " + std::to_string(j->id) + ": " + reason;
+  const nlohmann::json h = j->verdict.value("holdout", nlohmann::json::object());
+  const int64_t champion = j->verdict.value("champion", int64_t{0});
+  DRIFTRUN_ASSIGN_OR_RETURN(int64_t holder, ProductionVersion(m.registry, m.name));
+  if (h.value("done", false) && holder == champion) {
+    // The gate compares the verdict's numbers: both models on the
+    // challenger's holdout (else the losses recorded at registration).
+    const std::pair<double, double> losses{h.value("challenger_loss", 0.0), h.value("champion_loss", 0.0)};
+    o.compare = [losses](const VersionRecord&, const VersionRecord&) -> Result<std::pair<double, double>> {
+      return losses;
+    };
+  }
+  auto r = reg->Promote(m.name, j->version, "production", o);
+  if (r.ok()) return Move(ctx, j, JobState::kPromoted, "promoted " + label + " to production: " + reason);
+  if (r.status().code() == Code::kInfra) return r.status();
+  return Move(ctx, j, JobState::kRejected, "stays candidate " + label + ": " + r.status().message());
+}
+
+}  // namespace
+
+Result<const Production*> ProductionCache::Get(const ModelEntry& m) {
+  DRIFTRUN_ASSIGN_OR_RETURN(int64_t v, ProductionVersion(m.registry, m.name));
+  auto it = cache_.find(m.name);
+  if (it != cache_.end() && it->second->version == v) return it->second.get();
+  DRIFTRUN_ASSIGN_OR_RETURN(auto p, LoadProduction(m.registry, m.name, v));
+  cache_[m.name] = std::move(p);
+  return cache_[m.name].get();
+}
+
+Status AdvanceJob(ServiceContext& ctx, JobRecord j) {
+  const ModelEntry* m = ctx.setup->Find(j.model);
+  if (!m) {
+    if (!IsActive(j.state)) return Status::Ok();
+    return Move(ctx, &j, JobState::kFailed, "model '" + j.model + "' is no longer in service.models");
+  }
+  for (int guard = 0; guard < 8; ++guard) {
+    const JobState before = j.state;
+    switch (j.state) {
+      case JobState::kQueued:
+        if (ctx.stopping || ctx.executor->Running() >= ctx.max_jobs) return Status::Ok();
+        DRIFTRUN_RETURN_IF_ERROR(Launch(ctx, *m, &j, "started"));
+        return Status::Ok();
+      case JobState::kRunning: DRIFTRUN_RETURN_IF_ERROR(Running(ctx, *m, &j)); break;
+      case JobState::kTrained: DRIFTRUN_RETURN_IF_ERROR(EvaluateJob(ctx, *m, &j)); break;
+      case JobState::kEvaluated: DRIFTRUN_RETURN_IF_ERROR(RegisterJob(ctx, *m, &j)); break;
+      case JobState::kRegistered: DRIFTRUN_RETURN_IF_ERROR(PromoteJob(ctx, *m, &j)); break;
+      default: return Status::Ok();
+    }
+    if (j.state == before) return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+}  // namespace driftrun

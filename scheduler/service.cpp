@@ -1,0 +1,220 @@
+#include "scheduler/service.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "common/file_util.h"
+#include "common/sha256.h"
+
+namespace driftrun {
+namespace {
+
+std::string Stem(const std::string& path) {
+  std::string b = BaseName(path);
+  return EndsWith(b, ".h5") ? b.substr(0, b.size() - 3) : b;
+}
+
+}  // namespace
+
+Result<TriggerOutcome> RecordTrigger(Journal& jn, const ModelEntry& m, TriggerKind kind, int64_t up_to_batch,
+                                     const std::string& why, double now) {
+  DRIFTRUN_ASSIGN_OR_RETURN(ModelState st, jn.State(m.name, m.trigger.min_rows, m.trigger.window(), now));
+  const TriggerDecision d = DecideTrigger(m.trigger, st, kind, now);
+  TriggerOutcome out;
+  out.action = TriggerActionName(d.action);
+  if (d.action == TriggerAction::kNone) {
+    out.line = "no retrain: " + d.reason;
+    return out;
+  }
+  TriggerRecord t;
+  t.model = m.name;
+  t.kind = TriggerKindName(kind);
+  t.action = out.action;
+  t.reason = d.reason + (why.empty() ? "" : " (" + why + ")");
+  t.at = now;
+  t.batches = d.batches;
+  if (d.action == TriggerAction::kQueue) {
+    JobRecord j;
+    j.model = m.name;
+    j.priority = m.priority;
+    j.queued_at = now;
+    j.trigger = t.kind;
+    DRIFTRUN_ASSIGN_OR_RETURN(t.job, jn.AddJob(j));
+  } else if (d.action == TriggerAction::kMerge) {
+    t.job = st.active_job;
+  }
+  DRIFTRUN_ASSIGN_OR_RETURN(out.trigger, jn.AddTrigger(t, up_to_batch));
+  out.job = t.job;
+  out.line = out.action + ": " + d.reason + (t.job > 0 ? " (job " + std::to_string(t.job) + ")" : "");
+  return out;
+}
+
+Status Service::HandleSignals(double now) {
+  Journal& jn = *ctx_->journal;
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<SignalRecord> sigs, jn.PendingSignals());
+  for (const SignalRecord& s : sigs) {
+    DRIFTRUN_ASSIGN_OR_RETURN(Journal::Txn txn, jn.Begin());
+    const ModelEntry* m = ctx_->setup->Find(s.model);
+    int64_t trigger = -1;
+    std::string what = "ignored: model '" + s.model + "' is not in service.models";
+    if (m) {
+      DRIFTRUN_ASSIGN_OR_RETURN(
+          TriggerOutcome t,
+          RecordTrigger(jn, *m, TriggerKind::kSignal, 0,
+                        "signal " + std::to_string(s.id) + " by " + s.by + ": " + s.reason, now));
+      what = t.line;
+      trigger = t.trigger > 0 ? t.trigger : -1;
+    }
+    DRIFTRUN_RETURN_IF_ERROR(jn.MarkSignal(s.id, trigger));
+    DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
+    if (ctx_->say) ctx_->say("signal " + std::to_string(s.id) + " (" + s.model + "): " + what);
+  }
+  return Status::Ok();
+}
+
+Status Service::QueueInitial(const ModelEntry& m, double now) {
+  Journal& jn = *ctx_->journal;
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, jn.Jobs(m.name, 1));
+  if (!jobs.empty()) return Status::Ok();  // once: a failed first job waits for `driftrun signal`
+  DRIFTRUN_ASSIGN_OR_RETURN(Journal::Txn txn, jn.Begin());
+  DRIFTRUN_ASSIGN_OR_RETURN(TriggerOutcome t,
+                            RecordTrigger(jn, m, TriggerKind::kInitial, 0, "no production version", now));
+  DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
+  if (ctx_->say) ctx_->say(m.name + ": initial training: " + t.line);
+  return Status::Ok();
+}
+
+Result<std::string> Service::Sha256Of(const BatchFile& f) {
+  const int64_t size = FileSize(f.path);
+  auto it = seen_.find(f.path);
+  if (it != seen_.end() && it->second.size == size && it->second.mtime == f.mtime) return it->second.sha256;
+  DRIFTRUN_ASSIGN_OR_RETURN(std::string sha, Sha256File(f.path));
+  seen_[f.path] = {size, f.mtime, sha};
+  return sha;
+}
+
+Status Service::Quarantine(const ModelEntry& m, const BatchFile& f, const std::string& why, double now) {
+  BatchRecord b;
+  b.model = m.name;
+  b.file = f.path;
+  b.sha256 = f.sha256;
+  b.mtime = f.mtime;
+  b.scored_at = now;
+  b.decision = "quarantined";
+  b.reason = why;
+  const std::string dir = ctx_->setup->state + "/quarantine/" + m.name;
+  std::string dest = dir + "/" + BaseName(f.path);
+  if (PathExists(dest)) dest = dir + "/" + Stem(f.path) + "-" + f.sha256.substr(0, 12) + ".h5";
+  b.report = dest;
+  {
+    DRIFTRUN_ASSIGN_OR_RETURN(Journal::Txn txn, ctx_->journal->Begin());
+    DRIFTRUN_RETURN_IF_ERROR(ctx_->journal->AddBatch(b).status());
+    DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
+  }
+  DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir));
+  DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(dest + ".reason", why + "\n"));
+  std::string moved = "moved to " + dest;
+  if (std::rename(f.path.c_str(), dest.c_str()) != 0)
+    moved =
+        "could not be moved to " + dest + " (" + std::strerror(errno) + "); left in place, never read again";
+  if (ctx_->say) ctx_->say(m.name + ": quarantined " + f.path + ": " + why + "; " + moved);
+  return Status::Ok();
+}
+
+Status Service::HandleBatch(const ModelEntry& m, const Production& p, BatchFile f, double now) {
+  const std::string report =
+      ctx_->setup->state + "/reports/" + m.name + "/" + Stem(f.path) + "-" + f.sha256.substr(0, 12) + ".json";
+  auto scored = ScoreBatch(m, p, f, report, now);
+  if (!scored.ok()) {
+    if (scored.status().code() != Code::kData) return scored.status();
+    return Quarantine(m, f, scored.status().message(), now);
+  }
+  Journal& jn = *ctx_->journal;
+  DRIFTRUN_ASSIGN_OR_RETURN(Journal::Txn txn, jn.Begin());
+  DRIFTRUN_ASSIGN_OR_RETURN(int64_t id, jn.AddBatch(scored.value()));
+  std::string what = "recorded";
+  if (scored.value().decision == "scored") {
+    DRIFTRUN_ASSIGN_OR_RETURN(TriggerOutcome t, RecordTrigger(jn, m, TriggerKind::kDrift, id, "", now));
+    what = t.line;
+  }
+  DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
+  if (ctx_->say)
+    ctx_->say(m.name + ": batch " + BaseName(f.path) + ": " + scored.value().reason + "; " + what);
+  return Status::Ok();
+}
+
+Status Service::ScanModel(const ModelEntry& m, const Production& p, double now, int64_t* budget) {
+  for (BatchFile f : ListBatches(m.incoming)) {
+    if (*budget == 0) return Status::Ok();
+    auto sha = Sha256Of(f);
+    if (!sha.ok()) continue;  // vanished or unreadable between listing and hashing: next poll
+    f.sha256 = sha.value();
+    DRIFTRUN_ASSIGN_OR_RETURN(bool known, ctx_->journal->HasBatch(m.name, f.path, f.sha256));
+    if (known) continue;
+    DRIFTRUN_RETURN_IF_ERROR(HandleBatch(m, p, f, now));
+    if (*budget > 0) --*budget;
+  }
+  return Status::Ok();
+}
+
+Status Service::AdvanceJobs() {
+  Journal& jn = *ctx_->journal;
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, jn.ActiveJobs());
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> waiting, jn.JobsIn(JobState::kRegistered));
+  jobs.insert(jobs.end(), waiting.begin(), waiting.end());
+  // Running jobs first: a finished one frees its slot for a queued one.
+  std::stable_sort(jobs.begin(), jobs.end(), [](const JobRecord& a, const JobRecord& b) {
+    return (a.state != JobState::kQueued) > (b.state != JobState::kQueued);
+  });
+  for (const JobRecord& j : jobs) DRIFTRUN_RETURN_IF_ERROR(AdvanceJob(*ctx_, j));
+  return Status::Ok();
+}
+
+Status Service::Step() {
+  const double now = ctx_->clock->Seconds();
+  DRIFTRUN_RETURN_IF_ERROR(HandleSignals(now));
+  const int64_t max_batches = ctx_->setup->cfg.Int("service.max_batches");
+  int64_t budget = -1;
+  if (max_batches > 0) {
+    DRIFTRUN_ASSIGN_OR_RETURN(int64_t n, ctx_->journal->CountBatches());
+    budget = std::max<int64_t>(0, max_batches - n);
+  }
+  for (const ModelEntry& m : ctx_->setup->models) {
+    DRIFTRUN_ASSIGN_OR_RETURN(const Production* p, ctx_->production.Get(m));
+    if (p->version == 0) {
+      DRIFTRUN_RETURN_IF_ERROR(QueueInitial(m, now));
+      continue;  // batches wait for a production version
+    }
+    if (!m.incoming.empty()) DRIFTRUN_RETURN_IF_ERROR(ScanModel(m, *p, now, &budget));
+  }
+  return AdvanceJobs();
+}
+
+Result<bool> Service::Done(int64_t max_batches) {
+  if (max_batches <= 0) return false;
+  DRIFTRUN_ASSIGN_OR_RETURN(int64_t n, ctx_->journal->CountBatches());
+  if (n < max_batches) return false;
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> active, ctx_->journal->ActiveJobs());
+  return active.empty();
+}
+
+Status Service::Shutdown(double timeout_s) {
+  ctx_->stopping = true;
+  const double t0 = ctx_->clock->Seconds();
+  Status last;
+  do {
+    last = AdvanceJobs();
+    if (ctx_->executor->Running() == 0) return last;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } while (ctx_->clock->Seconds() - t0 < timeout_s);
+  return Status::Infra(std::to_string(ctx_->executor->Running()) + " job(s) did not stop within " +
+                       std::to_string(static_cast<int>(timeout_s)) +
+                       " s; they continue from their last "
+                       "checkpoint when the service restarts");
+}
+
+}  // namespace driftrun

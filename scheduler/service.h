@@ -1,0 +1,67 @@
+// The retraining service's loop (driftrun serve), one pass per Step():
+//   1. manual signals (driftrun signal) become triggers;
+//   2. a model without a production version gets its initial job (once);
+//   3. each model's new batches (monitor.incoming, oldest first) are scored
+//      against its production version, recorded with the trigger policy's
+//      decision in one journal transaction, and a queued trigger becomes a job;
+//      a file the model cannot take goes to <state>/quarantine/<model>/ with a
+//      .reason file; batches wait while the model has no production version;
+//   4. every job moves on (scheduler/job_driver.h).
+// Everything is written to the journal before it is acted on; a restarted
+// service continues from the journal (see scheduler/journal.h).
+//
+// Thread-safety: none; one service per state folder (the caller holds its lock).
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "scheduler/job_driver.h"
+
+namespace driftrun {
+
+// Asks the trigger policy about `kind` for model `m` at `now` and records its
+// decision (and the job a queue decision adds) in the caller's open
+// transaction; up_to_batch: a drift trigger's newest batch (the batches it
+// consumes). Returns one line saying what happened. `driftrun replay` records
+// into a journal in memory through the same function.
+struct TriggerOutcome {
+  std::string action = "none";  // none | queue | merge | hold
+  std::string line;
+  int64_t trigger = 0, job = 0;
+};
+Result<TriggerOutcome> RecordTrigger(Journal& jn, const ModelEntry& m, TriggerKind kind, int64_t up_to_batch,
+                                     const std::string& why, double now);
+
+class Service {
+ public:
+  // ctx's setup, journal, executor and clock must outlive the service.
+  explicit Service(ServiceContext* ctx) : ctx_(ctx) {}
+
+  Status Step();
+  // service.max_batches > 0: that many batches are in the journal and no job
+  // is queued or running.
+  Result<bool> Done(int64_t max_batches);
+  // Stops the running jobs (each checkpoints at its next step and exits) and
+  // waits up to timeout_s for them; a restart continues them.
+  Status Shutdown(double timeout_s);
+
+ private:
+  Status HandleSignals(double now);
+  Status QueueInitial(const ModelEntry& m, double now);
+  Status ScanModel(const ModelEntry& m, const Production& p, double now, int64_t* budget);
+  Status HandleBatch(const ModelEntry& m, const Production& p, BatchFile f, double now);
+  Status Quarantine(const ModelEntry& m, const BatchFile& f, const std::string& why, double now);
+  Status AdvanceJobs();
+  Result<std::string> Sha256Of(const BatchFile& f);
+
+  ServiceContext* ctx_;
+  struct Seen {
+    int64_t size = 0;
+    double mtime = 0;
+    std::string sha256;
+  };
+  std::map<std::string, Seen> seen_;  // path → its hash, while size and mtime stay
+};
+
+}  // namespace driftrun

@@ -1,0 +1,90 @@
+#include "scheduler/service_setup.h"
+
+#include "common/file_util.h"
+#include "common/text.h"
+
+namespace driftrun {
+namespace {
+
+Result<ModelEntry> LoadModel(const std::string& path, const std::vector<std::string>& sets) {
+  ModelEntry m;
+  m.config_path = AbsolutePath(path);
+  DRIFTRUN_ASSIGN_OR_RETURN(m.cfg, Config::Load(m.config_path, sets));
+  const Config& c = m.cfg;
+  m.name = c.Str("name");
+  const std::string where = "model config '" + m.config_path + "'";
+  if (m.name.empty())
+    return Status::Usage(where + " has no `name`; the service keeps a registry model by name");
+  DRIFTRUN_RETURN_IF_ERROR(ValidateName("name", m.name).WithContext(where));
+  if (c.StrList("data.train").empty()) return Status::Usage(where + ": data.train is empty");
+  DRIFTRUN_ASSIGN_OR_RETURN(m.trigger, TriggerOptions::FromConfig(c));
+  m.incoming = c.Str("monitor.incoming");
+  m.registry = c.Str("registry.path");
+  m.ranks = c.Int("retrain.ranks");
+  m.window = c.Int("retrain.window");
+  m.priority = c.Int("retrain.priority");
+  m.warm_start = c.Bool("retrain.warm_start");
+  m.approval = c.Str("retrain.promote") == "approval";
+  if (m.ranks < 1 || m.ranks > 1024) return Status::Usage(where + ": retrain.ranks must be in [1, 1024]");
+  if (m.window < 0) return Status::Usage(where + ": retrain.window must be >= 0 (0: every labelled batch)");
+  if (!m.incoming.empty() && !IsDir(m.incoming)) {
+    return Status::Usage(where + ": monitor.incoming '" + m.incoming +
+                         "' is not a folder; create it (the service watches it for new *.h5 batches)");
+  }
+  return m;
+}
+
+}  // namespace
+
+Result<ServiceSetup> ServiceSetup::Load(const std::string& path, const std::vector<std::string>& sets) {
+  ServiceSetup s;
+  if (path.empty())
+    return Status::Usage("--config is required: the service config (see configs/service.toml)");
+  s.config_path = AbsolutePath(path);
+  s.sets = sets;
+  DRIFTRUN_ASSIGN_OR_RETURN(s.cfg, Config::Load(s.config_path, sets));
+  s.state = s.cfg.Str("service.state");
+  const std::vector<std::string>& models = s.cfg.StrList("service.models");
+  if (models.empty()) {
+    return Status::Usage(
+        "service config '" + s.config_path +
+        "' lists no models: set [service] models = [\"model.toml\", ...] (one experiment config "
+        "per model)");
+  }
+  if (s.cfg.Float("service.poll_s") <= 0) return Status::Usage("service.poll_s must be > 0");
+  if (s.cfg.Int("service.max_batches") < 0) return Status::Usage("service.max_batches must be >= 0");
+  if (s.cfg.Int("service.max_jobs") < 1) return Status::Usage("service.max_jobs must be >= 1");
+  for (const std::string& m : models) {
+    if (SameFile(m, s.config_path)) {
+      return Status::Usage("service.models names the service config itself ('" + m +
+                           "'); list the experiment configs of the models");
+    }
+    auto entry = LoadModel(m, sets);
+    if (!entry.ok()) return entry.status().WithContext("service.models");
+    for (const ModelEntry& other : s.models) {
+      if (SameFile(other.config_path, entry.value().config_path))
+        return Status::Usage("service.models lists '" + m + "' twice");
+      if (other.name == entry.value().name) {
+        return Status::Usage("service.models: '" + other.config_path + "' and '" + entry.value().config_path +
+                             "' both train model '" + other.name + "'; give each model its own name");
+      }
+    }
+    s.models.push_back(entry.take());
+  }
+  return s;
+}
+
+const ModelEntry* ServiceSetup::Find(const std::string& name) const {
+  for (const ModelEntry& m : models) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> ServiceSetup::Names() const {
+  std::vector<std::string> out;
+  for (const ModelEntry& m : models) out.push_back(m.name);
+  return out;
+}
+
+}  // namespace driftrun

@@ -1,0 +1,47 @@
+// The retraining service's configuration: the service config ([service]) and
+// one experiment config per model ([monitor], [trigger], [retrain] beside the
+// usual sections), loaded and checked together before anything runs, with the
+// same --set overrides applied to each (a key only means something in the
+// config whose section uses it).
+//
+// Thread-safety: plain data.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/status.h"
+#include "scheduler/trigger_policy.h"
+
+namespace driftrun {
+
+struct ModelEntry {
+  std::string name;         // the config's `name`: the registry model it keeps fresh
+  std::string config_path;  // absolute
+  Config cfg;               // with the --set overrides
+  TriggerOptions trigger;
+  std::string incoming;  // monitor.incoming (absolute; empty: not watched)
+  std::string registry;  // registry.path (absolute)
+  int64_t ranks = 2, window = 3, priority = 0;
+  bool warm_start = true;
+  bool approval = false;  // retrain.promote = "approval"
+};
+
+struct ServiceSetup {
+  std::string config_path;  // absolute
+  Config cfg;               // the service config
+  std::string state;        // service.state (absolute)
+  std::vector<std::string> sets;
+  std::vector<ModelEntry> models;
+
+  // Status::Usage (exit 2) naming the file and key for a missing or bad
+  // config, a model listed twice, two configs with one name, or a model
+  // without a registry.
+  static Result<ServiceSetup> Load(const std::string& path, const std::vector<std::string>& sets);
+  const ModelEntry* Find(const std::string& name) const;
+  std::vector<std::string> Names() const;
+  std::string Journal() const { return state + "/journal.db"; }
+};
+
+}  // namespace driftrun
