@@ -98,6 +98,9 @@ Status Serve(const ServiceSetup& setup, const std::string& executor, int64_t max
         "are being built)");
   }
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(setup.state));
+  for (const ModelEntry& m : setup.models) {
+    if (!m.incoming.empty()) DRIFTRUN_RETURN_IF_ERROR(MakeDirs(m.incoming).WithContext("monitor.incoming"));
+  }
   std::string warning;
   DRIFTRUN_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(setup.state + "/service.lock",
                                                              "state folder '" + setup.state + "'", &warning));

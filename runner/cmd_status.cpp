@@ -108,6 +108,7 @@ nlohmann::json BatchJson(const BatchRecord& b) {
           {"reason", b.reason},
           {"report", b.report},
           {"trigger", b.consumed_by},
+          {"action", b.action},
           {"scores", b.scores}};
 }
 

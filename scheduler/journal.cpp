@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS batches(
   rows INTEGER NOT NULL, labelled INTEGER NOT NULL, mtime REAL NOT NULL, scored_at REAL NOT NULL,
   drifted INTEGER NOT NULL, concept INTEGER NOT NULL, drift_share REAL NOT NULL, production INTEGER NOT NULL,
   scores TEXT NOT NULL, decision TEXT NOT NULL, reason TEXT NOT NULL, report TEXT NOT NULL,
-  consumed_by INTEGER, UNIQUE(model, file, sha256));
+  consumed_by INTEGER, action TEXT NOT NULL DEFAULT 'none', UNIQUE(model, file, sha256));
 CREATE INDEX IF NOT EXISTS batches_by_model ON batches(model, id);
 CREATE INDEX IF NOT EXISTS batches_pending ON batches(model, id) WHERE consumed_by IS NULL;
 CREATE TABLE IF NOT EXISTS triggers(
@@ -50,7 +50,7 @@ constexpr const char* kStates[] = {"queued",     "running",  "trained",  "evalua
 
 const char* kBatchColumns =
     "id, model, file, sha256, rows, labelled, mtime, scored_at, drifted, concept, drift_share, production, "
-    "scores, decision, reason, report, consumed_by";
+    "scores, decision, reason, report, consumed_by, action";
 const char* kJobColumns =
     "id, model, state, priority, queued_at, started_at, ended_at, trigger, spec, run_dir, handle, attempts, "
     "version, verdict, reason";
@@ -79,6 +79,7 @@ BatchRecord ReadBatch(const Stmt& s) {
   b.reason = s.Text(14);
   b.report = s.Text(15);
   b.consumed_by = s.Null(16) ? 0 : s.Int(16);
+  b.action = s.Text(17);
   return b;
 }
 
@@ -228,6 +229,14 @@ Result<int64_t> Journal::AddBatch(const BatchRecord& b) {
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }
 
+Status Journal::SetBatchAction(int64_t id, const std::string& action, const std::string& reason) {
+  Stmt s(db_, "UPDATE batches SET action = ?2, reason = ?3 WHERE id = ?1");
+  s.Bind(1, id).Bind(2, action).Bind(3, reason);
+  if (s.Step() != SQLITE_DONE)
+    return DbError(db_, "cannot record batch " + std::to_string(id) + "'s trigger");
+  return Status::Ok();
+}
+
 Result<std::vector<BatchRecord>> Journal::Batches(const std::string& model, int64_t limit) {
   Stmt s(db_, std::string("SELECT ") + kBatchColumns +
                   " FROM batches WHERE (?1 = '' OR model = ?1) ORDER BY id DESC LIMIT ?2");
@@ -266,7 +275,7 @@ Result<ModelState> Journal::State(const std::string& model, int64_t min_rows, in
     DRIFTRUN_RETURN_IF_ERROR(s.Check("reading active jobs from " + path_));
   }
   {
-    Stmt s(db_, "SELECT MAX(ended_at) FROM jobs WHERE model = ?1 AND ended_at > 0");
+    Stmt s(db_, "SELECT MAX(ended_at) FROM jobs WHERE model = ?1 AND ended_at > 0 AND trigger != 'initial'");
     s.Bind(1, model);
     if (s.Step() == SQLITE_ROW && !s.Null(0)) m.last_retrain_end = s.Double(0);
     DRIFTRUN_RETURN_IF_ERROR(s.Check("reading job end times from " + path_));
@@ -315,7 +324,8 @@ Result<std::vector<BatchRecord>> Journal::LabelledBatches(const std::string& mod
 
 Result<std::vector<BatchRecord>> Journal::JobBatches(int64_t job) {
   Stmt s(db_, std::string("SELECT ") + kBatchColumns +
-                  " FROM batches WHERE consumed_by IN (SELECT id FROM triggers WHERE job = ?1) ORDER BY id");
+                  " FROM batches WHERE id IN (SELECT value FROM triggers, json_each(triggers.batches) WHERE "
+                  "triggers.job = ?1) ORDER BY id");
   s.Bind(1, job);
   std::vector<BatchRecord> out;
   while (s.Step() == SQLITE_ROW) out.push_back(ReadBatch(s));

@@ -43,8 +43,9 @@ struct BatchRecord {
   // scored (drift or not; the trigger says what followed) | too_small |
   // quarantined
   std::string decision;
-  std::string reason, report;  // report: the drift report's path
-  int64_t consumed_by = 0;     // the trigger that used it (0: still pending)
+  std::string reason, report;   // report: the drift report's path
+  int64_t consumed_by = 0;      // the trigger that used it (0: still pending)
+  std::string action = "none";  // what the trigger policy decided on its arrival: none | queue | merge | hold
 };
 
 enum class JobState { kQueued, kRunning, kTrained, kEvaluated, kRegistered, kPromoted, kRejected, kFailed };
@@ -118,10 +119,14 @@ class Journal {
   Result<int64_t> AddBatch(const BatchRecord& b);
   // Newest first, at most `limit` (model "" = all).
   Result<std::vector<BatchRecord>> Batches(const std::string& model, int64_t limit);
+  // The trigger policy's decision on the batch's arrival, and the reason
+  // with it (scores and trigger).
+  Status SetBatchAction(int64_t id, const std::string& action, const std::string& reason);
   Result<int64_t> CountBatches();  // every batch recorded (service.max_batches)
   // The model's newest `limit` (0: all) scored batches with labels, newest first.
   Result<std::vector<BatchRecord>> LabelledBatches(const std::string& model, int64_t limit);
-  // The batches whose triggers queued or merged into job `job`, oldest first.
+  // The batches that made the triggers queued or merged into job `job`
+  // (TriggerDecision::batches), oldest first.
   Result<std::vector<BatchRecord>> JobBatches(int64_t job);
 
   // What the trigger policy needs about one model at `now`: its pending

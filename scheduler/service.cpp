@@ -140,6 +140,7 @@ Status Service::HandleBatch(const ModelEntry& m, const Production& p, BatchFile 
   if (scored.value().decision == "scored") {
     DRIFTRUN_ASSIGN_OR_RETURN(TriggerOutcome t, RecordTrigger(jn, m, TriggerKind::kDrift, id, "", now));
     what = t.line;
+    DRIFTRUN_RETURN_IF_ERROR(jn.SetBatchAction(id, t.action, scored.value().reason + "; " + t.line));
   }
   DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
   if (ctx_->say)

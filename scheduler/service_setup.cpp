@@ -27,9 +27,9 @@ Result<ModelEntry> LoadModel(const std::string& path, const std::vector<std::str
   m.approval = c.Str("retrain.promote") == "approval";
   if (m.ranks < 1 || m.ranks > 1024) return Status::Usage(where + ": retrain.ranks must be in [1, 1024]");
   if (m.window < 0) return Status::Usage(where + ": retrain.window must be >= 0 (0: every labelled batch)");
-  if (!m.incoming.empty() && !IsDir(m.incoming)) {
+  if (!m.incoming.empty() && PathExists(m.incoming) && !IsDir(m.incoming)) {
     return Status::Usage(where + ": monitor.incoming '" + m.incoming +
-                         "' is not a folder; create it (the service watches it for new *.h5 batches)");
+                         "' is a file; it must be the folder the service watches for new *.h5 batches");
   }
   return m;
 }

@@ -59,7 +59,7 @@ struct ModelState {
   // Scored batches not yet consumed by a queued or merged trigger, oldest first.
   std::vector<ScoredBatch> pending;
   int64_t active_job = 0;                // a queued or running job (0: none)
-  double last_retrain_end = -1;          // when the last retrain job ended (< 0: never)
+  double last_retrain_end = -1;          // when the last retrain ended (not the initial job; < 0: never)
   std::vector<double> queued_times_24h;  // when each job of the last 24 h was queued
 };
 

@@ -138,9 +138,16 @@ TEST(Journal, JobsMoveThroughTheirStatesWithEvents) {
   EXPECT_EQ(back.value().verdict["reason"], "first model");
   EXPECT_EQ(jr.JobEvents(job.id).value().size(), 3u);
   EXPECT_EQ(jr.ActiveJobs().value().size(), 1u);
-  EXPECT_DOUBLE_EQ(jr.State("m", 1, 1, kNow + 10).value().last_retrain_end, kNow + 9);
+  EXPECT_DOUBLE_EQ(jr.State("m", 1, 1, kNow + 10).value().last_retrain_end, -1)
+      << "the initial job is not a retrain: no cooldown after it";
   EXPECT_TRUE(jr.State("m", 1, 1, kNow + 10).value().queued_times_24h.empty())
       << "initial jobs are not budgeted";
+  JobRecord retrain = job;
+  retrain.trigger = "drift";
+  retrain.id = jr.AddJob(retrain).value();
+  retrain.ended_at = kNow + 12;
+  ASSERT_TRUE(jr.UpdateJob(retrain, JobState::kRejected, "worse", kNow + 12).ok());
+  EXPECT_DOUBLE_EQ(jr.State("m", 1, 1, kNow + 13).value().last_retrain_end, kNow + 12);
   JobRecord ghost;
   ghost.id = 999;
   EXPECT_FALSE(jr.UpdateJob(ghost, JobState::kFailed, "x", kNow).ok());

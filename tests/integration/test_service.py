@@ -1,0 +1,351 @@
+"""The retraining service (driftrun serve, signal, status, replay), end to end with
+real mpirun jobs, a real registry and the journal read back with Python's sqlite3.
+
+- Clean batch: no retrain; mean-shifted batch: one retrain, registered with a
+  trigger naming the batch and its drift report, promoted with a verdict.
+- A corrupt file and a file with other feature names are quarantined with a
+  reason; the service goes on.
+- replay over the same files makes the same decisions as the live service.
+- Label drift (features unchanged): concept drift, a retrain.
+- Ten drifted batches in a burst: one retrain, nine merged triggers; the
+  cooldown then holds the next drifted batch.
+- driftrun signal queues a retrain while the service runs; a challenger trained
+  with a broken learning rate is registered but not promoted, with the reason.
+- kill -9 during a job, restart: one version, weights equal to an
+  uninterrupted job's; kill -9 right after trained / evaluated / registered:
+  registered exactly once and promoted.
+"""
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from harness import final_weights, must_msg
+
+MODEL = """
+name = "demo"
+[data]
+train = "data/train.h5"
+val_fraction = 0.1
+[model]
+task = "regression"
+hidden = [16]
+[train]
+epochs = {epochs}
+batch_size = 128
+optimizer = "adamw"
+lr = 3e-3
+seed = 11
+[checkpoint]
+every_steps = {every}
+[registry]
+path = "registry"
+[monitor]
+incoming = "incoming"
+min_rows = 200
+[trigger]
+cooldown_s = {cooldown}
+[retrain]
+ranks = 2
+window = 3
+"""
+
+SERVICE = """
+[service]
+models = ["model.toml"]
+state = "state"
+poll_s = 0.2
+"""
+
+
+class Svc:
+    """A service workspace: data, model and service configs, incoming folder."""
+
+    def __init__(self, ws, data_flags=(), epochs=3, every=50, cooldown=0):
+        self.ws = ws
+        ws.make_data(ws.path("data"), "--rows", "4000", "--batch-rows", "600", *data_flags)
+        ws.write_config("model.toml", MODEL.format(epochs=epochs, every=every, cooldown=cooldown))
+        self.config = ws.write_config("service.toml", SERVICE)
+        os.makedirs(ws.path("incoming"), exist_ok=True)
+        self.mtime = time.time() - 1000
+
+    def drop(self, src, name=None):
+        """Renames a complete copy of `src` into incoming, each newer than the last."""
+        name = name or os.path.basename(src)
+        tmp = self.ws.path("incoming", "." + name + ".tmp")
+        shutil.copyfile(src, tmp)
+        self.mtime += 1
+        os.utime(tmp, (self.mtime, self.mtime))
+        os.rename(tmp, self.ws.path("incoming", name))
+
+    def serve(self, *args, env=None, timeout=300):
+        return self.ws.run(["serve", "--config", self.config] + list(args), env=env, timeout=timeout)
+
+    def serve_bg(self, *args, env=None):
+        full = dict(os.environ)
+        full.update(env or {})
+        log = open(self.ws.path("serve-bg.log"), "a")
+        return subprocess.Popen([self.ws.driftrun, "serve", "--config", self.config] + list(args),
+                                cwd=self.ws.tmp, env=full, stdout=log, stderr=subprocess.STDOUT)
+
+    def db(self):
+        c = sqlite3.connect(self.ws.path("state", "journal.db"))
+        c.row_factory = sqlite3.Row
+        return c
+
+    def rows(self, sql, *params):
+        with self.db() as c:
+            return [dict(r) for r in c.execute(sql, params)]
+
+    def wait(self, sql, what, proc=None, timeout=240):
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            if os.path.exists(self.ws.path("state", "journal.db")):
+                r = self.rows(sql)
+                if r:
+                    return r
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError(f"the service exited {proc.returncode} while waiting for {what}:\n"
+                                     + open(self.ws.path("serve-bg.log")).read()[-3000:])
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def versions(self):
+        p = self.ws.run(["registry", "list", "--registry", self.ws.path("registry"), "--json"])
+        assert p.returncode == 0, must_msg(p, "registry list")
+        return json.loads(p.stdout)
+
+    def batch(self, n):
+        return self.ws.path("data", f"batch-{n:03d}.h5")
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=120)
+
+
+# ---- clean, drift, quarantine, replay (one service run shared by four tests)
+
+@pytest.fixture(scope="module")
+def drift_run(module_workspace):
+    def run():
+        s = Svc(module_workspace, ("--batches", "2", "--drift", "mean", "--drift-from", "2",
+                                   "--drift-magnitude", "1.0"))
+        s.drop(s.batch(1))
+        with open(module_workspace.path("garbage.h5"), "wb") as f:
+            f.write(b"this is not an HDF5 file\n" * 10)
+        s.drop(module_workspace.path("garbage.h5"), "bad.h5")
+        with h5py.File(s.batch(1), "r") as src, h5py.File(module_workspace.path("renamed.h5"), "w") as dst:
+            dst["features"] = src["features"][()]
+            dst["labels"] = src["labels"][()]
+            dst.attrs["feature_names"] = [f"other{i}" for i in range(src["features"].shape[1])]
+        s.drop(module_workspace.path("renamed.h5"))
+        s.drop(s.batch(2))
+        p = s.serve("--max-batches", "4")
+        assert p.returncode == 0, must_msg(p, "driftrun serve --max-batches 4")
+        return s, p
+    return module_workspace.once("drift", run)
+
+
+def test_clean_batch_no_retrain_drifted_batch_one_promoted_retrain(drift_run):
+    s, _ = drift_run
+    b = {os.path.basename(r["file"]): r for r in s.rows("SELECT * FROM batches")}
+    assert b["batch-001.h5"]["decision"] == "scored" and not b["batch-001.h5"]["drifted"]
+    assert not b["batch-001.h5"]["concept"]
+    assert b["batch-002.h5"]["drifted"] == 1, b["batch-002.h5"]["reason"]
+    jobs = s.rows("SELECT * FROM jobs ORDER BY id")
+    assert [(j["trigger"], j["state"]) for j in jobs] == [("initial", "promoted"), ("drift", "promoted")], jobs
+    trig = s.rows("SELECT * FROM triggers WHERE kind = 'drift'")
+    assert [t["action"] for t in trig] == ["queue"], trig
+    assert json.loads(trig[0]["batches"]) == [b["batch-002.h5"]["id"]]
+    v = {r["version"]: r for r in s.versions()}
+    assert sorted(v) == [1, 2]
+    assert "production" in v[2]["aliases"]
+    assert "batch-002.h5" in v[2]["trigger"] and "batch-001.h5" not in v[2]["trigger"]
+    report = b["batch-002.h5"]["report"]
+    assert report in v[2]["trigger"] and os.path.isfile(report)
+    assert json.load(open(report))["drift"]["dataset_drift"] is True
+    assert v[2]["verdict"]["promote"] is True and v[2]["verdict"]["champion"] == 1
+    assert v[2]["metrics"]["drifted_window"]["done"] is True
+    assert v[2]["metrics"]["drifted_window"]["difference"] < 0
+    # The job trained on data.train plus the labelled batches, warm from version 1.
+    assert [os.path.basename(f) for f in v[2]["service"]["window"]] == ["batch-001.h5", "batch-002.h5"]
+    assert v[2]["service"]["warm_from"] and v[1]["verdict"]["reason"].startswith("first model")
+
+
+def test_unreadable_and_renamed_batches_quarantined_with_reason(drift_run):
+    s, _ = drift_run
+    q = {os.path.basename(r["file"]): r for r in s.rows("SELECT * FROM batches WHERE decision = 'quarantined'")}
+    assert sorted(q) == ["bad.h5", "renamed.h5"]
+    for name in q:
+        moved = s.ws.path("state", "quarantine", "demo", name)
+        assert os.path.isfile(moved) and not os.path.exists(s.ws.path("incoming", name))
+        reason = open(moved + ".reason").read()
+        assert reason.strip() == q[name]["reason"]
+    assert "other0" in q["renamed.h5"]["reason"] or "column" in q["renamed.h5"]["reason"]
+
+
+def test_status_json_reports_models_batches_and_jobs(drift_run):
+    s, _ = drift_run
+    p = s.ws.run(["status", "--config", s.config, "--json", "--limit", "10"])
+    assert p.returncode == 0, must_msg(p, "status --json")
+    st = json.loads(p.stdout)
+    m = st["models"][0]
+    assert m["name"] == "demo" and m["production"] == 2
+    assert len(m["batches"]) == 4 and [j["state"] for j in m["jobs"]] == ["promoted", "promoted"]
+    p = s.ws.run(["status", "--config", s.config])
+    assert p.returncode == 0 and "production demo:2" in p.stdout, must_msg(p, "status")
+
+
+def test_replay_decides_as_the_live_service_did(drift_run):
+    s, _ = drift_run
+    past = s.ws.path("past")
+    os.makedirs(past, exist_ok=True)
+    live = {os.path.basename(r["file"]): r for r in s.rows("SELECT * FROM batches WHERE decision = 'scored'")}
+    for name, r in live.items():
+        shutil.copyfile(r["file"], os.path.join(past, name))
+        os.utime(os.path.join(past, name), (r["mtime"], r["mtime"]))
+    p = s.ws.run(["replay", "--config", s.config, "--batches", past, "--version", "1", "--json"])
+    assert p.returncode == 0, must_msg(p, "replay")
+    rep = {os.path.basename(r["file"]): r for r in json.loads(p.stdout)}
+    assert sorted(rep) == sorted(live)
+    for name, r in live.items():
+        assert rep[name]["drifted"] == bool(r["drifted"]) and rep[name]["concept"] == bool(r["concept"])
+        assert rep[name]["drift_share"] == r["drift_share"]
+        assert rep[name]["action"] == r["action"], (name, rep[name]["trigger_reason"], r["reason"])
+    # Nothing was written: no reports, no quarantine for the replayed files.
+    assert not os.path.exists(os.path.join(past, "state"))
+
+
+# ---- concept drift
+
+def test_label_drift_is_concept_drift_and_retrains(workspace):
+    s = Svc(workspace, ("--batches", "1", "--drift", "label", "--drift-from", "1"))
+    s.drop(s.batch(1))
+    p = s.serve("--max-batches", "1")
+    assert p.returncode == 0, must_msg(p, "serve")
+    b = s.rows("SELECT * FROM batches")[0]
+    assert b["concept"] == 1 and b["drifted"] == 0, b["reason"]
+    assert [j["trigger"] for j in s.rows("SELECT * FROM jobs ORDER BY id")] == ["initial", "drift"]
+    assert len(s.versions()) == 2
+
+
+# ---- burst, merges, cooldown
+
+def test_burst_of_ten_drifted_batches_one_retrain_then_cooldown_holds(workspace):
+    s = Svc(workspace, ("--batches", "11", "--drift", "mean", "--drift-from", "1", "--drift-magnitude", "1.0"),
+            cooldown=3600)
+    for n in range(1, 11):
+        s.drop(s.batch(n))
+    proc = s.serve_bg("--max-batches", "11")
+    try:
+        s.wait("SELECT id FROM jobs WHERE trigger = 'drift' AND state IN ('promoted', 'rejected', 'failed')",
+               "the retrain to end", proc)
+        s.drop(s.batch(11))
+        assert proc.wait(timeout=240) == 0, open(workspace.path("serve-bg.log")).read()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    trig = s.rows("SELECT * FROM triggers WHERE kind = 'drift' ORDER BY id")
+    assert [t["action"] for t in trig] == ["queue"] + ["merge"] * 9 + ["hold"], [t["reason"] for t in trig]
+    assert len({t["job"] for t in trig[:10]}) == 1
+    assert "cooldown" in trig[10]["reason"]
+    assert len(s.rows("SELECT * FROM jobs WHERE trigger = 'drift'")) == 1
+
+
+# ---- signal and a worse challenger
+
+def test_signal_queues_a_retrain_and_a_worse_challenger_is_not_promoted(workspace):
+    s = Svc(workspace)
+    proc = s.serve_bg()
+    try:
+        s.wait("SELECT id FROM jobs WHERE state = 'promoted'", "the initial model", proc)
+        p = workspace.run(["signal", "--config", s.config, "--model", "dmeo", "--reason", "typo"])
+        assert p.returncode == 2 and "demo" in p.stderr, must_msg(p, "signal to an unknown model")
+        p = workspace.run(["signal", "--config", s.config, "--model", "demo", "--reason", "new labels",
+                           "--by", "ann"])
+        assert p.returncode == 0, must_msg(p, "signal")
+        s.wait("SELECT id FROM jobs WHERE trigger = 'signal' AND state IN ('promoted', 'rejected')",
+               "the signalled retrain", proc)
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    sig = s.rows("SELECT * FROM signals")
+    assert len(sig) == 1 and sig[0]["trigger"] > 0 and sig[0]["by"] == "ann"
+    # A challenger from scratch with a learning rate too small to learn anything.
+    p = workspace.run(["signal", "--config", s.config, "--model", "demo", "--reason", "broken lr"])
+    assert p.returncode == 0
+    proc = s.serve_bg("--set", "train.lr=1e-9", "--set", "retrain.warm_start=false")
+    try:
+        job = s.wait("SELECT * FROM jobs WHERE trigger = 'signal' AND id = 3 AND state IN "
+                     "('promoted', 'rejected', 'failed')", "the broken challenger", proc)[0]
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert job["state"] == "rejected", job["reason"]
+    assert "worse than production on the holdout" in job["reason"]
+    v = {r["version"]: r for r in s.versions()}
+    assert len(v) == 3 and "production" not in v[3]["aliases"] and "candidate" in v[3]["aliases"]
+    assert v[3]["verdict"]["promote"] is False
+
+
+# ---- crash safety
+
+def test_kill_9_during_a_job_resumes_to_the_uninterrupted_weights(driftrun_paths, tmp_path_factory):
+    from harness import Workspace
+    runs = {}
+    for name in ("straight", "crashed"):
+        ws = Workspace(*driftrun_paths, tmp_path_factory.mktemp(f"svc-{name}-"))
+        s = Svc(ws, ("--batches", "1"), epochs=60, every=100)
+        s.drop(s.batch(1))
+        if name == "crashed":
+            proc = s.serve_bg("--max-batches", "1")
+            try:
+                s.wait("SELECT id FROM jobs WHERE state = 'running' AND handle != ''", "the job", proc)
+                ck = ws.path("state", "jobs", "1", "run", "checkpoints")
+                t0 = time.time()
+                while not (os.path.isdir(ck) and any(f.endswith(".json") for f in os.listdir(ck))):
+                    assert time.time() - t0 < 120, "no checkpoint"
+                    time.sleep(0.05)
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=30)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+        p = s.serve("--max-batches", "1")
+        assert p.returncode == 0, must_msg(p, f"serve ({name})")
+        runs[name] = s
+    crashed = runs["crashed"]
+    job = crashed.rows("SELECT * FROM jobs WHERE id = 1")[0]
+    assert job["state"] == "promoted" and job["attempts"] >= 2, job
+    assert len(crashed.versions()) == 1
+    a = final_weights(runs["straight"].ws.path("state", "jobs", "1", "run"))
+    b = final_weights(crashed.ws.path("state", "jobs", "1", "run"))
+    assert sorted(a) == sorted(b)
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize("state", ["trained", "evaluated", "registered"])
+def test_kill_9_between_states_registers_exactly_once(workspace, state):
+    s = Svc(workspace, ("--batches", "1"))
+    s.drop(s.batch(1))
+    p = s.serve("--max-batches", "1", env={"DRIFTRUN_SERVICE_KILL_AFTER": state})
+    assert p.returncode == -signal.SIGKILL, must_msg(p, f"serve killed after {state}")
+    assert s.rows("SELECT state FROM jobs WHERE id = 1")[0]["state"] == state
+    p = s.serve("--max-batches", "1")
+    assert p.returncode == 0, must_msg(p, "serve after the crash")
+    assert [j["state"] for j in s.rows("SELECT * FROM jobs")] == ["promoted"]
+    v = s.versions()
+    assert len(v) == 1 and "production" in v[0]["aliases"]
+    events = [e["state"] for e in s.rows("SELECT state FROM job_events WHERE job = 1 ORDER BY id")]
+    assert events.count("registered") >= 1 and events[-1] == "promoted"

@@ -1,0 +1,74 @@
+// The champion-vs-challenger rule (scheduler/evaluation.h) as a pure function.
+#include "scheduler/evaluation.h"
+
+#include <gtest/gtest.h>
+
+namespace driftrun {
+namespace {
+
+Comparison Cmp(double champion, double challenger) {
+  Comparison c;
+  c.done = true;
+  c.rows = 100;
+  c.champion = champion;
+  c.challenger = challenger;
+  c.diff = challenger - champion;
+  c.relative = c.diff / champion;
+  return c;
+}
+
+Verdict With(Comparison holdout, Comparison window, double tolerance = 0.05) {
+  Verdict v;
+  v.champion = 1;
+  v.tolerance = tolerance;
+  v.holdout = holdout;
+  v.window = window;
+  Decide(&v);
+  return v;
+}
+
+TEST(Verdict, FirstModelIsPromoted) {
+  Verdict v;
+  Decide(&v);
+  EXPECT_TRUE(v.promote);
+  EXPECT_NE(v.reason.find("first model"), std::string::npos);
+}
+
+TEST(Verdict, BetterOnTheWindowAndWithinToleranceOnTheHoldoutIsPromoted) {
+  const Verdict v = With(Cmp(1.0, 1.04), Cmp(2.0, 1.5));
+  EXPECT_TRUE(v.promote) << v.reason;
+  EXPECT_EQ(v.reason.rfind("promoted", 0), 0u);
+}
+
+TEST(Verdict, WorseOnTheHoldoutBeyondToleranceIsNotPromoted) {
+  const Verdict v = With(Cmp(1.0, 1.06), Cmp(2.0, 1.0));
+  EXPECT_FALSE(v.promote);
+  EXPECT_NE(v.reason.find("worse than production on the holdout"), std::string::npos) << v.reason;
+  EXPECT_TRUE(With(Cmp(1.0, 1.06), Cmp(2.0, 1.0), 0.10).promote) << "the tolerance is the policy's";
+}
+
+TEST(Verdict, NotBetterOnTheWindowIsNotPromoted) {
+  const Verdict v = With(Cmp(1.0, 0.9), Cmp(2.0, 2.0));
+  EXPECT_FALSE(v.promote);
+  EXPECT_NE(v.reason.find("not better than production on the drifted window"), std::string::npos) << v.reason;
+}
+
+TEST(Verdict, AWindowWithoutLabelledRowsIsSkippedAndSaysSo) {
+  Comparison none;
+  none.skipped = "the training window has no labelled batches";
+  const Verdict v = With(Cmp(1.0, 1.0), none);
+  EXPECT_TRUE(v.promote);
+  EXPECT_NE(v.reason.find("drifted window skipped (the training window has no labelled batches)"),
+            std::string::npos)
+      << v.reason;
+  EXPECT_EQ(v.ToJson()["drifted_window"]["done"], false);
+}
+
+TEST(Verdict, AnEmptyHoldoutIsNeverPromoted) {
+  Comparison none;
+  none.skipped = "no rows";
+  EXPECT_FALSE(With(none, Cmp(2.0, 1.0)).promote);
+}
+
+}  // namespace
+}  // namespace driftrun

@@ -1,0 +1,192 @@
+// The job state machine (scheduler/job_driver.h) against a fake executor and a
+// fake clock, on a real journal: launches, relaunches after a lost handle or
+// an infrastructure failure (at most kMaxJobAttempts), fails on bad input with
+// the log's last line, keeps a job stopped by a shutdown resumable, and writes
+// the job's config once with its training window.
+#include "scheduler/job_driver.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+
+#include "common/file_util.h"
+#include "tests/common/test_paths.h"
+
+namespace driftrun {
+namespace {
+
+class FakeExecutor : public Executor {
+ public:
+  std::string name() const override { return "fake"; }
+  Result<std::string> Launch(const JobLaunch& job) override {
+    launches.push_back(job);
+    const std::string h = "fake:" + std::to_string(launches.size());
+    running[h] = true;
+    return h;
+  }
+  JobPoll Poll(const std::string& handle) override {
+    JobPoll p;
+    if (!running.count(handle)) return p;  // kLost
+    if (results.empty()) {
+      p.phase = JobPhase::kRunning;
+      return p;
+    }
+    p = results.front();
+    results.pop_front();
+    if (p.phase == JobPhase::kExited) running.erase(handle);
+    return p;
+  }
+  void Stop(const std::string& handle) override { stops.push_back(handle); }
+  int Running() const override { return static_cast<int>(running.size()); }
+
+  std::vector<JobLaunch> launches;
+  std::map<std::string, bool> running;
+  std::deque<JobPoll> results;
+  std::vector<std::string> stops;
+};
+
+class FakeClock : public Clock {
+ public:
+  double Seconds() const override { return 1.8e9; }
+};
+
+JobPoll Exited(int code) {
+  JobPoll p;
+  p.phase = JobPhase::kExited;
+  p.exit_code = code;
+  return p;
+}
+
+struct Fixture {
+  Fixture() {
+    dir = FreshTestDir();
+    ModelEntry m;
+    m.name = "m";
+    m.cfg = Config::Load(
+                "", {"name=m", "data.train=\"" + dir + "/train.h5\"", "registry.path=\"" + dir + "/reg\""})
+                .take();
+    m.registry = dir + "/reg";
+    m.ranks = 4;
+    setup.state = dir + "/state";
+    setup.models.push_back(m);
+    journal = Journal::Open(dir + "/journal.db", true).take();
+    ctx.setup = &setup;
+    ctx.journal = journal.get();
+    ctx.executor = &exec;
+    ctx.clock = &clock;
+    ctx.max_ranks = 2;
+  }
+  JobRecord Queue() {
+    JobRecord j;
+    j.model = "m";
+    j.queued_at = clock.Seconds();
+    j.trigger = "signal";
+    j.id = journal->AddJob(j).value();
+    return journal->Job(j.id).value();
+  }
+  JobRecord Step(int64_t id) {
+    EXPECT_TRUE(AdvanceJob(ctx, journal->Job(id).value()).ok());
+    return journal->Job(id).value();
+  }
+  std::string dir;
+  ServiceSetup setup;
+  std::unique_ptr<Journal> journal;
+  FakeExecutor exec;
+  FakeClock clock;
+  ServiceContext ctx;
+};
+
+TEST(JobDriver, LaunchesOnceWithItsConfigAndCappedRanks) {
+  Fixture f;
+  BatchRecord b;
+  b.model = "m";
+  b.file = f.dir + "/batch-1.h5";
+  b.sha256 = "x";
+  b.labelled = true;
+  b.decision = "scored";
+  ASSERT_TRUE(WriteFileAtomic(b.file, "x").ok());
+  ASSERT_TRUE(f.journal->AddBatch(b).ok());
+  const int64_t id = f.Queue().id;
+  JobRecord j = f.Step(id);
+  EXPECT_EQ(j.state, JobState::kRunning);
+  EXPECT_EQ(j.attempts, 1);
+  EXPECT_EQ(j.handle, "fake:1");
+  ASSERT_EQ(f.exec.launches.size(), 1u);
+  EXPECT_EQ(f.exec.launches[0].ranks, 2) << "retrain.ranks 4 capped to the executor's 2";
+  EXPECT_NE(j.reason.find("capped"), std::string::npos) << j.reason;
+  const std::string config = ReadFile(f.exec.launches[0].config).value();
+  EXPECT_NE(config.find(b.file), std::string::npos) << "the window's labelled batch is in data.train";
+  EXPECT_NE(config.find("register = false"), std::string::npos);
+  EXPECT_EQ(j.spec["window_batches"][0], b.file);
+  f.Step(id);  // still running: nothing new
+  EXPECT_EQ(f.exec.launches.size(), 1u);
+}
+
+TEST(JobDriver, InfrastructureFailuresRetryUpToTheLimitThenFailWithTheLogLine) {
+  Fixture f;
+  const int64_t id = f.Queue().id;
+  f.Step(id);
+  ASSERT_TRUE(
+      AppendLine(f.setup.state + "/jobs/1/train.log", "driftrun train: infrastructure error: disk full")
+          .ok());
+  for (int i = 1; i < kMaxJobAttempts; ++i) {
+    f.exec.results.push_back(Exited(5));
+    JobRecord j = f.Step(id);
+    EXPECT_EQ(j.state, JobState::kRunning);
+    EXPECT_EQ(j.attempts, i + 1);
+  }
+  f.exec.results.push_back(Exited(5));
+  JobRecord j = f.Step(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_NE(j.reason.find("exited 5: driftrun train: infrastructure error: disk full"), std::string::npos)
+      << j.reason;
+  EXPECT_GT(j.ended_at, 0);
+}
+
+TEST(JobDriver, BadInputFailsAtOnce) {
+  Fixture f;
+  const int64_t id = f.Queue().id;
+  f.Step(id);
+  f.exec.results.push_back(Exited(3));
+  JobRecord j = f.Step(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_EQ(f.exec.launches.size(), 1u);
+}
+
+TEST(JobDriver, ALostHandleIsRelaunchedAndAShutdownKeepsTheJobResumable) {
+  Fixture f;
+  const int64_t id = f.Queue().id;
+  f.Step(id);
+  f.exec.running.clear();  // as after a restart: the executor does not know the handle
+  JobRecord j = f.Step(id);
+  EXPECT_EQ(j.state, JobState::kRunning);
+  EXPECT_EQ(j.attempts, 2);
+  EXPECT_NE(j.reason.find("the service restarted"), std::string::npos) << j.reason;
+  f.ctx.stopping = true;
+  f.Step(id);
+  f.Step(id);
+  EXPECT_EQ(f.exec.stops, std::vector<std::string>{"fake:2"}) << "one stop per handle";
+  f.exec.results.push_back(Exited(0));  // checkpointed, no summary: not finished
+  j = f.Step(id);
+  EXPECT_EQ(j.state, JobState::kRunning);
+  EXPECT_NE(j.reason.find("a restart continues it"), std::string::npos) << j.reason;
+  EXPECT_EQ(f.exec.launches.size(), 2u) << "nothing launched while stopping";
+}
+
+TEST(JobDriver, AFinishedRunIsTrained) {
+  Fixture f;
+  const int64_t id = f.Queue().id;
+  JobRecord j = f.Step(id);
+  ASSERT_TRUE(MakeDirs(j.run_dir).ok());
+  ASSERT_TRUE(WriteFileAtomic(j.run_dir + "/summary.json", R"({"status": "done", "steps": 7})").ok());
+  f.exec.results.push_back(Exited(0));
+  f.Step(id);
+  const auto events = f.journal->JobEvents(id).value();
+  bool trained = false;
+  for (const auto& e : events) trained = trained || e["state"] == "trained";
+  EXPECT_TRUE(trained) << events.dump();
+}
+
+}  // namespace
+}  // namespace driftrun
