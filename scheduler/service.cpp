@@ -13,6 +13,8 @@
 namespace driftrun {
 namespace {
 
+constexpr double kSettleSeconds = 1.0;
+
 std::string Stem(const std::string& path) {
   std::string b = BaseName(path);
   return EndsWith(b, ".h5") ? b.substr(0, b.size() - 3) : b;
@@ -151,6 +153,11 @@ Status Service::HandleBatch(const ModelEntry& m, const Production& p, BatchFile 
 Status Service::ScanModel(const ModelEntry& m, const Production& p, double now, int64_t* budget) {
   for (BatchFile f : ListBatches(m.incoming)) {
     if (*budget == 0) return Status::Ok();
+    // A file modified in the last second may still be being written (copied
+    // in place rather than renamed in): it is looked at again next poll. Later
+    // files wait too, so that batches are taken in their order.
+    const double age = now - f.mtime;
+    if (age >= 0 && age < kSettleSeconds) return Status::Ok();
     auto sha = Sha256Of(f);
     if (!sha.ok()) continue;  // vanished or unreadable between listing and hashing: next poll
     f.sha256 = sha.value();

@@ -27,7 +27,9 @@ std::string Write(const std::string& path, int64_t rows, int tag, const std::vec
   EXPECT_TRUE(w.ok());
   EXPECT_TRUE(w.value()->Write("/features", {rows, cols}, x.data()).ok());
   EXPECT_TRUE(w.value()->Write("/labels", {rows}, y.data()).ok());
-  if (!names.empty()) EXPECT_TRUE(w.value()->AttrStrings("/features", "feature_names", names).ok());
+  if (!names.empty()) {
+    EXPECT_TRUE(w.value()->AttrStrings("/features", "feature_names", names).ok());
+  }
   EXPECT_TRUE(w.value()->Commit().ok());
   return path;
 }

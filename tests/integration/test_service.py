@@ -11,9 +11,10 @@ real mpirun jobs, a real registry and the journal read back with Python's sqlite
   cooldown then holds the next drifted batch.
 - driftrun signal queues a retrain while the service runs; a challenger trained
   with a broken learning rate is registered but not promoted, with the reason.
-- kill -9 during a job, restart: one version, weights equal to an
+- kill -9 or SIGTERM during a job, restart: one version, weights equal to an
   uninterrupted job's; kill -9 right after trained / evaluated / registered:
   registered exactly once and promoted.
+- retrain.promote = "approval": the version waits for `registry approve`.
 """
 import json
 import os
@@ -300,39 +301,66 @@ def test_signal_queues_a_retrain_and_a_worse_challenger_is_not_promoted(workspac
 
 # ---- crash safety
 
-def test_kill_9_during_a_job_resumes_to_the_uninterrupted_weights(driftrun_paths, tmp_path_factory):
+@pytest.fixture(scope="module")
+def straight_job(driftrun_paths, tmp_path_factory):
+    """An uninterrupted long initial job: the weights a stopped one must end with."""
     from harness import Workspace
-    runs = {}
-    for name in ("straight", "crashed"):
-        ws = Workspace(*driftrun_paths, tmp_path_factory.mktemp(f"svc-{name}-"))
-        s = Svc(ws, ("--batches", "1"), epochs=60, every=100)
-        s.drop(s.batch(1))
-        if name == "crashed":
-            proc = s.serve_bg("--max-batches", "1")
-            try:
-                s.wait("SELECT id FROM jobs WHERE state = 'running' AND handle != ''", "the job", proc)
-                ck = ws.path("state", "jobs", "1", "run", "checkpoints")
-                t0 = time.time()
-                while not (os.path.isdir(ck) and any(f.endswith(".json") for f in os.listdir(ck))):
-                    assert time.time() - t0 < 120, "no checkpoint"
-                    time.sleep(0.05)
-                proc.send_signal(signal.SIGKILL)
-                proc.wait(timeout=30)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-        p = s.serve("--max-batches", "1")
-        assert p.returncode == 0, must_msg(p, f"serve ({name})")
-        runs[name] = s
-    crashed = runs["crashed"]
-    job = crashed.rows("SELECT * FROM jobs WHERE id = 1")[0]
+    ws = Workspace(*driftrun_paths, tmp_path_factory.mktemp("svc-straight-"))
+    s = Svc(ws, ("--batches", "1"), epochs=60, every=100)
+    s.drop(s.batch(1))
+    p = s.serve("--max-batches", "1")
+    assert p.returncode == 0, must_msg(p, "serve (uninterrupted)")
+    return final_weights(ws.path("state", "jobs", "1", "run"))
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_stopped_during_a_job_resumes_to_the_uninterrupted_weights(workspace, straight_job, how):
+    s = Svc(workspace, ("--batches", "1"), epochs=60, every=100)
+    s.drop(s.batch(1))
+    proc = s.serve_bg("--max-batches", "1")
+    try:
+        s.wait("SELECT id FROM jobs WHERE state = 'running' AND handle != ''", "the job", proc)
+        ck = workspace.path("state", "jobs", "1", "run", "checkpoints")
+        t0 = time.time()
+        while not (os.path.isdir(ck) and any(f.endswith(".json") for f in os.listdir(ck))):
+            assert time.time() - t0 < 120, "no checkpoint"
+            time.sleep(0.05)
+        proc.send_signal(getattr(signal, how))
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if how == "SIGTERM":
+        assert code == 0, open(workspace.path("serve-bg.log")).read()[-3000:]
+        job = s.rows("SELECT * FROM jobs WHERE id = 1")[0]
+        assert job["state"] == "running" and "a restart continues it" in job["reason"], job
+    p = s.serve("--max-batches", "1")
+    assert p.returncode == 0, must_msg(p, f"serve after {how}")
+    job = s.rows("SELECT * FROM jobs WHERE id = 1")[0]
     assert job["state"] == "promoted" and job["attempts"] >= 2, job
-    assert len(crashed.versions()) == 1
-    a = final_weights(runs["straight"].ws.path("state", "jobs", "1", "run"))
-    b = final_weights(crashed.ws.path("state", "jobs", "1", "run"))
-    assert sorted(a) == sorted(b)
-    for k in a:
-        assert np.array_equal(a[k], b[k]), k
+    assert len(s.versions()) == 1
+    b = final_weights(workspace.path("state", "jobs", "1", "run"))
+    assert sorted(straight_job) == sorted(b)
+    for k in straight_job:
+        assert np.array_equal(straight_job[k], b[k]), k
+
+
+def test_approval_mode_waits_for_registry_approve(workspace):
+    s = Svc(workspace)
+    proc = s.serve_bg("--set", "retrain.promote=approval")
+    try:
+        job = s.wait("SELECT * FROM jobs WHERE state = 'registered' AND reason LIKE 'waiting for approval%'",
+                     "the job to wait for approval", proc)[0]
+        assert "driftrun registry approve demo:1" in job["reason"]
+        assert "production" not in s.versions()[0]["aliases"]
+        p = workspace.run(["registry", "approve", "demo:1", "--by", "ann", "--registry", workspace.path("registry")])
+        assert p.returncode == 0, must_msg(p, "registry approve")
+        s.wait("SELECT id FROM jobs WHERE state = 'promoted'", "the promotion after the approval", proc)
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "production" in s.versions()[0]["aliases"]
 
 
 @pytest.mark.parametrize("state", ["trained", "evaluated", "registered"])
