@@ -147,20 +147,14 @@ int RunServe(int argc, char** argv) {
   ParsedArgs args;
   int code = 0;
   if (!ParseCommand(kServeSpec, argc, argv, &args, &code)) return code;
+  if (FLAGS_max_batches < -1) return ReportStatus("serve", Status::Usage("--max-batches must be >= 0"));
+  // --max-batches N is --set service.max_batches=N (the loop reads the config).
+  if (FLAGS_max_batches >= 0) args.sets.push_back("service.max_batches=" + std::to_string(FLAGS_max_batches));
   auto setup = ServiceSetup::Load(FLAGS_config, args.sets);
   if (!setup.ok()) return ReportStatus("serve", setup.status());
   const std::string executor =
       FLAGS_executor.empty() ? setup.value().cfg.Str("service.executor") : FLAGS_executor;
-  if (FLAGS_max_batches < -1) return ReportStatus("serve", Status::Usage("--max-batches must be >= 0"));
-  const int64_t max_batches =
-      FLAGS_max_batches >= 0 ? FLAGS_max_batches : setup.value().cfg.Int("service.max_batches");
-  ServiceSetup s = setup.take();
-  // The loop reads service.max_batches from the config: keep one value.
-  auto cfg = Config::FromString(s.cfg.ToToml(), s.config_path,
-                                {"service.max_batches=" + std::to_string(max_batches)});
-  if (!cfg.ok()) return ReportStatus("serve", cfg.status());
-  s.cfg = cfg.take();
-  return ReportStatus("serve", Serve(s, executor, max_batches));
+  return ReportStatus("serve", Serve(setup.value(), executor, setup.value().cfg.Int("service.max_batches")));
 }
 
 int RunSignal(int argc, char** argv) {

@@ -98,14 +98,19 @@ std::vector<BatchFile> ListBatches(const std::string& dir) {
   return out;
 }
 
-Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const BatchFile& file,
-                               const std::string& report_path, double now) {
+BatchRecord BatchRecordFor(const std::string& model, const BatchFile& file, double now) {
   BatchRecord b;
-  b.model = m.name;
+  b.model = model;
   b.file = file.path;
   b.sha256 = file.sha256;
   b.mtime = file.mtime;
   b.scored_at = now;
+  return b;
+}
+
+Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const BatchFile& file,
+                               const std::string& report_path, double now) {
+  BatchRecord b = BatchRecordFor(m.name, file, now);
   b.production = p.version;
   nlohmann::json report = {
       {"model", m.name}, {"version", p.version}, {"file", file.path}, {"sha256", file.sha256}};

@@ -47,6 +47,9 @@ struct BatchFile {
   double mtime = 0;
 };
 
+// A journal record of `file` for `model` seen at `now`, nothing scored yet.
+BatchRecord BatchRecordFor(const std::string& model, const BatchFile& file, double now);
+
 // Scores `file` for model `m` against `p`: a BatchRecord with decision
 // "scored" (or "too_small" under monitor.min_rows) and the summary in
 // `scores`, the full report written atomically to `report_path` (kept in the

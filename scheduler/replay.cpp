@@ -29,9 +29,7 @@ Result<std::vector<ReplayRow>> Replay(const ModelEntry& m, const Production& p, 
     auto scored = ScoreBatch(m, p, f, "", f.mtime);
     if (!scored.ok()) {
       if (scored.status().code() != Code::kData) return scored.status();
-      row.batch.model = m.name;
-      row.batch.file = f.path;
-      row.batch.sha256 = f.sha256;
+      row.batch = BatchRecordFor(m.name, f, f.mtime);
       row.batch.decision = "quarantined";
       row.batch.reason = scored.status().message();
       rows.push_back(row);

@@ -100,12 +100,7 @@ Result<std::string> Service::Sha256Of(const BatchFile& f) {
 }
 
 Status Service::Quarantine(const ModelEntry& m, const BatchFile& f, const std::string& why, double now) {
-  BatchRecord b;
-  b.model = m.name;
-  b.file = f.path;
-  b.sha256 = f.sha256;
-  b.mtime = f.mtime;
-  b.scored_at = now;
+  BatchRecord b = BatchRecordFor(m.name, f, now);
   b.decision = "quarantined";
   b.reason = why;
   const std::string dir = ctx_->setup->state + "/quarantine/" + m.name;
