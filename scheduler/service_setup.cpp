@@ -59,6 +59,10 @@ Result<ServiceSetup> ServiceSetup::Load(const std::string& path, const std::vect
       return Status::Usage("service.models names the service config itself ('" + m +
                            "'); list the experiment configs of the models");
     }
+    if (!PathExists(m)) {
+      return Status::Usage("service.models: model config '" + m + "' does not exist (paths are relative to '" +
+                           s.config_path + "')");
+    }
     auto entry = LoadModel(m, sets);
     if (!entry.ok()) return entry.status().WithContext("service.models");
     for (const ModelEntry& other : s.models) {

@@ -288,7 +288,55 @@ SIGNALS = [
          _kill_mid_write("model.onnx", "export"), _recovers("export"), crash=True),
 ]
 
-ALL = CONFIG + HDF5 + CHECKPOINTS + REGISTRY + DISK + SIGNALS
+# ---- the retraining service ----------------------------------------------------------
+
+def _svc(i, models=None, extra=""):
+    """A service config listing `models` (default: one good model config)."""
+    models = [i.cfg_for(i.good)] if models is None else models
+    listed = ", ".join(f'"{m}"' for m in models)
+    return i.ws.write_config(os.path.basename(i.fresh("svc")) + ".toml",
+                             f'[service]\nmodels = [{listed}]\nstate = "{i.fresh("state")}"\n{extra}')
+
+
+def _serve(models=None, *flags, extra=""):
+    return lambda i: i.run(["serve", "--config", _svc(i, models(i) if models else None, extra)] + list(flags))
+
+
+def _self_listed(i):
+    path = i.path("self-svc.toml")
+    with open(path, "w") as f:
+        f.write(f'[service]\nmodels = ["{path}"]\n')
+    return i.run(["serve", "--config", path])
+
+
+SERVICE = [
+    Case("service", "service config lists no models", "serve (models = [])", 2, ["lists no models"],
+         _serve(lambda i: [])),
+    Case("service", "a model config that does not exist", "serve (models = [nosuch.toml])", 2,
+         ["service.models", "nosuch.toml"], _serve(lambda i: [i.path("nosuch.toml")])),
+    Case("service", "two model configs with one name", "serve (two configs, name = \"bad\")", 2,
+         ["both train model 'bad'"], _serve(lambda i: [i.cfg_for(i.good), i.cfg_for(i.good)])),
+    Case("service", "service config lists itself", "serve (models = [itself])", 2, ["names the service config"],
+         _self_listed),
+    Case("service", "monitor.incoming is a file", "serve (monitor.incoming = a file)", 2, ["is a file"],
+         _serve(lambda i: [i.cfg_for(i.good, f'[monitor]\nincoming = "{i.good}"\n')])),
+    Case("service", "an executor this build does not have", "serve --executor pool", 2, ["pool", "--executor local"],
+         _serve(None, "--executor", "pool")),
+    Case("service", "negative --max-batches", "serve --max-batches -5", 2, ["--max-batches"],
+         _serve(None, "--max-batches", "-5")),
+    Case("service", "signal for a model the service does not keep", "signal --model nosuch", 2,
+         ["not in service.models"],
+         lambda i: i.run(["signal", "--config", _svc(i), "--model", "nosuch", "--reason", "x"])),
+    Case("service", "status before the service ever ran", "status", 2, ["no journal", "has the service run"],
+         lambda i: i.run(["status", "--config", _svc(i)])),
+    Case("service", "replay of a folder that does not exist", "replay --batches nodir", 2, ["--batches"],
+         lambda i: i.run(["replay", "--config", _svc(i), "--batches", i.path("nodir")])),
+    Case("service", "replay of a model without a production version", "replay --batches good/", 2,
+         ["no production version", "--version"],
+         lambda i: i.run(["replay", "--config", _svc(i), "--batches", i.good_dir])),
+]
+
+ALL = CONFIG + HDF5 + CHECKPOINTS + REGISTRY + DISK + SIGNALS + SERVICE
 
 
 def markdown():
