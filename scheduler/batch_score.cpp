@@ -129,7 +129,11 @@ Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const B
                   " features drifted (share " + Fixed(d.drift.drift_share, 2) + ")");
   } else {
     DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(file.path));
-    DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, r->Info(p.config.Str("data.features")));
+    const std::string kind = p.config.Str("model.kind");
+    const std::string inputs = p.config.Str(kind == "cnn"    ? "data.images"
+                                            : kind == "text" ? "data.text"
+                                                             : "data.features");
+    DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, r->Info(inputs));
     b.rows = info.rows();
     b.labelled = r->Has(p.config.Str("data.labels"));
     why.push_back("no data drift check: " + m.name + ":" + std::to_string(p.version) +
