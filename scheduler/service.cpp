@@ -149,10 +149,19 @@ Status Service::ScanModel(const ModelEntry& m, const Production& p, double now, 
   for (BatchFile f : ListBatches(m.incoming)) {
     if (*budget == 0) return Status::Ok();
     // A file modified in the last second may still be being written (copied
-    // in place rather than renamed in): it is looked at again next poll. Later
-    // files wait too, so that batches are taken in their order.
+    // in place rather than renamed in): it is taken once a later poll finds
+    // its size and modification time unchanged. Later files wait too, so that
+    // batches are taken in their order.
     const double age = now - f.mtime;
-    if (age >= 0 && age < kSettleSeconds) return Status::Ok();
+    if (age >= 0 && age < kSettleSeconds) {
+      const std::pair<int64_t, double> look{FileSize(f.path), f.mtime};
+      auto it = young_.find(f.path);
+      if (it == young_.end() || it->second != look) {
+        young_[f.path] = look;
+        return Status::Ok();
+      }
+    }
+    young_.erase(f.path);
     auto sha = Sha256Of(f);
     if (!sha.ok()) continue;  // vanished or unreadable between listing and hashing: next poll
     f.sha256 = sha.value();

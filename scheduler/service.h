@@ -14,6 +14,7 @@
 #pragma once
 
 #include <map>
+#include <utility>
 #include <string>
 
 #include "scheduler/job_driver.h"
@@ -61,7 +62,8 @@ class Service {
     double mtime = 0;
     std::string sha256;
   };
-  std::map<std::string, Seen> seen_;  // path → its hash, while size and mtime stay
+  std::map<std::string, Seen> seen_;                         // path → its hash, while size and mtime stay
+  std::map<std::string, std::pair<int64_t, double>> young_;  // recently modified files: size, mtime last seen
 };
 
 }  // namespace driftrun

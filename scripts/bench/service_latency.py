@@ -100,7 +100,10 @@ def wait(sql, *p, timeout=300):
     t0 = time.time()
     while time.time() - t0 < timeout:
         if os.path.exists(db):
-            r = query(sql, *p)
+            try:
+                r = query(sql, *p)
+            except sqlite3.OperationalError:  # the service is still creating the journal
+                r = None
             if r:
                 return r
         assert svc.poll() is None, open(os.path.join(tmp, "serve.log")).read()

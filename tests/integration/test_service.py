@@ -109,7 +109,10 @@ class Svc:
         t0 = time.time()
         while time.time() - t0 < timeout:
             if os.path.exists(self.ws.path("state", "journal.db")):
-                r = self.rows(sql)
+                try:
+                    r = self.rows(sql)
+                except sqlite3.OperationalError:  # the service is still creating the journal
+                    r = None
                 if r:
                     return r
             if proc is not None and proc.poll() is not None:
