@@ -244,9 +244,10 @@ Keys ServiceKeys() {
        "they caused has ended"},
       {"service", "max_jobs", T::kInt, "1", "", "service config: jobs running at once (local executor)"},
       {"service", "metrics", T::kString, "\"\"", "",
-       "service config: \"127.0.0.1:9464\" serves Prometheus text (empty: off)"},
+       "service config: \"127.0.0.1:9464\" serves Prometheus text (empty: off; comes with the pool executor, "
+       "ignored with a warning until then)"},
       {"service", "heartbeat_timeout_s", T::kFloat, "60.0", "",
-       "service config: a job whose ranks are silent this long is failed"},
+       "service config: pool executor (to come): a job whose ranks are silent this long is failed"},
   };
 }
 

@@ -90,7 +90,22 @@ bool Nap(double seconds, const std::atomic<int>* stop) {
   return stop->load() == 0;
 }
 
+Status CheckState(const ServiceSetup& setup) {
+  if (PathExists(setup.state) && !IsDir(setup.state)) {
+    return Status::Usage("service.state '" + setup.state +
+                         "' is a file; it must be a folder (journal.db, jobs/, ...)");
+  }
+  return Status::Ok();
+}
+
+Status NoPositional(const ParsedArgs& args) {
+  if (args.positional.empty()) return Status::Ok();
+  return Status::Usage("unexpected argument '" + EscapeForConsole(args.positional.front()) +
+                       "'; every input is a flag (see --help)");
+}
+
 Status Serve(const ServiceSetup& setup, const std::string& executor, int64_t max_batches) {
+  DRIFTRUN_RETURN_IF_ERROR(CheckState(setup));
   if (executor != "local") {
     return Status::Usage(
         "executor '" + executor +
@@ -98,13 +113,26 @@ Status Serve(const ServiceSetup& setup, const std::string& executor, int64_t max
         "are being built)");
   }
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(setup.state));
-  for (const ModelEntry& m : setup.models) {
-    if (!m.incoming.empty()) DRIFTRUN_RETURN_IF_ERROR(MakeDirs(m.incoming).WithContext("monitor.incoming"));
-  }
   std::string warning;
+  std::vector<FileLock> locks;  // the state folder, and each model (two services never keep one model)
   DRIFTRUN_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(setup.state + "/service.lock",
                                                              "state folder '" + setup.state + "'", &warning));
+  locks.push_back(std::move(lock));
   if (!warning.empty()) Say(warning);
+  for (const ModelEntry& m : setup.models) {
+    if (!m.incoming.empty()) DRIFTRUN_RETURN_IF_ERROR(MakeDirs(m.incoming).WithContext("monitor.incoming"));
+    DRIFTRUN_RETURN_IF_ERROR(MakeDirs(m.registry).WithContext("registry.path"));
+    DRIFTRUN_ASSIGN_OR_RETURN(
+        FileLock model_lock,
+        FileLock::Acquire(m.registry + "/serve-" + m.name + ".lock",
+                          "model '" + m.name + "' (kept by a driftrun serve)", &warning));
+    locks.push_back(std::move(model_lock));
+    Say("model " + m.name + ": registry " + m.registry +
+        (m.incoming.empty() ? "; not watched (monitor.incoming is empty)" : "; watching " + m.incoming));
+  }
+  if (!setup.cfg.Str("service.metrics").empty()) {
+    Say("warning: service.metrics is not served by this build (it comes with the pool executor); ignored");
+  }
   DRIFTRUN_ASSIGN_OR_RETURN(auto journal, Journal::Open(setup.Journal(), true));
   LocalExecutor local(LocalOptions());
   ServiceContext ctx;
@@ -132,7 +160,8 @@ Status Serve(const ServiceSetup& setup, const std::string& executor, int64_t max
     }
     DRIFTRUN_ASSIGN_OR_RETURN(bool done, service.Done(max_batches));
     if (done) {
-      Say("done: " + std::to_string(max_batches) + " batches handled and every job ended");
+      Say("done: the journal holds " + std::to_string(max_batches) +
+          " batches (service.max_batches) and no job is queued or running");
       return Status::Ok();
     }
     if (!Nap(setup.cfg.Float("service.poll_s"), stop)) break;
@@ -147,6 +176,7 @@ int RunServe(int argc, char** argv) {
   ParsedArgs args;
   int code = 0;
   if (!ParseCommand(kServeSpec, argc, argv, &args, &code)) return code;
+  if (!NoPositional(args).ok()) return ReportStatus("serve", NoPositional(args));
   if (FLAGS_max_batches < -1) return ReportStatus("serve", Status::Usage("--max-batches must be >= 0"));
   // --max-batches N is --set service.max_batches=N (the loop reads the config).
   if (FLAGS_max_batches >= 0) args.sets.push_back("service.max_batches=" + std::to_string(FLAGS_max_batches));
@@ -172,7 +202,9 @@ int RunSignal(int argc, char** argv) {
                                                 Join(setup.value().Names(), ", ") + ")" +
                                                 (near.empty() ? "" : "; did you mean '" + near + "'?")));
   }
-  Status st = MakeDirs(setup.value().state);
+  Status st = NoPositional(args);
+  if (st.ok()) st = CheckState(setup.value());
+  if (st.ok()) st = MakeDirs(setup.value().state);
   if (!st.ok()) return ReportStatus("signal", st);
   auto journal = Journal::Open(setup.value().Journal(), true);
   if (!journal.ok()) return ReportStatus("signal", journal.status());
@@ -192,7 +224,8 @@ int RunSignal(int argc, char** argv) {
               << "\n";
   } else {
     std::cout << "signal " << id.value() << " recorded for " << EscapeForConsole(s.model)
-              << ": the service queues a retrain at its next poll (driftrun status --config "
+              << ": the service takes it at its next poll (a retrain, within trigger.max_per_day; driftrun "
+                 "status --config "
               << EscapeForConsole(FLAGS_config) << ")\n";
   }
   return 0;

@@ -209,8 +209,13 @@ int RunReplay(int argc, char** argv) {
   if (!ParseCommand(kReplaySpec, argc, argv, &args, &code)) return code;
   auto setup = ServiceSetup::Load(FLAGS_config, args.sets);
   if (!setup.ok()) return ReportStatus("replay", setup.status());
-  if (FLAGS_replay_batches.empty() || !IsDir(FLAGS_replay_batches))
+  if (FLAGS_replay_batches.empty())
     return ReportStatus("replay", Status::Usage("--batches DIR is required: a folder of past *.h5 batches"));
+  if (!IsDir(FLAGS_replay_batches)) {
+    return ReportStatus("replay",
+                        Status::Usage("--batches '" + FLAGS_replay_batches +
+                                      "' is not a folder; give the folder that holds the past *.h5 batches"));
+  }
   if (FLAGS_retrain_s < 0 || FLAGS_replay_version < 0)
     return ReportStatus("replay", Status::Usage("--retrain-s and --version must be >= 0"));
   if (!FLAGS_model.empty() && !setup.value().Find(FLAGS_model))

@@ -7,10 +7,13 @@
 #include <cstdio>
 
 #include "common/file_util.h"
+#include "common/text.h"
 #include "dataio/h5_io.h"
+#include "dataio/tabular_set.h"
 #include "monitor/batch_check.h"
 #include "registry/model_source.h"
 #include "trainers/predict.h"
+#include "trainers/train_options.h"
 
 namespace driftrun {
 namespace {
@@ -46,6 +49,28 @@ Result<ConceptCheck> CheckLabelled(const ModelEntry& m, const Production& p, con
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<double> losses, RowLosses(p.checkpoint, p.config, file, all));
   ConceptCheck c = CheckConcept(losses, p.holdout_loss, m.trigger.metric_drop);
   return c;
+}
+
+// What `train` would say about this labelled batch in the model's training
+// window: columns by name, types and shapes, finite labels (classes in range).
+Status CheckTrainable(const ModelEntry& m, const std::string& file, int64_t classes) {
+  DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions o, TrainOptions::FromConfig(m.cfg, 1));
+  DRIFTRUN_ASSIGN_OR_RETURN(auto set, TabularSet::Open({o.train_paths.front(), file}, o.train));
+  TabularRows rows;
+  return set->ReadRange(set->offset(1), set->rows(1), classes, &rows);
+}
+
+// Features whose missing share rose past drift.missing_rise (or that have no
+// finite value): a broken pipeline, not a world that changed.
+std::vector<std::string> BrokenFeatures(const DriftReport& d) {
+  std::vector<std::string> out;
+  for (const FeatureDrift& f : d.features) {
+    if (f.drifted && f.decided_by == "missing") {
+      out.push_back(f.name + " (missing " + Fixed(100 * f.ref_missing, 0) + "% -> " +
+                    Fixed(100 * f.cur_missing, 0) + "%)");
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -115,8 +140,10 @@ Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const B
   nlohmann::json report = {
       {"model", m.name}, {"version", p.version}, {"file", file.path}, {"sha256", file.sha256}};
   std::vector<std::string> why;
+  DriftReport d_report;
   if (p.has_profile) {
     DRIFTRUN_ASSIGN_OR_RETURN(BatchDrift d, CheckBatchDrift(file.path, p.profile, p.config));
+    d_report = d.drift;
     b.rows = d.rows;
     b.labelled = d.labelled;
     b.drifted = d.drift.dataset_drift;
@@ -140,6 +167,12 @@ Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const B
                   " has no reference profile (model kind " + p.config.Str("model.kind") + ")");
   }
   if (b.labelled && b.rows > 0) {
+    const bool classification = p.config.Str("model.task") == "classification";
+    Status trainable = CheckTrainable(m, file.path, classification ? p.checkpoint.classes : 0);
+    if (!trainable.ok()) {
+      return Status::Data("its labelled rows cannot join the training window (" + trainable.message() +
+                          "): fix the batch and send it again under a new name");
+    }
     DRIFTRUN_ASSIGN_OR_RETURN(ConceptCheck c, CheckLabelled(m, p, file.path, b.rows));
     b.concept = c.drifted;
     b.scores["concept"] = c.ToJson();
@@ -147,6 +180,15 @@ Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const B
     why.push_back(c.reason);
   }
   b.decision = b.rows < m.trigger.min_rows ? "too_small" : "scored";
+  const std::vector<std::string> broken =
+      p.has_profile ? BrokenFeatures(d_report) : std::vector<std::string>{};
+  if (!broken.empty()) {
+    b.decision = "quality";
+    b.drifted = b.concept = false;
+    why.push_back("data quality: " + Join(broken, ", ") +
+                  ": a broken pipeline, not drift: recorded, never triggers a retrain nor joins a training "
+                  "window; fix the data and send the batch again under a new name");
+  }
   if (b.decision == "too_small") {
     why.push_back(std::to_string(b.rows) + " rows < monitor.min_rows " + std::to_string(m.trigger.min_rows) +
                   ": recorded, never triggers");

@@ -47,8 +47,10 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> batches, ctx.journal->LabelledBatches(m.name, m.window));
   std::vector<std::string> train = m.cfg.StrList("data.train");
   nlohmann::json window = nlohmann::json::array();
+  std::set<std::string> seen;  // a path re-used for new content, or one content under two names: once
   for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
     if (!PathExists(it->file)) continue;  // moved away since: left out (the spec lists what was used)
+    if (!seen.insert(it->file).second || !seen.insert("sha:" + it->sha256).second) continue;
     train.push_back(it->file);
     window.push_back(it->file);
   }
@@ -106,26 +108,48 @@ Status Launch(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, const std:
                                 ctx.clock->Seconds());
 }
 
+// The reason a job failed, from its log: the last message of driftrun
+// itself ("driftrun train: bad input data: ..."), else the last line that is
+// not Open MPI's banner.
 std::string LastLogLine(const std::string& log) {
   auto text = ReadFile(log);
   if (!text.ok()) return "";
-  std::string last, line;
+  std::string ours, other, line;
   for (char c : text.value()) {
     if (c != '\n') {
       line += c;
       continue;
     }
-    if (line.find_first_not_of(" \t\r") != std::string::npos && line.rfind("---", 0) != 0 &&
-        line.find("mpirun") == std::string::npos && line.find("MPI_ABORT") == std::string::npos)
-      last = line;
+    const size_t at = line.find("driftrun ");
+    if (at != std::string::npos && line.find(": ", at) != std::string::npos) {
+      ours = line.substr(at);
+    } else if (line.find_first_not_of(" \t\r-") != std::string::npos &&
+               line.find("MPI_ABORT") == std::string::npos && line.find("Exit code") == std::string::npos &&
+               line.find("Per user-direction") == std::string::npos) {
+      other = line;
+    }
     line.clear();
   }
+  std::string last = ours.empty() ? other : ours;
   return last.size() > 400 ? last.substr(0, 400) + "..." : last;
+}
+
+// Whether the run's last event is a stop at a checkpoint: mpirun reports a
+// failure when it was signalled itself (SIGTERM or SIGINT to its process
+// group), although every rank checkpointed and exited 0.
+bool StoppedAtCheckpoint(const std::string& run_dir) {
+  auto text = ReadFile(run_dir + "/events.jsonl");
+  if (!text.ok()) return false;
+  std::string s = text.value();
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  const size_t nl = s.rfind('\n');
+  nlohmann::json e = nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1), nullptr, false);
+  return e.is_object() && e.value("event", "") == "stop";
 }
 
 Status OnExit(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, int code) {
   const std::string log = ctx.setup->state + "/jobs/" + std::to_string(j->id) + "/train.log";
-  if (code == 0) {
+  if (code == 0 || StoppedAtCheckpoint(j->run_dir)) {
     auto text = ReadFile(j->run_dir + "/summary.json");
     nlohmann::json s = text.ok() ? nlohmann::json::parse(text.value(), nullptr, false) : nlohmann::json();
     if (s.is_object() && s.value("status", "") == "done") {
@@ -245,7 +269,8 @@ Status PromoteJob(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
   if (m.approval || policy.require_approval) {
     DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, reg->Get({m.name, j->version, ""}));
     if (v.approvals.empty()) {
-      const std::string wait = "waiting for approval: driftrun registry approve " + label + " --by NAME";
+      const std::string wait = "waiting for approval: driftrun registry approve " + label +
+                               " --by NAME --registry " + ShellQuote(m.registry);
       if (j->reason != wait) return Move(ctx, j, JobState::kRegistered, wait);
       return Status::Ok();
     }
@@ -256,6 +281,14 @@ Status PromoteJob(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
   const nlohmann::json h = j->verdict.value("holdout", nlohmann::json::object());
   const int64_t champion = j->verdict.value("champion", int64_t{0});
   DRIFTRUN_ASSIGN_OR_RETURN(int64_t holder, ProductionVersion(m.registry, m.name));
+  if (holder != champion && holder != j->version) {
+    // Never guess: the verdict compared against another production version.
+    return Move(ctx, j, JobState::kRejected,
+                "stays candidate " + label + ": production moved to " + m.name + ":" +
+                    std::to_string(holder) + " after this job was evaluated against " +
+                    (champion > 0 ? m.name + ":" + std::to_string(champion) : std::string("no production")) +
+                    "; promote it by hand (driftrun registry promote) if it should still replace it");
+  }
   if (h.value("done", false) && holder == champion) {
     // The gate compares the verdict's numbers: both models on the
     // challenger's holdout (else the losses recorded at registration).

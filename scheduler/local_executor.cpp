@@ -28,6 +28,10 @@ pid_t ParseHandle(const std::string& handle) {
   sigprocmask(SIG_SETMASK, &none, nullptr);
   // Dies with the service: the job checkpoints and exits (see the header).
   prctl(PR_SET_PDEATHSIG, SIGUSR1);
+  // Its own process group: a Ctrl-C or a group-wide SIGTERM meant for the
+  // service does not hit mpirun (which would report a failure); the service
+  // stops its jobs itself, with SIGUSR1.
+  setpgid(0, 0);
   if (getppid() != parent) _exit(75);  // the service died before prctl
   int null_fd = open("/dev/null", O_RDONLY);
   if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);

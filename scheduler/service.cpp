@@ -15,9 +15,12 @@ namespace {
 
 constexpr double kSettleSeconds = 1.0;
 
+// The file name without .h5, at most 80 bytes (names of reports and
+// quarantined files add to it).
 std::string Stem(const std::string& path) {
   std::string b = BaseName(path);
-  return EndsWith(b, ".h5") ? b.substr(0, b.size() - 3) : b;
+  b = EndsWith(b, ".h5") ? b.substr(0, b.size() - 3) : b;
+  return b.size() > 80 ? b.substr(0, 80) : b;
 }
 
 }  // namespace
@@ -48,10 +51,17 @@ Result<TriggerOutcome> RecordTrigger(Journal& jn, const ModelEntry& m, TriggerKi
     DRIFTRUN_ASSIGN_OR_RETURN(t.job, jn.AddJob(j));
   } else if (d.action == TriggerAction::kMerge) {
     t.job = st.active_job;
+    DRIFTRUN_ASSIGN_OR_RETURN(JobRecord active, jn.Job(st.active_job));
+    if (active.state != JobState::kQueued) {
+      // Its training data is fixed: the batches stay pending and count again
+      // when it ends (Service::Recheck).
+      up_to_batch = 0;
+      t.reason += "; job " + std::to_string(t.job) + " already runs: these batches count again when it ends";
+    }
   }
   DRIFTRUN_ASSIGN_OR_RETURN(out.trigger, jn.AddTrigger(t, up_to_batch));
   out.job = t.job;
-  out.line = out.action + ": " + d.reason + (t.job > 0 ? " (job " + std::to_string(t.job) + ")" : "");
+  out.line = out.action + ": " + t.reason + (t.job > 0 ? " (job " + std::to_string(t.job) + ")" : "");
   return out;
 }
 
@@ -105,7 +115,8 @@ Status Service::Quarantine(const ModelEntry& m, const BatchFile& f, const std::s
   b.reason = why;
   const std::string dir = ctx_->setup->state + "/quarantine/" + m.name;
   std::string dest = dir + "/" + BaseName(f.path);
-  if (PathExists(dest)) dest = dir + "/" + Stem(f.path) + "-" + f.sha256.substr(0, 12) + ".h5";
+  if (PathExists(dest) || BaseName(f.path).size() > 200)
+    dest = dir + "/" + Stem(f.path) + "-" + f.sha256.substr(0, 12) + ".h5";
   b.report = dest;
   {
     DRIFTRUN_ASSIGN_OR_RETURN(Journal::Txn txn, ctx_->journal->Begin());
@@ -173,6 +184,21 @@ Status Service::ScanModel(const ModelEntry& m, const Production& p, double now, 
   return Status::Ok();
 }
 
+Status Service::Recheck(const ModelEntry& m, double now) {
+  Journal& jn = *ctx_->journal;
+  DRIFTRUN_ASSIGN_OR_RETURN(ModelState st, jn.State(m.name, m.trigger.min_rows, m.trigger.window(), now));
+  if (st.pending.empty() || st.active_job > 0) return Status::Ok();
+  if (DecideTrigger(m.trigger, st, TriggerKind::kDrift, now).action != TriggerAction::kQueue)
+    return Status::Ok();
+  DRIFTRUN_ASSIGN_OR_RETURN(Journal::Txn txn, jn.Begin());
+  DRIFTRUN_ASSIGN_OR_RETURN(TriggerOutcome t,
+                            RecordTrigger(jn, m, TriggerKind::kDrift, st.pending.back().id,
+                                          "batches that arrived during the last job or a hold", now));
+  DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
+  if (ctx_->say) ctx_->say(m.name + ": re-evaluated pending batches: " + t.line);
+  return Status::Ok();
+}
+
 Status Service::AdvanceJobs() {
   Journal& jn = *ctx_->journal;
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, jn.ActiveJobs());
@@ -203,7 +229,11 @@ Status Service::Step() {
     }
     if (!m.incoming.empty()) DRIFTRUN_RETURN_IF_ERROR(ScanModel(m, *p, now, &budget));
   }
-  return AdvanceJobs();
+  DRIFTRUN_RETURN_IF_ERROR(AdvanceJobs());
+  // Drifted batches left pending (they arrived while a job ran, or a hold has
+  // expired) queue the next retrain without waiting for another batch.
+  for (const ModelEntry& m : ctx_->setup->models) DRIFTRUN_RETURN_IF_ERROR(Recheck(m, now));
+  return Status::Ok();
 }
 
 Result<bool> Service::Done(int64_t max_batches) {

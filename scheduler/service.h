@@ -14,8 +14,8 @@
 #pragma once
 
 #include <map>
-#include <utility>
 #include <string>
+#include <utility>
 
 #include "scheduler/job_driver.h"
 
@@ -54,6 +54,7 @@ class Service {
   Status HandleBatch(const ModelEntry& m, const Production& p, BatchFile f, double now);
   Status Quarantine(const ModelEntry& m, const BatchFile& f, const std::string& why, double now);
   Status AdvanceJobs();
+  Status Recheck(const ModelEntry& m, double now);
   Result<std::string> Sha256Of(const BatchFile& f);
 
   ServiceContext* ctx_;

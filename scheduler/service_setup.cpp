@@ -2,6 +2,7 @@
 
 #include "common/file_util.h"
 #include "common/text.h"
+#include "trainers/train_options.h"
 
 namespace driftrun {
 namespace {
@@ -17,6 +18,17 @@ Result<ModelEntry> LoadModel(const std::string& path, const std::vector<std::str
     return Status::Usage(where + " has no `name`; the service keeps a registry model by name");
   DRIFTRUN_RETURN_IF_ERROR(ValidateName("name", m.name).WithContext(where));
   if (c.StrList("data.train").empty()) return Status::Usage(where + ": data.train is empty");
+  // The checks `train` (and `driftrun config`) make before any work: a job
+  // must not fail later on what the config already says.
+  DRIFTRUN_RETURN_IF_ERROR(TrainOptions::FromConfig(c, 1).status().WithContext(where));
+  for (const std::string& f : c.StrList("data.train")) {
+    if (!PathExists(f)) return Status::Usage(where + ": data.train file '" + f + "' does not exist");
+  }
+  if (c.Origin("registry.path") == "default") {
+    return Status::Usage(where +
+                         " has no [registry] path: set it (relative to the config file), so that the "
+                         "service, status and replay find the same registry from any folder");
+  }
   DRIFTRUN_ASSIGN_OR_RETURN(m.trigger, TriggerOptions::FromConfig(c));
   m.incoming = c.Str("monitor.incoming");
   m.registry = c.Str("registry.path");
@@ -60,8 +72,8 @@ Result<ServiceSetup> ServiceSetup::Load(const std::string& path, const std::vect
                            "'); list the experiment configs of the models");
     }
     if (!PathExists(m)) {
-      return Status::Usage("service.models: model config '" + m + "' does not exist (paths are relative to '" +
-                           s.config_path + "')");
+      return Status::Usage("service.models: model config '" + m +
+                           "' does not exist (paths are relative to '" + s.config_path + "')");
     }
     auto entry = LoadModel(m, sets);
     if (!entry.ok()) return entry.status().WithContext("service.models");

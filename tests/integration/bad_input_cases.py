@@ -290,9 +290,19 @@ SIGNALS = [
 
 # ---- the retraining service ----------------------------------------------------------
 
+def _model(i, extra=""):
+    """A model config the service can keep (it needs [registry] path)."""
+    return i.cfg_for(i.good, extra + f'[registry]\npath = "{i.path("svc-reg")}"\n')
+
+
+def _nodata(i):
+    return [i.ws.write_config("nodata.toml", f'name = "nd"\n[data]\ntrain = "{i.path("nosuch.h5")}"\n'
+                                             '[registry]\npath = "r"\n')]
+
+
 def _svc(i, models=None, extra=""):
     """A service config listing `models` (default: one good model config)."""
-    models = [i.cfg_for(i.good)] if models is None else models
+    models = [_model(i)] if models is None else models
     listed = ", ".join(f'"{m}"' for m in models)
     return i.ws.write_config(os.path.basename(i.fresh("svc")) + ".toml",
                              f'[service]\nmodels = [{listed}]\nstate = "{i.fresh("state")}"\n{extra}')
@@ -315,15 +325,25 @@ SERVICE = [
     Case("service", "a model config that does not exist", "serve (models = [nosuch.toml])", 2,
          ["service.models", "nosuch.toml"], _serve(lambda i: [i.path("nosuch.toml")])),
     Case("service", "two model configs with one name", "serve (two configs, name = \"bad\")", 2,
-         ["both train model 'bad'"], _serve(lambda i: [i.cfg_for(i.good), i.cfg_for(i.good)])),
+         ["both train model 'bad'"], _serve(lambda i: [_model(i), _model(i)])),
     Case("service", "service config lists itself", "serve (models = [itself])", 2, ["names the service config"],
          _self_listed),
     Case("service", "monitor.incoming is a file", "serve (monitor.incoming = a file)", 2, ["is a file"],
-         _serve(lambda i: [i.cfg_for(i.good, f'[monitor]\nincoming = "{i.good}"\n')])),
+         _serve(lambda i: [_model(i, f'[monitor]\nincoming = "{i.good}"\n')])),
     Case("service", "an executor this build does not have", "serve --executor pool", 2, ["pool", "--executor local"],
          _serve(None, "--executor", "pool")),
     Case("service", "negative --max-batches", "serve --max-batches -5", 2, ["--max-batches"],
          _serve(None, "--max-batches", "-5")),
+    Case("service", "a model config without [registry] path", "serve (model without [registry])", 2,
+         ["has no [registry] path"], _serve(lambda i: [i.cfg_for(i.good)])),
+    Case("service", "a model config whose data.train does not exist", "serve (data.train = nosuch.h5)", 2,
+         ["data.train", "nosuch.h5", "does not exist"], _serve(_nodata)),
+    Case("service", "a model config train would refuse", "serve --set train.lr=-1", 2, ["train.lr"],
+         _serve(None, "--set", "train.lr=-1")),
+    Case("service", "state folder is a file", "serve (service.state = a file)", 2, ["is a file"],
+         lambda i: i.run(["serve", "--config", _svc(i, extra="")] + ["--set", f"service.state={i.good}"])),
+    Case("service", "a stray argument", "serve extra", 2, ["unexpected argument 'extra'"],
+         _serve(None, "extra")),
     Case("service", "signal for a model the service does not keep", "signal --model nosuch", 2,
          ["not in service.models"],
          lambda i: i.run(["signal", "--config", _svc(i), "--model", "nosuch", "--reason", "x"])),

@@ -151,9 +151,18 @@ def drift_run(module_workspace):
             dst["labels"] = src["labels"][()]
             dst.attrs["feature_names"] = [f"other{i}" for i in range(src["features"].shape[1])]
         s.drop(module_workspace.path("renamed.h5"))
+        with h5py.File(s.batch(1), "r") as src:
+            x, y, names = src["features"][()], src["labels"][()], src.attrs["feature_names"]
+        for name, xx, yy in (("nanlabels.h5", x, np.full_like(y, np.nan)),  # cannot be trained on
+                             ("broken.h5", np.where(np.arange(x.shape[1]) == 0, np.nan, x), y)):  # pipeline bug
+            with h5py.File(module_workspace.path(name), "w") as dst:
+                dst["features"] = xx.astype(np.float32)
+                dst.attrs["feature_names"] = names
+                dst["labels"] = yy
+            s.drop(module_workspace.path(name))
         s.drop(s.batch(2))
-        p = s.serve("--max-batches", "4")
-        assert p.returncode == 0, must_msg(p, "driftrun serve --max-batches 4")
+        p = s.serve("--max-batches", "6")
+        assert p.returncode == 0, must_msg(p, "driftrun serve --max-batches 6")
         return s, p
     return module_workspace.once("drift", run)
 
@@ -187,13 +196,23 @@ def test_clean_batch_no_retrain_drifted_batch_one_promoted_retrain(drift_run):
 def test_unreadable_and_renamed_batches_quarantined_with_reason(drift_run):
     s, _ = drift_run
     q = {os.path.basename(r["file"]): r for r in s.rows("SELECT * FROM batches WHERE decision = 'quarantined'")}
-    assert sorted(q) == ["bad.h5", "renamed.h5"]
+    assert sorted(q) == ["bad.h5", "nanlabels.h5", "renamed.h5"]
+    assert "label" in q["nanlabels.h5"]["reason"] and "training window" in q["nanlabels.h5"]["reason"]
     for name in q:
         moved = s.ws.path("state", "quarantine", "demo", name)
         assert os.path.isfile(moved) and not os.path.exists(s.ws.path("incoming", name))
         reason = open(moved + ".reason").read()
         assert reason.strip() == q[name]["reason"]
     assert "other0" in q["renamed.h5"]["reason"] or "column" in q["renamed.h5"]["reason"]
+
+
+def test_a_broken_feature_is_a_quality_problem_not_a_retrain(drift_run):
+    s, _ = drift_run
+    b = s.rows("SELECT * FROM batches WHERE file LIKE '%broken.h5'")[0]
+    assert b["decision"] == "quality" and b["action"] == "none" and not b["drifted"], b["reason"]
+    assert "data quality" in b["reason"] and "missing" in b["reason"]
+    v = {r["version"]: r for r in s.versions()}
+    assert not any("broken.h5" in w for w in v[2]["service"]["window"])
 
 
 def test_status_json_reports_models_batches_and_jobs(drift_run):
@@ -203,7 +222,7 @@ def test_status_json_reports_models_batches_and_jobs(drift_run):
     st = json.loads(p.stdout)
     m = st["models"][0]
     assert m["name"] == "demo" and m["production"] == 2
-    assert len(m["batches"]) == 4 and [j["state"] for j in m["jobs"]] == ["promoted", "promoted"]
+    assert len(m["batches"]) == 6 and [j["state"] for j in m["jobs"]] == ["promoted", "promoted"]
     p = s.ws.run(["status", "--config", s.config])
     assert p.returncode == 0 and "production demo:2" in p.stdout, must_msg(p, "status")
 
