@@ -232,7 +232,8 @@ Status Service::Step() {
   DRIFTRUN_RETURN_IF_ERROR(AdvanceJobs());
   // Drifted batches left pending (they arrived while a job ran, or a hold has
   // expired) queue the next retrain without waiting for another batch.
-  for (const ModelEntry& m : ctx_->setup->models) DRIFTRUN_RETURN_IF_ERROR(Recheck(m, now));
+  const double after = ctx_->clock->Seconds();  // jobs may have ended since `now`
+  for (const ModelEntry& m : ctx_->setup->models) DRIFTRUN_RETURN_IF_ERROR(Recheck(m, after));
   return Status::Ok();
 }
 

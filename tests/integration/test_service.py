@@ -89,12 +89,13 @@ class Svc:
     def serve(self, *args, env=None, timeout=300):
         return self.ws.run(["serve", "--config", self.config] + list(args), env=env, timeout=timeout)
 
-    def serve_bg(self, *args, env=None):
+    def serve_bg(self, *args, env=None, session=False):
         full = dict(os.environ)
         full.update(env or {})
         log = open(self.ws.path("serve-bg.log"), "a")
         return subprocess.Popen([self.ws.driftrun, "serve", "--config", self.config] + list(args),
-                                cwd=self.ws.tmp, env=full, stdout=log, stderr=subprocess.STDOUT)
+                                cwd=self.ws.tmp, env=full, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=session)
 
     def db(self):
         c = sqlite3.connect(self.ws.path("state", "journal.db"))
@@ -335,11 +336,11 @@ def straight_job(driftrun_paths, tmp_path_factory):
     return final_weights(ws.path("state", "jobs", "1", "run"))
 
 
-@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "SIGINT to the process group"])
 def test_stopped_during_a_job_resumes_to_the_uninterrupted_weights(workspace, straight_job, how):
     s = Svc(workspace, ("--batches", "1"), epochs=60, every=100)
     s.drop(s.batch(1))
-    proc = s.serve_bg("--max-batches", "1")
+    proc = s.serve_bg("--max-batches", "1", session=True)
     try:
         s.wait("SELECT id FROM jobs WHERE state = 'running' AND handle != ''", "the job", proc)
         ck = workspace.path("state", "jobs", "1", "run", "checkpoints")
@@ -347,12 +348,15 @@ def test_stopped_during_a_job_resumes_to_the_uninterrupted_weights(workspace, st
         while not (os.path.isdir(ck) and any(f.endswith(".json") for f in os.listdir(ck))):
             assert time.time() - t0 < 120, "no checkpoint"
             time.sleep(0.05)
-        proc.send_signal(getattr(signal, how))
+        if how.endswith("process group"):
+            os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the service's whole group
+        else:
+            proc.send_signal(getattr(signal, how))
         code = proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
-    if how == "SIGTERM":
+    if how != "SIGKILL":
         assert code == 0, open(workspace.path("serve-bg.log")).read()[-3000:]
         job = s.rows("SELECT * FROM jobs WHERE id = 1")[0]
         assert job["state"] == "running" and "a restart continues it" in job["reason"], job
@@ -365,6 +369,55 @@ def test_stopped_during_a_job_resumes_to_the_uninterrupted_weights(workspace, st
     assert sorted(straight_job) == sorted(b)
     for k in straight_job:
         assert np.array_equal(straight_job[k], b[k]), k
+
+
+def test_drift_during_a_running_job_queues_the_next_retrain_when_it_ends(workspace):
+    s = Svc(workspace, ("--batches", "2", "--drift", "mean", "--drift-from", "1", "--drift-magnitude", "1.0"),
+            epochs=60, every=100)
+    proc = s.serve_bg("--max-batches", "2")
+    try:
+        s.wait("SELECT id FROM jobs WHERE state = 'promoted'", "the initial model", proc)
+        s.drop(s.batch(1))
+        s.wait("SELECT id FROM jobs WHERE id = 2 AND state = 'running' AND handle != ''", "job 2 to run", proc)
+        s.drop(s.batch(2))
+        assert proc.wait(timeout=300) == 0, open(workspace.path("serve-bg.log")).read()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    b2 = s.rows("SELECT * FROM batches WHERE file LIKE '%batch-002.h5'")[0]
+    assert b2["action"] == "merge" and "count again when it ends" in b2["reason"], b2["reason"]
+    jobs = s.rows("SELECT * FROM jobs ORDER BY id")
+    assert [j["trigger"] for j in jobs] == ["initial", "drift", "drift"], jobs
+    assert any(w.endswith("batch-002.h5") for w in json.loads(jobs[2]["spec"])["window_batches"])
+    assert not any(w.endswith("batch-002.h5") for w in json.loads(jobs[1]["spec"])["window_batches"])
+
+
+def test_an_approval_after_production_moved_promotes_nothing(workspace):
+    s = Svc(workspace, ("--batches", "1", "--drift", "mean", "--drift-from", "1", "--drift-magnitude", "1.0"))
+    reg = ["--registry", workspace.path("registry")]
+    proc = s.serve_bg("--set", "retrain.promote=approval")
+    try:
+        def approve(v):
+            p = workspace.run(["registry", "approve", f"demo:{v}", "--by", "ann"] + reg)
+            assert p.returncode == 0, must_msg(p, f"approve demo:{v}")
+
+        s.wait("SELECT id FROM jobs WHERE id = 1 AND reason LIKE 'waiting for approval%'", "job 1", proc)
+        approve(1)
+        s.wait("SELECT id FROM jobs WHERE id = 1 AND state = 'promoted'", "demo:1 in production", proc)
+        s.drop(s.batch(1))
+        s.wait("SELECT id FROM jobs WHERE id = 2 AND reason LIKE 'waiting for approval%'", "job 2", proc)
+        assert workspace.run(["signal", "--config", s.config, "--model", "demo", "--reason", "r"]).returncode == 0
+        s.wait("SELECT id FROM jobs WHERE id = 3 AND reason LIKE 'waiting for approval%'", "job 3", proc)
+        approve(3)
+        s.wait("SELECT id FROM jobs WHERE id = 3 AND state = 'promoted'", "demo:3 in production", proc)
+        approve(2)  # stale: evaluated against demo:1
+        job = s.wait("SELECT * FROM jobs WHERE id = 2 AND state IN ('promoted', 'rejected')", "job 2's end", proc)[0]
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert job["state"] == "rejected" and "production moved to demo:3" in job["reason"], job["reason"]
+    assert "production" in {r["version"]: r for r in s.versions()}[3]["aliases"]
 
 
 def test_approval_mode_waits_for_registry_approve(workspace):
