@@ -58,7 +58,16 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
   for (size_t i = 0; i < train.size(); ++i) list += (i ? ", " : "") + TomlString(train[i]);
   list += "]";
   std::vector<std::string> over = {list, "registry.register=false", "export.onnx=false"};
-  const bool warm = m.warm_start && prod->version > 0 && !prod->checkpoint_path.empty();
+  bool warm = m.warm_start && prod->version > 0 && !prod->checkpoint_path.empty();
+  // Production's weights only fit the architecture they were trained with: a
+  // changed [model] section trains from scratch (recorded in the spec).
+  std::vector<std::string> changed;
+  if (warm) {
+    for (const std::string& d : prod->config.Differences(m.cfg)) {
+      if (d.rfind("model.", 0) == 0) changed.push_back(d);
+    }
+    warm = changed.empty();
+  }
   if (warm) over.push_back("train.init_from=" + TomlString(prod->checkpoint_path));
   DRIFTRUN_ASSIGN_OR_RETURN(
       Config c, Config::FromString(m.cfg.ToToml(), "job " + std::to_string(j->id) + " config", over));
@@ -67,6 +76,12 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
              {"window_batches", window},
              {"base_version", prod->version},
              {"warm_from", warm ? prod->checkpoint_path : ""}};
+  if (!changed.empty()) {
+    j->spec["cold_start"] = "the model's [model] section differs from production " + m.name + ":" +
+                            std::to_string(prod->version) + "'s (" + Join(changed, "; ") +
+                            "): trained from scratch";
+    if (ctx.say) ctx.say("job " + std::to_string(j->id) + ": " + j->spec["cold_start"].get<std::string>());
+  }
   return Status::Ok();
 }
 

@@ -320,6 +320,19 @@ def test_signal_queues_a_retrain_and_a_worse_challenger_is_not_promoted(workspac
     v = {r["version"]: r for r in s.versions()}
     assert len(v) == 3 and "production" not in v[3]["aliases"] and "candidate" in v[3]["aliases"]
     assert v[3]["verdict"]["promote"] is False
+    # Another architecture cannot start from production's weights: from scratch, said so.
+    assert workspace.run(["signal", "--config", s.config, "--model", "demo", "--reason", "wider"]).returncode == 0
+    proc = s.serve_bg("--set", "model.hidden=[24]")
+    try:
+        job = s.wait("SELECT * FROM jobs WHERE id = 4 AND state IN ('promoted', 'rejected', 'failed')",
+                     "the job with another architecture", proc)[0]
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    spec = json.loads(job["spec"])
+    assert job["state"] != "failed", job["reason"]
+    assert spec["warm_from"] == "" and "model.hidden" in spec["cold_start"], spec
 
 
 # ---- crash safety
