@@ -130,4 +130,15 @@ void FileLock::Release() {
   fd_ = -1;
 }
 
+std::string LiveLockHolder(const std::string& path) {
+  auto text = ReadFile(path, 4096);
+  if (!text.ok()) return "";
+  std::string t = text.value();
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  const std::string host = Field(t, "host"), pid = Field(t, "pid");
+  if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos || pid.size() > 9) return "";
+  if (host != HostName()) return t;
+  return ::kill(std::atoi(pid.c_str()), 0) == 0 && !IsZombie(pid) ? t : "";
+}
+
 }  // namespace driftrun

@@ -43,4 +43,10 @@ class FileLock {
 // "host=<hostname> pid=<pid>" of the calling process, as lock files record it.
 std::string LockOwnerText();
 
+// The owner text of the lock file at `path` when it names a live process on
+// this host (or any process on another host, which cannot be checked); ""
+// when there is no lock file or its process has died. Reads only: never
+// takes the lock, so it cannot get in the way of its holder.
+std::string LiveLockHolder(const std::string& path);
+
 }  // namespace driftrun

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/clock.h"
+#include "common/file_lock.h"
 #include "common/file_util.h"
 #include "common/text.h"
 #include "runner/commands.h"
@@ -193,12 +194,16 @@ int RunStatus(int argc, char** argv) {
   auto sigs = jn.value()->PendingSignals();
   if (!sigs.ok()) return ReportStatus("status", sigs.status());
   out["pending_signals"] = sigs.value().size();
+  const std::string holder = LiveLockHolder(setup.value().state + "/service.lock");
+  out["service"] = {{"running", !holder.empty()}, {"holder", holder}};
   if (FLAGS_json) {
     std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
   }
-  std::cout << "state " << EscapeForConsole(out["state"].get<std::string>()) << " (" << out["pending_signals"]
-            << " signal(s) waiting for the service)\n";
+  std::cout << "state " << EscapeForConsole(out["state"].get<std::string>()) << "; service "
+            << (holder.empty() ? "not running (running jobs continue when it starts again)"
+                               : "running (" + EscapeForConsole(holder) + ")")
+            << "; " << out["pending_signals"] << " signal(s) waiting for it\n";
   for (const auto& m : models) PrintModel(m, now);
   return 0;
 }

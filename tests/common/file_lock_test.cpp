@@ -73,6 +73,26 @@ TEST(FileLock, LockOfADeadProcessIsTakenOverWithAWarning) {
   EXPECT_EQ(ReadFile(p).value(), LockOwnerText() + "\n");
 }
 
+TEST(FileLock, LiveLockHolderNamesOnlyALiveHolder) {
+  const std::string p = FreshDir("live") + "/service.lock";
+  EXPECT_EQ(LiveLockHolder(p), "") << "no lock file";
+  const int rc = InChild([&] {
+    std::string w;
+    auto l = FileLock::Acquire(p, "x", &w);
+    if (!l.ok()) return 1;
+    ::_exit(0);  // dies holding it (kill -9): the file stays
+  });
+  ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(PathExists(p));
+  EXPECT_EQ(LiveLockHolder(p), "") << "its process has died";
+  std::string w;
+  auto l = FileLock::Acquire(p, "x", &w);
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(LiveLockHolder(p), LockOwnerText());
+  l.value().Release();
+  EXPECT_EQ(LiveLockHolder(p), "") << "released";
+}
+
 TEST(FileLock, MovedLockIsReleasedOnce) {
   const std::string p = FreshDir("moved") + "/run.lock";
   std::string warning;

@@ -223,6 +223,7 @@ def test_status_json_reports_models_batches_and_jobs(drift_run):
     st = json.loads(p.stdout)
     m = st["models"][0]
     assert m["name"] == "demo" and m["production"] == 2
+    assert st["service"]["running"] is False
     assert len(m["batches"]) == 6 and [j["state"] for j in m["jobs"]] == ["promoted", "promoted"]
     p = s.ws.run(["status", "--config", s.config])
     assert p.returncode == 0 and "production demo:2" in p.stdout, must_msg(p, "status")
@@ -291,6 +292,9 @@ def test_signal_queues_a_retrain_and_a_worse_challenger_is_not_promoted(workspac
     proc = s.serve_bg()
     try:
         s.wait("SELECT id FROM jobs WHERE state = 'promoted'", "the initial model", proc)
+        p = workspace.run(["status", "--config", s.config, "--json"])
+        assert json.loads(p.stdout)["service"]["running"] is True, p.stdout
+        assert f"pid={proc.pid}" in json.loads(p.stdout)["service"]["holder"]
         p = workspace.run(["signal", "--config", s.config, "--model", "dmeo", "--reason", "typo"])
         assert p.returncode == 2 and "demo" in p.stderr, must_msg(p, "signal to an unknown model")
         p = workspace.run(["signal", "--config", s.config, "--model", "demo", "--reason", "new labels",
