@@ -14,6 +14,7 @@
 #include "common/text.h"
 #include "runner/commands.h"
 #include "scheduler/replay.h"
+#include "trainers/run_log.h"
 
 DECLARE_string(config);
 DECLARE_string(model);
@@ -66,16 +67,6 @@ std::string Num(double v) {
   return buf;
 }
 
-nlohmann::json LastLine(const std::string& path) {
-  auto text = ReadFile(path);
-  if (!text.ok()) return nullptr;
-  std::string s = text.value();
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  const size_t nl = s.rfind('\n');
-  nlohmann::json j = nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1), nullptr, false);
-  return j.is_discarded() ? nlohmann::json() : j;
-}
-
 nlohmann::json JobJson(const JobRecord& j) {
   nlohmann::json o = {{"id", j.id},
                       {"model", j.model},
@@ -90,7 +81,7 @@ nlohmann::json JobJson(const JobRecord& j) {
                       {"run_dir", j.run_dir},
                       {"reason", j.reason},
                       {"verdict", j.verdict}};
-  if (!j.run_dir.empty()) o["progress"] = LastLine(j.run_dir + "/metrics.jsonl");
+  if (!j.run_dir.empty()) o["progress"] = LastJsonLine(j.run_dir + "/metrics.jsonl");
   return o;
 }
 

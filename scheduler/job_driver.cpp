@@ -9,6 +9,7 @@
 #include "scheduler/evaluation.h"
 #include "scheduler/local_executor.h"
 #include "scheduler/register_run.h"
+#include "trainers/run_log.h"
 
 namespace driftrun {
 namespace {
@@ -153,12 +154,7 @@ std::string LastLogLine(const std::string& log) {
 // failure when it was signalled itself (SIGTERM or SIGINT to its process
 // group), although every rank checkpointed and exited 0.
 bool StoppedAtCheckpoint(const std::string& run_dir) {
-  auto text = ReadFile(run_dir + "/events.jsonl");
-  if (!text.ok()) return false;
-  std::string s = text.value();
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  const size_t nl = s.rfind('\n');
-  nlohmann::json e = nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1), nullptr, false);
+  const nlohmann::json e = LastJsonLine(run_dir + "/events.jsonl");
   return e.is_object() && e.value("event", "") == "stop";
 }
 

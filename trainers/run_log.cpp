@@ -1,14 +1,24 @@
 #include "trainers/run_log.h"
 
-#include <chrono>
+#include <cmath>
 
+#include "common/clock.h"
 #include "common/file_util.h"
 
 namespace driftrun {
 
 double UnixTime() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count() / 1000.0;
+  return std::floor(WallClock().Seconds() * 1000) / 1000.0;
+}
+
+nlohmann::json LastJsonLine(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return nullptr;
+  std::string s = text.value();
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  const size_t nl = s.rfind('\n');
+  nlohmann::json j = nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1), nullptr, false);
+  return j.is_discarded() ? nlohmann::json() : j;
 }
 
 Status RunLog::Event(const std::string& event, nlohmann::json fields) const {

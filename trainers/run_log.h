@@ -43,4 +43,8 @@ inline nlohmann::json JsonNumberOrNull(double v) {
 // Seconds since the epoch with millisecond precision, for event timestamps.
 double UnixTime();
 
+// The last line of a run's .jsonl file (events.jsonl, metrics.jsonl) as JSON;
+// null when the file is missing or empty or its last line is torn.
+nlohmann::json LastJsonLine(const std::string& path);
+
 }  // namespace driftrun
