@@ -42,6 +42,9 @@ class MpiCommunicator : public Communicator {
   Status Broadcast(void* buf, size_t count, DType dtype, int root) override;
   Status Barrier() override;
   MPI_Comm comm() const { return comm_; }
+  // The deadline of later collectives (a kept group communicator takes each
+  // job's dist.timeout_s).
+  void set_timeout_s(double timeout_s) { timeout_s_ = timeout_s; }
 
   // What one pending collective is, for the deadline message.
   struct Pending {

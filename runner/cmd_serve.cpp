@@ -1,5 +1,6 @@
 // driftrun serve: the retraining service (scheduler/service.h) with the local
-// executor; driftrun signal: a retrain asked for by hand, through the journal.
+// executor, or under mpirun with the pool executor (runner/serve_pool.h);
+// driftrun signal: a retrain asked for by hand, through the journal.
 #include <gflags/gflags.h>
 #include <unistd.h>
 
@@ -14,9 +15,14 @@
 #include "common/file_util.h"
 #include "common/text.h"
 #include "runner/commands.h"
+#include "runner/serve_pool.h"
 #include "runner/signals.h"
 #include "scheduler/local_executor.h"
 #include "scheduler/service.h"
+
+#ifndef DRIFTRUN_VERSION
+#define DRIFTRUN_VERSION "unknown"
+#endif
 
 DECLARE_string(config);
 DECLARE_string(model);
@@ -32,9 +38,14 @@ namespace driftrun {
 const CommandSpec kServeSpec = {
     "serve",
     "the retraining service: watch incoming batches, retrain on drift, gate and promote",
-    "driftrun serve --config SERVICE.toml [--executor local] [--max-batches N] [--set section.key=value ...]",
+    "driftrun serve --config SERVICE.toml [--executor local] [--max-batches N] [--set section.key=value "
+    "...]\n"
+    "       mpirun -np N driftrun serve --config SERVICE.toml --executor pool ...",
     {{"config", "the service config: [service] models = [experiment configs], state, poll_s, ..."},
-     {"executor", "where jobs run (default service.executor): local = an mpirun child process per job"},
+     {"executor",
+      "where jobs run (default service.executor): local = an mpirun child process per job; pool = the "
+      "worker ranks 1..N-1 of the service's own MPI world (start it with mpirun -np N; rank 0 is the "
+      "master)"},
      {"max_batches",
       "stop once this many batches are in the journal and every job has ended (default service.max_batches; "
       "0 = run until SIGTERM)"},
@@ -104,14 +115,18 @@ Status NoPositional(const ParsedArgs& args) {
                        "'; every input is a flag (see --help)");
 }
 
-Status Serve(const ServiceSetup& setup, const std::string& executor, int64_t max_batches) {
-  DRIFTRUN_RETURN_IF_ERROR(CheckState(setup));
-  if (executor != "local") {
-    return Status::Usage(
-        "executor '" + executor +
-        "' is not available in this build; use --executor local (the pool and Slurm executors "
-        "are being built)");
+Status CheckExecutor(const std::string& executor) {
+  if (executor == "local" || executor == "pool") return Status::Ok();
+  if (executor == "slurm") {
+    return Status::Usage("executor 'slurm' is not available in this build yet; use --executor local or pool");
   }
+  return Status::Usage("unknown executor '" + EscapeForConsole(executor) +
+                       "'; choose local (an mpirun child per job) or pool (mpirun -np N driftrun serve "
+                       "--executor pool: jobs on the worker ranks)");
+}
+
+Status Serve(const ServiceSetup& setup, Executor& exec, int64_t max_batches, const std::atomic<int>* stop) {
+  const std::string executor = exec.name();
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(setup.state));
   std::string warning;
   std::vector<FileLock> locks;  // the state folder, and each model (two services never keep one model)
@@ -134,17 +149,16 @@ Status Serve(const ServiceSetup& setup, const std::string& executor, int64_t max
     Say("warning: service.metrics is not served by this build (it comes with the pool executor); ignored");
   }
   DRIFTRUN_ASSIGN_OR_RETURN(auto journal, Journal::Open(setup.Journal(), true));
-  LocalExecutor local(LocalOptions());
   ServiceContext ctx;
   ctx.setup = &setup;
   ctx.journal = journal.get();
-  ctx.executor = &local;
+  ctx.executor = &exec;
   ctx.clock = &WallClock();
   ctx.say = Say;
   ctx.max_jobs = setup.cfg.Int("service.max_jobs");
-  ctx.max_ranks = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ctx.max_ranks =
+      exec.Ranks() > 0 ? exec.Ranks() : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   Service service(&ctx);
-  const std::atomic<int>* stop = InstallStopHandlers();
   Say("serving " + std::to_string(setup.models.size()) + " model(s) [" + Join(setup.Names(), ", ") +
       "]; state " + setup.state + "; executor " + executor + "; poll every " +
       FormatDouble(setup.cfg.Float("service.poll_s")) + " s" +
@@ -182,9 +196,24 @@ int RunServe(int argc, char** argv) {
   if (FLAGS_max_batches >= 0) args.sets.push_back("service.max_batches=" + std::to_string(FLAGS_max_batches));
   auto setup = ServiceSetup::Load(FLAGS_config, args.sets);
   if (!setup.ok()) return ReportStatus("serve", setup.status());
-  const std::string executor =
-      FLAGS_executor.empty() ? setup.value().cfg.Str("service.executor") : FLAGS_executor;
-  return ReportStatus("serve", Serve(setup.value(), executor, setup.value().cfg.Int("service.max_batches")));
+  const ServiceSetup& su = setup.value();
+  const std::string executor = FLAGS_executor.empty() ? su.cfg.Str("service.executor") : FLAGS_executor;
+  Status st = CheckExecutor(executor);
+  if (st.ok()) st = CheckState(su);
+  if (!st.ok()) return ReportStatus("serve", st);
+  const std::atomic<int>* stop = InstallStopHandlers();
+  const int64_t max_batches = su.cfg.Int("service.max_batches");
+  if (executor == "pool") {
+    ServePoolArgs a;
+    a.setup = &su;
+    a.serve = [&](Executor& exec) { return Serve(su, exec, max_batches, stop); };
+    a.say = Say;
+    a.stop = stop;
+    a.code_version = DRIFTRUN_VERSION;
+    return ServePool(a, &argc, &argv);
+  }
+  LocalExecutor local(LocalOptions());
+  return ReportStatus("serve", Serve(su, local, max_batches, stop));
 }
 
 int RunSignal(int argc, char** argv) {

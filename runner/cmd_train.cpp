@@ -120,6 +120,8 @@ std::string RelaunchCommand(const char* argv0, int ranks, const std::vector<std:
   return c;
 }
 
+}  // namespace
+
 // Test hooks (tests/integration/test_resume.py, test_deadline.py): on rank
 // DRIFTRUN_FAULT_RANK (default the last), before step K:
 // DRIFTRUN_FAULT_SIGNAL_AT_STEP=K raises SIGTERM; DRIFTRUN_FAULT_SLEEP_AT_STEP=K
@@ -136,8 +138,6 @@ FaultInjection FaultFromEnv() {
   if (rank && *rank) f.rank = std::atoi(rank);
   return f;
 }
-
-}  // namespace
 
 int RunTrain(int argc, char** argv) {
   ParsedArgs args;

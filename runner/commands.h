@@ -43,4 +43,9 @@ int RunReplay(int argc, char** argv);
 
 const std::vector<Subcommand>& Subcommands();
 
+// Test hooks shared by `train` and the pool's workers (cmd_train.cpp):
+// DRIFTRUN_FAULT_SIGNAL_AT_STEP, DRIFTRUN_FAULT_SLEEP_AT_STEP, _SLEEP_S, _RANK.
+struct FaultInjection;
+FaultInjection FaultFromEnv();
+
 }  // namespace driftrun

@@ -50,6 +50,11 @@ class Executor {
   virtual void Stop(const std::string& handle) = 0;
   // Jobs running now (launched and not yet seen exited by Poll).
   virtual int Running() const = 0;
+  // Whether a job of `ranks` ranks could start now (the pool: that many
+  // workers are free; a job starts with all its ranks or not at all).
+  virtual bool CanStart(int ranks) const { return true; }
+  // The most ranks one job can get (the pool's size); 0: no limit known here.
+  virtual int Ranks() const { return 0; }
 };
 
 }  // namespace driftrun

@@ -95,6 +95,11 @@ bool RunFolderBusy(const std::string& run_dir) {
   return !lock.ok();
 }
 
+int JobRanks(const ServiceContext& ctx, const ModelEntry& m) {
+  const int ranks = static_cast<int>(m.ranks);
+  return ctx.max_ranks > 0 ? std::min(ranks, ctx.max_ranks) : ranks;
+}
+
 Status Launch(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, const std::string& why) {
   const std::string dir = ctx.setup->state + "/jobs/" + std::to_string(j->id);
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir));
@@ -104,10 +109,9 @@ Status Launch(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, const std:
   }
   j->run_dir = dir + "/run";
   if (RunFolderBusy(j->run_dir)) return Status::Ok();  // wait for the earlier process to let go
-  int ranks = static_cast<int>(m.ranks);
+  const int ranks = JobRanks(ctx, m);
   std::string capped;
-  if (ctx.max_ranks > 0 && ranks > ctx.max_ranks) {
-    ranks = ctx.max_ranks;
+  if (ranks < m.ranks) {
     capped = " (retrain.ranks " + std::to_string(m.ranks) + " capped to the executor's " +
              std::to_string(ctx.max_ranks) + ")";
   }
@@ -190,7 +194,8 @@ Status Running(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
     return Status::Ok();
   }
   if (p.phase == JobPhase::kLost) {
-    if (ctx.stopping || ctx.executor->Running() >= ctx.max_jobs) return Status::Ok();
+    if (ctx.stopping || ctx.executor->Running() >= ctx.max_jobs || !ctx.executor->CanStart(JobRanks(ctx, m)))
+      return Status::Ok();
     return Launch(ctx, m, j, "relaunched: the service restarted while it ran");
   }
   return OnExit(ctx, m, j, p.exit_code);
@@ -335,7 +340,13 @@ Status AdvanceJob(ServiceContext& ctx, JobRecord j) {
     const JobState before = j.state;
     switch (j.state) {
       case JobState::kQueued:
-        if (ctx.stopping || ctx.executor->Running() >= ctx.max_jobs) return Status::Ok();
+        // In queue order (priority, then age): a job that cannot start holds
+        // back the ones behind it, so a large job is not starved by small ones.
+        if (ctx.stopping || ctx.queue_blocked || ctx.executor->Running() >= ctx.max_jobs ||
+            !ctx.executor->CanStart(JobRanks(ctx, *m))) {
+          ctx.queue_blocked = true;
+          return Status::Ok();
+        }
         DRIFTRUN_RETURN_IF_ERROR(Launch(ctx, *m, &j, "started"));
         return Status::Ok();
       case JobState::kRunning: DRIFTRUN_RETURN_IF_ERROR(Running(ctx, *m, &j)); break;

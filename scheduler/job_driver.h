@@ -48,8 +48,9 @@ struct ServiceContext {
   ProductionCache production;
   std::function<void(const std::string&)> say;  // one line to the service's log
   int64_t max_jobs = 1;
-  int max_ranks = 0;      // > 0: the executor's ranks (retrain.ranks is capped to it)
-  bool stopping = false;  // shutting down: launch nothing, stop what runs
+  int max_ranks = 0;           // > 0: the executor's ranks (retrain.ranks is capped to it)
+  bool stopping = false;       // shutting down: launch nothing, stop what runs
+  bool queue_blocked = false;  // this pass: a queued job could not start, so none behind it starts
   std::set<std::string> stop_sent;
 };
 

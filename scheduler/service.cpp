@@ -208,6 +208,7 @@ Status Service::AdvanceJobs() {
   std::stable_sort(jobs.begin(), jobs.end(), [](const JobRecord& a, const JobRecord& b) {
     return (a.state != JobState::kQueued) > (b.state != JobState::kQueued);
   });
+  ctx_->queue_blocked = false;
   for (const JobRecord& j : jobs) DRIFTRUN_RETURN_IF_ERROR(AdvanceJob(*ctx_, j));
   return Status::Ok();
 }

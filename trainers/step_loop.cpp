@@ -16,8 +16,9 @@ namespace {
 // Forward, backward, all-reduce of gradients and the step's loss, optimizer
 // step. Returns the global batch's mean loss, and whether any rank asked to stop.
 Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const torch::Tensor& idx,
-                 LoopState* st, double* gloss, bool* stop) {
+                 LoopState* st, double* gloss, bool* stop, double* reduce_s) {
   const TrainOptions& o = s.o;
+  const Clock& clock = *hooks.clock;
   const int64_t step = st->at.step;
   torch::Tensor x = AsInput(s.shard_x.index_select(0, idx)), y = s.shard_y.index_select(0, idx);
   // Dropout masks follow each sample's row in the file, not the rank.
@@ -28,7 +29,9 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
   torch::Tensor loss = loss_sum / plan.loss_denom;
   if (s.reducer) s.reducer->Prepare();
   loss.backward();
+  const double r0 = clock.Seconds();
   if (s.reducer) DRIFTRUN_RETURN_IF_ERROR(s.reducer->Finish());
+  *reduce_s = clock.Seconds() - r0;
 
   // One small all-reduce per step carries the loss and any stop request.
   std::vector<double> agg = {loss_sum.item<double>(), hooks.stop && hooks.stop->load() ? 1.0 : 0.0};
@@ -125,9 +128,10 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
       MaybeFireFault(s, hooks.fault, at.step);
       const int64_t k = b - first_batch;
       torch::Tensor idx = epoch_idx.narrow(0, lb.offsets[k], lb.offsets[k + 1] - lb.offsets[k]);
-      double gloss = 0;
+      double gloss = 0, reduce_s = 0;
       bool stop = false;
-      DRIFTRUN_RETURN_IF_ERROR(TrainStep(s, plan, hooks, idx, st, &gloss, &stop));
+      const double ts = clock.Seconds();
+      DRIFTRUN_RETURN_IF_ERROR(TrainStep(s, plan, hooks, idx, st, &gloss, &stop, &reduce_s));
       ++at.step;
       ++st->steps_run;
       ++b;
@@ -144,6 +148,17 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
         hooks.report->Progress(at.epoch, plan.epochs, b, plan.batches,
                                at.epoch_loss_sum / at.epoch_loss_steps,
                                steps_this_epoch * o.batch_size / std::max(1e-9, clock.Seconds() - te));
+      }
+      if (hooks.on_step) {
+        StepProgress p;
+        p.step = at.step;
+        p.total_steps = plan.total_steps;
+        p.epoch = at.epoch;
+        p.loss = gloss;
+        p.step_s = clock.Seconds() - ts;
+        p.allreduce_s = reduce_s;
+        p.samples_per_s = steps_this_epoch * o.batch_size / std::max(1e-9, clock.Seconds() - te);
+        hooks.on_step(p);
       }
       if (stop) {
         st->stopped = true;

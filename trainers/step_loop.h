@@ -39,7 +39,8 @@ struct LoopHooks {
   // Collective: writes a checkpoint of the current weights at position `at`.
   std::function<Status(const LoopPosition& at)> save;
   TrainReporter* report = nullptr;
-  const std::atomic<int>* stop = nullptr;  // set by a signal handler
+  const std::atomic<int>* stop = nullptr;            // set by a signal handler
+  std::function<void(const StepProgress&)> on_step;  // TrainRequest::on_step
   FaultInjection fault;
   const Clock* clock = nullptr;  // null: SteadyClock()
   double start_s = 0;            // clock reading at the start of the run (wall_s)

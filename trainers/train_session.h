@@ -26,6 +26,7 @@
 #include "trainers/preprocess.h"
 #include "trainers/spec_model.h"
 #include "trainers/train_options.h"
+#include "trainers/trainer.h"
 
 namespace driftrun {
 
@@ -60,7 +61,9 @@ struct Session {
 Status OpenTrainingData(Session& s);
 // Picks the device and, on CUDA with several ranks (or dist.backend = nccl),
 // makes the NCCL communicator for gradients. local_rank chooses the GPU.
-Status SetupDevice(Session& s, int local_rank);
+// A non-null `device_comm` hands out the NCCL communicator instead (kept by
+// the caller across runs).
+Status SetupDevice(Session& s, int local_rank, const DeviceCommFactory& device_comm);
 // Collective. Reads this rank's contiguous shard of the training file (one
 // hyperslab) into s.shard.
 Status ReadShard(Session& s);

@@ -102,7 +102,7 @@ int DefaultThreads(int local_size) {
   return std::max(1, hw / std::max(1, local_size));
 }
 
-Status SetupDevice(Session& s, int local_rank) {
+Status SetupDevice(Session& s, int local_rank, const DeviceCommFactory& device_comm) {
   const std::string& want = s.o.device;
   bool cuda = torch::cuda::is_available();
   if (want == "cuda" && !cuda) {
@@ -118,7 +118,11 @@ Status SetupDevice(Session& s, int local_rank) {
 #ifdef DRIFTRUN_WITH_CUDA
   int dev = local_rank % static_cast<int>(torch::cuda::device_count());
   s.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(dev));
-  if ((s.o.backend != "mpi" && s.world->size() > 1) || s.o.backend == "nccl") {
+  if (((s.o.backend != "mpi" && s.world->size() > 1) || s.o.backend == "nccl") && device_comm) {
+    auto kept = device_comm(dev, CurrentCudaStream(dev), s.o.timeout_s);
+    if (!kept.ok()) return kept.status();
+    s.grad_comm = kept.value();
+  } else if ((s.o.backend != "mpi" && s.world->size() > 1) || s.o.backend == "nccl") {
     auto nc = NcclCommunicator::Create(*s.world, dev, CurrentCudaStream(dev), s.o.timeout_s);
     if (!nc.ok()) return nc.status();
     s.nccl = nc.take();
@@ -130,6 +134,7 @@ Status SetupDevice(Session& s, int local_rank) {
   return Status::Ok();
 #else
   (void)local_rank;
+  (void)device_comm;
   return Status::Infra(
       "this driftrun was built without CUDA (no nvcc at build time); set train.device = \"cpu\"");
 #endif

@@ -237,6 +237,7 @@ Status TrainFrom(Session& s, const TrainRequest& req, const Config& cfg, const s
   LoopHooks hooks;
   hooks.report = &rep;
   hooks.stop = req.stop;
+  hooks.on_step = req.on_step;
   hooks.fault = req.fault;
   hooks.clock = &clock;
   hooks.start_s = t0;
@@ -294,7 +295,7 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   std::vector<std::string> config_changes;
   if (!ckpt_path.empty())
     DRIFTRUN_RETURN_IF_ERROR(CheckResumeConfig(world, cfg, req, run_dir, &config_changes));
-  DRIFTRUN_RETURN_IF_ERROR(SetupDevice(s, req.local_rank));
+  DRIFTRUN_RETURN_IF_ERROR(SetupDevice(s, req.local_rank, req.device_comm));
   DRIFTRUN_RETURN_IF_ERROR(ReadShard(s));
   const bool resuming = !ckpt_path.empty();
   CheckpointState ck;

@@ -39,6 +39,22 @@ struct FaultInjection {
   std::function<void()> fire;  // null: std::raise(SIGTERM)
 };
 
+// Where a run is, after each optimizer step (TrainRequest::on_step).
+struct StepProgress {
+  int64_t step = 0;          // steps done (across resumes)
+  int64_t total_steps = 0;   // the run ends at this step
+  int64_t epoch = 0;         // 0-based
+  double loss = 0;           // the step's global mean loss
+  double step_s = 0;         // wall seconds of this step (forward to optimizer)
+  double allreduce_s = 0;    // of which waiting for the gradient all-reduce
+  double samples_per_s = 0;  // global samples/s over the current epoch so far
+};
+
+// Makes (or hands back a kept) device communicator for the ranks of the
+// world Train runs on: the pool executor keeps one NCCL communicator per rank
+// group (scheduler/pool_worker.h). Collective like NcclCommunicator::Create.
+using DeviceCommFactory = std::function<Result<Communicator*>(int device, void* stream, double timeout_s)>;
+
 struct TrainRequest {
   std::string config_path;  // for messages ("resume with ...")
   std::string run_dir;      // "" → runs/<name>-<YYYYmmdd-HHMMSS>
@@ -62,6 +78,12 @@ struct TrainRequest {
   // count); 0 local_size: unknown, taken as the world size.
   int local_rank = 0;
   int local_size = 0;
+  // Called on every rank after each optimizer step, on the thread running
+  // Train, outside any collective (the pool's heartbeat and stop check). It
+  // may set *stop; it must not call collectives on `world`.
+  std::function<void(const StepProgress&)> on_step;
+  // null: Train makes its own NCCL communicator on GPUs (and frees it).
+  DeviceCommFactory device_comm;
 };
 
 struct TrainResult {
