@@ -67,7 +67,19 @@ std::string Num(double v) {
   return buf;
 }
 
-nlohmann::json JobJson(const JobRecord& j) {
+// A running pool job's ranks and progress from the master's <state>/pool.json
+// (only while the service runs: the file is stale otherwise).
+nlohmann::json PoolJob(const nlohmann::json& pool, int64_t id, double now) {
+  if (!pool.is_object() || !pool.contains("jobs")) return nullptr;
+  const nlohmann::json& jobs = pool["jobs"];
+  auto it = jobs.find(std::to_string(id));
+  if (it == jobs.end()) return nullptr;
+  nlohmann::json e = *it;
+  e["heartbeat_age_s"] = now - e.value("last_heartbeat", now);
+  return e;
+}
+
+nlohmann::json JobJson(const JobRecord& j, const nlohmann::json& pool, double now) {
   nlohmann::json o = {{"id", j.id},
                       {"model", j.model},
                       {"state", JobStateName(j.state)},
@@ -82,6 +94,10 @@ nlohmann::json JobJson(const JobRecord& j) {
                       {"reason", j.reason},
                       {"verdict", j.verdict}};
   if (!j.run_dir.empty()) o["progress"] = LastJsonLine(j.run_dir + "/metrics.jsonl");
+  if (j.state == JobState::kRunning) {
+    nlohmann::json p = PoolJob(pool, j.id, now);
+    if (!p.is_null()) o["pool"] = p;
+  }
   return o;
 }
 
@@ -104,7 +120,7 @@ nlohmann::json BatchJson(const BatchRecord& b) {
           {"scores", b.scores}};
 }
 
-Result<nlohmann::json> ModelStatus(Journal& jn, const ModelEntry& m, double now) {
+Result<nlohmann::json> ModelStatus(Journal& jn, const ModelEntry& m, const nlohmann::json& pool, double now) {
   nlohmann::json o = {{"name", m.name}, {"config", m.config_path}, {"incoming", m.incoming}};
   DRIFTRUN_ASSIGN_OR_RETURN(int64_t prod, ProductionVersion(m.registry, m.name));
   o["production"] = prod;
@@ -124,7 +140,7 @@ Result<nlohmann::json> ModelStatus(Journal& jn, const ModelEntry& m, double now)
   DRIFTRUN_ASSIGN_OR_RETURN(auto bs, jn.Batches(m.name, FLAGS_limit));
   for (const auto& b : bs) batches.push_back(BatchJson(b));
   DRIFTRUN_ASSIGN_OR_RETURN(auto js, jn.Jobs(m.name, FLAGS_limit));
-  for (const auto& j : js) jobs.push_back(JobJson(j));
+  for (const auto& j : js) jobs.push_back(JobJson(j, pool, now));
   o["batches"] = batches;
   o["jobs"] = jobs;
   return o;
@@ -153,8 +169,18 @@ void PrintModel(const nlohmann::json& m, double now) {
               << j["trigger"].get<std::string>() << "  queued " << When(j["queued_at"]);
     if (j["version"].get<int64_t>() > 0) std::cout << "  version " << j["version"];
     const nlohmann::json& p = j.value("progress", nlohmann::json());
-    if (p.is_object() && j["state"] == "running")
+    const nlohmann::json& pool = j.value("pool", nlohmann::json());
+    if (pool.is_object()) {
+      std::string ranks;
+      for (const auto& r : pool["ranks"]) ranks += (ranks.empty() ? "" : ",") + r.dump();
+      std::cout << "  ranks " << ranks;
+      if (pool.contains("step"))
+        std::cout << "  step " << pool["step"] << "/" << pool.value("total_steps", nlohmann::json()) << "  "
+                  << Num(pool.value("samples_per_s", 0.0)) << " samples/s";
+      std::cout << "  heartbeat " << Num(pool.value("heartbeat_age_s", 0.0)) << " s ago";
+    } else if (p.is_object() && j["state"] == "running") {
       std::cout << "  epoch " << p.value("epoch", 0) << " step " << p.value("step", 0);
+    }
     std::cout << "\n      " << EscapeForConsole(j["reason"].get<std::string>()) << "\n";
   }
 }
@@ -174,10 +200,17 @@ int RunStatus(int argc, char** argv) {
   if (!jn.ok()) return ReportStatus("status", jn.status());
   const double now = WallClock().Seconds();
   nlohmann::json out = {{"state", setup.value().state}, {"journal", setup.value().Journal()}, {"now", now}};
+  const std::string holder = LiveLockHolder(setup.value().state + "/service.lock");
+  nlohmann::json pool;
+  if (!holder.empty()) {
+    auto text = ReadFile(setup.value().state + "/pool.json");
+    if (text.ok()) pool = nlohmann::json::parse(text.value(), nullptr, false);
+    if (pool.is_discarded()) pool = nullptr;
+  }
   nlohmann::json models = nlohmann::json::array();
   for (const ModelEntry& m : setup.value().models) {
     if (!FLAGS_model.empty() && m.name != FLAGS_model) continue;
-    auto s = ModelStatus(*jn.value(), m, now);
+    auto s = ModelStatus(*jn.value(), m, pool, now);
     if (!s.ok()) return ReportStatus("status", s.status());
     models.push_back(s.take());
   }
@@ -185,8 +218,12 @@ int RunStatus(int argc, char** argv) {
   auto sigs = jn.value()->PendingSignals();
   if (!sigs.ok()) return ReportStatus("status", sigs.status());
   out["pending_signals"] = sigs.value().size();
-  const std::string holder = LiveLockHolder(setup.value().state + "/service.lock");
   out["service"] = {{"running", !holder.empty()}, {"holder", holder}};
+  if (pool.is_object()) {
+    out["service"]["pool"] = {{"workers", pool.value("workers", 0)},
+                              {"busy", pool.value("busy", 0)},
+                              {"idle", pool.value("idle", 0)}};
+  }
   if (FLAGS_json) {
     std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
@@ -195,6 +232,10 @@ int RunStatus(int argc, char** argv) {
             << (holder.empty() ? "not running (running jobs continue when it starts again)"
                                : "running (" + EscapeForConsole(holder) + ")")
             << "; " << out["pending_signals"] << " signal(s) waiting for it\n";
+  if (pool.is_object()) {
+    std::cout << "pool: " << pool.value("workers", 0) << " worker rank(s), " << pool.value("busy", 0)
+              << " busy, " << pool.value("idle", 0) << " idle\n";
+  }
   for (const auto& m : models) PrintModel(m, now);
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "runner/serve_pool.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -27,7 +28,8 @@ void RecordFatal(const ServePoolArgs& a, int64_t job, const std::string& message
   auto jn = Journal::Open(a.setup->Journal(), false);
   if (!jn.ok()) return;
   auto j = jn.value()->Job(job);
-  if (j.ok()) (void)jn.value()->UpdateJob(j.value(), j.value().state, "pool: " + message, WallClock().Seconds());
+  if (j.ok())
+    (void)jn.value()->UpdateJob(j.value(), j.value().state, "pool: " + message, WallClock().Seconds());
 }
 
 // Rank 0: the service on a thread, the pool's messages on this one.
@@ -47,6 +49,7 @@ Status Master(const ServePoolArgs& a, PoolWorld& world, MpiEnv& env) {
   });
   const std::string snapshot = a.setup->state + "/pool.json";
   double written = 0;
+  int nap_us = 500;
   while (!done) {
     int64_t job = 0;
     auto busy = pool.Pump(&job);
@@ -56,11 +59,14 @@ Status Master(const ServePoolArgs& a, PoolWorld& world, MpiEnv& env) {
       env.Abort(5);
     }
     const double now = WallClock().Seconds();
-    if (now - written >= 1.0 && IsDir(a.setup->state)) {
+    // For driftrun status: soon after a change, else once a second.
+    if ((now - written >= 1.0 || (busy.value() && now - written >= 0.2)) && IsDir(a.setup->state)) {
       (void)WriteFileAtomic(snapshot, pool.Snapshot().dump());
       written = now;
     }
-    if (!busy.value()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    // Quick after traffic, then a nap growing to 10 ms: no spinning while idle.
+    nap_us = busy.value() ? 500 : std::min(10000, nap_us * 2);
+    std::this_thread::sleep_for(std::chrono::microseconds(nap_us));
   }
   service.join();
   (void)WriteFileAtomic(snapshot, pool.Snapshot().dump());
@@ -76,12 +82,14 @@ int ServePool(const ServePoolArgs& a, int* argc, char*** argv) {
   std::unique_ptr<MpiEnv> env(env_or.value());
   if (env->size() < 2) {
     return ReportStatus(
-        "serve", Status::Usage("the pool executor runs jobs on the ranks of its own MPI world, and this one has "
-                               "a single rank: start it with mpirun -np N driftrun serve --executor pool ... "
-                               "(N >= 2: rank 0 is the master, ranks 1..N-1 the workers), or use --executor local"));
+        "serve",
+        Status::Usage("the pool executor runs jobs on the ranks of its own MPI world, and this one has "
+                      "a single rank: start it with mpirun -np N driftrun serve --executor pool ... "
+                      "(N >= 2: rank 0 is the master, ranks 1..N-1 the workers), or use --executor local"));
   }
   auto world = MakePoolWorld();
-  if (!world.ok()) return env->rank() == 0 ? ReportStatus("serve", world.status()) : world.status().exit_code();
+  if (!world.ok())
+    return env->rank() == 0 ? ReportStatus("serve", world.status()) : world.status().exit_code();
   Status st;
   if (env->rank() == 0) {
     a.say("pool: " + std::to_string(env->size() - 1) + " worker rank(s) (world ranks 1.." +

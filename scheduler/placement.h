@@ -38,9 +38,9 @@ class Placement {
 
  private:
   void SetFree(int node, int before, int after);
-  std::map<int, std::set<int>> free_by_node_;     // node → its free ranks
-  std::set<std::pair<int, int>> nodes_by_free_;   // (free count, node), nodes with a free rank
-  std::map<int, int> node_of_;                    // rank → node
+  std::map<int, std::set<int>> free_by_node_;    // node → its free ranks
+  std::set<std::pair<int, int>> nodes_by_free_;  // (free count, node), nodes with a free rank
+  std::map<int, int> node_of_;                   // rank → node
   int size_ = 0, free_ = 0;
 };
 

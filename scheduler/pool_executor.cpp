@@ -1,6 +1,7 @@
 #include "scheduler/pool_executor.h"
 
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "common/text.h"
@@ -12,6 +13,12 @@ std::string RankList(const std::vector<int>& ranks) {
   std::string s;
   for (int r : ranks) s += (s.empty() ? "" : ",") + std::to_string(r);
   return s;
+}
+
+std::string OneDecimal(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f", v);
+  return buf;
 }
 
 }  // namespace
@@ -62,14 +69,15 @@ Result<std::string> PoolExecutor::Launch(const JobLaunch& job) {
                          " ranks but only " + std::to_string(placement_.free()) + " of the pool's " +
                          std::to_string(placement_.size()) + " are free");
   }
-  const std::string handle = "pool:" + std::to_string(job.job) + ":" + std::to_string(++launches_);
+  const std::string handle =
+      "pool:" + std::to_string(job.job) + ":" + std::to_string(++launches_) + " ranks " + RankList(*ranks);
   PoolJob j;
   j.job = job.job;
   j.ranks = *ranks;
   j.key = KeepGroup(j.ranks);
   j.started = j.last_beat = Now();
-  const nlohmann::json start = {{"job", job.job},       {"handle", handle},   {"key", j.key},
-                                {"ranks", j.ranks},     {"config", job.config}, {"run_dir", job.run_dir},
+  const nlohmann::json start = {{"job", job.job},   {"handle", handle},     {"key", j.key},
+                                {"ranks", j.ranks}, {"config", job.config}, {"run_dir", job.run_dir},
                                 {"log", job.log}};
   for (int r : j.ranks) outbox_.push_back({r, kStart, start});
   jobs_[handle] = std::move(j);
@@ -117,8 +125,9 @@ Status PoolExecutor::OnMessage(const PoolMessage& m, int64_t* job) {
   } else if (m.tag == kFatal) {
     *job = j.job;
     return Status::Infra("job " + std::to_string(j.job) + " on world ranks " + RankList(j.ranks) +
-                         " (its group ranks 0.." + std::to_string(j.ranks.size() - 1) + " in that order), from world rank " +
-                         std::to_string(m.source) + ": " + m.body.value("message", "its group failed"));
+                         " (its group ranks 0.." + std::to_string(j.ranks.size() - 1) +
+                         " in that order), from world rank " + std::to_string(m.source) + ": " +
+                         m.body.value("message", "its group failed"));
   }
   return Status::Ok();
 }
@@ -130,10 +139,11 @@ Status PoolExecutor::CheckHeartbeats(double now, int64_t* job) {
     const nlohmann::json& p = j.progress;
     return Status::Infra(
         "job " + std::to_string(j.job) + " on world ranks " + RankList(j.ranks) + ": its leader (rank " +
-        std::to_string(j.ranks.front()) + ") sent no heartbeat for " + FormatDouble(now - j.last_beat) +
+        std::to_string(j.ranks.front()) + ") sent no heartbeat for " + OneDecimal(now - j.last_beat) +
         " s (service.heartbeat_timeout_s = " + FormatDouble(o_.heartbeat_timeout_s) + "); last heard " +
-        (p.contains("step") ? "after step " + p["step"].dump() + " of " + p.value("total_steps", nlohmann::json()).dump()
-                            : std::string("before its first step")) +
+        (p.contains("step")
+             ? "after step " + p["step"].dump() + " of " + p.value("total_steps", nlohmann::json()).dump()
+             : std::string("before its first step")) +
         ". A rank is stuck (or a step or data load takes longer than the timeout: raise "
         "service.heartbeat_timeout_s). Open MPI cannot cut a rank out of a running world: the service ends "
         "(exit 5); restart it and the job resumes from its last checkpoint");

@@ -14,7 +14,7 @@
 // communicator on the workers, kept for the next job on the same group; at
 // most `max_groups` are kept (the least recently used idle one is dropped).
 //
-// Handles are "pool:<job>:<n>": a restarted service knows none of them, so
+// Handles are "pool:<job>:<n> ranks <r,...>": a restarted service knows none of them, so
 // its jobs are kLost and launched again (they resume from their checkpoint).
 #pragma once
 
@@ -88,9 +88,9 @@ class PoolExecutor : public Executor {
   PoolTransport* t_;
   mutable std::mutex mu_;
   Placement placement_;
-  std::map<std::string, PoolJob> jobs_;         // handle → job (until Poll saw it end)
-  std::map<std::string, int64_t> groups_;       // kept group key → last use (a counter)
-  std::map<std::string, int> groups_in_use_;    // key → running jobs on it
+  std::map<std::string, PoolJob> jobs_;       // handle → job (until Poll saw it end)
+  std::map<std::string, int64_t> groups_;     // kept group key → last use (a counter)
+  std::map<std::string, int> groups_in_use_;  // key → running jobs on it
   std::map<std::string, std::vector<int>> group_ranks_;
   std::vector<Outgoing> outbox_;
   int64_t launches_ = 0, uses_ = 0;

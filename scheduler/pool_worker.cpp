@@ -14,6 +14,7 @@
 #include "comm/mpi_communicator.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/file_util.h"
 #include "common/guard.h"
 #ifdef DRIFTRUN_WITH_CUDA
 #include "comm/nccl_communicator.h"
@@ -112,7 +113,9 @@ Status TrainJob(JobContext& c, TrainResult* out) {
   req.local_rank = c.o->local_rank;
   req.local_size = c.o->local_size;
   req.fault = c.o->fault;
-  req.command = "driftrun serve (pool job " + c.start["job"].dump() + ")";
+  // What resumes it by hand (the service itself relaunches it).
+  req.command =
+      "mpirun -np " + std::to_string(g.mpi->size()) + " driftrun train --config " + ShellQuote(config);
   req.on_step = [&c](const StepProgress& p) { OnStep(c, p); };
   req.device_comm = [&g](int device, void* stream, double timeout_s) -> Result<Communicator*> {
 #ifdef DRIFTRUN_WITH_CUDA
@@ -140,7 +143,8 @@ void RunJob(PoolTransport& t, const PoolWorkerOptions& o, const nlohmann::json& 
   if (!kept) {
     auto g = MakeGroup(start.value("ranks", std::vector<int>{}), MpiCommunicator::kDefaultTimeoutS);
     if (!g.ok()) {
-      t.Send(0, kFatal, {{"job", start["job"]}, {"handle", start["handle"]}, {"message", g.status().message()}});
+      t.Send(0, kFatal,
+             {{"job", start["job"]}, {"handle", start["handle"]}, {"message", g.status().message()}});
       return;
     }
     kept = g.take();
@@ -156,7 +160,8 @@ void RunJob(PoolTransport& t, const PoolWorkerOptions& o, const nlohmann::json& 
     st = ExceptionStatus(std::current_exception(), "pool job", Code::kTraining);
   }
   r.run_lock.reset();  // the folder is free before the master hears of the end
-  if (!st.message().empty()) LogLine(log, "driftrun train: " + std::string(CodeName(st.code())) + ": " + st.message());
+  if (!st.message().empty())
+    LogLine(log, "driftrun train: " + std::string(CodeName(st.code())) + ": " + st.message());
   if (st.code() == Code::kInfra) {
     // The group may be broken: no collective on it now; the master ends the world.
     t.Send(0, kFatal, {{"job", start["job"]}, {"handle", start["handle"]}, {"message", st.message()}});
@@ -165,15 +170,19 @@ void RunJob(PoolTransport& t, const PoolWorkerOptions& o, const nlohmann::json& 
   }
   // Every rank's message is in the log before the leader reports.
   if (!c.group->mpi->Barrier().ok()) {
-    t.Send(0, kFatal, {{"job", start["job"]}, {"handle", start["handle"]}, {"message", "the group's closing barrier failed"}});
+    t.Send(0, kFatal,
+           {{"job", start["job"]},
+            {"handle", start["handle"]},
+            {"message", "the group's closing barrier failed"}});
     return;
   }
   if (leader) {
-    t.Send(0, kDone, {{"job", start["job"]},
-                      {"handle", start["handle"]},
-                      {"code", st.exit_code()},
-                      {"stopped", r.stopped},
-                      {"message", st.message()}});
+    t.Send(0, kDone,
+           {{"job", start["job"]},
+            {"handle", start["handle"]},
+            {"code", st.exit_code()},
+            {"stopped", r.stopped},
+            {"message", st.message()}});
   }
 }
 
@@ -199,7 +208,8 @@ Status RunPoolWorker(PoolTransport& t, const PoolWorkerOptions& o) {
   }
   groups.clear();
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!t.Flush() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (!t.Flush() && std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return Status::Ok();
 }
 

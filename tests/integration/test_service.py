@@ -15,6 +15,11 @@ real mpirun jobs, a real registry and the journal read back with Python's sqlite
   uninterrupted job's; kill -9 right after trained / evaluated / registered:
   registered exactly once and promoted.
 - retrain.promote = "approval": the version waits for `registry approve`.
+
+Every test runs twice: with the local executor (an mpirun child per job) and
+with the pool executor (`mpirun -np 3 driftrun serve --executor pool`: the jobs
+run on the two worker ranks of the service's own world). Pool-only behaviour
+(concurrent groups, heartbeats, a killed worker): test_pool.py.
 """
 import json
 import os
@@ -69,8 +74,9 @@ poll_s = 0.2
 class Svc:
     """A service workspace: data, model and service configs, incoming folder."""
 
-    def __init__(self, ws, data_flags=(), epochs=3, every=50, cooldown=0):
+    def __init__(self, ws, data_flags=(), epochs=3, every=50, cooldown=0, executor="local"):
         self.ws = ws
+        self.executor = executor
         ws.make_data(ws.path("data"), "--rows", "4000", "--batch-rows", "600", *data_flags)
         ws.write_config("model.toml", MODEL.format(epochs=epochs, every=every, cooldown=cooldown))
         self.config = ws.write_config("service.toml", SERVICE)
@@ -86,15 +92,21 @@ class Svc:
         os.utime(tmp, (self.mtime, self.mtime))
         os.rename(tmp, self.ws.path("incoming", name))
 
+    def command(self, args):
+        cmd = [self.ws.driftrun, "serve", "--config", self.config, "--executor", self.executor] + list(args)
+        return POOL_MPIRUN + cmd if self.executor == "pool" else cmd
+
     def serve(self, *args, env=None, timeout=300):
-        return self.ws.run(["serve", "--config", self.config] + list(args), env=env, timeout=timeout)
+        full = dict(os.environ)
+        full.update(env or {})
+        return subprocess.run(self.command(args), cwd=self.ws.tmp, env=full, capture_output=True, text=True,
+                              timeout=timeout)
 
     def serve_bg(self, *args, env=None, session=False):
         full = dict(os.environ)
         full.update(env or {})
         log = open(self.ws.path("serve-bg.log"), "a")
-        return subprocess.Popen([self.ws.driftrun, "serve", "--config", self.config] + list(args),
-                                cwd=self.ws.tmp, env=full, stdout=log, stderr=subprocess.STDOUT,
+        return subprocess.Popen(self.command(args), cwd=self.ws.tmp, env=full, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=session)
 
     def db(self):
@@ -131,18 +143,29 @@ class Svc:
         return self.ws.path("data", f"batch-{n:03d}.h5")
 
 
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
+# The pool's service: a master and two workers (retrain.ranks = 2).
+POOL_MPIRUN = ["mpirun", "-np", "3", "--bind-to", "none"]
+
+
+@pytest.fixture(scope="module", params=["local", "pool"])
+def executor(request):
+    return request.param
+
+
+def stop(proc, executor="local"):
+    """Stops the service cleanly. Under mpirun that is SIGUSR1, which mpirun
+    relays to every rank (SIGTERM works too, but mpirun then exits 1)."""
+    proc.send_signal(signal.SIGUSR1 if executor == "pool" else signal.SIGTERM)
     return proc.wait(timeout=120)
 
 
 # ---- clean, drift, quarantine, replay (one service run shared by four tests)
 
 @pytest.fixture(scope="module")
-def drift_run(module_workspace):
+def drift_run(module_workspace, executor):
     def run():
         s = Svc(module_workspace, ("--batches", "2", "--drift", "mean", "--drift-from", "2",
-                                   "--drift-magnitude", "1.0"))
+                                   "--drift-magnitude", "1.0"), executor=executor)
         s.drop(s.batch(1))
         with open(module_workspace.path("garbage.h5"), "wb") as f:
             f.write(b"this is not an HDF5 file\n" * 10)
@@ -165,7 +188,7 @@ def drift_run(module_workspace):
         p = s.serve("--max-batches", "6")
         assert p.returncode == 0, must_msg(p, "driftrun serve --max-batches 6")
         return s, p
-    return module_workspace.once("drift", run)
+    return module_workspace.once("drift-" + executor, run)
 
 
 def test_clean_batch_no_retrain_drifted_batch_one_promoted_retrain(drift_run):
@@ -251,8 +274,8 @@ def test_replay_decides_as_the_live_service_did(drift_run):
 
 # ---- concept drift
 
-def test_label_drift_is_concept_drift_and_retrains(workspace):
-    s = Svc(workspace, ("--batches", "1", "--drift", "label", "--drift-from", "1"))
+def test_label_drift_is_concept_drift_and_retrains(workspace, executor):
+    s = Svc(workspace, ("--batches", "1", "--drift", "label", "--drift-from", "1"), executor=executor)
     s.drop(s.batch(1))
     p = s.serve("--max-batches", "1")
     assert p.returncode == 0, must_msg(p, "serve")
@@ -264,9 +287,9 @@ def test_label_drift_is_concept_drift_and_retrains(workspace):
 
 # ---- burst, merges, cooldown
 
-def test_burst_of_ten_drifted_batches_one_retrain_then_cooldown_holds(workspace):
+def test_burst_of_ten_drifted_batches_one_retrain_then_cooldown_holds(workspace, executor):
     s = Svc(workspace, ("--batches", "11", "--drift", "mean", "--drift-from", "1", "--drift-magnitude", "1.0"),
-            cooldown=3600)
+            cooldown=3600, executor=executor)
     for n in range(1, 11):
         s.drop(s.batch(n))
     proc = s.serve_bg("--max-batches", "11")
@@ -287,14 +310,15 @@ def test_burst_of_ten_drifted_batches_one_retrain_then_cooldown_holds(workspace)
 
 # ---- signal and a worse challenger
 
-def test_signal_queues_a_retrain_and_a_worse_challenger_is_not_promoted(workspace):
-    s = Svc(workspace)
+def test_signal_queues_a_retrain_and_a_worse_challenger_is_not_promoted(workspace, executor):
+    s = Svc(workspace, executor=executor)
     proc = s.serve_bg()
     try:
         s.wait("SELECT id FROM jobs WHERE state = 'promoted'", "the initial model", proc)
         p = workspace.run(["status", "--config", s.config, "--json"])
         assert json.loads(p.stdout)["service"]["running"] is True, p.stdout
-        assert f"pid={proc.pid}" in json.loads(p.stdout)["service"]["holder"]
+        if executor == "local":  # under mpirun, rank 0 (a child of mpirun) holds the lock
+            assert f"pid={proc.pid}" in json.loads(p.stdout)["service"]["holder"]
         p = workspace.run(["signal", "--config", s.config, "--model", "dmeo", "--reason", "typo"])
         assert p.returncode == 2 and "demo" in p.stderr, must_msg(p, "signal to an unknown model")
         p = workspace.run(["signal", "--config", s.config, "--model", "demo", "--reason", "new labels",
@@ -302,7 +326,7 @@ def test_signal_queues_a_retrain_and_a_worse_challenger_is_not_promoted(workspac
         assert p.returncode == 0, must_msg(p, "signal")
         s.wait("SELECT id FROM jobs WHERE trigger = 'signal' AND state IN ('promoted', 'rejected')",
                "the signalled retrain", proc)
-        assert stop(proc) == 0
+        assert stop(proc, executor) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -315,7 +339,7 @@ def test_signal_queues_a_retrain_and_a_worse_challenger_is_not_promoted(workspac
     try:
         job = s.wait("SELECT * FROM jobs WHERE trigger = 'signal' AND id = 3 AND state IN "
                      "('promoted', 'rejected', 'failed')", "the broken challenger", proc)[0]
-        assert stop(proc) == 0
+        assert stop(proc, executor) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -330,7 +354,7 @@ def test_signal_queues_a_retrain_and_a_worse_challenger_is_not_promoted(workspac
     try:
         job = s.wait("SELECT * FROM jobs WHERE id = 4 AND state IN ('promoted', 'rejected', 'failed')",
                      "the job with another architecture", proc)[0]
-        assert stop(proc) == 0
+        assert stop(proc, executor) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -346,7 +370,7 @@ def straight_job(driftrun_paths, tmp_path_factory):
     """An uninterrupted long initial job: the weights a stopped one must end with."""
     from harness import Workspace
     ws = Workspace(*driftrun_paths, tmp_path_factory.mktemp("svc-straight-"))
-    s = Svc(ws, ("--batches", "1"), epochs=60, every=100)
+    s = Svc(ws, ("--batches", "1"), epochs=150, every=100)
     s.drop(s.batch(1))
     p = s.serve("--max-batches", "1")
     assert p.returncode == 0, must_msg(p, "serve (uninterrupted)")
@@ -354,8 +378,8 @@ def straight_job(driftrun_paths, tmp_path_factory):
 
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "SIGINT to the process group"])
-def test_stopped_during_a_job_resumes_to_the_uninterrupted_weights(workspace, straight_job, how):
-    s = Svc(workspace, ("--batches", "1"), epochs=60, every=100)
+def test_stopped_during_a_job_resumes_to_the_uninterrupted_weights(workspace, straight_job, how, executor):
+    s = Svc(workspace, ("--batches", "1"), epochs=150, every=100, executor=executor)
     s.drop(s.batch(1))
     proc = s.serve_bg("--max-batches", "1", session=True)
     try:
@@ -374,7 +398,8 @@ def test_stopped_during_a_job_resumes_to_the_uninterrupted_weights(workspace, st
         if proc.poll() is None:
             proc.kill()
     if how != "SIGKILL":
-        assert code == 0, open(workspace.path("serve-bg.log")).read()[-3000:]
+        # mpirun itself exits 1 when it was signalled, though every rank stopped cleanly.
+        assert code == (0 if executor == "local" else 1), open(workspace.path("serve-bg.log")).read()[-3000:]
         job = s.rows("SELECT * FROM jobs WHERE id = 1")[0]
         assert job["state"] == "running" and "a restart continues it" in job["reason"], job
     p = s.serve("--max-batches", "1")
@@ -388,9 +413,9 @@ def test_stopped_during_a_job_resumes_to_the_uninterrupted_weights(workspace, st
         assert np.array_equal(straight_job[k], b[k]), k
 
 
-def test_drift_during_a_running_job_queues_the_next_retrain_when_it_ends(workspace):
+def test_drift_during_a_running_job_queues_the_next_retrain_when_it_ends(workspace, executor):
     s = Svc(workspace, ("--batches", "2", "--drift", "mean", "--drift-from", "1", "--drift-magnitude", "1.0"),
-            epochs=60, every=100)
+            epochs=150, every=100, executor=executor)
     proc = s.serve_bg("--max-batches", "2")
     try:
         s.wait("SELECT id FROM jobs WHERE state = 'promoted'", "the initial model", proc)
@@ -409,8 +434,9 @@ def test_drift_during_a_running_job_queues_the_next_retrain_when_it_ends(workspa
     assert not any(w.endswith("batch-002.h5") for w in json.loads(jobs[1]["spec"])["window_batches"])
 
 
-def test_an_approval_after_production_moved_promotes_nothing(workspace):
-    s = Svc(workspace, ("--batches", "1", "--drift", "mean", "--drift-from", "1", "--drift-magnitude", "1.0"))
+def test_an_approval_after_production_moved_promotes_nothing(workspace, executor):
+    s = Svc(workspace, ("--batches", "1", "--drift", "mean", "--drift-from", "1", "--drift-magnitude", "1.0"),
+            executor=executor)
     reg = ["--registry", workspace.path("registry")]
     proc = s.serve_bg("--set", "retrain.promote=approval")
     try:
@@ -429,7 +455,7 @@ def test_an_approval_after_production_moved_promotes_nothing(workspace):
         s.wait("SELECT id FROM jobs WHERE id = 3 AND state = 'promoted'", "demo:3 in production", proc)
         approve(2)  # stale: evaluated against demo:1
         job = s.wait("SELECT * FROM jobs WHERE id = 2 AND state IN ('promoted', 'rejected')", "job 2's end", proc)[0]
-        assert stop(proc) == 0
+        assert stop(proc, executor) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -437,8 +463,8 @@ def test_an_approval_after_production_moved_promotes_nothing(workspace):
     assert "production" in {r["version"]: r for r in s.versions()}[3]["aliases"]
 
 
-def test_approval_mode_waits_for_registry_approve(workspace):
-    s = Svc(workspace)
+def test_approval_mode_waits_for_registry_approve(workspace, executor):
+    s = Svc(workspace, executor=executor)
     proc = s.serve_bg("--set", "retrain.promote=approval")
     try:
         job = s.wait("SELECT * FROM jobs WHERE state = 'registered' AND reason LIKE 'waiting for approval%'",
@@ -448,7 +474,7 @@ def test_approval_mode_waits_for_registry_approve(workspace):
         p = workspace.run(["registry", "approve", "demo:1", "--by", "ann", "--registry", workspace.path("registry")])
         assert p.returncode == 0, must_msg(p, "registry approve")
         s.wait("SELECT id FROM jobs WHERE state = 'promoted'", "the promotion after the approval", proc)
-        assert stop(proc) == 0
+        assert stop(proc, executor) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -456,11 +482,15 @@ def test_approval_mode_waits_for_registry_approve(workspace):
 
 
 @pytest.mark.parametrize("state", ["trained", "evaluated", "registered"])
-def test_kill_9_between_states_registers_exactly_once(workspace, state):
-    s = Svc(workspace, ("--batches", "1"))
+def test_kill_9_between_states_registers_exactly_once(workspace, state, executor):
+    s = Svc(workspace, ("--batches", "1"), executor=executor)
     s.drop(s.batch(1))
     p = s.serve("--max-batches", "1", env={"DRIFTRUN_SERVICE_KILL_AFTER": state})
-    assert p.returncode == -signal.SIGKILL, must_msg(p, f"serve killed after {state}")
+    # Under mpirun the master rank dies by SIGKILL and mpirun ends the world.
+    if executor == "local":
+        assert p.returncode == -signal.SIGKILL, must_msg(p, f"serve killed after {state}")
+    else:
+        assert p.returncode != 0, must_msg(p, f"serve killed after {state}")
     assert s.rows("SELECT state FROM jobs WHERE id = 1")[0]["state"] == state
     p = s.serve("--max-batches", "1")
     assert p.returncode == 0, must_msg(p, "serve after the crash")
