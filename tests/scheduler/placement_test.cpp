@@ -68,7 +68,9 @@ TEST(Placement, ManyRanksManyDecisions) {
   for (int i = 0; i < 1000; ++i) {
     auto g = p.Take(1 + i % 16);
     if (!g) break;
-    if (g->size() <= 8) EXPECT_TRUE(p.OneNode(*g)) << "a job of " << g->size() << " was split";
+    if (g->size() <= 8) {
+      EXPECT_TRUE(p.OneNode(*g)) << "a job of " << g->size() << " was split";
+    }
     held.push_back(*g);
   }
   int taken = 0;
