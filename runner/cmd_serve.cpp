@@ -32,6 +32,7 @@ DECLARE_bool(json);
 DEFINE_string(executor, "", "local | pool | slurm");
 DEFINE_int64(max_batches, -1, "stop after this many batches");
 DEFINE_double(stop_timeout_s, 120, "how long a stop waits for jobs to checkpoint");
+DEFINE_int64(stop, 0, "stop this job");
 
 namespace driftrun {
 
@@ -54,11 +55,16 @@ const CommandSpec kServeSpec = {
 
 const CommandSpec kSignalSpec = {
     "signal",
-    "ask the retraining service for a retrain of one model (queued through its journal)",
-    "driftrun signal --config SERVICE.toml --model NAME --reason TEXT [--by NAME] [--json]",
+    "ask the retraining service for a retrain of one model, or to stop a job (through its journal)",
+    "driftrun signal --config SERVICE.toml --model NAME --reason TEXT [--by NAME] [--json]\n"
+    "       driftrun signal --config SERVICE.toml --stop JOB [--reason TEXT] [--by NAME] [--json]",
     {{"config", "the service config"},
      {"model", "the model to retrain (its name in service.models)"},
-     {"reason", "why (recorded with the trigger)"},
+     {"stop",
+      "stop job JOB (driftrun status lists them): a queued job fails at once; a running one checkpoints at "
+      "its next step on every rank (a message from the service, whatever started the ranks) and fails, its "
+      "checkpoints kept"},
+     {"reason", "why (recorded with the trigger or the stop; required with --model)"},
      {"by", "who asks (default $USER)"},
      {"json", "print {signal, model, journal} as JSON"}},
     true};
@@ -216,14 +222,68 @@ int RunServe(int argc, char** argv) {
   return ReportStatus("serve", Serve(su, local, max_batches, stop));
 }
 
+namespace {
+
+std::string SignalBy() {
+  const char* user = std::getenv("USER");
+  return !FLAGS_by.empty() ? FLAGS_by : user ? user : "unknown";
+}
+
+// driftrun signal --stop JOB: checked against the journal, then recorded.
+int StopSignal(const ServiceSetup& setup, const ParsedArgs& args) {
+  Status st = NoPositional(args);
+  if (st.ok() && !FLAGS_model.empty())
+    st = Status::Usage("--stop JOB takes no --model (the job names its model)");
+  if (st.ok() && FLAGS_stop < 0) st = Status::Usage("--stop takes a job id (driftrun status lists them)");
+  if (!st.ok()) return ReportStatus("signal", st);
+  auto journal = Journal::Open(setup.Journal(), false);
+  if (!journal.ok()) return ReportStatus("signal", journal.status());
+  auto job = journal.value()->Job(FLAGS_stop);
+  if (!job.ok()) {
+    return ReportStatus("signal", Status::Usage("there is no job " + std::to_string(FLAGS_stop) + " in " +
+                                                setup.Journal() + " (driftrun status lists the jobs)"));
+  }
+  const JobState state = job.value().state;
+  if (state != JobState::kQueued && state != JobState::kRunning) {
+    return ReportStatus("signal",
+                        Status::Usage("job " + std::to_string(FLAGS_stop) + " is " + JobStateName(state) +
+                                      ": only a queued or running job can be stopped"));
+  }
+  SignalRecord s;
+  s.model = job.value().model;
+  s.reason = FLAGS_reason.empty() ? "no reason given" : FLAGS_reason;
+  s.by = SignalBy();
+  s.at = WallClock().Seconds();
+  s.stop_job = FLAGS_stop;
+  auto id = journal.value()->AddSignal(s);
+  if (!id.ok()) return ReportStatus("signal", id.status());
+  if (FLAGS_json) {
+    std::cout << nlohmann::json{{"signal", id.value()},
+                                {"stop_job", FLAGS_stop},
+                                {"model", s.model},
+                                {"journal", setup.Journal()}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << "signal " << id.value() << " recorded: the service stops job " << FLAGS_stop << " ("
+              << EscapeForConsole(s.model) << ", " << JobStateName(state)
+              << ") at its next poll; a running job checkpoints first\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
 int RunSignal(int argc, char** argv) {
   ParsedArgs args;
   int code = 0;
   if (!ParseCommand(kSignalSpec, argc, argv, &args, &code)) return code;
   auto setup = ServiceSetup::Load(FLAGS_config, args.sets);
   if (!setup.ok()) return ReportStatus("signal", setup.status());
+  if (FLAGS_stop != 0) return StopSignal(setup.value(), args);
   if (FLAGS_model.empty() || FLAGS_reason.empty()) {
-    return ReportStatus("signal", Status::Usage("--model NAME and --reason TEXT are required"));
+    return ReportStatus("signal",
+                        Status::Usage("--model NAME and --reason TEXT are required (or --stop JOB)"));
   }
   if (!setup.value().Find(FLAGS_model)) {
     const std::string near = ClosestMatch(FLAGS_model, setup.value().Names(), 3);
@@ -240,8 +300,7 @@ int RunSignal(int argc, char** argv) {
   SignalRecord s;
   s.model = FLAGS_model;
   s.reason = FLAGS_reason;
-  const char* user = std::getenv("USER");
-  s.by = !FLAGS_by.empty() ? FLAGS_by : user ? user : "unknown";
+  s.by = SignalBy();
   s.at = WallClock().Seconds();
   auto id = journal.value()->AddSignal(s);
   if (!id.ok()) return ReportStatus("signal", id.status());

@@ -162,6 +162,13 @@ bool StoppedAtCheckpoint(const std::string& run_dir) {
   return e.is_object() && e.value("event", "") == "stop";
 }
 
+// A job stopped by `driftrun signal --stop`: failed, its checkpoint kept.
+Status StoppedByHand(ServiceContext& ctx, JobRecord* j) {
+  return Move(ctx, j, JobState::kFailed,
+              "stopped by hand (" + j->spec.value("stop_requested", "") + "); its checkpoints stay in " +
+                  j->run_dir + "/checkpoints");
+}
+
 Status OnExit(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, int code) {
   const std::string log = ctx.setup->state + "/jobs/" + std::to_string(j->id) + "/train.log";
   if (code == 0 || StoppedAtCheckpoint(j->run_dir)) {
@@ -172,6 +179,7 @@ Status OnExit(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, int code) 
                   "trained: " + std::to_string(s.value("steps", int64_t{0})) + " steps, holdout loss " +
                       s.value("val_loss", nlohmann::json()).dump());
     }
+    if (j->spec.contains("stop_requested")) return StoppedByHand(ctx, j);
     if (ctx.stopping) {
       return ctx.journal->UpdateJob(
           *j, JobState::kRunning, "stopped at a checkpoint by the service's shutdown; a restart continues it",
@@ -182,7 +190,8 @@ Status OnExit(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, int code) 
   const std::string last = LastLogLine(log);
   const std::string what = "driftrun train exited " + std::to_string(code) +
                            (last.empty() ? "" : ": " + last) + " (log: " + log + ")";
-  if ((code == 5 || code > 128) && j->attempts < kMaxJobAttempts && !ctx.stopping)
+  if ((code == 5 || code > 128) && j->attempts < kMaxJobAttempts && !ctx.stopping &&
+      !j->spec.contains("stop_requested"))
     return Launch(ctx, m, j, "relaunched after " + what);
   return Move(ctx, j, JobState::kFailed, what);
 }
@@ -194,6 +203,7 @@ Status Running(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
     return Status::Ok();
   }
   if (p.phase == JobPhase::kLost) {
+    if (j->spec.contains("stop_requested")) return StoppedByHand(ctx, j);
     if (ctx.stopping || ctx.executor->Running() >= ctx.max_jobs || !ctx.executor->CanStart(JobRanks(ctx, m)))
       return Status::Ok();
     return Launch(ctx, m, j, "relaunched: the service restarted while it ran");

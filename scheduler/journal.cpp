@@ -10,7 +10,7 @@
 namespace driftrun {
 namespace {
 
-constexpr int64_t kJournalSchemaVersion = 1;
+constexpr int64_t kJournalSchemaVersion = 2;  // 2: signals.stop_job
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS batches(
@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS job_events(
 CREATE INDEX IF NOT EXISTS job_events_by_job ON job_events(job, id);
 CREATE TABLE IF NOT EXISTS signals(
   id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, reason TEXT NOT NULL, by TEXT NOT NULL,
-  at REAL NOT NULL, trigger INTEGER NOT NULL DEFAULT 0);
+  at REAL NOT NULL, trigger INTEGER NOT NULL DEFAULT 0, stop_job INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS signals_pending ON signals(id) WHERE trigger = 0;
 )sql";
 
@@ -169,9 +169,15 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path, bool cre
   }
   if (have < kJournalSchemaVersion) {
     DRIFTRUN_ASSIGN_OR_RETURN(Txn txn, j->Begin());
-    DRIFTRUN_RETURN_IF_ERROR(j->Exec(kSchema, "cannot create the journal's tables"));
+    if (have == 1) {  // a journal from before `signal --stop`
+      DRIFTRUN_RETURN_IF_ERROR(j->Exec("ALTER TABLE signals ADD COLUMN stop_job INTEGER NOT NULL DEFAULT 0",
+                                       "cannot upgrade the journal's signals table"));
+    } else {
+      DRIFTRUN_RETURN_IF_ERROR(j->Exec(kSchema, "cannot create the journal's tables"));
+    }
     DRIFTRUN_RETURN_IF_ERROR(
-        j->Exec("PRAGMA user_version = 1", "cannot record the journal's schema version"));
+        j->Exec(("PRAGMA user_version = " + std::to_string(kJournalSchemaVersion)).c_str(),
+                "cannot record the journal's schema version"));
     DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
   }
   return j;
@@ -434,16 +440,17 @@ Result<nlohmann::json> Journal::JobEvents(int64_t id) {
 }
 
 Result<int64_t> Journal::AddSignal(const SignalRecord& r) {
-  Stmt s(db_, "INSERT INTO signals(model, reason, by, at) VALUES (?1, ?2, ?3, ?4)");
-  s.Bind(1, r.model).Bind(2, r.reason).Bind(3, r.by).BindDouble(4, r.at);
+  Stmt s(db_, "INSERT INTO signals(model, reason, by, at, stop_job) VALUES (?1, ?2, ?3, ?4, ?5)");
+  s.Bind(1, r.model).Bind(2, r.reason).Bind(3, r.by).BindDouble(4, r.at).Bind(5, r.stop_job);
   if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot record the signal in " + path_);
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }
 
 Result<std::vector<SignalRecord>> Journal::PendingSignals() {
-  Stmt s(db_, "SELECT id, model, reason, by, at FROM signals WHERE trigger = 0 ORDER BY id");
+  Stmt s(db_, "SELECT id, model, reason, by, at, stop_job FROM signals WHERE trigger = 0 ORDER BY id");
   std::vector<SignalRecord> out;
-  while (s.Step() == SQLITE_ROW) out.push_back({s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Double(4), 0});
+  while (s.Step() == SQLITE_ROW)
+    out.push_back({s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Double(4), 0, s.Int(5)});
   DRIFTRUN_RETURN_IF_ERROR(s.Check("reading signals from " + path_));
   return out;
 }

@@ -82,7 +82,8 @@ struct SignalRecord {
   int64_t id = 0;
   std::string model, reason, by;
   double at = 0;
-  int64_t trigger = 0;  // 0: not yet handled
+  int64_t trigger = 0;   // 0: not yet handled
+  int64_t stop_job = 0;  // > 0: `driftrun signal --stop JOB` (model is that job's)
 };
 
 class Journal {

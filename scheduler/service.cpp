@@ -69,6 +69,10 @@ Status Service::HandleSignals(double now) {
   Journal& jn = *ctx_->journal;
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<SignalRecord> sigs, jn.PendingSignals());
   for (const SignalRecord& s : sigs) {
+    if (s.stop_job > 0) {
+      DRIFTRUN_RETURN_IF_ERROR(StopJob(s, now));
+      continue;
+    }
     DRIFTRUN_ASSIGN_OR_RETURN(Journal::Txn txn, jn.Begin());
     const ModelEntry* m = ctx_->setup->Find(s.model);
     int64_t trigger = -1;
@@ -85,6 +89,39 @@ Status Service::HandleSignals(double now) {
     DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
     if (ctx_->say) ctx_->say("signal " + std::to_string(s.id) + " (" + s.model + "): " + what);
   }
+  return Status::Ok();
+}
+
+// `driftrun signal --stop JOB`: a queued job fails at once; a running one is
+// asked to checkpoint and stop (the request is in its spec before the
+// executor hears of it, so a restart does not launch it again) and fails when
+// it has stopped (job_driver.h). A job past training has nothing to stop.
+Status Service::StopJob(const SignalRecord& s, double now) {
+  Journal& jn = *ctx_->journal;
+  const std::string who = "signal " + std::to_string(s.id) + " by " + s.by + ": " + s.reason;
+  auto job = jn.Job(s.stop_job);
+  std::string what;
+  if (!job.ok()) {
+    what = "ignored: no job " + std::to_string(s.stop_job);
+  } else if (job.value().state == JobState::kQueued) {
+    JobRecord j = job.take();
+    j.ended_at = now;
+    DRIFTRUN_RETURN_IF_ERROR(
+        jn.UpdateJob(j, JobState::kFailed, "stopped before it started (" + who + ")", now));
+    what = "job " + std::to_string(j.id) + " failed: stopped before it started";
+  } else if (job.value().state == JobState::kRunning) {
+    JobRecord j = job.take();
+    j.spec["stop_requested"] = who;
+    DRIFTRUN_RETURN_IF_ERROR(jn.UpdateJob(j, JobState::kRunning, "stop requested (" + who + ")", now));
+    if (!j.handle.empty()) ctx_->executor->Stop(j.handle);
+    what = "job " + std::to_string(j.id) + " stops at its next step and checkpoints";
+  } else {
+    what = "ignored: job " + std::to_string(s.stop_job) + " is " + JobStateName(job.value().state) +
+           ", past training: nothing to stop";
+  }
+  DRIFTRUN_RETURN_IF_ERROR(jn.MarkSignal(s.id, -1));
+  if (ctx_->say)
+    ctx_->say("signal " + std::to_string(s.id) + " (stop job " + std::to_string(s.stop_job) + "): " + what);
   return Status::Ok();
 }
 

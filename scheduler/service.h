@@ -1,5 +1,6 @@
 // The retraining service's loop (driftrun serve), one pass per Step():
-//   1. manual signals (driftrun signal) become triggers;
+//   1. manual signals (driftrun signal) become triggers, or stop a job
+//      (driftrun signal --stop JOB);
 //   2. a model without a production version gets its initial job (once);
 //   3. each model's new batches (monitor.incoming, oldest first) are scored
 //      against its production version, recorded with the trigger policy's
@@ -49,6 +50,7 @@ class Service {
 
  private:
   Status HandleSignals(double now);
+  Status StopJob(const SignalRecord& s, double now);
   Status QueueInitial(const ModelEntry& m, double now);
   Status ScanModel(const ModelEntry& m, const Production& p, double now, int64_t* budget);
   Status HandleBatch(const ModelEntry& m, const Production& p, BatchFile f, double now);

@@ -363,6 +363,31 @@ def test_signal_queues_a_retrain_and_a_worse_challenger_is_not_promoted(workspac
     assert spec["warm_from"] == "" and "model.hidden" in spec["cold_start"], spec
 
 
+# ---- stopping a job by hand
+
+def test_signal_stop_checkpoints_a_running_job_and_fails_it(workspace, executor):
+    s = Svc(workspace, epochs=400, every=100, executor=executor)
+    proc = s.serve_bg()
+    try:
+        s.wait("SELECT id FROM jobs WHERE state = 'running' AND handle != ''", "the job", proc)
+        p = workspace.run(["signal", "--config", s.config, "--stop", "1", "--reason", "wrong window", "--by", "ann"])
+        assert p.returncode == 0, must_msg(p, "signal --stop")
+        job = s.wait("SELECT * FROM jobs WHERE id = 1 AND state != 'running'", "the job to stop", proc)[0]
+        p = workspace.run(["signal", "--config", s.config, "--stop", "1"])
+        assert p.returncode == 2 and "only a queued or running job" in p.stderr, must_msg(p, "stop a failed job")
+        p = workspace.run(["signal", "--config", s.config, "--stop", "7"])
+        assert p.returncode == 2 and "no job 7" in p.stderr, must_msg(p, "stop a job that does not exist")
+        assert stop(proc, executor) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert job["state"] == "failed", job
+    assert "stopped by hand (signal 1 by ann: wrong window)" in job["reason"], job["reason"]
+    ck = workspace.path("state", "jobs", "1", "run", "checkpoints")
+    assert any(f.endswith(".json") for f in os.listdir(ck))
+    assert not os.path.exists(workspace.path("registry", "registry.db")) or s.versions() == []
+
+
 # ---- crash safety
 
 @pytest.fixture(scope="module")

@@ -166,6 +166,41 @@ TEST(Journal, SignalsWaitUntilHandled) {
   EXPECT_TRUE(j.value()->PendingSignals().value().empty());
 }
 
+TEST(Journal, AJournalFromBeforeStopSignalsIsUpgradedInPlace) {
+  const std::string d = FreshTestDir();
+  const std::string path = d + "/journal.db";
+  {
+    // Version 1: the signals table without stop_job, one signal waiting.
+    auto j = Journal::Open(path, true);
+    ASSERT_TRUE(j.ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(
+                db,
+                "DROP TABLE signals; CREATE TABLE signals(id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT "
+                "NOT NULL, reason TEXT NOT NULL, by TEXT NOT NULL, at REAL NOT NULL, trigger INTEGER NOT "
+                "NULL DEFAULT 0); INSERT INTO signals(model, reason, by, at) VALUES ('m', 'r', 'ann', 1); "
+                "PRAGMA user_version = 1;",
+                nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto j = Journal::Open(path, false);
+  ASSERT_TRUE(j.ok()) << j.status().message();
+  auto pending = j.value()->PendingSignals();
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending.value().size(), 1u);
+  EXPECT_EQ(pending.value()[0].by, "ann");
+  EXPECT_EQ(pending.value()[0].stop_job, 0);
+  SignalRecord stop;
+  stop.model = "m";
+  stop.stop_job = 4;
+  ASSERT_TRUE(j.value()->AddSignal(stop).ok());
+  pending = j.value()->PendingSignals();
+  ASSERT_EQ(pending.value().size(), 2u);
+  EXPECT_EQ(pending.value()[1].stop_job, 4);
+}
+
 TEST(Journal, ADamagedOrBusyDatabaseIsAnError) {
   const std::string d = FreshTestDir();
   ASSERT_TRUE(WriteFileAtomic(d + "/journal.db", std::string(4096, 'x')).ok());
