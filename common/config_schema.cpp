@@ -236,18 +236,23 @@ Keys ServiceKeys() {
       {"service", "state", T::kString, "\"driftrun-state\"", "",
        "service config: journal.db, job run folders, drift reports, quarantine/ (relative to this file)"},
       {"service", "executor", T::kString, "\"local\"", "local|pool|slurm",
-       "service config: where jobs run (local: an mpirun child process per job)"},
+       "service config: where jobs run (local: an mpirun child process per job; pool: the worker ranks "
+       "1..N-1 of `mpirun -np N driftrun serve`)"},
       {"service", "poll_s", T::kFloat, "1.0", "",
        "service config: seconds between looks at the incoming folders"},
       {"service", "max_batches", T::kInt, "0", "",
        "service config: > 0: stop once this many batches were handled (counted in the journal) and every job "
        "they caused has ended"},
-      {"service", "max_jobs", T::kInt, "1", "", "service config: jobs running at once (local executor)"},
+      {"service", "max_jobs", T::kInt, "1", "",
+       "service config: jobs running at once (the pool also needs free ranks for each)"},
       {"service", "metrics", T::kString, "\"\"", "",
-       "service config: \"127.0.0.1:9464\" serves Prometheus text (empty: off; comes with the pool executor, "
-       "ignored with a warning until then)"},
+       "service config: \"127.0.0.1:9464\" serves Prometheus text at /metrics (empty: off; port 0: any free "
+       "port, printed at start)"},
+      {"service", "metrics_allow_remote", T::kBool, "false", "",
+       "service config: allow a service.metrics address other than loopback"},
       {"service", "heartbeat_timeout_s", T::kFloat, "60.0", "",
-       "service config: pool executor (to come): a job whose ranks are silent this long is failed"},
+       "service config: pool executor: a job leader silent this long (a hung rank, or a step or data load "
+       "longer than this) ends the service with exit 5; a restart resumes the job"},
   };
 }
 

@@ -18,6 +18,7 @@
 #include "runner/serve_pool.h"
 #include "runner/signals.h"
 #include "scheduler/local_executor.h"
+#include "scheduler/metrics_server.h"
 #include "scheduler/service.h"
 
 #ifndef DRIFTRUN_VERSION
@@ -151,10 +152,20 @@ Status Serve(const ServiceSetup& setup, Executor& exec, int64_t max_batches, con
     Say("model " + m.name + ": registry " + m.registry +
         (m.incoming.empty() ? "; not watched (monitor.incoming is empty)" : "; watching " + m.incoming));
   }
-  if (!setup.cfg.Str("service.metrics").empty()) {
-    Say("warning: service.metrics is not served by this build (it comes with the pool executor); ignored");
-  }
   DRIFTRUN_ASSIGN_OR_RETURN(auto journal, Journal::Open(setup.Journal(), true));
+  std::unique_ptr<MetricsServer> metrics;
+  if (!setup.cfg.Str("service.metrics").empty()) {
+    MetricsServerOptions mo;
+    mo.address = setup.cfg.Str("service.metrics");
+    mo.allow_remote = setup.cfg.Bool("service.metrics_allow_remote");
+    mo.setup = &setup;
+    mo.executor = executor;
+    mo.pool_snapshot = [&exec] { return exec.Snapshot(); };
+    DRIFTRUN_ASSIGN_OR_RETURN(metrics, MetricsServer::Start(mo));
+    Say("metrics: http://" +
+        (metrics->host().find(':') != std::string::npos ? "[" + metrics->host() + "]" : metrics->host()) +
+        ":" + std::to_string(metrics->port()) + "/metrics");
+  }
   ServiceContext ctx;
   ctx.setup = &setup;
   ctx.journal = journal.get();

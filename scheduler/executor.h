@@ -11,6 +11,7 @@
 // Thread-safety: none; the service's thread owns its executor.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,9 @@ class Executor {
   virtual bool CanStart(int ranks) const { return true; }
   // The most ranks one job can get (the pool's size); 0: no limit known here.
   virtual int Ranks() const { return 0; }
+  // What the executor knows of its running jobs beyond the journal (the
+  // pool: ranks and heartbeats); null when nothing. Any thread.
+  virtual nlohmann::json Snapshot() const { return nullptr; }
 };
 
 }  // namespace driftrun

@@ -439,6 +439,29 @@ Result<nlohmann::json> Journal::JobEvents(int64_t id) {
   return out;
 }
 
+Result<JournalCounts> Journal::Counts() {
+  JournalCounts c;
+  {
+    Stmt s(db_, "SELECT model, state, count(*) FROM jobs GROUP BY model, state");
+    while (s.Step() == SQLITE_ROW) c.jobs[{s.Text(0), s.Text(1)}] = s.Int(2);
+    DRIFTRUN_RETURN_IF_ERROR(s.Check("counting jobs in " + path_));
+  }
+  {
+    Stmt s(db_, "SELECT model, count(*) FROM batches GROUP BY model");
+    while (s.Step() == SQLITE_ROW) c.batches[s.Text(0)] = s.Int(1);
+    DRIFTRUN_RETURN_IF_ERROR(s.Check("counting batches in " + path_));
+  }
+  {
+    Stmt s(
+        db_,
+        "SELECT j.model, max(e.at) FROM job_events e JOIN jobs j ON j.id = e.job WHERE e.state = 'promoted' "
+        "GROUP BY j.model");
+    while (s.Step() == SQLITE_ROW) c.last_promotion[s.Text(0)] = s.Double(1);
+    DRIFTRUN_RETURN_IF_ERROR(s.Check("reading promotions in " + path_));
+  }
+  return c;
+}
+
 Result<int64_t> Journal::AddSignal(const SignalRecord& r) {
   Stmt s(db_, "INSERT INTO signals(model, reason, by, at, stop_job) VALUES (?1, ?2, ?3, ?4, ?5)");
   s.Bind(1, r.model).Bind(2, r.reason).Bind(3, r.by).BindDouble(4, r.at).Bind(5, r.stop_job);

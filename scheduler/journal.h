@@ -18,9 +18,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -84,6 +86,13 @@ struct SignalRecord {
   double at = 0;
   int64_t trigger = 0;   // 0: not yet handled
   int64_t stop_job = 0;  // > 0: `driftrun signal --stop JOB` (model is that job's)
+};
+
+// Totals for the service's metrics (scheduler/metrics.h).
+struct JournalCounts {
+  std::map<std::pair<std::string, std::string>, int64_t> jobs;  // (model, state) → jobs
+  std::map<std::string, int64_t> batches;                       // model → batches recorded
+  std::map<std::string, double> last_promotion;                 // model → time of its last promotion
 };
 
 class Journal {
@@ -154,6 +163,7 @@ class Journal {
   // Newest first, at most `limit` (model "" = all).
   Result<std::vector<JobRecord>> Jobs(const std::string& model, int64_t limit);
   Result<nlohmann::json> JobEvents(int64_t id);
+  Result<JournalCounts> Counts();
 
   // ---- signals (driftrun signal)
   Result<int64_t> AddSignal(const SignalRecord& s);

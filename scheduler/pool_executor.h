@@ -63,7 +63,7 @@ class PoolExecutor : public Executor {
   void Shutdown(double timeout_s);
   // Workers busy and idle, and per running job: ranks, step, samples/s,
   // step and all-reduce time, seconds since its last heartbeat.
-  nlohmann::json Snapshot() const;
+  nlohmann::json Snapshot() const override;
 
  private:
   struct PoolJob {

@@ -12,7 +12,8 @@ readonly APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config python3-venv clang-format clang-tidy
   libopenmpi-dev openmpi-bin libhdf5-dev libgflags-dev libsqlite3-dev
   libtomlplusplus-dev nlohmann-json3-dev libgtest-dev libgmock-dev
-  libonnx-dev libprotobuf-dev protobuf-compiler
+  libonnx-dev libprotobuf-dev protobuf-compiler libcpp-httplib-dev
+  prometheus  # tests only: a real Prometheus scrapes the service's /metrics
 )
 readonly PY_PACKAGES=("torch==${TORCH_VERSION}" numpy h5py scipy onnxruntime scikit-learn pytest)
 
