@@ -158,6 +158,10 @@ class Journal {
   Result<JobRecord> Job(int64_t id);
   // Active jobs (every model), highest priority first, then oldest.
   Result<std::vector<JobRecord>> ActiveJobs();
+  // The queue's head: at most `limit` queued jobs, highest priority first,
+  // then oldest (an index: O(log n) in queued jobs).
+  Result<std::vector<JobRecord>> QueuedJobs(int64_t limit);
+  Result<bool> AnyActive();
   // Every job in `state`, oldest first.
   Result<std::vector<JobRecord>> JobsIn(JobState state);
   // Newest first, at most `limit` (model "" = all).

@@ -1,12 +1,15 @@
 """Batch renamed into monitor.incoming -> the retraining job's first training
-step, with the local executor (an mpirun child per job), split into its parts:
+step, with the local executor (an mpirun child per job) or the pool executor
+(--executor pool: `mpirun -np 3 driftrun serve`, the job on the two resident
+workers), split into its parts:
 
   rename->launch  the wait for the next poll, sha256, drift against the
                   production profile, concept check, trigger and job in the
-                  journal, the job's config written, fork+exec of mpirun
-  launch->step    mpirun start -> the job's `start` event (process start,
-                LibTorch load, MPI init, data read and preprocessing); its
-                first step follows at once
+                  journal, the job's config written, fork+exec of mpirun (local)
+                  or the start message to the workers (pool)
+  launch->step    launch -> the job's `start` event (local: process start,
+                LibTorch load, MPI init; both: data read and preprocessing);
+                its first step follows at once
 
 Baseline in the same run: `mpirun -np 2 driftrun train` started by hand, from
 exec to its `start` event (what any job costs). Prints the median of --reps
@@ -14,11 +17,13 @@ rounds (each round drops a new drifted batch; --set trigger.cooldown_s=0).
 
     source scripts/mpi_env.sh
     .venv/bin/python scripts/bench/service_latency.py --driftrun build/driftrun [--poll 1.0] [--reps 5]
+        [--executor local|pool]
 """
 import argparse
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -30,6 +35,7 @@ ap.add_argument("--driftrun", required=True)
 ap.add_argument("--poll", type=float, default=1.0)
 ap.add_argument("--reps", type=int, default=5)
 ap.add_argument("--rows", type=int, default=20000)
+ap.add_argument("--executor", choices=["local", "pool"], default="local")
 a = ap.parse_args()
 exe = os.path.abspath(a.driftrun)
 tmp = tempfile.mkdtemp(prefix="driftrun-latency-")
@@ -87,7 +93,10 @@ for i in range(a.reps):
     base.append(start_time(run_dir) - t0)
 
 log = open(os.path.join(tmp, "serve.log"), "w")
-svc = subprocess.Popen([exe, "serve", "--config", "svc.toml"], cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
+cmd = [exe, "serve", "--config", "svc.toml", "--executor", a.executor]
+if a.executor == "pool":
+    cmd = ["mpirun", "-np", "3", "--bind-to", "none"] + cmd
+svc = subprocess.Popen(cmd, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
 db = os.path.join(tmp, "state", "journal.db")
 
 
@@ -131,12 +140,12 @@ for i in range(1, a.reps + 1):
     parts["launch->step"].append(t_start - launched)
     parts["total"].append(t_start - t0)
     wait("SELECT id FROM jobs WHERE id = ? AND state IN ('promoted', 'rejected', 'failed')", trig[0])
-svc.terminate()
+svc.send_signal(signal.SIGUSR1 if a.executor == "pool" else signal.SIGTERM)
 svc.wait(timeout=120)
 
 med = {k: statistics.median(v) for k, v in parts.items()}
 b = statistics.median(base)
-print(f"batch renamed -> first training step, local executor, poll_s {a.poll}, {a.reps} rounds (median s)")
+print(f"batch renamed -> first training step, {a.executor} executor, poll_s {a.poll}, {a.reps} rounds (median s)")
 for k in ("rename->launch", "launch->step", "total"):
     print(f"  {k:14s} {med[k]:7.3f}")
 print(f"baseline: mpirun -np 2 driftrun train, exec -> first step   {b:7.3f}")
