@@ -8,7 +8,8 @@
 # CUDA kernel against its CPU reference), then benchmarks the kernels (fused
 # transform and histograms vs a device-to-device copy and vs PyTorch eager) and
 # GPU training samples/s next to PyTorch (Python, same model, data, batch and
-# optimizer) on the same GPU, and prints a short table last.
+# optimizer) on the same GPU, runs the pool executor on the GPU (two jobs on one
+# kept NCCL communicator), and prints a short table last.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$PWD/gpu-out}
@@ -21,7 +22,7 @@ TORCH_PREFIX=$($PY -c 'import torch; print(torch.utils.cmake_prefix_path)')
 NCCL_DIR=$($PY -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__) if nvidia.nccl.__file__ else list(nvidia.nccl.__path__)[0])' 2>/dev/null)
 export PKG_CONFIG_SYSROOT_DIR=$R PKG_CONFIG_LIBDIR=$L/pkgconfig:$R/usr/share/pkgconfig
 export LD_LIBRARY_PATH=$L:$L/hdf5/serial:$L/openmpi/lib${NCCL_DIR:+:$NCCL_DIR/lib}:${LD_LIBRARY_PATH:-}
-export OPAL_PREFIX=$R/usr OMPI_MCA_ess_singleton_isolated=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export PATH=$R/usr/bin:$PATH OPAL_PREFIX=$R/usr OMPI_MCA_ess_singleton_isolated=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 nccl_args=()
 if [[ -n $NCCL_DIR && -f $NCCL_DIR/include/nccl.h ]]; then
   nccl_args=(-DDRIFTRUN_NCCL_INCLUDE="$NCCL_DIR/include" -DDRIFTRUN_NCCL_LIB="$(ls "$NCCL_DIR"/lib/libnccl.so* | head -1)")
@@ -100,12 +101,15 @@ kinds digits cnn "$W/digits" 'channels = [16, 32]
 hidden = [64]' 25 32 2e-3 2>&1 | tee "$OUT/kinds.txt"
 kinds tickets text "$W/tickets" 'hidden = []
 embedding_dim = 32' 6 64 1e-2 2>&1 | tee -a "$OUT/kinds.txt"
+# The pool executor with a kept NCCL communicator per group (issue 13).
+$PY scripts/gpu/pool_gpu.py ./build-gpu/driftrun "$W/data/train.h5" "$W/pool" 2>&1 | tail -1 | tee "$OUT/pool.txt"
 echo
 echo "== driftrun GPU check ($(head -1 "$OUT/gpu.txt")) =="
 printf '%-44s %s\n' "GPU tests (Gpu.*)" "$([[ $tests_rc == 0 ]] && grep -c '^\[       OK' "$OUT/gpu_tests.log" | sed 's/$/ passed/' || echo FAILED)"
 grep -h "cuda vs cpu" "$OUT/gpu_tests.log" | sed 's/^/  /'
 grep -h "^gpu" "$OUT/kernels_bench.log" | sed 's/^/  /'
 sed 's/^/  /' "$OUT/kinds.txt"
+sed 's/^/  /' "$OUT/pool.txt"
 printf '%-44s %12s\n' "MLP 32-512-512-1, batch 4096, AdamW" "samples/s"
 printf '%-44s %12s\n' "driftrun train, device cuda, 1 rank" "$d"
 printf '%-44s %12s\n' "PyTorch eager (Python), same GPU" "$t"

@@ -17,6 +17,7 @@ L=/usr/lib/x86_64-linux-gnu
 # Headers, pkg-config and CMake package files.
 copy /usr/include/hdf5 /usr/include/gflags /usr/include/toml++ /usr/include/nlohmann /usr/include/gtest \
   /usr/include/gmock /usr/include/sqlite3.h /usr/include/sqlite3ext.h $L/openmpi/include \
+  /usr/include/httplib.h $L/pkgconfig/cpp-httplib.pc \
   $L/pkgconfig/gflags.pc $L/pkgconfig/tomlplusplus.pc /usr/share/pkgconfig/tomlplusplus.pc \
   /usr/share/cmake/nlohmann_json $L/cmake/GTest
 # Libraries driftrun links (and what they need), minus glibc/libstdc++ and CUDA/torch.
@@ -29,11 +30,15 @@ for lib in $libs; do
     ln -sf "$(basename "$real")" "$R$lib" 2>/dev/null || true
 done
 # Link-time names (.so) and static GoogleTest.
-for so in libmpi.so libsqlite3.so libhdf5_serial.so libgflags.so libtomlplusplus.so libgtest.a libgtest_main.a libgmock.a libgmock_main.a; do
+for so in libmpi.so libsqlite3.so libhdf5_serial.so libgflags.so libtomlplusplus.so libcpp-httplib.so libgtest.a libgtest_main.a libgmock.a libgmock_main.a; do
   copy $L/$so
   # Link names point through /etc/alternatives (libmpi.so): point them at the copied library instead.
   [[ -L $L/$so ]] && ln -sf "$(basename "$(readlink -f $L/$so)")" "$R$L/$so"
 done
 copy $L/hdf5/serial/libhdf5.so $L/hdf5/serial/include
 copy $L/openmpi/lib $L/openmpi/include /usr/share/openmpi /etc/openmpi
+# mpirun (orterun) and its daemon, for the pool executor's check (scripts/gpu/pool_gpu.py).
+mkdir -p "$R/usr/bin"
+cp -L /usr/bin/orterun "$R/usr/bin/mpirun"
+cp -L /usr/bin/orted "$R/usr/bin/orted"
 du -sh "$R"
