@@ -7,6 +7,8 @@ workers), split into its parts:
                   production profile, concept check, trigger and job in the
                   journal, the job's config written, fork+exec of mpirun (local)
                   or the start message to the workers (pool)
+  scored->step    drift detected (the batch's scores in the journal) -> the
+                  job's first step
   launch->step    launch -> the job's `start` event (local: process start,
                 LibTorch load, MPI init; both: data read and preprocessing);
                 its first step follows at once
@@ -121,13 +123,14 @@ def wait(sql, *p, timeout=300):
 
 
 wait("SELECT id FROM jobs WHERE state = 'promoted'")
-parts = {"rename->launch": [], "launch->step": [], "total": []}
+parts = {"rename->launch": [], "launch->step": [], "scored->step": [], "total": []}
 for i in range(1, a.reps + 1):
     src = os.path.join(tmp, "data", f"batch-{i:03d}.h5")
     shutil.copyfile(src, os.path.join(tmp, "incoming", ".b.tmp"))
     t0 = time.time()
     os.rename(os.path.join(tmp, "incoming", ".b.tmp"), os.path.join(tmp, "incoming", f"b{i}.h5"))
-    job = wait("SELECT consumed_by FROM batches WHERE file LIKE ? AND consumed_by IS NOT NULL", f"%/b{i}.h5")
+    job = wait("SELECT consumed_by, scored_at FROM batches WHERE file LIKE ? AND consumed_by IS NOT NULL",
+               f"%/b{i}.h5")
     trig = query("SELECT job FROM triggers WHERE id = ?", job[0][0])[0]
     run_dir = os.path.join(tmp, "state", "jobs", str(trig[0]), "run")
     launched = wait("SELECT at FROM job_events WHERE job = ? AND state = 'running'", trig[0])[0][0]
@@ -138,6 +141,7 @@ for i in range(1, a.reps + 1):
         time.sleep(0.01)
     parts["rename->launch"].append(launched - t0)
     parts["launch->step"].append(t_start - launched)
+    parts["scored->step"].append(t_start - job[0][1])  # drift detected -> the job's first step
     parts["total"].append(t_start - t0)
     wait("SELECT id FROM jobs WHERE id = ? AND state IN ('promoted', 'rejected', 'failed')", trig[0])
 svc.send_signal(signal.SIGUSR1 if a.executor == "pool" else signal.SIGTERM)
@@ -146,7 +150,7 @@ svc.wait(timeout=120)
 med = {k: statistics.median(v) for k, v in parts.items()}
 b = statistics.median(base)
 print(f"batch renamed -> first training step, {a.executor} executor, poll_s {a.poll}, {a.reps} rounds (median s)")
-for k in ("rename->launch", "launch->step", "total"):
+for k in ("rename->launch", "launch->step", "scored->step", "total"):
     print(f"  {k:14s} {med[k]:7.3f}")
 print(f"baseline: mpirun -np 2 driftrun train, exec -> first step   {b:7.3f}")
 print(f"ratio total / baseline: {med['total'] / b:.2f}x")

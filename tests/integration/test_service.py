@@ -162,7 +162,11 @@ def stop(proc, executor="local"):
 # ---- clean, drift, quarantine, replay (one service run shared by four tests)
 
 @pytest.fixture(scope="module")
-def drift_run(module_workspace, executor):
+def drift_run(driftrun_paths, tmp_path_factory, executor):
+    # A workspace per executor: each run has its own state, registry and incoming folder.
+    from harness import Workspace
+    module_workspace = Workspace(*driftrun_paths, tmp_path_factory.mktemp(f"svc-drift-{executor}-"))
+
     def run():
         s = Svc(module_workspace, ("--batches", "2", "--drift", "mean", "--drift-from", "2",
                                    "--drift-magnitude", "1.0"), executor=executor)
