@@ -18,6 +18,7 @@
 
 namespace driftrun {
 
+// NOLINTNEXTLINE(bugprone-exception-escape): nlohmann::json's move constructor is not noexcept
 struct MetricsInputs {
   const ServiceSetup* setup = nullptr;
   Journal* journal = nullptr;

@@ -28,6 +28,7 @@ namespace driftrun {
 
 enum PoolTag : int { kStart = 1, kStop = 2, kDrop = 3, kShutdown = 4, kBeat = 10, kDone = 11, kFatal = 12 };
 
+// NOLINTNEXTLINE(bugprone-exception-escape): nlohmann::json's move constructor is not noexcept
 struct PoolMessage {
   int source = 0;
   int tag = 0;
