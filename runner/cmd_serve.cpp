@@ -2,6 +2,7 @@
 // executor, or under mpirun with the pool executor (runner/serve_pool.h);
 // driftrun signal: a retrain asked for by hand, through the journal.
 #include <gflags/gflags.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -216,6 +217,14 @@ int RunServe(int argc, char** argv) {
   const ServiceSetup& su = setup.value();
   const std::string executor = FLAGS_executor.empty() ? su.cfg.Str("service.executor") : FLAGS_executor;
   Status st = CheckExecutor(executor);
+  if (st.ok() && executor == "local" && (std::getenv("OMPI_COMM_WORLD_RANK") || std::getenv("PMIX_RANK"))) {
+    // Under mpirun every rank would start its own service, and each job's
+    // mpirun would be refused as a recursive call.
+    st = Status::Usage(
+        "the local executor starts an mpirun per job itself: run `driftrun serve --executor local` without "
+        "mpirun, or use `mpirun -np N driftrun serve --executor pool` to run the jobs on the ranks of this "
+        "world");
+  }
   if (st.ok()) st = CheckState(su);
   if (!st.ok()) return ReportStatus("serve", st);
   const std::atomic<int>* stop = InstallStopHandlers();
@@ -236,8 +245,11 @@ int RunServe(int argc, char** argv) {
 namespace {
 
 std::string SignalBy() {
+  if (!FLAGS_by.empty()) return FLAGS_by;
   const char* user = std::getenv("USER");
-  return !FLAGS_by.empty() ? FLAGS_by : user ? user : "unknown";
+  if (user && *user) return user;
+  const passwd* pw = getpwuid(geteuid());  // $USER is unset under sudo -i, cron, containers
+  return pw && pw->pw_name ? pw->pw_name : "unknown";
 }
 
 // driftrun signal --stop JOB: checked against the journal, then recorded.
@@ -245,7 +257,8 @@ int StopSignal(const ServiceSetup& setup, const ParsedArgs& args) {
   Status st = NoPositional(args);
   if (st.ok() && !FLAGS_model.empty())
     st = Status::Usage("--stop JOB takes no --model (the job names its model)");
-  if (st.ok() && FLAGS_stop < 0) st = Status::Usage("--stop takes a job id (driftrun status lists them)");
+  if (st.ok() && FLAGS_stop < 1)
+    st = Status::Usage("--stop takes a job id >= 1 (driftrun status lists them)");
   if (!st.ok()) return ReportStatus("signal", st);
   auto journal = Journal::Open(setup.Journal(), false);
   if (!journal.ok()) return ReportStatus("signal", journal.status());
@@ -276,9 +289,12 @@ int StopSignal(const ServiceSetup& setup, const ParsedArgs& args) {
                      .dump()
               << "\n";
   } else {
+    const bool live = !LiveLockHolder(setup.state + "/service.lock").empty();
     std::cout << "signal " << id.value() << " recorded: the service stops job " << FLAGS_stop << " ("
-              << EscapeForConsole(s.model) << ", " << JobStateName(state)
-              << ") at its next poll; a running job checkpoints first\n";
+              << EscapeForConsole(s.model) << ", " << JobStateName(state) << ") "
+              << (live ? "at its next poll; a running job checkpoints first"
+                       : "when it starts again (it is not running now)")
+              << "\n";
   }
   return 0;
 }
@@ -291,7 +307,7 @@ int RunSignal(int argc, char** argv) {
   if (!ParseCommand(kSignalSpec, argc, argv, &args, &code)) return code;
   auto setup = ServiceSetup::Load(FLAGS_config, args.sets);
   if (!setup.ok()) return ReportStatus("signal", setup.status());
-  if (FLAGS_stop != 0) return StopSignal(setup.value(), args);
+  if (!gflags::GetCommandLineFlagInfoOrDie("stop").is_default) return StopSignal(setup.value(), args);
   if (FLAGS_model.empty() || FLAGS_reason.empty()) {
     return ReportStatus("signal",
                         Status::Usage("--model NAME and --reason TEXT are required (or --stop JOB)"));

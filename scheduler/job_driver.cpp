@@ -95,9 +95,14 @@ bool RunFolderBusy(const std::string& run_dir) {
   return !lock.ok();
 }
 
+// retrain.ranks, capped to the executor's ranks: then the most that still
+// divide the batch size (every rank trains an equal share of each batch).
 int JobRanks(const ServiceContext& ctx, const ModelEntry& m) {
-  const int ranks = static_cast<int>(m.ranks);
-  return ctx.max_ranks > 0 ? std::min(ranks, ctx.max_ranks) : ranks;
+  int ranks = static_cast<int>(m.ranks);
+  if (ctx.max_ranks <= 0 || ranks <= ctx.max_ranks) return ranks;
+  ranks = ctx.max_ranks;
+  while (ranks > 1 && m.batch_size % ranks != 0) --ranks;
+  return ranks;
 }
 
 Status Launch(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, const std::string& why) {
@@ -112,8 +117,11 @@ Status Launch(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, const std:
   const int ranks = JobRanks(ctx, m);
   std::string capped;
   if (ranks < m.ranks) {
-    capped = " (retrain.ranks " + std::to_string(m.ranks) + " capped to the executor's " +
-             std::to_string(ctx.max_ranks) + ")";
+    capped =
+        " (retrain.ranks " + std::to_string(m.ranks) + " capped to the executor's " +
+        std::to_string(ctx.max_ranks) +
+        (ranks < ctx.max_ranks ? ", then to " + std::to_string(ranks) + " to divide train.batch_size" : "") +
+        ")";
   }
   j->attempts += 1;
   if (j->started_at == 0) j->started_at = ctx.clock->Seconds();
@@ -143,7 +151,7 @@ std::string LastLogLine(const std::string& log) {
     const size_t at = line.find("driftrun ");
     if (at != std::string::npos && line.find(": ", at) != std::string::npos) {
       ours = line.substr(at);
-    } else if (line.find_first_not_of(" \t\r-") != std::string::npos &&
+    } else if (line.find_first_not_of(" \t\r-*=") != std::string::npos &&
                line.find("MPI_ABORT") == std::string::npos && line.find("Exit code") == std::string::npos &&
                line.find("Per user-direction") == std::string::npos) {
       other = line;
@@ -188,8 +196,9 @@ Status OnExit(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, int code) 
     return Launch(ctx, m, j, "relaunched: the job stopped at a checkpoint before its end");
   }
   const std::string last = LastLogLine(log);
-  const std::string what = "driftrun train exited " + std::to_string(code) +
-                           (last.empty() ? "" : ": " + last) + " (log: " + log + ")";
+  const std::string what =
+      (ctx.executor->name() == "pool" ? "the job's ranks ended with exit code " : "driftrun train exited ") +
+      std::to_string(code) + (last.empty() ? "" : ": " + last) + " (log: " + log + ")";
   if ((code == 5 || code > 128) && j->attempts < kMaxJobAttempts && !ctx.stopping &&
       !j->spec.contains("stop_requested"))
     return Launch(ctx, m, j, "relaunched after " + what);

@@ -1,6 +1,7 @@
 #include "scheduler/metrics_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <thread>
 
@@ -80,6 +81,12 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(MetricsServerOptions
         "<!doctype html><title>driftrun serve</title><p>driftrun retraining service: "
         "<a href=\"/metrics\">/metrics</a> (Prometheus text format)</p>\n",
         "text/html; charset=utf-8");
+  });
+  // Not httplib's default (SO_REUSEPORT): a second service on a port that is
+  // in use must fail to listen, not share it and answer half the scrapes.
+  self->server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
   });
   int bound = port;
   if (port == 0) {

@@ -1,9 +1,12 @@
 #include "scheduler/pool_worker.h"
 
+#include <fcntl.h>
 #include <mpi.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -133,6 +136,34 @@ Status TrainJob(JobContext& c, TrainResult* out) {
   DRIFTRUN_ASSIGN_OR_RETURN(*out, Train(*g.mpi, cfg, req));
   return Status::Ok();
 }
+
+// While a job runs, this rank's stdout and stderr go to the job's log (as a
+// local job's do), not to the service's console; restored after.
+class LogRedirect {
+ public:
+  explicit LogRedirect(const std::string& log) {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    out_ = dup(STDOUT_FILENO);
+    err_ = dup(STDERR_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+  }
+  ~LogRedirect() {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    if (out_ >= 0) dup2(out_, STDOUT_FILENO), close(out_);
+    if (err_ >= 0) dup2(err_, STDERR_FILENO), close(err_);
+  }
+  LogRedirect(const LogRedirect&) = delete;
+  LogRedirect& operator=(const LogRedirect&) = delete;
+
+ private:
+  int out_ = -1, err_ = -1;
+};
 
 void RunJob(PoolTransport& t, const PoolWorkerOptions& o, const nlohmann::json& start,
             std::map<std::string, std::unique_ptr<Group>>& groups) {

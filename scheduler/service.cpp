@@ -75,6 +75,19 @@ Status Service::HandleSignals(double now) {
     }
     DRIFTRUN_ASSIGN_OR_RETURN(Journal::Txn txn, jn.Begin());
     const ModelEntry* m = ctx_->setup->Find(s.model);
+    // A retrain asked for while the model's job already trains would merge
+    // into a job that cannot use it: the signal waits for that job to end.
+    if (m) {
+      DRIFTRUN_ASSIGN_OR_RETURN(JobRecord busy, ActiveTraining(s.model));
+      if (busy.id > 0) {
+        if (waiting_signals_.insert(s.id).second && ctx_->say) {
+          ctx_->say("signal " + std::to_string(s.id) + " (" + s.model + ") waits: job " +
+                    std::to_string(busy.id) + " is " + JobStateName(busy.state) +
+                    "; a new retrain is queued when it ends");
+        }
+        continue;
+      }
+    }
     int64_t trigger = -1;
     std::string what = "ignored: model '" + s.model + "' is not in service.models";
     if (m) {
@@ -90,6 +103,16 @@ Status Service::HandleSignals(double now) {
     if (ctx_->say) ctx_->say("signal " + std::to_string(s.id) + " (" + s.model + "): " + what);
   }
   return Status::Ok();
+}
+
+// The model's job past the queue (running, trained, evaluated), if any.
+Result<JobRecord> Service::ActiveTraining(const std::string& model) {
+  for (JobState st : {JobState::kRunning, JobState::kTrained, JobState::kEvaluated}) {
+    DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, ctx_->journal->JobsIn(st));
+    for (const JobRecord& j : jobs)
+      if (j.model == model) return j;
+  }
+  return JobRecord{};
 }
 
 // `driftrun signal --stop JOB`: a queued job fails at once; a running one is

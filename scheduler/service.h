@@ -15,6 +15,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -51,6 +52,7 @@ class Service {
  private:
   Status HandleSignals(double now);
   Status StopJob(const SignalRecord& s, double now);
+  Result<JobRecord> ActiveTraining(const std::string& model);
   Status QueueInitial(const ModelEntry& m, double now);
   Status ScanModel(const ModelEntry& m, const Production& p, double now, int64_t* budget);
   Status HandleBatch(const ModelEntry& m, const Production& p, BatchFile f, double now);
@@ -67,6 +69,7 @@ class Service {
   };
   std::map<std::string, Seen> seen_;                         // path → its hash, while size and mtime stay
   std::map<std::string, std::pair<int64_t, double>> young_;  // recently modified files: size, mtime last seen
+  std::set<int64_t> waiting_signals_;  // signals held while their model's job trains (said once)
 };
 
 }  // namespace driftrun

@@ -38,6 +38,13 @@ Result<ModelEntry> LoadModel(const std::string& path, const std::vector<std::str
   m.warm_start = c.Bool("retrain.warm_start");
   m.approval = c.Str("retrain.promote") == "approval";
   if (m.ranks < 1 || m.ranks > 1024) return Status::Usage(where + ": retrain.ranks must be in [1, 1024]");
+  m.batch_size = c.Int("train.batch_size");
+  if (m.batch_size % m.ranks != 0) {
+    return Status::Usage(where + ": retrain.ranks = " + std::to_string(m.ranks) +
+                         " does not divide train.batch_size = " + std::to_string(m.batch_size) +
+                         " (each rank trains an equal share of every batch); choose retrain.ranks among the "
+                         "divisors of the batch size, or another batch size");
+  }
   if (m.window < 0) return Status::Usage(where + ": retrain.window must be >= 0 (0: every labelled batch)");
   if (!m.incoming.empty() && PathExists(m.incoming) && !IsDir(m.incoming)) {
     return Status::Usage(where + ": monitor.incoming '" + m.incoming +
@@ -66,6 +73,13 @@ Result<ServiceSetup> ServiceSetup::Load(const std::string& path, const std::vect
   if (s.cfg.Float("service.poll_s") <= 0) return Status::Usage("service.poll_s must be > 0");
   if (s.cfg.Int("service.max_batches") < 0) return Status::Usage("service.max_batches must be >= 0");
   if (s.cfg.Int("service.max_jobs") < 1) return Status::Usage("service.max_jobs must be >= 1");
+  if (!(s.cfg.Float("service.heartbeat_timeout_s") >= 1)) {
+    return Status::Usage(
+        "service.heartbeat_timeout_s must be >= 1 second (a job's leader sends a heartbeat between steps, "
+        "every "
+        "min(2 s, a quarter of the timeout); keep it above the longest step and data load: the default 60 is "
+        "safe)");
+  }
   for (const std::string& m : models) {
     if (SameFile(m, s.config_path)) {
       return Status::Usage("service.models names the service config itself ('" + m +

@@ -24,6 +24,7 @@ struct ModelEntry {
   std::string incoming;  // monitor.incoming (absolute; empty: not watched)
   std::string registry;  // registry.path (absolute)
   int64_t ranks = 2, window = 3, priority = 0;
+  int64_t batch_size = 1;  // train.batch_size: a job's rank count must divide it
   bool warm_start = true;
   bool approval = false;  // retrain.promote = "approval"
 };

@@ -161,6 +161,8 @@ def test_a_remote_address_needs_consent_and_a_taken_port_is_named(workspace):
     p = workspace.run(["serve", "--config", pool.config, "--set", 'service.metrics="9464"'])
     assert p.returncode == 2 and "host:port" in p.stderr, must_msg(p, "metrics without a host")
     with socket.socket() as taken:
+        # SO_REUSEPORT as another service (or cpp-httplib's default) would set it: sharing must still fail.
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]

@@ -278,7 +278,7 @@ def test_a_failed_job_frees_its_ranks_and_the_next_job_runs(workspace):
             proc.kill()
     jobs = {j["model"]: j for j in pool.rows("SELECT * FROM jobs")}
     assert jobs["bad"]["state"] == "failed", jobs["bad"]
-    assert "driftrun train exited 4" in jobs["bad"]["reason"], jobs["bad"]["reason"]
+    assert "the job's ranks ended with exit code 4" in jobs["bad"]["reason"], jobs["bad"]["reason"]
     assert "NaN" in jobs["bad"]["reason"] or "Inf" in jobs["bad"]["reason"], jobs["bad"]["reason"]
     assert ranks_of(jobs["good"]) == [1, 2]
     assert not os.path.exists(workspace.path("registry-bad", "registry.db"))
@@ -290,3 +290,11 @@ def test_the_pool_without_mpirun_says_how_to_start_it(workspace):
     p = workspace.run(["serve", "--config", pool.config, "--executor", "pool"])
     assert p.returncode == 2, must_msg(p, "pool without mpirun")
     assert "mpirun -np N driftrun serve --executor pool" in p.stderr, p.stderr
+
+
+def test_the_local_executor_under_mpirun_is_refused_before_anything_runs(workspace):
+    pool = Pool(workspace, [dict(name="m")])
+    p = workspace.run(["serve", "--config", pool.config, "--executor", "local"], ranks=2)
+    assert p.returncode == 2, must_msg(p, "local executor under mpirun")
+    assert "without mpirun" in p.stderr and "--executor pool" in p.stderr, p.stderr
+    assert not os.path.exists(workspace.path("state", "journal.db")), "nothing may be written"

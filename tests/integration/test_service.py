@@ -392,6 +392,25 @@ def test_signal_stop_checkpoints_a_running_job_and_fails_it(workspace, executor)
     assert not os.path.exists(workspace.path("registry", "registry.db")) or s.versions() == []
 
 
+def test_a_signal_while_the_job_trains_queues_the_next_retrain_when_it_ends(workspace, executor):
+    s = Svc(workspace, epochs=200, every=100, executor=executor)
+    proc = s.serve_bg()
+    try:
+        s.wait("SELECT id FROM jobs WHERE state = 'running' AND handle != ''", "the initial job", proc)
+        p = workspace.run(["signal", "--config", s.config, "--model", "demo", "--reason", "new labels"])
+        assert p.returncode == 0, must_msg(p, "signal")
+        job = s.wait("SELECT * FROM jobs WHERE id = 2 AND state IN ('promoted', 'rejected', 'failed')",
+                     "the signalled retrain after the initial job", proc)[0]
+        assert stop(proc, executor) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert job["trigger"] == "signal" and job["state"] != "failed", job
+    first = s.rows("SELECT * FROM jobs WHERE id = 1")[0]
+    assert first["state"] == "promoted" and job["queued_at"] >= first["ended_at"] - 1, (first, job)
+    assert "waits: job 1 is running" in open(workspace.path("serve-bg.log")).read()
+
+
 # ---- crash safety
 
 @pytest.fixture(scope="module")
@@ -399,7 +418,9 @@ def straight_job(driftrun_paths, tmp_path_factory):
     """An uninterrupted long initial job: the weights a stopped one must end with."""
     from harness import Workspace
     ws = Workspace(*driftrun_paths, tmp_path_factory.mktemp("svc-straight-"))
-    s = Svc(ws, ("--batches", "1"), epochs=150, every=100)
+    # Long enough (about 5 s of training) that a stop lands mid-job even on the pool,
+    # whose jobs start at once; mpirun relays SIGTERM after a delay of its own.
+    s = Svc(ws, ("--batches", "1"), epochs=600, every=100)
     s.drop(s.batch(1))
     p = s.serve("--max-batches", "1")
     assert p.returncode == 0, must_msg(p, "serve (uninterrupted)")
@@ -408,7 +429,7 @@ def straight_job(driftrun_paths, tmp_path_factory):
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "SIGINT to the process group"])
 def test_stopped_during_a_job_resumes_to_the_uninterrupted_weights(workspace, straight_job, how, executor):
-    s = Svc(workspace, ("--batches", "1"), epochs=150, every=100, executor=executor)
+    s = Svc(workspace, ("--batches", "1"), epochs=600, every=100, executor=executor)
     s.drop(s.batch(1))
     proc = s.serve_bg("--max-batches", "1", session=True)
     try:

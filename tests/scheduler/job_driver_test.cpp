@@ -68,6 +68,7 @@ struct Fixture {
                 .take();
     m.registry = dir + "/reg";
     m.ranks = 4;
+    m.batch_size = 64;
     setup.state = dir + "/state";
     setup.models.push_back(m);
     journal = Journal::Open(dir + "/journal.db", true).take();
