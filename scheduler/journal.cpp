@@ -10,7 +10,7 @@
 namespace driftrun {
 namespace {
 
-constexpr int64_t kJournalSchemaVersion = 2;  // 2: signals.stop_job
+constexpr int64_t kJournalSchemaVersion = 3;  // 2: signals.stop_job; 3: the jobs_queue index
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS batches(
@@ -35,6 +35,7 @@ CREATE INDEX IF NOT EXISTS jobs_by_model ON jobs(model, queued_at);
 CREATE INDEX IF NOT EXISTS jobs_ended ON jobs(model, ended_at);
 CREATE INDEX IF NOT EXISTS jobs_active ON jobs(model, priority)
   WHERE state IN ('queued', 'running', 'trained', 'evaluated');
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(state, priority DESC, id);
 CREATE TABLE IF NOT EXISTS job_events(
   id INTEGER PRIMARY KEY AUTOINCREMENT, job INTEGER NOT NULL, at REAL NOT NULL, state TEXT NOT NULL,
   reason TEXT NOT NULL);
@@ -169,21 +170,24 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path, bool cre
   }
   if (have < kJournalSchemaVersion) {
     DRIFTRUN_ASSIGN_OR_RETURN(Txn txn, j->Begin());
-    if (have == 1) {  // a journal from before `signal --stop`
-      DRIFTRUN_RETURN_IF_ERROR(j->Exec("ALTER TABLE signals ADD COLUMN stop_job INTEGER NOT NULL DEFAULT 0",
-                                       "cannot upgrade the journal's signals table"));
-    } else {
+    if (have == 0) {
       DRIFTRUN_RETURN_IF_ERROR(j->Exec(kSchema, "cannot create the journal's tables"));
+    } else {
+      if (have < 2) {  // a journal from before `signal --stop`
+        DRIFTRUN_RETURN_IF_ERROR(j->Exec("ALTER TABLE signals ADD COLUMN stop_job INTEGER NOT NULL DEFAULT 0",
+                                         "cannot upgrade the journal's signals table"));
+      }
+      // The queue's order (priority, then age) read from its head: O(log n)
+      // in queued jobs.
+      DRIFTRUN_RETURN_IF_ERROR(
+          j->Exec("CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(state, priority DESC, id)",
+                  "cannot index the job queue"));
     }
     DRIFTRUN_RETURN_IF_ERROR(
         j->Exec(("PRAGMA user_version = " + std::to_string(kJournalSchemaVersion)).c_str(),
                 "cannot record the journal's schema version"));
     DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
   }
-  // The queue's order (priority, then age) read from its head: O(log n) in
-  // queued jobs. Also added to journals made before it.
-  DRIFTRUN_RETURN_IF_ERROR(j->Exec("CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(state, priority DESC, id)",
-                                   "cannot index the job queue"));
   return j;
 }
 

@@ -199,6 +199,16 @@ TEST(Journal, AJournalFromBeforeStopSignalsIsUpgradedInPlace) {
   pending = j.value()->PendingSignals();
   ASSERT_EQ(pending.value().size(), 2u);
   EXPECT_EQ(pending.value()[1].stop_job, 4);
+  // The upgrade also added the queue's index.
+  sqlite3* check = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &check), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(check, "SELECT 1 FROM sqlite_master WHERE name = 'jobs_queue'", -1, &st, nullptr),
+      SQLITE_OK);
+  EXPECT_EQ(sqlite3_step(st), SQLITE_ROW);
+  sqlite3_finalize(st);
+  sqlite3_close(check);
 }
 
 TEST(Journal, ADamagedOrBusyDatabaseIsAnError) {
