@@ -330,6 +330,17 @@ std::vector<std::string> Config::Differences(const Config& other) const {
   return out;
 }
 
+std::vector<std::string> Config::RunDifferences(const Config& other) const {
+  std::vector<std::string> out;
+  for (const std::string& d : Differences(other)) {
+    bool outside = false;
+    for (const char* section : {"service.", "monitor.", "trigger.", "retrain.", "slurm."})
+      outside = outside || d.rfind(section, 0) == 0;
+    if (!outside) out.push_back(d);
+  }
+  return out;
+}
+
 std::string Config::ToToml() const {
   std::ostringstream os;
   std::string section = "\x01";

@@ -65,6 +65,10 @@ class Config {
   std::string Hash() const;
   // "section.key: this -> other" for every key whose value differs, in schema order.
   std::vector<std::string> Differences(const Config& other) const;
+  // Differences in keys that change what a run computes: those of the service
+  // ([service] [monitor] [trigger] [retrain]) and of Slurm ([slurm]) say when,
+  // where and how a model is trained, not what a run computes.
+  std::vector<std::string> RunDifferences(const Config& other) const;
 
   // Markdown table of every key (for configs/README.md).
   static std::string DocsMarkdown();

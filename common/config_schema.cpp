@@ -256,6 +256,36 @@ Keys ServiceKeys() {
   };
 }
 
+Keys SlurmKeys() {
+  return {
+      {"slurm", "nodes", T::kInt, "1", "", "driftrun submit: nodes (--nodes wins)"},
+      {"slurm", "ntasks_per_node", T::kInt, "1", "",
+       "driftrun submit: ranks per node (--ntasks-per-node); ranks = nodes x this"},
+      {"slurm", "gpus_per_node", T::kInt, "0", "",
+       "driftrun submit: GPUs per node (--gpus-per-node); each rank takes the GPU of its SLURM_LOCALID"},
+      {"slurm", "cpus_per_task", T::kInt, "1", "", "driftrun submit: CPUs per rank (--cpus-per-task)"},
+      {"slurm", "time", T::kString, "\"\"", "",
+       "driftrun submit: time limit, a Slurm time (MM, HH:MM:SS, D-HH:MM; --time); empty: the partition's"},
+      {"slurm", "partition", T::kString, "\"\"", "",
+       "driftrun submit: partition(s) (--partition); empty: default"},
+      {"slurm", "account", T::kString, "\"\"", "", "driftrun submit: account (--account)"},
+      {"slurm", "qos", T::kString, "\"\"", "", "driftrun submit: quality of service (--qos)"},
+      {"slurm", "signal_before_s", T::kInt, "120", "",
+       "driftrun submit: Slurm sends slurm.signal this many seconds before the time limit (--signal-before): "
+       "every rank checkpoints at its next step and the job requeues itself (Slurm may send it up to 60 s "
+       "early)"},
+      {"slurm", "signal", T::kString, "\"USR1\"", "USR1|USR2",
+       "driftrun submit: the time-limit warning signal (NCCL may claim USR1, NVIDIA/nccl#704: use USR2 there "
+       "if "
+       "it does)"},
+      {"slurm", "max_requeues", T::kInt, "3", "",
+       "driftrun submit: requeues after the time limit, and restarts after a node failure, each at most this "
+       "often (preemption: unlimited; an application error: never)"},
+      {"slurm", "mpi", T::kString, "\"pmix\"", "",
+       "driftrun submit: srun --mpi plugin (Open MPI needs PMIx)"},
+  };
+}
+
 }  // namespace
 
 const std::vector<KeyInfo>& ConfigSchema() {
@@ -263,7 +293,7 @@ const std::vector<KeyInfo>& ConfigSchema() {
     Keys all;
     for (const Keys& section : {TopLevelKeys(), DataKeys(), PreprocessKeys(), ModelKeys(), TrainKeys(),
                                 DistKeys(), CheckpointKeys(), DriftKeys(), ExportKeys(), RegistryKeys(),
-                                MonitorKeys(), TriggerKeys(), RetrainKeys(), ServiceKeys()}) {
+                                MonitorKeys(), TriggerKeys(), RetrainKeys(), ServiceKeys(), SlurmKeys()}) {
       all.insert(all.end(), section.begin(), section.end());
     }
     return all;

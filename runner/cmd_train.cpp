@@ -2,10 +2,12 @@
 #include <gflags/gflags.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
 
+#include "comm/collectives.h"
 #include "comm/mpi_communicator.h"
 #include "common/config.h"
 #include "common/file_util.h"
@@ -17,6 +19,7 @@
 #include "runner/mpi_env.h"
 #include "runner/signals.h"
 #include "scheduler/register_run.h"
+#include "scheduler/slurm_attempts.h"
 #include "trainers/run_log.h"
 #include "trainers/trainer.h"
 
@@ -27,6 +30,7 @@ DEFINE_bool(quiet, false, "no per-epoch lines");
 DEFINE_bool(progress, true, "progress bar on a terminal");
 DEFINE_bool(overwrite, false, "delete the run in --run-dir and start it over");
 DEFINE_bool(allow_config_change, false, "resume under a config that differs from the run's own");
+DEFINE_bool(slurm, false, "the task of a driftrun submit batch job");
 DECLARE_string(trigger);
 
 #ifndef DRIFTRUN_VERSION
@@ -55,6 +59,10 @@ const CommandSpec kTrainSpec = {
      {"allow_config_change",
       "resume although --config/--set differ from the run's config.resolved.toml (each changed key is "
       "recorded in events.jsonl); without it such a resume is refused, naming each key"},
+     {"slurm",
+      "(written by `driftrun submit` into its batch script) inside a Slurm job: keep <run-dir>/slurm/"
+      "attempts.jsonl; on slurm.signal (the time-limit warning) checkpoint and requeue the job, at most "
+      "slurm.max_requeues times; refuse to run after more than that many lost attempts (node failures)"},
      {"quiet", "no per-epoch console lines (events and metrics are still written)"},
      {"trigger",
       "what started this run (a drift report path, a signal id); recorded as the registered version's "
@@ -122,6 +130,43 @@ std::string RelaunchCommand(const char* argv0, int ranks, const std::vector<std:
 
 }  // namespace
 
+namespace {
+
+// --slurm, all ranks before training: rank 0 records the attempt or refuses it
+// (the requeue budget, scheduler/slurm_attempts.h); every rank gets the verdict.
+Status SlurmBegin(Communicator& world, const Config& cfg, const SlurmJobEnv& job) {
+  Status local;
+  if (!job.in_job) {
+    local = Status::Usage(
+        "--slurm runs inside a Slurm job (SLURM_JOB_ID is not set): it is written by `driftrun "
+        "submit` into its batch script; outside Slurm, leave it out");
+  } else if (FLAGS_run_dir.empty()) {
+    local = Status::Usage("--slurm needs --run-dir (the batch script's fixed run folder)");
+  } else if (world.rank() == 0) {
+    local = BeginAttempt(FLAGS_run_dir, job, static_cast<int>(cfg.Int("slurm.max_requeues")));
+  }
+  return AgreeStatus(world, local);
+}
+
+// --slurm, rank 0 after training: the attempt's end, and the requeue when the
+// time-limit signal stopped it.
+Status SlurmEnd(const Config& cfg, const SlurmJobEnv& job, const Status& st, bool stopped, int stop_signal,
+                int64_t step) {
+  const std::string& sig = cfg.Str("slurm.signal");
+  const int time_signal = sig == "USR2" ? SIGUSR2 : SIGUSR1;
+  AttemptEnd how = !st.ok()                     ? AttemptEnd::kFailed
+                   : !stopped                   ? AttemptEnd::kDone
+                   : stop_signal == time_signal ? AttemptEnd::kTimeLimit
+                                                : AttemptEnd::kStopped;
+  std::string said;
+  Status end = EndAttempt(FLAGS_run_dir, job, how, step, st.exit_code(),
+                          static_cast<int>(cfg.Int("slurm.max_requeues")), &said);
+  if (!said.empty()) std::printf("%s\n", said.c_str());
+  return st.ok() ? end : st;
+}
+
+}  // namespace
+
 // Test hooks (tests/integration/test_resume.py, test_deadline.py): on rank
 // DRIFTRUN_FAULT_RANK (default the last), before step K:
 // DRIFTRUN_FAULT_SIGNAL_AT_STEP=K raises SIGTERM; DRIFTRUN_FAULT_SLEEP_AT_STEP=K
@@ -138,6 +183,49 @@ FaultInjection FaultFromEnv() {
   if (rank && *rank) f.rank = std::atoi(rank);
   return f;
 }
+
+namespace {
+
+struct TrainOutcome {
+  bool stopped = false;
+  int64_t step = 0;
+};
+
+TrainRequest MakeRequest(const MpiEnv& env, const std::atomic<int>* stop, const std::string& command) {
+  TrainRequest req;
+  req.config_path = FLAGS_config;
+  req.run_dir = FLAGS_run_dir;
+  req.resume = FLAGS_resume;
+  req.stop = stop;
+  req.progress_bar = FLAGS_progress && !FLAGS_quiet && env.rank() == 0 && isatty(STDOUT_FILENO);
+  req.quiet = FLAGS_quiet;
+  req.code_version = DRIFTRUN_VERSION;
+  req.local_rank = env.local_rank();
+  req.local_size = env.local_size();
+  req.fault = FaultFromEnv();
+  req.overwrite = FLAGS_overwrite;
+  req.allow_config_change = FLAGS_allow_config_change;
+  req.command = command;
+  return req;
+}
+
+// Collective: training, then (rank 0) export and registration.
+Status TrainAndFinish(Communicator& world, const Config& cfg, const TrainRequest& req, TrainOutcome* out) {
+  try {
+    auto r = Train(world, cfg, req);
+    if (!r.ok()) return r.status();
+    out->stopped = r.value().stopped;
+    out->step = r.value().steps;
+    // The run folder stays locked (r's run_lock) through export and registration.
+    if (out->stopped || world.rank() != 0) return Status::Ok();
+    return AfterTraining(cfg, r.value().run_dir, r.value().already_finished);
+  } catch (...) {
+    // Train() maps its own exceptions; this is export or registration on rank 0.
+    return ExceptionStatus(std::current_exception(), "after training", Code::kTraining);
+  }
+}
+
+}  // namespace
 
 int RunTrain(int argc, char** argv) {
   ParsedArgs args;
@@ -165,31 +253,13 @@ int RunTrain(int argc, char** argv) {
     return env->rank() == 0 ? ReportStatus("train", world_or.status()) : world_or.status().exit_code();
   }
   MpiCommunicator& world = *world_or.value();
-  TrainRequest req;
-  req.config_path = FLAGS_config;
-  req.run_dir = FLAGS_run_dir;
-  req.resume = FLAGS_resume;
-  req.stop = stop;
-  req.progress_bar = FLAGS_progress && !FLAGS_quiet && env->rank() == 0 && isatty(STDOUT_FILENO);
-  req.quiet = FLAGS_quiet;
-  req.code_version = DRIFTRUN_VERSION;
-  req.local_rank = env->local_rank();
-  req.local_size = env->local_size();
-  req.fault = FaultFromEnv();
-  req.overwrite = FLAGS_overwrite;
-  req.allow_config_change = FLAGS_allow_config_change;
-  req.command = RelaunchCommand(argv0.c_str(), env->size(), args.sets);
-  Status st;
-  try {
-    auto r = Train(world, cfg.value(), req);
-    st = r.status();
-    // The run folder stays locked (r's run_lock) through export and registration.
-    if (st.ok() && !r.value().stopped && env->rank() == 0)
-      st = AfterTraining(cfg.value(), r.value().run_dir, r.value().already_finished);
-  } catch (...) {
-    // Train() maps its own exceptions; this is export or registration on rank 0.
-    st = ExceptionStatus(std::current_exception(), "after training", Code::kTraining);
-  }
+  const TrainRequest req = MakeRequest(*env, stop, RelaunchCommand(argv0.c_str(), env->size(), args.sets));
+  const SlurmJobEnv job = SlurmJobFromEnv();
+  Status st = FLAGS_slurm ? SlurmBegin(world, cfg.value(), job) : Status::Ok();
+  const bool attempt = FLAGS_slurm && st.ok();  // an attempt was recorded: record its end
+  TrainOutcome out;
+  if (st.ok()) st = TrainAndFinish(world, cfg.value(), req, &out);
+  if (attempt && env->rank() == 0) st = SlurmEnd(cfg.value(), job, st, out.stopped, stop->load(), out.step);
   code = ReportStatus("train", st);
   // The world may be broken. (A rank that exits non-zero otherwise makes mpirun
   // end its peers.) One rank alone has no peers to end: no MPI_Abort banner.

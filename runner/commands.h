@@ -26,6 +26,7 @@ extern const CommandSpec kServeSpec;
 extern const CommandSpec kSignalSpec;
 extern const CommandSpec kStatusSpec;
 extern const CommandSpec kReplaySpec;
+extern const CommandSpec kSubmitSpec;
 
 int RunTrain(int argc, char** argv);
 int RunMakeData(int argc, char** argv);
@@ -40,6 +41,7 @@ int RunServe(int argc, char** argv);
 int RunSignal(int argc, char** argv);
 int RunStatus(int argc, char** argv);
 int RunReplay(int argc, char** argv);
+int RunSubmit(int argc, char** argv);
 
 const std::vector<Subcommand>& Subcommands();
 

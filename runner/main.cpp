@@ -21,7 +21,7 @@ const std::vector<Subcommand>& Subcommands() {
       {&kProfileSpec, RunProfile}, {&kDriftSpec, RunDrift},       {&kPreprocessSpec, RunPreprocess},
       {&kExportSpec, RunExport},   {&kPredictSpec, RunPredict},   {&kRegistrySpec, RunRegistry},
       {&kServeSpec, RunServe},     {&kSignalSpec, RunSignal},     {&kStatusSpec, RunStatus},
-      {&kReplaySpec, RunReplay},
+      {&kReplaySpec, RunReplay},   {&kSubmitSpec, RunSubmit},
   };
   return kAll;
 }
@@ -39,11 +39,12 @@ void PrintHelp() {
   }
   std::cout
       << "\nexit codes: 0 done, 2 usage or config error, 3 bad input data, 4 training failed or promotion\n"
-         "            refused, 5 infrastructure failure (MPI, NCCL, disk)\n"
+         "            refused, 5 infrastructure failure (MPI, NCCL, Slurm, disk)\n"
          "examples:\n"
          "  driftrun make-data --out data/demo\n"
          "  mpirun -np 2 driftrun train --config configs/demo.toml --set train.lr=3e-4\n"
-         "  driftrun serve --config configs/service.toml\n";
+         "  driftrun serve --config configs/service.toml\n"
+         "  driftrun submit --config configs/demo.toml --ntasks-per-node 4 --time 2:00:00 --dry-run\n";
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ void Install() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGUSR1, &sa, nullptr);
+  sigaction(SIGUSR2, &sa, nullptr);  // slurm.signal = "USR2"
   sa.sa_flags = SA_RESETHAND;
   sigaction(SIGINT, &sa, nullptr);
 }

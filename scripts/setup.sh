@@ -14,6 +14,7 @@ readonly APT_PACKAGES=(
   libtomlplusplus-dev nlohmann-json3-dev libgtest-dev libgmock-dev
   libonnx-dev libprotobuf-dev protobuf-compiler libcpp-httplib-dev
   prometheus  # tests only: a real Prometheus scrapes the service's /metrics
+  slurm-wlm munge  # driftrun submit; tests start a one-node cluster (scripts/slurm/cluster.sh)
 )
 readonly PY_PACKAGES=("torch==${TORCH_VERSION}" numpy h5py scipy onnxruntime scikit-learn pytest)
 

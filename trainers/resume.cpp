@@ -16,14 +16,14 @@
 #include "models/checkpoint.h"
 
 namespace driftrun {
-namespace {
-
-std::string TimeStamp() {
+std::string RunFolderTimeStamp() {
   std::time_t t = std::time(nullptr);
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", std::localtime(&t));
   return buf;
 }
+
+namespace {
 
 // The checkpoint to resume from ("" for a fresh start); may set *run_dir.
 Result<std::string> ResumeCheckpoint(const std::string& resume, const std::string& name, std::string* run_dir,
@@ -128,13 +128,9 @@ Status ResolveRunFolder(const std::string& run_dir, const std::string& resume, c
   return Status::Ok();
 }
 
-namespace {
-
-// Creates a fresh runs/<name>-<time>[-k] folder; mkdir is the claim, so two
-// runs started in the same second get two folders.
 Result<std::string> NewRunFolder(const std::string& name) {
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs("runs"));
-  const std::string base = "runs/" + name + "-" + TimeStamp();
+  const std::string base = "runs/" + name + "-" + RunFolderTimeStamp();
   for (int k = 1; k < 10000; ++k) {
     const std::string d = k == 1 ? base : base + "-" + std::to_string(k);
     if (::mkdir(d.c_str(), 0755) == 0) return d;
@@ -143,6 +139,8 @@ Result<std::string> NewRunFolder(const std::string& name) {
   }
   return Status::Infra("cannot find a free run folder name for '" + base + "'");
 }
+
+namespace {
 
 // Temporary files of writers killed mid-write (kill -9), and checkpoint data
 // whose manifest was never written (killed between the two): nothing reads

@@ -60,6 +60,11 @@ Status ClaimRunFolder(const std::string& run_dir, const std::string& resume, con
 // Whether `dir` holds (part of) a run: a config.resolved.toml, events.jsonl or
 // checkpoints/ folder.
 bool IsRunFolder(const std::string& dir);
+// "YYYYmmdd-HHMMSS", local time: the <time> of runs/<name>-<time>.
+std::string RunFolderTimeStamp();
+// Creates a fresh runs/<name>-<time>[-k] folder; mkdir is the claim, so two
+// runs started in the same second get two folders.
+Result<std::string> NewRunFolder(const std::string& name);
 // Deletes what a run writes into `dir` (config.resolved.toml, events.jsonl,
 // metrics.jsonl, summary.json, model.onnx, checkpoints/, ...) and nothing else:
 // other files a user keeps there stay (train --overwrite).

@@ -74,8 +74,8 @@ Status TrainReporter::Epoch(const EpochReport& e) {
   return st;
 }
 
-void TrainReporter::Checkpoint(int64_t step, const std::string& path) {
-  (void)log_.Event("checkpoint", {{"step", step}, {"path", path}});
+void TrainReporter::Checkpoint(int64_t step, const std::string& path, double seconds) {
+  (void)log_.Event("checkpoint", {{"step", step}, {"path", path}, {"seconds", seconds}});
 }
 
 void TrainReporter::NonFiniteLoss(int64_t step, int64_t epoch) {

@@ -55,7 +55,7 @@ class TrainReporter {
   // One metrics.jsonl row and the console's epoch line. The write's Status is
   // for the caller to agree on across ranks.
   Status Epoch(const EpochReport& e);
-  void Checkpoint(int64_t step, const std::string& path);
+  void Checkpoint(int64_t step, const std::string& path, double seconds);
   void NonFiniteLoss(int64_t step, int64_t epoch);
   // Stopped by a signal: event, and (even when quiet) how to resume: the
   // whole command, ranks and overrides included.

@@ -60,14 +60,8 @@ Status CheckResumeConfig(Communicator& world, const Config& cfg, const TrainRequ
     if (!saved.ok()) {
       local = saved.status().WithContext("resuming '" + run_dir + "'");
     } else {
-      // The service's keys say when and how a model is retrained, not what a
-      // run computes (and default paths resolve from the working directory).
-      for (const auto& c : saved.value().Differences(cfg)) {
-        bool service = false;
-        for (const char* section : {"service.", "monitor.", "trigger.", "retrain."})
-          service = service || c.rfind(section, 0) == 0;
-        if (!service) changes->push_back(c);
-      }
+      // (The service's default paths resolve from the working directory.)
+      *changes = saved.value().RunDifferences(cfg);
       if (!changes->empty() && !req.allow_config_change) {
         std::string list;
         for (const auto& c : *changes) list += "\n  " + c;
@@ -244,12 +238,13 @@ Status TrainFrom(Session& s, const TrainRequest& req, const Config& cfg, const s
   hooks.save = [&](const LoopPosition& at) -> Status {
     Status written;
     if (s.world->rank() == 0) {
+      const double started = clock.Seconds();
       CheckpointState snap = Snapshot(s, at, config_hash);
       snap.run_id = run_id;
       auto m = WriteCheckpoint(run_dir + "/checkpoints", snap, static_cast<int>(s.o.checkpoint_keep));
       if (m.ok()) {
         result->last_checkpoint = m.value();
-        rep.Checkpoint(at.step, m.value());
+        rep.Checkpoint(at.step, m.value(), clock.Seconds() - started);
       } else {
         written = m.status().WithContext("writing a checkpoint");
       }

@@ -1,0 +1,180 @@
+#include "scheduler/slurm_script.h"
+
+#include <cctype>
+#include <regex>
+
+#include "common/file_util.h"
+#include "common/text.h"
+
+namespace driftrun {
+namespace {
+
+bool IsSlurmName(const std::string& s) {
+  static const std::regex kName("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}");
+  return std::regex_match(s, kName);
+}
+
+Status CheckName(const std::string& v, const char* what, bool list) {
+  if (v.empty()) return Status::Ok();
+  bool ok = true;
+  size_t start = 0;
+  while (ok) {
+    const size_t comma = list ? v.find(',', start) : std::string::npos;
+    ok = IsSlurmName(v.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (ok) return Status::Ok();
+  return Status::Usage(std::string(what) + " '" + EscapeForConsole(v) +
+                       "' is not a Slurm name: letters, digits, '_', '.' and '-', not starting with '-'" +
+                       (list ? " (several: comma-separated)" : "") + "; see `sinfo` for the cluster's names");
+}
+
+Status CheckRange(int v, int lo, int hi, const char* what) {
+  if (v >= lo && v <= hi) return Status::Ok();
+  return Status::Usage(std::string(what) + " " + std::to_string(v) + " is out of range: give " +
+                       std::to_string(lo) + ".." + std::to_string(hi));
+}
+
+std::string SafeJobName(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+    out += ok ? c : '_';
+  }
+  if (out.empty() || out[0] == '-' || out[0] == '.') out = "driftrun-" + out;
+  return out.substr(0, 64);
+}
+
+}  // namespace
+
+SlurmOptions SlurmOptionsFromConfig(const Config& cfg) {
+  SlurmOptions o;
+  o.nodes = static_cast<int>(cfg.Int("slurm.nodes"));
+  o.ntasks_per_node = static_cast<int>(cfg.Int("slurm.ntasks_per_node"));
+  o.gpus_per_node = static_cast<int>(cfg.Int("slurm.gpus_per_node"));
+  o.cpus_per_task = static_cast<int>(cfg.Int("slurm.cpus_per_task"));
+  o.time = cfg.Str("slurm.time");
+  o.partition = cfg.Str("slurm.partition");
+  o.account = cfg.Str("slurm.account");
+  o.qos = cfg.Str("slurm.qos");
+  o.signal_before_s = static_cast<int>(cfg.Int("slurm.signal_before_s"));
+  o.signal = cfg.Str("slurm.signal");
+  o.max_requeues = static_cast<int>(cfg.Int("slurm.max_requeues"));
+  o.mpi = cfg.Str("slurm.mpi");
+  o.job_name = cfg.Str("name");
+  return o;
+}
+
+int64_t SlurmTimeSeconds(const std::string& t) {
+  if (t.empty()) return 0;
+  static const std::regex kDays("([0-9]{1,4})-([0-9]{1,2})(?::([0-9]{1,2}))?(?::([0-9]{1,2}))?");
+  static const std::regex kClock("([0-9]{1,6})(?::([0-9]{1,2}))?(?::([0-9]{1,2}))?");
+  std::smatch m;
+  auto num = [&](int i) { return m[i].matched ? std::stoll(m[i].str()) : 0LL; };
+  if (std::regex_match(t, m, kDays)) {
+    return ((num(1) * 24 + num(2)) * 60 + num(3)) * 60 + num(4);
+  }
+  if (std::regex_match(t, m, kClock)) {
+    if (m[3].matched) return (num(1) * 60 + num(2)) * 60 + num(3);  // HH:MM:SS
+    return num(1) * 60 + num(2);                                    // MM or MM:SS
+  }
+  return -1;
+}
+
+Status ValidateSlurmOptions(const SlurmOptions& o) {
+  DRIFTRUN_RETURN_IF_ERROR(CheckRange(o.nodes, 1, 100000, "--nodes (slurm.nodes)"));
+  DRIFTRUN_RETURN_IF_ERROR(
+      CheckRange(o.ntasks_per_node, 1, 4096, "--ntasks-per-node (slurm.ntasks_per_node)"));
+  DRIFTRUN_RETURN_IF_ERROR(CheckRange(o.gpus_per_node, 0, 64, "--gpus-per-node (slurm.gpus_per_node)"));
+  DRIFTRUN_RETURN_IF_ERROR(CheckRange(o.cpus_per_task, 1, 4096, "--cpus-per-task (slurm.cpus_per_task)"));
+  DRIFTRUN_RETURN_IF_ERROR(
+      CheckRange(o.signal_before_s, 1, 65535, "--signal-before (slurm.signal_before_s)"));
+  DRIFTRUN_RETURN_IF_ERROR(CheckRange(o.max_requeues, 0, 1000, "slurm.max_requeues"));
+  const int64_t limit = SlurmTimeSeconds(o.time);
+  if (limit < 0) {
+    return Status::Usage("--time (slurm.time) '" + EscapeForConsole(o.time) +
+                         "' is not a Slurm time: use MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS "
+                         "(e.g. 2:00:00 for two hours)");
+  }
+  if (limit > 0 && limit < 60) {
+    return Status::Usage("--time (slurm.time) '" + o.time +
+                         "' is under a minute; Slurm counts time limits in "
+                         "whole minutes: give at least 1");
+  }
+  if (limit > 0 && o.signal_before_s >= limit) {
+    return Status::Usage("--signal-before (slurm.signal_before_s) " + std::to_string(o.signal_before_s) +
+                         " s is not shorter than --time '" + o.time + "' (" + std::to_string(limit) +
+                         " s): the job would be told to stop before it starts");
+  }
+  DRIFTRUN_RETURN_IF_ERROR(CheckName(o.partition, "--partition (slurm.partition)", true));
+  DRIFTRUN_RETURN_IF_ERROR(CheckName(o.account, "--account (slurm.account)", false));
+  DRIFTRUN_RETURN_IF_ERROR(CheckName(o.qos, "--qos (slurm.qos)", false));
+  if (o.signal != "USR1" && o.signal != "USR2") {
+    return Status::Usage("slurm.signal '" + EscapeForConsole(o.signal) +
+                         "' must be USR1 or USR2 (the time-limit warning; TERM is what preemption and "
+                         "scancel send)");
+  }
+  if (o.mpi != "pmix" && o.mpi.rfind("pmix_v", 0) != 0) {
+    return Status::Usage("slurm.mpi '" + EscapeForConsole(o.mpi) +
+                         "' is not supported: Open MPI under srun needs a PMIx plugin (pmix or pmix_vN; see "
+                         "`srun --mpi=list`)");
+  }
+  if (!IsSlurmName(o.mpi))
+    return Status::Usage("slurm.mpi '" + EscapeForConsole(o.mpi) + "' is not a plugin name");
+  return Status::Ok();
+}
+
+Status ValidateBatchPaths(const BatchPaths& p) {
+  const std::pair<const char*, const std::string*> all[] = {{"the driftrun executable", &p.driftrun},
+                                                            {"the config", &p.config},
+                                                            {"the run folder", &p.run_dir},
+                                                            {"the working folder", &p.workdir}};
+  for (const auto& [what, path] : all) {
+    for (unsigned char c : *path) {
+      if (c < 0x20 || c == 0x7f) {
+        return Status::Usage(std::string(what) + " path '" + EscapeForConsole(*path) +
+                             "' holds a control character (a newline or tab); a batch script cannot name "
+                             "it safely: rename it");
+      }
+    }
+    if (path->empty() || (*path)[0] != '/')
+      return Status::Usage(std::string(what) + " path must be absolute");
+  }
+  return Status::Ok();
+}
+
+std::string RenderBatchScript(const SlurmOptions& o, const BatchPaths& p) {
+  std::string s = "#!/bin/bash\n";
+  s += "# Written by `driftrun submit`. Submit it again with: sbatch " +
+       ShellQuote(p.run_dir + "/slurm/job.sbatch") + "\n";
+  auto line = [&](const std::string& opt) { s += "#SBATCH " + opt + "\n"; };
+  line("--job-name=" + SafeJobName(o.job_name));
+  line("--nodes=" + std::to_string(o.nodes));
+  line("--ntasks-per-node=" + std::to_string(o.ntasks_per_node));
+  line("--cpus-per-task=" + std::to_string(o.cpus_per_task));
+  if (o.gpus_per_node > 0) line("--gpus-per-node=" + std::to_string(o.gpus_per_node));
+  if (!o.time.empty()) line("--time=" + o.time);
+  if (!o.partition.empty()) line("--partition=" + o.partition);
+  if (!o.account.empty()) line("--account=" + o.account);
+  if (!o.qos.empty()) line("--qos=" + o.qos);
+  line("--signal=" + o.signal + "@" + std::to_string(o.signal_before_s));
+  line("--requeue");
+  line("--output=/dev/null");  // the script writes its own log into the run folder
+  s += "set -u\n";
+  s += "run_dir=" + ShellQuote(p.run_dir) + "\n";
+  s += "if [ -n \"${SLURM_ARRAY_TASK_ID:-}\" ]; then job=\"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"; "
+       "else job=\"${SLURM_JOB_ID}\"; fi\n";
+  s += "exec >>\"$run_dir/slurm/logs/$job.${SLURM_RESTART_COUNT:-0}.log\" 2>&1\n";
+  s += "cd " + ShellQuote(p.workdir) + " || exit 5\n";
+  s += "echo \"[driftrun] job $job attempt ${SLURM_RESTART_COUNT:-0} on ${SLURM_JOB_NODELIST:-?}: $(date -u "
+       "+%Y-%m-%dT%H:%M:%SZ)\"\n";
+  s += "srun --mpi=" + o.mpi + " --kill-on-bad-exit=1 " + ShellQuote(p.driftrun) + " train --config " +
+       ShellQuote(p.config) + " --run-dir " + ShellQuote(p.run_dir) + " --resume auto --slurm --noprogress\n";
+  s += "code=$?\n";
+  s += "echo \"[driftrun] srun exited $code: $(date -u +%Y-%m-%dT%H:%M:%SZ)\"\n";
+  s += "exit $code\n";
+  return s;
+}
+
+}  // namespace driftrun

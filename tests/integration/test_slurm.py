@@ -1,0 +1,295 @@
+"""`driftrun submit` on a real single-node Slurm cluster (munged, slurmctld,
+slurmd started by scripts/slurm/cluster.sh in a temporary folder, stopped by
+their pids afterwards).
+
+- A 2-task job completes; its model is exported and registered, and its weights
+  equal those of `mpirun -np 2 driftrun train` of the same config.
+- The time-limit signal (slurm.signal, sent as Slurm's --signal would) and
+  `scontrol requeue` (what preemption does) mid-run: the job checkpoints,
+  comes back, resumes and ends with the weights of an uninterrupted run; the
+  logs of both attempts are kept.
+- A job failing with an application error is not requeued.
+- --dry-run with hostile values: refused with a message, or quoted so that the
+  script runs nothing but srun driftrun (run with a fake srun that records argv).
+"""
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from harness import final_weights, must_msg, read_jsonl
+
+MODEL = """
+name = "{name}"
+[data]
+train = "data/train.h5"
+val_fraction = 0.1
+[model]
+task = "regression"
+hidden = [16]
+[train]
+epochs = {epochs}
+batch_size = 128
+optimizer = "adamw"
+lr = 3e-3
+seed = 11
+[checkpoint]
+every_steps = 50
+[export]
+onnx = true
+[registry]
+path = "registry"
+register = true
+"""
+
+
+class Cluster:
+    def __init__(self, ws):
+        self.ws = ws
+        self.dir = ws.path("slurm-cluster")
+        self.script = os.path.join(ws.source, "scripts", "slurm", "cluster.sh")
+        p = subprocess.run(["bash", self.script, "start", self.dir, "--cpus", "8"], capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 0, must_msg(p, "scripts/slurm/cluster.sh start")
+        self.env = dict(os.environ, SLURM_CONF=os.path.join(self.dir, "slurm.conf"))
+
+    def stop(self):
+        subprocess.run(["bash", self.script, "stop", self.dir], capture_output=True, timeout=60)
+
+    def run(self, *args, timeout=120):
+        return subprocess.run(list(args), cwd=self.ws.tmp, env=self.env, capture_output=True, text=True,
+                              timeout=timeout)
+
+    def driftrun(self, *args):
+        return self.run(self.ws.driftrun, *args)
+
+    def submit(self, config, *args):
+        p = self.driftrun("submit", "--config", config, "--json", *args)
+        assert p.returncode == 0, must_msg(p, "driftrun submit")
+        return json.loads(p.stdout)
+
+    def job(self, job_id):
+        """scontrol show job's fields (kept MinJobAge seconds after the end)."""
+        p = self.run("scontrol", "show", "job", "-o", str(job_id))
+        assert p.returncode == 0, must_msg(p, "scontrol show job")
+        fields = {}
+        for word in p.stdout.split():
+            if "=" in word:
+                k, v = word.split("=", 1)
+                fields[k] = v
+        return fields
+
+    def wait_state(self, job_id, states, timeout=180, release=True):
+        """Waits for one of `states`. A requeued job waits about two minutes
+        before it may start again (Slurm's BeginTime): released at once here."""
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            f = self.job(job_id)
+            if f["JobState"] in states:
+                return f
+            if release and f["JobState"] == "PENDING" and f.get("Reason") == "BeginTime":
+                self.run("scontrol", "update", f"jobid={job_id}", "StartTime=now")
+            time.sleep(0.3)
+        raise AssertionError(f"job {job_id} never reached {states}: {self.job(job_id)}\n" + self.logs())
+
+    def logs(self):
+        out = ""
+        for root, _, files in os.walk(self.ws.tmp):
+            for f in files:
+                if f.endswith(".log") and "slurm" in root:
+                    out += f"--- {os.path.join(root, f)}\n" + open(os.path.join(root, f)).read()[-2000:]
+        return out
+
+
+@pytest.fixture(scope="module")
+def cluster(module_workspace):
+    ws = module_workspace
+    assert shutil.which("slurmctld"), "Slurm is not installed (scripts/setup.sh installs slurm-wlm munge)"
+    ws.make_data(ws.path("data"), "--rows", "4000")
+    c = Cluster(ws)
+    yield c
+    c.stop()
+
+
+def config(ws, name, epochs):
+    return ws.write_config(f"{name}.toml", MODEL.format(name=name, epochs=epochs))
+
+
+def uninterrupted(ws, name, epochs):
+    """The same job trained straight through with mpirun, for the weights."""
+    def run():
+        cfg = config(ws, name + "_ref", epochs)
+        run_dir = ws.path("ref-" + name)
+        p = ws.run(["train", "--config", cfg, "--run-dir", run_dir, "--quiet", "--set", "registry.register=false",
+                    "--set", f'name="{name}"'], ranks=2)
+        assert p.returncode == 0, must_msg(p, "mpirun -np 2 driftrun train")
+        return final_weights(run_dir)
+    return ws.once(("ref", name, epochs), run)
+
+
+def assert_same(a, b):
+    assert sorted(a) == sorted(b)
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+
+
+def test_a_two_task_job_trains_exports_and_registers(cluster):
+    ws = cluster.ws
+    cfg = config(ws, "small", 3)
+    s = cluster.submit(cfg, "--ntasks-per-node", "2")
+    f = cluster.wait_state(s["job_id"], {"COMPLETED", "FAILED", "CANCELLED"})
+    assert f["JobState"] == "COMPLETED", cluster.logs()
+    run = s["run_dir"]
+    assert os.path.isfile(os.path.join(run, "model.onnx"))
+    assert read_jsonl(os.path.join(run, "metrics.jsonl"))
+    with open(os.path.join(run, "summary.json")) as fh:
+        assert json.load(fh)["world_size"] == 2
+    p = ws.run(["registry", "list", "--registry", ws.path("registry"), "--json"])
+    assert p.returncode == 0, must_msg(p, "registry list")
+    assert any(v["name"] == "small" for v in json.loads(p.stdout)), p.stdout
+    assert_same(final_weights(run), uninterrupted(ws, "small", 3))
+    log = open(os.path.join(run, "slurm", "logs", f"{s['job_id']}.0.log")).read()
+    assert "registered small:" in log and "srun exited 0" in log
+    ends = [a for a in read_jsonl(os.path.join(run, "slurm", "attempts.jsonl")) if a["event"] == "end"]
+    assert [e["cause"] for e in ends] == ["done"]
+
+
+def wait_checkpoint(cluster, run, job_id, timeout=120):
+    t0 = time.time()
+    ck = os.path.join(run, "checkpoints")
+    while not (os.path.isdir(ck) and any(f.endswith(".json") for f in os.listdir(ck))):
+        assert time.time() - t0 < timeout, "no checkpoint\n" + cluster.logs()
+        assert cluster.job(job_id)["JobState"] in ("PENDING", "RUNNING", "CONFIGURING"), cluster.logs()
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("how", ["time-limit signal", "scontrol requeue"])
+def test_interrupted_job_requeues_resumes_and_matches_an_uninterrupted_run(cluster, how):
+    ws = cluster.ws
+    name = "long_" + how.split()[0].replace("-", "_")
+    cfg = config(ws, name, 150)
+    s = cluster.submit(cfg, "--ntasks-per-node", "2")
+    job, run = s["job_id"], s["run_dir"]
+    wait_checkpoint(cluster, run, job)
+    if how == "time-limit signal":
+        p = cluster.run("scancel", "--signal=USR1", job)  # what sbatch --signal=USR1@S sends to the tasks
+    else:
+        p = cluster.run("scontrol", "requeue", job)  # what preemption with PreemptMode=REQUEUE does
+    assert p.returncode == 0, must_msg(p, how)
+    f = cluster.wait_state(job, {"COMPLETED", "FAILED", "CANCELLED"}, timeout=400)
+    assert f["JobState"] == "COMPLETED" and int(f["Restarts"]) == 1, (f, cluster.logs())
+    logs = sorted(os.listdir(os.path.join(run, "slurm", "logs")))
+    assert logs == [f"{job}.0.log", f"{job}.1.log"], logs
+    second = open(os.path.join(run, "slurm", "logs", f"{job}.1.log")).read()
+    assert "resumed from" in second, second
+    causes = [a.get("cause") for a in read_jsonl(os.path.join(run, "slurm", "attempts.jsonl")) if a["event"] != "start"]
+    if how == "time-limit signal":
+        assert causes == ["time_limit", "time_limit", "done"], causes  # end, requeue, end
+    else:
+        assert causes == ["stopped", "done"], causes
+    assert_same(final_weights(run), uninterrupted(ws, name, 150))
+
+
+def test_an_application_error_is_not_requeued(cluster):
+    ws = cluster.ws
+    cfg = config(ws, "broken", 3)
+    s = cluster.submit(cfg, "--ntasks-per-node", "2", "--set", 'data.train="data/missing.h5"')
+    f = cluster.wait_state(s["job_id"], {"COMPLETED", "FAILED", "CANCELLED"})
+    assert f["JobState"] == "FAILED" and f["Restarts"] == "0", f
+    assert f["ExitCode"].startswith("3:"), f  # bad input data
+    time.sleep(2)
+    assert cluster.job(s["job_id"])["JobState"] == "FAILED"
+    ends = [a for a in read_jsonl(os.path.join(s["run_dir"], "slurm", "attempts.jsonl")) if a["event"] == "end"]
+    assert [(e["cause"], e["exit"]) for e in ends] == [("failed", 3)]
+
+
+# ---- hostile values: refused, or quoted so that nothing but srun driftrun runs
+
+HOSTILE = ["with space", "it's", 'dq"x', "$(touch PWNED1)", "`touch PWNED2`", "a;touch PWNED3", "-leading"]
+
+
+def fake_srun(ws):
+    bin_dir = ws.path("fakebin")
+    os.makedirs(bin_dir, exist_ok=True)
+    path = os.path.join(bin_dir, "srun")
+    with open(path, "w") as f:
+        f.write('#!/usr/bin/env python3\nimport json, os, sys\n'
+                'open(os.environ["ARGV_LOG"], "a").write(json.dumps(sys.argv[1:]) + "\\n")\n')
+    os.chmod(path, os.stat(path).st_mode | stat.S_IEXEC)
+    return bin_dir
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_dry_run_quotes_hostile_names_and_paths(cluster, hostile):
+    ws = cluster.ws
+    base = ws.path("hostile", str(HOSTILE.index(hostile)))
+    os.makedirs(base, exist_ok=True)
+    name = hostile.replace('"', "'")  # the TOML string below
+    cfg = os.path.join(base, f"cfg {hostile}.toml")
+    with open(cfg, "w") as f:
+        f.write(MODEL.format(name=name.replace("\\", ""), epochs=1).replace('"data/train.h5"',
+                                                                             json.dumps(ws.path("data", "train.h5"))))
+    run_dir = os.path.join(base, f"run {hostile}")
+    p = cluster.driftrun("submit", "--config", cfg, "--run-dir", run_dir, "--dry-run", "--json")
+    assert p.returncode == 0, must_msg(p, "submit --dry-run")
+    out = json.loads(p.stdout)
+    assert not os.path.exists(run_dir), "--dry-run wrote the run folder"
+    # Run the script as Slurm would, with a fake srun: the argv it gets is exactly driftrun's.
+    os.makedirs(os.path.join(run_dir, "slurm", "logs"))
+    script = os.path.join(base, "job.sbatch")
+    with open(script, "w") as f:
+        f.write(out["script_text"])
+    argv_log = os.path.join(base, "argv.jsonl")
+    env = dict(os.environ, PATH=fake_srun(ws) + os.pathsep + os.environ["PATH"], SLURM_JOB_ID="77",
+               ARGV_LOG=argv_log)
+    r = subprocess.run(["bash", script], cwd=base, env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, must_msg(r, "the batch script with a fake srun")
+    calls = read_jsonl(argv_log)
+    assert calls == [["--mpi=pmix", "--kill-on-bad-exit=1", ws.driftrun, "train", "--config",
+                      os.path.join(run_dir, "slurm", "config.toml"), "--run-dir", run_dir, "--resume", "auto",
+                      "--slurm", "--noprogress"]], calls
+    for marker in ("PWNED1", "PWNED2", "PWNED3"):
+        for d in (base, ws.tmp, run_dir):
+            assert not os.path.exists(os.path.join(d, marker)), f"the script ran {marker}"
+    assert os.path.isfile(os.path.join(run_dir, "slurm", "logs", "77.0.log"))
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("--partition", "debug;touch x"), ("--partition", "$(id)"), ("--partition", "-x"), ("--account", "a b"),
+    ("--qos", "q`id`"), ("--time", "10;rm"), ("--time", "1:00:00:00"), ("--time", "0:30"),
+    ("--signal-before", "0"), ("--nodes", "0"), ("--run-dir", "bad\nline")])
+def test_dry_run_refuses_values_slurm_would_not_take(cluster, flag, value):
+    ws = cluster.ws
+    cfg = config(ws, "refused", 1)
+    p = cluster.driftrun("submit", "--config", cfg, "--dry-run", flag, value)
+    assert p.returncode == 2, must_msg(p, f"submit {flag} {value!r}")
+    assert flag.lstrip("-").replace("-", "_") in p.stderr.replace("-", "_") or "control character" in p.stderr, \
+        p.stderr
+
+
+def test_flags_win_over_the_slurm_section_and_the_copy_carries_them(cluster):
+    ws = cluster.ws
+    cfg = ws.write_config("sect.toml", MODEL.format(name="sect", epochs=1) +
+                          '[slurm]\nntasks_per_node = 3\ntime = "2:00:00"\npartition = "gpu"\nsignal = "USR2"\n')
+    p = cluster.driftrun("submit", "--config", cfg, "--dry-run", "--time", "30", "--signal-before", "90")
+    assert p.returncode == 0, must_msg(p, "submit --dry-run")
+    assert "#SBATCH --time=30\n" in p.stdout and "#SBATCH --ntasks-per-node=3\n" in p.stdout
+    assert "#SBATCH --partition=gpu\n" in p.stdout and "#SBATCH --signal=USR2@90\n" in p.stdout
+
+
+def test_a_slow_last_checkpoint_warns_at_submit(cluster):
+    ws = cluster.ws
+    cfg = config(ws, "slowck", 1)
+    run_dir = ws.path("slowck-run")
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, "events.jsonl"), "w") as f:
+        f.write(json.dumps({"event": "checkpoint", "step": 50, "path": "x", "seconds": 300.0}) + "\n")
+    p = cluster.driftrun("submit", "--config", cfg, "--run-dir", run_dir, "--dry-run", "--signal-before", "120")
+    assert p.returncode == 0, must_msg(p, "submit --dry-run")
+    assert "took 300.0 s, longer than --signal-before 120 s" in p.stderr, p.stderr

@@ -1,0 +1,124 @@
+// Slurm pieces without a cluster: the batch script's validation and text
+// (scheduler/slurm_script.h) and the attempts' requeue budget
+// (scheduler/slurm_attempts.h). tests/integration/test_slurm.py runs them on a
+// real slurmctld.
+#include <gtest/gtest.h>
+
+#include "common/file_util.h"
+#include "scheduler/slurm_attempts.h"
+#include "scheduler/slurm_script.h"
+#include "tests/common/test_paths.h"
+
+namespace driftrun {
+namespace {
+
+TEST(SlurmTime, EveryFormSlurmAccepts) {
+  EXPECT_EQ(SlurmTimeSeconds(""), 0);
+  EXPECT_EQ(SlurmTimeSeconds("30"), 30 * 60);
+  EXPECT_EQ(SlurmTimeSeconds("30:15"), 30 * 60 + 15);
+  EXPECT_EQ(SlurmTimeSeconds("2:00:00"), 7200);
+  EXPECT_EQ(SlurmTimeSeconds("1-0"), 86400);
+  EXPECT_EQ(SlurmTimeSeconds("1-2:30"), 86400 + 2 * 3600 + 30 * 60);
+  EXPECT_EQ(SlurmTimeSeconds("1-2:30:05"), 86400 + 2 * 3600 + 30 * 60 + 5);
+  for (const char* bad : {"1h", "-5", "1:2:3:4", "10;rm -rf", " 10", "1-", "$(id)"}) {
+    EXPECT_EQ(SlurmTimeSeconds(bad), -1) << bad;
+  }
+}
+
+TEST(SlurmOptions, RefusesWhatCouldBreakTheScript) {
+  SlurmOptions ok;
+  EXPECT_TRUE(ValidateSlurmOptions(ok).ok());
+  auto with = [&](auto set) {
+    SlurmOptions o;
+    set(o);
+    return ValidateSlurmOptions(o);
+  };
+  EXPECT_TRUE(with([](SlurmOptions& o) { o.partition = "gpu,cpu"; }).ok());
+  EXPECT_EQ(with([](SlurmOptions& o) { o.partition = "gpu;id"; }).code(), Code::kUsage);
+  EXPECT_EQ(with([](SlurmOptions& o) { o.partition = "-p"; }).code(), Code::kUsage);
+  EXPECT_EQ(with([](SlurmOptions& o) { o.account = "a\nb"; }).code(), Code::kUsage);
+  EXPECT_EQ(with([](SlurmOptions& o) { o.qos = "q q"; }).code(), Code::kUsage);
+  EXPECT_EQ(with([](SlurmOptions& o) { o.signal = "TERM"; }).code(), Code::kUsage);
+  EXPECT_EQ(with([](SlurmOptions& o) { o.mpi = "pmi2"; }).code(), Code::kUsage);
+  EXPECT_EQ(with([](SlurmOptions& o) { o.nodes = 0; }).code(), Code::kUsage);
+  Status s = with([](SlurmOptions& o) {
+    o.time = "5";
+    o.signal_before_s = 400;
+  });
+  EXPECT_EQ(s.code(), Code::kUsage);
+  EXPECT_NE(s.message().find("not shorter than --time"), std::string::npos) << s.message();
+}
+
+TEST(SlurmScript, QuotesPathsAndKeepsThemOutOfSbatchLines) {
+  SlurmOptions o;
+  o.job_name = "my model; `id`";
+  o.time = "1:00:00";
+  const BatchPaths p{"/opt/drift run/driftrun", "/r/it's/slurm/config.toml", "/r/it's", "/w/$(id)"};
+  ASSERT_TRUE(ValidateBatchPaths(p).ok());
+  const std::string s = RenderBatchScript(o, p);
+  EXPECT_NE(s.find("#SBATCH --job-name=my_model___id_\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("cd '/w/$(id)' || exit 5"), std::string::npos) << s;
+  EXPECT_NE(s.find("'/opt/drift run/driftrun' train --config '/r/it'\\''s/slurm/config.toml'"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("#SBATCH --signal=USR1@120\n"), std::string::npos);
+  for (size_t at = s.find("#SBATCH"); at != std::string::npos; at = s.find("#SBATCH", at + 1)) {
+    const std::string line = s.substr(at, s.find('\n', at) - at);
+    EXPECT_EQ(line.find('/'), line.find("/dev/null")) << line;  // no path but /dev/null
+  }
+  EXPECT_EQ(ValidateBatchPaths({"/d", "/c", "/run\n#SBATCH --x", "/w"}).code(), Code::kUsage);
+  EXPECT_EQ(ValidateBatchPaths({"/d", "/c", "relative", "/w"}).code(), Code::kUsage);
+}
+
+SlurmJobEnv Job(const std::string& id, int restart) {
+  SlurmJobEnv e;
+  e.in_job = true;
+  e.job = id;
+  e.restart = restart;
+  return e;
+}
+
+TEST(SlurmAttempts, LostAttemptsSpendTheNodeFailureBudget) {
+  const std::string run = FreshTestDir();
+  // Attempt 0 starts and dies (no end line): a node failure.
+  ASSERT_TRUE(BeginAttempt(run, Job("7", 0), 1).ok());
+  AttemptHistory h = ReadAttempts(run, "7");
+  EXPECT_EQ(h.started, 1);
+  EXPECT_EQ(h.lost, 1);
+  EXPECT_TRUE(h.last_lost);
+  // One restart is within max_requeues = 1; it dies too.
+  ASSERT_TRUE(BeginAttempt(run, Job("7", 1), 1).ok());
+  // The second restart is past the budget.
+  Status s = BeginAttempt(run, Job("7", 2), 1);
+  EXPECT_EQ(s.code(), Code::kInfra);
+  EXPECT_NE(s.message().find("max_requeues = 1"), std::string::npos) << s.message();
+  // Another job (a new submission) has its own budget.
+  EXPECT_TRUE(BeginAttempt(run, Job("8", 0), 1).ok());
+  EXPECT_EQ(ReadAttempts(run, "8").started, 1);
+}
+
+TEST(SlurmAttempts, EndedAttemptsAreNotLostAndTornLinesCountForNothing) {
+  const std::string run = FreshTestDir();
+  ASSERT_TRUE(BeginAttempt(run, Job("9", 0), 0).ok());
+  std::string said;
+  ASSERT_TRUE(EndAttempt(run, Job("9", 0), AttemptEnd::kStopped, 100, 0, 0, &said).ok());
+  EXPECT_TRUE(said.empty());
+  ASSERT_TRUE(AppendLine(run + "/slurm/attempts.jsonl", "{\"event\":\"sta").ok());  // torn by a crash
+  const AttemptHistory h = ReadAttempts(run, "9");
+  EXPECT_EQ(h.lost, 0);
+  EXPECT_FALSE(h.last_lost);
+  EXPECT_TRUE(BeginAttempt(run, Job("9", 1), 0).ok());  // a preemption costs nothing
+}
+
+TEST(SlurmAttempts, TimeLimitPastTheBudgetIsAnErrorThatSaysHowToGoOn) {
+  const std::string run = FreshTestDir();
+  ASSERT_TRUE(BeginAttempt(run, Job("5", 0), 0).ok());
+  std::string said;
+  Status s = EndAttempt(run, Job("5", 0), AttemptEnd::kTimeLimit, 300, 0, 0, &said);
+  EXPECT_EQ(s.code(), Code::kInfra);
+  EXPECT_NE(s.message().find("--time"), std::string::npos) << s.message();
+  EXPECT_EQ(ReadAttempts(run, "5").time_limit_requeues, 0);
+}
+
+}  // namespace
+}  // namespace driftrun
