@@ -237,7 +237,8 @@ Keys ServiceKeys() {
        "service config: journal.db, job run folders, drift reports, quarantine/ (relative to this file)"},
       {"service", "executor", T::kString, "\"local\"", "local|pool|slurm",
        "service config: where jobs run (local: an mpirun child process per job; pool: the worker ranks "
-       "1..N-1 of `mpirun -np N driftrun serve`)"},
+       "1..N-1 of `mpirun -np N driftrun serve`; slurm: an sbatch job per job, resources from the model's "
+       "[slurm])"},
       {"service", "poll_s", T::kFloat, "1.0", "",
        "service config: seconds between looks at the incoming folders"},
       {"service", "max_batches", T::kInt, "0", "",

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/file_lock.h"
 #include "common/file_util.h"
+#include "common/subprocess.h"
 #include "common/text.h"
 #include "runner/commands.h"
 #include "runner/serve_pool.h"
@@ -21,6 +22,7 @@
 #include "scheduler/local_executor.h"
 #include "scheduler/metrics_server.h"
 #include "scheduler/service.h"
+#include "scheduler/slurm_executor.h"
 
 #ifndef DRIFTRUN_VERSION
 #define DRIFTRUN_VERSION "unknown"
@@ -43,12 +45,15 @@ const CommandSpec kServeSpec = {
     "the retraining service: watch incoming batches, retrain on drift, gate and promote",
     "driftrun serve --config SERVICE.toml [--executor local] [--max-batches N] [--set section.key=value "
     "...]\n"
-    "       mpirun -np N driftrun serve --config SERVICE.toml --executor pool ...",
+    "       mpirun -np N driftrun serve --config SERVICE.toml --executor pool ...\n"
+    "       driftrun serve --config SERVICE.toml --executor slurm ...   (on a login node)",
     {{"config", "the service config: [service] models = [experiment configs], state, poll_s, ..."},
      {"executor",
       "where jobs run (default service.executor): local = an mpirun child process per job; pool = the "
       "worker ranks 1..N-1 of the service's own MPI world (start it with mpirun -np N; rank 0 is the "
-      "master)"},
+      "master); slurm = an sbatch job per job (srun driftrun train; resources from each model's [slurm] "
+      "section, --ntasks = retrain.ranks), followed with squeue/scontrol; the service holds no GPU, its "
+      "shutdown leaves the jobs running and a restart follows them"},
      {"max_batches",
       "stop once this many batches are in the journal and every job has ended (default service.max_batches; "
       "0 = run until SIGTERM)"},
@@ -126,11 +131,19 @@ Status NoPositional(const ParsedArgs& args) {
 Status CheckExecutor(const std::string& executor) {
   if (executor == "local" || executor == "pool") return Status::Ok();
   if (executor == "slurm") {
-    return Status::Usage("executor 'slurm' is not available in this build yet; use --executor local or pool");
+    auto r = RunProcess({"squeue", "--version"}, 30);
+    if (!r.ok() || r.value().exit_code != 0) {
+      return Status::Infra(
+          "--executor slurm needs Slurm's sbatch, squeue, scontrol and scancel on PATH and a "
+          "reachable cluster (`squeue --version` " +
+          (r.ok() ? "exited " + std::to_string(r.value().exit_code) : r.status().message()) +
+          "); set SLURM_CONF if the cluster's slurm.conf is not in /etc/slurm");
+    }
+    return Status::Ok();
   }
   return Status::Usage("unknown executor '" + EscapeForConsole(executor) +
-                       "'; choose local (an mpirun child per job) or pool (mpirun -np N driftrun serve "
-                       "--executor pool: jobs on the worker ranks)");
+                       "'; choose local (an mpirun child per job), pool (mpirun -np N driftrun serve "
+                       "--executor pool: jobs on the worker ranks) or slurm (an sbatch job per job)");
 }
 
 Status Serve(const ServiceSetup& setup, Executor& exec, int64_t max_batches, const std::atomic<int>* stop) {
@@ -217,6 +230,11 @@ int RunServe(int argc, char** argv) {
   const ServiceSetup& su = setup.value();
   const std::string executor = FLAGS_executor.empty() ? su.cfg.Str("service.executor") : FLAGS_executor;
   Status st = CheckExecutor(executor);
+  if (st.ok() && executor == "slurm" && (std::getenv("OMPI_COMM_WORLD_RANK") || std::getenv("PMIX_RANK"))) {
+    st = Status::Usage(
+        "the slurm executor submits each job with sbatch: run `driftrun serve --executor slurm` as "
+        "one process (on a login or CPU node), not under mpirun or srun");
+  }
   if (st.ok() && executor == "local" && (std::getenv("OMPI_COMM_WORLD_RANK") || std::getenv("PMIX_RANK"))) {
     // Under mpirun every rank would start its own service, and each job's
     // mpirun would be refused as a recursive call.
@@ -237,6 +255,13 @@ int RunServe(int argc, char** argv) {
     a.stop = stop;
     a.code_version = DRIFTRUN_VERSION;
     return ServePool(a, &argc, &argv);
+  }
+  if (executor == "slurm") {
+    SlurmExecutorOptions so;
+    so.driftrun = SelfExe();
+    so.workdir = AbsolutePath(".");
+    SlurmExecutor slurm(so);
+    return ReportStatus("serve", Serve(su, slurm, max_batches, stop));
   }
   LocalExecutor local(LocalOptions());
   return ReportStatus("serve", Serve(su, local, max_batches, stop));

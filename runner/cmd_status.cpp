@@ -94,6 +94,7 @@ nlohmann::json JobJson(const JobRecord& j, const nlohmann::json& pool, double no
                       {"reason", j.reason},
                       {"verdict", j.verdict}};
   if (!j.run_dir.empty()) o["progress"] = LastJsonLine(j.run_dir + "/metrics.jsonl");
+  if (j.handle.rfind("slurm:", 0) == 0) o["slurm_job"] = j.handle.substr(6);
   if (j.state == JobState::kRunning) {
     nlohmann::json p = PoolJob(pool, j.id, now);
     if (!p.is_null()) o["pool"] = p;
@@ -168,6 +169,7 @@ void PrintModel(const nlohmann::json& m, double now) {
     std::cout << "    job " << j["id"] << "  " << j["state"].get<std::string>() << "  trigger "
               << j["trigger"].get<std::string>() << "  queued " << When(j["queued_at"]);
     if (j["version"].get<int64_t>() > 0) std::cout << "  version " << j["version"];
+    if (j.contains("slurm_job")) std::cout << "  Slurm job " << j["slurm_job"].get<std::string>();
     const nlohmann::json& p = j.value("progress", nlohmann::json());
     const nlohmann::json& pool = j.value("pool", nlohmann::json());
     if (pool.is_object()) {

@@ -1,6 +1,7 @@
 // Executors: where the retraining service's jobs run. One interface, three
 // backends (DESIGN.md, Executors): local (an mpirun child process per job,
-// local_executor.h), the MPI worker pool and Slurm (to come). The service
+// local_executor.h), the MPI worker pool (pool_executor.h) and Slurm
+// (slurm_executor.h). The service
 // only launches, polls and stops jobs through this interface, so a fake
 // executor unit-tests its logic without processes.
 //
@@ -59,6 +60,9 @@ class Executor {
   // What the executor knows of its running jobs beyond the journal (the
   // pool: ranks and heartbeats); null when nothing. Any thread.
   virtual nlohmann::json Snapshot() const { return nullptr; }
+  // Whether jobs outlive the service (Slurm): its shutdown leaves them
+  // running, and a restart follows them by their handles.
+  virtual bool Detached() const { return false; }
 };
 
 }  // namespace driftrun

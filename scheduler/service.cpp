@@ -312,6 +312,7 @@ Result<bool> Service::Done(int64_t max_batches) {
 
 Status Service::Shutdown(double timeout_s) {
   ctx_->stopping = true;
+  if (ctx_->executor->Detached()) return Status::Ok();  // Slurm jobs run on; a restart follows them
   const double t0 = ctx_->clock->Seconds();
   Status last;
   do {

@@ -84,6 +84,7 @@ int64_t SlurmTimeSeconds(const std::string& t) {
 
 Status ValidateSlurmOptions(const SlurmOptions& o) {
   DRIFTRUN_RETURN_IF_ERROR(CheckRange(o.nodes, 1, 100000, "--nodes (slurm.nodes)"));
+  DRIFTRUN_RETURN_IF_ERROR(CheckRange(o.ntasks, 0, 1000000, "ranks (retrain.ranks)"));
   DRIFTRUN_RETURN_IF_ERROR(
       CheckRange(o.ntasks_per_node, 1, 4096, "--ntasks-per-node (slurm.ntasks_per_node)"));
   DRIFTRUN_RETURN_IF_ERROR(CheckRange(o.gpus_per_node, 0, 64, "--gpus-per-node (slurm.gpus_per_node)"));
@@ -129,7 +130,8 @@ Status ValidateBatchPaths(const BatchPaths& p) {
   const std::pair<const char*, const std::string*> all[] = {{"the driftrun executable", &p.driftrun},
                                                             {"the config", &p.config},
                                                             {"the run folder", &p.run_dir},
-                                                            {"the working folder", &p.workdir}};
+                                                            {"the working folder", &p.workdir},
+                                                            {"the log", &p.log}};
   for (const auto& [what, path] : all) {
     for (unsigned char c : *path) {
       if (c < 0x20 || c == 0x7f) {
@@ -138,6 +140,7 @@ Status ValidateBatchPaths(const BatchPaths& p) {
                              "it safely: rename it");
       }
     }
+    if (path == &p.log && path->empty()) continue;
     if (path->empty() || (*path)[0] != '/')
       return Status::Usage(std::string(what) + " path must be absolute");
   }
@@ -150,8 +153,12 @@ std::string RenderBatchScript(const SlurmOptions& o, const BatchPaths& p) {
        ShellQuote(p.run_dir + "/slurm/job.sbatch") + "\n";
   auto line = [&](const std::string& opt) { s += "#SBATCH " + opt + "\n"; };
   line("--job-name=" + SafeJobName(o.job_name));
-  line("--nodes=" + std::to_string(o.nodes));
-  line("--ntasks-per-node=" + std::to_string(o.ntasks_per_node));
+  if (o.ntasks > 0) {
+    line("--ntasks=" + std::to_string(o.ntasks));
+  } else {
+    line("--nodes=" + std::to_string(o.nodes));
+    line("--ntasks-per-node=" + std::to_string(o.ntasks_per_node));
+  }
   line("--cpus-per-task=" + std::to_string(o.cpus_per_task));
   if (o.gpus_per_node > 0) line("--gpus-per-node=" + std::to_string(o.gpus_per_node));
   if (!o.time.empty()) line("--time=" + o.time);
@@ -165,7 +172,11 @@ std::string RenderBatchScript(const SlurmOptions& o, const BatchPaths& p) {
   s += "run_dir=" + ShellQuote(p.run_dir) + "\n";
   s += "if [ -n \"${SLURM_ARRAY_TASK_ID:-}\" ]; then job=\"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"; "
        "else job=\"${SLURM_JOB_ID}\"; fi\n";
-  s += "exec >>\"$run_dir/slurm/logs/$job.${SLURM_RESTART_COUNT:-0}.log\" 2>&1\n";
+  if (p.log.empty()) {
+    s += "exec >>\"$run_dir/slurm/logs/$job.${SLURM_RESTART_COUNT:-0}.log\" 2>&1\n";
+  } else {
+    s += "exec >>" + ShellQuote(p.log) + " 2>&1\n";
+  }
   s += "cd " + ShellQuote(p.workdir) + " || exit 5\n";
   s += "echo \"[driftrun] job $job attempt ${SLURM_RESTART_COUNT:-0} on ${SLURM_JOB_NODELIST:-?}: $(date -u "
        "+%Y-%m-%dT%H:%M:%SZ)\"\n";

@@ -20,6 +20,7 @@ namespace driftrun {
 struct SlurmOptions {
   int nodes = 1;
   int ntasks_per_node = 1;
+  int ntasks = 0;  // > 0: --ntasks=N (Slurm places them) instead of --nodes and --ntasks-per-node
   int gpus_per_node = 0;
   int cpus_per_task = 1;
   std::string time;  // "" = the partition's default
@@ -46,6 +47,7 @@ struct BatchPaths {
   std::string config;    // the resolved config copy, absolute
   std::string run_dir;   // absolute
   std::string workdir;   // the job's working directory, absolute
+  std::string log;       // "": <run_dir>/slurm/logs/<job>.<restart>.log; else every attempt appends here
 };
 // Status::Usage when a path holds a control character.
 Status ValidateBatchPaths(const BatchPaths& p);

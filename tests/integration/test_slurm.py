@@ -293,3 +293,80 @@ def test_a_slow_last_checkpoint_warns_at_submit(cluster):
     p = cluster.driftrun("submit", "--config", cfg, "--run-dir", run_dir, "--dry-run", "--signal-before", "120")
     assert p.returncode == 0, must_msg(p, "submit --dry-run")
     assert "took 300.0 s, longer than --signal-before 120 s" in p.stderr, p.stderr
+
+
+# ---- driftrun serve --executor slurm
+
+def slurm_job_id(handle):
+    assert handle.startswith("slurm:"), handle
+    return handle[len("slurm:"):]
+
+
+def test_serve_with_the_slurm_executor_retrains_and_promotes(cluster, workspace):
+    from test_service import Svc
+    s = Svc(workspace, ("--batches", "1"), executor="slurm")
+    s.drop(s.batch(1))
+    p = s.serve("--max-batches", "1", env=cluster.env)
+    assert p.returncode == 0, must_msg(p, "serve --executor slurm")
+    jobs = s.rows("SELECT * FROM jobs")
+    assert [j["state"] for j in jobs] == ["promoted"], jobs
+    f = cluster.job(slurm_job_id(jobs[0]["handle"]))
+    assert f["JobState"] == "COMPLETED" and f["NumTasks"] == "2", f
+    script = open(os.path.join(jobs[0]["run_dir"], "slurm", "job.sbatch")).read()
+    assert "#SBATCH --ntasks=2\n" in script and "--slurm" in script
+    v = s.versions()
+    assert len(v) == 1 and "production" in v[0]["aliases"]
+    p = workspace.run(["status", "--config", s.config, "--json"])
+    assert p.returncode == 0 and f'"slurm_job":"{slurm_job_id(jobs[0]["handle"])}"' in p.stdout, \
+        must_msg(p, "status --json")
+
+
+def test_serve_restarted_while_its_slurm_job_runs_follows_the_same_job(cluster, workspace):
+    from test_service import Svc
+    s = Svc(workspace, ("--batches", "1"), epochs=300, every=100, executor="slurm")
+    s.drop(s.batch(1))
+    proc = s.serve_bg("--max-batches", "1", env=cluster.env)
+    try:
+        job = s.wait("SELECT * FROM jobs WHERE state = 'running' AND handle != ''", "the job", proc)[0]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, open(workspace.path("serve-bg.log")).read()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    slurm_id = slurm_job_id(job["handle"])
+    # The service's shutdown left the Slurm job running.
+    assert cluster.job(slurm_id)["JobState"] in ("PENDING", "RUNNING"), cluster.job(slurm_id)
+    p = s.serve("--max-batches", "1", env=cluster.env)
+    assert p.returncode == 0, must_msg(p, "serve after a restart")
+    jobs = s.rows("SELECT * FROM jobs")
+    assert [j["state"] for j in jobs] == ["promoted"] and jobs[0]["handle"] == job["handle"], jobs
+    assert jobs[0]["attempts"] == 1, jobs  # followed by its job id, not submitted again
+    assert cluster.job(slurm_id)["JobState"] == "COMPLETED"
+    assert len(s.versions()) == 1
+
+
+def test_signal_stop_reaches_a_slurm_job_which_checkpoints_and_ends(cluster, workspace):
+    from test_service import Svc
+    s = Svc(workspace, epochs=400, every=100, executor="slurm")
+    proc = s.serve_bg(env=cluster.env)
+    try:
+        job = s.wait("SELECT * FROM jobs WHERE state = 'running' AND handle != ''", "the job", proc)[0]
+        ck = workspace.path("state", "jobs", "1", "run", "checkpoints")
+        t0 = time.time()
+        while not (os.path.isdir(ck) and any(f.endswith(".json") for f in os.listdir(ck))):
+            assert time.time() - t0 < 120, "no checkpoint"
+            time.sleep(0.1)
+        p = workspace.run(["signal", "--config", s.config, "--stop", "1", "--reason", "wrong window", "--by", "ann"])
+        assert p.returncode == 0, must_msg(p, "signal --stop")
+        done = s.wait("SELECT * FROM jobs WHERE id = 1 AND state != 'running'", "the job to stop", proc)[0]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert done["state"] == "failed" and "stopped by hand" in done["reason"], done
+    f = cluster.job(slurm_job_id(job["handle"]))
+    assert f["JobState"] == "COMPLETED" and f["Restarts"] == "0", f  # checkpointed and exited 0, not requeued
+    ends = [a for a in read_jsonl(workspace.path("state", "jobs", "1", "run", "slurm", "attempts.jsonl"))
+            if a["event"] == "end"]
+    assert [e["cause"] for e in ends] == ["stopped"]

@@ -6,6 +6,7 @@
 
 #include "common/file_util.h"
 #include "scheduler/slurm_attempts.h"
+#include "scheduler/slurm_executor.h"
 #include "scheduler/slurm_script.h"
 #include "tests/common/test_paths.h"
 
@@ -118,6 +119,32 @@ TEST(SlurmAttempts, TimeLimitPastTheBudgetIsAnErrorThatSaysHowToGoOn) {
   EXPECT_EQ(s.code(), Code::kInfra);
   EXPECT_NE(s.message().find("--time"), std::string::npos) << s.message();
   EXPECT_EQ(ReadAttempts(run, "5").time_limit_requeues, 0);
+}
+
+}  // namespace
+}  // namespace driftrun
+
+namespace driftrun {
+namespace {
+
+TEST(SlurmPoll, NotFinalStatesWaitAndUnknownOnesToo) {
+  for (const char* s :
+       {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "PREEMPTED", "SUSPENDED",
+        "REQUEUE_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT", "SOMETHING_NEW", ""}) {
+    EXPECT_EQ(SlurmPoll(s, "0:0").phase, JobPhase::kRunning) << s;
+  }
+}
+
+TEST(SlurmPoll, FinalStatesGiveTheJobsExitCode) {
+  EXPECT_EQ(SlurmPoll("COMPLETED", "0:0").exit_code, 0);
+  EXPECT_EQ(SlurmPoll("FAILED", "3:0").exit_code, 3);
+  EXPECT_EQ(SlurmPoll("FAILED", "0:9").exit_code, 137);
+  EXPECT_EQ(SlurmPoll("CANCELLED", "0:15").exit_code, 143);
+  for (const char* s : {"TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}) {
+    const JobPoll p = SlurmPoll(s, "0:0");
+    EXPECT_EQ(p.phase, JobPhase::kExited) << s;
+    EXPECT_EQ(p.exit_code, 5) << s;
+  }
 }
 
 }  // namespace
