@@ -193,6 +193,44 @@ Status SetFromNode(const toml::node& n, const KeyInfo& k, const std::string& whe
 
 }  // namespace
 
+Result<std::vector<std::string>> SweepOverrides(const std::string& entry, const std::string& where) {
+  const size_t eq = entry.find('=');
+  auto trim = [](std::string t) {
+    const size_t a = t.find_first_not_of(" \t"), b = t.find_last_not_of(" \t");
+    return a == std::string::npos ? std::string() : t.substr(a, b - a + 1);
+  };
+  const std::string key = trim(entry.substr(0, eq));
+  const std::string shape = "; write \"section.key = [value, value, ...]\"";
+  if (eq == std::string::npos) return Status::Usage(where + ": '" + entry + "' has no '='" + shape);
+  const KeyInfo* k = FindKey(key);
+  if (!k) return Status::Usage(where + ": unknown key '" + key + "'" + Suggest(key));
+  for (const char* fixed : {"sweep", "slurm", "service"}) {
+    if (std::string(k->section) == fixed) {
+      return Status::Usage(where + ": '" + key + "' cannot be swept: [" + fixed +
+                           "] is the same for every trial of a sweep");
+    }
+  }
+  toml::table t;
+  try {
+    t = toml::parse("v = " + entry.substr(eq + 1), where);
+  } catch (const toml::parse_error& e) {
+    return Status::Usage(where + ": '" + key + "': the values are not TOML: " + std::string(e.description()) +
+                         shape);
+  }
+  const toml::array* values = t.get("v") ? t.get("v")->as_array() : nullptr;
+  if (!values || values->empty())
+    return Status::Usage(where + ": '" + key + "' needs a non-empty list" + shape);
+  std::vector<std::string> out;
+  for (const toml::node& n : *values) {
+    ConfigValue v;
+    const std::string err = Convert(n, *k, &v);
+    if (!err.empty()) return Status::Usage(where + ": a value of '" + key + "' " + err);
+    out.push_back(key + "=" + ValueToToml(v));
+    DRIFTRUN_RETURN_IF_ERROR(Config::FromString("", where, {out.back()}).status().WithContext(where));
+  }
+  return out;
+}
+
 // Paths in a config file are relative to that file's folder; defaults and
 // --set values to the working directory. All are stored absolute, so that a
 // run's config.resolved.toml means the same files from anywhere.
@@ -334,7 +372,7 @@ std::vector<std::string> Config::RunDifferences(const Config& other) const {
   std::vector<std::string> out;
   for (const std::string& d : Differences(other)) {
     bool outside = false;
-    for (const char* section : {"service.", "monitor.", "trigger.", "retrain.", "slurm."})
+    for (const char* section : {"service.", "monitor.", "trigger.", "retrain.", "slurm.", "sweep."})
       outside = outside || d.rfind(section, 0) == 0;
     if (!outside) out.push_back(d);
   }

@@ -33,6 +33,12 @@ struct KeyInfo {
 // All known keys, in documentation order.
 const std::vector<KeyInfo>& ConfigSchema();
 
+// One entry of sweep.params, "section.key = [v1, v2, ...]" (TOML values), as
+// one --set override per value ("train.lr=0.001"). Status::Usage, prefixed by
+// `where`, for an unknown key, a key that cannot be swept ([sweep], [slurm],
+// [service]), an empty or non-array list, or a value of the wrong type.
+Result<std::vector<std::string>> SweepOverrides(const std::string& entry, const std::string& where);
+
 using ConfigValue =
     std::variant<std::string, int64_t, double, bool, std::vector<int64_t>, std::vector<std::string>>;
 
@@ -66,7 +72,7 @@ class Config {
   // "section.key: this -> other" for every key whose value differs, in schema order.
   std::vector<std::string> Differences(const Config& other) const;
   // Differences in keys that change what a run computes: those of the service
-  // ([service] [monitor] [trigger] [retrain]) and of Slurm ([slurm]) say when,
+  // ([service] [monitor] [trigger] [retrain]) and of Slurm ([slurm] [sweep]) say when,
   // where and how a model is trained, not what a run computes.
   std::vector<std::string> RunDifferences(const Config& other) const;
 

@@ -287,14 +287,32 @@ Keys SlurmKeys() {
   };
 }
 
+Keys SweepKeys() {
+  return {
+      {"sweep", "method", T::kString, "\"grid\"", "grid|random",
+       "driftrun submit: grid = every combination of sweep.params; random = sweep.trials draws, one value "
+       "per "
+       "key each"},
+      {"sweep", "params", T::kStringList, "[]", "",
+       "driftrun submit: the keys to sweep, each \"section.key = [value, ...]\" (TOML values), e.g. "
+       "[\"train.lr = [1e-3, 3e-3]\", \"model.hidden = [[32], [64, 64]]\"]; empty: no sweep"},
+      {"sweep", "trials", T::kInt, "8", "", "driftrun submit: trials of a random sweep"},
+      {"sweep", "seed", T::kInt, "0", "",
+       "driftrun submit: the random sweep's draws (same seed, same trials)"},
+      {"sweep", "max_parallel", T::kInt, "0", "",
+       "driftrun submit: trials running at once (--array=...%N); 0: as many as Slurm allows"},
+  };
+}
+
 }  // namespace
 
 const std::vector<KeyInfo>& ConfigSchema() {
   static const std::vector<KeyInfo> kSchema = [] {
     Keys all;
-    for (const Keys& section : {TopLevelKeys(), DataKeys(), PreprocessKeys(), ModelKeys(), TrainKeys(),
-                                DistKeys(), CheckpointKeys(), DriftKeys(), ExportKeys(), RegistryKeys(),
-                                MonitorKeys(), TriggerKeys(), RetrainKeys(), ServiceKeys(), SlurmKeys()}) {
+    for (const Keys& section :
+         {TopLevelKeys(), DataKeys(), PreprocessKeys(), ModelKeys(), TrainKeys(), DistKeys(),
+          CheckpointKeys(), DriftKeys(), ExportKeys(), RegistryKeys(), MonitorKeys(), TriggerKeys(),
+          RetrainKeys(), ServiceKeys(), SlurmKeys(), SweepKeys()}) {
       all.insert(all.end(), section.begin(), section.end());
     }
     return all;

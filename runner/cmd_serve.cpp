@@ -52,7 +52,8 @@ const CommandSpec kServeSpec = {
       "where jobs run (default service.executor): local = an mpirun child process per job; pool = the "
       "worker ranks 1..N-1 of the service's own MPI world (start it with mpirun -np N; rank 0 is the "
       "master); slurm = an sbatch job per job (srun driftrun train; resources from each model's [slurm] "
-      "section, --ntasks = retrain.ranks), followed with squeue/scontrol; the service holds no GPU, its "
+      "section, one task per rank of retrain.ranks), followed with squeue/scontrol; the service holds no "
+      "GPU, its "
       "shutdown leaves the jobs running and a restart follows them"},
      {"max_batches",
       "stop once this many batches are in the journal and every job has ended (default service.max_batches; "

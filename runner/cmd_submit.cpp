@@ -16,6 +16,7 @@
 #include "common/text.h"
 #include "runner/commands.h"
 #include "scheduler/slurm_script.h"
+#include "scheduler/sweep.h"
 #include "trainers/resume.h"
 
 DECLARE_string(config);
@@ -40,7 +41,11 @@ const CommandSpec kSubmitSpec = {
     "driftrun submit --config FILE [--set section.key=value ...] [--nodes N --ntasks-per-node K "
     "--gpus-per-node G --cpus-per-task C --time T --partition P --account A --qos Q --signal-before S] "
     "[--run-dir DIR] [--dry-run] [--json]",
-    {{"config", "experiment config (TOML); its [slurm] section holds the defaults of the flags below"},
+    {{"config",
+      "experiment config (TOML); its [slurm] section holds the defaults of the flags below. With [sweep] "
+      "params "
+      "(configs/README.md) the submission is a sweep: one trial per combination, run as one Slurm job array "
+      "(sbatch array 0-N%sweep.max_parallel), trials in <run-dir>/trial-<n>/; see driftrun sweep"},
      {"run_dir",
       "the run folder (default runs/<name>-<time>): the batch script (slurm/job.sbatch), the resolved config "
       "(slurm/config.toml), the logs of each attempt (slurm/logs/<job>.<restart>.log) and the run itself. "
@@ -142,21 +147,6 @@ std::string CheckpointWarning(const std::string& run_dir, int signal_before_s) {
          "--signal-before (slurm.signal_before_s)";
 }
 
-Result<std::string> Sbatch(const std::string& script) {
-  auto r = RunProcess({"sbatch", "--parsable", script}, 120);
-  if (!r.ok()) {
-    return Status::Infra(r.status().message() +
-                         "; driftrun submit needs Slurm's sbatch (--dry-run prints the script without it)");
-  }
-  const ProcessResult& p = r.value();
-  std::string id = p.out.substr(0, p.out.find_first_of(";\n"));
-  if (p.exit_code != 0 || id.empty() || id.find_first_not_of("0123456789_") != std::string::npos) {
-    return Status::Infra("sbatch refused the job (exit " + std::to_string(p.exit_code) +
-                         "): " + EscapeForConsole(p.err.empty() ? p.out : p.err) + "the script is " + script);
-  }
-  return id;
-}
-
 struct Submission {
   std::string run_dir, script, config, text;
   bool new_folder = false;
@@ -171,6 +161,27 @@ Status WriteSubmission(const Config& resolved, const SlurmOptions& o, Submission
   return Status::Ok();
 }
 
+// A config with [sweep] params: one job array (runner/cmd_sweep.cpp).
+Status Sweep(const Config& cfg, const std::vector<std::string>& sets, const SlurmOptions& o,
+             const std::vector<SweepTrial>& trials) {
+  SweepRequest r;
+  r.config = FLAGS_config;
+  r.name = cfg.Str("name");
+  r.run_dir = FLAGS_run_dir;
+  r.driftrun = SelfPath();
+  r.method = cfg.Str("sweep.method");
+  r.sets = sets;
+  r.trials = &trials;
+  r.slurm = &o;
+  r.max_parallel = static_cast<int>(cfg.Int("sweep.max_parallel"));
+  if (r.max_parallel < 0 || r.max_parallel > 100000)
+    return Status::Usage("sweep.max_parallel = " + std::to_string(r.max_parallel) +
+                         ": give 0 (no limit) or more");
+  r.dry_run = FLAGS_dry_run;
+  r.json = FLAGS_json;
+  return SubmitSweep(r);
+}
+
 Status Submit(const ParsedArgs& args) {
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(FLAGS_config, args.sets));
   const SlurmOptions o = [&] {
@@ -182,6 +193,8 @@ Status Submit(const ParsedArgs& args) {
   std::vector<std::string> sets = args.sets;
   for (const auto& kv : SlurmSets(o)) sets.push_back(kv);
   DRIFTRUN_ASSIGN_OR_RETURN(Config resolved, Config::Load(FLAGS_config, sets));
+  DRIFTRUN_ASSIGN_OR_RETURN(const std::vector<SweepTrial> trials, ExpandSweep(cfg));
+  if (!trials.empty()) return Sweep(cfg, sets, o, trials);
 
   Submission s;
   const std::string name = cfg.Str("name");

@@ -2,6 +2,7 @@
 // process exit code (DESIGN.md, Exit codes).
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "runner/cli.h"
@@ -27,6 +28,7 @@ extern const CommandSpec kSignalSpec;
 extern const CommandSpec kStatusSpec;
 extern const CommandSpec kReplaySpec;
 extern const CommandSpec kSubmitSpec;
+extern const CommandSpec kSweepSpec;
 
 int RunTrain(int argc, char** argv);
 int RunMakeData(int argc, char** argv);
@@ -42,6 +44,20 @@ int RunSignal(int argc, char** argv);
 int RunStatus(int argc, char** argv);
 int RunReplay(int argc, char** argv);
 int RunSubmit(int argc, char** argv);
+int RunSweep(int argc, char** argv);
+
+// `driftrun submit` of a config with [sweep] params (runner/cmd_sweep.cpp).
+struct SweepTrial;
+struct SlurmOptions;
+struct SweepRequest {
+  std::string config, name, run_dir, driftrun, method;
+  std::vector<std::string> sets;  // the user's --set and the merged [slurm] keys
+  const std::vector<SweepTrial>* trials = nullptr;
+  const SlurmOptions* slurm = nullptr;
+  int max_parallel = 0;
+  bool dry_run = false, json = false;
+};
+Status SubmitSweep(const SweepRequest& r);
 
 const std::vector<Subcommand>& Subcommands();
 

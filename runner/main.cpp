@@ -21,7 +21,7 @@ const std::vector<Subcommand>& Subcommands() {
       {&kProfileSpec, RunProfile}, {&kDriftSpec, RunDrift},       {&kPreprocessSpec, RunPreprocess},
       {&kExportSpec, RunExport},   {&kPredictSpec, RunPredict},   {&kRegistrySpec, RunRegistry},
       {&kServeSpec, RunServe},     {&kSignalSpec, RunSignal},     {&kStatusSpec, RunStatus},
-      {&kReplaySpec, RunReplay},   {&kSubmitSpec, RunSubmit},
+      {&kReplaySpec, RunReplay},   {&kSubmitSpec, RunSubmit},     {&kSweepSpec, RunSweep},
   };
   return kAll;
 }

@@ -82,13 +82,7 @@ Result<std::string> SlurmExecutor::Launch(const JobLaunch& job) {
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(paths.run_dir + "/slurm"));
   DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(script, RenderBatchScript(so, paths)));
   chmod(script.c_str(), 0755);
-  DRIFTRUN_ASSIGN_OR_RETURN(ProcessResult r, RunProcess({"sbatch", "--parsable", script}, kToolTimeoutS));
-  const std::string id = r.out.substr(0, r.out.find_first_of(";\n"));
-  if (r.exit_code != 0 || id.empty() || id.find_first_not_of("0123456789_") != std::string::npos) {
-    return Status::Infra(
-        "sbatch refused job " + std::to_string(job.job) + " (exit " + std::to_string(r.exit_code) +
-        "): " + EscapeForConsole(r.err.empty() ? r.out : r.err) + " (script " + script + ")");
-  }
+  DRIFTRUN_ASSIGN_OR_RETURN(const std::string id, Sbatch(script));
   states_[id] = "PENDING";
   return std::string(kPrefix) + id;
 }

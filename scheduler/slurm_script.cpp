@@ -1,9 +1,12 @@
 #include "scheduler/slurm_script.h"
 
 #include <cctype>
+#include <cstdlib>
 #include <regex>
+#include <sstream>
 
 #include "common/file_util.h"
+#include "common/subprocess.h"
 #include "common/text.h"
 
 namespace driftrun {
@@ -147,10 +150,10 @@ Status ValidateBatchPaths(const BatchPaths& p) {
   return Status::Ok();
 }
 
-std::string RenderBatchScript(const SlurmOptions& o, const BatchPaths& p) {
-  std::string s = "#!/bin/bash\n";
-  s += "# Written by `driftrun submit`. Submit it again with: sbatch " +
-       ShellQuote(p.run_dir + "/slurm/job.sbatch") + "\n";
+namespace {
+
+std::string SbatchLines(const SlurmOptions& o) {
+  std::string s;
   auto line = [&](const std::string& opt) { s += "#SBATCH " + opt + "\n"; };
   line("--job-name=" + SafeJobName(o.job_name));
   if (o.ntasks > 0) {
@@ -165,11 +168,32 @@ std::string RenderBatchScript(const SlurmOptions& o, const BatchPaths& p) {
   if (!o.partition.empty()) line("--partition=" + o.partition);
   if (!o.account.empty()) line("--account=" + o.account);
   if (!o.qos.empty()) line("--qos=" + o.qos);
+  if (o.array_size > 0) {
+    line("--array=0-" + std::to_string(o.array_size - 1) +
+         (o.max_parallel > 0 ? "%" + std::to_string(o.max_parallel) : ""));
+  }
   line("--signal=" + o.signal + "@" + std::to_string(o.signal_before_s));
   line("--requeue");
   line("--output=/dev/null");  // the script writes its own log into the run folder
+  return s;
+}
+
+}  // namespace
+
+std::string RenderBatchScript(const SlurmOptions& o, const BatchPaths& p) {
+  const bool array = o.array_size > 0;
+  const std::string script = p.script.empty() ? p.run_dir + "/slurm/job.sbatch" : p.script;
+  std::string s = "#!/bin/bash\n";
+  s += "# Written by `driftrun submit`. Submit it again with: sbatch " + ShellQuote(script) + "\n";
+  s += SbatchLines(o);
   s += "set -u\n";
-  s += "run_dir=" + ShellQuote(p.run_dir) + "\n";
+  if (array) {  // p.run_dir is the sweep's folder; each task trains one trial
+    s += "sweep_dir=" + ShellQuote(p.run_dir) + "\n";
+    s += "trial=$((SLURM_ARRAY_TASK_ID + " + std::to_string(o.array_offset) + "))\n";
+    s += "run_dir=\"$sweep_dir/trial-$trial\"\n";
+  } else {
+    s += "run_dir=" + ShellQuote(p.run_dir) + "\n";
+  }
   s += "if [ -n \"${SLURM_ARRAY_TASK_ID:-}\" ]; then job=\"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"; "
        "else job=\"${SLURM_JOB_ID}\"; fi\n";
   if (p.log.empty()) {
@@ -180,12 +204,47 @@ std::string RenderBatchScript(const SlurmOptions& o, const BatchPaths& p) {
   s += "cd " + ShellQuote(p.workdir) + " || exit 5\n";
   s += "echo \"[driftrun] job $job attempt ${SLURM_RESTART_COUNT:-0} on ${SLURM_JOB_NODELIST:-?}: $(date -u "
        "+%Y-%m-%dT%H:%M:%SZ)\"\n";
+  const std::string config = array ? "\"$run_dir/slurm/config.toml\"" : ShellQuote(p.config);
+  const std::string run = array ? "\"$run_dir\"" : ShellQuote(p.run_dir);
   s += "srun --mpi=" + o.mpi + " --kill-on-bad-exit=1 " + ShellQuote(p.driftrun) + " train --config " +
-       ShellQuote(p.config) + " --run-dir " + ShellQuote(p.run_dir) + " --resume auto --slurm --noprogress\n";
+       config + " --run-dir " + run + " --resume auto --slurm --noprogress\n";
   s += "code=$?\n";
   s += "echo \"[driftrun] srun exited $code: $(date -u +%Y-%m-%dT%H:%M:%SZ)\"\n";
   s += "exit $code\n";
   return s;
+}
+
+Result<std::string> Sbatch(const std::string& script, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {"sbatch", "--parsable"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(script);
+  auto r = RunProcess(argv, 120);
+  if (!r.ok()) {
+    return Status::Infra(
+        r.status().message() +
+        "; submitting needs Slurm's sbatch (driftrun submit --dry-run prints the script without it)");
+  }
+  const ProcessResult& p = r.value();
+  const std::string id = p.out.substr(0, p.out.find_first_of(";\n"));
+  if (p.exit_code != 0 || id.empty() || id.find_first_not_of("0123456789_") != std::string::npos) {
+    return Status::Infra("sbatch refused the job (exit " + std::to_string(p.exit_code) + "): " +
+                         EscapeForConsole(p.err.empty() ? p.out : p.err) + " (script " + script + ")");
+  }
+  return id;
+}
+
+int MaxArraySize() {
+  auto r = RunProcess({"scontrol", "show", "config"}, 60);
+  if (!r.ok() || r.value().exit_code != 0) return 1001;
+  std::istringstream in(r.value().out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("MaxArraySize", 0) != 0) continue;
+    const size_t eq = line.find('=');
+    const int v = eq == std::string::npos ? 0 : std::atoi(line.c_str() + eq + 1);
+    return v > 0 ? v : 1001;
+  }
+  return 1001;
 }
 
 }  // namespace driftrun

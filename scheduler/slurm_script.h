@@ -11,6 +11,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/config.h"
 #include "common/status.h"
@@ -30,6 +31,11 @@ struct SlurmOptions {
   int max_requeues = 3;
   std::string mpi = "pmix";  // srun --mpi
   std::string job_name = "driftrun";
+  // A job array (a sweep): tasks 0..array_size-1 train trial task + array_offset
+  // in <run_dir>/trial-<n>/ with <run_dir>/trial-<n>/slurm/config.toml.
+  int array_size = 0;
+  int array_offset = 0;
+  int max_parallel = 0;  // --array=...%max_parallel; 0: no limit
 };
 
 // The [slurm] keys of a resolved config.
@@ -48,6 +54,7 @@ struct BatchPaths {
   std::string run_dir;   // absolute
   std::string workdir;   // the job's working directory, absolute
   std::string log;       // "": <run_dir>/slurm/logs/<job>.<restart>.log; else every attempt appends here
+  std::string script;    // where the script is written (for its comment); "": <run_dir>/slurm/job.sbatch
 };
 // Status::Usage when a path holds a control character.
 Status ValidateBatchPaths(const BatchPaths& p);
@@ -55,5 +62,12 @@ Status ValidateBatchPaths(const BatchPaths& p);
 // The script's text. Its output goes to <run_dir>/slurm/logs/<job>.<restart>.log
 // (array tasks: <array job>_<task>.<restart>.log).
 std::string RenderBatchScript(const SlurmOptions& o, const BatchPaths& p);
+
+// `sbatch --parsable [extra...] script`: the job id, or Status::Infra with
+// sbatch's message (and a hint when Slurm is not installed).
+Result<std::string> Sbatch(const std::string& script, const std::vector<std::string>& extra = {});
+// The cluster's MaxArraySize (`scontrol show config`); 1001, Slurm's default,
+// when it cannot be read.
+int MaxArraySize();
 
 }  // namespace driftrun

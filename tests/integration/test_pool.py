@@ -192,7 +192,8 @@ def worker_pids(config):
 
 
 def test_a_killed_worker_heals_under_the_supervisor_and_the_job_ends_as_uninterrupted(workspace):
-    pool = Pool(workspace, [dict(name="m", epochs=150, every=100, incoming="incoming")])
+    # Long enough that the status calls below see it running on a busy machine.
+    pool = Pool(workspace, [dict(name="m", epochs=400, every=100, incoming="incoming")])
     os.makedirs(workspace.path("incoming"))
     supervised = [os.path.join(workspace.source, "scripts", "serve-supervised.sh"), "--backoff-s", "1", "--"]
     proc = pool.popen(supervised + pool.command(3, ["--max-batches", "0"]))

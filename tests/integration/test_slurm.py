@@ -370,3 +370,67 @@ def test_signal_stop_reaches_a_slurm_job_which_checkpoints_and_ends(cluster, wor
     ends = [a for a in read_jsonl(workspace.path("state", "jobs", "1", "run", "slurm", "attempts.jsonl"))
             if a["event"] == "end"]
     assert [e["cause"] for e in ends] == ["stopped"]
+
+
+# ---- sweeps: one job array, ranked, the best registered
+
+def test_a_sweep_of_four_runs_as_one_array_and_registers_the_best(cluster):
+    ws = cluster.ws
+    cfg = ws.write_config("sweep.toml", MODEL.format(name="sweepy", epochs=2) + """
+[sweep]
+params = ["train.lr = [1e-3, 3e-3]", "model.hidden = [[8], [16, 16]]"]
+max_parallel = 2
+""")
+    s = cluster.submit(cfg, "--ntasks-per-node", "2")
+    assert len(s["array_jobs"]) == 1 and s["trials"] == 4, s
+    array = s["array_jobs"][0]
+    sweep = s["sweep_dir"]
+    assert "#SBATCH --array=0-3%2\n" in open(s["scripts"][0]).read()
+    t0 = time.time()
+    while True:
+        p = cluster.driftrun("sweep", "status", sweep, "--json")
+        assert p.returncode == 0, must_msg(p, "sweep status")
+        states = [t["state"] for t in json.loads(p.stdout)["trials"]]
+        if all(st in ("done", "failed") for st in states):
+            break
+        assert time.time() - t0 < 300, (states, cluster.logs())
+        time.sleep(0.5)
+    assert states == ["done"] * 4, cluster.logs()
+    # Each trial trained its own combination (its resolved config), as a task of the one array.
+    combos = set()
+    for i in range(4):
+        run = os.path.join(sweep, f"trial-{i}")
+        text = open(os.path.join(run, "config.resolved.toml")).read()
+        lr = next(line for line in text.splitlines() if line.startswith("lr = "))
+        hidden = next(line for line in text.splitlines() if line.startswith("hidden = "))
+        combos.add((lr, hidden))
+        assert os.listdir(os.path.join(run, "slurm", "logs")) == [f"{array}_{i}.0.log"]
+    assert combos == {(f"lr = {lr}", f"hidden = {h}") for lr in ("0.001", "0.003") for h in ("[8]", "[16, 16]")}
+    # Ranked by validation loss, as the trials' own summary.json files say.
+    losses = {i: json.load(open(os.path.join(sweep, f"trial-{i}", "summary.json")))["val_loss"] for i in range(4)}
+    p = cluster.driftrun("sweep", "summary", sweep, "--register-best", "--json")
+    assert p.returncode == 0, must_msg(p, "sweep summary --register-best")
+    ranked = json.loads(p.stdout)["ranked"]
+    assert [t["index"] for t in ranked] == sorted(losses, key=lambda i: (losses[i], i))
+    assert [t["val_loss"] for t in ranked] == sorted(losses.values())
+    best = ranked[0]["index"]
+    v = json.loads(ws.run(["registry", "list", "--registry", ws.path("registry"), "--model", "sweepy",
+                           "--json"]).stdout)
+    assert len(v) == 1 and f"trial {best}, the best of 4" in v[0]["trigger"], v
+    # Trials register nothing themselves; a second --register-best adds nothing.
+    p = cluster.driftrun("sweep", "summary", sweep, "--register-best")
+    assert p.returncode == 0 and "already registered" in p.stdout, must_msg(p, "register-best again")
+    p = cluster.driftrun("sweep", "summary", os.path.join(sweep, "trial-0"))
+    assert p.returncode == 2 and "not a sweep folder" in p.stderr
+
+
+@pytest.mark.parametrize("entry,says", [
+    ("train.lr = []", "non-empty list"), ("train.lr = 0.1", "non-empty list"), ("train.lrr = [0.1]", "unknown key"),
+    ("train.lr = [\"fast\"]", "train.lr"), ("slurm.time = [\"10\"]", "cannot be swept"),
+    ("model.kind = [\"mlp\", \"nope\"]", "must be one of"), ("train.lr", "has no '='")])
+def test_a_bad_sweep_entry_is_refused_naming_it(cluster, entry, says):
+    ws = cluster.ws
+    cfg = ws.write_config("badsweep.toml", MODEL.format(name="badsweep", epochs=1) +
+                          "[sweep]\nparams = [" + json.dumps(entry) + "]\n")
+    p = cluster.driftrun("submit", "--config", cfg, "--dry-run")
+    assert p.returncode == 2 and says in p.stderr and "sweep.params[0]" in p.stderr, must_msg(p, entry)

@@ -8,6 +8,7 @@
 #include "scheduler/slurm_attempts.h"
 #include "scheduler/slurm_executor.h"
 #include "scheduler/slurm_script.h"
+#include "scheduler/sweep.h"
 #include "tests/common/test_paths.h"
 
 namespace driftrun {
@@ -145,6 +146,61 @@ TEST(SlurmPoll, FinalStatesGiveTheJobsExitCode) {
     EXPECT_EQ(p.phase, JobPhase::kExited) << s;
     EXPECT_EQ(p.exit_code, 5) << s;
   }
+}
+
+}  // namespace
+}  // namespace driftrun
+
+namespace driftrun {
+namespace {
+
+Config SweepConfig(const std::string& sweep) {
+  auto c = Config::FromString("[sweep]\n" + sweep, "sweep.toml", {});
+  EXPECT_TRUE(c.ok()) << c.status().message();
+  return c.value();
+}
+
+TEST(Sweep, GridIsEveryCombinationLastKeyFastest) {
+  auto t =
+      ExpandSweep(SweepConfig("params = [\"train.lr = [1e-3, 3e-3]\", \"model.hidden = [[8], [16, 16]]\"]"));
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  ASSERT_EQ(t.value().size(), 4u);
+  EXPECT_EQ(t.value()[0].sets, (std::vector<std::string>{"train.lr=0.001", "model.hidden=[8]"}));
+  EXPECT_EQ(t.value()[1].sets, (std::vector<std::string>{"train.lr=0.001", "model.hidden=[16, 16]"}));
+  EXPECT_EQ(t.value()[3].sets, (std::vector<std::string>{"train.lr=0.003", "model.hidden=[16, 16]"}));
+  EXPECT_EQ(t.value()[2].params["train.lr"], "0.003");
+  // Each trial's overrides load as a config.
+  EXPECT_TRUE(Config::FromString("", "x", t.value()[3].sets).ok());
+}
+
+TEST(Sweep, NoParamsIsNoSweepAndRandomIsAPureFunctionOfTheSeed) {
+  auto none = ExpandSweep(SweepConfig(""));
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none.value().empty());
+  const std::string spec =
+      "method = \"random\"\ntrials = 6\nparams = [\"train.lr = [0.1, 0.2, 0.3]\", \"train.seed = [1, 2]\"]\n";
+  auto a = ExpandSweep(SweepConfig(spec + "seed = 5\n"));
+  auto b = ExpandSweep(SweepConfig(spec + "seed = 5\n"));
+  auto c = ExpandSweep(SweepConfig(spec + "seed = 6\n"));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  ASSERT_EQ(a.value().size(), 6u);
+  bool differs = false;
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(a.value()[i].sets, b.value()[i].sets);
+    differs = differs || a.value()[i].sets != c.value()[i].sets;
+  }
+  EXPECT_TRUE(differs);
+}
+
+TEST(Sweep, RefusesATooLargeGridAndAKeyTwice) {
+  std::string values = "[";
+  for (int i = 0; i < 400; ++i) values += (i ? ", " : "") + std::to_string(i + 1);
+  values += "]";
+  auto big = ExpandSweep(
+      SweepConfig("params = [\"train.seed = " + values + "\", \"train.epochs = " + values + "\"]"));
+  EXPECT_EQ(big.status().code(), Code::kUsage);
+  auto twice = ExpandSweep(SweepConfig("params = [\"train.lr = [0.1]\", \"train.lr = [0.2]\"]"));
+  EXPECT_EQ(twice.status().code(), Code::kUsage);
 }
 
 }  // namespace

@@ -1,0 +1,255 @@
+// Sweeps: `driftrun submit` of a config with [sweep] params (one Slurm job
+// array), and `driftrun sweep status|summary DIR` (scheduler/sweep.h).
+#include <gflags/gflags.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common/file_util.h"
+#include "common/text.h"
+#include "runner/commands.h"
+#include "scheduler/register_run.h"
+#include "scheduler/slurm_script.h"
+#include "scheduler/sweep.h"
+#include "trainers/resume.h"
+
+DECLARE_string(config);
+DECLARE_string(run_dir);
+DECLARE_bool(json);
+DECLARE_bool(dry_run);
+DEFINE_bool(register_best, false, "register the best finished trial");
+
+namespace driftrun {
+
+const CommandSpec kSweepSpec = {
+    "sweep",
+    "the trials of a sweep submitted with driftrun submit: their state, or ranked by validation loss",
+    "driftrun sweep status DIR [--json]\n       driftrun sweep summary DIR [--register-best] [--json]",
+    {{"register_best",
+      "summary: register the finished trial with the lowest validation loss in its config's registry "
+      "(alias candidate; trials themselves register nothing)"},
+     {"json", "the trials as JSON: index, state, params, step, val_loss, val_metric, run_dir, reason"}},
+    false};
+
+namespace {
+
+std::string ParamsText(const nlohmann::json& params) {
+  std::string s;
+  for (const auto& [k, v] : params.items()) s += (s.empty() ? "" : " ") + k + "=" + v.get<std::string>();
+  return EscapeForConsole(s);
+}
+
+std::string Loss(double v) {
+  if (!std::isfinite(v)) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.4g", v);
+  return buf;
+}
+
+Status WriteSweepJson(const std::string& dir, const nlohmann::json& s) {
+  return WriteFileAtomic(dir + "/sweep.json", s.dump(2) + "\n");
+}
+
+// Each trial's run folder and resolved config (registration off: a sweep
+// registers only its best trial, on request).
+Status WriteTrials(const SweepRequest& r, const std::string& dir) {
+  for (const SweepTrial& t : *r.trials) {
+    const std::string run = dir + "/trial-" + std::to_string(t.index);
+    std::vector<std::string> sets = r.sets;
+    sets.insert(sets.end(), t.sets.begin(), t.sets.end());
+    sets.push_back("registry.register=false");
+    DRIFTRUN_ASSIGN_OR_RETURN(Config c, Config::Load(r.config, sets));
+    DRIFTRUN_RETURN_IF_ERROR(MakeDirs(run + "/slurm/logs"));
+    DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(run + "/slurm/config.toml", c.ToToml()));
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> Scripts(const SweepRequest& r, const std::string& dir, const std::string& driftrun,
+                                 const std::string& workdir, int max_array, std::vector<std::string>* paths) {
+  std::vector<std::string> texts;
+  const int n = static_cast<int>(r.trials->size());
+  for (int offset = 0, k = 0; offset < n; offset += max_array, ++k) {
+    SlurmOptions o = *r.slurm;
+    o.array_offset = offset;
+    o.array_size = std::min(max_array, n - offset);
+    o.max_parallel = r.max_parallel;
+    const std::string script = dir + "/slurm/array-" + std::to_string(k) + ".sbatch";
+    texts.push_back(
+        RenderBatchScript(o, {driftrun, dir + "/trial-0/slurm/config.toml", dir, workdir, "", script}));
+    paths->push_back(script);
+  }
+  return texts;
+}
+
+}  // namespace
+
+Status SubmitSweep(const SweepRequest& r) {
+  const std::string name = r.name;
+  std::string dir = r.run_dir.empty() ? "" : AbsolutePath(r.run_dir);
+  if (!dir.empty() && (PathExists(dir + "/sweep.json") || PathExists(dir + "/config.resolved.toml"))) {
+    return Status::Usage("--run-dir '" + dir + "' already holds a " +
+                         (PathExists(dir + "/sweep.json") ? "sweep" : "run") +
+                         "; a sweep needs a new folder: leave --run-dir out or name another");
+  }
+  if (dir.empty()) {
+    if (r.dry_run) {
+      dir = AbsolutePath("runs/" + name + "-" + RunFolderTimeStamp());
+    } else {
+      DRIFTRUN_ASSIGN_OR_RETURN(std::string made, NewRunFolder(name));
+      dir = AbsolutePath(made);
+    }
+  }
+  char cwd[PATH_MAX];
+  const std::string workdir = getcwd(cwd, sizeof(cwd)) ? cwd : "/";
+  DRIFTRUN_RETURN_IF_ERROR(
+      ValidateBatchPaths({r.driftrun, dir + "/trial-0/slurm/config.toml", dir, workdir, "", ""}));
+  std::vector<std::string> scripts;
+  const std::vector<std::string> texts =
+      Scripts(r, dir, r.driftrun, workdir, r.dry_run ? 1001 : MaxArraySize(), &scripts);
+  nlohmann::json sweep = {{"config", AbsolutePath(r.config)},
+                          {"method", r.method},
+                          {"trials", nlohmann::json::array()},
+                          {"array_jobs", nlohmann::json::array()},
+                          {"scripts", scripts}};
+  for (const SweepTrial& t : *r.trials) sweep["trials"].push_back({{"index", t.index}, {"params", t.params}});
+  if (r.dry_run) {
+    if (r.json) {
+      std::cout << nlohmann::json{{"dry_run", true},
+                                  {"sweep_dir", dir},
+                                  {"trials", sweep["trials"]},
+                                  {"scripts", scripts},
+                                  {"script_texts", texts}}
+                       .dump(2)
+                << "\n";
+    } else {
+      for (const auto& t : texts) std::cout << t;
+      std::cerr << "driftrun submit: dry run: a sweep of " << r.trials->size() << " trials in "
+                << texts.size() << " job array(s); nothing written or submitted\n";
+    }
+    return Status::Ok();
+  }
+  DRIFTRUN_RETURN_IF_ERROR(WriteTrials(r, dir));
+  DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir + "/slurm"));
+  for (size_t k = 0; k < texts.size(); ++k) DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(scripts[k], texts[k]));
+  DRIFTRUN_RETURN_IF_ERROR(WriteSweepJson(dir, sweep));  // before submitting: the journal of what is asked
+  std::string prev;
+  for (const std::string& script : scripts) {
+    // One array after the other: max_parallel holds across the arrays.
+    DRIFTRUN_ASSIGN_OR_RETURN(
+        prev, Sbatch(script, prev.empty() ? std::vector<std::string>{}
+                                          : std::vector<std::string>{"--dependency=afterany:" + prev}));
+    sweep["array_jobs"].push_back(prev);
+    DRIFTRUN_RETURN_IF_ERROR(WriteSweepJson(dir, sweep));
+  }
+  if (r.json) {
+    std::cout << nlohmann::json{{"sweep_dir", dir},
+                                {"trials", r.trials->size()},
+                                {"array_jobs", sweep["array_jobs"]},
+                                {"scripts", scripts}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << "submitted a sweep of " << r.trials->size() << " trials as Slurm job array "
+              << sweep["array_jobs"][0].get<std::string>()
+              << (scripts.size() > 1 ? " (and more, one after the other)" : "")
+              << "\n  sweep folder: " << EscapeForConsole(dir) << "\n  follow it: driftrun sweep status "
+              << ShellQuote(dir) << "\n  rank it: driftrun sweep summary " << ShellQuote(dir)
+              << " [--register-best]\n";
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+Status ShowStatus(const std::string& dir) {
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<TrialStatus> trials, ReadSweep(dir));
+  if (FLAGS_json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& t : trials) out.push_back(TrialJson(t));
+    std::cout << nlohmann::json{{"sweep_dir", dir}, {"trials", out}}.dump(2) << "\n";
+    return Status::Ok();
+  }
+  std::map<std::string, int> counts;
+  for (const auto& t : trials) ++counts[t.state];
+  std::string c;
+  for (const auto& [state, n] : counts) c += (c.empty() ? "" : ", ") + std::to_string(n) + " " + state;
+  std::cout << "sweep " << EscapeForConsole(dir) << ": " << trials.size() << " trials: " << c << "\n";
+  std::printf("%-6s %-8s %8s %10s  %s\n", "trial", "state", "step", "val_loss", "params");
+  for (const auto& t : trials) {
+    std::printf("%-6d %-8s %8lld %10s  %s%s\n", t.index, t.state.c_str(), static_cast<long long>(t.step),
+                Loss(t.val_loss).c_str(), ParamsText(t.params).c_str(),
+                t.reason.empty() ? "" : ("  (" + EscapeForConsole(t.reason) + ")").c_str());
+  }
+  return Status::Ok();
+}
+
+Status RegisterBest(const std::string& dir, const TrialStatus& best, size_t of) {
+  DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(best.run_dir + "/config.resolved.toml", {}));
+  RegisterRunOptions o;
+  o.registry = cfg.Str("registry.path");
+  o.trigger = "sweep " + dir + ": trial " + std::to_string(best.index) + ", the best of " +
+              std::to_string(of) + " by validation loss";
+  bool existed = false;
+  o.existed = &existed;
+  DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, RegisterRun(best.run_dir, o));
+  std::fprintf(FLAGS_json ? stderr : stdout, "%s %s:%lld%s in %s\n",
+               existed ? "already registered as" : "registered", EscapeForConsole(v.name).c_str(),
+               static_cast<long long>(v.version), existed ? "" : " (alias candidate)",
+               EscapeForConsole(o.registry).c_str());
+  return Status::Ok();
+}
+
+Status Summary(const std::string& dir) {
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<TrialStatus> trials, ReadSweep(dir));
+  const std::vector<TrialStatus> ranked = RankTrials(trials);
+  if (FLAGS_json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& t : ranked) out.push_back(TrialJson(t));
+    std::cout << nlohmann::json{{"sweep_dir", dir},
+                                {"trials", trials.size()},
+                                {"finished", ranked.size()},
+                                {"ranked", out}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << "sweep " << EscapeForConsole(dir) << ": " << ranked.size() << " of " << trials.size()
+              << " trials finished, ranked by validation loss\n";
+    std::printf("%-5s %-6s %10s %12s  %s\n", "rank", "trial", "val_loss", "val_metric", "params");
+    for (size_t i = 0; i < ranked.size(); ++i) {
+      const TrialStatus& t = ranked[i];
+      std::printf("%-5zu %-6d %10s %12s  %s\n", i + 1, t.index, Loss(t.val_loss).c_str(),
+                  (Loss(t.val_metric) + (t.metric_name.empty() ? "" : " " + t.metric_name)).c_str(),
+                  ParamsText(t.params).c_str());
+    }
+  }
+  if (!FLAGS_register_best) return Status::Ok();
+  if (ranked.empty()) {
+    return Status::Training("--register-best: no trial of " + dir +
+                            " has finished with a validation loss yet (see driftrun sweep status)");
+  }
+  return RegisterBest(dir, ranked[0], trials.size());
+}
+
+}  // namespace
+
+int RunSweep(int argc, char** argv) {
+  ParsedArgs args;
+  int code = 0;
+  if (!ParseCommand(kSweepSpec, argc, argv, &args, &code)) return code;
+  const auto& p = args.positional;
+  if (p.size() != 2 || (p[0] != "status" && p[0] != "summary")) {
+    return ReportStatus("sweep",
+                        Status::Usage("usage: driftrun sweep status DIR | driftrun sweep summary DIR "
+                                      "[--register-best] (DIR: the sweep folder driftrun submit printed)"));
+  }
+  if (p[0] == "status" && FLAGS_register_best)
+    return ReportStatus("sweep", Status::Usage("--register-best belongs to `driftrun sweep summary`"));
+  return ReportStatus("sweep", p[0] == "status" ? ShowStatus(p[1]) : Summary(p[1]));
+}
+
+}  // namespace driftrun

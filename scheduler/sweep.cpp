@@ -1,0 +1,169 @@
+#include "scheduler/sweep.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <sstream>
+
+#include "common/file_util.h"
+
+namespace driftrun {
+namespace {
+
+struct Axis {
+  std::string key;
+  std::vector<std::string> sets;
+};
+
+void AddValue(const Axis& a, size_t i, SweepTrial* t) {
+  t->sets.push_back(a.sets[i]);
+  t->params[a.key] = a.sets[i].substr(a.key.size() + 1);
+}
+
+nlohmann::json LastLine(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return nullptr;
+  std::istringstream in(text.value());
+  std::string line;
+  nlohmann::json last;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object()) last = j;
+  }
+  return last;
+}
+
+// The last attempt's event in slurm/attempts.jsonl (null when none).
+nlohmann::json LastAttemptEvent(const std::string& run_dir) {
+  return LastLine(run_dir + "/slurm/attempts.jsonl");
+}
+
+TrialStatus ReadTrial(const std::string& run_dir, const nlohmann::json& spec) {
+  TrialStatus t;
+  t.index = spec.value("index", 0);
+  t.params = spec.value("params", nlohmann::json::object());
+  t.run_dir = run_dir;
+  t.val_loss = t.val_metric = std::numeric_limits<double>::quiet_NaN();
+  auto text = ReadFile(run_dir + "/summary.json");
+  const nlohmann::json sum =
+      text.ok() ? nlohmann::json::parse(text.value(), nullptr, false) : nlohmann::json();
+  const nlohmann::json last = LastAttemptEvent(run_dir);
+  const nlohmann::json metrics = LastLine(run_dir + "/metrics.jsonl");
+  if (metrics.is_object()) t.step = metrics.value("step", int64_t{0});
+  if (sum.is_object() && sum.value("status", "") == "done") {
+    t.state = "done";
+    t.step = sum.value("steps", t.step);
+    if (sum["val_loss"].is_number()) t.val_loss = sum["val_loss"].get<double>();
+    if (sum["val_metric"].is_number()) t.val_metric = sum["val_metric"].get<double>();
+    t.metric_name = sum.value("val_metric_name", "");
+  } else if (!last.is_object()) {
+    t.state = "pending";
+  } else if (last.value("event", "") == "start") {
+    t.state = "running";
+  } else if (last.value("cause", "") == "failed" || last.value("cause", "") == "refused") {
+    t.state = "failed";
+    t.reason = "exit " + std::to_string(last.value("exit", 0)) + "; log in " + run_dir + "/slurm/logs";
+  } else {
+    t.state = "stopped";  // at a checkpoint: requeued, preempted, or stopped by hand
+    t.reason = last.value("cause", "");
+  }
+  return t;
+}
+
+}  // namespace
+
+Result<std::vector<SweepTrial>> ExpandSweep(const Config& cfg) {
+  std::vector<Axis> axes;
+  const auto& entries = cfg.StrList("sweep.params");
+  for (size_t i = 0; i < entries.size(); ++i) {
+    DRIFTRUN_ASSIGN_OR_RETURN(std::vector<std::string> sets,
+                              SweepOverrides(entries[i], "sweep.params[" + std::to_string(i) + "]"));
+    const std::string key = sets[0].substr(0, sets[0].find('='));
+    for (const Axis& a : axes) {
+      if (a.key == key) return Status::Usage("sweep.params names '" + key + "' twice: give its values once");
+    }
+    axes.push_back({key, sets});
+  }
+  std::vector<SweepTrial> trials;
+  if (axes.empty()) return trials;
+  if (cfg.Str("sweep.method") == "random") {
+    const int64_t n = cfg.Int("sweep.trials");
+    if (n < 1 || n > kMaxSweepTrials)
+      return Status::Usage("sweep.trials = " + std::to_string(n) + ": give 1.." +
+                           std::to_string(kMaxSweepTrials));
+    std::mt19937_64 rng(static_cast<uint64_t>(cfg.Int("sweep.seed")));
+    for (int64_t i = 0; i < n; ++i) {
+      SweepTrial t;
+      t.index = static_cast<int>(i);
+      for (const Axis& a : axes) AddValue(a, static_cast<size_t>(rng() % a.sets.size()), &t);
+      trials.push_back(std::move(t));
+    }
+    return trials;
+  }
+  int64_t total = 1;
+  for (const Axis& a : axes) {
+    total *= static_cast<int64_t>(a.sets.size());
+    if (total > kMaxSweepTrials) {
+      return Status::Usage("the grid of sweep.params has more than " + std::to_string(kMaxSweepTrials) +
+                           " combinations: use sweep.method = \"random\" with sweep.trials, or fewer values");
+    }
+  }
+  for (int64_t i = 0; i < total; ++i) {
+    SweepTrial t;
+    t.index = static_cast<int>(i);
+    int64_t rest = i;
+    std::vector<size_t> pick(axes.size());
+    for (size_t a = axes.size(); a-- > 0;) {  // the last key varies fastest
+      pick[a] = static_cast<size_t>(rest % static_cast<int64_t>(axes[a].sets.size()));
+      rest /= static_cast<int64_t>(axes[a].sets.size());
+    }
+    for (size_t a = 0; a < axes.size(); ++a) AddValue(axes[a], pick[a], &t);
+    trials.push_back(std::move(t));
+  }
+  return trials;
+}
+
+Result<std::vector<TrialStatus>> ReadSweep(const std::string& dir) {
+  auto text = ReadFile(dir + "/sweep.json");
+  if (!text.ok()) {
+    const bool run = PathExists(dir + "/summary.json") || PathExists(dir + "/config.resolved.toml");
+    return Status::Usage("'" + dir + "' is not a sweep folder (no sweep.json" +
+                         (run ? "; it is a single run: see its summary.json" : "") +
+                         "); give the folder `driftrun submit` printed for a config with [sweep] params");
+  }
+  const nlohmann::json s = nlohmann::json::parse(text.value(), nullptr, false);
+  if (!s.is_object() || !s.contains("trials") || !s["trials"].is_array())
+    return Status::Data("'" + dir + "/sweep.json' is damaged (no trials list)");
+  std::vector<TrialStatus> out;
+  for (const auto& t : s["trials"]) {
+    if (!t.is_object()) return Status::Data("'" + dir + "/sweep.json' is damaged (a trial is not an object)");
+    out.push_back(ReadTrial(dir + "/trial-" + std::to_string(t.value("index", 0)), t));
+  }
+  return out;
+}
+
+std::vector<TrialStatus> RankTrials(const std::vector<TrialStatus>& trials) {
+  std::vector<TrialStatus> done;
+  for (const auto& t : trials) {
+    if (t.state == "done" && std::isfinite(t.val_loss)) done.push_back(t);
+  }
+  std::stable_sort(done.begin(), done.end(),
+                   [](const TrialStatus& a, const TrialStatus& b) { return a.val_loss < b.val_loss; });
+  return done;
+}
+
+nlohmann::json TrialJson(const TrialStatus& t) {
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+  return {{"index", t.index},
+          {"state", t.state},
+          {"params", t.params},
+          {"step", t.step},
+          {"val_loss", num(t.val_loss)},
+          {"val_metric", num(t.val_metric)},
+          {"val_metric_name", t.metric_name},
+          {"run_dir", t.run_dir},
+          {"reason", t.reason}};
+}
+
+}  // namespace driftrun
