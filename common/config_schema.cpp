@@ -296,7 +296,8 @@ Keys SweepKeys() {
       {"sweep", "params", T::kStringList, "[]", "",
        "driftrun submit: the keys to sweep, each \"section.key = [value, ...]\" (TOML values), e.g. "
        "[\"train.lr = [1e-3, 3e-3]\", \"model.hidden = [[32], [64, 64]]\"]; empty: no sweep"},
-      {"sweep", "trials", T::kInt, "8", "", "driftrun submit: trials of a random sweep"},
+      {"sweep", "trials", T::kInt, "8", "",
+       "driftrun submit: trials of a random sweep, each a different combination (at most the grid's size)"},
       {"sweep", "seed", T::kInt, "0", "",
        "driftrun submit: the random sweep's draws (same seed, same trials)"},
       {"sweep", "max_parallel", T::kInt, "0", "",

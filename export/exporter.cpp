@@ -33,12 +33,18 @@ std::string SelfDir() {
 
 }  // namespace
 
-Result<ExportResult> RunExporter(const std::string& checkpoint, const std::string& out,
-                                 const std::map<std::string, std::string>& metadata) {
+Status CheckExporter() {
   const std::string exe = SelfDir() + "/driftrun-export";
   if (access(exe.c_str(), X_OK) != 0) {
     return Status::Infra("'" + exe + "' is missing; it is built beside driftrun (cmake --build build)");
   }
+  return Status::Ok();
+}
+
+Result<ExportResult> RunExporter(const std::string& checkpoint, const std::string& out,
+                                 const std::map<std::string, std::string>& metadata) {
+  DRIFTRUN_RETURN_IF_ERROR(CheckExporter());
+  const std::string exe = SelfDir() + "/driftrun-export";
   std::vector<std::string> args = {exe, "--checkpoint",       checkpoint,      "--out",
                                    out, "--producer-version", DRIFTRUN_VERSION};
   for (const auto& [k, v] : metadata) {

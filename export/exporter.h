@@ -19,6 +19,10 @@ struct ExportResult {
 
 // Spawns <folder of this executable>/driftrun-export; its error message and exit
 // code come back as the Status.
+// Status::Infra when driftrun-export is not beside this executable (a run
+// would train and then fail to export).
+Status CheckExporter();
+
 Result<ExportResult> RunExporter(const std::string& checkpoint, const std::string& out,
                                  const std::map<std::string, std::string>& metadata);
 

@@ -212,7 +212,8 @@ Status Serve(const ServiceSetup& setup, Executor& exec, int64_t max_batches, con
     }
     if (!Nap(setup.cfg.Float("service.poll_s"), stop)) break;
   }
-  Say("stopping: running jobs checkpoint at their next step; a restart continues them");
+  Say(exec.Detached() ? "stopping: Slurm jobs keep running; a restart follows them by their job ids"
+                      : "stopping: running jobs checkpoint at their next step; a restart continues them");
   return service.Shutdown(FLAGS_stop_timeout_s);
 }
 

@@ -14,10 +14,12 @@
 #include "common/file_util.h"
 #include "common/subprocess.h"
 #include "common/text.h"
+#include "export/exporter.h"
 #include "runner/commands.h"
 #include "scheduler/slurm_script.h"
 #include "scheduler/sweep.h"
 #include "trainers/resume.h"
+#include "trainers/train_options.h"
 
 DECLARE_string(config);
 DECLARE_string(run_dir);
@@ -67,10 +69,42 @@ const CommandSpec kSubmitSpec = {
       "print {job_id, run_dir, script, config, log} (with --dry-run: {dry_run, run_dir, script_text})"}},
     true};
 
+Status CheckSubmittable(const Config& cfg, int ranks) {
+  DRIFTRUN_RETURN_IF_ERROR(TrainOptions::FromConfig(cfg, ranks).status());
+  if (cfg.Bool("export.onnx") || cfg.Bool("registry.register")) DRIFTRUN_RETURN_IF_ERROR(CheckExporter());
+  return Status::Ok();
+}
+
 namespace {
 
 bool Given(const char* flag) {
   return !gflags::GetCommandLineFlagInfoOrDie(flag).is_default;
+}
+
+int Ranks(const SlurmOptions& o) {
+  return o.ntasks > 0 ? o.ntasks : o.nodes * o.ntasks_per_node;
+}
+
+// A run folder with a job of ours still queued or running: a second one would
+// wait in the queue only to find the folder locked.
+Status CheckNotBusy(const std::string& run_dir) {
+  auto text = ReadFile(run_dir + "/slurm/jobs.jsonl");
+  if (!text.ok()) return Status::Ok();
+  std::istringstream in(text.value());
+  std::string line, job;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j["job"].is_string()) job = j["job"].get<std::string>();
+  }
+  if (job.empty()) return Status::Ok();
+  auto r = RunProcess({"squeue", "--noheader", "--jobs", job, "--format=%T"}, 60);
+  if (!r.ok() || r.value().exit_code != 0) return Status::Ok();  // gone, or no Slurm to ask
+  const std::string state = r.value().out.substr(0, r.value().out.find_first_of(" \n"));
+  if (state.empty() || state == "COMPLETED" || state == "FAILED" || state == "CANCELLED" ||
+      state == "TIMEOUT")
+    return Status::Ok();
+  return Status::Usage("--run-dir '" + run_dir + "' already has Slurm job " + job + " (" + state +
+                       "): wait for it (squeue -j " + job + ") or cancel it (scancel " + job + ") first");
 }
 
 // The [slurm] keys of the config, then the flags that were given.
@@ -182,6 +216,18 @@ Status Sweep(const Config& cfg, const std::vector<std::string>& sets, const Slur
   return SubmitSweep(r);
 }
 
+// A given --run-dir: a sweep's folder is not a run; a run continues only under
+// its own config and when no job of ours is still on it.
+Status CheckRunDir(const std::string& run_dir, const Config& cfg) {
+  if (PathExists(run_dir + "/sweep.json")) {
+    return Status::Usage(
+        "--run-dir '" + run_dir + "' holds a sweep; continue one of its trials with --config " + run_dir +
+        "/trial-<n>/slurm/config.toml --run-dir " + run_dir + "/trial-<n>, or choose another --run-dir");
+  }
+  DRIFTRUN_RETURN_IF_ERROR(CheckSameRun(run_dir, cfg));
+  return CheckNotBusy(run_dir);
+}
+
 Status Submit(const ParsedArgs& args) {
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(FLAGS_config, args.sets));
   const SlurmOptions o = [&] {
@@ -199,7 +245,8 @@ Status Submit(const ParsedArgs& args) {
   Submission s;
   const std::string name = cfg.Str("name");
   s.run_dir = FLAGS_run_dir.empty() ? "" : AbsolutePath(FLAGS_run_dir);
-  if (!s.run_dir.empty()) DRIFTRUN_RETURN_IF_ERROR(CheckSameRun(s.run_dir, cfg));
+  DRIFTRUN_RETURN_IF_ERROR(CheckSubmittable(resolved, Ranks(o)));
+  if (!s.run_dir.empty()) DRIFTRUN_RETURN_IF_ERROR(CheckRunDir(s.run_dir, cfg));
   if (s.run_dir.empty() && FLAGS_dry_run)
     s.run_dir = AbsolutePath("runs/" + name + "-" + RunFolderTimeStamp());
   if (s.run_dir.empty()) {

@@ -7,9 +7,12 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/file_util.h"
+#include "common/subprocess.h"
 #include "common/text.h"
 #include "runner/commands.h"
 #include "scheduler/register_run.h"
@@ -39,7 +42,8 @@ namespace {
 
 std::string ParamsText(const nlohmann::json& params) {
   std::string s;
-  for (const auto& [k, v] : params.items()) s += (s.empty() ? "" : " ") + k + "=" + v.get<std::string>();
+  for (const auto& [k, v] : params.items())
+    s += (s.empty() ? "" : " ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
   return EscapeForConsole(s);
 }
 
@@ -54,17 +58,33 @@ Status WriteSweepJson(const std::string& dir, const nlohmann::json& s) {
   return WriteFileAtomic(dir + "/sweep.json", s.dump(2) + "\n");
 }
 
-// Each trial's run folder and resolved config (registration off: a sweep
-// registers only its best trial, on request).
-Status WriteTrials(const SweepRequest& r, const std::string& dir) {
+// Each trial's resolved config: the sweep's, with the trial's values, not a
+// sweep itself (so that `driftrun submit --config trial-<n>/slurm/config.toml
+// --run-dir trial-<n>` continues it) and registering nothing (a sweep
+// registers its best trial on request). Checked as `train` would.
+Result<std::vector<Config>> TrialConfigs(const SweepRequest& r) {
+  std::vector<Config> out;
   for (const SweepTrial& t : *r.trials) {
-    const std::string run = dir + "/trial-" + std::to_string(t.index);
     std::vector<std::string> sets = r.sets;
     sets.insert(sets.end(), t.sets.begin(), t.sets.end());
     sets.push_back("registry.register=false");
+    sets.push_back("sweep.params=[]");
     DRIFTRUN_ASSIGN_OR_RETURN(Config c, Config::Load(r.config, sets));
+    std::string params;
+    for (const auto& kv : t.sets) params += (params.empty() ? "" : ", ") + kv;
+    DRIFTRUN_RETURN_IF_ERROR(
+        CheckSubmittable(c, r.ranks)
+            .WithContext("sweep trial " + std::to_string(t.index) + " (" + params + ")"));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Status WriteTrials(const SweepRequest& r, const std::vector<Config>& configs, const std::string& dir) {
+  for (size_t i = 0; i < configs.size(); ++i) {
+    const std::string run = dir + "/trial-" + std::to_string((*r.trials)[i].index);
     DRIFTRUN_RETURN_IF_ERROR(MakeDirs(run + "/slurm/logs"));
-    DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(run + "/slurm/config.toml", c.ToToml()));
+    DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(run + "/slurm/config.toml", configs[i].ToToml()));
   }
   return Status::Ok();
 }
@@ -108,14 +128,13 @@ Status SubmitSweep(const SweepRequest& r) {
   const std::string workdir = getcwd(cwd, sizeof(cwd)) ? cwd : "/";
   DRIFTRUN_RETURN_IF_ERROR(
       ValidateBatchPaths({r.driftrun, dir + "/trial-0/slurm/config.toml", dir, workdir, "", ""}));
+  DRIFTRUN_ASSIGN_OR_RETURN(const std::vector<Config> configs, TrialConfigs(r));
   std::vector<std::string> scripts;
-  const std::vector<std::string> texts =
-      Scripts(r, dir, r.driftrun, workdir, r.dry_run ? 1001 : MaxArraySize(), &scripts);
-  nlohmann::json sweep = {{"config", AbsolutePath(r.config)},
-                          {"method", r.method},
-                          {"trials", nlohmann::json::array()},
-                          {"array_jobs", nlohmann::json::array()},
-                          {"scripts", scripts}};
+  const int max_array = r.dry_run ? 1001 : MaxArraySize();
+  const std::vector<std::string> texts = Scripts(r, dir, r.driftrun, workdir, max_array, &scripts);
+  nlohmann::json sweep = {
+      {"config", AbsolutePath(r.config)},      {"method", r.method}, {"trials", nlohmann::json::array()},
+      {"array_jobs", nlohmann::json::array()}, {"scripts", scripts}, {"array_size", max_array}};
   for (const SweepTrial& t : *r.trials) sweep["trials"].push_back({{"index", t.index}, {"params", t.params}});
   if (r.dry_run) {
     if (r.json) {
@@ -128,12 +147,17 @@ Status SubmitSweep(const SweepRequest& r) {
                 << "\n";
     } else {
       for (const auto& t : texts) std::cout << t;
+      for (const SweepTrial& t : *r.trials) {
+        std::string params;
+        for (const auto& kv : t.sets) params += (params.empty() ? "" : ", ") + kv;
+        std::cerr << "trial " << t.index << ": " << EscapeForConsole(params) << "\n";
+      }
       std::cerr << "driftrun submit: dry run: a sweep of " << r.trials->size() << " trials in "
                 << texts.size() << " job array(s); nothing written or submitted\n";
     }
     return Status::Ok();
   }
-  DRIFTRUN_RETURN_IF_ERROR(WriteTrials(r, dir));
+  DRIFTRUN_RETURN_IF_ERROR(WriteTrials(r, configs, dir));
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir + "/slurm"));
   for (size_t k = 0; k < texts.size(); ++k) DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(scripts[k], texts[k]));
   DRIFTRUN_RETURN_IF_ERROR(WriteSweepJson(dir, sweep));  // before submitting: the journal of what is asked
@@ -166,8 +190,57 @@ Status SubmitSweep(const SweepRequest& r) {
 
 namespace {
 
+// Array task "<array job>_<task>" → Slurm state, for the sweep's array jobs;
+// false when Slurm cannot be asked (then the run folders alone speak).
+bool ArrayTaskStates(const std::string& dir, std::vector<std::string>* arrays, int* chunk,
+                     std::map<std::string, std::string>* states) {
+  auto text = ReadFile(dir + "/sweep.json");
+  const nlohmann::json s = text.ok() ? nlohmann::json::parse(text.value(), nullptr, false) : nlohmann::json();
+  if (!s.is_object() || !s["array_jobs"].is_array() || s["array_jobs"].empty()) return false;
+  *chunk = s.value("array_size", 1001);
+  std::string ids;
+  for (const auto& j : s["array_jobs"]) {
+    arrays->push_back(j.get<std::string>());
+    ids += (ids.empty() ? "" : ",") + arrays->back();
+  }
+  auto r = RunProcess({"squeue", "--noheader", "--array", "--jobs", ids, "--format=%i %T"}, 60);
+  if (!r.ok()) return false;
+  if (r.value().exit_code != 0) return r.value().err.find("Invalid job id") != std::string::npos;  // all gone
+  std::istringstream in(r.value().out);
+  std::string id, state;
+  while (in >> id >> state) (*states)[id] = state;
+  return true;
+}
+
+// The trials' states with what Slurm says: queued or running tasks, and
+// trials that no Slurm job will run any more (cancelled, or stopped and not
+// requeued), with how to continue them.
+void AddSlurmStates(const std::string& dir, std::vector<TrialStatus>* trials) {
+  std::vector<std::string> arrays;
+  std::map<std::string, std::string> states;
+  int chunk = 1001;
+  if (!ArrayTaskStates(dir, &arrays, &chunk, &states)) return;
+  for (TrialStatus& t : *trials) {
+    if (t.state == "done" || t.state == "failed" || chunk < 1) continue;
+    const size_t k = static_cast<size_t>(t.index / chunk);
+    const std::string task = k < arrays.size() ? arrays[k] + "_" + std::to_string(t.index % chunk) : "";
+    auto it = states.find(task);
+    if (it != states.end()) {
+      if (it->second == "PENDING") t.state = t.state == "stopped" ? "requeued" : "queued";
+      continue;
+    }
+    if (t.state == "running") continue;  // between the end of srun and the end of the task
+    t.state = t.state == "stopped" ? "stopped" : "not queued";
+    t.reason = (t.reason.empty() ? "" : t.reason + "; ") +
+               "no Slurm job will run it (cancelled?): continue it with "
+               "driftrun submit --config " +
+               t.run_dir + "/slurm/config.toml --run-dir " + t.run_dir;
+  }
+}
+
 Status ShowStatus(const std::string& dir) {
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<TrialStatus> trials, ReadSweep(dir));
+  AddSlurmStates(dir, &trials);
   if (FLAGS_json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& t : trials) out.push_back(TrialJson(t));
@@ -229,8 +302,9 @@ Status Summary(const std::string& dir) {
   }
   if (!FLAGS_register_best) return Status::Ok();
   if (ranked.empty()) {
-    return Status::Training("--register-best: no trial of " + dir +
-                            " has finished with a validation loss yet (see driftrun sweep status)");
+    return Status::Usage("--register-best: no trial of " + dir +
+                         " has finished with a validation loss yet (see driftrun sweep status); run it again "
+                         "when one has");
   }
   return RegisterBest(dir, ranked[0], trials.size());
 }
@@ -242,6 +316,12 @@ int RunSweep(int argc, char** argv) {
   int code = 0;
   if (!ParseCommand(kSweepSpec, argc, argv, &args, &code)) return code;
   const auto& p = args.positional;
+  if (!p.empty() && p[0] != "status" && p[0] != "summary") {
+    const std::string near = ClosestMatch(p[0], {"status", "summary"});
+    return ReportStatus("sweep", Status::Usage("unknown sweep command '" + EscapeForConsole(p[0]) + "'" +
+                                               (near.empty() ? "" : "; did you mean '" + near + "'?") +
+                                               " (driftrun sweep status|summary DIR)"));
+  }
   if (p.size() != 2 || (p[0] != "status" && p[0] != "summary")) {
     return ReportStatus("sweep",
                         Status::Usage("usage: driftrun sweep status DIR | driftrun sweep summary DIR "

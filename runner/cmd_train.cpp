@@ -253,7 +253,12 @@ int RunTrain(int argc, char** argv) {
     return env->rank() == 0 ? ReportStatus("train", world_or.status()) : world_or.status().exit_code();
   }
   MpiCommunicator& world = *world_or.value();
-  const TrainRequest req = MakeRequest(*env, stop, RelaunchCommand(argv0.c_str(), env->size(), args.sets));
+  // Under --slurm the job requeues itself, or is continued by submitting its folder again.
+  const TrainRequest req =
+      MakeRequest(*env, stop,
+                  FLAGS_slurm ? "driftrun submit --config " + ShellQuote(FLAGS_config) + " --run-dir " +
+                                    ShellQuote(FLAGS_run_dir) + " (a requeued job continues by itself)"
+                              : RelaunchCommand(argv0.c_str(), env->size(), args.sets));
   const SlurmJobEnv job = SlurmJobFromEnv();
   Status st = FLAGS_slurm ? SlurmBegin(world, cfg.value(), job) : Status::Ok();
   const bool attempt = FLAGS_slurm && st.ok();  // an attempt was recorded: record its end

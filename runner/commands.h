@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config.h"
 #include "runner/cli.h"
 
 namespace driftrun {
@@ -55,9 +56,14 @@ struct SweepRequest {
   const std::vector<SweepTrial>* trials = nullptr;
   const SlurmOptions* slurm = nullptr;
   int max_parallel = 0;
+  int ranks = 1;  // per trial
   bool dry_run = false, json = false;
 };
 Status SubmitSweep(const SweepRequest& r);
+// What `driftrun train` would refuse at its start (runner/cmd_submit.cpp):
+// the training options on `ranks` ranks, and the ONNX exporter when the run
+// exports or registers. Checked before anything is queued.
+Status CheckSubmittable(const Config& cfg, int ranks);
 
 const std::vector<Subcommand>& Subcommands();
 

@@ -92,16 +92,15 @@ Status BeginAttempt(const std::string& run_dir, const SlurmJobEnv& env, int max_
 
 Status EndAttempt(const std::string& run_dir, const SlurmJobEnv& env, AttemptEnd how, int64_t step,
                   int exit_code, int max_requeues, std::string* said) {
-  DRIFTRUN_RETURN_IF_ERROR(Append(run_dir, {{"event", "end"},
-                                            {"job", env.job},
-                                            {"restart", env.restart},
-                                            {"cause", EndName(how)},
-                                            {"step", step},
-                                            {"exit", exit_code}}));
   said->clear();
-  if (how != AttemptEnd::kTimeLimit) return Status::Ok();
+  nlohmann::json end = {{"event", "end"},        {"job", env.job}, {"restart", env.restart},
+                        {"cause", EndName(how)}, {"step", step},   {"exit", exit_code}};
+  if (how != AttemptEnd::kTimeLimit) return Append(run_dir, end);
   const AttemptHistory h = ReadAttempts(run_dir, env.job);
   if (h.time_limit_requeues >= max_requeues) {
+    end["exit"] = 5;
+    end["requeued"] = false;
+    DRIFTRUN_RETURN_IF_ERROR(Append(run_dir, end));
     return Status::Infra(
         "Slurm job " + env.job + " reached its time limit again at step " + std::to_string(step) + " after " +
         std::to_string(h.time_limit_requeues) +
@@ -109,19 +108,21 @@ Status EndAttempt(const std::string& run_dir, const SlurmJobEnv& env, AttemptEnd
         "); its checkpoint is kept. Continue with a longer --time: `driftrun submit --config " + run_dir +
         "/slurm/config.toml --run-dir " + ShellQuote(run_dir) + " --time ...`");
   }
+  DRIFTRUN_RETURN_IF_ERROR(Append(run_dir, end));
   auto r = RunProcess({"scontrol", "requeue", env.job}, 60);
   if (!r.ok()) return r.status().WithContext("requeueing Slurm job " + env.job);
   if (r.value().exit_code != 0) {
     return Status::Infra("`scontrol requeue " + env.job + "` failed (exit " +
                          std::to_string(r.value().exit_code) + "): " + r.value().err +
                          "; the checkpoint at step " + std::to_string(step) +
-                         " is kept: resubmit with driftrun submit --run-dir " + ShellQuote(run_dir));
+                         " is kept: resubmit with driftrun submit --config " + run_dir +
+                         "/slurm/config.toml --run-dir " + ShellQuote(run_dir));
   }
   DRIFTRUN_RETURN_IF_ERROR(Append(
       run_dir, {{"event", "requeue"}, {"job", env.job}, {"restart", env.restart}, {"cause", "time_limit"}}));
   *said = "time limit near: checkpointed at step " + std::to_string(step) + " and requeued Slurm job " +
           env.job + " (requeue " + std::to_string(h.time_limit_requeues + 1) + " of at most " +
-          std::to_string(max_requeues) + ")";
+          std::to_string(max_requeues) + "); it resumes from this checkpoint when Slurm starts it again";
   return Status::Ok();
 }
 

@@ -28,9 +28,11 @@ Status CheckName(const std::string& v, const char* what, bool list) {
     start = comma + 1;
   }
   if (ok) return Status::Ok();
-  return Status::Usage(std::string(what) + " '" + EscapeForConsole(v) +
-                       "' is not a Slurm name: letters, digits, '_', '.' and '-', not starting with '-'" +
-                       (list ? " (several: comma-separated)" : "") + "; see `sinfo` for the cluster's names");
+  return Status::Usage(
+      std::string(what) + " '" + EscapeForConsole(v) +
+      "' is not a Slurm name: letters, digits, '_', '.' and '-', not starting with '-'" +
+      (list ? " (several: comma-separated)" : "") +
+      (list ? "; see `sinfo` for the cluster's partitions" : "; see `sacctmgr show assoc` for yours"));
 }
 
 Status CheckRange(int v, int lo, int hi, const char* what) {
@@ -71,6 +73,9 @@ SlurmOptions SlurmOptionsFromConfig(const Config& cfg) {
 
 int64_t SlurmTimeSeconds(const std::string& t) {
   if (t.empty()) return 0;
+  std::string upper;
+  for (char c : t) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (upper == "UNLIMITED" || upper == "INFINITE") return 0;  // no limit, as Slurm reads them
   static const std::regex kDays("([0-9]{1,4})-([0-9]{1,2})(?::([0-9]{1,2}))?(?::([0-9]{1,2}))?");
   static const std::regex kClock("([0-9]{1,6})(?::([0-9]{1,2}))?(?::([0-9]{1,2}))?");
   std::smatch m;

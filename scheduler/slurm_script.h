@@ -45,7 +45,8 @@ SlurmOptions SlurmOptionsFromConfig(const Config& cfg);
 Status ValidateSlurmOptions(const SlurmOptions& o);
 
 // A Slurm time limit in seconds ("MM", "MM:SS", "HH:MM:SS", "D-HH",
-// "D-HH:MM", "D-HH:MM:SS"); -1 when `t` is not one; 0 for "" (none set).
+// "D-HH:MM", "D-HH:MM:SS"); -1 when `t` is not one; 0 for "", "0",
+// "UNLIMITED" and "INFINITE" (no limit).
 int64_t SlurmTimeSeconds(const std::string& t);
 
 struct BatchPaths {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "common/file_util.h"
@@ -18,7 +19,41 @@ struct Axis {
 
 void AddValue(const Axis& a, size_t i, SweepTrial* t) {
   t->sets.push_back(a.sets[i]);
-  t->params[a.key] = a.sets[i].substr(a.key.size() + 1);
+  const std::string literal = a.sets[i].substr(a.key.size() + 1);
+  nlohmann::json v = nlohmann::json::parse(literal, nullptr, false);  // numbers, bools, lists: as JSON
+  t->params[a.key] = v.is_discarded() ? nlohmann::json(literal) : v;
+}
+
+// The value at position at[a] of each key a.
+SweepTrial Combination(const std::vector<Axis>& axes, int index, const std::vector<size_t>& at) {
+  SweepTrial t;
+  t.index = index;
+  for (size_t a = 0; a < axes.size(); ++a) AddValue(axes[a], at[a], &t);
+  return t;
+}
+
+// Grid combination number `pick` (the last key varies fastest).
+std::vector<size_t> GridPositions(const std::vector<Axis>& axes, int64_t pick) {
+  std::vector<size_t> at(axes.size());
+  for (size_t a = axes.size(); a-- > 0;) {
+    at[a] = static_cast<size_t>(pick % static_cast<int64_t>(axes[a].sets.size()));
+    pick /= static_cast<int64_t>(axes[a].sets.size());
+  }
+  return at;
+}
+
+// n distinct combinations, a pure function of the seed: one value per key
+// per draw; a draw seen before is drawn again.
+std::vector<std::vector<size_t>> DistinctDraws(int64_t n, int64_t seed, const std::vector<Axis>& axes) {
+  std::mt19937_64 rng(static_cast<uint64_t>(seed));
+  std::set<std::vector<size_t>> seen;
+  std::vector<std::vector<size_t>> out;
+  while (static_cast<int64_t>(out.size()) < n) {
+    std::vector<size_t> at;
+    for (const Axis& a : axes) at.push_back(static_cast<size_t>(rng() % a.sets.size()));
+    if (seen.insert(at).second) out.push_back(at);
+  }
+  return out;
 }
 
 nlohmann::json LastLine(const std::string& path) {
@@ -87,44 +122,37 @@ Result<std::vector<SweepTrial>> ExpandSweep(const Config& cfg) {
   }
   std::vector<SweepTrial> trials;
   if (axes.empty()) return trials;
+  // The grid's size, saturating: past kMaxSweepTrials only "larger" matters.
+  int64_t total = 1;
+  for (const Axis& a : axes)
+    total = std::min<int64_t>(total * static_cast<int64_t>(a.sets.size()), kMaxSweepTrials + 1);
+  std::vector<std::vector<size_t>> picks;
   if (cfg.Str("sweep.method") == "random") {
     const int64_t n = cfg.Int("sweep.trials");
     if (n < 1 || n > kMaxSweepTrials)
       return Status::Usage("sweep.trials = " + std::to_string(n) + ": give 1.." +
                            std::to_string(kMaxSweepTrials));
-    std::mt19937_64 rng(static_cast<uint64_t>(cfg.Int("sweep.seed")));
-    for (int64_t i = 0; i < n; ++i) {
-      SweepTrial t;
-      t.index = static_cast<int>(i);
-      for (const Axis& a : axes) AddValue(a, static_cast<size_t>(rng() % a.sets.size()), &t);
-      trials.push_back(std::move(t));
+    if (n > total) {
+      return Status::Usage("sweep.trials = " + std::to_string(n) + " is more than the " +
+                           std::to_string(total) +
+                           " combinations of sweep.params: a random sweep never runs one twice; use "
+                           "sweep.method = \"grid\" to run them all");
     }
-    return trials;
-  }
-  int64_t total = 1;
-  for (const Axis& a : axes) {
-    total *= static_cast<int64_t>(a.sets.size());
+    picks = DistinctDraws(n, cfg.Int("sweep.seed"), axes);
+  } else {
     if (total > kMaxSweepTrials) {
       return Status::Usage("the grid of sweep.params has more than " + std::to_string(kMaxSweepTrials) +
                            " combinations: use sweep.method = \"random\" with sweep.trials, or fewer values");
     }
+    for (int64_t i = 0; i < total; ++i) picks.push_back(GridPositions(axes, i));
   }
-  for (int64_t i = 0; i < total; ++i) {
-    SweepTrial t;
-    t.index = static_cast<int>(i);
-    int64_t rest = i;
-    std::vector<size_t> pick(axes.size());
-    for (size_t a = axes.size(); a-- > 0;) {  // the last key varies fastest
-      pick[a] = static_cast<size_t>(rest % static_cast<int64_t>(axes[a].sets.size()));
-      rest /= static_cast<int64_t>(axes[a].sets.size());
-    }
-    for (size_t a = 0; a < axes.size(); ++a) AddValue(axes[a], pick[a], &t);
-    trials.push_back(std::move(t));
-  }
+  for (size_t t = 0; t < picks.size(); ++t)
+    trials.push_back(Combination(axes, static_cast<int>(t), picks[t]));
   return trials;
 }
 
 Result<std::vector<TrialStatus>> ReadSweep(const std::string& dir) {
+  if (!IsDir(dir)) return Status::Usage("sweep folder '" + dir + "' does not exist");
   auto text = ReadFile(dir + "/sweep.json");
   if (!text.ok()) {
     const bool run = PathExists(dir + "/summary.json") || PathExists(dir + "/config.resolved.toml");

@@ -230,11 +230,14 @@ def test_dry_run_quotes_hostile_names_and_paths(cluster, hostile):
     ws = cluster.ws
     base = ws.path("hostile", str(HOSTILE.index(hostile)))
     os.makedirs(base, exist_ok=True)
-    name = hostile.replace('"', "'")  # the TOML string below
     cfg = os.path.join(base, f"cfg {hostile}.toml")
     with open(cfg, "w") as f:
-        f.write(MODEL.format(name=name.replace("\\", ""), epochs=1).replace('"data/train.h5"',
-                                                                             json.dumps(ws.path("data", "train.h5"))))
+        f.write(MODEL.format(name="hostile", epochs=1).replace('"data/train.h5"',
+                                                              json.dumps(ws.path("data", "train.h5"))))
+    # As a run name it is refused (a name is a folder name: letters, digits, '.', '_', '-').
+    bad = ws.write_config("badname.toml", MODEL.format(name=hostile.replace('"', "'"), epochs=1))
+    p = cluster.driftrun("submit", "--config", bad, "--dry-run")
+    assert p.returncode == 2 and "is not allowed" in p.stderr, must_msg(p, "a hostile name")
     run_dir = os.path.join(base, f"run {hostile}")
     p = cluster.driftrun("submit", "--config", cfg, "--run-dir", run_dir, "--dry-run", "--json")
     assert p.returncode == 0, must_msg(p, "submit --dry-run")
@@ -276,10 +279,10 @@ def test_dry_run_refuses_values_slurm_would_not_take(cluster, flag, value):
 def test_flags_win_over_the_slurm_section_and_the_copy_carries_them(cluster):
     ws = cluster.ws
     cfg = ws.write_config("sect.toml", MODEL.format(name="sect", epochs=1) +
-                          '[slurm]\nntasks_per_node = 3\ntime = "2:00:00"\npartition = "gpu"\nsignal = "USR2"\n')
+                          '[slurm]\nntasks_per_node = 4\ntime = "2:00:00"\npartition = "gpu"\nsignal = "USR2"\n')
     p = cluster.driftrun("submit", "--config", cfg, "--dry-run", "--time", "30", "--signal-before", "90")
     assert p.returncode == 0, must_msg(p, "submit --dry-run")
-    assert "#SBATCH --time=30\n" in p.stdout and "#SBATCH --ntasks-per-node=3\n" in p.stdout
+    assert "#SBATCH --time=30\n" in p.stdout and "#SBATCH --ntasks-per-node=4\n" in p.stdout
     assert "#SBATCH --partition=gpu\n" in p.stdout and "#SBATCH --signal=USR2@90\n" in p.stdout
 
 
@@ -422,6 +425,11 @@ max_parallel = 2
     assert p.returncode == 0 and "already registered" in p.stdout, must_msg(p, "register-best again")
     p = cluster.driftrun("sweep", "summary", os.path.join(sweep, "trial-0"))
     assert p.returncode == 2 and "not a sweep folder" in p.stderr
+    # A trial is a plain run: submitting its folder again continues it (here: finds it done).
+    trial = os.path.join(sweep, "trial-0")
+    p = cluster.driftrun("submit", "--config", os.path.join(trial, "slurm", "config.toml"), "--run-dir", trial,
+                         "--ntasks-per-node", "2", "--dry-run")
+    assert p.returncode == 0 and "--array" not in p.stdout, must_msg(p, "submit a trial again")
 
 
 @pytest.mark.parametrize("entry,says", [
@@ -434,3 +442,36 @@ def test_a_bad_sweep_entry_is_refused_naming_it(cluster, entry, says):
                           "[sweep]\nparams = [" + json.dumps(entry) + "]\n")
     p = cluster.driftrun("submit", "--config", cfg, "--dry-run")
     assert p.returncode == 2 and says in p.stderr and "sweep.params[0]" in p.stderr, must_msg(p, entry)
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--set", "train.lr=-1"], "train.lr"), (["--ntasks-per-node", "3"], "does not divide across 3 ranks"),
+    (["--set", "train.epochs=0"], "train.epochs")])
+def test_what_train_would_refuse_is_refused_before_it_is_queued(cluster, args, says):
+    ws = cluster.ws
+    cfg = config(ws, "refusedearly", 1)
+    p = cluster.driftrun("submit", "--config", cfg, "--run-dir", ws.path("refusedearly-run"), *args)
+    assert p.returncode == 2 and says in p.stderr, must_msg(p, f"submit {args}")
+    assert not os.path.exists(ws.path("refusedearly-run", "slurm", "jobs.jsonl"))
+
+
+def test_a_second_submit_to_a_busy_run_folder_and_a_cancelled_sweep_are_told(cluster):
+    ws = cluster.ws
+    cfg = config(ws, "busy", 400)
+    s = cluster.submit(cfg, "--ntasks-per-node", "2")
+    p = cluster.driftrun("submit", "--config", cfg, "--run-dir", s["run_dir"], "--ntasks-per-node", "2")
+    assert p.returncode == 2 and f"already has Slurm job {s['job_id']}" in p.stderr, must_msg(p, "busy folder")
+    cluster.run("scancel", s["job_id"])
+    # A sweep whose array is cancelled before its trials ran: they are "not queued", with how to go on.
+    sw = ws.write_config("cancelled.toml", MODEL.format(name="cancelled", epochs=1) +
+                         '[sweep]\nmethod = "random"\ntrials = 3\nparams = ["train.lr = [1e-3, 2e-3, 3e-3, 4e-3]"]\n')
+    d = cluster.submit(sw, "--ntasks-per-node", "2", "--partition", "debug", "--time", "5")
+    cluster.run("scancel", d["array_jobs"][0])
+    time.sleep(1)
+    p = cluster.driftrun("sweep", "status", d["sweep_dir"], "--json")
+    assert p.returncode == 0, must_msg(p, "sweep status")
+    trials = json.loads(p.stdout)["trials"]
+    assert len({json.dumps(t["params"]) for t in trials}) == 3  # a random sweep never repeats a combination
+    assert all(t["state"] in ("not queued", "done", "failed") for t in trials), trials
+    gone = [t for t in trials if t["state"] == "not queued"]
+    assert gone and "driftrun submit --config" in gone[0]["reason"], trials

@@ -168,7 +168,8 @@ TEST(Sweep, GridIsEveryCombinationLastKeyFastest) {
   EXPECT_EQ(t.value()[0].sets, (std::vector<std::string>{"train.lr=0.001", "model.hidden=[8]"}));
   EXPECT_EQ(t.value()[1].sets, (std::vector<std::string>{"train.lr=0.001", "model.hidden=[16, 16]"}));
   EXPECT_EQ(t.value()[3].sets, (std::vector<std::string>{"train.lr=0.003", "model.hidden=[16, 16]"}));
-  EXPECT_EQ(t.value()[2].params["train.lr"], "0.003");
+  EXPECT_EQ(t.value()[2].params["train.lr"], 0.003);  // typed, as in JSON
+  EXPECT_EQ(t.value()[3].params["model.hidden"], nlohmann::json({16, 16}));
   // Each trial's overrides load as a config.
   EXPECT_TRUE(Config::FromString("", "x", t.value()[3].sets).ok());
 }
@@ -190,6 +191,14 @@ TEST(Sweep, NoParamsIsNoSweepAndRandomIsAPureFunctionOfTheSeed) {
     differs = differs || a.value()[i].sets != c.value()[i].sets;
   }
   EXPECT_TRUE(differs);
+  // Never the same combination twice; no more trials than combinations.
+  for (size_t i = 0; i < 6; ++i) {
+    for (size_t j = 0; j < i; ++j) EXPECT_NE(a.value()[i].sets, a.value()[j].sets) << i << " " << j;
+  }
+  auto too_many =
+      ExpandSweep(SweepConfig("method = \"random\"\ntrials = 7\nparams = [\"train.lr = [0.1, 0.2, 0.3]\", "
+                              "\"train.seed = [1, 2]\"]\n"));
+  EXPECT_EQ(too_many.status().code(), Code::kUsage);
 }
 
 TEST(Sweep, RefusesATooLargeGridAndAKeyTwice) {
