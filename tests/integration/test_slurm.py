@@ -475,3 +475,35 @@ def test_a_second_submit_to_a_busy_run_folder_and_a_cancelled_sweep_are_told(clu
     assert all(t["state"] in ("not queued", "done", "failed") for t in trials), trials
     gone = [t for t in trials if t["state"] == "not queued"]
     assert gone and "driftrun submit --config" in gone[0]["reason"], trials
+
+
+def test_a_sweep_larger_than_max_array_size_is_split_into_arrays_run_one_after_the_other(cluster):
+    ws = cluster.ws
+    conf = os.path.join(cluster.dir, "slurm.conf")
+    original = open(conf).read()
+    try:
+        open(conf, "w").write(original.replace("MaxArraySize=1001", "MaxArraySize=2"))
+        p = cluster.run("scontrol", "reconfigure")
+        assert p.returncode == 0, must_msg(p, "scontrol reconfigure")
+        cfg = ws.write_config("split.toml", MODEL.format(name="split", epochs=1) +
+                              '[sweep]\nparams = ["train.lr = [1e-3, 2e-3, 3e-3]"]\n')
+        s = cluster.submit(cfg, "--ntasks-per-node", "2")
+    finally:
+        open(conf, "w").write(original)
+        cluster.run("scontrol", "reconfigure")
+    assert len(s["array_jobs"]) == 2 and len(s["scripts"]) == 2, s
+    texts = [open(x).read() for x in s["scripts"]]
+    assert "#SBATCH --array=0-1\n" in texts[0] and "trial=$((SLURM_ARRAY_TASK_ID + 0))" in texts[0]
+    assert "#SBATCH --array=0-0\n" in texts[1] and "trial=$((SLURM_ARRAY_TASK_ID + 2))" in texts[1]
+    second = cluster.job(s["array_jobs"][1])
+    assert f"afterany:{s['array_jobs'][0]}" in second.get("Dependency", ""), second
+    t0 = time.time()
+    while True:
+        p = cluster.driftrun("sweep", "status", s["sweep_dir"], "--json")
+        states = [t["state"] for t in json.loads(p.stdout)["trials"]]
+        if all(st in ("done", "failed", "not queued") for st in states):
+            break
+        assert time.time() - t0 < 300, (states, cluster.logs())
+        time.sleep(0.5)
+    assert states == ["done"] * 3, (states, cluster.logs())
+    assert os.listdir(os.path.join(s["sweep_dir"], "trial-2", "slurm", "logs")) == [f"{s['array_jobs'][1]}_0.0.log"]
