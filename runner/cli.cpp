@@ -1,5 +1,7 @@
 #include "runner/cli.h"
 
+#include <unistd.h>
+
 #include <gflags/gflags.h>
 
 #include <algorithm>
@@ -144,6 +146,12 @@ int ReportStatus(const std::string& cmd, const Status& st) {
     std::cerr << self << (labelled ? "" : code + ": ") << text << std::endl;
   }
   return st.exit_code();
+}
+
+std::string SelfExe() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "driftrun";
 }
 
 }  // namespace driftrun

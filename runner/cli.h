@@ -50,4 +50,8 @@ bool ParseCommand(const CommandSpec& cmd, int argc, char** argv, ParsedArgs* out
 // non-empty (each of its lines through EscapeForConsole) and returns the exit code.
 int ReportStatus(const std::string& cmd, const Status& st);
 
+// This driftrun executable's absolute path (what child processes and batch
+// scripts run); "driftrun" when /proc/self/exe cannot be read.
+std::string SelfExe();
+
 }  // namespace driftrun

@@ -91,12 +91,6 @@ void Say(const std::string& line) {
   std::fflush(stdout);
 }
 
-std::string SelfExe() {
-  char buf[4096];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "driftrun";
-}
-
 LocalExecutorOptions LocalOptions() {
   LocalExecutorOptions o;
   o.driftrun = SelfExe();

@@ -12,10 +12,10 @@
 
 #include "common/config.h"
 #include "common/file_util.h"
-#include "common/subprocess.h"
 #include "common/text.h"
 #include "export/exporter.h"
 #include "runner/commands.h"
+#include "scheduler/slurm_executor.h"
 #include "scheduler/slurm_script.h"
 #include "scheduler/sweep.h"
 #include "trainers/resume.h"
@@ -97,12 +97,8 @@ Status CheckNotBusy(const std::string& run_dir) {
     if (j.is_object() && j["job"].is_string()) job = j["job"].get<std::string>();
   }
   if (job.empty()) return Status::Ok();
-  auto r = RunProcess({"squeue", "--noheader", "--jobs", job, "--format=%T"}, 60);
-  if (!r.ok() || r.value().exit_code != 0) return Status::Ok();  // gone, or no Slurm to ask
-  const std::string state = r.value().out.substr(0, r.value().out.find_first_of(" \n"));
-  if (state.empty() || state == "COMPLETED" || state == "FAILED" || state == "CANCELLED" ||
-      state == "TIMEOUT")
-    return Status::Ok();
+  const std::string state = SlurmJobState(job);
+  if (state.empty() || SlurmStateFinal(state)) return Status::Ok();  // gone, ended, or no Slurm to ask
   return Status::Usage("--run-dir '" + run_dir + "' already has Slurm job " + job + " (" + state +
                        "): wait for it (squeue -j " + job + ") or cancel it (scancel " + job + ") first");
 }
@@ -135,12 +131,6 @@ std::vector<std::string> SlurmSets(const SlurmOptions& o) {
           "slurm.account=" + str(o.account),
           "slurm.qos=" + str(o.qos),
           "slurm.signal_before_s=" + std::to_string(o.signal_before_s)};
-}
-
-std::string SelfPath() {
-  char buf[PATH_MAX];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "driftrun";
 }
 
 // A resubmitted run folder: its own config must be the one given (else the job
@@ -202,7 +192,7 @@ Status Sweep(const Config& cfg, const std::vector<std::string>& sets, const Slur
   r.config = FLAGS_config;
   r.name = cfg.Str("name");
   r.run_dir = FLAGS_run_dir;
-  r.driftrun = SelfPath();
+  r.driftrun = SelfExe();
   r.method = cfg.Str("sweep.method");
   r.sets = sets;
   r.trials = &trials;
@@ -257,7 +247,7 @@ Status Submit(const ParsedArgs& args) {
   s.script = s.run_dir + "/slurm/job.sbatch";
   s.config = s.run_dir + "/slurm/config.toml";
   char cwd[PATH_MAX];
-  const BatchPaths paths{SelfPath(), s.config, s.run_dir, getcwd(cwd, sizeof(cwd)) ? cwd : "/"};
+  const BatchPaths paths{SelfExe(), s.config, s.run_dir, getcwd(cwd, sizeof(cwd)) ? cwd : "/", "", ""};
   Status paths_ok = ValidateBatchPaths(paths);
   if (!paths_ok.ok()) {
     if (s.new_folder) ::rmdir(s.run_dir.c_str());

@@ -43,6 +43,12 @@ bool SlurmStateFinal(const std::string& state) {
   return kFinal.count(state) > 0;
 }
 
+std::string SlurmJobState(const std::string& id) {
+  auto r = RunProcess({"squeue", "--noheader", "--jobs", id, "--format=%T"}, kToolTimeoutS);
+  if (!r.ok() || r.value().exit_code != 0) return "";
+  return r.value().out.substr(0, r.value().out.find_first_of(" \n"));
+}
+
 JobPoll SlurmPoll(const std::string& state, const std::string& exit_field) {
   JobPoll p;
   if (!SlurmStateFinal(state)) {
@@ -75,8 +81,8 @@ Result<std::string> SlurmExecutor::Launch(const JobLaunch& job) {
   so.ntasks = job.ranks;
   so.job_name = cfg.Str("name") + "-job" + std::to_string(job.job);
   DRIFTRUN_RETURN_IF_ERROR(ValidateSlurmOptions(so).WithContext("the [slurm] section of " + job.config));
-  const BatchPaths paths{o_.driftrun, AbsolutePath(job.config), AbsolutePath(job.run_dir), o_.workdir,
-                         AbsolutePath(job.log)};
+  const BatchPaths paths{o_.driftrun, AbsolutePath(job.config), AbsolutePath(job.run_dir),
+                         o_.workdir,  AbsolutePath(job.log),    ""};
   DRIFTRUN_RETURN_IF_ERROR(ValidateBatchPaths(paths));
   const std::string script = paths.run_dir + "/slurm/job.sbatch";
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(paths.run_dir + "/slurm"));
@@ -153,8 +159,7 @@ void SlurmExecutor::Stop(const std::string& handle) {
   // it has nothing to checkpoint.
   auto r = RunProcess({"scancel", "--signal=TERM", id}, kToolTimeoutS);
   if (!r.ok() || r.value().exit_code == 0) return;
-  auto q = RunProcess({"squeue", "--noheader", "--jobs", id, "--format=%T"}, kToolTimeoutS);
-  if (q.ok() && q.value().out.rfind("PENDING", 0) == 0) (void)RunProcess({"scancel", id}, kToolTimeoutS);
+  if (SlurmJobState(id) == "PENDING") (void)RunProcess({"scancel", id}, kToolTimeoutS);
 }
 
 int SlurmExecutor::Running() const {

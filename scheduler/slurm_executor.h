@@ -33,6 +33,9 @@ struct SlurmExecutorOptions {
 JobPoll SlurmPoll(const std::string& state, const std::string& exit_field);
 // Whether `state` is final (the job will not run again by itself).
 bool SlurmStateFinal(const std::string& state);
+// One job's state from squeue ("PENDING", "RUNNING", ...); "" when squeue
+// does not know the job or cannot be run.
+std::string SlurmJobState(const std::string& id);
 
 class SlurmExecutor : public Executor {
  public:

@@ -55,7 +55,7 @@ TEST(SlurmScript, QuotesPathsAndKeepsThemOutOfSbatchLines) {
   SlurmOptions o;
   o.job_name = "my model; `id`";
   o.time = "1:00:00";
-  const BatchPaths p{"/opt/drift run/driftrun", "/r/it's/slurm/config.toml", "/r/it's", "/w/$(id)"};
+  const BatchPaths p{"/opt/drift run/driftrun", "/r/it's/slurm/config.toml", "/r/it's", "/w/$(id)", "", ""};
   ASSERT_TRUE(ValidateBatchPaths(p).ok());
   const std::string s = RenderBatchScript(o, p);
   EXPECT_NE(s.find("#SBATCH --job-name=my_model___id_\n"), std::string::npos) << s;
@@ -68,8 +68,8 @@ TEST(SlurmScript, QuotesPathsAndKeepsThemOutOfSbatchLines) {
     const std::string line = s.substr(at, s.find('\n', at) - at);
     EXPECT_EQ(line.find('/'), line.find("/dev/null")) << line;  // no path but /dev/null
   }
-  EXPECT_EQ(ValidateBatchPaths({"/d", "/c", "/run\n#SBATCH --x", "/w"}).code(), Code::kUsage);
-  EXPECT_EQ(ValidateBatchPaths({"/d", "/c", "relative", "/w"}).code(), Code::kUsage);
+  EXPECT_EQ(ValidateBatchPaths({"/d", "/c", "/run\n#SBATCH --x", "/w", "", ""}).code(), Code::kUsage);
+  EXPECT_EQ(ValidateBatchPaths({"/d", "/c", "relative", "/w", "", ""}).code(), Code::kUsage);
 }
 
 SlurmJobEnv Job(const std::string& id, int restart) {
