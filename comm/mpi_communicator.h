@@ -24,6 +24,14 @@
 
 namespace driftrun {
 
+// Before MPI_Init: Open MPI settings driftrun relies on, as environment
+// defaults (a value the user set wins). Open MPI's non-blocking all-reduce
+// (libnbc) picks a binomial reduce + broadcast for fewer than 4 ranks and for
+// every MPI_IN_PLACE call, which is how gradient buckets are reduced: several
+// times slower than the blocking MPI_Allreduce of the same bytes
+// (BENCHMARKS.md, allreduce_bench); its ring schedule is not.
+void SetMpiDefaults();
+
 class MpiCommunicator : public Communicator {
  public:
   static constexpr double kDefaultTimeoutS = 600;

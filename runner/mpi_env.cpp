@@ -4,12 +4,15 @@
 
 #include <cstdlib>
 
+#include "comm/mpi_communicator.h"
+
 namespace driftrun {
 
 Result<MpiEnv*> MpiEnv::Init(int* argc, char*** argv) {
   if (!std::getenv("OMPI_COMM_WORLD_SIZE") && !std::getenv("PMIX_RANK") && !std::getenv("PMI_RANK")) {
     setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
   }
+  SetMpiDefaults();
   int provided = 0;
   if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
     return Status::Infra("MPI_Init_thread failed; check the Open MPI installation (mpirun --version)");

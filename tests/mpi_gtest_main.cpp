@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include "comm/mpi_communicator.h"
+
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
+  driftrun::SetMpiDefaults();  // as driftrun runs
   MPI_Init(&argc, &argv);
   int rc = RUN_ALL_TESTS();
   int worst = rc;

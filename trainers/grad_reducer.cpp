@@ -1,38 +1,48 @@
 #include "trainers/grad_reducer.h"
 
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
+
+#include <chrono>
+
 #include "trainers/bucketing.h"
 
 namespace driftrun {
-namespace {
 
-DType ToDType(const torch::Tensor& t) {
-  return t.scalar_type() == torch::kDouble ? DType::kFloat64 : DType::kFloat32;
-}
-
-}  // namespace
-
-GradReducer::GradReducer(Communicator& comm, std::vector<torch::Tensor> params, size_t bucket_bytes)
-    : comm_(comm), params_(std::move(params)) {
+GradReducer::GradReducer(Communicator& comm, const FlatParams* flat, size_t bucket_bytes)
+    : comm_(comm), flat_(flat) {
+  const size_t n = flat_->size();
   std::vector<size_t> bytes;
-  for (const auto& p : params_) bytes.push_back(p.numel() * p.element_size());
+  for (size_t i = 0; i < n; ++i) bytes.push_back(flat_->param(i).numel() * sizeof(float));
   buckets_ = AssignBuckets(bytes, bucket_bytes);
-  bucket_of_.resize(params_.size());
-  offset_.resize(params_.size());
+  bucket_of_.resize(n);
   for (size_t b = 0; b < buckets_.size(); ++b) {
-    int64_t off = 0;
+    // Buckets hold parameters in reverse registration order, as the flat
+    // buffer does: the last one listed starts the bucket's range.
+    int64_t begin = flat_->offset(buckets_[b].back()), end = begin;
     for (size_t p : buckets_[b]) {
       bucket_of_[p] = b;
-      offset_[p] = off;
-      off += params_[p].numel();
+      begin = std::min(begin, flat_->offset(p));
+      end = std::max(end, flat_->offset(p) + flat_->param(p).numel());
     }
-    flat_.push_back(torch::zeros({off}, params_[buckets_[b][0]].options().requires_grad(false)));
+    bucket_view_.push_back(flat_->grad().narrow(0, begin, end - begin));
   }
-  for (size_t i = 0; i < params_.size(); ++i) {
-    params_[i].register_hook([this, i](const torch::Tensor& g) { OnGrad(i, g); });
+  for (size_t i = 0; i < n; ++i) {
+    auto acc = torch::autograd::impl::grad_accumulator(flat_->param(i));
+    hook_keys_.push_back(acc->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+        [this, i](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {
+          OnGrad(i);
+          return outputs;
+        })));
+    accumulators_.push_back(std::move(acc));
   }
   work_.resize(buckets_.size());
   pending_.resize(buckets_.size());
-  got_.resize(params_.size());
+  got_.resize(n);
+}
+
+GradReducer::~GradReducer() {
+  for (size_t i = 0; i < accumulators_.size(); ++i) accumulators_[i]->del_post_hook(hook_keys_[i]);
 }
 
 void GradReducer::Prepare() {
@@ -44,50 +54,38 @@ void GradReducer::Prepare() {
   in_backward_ = true;
 }
 
-void GradReducer::OnGrad(size_t param, const torch::Tensor& grad) {
+void GradReducer::OnGrad(size_t param) {
   if (!in_backward_ || got_[param]) return;
   got_[param] = true;
-  const size_t b = bucket_of_[param];
-  flat_[b].narrow(0, offset_[param], grad.numel()).copy_(grad.reshape({-1}));
-  --pending_[b];
+  --pending_[bucket_of_[param]];
   LaunchReady();
 }
 
 void GradReducer::LaunchReady() {
   while (next_launch_ < buckets_.size() && pending_[next_launch_] == 0) {
-    torch::Tensor& f = flat_[next_launch_];
-    work_[next_launch_] = comm_.AllReduceAsync(f.data_ptr(), f.numel(), ToDType(f), ReduceOp::kSum);
+    torch::Tensor& f = bucket_view_[next_launch_];
+    work_[next_launch_] = comm_.AllReduceAsync(f.data_ptr(), f.numel(), DType::kFloat32, ReduceOp::kSum);
     if (in_backward_) ++launched_in_backward_;
     ++next_launch_;
   }
 }
 
 Status GradReducer::Finish() {
-  torch::NoGradGuard no_grad;
   in_backward_ = false;
-  for (size_t i = 0; i < params_.size(); ++i) {
+  for (size_t i = 0; i < got_.size(); ++i) {
     if (got_[i]) continue;
-    const size_t b = bucket_of_[i];
-    flat_[b].narrow(0, offset_[i], params_[i].numel()).zero_();
-    --pending_[b];
+    got_[i] = true;  // its gradient stays the zeros of ZeroGrad
+    --pending_[bucket_of_[i]];
   }
   LaunchReady();
+  const auto t0 = std::chrono::steady_clock::now();
   Status first;
   for (auto& w : work_) {
     Status st = w ? w->Wait() : Status::Infra("gradient bucket was never reduced");
     if (first.ok() && !st.ok()) first = st;
   }
-  DRIFTRUN_RETURN_IF_ERROR(first.WithContext("all-reducing gradients"));
-  for (size_t i = 0; i < params_.size(); ++i) {
-    torch::Tensor& p = params_[i];
-    torch::Tensor sum = flat_[bucket_of_[i]].narrow(0, offset_[i], p.numel()).view(p.sizes());
-    if (p.mutable_grad().defined()) {
-      p.mutable_grad().copy_(sum);
-    } else {
-      p.mutable_grad() = sum.clone();
-    }
-  }
-  return Status::Ok();
+  last_wait_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return first.WithContext("all-reducing gradients");
 }
 
 }  // namespace driftrun

@@ -1,89 +1,152 @@
 #include "trainers/optimizer.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-namespace driftrun {
+#include "trainers/fused_optim.h"
 
-Optimizer::Optimizer(OptimizerOptions opts, NamedTensors params)
-    : o_(std::move(opts)), params_(std::move(params)) {}
+namespace driftrun {
+namespace {
+
+// Elements per task when a step is split across intra-op threads.
+constexpr int64_t kGrain = 1 << 15;
+
+}  // namespace
+
+Optimizer::Optimizer(OptimizerOptions opts, const FlatParams* flat) : o_(std::move(opts)), flat_(flat) {
+  for (const char* slot : Slots()) slots_[slot] = torch::zeros_like(flat_->data());
+}
+
+std::vector<const char*> Optimizer::Slots() const {
+  if (o_.kind == "sgd") return o_.momentum != 0 ? std::vector<const char*>{"momentum"} : std::vector<const char*>{};
+  return {"exp_avg", "exp_avg_sq"};
+}
 
 void Optimizer::Step(double lr) {
   torch::NoGradGuard no_grad;
   ++steps_;
-  const double t = static_cast<double>(steps_);
-  for (auto& [name, p] : params_) {
-    if (!p.grad().defined()) continue;
-    torch::Tensor g = p.grad();
-    if (o_.kind == "sgd") {
-      if (o_.weight_decay != 0) g = g.add(p, o_.weight_decay);
-      if (o_.momentum != 0) {
-        auto it = state_.find(name + "/momentum");
-        if (it == state_.end()) {
-          it = state_.emplace(name + "/momentum", g.clone()).first;
-        } else {
-          it->second.mul_(o_.momentum).add_(g);
-        }
-        g = it->second;
-      }
-      p.add_(g, -lr);
-      continue;
-    }
-    // adam / adamw
-    if (o_.kind == "adamw") {
-      p.mul_(1 - lr * o_.weight_decay);
-    } else if (o_.weight_decay != 0) {
-      g = g.add(p, o_.weight_decay);
-    }
-    auto& m = state_[name + "/exp_avg"];
-    auto& v = state_[name + "/exp_avg_sq"];
-    if (!m.defined()) {
-      m = torch::zeros_like(p);
-      v = torch::zeros_like(p);
-    }
-    m.lerp_(g, 1 - o_.beta1);
-    v.mul_(o_.beta2).addcmul_(g, g.conj(), 1 - o_.beta2);
-    const double bias1 = 1 - std::pow(o_.beta1, t);
-    const double bias2_sqrt = std::sqrt(1 - std::pow(o_.beta2, t));
-    torch::Tensor denom = (v.sqrt() / bias2_sqrt).add_(o_.eps);
-    p.addcdiv_(m, denom, -lr / bias1);
+  if (flat_->data().is_cpu()) {
+    StepCpu(lr);
+  } else {
+    StepDevice(lr);
   }
+  has_state_ = true;
+}
+
+void Optimizer::StepCpu(double lr) {
+  float* p = flat_->data().data_ptr<float>();
+  const float* g = flat_->grad().data_ptr<float>();
+  const double t = static_cast<double>(steps_);
+  if (o_.kind == "sgd") {
+    SgdCoefs c;
+    c.weight_decay = static_cast<float>(o_.weight_decay);
+    c.momentum = static_cast<float>(o_.momentum);
+    c.first = !has_state_;
+    c.neg_lr = static_cast<float>(-lr);
+    float* buf = c.momentum != 0 ? slots_.at("momentum").data_ptr<float>() : nullptr;
+    at::parallel_for(0, flat_->numel(), kGrain, [&](int64_t b, int64_t e) {
+      FusedSgd(c, p + b, g + b, buf ? buf + b : nullptr, e - b);
+    });
+    return;
+  }
+  AdamCoefs c;
+  c.adamw = o_.kind == "adamw";
+  c.decay = static_cast<float>(1 - lr * o_.weight_decay);
+  c.weight_decay = static_cast<float>(o_.weight_decay);
+  c.one_minus_beta1 = static_cast<float>(1 - o_.beta1);
+  c.beta2 = static_cast<float>(o_.beta2);
+  c.one_minus_beta2 = static_cast<float>(1 - o_.beta2);
+  c.bias2_sqrt = static_cast<float>(std::sqrt(1 - std::pow(o_.beta2, t)));
+  c.eps = static_cast<float>(o_.eps);
+  c.step = static_cast<float>(-lr / (1 - std::pow(o_.beta1, t)));
+  float* m = slots_.at("exp_avg").data_ptr<float>();
+  const torch::Tensor& v = slots_.at("exp_avg_sq");
+  float* vp = v.data_ptr<float>();
+  at::parallel_for(0, flat_->numel(), kGrain,
+                   [&](int64_t b, int64_t e) { AdamMoments(c, p + b, g + b, m + b, vp + b, e - b); });
+  // ATen's square root, as torch.optim's v.sqrt() (see fused_optim.h).
+  if (!sqrt_v_.defined()) sqrt_v_ = torch::empty_like(v);
+  at::sqrt_out(sqrt_v_, v);
+  const float* sv = sqrt_v_.data_ptr<float>();
+  at::parallel_for(0, flat_->numel(), kGrain,
+                   [&](int64_t b, int64_t e) { AdamApply(c, p + b, m + b, sv + b, e - b); });
+}
+
+// The torch.optim single-tensor rules as ATen operations on the whole buffers.
+void Optimizer::StepDevice(double lr) {
+  torch::Tensor p = flat_->data();
+  torch::Tensor g = flat_->grad();
+  const double t = static_cast<double>(steps_);
+  if (o_.kind == "sgd") {
+    if (o_.weight_decay != 0) g = g.add(p, o_.weight_decay);
+    if (o_.momentum != 0) {
+      torch::Tensor& buf = slots_.at("momentum");
+      if (has_state_) {
+        buf.mul_(o_.momentum).add_(g);
+      } else {
+        buf.copy_(g);
+      }
+      g = buf;
+    }
+    p.add_(g, -lr);
+    return;
+  }
+  if (o_.kind == "adamw") {
+    p.mul_(1 - lr * o_.weight_decay);
+  } else if (o_.weight_decay != 0) {
+    g = g.add(p, o_.weight_decay);
+  }
+  torch::Tensor& m = slots_.at("exp_avg");
+  torch::Tensor& v = slots_.at("exp_avg_sq");
+  m.lerp_(g, 1 - o_.beta1);
+  v.mul_(o_.beta2).addcmul_(g, g, 1 - o_.beta2);
+  const double bias1 = 1 - std::pow(o_.beta1, t);
+  const double bias2_sqrt = std::sqrt(1 - std::pow(o_.beta2, t));
+  torch::Tensor denom = (v.sqrt() / bias2_sqrt).add_(o_.eps);
+  p.addcdiv_(m, denom, -lr / bias1);
 }
 
 NamedTensors Optimizer::State() const {
   NamedTensors out;
-  for (const auto& [k, v] : state_) out.emplace_back(k, v);
+  if (!has_state_) return out;
+  for (const auto& [slot, flat] : slots_) {
+    for (size_t i = 0; i < flat_->size(); ++i) out.emplace_back(flat_->name(i) + "/" + slot, flat_->View(flat, i));
+  }
   return out;
 }
 
 Status Optimizer::LoadState(const std::map<std::string, torch::Tensor>& state, int64_t steps) {
-  state_.clear();
-  // After a step every parameter has its slots (Step() makes them for each
-  // gradient, and training gives every parameter one): a missing slot is a
-  // damaged checkpoint, and resuming with fresh state would not be exact.
-  std::vector<const char*> needed;
-  if (o_.kind == "sgd" && o_.momentum != 0) needed = {"/momentum"};
-  if (o_.kind != "sgd") needed = {"/exp_avg", "/exp_avg_sq"};
-  for (const auto& [name, p] : params_) {
-    for (const char* slot : {"/momentum", "/exp_avg", "/exp_avg_sq"}) {
-      auto it = state.find(name + slot);
+  torch::NoGradGuard no_grad;
+  for (auto& [slot, flat] : slots_) flat.zero_();
+  has_state_ = false;
+  // After a step every parameter has its slots: a missing slot is a damaged
+  // checkpoint, and resuming with fresh state would not be exact.
+  bool loaded = false;
+  for (auto& [slot, flat] : slots_) {
+    for (size_t i = 0; i < flat_->size(); ++i) {
+      const std::string key = flat_->name(i) + "/" + slot;
+      auto it = state.find(key);
       if (it == state.end()) {
-        if (steps > 0 && std::find(needed.begin(), needed.end(), slot) != needed.end()) {
-          return Status::Data(
-              "the checkpoint has no optimizer state '" + name + slot + "' although it was written after " +
-              std::to_string(steps) +
-              " steps: it is damaged or was written by another tool, and resuming would not be exact; "
-              "resume from an earlier checkpoint");
+        if (steps > 0) {
+          return Status::Data("the checkpoint has no optimizer state '" + key + "' although it was written after " +
+                              std::to_string(steps) +
+                              " steps: it is damaged or was written by another tool, and resuming would not be "
+                              "exact; resume from an earlier checkpoint");
         }
         continue;
       }
-      if (!it->second.sizes().equals(p.sizes())) {
-        return Status::Data("optimizer state '" + name + slot + "' has the wrong shape");
+      torch::Tensor view = flat_->View(flat, i);
+      if (!it->second.sizes().equals(view.sizes())) {
+        return Status::Data("optimizer state '" + key + "' has the wrong shape");
       }
-      state_[name + slot] = it->second.to(p.device(), p.scalar_type()).clone();
+      view.copy_(it->second);
+      loaded = true;
     }
   }
+  has_state_ = loaded;
   steps_ = steps;
   return Status::Ok();
 }

@@ -1,10 +1,13 @@
-// Optimizers (SGD with momentum, Adam, AdamW) with state keyed by parameter name,
-// so checkpoints are readable and survive a change of rank count. The update
-// rules follow torch.optim's single-tensor implementations step for step, which
-// the PyTorch cross-check test relies on.
+// Optimizers (SGD with momentum, Adam, AdamW) over a model's flat parameter and
+// gradient buffers (flat_params.h): fused passes over every parameter per step
+// on the CPU (fused_optim.h: one for SGD; two around ATen's sqrt for Adam), a handful of whole-buffer ATen operations on
+// a GPU. The update rules follow torch.optim's single-tensor implementations
+// step for step, which the PyTorch cross-check test relies on; state is exposed
+// keyed by parameter name, so checkpoints are readable and survive a change of
+// rank count.
 //
-// Not thread-safe. Step() reads each parameter's .grad() and updates in place
-// under NoGradGuard.
+// Not thread-safe. Step() reads the flat gradient buffer and updates the
+// parameters in place.
 #pragma once
 
 #include <map>
@@ -15,26 +18,33 @@
 #include <torch/torch.h>
 
 #include "common/status.h"
+#include "trainers/flat_params.h"
 #include "trainers/optimizer_options.h"
 
 namespace driftrun {
 
-using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
-
 class Optimizer {
  public:
-  Optimizer(OptimizerOptions opts, NamedTensors params);
+  // `flat` must outlive the optimizer.
+  Optimizer(OptimizerOptions opts, const FlatParams* flat);
   void Step(double lr);
   int64_t steps() const { return steps_; }
-  // State as "<param>/<slot>" tensors (exp_avg, exp_avg_sq, momentum).
+  // State as "<param>/<slot>" tensors (exp_avg, exp_avg_sq, momentum): views of
+  // the flat state; none before the first step.
   NamedTensors State() const;
   // Restores state written by State(); a missing or mis-shaped slot is Status::Data.
   Status LoadState(const std::map<std::string, torch::Tensor>& state, int64_t steps);
 
  private:
+  std::vector<const char*> Slots() const;
+  void StepCpu(double lr);
+  void StepDevice(double lr);
+
   OptimizerOptions o_;
-  NamedTensors params_;
-  std::map<std::string, torch::Tensor> state_;
+  const FlatParams* flat_;
+  std::map<std::string, torch::Tensor> slots_;  // slot name ("exp_avg") -> flat buffer
+  torch::Tensor sqrt_v_;  // scratch (Adam on the CPU)
+  bool has_state_ = false;
   int64_t steps_ = 0;
 };
 

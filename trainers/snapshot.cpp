@@ -29,12 +29,8 @@ Status LoadModelState(Session& s, const CheckpointState& ck) {
 }
 
 Status BroadcastParams(Session& s) {
-  torch::NoGradGuard ng;
-  for (auto& p : s.model->parameters()) {
-    torch::Tensor t = p.detach();
-    DRIFTRUN_RETURN_IF_ERROR(s.grad_comm->Broadcast(t.data_ptr(), t.numel(), DType::kFloat32, 0));
-  }
-  return Status::Ok();
+  const torch::Tensor& t = s.flat->data();  // every parameter, in one message
+  return s.grad_comm->Broadcast(t.data_ptr(), t.numel(), DType::kFloat32, 0);
 }
 
 CheckpointState Snapshot(const Session& s, const LoopPosition& at, const std::string& config_hash) {
@@ -62,11 +58,9 @@ CheckpointState Snapshot(const Session& s, const LoopPosition& at, const std::st
 // all-reduce.
 Status VerifyReplicas(Session& s, int64_t step) {
   uint64_t h = 1469598103934665603ULL;
-  for (const auto& p : s.model->parameters()) {
-    torch::Tensor c = p.detach().to(torch::kCPU).contiguous();
-    const auto* bytes = static_cast<const uint8_t*>(c.data_ptr());
-    for (size_t i = 0; i < static_cast<size_t>(c.nbytes()); ++i) h = (h ^ bytes[i]) * 1099511628211ULL;
-  }
+  const torch::Tensor c = s.flat->data().to(torch::kCPU);
+  const auto* bytes = static_cast<const uint8_t*>(c.data_ptr());
+  for (size_t i = 0; i < static_cast<size_t>(c.nbytes()); ++i) h = (h ^ bytes[i]) * 1099511628211ULL;
   int64_t v[2] = {static_cast<int64_t>(h >> 2), -static_cast<int64_t>(h >> 2)};
   DRIFTRUN_RETURN_IF_ERROR(s.world->AllReduce(v, 2, DType::kInt64, ReduceOp::kMax));
   if (v[0] != -v[1]) {

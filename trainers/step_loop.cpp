@@ -14,28 +14,44 @@ namespace driftrun {
 namespace {
 
 // Forward, backward, all-reduce of gradients and the step's loss, optimizer
-// step. Returns the global batch's mean loss, and whether any rank asked to stop.
+// step. Returns the global batch's mean loss, whether any rank asked to stop,
+// and where the step's time went.
 Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const torch::Tensor& idx,
-                 LoopState* st, double* gloss, bool* stop, double* reduce_s) {
+                 LoopState* st, double* gloss, bool* stop, StepTimes* times) {
   const TrainOptions& o = s.o;
   const Clock& clock = *hooks.clock;
   const int64_t step = st->at.step;
+  const double t0 = clock.Seconds();
   torch::Tensor x = AsInput(s.shard_x.index_select(0, idx)), y = s.shard_y.index_select(0, idx);
   // Dropout masks follow each sample's row in the file, not the rank.
   if (o.dropout > 0) s.model->set_dropout_keys(DropoutKeys(idx + s.shard_begin, o.seed, step));
-  for (auto& p : s.model->parameters()) p.mutable_grad() = torch::Tensor();
+  s.flat->ZeroGrad();
   torch::Tensor loss_sum = Loss(s, s.model->forward(x), y, at::Reduction::Sum);
   if (o.dropout > 0) s.model->set_dropout_keys(torch::Tensor());
   torch::Tensor loss = loss_sum / plan.loss_denom;
   if (s.reducer) s.reducer->Prepare();
   loss.backward();
-  const double r0 = clock.Seconds();
+  const double t1 = clock.Seconds();
   if (s.reducer) DRIFTRUN_RETURN_IF_ERROR(s.reducer->Finish());
-  *reduce_s = clock.Seconds() - r0;
+  const double t2 = clock.Seconds();
 
-  // One small all-reduce per step carries the loss and any stop request.
+  // One small all-reduce per step carries the loss and any stop request; it
+  // completes while the optimizer runs (a NaN loss is refused after the step,
+  // before anything can save the weights it made).
   std::vector<double> agg = {loss_sum.item<double>(), hooks.stop && hooks.stop->load() ? 1.0 : 0.0};
-  DRIFTRUN_RETURN_IF_ERROR(AllReduceDoubles(*s.world, &agg));
+  std::unique_ptr<Work> agg_work = s.world->AllReduceAsync(agg.data(), agg.size(), DType::kFloat64, ReduceOp::kSum);
+  const double t3 = clock.Seconds();
+  if (o.grad_clip > 0) {
+    torch::NoGradGuard ng;
+    torch::nn::utils::clip_grad_norm_(s.model->parameters(), o.grad_clip);
+  }
+  s.optim->Step(LearningRate(o.schedule, step, plan.total_steps));
+  const double t4 = clock.Seconds();
+  DRIFTRUN_RETURN_IF_ERROR(agg_work->Wait());
+  const double t5 = clock.Seconds();
+  times->compute_s = t1 - t0 + (t3 - t2);
+  times->allreduce_s = (t2 - t1) + (t5 - t4);
+  times->optimizer_s = t4 - t3;
   *gloss = agg[0] / plan.loss_denom;
   *stop = agg[1] > 0;
   if (!std::isfinite(*gloss)) {
@@ -46,11 +62,6 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
                             "); no checkpoint of this state was written. Lower train.lr, set "
                             "train.grad_clip, or check the data for extreme values");
   }
-  if (o.grad_clip > 0) {
-    torch::NoGradGuard ng;
-    torch::nn::utils::clip_grad_norm_(s.model->parameters(), o.grad_clip);
-  }
-  s.optim->Step(LearningRate(o.schedule, step, plan.total_steps));
   return Status::Ok();
 }
 
@@ -68,7 +79,7 @@ void MaybeFireFault(const Session& s, const FaultInjection& f, int64_t step) {
 
 // Validation and the metrics row at an epoch's end (or the run's last step).
 Status EndOfEpoch(Session& s, const LoopPlan& plan, const LoopHooks& hooks, LoopState* st, int64_t steps_run,
-                  double secs, bool complete) {
+                  const StepTimes& times, double secs, bool complete) {
   const Clock& clock = *hooks.clock;
   DRIFTRUN_ASSIGN_OR_RETURN(st->last_eval, Evaluate(s));
   EpochReport e;
@@ -80,6 +91,7 @@ Status EndOfEpoch(Session& s, const LoopPlan& plan, const LoopHooks& hooks, Loop
   e.val_metric = st->last_eval.metric;
   e.metric_name = s.o.train.classification ? "accuracy" : "rmse";
   e.samples_per_s = steps_run * s.o.batch_size / std::max(1e-9, secs);
+  e.step_ms = StepMs(times, steps_run, secs);
   e.lr = LearningRate(s.o.schedule, std::max<int64_t>(0, st->at.step - 1), plan.total_steps);
   e.wall_s = clock.Seconds() - hooks.start_s;
   e.partial = !complete;
@@ -92,6 +104,18 @@ bool CheckpointDue(const TrainOptions& o, const LoopPlan& plan, int64_t step) {
 }
 
 }  // namespace
+
+StepMsReport StepMs(const StepTimes& t, int64_t steps, double secs) {
+  StepMsReport r;
+  if (steps <= 0) return r;
+  const double k = 1000.0 / static_cast<double>(steps);
+  r.steps = steps;
+  r.total = secs * k;
+  r.compute = t.compute_s * k;
+  r.allreduce = t.allreduce_s * k;
+  r.optimizer = t.optimizer_s * k;
+  return r;
+}
 
 LoopPlan MakeLoopPlan(const Session& s) {
   const TrainOptions& o = s.o;
@@ -120,6 +144,7 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
     const torch::Tensor epoch_idx =
         IndexTensor(lb.positions, 0, static_cast<int64_t>(lb.positions.size()), s.device);
     int64_t steps_this_epoch = 0;
+    StepTimes epoch_times;
     const int64_t first_batch = at.next_batch;
     int64_t b = first_batch;
     while (b < plan.batches && at.step < plan.total_steps) {
@@ -128,10 +153,13 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
       MaybeFireFault(s, hooks.fault, at.step);
       const int64_t k = b - first_batch;
       torch::Tensor idx = epoch_idx.narrow(0, lb.offsets[k], lb.offsets[k + 1] - lb.offsets[k]);
-      double gloss = 0, reduce_s = 0;
+      double gloss = 0;
       bool stop = false;
+      StepTimes times;
       const double ts = clock.Seconds();
-      DRIFTRUN_RETURN_IF_ERROR(TrainStep(s, plan, hooks, idx, st, &gloss, &stop, &reduce_s));
+      DRIFTRUN_RETURN_IF_ERROR(TrainStep(s, plan, hooks, idx, st, &gloss, &stop, &times));
+      st->step_times.Add(times);
+      epoch_times.Add(times);
       ++at.step;
       ++st->steps_run;
       ++b;
@@ -156,7 +184,9 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
         p.epoch = at.epoch;
         p.loss = gloss;
         p.step_s = clock.Seconds() - ts;
-        p.allreduce_s = reduce_s;
+        p.allreduce_s = times.allreduce_s;
+        p.compute_s = times.compute_s;
+        p.optimizer_s = times.optimizer_s;
         p.samples_per_s = steps_this_epoch * o.batch_size / std::max(1e-9, clock.Seconds() - te);
         hooks.on_step(p);
       }
@@ -176,7 +206,8 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
     const bool epoch_complete = b == plan.batches;
     // Metrics at each epoch end and at the final (possibly partial) epoch.
     if (epoch_complete || at.step >= plan.total_steps) {
-      DRIFTRUN_RETURN_IF_ERROR(EndOfEpoch(s, plan, hooks, st, steps_this_epoch, secs, epoch_complete));
+      DRIFTRUN_RETURN_IF_ERROR(
+          EndOfEpoch(s, plan, hooks, st, steps_this_epoch, epoch_times, secs, epoch_complete));
     }
     if (epoch_complete) {
       ++at.epoch;

@@ -26,12 +26,25 @@ struct LoopPlan {
   double loss_denom = 1;    // global batch elements: the loss is a sum divided by it
 };
 
+// Where one optimizer step's time went, on this rank.
+struct StepTimes {
+  double compute_s = 0;    // batch gather, forward, backward (all-reduces launched from it overlap)
+  double allreduce_s = 0;  // waiting for collectives: gradient buckets and the loss (not overlapped)
+  double optimizer_s = 0;  // gradient clipping and the optimizer update
+  void Add(const StepTimes& t) {
+    compute_s += t.compute_s;
+    allreduce_s += t.allreduce_s;
+    optimizer_s += t.optimizer_s;
+  }
+};
+
 struct LoopState {
   LoopPosition at;  // where the loop is; the resume point on entry
   bool stopped = false;
   Eval last_eval;
   double train_seconds = 0;  // time spent inside epochs by this process
   int64_t steps_run = 0;     // optimizer steps run by this process (not before a resume)
+  StepTimes step_times;      // summed over steps_run
   int64_t replica_checks = 0;
 };
 
@@ -49,6 +62,9 @@ struct LoopHooks {
 // The plan for s.o and s.train_rows: batches per epoch, total steps (max_steps
 // or epochs), planned epochs and the loss normaliser.
 LoopPlan MakeLoopPlan(const Session& s);
+
+// Mean milliseconds per step from summed times over `steps` steps that took `secs`.
+StepMsReport StepMs(const StepTimes& t, int64_t steps, double secs);
 
 Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks, LoopState* state);
 

@@ -2,6 +2,7 @@
 
 #include "common/text.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -19,6 +20,15 @@ void DrawBar(int64_t epoch, int64_t epochs, int64_t done, int64_t total, double 
 }
 
 }  // namespace
+
+nlohmann::json StepMsJson(const StepMsReport& r) {
+  auto ms = [](double v) { return std::round(v * 1000) / 1000; };
+  return {{"total", ms(r.total)},
+          {"compute", ms(r.compute)},
+          {"allreduce_exposed", ms(r.allreduce)},
+          {"optimizer", ms(r.optimizer)},
+          {"other", ms(std::max(0.0, r.total - r.compute - r.allreduce - r.optimizer))}};
+}
 
 TrainReporter::TrainReporter(RunLog log, TrainReporterOptions o) : log_(std::move(log)), o_(o) {
   if (!o_.clock) o_.clock = &SteadyClock();
@@ -61,6 +71,7 @@ Status TrainReporter::Epoch(const EpochReport& e) {
                         {"lr", e.lr},
                         {"wall_s", e.wall_s}};
   if (e.partial) row["partial"] = true;
+  if (e.step_ms.steps > 0) row["step_ms"] = StepMsJson(e.step_ms);
   Status st = log_.Metrics(row);
   if (bar_drawn_) std::printf("\n");
   bar_drawn_ = false;

@@ -26,6 +26,16 @@ struct TrainReporterOptions {
   const Clock* clock = nullptr;  // null: SteadyClock()
 };
 
+// Mean milliseconds per optimizer step on rank 0, and where they went.
+struct StepMsReport {
+  int64_t steps = 0;  // 0: nothing measured
+  double total = 0;   // wall time per step, logging and progress included
+  double compute = 0;
+  double allreduce = 0;  // exposed (not overlapped) collective time
+  double optimizer = 0;
+};
+nlohmann::json StepMsJson(const StepMsReport& r);
+
 struct EpochReport {
   int64_t epoch = 0;   // 0-based here; 1-based on the console and in metrics.jsonl
   int64_t epochs = 0;  // planned
@@ -38,6 +48,7 @@ struct EpochReport {
   double lr = 0;
   double wall_s = 0;
   bool partial = false;  // the run ended inside this epoch
+  StepMsReport step_ms;
 };
 
 class TrainReporter {

@@ -21,6 +21,7 @@
 #include "dataio/tabular_set.h"
 #include "models/checkpoint.h"
 #include "models/model_spec.h"
+#include "trainers/flat_params.h"
 #include "trainers/grad_reducer.h"
 #include "trainers/optimizer.h"
 #include "trainers/preprocess.h"
@@ -48,6 +49,7 @@ struct Session {
   FitResult fit;
   ModelSpec spec;
   SpecModel model{nullptr};
+  std::unique_ptr<FlatParams> flat;  // the model's parameters and gradients, flat
   std::unique_ptr<Optimizer> optim;
   std::unique_ptr<GradReducer> reducer;  // null with one rank
   torch::Tensor val_x, val_y;
@@ -76,9 +78,10 @@ Status FitPreprocessing(Session& s, const CheckpointState* resume_from);
 Status BuildModel(Session& s, const CheckpointState* resume_from, const std::string& resume_path);
 //   collective: s.spec from the options and the data's shape;
 Status AgreeModelSpec(Session& s);
-//   local: seeds LibTorch's global RNG with train.seed and builds the module and
-//   optimizer (threads as ranks share that RNG: tests serialise this step);
-void InitModel(Session& s);
+//   local: seeds LibTorch's global RNG with train.seed and builds the module,
+//   its flat parameter and gradient buffers and the optimizer (threads as
+//   ranks share that RNG: tests serialise this step);
+Status InitModel(Session& s);
 //   collective: weights loaded or broadcast, the gradient reducer made.
 Status SyncModelState(Session& s, const CheckpointState* resume_from, const std::string& resume_path);
 // Collective. Preprocessed training and validation tensors on the device.

@@ -211,13 +211,16 @@ Status AgreeModelSpec(Session& s) {
   return AgreeStatus(*s.world, local.WithContext("[model]"));
 }
 
-void InitModel(Session& s) {
+Status InitModel(Session& s) {
   torch::manual_seed(s.o.seed);
   s.model = SpecModel(s.spec);
   s.model->to(s.device);
   NamedTensors named;
   for (auto& p : s.model->named_parameters()) named.emplace_back(p.key(), p.value());
-  s.optim = std::make_unique<Optimizer>(s.o.optimizer, named);
+  DRIFTRUN_ASSIGN_OR_RETURN(FlatParams flat, FlatParams::Make(named));
+  s.flat = std::make_unique<FlatParams>(std::move(flat));
+  s.optim = std::make_unique<Optimizer>(s.o.optimizer, s.flat.get());
+  return Status::Ok();
 }
 
 Status SyncModelState(Session& s, const CheckpointState* resume_from, const std::string& resume_path) {
@@ -229,7 +232,7 @@ Status SyncModelState(Session& s, const CheckpointState* resume_from, const std:
     DRIFTRUN_RETURN_IF_ERROR(BroadcastParams(s));
   }
   if (world.size() > 1) {
-    s.reducer = std::make_unique<GradReducer>(*s.grad_comm, s.model->parameters(),
+    s.reducer = std::make_unique<GradReducer>(*s.grad_comm, s.flat.get(),
                                               static_cast<size_t>(s.o.bucket_mb * 1024 * 1024));
   }
   return Status::Ok();
@@ -237,7 +240,7 @@ Status SyncModelState(Session& s, const CheckpointState* resume_from, const std:
 
 Status BuildModel(Session& s, const CheckpointState* resume_from, const std::string& resume_path) {
   DRIFTRUN_RETURN_IF_ERROR(AgreeModelSpec(s));
-  InitModel(s);
+  DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(*s.world, InitModel(s)));
   return SyncModelState(s, resume_from, resume_path);
 }
 

@@ -165,6 +165,8 @@ nlohmann::json Summary(const Session& s, const TrainRequest& req, const LoopStat
           {"samples_per_s",
            st.steps_run > 0 ? nlohmann::json(st.steps_run * s.o.batch_size / std::max(1e-9, st.train_seconds))
                             : nlohmann::json()},
+          {"step_ms", st.steps_run > 0 ? StepMsJson(StepMs(st.step_times, st.steps_run, st.train_seconds))
+                                       : nlohmann::json()},
           {"device", s.device.str()},
           {"backend", s.grad_comm->name()},
           {"checkpoint", r.last_checkpoint},

@@ -46,7 +46,9 @@ struct StepProgress {
   int64_t epoch = 0;         // 0-based
   double loss = 0;           // the step's global mean loss
   double step_s = 0;         // wall seconds of this step (forward to optimizer)
-  double allreduce_s = 0;    // of which waiting for the gradient all-reduce
+  double allreduce_s = 0;    // of which waiting for collectives (gradients, loss): not overlapped
+  double compute_s = 0;      // of which forward and backward
+  double optimizer_s = 0;    // of which the optimizer update
   double samples_per_s = 0;  // global samples/s over the current epoch so far
 };
 

@@ -16,6 +16,12 @@ SpecModel MakeModel() {
   return SpecModel(BuildModelSpec(o, {6}, 2).value());
 }
 
+NamedTensors Named(SpecModel& m) {
+  NamedTensors out;
+  for (auto& p : m->named_parameters()) out.emplace_back(p.key(), p.value());
+  return out;
+}
+
 torch::Tensor InputFor(int rank) {
   torch::manual_seed(100 + rank);
   return torch::randn({5, 6});
@@ -56,9 +62,10 @@ TEST_P(GradReducerTest, GradientsAreSummedAcrossRanksForAnyBucketSize) {
   }
   RunRanks(world, [&](ThreadCommunicator& comm) {
     SpecModel m = models[comm.rank()];
-    GradReducer reducer(comm, m->parameters(), bucket_bytes);
+    FlatParams flat = FlatParams::Make(Named(m)).value();
+    GradReducer reducer(comm, &flat, bucket_bytes);
     for (int step = 0; step < 2; ++step) {  // a second step reuses the buffers
-      for (auto& p : m->parameters()) p.mutable_grad() = torch::Tensor();
+      flat.ZeroGrad();
       reducer.Prepare();
       m->forward(inputs[comm.rank()]).pow(2).sum().backward();
       ASSERT_TRUE(reducer.Finish().ok());
@@ -86,7 +93,9 @@ TEST(GradReducer, UnusedParameterContributesZeros) {
   RunRanks(2, [&](ThreadCommunicator& comm) {
     auto used = torch::ones({3}, torch::requires_grad());
     auto unused = torch::ones({2}, torch::requires_grad());
-    GradReducer reducer(comm, {used, unused}, 8);
+    FlatParams flat = FlatParams::Make({{"used", used}, {"unused", unused}}).value();
+    GradReducer reducer(comm, &flat, 8);
+    flat.ZeroGrad();
     reducer.Prepare();
     (used * (comm.rank() + 1)).sum().backward();
     ASSERT_TRUE(reducer.Finish().ok());

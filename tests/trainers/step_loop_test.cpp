@@ -71,7 +71,7 @@ Status BuildModelOnThreads(Session& s, const CheckpointState* resume) {
   DRIFTRUN_RETURN_IF_ERROR(AgreeModelSpec(s));
   {
     std::lock_guard<std::mutex> lock(mu);
-    InitModel(s);
+    DRIFTRUN_RETURN_IF_ERROR(InitModel(s));
   }
   return SyncModelState(s, resume, "test");
 }
