@@ -28,7 +28,9 @@
 namespace driftrun {
 namespace {
 
-double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -57,7 +59,8 @@ int Run(int reps) {
   const bool root = comm.rank() == 0;
   if (root) {
     std::printf("%d ranks, %d rounds each, median round\n", comm.size(), reps);
-    std::printf("%-12s %10s %8s %14s %14s %7s\n", "parameters", "MB", "buckets", "reducer GB/s", "MPI GB/s", "ratio");
+    std::printf("%-12s %10s %8s %14s %14s %7s\n", "parameters", "MB", "buckets", "reducer GB/s", "MPI GB/s",
+                "ratio");
   }
   for (int64_t width : {256, 1000, 4000}) {
     NamedTensors params = MlpParams(width);

@@ -4,9 +4,9 @@
 #include <array>
 #include <chrono>
 #include <climits>
-#include <cstdlib>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -139,7 +139,9 @@ Result<std::unique_ptr<MpiCommunicator>> MpiCommunicator::Create(MPI_Comm comm, 
 MpiCommunicator::MpiCommunicator(MPI_Comm comm, MPI_Comm side, int rank, int size, double timeout_s)
     : comm_(comm), side_(side), rank_(rank), size_(size), timeout_s_(timeout_s) {}
 
-void SetMpiDefaults() { setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", 0); }
+void SetMpiDefaults() {
+  setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", 0);
+}
 
 MpiCommunicator::~MpiCommunicator() {
   // A broken communicator may have messages in flight on side_: leave it to

@@ -41,7 +41,8 @@ void FlatParams::ZeroGrad() {
   grad_.zero_();
   for (size_t i = 0; i < params_.size(); ++i) {
     torch::Tensor p = params_[i].second;
-    if (p.grad().unsafeGetTensorImpl() != grad_views_[i].unsafeGetTensorImpl()) p.mutable_grad() = grad_views_[i];
+    if (p.grad().unsafeGetTensorImpl() != grad_views_[i].unsafeGetTensorImpl())
+      p.mutable_grad() = grad_views_[i];
   }
 }
 

@@ -28,7 +28,7 @@ void AdamMoments(const AdamCoefs& c, float* p, const float* g, float* m, float* 
       gi = std::fma(p[i], c.weight_decay, gi);  // g.add(p, weight_decay)
     }
     const float mi = m[i];
-    m[i] = std::fma(lerp_w, gi - mi, small ? mi : gi);         // m.lerp_(g, 1 - beta1)
+    m[i] = std::fma(lerp_w, gi - mi, small ? mi : gi);            // m.lerp_(g, 1 - beta1)
     v[i] = std::fma(c.one_minus_beta2 * gi, gi, v[i] * c.beta2);  // v.mul_(beta2).addcmul_(g, g, 1 - beta2)
   }
 }
@@ -37,7 +37,7 @@ DRIFTRUN_CLONES
 void AdamApply(const AdamCoefs& c, float* p, const float* m, const float* sqrt_v, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float denom = sqrt_v[i] / c.bias2_sqrt + c.eps;  // (v.sqrt() / bias2_sqrt).add_(eps)
-    p[i] = p[i] + c.step * m[i] / denom;                    // p.addcdiv_(m, denom, step)
+    p[i] = p[i] + c.step * m[i] / denom;                   // p.addcdiv_(m, denom, step)
   }
 }
 

@@ -21,7 +21,8 @@ Optimizer::Optimizer(OptimizerOptions opts, const FlatParams* flat) : o_(std::mo
 }
 
 std::vector<const char*> Optimizer::Slots() const {
-  if (o_.kind == "sgd") return o_.momentum != 0 ? std::vector<const char*>{"momentum"} : std::vector<const char*>{};
+  if (o_.kind == "sgd")
+    return o_.momentum != 0 ? std::vector<const char*>{"momentum"} : std::vector<const char*>{};
   return {"exp_avg", "exp_avg_sq"};
 }
 
@@ -113,7 +114,8 @@ NamedTensors Optimizer::State() const {
   NamedTensors out;
   if (!has_state_) return out;
   for (const auto& [slot, flat] : slots_) {
-    for (size_t i = 0; i < flat_->size(); ++i) out.emplace_back(flat_->name(i) + "/" + slot, flat_->View(flat, i));
+    for (size_t i = 0; i < flat_->size(); ++i)
+      out.emplace_back(flat_->name(i) + "/" + slot, flat_->View(flat, i));
   }
   return out;
 }
@@ -131,10 +133,11 @@ Status Optimizer::LoadState(const std::map<std::string, torch::Tensor>& state, i
       auto it = state.find(key);
       if (it == state.end()) {
         if (steps > 0) {
-          return Status::Data("the checkpoint has no optimizer state '" + key + "' although it was written after " +
-                              std::to_string(steps) +
-                              " steps: it is damaged or was written by another tool, and resuming would not be "
-                              "exact; resume from an earlier checkpoint");
+          return Status::Data(
+              "the checkpoint has no optimizer state '" + key + "' although it was written after " +
+              std::to_string(steps) +
+              " steps: it is damaged or was written by another tool, and resuming would not be "
+              "exact; resume from an earlier checkpoint");
         }
         continue;
       }

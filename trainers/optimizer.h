@@ -1,10 +1,9 @@
 // Optimizers (SGD with momentum, Adam, AdamW) over a model's flat parameter and
 // gradient buffers (flat_params.h): fused passes over every parameter per step
-// on the CPU (fused_optim.h: one for SGD; two around ATen's sqrt for Adam), a handful of whole-buffer ATen operations on
-// a GPU. The update rules follow torch.optim's single-tensor implementations
-// step for step, which the PyTorch cross-check test relies on; state is exposed
-// keyed by parameter name, so checkpoints are readable and survive a change of
-// rank count.
+// on the CPU (fused_optim.h: one for SGD; two around ATen's sqrt for Adam), a handful of whole-buffer ATen
+// operations on a GPU. The update rules follow torch.optim's single-tensor implementations step for step,
+// which the PyTorch cross-check test relies on; state is exposed keyed by parameter name, so checkpoints are
+// readable and survive a change of rank count.
 //
 // Not thread-safe. Step() reads the flat gradient buffer and updates the
 // parameters in place.
@@ -43,7 +42,7 @@ class Optimizer {
   OptimizerOptions o_;
   const FlatParams* flat_;
   std::map<std::string, torch::Tensor> slots_;  // slot name ("exp_avg") -> flat buffer
-  torch::Tensor sqrt_v_;  // scratch (Adam on the CPU)
+  torch::Tensor sqrt_v_;                        // scratch (Adam on the CPU)
   bool has_state_ = false;
   int64_t steps_ = 0;
 };

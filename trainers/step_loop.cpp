@@ -39,7 +39,8 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
   // completes while the optimizer runs (a NaN loss is refused after the step,
   // before anything can save the weights it made).
   std::vector<double> agg = {loss_sum.item<double>(), hooks.stop && hooks.stop->load() ? 1.0 : 0.0};
-  std::unique_ptr<Work> agg_work = s.world->AllReduceAsync(agg.data(), agg.size(), DType::kFloat64, ReduceOp::kSum);
+  std::unique_ptr<Work> agg_work =
+      s.world->AllReduceAsync(agg.data(), agg.size(), DType::kFloat64, ReduceOp::kSum);
   const double t3 = clock.Seconds();
   if (o.grad_clip > 0) {
     torch::NoGradGuard ng;

@@ -18,7 +18,8 @@ namespace {
 // torch.optim's _single_tensor_sgd / _single_tensor_adam(w), per parameter.
 class ReferenceOptimizer {
  public:
-  ReferenceOptimizer(OptimizerOptions o, NamedTensors params) : o_(std::move(o)), params_(std::move(params)) {}
+  ReferenceOptimizer(OptimizerOptions o, NamedTensors params)
+      : o_(std::move(o)), params_(std::move(params)) {}
   void Step(double lr) {
     torch::NoGradGuard no_grad;
     ++steps_;
@@ -71,9 +72,13 @@ class ReferenceOptimizer {
 NamedTensors MakeParams(uint64_t seed) {
   torch::manual_seed(seed);
   NamedTensors out;
-  for (auto [name, shape] : std::vector<std::pair<const char*, std::vector<int64_t>>>{
-           {"a.weight", {37, 13}}, {"a.bias", {37}}, {"b.weight", {5, 37}}, {"b.bias", {5}},
-           {"big.weight", {300, 401}}, {"one", {1}}}) {
+  for (auto [name, shape] :
+       std::vector<std::pair<const char*, std::vector<int64_t>>>{{"a.weight", {37, 13}},
+                                                                 {"a.bias", {37}},
+                                                                 {"b.weight", {5, 37}},
+                                                                 {"b.bias", {5}},
+                                                                 {"big.weight", {300, 401}},
+                                                                 {"one", {1}}}) {
     out.emplace_back(name, torch::randn(shape).requires_grad_());
   }
   return out;
@@ -116,8 +121,9 @@ std::vector<Case> Cases() {
   adamw.weight_decay = 0.05;
   OptimizerOptions adamw_low_beta = adamw;  // lerp's other branch (weight >= 0.5)
   adamw_low_beta.beta1 = 0.3;
-  return {{"sgd", sgd, 0.1},         {"sgd_momentum_decay", sgd_m, 0.05}, {"adam", adam, 1e-3},
-          {"adam_decay", adam_wd, 3e-3}, {"adamw", adamw, 1e-2},            {"adamw_beta1_0.3", adamw_low_beta, 1e-2}};
+  return {{"sgd", sgd, 0.1},      {"sgd_momentum_decay", sgd_m, 0.05},
+          {"adam", adam, 1e-3},   {"adam_decay", adam_wd, 3e-3},
+          {"adamw", adamw, 1e-2}, {"adamw_beta1_0.3", adamw_low_beta, 1e-2}};
 }
 
 class OptimizerEquality : public ::testing::TestWithParam<int> {};
@@ -152,13 +158,12 @@ TEST_P(OptimizerEquality, FusedFlatStepEqualsPerTensorAtenStepBitForBit) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Kinds, OptimizerEquality, ::testing::Range(0, 6),
-                         [](const auto& info) {
-                           std::string n = Cases()[info.param].name;
-                           for (char& ch : n)
-                             if (ch == '.') ch = '_';
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Kinds, OptimizerEquality, ::testing::Range(0, 6), [](const auto& info) {
+  std::string n = Cases()[info.param].name;
+  for (char& ch : n)
+    if (ch == '.') ch = '_';
+  return n;
+});
 
 TEST(Optimizer, StateLoadedIntoAFreshOptimizerContinuesExactly) {
   torch::set_num_threads(1);
