@@ -374,6 +374,9 @@ std::vector<std::string> Config::RunDifferences(const Config& other) const {
     bool outside = false;
     for (const char* section : {"service.", "monitor.", "trigger.", "retrain.", "slurm.", "sweep."})
       outside = outside || d.rfind(section, 0) == 0;
+    // What a rank may hold: a resume keeps its checkpoint's data order anyway.
+    for (const char* key : {"data.memory_mb:", "data.stream_chunk_rows:"})
+      outside = outside || d.rfind(key, 0) == 0;
     if (!outside) out.push_back(d);
   }
   return out;

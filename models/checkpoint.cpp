@@ -144,17 +144,20 @@ Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointStat
     DRIFTRUN_RETURN_IF_ERROR(WriteArrays(*w, "/model", s.model));
     DRIFTRUN_RETURN_IF_ERROR(WriteArrays(*w, "/optim", s.optim));
     DRIFTRUN_RETURN_IF_ERROR(WritePreprocessor(*w, "/preprocess", s.pre));
-    for (auto [k, v] : std::vector<std::pair<const char*, double>>{{"step", s.step},
-                                                                   {"epoch", epoch1},
-                                                                   {"epoch_base", 1},
-                                                                   {"next_batch", s.next_batch},
-                                                                   {"world_size", s.world_size},
-                                                                   {"classes", s.classes},
-                                                                   {"in_dim", s.in_dim},
-                                                                   {"out_dim", s.out_dim},
-                                                                   {"epoch_loss_sum", s.epoch_loss_sum},
-                                                                   {"epoch_loss_steps", s.epoch_loss_steps},
-                                                                   {"samples_seen", s.samples_seen}}) {
+    for (auto [k, v] :
+         std::vector<std::pair<const char*, double>>{{"step", s.step},
+                                                     {"epoch", epoch1},
+                                                     {"epoch_base", 1},
+                                                     {"next_batch", s.next_batch},
+                                                     {"world_size", s.world_size},
+                                                     {"classes", s.classes},
+                                                     {"in_dim", s.in_dim},
+                                                     {"out_dim", s.out_dim},
+                                                     {"epoch_loss_sum", s.epoch_loss_sum},
+                                                     {"epoch_loss_steps", s.epoch_loss_steps},
+                                                     {"samples_seen", s.samples_seen},
+                                                     {"stream_chunk_rows", s.stream_chunk_rows},
+                                                     {"stream_window_chunks", s.stream_window_chunks}}) {
       DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/", k, v));
     }
     DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "config_hash", s.config_hash));
@@ -270,6 +273,9 @@ Result<CheckpointState> ParseCheckpoint(const H5Reader& r) {
   DRIFTRUN_ASSIGN_OR_RETURN(s.epoch_loss_steps, CountAttr(r, "epoch_loss_steps", true));
   DRIFTRUN_ASSIGN_OR_RETURN(s.epoch_loss_sum, RealAttr(r, "epoch_loss_sum"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.samples_seen, RealAttr(r, "samples_seen"));
+  // Written since streaming exists; older checkpoints held their data in memory.
+  DRIFTRUN_ASSIGN_OR_RETURN(s.stream_chunk_rows, CountAttr(r, "stream_chunk_rows", false));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.stream_window_chunks, CountAttr(r, "stream_window_chunks", false));
   DRIFTRUN_ASSIGN_OR_RETURN(s.config_hash, r.AttrString("/", "config_hash"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.task, r.AttrString("/", "task"));
   // Checkpoints written before model descriptions existed have none: they still

@@ -43,6 +43,10 @@ struct CheckpointState {
   double epoch_loss_sum = 0;  // train loss accumulated in the current epoch
   int64_t epoch_loss_steps = 0;
   double samples_seen = 0;
+  // The epoch order when the run streams its data (dataio/stream_order.h):
+  // 0 chunk rows = held in memory. A resume keeps it whatever data.memory_mb says.
+  int64_t stream_chunk_rows = 0;
+  int64_t stream_window_chunks = 0;
   std::string config_hash;
   // Which run wrote it (kept across resumes; manifest only): pruning removes
   // only this run's older checkpoints.

@@ -76,9 +76,32 @@ Result<at::Tensor> ApplyPreprocessor(const Preprocessor& pre, const at::Tensor& 
 Result<FitResult> FitPreprocessor(Communicator& comm, const at::Tensor& train_x,
                                   const std::vector<int64_t>& cls, const TabularSpec& spec,
                                   const TabularMeta& meta, const PreprocessOptions& opts) {
+  return FitPreprocessorChunked(
+      comm, [&](const ChunkVisitor& visit) { return visit(train_x); }, cls, spec, meta, opts);
+}
+
+namespace {
+
+// This rank's column moments over every piece, merged.
+Result<std::vector<kmath::Moments>> LocalMoments(const ChunkPass& pass, int64_t dim) {
+  std::vector<kmath::Moments> stats(static_cast<size_t>(dim));
+  Status st = pass([&](const at::Tensor& x) -> Status {
+    DRIFTRUN_ASSIGN_OR_RETURN(std::vector<kmath::Moments> part, ColumnStats(x));
+    for (size_t j = 0; j < stats.size() && j < part.size(); ++j) stats[j].Merge(part[j]);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return stats;
+}
+
+}  // namespace
+
+Result<FitResult> FitPreprocessorChunked(Communicator& comm, const ChunkPass& pass,
+                                         const std::vector<int64_t>& cls, const TabularSpec& spec,
+                                         const TabularMeta& meta, const PreprocessOptions& opts) {
   auto per_column = opts.PerColumn(meta.feature_names);
   if (!per_column.ok()) return per_column.status();
-  auto local = ColumnStats(train_x);
+  auto local = LocalMoments(pass, meta.dim);
   DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(comm, local.status()));
   std::vector<kmath::Moments> stats = local.take();
   DRIFTRUN_RETURN_IF_ERROR(AllReduceMoments(comm, &stats));
@@ -94,9 +117,13 @@ Result<FitResult> FitPreprocessor(Communicator& comm, const at::Tensor& train_x,
                                        [](const ColumnTransformOptions& c) { return c.impute == "median"; });
   if (need_median) {
     at::Tensor edges = FineEdges(stats);
-    auto counts = Histograms(train_x, edges);
-    DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(comm, counts.status()));
-    at::Tensor c = counts.take();
+    at::Tensor c;
+    Status counted = pass([&](const at::Tensor& x) -> Status {
+      DRIFTRUN_ASSIGN_OR_RETURN(at::Tensor part, Histograms(x, edges));
+      c = c.defined() ? c + part : part;
+      return Status::Ok();
+    });
+    DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(comm, counted));
     DRIFTRUN_RETURN_IF_ERROR(AllReduceCounts(comm, &c));
     auto q = QuantilesFromCounts(c, edges, {0.5});
     for (size_t j = 0; j < q.size(); ++j) median[j] = q[j][0];

@@ -12,6 +12,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -52,5 +53,15 @@ struct FitResult {
 Result<FitResult> FitPreprocessor(Communicator& comm, const at::Tensor& train_x,
                                   const std::vector<int64_t>& cls, const TabularSpec& spec,
                                   const TabularMeta& meta, const PreprocessOptions& opts);
+
+// The same over rows that come in pieces (a streamed shard): `pass` calls its
+// visitor with each piece of this rank's training rows (float32 [n_i, D]) and
+// may be called twice (the median needs a second pass). The statistics are
+// merged exactly (Chan), so the fit does not depend on how the rows are cut.
+using ChunkVisitor = std::function<Status(const at::Tensor& x)>;
+using ChunkPass = std::function<Status(const ChunkVisitor& visit)>;
+Result<FitResult> FitPreprocessorChunked(Communicator& comm, const ChunkPass& pass,
+                                         const std::vector<int64_t>& cls, const TabularSpec& spec,
+                                         const TabularMeta& meta, const PreprocessOptions& opts);
 
 }  // namespace driftrun

@@ -45,6 +45,8 @@ CheckpointState Snapshot(const Session& s, const LoopPosition& at, const std::st
   c.epoch_loss_sum = at.epoch_loss_sum;
   c.epoch_loss_steps = at.epoch_loss_steps;
   c.samples_seen = at.samples_seen;
+  c.stream_chunk_rows = s.stream.chunk_rows;
+  c.stream_window_chunks = s.stream.window_chunks;
   c.config_hash = config_hash;
   c.task = s.o.train.classification ? "classification" : "regression";
   c.model_spec = s.spec.ToJson();

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <functional>
+#include <memory>
 #include <thread>
 
 #include "comm/collectives.h"
@@ -13,18 +15,41 @@
 namespace driftrun {
 namespace {
 
+// This rank's rows of global batch b of the current epoch: features, labels
+// and their rows in the file.
+using BatchSource = std::function<Status(int64_t b, torch::Tensor* x, torch::Tensor* y, torch::Tensor* rows)>;
+
+// The batches of an epoch from the shard held in memory.
+BatchSource HeldBatches(Session& s, const std::vector<int64_t>& order, int64_t first_batch) {
+  auto lb = std::make_shared<LocalBatches>(
+      LocalBatchPositions(order, s.o.batch_size, first_batch, s.shard_begin, s.shard_end));
+  const torch::Tensor epoch_idx =
+      IndexTensor(lb->positions, 0, static_cast<int64_t>(lb->positions.size()), s.device);
+  return
+      [&s, lb, epoch_idx, first_batch](int64_t b, torch::Tensor* x, torch::Tensor* y, torch::Tensor* rows) {
+        const int64_t k = b - first_batch;
+        torch::Tensor idx = epoch_idx.narrow(0, lb->offsets[k], lb->offsets[k + 1] - lb->offsets[k]);
+        *x = s.shard_x.index_select(0, idx);
+        *y = s.shard_y.index_select(0, idx);
+        *rows = idx + s.shard_begin;
+        return Status::Ok();
+      };
+}
+
 // Forward, backward, all-reduce of gradients and the step's loss, optimizer
 // step. Returns the global batch's mean loss, whether any rank asked to stop,
 // and where the step's time went.
-Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const torch::Tensor& idx,
-                 LoopState* st, double* gloss, bool* stop, StepTimes* times) {
+Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const BatchSource& batch,
+                 int64_t b, LoopState* st, double* gloss, bool* stop, StepTimes* times) {
   const TrainOptions& o = s.o;
   const Clock& clock = *hooks.clock;
   const int64_t step = st->at.step;
   const double t0 = clock.Seconds();
-  torch::Tensor x = AsInput(s.shard_x.index_select(0, idx)), y = s.shard_y.index_select(0, idx);
+  torch::Tensor x, y, file_rows;
+  DRIFTRUN_RETURN_IF_ERROR(batch(b, &x, &y, &file_rows));
+  x = AsInput(x);
   // Dropout masks follow each sample's row in the file, not the rank.
-  if (o.dropout > 0) s.model->set_dropout_keys(DropoutKeys(idx + s.shard_begin, o.seed, step));
+  if (o.dropout > 0) s.model->set_dropout_keys(DropoutKeys(file_rows, o.seed, step));
   s.flat->ZeroGrad();
   torch::Tensor loss_sum = Loss(s, s.model->forward(x), y, at::Reduction::Sum);
   if (o.dropout > 0) s.model->set_dropout_keys(torch::Tensor());
@@ -139,11 +164,15 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
   s.model->train();
   while (at.epoch < plan.epochs && at.step < plan.total_steps && !st->stopped) {
     const double te = clock.Seconds();
-    std::vector<int64_t> order = EpochOrder(s.train_rows, o.seed, at.epoch, o.shuffle);
-    const LocalBatches lb =
-        LocalBatchPositions(order, o.batch_size, at.next_batch, s.shard_begin, s.shard_end);
-    const torch::Tensor epoch_idx =
-        IndexTensor(lb.positions, 0, static_cast<int64_t>(lb.positions.size()), s.device);
+    BatchSource batch;
+    if (s.streamer) {
+      s.streamer->StartEpoch(at.epoch);
+      batch = [&s](int64_t b, torch::Tensor* x, torch::Tensor* y, torch::Tensor* rows) {
+        return s.streamer->Batch(b, x, y, rows);
+      };
+    } else {
+      batch = HeldBatches(s, EpochOrder(s.train_rows, o.seed, at.epoch, o.shuffle), at.next_batch);
+    }
     int64_t steps_this_epoch = 0;
     StepTimes epoch_times;
     const int64_t first_batch = at.next_batch;
@@ -152,13 +181,11 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
       s.world->set_step(at.step);
       s.grad_comm->set_step(at.step);
       MaybeFireFault(s, hooks.fault, at.step);
-      const int64_t k = b - first_batch;
-      torch::Tensor idx = epoch_idx.narrow(0, lb.offsets[k], lb.offsets[k + 1] - lb.offsets[k]);
       double gloss = 0;
       bool stop = false;
       StepTimes times;
       const double ts = clock.Seconds();
-      DRIFTRUN_RETURN_IF_ERROR(TrainStep(s, plan, hooks, idx, st, &gloss, &stop, &times));
+      DRIFTRUN_RETURN_IF_ERROR(TrainStep(s, plan, hooks, batch, b, st, &gloss, &stop, &times));
       st->step_times.Add(times);
       epoch_times.Add(times);
       ++at.step;
@@ -199,11 +226,13 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
       // written after the epoch's metrics, below.
       if (b < plan.batches && CheckpointDue(o, plan, at.step)) {
         at.next_batch = b;
+        if (s.streamer) s.streamer->Quiesce();  // HDF5 from one thread at a time
         DRIFTRUN_RETURN_IF_ERROR(hooks.save(at));
       }
     }
     const double secs = clock.Seconds() - te;
     st->train_seconds += secs;
+    if (s.streamer) s.streamer->Quiesce();
     const bool epoch_complete = b == plan.batches;
     // Metrics at each epoch end and at the final (possibly partial) epoch.
     if (epoch_complete || at.step >= plan.total_steps) {

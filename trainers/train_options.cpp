@@ -28,6 +28,8 @@ void ReadDataAndModel(const Config& c, TrainOptions* o) {
   o->train.classification = c.Str("model.task") == "classification";
   o->val_path = c.Str("data.val");
   o->val_fraction = c.Float("data.val_fraction");
+  o->memory_mb = c.Float("data.memory_mb");
+  o->stream_chunk_rows = c.Int("data.stream_chunk_rows");
   o->model.task = c.Str("model.task");
   o->model.hidden = c.IntList("model.hidden");
   o->model.activation = c.Str("model.activation");
@@ -81,6 +83,9 @@ Status CheckDataAndModel(const Config& c, const TrainOptions& o) {
   if (o.train_paths.empty() || o.train.path.empty())
     return Bad(c, "data.train", "is empty; name the training HDF5 file (or a list of files)");
   if (o.val_fraction < 0 || o.val_fraction >= 1) return Bad(c, "data.val_fraction", "must be in [0, 1)");
+  if (!(o.memory_mb >= 0))
+    return Bad(c, "data.memory_mb", "must be >= 0 (0: a quarter of this machine's memory)");
+  if (o.stream_chunk_rows < 1) return Bad(c, "data.stream_chunk_rows", "must be >= 1");
   for (int64_t h : o.model.hidden) {
     if (h <= 0) return Bad(c, "model.hidden", "holds a width <= 0; every layer needs at least one unit");
   }

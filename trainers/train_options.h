@@ -22,6 +22,8 @@ struct TrainOptions {
   std::vector<std::string> train_paths;  // data.train: read as one table (dataio/tabular_set.h)
   std::string val_path;
   double val_fraction = 0.1;
+  double memory_mb = 0;              // data.memory_mb (0: a quarter of the machine's memory)
+  int64_t stream_chunk_rows = 4096;  // data.stream_chunk_rows
   PreprocessOptions preprocess;
   ModelOptions model;   // kind, hidden, activation, dropout, cnn and text sizes
   NgramOptions ngrams;  // model.kind = "text"

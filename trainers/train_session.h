@@ -17,6 +17,7 @@
 #include "comm/communicator.h"
 #include "common/config.h"
 #include "dataio/h5_io.h"
+#include "dataio/stream_order.h"
 #include "dataio/tabular_data.h"
 #include "dataio/tabular_set.h"
 #include "models/checkpoint.h"
@@ -25,6 +26,7 @@
 #include "trainers/grad_reducer.h"
 #include "trainers/optimizer.h"
 #include "trainers/preprocess.h"
+#include "trainers/shard_stream.h"
 #include "trainers/spec_model.h"
 #include "trainers/train_options.h"
 #include "trainers/trainer.h"
@@ -54,6 +56,12 @@ struct Session {
   std::unique_ptr<GradReducer> reducer;  // null with one rank
   torch::Tensor val_x, val_y;
   int64_t val_count = 0;  // global
+  // Streaming (data.memory_mb): the epoch order's chunks and windows (chunk_rows
+  // 0: the shard is held in memory), the window reader, and the budget.
+  StreamOrder stream;
+  double memory_mb = 0;
+  int64_t data_bytes = 0;                 // the whole training set, raw + preprocessed
+  std::unique_ptr<ShardStream> streamer;  // last: stops its reads before the files close
 };
 
 // ---- set-up (train_setup.cpp) --------------------------------------------------
@@ -66,9 +74,21 @@ Status OpenTrainingData(Session& s);
 // A non-null `device_comm` hands out the NCCL communicator instead (kept by
 // the caller across runs).
 Status SetupDevice(Session& s, int local_rank, const DeviceCommFactory& device_comm);
+// Collective. Whether ranks hold their shards or stream them: the checkpoint's
+// order on a resume, else streaming when the whole training set is larger
+// than data.memory_mb (the smallest budget of all ranks).
+Status PlanDataMode(Session& s, const CheckpointState* resume_from);
 // Collective. Reads this rank's contiguous shard of the training file (one
-// hyperslab) into s.shard.
+// hyperslab) into s.shard; when streaming, only its held-out rows (read in
+// pieces), the training rows being read window by window as they train.
 Status ReadShard(Session& s);
+// ---- streaming set-up (stream_setup.cpp) -----------------------------------------
+
+// When streaming: keeps this rank's held-out rows of the shard in s.shard.
+Status ReadShardStreaming(Session& s);
+// Collective, when streaming: the preprocessing fit over the shard read in pieces.
+Result<FitResult> FitStreaming(Session& s);
+
 // Collective. Takes the fitted preprocessing from `resume_from` (non-null) or
 // fits it on the training rows of all ranks; checks the class count.
 Status FitPreprocessing(Session& s, const CheckpointState* resume_from);

@@ -143,6 +143,8 @@ Status SetupDevice(Session& s, int local_rank, const DeviceCommFactory& device_c
 Status ReadShard(Session& s) {
   const TrainOptions& o = s.o;
   std::tie(s.shard_begin, s.shard_end) = ContiguousShare(s.meta.rows, s.world->rank(), s.world->size());
+  if (s.streamer)
+    return AgreeStatus(*s.world, ReadShardStreaming(s).WithContext("reading the held-out rows"));
   Status local = s.train_set->ReadRange(s.shard_begin, s.shard_end - s.shard_begin,
                                         o.train.classification ? o.classes : 0, &s.shard);
   return AgreeStatus(*s.world, local.WithContext("reading the training shard"));
@@ -153,7 +155,11 @@ Status ReadShard(Session& s) {
 // any training, not as a LibTorch error after an epoch.
 Status CheckHeldOutClasses(Session& s) {
   int64_t top = -1;
-  for (int64_t p : PositionsIn(s.val_rows, s.shard_begin, s.shard_end)) top = std::max(top, s.shard.cls[p]);
+  if (s.streamer) {  // s.shard holds the held-out rows only
+    for (int64_t c : s.shard.cls) top = std::max(top, c);
+  } else {
+    for (int64_t p : PositionsIn(s.val_rows, s.shard_begin, s.shard_end)) top = std::max(top, s.shard.cls[p]);
+  }
   DRIFTRUN_RETURN_IF_ERROR(s.world->AllReduce(&top, 1, DType::kInt64, ReduceOp::kMax));
   if (top < s.fit.classes) return Status::Ok();
   return Status::Data("class " + std::to_string(top) + " occurs only in the held-out rows of " +
@@ -163,13 +169,9 @@ Status CheckHeldOutClasses(Session& s) {
                       " or give data.val a file whose classes the training data covers");
 }
 
-Status FitPreprocessing(Session& s, const CheckpointState* resume_from) {
+// Collective. The fit over this rank's shard held in memory.
+Status FitHeld(Session& s) {
   const TrainOptions& o = s.o;
-  if (resume_from) {
-    s.fit.pre = resume_from->pre;
-    s.fit.classes = resume_from->classes;
-    return Status::Ok();
-  }
   const std::vector<int64_t> train_pos = PositionsIn(s.train_rows, s.shard_begin, s.shard_end);
   std::vector<int64_t> train_cls;
   if (o.train.classification) {
@@ -181,12 +183,27 @@ Status FitPreprocessing(Session& s, const CheckpointState* resume_from) {
     for (int64_t c : train_cls) top = std::max(top, c + 1);
     DRIFTRUN_RETURN_IF_ERROR(s.world->AllReduce(&top, 1, DType::kInt64, ReduceOp::kMax));
     s.fit.classes = top;
+    return Status::Ok();
+  }
+  DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor raw, RawFeatures(s, s.shard));
+  torch::Tensor fit_x =
+      raw.index_select(0, IndexTensor(train_pos, 0, static_cast<int64_t>(train_pos.size()), s.device));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.fit,
+                            FitPreprocessor(*s.world, fit_x, train_cls, o.train, s.meta, o.preprocess));
+  return Status::Ok();
+}
+
+Status FitPreprocessing(Session& s, const CheckpointState* resume_from) {
+  const TrainOptions& o = s.o;
+  if (resume_from) {
+    s.fit.pre = resume_from->pre;
+    s.fit.classes = resume_from->classes;
+    return Status::Ok();
+  }
+  if (s.streamer) {
+    DRIFTRUN_ASSIGN_OR_RETURN(s.fit, FitStreaming(s));
   } else {
-    DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor raw, RawFeatures(s, s.shard));
-    torch::Tensor fit_x =
-        raw.index_select(0, IndexTensor(train_pos, 0, static_cast<int64_t>(train_pos.size()), s.device));
-    DRIFTRUN_ASSIGN_OR_RETURN(s.fit,
-                              FitPreprocessor(*s.world, fit_x, train_cls, o.train, s.meta, o.preprocess));
+    DRIFTRUN_RETURN_IF_ERROR(FitHeld(s));
   }
   if (o.train.classification && o.classes > 0) s.fit.classes = o.classes;
   if (o.train.classification && s.fit.classes < 2) {
@@ -254,13 +271,17 @@ Status LoadTensors(Session& s) {
     auto [vb, ve] = ContiguousShare(s.val_count, rank, W);
     local = ReadTabularRange(*s.val_file, s.val_spec, s.meta, vb, ve - vb, s.fit.classes, &vrows);
     DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local.WithContext("reading validation rows")));
-  } else {
+  } else if (!s.streamer) {
     val_pos = PositionsIn(s.val_rows, s.shard_begin, s.shard_end);
   }
-  local = ToTensors(s, s.shard, &s.shard_x, &s.shard_y);
-  if (local.ok() && s.val_file) local = ToTensors(s, vrows, &s.val_x, &s.val_y);
+  if (s.streamer) {  // the training rows come window by window; s.shard holds the held-out ones
+    local = ToTensors(s, s.val_file ? vrows : s.shard, &s.val_x, &s.val_y);
+  } else {
+    local = ToTensors(s, s.shard, &s.shard_x, &s.shard_y);
+    if (local.ok() && s.val_file) local = ToTensors(s, vrows, &s.val_x, &s.val_y);
+  }
   DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local.WithContext("preprocessing")));
-  if (!s.val_file) {
+  if (!s.val_file && !s.streamer) {
     torch::Tensor idx = IndexTensor(val_pos, 0, static_cast<int64_t>(val_pos.size()), s.device);
     s.val_x = s.shard_x.index_select(0, idx);
     s.val_y = s.shard_y.index_select(0, idx);

@@ -127,6 +127,11 @@ void ReportStart(TrainReporter& rep, const Session& s, const TrainRequest& req, 
   const bool resuming = !ckpt_path.empty();
   const int W = s.world->size();
   nlohmann::json fields = {{"world_size", W},
+                           {"data",
+                            {{"mode", s.streamer ? "stream" : "memory"},
+                             {"memory_mb", s.memory_mb},
+                             {"bytes", s.data_bytes},
+                             {"window_rows", s.stream.window_rows()}}},
                            {"device", s.device.str()},
                            {"backend", s.grad_comm->name()},
                            {"checkpoint", ckpt_path},
@@ -167,6 +172,11 @@ nlohmann::json Summary(const Session& s, const TrainRequest& req, const LoopStat
                             : nlohmann::json()},
           {"step_ms", st.steps_run > 0 ? StepMsJson(StepMs(st.step_times, st.steps_run, st.train_seconds))
                                        : nlohmann::json()},
+          {"data",
+           {{"mode", s.streamer ? "stream" : "memory"},
+            {"memory_mb", s.memory_mb},
+            {"bytes", s.data_bytes},
+            {"window_rows", s.stream.window_rows()}}},
           {"device", s.device.str()},
           {"backend", s.grad_comm->name()},
           {"checkpoint", r.last_checkpoint},
@@ -293,7 +303,6 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   if (!ckpt_path.empty())
     DRIFTRUN_RETURN_IF_ERROR(CheckResumeConfig(world, cfg, req, run_dir, &config_changes));
   DRIFTRUN_RETURN_IF_ERROR(SetupDevice(s, req.local_rank, req.device_comm));
-  DRIFTRUN_RETURN_IF_ERROR(ReadShard(s));
   const bool resuming = !ckpt_path.empty();
   CheckpointState ck;
   TrainResult result;
@@ -316,6 +325,8 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   // trains with a fresh optimizer from step 0; a resume continues its own run.
   const bool warm = !resuming && !s.o.init_from.empty();
   if (warm) DRIFTRUN_RETURN_IF_ERROR(ReadWarmStart(s, &ck));
+  DRIFTRUN_RETURN_IF_ERROR(PlanDataMode(s, resuming ? &ck : nullptr));
+  DRIFTRUN_RETURN_IF_ERROR(ReadShard(s));
   DRIFTRUN_RETURN_IF_ERROR(FitPreprocessing(s, resuming || warm ? &ck : nullptr));
   DRIFTRUN_RETURN_IF_ERROR(CreateRunFolder(world, cfg, &claim, overwrite, resuming ? &ck : nullptr));
   DRIFTRUN_RETURN_IF_ERROR(BuildModel(s, resuming ? &ck : nullptr, ckpt_path));

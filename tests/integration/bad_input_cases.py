@@ -64,6 +64,8 @@ CONFIG = [
          train(_cfg('lr = "fast"\n'))),
     Case("config", "out of range (val_fraction 1.5)", "train --config c.toml", 2, ["data.val_fraction"],
          train(lambda i: i.cfg_for(i.good, "", data_extra="val_fraction = 1.5\n"))),
+    Case("config", "negative memory budget", "train --set data.memory_mb=-1", 2, ["data.memory_mb", ">= 0"],
+         train(_cfg(), "--set", "data.memory_mb=-1")),
     Case("config", "negative epochs", "train --set train.epochs=-3", 2, ["train.epochs"],
          train(_cfg(), "--set", "train.epochs=-3")),
     Case("config", "NaN number", "train --config c.toml", 2, ["train.lr"], train(_cfg("lr = nan\n"))),

@@ -1,7 +1,9 @@
 """Data-parallel equivalence: N = 2 and 3 ranks with global batch B end with the
 weights of 1 rank with batch B (1e-5 relative), dropout included (each mask
 follows its sample's row, not the rank), and every rank holds bit-identical
-weights after every step (dist.verify_every_steps = 1)."""
+weights after every step (dist.verify_every_steps = 1). Each run twice: with the
+shards held in memory and streamed (data.memory_mb below the data's size,
+windows of 128 rows that batches straddle)."""
 import pytest
 
 from harness import final_weights, max_rel_diff, must_msg, read_jsonl, summary
@@ -31,6 +33,8 @@ every_steps = 1000
 """
 
 LABELS = ("regression", "classification", "dropout")
+MODES = ("memory", "stream")
+STREAM = ["--set", "data.memory_mb=0.05", "--set", "data.stream_chunk_rows=128"]
 
 
 @pytest.fixture(scope="module")
@@ -54,27 +58,29 @@ def trained(module_workspace, configs):
     """trained(label, n) -> (process, run dir): each training run happens once."""
     ws = module_workspace
 
-    def get(label, n):
+    def get(label, n, mode="memory"):
         def train():
-            d = ws.path(f"run-{label}-{n}")
-            p = ws.run(["train", "--config", configs[label], "--run-dir", d, "--quiet"],
-                       ranks=None if n == 1 else n)
+            d = ws.path(f"run-{label}-{n}-{mode}")
+            p = ws.run(["train", "--config", configs[label], "--run-dir", d, "--quiet"] +
+                       (STREAM if mode == "stream" else []), ranks=None if n == 1 else n)
             return p, d
-        return ws.once(("train", label, n), train)
+        return ws.once(("train", label, n, mode), train)
     return get
 
 
-def ok_run(trained, label, n):
-    p, d = trained(label, n)
-    assert p.returncode == 0, must_msg(p, f"{label}: training on {n} rank(s) exits 0")
+def ok_run(trained, label, n, mode="memory"):
+    p, d = trained(label, n, mode)
+    assert p.returncode == 0, must_msg(p, f"{label}: training on {n} rank(s), {mode}, exits 0")
     return d
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("n", (1, 2, 3))
 @pytest.mark.parametrize("label", LABELS)
-def test_training_run(trained, label, n):
-    d = ok_run(trained, label, n)
+def test_training_run(trained, label, n, mode):
+    d = ok_run(trained, label, n, mode)
     s = summary(d)
+    assert s["data"]["mode"] == mode, f"{label}: the run's data mode is {mode}: {s['data']}"
     assert s["world_size"] == n, f"{label}: summary world_size = {n} (got {s['world_size']})"
     if n > 1:
         assert s["replica_checks"] == s["steps"] and s["steps"] > 0, \
@@ -86,12 +92,22 @@ def test_training_run(trained, label, n):
         f"{label}: metrics.jsonl has one complete row per epoch: {metrics}"
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("n", (2, 3))
 @pytest.mark.parametrize("label", LABELS)
-def test_ranks_end_with_one_rank_weights(trained, label, n):
-    one, many = ok_run(trained, label, 1), ok_run(trained, label, n)
+def test_ranks_end_with_one_rank_weights(trained, label, n, mode):
+    one, many = ok_run(trained, label, 1, mode), ok_run(trained, label, n, mode)
     diff = max_rel_diff(final_weights(one), final_weights(many))
-    assert diff < 1e-5, f"{label}: {n} ranks end with the 1-rank weights (rel diff {diff:.2e})"
+    assert diff < 1e-5, f"{label}, {mode}: {n} ranks end with the 1-rank weights (rel diff {diff:.2e})"
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_streaming_trains_another_order_to_the_same_quality(trained, label):
+    """Streaming changes the order (chunks and a shuffle window), so weights
+    differ from the held run's; the validation loss must not get worse."""
+    held, streamed = summary(ok_run(trained, label, 1)), summary(ok_run(trained, label, 1, "stream"))
+    assert streamed["val_loss"] < 1.25 * held["val_loss"], \
+        f"{label}: streamed val_loss {streamed['val_loss']:.4f} vs held {held['val_loss']:.4f}"
 
 
 def test_small_buckets_same_weights(module_workspace, configs, trained):

@@ -404,6 +404,33 @@ def test_new_kinds_data_parallel(models, kind):
     assert diff < 1e-4, f"{kind}: 2 ranks end with the 1-rank weights (rel diff {diff:.2e})"
 
 
+def test_cnn_streams_images_data_parallel(models):
+    """Images larger than data.memory_mb stream; 2 ranks still end with the 1-rank weights."""
+    ws = models.ws
+    _, digits = models.digits()
+    cfg = ws.write_config("dp-cnn-stream.toml", DP_CONFIGS["cnn"].format(digits=digits, tickets=""))
+    runs = {}
+    for n in (1, 2):
+        runs[n] = ws.path("runs", f"dp-cnn-stream-{n}")
+        p = ws.run(["train", "--config", cfg, "--run-dir", runs[n], "--quiet", "--noprogress", "--set",
+                    "data.memory_mb=0.1", "--set", "data.stream_chunk_rows=64"], ranks=n)
+        assert p.returncode == 0, must_msg(p, f"cnn, streamed: train on {n} rank(s)")
+        assert summary(runs[n])["data"]["mode"] == "stream", summary(runs[n])["data"]
+    diff = max_rel_diff(final_weights(runs[1]), final_weights(runs[2]))
+    assert diff < 1e-4, f"cnn, streamed: 2 ranks end with the 1-rank weights (rel diff {diff:.2e})"
+
+
+def test_text_larger_than_the_budget_is_refused(models):
+    ws = models.ws
+    _, tickets = models.tickets()
+    cfg = ws.write_config("text-stream.toml", DP_CONFIGS["text"].format(digits="", tickets=tickets))
+    d = ws.path("runs", "text-stream")
+    p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet", "--set", "data.memory_mb=0.001"])
+    assert p.returncode == 2 and "data.memory_mb" in p.stderr and "text" in p.stderr, \
+        must_msg(p, "text data larger than data.memory_mb is refused (exit 2) naming the key")
+    assert not os.path.exists(os.path.join(d, "checkpoints")), "nothing trained"
+
+
 # ---- bad input to predict ---------------------------------------------------------
 
 def test_predict_without_the_models_dataset(models):

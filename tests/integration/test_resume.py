@@ -2,7 +2,9 @@
 the weights of an uninterrupted run (CPU, same seed, dropout on); resuming on
 another number of ranks works and converges; a corrupt newest checkpoint is
 skipped with a warning; real signals (SIGTERM to a rank, SIGUSR1 to mpirun) stop
-every rank cleanly with a resumable checkpoint."""
+every rank cleanly with a resumable checkpoint. The exactness tests run twice:
+with the shards held in memory and streamed (data.memory_mb below the data's
+size, small chunks: windows of 128 rows, batches straddling them)."""
 import glob
 import os
 import signal
@@ -33,6 +35,8 @@ every_steps = 10
 keep = 3
 """
 # 2160 train rows / 48 = 45 steps per epoch, 135 in all; stop at 61 = mid epoch 2.
+STREAM = ["--set", "data.memory_mb=0.05", "--set", "data.stream_chunk_rows=128"]
+MODES = ("memory", "stream")
 
 
 class Runs:
@@ -41,33 +45,37 @@ class Runs:
         ws.make_data(ws.path("data"), "--rows", "2400", "--features", "8")
         self.cfg = ws.write_config("resume.toml", CONFIG.format(train=ws.path("data/train.h5")))
 
-    def train(self, run_dir, ranks, *extra, env=None):
-        return self.ws.run(["train", "--config", self.cfg, "--run-dir", run_dir, "--quiet"] + list(extra),
+    def train(self, run_dir, ranks, *extra, env=None, mode="memory"):
+        extra = list(extra) + (STREAM if mode == "stream" else [])
+        return self.ws.run(["train", "--config", self.cfg, "--run-dir", run_dir, "--quiet"] + extra,
                            ranks=ranks, env=env)
 
-    def full(self, ranks):
+    def full(self, ranks, mode="memory"):
         """The uninterrupted run on `ranks` ranks: (process, run dir), run once."""
         def run():
-            d = self.ws.path(f"full-{ranks}")
-            return self.train(d, ranks if ranks > 1 else None), d
-        return self.ws.once(("full", ranks), run)
+            d = self.ws.path(f"full-{ranks}-{mode}")
+            return self.train(d, ranks if ranks > 1 else None, mode=mode), d
+        return self.ws.once(("full", ranks, mode), run)
 
-    def cut(self, ranks):
+    def cut(self, ranks, mode="memory"):
         """The run stopped by SIGTERM at step 61: (process, run dir, its stop events,
         whether it left a summary), read before it is resumed."""
         def run():
-            d = self.ws.path(f"cut-{ranks}")
-            p = self.train(d, ranks if ranks > 1 else None, env={"DRIFTRUN_FAULT_SIGNAL_AT_STEP": "61"})
+            d = self.ws.path(f"cut-{ranks}-{mode}")
+            p = self.train(d, ranks if ranks > 1 else None, env={"DRIFTRUN_FAULT_SIGNAL_AT_STEP": "61"},
+                           mode=mode)
             events = read_jsonl(f"{d}/events.jsonl") if os.path.exists(f"{d}/events.jsonl") else None
             return p, d, events, os.path.exists(f"{d}/summary.json")
-        return self.ws.once(("cut", ranks), run)
+        return self.ws.once(("cut", ranks, mode), run)
 
-    def resumed(self, ranks):
-        """The stopped run resumed with --resume auto: (process, run dir)."""
+    def resumed(self, ranks, mode="memory"):
+        """The stopped run resumed with --resume auto: (process, run dir). A
+        streamed run resumes without the streaming flags: its checkpoint keeps
+        the order."""
         def run():
-            _, d, _, _ = self.cut(ranks)
+            _, d, _, _ = self.cut(ranks, mode)
             return self.train(d, ranks if ranks > 1 else None, "--resume", "auto"), d
-        return self.ws.once(("resumed", ranks), run)
+        return self.ws.once(("resumed", ranks, mode), run)
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +87,14 @@ def exactly_equal(a, b):
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("ranks", (1, 2))
-def test_uninterrupted_run(runs, ranks):
-    p, _ = runs.full(ranks)
-    assert p.returncode == 0, must_msg(p, f"{ranks} rank(s): uninterrupted run")
+def test_uninterrupted_run(runs, ranks, mode):
+    p, d = runs.full(ranks, mode)
+    assert p.returncode == 0, must_msg(p, f"{ranks} rank(s), {mode}: uninterrupted run")
+    data = summary(d)["data"]
+    assert data["mode"] == mode, f"{ranks} rank(s): the run {'streamed' if mode == 'stream' else 'held'} " \
+        f"its data: {data}"
 
 
 @pytest.mark.parametrize("ranks", (1, 2))
@@ -100,28 +112,31 @@ def test_sigterm_stops_at_step_boundary(runs, ranks):
     assert not has_summary, f"{ranks} rank(s): no summary for a stopped run"
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("ranks", (1, 2))
-def test_resume_is_exact(runs, ranks):
-    p, cut = runs.resumed(ranks)
-    assert p.returncode == 0, must_msg(p, f"{ranks} rank(s): resumed run exits 0")
+def test_resume_is_exact(runs, ranks, mode):
+    p, cut = runs.resumed(ranks, mode)
+    assert p.returncode == 0, must_msg(p, f"{ranks} rank(s), {mode}: resumed run exits 0")
     resumed = [e for e in read_jsonl(f"{cut}/events.jsonl") if e["event"] == "resume"]
     assert len(resumed) == 1 and resumed[0]["step"] == 62, f"{ranks} rank(s): resumed from step 62: {resumed}"
-    _, full = runs.full(ranks)
+    assert summary(cut)["data"]["mode"] == mode, f"{mode}: the resume kept the checkpoint's data order"
+    _, full = runs.full(ranks, mode)
     a, b = checkpoint_arrays(summary(full)["checkpoint"]), checkpoint_arrays(summary(cut)["checkpoint"])
     assert exactly_equal(a, b), \
-        f"{ranks} rank(s): resumed weights and optimizer state equal the uninterrupted run's bit for bit"
+        f"{ranks} rank(s), {mode}: resumed weights and optimizer state equal the uninterrupted run's bit for bit"
     la = [m["train_loss"] for m in read_jsonl(f"{full}/metrics.jsonl")]
     lb = [m["train_loss"] for m in read_jsonl(f"{cut}/metrics.jsonl")]
     assert la == lb, f"{ranks} rank(s): per-epoch train losses identical: {la} vs {lb}"
 
 
-def test_stop_on_2_ranks_resume_on_3(runs):
-    elastic = runs.ws.path("elastic")
-    p = runs.train(elastic, 2, env={"DRIFTRUN_FAULT_SIGNAL_AT_STEP": "30"})
+@pytest.mark.parametrize("mode", MODES)
+def test_stop_on_2_ranks_resume_on_3(runs, mode):
+    elastic = runs.ws.path(f"elastic-{mode}")
+    p = runs.train(elastic, 2, env={"DRIFTRUN_FAULT_SIGNAL_AT_STEP": "30"}, mode=mode)
     assert p.returncode == 0, must_msg(p, "stop on 2 ranks")
     p = runs.train(elastic, 3, "--resume", "auto")
     assert p.returncode == 0, must_msg(p, "resume the 2-rank run on 3 ranks")
-    _, full2 = runs.full(2)
+    _, full2 = runs.full(2, mode)
     s, ref = summary(elastic), summary(full2)
     assert s["world_size"] == 3 and s["steps"] == ref["steps"], \
         f"3-rank resume finishes all steps (world_size {s['world_size']}, steps {s['steps']} vs {ref['steps']})"

@@ -81,7 +81,9 @@ TEST_P(GradReducerTest, GradientsAreSummedAcrossRanksForAnyBucketSize) {
     }
   }
   // With small buckets, all but the last are launched from hooks during backward.
-  if (buckets[0] > 1) EXPECT_GE(launched[0], buckets[0] - 1);
+  if (buckets[0] > 1) {
+    EXPECT_GE(launched[0], buckets[0] - 1);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(WorldsAndBuckets, GradReducerTest,

@@ -1,0 +1,145 @@
+#include "trainers/shard_stream.h"
+
+#include <algorithm>
+
+#include "trainers/train_session.h"
+
+namespace driftrun {
+
+ShardStream::ShardStream(Session& s) : s_(s) {}
+
+ShardStream::~ShardStream() { Quiesce(); }
+
+void ShardStream::StartEpoch(int64_t epoch) {
+  Quiesce();
+  cur_ = Window();
+  next_ = Window();
+  ew_ = std::make_unique<EpochWindows>(static_cast<int64_t>(s_.train_rows.size()), s_.stream, s_.o.seed, epoch,
+                                       s_.o.shuffle);
+}
+
+void ShardStream::Quiesce() {
+  if (pending_w_ < 0) return;
+  next_ = pending_.get();
+  pending_w_ = -1;
+}
+
+int64_t ShardStream::held_rows() const {
+  return (cur_.x.defined() ? cur_.x.size(0) : 0) + (next_.x.defined() ? next_.x.size(0) : 0);
+}
+
+void ShardStream::Prefetch(int64_t w) {
+  Quiesce();
+  pending_w_ = w;
+  pending_ = std::async(std::launch::async, [this, w] { return Load(w); });
+}
+
+ShardStream::Window ShardStream::Load(int64_t w) const {
+  Window out;
+  out.w = w;
+  const std::vector<int64_t>& train = s_.train_rows;
+  const int64_t n = static_cast<int64_t>(train.size()), C = s_.stream.chunk_rows;
+  std::vector<int64_t> chunks = ew_->Chunks(w);
+  std::sort(chunks.begin(), chunks.end());  // ascending file rows
+  TabularRows rows;
+  std::vector<int64_t> file_rows;
+  const int64_t dim = s_.meta.dim, ldim = s_.meta.label_dim;
+  for (int64_t c : chunks) {
+    const int64_t first = c * C, last = std::min(n, first + C);
+    const int64_t lo = std::max(train[first], s_.shard_begin), hi = std::min(train[last - 1] + 1, s_.shard_end);
+    if (lo >= hi) continue;
+    TabularRows part;
+    out.status = s_.train_set->ReadRange(lo, hi - lo, s_.o.train.classification ? s_.o.classes : 0, &part);
+    if (!out.status.ok()) return out;
+    for (int64_t i = first; i < last; ++i) {
+      const int64_t r = train[i];
+      if (r < lo || r >= hi) continue;
+      const int64_t k = r - lo;
+      file_rows.push_back(r);
+      rows.x.insert(rows.x.end(), part.x.begin() + k * dim, part.x.begin() + (k + 1) * dim);
+      if (s_.o.train.classification) {
+        rows.cls.push_back(part.cls[k]);
+      } else {
+        rows.y.insert(rows.y.end(), part.y.begin() + k * ldim, part.y.begin() + (k + 1) * ldim);
+      }
+    }
+  }
+  rows.rows = static_cast<int64_t>(file_rows.size());
+  torch::Tensor raw = torch::from_blob(rows.x.data(), {rows.rows, dim}, torch::kFloat);
+  auto x = ApplyPreprocessor(s_.fit.pre, raw);
+  if (!x.ok()) {
+    out.status = x.status();
+    return out;
+  }
+  out.x = x.take();
+  out.y = s_.o.train.classification ? torch::from_blob(rows.cls.data(), {rows.rows}, torch::kLong).clone()
+                                    : torch::from_blob(rows.y.data(), {rows.rows, ldim}, torch::kFloat).clone();
+  out.rows = torch::from_blob(file_rows.data(), {rows.rows}, torch::kLong).clone();
+  // Where each position of the window's order is in x (file rows are sorted).
+  const std::vector<int64_t> order = ew_->Order(w);
+  out.local.resize(order.size(), -1);
+  for (size_t k = 0; k < order.size(); ++k) {
+    const int64_t r = train[order[k]];
+    if (r < s_.shard_begin || r >= s_.shard_end) continue;
+    out.local[k] = static_cast<int32_t>(std::lower_bound(file_rows.begin(), file_rows.end(), r) - file_rows.begin());
+  }
+  return out;
+}
+
+Status ShardStream::Ensure(int64_t w) {
+  if (cur_.w != w) {
+    if (next_.w == w) {
+      cur_ = std::move(next_);
+      next_ = Window();
+    } else if (pending_w_ == w) {
+      cur_ = pending_.get();
+      pending_w_ = -1;
+    } else {
+      Quiesce();
+      cur_ = Load(w);
+    }
+    DRIFTRUN_RETURN_IF_ERROR(cur_.status.WithContext("reading the training data"));
+    if (s_.device != torch::kCPU) {
+      cur_.x = cur_.x.to(s_.device);
+      cur_.y = cur_.y.to(s_.device);
+    }
+  }
+  if (w + 1 < ew_->windows() && next_.w != w + 1 && pending_w_ != w + 1) Prefetch(w + 1);
+  return Status::Ok();
+}
+
+Status ShardStream::Batch(int64_t b, torch::Tensor* x, torch::Tensor* y, torch::Tensor* file_rows) {
+  const int64_t B = s_.o.batch_size, p0 = b * B, p1 = p0 + B;
+  const int64_t w0 = ew_->WindowOf(p0), w1 = ew_->WindowOf(p1 - 1);
+  DRIFTRUN_RETURN_IF_ERROR(Ensure(w0));
+  if (w1 != w0) {  // the batch straddles into the next window (windows hold at least one batch)
+    Quiesce();
+    if (next_.w != w1) next_ = Load(w1);
+    DRIFTRUN_RETURN_IF_ERROR(next_.status.WithContext("reading the training data"));
+    if (s_.device != torch::kCPU && next_.x.device() != s_.device) {
+      next_.x = next_.x.to(s_.device);
+      next_.y = next_.y.to(s_.device);
+    }
+  }
+  std::vector<torch::Tensor> xs, ys, rs;
+  for (const Window* win : {&cur_, w1 != w0 ? &next_ : nullptr}) {
+    if (!win) continue;
+    const int64_t begin = ew_->begin(win->w), end = ew_->begin(win->w + 1);
+    std::vector<int64_t> idx;
+    for (int64_t p = std::max(p0, begin); p < std::min(p1, end); ++p) {
+      const int32_t k = win->local[p - begin];
+      if (k >= 0) idx.push_back(k);
+    }
+    torch::Tensor i = torch::from_blob(idx.data(), {static_cast<int64_t>(idx.size())}, torch::kLong).clone();
+    rs.push_back(win->rows.index_select(0, i));
+    i = i.to(s_.device);
+    xs.push_back(win->x.index_select(0, i));
+    ys.push_back(win->y.index_select(0, i));
+  }
+  *x = xs.size() == 1 ? xs[0] : torch::cat(xs);
+  *y = ys.size() == 1 ? ys[0] : torch::cat(ys);
+  *file_rows = (rs.size() == 1 ? rs[0] : torch::cat(rs)).to(s_.device);
+  return Status::Ok();
+}
+
+}  // namespace driftrun

@@ -1,0 +1,65 @@
+// ShardStream: a rank's shard of the training data, streamed window by window
+// (data.memory_mb; the order is dataio/stream_order.h) instead of held whole.
+//
+// For each epoch the rank holds the window it trains on and the next one,
+// which a read-ahead thread reads from HDF5 and preprocesses (on the CPU)
+// while the current one trains. A window is read one chunk at a time (one
+// hyperslab per chunk's rows in this shard); only this rank's training rows of
+// it are kept. Batch(b) hands the rank's rows of global batch b in epoch
+// order, the rows of a batch that straddles two windows included.
+//
+// HDF5 is not used from two threads: call Quiesce() before anything else on
+// this rank reads or writes HDF5 (checkpoints, evaluation). Internal to
+// trainers/ (LibTorch). Not thread-safe otherwise.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <future>
+#include <memory>
+#include <vector>
+
+#include "common/status.h"
+#include "dataio/stream_order.h"
+
+namespace driftrun {
+
+struct Session;
+
+class ShardStream {
+ public:
+  explicit ShardStream(Session& s);
+  ~ShardStream();
+  ShardStream(const ShardStream&) = delete;
+  ShardStream& operator=(const ShardStream&) = delete;
+
+  // The order of `epoch`; the first window needed is read when a batch asks.
+  void StartEpoch(int64_t epoch);
+  // This rank's rows of global batch b (features and labels on the device, and
+  // their rows in the file, for dropout keys).
+  Status Batch(int64_t b, torch::Tensor* x, torch::Tensor* y, torch::Tensor* file_rows);
+  // Waits for a read in flight (its result is kept).
+  void Quiesce();
+  // Rows this rank holds now (for tests and the run summary).
+  int64_t held_rows() const;
+
+  struct Window {
+    int64_t w = -1;
+    Status status;
+    torch::Tensor x, y, rows;            // this rank's rows of the window, in file-row order
+    std::vector<int32_t> local;          // per epoch position in the window: index into x, or -1
+  };
+
+ private:
+  Window Load(int64_t w) const;  // runs on the read-ahead thread
+  Status Ensure(int64_t w);      // cur_ holds window w (and the read of w + 1 started)
+  void Prefetch(int64_t w);
+
+  Session& s_;
+  std::unique_ptr<EpochWindows> ew_;
+  Window cur_, next_;
+  std::future<Window> pending_;
+  int64_t pending_w_ = -1;
+};
+
+}  // namespace driftrun
