@@ -27,6 +27,7 @@ struct StreamOrder {
 class EpochWindows {
  public:
   EpochWindows(int64_t train_rows, StreamOrder so, uint64_t seed, int64_t epoch, bool shuffle);
+  int64_t epoch() const { return epoch_; }
   int64_t windows() const { return static_cast<int64_t>(begin_.size()) - 1; }
   // Epoch positions [begin(w), begin(w + 1)) belong to window w.
   int64_t begin(int64_t w) const { return begin_[w]; }

@@ -8,45 +8,55 @@ namespace driftrun {
 
 ShardStream::ShardStream(Session& s) : s_(s) {}
 
-ShardStream::~ShardStream() { Quiesce(); }
+ShardStream::~ShardStream() {
+  Quiesce();
+}
 
 void ShardStream::StartEpoch(int64_t epoch) {
-  Quiesce();
+  // The read of this epoch's first window may be under way already.
+  if (next_ew_ && next_ew_->epoch() == epoch) {
+    ew_ = next_ew_;
+  } else {
+    ew_ = std::make_shared<EpochWindows>(static_cast<int64_t>(s_.train_rows.size()), s_.stream, s_.o.seed,
+                                         epoch, s_.o.shuffle);
+  }
+  next_ew_ = nullptr;
   cur_ = Window();
-  next_ = Window();
-  ew_ = std::make_unique<EpochWindows>(static_cast<int64_t>(s_.train_rows.size()), s_.stream, s_.o.seed, epoch,
-                                       s_.o.shuffle);
 }
 
 void ShardStream::Quiesce() {
-  if (pending_w_ < 0) return;
+  if (!reading_) return;
   next_ = pending_.get();
-  pending_w_ = -1;
+  reading_ = false;
 }
 
 int64_t ShardStream::held_rows() const {
   return (cur_.x.defined() ? cur_.x.size(0) : 0) + (next_.x.defined() ? next_.x.size(0) : 0);
 }
 
-void ShardStream::Prefetch(int64_t w) {
+void ShardStream::Prefetch(const Order& ew, int64_t w) {
   Quiesce();
+  reading_ = true;
+  pending_epoch_ = ew->epoch();
   pending_w_ = w;
-  pending_ = std::async(std::launch::async, [this, w] { return Load(w); });
+  pending_ = std::async(std::launch::async, [this, ew, w] { return Load(ew, w); });
 }
 
-ShardStream::Window ShardStream::Load(int64_t w) const {
+ShardStream::Window ShardStream::Load(const Order& ew, int64_t w) const {
   Window out;
+  out.epoch = ew->epoch();
   out.w = w;
   const std::vector<int64_t>& train = s_.train_rows;
   const int64_t n = static_cast<int64_t>(train.size()), C = s_.stream.chunk_rows;
-  std::vector<int64_t> chunks = ew_->Chunks(w);
+  std::vector<int64_t> chunks = ew->Chunks(w);
   std::sort(chunks.begin(), chunks.end());  // ascending file rows
   TabularRows rows;
   std::vector<int64_t> file_rows;
   const int64_t dim = s_.meta.dim, ldim = s_.meta.label_dim;
   for (int64_t c : chunks) {
     const int64_t first = c * C, last = std::min(n, first + C);
-    const int64_t lo = std::max(train[first], s_.shard_begin), hi = std::min(train[last - 1] + 1, s_.shard_end);
+    const int64_t lo = std::max(train[first], s_.shard_begin),
+                  hi = std::min(train[last - 1] + 1, s_.shard_end);
     if (lo >= hi) continue;
     TabularRows part;
     out.status = s_.train_set->ReadRange(lo, hi - lo, s_.o.train.classification ? s_.o.classes : 0, &part);
@@ -72,31 +82,31 @@ ShardStream::Window ShardStream::Load(int64_t w) const {
     return out;
   }
   out.x = x.take();
-  out.y = s_.o.train.classification ? torch::from_blob(rows.cls.data(), {rows.rows}, torch::kLong).clone()
-                                    : torch::from_blob(rows.y.data(), {rows.rows, ldim}, torch::kFloat).clone();
+  out.y = s_.o.train.classification
+              ? torch::from_blob(rows.cls.data(), {rows.rows}, torch::kLong).clone()
+              : torch::from_blob(rows.y.data(), {rows.rows, ldim}, torch::kFloat).clone();
   out.rows = torch::from_blob(file_rows.data(), {rows.rows}, torch::kLong).clone();
   // Where each position of the window's order is in x (file rows are sorted).
-  const std::vector<int64_t> order = ew_->Order(w);
+  const std::vector<int64_t> order = ew->Order(w);
   out.local.resize(order.size(), -1);
   for (size_t k = 0; k < order.size(); ++k) {
     const int64_t r = train[order[k]];
     if (r < s_.shard_begin || r >= s_.shard_end) continue;
-    out.local[k] = static_cast<int32_t>(std::lower_bound(file_rows.begin(), file_rows.end(), r) - file_rows.begin());
+    out.local[k] =
+        static_cast<int32_t>(std::lower_bound(file_rows.begin(), file_rows.end(), r) - file_rows.begin());
   }
   return out;
 }
 
 Status ShardStream::Ensure(int64_t w) {
-  if (cur_.w != w) {
-    if (next_.w == w) {
+  if (!Holds(cur_, w)) {
+    if (reading_ && pending_epoch_ == ew_->epoch() && pending_w_ == w) Quiesce();
+    if (Holds(next_, w)) {
       cur_ = std::move(next_);
       next_ = Window();
-    } else if (pending_w_ == w) {
-      cur_ = pending_.get();
-      pending_w_ = -1;
     } else {
       Quiesce();
-      cur_ = Load(w);
+      cur_ = Load(ew_, w);
     }
     DRIFTRUN_RETURN_IF_ERROR(cur_.status.WithContext("reading the training data"));
     if (s_.device != torch::kCPU) {
@@ -104,7 +114,20 @@ Status ShardStream::Ensure(int64_t w) {
       cur_.y = cur_.y.to(s_.device);
     }
   }
-  if (w + 1 < ew_->windows() && next_.w != w + 1 && pending_w_ != w + 1) Prefetch(w + 1);
+  // Read ahead: the next window, or the next epoch's first.
+  Order ahead = ew_;
+  int64_t aw = w + 1;
+  if (aw == ew_->windows()) {
+    if (!next_ew_) {
+      next_ew_ = std::make_shared<EpochWindows>(static_cast<int64_t>(s_.train_rows.size()), s_.stream,
+                                                s_.o.seed, ew_->epoch() + 1, s_.o.shuffle);
+    }
+    ahead = next_ew_;
+    aw = 0;
+  }
+  const bool have = next_.epoch == ahead->epoch() && next_.w == aw;
+  const bool asked = reading_ && pending_epoch_ == ahead->epoch() && pending_w_ == aw;
+  if (!have && !asked) Prefetch(ahead, aw);
   return Status::Ok();
 }
 
@@ -114,7 +137,7 @@ Status ShardStream::Batch(int64_t b, torch::Tensor* x, torch::Tensor* y, torch::
   DRIFTRUN_RETURN_IF_ERROR(Ensure(w0));
   if (w1 != w0) {  // the batch straddles into the next window (windows hold at least one batch)
     Quiesce();
-    if (next_.w != w1) next_ = Load(w1);
+    if (!Holds(next_, w1)) next_ = Load(ew_, w1);
     DRIFTRUN_RETURN_IF_ERROR(next_.status.WithContext("reading the training data"));
     if (s_.device != torch::kCPU && next_.x.device() != s_.device) {
       next_.x = next_.x.to(s_.device);

@@ -3,7 +3,8 @@
 //
 // For each epoch the rank holds the window it trains on and the next one,
 // which a read-ahead thread reads from HDF5 and preprocesses (on the CPU)
-// while the current one trains. A window is read one chunk at a time (one
+// while the current one trains (during an epoch's last window, the next
+// epoch's first). A window is read one chunk at a time (one
 // hyperslab per chunk's rows in this shard); only this rank's training rows of
 // it are kept. Batch(b) hands the rank's rows of global batch b in epoch
 // order, the rows of a batch that straddles two windows included.
@@ -44,22 +45,26 @@ class ShardStream {
   int64_t held_rows() const;
 
   struct Window {
+    int64_t epoch = -1;
     int64_t w = -1;
     Status status;
-    torch::Tensor x, y, rows;            // this rank's rows of the window, in file-row order
-    std::vector<int32_t> local;          // per epoch position in the window: index into x, or -1
+    torch::Tensor x, y, rows;    // this rank's rows of the window, in file-row order
+    std::vector<int32_t> local;  // per epoch position in the window: index into x, or -1
   };
 
  private:
-  Window Load(int64_t w) const;  // runs on the read-ahead thread
-  Status Ensure(int64_t w);      // cur_ holds window w (and the read of w + 1 started)
-  void Prefetch(int64_t w);
+  using Order = std::shared_ptr<const EpochWindows>;
+  Window Load(const Order& ew, int64_t w) const;  // runs on the read-ahead thread
+  Status Ensure(int64_t w);  // cur_ holds window w (and the read of the one after started)
+  void Prefetch(const Order& ew, int64_t w);
+  bool Holds(const Window& win, int64_t w) const { return win.epoch == ew_->epoch() && win.w == w; }
 
   Session& s_;
-  std::unique_ptr<EpochWindows> ew_;
+  Order ew_, next_ew_;
   Window cur_, next_;
   std::future<Window> pending_;
-  int64_t pending_w_ = -1;
+  bool reading_ = false;
+  int64_t pending_epoch_ = -1, pending_w_ = -1;
 };
 
 }  // namespace driftrun

@@ -226,13 +226,11 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
       // written after the epoch's metrics, below.
       if (b < plan.batches && CheckpointDue(o, plan, at.step)) {
         at.next_batch = b;
-        if (s.streamer) s.streamer->Quiesce();  // HDF5 from one thread at a time
         DRIFTRUN_RETURN_IF_ERROR(hooks.save(at));
       }
     }
     const double secs = clock.Seconds() - te;
     st->train_seconds += secs;
-    if (s.streamer) s.streamer->Quiesce();
     const bool epoch_complete = b == plan.batches;
     // Metrics at each epoch end and at the final (possibly partial) epoch.
     if (epoch_complete || at.step >= plan.total_steps) {

@@ -45,9 +45,10 @@ Status PlanDataMode(Session& s, const CheckpointState* resume_from) {
         std::max(s.stream.window_chunks, (s.o.batch_size + s.stream.chunk_rows - 1) / s.stream.chunk_rows);
   }
   if (s.stream.chunk_rows > 0 && s.o.train.text) {
-    return Status::Usage("the training data (" + Mb(static_cast<double>(s.data_bytes)) + ") is larger than " +
-                         "data.memory_mb (" + Mb(s.memory_mb * 1024 * 1024) +
-                         ") and streaming reads tabular and image features only, not text; raise data.memory_mb");
+    return Status::Usage(
+        "the training data (" + Mb(static_cast<double>(s.data_bytes)) + ") is larger than " +
+        "data.memory_mb (" + Mb(s.memory_mb * 1024 * 1024) +
+        ") and streaming reads tabular and image features only, not text; raise data.memory_mb");
   }
   if (s.stream.chunk_rows > 0) s.streamer = std::make_unique<ShardStream>(s);
   return Status::Ok();
@@ -60,8 +61,7 @@ Status ForEachShardPiece(Session& s, const std::function<Status(TabularRows& par
   for (int64_t b = s.shard_begin; b < s.shard_end; b += step) {
     TabularRows part;
     const int64_t n = std::min(step, s.shard_end - b);
-    DRIFTRUN_RETURN_IF_ERROR(
-        s.train_set->ReadRange(b, n, s.o.train.classification ? s.o.classes : 0, &part));
+    DRIFTRUN_RETURN_IF_ERROR(s.train_set->ReadRange(b, n, s.o.train.classification ? s.o.classes : 0, &part));
     DRIFTRUN_RETURN_IF_ERROR(visit(part, b));
   }
   return Status::Ok();
@@ -77,7 +77,8 @@ void KeepRows(const TabularRows& part, int64_t first, const std::vector<int64_t>
     const int64_t k = *it - first;
     out->x.insert(out->x.end(), part.x.begin() + k * dim, part.x.begin() + (k + 1) * dim);
     if (!part.cls.empty()) out->cls.push_back(part.cls[k]);
-    if (!part.y.empty()) out->y.insert(out->y.end(), part.y.begin() + k * ldim, part.y.begin() + (k + 1) * ldim);
+    if (!part.y.empty())
+      out->y.insert(out->y.end(), part.y.begin() + k * ldim, part.y.begin() + (k + 1) * ldim);
     ++out->rows;
   }
 }
@@ -101,8 +102,8 @@ Result<FitResult> FitStreaming(Session& s) {
       return visit(torch::from_blob(tr.x.data(), {tr.rows, s.meta.dim}, torch::kFloat));
     });
   };
-  DRIFTRUN_ASSIGN_OR_RETURN(FitResult r, FitPreprocessorChunked(*s.world, pass, {}, s.o.train, s.meta,
-                                                                s.o.preprocess));
+  DRIFTRUN_ASSIGN_OR_RETURN(FitResult r,
+                            FitPreprocessorChunked(*s.world, pass, {}, s.o.train, s.meta, s.o.preprocess));
   DRIFTRUN_RETURN_IF_ERROR(s.world->AllReduce(&top, 1, DType::kInt64, ReduceOp::kMax));
   if (s.o.train.classification) r.classes = top + 1;
   return r;

@@ -248,6 +248,7 @@ Status TrainFrom(Session& s, const TrainRequest& req, const Config& cfg, const s
   hooks.clock = &clock;
   hooks.start_s = t0;
   hooks.save = [&](const LoopPosition& at) -> Status {
+    if (s.streamer) s.streamer->Quiesce();  // HDF5 from one thread at a time
     Status written;
     if (s.world->rank() == 0) {
       const double started = clock.Seconds();

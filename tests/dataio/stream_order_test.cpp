@@ -32,7 +32,8 @@ TEST(StreamOrder, EachEpochVisitsEveryRowOnceInWindowsOfWholeChunks) {
   for (int64_t w = 0; w < ew.windows(); ++w) {
     for (int64_t r : ew.Order(w)) {
       auto chunks = ew.Chunks(w);
-      EXPECT_NE(std::find(chunks.begin(), chunks.end(), r / 10), chunks.end()) << "row " << r << " window " << w;
+      EXPECT_NE(std::find(chunks.begin(), chunks.end(), r / 10), chunks.end())
+          << "row " << r << " window " << w;
     }
     for (int64_t pos = ew.begin(w); pos < ew.begin(w + 1); ++pos) EXPECT_EQ(ew.WindowOf(pos), w);
   }
