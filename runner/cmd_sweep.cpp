@@ -16,6 +16,7 @@
 #include "common/text.h"
 #include "runner/commands.h"
 #include "scheduler/register_run.h"
+#include "scheduler/slurm_executor.h"
 #include "scheduler/slurm_script.h"
 #include "scheduler/sweep.h"
 #include "trainers/resume.h"
@@ -225,7 +226,7 @@ void AddSlurmStates(const std::string& dir, std::vector<TrialStatus>* trials) {
     const size_t k = static_cast<size_t>(t.index / chunk);
     const std::string task = k < arrays.size() ? arrays[k] + "_" + std::to_string(t.index % chunk) : "";
     auto it = states.find(task);
-    if (it != states.end()) {
+    if (it != states.end() && !SlurmStateFinal(it->second)) {
       if (it->second == "PENDING") t.state = t.state == "stopped" ? "requeued" : "queued";
       continue;
     }

@@ -125,6 +125,29 @@ Status EndOfEpoch(Session& s, const LoopPlan& plan, const LoopHooks& hooks, Loop
   return AgreeStatus(*s.world, written);
 }
 
+// After a step: the step event, the progress bar and TrainRequest::on_step.
+void ReportStep(const Session& s, const LoopPlan& plan, const LoopHooks& hooks, const LoopState& st,
+                int64_t b, double gloss, const StepTimes& times, double step_s, double samples_per_s) {
+  const LoopPosition& at = st.at;
+  if (hooks.report) {
+    hooks.report->Step(at.step, at.epoch, gloss, LearningRate(s.o.schedule, at.step - 1, plan.total_steps));
+    hooks.report->Progress(at.epoch, plan.epochs, b, plan.batches, at.epoch_loss_sum / at.epoch_loss_steps,
+                           samples_per_s);
+  }
+  if (!hooks.on_step) return;
+  StepProgress p;
+  p.step = at.step;
+  p.total_steps = plan.total_steps;
+  p.epoch = at.epoch;
+  p.loss = gloss;
+  p.step_s = step_s;
+  p.allreduce_s = times.allreduce_s;
+  p.compute_s = times.compute_s;
+  p.optimizer_s = times.optimizer_s;
+  p.samples_per_s = samples_per_s;
+  hooks.on_step(p);
+}
+
 bool CheckpointDue(const TrainOptions& o, const LoopPlan& plan, int64_t step) {
   return o.checkpoint_every > 0 && step % o.checkpoint_every == 0 && step < plan.total_steps;
 }
@@ -199,25 +222,8 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
         DRIFTRUN_RETURN_IF_ERROR(VerifyReplicas(s, at.step));
         ++st->replica_checks;
       }
-      if (hooks.report) {
-        hooks.report->Step(at.step, at.epoch, gloss, LearningRate(o.schedule, at.step - 1, plan.total_steps));
-        hooks.report->Progress(at.epoch, plan.epochs, b, plan.batches,
-                               at.epoch_loss_sum / at.epoch_loss_steps,
-                               steps_this_epoch * o.batch_size / std::max(1e-9, clock.Seconds() - te));
-      }
-      if (hooks.on_step) {
-        StepProgress p;
-        p.step = at.step;
-        p.total_steps = plan.total_steps;
-        p.epoch = at.epoch;
-        p.loss = gloss;
-        p.step_s = clock.Seconds() - ts;
-        p.allreduce_s = times.allreduce_s;
-        p.compute_s = times.compute_s;
-        p.optimizer_s = times.optimizer_s;
-        p.samples_per_s = steps_this_epoch * o.batch_size / std::max(1e-9, clock.Seconds() - te);
-        hooks.on_step(p);
-      }
+      ReportStep(s, plan, hooks, *st, b, gloss, times, clock.Seconds() - ts,
+                 steps_this_epoch * o.batch_size / std::max(1e-9, clock.Seconds() - te));
       if (stop) {
         st->stopped = true;
         break;

@@ -467,7 +467,11 @@ def test_a_second_submit_to_a_busy_run_folder_and_a_cancelled_sweep_are_told(clu
                          '[sweep]\nmethod = "random"\ntrials = 3\nparams = ["train.lr = [1e-3, 2e-3, 3e-3, 4e-3]"]\n')
     d = cluster.submit(sw, "--ntasks-per-node", "2", "--partition", "debug", "--time", "5")
     cluster.run("scancel", d["array_jobs"][0])
-    time.sleep(1)
+    # A task that was running takes up to KillWait (10 s) to end.
+    deadline = time.time() + 60
+    while time.time() < deadline and cluster.run("squeue", "--noheader", "--array", "--jobs",
+                                                  d["array_jobs"][0]).stdout.strip():
+        time.sleep(1)
     p = cluster.driftrun("sweep", "status", d["sweep_dir"], "--json")
     assert p.returncode == 0, must_msg(p, "sweep status")
     trials = json.loads(p.stdout)["trials"]
