@@ -73,6 +73,7 @@ struct JobContext {
   Group* group;
   std::atomic<int> stop{0};
   double last_beat = -1e9;
+  bool stepped = false;  // a beat after a step went out
 };
 
 void Beat(JobContext& c, const StepProgress* p) {
@@ -98,7 +99,12 @@ void OnStep(JobContext& c, const StepProgress& p) {
   if (c.group->mpi->rank() != 0) return;
   auto m = c.t->Receive(0, kStop);
   if (m && m->body.value("handle", "") == c.start.value("handle", "")) c.stop = 1;
-  if (WallClock().Seconds() - c.last_beat >= c.o->heartbeat_s) Beat(c, &p);
+  // The first step's beat goes out at once (the master then knows training
+  // has begun, however fast the steps are), later ones every heartbeat_s.
+  if (!c.stepped || WallClock().Seconds() - c.last_beat >= c.o->heartbeat_s) {
+    Beat(c, &p);
+    c.stepped = true;
+  }
 }
 
 Status TrainJob(JobContext& c, TrainResult* out) {
