@@ -34,11 +34,12 @@ Keys DataKeys() {
       {"data", "text", T::kString, "\"/text\"", "",
        "variable-length string [N] dataset read by model.kind = \"text\""},
       {"data", "memory_mb", T::kFloat, "0.0", "",
-       "how much of the training data one rank may hold, in MB (0: a quarter of the machine's memory). When "
+       "how much of the training data one rank may hold, in MB (0: a quarter of the machine's memory, or of "
+       "the container's cgroup limit when smaller). When "
        "the whole training set (raw + preprocessed) is larger, every rank streams its shard in chunks with a "
        "read-ahead thread, and the epoch's order is chunk order plus a shuffle window; the whole set decides "
        "(not the shard), so any rank count trains the same batches, and a resume keeps its checkpoint's "
-       "order. Streaming reads tabular features only"},
+       "order. Streaming reads tabular and image features, not text"},
       {"data", "stream_chunk_rows", T::kInt, "4096", "",
        "when streaming: rows per read, the unit whose order each epoch shuffles (windows hold as many chunks "
        "as a third of data.memory_mb)"},

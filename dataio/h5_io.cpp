@@ -1,6 +1,7 @@
 #include "dataio/h5_io.h"
 
 #include <hdf5.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -133,6 +134,38 @@ Result<std::unique_ptr<H5Reader>> H5Reader::OpenImage(const std::string& bytes, 
   return std::unique_ptr<H5Reader>(new H5Reader(name, f));
 }
 
+H5Reader::H5Reader(std::string path, int64_t file) : path_(std::move(path)), file_(file) {
+  opened_ = StampNow();
+}
+
+H5Reader::Stamp H5Reader::StampNow() const {
+  Stamp st;
+  void* handle = nullptr;
+  // The sec2 driver's handle is the file descriptor; the core driver (a file
+  // image in memory) has none to check.
+  const hid_t fapl = H5Fget_access_plist(file_);
+  if (fapl < 0) return st;
+  const bool sec2 = H5Pget_driver(fapl) == H5FD_SEC2;
+  H5Pclose(fapl);
+  if (!sec2) return st;
+  if (H5Fget_vfd_handle(file_, H5P_DEFAULT, &handle) < 0 || !handle) return st;
+  struct stat sb;
+  if (::fstat(*static_cast<int*>(handle), &sb) != 0) return st;
+  st.size = static_cast<int64_t>(sb.st_size);
+  st.mtime_ns = static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000 + sb.st_mtim.tv_nsec;
+  return st;
+}
+
+Status H5Reader::CheckUnchanged() const {
+  if (opened_.size < 0) return Status::Ok();
+  const Stamp now = StampNow();
+  if (now.size == opened_.size && now.mtime_ns == opened_.mtime_ns) return Status::Ok();
+  return Status::Data("'" + path_ + "' changed while driftrun was reading it (" +
+                      std::to_string(opened_.size) + " bytes when opened, " + std::to_string(now.size) +
+                      " now): rows read from it cannot be trusted. Restore the file and run again (a "
+                      "training run continues with --resume auto); write new data to a new file");
+}
+
 H5Reader::~H5Reader() {
   H5Fclose(file_);
 }
@@ -151,6 +184,51 @@ bool H5Reader::Has(const std::string& dataset) const {
   }
   return true;
 }
+
+namespace {
+
+// Whether a dataset's storage was all written. Chunked storage (compressed, or
+// with partial edge chunks) is counted in chunks: HDF5's space status calls
+// compressed or edge-chunked data "partly allocated" although every chunk is
+// there.
+bool FullyWritten(hid_t d, const std::vector<hsize_t>& dims) {
+  Handle dcpl(H5Dget_create_plist(d));
+  if (dcpl.valid() && H5Pget_layout(dcpl.get()) == H5D_CHUNKED) {
+    std::vector<hsize_t> chunk(dims.size());
+    if (H5Pget_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()) !=
+        static_cast<int>(dims.size()))
+      return false;
+    hsize_t want = 1, have = 0;
+    for (size_t i = 0; i < dims.size(); ++i) {
+      if (chunk[i] == 0) return false;
+      want *= (dims[i] + chunk[i] - 1) / chunk[i];
+    }
+    Handle space(H5Dget_space(d));
+    return H5Dget_num_chunks(d, space.get(), &have) >= 0 && have >= want;
+  }
+  H5D_space_status_t status;
+  return H5Dget_space_status(d, &status) < 0 || status == H5D_SPACE_STATUS_ALLOCATED;
+}
+
+// The first compression filter of the dataset that this HDF5 library cannot
+// run ("" when all can): LZF, for one, is h5py's own.
+std::string MissingFilter(hid_t d) {
+  Handle dcpl(H5Dget_create_plist(d));
+  if (!dcpl.valid()) return "";
+  const int n = H5Pget_nfilters(dcpl.get());
+  for (int i = 0; i < n; ++i) {
+    unsigned flags = 0, config = 0;
+    size_t nelem = 0;
+    char name[64] = {0};
+    const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nelem, nullptr,
+                                           sizeof(name), name, &config);
+    if (id >= 0 && H5Zfilter_avail(id) <= 0)
+      return "'" + std::string(name[0] ? name : "unnamed") + "' (filter id " + std::to_string(id) + ")";
+  }
+  return "";
+}
+
+}  // namespace
 
 Result<H5DatasetInfo> H5Reader::Info(const std::string& dataset) const {
   const std::string where = "'" + path_ + "' dataset '" + dataset + "'";
@@ -176,9 +254,12 @@ Result<H5DatasetInfo> H5Reader::Info(const std::string& dataset) const {
   // A shape whose storage was never (fully) written is an incomplete file: a
   // crashed writer, or a header declaring 2^40 rows in a few KB. Refused here,
   // before anything is sized by the declared row count.
-  H5D_space_status_t space_status;
-  if (total > 0 && H5Dget_space_status(d.get(), &space_status) >= 0 &&
-      space_status != H5D_SPACE_STATUS_ALLOCATED) {
+  if (std::string f = MissingFilter(d.get()); !f.empty()) {
+    return Status::Data(where + " is compressed with " + f +
+                        ", which this HDF5 library cannot decompress (LZF is h5py's own filter); rewrite it "
+                        "with gzip compression or none");
+  }
+  if (total > 0 && !FullyWritten(d.get(), dims)) {
     return Status::Data(where + " declares " + std::to_string(info.dims[0]) +
                         " rows but its data was never (fully) written: the file is incomplete; re-create it");
   }

@@ -65,14 +65,24 @@ class H5Reader {
   Result<std::vector<std::string>> AttrStrings(const std::string& object, const std::string& name) const;
   // Names of the members of a group.
   Result<std::vector<std::string>> List(const std::string& group) const;
+  // Status::Data when the open file's size or modification time changed since
+  // Open (written to or truncated in place while being read: rows read from it
+  // cannot be trusted). A file replaced by rename is not a change: the open
+  // handle still reads the old one.
+  Status CheckUnchanged() const;
 
  private:
-  H5Reader(std::string path, int64_t file) : path_(std::move(path)), file_(file) {}
+  H5Reader(std::string path, int64_t file);
   template <typename T>
   Status Read(const std::string& dataset, const std::vector<int64_t>* rows, int64_t begin, int64_t count,
               std::vector<T>* out) const;
+  struct Stamp {
+    int64_t size = -1, mtime_ns = 0;
+  };
+  Stamp StampNow() const;
   std::string path_;
   int64_t file_;
+  Stamp opened_;
 };
 
 // Writes a new HDF5 file at a temporary path; Commit() makes it durable and renames

@@ -54,7 +54,9 @@ StreamOrder StreamOrderFor(double memory_mb, int64_t row_bytes, int64_t chunk_ro
   const double window_bytes = memory_mb * 1024 * 1024 / 3;
   const double chunk_bytes =
       static_cast<double>(so.chunk_rows) * static_cast<double>(std::max<int64_t>(1, row_bytes));
-  so.window_chunks = std::max<int64_t>(1, static_cast<int64_t>(window_bytes / chunk_bytes));
+  // At most 2^30 chunks a window (a budget of petabytes), so no sum overflows.
+  so.window_chunks =
+      static_cast<int64_t>(std::max(1.0, std::min(window_bytes / chunk_bytes, static_cast<double>(1 << 30))));
   return so;
 }
 

@@ -94,6 +94,7 @@ Status TabularSet::ReadRange(int64_t begin, int64_t count, int64_t classes, Tabu
     spec.path = p.path;
     TabularRows part;
     DRIFTRUN_RETURN_IF_ERROR(ReadTabularRange(*p.file, spec, p.meta, b - p.offset, e - b, classes, &part));
+    DRIFTRUN_RETURN_IF_ERROR(p.file->CheckUnchanged());
     if (!p.order.empty()) SelectColumns(&part.x, part.rows, p.meta.dim, p.order);
     out->rows += part.rows;
     out->x.insert(out->x.end(), part.x.begin(), part.x.end());

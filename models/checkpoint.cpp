@@ -157,7 +157,8 @@ Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointStat
                                                      {"epoch_loss_steps", s.epoch_loss_steps},
                                                      {"samples_seen", s.samples_seen},
                                                      {"stream_chunk_rows", s.stream_chunk_rows},
-                                                     {"stream_window_chunks", s.stream_window_chunks}}) {
+                                                     {"stream_window_chunks", s.stream_window_chunks},
+                                                     {"train_rows", s.train_rows}}) {
       DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/", k, v));
     }
     DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "config_hash", s.config_hash));
@@ -276,6 +277,7 @@ Result<CheckpointState> ParseCheckpoint(const H5Reader& r) {
   // Written since streaming exists; older checkpoints held their data in memory.
   DRIFTRUN_ASSIGN_OR_RETURN(s.stream_chunk_rows, CountAttr(r, "stream_chunk_rows", false));
   DRIFTRUN_ASSIGN_OR_RETURN(s.stream_window_chunks, CountAttr(r, "stream_window_chunks", false));
+  DRIFTRUN_ASSIGN_OR_RETURN(s.train_rows, CountAttr(r, "train_rows", false));
   DRIFTRUN_ASSIGN_OR_RETURN(s.config_hash, r.AttrString("/", "config_hash"));
   DRIFTRUN_ASSIGN_OR_RETURN(s.task, r.AttrString("/", "task"));
   // Checkpoints written before model descriptions existed have none: they still

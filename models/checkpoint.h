@@ -47,6 +47,8 @@ struct CheckpointState {
   // 0 chunk rows = held in memory. A resume keeps it whatever data.memory_mb says.
   int64_t stream_chunk_rows = 0;
   int64_t stream_window_chunks = 0;
+  // Training rows of the whole data set (0: not recorded, older checkpoints).
+  int64_t train_rows = 0;
   std::string config_hash;
   // Which run wrote it (kept across resumes; manifest only): pruning removes
   // only this run's older checkpoints.

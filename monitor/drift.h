@@ -79,8 +79,7 @@ struct DriftReport {
   DriftOptions opts;
   std::vector<FeatureDrift> features;
 
-  nlohmann::json ToJson() const;
-  std::string ToHtml() const;
+  nlohmann::json ToJson() const;  // the page: reports/drift_html.h
 };
 
 // ref, cur: float32 [rows, D] (CPU). Exact or histogram per opts.memory_mb.

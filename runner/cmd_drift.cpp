@@ -11,6 +11,7 @@
 #include "dataio/tabular_data.h"
 #include "monitor/drift.h"
 #include "monitor/profile.h"
+#include "reports/drift_html.h"
 #include "runner/commands.h"
 
 DECLARE_string(config);
@@ -185,7 +186,7 @@ int RunDrift(int argc, char** argv) {
     if (!st.ok()) return ReportStatus("drift", st.WithContext("'" + FLAGS_current + "'"));
   }
   if (!FLAGS_html.empty()) {
-    Status st = WriteFileAtomic(FLAGS_html, r.ToHtml());
+    Status st = WriteFileAtomic(FLAGS_html, DriftReportHtml(r));
     if (!st.ok()) return ReportStatus("drift", st);
   }
   if (FLAGS_json) {

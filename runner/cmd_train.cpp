@@ -15,6 +15,7 @@
 #include "common/text.h"
 #include "export/exporter.h"
 #include "models/checkpoint.h"
+#include "reports/run_report.h"
 #include "runner/commands.h"
 #include "runner/mpi_env.h"
 #include "runner/signals.h"
@@ -119,6 +120,17 @@ Status AfterTraining(const Config& cfg, const std::string& run_dir, bool finishe
   return Status::Ok();
 }
 
+// RUN/report.html, of a finished or a stopped run; a report that cannot be
+// written costs a warning, never the run.
+void WriteReportOrWarn(const std::string& run_dir) {
+  auto r = WriteRunReport(run_dir);
+  if (!r.ok()) {
+    std::cerr << "warning: no run report: " << r.status().message() << "\n";
+  } else if (!FLAGS_quiet) {
+    std::printf("report %s\n", EscapeForConsole(r.value()).c_str());
+  }
+}
+
 // The command that started this run, without --run-dir and --resume: what the
 // stop message tells people to run again (ranks and overrides included).
 std::string RelaunchCommand(const char* argv0, int ranks, const std::vector<std::string>& sets) {
@@ -216,9 +228,13 @@ Status TrainAndFinish(Communicator& world, const Config& cfg, const TrainRequest
     if (!r.ok()) return r.status();
     out->stopped = r.value().stopped;
     out->step = r.value().steps;
-    // The run folder stays locked (r's run_lock) through export and registration.
-    if (out->stopped || world.rank() != 0) return Status::Ok();
-    return AfterTraining(cfg, r.value().run_dir, r.value().already_finished);
+    // The run folder stays locked (r's run_lock) through export, registration
+    // and the report.
+    if (world.rank() != 0) return Status::Ok();
+    Status st =
+        out->stopped ? Status::Ok() : AfterTraining(cfg, r.value().run_dir, r.value().already_finished);
+    WriteReportOrWarn(r.value().run_dir);
+    return st;
   } catch (...) {
     // Train() maps its own exceptions; this is export or registration on rank 0.
     return ExceptionStatus(std::current_exception(), "after training", Code::kTraining);

@@ -30,6 +30,7 @@ extern const CommandSpec kStatusSpec;
 extern const CommandSpec kReplaySpec;
 extern const CommandSpec kSubmitSpec;
 extern const CommandSpec kSweepSpec;
+extern const CommandSpec kReportSpec;
 
 int RunTrain(int argc, char** argv);
 int RunMakeData(int argc, char** argv);
@@ -46,6 +47,7 @@ int RunStatus(int argc, char** argv);
 int RunReplay(int argc, char** argv);
 int RunSubmit(int argc, char** argv);
 int RunSweep(int argc, char** argv);
+int RunReport(int argc, char** argv);
 
 // `driftrun submit` of a config with [sweep] params (runner/cmd_sweep.cpp).
 struct SweepTrial;

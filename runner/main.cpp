@@ -22,6 +22,7 @@ const std::vector<Subcommand>& Subcommands() {
       {&kExportSpec, RunExport},   {&kPredictSpec, RunPredict},   {&kRegistrySpec, RunRegistry},
       {&kServeSpec, RunServe},     {&kSignalSpec, RunSignal},     {&kStatusSpec, RunStatus},
       {&kReplaySpec, RunReplay},   {&kSubmitSpec, RunSubmit},     {&kSweepSpec, RunSweep},
+      {&kReportSpec, RunReport},
   };
   return kAll;
 }

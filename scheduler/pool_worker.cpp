@@ -19,6 +19,7 @@
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/guard.h"
+#include "reports/run_report.h"
 #ifdef DRIFTRUN_WITH_CUDA
 #include "comm/nccl_communicator.h"
 #endif
@@ -140,6 +141,11 @@ Status TrainJob(JobContext& c, TrainResult* out) {
 #endif
   };
   DRIFTRUN_ASSIGN_OR_RETURN(*out, Train(*g.mpi, cfg, req));
+  // RUN/report.html, as `driftrun train` writes it; a failure is only logged.
+  if (g.mpi->rank() == 0) {
+    auto report = WriteRunReport(out->run_dir);
+    if (!report.ok()) std::fprintf(stderr, "warning: no run report: %s\n", report.status().message().c_str());
+  }
   return Status::Ok();
 }
 

@@ -15,8 +15,9 @@ readonly APT_PACKAGES=(
   libonnx-dev libprotobuf-dev protobuf-compiler libcpp-httplib-dev
   prometheus  # tests only: a real Prometheus scrapes the service's /metrics
   slurm-wlm munge  # driftrun submit; tests start a one-node cluster (scripts/slurm/cluster.sh)
+  chromium  # tests only: the HTML reports are rendered in a real headless browser
 )
-readonly PY_PACKAGES=("torch==${TORCH_VERSION}" numpy h5py scipy onnxruntime scikit-learn pytest)
+readonly PY_PACKAGES=("torch==${TORCH_VERSION}" numpy h5py scipy onnxruntime scikit-learn pytest pillow)
 
 log() { printf '[setup] %s\n' "$*"; }
 

@@ -13,6 +13,7 @@ ShardStream::~ShardStream() {
 }
 
 void ShardStream::StartEpoch(int64_t epoch) {
+  if (first_epoch_ < 0) first_epoch_ = epoch;
   // The read of this epoch's first window may be under way already.
   if (next_ew_ && next_ew_->epoch() == epoch) {
     ew_ = next_ew_;
@@ -59,24 +60,15 @@ ShardStream::Window ShardStream::Load(const Order& ew, int64_t w) const {
                   hi = std::min(train[last - 1] + 1, s_.shard_end);
     if (lo >= hi) continue;
     TabularRows part;
-    out.status = s_.train_set->ReadRange(lo, hi - lo, s_.o.train.classification ? s_.o.classes : 0, &part);
+    out.status = ReadTrainRows(s_, lo, hi - lo, &part);
     if (!out.status.ok()) return out;
-    for (int64_t i = first; i < last; ++i) {
-      const int64_t r = train[i];
-      if (r < lo || r >= hi) continue;
-      const int64_t k = r - lo;
-      file_rows.push_back(r);
-      rows.x.insert(rows.x.end(), part.x.begin() + k * dim, part.x.begin() + (k + 1) * dim);
-      if (s_.o.train.classification) {
-        rows.cls.push_back(part.cls[k]);
-      } else {
-        rows.y.insert(rows.y.end(), part.y.begin() + k * ldim, part.y.begin() + (k + 1) * ldim);
-      }
-    }
+    // The training rows in [lo, hi) are exactly chunk c's rows of this shard.
+    KeepRows(part, lo, train, dim, ldim, &rows);
+    file_rows.insert(file_rows.end(), std::lower_bound(train.begin(), train.end(), lo),
+                     std::lower_bound(train.begin(), train.end(), hi));
   }
-  rows.rows = static_cast<int64_t>(file_rows.size());
   torch::Tensor raw = torch::from_blob(rows.x.data(), {rows.rows, dim}, torch::kFloat);
-  auto x = ApplyPreprocessor(s_.fit.pre, raw);
+  auto x = ApplyPreprocessor(s_.fit.pre, raw, &out.counts);
   if (!x.ok()) {
     out.status = x.status();
     return out;
@@ -109,6 +101,7 @@ Status ShardStream::Ensure(int64_t w) {
       cur_ = Load(ew_, w);
     }
     DRIFTRUN_RETURN_IF_ERROR(cur_.status.WithContext("reading the training data"));
+    if (cur_.epoch == first_epoch_) s_.pre_counts.Add(cur_.counts, cur_.x.size(0));
     if (s_.device != torch::kCPU) {
       cur_.x = cur_.x.to(s_.device);
       cur_.y = cur_.y.to(s_.device);

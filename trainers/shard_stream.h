@@ -22,6 +22,7 @@
 
 #include "common/status.h"
 #include "dataio/stream_order.h"
+#include "kernels/transform.h"
 
 namespace driftrun {
 
@@ -49,6 +50,7 @@ class ShardStream {
     int64_t w = -1;
     Status status;
     torch::Tensor x, y, rows;    // this rank's rows of the window, in file-row order
+    TransformReport counts;      // imputed and clipped by the preprocessing
     std::vector<int32_t> local;  // per epoch position in the window: index into x, or -1
   };
 
@@ -65,6 +67,7 @@ class ShardStream {
   std::future<Window> pending_;
   bool reading_ = false;
   int64_t pending_epoch_ = -1, pending_w_ = -1;
+  int64_t first_epoch_ = -1;  // its windows are counted in Session::pre_counts
 };
 
 }  // namespace driftrun

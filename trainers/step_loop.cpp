@@ -48,6 +48,7 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
   torch::Tensor x, y, file_rows;
   DRIFTRUN_RETURN_IF_ERROR(batch(b, &x, &y, &file_rows));
   x = AsInput(x);
+  const double tb = clock.Seconds();
   // Dropout masks follow each sample's row in the file, not the rank.
   if (o.dropout > 0) s.model->set_dropout_keys(DropoutKeys(file_rows, o.seed, step));
   s.flat->ZeroGrad();
@@ -75,7 +76,8 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
   const double t4 = clock.Seconds();
   DRIFTRUN_RETURN_IF_ERROR(agg_work->Wait());
   const double t5 = clock.Seconds();
-  times->compute_s = t1 - t0 + (t3 - t2);
+  times->data_s = tb - t0;
+  times->compute_s = t1 - tb + (t3 - t2);
   times->allreduce_s = (t2 - t1) + (t5 - t4);
   times->optimizer_s = t4 - t3;
   *gloss = agg[0] / plan.loss_denom;
@@ -160,6 +162,7 @@ StepMsReport StepMs(const StepTimes& t, int64_t steps, double secs) {
   const double k = 1000.0 / static_cast<double>(steps);
   r.steps = steps;
   r.total = secs * k;
+  r.data = t.data_s * k;
   r.compute = t.compute_s * k;
   r.allreduce = t.allreduce_s * k;
   r.optimizer = t.optimizer_s * k;

@@ -28,10 +28,12 @@ struct LoopPlan {
 
 // Where one optimizer step's time went, on this rank.
 struct StepTimes {
-  double compute_s = 0;    // batch gather, forward, backward (all-reduces launched from it overlap)
+  double data_s = 0;       // getting the batch: a gather from memory, or waiting for a streamed window
+  double compute_s = 0;    // forward, backward (all-reduces launched from it overlap)
   double allreduce_s = 0;  // waiting for collectives: gradient buckets and the loss (not overlapped)
   double optimizer_s = 0;  // gradient clipping and the optimizer update
   void Add(const StepTimes& t) {
+    data_s += t.data_s;
     compute_s += t.compute_s;
     allreduce_s += t.allreduce_s;
     optimizer_s += t.optimizer_s;

@@ -5,28 +5,78 @@
 #include <algorithm>
 #include <cmath>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "comm/collectives.h"
+#include "common/file_util.h"
 #include "trainers/train_session.h"
 
 namespace driftrun {
 namespace {
 
-// A quarter of this machine's memory.
-double DefaultMemoryMb() {
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  if (pages <= 0 || page <= 0) return 4096;
-  return static_cast<double>(pages) * static_cast<double>(page) / (1024.0 * 1024.0) / 4;
+// The memory limit of this process's cgroup (v2, then v1), or 0 when none.
+double CgroupLimitBytes() {
+  for (const char* f : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    auto text = ReadFile(f, 64);
+    if (!text.ok()) continue;
+    char* end = nullptr;
+    const double v = std::strtod(text.value().c_str(), &end);
+    // "max", or v1's "no limit" (a page-rounded 2^63).
+    if (end != text.value().c_str() && v > 0 && v < 4e18) return v;
+  }
+  return 0;
 }
 
-// Bytes one training row costs while held: raw float32 features and labels as
-// read, and the preprocessed features.
+// A quarter of this machine's memory, or of the cgroup's (a container) when
+// that is smaller.
+double DefaultMemoryMb() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  double bytes = pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 16e9;
+  const double limit = CgroupLimitBytes();
+  if (limit > 0) bytes = std::min(bytes, limit);
+  return bytes / (1024.0 * 1024.0) / 4;
+}
+
+// Bytes one row costs while held: raw float32 features and labels as read,
+// and the preprocessed features; for text, the hashed ids and the string
+// (at least its 32-byte header).
 int64_t RowBytes(const Session& s) {
   const int64_t label = s.o.train.classification ? 8 : 4 * s.meta.label_dim;
+  if (s.o.train.text) return label + 8 * s.o.ngrams.max_ids + 32;
   return s.meta.dim * 4 + label + s.meta.dim * (s.o.preprocess.bf16 ? 2 : 4);
 }
 
+// Megabytes with one decimal (two below 10 MB), so that a comparison in a
+// message never reads "1 MB is larger than 1 MB".
 std::string Mb(double bytes) {
-  return std::to_string(static_cast<int64_t>(std::ceil(bytes / (1024.0 * 1024.0)))) + " MB";
+  const double mb = bytes / (1024.0 * 1024.0);
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), mb < 10 ? "%.2f MB" : "%.1f MB", mb);
+  return buf;
+}
+
+// A rank holds its share of two windows when streaming (the one training and
+// the one read ahead), else of the training set, and of the held-out rows. A
+// warning when that is more than the budget (a window never holds less than a
+// batch or a chunk; held-out rows are held in both modes).
+void WarnOverBudget(Session& s) {
+  const double budget = s.memory_mb * 1024 * 1024, world = s.world->size();
+  const double val = static_cast<double>(s.val_count) * static_cast<double>(RowBytes(s)) / world;
+  const double held = (s.stream.chunk_rows > 0 ? 2.0 * static_cast<double>(s.stream.window_rows()) *
+                                                     static_cast<double>(RowBytes(s))
+                                               : static_cast<double>(s.data_bytes)) /
+                      world;
+  if (held + val <= budget) return;
+  std::string what = s.stream.chunk_rows > 0
+                         ? "two streamed windows of " + std::to_string(s.stream.window_rows()) + " rows (" +
+                               Mb(held) + "; a window holds at least a batch and a chunk)"
+                         : "the training rows (" + Mb(held) + ")";
+  std::string fix =
+      s.stream.chunk_rows > 0 ? "lower data.stream_chunk_rows or train.batch_size, or raise " : "raise ";
+  s.data_warnings.push_back("a rank holds its share of " + what + " and of " + std::to_string(s.val_count) +
+                            " held-out rows (" + Mb(val) + "), more than data.memory_mb (" + Mb(budget) +
+                            "); " + fix + "data.memory_mb");
 }
 
 }  // namespace
@@ -51,7 +101,12 @@ Status PlanDataMode(Session& s, const CheckpointState* resume_from) {
         ") and streaming reads tabular and image features only, not text; raise data.memory_mb");
   }
   if (s.stream.chunk_rows > 0) s.streamer = std::make_unique<ShardStream>(s);
+  WarnOverBudget(s);
   return Status::Ok();
+}
+
+Status ReadTrainRows(const Session& s, int64_t begin, int64_t count, TabularRows* out) {
+  return s.train_set->ReadRange(begin, count, s.o.train.classification ? s.o.classes : 0, out);
 }
 
 // Calls `visit` with consecutive pieces of this rank's shard, each of at most
@@ -61,14 +116,12 @@ Status ForEachShardPiece(Session& s, const std::function<Status(TabularRows& par
   for (int64_t b = s.shard_begin; b < s.shard_end; b += step) {
     TabularRows part;
     const int64_t n = std::min(step, s.shard_end - b);
-    DRIFTRUN_RETURN_IF_ERROR(s.train_set->ReadRange(b, n, s.o.train.classification ? s.o.classes : 0, &part));
+    DRIFTRUN_RETURN_IF_ERROR(ReadTrainRows(s, b, n, &part));
     DRIFTRUN_RETURN_IF_ERROR(visit(part, b));
   }
   return Status::Ok();
 }
 
-// Keeps the rows of `part` (starting at file row `first`) that `rows` (sorted,
-// global) lists.
 void KeepRows(const TabularRows& part, int64_t first, const std::vector<int64_t>& rows, int64_t dim,
               int64_t ldim, TabularRows* out) {
   auto lo = std::lower_bound(rows.begin(), rows.end(), first);

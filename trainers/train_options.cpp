@@ -85,7 +85,8 @@ Status CheckDataAndModel(const Config& c, const TrainOptions& o) {
   if (o.val_fraction < 0 || o.val_fraction >= 1) return Bad(c, "data.val_fraction", "must be in [0, 1)");
   if (!(o.memory_mb >= 0))
     return Bad(c, "data.memory_mb", "must be >= 0 (0: a quarter of this machine's memory)");
-  if (o.stream_chunk_rows < 1) return Bad(c, "data.stream_chunk_rows", "must be >= 1");
+  if (o.stream_chunk_rows < 1 || o.stream_chunk_rows > (int64_t{1} << 30))
+    return Bad(c, "data.stream_chunk_rows", "must be between 1 and 1073741824 (2^30)");
   for (int64_t h : o.model.hidden) {
     if (h <= 0) return Bad(c, "model.hidden", "holds a width <= 0; every layer needs at least one unit");
   }

@@ -13,7 +13,7 @@ void DrawBar(int64_t epoch, int64_t epochs, int64_t done, int64_t total, double 
   const int width = 30;
   int fill = total > 0 ? static_cast<int>(width * done / total) : width;
   std::printf("\repoch %lld/%lld [%s%s] %lld/%lld loss %.4g  %.0f samples/s   ",
-              static_cast<long long>(epoch + 1), static_cast<long long>(epochs),
+              static_cast<long long>(epoch) + 1, static_cast<long long>(epochs),
               std::string(fill, '#').c_str(), std::string(width - fill, '.').c_str(),
               static_cast<long long>(done), static_cast<long long>(total), loss, sps);
   std::fflush(stdout);
@@ -24,10 +24,11 @@ void DrawBar(int64_t epoch, int64_t epochs, int64_t done, int64_t total, double 
 nlohmann::json StepMsJson(const StepMsReport& r) {
   auto ms = [](double v) { return std::round(v * 1000) / 1000; };
   return {{"total", ms(r.total)},
+          {"data", ms(r.data)},
           {"compute", ms(r.compute)},
           {"allreduce_exposed", ms(r.allreduce)},
           {"optimizer", ms(r.optimizer)},
-          {"other", ms(std::max(0.0, r.total - r.compute - r.allreduce - r.optimizer))}};
+          {"other", ms(std::max(0.0, r.total - r.data - r.compute - r.allreduce - r.optimizer))}};
 }
 
 TrainReporter::TrainReporter(RunLog log, TrainReporterOptions o) : log_(std::move(log)), o_(o) {
@@ -77,7 +78,7 @@ Status TrainReporter::Epoch(const EpochReport& e) {
   bar_drawn_ = false;
   if (console()) {
     std::printf("epoch %lld/%lld step %lld train_loss %.6g val_loss %.6g val_%s %.6g %.0f samples/s\n",
-                static_cast<long long>(e.epoch + 1), static_cast<long long>(e.epochs),
+                static_cast<long long>(e.epoch) + 1, static_cast<long long>(e.epochs),
                 static_cast<long long>(e.step), e.train_loss, e.val_loss, e.metric_name, e.val_metric,
                 e.samples_per_s);
     std::fflush(stdout);

@@ -30,6 +30,7 @@ struct TrainReporterOptions {
 struct StepMsReport {
   int64_t steps = 0;  // 0: nothing measured
   double total = 0;   // wall time per step, logging and progress included
+  double data = 0;    // getting the batch (waits for a streamed window included)
   double compute = 0;
   double allreduce = 0;  // exposed (not overlapped) collective time
   double optimizer = 0;

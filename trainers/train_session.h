@@ -60,7 +60,16 @@ struct Session {
   // 0: the shard is held in memory), the window reader, and the budget.
   StreamOrder stream;
   double memory_mb = 0;
-  int64_t data_bytes = 0;                 // the whole training set, raw + preprocessed
+  int64_t data_bytes = 0;                  // the whole training set, raw + preprocessed
+  std::vector<std::string> data_warnings;  // e.g. more held than data.memory_mb (start event, stderr)
+  // Values the preprocessing imputed and clipped on this rank, per column, over
+  // `rows` rows: every row read once (held shard and held-out rows; streamed
+  // windows of the first epoch this process trains).
+  struct PreCounts {
+    int64_t rows = 0;
+    std::vector<int64_t> imputed, clipped;
+    void Add(const TransformReport& r, int64_t n);
+  } pre_counts;
   std::unique_ptr<ShardStream> streamer;  // last: stops its reads before the files close
 };
 
@@ -84,6 +93,13 @@ Status PlanDataMode(Session& s, const CheckpointState* resume_from);
 Status ReadShard(Session& s);
 // ---- streaming set-up (stream_setup.cpp) -----------------------------------------
 
+// Rows [begin, begin + count) of the training files (class ids checked
+// against data.classes when classifying).
+Status ReadTrainRows(const Session& s, int64_t begin, int64_t count, TabularRows* out);
+// Appends the rows of `part` (starting at file row `first`) that `rows`
+// (sorted, global) lists.
+void KeepRows(const TabularRows& part, int64_t first, const std::vector<int64_t>& rows, int64_t dim,
+              int64_t ldim, TabularRows* out);
 // When streaming: keeps this rank's held-out rows of the shard in s.shard.
 Status ReadShardStreaming(Session& s);
 // Collective, when streaming: the preprocessing fit over the shard read in pieces.

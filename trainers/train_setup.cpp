@@ -21,13 +21,16 @@ Result<torch::Tensor> RawFeatures(const Session& s, TabularRows& r) {
 }
 
 // Applies the fitted preprocessing (the fused transform kernel, on the device)
-// and returns the features and labels as device tensors.
+// and returns the features and labels as device tensors; counts the values
+// imputed and clipped (s.pre_counts).
 Status ToTensors(Session& s, TabularRows& r, torch::Tensor* x, torch::Tensor* y) {
   DRIFTRUN_ASSIGN_OR_RETURN(torch::Tensor raw, RawFeatures(s, r));
   if (s.o.train.text) {
     *x = raw;
   } else {
-    DRIFTRUN_ASSIGN_OR_RETURN(*x, ApplyPreprocessor(s.fit.pre, raw));
+    TransformReport counts;
+    DRIFTRUN_ASSIGN_OR_RETURN(*x, ApplyPreprocessor(s.fit.pre, raw, &counts));
+    s.pre_counts.Add(counts, r.rows);
   }
   if (s.o.train.classification) {
     *y = torch::from_blob(r.cls.data(), {r.rows}, torch::kLong).to(s.device, false, true);
@@ -141,12 +144,9 @@ Status SetupDevice(Session& s, int local_rank, const DeviceCommFactory& device_c
 }
 
 Status ReadShard(Session& s) {
-  const TrainOptions& o = s.o;
   std::tie(s.shard_begin, s.shard_end) = ContiguousShare(s.meta.rows, s.world->rank(), s.world->size());
-  if (s.streamer)
-    return AgreeStatus(*s.world, ReadShardStreaming(s).WithContext("reading the held-out rows"));
-  Status local = s.train_set->ReadRange(s.shard_begin, s.shard_end - s.shard_begin,
-                                        o.train.classification ? o.classes : 0, &s.shard);
+  Status local = s.streamer ? ReadShardStreaming(s)
+                            : ReadTrainRows(s, s.shard_begin, s.shard_end - s.shard_begin, &s.shard);
   return AgreeStatus(*s.world, local.WithContext("reading the training shard"));
 }
 
@@ -259,6 +259,14 @@ Status BuildModel(Session& s, const CheckpointState* resume_from, const std::str
   DRIFTRUN_RETURN_IF_ERROR(AgreeModelSpec(s));
   DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(*s.world, InitModel(s)));
   return SyncModelState(s, resume_from, resume_path);
+}
+
+void Session::PreCounts::Add(const TransformReport& r, int64_t n) {
+  rows += n;
+  imputed.resize(std::max(imputed.size(), r.imputed.size()), 0);
+  clipped.resize(std::max(clipped.size(), r.clipped.size()), 0);
+  for (size_t j = 0; j < r.imputed.size(); ++j) imputed[j] += r.imputed[j];
+  for (size_t j = 0; j < r.clipped.size(); ++j) clipped[j] += r.clipped[j];
 }
 
 Status LoadTensors(Session& s) {

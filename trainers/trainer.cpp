@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <random>
@@ -76,6 +77,29 @@ Status CheckResumeConfig(Communicator& world, const Config& cfg, const TrainRequ
 }
 
 // Collective. The checkpoint to resume from, checked against the data.
+// A resume continues the same data in the same order: a training set whose
+// row count changed (a file replaced, the holdout changed) or a position past
+// the epoch's end (the batch size changed) cannot be continued exactly.
+Status CheckResumeData(const Session& s, const std::string& path, const CheckpointState& ck) {
+  const auto rows = static_cast<int64_t>(s.train_rows.size());
+  const std::string fix =
+      "; a resume continues the same data: restore it, or start a new run that warm-starts from this "
+      "checkpoint (train.init_from = '" +
+      path + "')";
+  if (ck.train_rows > 0 && ck.train_rows != rows) {
+    return Status::Data("checkpoint '" + path + "' was trained on " + std::to_string(ck.train_rows) +
+                        " training rows, but " + s.train_set->Describe() + " now gives " +
+                        std::to_string(rows) + fix);
+  }
+  const int64_t batches = BatchesPerEpoch(rows, s.o.batch_size);
+  if (ck.next_batch < 0 || ck.next_batch >= batches) {
+    return Status::Data("checkpoint '" + path + "' continues at batch " + std::to_string(ck.next_batch) +
+                        " of its epoch, but the data has " + std::to_string(batches) +
+                        " batches per epoch at train.batch_size = " + std::to_string(s.o.batch_size) + fix);
+  }
+  return Status::Ok();
+}
+
 Status ReadResumeCheckpoint(Session& s, const std::string& path, CheckpointState* ck) {
   Status local = [&]() -> Status {
     DRIFTRUN_ASSIGN_OR_RETURN(*ck, ReadCheckpoint(path));
@@ -83,7 +107,7 @@ Status ReadResumeCheckpoint(Session& s, const std::string& path, CheckpointState
       return Status::Data("checkpoint '" + path + "' has " + std::to_string(ck->in_dim) +
                           " input features, the data has " + std::to_string(s.meta.dim));
     }
-    return Status::Ok();
+    return CheckResumeData(s, path, *ck);
   }();
   return AgreeStatus(*s.world, local.WithContext("resuming"));
 }
@@ -131,7 +155,8 @@ void ReportStart(TrainReporter& rep, const Session& s, const TrainRequest& req, 
                             {{"mode", s.streamer ? "stream" : "memory"},
                              {"memory_mb", s.memory_mb},
                              {"bytes", s.data_bytes},
-                             {"window_rows", s.stream.window_rows()}}},
+                             {"window_rows", s.stream.window_rows()},
+                             {"warnings", s.data_warnings}}},
                            {"device", s.device.str()},
                            {"backend", s.grad_comm->name()},
                            {"checkpoint", ckpt_path},
@@ -152,6 +177,38 @@ void ReportStart(TrainReporter& rep, const Session& s, const TrainRequest& req, 
                 static_cast<long long>(s.meta.dim), W, s.device.str().c_str(), s.grad_comm->name().c_str(),
                 EscapeForConsole(run_dir).c_str());
   rep.Start(resuming, fields, line, ckpt_path, at.step);
+  if (s.world->rank() == 0)
+    for (const auto& w : s.data_warnings) std::cerr << "warning: " << w << "\n";
+}
+
+// Collective. Sums the ranks' imputed and clipped counts into every rank's.
+Status ReducePreCounts(Session& s) {
+  Session::PreCounts& c = s.pre_counts;
+  const size_t dim = static_cast<size_t>(s.meta.dim);
+  c.imputed.resize(dim, 0);
+  c.clipped.resize(dim, 0);
+  std::vector<int64_t> v = {c.rows};
+  v.insert(v.end(), c.imputed.begin(), c.imputed.end());
+  v.insert(v.end(), c.clipped.begin(), c.clipped.end());
+  DRIFTRUN_RETURN_IF_ERROR(s.world->AllReduce(v.data(), v.size(), DType::kInt64, ReduceOp::kSum));
+  c.rows = v[0];
+  std::copy(v.begin() + 1, v.begin() + 1 + dim, c.imputed.begin());
+  std::copy(v.begin() + 1 + dim, v.end(), c.clipped.begin());
+  return Status::Ok();
+}
+
+// summary.json "preprocess": the rows counted and, per column that had any,
+// the values imputed and clipped.
+nlohmann::json PreprocessCounts(const Session& s) {
+  const Session::PreCounts& c = s.pre_counts;
+  nlohmann::json imputed = nlohmann::json::object(), clipped = nlohmann::json::object();
+  for (size_t j = 0; j < c.imputed.size(); ++j) {
+    const std::string name =
+        j < s.meta.feature_names.size() ? s.meta.feature_names[j] : "f" + std::to_string(j);
+    if (c.imputed[j] > 0) imputed[name] = c.imputed[j];
+    if (j < c.clipped.size() && c.clipped[j] > 0) clipped[name] = c.clipped[j];
+  }
+  return {{"rows", c.rows}, {"imputed", imputed}, {"clipped", clipped}};
 }
 
 nlohmann::json Summary(const Session& s, const TrainRequest& req, const LoopState& st, const TrainResult& r,
@@ -184,7 +241,8 @@ nlohmann::json Summary(const Session& s, const TrainRequest& req, const LoopStat
           {"replica_checks", st.replica_checks},
           {"code_version", req.code_version},
           {"train_rows", s.train_rows.size()},
-          {"val_rows", s.val_count}};
+          {"val_rows", s.val_count},
+          {"preprocess", PreprocessCounts(s)}};
 }
 
 TrainReporter MakeReporter(const Session& s, const TrainRequest& req, const std::string& run_dir,
@@ -283,6 +341,7 @@ Status TrainFrom(Session& s, const TrainRequest& req, const Config& cfg, const s
   result->stopped = st->stopped;
   result->val_loss = st->last_eval.loss;
   result->val_metric = st->last_eval.metric;
+  if (!st->stopped) DRIFTRUN_RETURN_IF_ERROR(ReducePreCounts(s));
   return ReportEnd(rep, s, req, *st, *result, config_hash, clock.Seconds() - t0);
 }
 

@@ -30,10 +30,10 @@ threads = 1
 every_steps = 0
 TOML
 sps() { .venv/bin/python -c "import json,sys; print(round(json.load(open(sys.argv[1]))['samples_per_s']))" "$1"; }
-# Mean ms per step on rank 0: total compute allreduce_exposed optimizer other.
+# Mean ms per step on rank 0: total data compute allreduce_exposed optimizer other.
 step_ms() {
   .venv/bin/python -c "import json,sys; m=json.load(open(sys.argv[1]))['step_ms']; \
-print(' '.join(str(m[k]) for k in ('total','compute','allreduce_exposed','optimizer','other')))" "$1"
+print(' '.join(str(m[k]) for k in ('total','data','compute','allreduce_exposed','optimizer','other')))" "$1"
 }
 run_driftrun() {  # ranks
   if [[ $1 == 1 ]]; then
@@ -64,9 +64,9 @@ print(f"{'PyTorch DDP (torchrun, gloo), 2 ranks':<36}{ddp:>12.0f}")
 print(f"ratio driftrun / DDP at 2 ranks: {d2 / ddp:.2f}x (target >= 1.3x)")
 target = 0.85 if batch < 2048 else 0.90
 print(f"driftrun scaling 1 -> 2 ranks: {d2 / d1:.2f}x speedup, efficiency {d2 / (2 * d1):.0%} (target >= {target:.0%})")
-print("driftrun ms per step (rank 0): total = compute + exposed all-reduce + optimizer + other")
+print("driftrun ms per step (rank 0): total = data + compute + exposed all-reduce + optimizer + other")
 for r in (1, 2):
-    t, c, a, o, other = ms[r]
-    print(f"  {r} rank{'s' if r > 1 else ' '}: {t:.3f} = {c:.3f} + {a:.3f} + {o:.3f} + {other:.3f}"
+    t, d, c, a, o, other = ms[r]
+    print(f"  {r} rank{'s' if r > 1 else ' '}: {t:.3f} = {d:.3f} + {c:.3f} + {a:.3f} + {o:.3f} + {other:.3f}"
           f"   (exposed all-reduce {a / t:.1%} of the step, target <= 10% at 2 ranks)")
 PY

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
 
 #include "common/file_util.h"
@@ -101,6 +103,38 @@ TEST(H5Io, TruncatedFileIsADataError) {
     EXPECT_EQ(r.status().code(), Code::kData);
     EXPECT_NE(r.status().message().find(path), std::string::npos);
   }
+}
+
+// Bytes written into an open file (same size) or a truncation: the reader says
+// so (a streamed run must not train on what it read); a file replaced by a
+// rename is not a change to the open one.
+TEST(H5Io, CheckUnchangedSeesWritesAndTruncationNotRenames) {
+  std::string dir = FreshTestDir();
+  std::string path = WriteSample(dir, 2000, 8);
+  {
+    auto r = H5Reader::Open(path);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r.value()->CheckUnchanged().ok());
+    const std::string copy = dir + "/copy.h5";
+    ASSERT_TRUE(WriteFileAtomic(copy, ReadFile(path).value()).ok());
+    ASSERT_EQ(std::rename(copy.c_str(), path.c_str()), 0);
+    EXPECT_TRUE(r.value()->CheckUnchanged().ok()) << "a rename leaves the open file as it was";
+  }
+  auto r = H5Reader::Open(path);
+  ASSERT_TRUE(r.ok());
+  ::usleep(50000);  // file times tick coarsely (a few ms)
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(FileSize(path) / 2);
+    f.write("\0\0\0\0", 4);
+  }
+  Status st = r.value()->CheckUnchanged();
+  EXPECT_EQ(st.code(), Code::kData);
+  EXPECT_NE(st.message().find("changed while"), std::string::npos) << st.message();
+  ASSERT_EQ(::truncate(path.c_str(), FileSize(path) / 2), 0);
+  st = r.value()->CheckUnchanged();
+  EXPECT_EQ(st.code(), Code::kData);
+  EXPECT_NE(st.message().find(path), std::string::npos) << st.message();
 }
 
 TEST(H5Io, MissingAndNonHdf5FilesAreDataErrors) {

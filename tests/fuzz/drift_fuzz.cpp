@@ -17,6 +17,7 @@
 #include "dataio/tabular_data.h"
 #include "monitor/drift.h"
 #include "monitor/profile.h"
+#include "reports/drift_html.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {
@@ -49,7 +50,7 @@ at::Tensor AsTensor(FeatureMatrix& m) {
 
 void Render(const DriftReport& r) {
   (void)r.ToJson().dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
-  (void)r.ToHtml();
+  (void)DriftReportHtml(r);
 }
 
 void CompareViaProfile(FeatureMatrix& ref, FeatureMatrix& cur, const CategoricalMatrix& ref_cat,

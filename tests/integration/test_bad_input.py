@@ -105,6 +105,23 @@ class Inputs:
             data = f.read()
         return self.raw("truncated.h5", data[: len(data) // 2])
 
+    def lzf(self):
+        path = self.path("lzf.h5")
+        with h5py.File(path, "w") as f:
+            f.create_dataset("features", data=self.X, compression="lzf")
+            f.create_dataset("labels", data=self.Y)
+        return path
+
+    def half_written(self):
+        """/features chunked in 8 chunks, only the first 4 written (a writer that died)."""
+        path = self.path("half.h5")
+        n = len(self.X)
+        with h5py.File(path, "w") as f:
+            d = f.create_dataset("features", shape=self.X.shape, dtype="f4", chunks=(n // 8, self.X.shape[1]))
+            d[: n // 2] = self.X[: n // 2]
+            f.create_dataset("labels", data=self.Y)
+        return path
+
     def huge(self):
         """/features declared [2^40, 4] (chunked, nothing written): a few KB on disk."""
         path = self.path("huge.h5")

@@ -7,6 +7,7 @@ with the shards held in memory and streamed (data.memory_mb below the data's
 size, small chunks: windows of 128 rows, batches straddling them)."""
 import glob
 import os
+import re
 import signal
 import subprocess
 import time
@@ -200,3 +201,75 @@ def test_real_signal_stops_every_rank(runs, how):
     assert proc.returncode in expected, f"{how}: every rank exits cleanly (exit {proc.returncode}): {err[-800:]}"
     stops = [e for e in read_jsonl(f"{d}/events.jsonl") if e["event"] == "stop"]
     assert len(stops) == 1 and os.path.exists(stops[0]["checkpoint"]), f"{how}: stop checkpoint written: {stops}"
+
+
+def test_resume_refuses_changed_training_data(runs):
+    """A stopped run whose training file was replaced by a smaller one: the
+    resume is refused (exit 3) naming both row counts. Before, its position
+    (batch 41 of an epoch that now has about 22) made the step loop spin forever."""
+    ws = runs.ws
+    ws.make_data(ws.path("shrink-big"), "--rows", "2400", "--features", "8")
+    ws.make_data(ws.path("shrink-small"), "--rows", "1200", "--features", "8")
+    train_h5 = ws.path("shrink-train.h5")
+    os.replace(ws.path("shrink-big/train.h5"), train_h5)
+    cfg = ws.write_config("shrink.toml", CONFIG.format(train=train_h5))
+    d = ws.path("shrink-run")
+    p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet"], env={"DRIFTRUN_FAULT_SIGNAL_AT_STEP": "40"})
+    assert p.returncode == 0, must_msg(p, "stop at step 41")
+    os.replace(ws.path("shrink-small/train.h5"), train_h5)
+    p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet", "--resume", "auto"], timeout=120)
+    assert p.returncode == 3, must_msg(p, "resume on a training file with fewer rows exits 3")
+    before = [e for e in read_jsonl(f"{d}/events.jsonl") if e["event"] == "start"][0]["train_rows"]
+    m = re.search(r"was trained on (\d+) training rows, but .*shrink-train.h5' now gives (\d+)", p.stderr)
+    assert m and int(m.group(1)) == before and int(m.group(2)) < before // 2 + 100 and "init_from" in p.stderr, \
+        f"the refusal names both row counts ({before} before) and the warm start: {p.stderr[-600:]}"
+
+
+def test_data_file_written_while_streaming_stops_the_run(runs):
+    """A training file overwritten in place while a streamed run reads it (same
+    size, new bytes): the run stops with exit 3 naming the file, instead of
+    training on what it read."""
+    ws = runs.ws
+    ws.make_data(ws.path("inplace"), "--rows", "2400", "--features", "8")
+    train_h5 = ws.path("inplace/train.h5")
+    cfg = ws.write_config("inplace.toml", CONFIG.format(train=train_h5))
+    d = ws.path("inplace-run")
+    cmd = [ws.driftrun, "train", "--config", cfg, "--run-dir", d, "--quiet"] + STREAM
+    env = dict(os.environ, DRIFTRUN_FAULT_SLEEP_AT_STEP="5", DRIFTRUN_FAULT_SLEEP_S="4", DRIFTRUN_FAULT_RANK="0")
+    proc = subprocess.Popen(cmd, cwd=ws.tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not os.path.exists(f"{d}/events.jsonl") and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(1.0)  # inside the 4 s sleep before step 5
+    size = os.path.getsize(train_h5)
+    with open(train_h5, "r+b") as f:  # zeros over the middle of the file, size unchanged
+        f.seek(size // 2)
+        f.write(b"\0" * 65536)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, f"exit {proc.returncode} (want 3):\n{err[-800:]}"
+    assert "changed while driftrun was reading it" in err and "train.h5" in err, err[-800:]
+    assert not os.path.exists(f"{d}/summary.json"), "no summary for a run that stopped on changed data"
+
+
+def test_stream_over_budget_warns_and_step_ms_adds_up(runs):
+    """A budget smaller than two windows (a window never holds less than a
+    chunk): the run still trains, and says so in a warning (stderr and the start
+    event's data.warnings). step_ms's parts are non-negative and add up to at
+    most its total; `data` is the time spent getting batches."""
+    ws = runs.ws
+    d = ws.path("tight")
+    p = ws.run(["train", "--config", runs.cfg, "--run-dir", d, "--quiet", "--set", "data.memory_mb=0.01",
+                "--set", "data.stream_chunk_rows=128", "--set", "train.max_steps=20"])
+    assert p.returncode == 0, must_msg(p, "training over its memory budget")
+    start = [e for e in read_jsonl(f"{d}/events.jsonl") if e["event"] == "start"][0]
+    warnings = start["data"]["warnings"]
+    assert len(warnings) == 1 and "more than data.memory_mb (0.01 MB)" in warnings[0], warnings
+    assert "warning: a rank holds" in p.stderr, p.stderr[-500:]
+    ms = summary(d)["step_ms"]
+    parts = ("data", "compute", "allreduce_exposed", "optimizer", "other")
+    assert set(ms) == {"total", *parts} and all(ms[k] >= 0 for k in ms), ms
+    assert sum(ms[k] for k in parts) <= ms["total"] * 1.01 + 0.01 and ms["data"] > 0, ms
+    full = summary(runs.full(1, "stream")[1])
+    assert not [e for e in read_jsonl(f"{runs.full(1, 'stream')[1]}/events.jsonl")
+                if e["event"] == "start"][0]["data"]["warnings"], "the streamed test run fits its budget"
+    assert full["data"]["mode"] == "stream"

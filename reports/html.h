@@ -1,0 +1,33 @@
+// Building blocks of driftrun's static HTML reports (drift, run, service
+// dashboard): escaping, numbers written for people, and the page around a
+// report. A report is one file: inline CSS and SVG, no script, nothing fetched.
+//
+// Numbers are shown to 3 significant digits (p-values below 1e-4 as "< 1e-4");
+// the JSON beside each report keeps full precision. Thread-safe (pure).
+#pragma once
+
+#include <string>
+
+namespace driftrun {
+
+// Text for an HTML element or attribute value: & < > " ' escaped.
+std::string HtmlEscape(const std::string& s);
+
+// 3 significant digits without trailing zeros ("0.265", "1.23e+04" only for
+// |v| >= 1e6 or < 1e-3); NaN is "n/a", infinities "inf" / "-inf".
+std::string Sig3(double v);
+
+// A p-value: "< 1e-4" below 1e-4, else Sig3.
+std::string PValue(double p);
+
+// A share as a percentage with up to 3 significant digits ("12.5%").
+std::string Percent(double share);
+
+// The whole document: doctype, charset, title, the reports' shared CSS, body.
+std::string HtmlPage(const std::string& title, const std::string& body);
+
+// A table cell (<td>) with `text` already escaped or built as HTML; `cls` is
+// an optional class ("num" right-aligns).
+std::string Td(const std::string& html, const std::string& cls = "");
+
+}  // namespace driftrun
