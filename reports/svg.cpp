@@ -135,6 +135,11 @@ std::string LineChart(const std::vector<Series>& series, const ChartOptions& o) 
     if (usable(v))
       y0 = std::min(y0, o.log_y ? std::log10(v) : v), y1 = std::max(y1, o.log_y ? std::log10(v) : v);
   }
+  if (x0 <= x1) {  // marks widen the x range (only when there are points)
+    for (const auto& [v, label] : o.vmarks) {
+      if (std::isfinite(v)) x0 = std::min(x0, v), x1 = std::max(x1, v);
+    }
+  }
   std::ostringstream s;
   s << Header(o);
   if (!(x0 <= x1)) {

@@ -14,6 +14,7 @@
 #include "common/text.h"
 #include "runner/commands.h"
 #include "scheduler/replay.h"
+#include "scheduler/service_status.h"
 #include "trainers/run_log.h"
 
 DECLARE_string(config);
@@ -67,86 +68,6 @@ std::string Num(double v) {
   return buf;
 }
 
-// A running pool job's ranks and progress from the master's <state>/pool.json
-// (only while the service runs: the file is stale otherwise).
-nlohmann::json PoolJob(const nlohmann::json& pool, int64_t id, double now) {
-  if (!pool.is_object() || !pool.contains("jobs")) return nullptr;
-  const nlohmann::json& jobs = pool["jobs"];
-  auto it = jobs.find(std::to_string(id));
-  if (it == jobs.end()) return nullptr;
-  nlohmann::json e = *it;
-  e["heartbeat_age_s"] = now - e.value("last_heartbeat", now);
-  return e;
-}
-
-nlohmann::json JobJson(const JobRecord& j, const nlohmann::json& pool, double now) {
-  nlohmann::json o = {{"id", j.id},
-                      {"model", j.model},
-                      {"state", JobStateName(j.state)},
-                      {"trigger", j.trigger},
-                      {"priority", j.priority},
-                      {"queued_at", j.queued_at},
-                      {"started_at", j.started_at},
-                      {"ended_at", j.ended_at},
-                      {"attempts", j.attempts},
-                      {"version", j.version},
-                      {"run_dir", j.run_dir},
-                      {"reason", j.reason},
-                      {"verdict", j.verdict}};
-  if (!j.run_dir.empty()) o["progress"] = LastJsonLine(j.run_dir + "/metrics.jsonl");
-  if (j.handle.rfind("slurm:", 0) == 0) o["slurm_job"] = j.handle.substr(6);
-  if (j.state == JobState::kRunning) {
-    nlohmann::json p = PoolJob(pool, j.id, now);
-    if (!p.is_null()) o["pool"] = p;
-  }
-  return o;
-}
-
-nlohmann::json BatchJson(const BatchRecord& b) {
-  return {{"id", b.id},
-          {"file", b.file},
-          {"sha256", b.sha256},
-          {"rows", b.rows},
-          {"labelled", b.labelled},
-          {"scored_at", b.scored_at},
-          {"drifted", b.drifted},
-          {"concept", b.concept},
-          {"drift_share", b.drift_share},
-          {"production", b.production},
-          {"decision", b.decision},
-          {"reason", b.reason},
-          {"report", b.report},
-          {"trigger", b.consumed_by},
-          {"action", b.action},
-          {"scores", b.scores}};
-}
-
-Result<nlohmann::json> ModelStatus(Journal& jn, const ModelEntry& m, const nlohmann::json& pool, double now) {
-  nlohmann::json o = {{"name", m.name}, {"config", m.config_path}, {"incoming", m.incoming}};
-  DRIFTRUN_ASSIGN_OR_RETURN(int64_t prod, ProductionVersion(m.registry, m.name));
-  o["production"] = prod;
-  DRIFTRUN_ASSIGN_OR_RETURN(ModelState st, jn.State(m.name, m.trigger.min_rows, m.trigger.window(), now));
-  double next = now;
-  if (st.last_retrain_end >= 0) next = std::max(next, st.last_retrain_end + m.trigger.cooldown_s);
-  if (static_cast<int64_t>(st.queued_times_24h.size()) >= m.trigger.max_per_day &&
-      !st.queued_times_24h.empty()) {
-    std::sort(st.queued_times_24h.begin(), st.queued_times_24h.end());
-    next = std::max(
-        next, st.queued_times_24h[st.queued_times_24h.size() - static_cast<size_t>(m.trigger.max_per_day)] +
-                  24 * 3600.0);
-  }
-  o["next_trigger_allowed"] = next;
-  o["pending_batches"] = st.pending.size();
-  nlohmann::json batches = nlohmann::json::array(), jobs = nlohmann::json::array();
-  DRIFTRUN_ASSIGN_OR_RETURN(auto bs, jn.Batches(m.name, FLAGS_limit));
-  for (const auto& b : bs) batches.push_back(BatchJson(b));
-  DRIFTRUN_ASSIGN_OR_RETURN(auto js, jn.Jobs(m.name, FLAGS_limit));
-  for (const auto& j : js) jobs.push_back(JobJson(j, pool, now));
-  o["batches"] = batches;
-  o["jobs"] = jobs;
-  return o;
-}
-
 void PrintModel(const nlohmann::json& m, double now) {
   const int64_t prod = m["production"];
   std::cout << "model " << EscapeForConsole(m["name"].get<std::string>()) << ": production "
@@ -196,36 +117,16 @@ int RunStatus(int argc, char** argv) {
   if (FLAGS_limit < 1) return ReportStatus("status", Status::Usage("--limit must be >= 1"));
   auto setup = ServiceSetup::Load(FLAGS_config, args.sets);
   if (!setup.ok()) return ReportStatus("status", setup.status());
-  if (!FLAGS_model.empty() && !setup.value().Find(FLAGS_model))
-    return ReportStatus("status", Status::Usage("model '" + FLAGS_model + "' is not in service.models"));
-  auto jn = Journal::Open(setup.value().Journal(), false);
-  if (!jn.ok()) return ReportStatus("status", jn.status());
-  const double now = WallClock().Seconds();
-  nlohmann::json out = {{"state", setup.value().state}, {"journal", setup.value().Journal()}, {"now", now}};
-  const std::string holder = LiveLockHolder(setup.value().state + "/service.lock");
-  nlohmann::json pool;
-  if (!holder.empty()) {
-    auto text = ReadFile(setup.value().state + "/pool.json");
-    if (text.ok()) pool = nlohmann::json::parse(text.value(), nullptr, false);
-    if (pool.is_discarded()) pool = nullptr;
-  }
-  nlohmann::json models = nlohmann::json::array();
-  for (const ModelEntry& m : setup.value().models) {
-    if (!FLAGS_model.empty() && m.name != FLAGS_model) continue;
-    auto s = ModelStatus(*jn.value(), m, pool, now);
-    if (!s.ok()) return ReportStatus("status", s.status());
-    models.push_back(s.take());
-  }
-  out["models"] = models;
-  auto sigs = jn.value()->PendingSignals();
-  if (!sigs.ok()) return ReportStatus("status", sigs.status());
-  out["pending_signals"] = sigs.value().size();
-  out["service"] = {{"running", !holder.empty()}, {"holder", holder}};
-  if (pool.is_object()) {
-    out["service"]["pool"] = {{"workers", pool.value("workers", 0)},
-                              {"busy", pool.value("busy", 0)},
-                              {"idle", pool.value("idle", 0)}};
-  }
+  ServiceStatusOptions so;
+  so.model = FLAGS_model;
+  so.limit = FLAGS_limit;
+  so.now = WallClock().Seconds();
+  auto status = ServiceStatusJson(setup.value(), so);
+  if (!status.ok()) return ReportStatus("status", status.status());
+  const nlohmann::json& out = status.value();
+  const double now = so.now;
+  const std::string holder = out["service"]["holder"];
+  const nlohmann::json pool = out["service"].value("pool", nlohmann::json());
   if (FLAGS_json) {
     std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
@@ -238,7 +139,7 @@ int RunStatus(int argc, char** argv) {
     std::cout << "pool: " << pool.value("workers", 0) << " worker rank(s), " << pool.value("busy", 0)
               << " busy, " << pool.value("idle", 0) << " idle\n";
   }
-  for (const auto& m : models) PrintModel(m, now);
+  for (const auto& m : out["models"]) PrintModel(m, now);
   return 0;
 }
 

@@ -5,8 +5,11 @@
 
 #include <thread>
 
+#include "common/clock.h"
+#include "reports/dashboard.h"
 #include "scheduler/journal.h"
 #include "scheduler/metrics.h"
+#include "scheduler/service_status.h"
 
 namespace driftrun {
 
@@ -76,11 +79,22 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(MetricsServerOptions
     }
     res.set_content(text.value(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  self->server.Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(
-        "<!doctype html><title>driftrun serve</title><p>driftrun retraining service: "
-        "<a href=\"/metrics\">/metrics</a> (Prometheus text format)</p>\n",
-        "text/html; charset=utf-8");
+  // The dashboard (reports/dashboard.h), redrawn from the journal and the
+  // registry at each request; it refreshes itself every 10 s.
+  self->server.Get("/", [self](const httplib::Request&, httplib::Response& res) {
+    ServiceStatusOptions so;
+    so.limit = 100;
+    so.history = true;
+    so.now = WallClock().Seconds();
+    const nlohmann::json pool = self->o.pool_snapshot ? self->o.pool_snapshot() : nlohmann::json();
+    if (self->o.pool_snapshot) so.pool = &pool;
+    auto status = ServiceStatusJson(*self->o.setup, so);
+    if (!status.ok()) {
+      res.status = 503;
+      res.set_content("driftrun: " + status.status().message() + "\n", "text/plain");
+      return;
+    }
+    res.set_content(DashboardHtml(status.value(), 10), "text/html; charset=utf-8");
   });
   // Not httplib's default (SO_REUSEPORT): a second service on a port that is
   // in use must fail to listen, not share it and answer half the scrapes.

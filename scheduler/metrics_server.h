@@ -1,6 +1,6 @@
 // The retraining service's HTTP endpoint ([service] metrics = "host:port"):
 // GET /metrics answers the Prometheus text format (scheduler/metrics.h),
-// GET / a short page pointing at it. cpp-httplib (Debian's
+// GET / the service dashboard (reports/dashboard.h). cpp-httplib (Debian's
 // libcpp-httplib-dev) on its own threads; each scrape reads the journal
 // through its own connection, so a scrape never waits for the service loop.
 // Loopback only unless [service] metrics_allow_remote = true.

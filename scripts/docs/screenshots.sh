@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the README's report pictures (docs/*.png) from synthetic data:
-# the drift report of a drifted batch and the run report of a training run,
-# rendered by headless Chromium exactly as tests/integration/test_reports.py
-# renders them. Assumes scripts/setup.sh and scripts/build.sh have run.
+# the drift report of a drifted batch, the run report of a training run and
+# the service dashboard after the demo (scripts/demo.sh, which it runs),
+# rendered by headless Chromium as the tests render them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d)
@@ -34,3 +34,7 @@ shot() {  # html png height
 }
 shot "$work/drift.html" docs/drift-report.png 1500
 shot "$work/run/report.html" docs/run-report.png 1300
+bash scripts/demo.sh >/dev/null
+$dr report --config configs/service.toml --set service.state=demo-run/state --set registry.path=demo-run/registry \
+  --set monitor.incoming=demo-run/incoming --out "$work/dash.html" >/dev/null
+shot "$work/dash.html" docs/dashboard.png 1250

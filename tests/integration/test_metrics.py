@@ -23,6 +23,7 @@ import urllib.request
 
 import pytest
 
+from browser import blank, render
 from harness import must_msg
 from test_pool import Pool
 
@@ -133,6 +134,9 @@ def test_drift_scores_retrains_and_promotions_are_series(workspace):
         url = metrics_url(pool, proc)
         pool.wait("SELECT id FROM jobs WHERE id = 2 AND state IN ('promoted', 'rejected')", "the retrain", proc)
         s = scrape(url)
+        live = urllib.request.urlopen(url[:-len("metrics")], timeout=10)
+        live_html = live.read().decode()
+        assert live.headers["Content-Type"].startswith("text/html")
         proc.send_signal(signal.SIGUSR1)
         assert proc.wait(timeout=120) == 0, pool.log()
     finally:
@@ -152,6 +156,32 @@ def test_drift_scores_retrains_and_promotions_are_series(workspace):
     last = pool.rows("SELECT max(e.at) AS at FROM job_events e WHERE e.state = 'promoted'")[0]["at"]
     assert s['driftrun_last_promotion_timestamp_seconds{model="m"}'] == pytest.approx(last)
     assert s['driftrun_workers{state="idle"}'] == 2
+    check_dashboard(workspace, pool, live_html, b, jobs)
+
+
+def check_dashboard(workspace, pool, live_html, batch, jobs):
+    """The service's / and `driftrun report --config` draw the same dashboard:
+    it renders in Chromium without a console message, marks the retrain and the
+    threshold on the drift chart, and lists the batch and the jobs."""
+    p = workspace.run(["report", "--config", pool.config, "--out", workspace.path("dash.html"), "--json"])
+    assert p.returncode == 0, must_msg(p, "driftrun report --config")
+    assert json.loads(p.stdout) == {"report": workspace.path("dash.html")}
+    written = open(workspace.path("dash.html")).read()
+    for name, html in (("live", live_html), ("written", written)):
+        path = workspace.write_config(f"dash-{name}.html", html)
+        msgs, png = render(path, workspace.path(f"dash-{name}.png"))
+        assert not msgs and not blank(png), (name, msgs)
+        assert "Drift share per batch" in html and ">threshold 50%</text>" in html, name
+        assert ">retrain 2</text>" in html and "batch-001.h5" in html, name
+        for j in jobs:
+            assert f'<span class="tag ok">{j["state"]}</span>' in html or j["state"] not in ("promoted",), name
+    assert 'http-equiv="refresh"' in live_html and 'http-equiv="refresh"' not in written
+    # The production history: one promotion per promoted job, newest first.
+    promoted = sum(j["state"] == "promoted" for j in jobs)
+    history = written[written.index("Production history"):written.index("Recent batches")]
+    assert history.count(">promoted</span>") == promoted, history
+    p = workspace.run(["report", "--config", pool.config, "--out", pool.config])
+    assert p.returncode == 2 and "--out" in p.stderr, must_msg(p, "--out is the service config")
 
 
 def test_a_remote_address_needs_consent_and_a_taken_port_is_named(workspace):

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "reports/dashboard.h"
 #include "reports/drift_html.h"
 #include "reports/svg.h"
 
@@ -113,6 +114,52 @@ TEST(DriftHtml, SummarySortsByDriftAndNamesBothFiles) {
   EXPECT_EQ(html.find("0.81234"), std::string::npos) << "3 significant digits";
   EXPECT_EQ(html.find("4.25793e-67"), std::string::npos);
   EXPECT_NE(html.find("feature value (bins cut at the reference deciles)"), std::string::npos);
+}
+
+// A status object as scheduler/service_status.h gathers it: the dashboard
+// shows the running job in the queue, the rejection with its verdict's reason
+// beside the promotions, and escapes what came from files and configs.
+TEST(Dashboard, QueueRejectionsAndPromotions) {
+  const auto status = nlohmann::json::parse(R"({
+    "state": "/srv/state", "now": 1800000100, "pending_signals": 1,
+    "service": {"running": true, "holder": "host=a pid=7"},
+    "models": [{
+      "name": "m<1>", "production": 1, "pending_batches": 0, "next_trigger_allowed": 0,
+      "incoming": "/in", "drift_share_threshold": 0.25,
+      "batches": [
+        {"scored_at": 1800000050, "file": "/in/b2.h5", "rows": 10, "drift_share": 0.5, "drifted": true,
+         "decision": "scored", "action": "queue", "reason": "drift"},
+        {"scored_at": 1800000010, "file": "/in/b1.h5", "rows": 10, "drift_share": 0.0, "drifted": false,
+         "decision": "scored", "action": "none", "reason": "calm"}],
+      "jobs": [
+        {"id": 3, "state": "running", "trigger": "drift", "priority": 0, "queued_at": 1800000090,
+         "started_at": 1800000091, "ended_at": 0, "version": 0, "reason": "",
+         "pool": {"step": 7, "total_steps": 40, "samples_per_s": 1234.5}},
+        {"id": 2, "state": "rejected", "trigger": "drift", "queued_at": 1800000060, "ended_at": 1800000080,
+         "version": 2, "reason": "rejected", "verdict": {"reason": "not promoted: worse on the holdout"}},
+        {"id": 1, "state": "promoted", "trigger": "initial", "queued_at": 1800000000, "ended_at": 1800000005,
+         "version": 1, "reason": "first model"}],
+      "history": [{"event": "alias", "alias": "production", "from": null, "to": 1, "who": "driftrun-serve",
+                   "at": "2027-01-15T08:00:05Z", "why": "first model", "kind": "promote"},
+                  {"event": "alias", "alias": "candidate", "from": null, "to": 2, "who": "x",
+                   "at": "2027-01-15T08:01:00Z", "why": "", "kind": "register"}]}]})");
+  const std::string html = DashboardHtml(status);
+  const size_t queue = html.find("Queue and running jobs");
+  EXPECT_NE(html.find("step 7/40, 1230 samples/s", queue), std::string::npos) << "the running job's progress";
+  EXPECT_NE(html.find("m&lt;1&gt;"), std::string::npos);
+  EXPECT_EQ(html.find("m<1>"), std::string::npos) << "names are escaped";
+  const size_t hist = html.find("Production history"), batches = html.find("Recent batches");
+  const std::string h = html.substr(hist, batches - hist);
+  EXPECT_NE(h.find("not promoted: worse on the holdout"), std::string::npos) << "the rejection's verdict";
+  EXPECT_NE(h.find("none &rarr; 1"), std::string::npos);
+  EXPECT_EQ(h.find("register"), std::string::npos) << "only the production alias";
+  EXPECT_LT(h.find("rejected"), h.find("none &rarr; 1")) << "newest first";
+  EXPECT_NE(html.find(">threshold 25%</text>"), std::string::npos);
+  EXPECT_NE(html.find(">retrain 3</text>"), std::string::npos);
+  EXPECT_NE(html.find(">retrain 2</text>"), std::string::npos);
+  EXPECT_EQ(html.find(">retrain 1</text>"), std::string::npos) << "the initial training is not a retrain";
+  EXPECT_EQ(html.find("http-equiv"), std::string::npos);
+  EXPECT_NE(DashboardHtml(status, 10).find("http-equiv=\"refresh\" content=\"10\""), std::string::npos);
 }
 
 }  // namespace
