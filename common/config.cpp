@@ -372,12 +372,22 @@ std::vector<std::string> Config::RunDifferences(const Config& other) const {
   std::vector<std::string> out;
   for (const std::string& d : Differences(other)) {
     bool outside = false;
-    for (const char* section : {"service.", "monitor.", "trigger.", "retrain.", "slurm.", "sweep."})
+    for (const char* section :
+         {"service.", "monitor.", "trigger.", "retrain.", "slurm.", "sweep.", "mlflow."})
       outside = outside || d.rfind(section, 0) == 0;
     // What a rank may hold: a resume keeps its checkpoint's data order anyway.
     for (const char* key : {"data.memory_mb:", "data.stream_chunk_rows:"})
       outside = outside || d.rfind(key, 0) == 0;
     if (!outside) out.push_back(d);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> Config::Flat() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& k : ConfigSchema()) {
+    const std::string key = FullKey(k);
+    out.emplace_back(key, ValueToToml(values_.at(key)));
   }
   return out;
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -67,13 +68,16 @@ class Config {
 
   // The fully resolved config as TOML, every key present, stable order.
   std::string ToToml() const;
+  // Every key with its value as TOML text ("train.lr", "0.003"), schema order.
+  std::vector<std::pair<std::string, std::string>> Flat() const;
   // sha256 of ToToml(): identifies the configuration in checkpoints and lineage.
   std::string Hash() const;
   // "section.key: this -> other" for every key whose value differs, in schema order.
   std::vector<std::string> Differences(const Config& other) const;
   // Differences in keys that change what a run computes: those of the service
-  // ([service] [monitor] [trigger] [retrain]) and of Slurm ([slurm] [sweep]) say when,
-  // where and how a model is trained, not what a run computes.
+  // ([service] [monitor] [trigger] [retrain]), of Slurm ([slurm] [sweep]) and of
+  // MLflow ([mlflow]) say when, where and how a model is trained or reported,
+  // not what a run computes.
   std::vector<std::string> RunDifferences(const Config& other) const;
 
   // Markdown table of every key (for configs/README.md).

@@ -203,6 +203,20 @@ Keys RegistryKeys() {
 
 // The retraining service (driftrun serve): [monitor], [trigger] and [retrain]
 // belong to each model's experiment config, [service] to the service config.
+Keys MlflowKeys() {
+  return {
+      {"mlflow", "tracking_uri", T::kString, "\"\"", "",
+       "an MLflow tracking server (\"http://127.0.0.1:5000\"; empty: off): `driftrun train` logs the run "
+       "there "
+       "from rank 0 (params = the resolved config, metrics per epoch, lineage tags, the ONNX file and the "
+       "run "
+       "report as artifacts); a server that is down costs a warning, never the run. Credentials come from "
+       "MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD"},
+      {"mlflow", "experiment", T::kString, "\"\"", "",
+       "the MLflow experiment the runs go to (created when missing); empty: the config's `name`"},
+  };
+}
+
 Keys MonitorKeys() {
   return {
       {"monitor", "incoming", T::kString, "\"\"", "",
@@ -322,8 +336,8 @@ const std::vector<KeyInfo>& ConfigSchema() {
     Keys all;
     for (const Keys& section :
          {TopLevelKeys(), DataKeys(), PreprocessKeys(), ModelKeys(), TrainKeys(), DistKeys(),
-          CheckpointKeys(), DriftKeys(), ExportKeys(), RegistryKeys(), MonitorKeys(), TriggerKeys(),
-          RetrainKeys(), ServiceKeys(), SlurmKeys(), SweepKeys()}) {
+          CheckpointKeys(), DriftKeys(), ExportKeys(), RegistryKeys(), MlflowKeys(), MonitorKeys(),
+          TriggerKeys(), RetrainKeys(), ServiceKeys(), SlurmKeys(), SweepKeys()}) {
       all.insert(all.end(), section.begin(), section.end());
     }
     return all;

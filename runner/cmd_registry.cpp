@@ -13,6 +13,8 @@
 #include "runner/registry_govern.h"
 #include "runner/registry_view.h"
 #include "scheduler/register_run.h"
+#include "tracking/mlflow_client.h"
+#include "tracking/mlflow_export.h"
 #include "trainers/predict.h"
 
 DECLARE_string(config);
@@ -26,6 +28,7 @@ DEFINE_string(note, "", "approval note");
 DEFINE_string(reason, "", "why");
 DEFINE_string(trigger, "manual", "what triggered the run");
 DEFINE_string(gate, "holdout", "holdout | recorded");
+DEFINE_string(tracking_uri, "", "MLflow tracking server");
 
 namespace driftrun {
 
@@ -42,6 +45,7 @@ const CommandSpec kRegistrySpec = {
     "                                     [--separate-approver true|false] [--by WHO] [--reason TEXT]\n"
     "       driftrun registry history NAME [--json]\n"
     "       driftrun registry verify [--json]\n"
+    "       driftrun registry export-mlflow --tracking-uri URI [--model NAME] [--json]\n"
     "   the registry folder comes from --registry, else --config FILE's [registry] path, else "
     "./driftrun-registry;\n"
     "   only `register` creates a registry: the other commands exit 2 (registry not found) when it does not "
@@ -57,7 +61,12 @@ const CommandSpec kRegistrySpec = {
     "its "
     "first registration, changed only with `registry policy`); every alias move obeys it whatever --config "
     "says. Gated aliases (default production; case and punctuation ignored) need the approvals it requires "
-    "and a holdout loss within its tolerance. Every move verifies the target's artifacts (exit 3 if "
+    "and a holdout loss within its tolerance. export-mlflow mirrors versions (source runs:/RUN/model with "
+    "the "
+    "ONNX file, tags driftrun.version, trigger, verdict, sha256) and the aliases production and candidate "
+    "into "
+    "an MLflow model registry; a second export adds nothing. Every move verifies the target's artifacts "
+    "(exit 3 if "
     "damaged); "
     "promoting the version an alias already holds is a recorded no-op; rollback walks back through the "
     "alias's history",
@@ -75,6 +84,7 @@ const CommandSpec kRegistrySpec = {
      {"separate_approver", "policy: true: the promoter's own approval does not count"},
      {"note", "approve: the approval note"},
      {"reason", "promote, rollback, policy: why (recorded with the change)"},
+     {"tracking_uri", "export-mlflow: the MLflow server (default: --config's [mlflow] tracking_uri)"},
      {"gate",
       "promote to production: 'holdout' evaluates the candidate and the production holder on the candidate's "
       "holdout rows (its data.val, else the val_fraction split its training held out); 'recorded' compares "
@@ -170,19 +180,52 @@ Status DoVerify(Registry& reg, const std::string& root) {
   return Status::Ok();
 }
 
+// Mirrors every model (or --model) into the MLflow registry at --tracking-uri.
+Status DoExportMlflow(Registry& reg, const Config& cfg) {
+  const std::string uri = FLAGS_tracking_uri.empty() ? cfg.Str("mlflow.tracking_uri") : FLAGS_tracking_uri;
+  if (uri.empty())
+    return Status::Usage(
+        "export-mlflow needs --tracking-uri URI (or a --config whose [mlflow] tracking_uri is set)");
+  DRIFTRUN_ASSIGN_OR_RETURN(auto client, MlflowClient::Create(uri));
+  std::vector<std::string> models;
+  DRIFTRUN_ASSIGN_OR_RETURN(auto all, reg.List(FLAGS_model));
+  for (const auto& v : all)
+    if (std::find(models.begin(), models.end(), v.name) == models.end()) models.push_back(v.name);
+  if (!FLAGS_model.empty() && models.empty())
+    return Status::Usage("the registry has no model '" + FLAGS_model + "'");
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& m : models) {
+    DRIFTRUN_ASSIGN_OR_RETURN(nlohmann::json r, ExportToMlflow(reg, m, *client));
+    out.push_back(r);
+    if (FLAGS_json) continue;
+    std::string created, aliases;
+    for (const auto& c : r["created"])
+      created += " " + m + ":" + c[0].dump() + "->v" + c[1].get<std::string>();
+    for (const auto& [a, v] : r["aliases"].items()) aliases += " " + a + "->v" + v.get<std::string>();
+    std::cout << EscapeForConsole(m) << ": " << r["created"].size() << " version(s) created in MLflow"
+              << EscapeForConsole(created) << ", " << r["existing"] << " already there; aliases"
+              << (aliases.empty() ? " none" : EscapeForConsole(aliases)) << " (" << EscapeForConsole(uri)
+              << ")\n";
+  }
+  if (FLAGS_json) std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  return Status::Ok();
+}
+
 Status Run(const ParsedArgs& a) {
   const std::vector<std::string> subs = {"list",     "show",   "register", "promote", "approve",
-                                         "rollback", "policy", "history",  "verify"};
+                                         "rollback", "policy", "history",  "verify",  "export-mlflow"};
   if (a.positional.empty()) {
     return Status::Usage(
-        "name a registry command: list, show, register, promote, approve, rollback, policy, history, verify");
+        "name a registry command: list, show, register, promote, approve, rollback, policy, history, verify, "
+        "export-mlflow");
   }
   const std::string sub = a.positional[0];
   if (std::find(subs.begin(), subs.end(), sub) == subs.end()) {
     const std::string near = ClosestMatch(sub, subs, 2);
     return Status::Usage("unknown registry command '" + sub + "'" +
                          (near.empty() ? "" : " (did you mean `" + near + "`?)") +
-                         "; use list, show, register, promote, approve, rollback, policy, history or verify");
+                         "; use list, show, register, promote, approve, rollback, policy, history, verify or "
+                         "export-mlflow");
   }
   DRIFTRUN_ASSIGN_OR_RETURN(std::string root, RegistryPath(FLAGS_registry, FLAGS_config));
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(FLAGS_config, a.sets));
@@ -195,6 +238,7 @@ Status Run(const ParsedArgs& a) {
   if (sub == "rollback") return DoRollback(*reg, a);
   if (sub == "policy") return DoPolicy(*reg, a, cfg);
   if (sub == "history") return DoHistory(*reg, a);
+  if (sub == "export-mlflow") return DoExportMlflow(*reg, cfg);
   return DoVerify(*reg, root);
 }
 

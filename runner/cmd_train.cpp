@@ -21,6 +21,7 @@
 #include "runner/signals.h"
 #include "scheduler/register_run.h"
 #include "scheduler/slurm_attempts.h"
+#include "tracking/mlflow_tracker.h"
 #include "trainers/run_log.h"
 #include "trainers/trainer.h"
 
@@ -201,7 +202,27 @@ namespace {
 struct TrainOutcome {
   bool stopped = false;
   int64_t step = 0;
+  std::string run_dir;
 };
+
+// [mlflow] tracking_uri: checked on every rank (a bad URI is exit 2 on all of
+// them); rank 0 logs the run. Null when tracking is off.
+Result<std::unique_ptr<MlflowTracker>> MakeTracker(const MpiEnv& env, const Config& cfg, TrainRequest* req) {
+  DRIFTRUN_ASSIGN_OR_RETURN(auto t, MlflowTracker::Create(cfg, req->code_version));
+  if (!t || env.rank() != 0) return std::unique_ptr<MlflowTracker>();
+  MlflowTracker* tracker = t.get();
+  req->on_start = [tracker](const std::string& run_dir, bool resuming) { tracker->Start(run_dir, resuming); };
+  req->on_epoch = [tracker](const nlohmann::json& row) { tracker->LogEpoch(row); };
+  return t;
+}
+
+void FinishTracking(MlflowTracker* tracker, const Status& st, const TrainOutcome& out) {
+  if (!tracker) return;
+  tracker->Finish(!st.ok()      ? "FAILED"
+                  : out.stopped ? "KILLED"
+                                : "FINISHED",
+                  {out.run_dir + "/model.onnx", out.run_dir + "/report.html"});
+}
 
 TrainRequest MakeRequest(const MpiEnv& env, const std::atomic<int>* stop, const std::string& command) {
   TrainRequest req;
@@ -228,6 +249,7 @@ Status TrainAndFinish(Communicator& world, const Config& cfg, const TrainRequest
     if (!r.ok()) return r.status();
     out->stopped = r.value().stopped;
     out->step = r.value().steps;
+    out->run_dir = r.value().run_dir;
     // The run folder stays locked (r's run_lock) through export, registration
     // and the report.
     if (world.rank() != 0) return Status::Ok();
@@ -270,7 +292,7 @@ int RunTrain(int argc, char** argv) {
   }
   MpiCommunicator& world = *world_or.value();
   // Under --slurm the job requeues itself, or is continued by submitting its folder again.
-  const TrainRequest req =
+  TrainRequest req =
       MakeRequest(*env, stop,
                   FLAGS_slurm ? "driftrun submit --config " + ShellQuote(FLAGS_config) + " --run-dir " +
                                     ShellQuote(FLAGS_run_dir) + " (a requeued job continues by itself)"
@@ -279,7 +301,15 @@ int RunTrain(int argc, char** argv) {
   Status st = FLAGS_slurm ? SlurmBegin(world, cfg.value(), job) : Status::Ok();
   const bool attempt = FLAGS_slurm && st.ok();  // an attempt was recorded: record its end
   TrainOutcome out;
+  std::unique_ptr<MlflowTracker> tracker;
+  if (st.ok()) {
+    auto t = MakeTracker(*env, cfg.value(), &req);
+    st = t.status();
+    if (st.ok()) tracker = t.take();
+  }
   if (st.ok()) st = TrainAndFinish(world, cfg.value(), req, &out);
+  FinishTracking(tracker.get(), st, out);
+  tracker.reset();  // waits for what is queued (bounded by the client's timeouts)
   if (attempt && env->rank() == 0) st = SlurmEnd(cfg.value(), job, st, out.stopped, stop->load(), out.step);
   code = ReportStatus("train", st);
   // The world may be broken. (A rank that exits non-zero otherwise makes mpirun

@@ -17,7 +17,10 @@ readonly APT_PACKAGES=(
   slurm-wlm munge  # driftrun submit; tests start a one-node cluster (scripts/slurm/cluster.sh)
   chromium  # tests only: the HTML reports are rendered in a real headless browser
 )
-readonly PY_PACKAGES=("torch==${TORCH_VERSION}" numpy h5py scipy onnxruntime scikit-learn pytest pillow)
+# pillow and mlflow are for tests: screenshots of the reports, a real MLflow
+# server that receives runs and registry exports.
+readonly PY_PACKAGES=("torch==${TORCH_VERSION}" numpy h5py scipy onnxruntime scikit-learn pytest pillow
+  "mlflow==3.17.2")
 
 log() { printf '[setup] %s\n' "$*"; }
 

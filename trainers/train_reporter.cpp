@@ -74,6 +74,7 @@ Status TrainReporter::Epoch(const EpochReport& e) {
   if (e.partial) row["partial"] = true;
   if (e.step_ms.steps > 0) row["step_ms"] = StepMsJson(e.step_ms);
   Status st = log_.Metrics(row);
+  if (o_.rank == 0 && o_.on_epoch) o_.on_epoch(row);
   if (bar_drawn_) std::printf("\n");
   bar_drawn_ = false;
   if (console()) {

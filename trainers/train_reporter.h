@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +25,8 @@ struct TrainReporterOptions {
   bool progress_bar = false;  // draw a bar (stdout is a terminal)
   int64_t log_every_steps = 0;
   const Clock* clock = nullptr;  // null: SteadyClock()
+  // Rank 0, after each metrics.jsonl row is written (TrainRequest::on_epoch).
+  std::function<void(const nlohmann::json& row)> on_epoch;
 };
 
 // Mean milliseconds per optimizer step on rank 0, and where they went.

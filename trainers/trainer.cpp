@@ -177,6 +177,7 @@ void ReportStart(TrainReporter& rep, const Session& s, const TrainRequest& req, 
                 static_cast<long long>(s.meta.dim), W, s.device.str().c_str(), s.grad_comm->name().c_str(),
                 EscapeForConsole(run_dir).c_str());
   rep.Start(resuming, fields, line, ckpt_path, at.step);
+  if (s.world->rank() == 0 && req.on_start) req.on_start(run_dir, resuming);
   if (s.world->rank() == 0)
     for (const auto& w : s.data_warnings) std::cerr << "warning: " << w << "\n";
 }
@@ -253,6 +254,7 @@ TrainReporter MakeReporter(const Session& s, const TrainRequest& req, const std:
   ro.progress_bar = req.progress_bar;
   ro.log_every_steps = s.o.log_every_steps;
   ro.clock = &clock;
+  ro.on_epoch = req.on_epoch;
   return TrainReporter(RunLog(run_dir, ro.rank == 0), ro);
 }
 

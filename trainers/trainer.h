@@ -18,6 +18,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "comm/communicator.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -84,6 +86,11 @@ struct TrainRequest {
   // Train, outside any collective (the pool's heartbeat and stop check). It
   // may set *stop; it must not call collectives on `world`.
   std::function<void(const StepProgress&)> on_step;
+  // Rank 0: when the run starts (its folder decided and claimed; `resuming`
+  // when it continues a checkpoint) and after each epoch's metrics.jsonl row.
+  // For observers (MLflow tracking): they must not block.
+  std::function<void(const std::string& run_dir, bool resuming)> on_start;
+  std::function<void(const nlohmann::json& row)> on_epoch;
   // null: Train makes its own NCCL communicator on GPUs (and frees it).
   DeviceCommFactory device_comm;
 };
