@@ -160,9 +160,12 @@ Status H5Reader::CheckUnchanged() const {
   if (opened_.size < 0) return Status::Ok();
   const Stamp now = StampNow();
   if (now.size == opened_.size && now.mtime_ns == opened_.mtime_ns) return Status::Ok();
-  return Status::Data("'" + path_ + "' changed while driftrun was reading it (" +
-                      std::to_string(opened_.size) + " bytes when opened, " + std::to_string(now.size) +
-                      " now): rows read from it cannot be trusted. Restore the file and run again (a "
+  const std::string how =
+      now.size == opened_.size
+          ? "rewritten in place: same size, " + std::to_string(now.size) + " bytes, newer time"
+          : std::to_string(opened_.size) + " bytes when opened, " + std::to_string(now.size) + " now";
+  return Status::Data("'" + path_ + "' changed while driftrun was reading it (" + how +
+                      "): rows read from it cannot be trusted. Restore the file and run again (a "
                       "training run continues with --resume auto); write new data to a new file");
 }
 

@@ -10,14 +10,11 @@
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/sha256.h"
+#include "common/version.h"
 #include "dataio/h5_io.h"
 #include "models/checkpoint.h"
 
 extern char** environ;
-
-#ifndef DRIFTRUN_VERSION
-#define DRIFTRUN_VERSION "unknown"
-#endif
 
 namespace driftrun {
 
@@ -45,8 +42,8 @@ Result<ExportResult> RunExporter(const std::string& checkpoint, const std::strin
                                  const std::map<std::string, std::string>& metadata) {
   DRIFTRUN_RETURN_IF_ERROR(CheckExporter());
   const std::string exe = SelfDir() + "/driftrun-export";
-  std::vector<std::string> args = {exe, "--checkpoint",       checkpoint,      "--out",
-                                   out, "--producer-version", DRIFTRUN_VERSION};
+  std::vector<std::string> args = {exe, "--checkpoint",       checkpoint,  "--out",
+                                   out, "--producer-version", kCodeVersion};
   for (const auto& [k, v] : metadata) {
     args.push_back("--meta");
     args.push_back(k + "=" + v);

@@ -92,6 +92,8 @@ std::string DriftChart(const json& m) {
   o.title = "Drift share per batch";
   o.xlabel = "scored at (UTC)";
   o.ylabel = "share of features drifted";
+  o.percent_y = true;
+  o.y_max = 1;
   o.hlines.push_back({D(m, "drift_share_threshold"), "threshold " + Percent(D(m, "drift_share_threshold"))});
   for (const auto& j : m["jobs"]) {
     if (S(j, "trigger") == "initial") continue;
@@ -169,7 +171,7 @@ std::string Model(const json& m, double now) {
   std::ostringstream s;
   const std::string name = S(m, "name");
   const double prod = D(m, "production");
-  s << "<h2 id=\"m-" << HtmlEscape(name) << "\">" << HtmlEscape(name) << "</h2><dl><dt>production</dt><dd>"
+  s << "<h2 id=\"" << AnchorId("m", name) << "\">" << HtmlEscape(name) << "</h2><dl><dt>production</dt><dd>"
     << (prod > 0 ? HtmlEscape(name) + ":" + S(m, "production") : "none yet")
     << "</dd><dt>pending batches</dt><dd>" << S(m, "pending_batches")
     << "</dd><dt>next retrain allowed</dt><dd>"

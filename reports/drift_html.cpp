@@ -24,7 +24,7 @@ std::string SummaryRow(const FeatureDrift& f) {
                     : f.within_noise ? "no (within noise)"
                                      : "no";
   std::string row = std::string("<tr") + (f.drifted ? " class=\"drift\"" : "") + ">";
-  row += Td("<a href=\"#f-" + HtmlEscape(f.name) + "\">" + HtmlEscape(f.name) + "</a>");
+  row += Td("<a href=\"#" + AnchorId("f", f.name) + "\">" + HtmlEscape(f.name) + "</a>");
   row += Td(f.categorical ? "categorical" : "numerical");
   row += Td(Tag(f.drifted, why));
   row += Td(Sig3(f.score), "num");
@@ -40,7 +40,7 @@ std::string SummaryRow(const FeatureDrift& f) {
 
 std::string FeatureSection(const FeatureDrift& f) {
   std::ostringstream s;
-  s << "<h3 id=\"f-" << HtmlEscape(f.name) << "\">" << HtmlEscape(f.name) << " "
+  s << "<h3 id=\"" << AnchorId("f", f.name) << "\">" << HtmlEscape(f.name) << " "
     << Tag(f.drifted, f.drifted ? "drifted by " + HtmlEscape(f.decided_by) : "not drifted") << "</h3>";
   s << "<p class=\"sub\">score " << Sig3(f.score) << " (" << HtmlEscape(f.decided_by) << ")";
   if (f.null_p99 > 0)

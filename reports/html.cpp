@@ -1,7 +1,13 @@
 #include "reports/html.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <fstream>
+
+#include "common/file_util.h"
 
 namespace driftrun {
 
@@ -54,6 +60,38 @@ std::string PValue(double p) {
 std::string Percent(double share) {
   if (std::isnan(share)) return "n/a";
   return Sig3(share * 100) + "%";
+}
+
+Status CheckReportPath(const std::string& path, const std::string& flag) {
+  if (path.empty()) return Status::Usage(flag + " needs a file name");
+  if (IsDir(path))
+    return Status::Usage(flag + " '" + path + "' is a folder; name a file in it, e.g. report.html");
+  const std::string dir = DirName(path);
+  if (!dir.empty() && !IsDir(dir))
+    return Status::Usage(flag + " '" + path + "': the folder '" + dir + "' does not exist; create it first");
+  if (!PathExists(path)) return Status::Ok();
+  std::string h(512, '\0');
+  std::ifstream in(path, std::ios::binary);
+  in.read(h.data(), static_cast<std::streamsize>(h.size()));
+  h.resize(static_cast<size_t>(std::max<std::streamsize>(0, in.gcount())));
+  h.erase(0, h.find_first_not_of(" \t\r\n"));
+  for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (h.rfind("<!doctype html", 0) == 0 || h.rfind("<html", 0) == 0) return Status::Ok();
+  return Status::Usage(flag + " '" + path +
+                       "' exists and is not an HTML page; writing the report would destroy it. Name a new "
+                       ".html file (an earlier report is replaced)");
+}
+
+std::string AnchorId(const std::string& prefix, const std::string& name) {
+  std::string id = prefix + "-";
+  uint32_t h = 2166136261u;
+  for (unsigned char c : name) {
+    h = (h ^ c) * 16777619u;
+    if (std::isalnum(c) || c == '-' || c == '_') id += static_cast<char>(c);
+  }
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "-%08x", h);
+  return id + buf;
 }
 
 std::string Td(const std::string& html, const std::string& cls) {

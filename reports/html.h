@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "common/status.h"
+
 namespace driftrun {
 
 // Text for an HTML element or attribute value: & < > " ' escaped.
@@ -25,6 +27,16 @@ std::string Percent(double share);
 
 // The whole document: doctype, charset, title, the reports' shared CSS, body.
 std::string HtmlPage(const std::string& title, const std::string& body);
+
+// Where a report may be written (`flag` names it in messages): Status::Usage
+// when `path` is a folder, when its folder does not exist, or when it exists
+// and is not an HTML page (a checkpoint, a data file, a database: writing the
+// report would destroy it). An earlier report is replaced.
+Status CheckReportPath(const std::string& path, const std::string& flag);
+
+// An HTML id for `name`: "<prefix>-" plus its letters, digits, '-' and '_',
+// and a short hash of the whole name (so "a b" and "a_b" differ).
+std::string AnchorId(const std::string& prefix, const std::string& name);
 
 // A table cell (<td>) with `text` already escaped or built as HTML; `cls` is
 // an optional class ("num" right-aligns).

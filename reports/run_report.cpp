@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
+#include "common/file_lock.h"
 #include "common/file_util.h"
 #include "models/checkpoint.h"
 #include "reports/html.h"
@@ -123,19 +124,48 @@ std::string Lineage(const std::vector<json>& events, const std::string& config_t
   return s + "</dl>";
 }
 
+// One row per epoch: a row marked partial (the run ended inside the epoch) is
+// dropped when a later row has the same epoch (the resume finished it).
+std::vector<json> EpochRows(const std::vector<json>& rows) {
+  std::vector<json> out;
+  for (const auto& r : rows) {
+    if (!out.empty() && Num(out.back(), "epoch") == Num(r, "epoch")) out.pop_back();
+    out.push_back(r);
+  }
+  return out;
+}
+
+// done | stopped (at step N) | failed: the reason | running (the lock's
+// holder) | killed (no summary, no live lock).
+std::string RunState(const std::string& run_dir, const json& summary, const std::vector<json>& events) {
+  if (summary.is_object() && !Str(summary, "status").empty()) return Str(summary, "status");
+  std::string state;
+  for (const auto& e : events) {
+    const std::string ev = Str(e, "event");
+    if (ev == "stop") state = "stopped at step " + Str(e, "step");
+    if (ev == "error") state = "failed: " + Str(e, "reason") + " at step " + Str(e, "step");
+    if (ev == "start" || ev == "resume") state.clear();
+  }
+  if (!state.empty()) return state;
+  const std::string holder = LiveLockHolder(run_dir + "/run.lock");
+  return holder.empty() ? "killed or crashed (no summary and no live run.lock)" : "running (" + holder + ")";
+}
+
 // The newest checkpoint's fitted preprocessing, one row per column, with the
 // values the run imputed and clipped (summary.json "preprocess").
 std::string Preprocessing(const std::string& run_dir, const std::vector<json>& events, const json& summary) {
   std::string s = "<h2>Preprocessing</h2>";
   for (const auto& e : events) {
     if (Str(e, "event") != "start" || !e.contains("preprocess_notes")) continue;
-    for (const auto& n : e["preprocess_notes"]) s += "<p class=\"sub\">" + HtmlEscape(n.dump()) + "</p>";
+    for (const auto& n : e["preprocess_notes"])
+      s += "<p class=\"sub\">" + HtmlEscape(n.is_string() ? n.get<std::string>() : n.dump()) + "</p>";
   }
   auto manifest = RunCheckpoint(run_dir);
   if (!manifest.ok()) return s + "<p class=\"sub\">no checkpoint to read the fitted parameters from</p>";
   auto ck = ReadCheckpoint(manifest.value());
   if (!ck.ok()) return s + "<p class=\"sub\">" + HtmlEscape(ck.status().message()) + "</p>";
   const Preprocessor& pre = ck.value().pre;
+  if (pre.dim() == 0) return s + "<p class=\"sub\">text: hashed n-grams, no per-column preprocessing</p>";
   const auto cols = ParamColumns(pre);
   const json counts = summary.is_object() && summary.contains("preprocess") ? summary["preprocess"] : json();
   const double rows = Num(counts, "rows");
@@ -168,19 +198,16 @@ Result<std::string> RunReportHtml(const std::string& run_dir) {
                          "' holds no run (no events.jsonl or summary.json); name a run folder");
   }
   const json summary = summary_text.ok() ? json::parse(summary_text.value(), nullptr, false) : json();
-  const std::vector<json> metrics = JsonLines(run_dir + "/metrics.jsonl");
+  const std::vector<json> metrics = EpochRows(JsonLines(run_dir + "/metrics.jsonl"));
   auto config_text = ReadFile(run_dir + "/config.resolved.toml");
+  auto cfg = Config::FromString(config_text.ok() ? config_text.value() : "", "config.resolved.toml", {});
   std::string name = Str(summary, "name");
+  if (name.empty() && cfg.ok()) name = cfg.value().Str("name");
   if (name.empty()) name = BaseName(run_dir);
-  std::string state = summary.is_object() ? Str(summary, "status") : "";
-  for (const auto& e : events) {
-    if (Str(e, "event") == "stop") state = state.empty() ? "stopped" : state;
-    if (Str(e, "event") == "error") state = state.empty() ? "failed" : state;
-  }
-  if (state.empty()) state = "running or killed";
-  const std::string metric_name = summary.is_object() && !Str(summary, "val_metric_name").empty()
-                                      ? Str(summary, "val_metric_name")
-                                      : "validation metric";
+  const std::string state = RunState(run_dir, summary, events);
+  std::string metric_name = Str(summary, "val_metric_name");
+  if (metric_name.empty())
+    metric_name = cfg.ok() && cfg.value().Str("model.task") == "classification" ? "accuracy" : "rmse";
   std::ostringstream s;
   s << "<h1>Run " << HtmlEscape(name) << "</h1><p class=\"sub\"><code>" << HtmlEscape(run_dir)
     << "</code></p>";

@@ -28,6 +28,8 @@ std::string TimeLabel(double t, double span) {
 }
 
 struct Frame {
+  Frame(double x0_, double x1_, double y0_, double y1_, const ChartOptions& o, bool log)
+      : x0(x0_), x1(x1_), y0(y0_), y1(y1_), w(o.width), h(o.height), log_y(log) {}
   double x0, x1, y0, y1;  // data range
   double left = 62, right = 16, top = 42, bottom = 46;
   int w, h;
@@ -51,6 +53,40 @@ std::string Header(const ChartOptions& o) {
   return s.str();
 }
 
+// The two axis lines and the axis labels; closes the <g> the caller opened.
+std::string AxisLines(const Frame& f, const ChartOptions& o) {
+  std::ostringstream s;
+  const double bx = f.h - f.bottom;
+  s << "<line x1=\"" << F(f.left) << "\" x2=\"" << F(f.w - f.right) << "\" y1=\"" << F(bx) << "\" y2=\""
+    << F(bx) << "\" stroke=\"#868e96\"/><line x1=\"" << F(f.left) << "\" x2=\"" << F(f.left) << "\" y1=\""
+    << F(f.top) << "\" y2=\"" << F(bx) << "\" stroke=\"#868e96\"/>";
+  s << "<text x=\"" << F((f.left + f.w - f.right) / 2) << "\" y=\"" << F(f.h - 8)
+    << "\" text-anchor=\"middle\" font-size=\"11\">" << HtmlEscape(o.xlabel) << "</text>";
+  s << "<text transform=\"translate(13," << F((f.top + bx) / 2)
+    << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"11\">" << HtmlEscape(o.ylabel) << "</text></g>";
+  return s.str();
+}
+
+// A tick's label: as many decimals as the step between ticks needs (so
+// neighbouring ticks never read the same), as a percentage when asked.
+std::string TickLabel(double v, double step, bool percent) {
+  if (percent) v *= 100, step *= 100;
+  if (!(step > 1e-9) || std::fabs(v) >= 1e6) return Sig3(v) + (percent ? "%" : "");
+  const int decimals = std::max(0, std::min(8, static_cast<int>(std::ceil(-std::log10(step) - 1e-9))));
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%.*f%s", decimals, v, percent ? "%" : "");
+  return buf;
+}
+
+// x ticks: whole numbers only on integer and time axes (epochs, seconds).
+std::vector<double> XTicks(const Frame& f, const ChartOptions& o) {
+  std::vector<double> t = NiceTicks(f.x0, f.x1, o.time_x ? 4 : 6);
+  if (!(o.integer_x || o.time_x) || (t.size() > 1 && t[1] - t[0] >= 1)) return t;
+  t.clear();
+  for (double v = std::ceil(f.x0); v <= f.x1 && t.size() < 12; v += 1) t.push_back(v);
+  return t;
+}
+
 // Axes, ticks, grid and axis labels.
 std::string Axes(const Frame& f, const ChartOptions& o) {
   std::ostringstream s;
@@ -65,27 +101,23 @@ std::string Axes(const Frame& f, const ChartOptions& o) {
         << "\" text-anchor=\"end\">" << Sig3(std::pow(10.0, e)) << "</text>";
     }
   }
+  const double ystep = yt.size() > 1 ? yt[1] - yt[0] : 0;
   for (double v : yt) {
     const double y = f.Y(v);
     s << "<line x1=\"" << F(f.left) << "\" x2=\"" << F(f.w - f.right) << "\" y1=\"" << F(y) << "\" y2=\""
       << F(y) << "\" stroke=\"#e9ecef\"/><text x=\"" << F(f.left - 6) << "\" y=\"" << F(y + 3)
-      << "\" text-anchor=\"end\">" << Sig3(v) << "</text>";
+      << "\" text-anchor=\"end\">" << TickLabel(v, ystep, o.percent_y) << "</text>";
   }
-  for (double v : NiceTicks(f.x0, f.x1, o.time_x ? 4 : 6)) {
-    if (o.integer_x && v != std::floor(v)) continue;
+  const std::vector<double> xt = XTicks(f, o);
+  const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 0;
+  for (double v : xt) {
     const double x = f.X(v);
     s << "<line x1=\"" << F(x) << "\" x2=\"" << F(x) << "\" y1=\"" << F(bx) << "\" y2=\"" << F(bx + 4)
       << "\" stroke=\"#868e96\"/><text x=\"" << F(x) << "\" y=\"" << F(bx + 15)
-      << "\" text-anchor=\"middle\">" << HtmlEscape(o.time_x ? TimeLabel(v, f.x1 - f.x0) : Sig3(v))
-      << "</text>";
+      << "\" text-anchor=\"middle\">"
+      << HtmlEscape(o.time_x ? TimeLabel(v, f.x1 - f.x0) : TickLabel(v, xstep, false)) << "</text>";
   }
-  s << "<line x1=\"" << F(f.left) << "\" x2=\"" << F(f.w - f.right) << "\" y1=\"" << F(bx) << "\" y2=\""
-    << F(bx) << "\" stroke=\"#868e96\"/><line x1=\"" << F(f.left) << "\" x2=\"" << F(f.left) << "\" y1=\""
-    << F(f.top) << "\" y2=\"" << F(bx) << "\" stroke=\"#868e96\"/>";
-  s << "<text x=\"" << F((f.left + f.w - f.right) / 2) << "\" y=\"" << F(f.h - 8)
-    << "\" text-anchor=\"middle\" font-size=\"11\">" << HtmlEscape(o.xlabel) << "</text>";
-  s << "<text transform=\"translate(13," << F((f.top + bx) / 2)
-    << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"11\">" << HtmlEscape(o.ylabel) << "</text></g>";
+  s << AxisLines(f, o);
   return s.str();
 }
 
@@ -114,8 +146,12 @@ std::vector<double> NiceTicks(double lo, double hi, int n) {
     step = m * p;
     if (step >= raw) break;
   }
-  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
-    out.push_back(std::fabs(v) < step * 1e-9 ? 0.0 : v);
+  // Multiples of the step, computed (not accumulated) so that 2 stays 2.
+  const double first = std::ceil(lo / step - 1e-9);
+  for (double k = first; k * step <= hi + step * 1e-9; k += 1) {
+    const double v = k * step;
+    out.push_back(std::fabs(v) < step * 1e-9 ? 0.0 : std::round(v / step) * step);
+  }
   return out;
 }
 
@@ -135,6 +171,7 @@ std::string LineChart(const std::vector<Series>& series, const ChartOptions& o) 
     if (usable(v))
       y0 = std::min(y0, o.log_y ? std::log10(v) : v), y1 = std::max(y1, o.log_y ? std::log10(v) : v);
   }
+  if (std::isfinite(o.y_max) && x0 <= x1) y1 = std::max(y1, o.log_y ? std::log10(o.y_max) : o.y_max);
   if (x0 <= x1) {  // marks widen the x range (only when there are points)
     for (const auto& [v, label] : o.vmarks) {
       if (std::isfinite(v)) x0 = std::min(x0, v), x1 = std::max(x1, v);
@@ -155,8 +192,7 @@ std::string LineChart(const std::vector<Series>& series, const ChartOptions& o) 
     y0 = y0 >= 0 && y0 - pad < 0 ? 0 : y0 - pad;
     y1 += pad;
   }
-  Frame f{x0, x1, y0, y1};
-  f.w = o.width, f.h = o.height, f.log_y = o.log_y;
+  const Frame f(x0, x1, y0, y1, o, o.log_y);
   s << Axes(f, o);
   for (const auto& [v, label] : o.hlines) {
     if (!usable(v)) continue;
@@ -167,10 +203,12 @@ std::string LineChart(const std::vector<Series>& series, const ChartOptions& o) 
   }
   for (const auto& [v, label] : o.vmarks) {
     if (!(v >= x0 && v <= x1)) continue;
+    const bool near_right = f.X(v) > f.w - f.right - 70;  // the label goes to the mark's left
     s << "<line x1=\"" << F(f.X(v)) << "\" x2=\"" << F(f.X(v)) << "\" y1=\"" << F(f.top) << "\" y2=\""
-      << F(f.h - f.bottom) << "\" stroke=\"#7048e8\" stroke-width=\"1.5\"/><text x=\"" << F(f.X(v) + 3)
-      << "\" y=\"" << F(f.top + 20) << "\" font-size=\"10\" fill=\"#7048e8\">" << HtmlEscape(label)
-      << "</text>";
+      << F(f.h - f.bottom) << "\" stroke=\"#7048e8\" stroke-width=\"1.5\"/><text x=\""
+      << F(near_right ? f.X(v) - 3 : f.X(v) + 3) << "\" y=\"" << F(f.top + 20)
+      << "\" font-size=\"10\" fill=\"#7048e8\"" << (near_right ? " text-anchor=\"end\"" : "") << ">"
+      << HtmlEscape(label) << "</text>";
   }
   for (const auto& se : series) {
     std::string path;
@@ -200,8 +238,7 @@ std::string BinChart(const std::vector<double>& edges, const std::vector<double>
   double top = 0;
   for (size_t k = 0; k < n; ++k) top = std::max({top, ref_share[k], cur_share[k]});
   if (!(top > 0)) top = 1;
-  Frame f{0, static_cast<double>(std::max<size_t>(n, 1)), 0, top * 1.1};
-  f.w = o.width, f.h = o.height, f.log_y = false;
+  const Frame f(0, static_cast<double>(std::max<size_t>(n, 1)), 0, top * 1.1, o, false);
   std::ostringstream s;
   s << Header(o) << "<g font-size=\"10\" fill=\"#495057\">";
   for (double v : NiceTicks(0, top * 1.1, 4)) {
@@ -227,14 +264,7 @@ std::string BinChart(const std::vector<double>& edges, const std::vector<double>
         << "</text>";
     }
   }
-  const double bx = f.h - f.bottom;
-  s << "<line x1=\"" << F(f.left) << "\" x2=\"" << F(f.w - f.right) << "\" y1=\"" << F(bx) << "\" y2=\""
-    << F(bx) << "\" stroke=\"#868e96\"/><line x1=\"" << F(f.left) << "\" x2=\"" << F(f.left) << "\" y1=\""
-    << F(f.top) << "\" y2=\"" << F(bx) << "\" stroke=\"#868e96\"/>";
-  s << "<text x=\"" << F((f.left + f.w - f.right) / 2) << "\" y=\"" << F(f.h - 8)
-    << "\" text-anchor=\"middle\" font-size=\"11\">" << HtmlEscape(o.xlabel) << "</text>";
-  s << "<text transform=\"translate(13," << F((f.top + bx) / 2)
-    << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"11\">" << HtmlEscape(o.ylabel) << "</text></g>";
+  s << AxisLines(f, o);
   std::vector<Series> legend = {{"reference", {}, {}, "#adb5bd"},
                                 {"current", {}, {}, drifted ? "#e8590c" : "#1c7ed6"}};
   s << Legend(legend, f) << "</svg>";

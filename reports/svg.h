@@ -4,6 +4,7 @@
 // is escaped here. Thread-safe (pure).
 #pragma once
 
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,8 @@ struct ChartOptions {
   // x values are seconds since the epoch: ticks show UTC times.
   bool time_x = false;
   bool integer_x = false;  // ticks at whole numbers only (epochs)
+  bool percent_y = false;  // y values are shares: ticks read "20%"
+  double y_max = NAN;      // the y axis reaches at least this far (NaN: the data decide)
 };
 
 // About n "nice" tick values covering [lo, hi] (1, 2, 5 times a power of 10).

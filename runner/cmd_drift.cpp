@@ -12,6 +12,7 @@
 #include "monitor/drift.h"
 #include "monitor/profile.h"
 #include "reports/drift_html.h"
+#include "reports/html.h"
 #include "runner/commands.h"
 
 DECLARE_string(config);
@@ -131,6 +132,7 @@ int RunDrift(int argc, char** argv) {
     return ReportStatus("drift", Status::Usage("--reference and --current are required"));
   }
   Status same = CheckNotInput(FLAGS_html, {FLAGS_reference, FLAGS_current, FLAGS_config}, "--html");
+  if (same.ok() && !FLAGS_html.empty()) same = CheckReportPath(FLAGS_html, "--html");
   if (!same.ok()) return ReportStatus("drift", same);
   auto cfg = Config::Load(FLAGS_config, args.sets);
   if (!cfg.ok()) return ReportStatus("drift", cfg.status());

@@ -9,6 +9,7 @@
 #include "common/file_util.h"
 #include "common/text.h"
 #include "reports/dashboard.h"
+#include "reports/html.h"
 #include "reports/run_report.h"
 #include "runner/commands.h"
 #include "scheduler/service_status.h"
@@ -50,8 +51,7 @@ int Written(const std::string& out) {
 int Dashboard(const std::vector<std::string>& sets) {
   if (FLAGS_out.empty())
     return ReportStatus("report", Status::Usage("--out dashboard.html is required with --config"));
-  if (IsDir(FLAGS_out))
-    return ReportStatus("report", Status::Usage("--out '" + FLAGS_out + "' is a folder; name a file"));
+  if (Status where = CheckReportPath(FLAGS_out, "--out"); !where.ok()) return ReportStatus("report", where);
   if (FLAGS_report_batches < 1) return ReportStatus("report", Status::Usage("--batches must be >= 1"));
   auto setup = ServiceSetup::Load(FLAGS_config, sets);
   if (!setup.ok()) return ReportStatus("report", setup.status());
@@ -83,12 +83,7 @@ int RunReport(int argc, char** argv) {
     return ReportStatus("report",
                         Status::Usage("--run '" + FLAGS_run + "' is not a folder; name a run folder"));
   const std::string out = FLAGS_out.empty() ? FLAGS_run + "/report.html" : FLAGS_out;
-  if (IsDir(out))
-    return ReportStatus("report", Status::Usage("--out '" + out + "' is a folder; name a file"));
-  for (const char* f : {"/events.jsonl", "/metrics.jsonl", "/summary.json", "/config.resolved.toml"}) {
-    Status same = CheckNotInput(out, {FLAGS_run + f}, "--out");
-    if (!same.ok()) return ReportStatus("report", same);
-  }
+  if (Status where = CheckReportPath(out, "--out"); !where.ok()) return ReportStatus("report", where);
   auto html = RunReportHtml(FLAGS_run);
   if (!html.ok()) return ReportStatus("report", html.status());
   Status st = WriteFileAtomic(out, html.value());

@@ -16,6 +16,7 @@
 #include "common/file_util.h"
 #include "common/subprocess.h"
 #include "common/text.h"
+#include "common/version.h"
 #include "runner/commands.h"
 #include "runner/serve_pool.h"
 #include "runner/signals.h"
@@ -23,10 +24,6 @@
 #include "scheduler/metrics_server.h"
 #include "scheduler/service.h"
 #include "scheduler/slurm_executor.h"
-
-#ifndef DRIFTRUN_VERSION
-#define DRIFTRUN_VERSION "unknown"
-#endif
 
 DECLARE_string(config);
 DECLARE_string(model);
@@ -249,7 +246,7 @@ int RunServe(int argc, char** argv) {
     a.serve = [&](Executor& exec) { return Serve(su, exec, max_batches, stop); };
     a.say = Say;
     a.stop = stop;
-    a.code_version = DRIFTRUN_VERSION;
+    a.code_version = kCodeVersion;
     return ServePool(a, &argc, &argv);
   }
   if (executor == "slurm") {

@@ -13,6 +13,7 @@
 #include "common/file_util.h"
 #include "common/guard.h"
 #include "common/text.h"
+#include "common/version.h"
 #include "export/exporter.h"
 #include "models/checkpoint.h"
 #include "reports/run_report.h"
@@ -34,10 +35,6 @@ DEFINE_bool(overwrite, false, "delete the run in --run-dir and start it over");
 DEFINE_bool(allow_config_change, false, "resume under a config that differs from the run's own");
 DEFINE_bool(slurm, false, "the task of a driftrun submit batch job");
 DECLARE_string(trigger);
-
-#ifndef DRIFTRUN_VERSION
-#define DRIFTRUN_VERSION "unknown"
-#endif
 
 namespace driftrun {
 
@@ -232,7 +229,7 @@ TrainRequest MakeRequest(const MpiEnv& env, const std::atomic<int>* stop, const 
   req.stop = stop;
   req.progress_bar = FLAGS_progress && !FLAGS_quiet && env.rank() == 0 && isatty(STDOUT_FILENO);
   req.quiet = FLAGS_quiet;
-  req.code_version = DRIFTRUN_VERSION;
+  req.code_version = kCodeVersion;
   req.local_rank = env.local_rank();
   req.local_size = env.local_size();
   req.fault = FaultFromEnv();

@@ -7,11 +7,8 @@
 
 #include "common/file_util.h"
 #include "common/text.h"
+#include "common/version.h"
 #include "runner/commands.h"
-
-#ifndef DRIFTRUN_VERSION
-#define DRIFTRUN_VERSION "unknown"
-#endif
 
 namespace driftrun {
 
@@ -30,7 +27,7 @@ const std::vector<Subcommand>& Subcommands() {
 namespace {
 
 void PrintHelp() {
-  std::cout << "driftrun " << DRIFTRUN_VERSION
+  std::cout << "driftrun " << kCodeVersion
             << ": drift-triggered retraining of ML models on MPI clusters\n\n"
                "usage: driftrun <command> [flags]     (driftrun <command> --help for its flags)\n\n"
                "commands:\n";
@@ -69,7 +66,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   if (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "version")) {
-    std::cout << "driftrun " << DRIFTRUN_VERSION << "\n";
+    std::cout << "driftrun " << kCodeVersion << "\n";
     return 0;
   }
   for (const auto& c : Subcommands()) {

@@ -85,7 +85,7 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
   if (!std::isfinite(*gloss)) {
     if (hooks.report) hooks.report->NonFiniteLoss(step, st->at.epoch);
     return Status::Training("training loss is " + std::string(std::isnan(*gloss) ? "NaN" : "Inf") +
-                            " at step " + std::to_string(step) + " (epoch " +
+                            " at step " + std::to_string(step + 1) + " (epoch " +
                             std::to_string(st->at.epoch + 1) +
                             "); no checkpoint of this state was written. Lower train.lr, set "
                             "train.grad_clip, or check the data for extreme values");
@@ -110,6 +110,17 @@ Status EndOfEpoch(Session& s, const LoopPlan& plan, const LoopHooks& hooks, Loop
                   const StepTimes& times, double secs, bool complete) {
   const Clock& clock = *hooks.clock;
   DRIFTRUN_ASSIGN_OR_RETURN(st->last_eval, Evaluate(s));
+  // A model whose held-out loss is not finite must not be saved as done,
+  // exported or registered (the training loss can stay finite while the
+  // weights overflow).
+  if (s.val_count > 0 && !std::isfinite(st->last_eval.loss)) {
+    if (hooks.report) hooks.report->NonFiniteLoss(st->at.step, st->at.epoch);
+    return Status::Training(
+        "validation loss is " + std::string(std::isnan(st->last_eval.loss) ? "NaN" : "Inf") + " after step " +
+        std::to_string(st->at.step) + " (epoch " + std::to_string(st->at.epoch + 1) +
+        "): the weights overflowed; no checkpoint of this state was written. Lower train.lr, "
+        "set train.grad_clip, or check the data for extreme values");
+  }
   EpochReport e;
   e.epoch = st->at.epoch;
   e.epochs = plan.epochs;

@@ -52,7 +52,7 @@ int64_t RowBytes(const Session& s) {
 std::string Mb(double bytes) {
   const double mb = bytes / (1024.0 * 1024.0);
   char buf[64];
-  std::snprintf(buf, sizeof(buf), mb < 10 ? "%.2f MB" : "%.1f MB", mb);
+  std::snprintf(buf, sizeof(buf), mb < 10 ? "%.3g MB" : "%.1f MB", mb);
   return buf;
 }
 
@@ -63,14 +63,16 @@ std::string Mb(double bytes) {
 void WarnOverBudget(Session& s) {
   const double budget = s.memory_mb * 1024 * 1024, world = s.world->size();
   const double val = static_cast<double>(s.val_count) * static_cast<double>(RowBytes(s)) / world;
-  const double held = (s.stream.chunk_rows > 0 ? 2.0 * static_cast<double>(s.stream.window_rows()) *
-                                                     static_cast<double>(RowBytes(s))
-                                               : static_cast<double>(s.data_bytes)) /
-                      world;
+  // A window never holds more rows than the data has (a chunk may be larger).
+  const int64_t window = std::min<int64_t>(s.stream.window_rows(), static_cast<int64_t>(s.train_rows.size()));
+  const double held =
+      (s.stream.chunk_rows > 0 ? 2.0 * static_cast<double>(window) * static_cast<double>(RowBytes(s))
+                               : static_cast<double>(s.data_bytes)) /
+      world;
   if (held + val <= budget) return;
   std::string what = s.stream.chunk_rows > 0
-                         ? "two streamed windows of " + std::to_string(s.stream.window_rows()) + " rows (" +
-                               Mb(held) + "; a window holds at least a batch and a chunk)"
+                         ? "two streamed windows of " + std::to_string(window) + " rows (" + Mb(held) +
+                               "; a window holds at least a batch and a chunk)"
                          : "the training rows (" + Mb(held) + ")";
   std::string fix =
       s.stream.chunk_rows > 0 ? "lower data.stream_chunk_rows or train.batch_size, or raise " : "raise ";

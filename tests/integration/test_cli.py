@@ -3,6 +3,7 @@ documentation in configs/README.md, and `make-data` checked with numpy."""
 import json
 import os
 import re
+import subprocess
 
 import h5py
 import numpy as np
@@ -278,3 +279,15 @@ def test_paths_in_a_config_are_relative_to_its_folder(workspace):
     s = ws.run(["registry", "show", "rel:1", "--json", "--registry", ws.path("proj/reg")], cwd="/")
     assert s.returncode == 0, must_msg(s, "registry show")
     assert ws.path("proj/data/train.h5") in s.stdout, s.stdout[:2000]
+
+
+def test_version_is_the_tree_the_binary_was_built_from(workspace):
+    """--version (and so every run's code_version) is `git describe` at build
+    time, not at configure time: a commit after configuring shows."""
+    src = workspace.source
+    want = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=src, capture_output=True,
+                          text=True)
+    if want.returncode != 0:
+        pytest.skip(f"{src} is not a git checkout")
+    p = workspace.run(["--version"])
+    assert p.returncode == 0 and p.stdout.strip() == f"driftrun {want.stdout.strip()}", (p.stdout, want.stdout)

@@ -92,7 +92,7 @@ def test_drift_report_in_a_browser(s, current):
     decision = "Dataset drift detected" if report["dataset_drift"] else "No dataset drift"
     assert decision in text and "Wasserstein" in text, "the decision and its rule"
     # Every feature in the summary, sorted: drifted first, then by score.
-    rows = re.findall(r'<tr(?: class="drift")?><td><a href="#f-([^"]+)">', html)
+    rows = [htmllib.unescape(n) for n in re.findall(r'<tr(?: class="drift")?><td><a href="#f-[^"]+">([^<]+)</a>', html)]
     want = [f["name"] for f in sorted(report["features"], key=lambda f: (not f["drifted"], -f["score"]))]
     assert rows == want, f"summary order {rows} vs {want}"
     # 3 significant digits in every decimal number a person reads.

@@ -78,6 +78,30 @@ TEST(Svg, LineChartHasAxesLabelsAndOnePathPerSeries) {
   EXPECT_NE(LineChart({}, o).find("no data"), std::string::npos);
 }
 
+// Two epochs tick "1" and "2" (not 1.5); ticks over a narrow range read
+// distinct values.
+TEST(Svg, EpochAxesTickWholeNumbersAndNarrowRangesStayDistinct) {
+  ChartOptions o;
+  o.integer_x = true;
+  const std::string svg = LineChart({{"rmse", {1, 2}, {1.07012, 1.07018}}}, o);
+  EXPECT_NE(svg.find(">1</text>"), std::string::npos) << svg;
+  EXPECT_NE(svg.find(">2</text>"), std::string::npos) << svg;
+  EXPECT_EQ(svg.find(">1.5</text>"), std::string::npos);
+  std::vector<std::string> labels;
+  for (size_t p = svg.find("text-anchor=\"end\">"); p != std::string::npos;
+       p = svg.find("text-anchor=\"end\">", p + 1)) {
+    const size_t b = p + 18;
+    labels.push_back(svg.substr(b, svg.find('<', b) - b));
+  }
+  ASSERT_GE(labels.size(), 3u);
+  for (size_t i = 1; i < labels.size(); ++i) EXPECT_NE(labels[i], labels[i - 1]) << svg;
+  o.percent_y = true;
+  o.y_max = 1;
+  const std::string shares = LineChart({{"share", {1, 2}, {0, 0.5}}}, o);
+  EXPECT_NE(shares.find(">50%</text>"), std::string::npos) << shares;
+  EXPECT_NE(shares.find(">100%</text>"), std::string::npos) << "the axis spans 0..y_max";
+}
+
 TEST(DriftHtml, SummarySortsByDriftAndNamesBothFiles) {
   DriftReport r;
   r.reference = "/data/ref.profile.h5";

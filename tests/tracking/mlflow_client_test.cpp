@@ -16,7 +16,8 @@ TEST(MlflowClient, MalformedUrisAreUsageErrorsNamingTheKey) {
     EXPECT_EQ(c.status().code(), Code::kUsage) << bad;
     EXPECT_NE(c.status().message().find("mlflow.tracking_uri"), std::string::npos) << c.status().message();
   }
-  for (const char* good : {"http://127.0.0.1:5000", "https://mlflow.example.com/prefix/", "http://[::1]:5000"}) {
+  for (const char* good :
+       {"http://127.0.0.1:5000", "https://mlflow.example.com/prefix/", "http://[::1]:5000"}) {
     auto c = MlflowClient::Create(good);
     EXPECT_TRUE(c.ok()) << good << ": " << c.status().message();
   }
