@@ -406,7 +406,15 @@ std::string Config::ToToml() const {
 }
 
 std::string Config::Hash() const {
-  return Sha256Hex(ToToml());
+  // Where a run is reported ([mlflow]) is not what it computes: the same
+  // training has the same hash with tracking on or off.
+  std::string toml = ToToml();
+  const size_t from = toml.find("\n[mlflow]\n");
+  if (from != std::string::npos) {
+    const size_t to = toml.find("\n[", from + 1);
+    toml.erase(from, to == std::string::npos ? std::string::npos : to - from);
+  }
+  return Sha256Hex(toml);
 }
 
 std::string Config::DocsMarkdown() {

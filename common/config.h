@@ -70,7 +70,8 @@ class Config {
   std::string ToToml() const;
   // Every key with its value as TOML text ("train.lr", "0.003"), schema order.
   std::vector<std::pair<std::string, std::string>> Flat() const;
-  // sha256 of ToToml(): identifies the configuration in checkpoints and lineage.
+  // sha256 of ToToml() without its [mlflow] section: identifies what a run
+  // computes in checkpoints and lineage.
   std::string Hash() const;
   // "section.key: this -> other" for every key whose value differs, in schema order.
   std::vector<std::string> Differences(const Config& other) const;

@@ -43,8 +43,8 @@ struct Frame {
 
 std::string Header(const ChartOptions& o) {
   std::ostringstream s;
-  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << o.width << "\" height=\"" << o.height
-    << "\" viewBox=\"0 0 " << o.width << " " << o.height << "\" role=\"img\"><title>" << HtmlEscape(o.title)
+  s << "<svg width=\"" << o.width << "\" height=\"" << o.height << "\" viewBox=\"0 0 " << o.width << " "
+    << o.height << "\" role=\"img\"><title>" << HtmlEscape(o.title)
     << "</title><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>";
   if (!o.title.empty())
     s << "<text x=\"" << o.width / 2
@@ -278,7 +278,7 @@ std::string Sparkline(const std::vector<double>& ref_share, const std::vector<do
   double top = 0;
   for (size_t k = 0; k < n; ++k) top = std::max({top, ref_share[k], cur_share[k]});
   std::ostringstream s;
-  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"120\" height=\"28\" role=\"img\"><title>reference "
+  s << "<svg width=\"120\" height=\"28\" role=\"img\"><title>reference "
        "(grey) and current share per bin</title>";
   if (n < 2 || !(top > 0)) return s.str() + "</svg>";
   for (int which = 0; which < 2; ++which) {

@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "runner/commands.h"
+#include "tracking/mlflow_client.h"
 #include "trainers/train_options.h"
 
 DECLARE_string(config);
@@ -34,6 +35,8 @@ int RunConfig(int argc, char** argv) {
   // The checks `train` makes before any work (ranges, names): the same code.
   auto checked = TrainOptions::FromConfig(cfg.value(), 1);
   if (!checked.ok()) return ReportStatus("config", checked.status());
+  if (Status uri = CheckTrackingUri(cfg.value().Str("mlflow.tracking_uri")); !uri.ok())
+    return ReportStatus("config", uri);
   std::cout << cfg.value().ToToml();
   return 0;
 }

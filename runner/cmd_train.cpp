@@ -213,12 +213,11 @@ Result<std::unique_ptr<MlflowTracker>> MakeTracker(const MpiEnv& env, const Conf
   return t;
 }
 
-void FinishTracking(MlflowTracker* tracker, const Status& st, const TrainOutcome& out) {
+void FinishTracking(MlflowTracker* tracker, const Status& st, const TrainOutcome& out,
+                    const std::atomic<int>* stop) {
   if (!tracker) return;
-  tracker->Finish(!st.ok()      ? "FAILED"
-                  : out.stopped ? "KILLED"
-                                : "FINISHED",
-                  {out.run_dir + "/model.onnx", out.run_dir + "/report.html"});
+  const char* status = !st.ok() ? "FAILED" : out.stopped ? "KILLED" : "FINISHED";
+  tracker->Finish(status, {out.run_dir + "/model.onnx", out.run_dir + "/report.html"}, stop);
 }
 
 TrainRequest MakeRequest(const MpiEnv& env, const std::atomic<int>* stop, const std::string& command) {
@@ -305,7 +304,7 @@ int RunTrain(int argc, char** argv) {
     if (st.ok()) tracker = t.take();
   }
   if (st.ok()) st = TrainAndFinish(world, cfg.value(), req, &out);
-  FinishTracking(tracker.get(), st, out);
+  FinishTracking(tracker.get(), st, out, stop);
   tracker.reset();  // waits for what is queued (bounded by the client's timeouts)
   if (attempt && env->rank() == 0) st = SlurmEnd(cfg.value(), job, st, out.stopped, stop->load(), out.step);
   code = ReportStatus("train", st);

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -53,27 +54,52 @@ Result<nlohmann::json> Answer(const httplib::Result& res, const std::string& uri
 
 }  // namespace
 
+Status CheckTrackingUri(const std::string& uri) {
+  const auto bad = [&](const std::string& why) {
+    return Status::Usage("mlflow.tracking_uri = \"" + uri + "\": " + why +
+                         "; write e.g. \"http://127.0.0.1:5000\" (empty turns MLflow off)");
+  };
+  if (uri.empty()) return Status::Ok();
+  const size_t scheme = uri.find("://");
+  std::string s = scheme == std::string::npos ? "" : uri.substr(0, scheme);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s != "http" && s != "https") return bad("not an http(s) URI");
+  const size_t path = uri.find('/', scheme + 3);
+  const std::string authority =
+      uri.substr(scheme + 3, path == std::string::npos ? std::string::npos : path - scheme - 3);
+  if (authority.empty()) return bad("no host");
+  if (authority.find('@') != std::string::npos)
+    return bad(
+        "credentials in the URI are not used (and would be logged): set MLFLOW_TRACKING_USERNAME and "
+        "MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN");
+  if (uri.find_first_of("?# \t") != std::string::npos) return bad("a query, fragment or space");
+  const size_t colon = authority.rfind(':');
+  if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+    const std::string port = authority.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(port) < 1 || std::stoi(port) > 65535)
+      return bad("the port is not a number from 1 to 65535");
+  }
+  return Status::Ok();
+}
+
 MlflowClient::MlflowClient(std::string uri, std::unique_ptr<Impl> impl)
     : uri_(std::move(uri)), impl_(std::move(impl)) {}
 
 MlflowClient::~MlflowClient() = default;
 
-Result<std::unique_ptr<MlflowClient>> MlflowClient::Create(const std::string& uri, double connect_timeout_s,
-                                                           double read_timeout_s) {
+Result<std::unique_ptr<MlflowClient>> MlflowClient::Create(const std::string& uri_in,
+                                                           double connect_timeout_s, double read_timeout_s) {
+  if (uri_in.empty()) return Status::Usage("no MLflow tracking URI given");
+  DRIFTRUN_RETURN_IF_ERROR(CheckTrackingUri(uri_in));
+  std::string uri = uri_in;
   const size_t scheme = uri.find("://");
-  if (scheme == std::string::npos ||
-      (uri.compare(0, scheme, "http") != 0 && uri.compare(0, scheme, "https") != 0)) {
-    return Status::Usage(
-        "mlflow.tracking_uri = \"" + uri +
-        "\": not an http(s) URI; write e.g. \"http://127.0.0.1:5000\" (empty turns MLflow off)");
-  }
+  for (size_t i = 0; i < scheme; ++i)
+    uri[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(uri[i])));
   const size_t path = uri.find('/', scheme + 3);
   const std::string origin = uri.substr(0, path);
   std::string prefix = path == std::string::npos ? "" : uri.substr(path);
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  if (origin.size() <= scheme + 3)
-    return Status::Usage("mlflow.tracking_uri = \"" + uri +
-                         "\": no host; write e.g. \"http://127.0.0.1:5000\"");
   auto impl = std::make_unique<Impl>(origin);
   if (!impl->cli.is_valid())
     return Status::Usage("mlflow.tracking_uri = \"" + uri + "\": not a valid server URI");

@@ -50,6 +50,10 @@ class MlflowClient {
   std::unique_ptr<Impl> impl_;
 };
 
+// Status::Usage naming mlflow.tracking_uri unless `uri` is empty or
+// http(s)://host[:port][/path] (no credentials, query or fragment).
+Status CheckTrackingUri(const std::string& uri);
+
 // Whether a Status from the client says MLflow's error_code `code`.
 bool IsMlflowError(const Status& s, const std::string& code);
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/clock.h"
+#include "common/file_util.h"
 #include "registry/registry.h"
 #include "tracking/mlflow_client.h"
 
@@ -39,9 +40,23 @@ Result<std::map<int64_t, std::string>> Mirrored(MlflowClient& c, const std::stri
   return out;
 }
 
-// The MLflow run that tracked the training run `run_id`, or a new one for the version.
+// The MLflow run that tracked the version's training run: the one its run
+// folder's mlflow.json names on this server (whatever experiment it went to),
+// else one tagged with its driftrun.run_id in the model's experiment, else a
+// new run for the version.
 Result<std::string> RunFor(MlflowClient& c, const std::string& exp_id, const VersionRecord& v,
                            std::string* artifact_uri) {
+  const std::string run_dir = v.record.value("run_dir", "");
+  auto text = run_dir.empty() ? Result<std::string>(Status::Data("")) : ReadFile(run_dir + "/mlflow.json");
+  const nlohmann::json rec =
+      text.ok() ? nlohmann::json::parse(text.value(), nullptr, false) : nlohmann::json();
+  if (rec.is_object() && rec.value("tracking_uri", "") == c.uri() && !rec.value("run_id", "").empty()) {
+    auto got = c.Get("runs/get", {{"run_id", rec.value("run_id", "")}});
+    if (got.ok() && got.value()["run"]["info"].value("lifecycle_stage", "active") == "active") {
+      *artifact_uri = got.value()["run"]["info"].value("artifact_uri", "");
+      return got.value()["run"]["info"].value("run_id", "");
+    }
+  }
   DRIFTRUN_ASSIGN_OR_RETURN(nlohmann::json found,
                             c.Post("runs/search", {{"experiment_ids", {exp_id}},
                                                    {"filter", "tags.`driftrun.run_id` = '" + v.run_id + "'"},
@@ -66,6 +81,12 @@ Result<std::string> RunFor(MlflowClient& c, const std::string& exp_id, const Ver
   return id;
 }
 
+// Where a version's ONNX goes in its run: one folder per version, since one
+// run folder may be registered more than once (resumed and trained further).
+std::string ArtifactDir(const VersionRecord& v) {
+  return "model-v" + std::to_string(v.version);
+}
+
 // The registry's reason for the version's newest alias move to it.
 std::string Verdict(const nlohmann::json& history, int64_t version) {
   std::string why;
@@ -81,7 +102,7 @@ Status Upload(MlflowClient& c, const std::string& artifact_uri, const VersionRec
   std::string root = artifact_uri.substr(scheme.size());
   if (root.rfind("//", 0) == 0) root = root.substr(root.find('/', 2));
   while (!root.empty() && root.front() == '/') root.erase(0, 1);
-  return c.PutArtifact(root + "/model/model.onnx", onnx->path);
+  return c.PutArtifact(root + "/" + ArtifactDir(v) + "/model.onnx", onnx->path);
 }
 
 Result<std::string> CreateVersion(MlflowClient& c, const std::string& exp_id, const VersionRecord& v,
@@ -98,7 +119,7 @@ Result<std::string> CreateVersion(MlflowClient& c, const std::string& exp_id, co
   DRIFTRUN_ASSIGN_OR_RETURN(
       nlohmann::json made, c.Post("model-versions/create",
                                   {{"name", v.name},
-                                   {"source", "runs:/" + run + "/model"},
+                                   {"source", "runs:/" + run + "/" + ArtifactDir(v)},
                                    {"run_id", run},
                                    {"tags", tags},
                                    {"description", "driftrun " + v.name + ":" + std::to_string(v.version)}}));

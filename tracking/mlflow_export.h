@@ -1,9 +1,9 @@
 // `driftrun registry export-mlflow`: mirrors the registry's versions into an
 // MLflow model registry. Per model: a registered model of the same name; per
-// version, an MLflow model version whose source is runs:/<run>/model (the
-// MLflow run `driftrun train` logged when tracking was on, found by its
-// driftrun.run_id tag, else a run made for the version), with the ONNX file
-// uploaded there, and tags driftrun.version, driftrun.trigger,
+// version, an MLflow model version whose source is runs:/<run>/model-v<N> (the
+// MLflow run `driftrun train` logged when tracking was on, found through the
+// run folder's mlflow.json or its driftrun.run_id tag, else a run made for the
+// version), with the ONNX file uploaded there, and tags driftrun.version, driftrun.trigger,
 // driftrun.verdict, driftrun.sha256 (of the ONNX file), driftrun.run_id; then
 // the aliases production and candidate set to where the registry has them.
 //

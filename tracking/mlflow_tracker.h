@@ -10,15 +10,13 @@
 //
 // MLflow being down or refusing costs one warning on stderr and an "mlflow"
 // event; the tracker then stops talking to it, and the run folder still has
-// everything. Not thread-safe: call it from the training thread.
+// everything. Metrics queued while a request is in flight go in the next one;
+// the end of a run waits at most 30 s for MLflow (a stop signal ends the wait).
+// Not thread-safe: call it from the training thread.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <map>
+#include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,37 +28,30 @@
 
 namespace driftrun {
 
-class MlflowClient;
+struct MlflowWorker;
 
 class MlflowTracker {
  public:
   // Null when mlflow.tracking_uri is empty; Status::Usage for a malformed URI.
   static Result<std::unique_ptr<MlflowTracker>> Create(const Config& cfg, const std::string& code_version);
-  ~MlflowTracker();  // waits for what is queued (bounded by the client's timeouts)
+  ~MlflowTracker();  // Close(nullptr)
   MlflowTracker(const MlflowTracker&) = delete;
   MlflowTracker& operator=(const MlflowTracker&) = delete;
 
   void Start(const std::string& run_dir, bool resuming);
+  // Queues the row's metrics; what is queued goes in one request.
   void LogEpoch(const nlohmann::json& metrics_row);
-  // `status`: FINISHED | KILLED | FAILED; `artifacts`: files to upload.
-  void Finish(const std::string& status, const std::vector<std::string>& artifacts);
+  // `status`: FINISHED | KILLED | FAILED; `artifacts`: files to upload. Then
+  // Close(stop).
+  void Finish(const std::string& status, const std::vector<std::string>& artifacts,
+              const std::atomic<int>* stop = nullptr);
+  // Waits at most 30 s (less when *stop becomes set meanwhile) for what is queued; past that,
+  // a warning, and the rest is dropped (the thread finishes its request alone).
+  void Close(const std::atomic<int>* stop);
 
  private:
-  MlflowTracker(const Config& cfg, std::string code_version, std::unique_ptr<MlflowClient> client);
-  void Queue(std::function<Status()> task);
-  void Work();
-  Status CreateOrResume(bool resuming);
-  void Warn(const Status& st);
-
-  Config cfg_;
-  std::string code_version_, run_dir_;
-  std::unique_ptr<MlflowClient> client_;  // the worker thread's
-  std::string run_id_, artifact_root_;    // the worker thread's
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<Status()>> tasks_;  // guarded by mu_
-  bool closing_ = false;                       // guarded by mu_
-  bool failed_ = false;                        // guarded by mu_
+  explicit MlflowTracker(std::shared_ptr<MlflowWorker> w);
+  std::shared_ptr<MlflowWorker> w_;
   std::thread worker_;
 };
 

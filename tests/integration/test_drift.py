@@ -250,10 +250,11 @@ def test_html_report(reference):
     p = ws.run(["drift", "--reference", ws.path("ref.profile.h5"), "--current", ws.path("d/batch-002.h5"), "--html",
                 ws.path("r.html")])
     html = open(ws.path("r.html")).read() if os.path.exists(ws.path("r.html")) else ""
-    heads = re.findall(r"<h2[^>]*>([^<(]+)", html)
-    assert p.returncode == 0 and html.count("<svg") == 8, \
-        f"HTML report draws 8 features as inline SVG: (exit {p.returncode}, {html.count('<svg')} svg) " \
-        f"{p.stderr[-300:]}"
+    heads = re.findall(r'<tr(?: class="drift")?><td><a href="#f-[^"]+">([^<]+)</a>', html)
+    hists = html.count("share of rows per bin</title>")
+    assert p.returncode == 0 and hists == 8 and html.count("share per bin</title>") == 8, \
+        f"HTML report draws 8 features as inline SVG, a histogram and a sparkline each: (exit {p.returncode}, " \
+        f"{hists} histograms) {p.stderr[-300:]}"
     assert heads[:2] and set(x.strip() for x in heads[:2]) == {"f0", "f1"}, \
         f"HTML report sorts by drift score: {heads}"
     assert "http" not in html, "HTML report needs no network"

@@ -77,9 +77,10 @@ def server(module_workspace):
     proc.wait(timeout=30)
 
 
-def config(ws, uri, name="mlt", registry="reg"):
+def config(ws, uri, name="mlt", registry="reg", experiment=""):
     return ws.write_config(f"{name}.toml", CONFIG.format(name=name, train=ws.path("d/train.h5"),
-                                                         registry=ws.path(registry), uri=uri))
+                                                         registry=ws.path(registry), uri=uri) +
+                           f'experiment = "{experiment}"\n')
 
 
 def sha(path):
@@ -158,6 +159,15 @@ def test_registry_export_mirrors_versions_and_aliases_once(server):
     if not os.path.exists(ws.path("run-a")):
         test_training_is_logged_from_rank_0(server)
     reg = ws.path("reg")
+    # One run folder registered twice (stopped by max_steps, resumed and trained
+    # on), tracked in an experiment of its own: each version keeps its own ONNX,
+    # and the tracked run is found wherever it went.
+    team = config(ws, uri, experiment="team exp")
+    d = ws.path("run-e")
+    for extra in (["--set", "train.max_steps=30"], ["--set", "train.max_steps=0", "--resume", "auto",
+                                                     "--allow-config-change"]):
+        p = ws.run(["train", "--config", team, "--run-dir", d, "--quiet"] + extra)
+        assert p.returncode == 0, must_msg(p, f"run-e {extra}")
     p = ws.run(["registry", "promote", "mlt:1", "--alias", "production", "--by", "ann", "--registry", reg])
     assert p.returncode == 0, must_msg(p, "promote mlt:1")
     p = ws.run(["registry", "export-mlflow", "--tracking-uri", uri, "--registry", reg, "--json"])
@@ -174,11 +184,15 @@ def test_registry_export_mirrors_versions_and_aliases_once(server):
         m = mv[n]
         onnx = v["artifacts"]["onnx"]
         assert m.tags["driftrun.sha256"] == onnx["sha256"] and m.tags["driftrun.trigger"] == v["trigger"]
-        assert m.source == f"runs:/{m.run_id}/model"
-        got = c.download_artifacts(m.run_id, "model", ws.path(f"dl-v{n}"))
+        assert m.source == f"runs:/{m.run_id}/model-v{n}", "one artifact folder per version"
+        got = c.download_artifacts(m.run_id, f"model-v{n}", ws.path(f"dl-v{n}"))
         assert sha(os.path.join(got, "model.onnx")) == onnx["sha256"]
     run_a_version = next(n for n, v in versions.items() if v["run_dir"].endswith("run-a"))
     assert mv[run_a_version].run_id == tracked.info.run_id, "the tracked training run is the version's source"
+    team_run = run_of(c, "team exp", "run-e")
+    run_e = [n for n, v in versions.items() if v["run_dir"].endswith("run-e")]
+    assert len(run_e) == 2 and all(mv[n].run_id == team_run.info.run_id for n in run_e), \
+        "both versions of run-e come from its tracked run in its own experiment"
     model = c.get_registered_model("mlt")
     prod = next(n for n, v in versions.items() if "production" in v["aliases"])
     cand = next(n for n, v in versions.items() if "candidate" in v["aliases"])
@@ -188,3 +202,23 @@ def test_registry_export_mirrors_versions_and_aliases_once(server):
     again = json.loads(p.stdout)
     assert again[0]["created"] == [] and again[0]["existing"] == len(versions)
     assert len(c.search_model_versions("name='mlt'")) == len(versions), "a second export adds nothing"
+
+
+def test_a_hung_server_does_not_hold_training(server):
+    """A server that accepts connections and never answers: training runs at
+    its own pace (its summary's wall time is small), and the command ends within
+    the client's timeout plus the 30 s cap on the final wait, exit 0."""
+    _, ws = server
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)  # accepted by the kernel, never read or answered
+    uri = f"http://127.0.0.1:{lsock.getsockname()[1]}"
+    d = ws.path("run-hung")
+    t0 = time.time()
+    p = ws.run(["train", "--config", config(ws, uri, name="hung", registry="reg-hung"), "--run-dir", d,
+                "--quiet"], timeout=120)
+    took = time.time() - t0
+    lsock.close()
+    assert p.returncode == 0, must_msg(p, "training with a hung MLflow")
+    assert json.load(open(f"{d}/summary.json"))["wall_s"] < 15, "training did not wait for MLflow"
+    assert took < 60 and "warning: MLflow" in p.stderr, (took, p.stderr[-600:])

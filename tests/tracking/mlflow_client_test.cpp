@@ -10,14 +10,15 @@ namespace driftrun {
 namespace {
 
 TEST(MlflowClient, MalformedUrisAreUsageErrorsNamingTheKey) {
-  for (const char* bad : {"localhost:5000", "ftp://host:21", "http://", "127.0.0.1"}) {
+  for (const char* bad : {"localhost:5000", "ftp://host:21", "http://", "127.0.0.1", "http://u:p@host:5000",
+                          "http://127.0.0.1:99999", "http://127.0.0.1:abc", "http://h:5000/?x=1"}) {
     auto c = MlflowClient::Create(bad);
     ASSERT_FALSE(c.ok()) << bad;
     EXPECT_EQ(c.status().code(), Code::kUsage) << bad;
     EXPECT_NE(c.status().message().find("mlflow.tracking_uri"), std::string::npos) << c.status().message();
   }
-  for (const char* good :
-       {"http://127.0.0.1:5000", "https://mlflow.example.com/prefix/", "http://[::1]:5000"}) {
+  for (const char* good : {"http://127.0.0.1:5000", "https://mlflow.example.com/prefix/", "http://[::1]:5000",
+                           "HTTP://127.0.0.1:5000"}) {
     auto c = MlflowClient::Create(good);
     EXPECT_TRUE(c.ok()) << good << ": " << c.status().message();
   }
