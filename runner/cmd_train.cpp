@@ -232,6 +232,10 @@ TrainRequest MakeRequest(const MpiEnv& env, const std::atomic<int>* stop, const 
   req.local_rank = env.local_rank();
   req.local_size = env.local_size();
   req.fault = FaultFromEnv();
+  // Benchmarks (scripts/bench/train_vs_ddp.sh): DRIFTRUN_AUTOGRAD_STEP=1 keeps
+  // autograd's backward where the hand-written MLP backward applies.
+  const char* autograd = std::getenv("DRIFTRUN_AUTOGRAD_STEP");
+  req.autograd_step = autograd && std::string(autograd) == "1";
   req.overwrite = FLAGS_overwrite;
   req.allow_config_change = FLAGS_allow_config_change;
   req.command = command;

@@ -12,13 +12,17 @@ Result<FlatParams> FlatParams::Make(const NamedTensors& params) {
       return Status::Infra("parameter '" + name + "' is not float32 on the model's device");
     }
   }
-  // Reverse registration order: the buckets' order.
+  // Reverse registration order: the buckets' order. Each parameter starts on
+  // a 64-byte boundary, as a freshly allocated tensor does: BLAS picks its
+  // kernel by the output's alignment, so a gradient computed into its view
+  // equals the one autograd computes into a new tensor bit for bit. The gaps
+  // stay zero in every buffer (and under every optimizer).
   f.offset_.resize(params.size());
   for (size_t k = params.size(); k-- > 0;) {
     f.offset_[k] = f.numel_;
-    f.numel_ += params[k].second.numel();
+    f.numel_ += (params[k].second.numel() + kAlign - 1) / kAlign * kAlign;
   }
-  f.data_ = torch::empty({f.numel_}, opts);
+  f.data_ = torch::zeros({f.numel_}, opts);
   f.grad_ = torch::zeros({f.numel_}, opts);
   torch::NoGradGuard ng;
   for (size_t i = 0; i < params.size(); ++i) {

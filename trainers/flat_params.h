@@ -27,7 +27,11 @@ class FlatParams {
   // `params` in registration order (Module::named_parameters()).
   static Result<FlatParams> Make(const NamedTensors& params);
 
-  // Flat buffers (numel() elements each).
+  // Parameters start at multiples of kAlign elements (64 bytes); the gaps
+  // between them are zeros.
+  static constexpr int64_t kAlign = 16;
+
+  // Flat buffers (numel() elements each, gaps included).
   const torch::Tensor& data() const { return data_; }
   const torch::Tensor& grad() const { return grad_; }
   int64_t numel() const { return numel_; }

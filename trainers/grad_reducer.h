@@ -40,6 +40,9 @@ class GradReducer {
   GradReducer& operator=(const GradReducer&) = delete;
 
   void Prepare();
+  // Parameter `param`'s gradient is final for this step: for a backward that
+  // does not go through autograd (DirectMlp), which fires no hooks.
+  void GradReady(size_t param) { OnGrad(param); }
   [[nodiscard]] Status Finish();
   const std::vector<std::vector<size_t>>& buckets() const { return buckets_; }
   // Number of buckets whose all-reduce started inside backward (for tests/logs).

@@ -147,14 +147,14 @@ Status ShardStream::Batch(int64_t b, torch::Tensor* x, torch::Tensor* y, torch::
       if (k >= 0) idx.push_back(k);
     }
     torch::Tensor i = torch::from_blob(idx.data(), {static_cast<int64_t>(idx.size())}, torch::kLong).clone();
-    rs.push_back(win->rows.index_select(0, i));
+    if (file_rows) rs.push_back(win->rows.index_select(0, i));
     i = i.to(s_.device);
     xs.push_back(win->x.index_select(0, i));
     ys.push_back(win->y.index_select(0, i));
   }
   *x = xs.size() == 1 ? xs[0] : torch::cat(xs);
   *y = ys.size() == 1 ? ys[0] : torch::cat(ys);
-  *file_rows = (rs.size() == 1 ? rs[0] : torch::cat(rs)).to(s_.device);
+  if (file_rows) *file_rows = (rs.size() == 1 ? rs[0] : torch::cat(rs)).to(s_.device);
   return Status::Ok();
 }
 

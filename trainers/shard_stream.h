@@ -39,6 +39,7 @@ class ShardStream {
   void StartEpoch(int64_t epoch);
   // This rank's rows of global batch b (features and labels on the device, and
   // their rows in the file, for dropout keys).
+  // file_rows may be null (not wanted: no dropout).
   Status Batch(int64_t b, torch::Tensor* x, torch::Tensor* y, torch::Tensor* file_rows);
   // Waits for a read in flight (its result is kept).
   void Quiesce();

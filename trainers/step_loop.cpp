@@ -16,7 +16,7 @@ namespace driftrun {
 namespace {
 
 // This rank's rows of global batch b of the current epoch: features, labels
-// and their rows in the file.
+// and their rows in the file (rows may be null: not wanted).
 using BatchSource = std::function<Status(int64_t b, torch::Tensor* x, torch::Tensor* y, torch::Tensor* rows)>;
 
 // The batches of an epoch from the shard held in memory.
@@ -31,7 +31,7 @@ BatchSource HeldBatches(Session& s, const std::vector<int64_t>& order, int64_t f
         torch::Tensor idx = epoch_idx.narrow(0, lb->offsets[k], lb->offsets[k + 1] - lb->offsets[k]);
         *x = s.shard_x.index_select(0, idx);
         *y = s.shard_y.index_select(0, idx);
-        *rows = idx + s.shard_begin;
+        if (rows) *rows = idx + s.shard_begin;
         return Status::Ok();
       };
 }
@@ -46,17 +46,25 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
   const int64_t step = st->at.step;
   const double t0 = clock.Seconds();
   torch::Tensor x, y, file_rows;
-  DRIFTRUN_RETURN_IF_ERROR(batch(b, &x, &y, &file_rows));
+  DRIFTRUN_RETURN_IF_ERROR(batch(b, &x, &y, o.dropout > 0 ? &file_rows : nullptr));
   x = AsInput(x);
   const double tb = clock.Seconds();
   // Dropout masks follow each sample's row in the file, not the rank.
   if (o.dropout > 0) s.model->set_dropout_keys(DropoutKeys(file_rows, o.seed, step));
-  s.flat->ZeroGrad();
-  torch::Tensor loss_sum = Loss(s, s.model->forward(x), y, at::Reduction::Sum);
-  if (o.dropout > 0) s.model->set_dropout_keys(torch::Tensor());
-  torch::Tensor loss = loss_sum / plan.loss_denom;
-  if (s.reducer) s.reducer->Prepare();
-  loss.backward();
+  torch::Tensor loss_sum;
+  if (s.direct) {
+    if (s.reducer) s.reducer->Prepare();
+    GradReducer* r = s.reducer.get();
+    loss_sum = s.direct->Step(x, y, plan.loss_denom,
+                              r ? [r](size_t i) { r->GradReady(i); } : std::function<void(size_t)>());
+  } else {
+    s.flat->ZeroGrad();
+    loss_sum = Loss(s, s.model->forward(x), y, at::Reduction::Sum);
+    if (o.dropout > 0) s.model->set_dropout_keys(torch::Tensor());
+    torch::Tensor loss = loss_sum / plan.loss_denom;
+    if (s.reducer) s.reducer->Prepare();
+    loss.backward();
+  }
   const double t1 = clock.Seconds();
   if (s.reducer) DRIFTRUN_RETURN_IF_ERROR(s.reducer->Finish());
   const double t2 = clock.Seconds();

@@ -237,6 +237,8 @@ Status InitModel(Session& s) {
   DRIFTRUN_ASSIGN_OR_RETURN(FlatParams flat, FlatParams::Make(named));
   s.flat = std::make_unique<FlatParams>(std::move(flat));
   s.optim = std::make_unique<Optimizer>(s.o.optimizer, s.flat.get());
+  // The hand-written MLP backward: the same gradients, less per-step overhead.
+  s.direct = DirectMlp::Make(s.spec, *s.flat, s.o.train.classification);
   return Status::Ok();
 }
 

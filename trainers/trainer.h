@@ -77,6 +77,9 @@ struct TrainRequest {
   bool quiet = false;         // no per-epoch console lines
   std::string code_version;
   FaultInjection fault;
+  // Keep autograd's backward for MLPs too (the hand-written one, direct_mlp.h,
+  // gives the same gradients faster): for benchmarks and debugging.
+  bool autograd_step = false;
   const Clock* clock = nullptr;  // null: SteadyClock()
   // This process's rank and rank count on its node (GPU choice, default thread
   // count); 0 local_size: unknown, taken as the world size.

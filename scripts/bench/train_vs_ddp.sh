@@ -30,41 +30,59 @@ threads = 1
 every_steps = 0
 TOML
 sps() { .venv/bin/python -c "import json,sys; print(round(json.load(open(sys.argv[1]))['samples_per_s']))" "$1"; }
-# Mean ms per step on rank 0: total data compute allreduce_exposed optimizer other.
-step_ms() {
-  .venv/bin/python -c "import json,sys; m=json.load(open(sys.argv[1]))['step_ms']; \
-print(' '.join(str(m[k]) for k in ('total','data','compute','allreduce_exposed','optimizer','other')))" "$1"
-}
-run_driftrun() {  # ranks
+run_driftrun() {  # ranks [run folder suffix]
+  local dir="$work/run-$1${2:-}"
   if [[ $1 == 1 ]]; then
-    ./build/driftrun train --config "$work/bench.toml" --run-dir "$work/run-$1" --quiet --noprogress
+    ./build/driftrun train --config "$work/bench.toml" --run-dir "$dir" --quiet --noprogress
   else
-    mpirun -np "$1" --bind-to none ./build/driftrun train --config "$work/bench.toml" --run-dir "$work/run-$1" \
-      --quiet --noprogress
+    DRIFTRUN_AUTOGRAD_STEP=${DRIFTRUN_AUTOGRAD_STEP:-0} mpirun -np "$1" --bind-to none -x DRIFTRUN_AUTOGRAD_STEP \
+      ./build/driftrun train --config "$work/bench.toml" --run-dir "$dir" --quiet --noprogress
   fi
-  sps "$work/run-$1/summary.json"
+  sps "$dir/summary.json"
 }
-d1=$(run_driftrun 1)
-d2=$(run_driftrun 2)
-ms1=$(step_ms "$work/run-1/summary.json")
-ms2=$(step_ms "$work/run-2/summary.json")
+# Each driftrun configuration REPEAT times (default 3), alternating: this
+# 2-core machine's run-to-run spread is about +-10%. Medians are printed.
+REPEAT=${REPEAT:-3}
+for r in $(seq "$REPEAT"); do
+  run_driftrun 1 "-$r" >/dev/null
+  run_driftrun 2 "-$r" >/dev/null
+  # The same runs with the autograd step (the hand-written MLP backward off).
+  DRIFTRUN_AUTOGRAD_STEP=1 run_driftrun 1 "-autograd-$r" >/dev/null
+  DRIFTRUN_AUTOGRAD_STEP=1 run_driftrun 2 "-autograd-$r" >/dev/null
+done
 ddp=$(.venv/bin/torchrun --standalone --nproc_per_node 2 scripts/bench/ddp_mlp.py --data "$work/data/train.h5" \
   --hidden "${HIDDEN// /}" --batch $BATCH --epochs "$EPOCHS" --threads 1 2>/dev/null |
   .venv/bin/python -c "import json,sys; print(round(json.loads(sys.stdin.read().strip().splitlines()[-1])['samples_per_s']))")
-.venv/bin/python - "$d1" "$d2" "$ddp" "$ROWS" "$EPOCHS" "$BATCH" "$ms1" "$ms2" <<'PY'
-import sys
-d1, d2, ddp, rows, epochs, batch = map(float, sys.argv[1:7])
-ms = {1: list(map(float, sys.argv[7].split())), 2: list(map(float, sys.argv[8].split()))}
+.venv/bin/python - "$work" "$REPEAT" "$ddp" "$ROWS" "$EPOCHS" "$BATCH" <<'PY'
+import json, statistics, sys
+work, repeat = sys.argv[1], int(sys.argv[2])
+ddp, rows, epochs, batch = map(float, sys.argv[3:7])
+keys = ("total", "data", "compute", "allreduce_exposed", "optimizer", "other")
+def runs(name):
+    return [json.load(open(f"{work}/run-{name}-{r}/summary.json")) for r in range(1, repeat + 1)]
+def med_sps(name):
+    return statistics.median(s["samples_per_s"] for s in runs(name))
+def med_ms(name):
+    return [statistics.median(s["step_ms"][k] for s in runs(name)) for k in keys]
+d1, d2, a1, a2 = med_sps("1"), med_sps("2"), med_sps("1-autograd"), med_sps("2-autograd")
+ms = {1: med_ms("1"), 2: med_ms("2")}
+all_d2 = sorted(round(s["samples_per_s"] / (2 * d1) * 100) for s in runs("2"))
 batch = int(batch)
-print(f"MLP 32-256-256-1, {int(rows)} rows, batch {batch}, {int(epochs)} epochs, AdamW, 1 thread per rank")
+print(f"MLP 32-256-256-1, {int(rows)} rows, batch {batch}, {int(epochs)} epochs, AdamW, 1 thread per rank;"
+      f" driftrun: median of {repeat} runs")
 print(f"{'what':<36}{'samples/s':>12}")
 print(f"{'driftrun, 1 rank':<36}{d1:>12.0f}")
 print(f"{'driftrun, mpirun -np 2':<36}{d2:>12.0f}")
 print(f"{'PyTorch DDP (torchrun, gloo), 2 ranks':<36}{ddp:>12.0f}")
+print(f"{'driftrun autograd step, 1 rank':<36}{a1:>12.0f}")
+print(f"{'driftrun autograd step, 2 ranks':<36}{a2:>12.0f}")
 print(f"ratio driftrun / DDP at 2 ranks: {d2 / ddp:.2f}x (target >= 1.3x)")
 target = 0.85 if batch < 2048 else 0.90
-print(f"driftrun scaling 1 -> 2 ranks: {d2 / d1:.2f}x speedup, efficiency {d2 / (2 * d1):.0%} (target >= {target:.0%})")
-print("driftrun ms per step (rank 0): total = data + compute + exposed all-reduce + optimizer + other")
+print(f"driftrun scaling 1 -> 2 ranks: {d2 / d1:.2f}x speedup, efficiency {d2 / (2 * d1):.0%} (target >= {target:.0%});"
+      f" each 2-rank run against the 1-rank median: {', '.join(f'{e}%' for e in all_d2)}")
+print(f"autograd step (DRIFTRUN_AUTOGRAD_STEP=1): {a2 / (2 * a1):.0%} efficiency; hand-written backward "
+      f"{d1 / a1:.2f}x at 1 rank, {d2 / a2:.2f}x at 2 ranks")
+print("driftrun ms per step (rank 0, medians): total = data + compute + exposed all-reduce + optimizer + other")
 for r in (1, 2):
     t, d, c, a, o, other = ms[r]
     print(f"  {r} rank{'s' if r > 1 else ' '}: {t:.3f} = {d:.3f} + {c:.3f} + {a:.3f} + {o:.3f} + {other:.3f}"

@@ -148,6 +148,10 @@ TEST_P(OptimizerEquality, FusedFlatStepEqualsPerTensorAtenStepBitForBit) {
             << (params[i].second - ref_params[i].second).abs().max().item<double>() << ")";
       }
     }
+    // The gaps between parameters (alignment) stayed zero.
+    torch::Tensor gaps = flat.data().clone();
+    for (size_t i = 0; i < params.size(); ++i) flat.View(gaps, i).zero_();
+    EXPECT_EQ(gaps.count_nonzero().item<int64_t>(), 0) << c.name;
     // The state, keyed by name, is the reference's.
     auto state = opt.State();
     ASSERT_EQ(state.size(), ref.state_.size()) << c.name;
@@ -204,7 +208,8 @@ TEST(FlatParams, ParametersBecomeViewsOfOneBufferInBucketOrderWithTheirValues) {
   FlatParams flat = FlatParams::Make(p).value();
   int64_t total = 0;
   for (size_t i = 0; i < p.size(); ++i) {
-    total += p[i].second.numel();
+    total += (p[i].second.numel() + FlatParams::kAlign - 1) / FlatParams::kAlign * FlatParams::kAlign;
+    EXPECT_EQ(flat.offset(i) % FlatParams::kAlign, 0) << "64-byte aligned: " << p[i].first;
     EXPECT_TRUE(torch::equal(p[i].second, before[i])) << p[i].first;
     EXPECT_TRUE(p[i].second.is_alias_of(flat.data())) << p[i].first;
     EXPECT_TRUE(p[i].second.grad().is_alias_of(flat.grad())) << p[i].first;
@@ -212,7 +217,7 @@ TEST(FlatParams, ParametersBecomeViewsOfOneBufferInBucketOrderWithTheirValues) {
   EXPECT_EQ(flat.numel(), total);
   // Reverse registration order: the last parameter starts the buffer.
   EXPECT_EQ(flat.offset(p.size() - 1), 0);
-  EXPECT_EQ(flat.offset(0), total - p[0].second.numel());
+  EXPECT_EQ(flat.offset(0), total - (p[0].second.numel() + 15) / 16 * 16);
   // A gradient replaced by someone else is pointed back at the buffer.
   p[1].second.mutable_grad() = torch::ones({37});
   flat.ZeroGrad();
