@@ -112,6 +112,38 @@ DRIFTRUN_HD int BinOf(float v, const float* edges, int nedges) {
   return static_cast<int>(base - edges) + (*base < v);
 }
 
+// The CUDA kernels' walk over a row-major [rows, cols] buffer: thread t of T
+// takes vectors of `width` consecutive elements, vector t, t + T, t + 2T, ...,
+// of the first total / width * width elements; the rest (fewer than width)
+// are walked one element at a time (TailBegin). A thread's column advances by a fixed
+// stride, so no division is needed per element (a 64-bit modulo costs more
+// than the rest of a histogram update). tests/kernels/column_walk_test.cpp
+// checks that every element is visited once with its column.
+struct ColumnWalk {
+  int64_t vec;  // the current vector's index (its first element: vec * width)
+  int col;      // the current vector's first column
+  int delta;    // (T * width) % cols
+  int cols;
+  DRIFTRUN_HD ColumnWalk(int64_t t, int64_t threads, int width, int columns)
+      : vec(t),
+        col(static_cast<int>((t * width) % columns)),
+        delta(static_cast<int>((threads * width) % columns)),
+        cols(columns) {}
+  DRIFTRUN_HD void Advance(int64_t threads) {
+    vec += threads;
+    col += delta;
+    if (col >= cols) col -= cols;
+  }
+  // The column after column j.
+  DRIFTRUN_HD int Next(int j) const { return j + 1 == cols ? 0 : j + 1; }
+};
+
+// The first element of the tail [TailBegin, total), which the threads walk one
+// element each: t + TailBegin, t + TailBegin + T, ...
+DRIFTRUN_HD int64_t TailBegin(int64_t total, int width) {
+  return total / width * width;
+}
+
 // 64-bit mix (splitmix64 finalizer) for hashing categorical values into buckets.
 DRIFTRUN_HD uint64_t Mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

@@ -96,15 +96,25 @@ TEST(Quantiles, WithinOneFineBinOfExact) {
 
 TEST(Histogram, CudaEqualsCpu) {
   if (!HaveCuda()) GTEST_SKIP() << "no GPU";
-  for (int64_t rows : {1, 1000, 1000000}) {
-    auto x = SpecialData(rows, 7, 9);
-    at::Tensor t = AsTensor(x, rows, 7), edges = EdgesFor(7, 33);
-    auto cpu = Histograms(t, edges).take();
-    auto gpu = Histograms(t.cuda(), edges);
-    ASSERT_TRUE(gpu.ok()) << gpu.status().ToString();
-    EXPECT_TRUE(at::equal(cpu, gpu.value())) << rows;
-    at::Tensor wide = EdgesFor(7, 4000);  // global-memory path
-    EXPECT_TRUE(at::equal(Histograms(t, wide).take(), Histograms(t.cuda(), wide).take())) << rows;
+  // Columns that do and do not divide the 4-element vectors, and a view that
+  // starts off the 16-byte boundary (the one-element path).
+  for (int64_t cols : {7, 8, 32}) {
+    for (int64_t rows : {1, 1000, 1000000}) {
+      auto x = SpecialData(rows, cols, 9);
+      at::Tensor t = AsTensor(x, rows, cols), edges = EdgesFor(cols, 33);
+      auto cpu = Histograms(t, edges).take();
+      auto gpu = Histograms(t.cuda(), edges);
+      ASSERT_TRUE(gpu.ok()) << gpu.status().ToString();
+      EXPECT_TRUE(at::equal(cpu, gpu.value())) << rows << " x " << cols;
+      at::Tensor wide = EdgesFor(cols, 4000);  // global-memory path
+      EXPECT_TRUE(at::equal(Histograms(t, wide).take(), Histograms(t.cuda(), wide).take())) << rows;
+      if (rows > 1) {
+        at::Tensor g = t.cuda().narrow(0, 1, rows - 1);
+        EXPECT_TRUE(
+            at::equal(Histograms(t.narrow(0, 1, rows - 1), edges).take(), Histograms(g, edges).take()))
+            << "offset view, " << rows << " x " << cols;
+      }
+    }
   }
 }
 

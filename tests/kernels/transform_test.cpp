@@ -86,23 +86,34 @@ TEST(Transform, ParameterCountMustMatch) {
 
 TEST(Transform, CudaEqualsCpu) {
   if (!HaveCuda()) GTEST_SKIP() << "no GPU";
-  for (int64_t rows : {1, 1000, 1000000}) {
-    auto x = SpecialData(rows, 8, 13);
-    at::Tensor t = AsTensor(x, rows, 8);
-    ColumnTransformOptions o;
-    o.clip_sigma = 3;
-    std::vector<std::string> notes;
-    auto p = Params(t, o, &notes);
-    at::Tensor a, b, c;
-    auto ra = FusedTransform(t, p, false, &a).take();
-    auto rb = FusedTransform(t.cuda(), p, false, &b);
-    ASSERT_TRUE(rb.ok()) << rb.status().ToString();
-    EXPECT_TRUE(at::allclose(a, b.cpu(), 1e-6, 1e-6)) << rows;
-    EXPECT_EQ(ra.imputed, rb.value().imputed);
-    EXPECT_EQ(ra.clipped, rb.value().clipped);
-    ASSERT_TRUE(FusedTransform(t.cuda(), p, true, &c).ok());
-    EXPECT_TRUE(at::allclose(a.to(at::kBFloat16).to(at::kFloat), c.cpu().to(at::kFloat), 1e-2, 1e-2)) << rows;
-  }
+  for (int64_t cols : {7, 8})
+    for (int64_t rows : {1, 1000, 1000000}) {
+      auto x = SpecialData(rows, cols, 13);
+      at::Tensor t = AsTensor(x, rows, cols);
+      ColumnTransformOptions o;
+      o.clip_sigma = 3;
+      std::vector<std::string> notes;
+      auto p = Params(t, o, &notes);
+      at::Tensor a, b, c;
+      auto ra = FusedTransform(t, p, false, &a).take();
+      auto rb = FusedTransform(t.cuda(), p, false, &b);
+      ASSERT_TRUE(rb.ok()) << rb.status().ToString();
+      EXPECT_TRUE(at::allclose(a, b.cpu(), 1e-6, 1e-6)) << rows;
+      EXPECT_EQ(ra.imputed, rb.value().imputed);
+      EXPECT_EQ(ra.clipped, rb.value().clipped);
+      ASSERT_TRUE(FusedTransform(t.cuda(), p, true, &c).ok());
+      EXPECT_TRUE(at::allclose(a.to(at::kBFloat16).to(at::kFloat), c.cpu().to(at::kFloat), 1e-2, 1e-2))
+          << rows;
+      if (rows > 1) {  // a view off the 16-byte boundary: the one-element path
+        at::Tensor d, e;
+        auto rd = FusedTransform(t.narrow(0, 1, rows - 1), p, false, &d).take();
+        auto re = FusedTransform(t.cuda().narrow(0, 1, rows - 1), p, false, &e);
+        ASSERT_TRUE(re.ok()) << re.status().ToString();
+        EXPECT_TRUE(at::allclose(d, e.cpu(), 1e-6, 1e-6)) << "offset view, " << rows << " x " << cols;
+        EXPECT_EQ(rd.imputed, re.value().imputed);
+        EXPECT_EQ(rd.clipped, re.value().clipped);
+      }
+    }
 }
 
 }  // namespace
