@@ -376,7 +376,8 @@ std::vector<std::string> Config::RunDifferences(const Config& other) const {
          {"service.", "monitor.", "trigger.", "retrain.", "slurm.", "sweep.", "mlflow."})
       outside = outside || d.rfind(section, 0) == 0;
     // What a rank may hold: a resume keeps its checkpoint's data order anyway.
-    for (const char* key : {"data.memory_mb:", "data.stream_chunk_rows:"})
+    // How a step is launched (train.cuda_graph) does not change its results.
+    for (const char* key : {"data.memory_mb:", "data.stream_chunk_rows:", "train.cuda_graph:"})
       outside = outside || d.rfind(key, 0) == 0;
     if (!outside) out.push_back(d);
   }

@@ -119,6 +119,10 @@ Keys TrainKeys() {
        "intra-op threads per rank (at most 1024); 0 = cores / ranks on the node"},
       {"train", "device", T::kString, "\"auto\"", "auto|cpu|cuda",
        "where to train; auto uses CUDA when a GPU is present"},
+      {"train", "cuda_graph", T::kString, "\"auto\"", "auto|on|off",
+       "on CUDA, capture an MLP's forward and backward once as a CUDA graph and replay it for every batch of "
+       "the same shape (the same results, far fewer kernel launches); auto: when training an MLP without "
+       "dropout on CUDA; on: refuse to start otherwise; off: launch every kernel"},
       {"train", "log_every_steps", T::kInt, "0", "",
        "> 0 writes a 'step' event with the loss every this many steps"},
   };

@@ -112,6 +112,16 @@ torch::Tensor DirectMlp::Step(const torch::Tensor& x, const torch::Tensor& y, do
   return Finish(loss_sum);
 }
 
+std::vector<size_t> DirectMlp::GradOrder() const {
+  std::vector<size_t> order;
+  for (size_t k = ops_.size(); k-- > 0;) {
+    if (ops_[k].kind != Kind::kLinear) continue;
+    order.push_back(ops_[k].bias);
+    order.push_back(ops_[k].weight);
+  }
+  return order;
+}
+
 bool DirectMlp::Owned(size_t k) const {
   return k > 0 && ops_[k - 1].kind == Kind::kLinear;
 }

@@ -41,6 +41,8 @@ class DirectMlp {
   // order (last layer first).
   torch::Tensor Step(const torch::Tensor& x, const torch::Tensor& y, double denom,
                      const std::function<void(size_t)>& on_grad);
+  // The parameter indices in the order Step reports them to on_grad.
+  std::vector<size_t> GradOrder() const;
 
  private:
   enum class Kind { kLinear, kRelu, kTanh, kSigmoid, kGelu };

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -36,6 +37,23 @@ BatchSource HeldBatches(Session& s, const std::vector<int64_t>& order, int64_t f
       };
 }
 
+// The hand-written MLP step, replayed from a CUDA graph where there is one.
+// A capture that fails is an error with train.cuda_graph = "on"; with "auto"
+// a warning, and the run goes on launching kernels.
+Result<torch::Tensor> DirectStep(Session& s, const torch::Tensor& x, const torch::Tensor& y, double denom,
+                                 const std::function<void(size_t)>& on_grad) {
+#ifdef DRIFTRUN_WITH_CUDA
+  if (s.graph) {
+    Result<torch::Tensor> r = s.graph->Step(x, y, denom, on_grad);
+    if (r.ok() || s.o.cuda_graph == "on") return r;
+    std::fprintf(stderr, "driftrun train: warning: %s; training on without a CUDA graph (train.cuda_graph)\n",
+                 r.status().message().c_str());
+    s.graph.reset();
+  }
+#endif
+  return s.direct->Step(x, y, denom, on_grad);
+}
+
 // Forward, backward, all-reduce of gradients and the step's loss, optimizer
 // step. Returns the global batch's mean loss, whether any rank asked to stop,
 // and where the step's time went.
@@ -55,8 +73,9 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
   if (s.direct) {
     if (s.reducer) s.reducer->Prepare();
     GradReducer* r = s.reducer.get();
-    loss_sum = s.direct->Step(x, y, plan.loss_denom,
-                              r ? [r](size_t i) { r->GradReady(i); } : std::function<void(size_t)>());
+    const std::function<void(size_t)> on_grad =
+        r ? [r](size_t i) { r->GradReady(i); } : std::function<void(size_t)>();
+    DRIFTRUN_ASSIGN_OR_RETURN(loss_sum, DirectStep(s, x, y, plan.loss_denom, on_grad));
   } else {
     s.flat->ZeroGrad();
     loss_sum = Loss(s, s.model->forward(x), y, at::Reduction::Sum);

@@ -67,6 +67,7 @@ void ReadTraining(const Config& c, TrainOptions* o) {
   o->shuffle = c.Bool("train.shuffle");
   o->threads = c.Int("train.threads");
   o->device = c.Str("train.device");
+  o->cuda_graph = c.Str("train.cuda_graph");
   o->log_every_steps = c.Int("train.log_every_steps");
   o->backend = c.Str("dist.backend");
   o->bucket_mb = c.Float("dist.bucket_mb");
@@ -108,6 +109,12 @@ Status CheckDataAndModel(const Config& c, const TrainOptions& o) {
 
 Status CheckTraining(const Config& c, const TrainOptions& o, int world) {
   if (o.dropout < 0 || o.dropout >= 1) return Bad(c, "model.dropout", "must be in [0, 1)");
+  if (o.cuda_graph == "on" && (o.device == "cpu" || o.model.kind != "mlp" || o.dropout > 0)) {
+    return Bad(c, "train.cuda_graph",
+               "= \"on\" needs an MLP without dropout trained on CUDA (model.kind = \"" + o.model.kind +
+                   "\", model.dropout = " + std::to_string(o.dropout) + ", train.device = \"" + o.device +
+                   "\"); use \"auto\" to capture where possible");
+  }
   if (o.classes < 0) return Bad(c, "model.classes", "must be >= 0 (0 infers it from the labels)");
   if (o.epochs < 1 && o.max_steps <= 0)
     return Bad(c, "train.epochs", "must be >= 1 (or set train.max_steps)");

@@ -40,6 +40,7 @@ struct TrainOptions {
   std::string init_from;  // train.init_from: warm start (weights and preprocessing), fresh optimizer
   int64_t threads = 0;
   std::string device = "auto";
+  std::string cuda_graph = "auto";  // auto | on | off (cuda_graph.h)
   int64_t log_every_steps = 0;
   std::string backend = "auto";
   double bucket_mb = 25;

@@ -23,6 +23,9 @@
 #include "models/checkpoint.h"
 #include "models/model_spec.h"
 #include "trainers/direct_mlp.h"
+#ifdef DRIFTRUN_WITH_CUDA
+#include "trainers/cuda_graph.h"
+#endif
 #include "trainers/flat_params.h"
 #include "trainers/grad_reducer.h"
 #include "trainers/optimizer.h"
@@ -54,7 +57,10 @@ struct Session {
   SpecModel model{nullptr};
   std::unique_ptr<FlatParams> flat;  // the model's parameters and gradients, flat
   std::unique_ptr<Optimizer> optim;
-  std::unique_ptr<DirectMlp> direct;     // the hand-written backward, when the model allows it
+  std::unique_ptr<DirectMlp> direct;  // the hand-written backward, when the model allows it
+#ifdef DRIFTRUN_WITH_CUDA
+  std::unique_ptr<CudaGraphStep> graph;  // direct's step as a CUDA graph (train.cuda_graph)
+#endif
   std::unique_ptr<GradReducer> reducer;  // null with one rank
   torch::Tensor val_x, val_y;
   int64_t val_count = 0;  // global

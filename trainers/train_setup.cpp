@@ -7,6 +7,7 @@
 #include "trainers/train_session.h"
 #ifdef DRIFTRUN_WITH_CUDA
 #include "comm/nccl_communicator.h"
+#include "trainers/cuda_graph.h"
 #include "trainers/cuda_stream.h"
 #endif
 
@@ -115,6 +116,11 @@ Status SetupDevice(Session& s, int local_rank, const DeviceCommFactory& device_c
   bool use_cuda = want == "cuda" || (want == "auto" && cuda);
   if (s.o.backend == "nccl" && !use_cuda) {
     return Status::Usage("dist.backend = \"nccl\" needs CUDA tensors, but training runs on the CPU here");
+  }
+  if (s.o.cuda_graph == "on" && !use_cuda) {
+    return Status::Usage(
+        "train.cuda_graph = \"on\" needs CUDA, but training runs on the CPU here (no GPU "
+        "visible); use \"auto\"");
   }
   s.grad_comm = s.world;
   if (!use_cuda) return Status::Ok();
@@ -239,6 +245,10 @@ Status InitModel(Session& s) {
   s.optim = std::make_unique<Optimizer>(s.o.optimizer, s.flat.get());
   // The hand-written MLP backward: the same gradients, less per-step overhead.
   s.direct = DirectMlp::Make(s.spec, *s.flat, s.o.train.classification);
+#ifdef DRIFTRUN_WITH_CUDA
+  if (s.direct && s.device.is_cuda() && s.o.cuda_graph != "off")
+    s.graph = std::make_unique<CudaGraphStep>(s.direct.get());
+#endif
   return Status::Ok();
 }
 

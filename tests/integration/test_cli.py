@@ -3,6 +3,7 @@ documentation in configs/README.md, and `make-data` checked with numpy."""
 import json
 import os
 import re
+import shutil
 import subprocess
 
 import h5py
@@ -244,7 +245,8 @@ def test_make_data_classification_labels(workspace):
                                           ("name=\"a b\"", "name"), ("train.lr=-1", "train.lr"),
                                           ("train.lr=inf", "train.lr"), ("model.dropout=1.5", "model.dropout"),
                                           ("drift.share=2", "drift.share"),
-                                          ("registry.tolerance=-1", "registry.tolerance")])
+                                          ("registry.tolerance=-1", "registry.tolerance"),
+                                          ("train.cuda_graph=\"yes\"", "train.cuda_graph")])
 def test_config_refuses_what_train_refuses(workspace, override, key):
     """One validation path: `config` exits 2 where `train` would, before any work."""
     p = workspace.run(["config", "--set", override])
@@ -255,6 +257,27 @@ def test_config_refuses_what_train_refuses(workspace, override, key):
     t = workspace.run(["train", "--config", cfg, "--set", override, "--run-dir", d, "--quiet"])
     assert t.returncode == 2 and key in t.stderr, must_msg(t, f"train --set {override}")
     assert not os.path.exists(d), "a refused config left a run folder"
+
+
+def test_cuda_graph_on_is_refused_where_it_cannot_run(workspace):
+    """train.cuda_graph = "on" asks for a graph: refused (exit 2, naming the key,
+    no run folder) on the CPU, for a CNN, or with dropout; "auto" trains."""
+    if shutil.which("nvidia-smi") and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0:
+        pytest.skip("a GPU is present: train.cuda_graph = \"on\" may run here")
+    ws = workspace
+    for extra in (["--set", "train.device=\"cpu\""], ["--set", "model.dropout=0.2"],
+                  ["--set", "model.kind=\"cnn\""]):
+        p = ws.run(["config", "--set", "train.cuda_graph=\"on\""] + extra)
+        assert p.returncode == 2 and "train.cuda_graph" in p.stderr, must_msg(p, f"config, on with {extra}")
+    ws.make_data(ws.path("gdata"), "--rows", "400", "--features", "3")
+    cfg = ws.write_config("g.toml", f'[data]\ntrain = "{ws.path("gdata/train.h5")}"\n[train]\nepochs = 1\n')
+    t = ws.run(["train", "--config", cfg, "--set", "train.cuda_graph=\"on\"", "--run-dir", ws.path("g-on"),
+                "--quiet"])
+    assert t.returncode == 2 and "train.cuda_graph" in t.stderr and "CPU" in t.stderr, \
+        must_msg(t, "train with cuda_graph = on and no GPU")
+    assert not os.path.exists(ws.path("g-on")), "a refused start left a run folder"
+    a = ws.run(["train", "--config", cfg, "--run-dir", ws.path("g-auto"), "--quiet"])
+    assert a.returncode == 0, must_msg(a, "train with cuda_graph = auto on the CPU")
 
 
 def test_paths_in_a_config_are_relative_to_its_folder(workspace):

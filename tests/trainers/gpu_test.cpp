@@ -9,9 +9,12 @@
 #include "dataio/synthetic_data.h"
 #include "models/checkpoint.h"
 #include "tests/common/test_paths.h"
+#include "trainers/direct_mlp.h"
+#include "trainers/spec_model.h"
 #include "trainers/trainer.h"
 #ifdef DRIFTRUN_WITH_CUDA
 #include "comm/nccl_communicator.h"
+#include "trainers/cuda_graph.h"
 #include "trainers/cuda_stream.h"
 #endif
 
@@ -121,6 +124,50 @@ TEST_P(GpuTraining, CudaEqualsCpu) {
   EXPECT_LT(max_diff / max_abs, GetParam().tolerance) << "max abs diff " << max_diff;
   std::printf("[gpu] cuda vs cpu weights (%s): max abs diff %.3g (relative %.3g)\n", GetParam().name,
               max_diff, max_diff / max_abs);
+}
+
+// The step replayed from a CUDA graph gives the eager step's loss and
+// gradients for new data every step (the static inputs are refilled), and a
+// batch of another shape runs eagerly.
+TEST(Gpu, CudaGraphStepEqualsEagerStep) {
+  if (!HaveGpu()) GTEST_SKIP() << "no GPU (or a build without CUDA)";
+#ifdef DRIFTRUN_WITH_CUDA
+  for (bool classification : {false, true}) {
+    ModelOptions mo;
+    mo.task = classification ? "classification" : "regression";
+    mo.hidden = {64, 32};
+    const ModelSpec spec = BuildModelSpec(mo, {10}, classification ? 4 : 2).take();
+    auto make = [&](SpecModel* m) {
+      torch::manual_seed(3);
+      *m = SpecModel(spec);
+      (*m)->to(torch::kCUDA);
+      NamedTensors named;
+      for (auto& p : (*m)->named_parameters()) named.emplace_back(p.key(), p.value());
+      return std::make_unique<FlatParams>(FlatParams::Make(named).take());
+    };
+    SpecModel ma{nullptr}, mb{nullptr};
+    auto fa = make(&ma), fb = make(&mb);
+    auto da = DirectMlp::Make(spec, *fa, classification), db = DirectMlp::Make(spec, *fb, classification);
+    ASSERT_TRUE(da && db);
+    CudaGraphStep graph(db.get());
+    const auto opts = torch::TensorOptions().device(torch::kCUDA);
+    for (int64_t rows : {16, 16, 16, 16, 5, 16}) {
+      torch::Tensor x = torch::randn({rows, 10}, opts);
+      torch::Tensor y = classification ? torch::randint(4, {rows}, opts.dtype(torch::kLong))
+                                       : torch::randn({rows, 2}, opts);
+      torch::Tensor la = da->Step(x, y, 16.0, {});
+      std::vector<size_t> reported;
+      auto lb = graph.Step(x, y, 16.0, [&](size_t i) { reported.push_back(i); });
+      ASSERT_TRUE(lb.ok()) << lb.status().ToString();
+      EXPECT_TRUE(torch::allclose(la, lb.value(), 1e-6, 1e-7))
+          << la.item<double>() << " vs " << lb.value().item<double>();
+      EXPECT_TRUE(torch::allclose(fa->grad(), fb->grad(), 1e-5, 1e-7))
+          << rows << " rows: max diff " << (fa->grad() - fb->grad()).abs().max().item<double>();
+      EXPECT_EQ(reported, db->GradOrder());
+    }
+    EXPECT_EQ(graph.replays(), 5) << "the 5-row batch ran eagerly, the 16-row ones from the graph";
+  }
+#endif
 }
 
 INSTANTIATE_TEST_SUITE_P(Gpu, GpuTraining,
