@@ -162,6 +162,7 @@ Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointStat
       DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/", k, v));
     }
     DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "config_hash", s.config_hash));
+    DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "train_sample", s.train_sample));
     DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "task", s.task));
     DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "model_spec", s.model_spec));
     DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "format", kFormat));
@@ -279,6 +280,8 @@ Result<CheckpointState> ParseCheckpoint(const H5Reader& r) {
   DRIFTRUN_ASSIGN_OR_RETURN(s.stream_window_chunks, CountAttr(r, "stream_window_chunks", false));
   DRIFTRUN_ASSIGN_OR_RETURN(s.train_rows, CountAttr(r, "train_rows", false));
   DRIFTRUN_ASSIGN_OR_RETURN(s.config_hash, r.AttrString("/", "config_hash"));
+  auto sample = r.AttrString("/", "train_sample");  // written since 2026-11-28
+  if (sample.ok()) s.train_sample = sample.value();
   DRIFTRUN_ASSIGN_OR_RETURN(s.task, r.AttrString("/", "task"));
   // Checkpoints written before model descriptions existed have none: they still
   // resume (training builds the model from its config) but cannot be exported.

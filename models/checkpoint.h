@@ -49,6 +49,10 @@ struct CheckpointState {
   int64_t stream_window_chunks = 0;
   // Training rows of the whole data set (0: not recorded, older checkpoints).
   int64_t train_rows = 0;
+  // A hash of a sample of the training rows (trainers: TrainDataSample), so a
+  // resume notices data replaced by other data of the same size ("": not
+  // recorded, older checkpoints).
+  std::string train_sample;
   std::string config_hash;
   // Which run wrote it (kept across resumes; manifest only): pruning removes
   // only this run's older checkpoints.

@@ -144,6 +144,23 @@ Status MlflowClient::PutArtifact(const std::string& artifact_path, const std::st
   return Answer(res, uri_, "uploading " + artifact_path).status();
 }
 
+bool ArtifactPath(const std::string& artifact_uri, std::string* path) {
+  const std::string scheme = "mlflow-artifacts:";
+  if (artifact_uri.rfind(scheme, 0) != 0) return false;
+  std::string root = artifact_uri.substr(scheme.size());
+  if (root.rfind("//", 0) == 0) {  // an authority: skip host[:port]
+    const size_t slash = root.find('/', 2);
+    root = slash == std::string::npos ? "" : root.substr(slash);
+  }
+  while (!root.empty() && root.front() == '/') root.erase(0, 1);
+  *path = root;
+  return true;
+}
+
+nlohmann::json Tag(const std::string& k, const std::string& v) {
+  return {{"key", k}, {"value", v.substr(0, 5000)}};
+}
+
 Result<std::string> MlflowClient::ExperimentId(const std::string& name) {
   auto got = Get("experiments/get-by-name", {{"experiment_name", name}});
   if (got.ok()) return got.value()["experiment"].value("experiment_id", "");

@@ -57,4 +57,14 @@ Status CheckTrackingUri(const std::string& uri);
 // Whether a Status from the client says MLflow's error_code `code`.
 bool IsMlflowError(const Status& s, const std::string& code);
 
+// The artifact path (for PutArtifact) of a run's artifact_uri served by the
+// tracking server: "mlflow-artifacts:/1/<run>/artifacts" or
+// "mlflow-artifacts://host/1/<run>/artifacts" → "1/<run>/artifacts". False for
+// any other store (s3://, file:, ...), which driftrun does not upload to.
+bool ArtifactPath(const std::string& artifact_uri, std::string* path);
+
+// A run or model-version tag: {"key": k, "value": v}, the value cut to MLflow's
+// 5000-character limit.
+nlohmann::json Tag(const std::string& k, const std::string& v);
+
 }  // namespace driftrun

@@ -11,10 +11,6 @@
 namespace driftrun {
 namespace {
 
-nlohmann::json Tag(const std::string& k, const std::string& v) {
-  return {{"key", k}, {"value", v.substr(0, 5000)}};
-}
-
 std::string TagValue(const nlohmann::json& tags, const std::string& key) {
   if (!tags.is_array()) return "";
   for (const auto& t : tags)
@@ -97,11 +93,8 @@ std::string Verdict(const nlohmann::json& history, int64_t version) {
 
 Status Upload(MlflowClient& c, const std::string& artifact_uri, const VersionRecord& v) {
   const Artifact* onnx = v.Find("onnx");
-  const std::string scheme = "mlflow-artifacts:";
-  if (!onnx || artifact_uri.rfind(scheme, 0) != 0) return Status::Ok();  // nothing to upload, or nowhere
-  std::string root = artifact_uri.substr(scheme.size());
-  if (root.rfind("//", 0) == 0) root = root.substr(root.find('/', 2));
-  while (!root.empty() && root.front() == '/') root.erase(0, 1);
+  std::string root;
+  if (!onnx || !ArtifactPath(artifact_uri, &root)) return Status::Ok();  // nothing to upload, or nowhere
   return c.PutArtifact(root + "/" + ArtifactDir(v) + "/model.onnx", onnx->path);
 }
 

@@ -24,10 +24,6 @@ int64_t NowMs() {
   return static_cast<int64_t>(WallClock().Seconds() * 1000);
 }
 
-nlohmann::json Tag(const std::string& k, const std::string& v) {
-  return {{"key", k}, {"value", v}};
-}
-
 // A TOML string's text without its quotes ('...' literal or "..." basic);
 // numbers, booleans and lists as written.
 std::string Unquoted(const std::string& toml) {
@@ -261,12 +257,8 @@ void MlflowTracker::Finish(const std::string& status, const std::vector<std::str
   MlflowWorker* w = w_.get();
   w_->Queue([w, status, artifacts] {
     DRIFTRUN_RETURN_IF_ERROR(w->Flush());
-    const std::string scheme = "mlflow-artifacts:";
-    if (w->artifact_root.rfind(scheme, 0) == 0) {
-      std::string root = w->artifact_root.substr(scheme.size());
-      // "mlflow-artifacts:/1/<run>/artifacts" or "mlflow-artifacts://host/1/...": the path part.
-      if (root.rfind("//", 0) == 0) root = root.substr(root.find('/', 2));
-      while (!root.empty() && root.front() == '/') root.erase(0, 1);
+    std::string root;
+    if (ArtifactPath(w->artifact_root, &root)) {
       for (const auto& f : artifacts) {
         if (!PathExists(f)) continue;
         DRIFTRUN_RETURN_IF_ERROR(w->client->PutArtifact(root + "/" + BaseName(f), f));

@@ -48,6 +48,7 @@ CheckpointState Snapshot(const Session& s, const LoopPosition& at, const std::st
   c.stream_chunk_rows = s.stream.chunk_rows;
   c.stream_window_chunks = s.stream.window_chunks;
   c.train_rows = static_cast<int64_t>(s.train_rows.size());
+  c.train_sample = s.train_sample;
   c.config_hash = config_hash;
   c.task = s.o.train.classification ? "classification" : "regression";
   c.model_spec = s.spec.ToJson();

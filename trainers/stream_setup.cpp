@@ -10,6 +10,7 @@
 
 #include "comm/collectives.h"
 #include "common/file_util.h"
+#include "common/sha256.h"
 #include "trainers/train_session.h"
 
 namespace driftrun {
@@ -109,6 +110,23 @@ Status PlanDataMode(Session& s, const CheckpointState* resume_from) {
 
 Status ReadTrainRows(const Session& s, int64_t begin, int64_t count, TabularRows* out) {
   return s.train_set->ReadRange(begin, count, s.o.train.classification ? s.o.classes : 0, out);
+}
+
+Result<std::string> TrainDataSample(const Session& s) {
+  constexpr int64_t kSample = 64;
+  const auto n = static_cast<int64_t>(s.train_rows.size());
+  Sha256 h;
+  h.Update(&n, sizeof(n));
+  for (int64_t k = 0; k < std::min(n, kSample); ++k) {
+    const int64_t row = s.train_rows[static_cast<size_t>(k * n / std::min(n, kSample))];
+    TabularRows r;
+    DRIFTRUN_RETURN_IF_ERROR(ReadTrainRows(s, row, 1, &r));
+    h.Update(r.x.data(), r.x.size() * sizeof(float));
+    h.Update(r.y.data(), r.y.size() * sizeof(float));
+    h.Update(r.cls.data(), r.cls.size() * sizeof(int64_t));
+    for (const std::string& t : r.text) h.Update(t.data(), t.size() + 1);  // with the terminator
+  }
+  return h.HexDigest();
 }
 
 // Calls `visit` with consecutive pieces of this rank's shard, each of at most

@@ -46,6 +46,7 @@ struct Session {
   std::unique_ptr<TabularSet> train_set;  // data.train: one file or several read as one
   TabularMeta meta;
   std::vector<int64_t> train_rows;  // global, sorted
+  std::string train_sample;         // TrainDataSample (checkpoints; a resume compares it)
   int64_t shard_begin = 0, shard_end = 0;
   TabularRows shard;                   // this rank's raw rows (until LoadTensors)
   torch::Tensor shard_x, shard_y;      // this rank's rows, preprocessed, on the device
@@ -95,6 +96,10 @@ Status SetupDevice(Session& s, int local_rank, const DeviceCommFactory& device_c
 // order on a resume, else streaming when the whole training set is larger
 // than data.memory_mb (the smallest budget of all ranks).
 Status PlanDataMode(Session& s, const CheckpointState* resume_from);
+// A hash of up to 64 training rows spread evenly over the training set
+// (features, labels, texts): a resume compares it with its checkpoint's to
+// notice data replaced by other data with as many rows. 64 one-row reads.
+Result<std::string> TrainDataSample(const Session& s);
 // Collective. Reads this rank's contiguous shard of the training file (one
 // hyperslab) into s.shard; when streaming, only its held-out rows (read in
 // pieces), the training rows being read window by window as they train.

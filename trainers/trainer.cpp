@@ -91,6 +91,11 @@ Status CheckResumeData(const Session& s, const std::string& path, const Checkpoi
                         " training rows, but " + s.train_set->Describe() + " now gives " +
                         std::to_string(rows) + fix);
   }
+  if (!ck.train_sample.empty() && ck.train_sample != s.train_sample) {
+    return Status::Data("checkpoint '" + path + "' was trained on other data: " + s.train_set->Describe() +
+                        " has as many training rows (" + std::to_string(rows) +
+                        "), but sampled rows hold other values (the file was replaced or rewritten)" + fix);
+  }
   const int64_t batches = BatchesPerEpoch(rows, s.o.batch_size);
   if (ck.next_batch < 0 || ck.next_batch >= batches) {
     return Status::Data("checkpoint '" + path + "' continues at batch " + std::to_string(ck.next_batch) +
@@ -357,6 +362,11 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
                              : DefaultThreads(req.local_size > 0 ? req.local_size : world.size()));
 
   DRIFTRUN_RETURN_IF_ERROR(OpenTrainingData(s));
+  {
+    Result<std::string> sample = TrainDataSample(s);
+    DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, sample.status().WithContext("reading the training data")));
+    s.train_sample = sample.value();
+  }
   std::string run_dir, ckpt_path;
   bool overwrite = false;
   RunFolderClaim claim;  // rank 0: the locked folder, held until training ends

@@ -8,6 +8,7 @@ sys.path).
 """
 import json
 import os
+import socket
 import subprocess
 
 import h5py
@@ -103,3 +104,10 @@ def max_rel_diff(a, b):
     num = max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
     den = max(float(np.max(np.abs(a[k]))) for k in a)
     return num / den
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

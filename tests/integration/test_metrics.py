@@ -24,17 +24,11 @@ import urllib.request
 import pytest
 
 from browser import blank, render
-from harness import must_msg
+from harness import must_msg, free_port
 from test_pool import Pool
 
 LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? '
                   r'[-+0-9.eEinfa]+$')
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def metrics_url(pool, proc, timeout=60):

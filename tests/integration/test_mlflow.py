@@ -22,7 +22,7 @@ import urllib.request
 
 import pytest
 
-from harness import must_msg, read_jsonl
+from harness import must_msg, read_jsonl, free_port
 
 from mlflow import MlflowClient  # scripts/setup.sh installs mlflow into .venv
 
@@ -43,12 +43,6 @@ register = true
 [mlflow]
 tracking_uri = "{uri}"
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

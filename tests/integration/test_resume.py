@@ -8,6 +8,7 @@ size, small chunks: windows of 128 rows, batches straddling them)."""
 import glob
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -223,6 +224,32 @@ def test_resume_refuses_changed_training_data(runs):
     m = re.search(r"was trained on (\d+) training rows, but .*shrink-train.h5' now gives (\d+)", p.stderr)
     assert m and int(m.group(1)) == before and int(m.group(2)) < before // 2 + 100 and "init_from" in p.stderr, \
         f"the refusal names both row counts ({before} before) and the warm start: {p.stderr[-600:]}"
+
+
+def test_resume_refuses_other_data_with_as_many_rows(runs):
+    """A stopped run whose training file was replaced by other data with the
+    same row count (make-data with another seed): the resume is refused (exit 3)
+    and nothing is trained; the same data copied back resumes. Before, it
+    trained the rest of the run on the new data with exit 0."""
+    ws = runs.ws
+    ws.make_data(ws.path("same-a"), "--rows", "2400", "--features", "8")
+    ws.make_data(ws.path("same-b"), "--rows", "2400", "--features", "8", "--seed", "99")
+    train_h5 = ws.path("same-train.h5")
+    shutil.copyfile(ws.path("same-a/train.h5"), train_h5)
+    cfg = ws.write_config("same.toml", CONFIG.format(train=train_h5))
+    d = ws.path("same-run")
+    p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet"], env={"DRIFTRUN_FAULT_SIGNAL_AT_STEP": "40"})
+    assert p.returncode == 0, must_msg(p, "stop at step 41")
+    steps_before = len([e for e in read_jsonl(f"{d}/events.jsonl") if e["event"] == "checkpoint"])
+    shutil.copyfile(ws.path("same-b/train.h5"), train_h5)
+    p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet", "--resume", "auto"], timeout=120)
+    assert p.returncode == 3 and "other data" in p.stderr and "same-train.h5" in p.stderr \
+        and "init_from" in p.stderr, must_msg(p, "resume on other data with as many rows exits 3")
+    assert len([e for e in read_jsonl(f"{d}/events.jsonl") if e["event"] == "checkpoint"]) == steps_before, \
+        "the refused resume wrote a checkpoint"
+    shutil.copyfile(ws.path("same-a/train.h5"), train_h5)  # a copy of the original: same values, new file
+    p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet", "--resume", "auto"], timeout=120)
+    assert p.returncode == 0, must_msg(p, "resume on a copy of the original data")
 
 
 def test_data_file_written_while_streaming_stops_the_run(runs):

@@ -24,6 +24,19 @@ TEST(MlflowClient, MalformedUrisAreUsageErrorsNamingTheKey) {
   }
 }
 
+TEST(MlflowClient, ArtifactPathOfServedStoresOnly) {
+  std::string p;
+  ASSERT_TRUE(ArtifactPath("mlflow-artifacts:/1/abc/artifacts", &p));
+  EXPECT_EQ(p, "1/abc/artifacts");
+  ASSERT_TRUE(ArtifactPath("mlflow-artifacts://host:5000/1/abc/artifacts", &p));
+  EXPECT_EQ(p, "1/abc/artifacts");
+  ASSERT_TRUE(ArtifactPath("mlflow-artifacts://host", &p));
+  EXPECT_EQ(p, "");
+  for (const char* other : {"s3://bucket/1/abc", "file:///tmp/mlruns/1/abc", "/tmp/mlruns", ""})
+    EXPECT_FALSE(ArtifactPath(other, &p)) << other;
+  EXPECT_EQ(Tag("k", std::string(6000, 'x'))["value"].get<std::string>().size(), 5000u);
+}
+
 // A port nobody listens on: an infrastructure error that names the server,
 // quickly (connection refused), never a hang.
 TEST(MlflowClient, ADownServerIsAnInfraErrorNamingIt) {
