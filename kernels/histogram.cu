@@ -26,6 +26,23 @@ struct alignas(sizeof(float) * W) Vec {
   float v[W];
 };
 
+// Calls visit(j, v) for each element v (of column j) that this thread walks:
+// vectors of W elements, then the tail one element at a time (kmath::ColumnWalk).
+template <int W, typename Visit>
+__device__ __forceinline__ void ForEachElement(const float* x, int64_t total, int cols, Visit visit) {
+  const int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  const int64_t threads = static_cast<int64_t>(gridDim.x) * blockDim.x, vectors = total / W;
+  const auto* xv = reinterpret_cast<const Vec<W>*>(x);
+  for (kmath::ColumnWalk w(t, threads, W, cols); w.vec < vectors; w.Advance(threads)) {
+    const Vec<W> in = xv[w.vec];
+    int j = w.col;
+#pragma unroll
+    for (int u = 0; u < W; ++u, j = w.Next(j)) visit(j, in.v[u]);
+  }
+  for (int64_t e = kmath::TailBegin(total, W) + t; e < total; e += threads)
+    visit(static_cast<int>(e % cols), x[e]);
+}
+
 template <int W>
 __global__ void HistSharedKernel(const float* x, int64_t total, int cols, const float* edges, int nedges,
                                  int copies, unsigned long long* counts) {
@@ -36,20 +53,9 @@ __global__ void HistSharedKernel(const float* x, int64_t total, int cols, const 
   for (int k = threadIdx.x; k < cols * nedges; k += blockDim.x) e_s[k] = edges[k];
   __syncthreads();
   unsigned int* mine = local + (threadIdx.x / 32 % copies) * hist;
-  const int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  const int64_t threads = static_cast<int64_t>(gridDim.x) * blockDim.x, vectors = total / W;
-  const auto* xv = reinterpret_cast<const Vec<W>*>(x);
-  for (kmath::ColumnWalk w(t, threads, W, cols); w.vec < vectors; w.Advance(threads)) {
-    const Vec<W> in = xv[w.vec];
-    int j = w.col;
-#pragma unroll
-    for (int u = 0; u < W; ++u, j = w.Next(j))
-      atomicAdd(&mine[j * slots + kmath::BinOf(in.v[u], e_s + j * nedges, nedges)], 1u);
-  }
-  for (int64_t e = kmath::TailBegin(total, W) + t; e < total; e += threads) {
-    const int j = static_cast<int>(e % cols);
-    atomicAdd(&mine[j * slots + kmath::BinOf(x[e], e_s + j * nedges, nedges)], 1u);
-  }
+  ForEachElement<W>(x, total, cols, [&](int j, float v) {
+    atomicAdd(&mine[j * slots + kmath::BinOf(v, e_s + j * nedges, nedges)], 1u);
+  });
   __syncthreads();
   for (int k = threadIdx.x; k < hist; k += blockDim.x) {
     unsigned long long sum = 0;
@@ -62,20 +68,9 @@ template <int W>
 __global__ void HistGlobalKernel(const float* x, int64_t total, int cols, const float* edges, int nedges,
                                  unsigned long long* counts) {
   const int slots = nedges + 2;
-  const int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  const int64_t threads = static_cast<int64_t>(gridDim.x) * blockDim.x, vectors = total / W;
-  const auto* xv = reinterpret_cast<const Vec<W>*>(x);
-  for (kmath::ColumnWalk w(t, threads, W, cols); w.vec < vectors; w.Advance(threads)) {
-    const Vec<W> in = xv[w.vec];
-    int j = w.col;
-#pragma unroll
-    for (int u = 0; u < W; ++u, j = w.Next(j))
-      atomicAdd(&counts[j * slots + kmath::BinOf(in.v[u], edges + j * nedges, nedges)], 1ull);
-  }
-  for (int64_t e = kmath::TailBegin(total, W) + t; e < total; e += threads) {
-    const int j = static_cast<int>(e % cols);
-    atomicAdd(&counts[j * slots + kmath::BinOf(x[e], edges + j * nedges, nedges)], 1ull);
-  }
+  ForEachElement<W>(x, total, cols, [&](int j, float v) {
+    atomicAdd(&counts[j * slots + kmath::BinOf(v, edges + j * nedges, nedges)], 1ull);
+  });
 }
 
 template <int W>

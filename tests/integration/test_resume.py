@@ -204,6 +204,19 @@ def test_real_signal_stops_every_rank(runs, how):
     assert len(stops) == 1 and os.path.exists(stops[0]["checkpoint"]), f"{how}: stop checkpoint written: {stops}"
 
 
+def stopped_on(ws, tag, first, then):
+    """A run on `tag`-train.h5 (a copy of make-data folder `first`'s) stopped
+    at step 41, the file then replaced by `then`'s; returns (config, run folder)."""
+    train_h5 = ws.path(f"{tag}-train.h5")
+    shutil.copyfile(ws.path(f"{first}/train.h5"), train_h5)
+    cfg = ws.write_config(f"{tag}.toml", CONFIG.format(train=train_h5))
+    d = ws.path(f"{tag}-run")
+    p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet"], env={"DRIFTRUN_FAULT_SIGNAL_AT_STEP": "40"})
+    assert p.returncode == 0, must_msg(p, "stop at step 41")
+    shutil.copyfile(ws.path(f"{then}/train.h5"), train_h5)
+    return cfg, d
+
+
 def test_resume_refuses_changed_training_data(runs):
     """A stopped run whose training file was replaced by a smaller one: the
     resume is refused (exit 3) naming both row counts. Before, its position
@@ -211,13 +224,7 @@ def test_resume_refuses_changed_training_data(runs):
     ws = runs.ws
     ws.make_data(ws.path("shrink-big"), "--rows", "2400", "--features", "8")
     ws.make_data(ws.path("shrink-small"), "--rows", "1200", "--features", "8")
-    train_h5 = ws.path("shrink-train.h5")
-    os.replace(ws.path("shrink-big/train.h5"), train_h5)
-    cfg = ws.write_config("shrink.toml", CONFIG.format(train=train_h5))
-    d = ws.path("shrink-run")
-    p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet"], env={"DRIFTRUN_FAULT_SIGNAL_AT_STEP": "40"})
-    assert p.returncode == 0, must_msg(p, "stop at step 41")
-    os.replace(ws.path("shrink-small/train.h5"), train_h5)
+    cfg, d = stopped_on(ws, "shrink", "shrink-big", "shrink-small")
     p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet", "--resume", "auto"], timeout=120)
     assert p.returncode == 3, must_msg(p, "resume on a training file with fewer rows exits 3")
     before = [e for e in read_jsonl(f"{d}/events.jsonl") if e["event"] == "start"][0]["train_rows"]
@@ -234,20 +241,14 @@ def test_resume_refuses_other_data_with_as_many_rows(runs):
     ws = runs.ws
     ws.make_data(ws.path("same-a"), "--rows", "2400", "--features", "8")
     ws.make_data(ws.path("same-b"), "--rows", "2400", "--features", "8", "--seed", "99")
-    train_h5 = ws.path("same-train.h5")
-    shutil.copyfile(ws.path("same-a/train.h5"), train_h5)
-    cfg = ws.write_config("same.toml", CONFIG.format(train=train_h5))
-    d = ws.path("same-run")
-    p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet"], env={"DRIFTRUN_FAULT_SIGNAL_AT_STEP": "40"})
-    assert p.returncode == 0, must_msg(p, "stop at step 41")
+    cfg, d = stopped_on(ws, "same", "same-a", "same-b")
     steps_before = len([e for e in read_jsonl(f"{d}/events.jsonl") if e["event"] == "checkpoint"])
-    shutil.copyfile(ws.path("same-b/train.h5"), train_h5)
     p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet", "--resume", "auto"], timeout=120)
     assert p.returncode == 3 and "other data" in p.stderr and "same-train.h5" in p.stderr \
         and "init_from" in p.stderr, must_msg(p, "resume on other data with as many rows exits 3")
     assert len([e for e in read_jsonl(f"{d}/events.jsonl") if e["event"] == "checkpoint"]) == steps_before, \
         "the refused resume wrote a checkpoint"
-    shutil.copyfile(ws.path("same-a/train.h5"), train_h5)  # a copy of the original: same values, new file
+    shutil.copyfile(ws.path("same-a/train.h5"), ws.path("same-train.h5"))  # a copy of the original: same values, new file
     p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet", "--resume", "auto"], timeout=120)
     assert p.returncode == 0, must_msg(p, "resume on a copy of the original data")
 
