@@ -7,7 +7,9 @@
 # one-rank communicator; CUDA training equals CPU training within 1e-4; every
 # CUDA kernel against its CPU reference), then benchmarks the kernels (fused
 # transform and histograms vs a device-to-device copy and vs PyTorch eager) and
-# GPU training samples/s next to PyTorch (Python, same model, data, batch and
+# GPU training samples/s and GPU busy (nvidia-smi) three ways (CUDA graph,
+# hand-written step launched eagerly, autograd) next to PyTorch eager and
+# torch.compile(mode="reduce-overhead") (Python, same model, data, batch and
 # optimizer) on the same GPU, runs the pool executor on the GPU (two jobs on one
 # kept NCCL communicator), and prints a short table last.
 set -uo pipefail
@@ -68,11 +70,36 @@ every_steps = 0
 [export]
 onnx = false
 TOML
-./build-gpu/driftrun train --config "$W/gpu.toml" --run-dir "$W/run" --quiet --noprogress >"$OUT/bench_driftrun.log" 2>&1
-d=$($PY -c "import json; print(round(json.load(open('$W/run/summary.json'))['samples_per_s']))" 2>/dev/null || echo 0)
-t=$($PY scripts/gpu/torch_mlp.py --data "$W/data/train.h5" --hidden 512,512 --batch 4096 --epochs 3 2>"$OUT/bench_torch.log" |
-  tail -1 | $PY -c "import json,sys; print(round(json.loads(sys.stdin.read())['samples_per_s']))" 2>/dev/null || echo 0)
-cp "$W/run/summary.json" "$OUT/bench_summary.json" 2>/dev/null
+# GPU busy: nvidia-smi's utilization.gpu (the share of time a kernel ran),
+# sampled every 100 ms, averaged from the first to the last non-zero sample.
+busy() {  # log file
+  $PY -c "import sys; u=[float(l) for l in open(sys.argv[1]) if l.strip().replace('.','',1).isdigit()]; \
+nz=[i for i,v in enumerate(u) if v > 0]; print(round(sum(u[nz[0]:nz[-1]+1])/(nz[-1]-nz[0]+1)) if nz else 0)" "$1" 2>/dev/null || echo 0
+}
+# driftrun three ways: the CUDA graph (train.cuda_graph = auto, the default),
+# the hand-written step launched kernel by kernel (off), and autograd.
+drift_run() {  # tag, DRIFTRUN_AUTOGRAD_STEP value, extra train flags...
+  local tag=$1 autograd=$2; shift 2
+  nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 >"$OUT/util-$tag.log" 2>/dev/null &
+  local smi=$!
+  DRIFTRUN_AUTOGRAD_STEP=$autograd ./build-gpu/driftrun train --config "$W/gpu.toml" --run-dir "$W/run-$tag" \
+    --quiet --noprogress "$@" \
+    >"$OUT/bench_driftrun-$tag.log" 2>&1
+  kill $smi 2>/dev/null; wait $smi 2>/dev/null
+  echo "$($PY -c "import json; print(round(json.load(open('$W/run-$tag/summary.json'))['samples_per_s']))" 2>/dev/null || echo 0) $(busy "$OUT/util-$tag.log")"
+}
+read -r d d_busy < <(drift_run graph 0)
+read -r d_eager d_eager_busy < <(drift_run eager 0 --set 'train.cuda_graph="off"')
+read -r d_ag d_ag_busy < <(drift_run autograd 1 --set 'train.cuda_graph="off"')
+torch_run() {  # tag, extra flags...
+  local tag=$1; shift
+  $PY scripts/gpu/torch_mlp.py --data "$W/data/train.h5" --hidden 512,512 --batch 4096 --epochs 3 "$@" \
+    2>"$OUT/bench_torch-$tag.log" | tail -1 |
+    $PY -c "import json,sys; print(round(json.loads(sys.stdin.read())['samples_per_s']))" 2>/dev/null || echo 0
+}
+t=$(torch_run eager)
+tc=$(torch_run compile --compile)
+cp "$W/run-graph/summary.json" "$OUT/bench_summary.json" 2>/dev/null
 
 # Model kinds on the GPU: the digits CNN (cuDNN) and the ticket text model
 # (n-gram hashing on the GPU), trained on CUDA; predictions on CUDA and CPU.
@@ -110,8 +137,11 @@ grep -h "cuda vs cpu" "$OUT/gpu_tests.log" | sed 's/^/  /'
 grep -h "^gpu" "$OUT/kernels_bench.log" | sed 's/^/  /'
 sed 's/^/  /' "$OUT/kinds.txt"
 sed 's/^/  /' "$OUT/pool.txt"
-printf '%-44s %12s\n' "MLP 32-512-512-1, batch 4096, AdamW" "samples/s"
-printf '%-44s %12s\n' "driftrun train, device cuda, 1 rank" "$d"
-printf '%-44s %12s\n' "PyTorch eager (Python), same GPU" "$t"
-$PY -c "d,t=$d,$t; print(f'ratio driftrun / PyTorch: {d/t:.2f}x' if t else 'ratio: n/a')"
+printf '%-52s %12s %9s\n' "MLP 32-512-512-1, batch 4096, AdamW" "samples/s" "GPU busy"
+printf '%-52s %12s %8s%%\n' "driftrun, CUDA graph (train.cuda_graph = auto)" "$d" "$d_busy"
+printf '%-52s %12s %8s%%\n' "driftrun, hand-written step, eager (off)" "$d_eager" "$d_eager_busy"
+printf '%-52s %12s %8s%%\n' "driftrun, autograd (DRIFTRUN_AUTOGRAD_STEP=1)" "$d_ag" "$d_ag_busy"
+printf '%-52s %12s\n' "PyTorch eager (Python), same GPU" "$t"
+printf '%-52s %12s\n' "PyTorch torch.compile(mode=reduce-overhead)" "$tc"
+$PY -c "d,t,tc=$d,$t,$tc; print(f'ratio driftrun (graph) / PyTorch eager: {d/t:.2f}x (target >= 2x); / torch.compile: ' + (f'{d/tc:.2f}x' if tc else 'n/a') if t else 'ratio: n/a')"
 exit $tests_rc

@@ -1,6 +1,8 @@
 """PyTorch baseline for scripts/gpu/check.sh: the same MLP, data, batch and
 optimizer as driftrun's GPU benchmark, one process on one GPU, data resident on
-the GPU, reshuffled every epoch. Prints samples/s over the training steps."""
+the GPU, reshuffled every epoch. Prints samples/s over the training steps.
+--compile: the model under torch.compile(mode="reduce-overhead") (CUDA graphs),
+after warm-up steps that are not timed (the compilation)."""
 import argparse
 import json
 import time
@@ -14,6 +16,7 @@ ap.add_argument("--data", required=True)
 ap.add_argument("--hidden", default="512,512")
 ap.add_argument("--batch", type=int, default=4096)
 ap.add_argument("--epochs", type=int, default=3)
+ap.add_argument("--compile", action="store_true")
 a = ap.parse_args()
 dev = torch.device("cuda")
 torch.manual_seed(42)
@@ -29,6 +32,15 @@ for h in map(int, a.hidden.split(",")):
     width = h
 model = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1)).to(dev)
 opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+step_model = torch.compile(model, mode="reduce-overhead") if a.compile else model
+if a.compile:  # compilation and graph capture, untimed
+    for _ in range(5):
+        idx = torch.randint(len(X), (a.batch,), device=dev)
+        loss = torch.nn.functional.mse_loss(step_model(X[idx]), Y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    torch.cuda.synchronize()
 steps, secs = 0, 0.0
 for epoch in range(a.epochs):
     perm = torch.randperm(len(X), device=dev)
@@ -36,7 +48,7 @@ for epoch in range(a.epochs):
     t0 = time.perf_counter()
     for b in range(len(X) // a.batch):
         idx = perm[b * a.batch:(b + 1) * a.batch]
-        loss = torch.nn.functional.mse_loss(model(X[idx]), Y[idx])
+        loss = torch.nn.functional.mse_loss(step_model(X[idx]), Y[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
