@@ -36,6 +36,12 @@ int main(int argc, char** argv) {
   const int64_t batch = argc > 1 ? std::atoll(argv[1]) : 128;
   const int steps = argc > 2 ? std::atoi(argv[2]) : 2000;
   const int rounds = argc > 3 ? std::atoi(argv[3]) : 3;
+  if (argc > 4 || batch < 1 || steps < 1 || rounds < 1) {
+    std::fprintf(stderr,
+                 "usage: mlp_step_bench [batch >= 1, default 128] [steps >= 1, default 2000] "
+                 "[rounds >= 1, default 3]\n");
+    return 2;
+  }
   ModelOptions mo;
   mo.hidden = {256, 256};
   const ModelSpec spec = BuildModelSpec(mo, {32}, 1).value();

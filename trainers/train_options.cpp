@@ -112,7 +112,7 @@ Status CheckTraining(const Config& c, const TrainOptions& o, int world) {
   if (o.cuda_graph == "on" && (o.device == "cpu" || o.model.kind != "mlp" || o.dropout > 0)) {
     return Bad(c, "train.cuda_graph",
                "= \"on\" needs an MLP without dropout trained on CUDA (model.kind = \"" + o.model.kind +
-                   "\", model.dropout = " + std::to_string(o.dropout) + ", train.device = \"" + o.device +
+                   "\", model.dropout = " + FormatDouble(o.dropout) + ", train.device = \"" + o.device +
                    "\"); use \"auto\" to capture where possible");
   }
   if (o.classes < 0) return Bad(c, "model.classes", "must be >= 0 (0 infers it from the labels)");

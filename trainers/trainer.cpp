@@ -76,6 +76,24 @@ Status CheckResumeConfig(Communicator& world, const Config& cfg, const TrainRequ
   return AgreeStatus(world, local);
 }
 
+// How the training step runs: "cuda_graph" (cuda_graph.h), "direct" (the
+// hand-written MLP backward, direct_mlp.h) or "autograd".
+std::string StepKind(const Session& s) {
+#ifdef DRIFTRUN_WITH_CUDA
+  if (s.graph) return "cuda_graph";
+#endif
+  return s.direct ? "direct" : "autograd";
+}
+
+// Steps replayed from the CUDA graph (the rest ran eagerly).
+int64_t GraphReplays(const Session& s) {
+#ifdef DRIFTRUN_WITH_CUDA
+  if (s.graph) return s.graph->replays();
+#endif
+  (void)s;
+  return 0;
+}
+
 // Collective. The checkpoint to resume from, checked against the data.
 // A resume continues the same data in the same order: a training set whose
 // row count changed (a file replaced, the holdout changed) or a position past
@@ -163,6 +181,7 @@ void ReportStart(TrainReporter& rep, const Session& s, const TrainRequest& req, 
                              {"window_rows", s.stream.window_rows()},
                              {"warnings", s.data_warnings}}},
                            {"device", s.device.str()},
+                           {"step_kind", StepKind(s)},
                            {"backend", s.grad_comm->name()},
                            {"checkpoint", ckpt_path},
                            {"step", at.step},
@@ -241,6 +260,8 @@ nlohmann::json Summary(const Session& s, const TrainRequest& req, const LoopStat
             {"bytes", s.data_bytes},
             {"window_rows", s.stream.window_rows()}}},
           {"device", s.device.str()},
+          {"step_kind", StepKind(s)},
+          {"graph_replays", GraphReplays(s)},
           {"backend", s.grad_comm->name()},
           {"checkpoint", r.last_checkpoint},
           {"config_hash", config_hash},

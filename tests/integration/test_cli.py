@@ -1,5 +1,6 @@
 """The command line: help texts, usage errors (exit 2), `config`, the config
 documentation in configs/README.md, and `make-data` checked with numpy."""
+import glob
 import json
 import os
 import re
@@ -278,6 +279,18 @@ def test_cuda_graph_on_is_refused_where_it_cannot_run(workspace):
     assert not os.path.exists(ws.path("g-on")), "a refused start left a run folder"
     a = ws.run(["train", "--config", cfg, "--run-dir", ws.path("g-auto"), "--quiet"])
     assert a.returncode == 0, must_msg(a, "train with cuda_graph = auto on the CPU")
+    s = json.load(open(ws.path("g-auto/summary.json")))
+    assert (s["step_kind"], s["graph_replays"]) == ("direct", 0), f"an MLP on the CPU: {s['step_kind']}"
+    b = ws.run(["train", "--config", cfg, "--run-dir", ws.path("g-autograd"), "--quiet"],
+               env={"DRIFTRUN_AUTOGRAD_STEP": "1"})
+    assert b.returncode == 0, must_msg(b, "train with DRIFTRUN_AUTOGRAD_STEP=1")
+    assert json.load(open(ws.path("g-autograd/summary.json")))["step_kind"] == "autograd"
+    # The same weights either way.
+    w = [h5py.File(glob.glob(ws.path(f"{r}/checkpoints/ckpt-*.h5"))[-1]) for r in ("g-auto", "g-autograd")]
+    for k in w[0]["model"]:
+        assert np.array_equal(w[0]["model"][k][()], w[1]["model"][k][()]), f"{k} differs"
+    for f in w:
+        f.close()
 
 
 def test_paths_in_a_config_are_relative_to_its_folder(workspace):
