@@ -37,7 +37,8 @@ struct CudaGraphStep::Impl {
       c10::cuda::CUDAStreamGuard guard(side);
       for (int i = 0; i < 3; ++i) direct->Step(x, y, denom, {});
       auto g = std::make_unique<at::cuda::CUDAGraph>();
-      g->capture_begin();
+      // Thread-local: the streaming read-ahead thread may copy to the GPU meanwhile.
+      g->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
       loss = direct->Step(x, y, denom, {});
       g->capture_end();
       graph = std::move(g);
