@@ -51,7 +51,10 @@ def popen(ws, args, env=None, cwd=None):
 def test_second_train_on_a_locked_run_folder_is_refused_naming_the_holder(ws):
     cfg = config(ws, "lock.toml", epochs=400)
     d = ws.path("locked")
-    first = popen(ws, ["train", "--config", cfg, "--run-dir", d, "--quiet"])
+    # The first run holds the folder for certain: it sleeps 15 s before step 6
+    # (training alone can finish before the others start on a fast step).
+    first = popen(ws, ["train", "--config", cfg, "--run-dir", d, "--quiet"],
+                  env={"DRIFTRUN_FAULT_SLEEP_AT_STEP": "5", "DRIFTRUN_FAULT_SLEEP_S": "15"})
     try:
         for _ in range(600):  # until the first has locked the folder
             if os.path.exists(f"{d}/run.lock") and os.path.getsize(f"{d}/run.lock") > 0:
