@@ -56,7 +56,7 @@ def scrape(url):
 
 
 def test_prometheus_scrapes_the_service_and_answers_a_query(workspace):
-    pool = Pool(workspace, [dict(name="m", epochs=400, every=100)])
+    pool = Pool(workspace, [dict(name="m", epochs=1200, every=100)])
     proc = pool.popen(pool.command(3, ["--set", "service.metrics=127.0.0.1:0"]))
     prom = None
     try:

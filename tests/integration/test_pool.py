@@ -192,8 +192,9 @@ def worker_pids(config):
 
 
 def test_a_killed_worker_heals_under_the_supervisor_and_the_job_ends_as_uninterrupted(workspace):
-    # Long enough that the status calls below see it running on a busy machine.
-    pool = Pool(workspace, [dict(name="m", epochs=400, every=100, incoming="incoming")])
+    # Long enough that the status calls below see it running on a busy machine
+    # (400 epochs were not, with the hand-written MLP backward).
+    pool = Pool(workspace, [dict(name="m", epochs=1500, every=100, incoming="incoming")])
     os.makedirs(workspace.path("incoming"))
     supervised = [os.path.join(workspace.source, "scripts", "serve-supervised.sh"), "--backoff-s", "1", "--"]
     proc = pool.popen(supervised + pool.command(3, ["--max-batches", "0"]))

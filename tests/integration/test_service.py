@@ -370,7 +370,7 @@ def test_signal_queues_a_retrain_and_a_worse_challenger_is_not_promoted(workspac
 # ---- stopping a job by hand
 
 def test_signal_stop_checkpoints_a_running_job_and_fails_it(workspace, executor):
-    s = Svc(workspace, epochs=400, every=100, executor=executor)
+    s = Svc(workspace, epochs=1200, every=100, executor=executor)
     proc = s.serve_bg()
     try:
         s.wait("SELECT id FROM jobs WHERE state = 'running' AND handle != ''", "the job", proc)
@@ -393,7 +393,7 @@ def test_signal_stop_checkpoints_a_running_job_and_fails_it(workspace, executor)
 
 
 def test_a_signal_while_the_job_trains_queues_the_next_retrain_when_it_ends(workspace, executor):
-    s = Svc(workspace, epochs=200, every=100, executor=executor)
+    s = Svc(workspace, epochs=600, every=100, executor=executor)
     proc = s.serve_bg()
     try:
         s.wait("SELECT id FROM jobs WHERE state = 'running' AND handle != ''", "the initial job", proc)
@@ -419,8 +419,9 @@ def straight_job(driftrun_paths, tmp_path_factory):
     from harness import Workspace
     ws = Workspace(*driftrun_paths, tmp_path_factory.mktemp("svc-straight-"))
     # Long enough (about 5 s of training) that a stop lands mid-job even on the pool,
-    # whose jobs start at once; mpirun relays SIGTERM after a delay of its own.
-    s = Svc(ws, ("--batches", "1"), epochs=600, every=100)
+    # whose jobs start at once; mpirun relays SIGTERM after a delay of its own
+    # (1200 epochs since the hand-written MLP backward made steps faster).
+    s = Svc(ws, ("--batches", "1"), epochs=1200, every=100)
     s.drop(s.batch(1))
     p = s.serve("--max-batches", "1")
     assert p.returncode == 0, must_msg(p, "serve (uninterrupted)")
@@ -455,7 +456,7 @@ def wait_gone(pids, timeout=60):
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "SIGINT to the process group"])
 def test_stopped_during_a_job_resumes_to_the_uninterrupted_weights(workspace, straight_job, how, executor):
-    s = Svc(workspace, ("--batches", "1"), epochs=600, every=100, executor=executor)
+    s = Svc(workspace, ("--batches", "1"), epochs=1200, every=100, executor=executor)
     s.drop(s.batch(1))
     proc = s.serve_bg("--max-batches", "1", session=True)
     try:
@@ -495,7 +496,7 @@ def test_stopped_during_a_job_resumes_to_the_uninterrupted_weights(workspace, st
 
 def test_drift_during_a_running_job_queues_the_next_retrain_when_it_ends(workspace, executor):
     s = Svc(workspace, ("--batches", "2", "--drift", "mean", "--drift-from", "1", "--drift-magnitude", "1.0"),
-            epochs=150, every=100, executor=executor)
+            epochs=450, every=100, executor=executor)
     proc = s.serve_bg("--max-batches", "2")
     try:
         s.wait("SELECT id FROM jobs WHERE state = 'promoted'", "the initial model", proc)
