@@ -1,21 +1,32 @@
 #include "registry/sqlite_db.h"
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <mutex>
 
 #include <ctime>
 
 namespace driftrun {
 
 std::string UtcNow() {
-  // Milliseconds, so that the audit trail's events of one second keep their order.
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  // Milliseconds, strictly increasing within a process: the history merges its
+  // tables by this stamp, so two events of one millisecond (an approval, then a
+  // rollback) would otherwise come back in table order, not in the order made.
+  static std::mutex mu;
+  static int64_t last_ms = 0;
+  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (ms <= last_ms) ms = last_ms + 1;
+    last_ms = ms;
+  }
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
   char buf[32], out[40];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", std::gmtime(&t));
-  std::snprintf(out, sizeof(out), "%s.%03dZ", buf, static_cast<int>(ms));
+  std::snprintf(out, sizeof(out), "%s.%03dZ", buf, static_cast<int>(ms % 1000));
   return out;
 }
 

@@ -15,7 +15,8 @@
 
 namespace driftrun {
 
-// Current UTC time as ISO 8601 ("2026-11-27T08:34:44Z"), for audit columns.
+// Current UTC time as ISO 8601 with milliseconds ("2026-11-27T08:34:44.120Z"),
+// for audit columns; strictly increasing within a process.
 std::string UtcNow();
 
 // Status::Infra naming the database (registry or service journal), `what`,

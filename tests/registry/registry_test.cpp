@@ -7,6 +7,7 @@
 
 #include "common/file_util.h"
 #include "registry/artifact_store.h"
+#include "registry/sqlite_db.h"
 
 namespace driftrun {
 namespace {
@@ -245,3 +246,15 @@ TEST(Registry, NoOpAndDamagedTargetsAndRollbackWalksBack) {
 
 }  // namespace
 }  // namespace driftrun
+
+TEST(Registry, AuditStampsStrictlyIncreaseWithinAProcess) {
+  // History merges alias moves, approvals and policy changes by this stamp; a
+  // burst of events inside one millisecond must still come back in order.
+  std::string last = driftrun::UtcNow();
+  for (int i = 0; i < 50; ++i) {
+    const std::string now = driftrun::UtcNow();
+    ASSERT_LT(last, now) << "call " << i;
+    ASSERT_EQ(now.size(), std::string("2026-11-27T08:34:44.120Z").size()) << now;
+    last = now;
+  }
+}
