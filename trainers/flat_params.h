@@ -50,6 +50,13 @@ class FlatParams {
   // (in case anything replaced one). Call before each backward.
   void ZeroGrad();
 
+  // Moves both buffers to other memory of numel() float32 elements each (the
+  // ranks' shared memory, shared_step.h): every parameter and .grad() becomes a
+  // view of the new buffers. The values move along when `copy_data` (else the
+  // caller fills `data`; an undefined `data` leaves the parameters where they
+  // are); the gradients start at zero.
+  void MoveTo(const torch::Tensor& data, const torch::Tensor& grad, bool copy_data);
+
  private:
   NamedTensors params_;
   std::vector<int64_t> offset_;

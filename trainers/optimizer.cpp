@@ -30,16 +30,31 @@ void Optimizer::Step(double lr) {
   torch::NoGradGuard no_grad;
   ++steps_;
   if (flat_->data().is_cpu()) {
-    StepCpu(lr);
+    StepCpu(lr, 0, flat_->numel(), flat_->grad().data_ptr<float>());
   } else {
     StepDevice(lr);
   }
   has_state_ = true;
 }
 
-void Optimizer::StepCpu(double lr) {
-  float* p = flat_->data().data_ptr<float>();
-  const float* g = flat_->grad().data_ptr<float>();
+void Optimizer::StepRange(double lr, int64_t begin, int64_t end, const float* grad) {
+  torch::NoGradGuard no_grad;
+  ++steps_;
+  StepCpu(lr, begin, end, grad);
+  has_state_ = true;
+}
+
+void Optimizer::MoveStateTo(const std::map<std::string, torch::Tensor>& to, bool copy) {
+  for (auto& [slot, flat] : slots_) {
+    const torch::Tensor& dst = to.at(slot);
+    if (copy) dst.copy_(flat);
+    flat = dst;
+  }
+}
+
+void Optimizer::StepCpu(double lr, int64_t begin, int64_t end, const float* g) {
+  float* p = flat_->data().data_ptr<float>() + begin;
+  const int64_t n = end - begin;
   const double t = static_cast<double>(steps_);
   if (o_.kind == "sgd") {
     SgdCoefs c;
@@ -47,8 +62,8 @@ void Optimizer::StepCpu(double lr) {
     c.momentum = static_cast<float>(o_.momentum);
     c.first = !has_state_;
     c.neg_lr = static_cast<float>(-lr);
-    float* buf = c.momentum != 0 ? slots_.at("momentum").data_ptr<float>() : nullptr;
-    at::parallel_for(0, flat_->numel(), kGrain, [&](int64_t b, int64_t e) {
+    float* buf = c.momentum != 0 ? slots_.at("momentum").data_ptr<float>() + begin : nullptr;
+    at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
       FusedSgd(c, p + b, g + b, buf ? buf + b : nullptr, e - b);
     });
     return;
@@ -63,17 +78,16 @@ void Optimizer::StepCpu(double lr) {
   c.bias2_sqrt = static_cast<float>(std::sqrt(1 - std::pow(o_.beta2, t)));
   c.eps = static_cast<float>(o_.eps);
   c.step = static_cast<float>(-lr / (1 - std::pow(o_.beta1, t)));
-  float* m = slots_.at("exp_avg").data_ptr<float>();
-  const torch::Tensor& v = slots_.at("exp_avg_sq");
+  float* m = slots_.at("exp_avg").data_ptr<float>() + begin;
+  const torch::Tensor v = slots_.at("exp_avg_sq").narrow(0, begin, n);
   float* vp = v.data_ptr<float>();
-  at::parallel_for(0, flat_->numel(), kGrain,
+  at::parallel_for(0, n, kGrain,
                    [&](int64_t b, int64_t e) { AdamMoments(c, p + b, g + b, m + b, vp + b, e - b); });
   // ATen's square root, as torch.optim's v.sqrt() (see fused_optim.h).
-  if (!sqrt_v_.defined()) sqrt_v_ = torch::empty_like(v);
+  if (!sqrt_v_.defined() || sqrt_v_.numel() != n) sqrt_v_ = torch::empty_like(v);
   at::sqrt_out(sqrt_v_, v);
   const float* sv = sqrt_v_.data_ptr<float>();
-  at::parallel_for(0, flat_->numel(), kGrain,
-                   [&](int64_t b, int64_t e) { AdamApply(c, p + b, m + b, sv + b, e - b); });
+  at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) { AdamApply(c, p + b, m + b, sv + b, e - b); });
 }
 
 // The torch.optim single-tensor rules as ATen operations on the whole buffers.

@@ -27,16 +27,25 @@ class Optimizer {
   // `flat` must outlive the optimizer.
   Optimizer(OptimizerOptions opts, const FlatParams* flat);
   void Step(double lr);
+  // One step over elements [begin, end) of the flat buffers only (CPU), with
+  // the gradients at `grad` (grad[0] is element `begin`'s) instead of the flat
+  // gradient buffer: each rank of a shared-memory step updates its own range
+  // (shared_step.h). The step count advances as with Step().
+  void StepRange(double lr, int64_t begin, int64_t end, const float* grad);
   int64_t steps() const { return steps_; }
   // State as "<param>/<slot>" tensors (exp_avg, exp_avg_sq, momentum): views of
   // the flat state; none before the first step.
   NamedTensors State() const;
   // Restores state written by State(); a missing or mis-shaped slot is Status::Data.
   Status LoadState(const std::map<std::string, torch::Tensor>& state, int64_t steps);
+  // Slot names ("exp_avg", ...), each a flat buffer laid out like the parameters.
+  std::vector<const char*> Slots() const;
+  // Moves each slot's flat buffer to `to[slot]` (numel() float32 elements),
+  // copying the values when `copy` (else the caller fills them).
+  void MoveStateTo(const std::map<std::string, torch::Tensor>& to, bool copy);
 
  private:
-  std::vector<const char*> Slots() const;
-  void StepCpu(double lr);
+  void StepCpu(double lr, int64_t begin, int64_t end, const float* g);
   void StepDevice(double lr);
 
   OptimizerOptions o_;

@@ -95,18 +95,24 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
   std::unique_ptr<Work> agg_work =
       s.world->AllReduceAsync(agg.data(), agg.size(), DType::kFloat64, ReduceOp::kSum);
   const double t3 = clock.Seconds();
-  if (o.grad_clip > 0) {
-    torch::NoGradGuard ng;
-    torch::nn::utils::clip_grad_norm_(s.model->parameters(), o.grad_clip);
+  const double lr = LearningRate(o.schedule, step, plan.total_steps);
+  double shared_sync_s = 0, shared_optim_s = 0;
+  if (s.shared) {
+    DRIFTRUN_RETURN_IF_ERROR(s.shared->Step(lr, o.grad_clip, &shared_sync_s, &shared_optim_s));
+  } else {
+    if (o.grad_clip > 0) {
+      torch::NoGradGuard ng;
+      torch::nn::utils::clip_grad_norm_(s.model->parameters(), o.grad_clip);
+    }
+    s.optim->Step(lr);
   }
-  s.optim->Step(LearningRate(o.schedule, step, plan.total_steps));
   const double t4 = clock.Seconds();
   DRIFTRUN_RETURN_IF_ERROR(agg_work->Wait());
   const double t5 = clock.Seconds();
   times->data_s = tb - t0;
   times->compute_s = t1 - tb + (t3 - t2);
-  times->allreduce_s = (t2 - t1) + (t5 - t4);
-  times->optimizer_s = t4 - t3;
+  times->allreduce_s = (t2 - t1) + (t5 - t4) + shared_sync_s;
+  times->optimizer_s = t4 - t3 - shared_sync_s;
   *gloss = agg[0] / plan.loss_denom;
   *stop = agg[1] > 0;
   if (!std::isfinite(*gloss)) {

@@ -71,6 +71,7 @@ void ReadTraining(const Config& c, TrainOptions* o) {
   o->log_every_steps = c.Int("train.log_every_steps");
   o->backend = c.Str("dist.backend");
   o->bucket_mb = c.Float("dist.bucket_mb");
+  o->shared_memory = c.Str("dist.shared_memory");
   o->timeout_s = c.Float("dist.timeout_s");
   o->verify_every = c.Int("dist.verify_every_steps");
   o->checkpoint_every = c.Int("checkpoint.every_steps");
@@ -114,6 +115,11 @@ Status CheckTraining(const Config& c, const TrainOptions& o, int world) {
                "= \"on\" needs an MLP without dropout trained on CUDA (model.kind = \"" + o.model.kind +
                    "\", model.dropout = " + FormatDouble(o.dropout) + ", train.device = \"" + o.device +
                    "\"); use \"auto\" to capture where possible");
+  }
+  if (o.shared_memory == "on" && o.device == "cuda") {
+    return Bad(c, "dist.shared_memory",
+               "= \"on\" is for training on the CPU (train.device = \"cuda\"); GPUs reduce gradients with "
+               "NCCL. Use \"auto\"");
   }
   if (o.classes < 0) return Bad(c, "model.classes", "must be >= 0 (0 infers it from the labels)");
   if (o.epochs < 1 && o.max_steps <= 0)

@@ -44,7 +44,8 @@ struct TrainOptions {
   int64_t log_every_steps = 0;
   std::string backend = "auto";
   double bucket_mb = 25;
-  double timeout_s = 600;  // dist.timeout_s
+  std::string shared_memory = "auto";  // dist.shared_memory: auto | on | off (shared_step.h)
+  double timeout_s = 600;              // dist.timeout_s
   int64_t verify_every = 0;
   int64_t checkpoint_every = 100;
   bool checkpoint_initial = false;

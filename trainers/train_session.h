@@ -31,6 +31,7 @@
 #include "trainers/optimizer.h"
 #include "trainers/preprocess.h"
 #include "trainers/shard_stream.h"
+#include "trainers/shared_step.h"
 #include "trainers/spec_model.h"
 #include "trainers/train_options.h"
 #include "trainers/trainer.h"
@@ -62,7 +63,9 @@ struct Session {
 #ifdef DRIFTRUN_WITH_CUDA
   std::unique_ptr<CudaGraphStep> graph;  // direct's step as a CUDA graph (train.cuda_graph)
 #endif
-  std::unique_ptr<GradReducer> reducer;  // null with one rank
+  std::unique_ptr<GradReducer> reducer;  // null with one rank or a shared-memory step
+  std::unique_ptr<SharedStep> shared;    // dist.shared_memory (CPU, ranks on one host), else null
+  std::string shared_note;               // why ranks did not share memory (auto), for the start event
   torch::Tensor val_x, val_y;
   int64_t val_count = 0;  // global
   // Streaming (data.memory_mb): the epoch order's chunks and windows (chunk_rows

@@ -252,6 +252,28 @@ Status InitModel(Session& s) {
   return Status::Ok();
 }
 
+namespace {
+
+// Collective. The shared-memory step (shared_step.h) where dist.shared_memory
+// and the run allow it; s.shared stays null otherwise (s.shared_note says why).
+Status ShareMemory(Session& s) {
+  const std::string& mode = s.o.shared_memory;
+  if (mode == "off") return Status::Ok();
+  if (!s.device.is_cpu() || s.grad_comm != s.world) {
+    s.shared_note = "not on the CPU: all-reduce";
+    return Status::Ok();  // "on" with CUDA is refused by the options' validation
+  }
+  std::string why;
+  DRIFTRUN_ASSIGN_OR_RETURN(s.shared, SharedStep::Make(*s.world, s.flat.get(), s.optim.get(), &why));
+  if (s.shared) return Status::Ok();
+  s.shared_note = "shared memory unavailable (" + why + "): all-reduce";
+  if (mode != "on") return Status::Ok();
+  return Status::Usage("dist.shared_memory = \"on\", but the ranks cannot share memory: " + why +
+                       ". Run all ranks on one host with room in /dev/shm, or use \"auto\"");
+}
+
+}  // namespace
+
 Status SyncModelState(Session& s, const CheckpointState* resume_from, const std::string& resume_path) {
   Communicator& world = *s.world;
   if (resume_from) {
@@ -260,7 +282,9 @@ Status SyncModelState(Session& s, const CheckpointState* resume_from, const std:
   } else {
     DRIFTRUN_RETURN_IF_ERROR(BroadcastParams(s));
   }
-  if (world.size() > 1) {
+  if (world.size() == 1) return Status::Ok();
+  DRIFTRUN_RETURN_IF_ERROR(ShareMemory(s));
+  if (!s.shared) {
     s.reducer = std::make_unique<GradReducer>(*s.grad_comm, s.flat.get(),
                                               static_cast<size_t>(s.o.bucket_mb * 1024 * 1024));
   }

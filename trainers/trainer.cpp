@@ -85,6 +85,12 @@ std::string StepKind(const Session& s) {
   return s.direct ? "direct" : "autograd";
 }
 
+// How gradients meet: "shared_memory" (shared_step.h), "allreduce" or "none" (one rank).
+std::string GradSync(const Session& s) {
+  if (s.shared) return "shared_memory";
+  return s.reducer ? "allreduce" : "none";
+}
+
 // Steps replayed from the CUDA graph (the rest ran eagerly).
 int64_t GraphReplays(const Session& s) {
 #ifdef DRIFTRUN_WITH_CUDA
@@ -182,6 +188,8 @@ void ReportStart(TrainReporter& rep, const Session& s, const TrainRequest& req, 
                              {"warnings", s.data_warnings}}},
                            {"device", s.device.str()},
                            {"step_kind", StepKind(s)},
+                           {"grad_sync", GradSync(s)},
+                           {"grad_sync_note", s.shared_note},
                            {"backend", s.grad_comm->name()},
                            {"checkpoint", ckpt_path},
                            {"step", at.step},
@@ -261,6 +269,7 @@ nlohmann::json Summary(const Session& s, const TrainRequest& req, const LoopStat
             {"window_rows", s.stream.window_rows()}}},
           {"device", s.device.str()},
           {"step_kind", StepKind(s)},
+          {"grad_sync", GradSync(s)},
           {"graph_replays", GraphReplays(s)},
           {"backend", s.grad_comm->name()},
           {"checkpoint", r.last_checkpoint},

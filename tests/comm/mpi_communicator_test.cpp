@@ -6,6 +6,11 @@
 #include <mpi.h>
 
 #include "comm/collectives.h"
+#include "comm/shared_memory.h"
+
+#include <dirent.h>
+
+#include <cstring>
 
 namespace driftrun {
 namespace {
@@ -57,6 +62,61 @@ TEST(MpiCommunicator, BroadcastAndAgree) {
       AgreeStatus(c, c.rank() == c.size() - 1 ? Status::Data("last rank saw bad data") : Status::Ok());
   EXPECT_EQ(st.code(), Code::kData);
   ASSERT_TRUE(c.Barrier().ok());
+}
+
+// Names in /dev/shm that driftrun made.
+int DriftrunShmObjects() {
+  int n = 0;
+  if (DIR* d = opendir("/dev/shm")) {
+    while (dirent* e = readdir(d)) n += std::strncmp(e->d_name, "driftrun-", 9) == 0;
+    closedir(d);
+  }
+  return n;
+}
+
+TEST(SharedMemory, EveryRankSeesEveryPartAndNothingStaysInDevShm) {
+  auto c_or = MpiCommunicator::Create(MPI_COMM_WORLD);
+  ASSERT_TRUE(c_or.ok()) << c_or.status().message();
+  MpiCommunicator& c = *c_or.value();
+  const int n = c.size();
+  std::vector<size_t> bytes;
+  for (int r = 0; r < n; ++r) bytes.push_back(1000 * (r + 1));  // parts of different sizes
+  std::string why;
+  auto m_or = SharedMemory::Map(c, bytes, &why);
+  ASSERT_TRUE(m_or.ok()) << m_or.status().message();
+  ASSERT_NE(m_or.value(), nullptr) << why;  // all ranks of this test run on one host
+  SharedMemory& m = *m_or.value();
+  ASSERT_TRUE(c.Barrier().ok());
+  EXPECT_EQ(DriftrunShmObjects(), 0) << "the name is unlinked once every rank has mapped it";
+  for (int r = 0; r < n; ++r) {
+    EXPECT_EQ(m.offset(r) % 4096, 0u);
+    if (r + 1 < n) {
+      EXPECT_GE(m.offset(r + 1) - m.offset(r), bytes[r]);
+    }
+  }
+  auto* mine = static_cast<int32_t*>(m.part(c.rank()));
+  for (size_t i = 0; i < bytes[c.rank()] / 4; ++i) mine[i] = c.rank() * 100000 + static_cast<int32_t>(i);
+  ASSERT_TRUE(c.Barrier().ok());
+  for (int r = 0; r < n; ++r) {
+    const auto* theirs = static_cast<const int32_t*>(m.part(r));
+    for (size_t i = 0; i < bytes[r] / 4; i += 37) ASSERT_EQ(theirs[i], r * 100000 + static_cast<int32_t>(i));
+  }
+  ASSERT_TRUE(c.Barrier().ok());  // nobody unmaps while another still reads
+}
+
+TEST(SharedMemory, TooLargeForDevShmIsNullOnEveryRankNotACrash) {
+  auto c_or = MpiCommunicator::Create(MPI_COMM_WORLD);
+  ASSERT_TRUE(c_or.ok()) << c_or.status().message();
+  MpiCommunicator& c = *c_or.value();
+  std::string why;
+  // More than any /dev/shm here: posix_fallocate refuses it.
+  std::vector<size_t> bytes(c.size(), size_t{1} << 50);
+  auto m_or = SharedMemory::Map(c, bytes, &why);
+  ASSERT_TRUE(m_or.ok()) << m_or.status().message();
+  EXPECT_EQ(m_or.value(), nullptr);
+  EXPECT_FALSE(why.empty());
+  ASSERT_TRUE(c.Barrier().ok());
+  EXPECT_EQ(DriftrunShmObjects(), 0);
 }
 
 }  // namespace

@@ -247,7 +247,9 @@ def test_make_data_classification_labels(workspace):
                                           ("train.lr=inf", "train.lr"), ("model.dropout=1.5", "model.dropout"),
                                           ("drift.share=2", "drift.share"),
                                           ("registry.tolerance=-1", "registry.tolerance"),
-                                          ("train.cuda_graph=\"yes\"", "train.cuda_graph")])
+                                          ("train.cuda_graph=\"yes\"", "train.cuda_graph"),
+                                          ("dist.shared_memory=true", "dist.shared_memory"),
+                                          ("dist.shared_memory=\"yes\"", "dist.shared_memory")])
 def test_config_refuses_what_train_refuses(workspace, override, key):
     """One validation path: `config` exits 2 where `train` would, before any work."""
     p = workspace.run(["config", "--set", override])

@@ -6,7 +6,7 @@ shards held in memory and streamed (data.memory_mb below the data's size,
 windows of 128 rows that batches straddle)."""
 import pytest
 
-from harness import final_weights, max_rel_diff, must_msg, read_jsonl, summary
+from harness import checkpoint_arrays, final_weights, max_rel_diff, must_msg, read_jsonl, summary
 
 CONFIG = """
 name = "dp"
@@ -110,12 +110,59 @@ def test_streaming_trains_another_order_to_the_same_quality(trained, label):
         f"{label}: streamed val_loss {streamed['val_loss']:.4f} vs held {held['val_loss']:.4f}"
 
 
-def test_small_buckets_same_weights(module_workspace, configs, trained):
+def allreduce_run(ws, configs, label, n, *extra):
+    """The run of `label` on n ranks with the MPI all-reduce (no shared memory)."""
+    def train():
+        d = ws.path(f"run-{label}-{n}-allreduce{''.join(extra)}")
+        p = ws.run(["train", "--config", configs[label], "--run-dir", d, "--quiet", "--set",
+                    "dist.shared_memory=off", *extra], ranks=n)
+        assert p.returncode == 0, must_msg(p, f"{label}: {n} ranks with dist.shared_memory = off exit 0")
+        assert summary(d)["grad_sync"] == "allreduce", summary(d)
+        return d
+    return ws.once(("allreduce", label, n, extra), train)
+
+
+def test_small_buckets_same_weights(module_workspace, configs):
     """Bucket size changes how gradients travel, not what they are."""
     ws = module_workspace
-    d = ws.path("run-small-buckets")
-    p = ws.run(["train", "--config", configs["regression"], "--run-dir", d, "--quiet", "--set",
-                "dist.bucket_mb=0.002"], ranks=2)
-    assert p.returncode == 0, must_msg(p, "2 ranks with 2 KB gradient buckets exit 0")
-    diff = max_rel_diff(final_weights(ok_run(trained, "regression", 2)), final_weights(d))
+    d = allreduce_run(ws, configs, "regression", 2, "--set", "dist.bucket_mb=0.002")
+    diff = max_rel_diff(final_weights(allreduce_run(ws, configs, "regression", 2)), final_weights(d))
     assert diff < 1e-6, f"small buckets give the same weights (rel diff {diff:.2e})"
+
+
+@pytest.mark.parametrize("n", (2, 3))
+@pytest.mark.parametrize("label", LABELS)
+def test_shared_memory_step_equals_the_allreduce(module_workspace, configs, trained, label, n):
+    """Ranks on one host meet through shared memory by default (dist.shared_memory
+    = auto). With 2 ranks the gradient sum is one addition either way, so the
+    weights and optimizer state are the all-reduce's bit for bit (grad_clip and
+    the cosine schedule included); with 3 the additions may be ordered
+    otherwise."""
+    ws = module_workspace
+    shared = ok_run(trained, label, n)
+    s = summary(shared)
+    assert s["grad_sync"] == "shared_memory", f"{label}: {n} ranks on one host share memory: {s['grad_sync']}"
+    a = checkpoint_arrays(summary(allreduce_run(ws, configs, label, n))["checkpoint"])
+    b = checkpoint_arrays(s["checkpoint"])
+    state = sorted(k for k in a if k.startswith(("model/", "optim")))
+    assert state and sorted(k for k in b if k.startswith(("model/", "optim"))) == state
+    diff = max(max_rel_diff({k: a[k]}, {k: b[k]}) for k in state)
+    if n == 2:
+        assert diff == 0, f"{label}: 2 ranks, shared memory vs all-reduce differ (rel diff {diff:.2e})"
+    else:
+        assert diff < 1e-5, f"{label}: 3 ranks, shared memory vs all-reduce (rel diff {diff:.2e})"
+
+
+def test_shared_memory_on_and_off_are_reported(module_workspace, configs, trained):
+    s = summary(ok_run(trained, "regression", 1))
+    assert s["grad_sync"] == "none", f"one rank reduces nothing: {s['grad_sync']}"
+    ws = module_workspace
+    d = ws.path("run-shared-on")
+    p = ws.run(["train", "--config", configs["regression"], "--run-dir", d, "--quiet", "--set",
+                "dist.shared_memory=on"], ranks=2)
+    assert p.returncode == 0, must_msg(p, "dist.shared_memory = on with 2 ranks on one host exits 0")
+    start = [e for e in read_jsonl(f"{d}/events.jsonl") if e.get("event") == "start"][0]
+    assert start["grad_sync"] == "shared_memory" and start["grad_sync_note"] == "", start
+    p = ws.run(["train", "--config", configs["regression"], "--run-dir", ws.path("run-shared-cuda"), "--quiet",
+                "--set", "dist.shared_memory=on", "--set", "train.device=cuda"], ranks=2)
+    assert p.returncode == 2 and "dist.shared_memory" in p.stderr, must_msg(p, "on with CUDA is a usage error")
