@@ -6,6 +6,7 @@
 #include <c10/cuda/CUDAStream.h>
 
 #include <string>
+#include <vector>
 
 namespace driftrun {
 
@@ -15,6 +16,7 @@ struct CudaGraphStep::Impl {
   torch::Tensor x, y, loss;  // the graph's static input and output
   double denom = 0;
   int64_t replays = 0;
+  std::vector<size_t> grad_order;  // direct->GradOrder(), once
 
   bool Fits(const torch::Tensor& bx, const torch::Tensor& by, double d) const {
     return graph && bx.sizes() == x.sizes() && by.sizes() == y.sizes() && bx.dtype() == x.dtype() &&
@@ -75,7 +77,8 @@ Result<torch::Tensor> CudaGraphStep::Step(const torch::Tensor& x, const torch::T
   m.graph->replay();
   ++m.replays;
   if (on_grad) {
-    for (size_t i : m.direct->GradOrder()) on_grad(i);
+    if (m.grad_order.empty()) m.grad_order = m.direct->GradOrder();
+    for (size_t i : m.grad_order) on_grad(i);
   }
   return m.loss;
 }

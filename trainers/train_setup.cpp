@@ -244,7 +244,7 @@ Status InitModel(Session& s) {
   s.flat = std::make_unique<FlatParams>(std::move(flat));
   s.optim = std::make_unique<Optimizer>(s.o.optimizer, s.flat.get());
   // The hand-written MLP backward: the same gradients, less per-step overhead.
-  s.direct = DirectMlp::Make(s.spec, *s.flat, s.o.train.classification);
+  if (!s.autograd_step) s.direct = DirectMlp::Make(s.spec, *s.flat, s.o.train.classification);
 #ifdef DRIFTRUN_WITH_CUDA
   if (s.direct && s.device.is_cuda() && s.o.cuda_graph != "off")
     s.graph = std::make_unique<CudaGraphStep>(s.direct.get());

@@ -431,13 +431,8 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   DRIFTRUN_RETURN_IF_ERROR(ReadShard(s));
   DRIFTRUN_RETURN_IF_ERROR(FitPreprocessing(s, resuming || warm ? &ck : nullptr));
   DRIFTRUN_RETURN_IF_ERROR(CreateRunFolder(world, cfg, &claim, overwrite, resuming ? &ck : nullptr));
+  s.autograd_step = req.autograd_step;
   DRIFTRUN_RETURN_IF_ERROR(BuildModel(s, resuming ? &ck : nullptr, ckpt_path));
-  if (req.autograd_step) {
-#ifdef DRIFTRUN_WITH_CUDA
-    s.graph.reset();
-#endif
-    s.direct.reset();
-  }
   if (warm) {
     Status local = LoadParameters(*s.model, ck.model);
     DRIFTRUN_RETURN_IF_ERROR(

@@ -80,7 +80,7 @@ TEST(SharedMemory, EveryRankSeesEveryPartAndNothingStaysInDevShm) {
   MpiCommunicator& c = *c_or.value();
   const int n = c.size();
   std::vector<size_t> bytes;
-  for (int r = 0; r < n; ++r) bytes.push_back(1000 * (r + 1));  // parts of different sizes
+  for (int r = 0; r < n; ++r) bytes.push_back(size_t{1000} * (r + 1));  // parts of different sizes
   std::string why;
   auto m_or = SharedMemory::Map(c, bytes, &why);
   ASSERT_TRUE(m_or.ok()) << m_or.status().message();
