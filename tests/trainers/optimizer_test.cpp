@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <map>
+#include <memory>
 
 #include "trainers/flat_params.h"
 
@@ -168,6 +169,55 @@ INSTANTIATE_TEST_SUITE_P(Kinds, OptimizerEquality, ::testing::Range(0, 6), [](co
     if (ch == '.') ch = '_';
   return n;
 });
+
+// The shared-memory step (shared_step.h) as three ranks run it: each holds its
+// own parameters and an optimizer whose state lives in one shared copy, runs
+// StepRange over its range (ranges that split parameters, odd lengths) with
+// the summed gradients, and copies the other ranges' new values. Together they
+// must equal one optimizer stepping the whole buffers, state included.
+TEST_P(OptimizerEquality, RanksSteppingTheirRangesOfSharedStateEqualOneWholeStep) {
+  const Case c = Cases()[GetParam()];
+  NamedTensors pw = MakeParams(9);
+  FlatParams fw = FlatParams::Make(pw).value();
+  Optimizer whole(c.o, &fw);
+  constexpr int kRanks = 3;
+  std::vector<NamedTensors> pr;
+  std::vector<std::unique_ptr<FlatParams>> fr;
+  std::vector<std::unique_ptr<Optimizer>> opt;
+  std::map<std::string, torch::Tensor> shared;
+  for (int r = 0; r < kRanks; ++r) {
+    pr.push_back(Clone(pw));
+    fr.push_back(std::make_unique<FlatParams>(FlatParams::Make(pr.back()).value()));
+    opt.push_back(std::make_unique<Optimizer>(c.o, fr.back().get()));
+    if (r == 0) {
+      for (const char* slot : opt[0]->Slots()) shared[slot] = torch::full({fw.numel()}, 7.0f);
+    }
+    opt.back()->MoveStateTo(shared, /*copy=*/r == 0);
+  }
+  const int64_t n = fw.numel();
+  const std::vector<int64_t> cut = {0, n / 3 + 5, n / 3 + 22, n};
+  for (int step = 0; step < 12; ++step) {
+    SetGrads(pw, fw, step);
+    torch::Tensor summed = fw.grad().clone();  // what each rank's sum holds
+    whole.Step(c.lr);
+    for (int r = 0; r < kRanks; ++r)
+      opt[r]->StepRange(c.lr, cut[r], cut[r + 1], summed.data_ptr<float>() + cut[r]);
+    for (int r = 0; r < kRanks; ++r) {
+      for (int q = 0; q < kRanks; ++q) {
+        if (q != r)
+          fr[r]
+              ->data()
+              .narrow(0, cut[q], cut[q + 1] - cut[q])
+              .copy_(fr[q]->data().narrow(0, cut[q], cut[q + 1] - cut[q]));
+      }
+      ASSERT_TRUE(torch::equal(fr[r]->data(), fw.data()))
+          << c.name << ": rank " << r << "'s parameters differ after step " << step + 1;
+    }
+  }
+  auto a = whole.State(), b = opt[0]->State();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
+}
 
 TEST(Optimizer, StateLoadedIntoAFreshOptimizerContinuesExactly) {
   torch::set_num_threads(1);
