@@ -1,6 +1,8 @@
 #include "comm/shared_memory.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -69,6 +71,22 @@ void* Open(const std::string& name, size_t size, uint64_t nonce, std::string* wh
   return p;
 }
 
+// Objects that a driftrun process made and did not unlink because it was
+// killed while its ranks were mapping them (milliseconds at the start of a
+// job): removed once their creator no longer runs.
+void RemoveOrphans() {
+  DIR* d = opendir("/dev/shm");
+  if (!d) return;
+  while (const dirent* e = readdir(d)) {
+    int pid = 0;
+    unsigned long long nonce = 0;
+    if (std::sscanf(e->d_name, "driftrun-%d-%16llx", &pid, &nonce) != 2 || pid <= 0) continue;
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // its creator runs (or is not ours to judge)
+    shm_unlink(("/" + std::string(e->d_name)).c_str());
+  }
+  closedir(d);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SharedMemory>> SharedMemory::Map(Communicator& comm, const std::vector<size_t>& bytes,
@@ -85,6 +103,7 @@ Result<std::unique_ptr<SharedMemory>> SharedMemory::Map(Communicator& comm, cons
   std::string why;
   void* base = nullptr;
   if (comm.rank() == 0) {
+    RemoveOrphans();
     nonce = std::random_device{}() * 0x100000000ULL + std::random_device{}() + 1;
     std::snprintf(name.data(), name.size(), "/driftrun-%d-%016llx", static_cast<int>(getpid()),
                   static_cast<unsigned long long>(nonce));

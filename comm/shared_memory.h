@@ -6,9 +6,12 @@
 // and a random nonce, reserves its pages (posix_fallocate: a full /dev/shm is
 // an error now, not a SIGBUS later), writes the nonce, and broadcasts the
 // name; every other rank opens and maps it and checks the nonce. The name is
-// unlinked as soon as every rank has mapped it, so nothing is left in /dev/shm
-// whatever happens to the processes later; unmapping is local (no collective
-// at the end, so a rank that stops early never leaves another waiting).
+// unlinked as soon as every rank has mapped it, so nothing stays in /dev/shm
+// whatever happens to the processes later. (A rank killed during those few
+// milliseconds can leave the object behind: the next Map() on the host
+// removes every driftrun object whose creating process is gone.) Unmapping is
+// local: no collective at the end, so a rank that stops early never leaves
+// another waiting.
 //
 // Whether the ranks share a host is decided by trying: a rank that cannot open
 // the object (another host, another container's /dev/shm) makes Map() return

@@ -376,8 +376,12 @@ std::vector<std::string> Config::RunDifferences(const Config& other) const {
          {"service.", "monitor.", "trigger.", "retrain.", "slurm.", "sweep.", "mlflow."})
       outside = outside || d.rfind(section, 0) == 0;
     // What a rank may hold: a resume keeps its checkpoint's data order anyway.
-    // How a step is launched (train.cuda_graph) does not change its results.
-    for (const char* key : {"data.memory_mb:", "data.stream_chunk_rows:", "train.cuda_graph:"})
+    // How a step is launched (train.cuda_graph) and how ranks meet and wait
+    // (gradient buckets, shared memory, deadlines, replica checks) do not
+    // change what is computed.
+    for (const char* key :
+         {"data.memory_mb:", "data.stream_chunk_rows:", "train.cuda_graph:", "dist.bucket_mb:",
+          "dist.shared_memory:", "dist.timeout_s:", "dist.verify_every_steps:"})
       outside = outside || d.rfind(key, 0) == 0;
     if (!outside) out.push_back(d);
   }

@@ -136,11 +136,11 @@ Keys DistKeys() {
        "gradient bucket size in MiB; a bucket is reduced as soon as it fills"},
       {"dist", "shared_memory", T::kString, "\"auto\"", "auto|on|off",
        "on the CPU, ranks on one host meet through shared memory instead of an all-reduce: each rank sums "
-       "the "
-       "gradients of 1/N of the weights, runs the optimizer on them and hands them to the others (the same "
+       "the gradients of 1/N of the weights, runs the optimizer on them and hands them to the others (the "
+       "same "
        "results as the all-reduce with 2 ranks; faster on small models); auto: when every rank maps it; on: "
-       "refuse to start otherwise; off: always the "
-       "MPI all-reduce"},
+       "refuse to start when several ranks cannot (one rank has nothing to share); off: always the MPI "
+       "all-reduce"},
       {"dist", "verify_every_steps", T::kInt, "0", "",
        "> 0 checks every this many steps that all ranks hold bit-identical weights (exit 5 if not)"},
       {"dist", "timeout_s", T::kFloat, "600.0", "",

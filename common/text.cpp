@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace driftrun {
 
@@ -135,6 +136,9 @@ std::string FormatDouble(double v) {
     std::snprintf(buf, sizeof(buf), "%.*g", p, v);
     if (std::strtod(buf, nullptr) == v) break;
   }
+  // Whole numbers people write as such (600, not 6e+02).
+  if (std::strchr(buf, 'e') && v == std::floor(v) && std::fabs(v) < 1e15)
+    std::snprintf(buf, sizeof(buf), "%.0f", v);
   return buf;
 }
 

@@ -87,7 +87,8 @@ void SharedStep::Clip(double max_norm) {
 
 Status SharedStep::Step(double lr, double grad_clip, double* sync_s, double* optim_s) {
   const double t0 = Now();
-  DRIFTRUN_RETURN_IF_ERROR(Barrier().WithContext("waiting for every rank's gradients"));
+  DRIFTRUN_RETURN_IF_ERROR(Barrier().WithContext("waiting for every rank's gradients (shared-memory step, " +
+                                                 std::to_string(flat_->numel()) + " float32)"));
   // ((g0 + g1) + g2) + ..., one vectorisable pass per further rank.
   const int64_t b = grad_clip > 0 ? 0 : begin_, e = grad_clip > 0 ? flat_->numel() : end_;
   float* sum = sum_.data_ptr<float>();

@@ -116,10 +116,12 @@ Status CheckTraining(const Config& c, const TrainOptions& o, int world) {
                    "\", model.dropout = " + FormatDouble(o.dropout) + ", train.device = \"" + o.device +
                    "\"); use \"auto\" to capture where possible");
   }
-  if (o.shared_memory == "on" && o.device == "cuda") {
-    return Bad(c, "dist.shared_memory",
-               "= \"on\" is for training on the CPU (train.device = \"cuda\"); GPUs reduce gradients with "
-               "NCCL. Use \"auto\"");
+  if (o.shared_memory == "on" && (o.device == "cuda" || o.backend == "nccl")) {
+    return Bad(
+        c, "dist.shared_memory",
+        "= \"on\" cannot be used with " +
+            std::string(o.device == "cuda" ? "train.device = \"cuda\"" : "dist.backend = \"nccl\"") +
+            ": shared memory is how ranks training on the CPU meet (GPUs reduce with NCCL); use \"auto\"");
   }
   if (o.classes < 0) return Bad(c, "model.classes", "must be >= 0 (0 infers it from the labels)");
   if (o.epochs < 1 && o.max_steps <= 0)

@@ -259,17 +259,17 @@ namespace {
 Status ShareMemory(Session& s) {
   const std::string& mode = s.o.shared_memory;
   if (mode == "off") return Status::Ok();
-  if (!s.device.is_cpu() || s.grad_comm != s.world) {
-    s.shared_note = "not on the CPU: all-reduce";
-    return Status::Ok();  // "on" with CUDA is refused by the options' validation
-  }
   std::string why;
-  DRIFTRUN_ASSIGN_OR_RETURN(s.shared, SharedStep::Make(*s.world, s.flat.get(), s.optim.get(), &why));
-  if (s.shared) return Status::Ok();
-  s.shared_note = "shared memory unavailable (" + why + "): all-reduce";
+  if (!s.device.is_cpu() || s.grad_comm != s.world) {
+    why = "training on " + s.device.str() + " with " + s.grad_comm->name();
+  } else {
+    DRIFTRUN_ASSIGN_OR_RETURN(s.shared, SharedStep::Make(*s.world, s.flat.get(), s.optim.get(), &why));
+    if (s.shared) return Status::Ok();
+  }
+  s.shared_note = "all-reduce: no shared memory (" + why + ")";
   if (mode != "on") return Status::Ok();
   return Status::Usage("dist.shared_memory = \"on\", but the ranks cannot share memory: " + why +
-                       ". Run all ranks on one host with room in /dev/shm, or use \"auto\"");
+                       ". Run all ranks on the CPU of one host with room in /dev/shm, or use \"auto\"");
 }
 
 }  // namespace

@@ -91,6 +91,15 @@ std::string GradSync(const Session& s) {
   return s.reducer ? "allreduce" : "none";
 }
 
+// For the console's start line: the backend, and how gradients meet with
+// several ranks ("mpi, shared memory"; "mpi, all-reduce: <why not shared>").
+std::string GradSyncLabel(const Session& s) {
+  std::string out = s.grad_comm->name();
+  if (s.shared) return out + ", shared memory";
+  if (s.reducer && !s.shared_note.empty()) return out + ", " + s.shared_note;
+  return out;
+}
+
 // Steps replayed from the CUDA graph (the rest ran eagerly).
 int64_t GraphReplays(const Session& s) {
 #ifdef DRIFTRUN_WITH_CUDA
@@ -206,7 +215,7 @@ void ReportStart(TrainReporter& rep, const Session& s, const TrainRequest& req, 
                 "%s %s: %lld train rows, %lld val rows, %lld features, %d rank(s) on %s (%s), run folder %s",
                 resuming ? "resuming" : "training", s.o.name.c_str(),
                 static_cast<long long>(s.train_rows.size()), static_cast<long long>(s.val_count),
-                static_cast<long long>(s.meta.dim), W, s.device.str().c_str(), s.grad_comm->name().c_str(),
+                static_cast<long long>(s.meta.dim), W, s.device.str().c_str(), GradSyncLabel(s).c_str(),
                 EscapeForConsole(run_dir).c_str());
   rep.Start(resuming, fields, line, ckpt_path, at.step);
   if (s.world->rank() == 0 && req.on_start) req.on_start(run_dir, resuming);
@@ -382,8 +391,27 @@ Status TrainFrom(Session& s, const TrainRequest& req, const Config& cfg, const s
   return ReportEnd(rep, s, req, *st, *result, config_hash, clock.Seconds() - t0);
 }
 
+// Collective, first of all: every rank was given rank 0's configuration
+// (mpirun's ':' form hands each rank its own command line). Ranks that differ
+// would each train their own way under one run folder, or issue different
+// collectives.
+static Status AgreeConfig(Communicator& world, const Config& cfg) {
+  const std::string mine = cfg.Hash();
+  std::string first = mine;
+  DRIFTRUN_RETURN_IF_ERROR(BroadcastString(world, &first));
+  Status local;
+  if (mine != first) {
+    local = Status::Usage("rank " + std::to_string(world.rank()) +
+                          " was started with another configuration than rank 0 (config hash " +
+                          mine.substr(0, 12) + " vs " + first.substr(0, 12) +
+                          "): every rank of a job must get the same --config and --set options");
+  }
+  return AgreeStatus(world, local);
+}
+
 static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, const TrainRequest& req) {
   const double t0 = (req.clock ? *req.clock : SteadyClock()).Seconds();
+  DRIFTRUN_RETURN_IF_ERROR(AgreeConfig(world, cfg));
   Session s;
   s.world = &world;
   DRIFTRUN_ASSIGN_OR_RETURN(s.o, TrainOptions::FromConfig(cfg, world.size()));

@@ -9,6 +9,8 @@
 #include "comm/shared_memory.h"
 
 #include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -102,6 +104,29 @@ TEST(SharedMemory, EveryRankSeesEveryPartAndNothingStaysInDevShm) {
     for (size_t i = 0; i < bytes[r] / 4; i += 37) ASSERT_EQ(theirs[i], r * 100000 + static_cast<int32_t>(i));
   }
   ASSERT_TRUE(c.Barrier().ok());  // nobody unmaps while another still reads
+}
+
+TEST(SharedMemory, ObjectsLeftByKilledJobsAreRemovedOnlyWhenTheirCreatorIsGone) {
+  auto c_or = MpiCommunicator::Create(MPI_COMM_WORLD);
+  ASSERT_TRUE(c_or.ok()) << c_or.status().message();
+  MpiCommunicator& c = *c_or.value();
+  std::string dead, alive = "/dev/shm/driftrun-" + std::to_string(getpid()) + "-00000000000000aa";
+  if (c.rank() == 0) {
+    const pid_t child = fork();  // a pid that no longer runs once reaped
+    if (child == 0) _exit(0);
+    waitpid(child, nullptr, 0);
+    dead = "/dev/shm/driftrun-" + std::to_string(child) + "-00000000000000bb";
+    for (const std::string& f : {dead, alive}) std::fclose(std::fopen(f.c_str(), "w"));
+  }
+  std::string why;
+  auto m_or = SharedMemory::Map(c, std::vector<size_t>(c.size(), 4096), &why);
+  ASSERT_TRUE(m_or.ok() && m_or.value()) << why;
+  if (c.rank() == 0) {
+    EXPECT_NE(access(dead.c_str(), F_OK), 0) << "an orphan of a dead process is removed: " << dead;
+    EXPECT_EQ(access(alive.c_str(), F_OK), 0) << "a running process's object is kept: " << alive;
+    std::remove(alive.c_str());
+  }
+  ASSERT_TRUE(c.Barrier().ok());
 }
 
 TEST(SharedMemory, TooLargeForDevShmIsNullOnEveryRankNotACrash) {

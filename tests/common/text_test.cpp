@@ -45,6 +45,9 @@ TEST(Text, FormatDoubleIsShortestRoundTrip) {
   EXPECT_EQ(FormatDouble(3e-5), "3e-05");
   EXPECT_EQ(FormatDouble(1234.5), "1234.5");
   EXPECT_EQ(FormatDouble(-2), "-2");
+  EXPECT_EQ(FormatDouble(600), "600") << "not 6e+02";
+  EXPECT_EQ(FormatDouble(-1.5e6), "-1500000");
+  EXPECT_EQ(FormatDouble(1e20), "1e+20");
   EXPECT_EQ(FormatDouble(std::numeric_limits<double>::quiet_NaN()), "nan");
   EXPECT_EQ(FormatDouble(-std::numeric_limits<double>::infinity()), "-inf");
   std::mt19937_64 rng(7);

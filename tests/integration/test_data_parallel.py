@@ -4,6 +4,9 @@ follows its sample's row, not the rank), and every rank holds bit-identical
 weights after every step (dist.verify_every_steps = 1). Each run twice: with the
 shards held in memory and streamed (data.memory_mb below the data's size,
 windows of 128 rows that batches straddle)."""
+import os
+import subprocess
+
 import pytest
 
 from harness import checkpoint_arrays, final_weights, max_rel_diff, must_msg, read_jsonl, summary
@@ -166,3 +169,19 @@ def test_shared_memory_on_and_off_are_reported(module_workspace, configs, traine
     p = ws.run(["train", "--config", configs["regression"], "--run-dir", ws.path("run-shared-cuda"), "--quiet",
                 "--set", "dist.shared_memory=on", "--set", "train.device=cuda"], ranks=2)
     assert p.returncode == 2 and "dist.shared_memory" in p.stderr, must_msg(p, "on with CUDA is a usage error")
+
+
+@pytest.mark.parametrize("other", [["--set", "train.lr=0.1"], ["--set", "dist.shared_memory=\"off\""]])
+def test_ranks_started_with_different_configs_are_refused(module_workspace, configs, other):
+    """mpirun's ':' form gives each rank its own command line: a rank with
+    another learning rate would update its share of the weights its own way,
+    and one without shared memory would issue other collectives. Refused
+    (exit 2) before anything is written, naming the rank."""
+    ws = module_workspace
+    d = ws.path("run-mpmd-" + other[1].split("=")[0])
+    base = [ws.driftrun, "train", "--config", configs["regression"], "--run-dir", d, "--quiet"]
+    p = subprocess.run(["mpirun", "--bind-to", "none", "-np", "1"] + base + [":", "-np", "1"] + base + other,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2, must_msg(p, "ranks with different configs must exit 2")
+    assert "rank 1 was started with another configuration than rank 0" in p.stderr, p.stderr
+    assert not os.path.exists(d), "a refused job left a run folder"
