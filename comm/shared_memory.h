@@ -44,7 +44,6 @@ class SharedMemory {
   // Rank r's part.
   void* part(int r) const { return static_cast<char*>(base_) + offset_[r]; }
   size_t offset(int r) const { return offset_[r]; }
-  size_t size() const { return size_; }
 
  private:
   SharedMemory(void* base, size_t size, std::vector<size_t> offset)

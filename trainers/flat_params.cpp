@@ -41,19 +41,13 @@ torch::Tensor FlatParams::View(const torch::Tensor& flat, size_t i) const {
   return flat.narrow(0, offset_[i], p.numel()).view(p.sizes());
 }
 
-void FlatParams::MoveTo(const torch::Tensor& data, const torch::Tensor& grad, bool copy_data) {
+void FlatParams::MoveGradTo(const torch::Tensor& grad) {
   torch::NoGradGuard ng;
-  if (data.defined()) {
-    if (copy_data) data.copy_(data_);
-    data_ = data;
-  }
   grad.zero_();
   grad_ = grad;
   for (size_t i = 0; i < params_.size(); ++i) {
-    torch::Tensor p = params_[i].second;
-    p.set_data(View(data_, i));
     grad_views_[i] = View(grad_, i);
-    p.mutable_grad() = grad_views_[i];
+    params_[i].second.mutable_grad() = grad_views_[i];
   }
 }
 

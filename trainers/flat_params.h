@@ -50,12 +50,10 @@ class FlatParams {
   // (in case anything replaced one). Call before each backward.
   void ZeroGrad();
 
-  // Moves both buffers to other memory of numel() float32 elements each (the
-  // ranks' shared memory, shared_step.h): every parameter and .grad() becomes a
-  // view of the new buffers. The values move along when `copy_data` (else the
-  // caller fills `data`; an undefined `data` leaves the parameters where they
-  // are); the gradients start at zero.
-  void MoveTo(const torch::Tensor& data, const torch::Tensor& grad, bool copy_data);
+  // Moves the gradient buffer to other memory of numel() float32 elements (the
+  // ranks' shared memory, shared_step.h): every .grad() becomes a view of it,
+  // starting at zero. The parameters stay where they are.
+  void MoveGradTo(const torch::Tensor& grad);
 
  private:
   NamedTensors params_;

@@ -36,7 +36,7 @@ Result<std::unique_ptr<SharedStep>> SharedStep::Make(Communicator& comm, FlatPar
   if (!m) return std::unique_ptr<SharedStep>();
   std::shared_ptr<SharedMemory> mem(std::move(m));
   const bool first = comm.rank() == 0;
-  flat->MoveTo(torch::Tensor(), View(mem, comm.rank(), 0, n), false);
+  flat->MoveGradTo(View(mem, comm.rank(), 0, n));
   std::map<std::string, torch::Tensor> to;
   int64_t at = 2 * n;
   for (const char* slot : slots) {
@@ -85,7 +85,7 @@ void SharedStep::Clip(double max_norm) {
   sum_.narrow(0, begin_, end_ - begin_).mul_(coef);
 }
 
-Status SharedStep::Step(double lr, double grad_clip, double* sync_s, double* optim_s) {
+Status SharedStep::Step(double lr, double grad_clip, double* sync_s) {
   const double t0 = Now();
   DRIFTRUN_RETURN_IF_ERROR(Barrier().WithContext("waiting for every rank's gradients (shared-memory step, " +
                                                  std::to_string(flat_->numel()) + " float32)"));
@@ -111,7 +111,6 @@ Status SharedStep::Step(double lr, double grad_clip, double* sync_s, double* opt
     std::memcpy(p + bounds_[q], params_[q] + bounds_[q], (bounds_[q + 1] - bounds_[q]) * sizeof(float));
   }
   *sync_s = (t1 - t0) + (Now() - t2);
-  *optim_s = t2 - t1;
   return Status::Ok();
 }
 

@@ -10,11 +10,16 @@
 //   2. barrier: every rank's gradients are complete (and nobody reads the
 //      parameters any more this step);
 //   3. each rank sums the gradients of all ranks (in rank order) over its own
-//      range of the buffers (1/N of them, 64-byte aligned) and runs the
-//      optimizer over that range alone;
-//   4. barrier: every range is updated before any rank's next forward.
+//      range of the buffers (1/N of them, 64-byte aligned) into a private
+//      buffer, runs the optimizer over that range alone, and publishes the
+//      range's new parameters in its part of the shared memory;
+//   4. barrier, then each rank copies the other ranks' published ranges into
+//      its own parameters.
+// With train.grad_clip every rank sums the whole gradient instead, for the
+// norm (computed as torch::nn::utils::clip_grad_norm_ does, so the scale is
+// the same bit for bit), and scales its range.
 // Compared with an all-reduce followed by the optimizer on every rank, each
-// rank moves a 1/N share of the gradients and runs 1/N of the optimizer
+// rank sums a 1/N share of the gradients and runs 1/N of the optimizer
 // (BENCHMARKS.md, "shared-memory step"). With two ranks the sum is the
 // all-reduce's bit for bit (one addition, commutative), so runs with and
 // without it are identical; with more ranks the order of the additions may
@@ -40,21 +45,17 @@ namespace driftrun {
 
 class SharedStep {
  public:
-  // Collective. Moves `flat`'s buffers and `optim`'s state into shared memory
-  // (rank 0's values: the replicas are identical here) and returns the step;
-  // null with *why_not when the ranks cannot share memory. `flat` and `optim`
-  // must outlive the result.
+  // Collective. Moves `flat`'s gradient buffer and `optim`'s state into shared
+  // memory (rank 0's state: the replicas are identical here) and returns the
+  // step; null with *why_not when the ranks cannot share memory. `flat` and
+  // `optim` must outlive the result.
   static Result<std::unique_ptr<SharedStep>> Make(Communicator& comm, FlatParams* flat, Optimizer* optim,
                                                   std::string* why_not);
 
   // Collective: steps 2 to 4 above after this rank's backward (grad_clip > 0:
   // the total gradient norm is clipped to it). *sync_s gets the seconds spent
-  // in the barriers, sums and copies, *optim_s the clipping's and optimizer's.
-  [[nodiscard]] Status Step(double lr, double grad_clip, double* sync_s, double* optim_s);
-
-  // This rank's range of the flat buffers.
-  int64_t begin() const { return begin_; }
-  int64_t end() const { return end_; }
+  // in the barriers, sums and copies (the rest is the clipping and optimizer).
+  [[nodiscard]] Status Step(double lr, double grad_clip, double* sync_s);
 
  private:
   SharedStep(Communicator& comm, FlatParams* flat, Optimizer* optim, std::shared_ptr<SharedMemory> mem);

@@ -96,9 +96,9 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
       s.world->AllReduceAsync(agg.data(), agg.size(), DType::kFloat64, ReduceOp::kSum);
   const double t3 = clock.Seconds();
   const double lr = LearningRate(o.schedule, step, plan.total_steps);
-  double shared_sync_s = 0, shared_optim_s = 0;
+  double shared_sync_s = 0;
   if (s.shared) {
-    DRIFTRUN_RETURN_IF_ERROR(s.shared->Step(lr, o.grad_clip, &shared_sync_s, &shared_optim_s));
+    DRIFTRUN_RETURN_IF_ERROR(s.shared->Step(lr, o.grad_clip, &shared_sync_s));
   } else {
     if (o.grad_clip > 0) {
       torch::NoGradGuard ng;
