@@ -17,6 +17,7 @@
 #include "common/subprocess.h"
 #include "common/text.h"
 #include "common/version.h"
+#include "export/exporter.h"
 #include "runner/commands.h"
 #include "runner/serve_pool.h"
 #include "runner/signals.h"
@@ -140,6 +141,9 @@ Status CheckExecutor(const std::string& executor) {
 
 Status Serve(const ServiceSetup& setup, Executor& exec, int64_t max_batches, const std::atomic<int>* stop) {
   const std::string executor = exec.name();
+  // Every version the service registers carries its ONNX file: a missing
+  // exporter is refused now, not retried after the first job has trained.
+  DRIFTRUN_RETURN_IF_ERROR(CheckExporter());
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(setup.state));
   std::string warning;
   std::vector<FileLock> locks;  // the state folder, and each model (two services never keep one model)

@@ -41,6 +41,8 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DDRIFTRUN_CUDA=ON -
 cmake --build build-gpu -j 16 --target driftrun trainers_test kernels_test kernels_bench >"$OUT/build.log" 2>&1 ||
   { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
 echo "build: $(($(date +%s) - t0)) s"
+# The exporter built here (prepare.sh): the service registers versions with their ONNX file.
+cp .gpu/driftrun-export build-gpu/driftrun-export
 
 ./build-gpu/tests/trainers_test --gtest_filter='Gpu.*:Gpu/*' 2>&1 | tee "$OUT/gpu_tests.log"
 tests_rc=${PIPESTATUS[0]}

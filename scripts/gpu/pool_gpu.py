@@ -69,4 +69,5 @@ def speed(job):
 
 print(f"pool on the GPU (1 worker, nccl): job 1 {first[0]} ({speed(1)} samples/s), job 2 on the kept "
       f"communicator {second[0]} ({speed(2)} samples/s)" +
-      ("" if first[0] != "failed" and second[0] != "failed" else f"; {first[1]} | {second[1]}"))
+      ("" if first[0] in ("promoted", "rejected") and second[0] in ("promoted", "rejected")
+       else f"; {first[1]} | {second[1]}"))

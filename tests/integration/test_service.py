@@ -580,3 +580,18 @@ def test_kill_9_between_states_registers_exactly_once(workspace, state, executor
     assert len(v) == 1 and "production" in v[0]["aliases"]
     events = [e["state"] for e in s.rows("SELECT state FROM job_events WHERE job = 1 ORDER BY id")]
     assert events.count("registered") >= 1 and events[-1] == "promoted"
+
+
+def test_a_missing_exporter_is_refused_at_start_not_after_training(workspace):
+    """driftrun copied without driftrun-export beside it: serve exits 5 at once,
+    naming the missing file, before any job trains (it used to retry at every
+    poll after the first job had trained, then give up)."""
+    svc = Svc(workspace, epochs=1)
+    lone = workspace.path("bin", "driftrun")
+    os.makedirs(os.path.dirname(lone))
+    shutil.copy2(workspace.driftrun, lone)
+    p = subprocess.run([lone, "serve", "--config", svc.config, "--executor", "local"], cwd=workspace.tmp,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 5, must_msg(p, "serve without its exporter")
+    assert "driftrun-export' is missing" in p.stderr, p.stderr
+    assert not os.path.exists(workspace.path("state", "journal.db"))
