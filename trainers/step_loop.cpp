@@ -5,9 +5,15 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
+#include <vector>
+
+#include <c10/core/Event.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 
 #include "comm/collectives.h"
 #include "dataio/sharding.h"
@@ -54,21 +60,39 @@ Result<torch::Tensor> DirectStep(Session& s, const torch::Tensor& x, const torch
   return s.direct->Step(x, y, denom, on_grad);
 }
 
-// Forward, backward, all-reduce of gradients and the step's loss, optimizer
-// step. Returns the global batch's mean loss, whether any rank asked to stop,
-// and where the step's time went.
-Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const BatchSource& batch,
-                 int64_t b, LoopState* st, double* gloss, bool* stop, StepTimes* times) {
+// One launched step whose loss is not read yet. On CUDA the loss travels to
+// pinned host memory behind the step's kernels, so reading it waits for this
+// step only: the host launches the next step meanwhile and the GPU does not
+// idle while the host reports, gathers the next batch and launches kernels.
+struct InFlight {
+  int64_t step = -1;  // the step's index (at.step before it); -1: none
+  int64_t epoch = 0, batch = 0;
+  double t_start = 0;                 // clock at its launch
+  std::vector<double> agg;            // global loss sum, stop requests (after the all-reduce)
+  std::unique_ptr<Work> work;         // that all-reduce, when started at launch (CPU)
+  torch::Tensor loss_host;            // CUDA: the loss sum, copied into pinned memory
+  std::unique_ptr<c10::Event> ready;  // recorded on the stream after that copy
+  StepTimes times;
+  bool active() const { return step >= 0; }
+};
+
+// Forward, backward, all-reduce of gradients, optimizer step: everything that
+// changes the weights. On the CPU the small all-reduce of the loss and any stop
+// request starts here and completes while the optimizer runs.
+Status LaunchStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const BatchSource& batch,
+                  int64_t b, const LoopPosition& at, InFlight* f) {
   const TrainOptions& o = s.o;
   const Clock& clock = *hooks.clock;
-  const int64_t step = st->at.step;
-  const double t0 = clock.Seconds();
+  f->step = at.step;
+  f->epoch = at.epoch;
+  f->batch = b;
+  const double t0 = f->t_start = clock.Seconds();
   torch::Tensor x, y, file_rows;
   DRIFTRUN_RETURN_IF_ERROR(batch(b, &x, &y, o.dropout > 0 ? &file_rows : nullptr));
   x = AsInput(x);
   const double tb = clock.Seconds();
   // Dropout masks follow each sample's row in the file, not the rank.
-  if (o.dropout > 0) s.model->set_dropout_keys(DropoutKeys(file_rows, o.seed, step));
+  if (o.dropout > 0) s.model->set_dropout_keys(DropoutKeys(file_rows, o.seed, f->step));
   torch::Tensor loss_sum;
   if (s.direct) {
     if (s.reducer) s.reducer->Prepare();
@@ -87,15 +111,13 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
   const double t1 = clock.Seconds();
   if (s.reducer) DRIFTRUN_RETURN_IF_ERROR(s.reducer->Finish());
   const double t2 = clock.Seconds();
-
-  // One small all-reduce per step carries the loss and any stop request; it
-  // completes while the optimizer runs (a NaN loss is refused after the step,
-  // before anything can save the weights it made).
-  std::vector<double> agg = {loss_sum.item<double>(), hooks.stop && hooks.stop->load() ? 1.0 : 0.0};
-  std::unique_ptr<Work> agg_work =
-      s.world->AllReduceAsync(agg.data(), agg.size(), DType::kFloat64, ReduceOp::kSum);
+  const bool on_device = loss_sum.is_cuda();
+  if (!on_device) {
+    f->agg = {loss_sum.item<double>(), hooks.stop && hooks.stop->load() ? 1.0 : 0.0};
+    f->work = s.world->AllReduceAsync(f->agg.data(), f->agg.size(), DType::kFloat64, ReduceOp::kSum);
+  }
   const double t3 = clock.Seconds();
-  const double lr = LearningRate(o.schedule, step, plan.total_steps);
+  const double lr = LearningRate(o.schedule, f->step, plan.total_steps);
   double shared_sync_s = 0;
   if (s.shared) {
     DRIFTRUN_RETURN_IF_ERROR(s.shared->Step(lr, o.grad_clip, &shared_sync_s));
@@ -106,20 +128,44 @@ Status TrainStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, const
     }
     s.optim->Step(lr);
   }
+  if (on_device) {
+    f->loss_host = at::empty(loss_sum.sizes(), loss_sum.options().device(at::kCPU).pinned_memory(true));
+    f->loss_host.copy_(loss_sum, /*non_blocking=*/true);
+    f->ready = std::make_unique<c10::Event>(c10::DeviceType::CUDA);
+    f->ready->record(c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->getStream(loss_sum.device()));
+  }
   const double t4 = clock.Seconds();
-  DRIFTRUN_RETURN_IF_ERROR(agg_work->Wait());
-  const double t5 = clock.Seconds();
-  times->data_s = tb - t0;
-  times->compute_s = t1 - tb + (t3 - t2);
-  times->allreduce_s = (t2 - t1) + (t5 - t4) + shared_sync_s;
-  times->optimizer_s = t4 - t3 - shared_sync_s;
-  *gloss = agg[0] / plan.loss_denom;
-  *stop = agg[1] > 0;
+  f->times.data_s = tb - t0;
+  f->times.compute_s = t1 - tb + (t3 - t2);
+  f->times.allreduce_s = (t2 - t1) + shared_sync_s;
+  f->times.optimizer_s = t4 - t3 - shared_sync_s;
+  return Status::Ok();
+}
+
+// Reads a launched step's loss (waiting for its kernels on CUDA), agrees on it
+// and on stop requests across ranks. A NaN loss is refused here, before
+// anything can save the weights it made.
+Status ReadStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, InFlight* f, double* gloss,
+                bool* stop) {
+  const Clock& clock = *hooks.clock;
+  const double t0 = clock.Seconds();
+  if (f->ready) {
+    f->ready->synchronize();
+    f->agg = {f->loss_host.item<double>(), hooks.stop && hooks.stop->load() ? 1.0 : 0.0};
+    f->times.compute_s += clock.Seconds() - t0;
+  }
+  const double t1 = clock.Seconds();
+  if (!f->work)
+    f->work = s.world->AllReduceAsync(f->agg.data(), f->agg.size(), DType::kFloat64, ReduceOp::kSum);
+  DRIFTRUN_RETURN_IF_ERROR(f->work->Wait());
+  f->times.allreduce_s += clock.Seconds() - t1;
+  *gloss = f->agg[0] / plan.loss_denom;
+  *stop = f->agg[1] > 0;
   if (!std::isfinite(*gloss)) {
-    if (hooks.report) hooks.report->NonFiniteLoss(step, st->at.epoch);
+    if (hooks.report) hooks.report->NonFiniteLoss(f->step, f->epoch);
     return Status::Training("training loss is " + std::string(std::isnan(*gloss) ? "NaN" : "Inf") +
-                            " at step " + std::to_string(step + 1) + " (epoch " +
-                            std::to_string(st->at.epoch + 1) +
+                            " at step " + std::to_string(f->step + 1) + " (epoch " +
+                            std::to_string(f->epoch + 1) +
                             "); no checkpoint of this state was written. Lower train.lr, set "
                             "train.grad_clip, or check the data for extreme values");
   }
@@ -171,25 +217,26 @@ Status EndOfEpoch(Session& s, const LoopPlan& plan, const LoopHooks& hooks, Loop
   return AgreeStatus(*s.world, written);
 }
 
-// After a step: the step event, the progress bar and TrainRequest::on_step.
-void ReportStep(const Session& s, const LoopPlan& plan, const LoopHooks& hooks, const LoopState& st,
-                int64_t b, double gloss, const StepTimes& times, double step_s, double samples_per_s) {
-  const LoopPosition& at = st.at;
+// After a step is read: the step event, the progress bar and TrainRequest::on_step.
+// `done` is the steps done including it; `batch` the batches of its epoch done.
+void ReportStep(const Session& s, const LoopPlan& plan, const LoopHooks& hooks, const LoopPosition& at,
+                const InFlight& f, double gloss, double step_s, double samples_per_s) {
+  const int64_t done = f.step + 1;
   if (hooks.report) {
-    hooks.report->Step(at.step, at.epoch, gloss, LearningRate(s.o.schedule, at.step - 1, plan.total_steps));
-    hooks.report->Progress(at.epoch, plan.epochs, b, plan.batches, at.epoch_loss_sum / at.epoch_loss_steps,
-                           samples_per_s);
+    hooks.report->Step(done, f.epoch, gloss, LearningRate(s.o.schedule, f.step, plan.total_steps));
+    hooks.report->Progress(f.epoch, plan.epochs, f.batch + 1, plan.batches,
+                           at.epoch_loss_sum / at.epoch_loss_steps, samples_per_s);
   }
   if (!hooks.on_step) return;
   StepProgress p;
-  p.step = at.step;
+  p.step = done;
   p.total_steps = plan.total_steps;
-  p.epoch = at.epoch;
+  p.epoch = f.epoch;
   p.loss = gloss;
   p.step_s = step_s;
-  p.allreduce_s = times.allreduce_s;
-  p.compute_s = times.compute_s;
-  p.optimizer_s = times.optimizer_s;
+  p.allreduce_s = f.times.allreduce_s;
+  p.compute_s = f.times.compute_s;
+  p.optimizer_s = f.times.optimizer_s;
   p.samples_per_s = samples_per_s;
   hooks.on_step(p);
 }
@@ -231,6 +278,10 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
   const Clock& clock = *hooks.clock;
   const TrainOptions& o = s.o;
   LoopPosition& at = st->at;
+  // Steps overlap their loss read with the next step's launch on CUDA;
+  // DRIFTRUN_STEP_PIPELINE=1 or 0 forces it on or off (tests run it on the CPU).
+  const char* pipe_env = std::getenv("DRIFTRUN_STEP_PIPELINE");
+  const bool pipelined = pipe_env && *pipe_env ? std::string(pipe_env) == "1" : s.device.is_cuda();
   s.model->train();
   while (at.epoch < plan.epochs && at.step < plan.total_steps && !st->stopped) {
     const double te = clock.Seconds();
@@ -243,41 +294,60 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
     } else {
       batch = HeldBatches(s, EpochOrder(s.train_rows, o.seed, at.epoch, o.shuffle), at.next_batch);
     }
-    int64_t steps_this_epoch = 0;
+    int64_t steps_this_epoch = 0, steps_read = 0;
     StepTimes epoch_times;
     const int64_t first_batch = at.next_batch;
     int64_t b = first_batch;
+    // Reads a launched step: its loss into the epoch's sum, its times, its reports.
+    auto read = [&](InFlight* f) -> Status {
+      double gloss = 0;
+      bool stop = false;
+      DRIFTRUN_RETURN_IF_ERROR(ReadStep(s, plan, hooks, f, &gloss, &stop));
+      st->step_times.Add(f->times);
+      epoch_times.Add(f->times);
+      at.epoch_loss_sum += gloss;
+      ++at.epoch_loss_steps;
+      ++steps_read;
+      if (stop) st->stopped = true;
+      const double now = clock.Seconds();
+      ReportStep(s, plan, hooks, at, *f, gloss, now - f->t_start,
+                 steps_read * o.batch_size / std::max(1e-9, now - te));
+      *f = InFlight();
+      return Status::Ok();
+    };
+    InFlight prev;
     while (b < plan.batches && at.step < plan.total_steps) {
       s.world->set_step(at.step);
       s.grad_comm->set_step(at.step);
       MaybeFireFault(s, hooks.fault, at.step);
-      double gloss = 0;
-      bool stop = false;
-      StepTimes times;
-      const double ts = clock.Seconds();
-      DRIFTRUN_RETURN_IF_ERROR(TrainStep(s, plan, hooks, batch, b, st, &gloss, &stop, &times));
-      st->step_times.Add(times);
-      epoch_times.Add(times);
+      InFlight cur;
+      DRIFTRUN_RETURN_IF_ERROR(LaunchStep(s, plan, hooks, batch, b, at, &cur));
       ++at.step;
       ++st->steps_run;
       ++b;
       ++steps_this_epoch;
-      at.epoch_loss_sum += gloss;
-      ++at.epoch_loss_steps;
       at.samples_seen += static_cast<double>(o.batch_size);
-      if (o.verify_every > 0 && at.step % o.verify_every == 0) {
+      // With a step in flight the previous one is read now, while the device
+      // works; before anything that needs the weights or the loss (verification,
+      // checkpoints, the epoch's end, a stop) the launched step is read too, and
+      // after an injected fault, so that it stops the step it stops unpipelined.
+      if (prev.active()) DRIFTRUN_RETURN_IF_ERROR(read(&prev));
+      const bool verify = o.verify_every > 0 && at.step % o.verify_every == 0;
+      const bool save = b < plan.batches && CheckpointDue(o, plan, at.step);
+      if (!pipelined || st->stopped || verify || save || b == plan.batches || at.step >= plan.total_steps ||
+          cur.step == hooks.fault.signal_at_step || cur.step == hooks.fault.sleep_at_step) {
+        DRIFTRUN_RETURN_IF_ERROR(read(&cur));
+      } else {
+        prev = std::move(cur);
+      }
+      if (verify) {
         DRIFTRUN_RETURN_IF_ERROR(VerifyReplicas(s, at.step));
         ++st->replica_checks;
       }
-      ReportStep(s, plan, hooks, *st, b, gloss, times, clock.Seconds() - ts,
-                 steps_this_epoch * o.batch_size / std::max(1e-9, clock.Seconds() - te));
-      if (stop) {
-        st->stopped = true;
-        break;
-      }
+      if (st->stopped) break;
       // Mid-epoch interval checkpoints; one that falls on the epoch's end is
       // written after the epoch's metrics, below.
-      if (b < plan.batches && CheckpointDue(o, plan, at.step)) {
+      if (save) {
         at.next_batch = b;
         DRIFTRUN_RETURN_IF_ERROR(hooks.save(at));
       }

@@ -53,6 +53,7 @@ kernels_rc=${PIPESTATUS[0]}
 
 # Benchmark: driftrun on the GPU next to PyTorch on the same GPU.
 W=$(mktemp -d)
+EPOCHS=20  # about 3 s of training per run, so that nvidia-smi samples the training, not the start
 ./build-gpu/driftrun make-data --out "$W/data" --rows 500000 --features 32 --missing 0.01 >/dev/null
 cat >"$W/gpu.toml" <<TOML
 name = "gpubench"
@@ -62,7 +63,7 @@ val_fraction = 0.0
 [model]
 hidden = [512, 512]
 [train]
-epochs = 3
+epochs = $EPOCHS
 batch_size = 4096
 optimizer = "adamw"
 lr = 1e-3
@@ -92,15 +93,22 @@ drift_run() {  # tag, DRIFTRUN_AUTOGRAD_STEP value, extra train flags...
 }
 read -r d d_busy < <(drift_run graph 0)
 read -r d_eager d_eager_busy < <(drift_run eager 0 --set 'train.cuda_graph="off"')
+read -r d_np d_np_busy < <(DRIFTRUN_STEP_PIPELINE=0 drift_run nopipe 0)
 read -r d_ag d_ag_busy < <(drift_run autograd 1 --set 'train.cuda_graph="off"')
 torch_run() {  # tag, extra flags...
   local tag=$1; shift
-  $PY scripts/gpu/torch_mlp.py --data "$W/data/train.h5" --hidden 512,512 --batch 4096 --epochs 3 "$@" \
+  nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 >"$OUT/util-torch-$tag.log" 2>/dev/null &
+  local smi=$!
+  local sps
+  sps=$($PY scripts/gpu/torch_mlp.py --data "$W/data/train.h5" --hidden 512,512 --batch 4096 --epochs $EPOCHS "$@" \
     2>"$OUT/bench_torch-$tag.log" | tail -1 |
-    $PY -c "import json,sys; print(round(json.loads(sys.stdin.read())['samples_per_s']))" 2>/dev/null || echo 0
+    $PY -c "import json,sys; print(round(json.loads(sys.stdin.read())['samples_per_s']))" 2>/dev/null || echo 0)
+  kill $smi 2>/dev/null; wait $smi 2>/dev/null
+  echo "$sps $(busy "$OUT/util-torch-$tag.log")"
 }
-t=$(torch_run eager)
-tc=$(torch_run compile --compile)
+read -r t t_busy < <(torch_run eager)
+read -r tc tc_busy < <(torch_run compile --compile)
+read -r tn tn_busy < <(torch_run noitem --no-item)
 cp "$W/run-graph/summary.json" "$OUT/bench_summary.json" 2>/dev/null
 
 # Model kinds on the GPU: the digits CNN (cuDNN) and the ticket text model
@@ -141,9 +149,12 @@ sed 's/^/  /' "$OUT/kinds.txt"
 sed 's/^/  /' "$OUT/pool.txt"
 printf '%-52s %12s %9s\n' "MLP 32-512-512-1, batch 4096, AdamW" "samples/s" "GPU busy"
 printf '%-52s %12s %8s%%\n' "driftrun, CUDA graph (train.cuda_graph = auto)" "$d" "$d_busy"
+printf '%-52s %12s %8s%%\n' "driftrun, CUDA graph, loss read before next step" "$d_np" "$d_np_busy"
 printf '%-52s %12s %8s%%\n' "driftrun, hand-written step, eager (off)" "$d_eager" "$d_eager_busy"
 printf '%-52s %12s %8s%%\n' "driftrun, autograd (DRIFTRUN_AUTOGRAD_STEP=1)" "$d_ag" "$d_ag_busy"
-printf '%-52s %12s\n' "PyTorch eager (Python), same GPU" "$t"
-printf '%-52s %12s\n' "PyTorch torch.compile(mode=reduce-overhead)" "$tc"
+printf '%-52s %12s %8s%%\n' "PyTorch eager (Python), same GPU" "$t" "$t_busy"
+printf '%-52s %12s %8s%%\n' "PyTorch torch.compile(mode=reduce-overhead)" "$tc" "$tc_busy"
+printf '%-52s %12s %8s%%\n' "PyTorch eager, loss not read each step" "$tn" "$tn_busy"
+$PY -c "import json; s=json.load(open('$OUT/bench_summary.json')); print('driftrun (graph) step_ms:', s['step_ms'], 'step_kind', s['step_kind'])" 2>/dev/null
 $PY -c "d,t,tc=$d,$t,$tc; print(f'ratio driftrun (graph) / PyTorch eager: {d/t:.2f}x (target >= 2x); / torch.compile: ' + (f'{d/tc:.2f}x' if tc else 'n/a') if t else 'ratio: n/a')"
 exit $tests_rc

@@ -301,3 +301,32 @@ def test_stream_over_budget_warns_and_step_ms_adds_up(runs):
     assert not [e for e in read_jsonl(f"{runs.full(1, 'stream')[1]}/events.jsonl")
                 if e["event"] == "start"][0]["data"]["warnings"], "the streamed test run fits its budget"
     assert full["data"]["mode"] == "stream"
+
+
+def test_pipelined_steps_stop_resume_and_end_exactly_as_unpipelined(runs):
+    """The step loop that reads each step's loss while the next one runs (the
+    default on CUDA; DRIFTRUN_STEP_PIPELINE=1 here on the CPU): 2 ranks, stopped
+    by SIGTERM at step 61, resumed, end with the unpipelined run's weights,
+    optimizer state, epoch losses and per-step losses, bit for bit."""
+    log = ["--set", "train.log_every_steps=1"]
+    on, off = {"DRIFTRUN_STEP_PIPELINE": "1"}, {"DRIFTRUN_STEP_PIPELINE": "0"}
+    d = runs.ws.path("pipelined-cut")
+    p = runs.train(d, 2, *log, env={**on, "DRIFTRUN_FAULT_SIGNAL_AT_STEP": "61"})
+    assert p.returncode == 0, must_msg(p, "pipelined run stopped by SIGTERM")
+    stops = [e for e in read_jsonl(f"{d}/events.jsonl") if e["event"] == "stop"]
+    assert len(stops) == 1 and stops[0]["step"] == 62, f"pipelined: stopped after step 62: {stops}"
+    p = runs.train(d, 2, "--resume", "auto", *log, env=on)
+    assert p.returncode == 0, must_msg(p, "pipelined resume")
+    u = runs.ws.path("unpipelined-logged")
+    p = runs.train(u, 2, *log, env=off)
+    assert p.returncode == 0, must_msg(p, "unpipelined run")
+    assert exactly_equal(checkpoint_arrays(summary(u)["checkpoint"]), checkpoint_arrays(summary(d)["checkpoint"])), \
+        "pipelined: weights and optimizer state equal the unpipelined run's"
+    la = [m["train_loss"] for m in read_jsonl(f"{u}/metrics.jsonl")]
+    lb = [m["train_loss"] for m in read_jsonl(f"{d}/metrics.jsonl")]
+    assert la == lb, f"pipelined: epoch losses {lb} vs {la}"
+    # Every step reported once, in order, with the unpipelined run's loss.
+    got = [(e["step"], e["loss"]) for e in read_jsonl(f"{d}/events.jsonl") if e["event"] == "step"]
+    want = [(e["step"], e["loss"]) for e in read_jsonl(f"{u}/events.jsonl") if e["event"] == "step"]
+    assert [s for s, _ in got] == list(range(1, 136)), [s for s, _ in got][:70]
+    assert got == want, "pipelined: per-step losses equal the unpipelined run's"
