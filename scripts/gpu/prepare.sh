@@ -48,5 +48,5 @@ cp -L /usr/bin/orterun "$R/usr/bin/mpirun"
 cp -L /usr/bin/orted "$R/usr/bin/orted"
 # driftrun-export (no LibTorch, no CUDA): the GPU machine lacks libonnx to build it, and the
 # service registers every trained version with its ONNX file (scripts/gpu/pool_gpu.py).
-cp build/driftrun-export .gpu/driftrun-export
+cp build/driftrun-export .gpu/driftrun-export && strip .gpu/driftrun-export
 du -sh "$R"
