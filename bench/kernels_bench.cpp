@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <vector>
@@ -126,10 +125,6 @@ void BenchGpu(const BenchData& d, const std::vector<std::string>& texts, double 
       reps * 4, [&] { FusedTransform(gx, d.params, false, &gout).ok(); }, sync);
   const double g_hist = MedianSeconds(
       reps * 4, [&] { Histograms(gx, d.edges).ok(); }, sync);
-  setenv("DRIFTRUN_HISTOGRAM_KERNEL", "shared", 1);  // the general kernel, for comparison
-  const double g_hist_shared = MedianSeconds(
-      reps * 4, [&] { Histograms(gx, d.edges).ok(); }, sync);
-  unsetenv("DRIFTRUN_HISTOGRAM_KERNEL");
   at::Tensor fill = at::empty({cols}), shift = at::empty({cols}), scale = at::empty({cols});
   for (int64_t j = 0; j < cols; ++j) {
     fill[j] = d.params[j].fill;
@@ -151,8 +146,6 @@ void BenchGpu(const BenchData& d, const std::vector<std::string>& texts, double 
               2 * bytes / g_tr / 1e9, 100 * g_copy / g_tr);
   std::printf("gpu histograms (10 bins)      %7.1f GB/s read  = %.0f%% of the copy's read rate\n",
               bytes / g_hist / 1e9, 100 * g_copy / g_hist);
-  std::printf("gpu histograms, shared kernel %7.1f GB/s read  = %.0f%% (the register kernel is %.2fx)\n",
-              bytes / g_hist_shared / 1e9, 100 * g_copy / g_hist_shared, g_hist_shared / g_hist);
   std::printf("gpu PyTorch eager transform   %7.1f GB/s  -> fused is %.1fx faster\n",
               2 * bytes / g_eager / 1e9, g_eager / g_tr);
   NgramOptions ng;

@@ -53,7 +53,7 @@ kernels_rc=${PIPESTATUS[0]}
 
 # Benchmark: driftrun on the GPU next to PyTorch on the same GPU.
 W=$(mktemp -d)
-EPOCHS=20  # about 3 s of training per run, so that nvidia-smi samples the training, not the start
+EPOCHS=40  # a few seconds of steady training per run, for GPU busy
 ./build-gpu/driftrun make-data --out "$W/data" --rows 500000 --features 32 --missing 0.01 >/dev/null
 cat >"$W/gpu.toml" <<TOML
 name = "gpubench"
@@ -74,22 +74,20 @@ every_steps = 0
 onnx = false
 TOML
 # GPU busy: nvidia-smi's utilization.gpu (the share of time a kernel ran),
-# sampled every 100 ms, averaged from the first to the last non-zero sample.
-busy() {  # log file
-  $PY -c "import sys; u=[float(l) for l in open(sys.argv[1]) if l.strip().replace('.','',1).isdigit()]; \
-nz=[i for i,v in enumerate(u) if v > 0]; print(round(sum(u[nz[0]:nz[-1]+1])/(nz[-1]-nz[0]+1)) if nz else 0)" "$1" 2>/dev/null || echo 0
-}
+# sampled every 100 ms with timestamps, averaged over the steady training only
+# (scripts/gpu/busy.py: from the end of the first epoch to the end of the last).
+smi_start() { nvidia-smi --query-gpu=timestamp,utilization.gpu --format=csv,noheader,nounits -lms 100 >"$1" 2>/dev/null & }
 # driftrun three ways: the CUDA graph (train.cuda_graph = auto, the default),
 # the hand-written step launched kernel by kernel (off), and autograd.
 drift_run() {  # tag, DRIFTRUN_AUTOGRAD_STEP value, extra train flags...
   local tag=$1 autograd=$2; shift 2
-  nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 >"$OUT/util-$tag.log" 2>/dev/null &
+  smi_start "$OUT/util-$tag.log"
   local smi=$!
   DRIFTRUN_AUTOGRAD_STEP=$autograd ./build-gpu/driftrun train --config "$W/gpu.toml" --run-dir "$W/run-$tag" \
     --quiet --noprogress "$@" \
     >"$OUT/bench_driftrun-$tag.log" 2>&1
   kill $smi 2>/dev/null; wait $smi 2>/dev/null
-  echo "$($PY -c "import json; print(round(json.load(open('$W/run-$tag/summary.json'))['samples_per_s']))" 2>/dev/null || echo 0) $(busy "$OUT/util-$tag.log")"
+  echo "$($PY -c "import json; print(round(json.load(open('$W/run-$tag/summary.json'))['samples_per_s']))" 2>/dev/null || echo 0) $($PY scripts/gpu/busy.py "$OUT/util-$tag.log" --run "$W/run-$tag" | cut -d' ' -f1)"
 }
 read -r d d_busy < <(drift_run graph 0)
 read -r d_eager d_eager_busy < <(drift_run eager 0 --set 'train.cuda_graph="off"')
@@ -97,14 +95,15 @@ read -r d_np d_np_busy < <(DRIFTRUN_STEP_PIPELINE=0 drift_run nopipe 0)
 read -r d_ag d_ag_busy < <(drift_run autograd 1 --set 'train.cuda_graph="off"')
 torch_run() {  # tag, extra flags...
   local tag=$1; shift
-  nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 >"$OUT/util-torch-$tag.log" 2>/dev/null &
+  smi_start "$OUT/util-torch-$tag.log"
   local smi=$!
-  local sps
-  sps=$($PY scripts/gpu/torch_mlp.py --data "$W/data/train.h5" --hidden 512,512 --batch 4096 --epochs $EPOCHS "$@" \
-    2>"$OUT/bench_torch-$tag.log" | tail -1 |
-    $PY -c "import json,sys; print(round(json.loads(sys.stdin.read())['samples_per_s']))" 2>/dev/null || echo 0)
+  $PY scripts/gpu/torch_mlp.py --data "$W/data/train.h5" --hidden 512,512 --batch 4096 --epochs $EPOCHS "$@" \
+    2>"$OUT/bench_torch-$tag.log" | tail -1 >"$OUT/torch-$tag.json"
   kill $smi 2>/dev/null; wait $smi 2>/dev/null
-  echo "$sps $(busy "$OUT/util-torch-$tag.log")"
+  local sps window
+  sps=$($PY -c "import json,sys; print(round(json.load(open(sys.argv[1]))['samples_per_s']))" "$OUT/torch-$tag.json" 2>/dev/null || echo 0)
+  window=$($PY -c "import json,sys; j=json.load(open(sys.argv[1])); print(j['t_steady'], j['t_end'])" "$OUT/torch-$tag.json" 2>/dev/null || echo "0 0")
+  echo "$sps $($PY scripts/gpu/busy.py "$OUT/util-torch-$tag.log" --window $window | cut -d' ' -f1)"
 }
 read -r t t_busy < <(torch_run eager)
 read -r tc tc_busy < <(torch_run compile --compile)
@@ -157,4 +156,8 @@ printf '%-52s %12s %8s%%\n' "PyTorch torch.compile(mode=reduce-overhead)" "$tc" 
 printf '%-52s %12s %8s%%\n' "PyTorch eager, loss not read each step" "$tn" "$tn_busy"
 $PY -c "import json; s=json.load(open('$OUT/bench_summary.json')); print('driftrun (graph) step_ms:', s['step_ms'], 'step_kind', s['step_kind'])" 2>/dev/null
 $PY -c "d,t,tc=$d,$t,$tc; print(f'ratio driftrun (graph) / PyTorch eager: {d/t:.2f}x (target >= 2x); / torch.compile: ' + (f'{d/tc:.2f}x' if tc else 'n/a') if t else 'ratio: n/a')"
+# Every log in one file (the device tool brings back at most 8 files).
+cp "$W/pool/pool.log" "$OUT/pool.log" 2>/dev/null
+for j in "$W"/pool/state/jobs/*/run; do [[ -f $j/events.jsonl ]] && cp "$j/events.jsonl" "$OUT/pool-job-$(basename "$(dirname "$j")")-events.jsonl"; done
+(cd "$OUT" && tar czf logs.tgz --exclude logs.tgz --exclude bench_summary.json . && find . -type f ! -name logs.tgz ! -name bench_summary.json -delete)
 exit $tests_rc

@@ -36,7 +36,7 @@ p = subprocess.Popen(["mpirun", "-np", "2", "--bind-to", "none", exe, "serve", "
 
 def done(job):
     t0 = time.time()
-    while time.time() - t0 < 180 and p.poll() is None:
+    while time.time() - t0 < 120 and p.poll() is None:
         try:
             with sqlite3.connect(f"{w}/state/journal.db") as c:
                 r = c.execute("SELECT state, reason FROM jobs WHERE id = ? AND state IN "
@@ -70,4 +70,4 @@ def speed(job):
 print(f"pool on the GPU (1 worker, nccl): job 1 {first[0]} ({speed(1)} samples/s), job 2 on the kept "
       f"communicator {second[0]} ({speed(2)} samples/s)" +
       ("" if first[0] in ("promoted", "rejected") and second[0] in ("promoted", "rejected")
-       else f"; {first[1]} | {second[1]}"))
+       else "; " + f"{first[1]} | {second[1]}".replace("\n", " / ")))

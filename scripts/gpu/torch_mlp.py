@@ -1,6 +1,7 @@
 """PyTorch baseline for scripts/gpu/check.sh: the same MLP, data, batch and
 optimizer as driftrun's GPU benchmark, one process on one GPU, data resident on
-the GPU, reshuffled every epoch. Prints samples/s over the training steps.
+the GPU, reshuffled every epoch. Prints samples/s over the training steps, and
+the unix times of the second epoch's start and the end (for GPU busy).
 --compile: the model under torch.compile(mode="reduce-overhead") (CUDA graphs),
 after warm-up steps that are not timed (the compilation). --no-item: the loss
 is not read on the host each step (the loop never waits for the GPU)."""
@@ -43,10 +44,12 @@ if a.compile:  # compilation and graph capture, untimed
         loss.backward()
         opt.step()
     torch.cuda.synchronize()
-steps, secs = 0, 0.0
+steps, secs, t_steady = 0, 0.0, 0.0
 for epoch in range(a.epochs):
     perm = torch.randperm(len(X), device=dev)
     torch.cuda.synchronize()
+    if epoch == 1:
+        t_steady = time.time()  # scripts/gpu/busy.py: GPU busy from here (after the first epoch) to the end
     t0 = time.perf_counter()
     for b in range(len(X) // a.batch):
         idx = perm[b * a.batch:(b + 1) * a.batch]
@@ -59,4 +62,5 @@ for epoch in range(a.epochs):
             loss.item()  # driftrun reads every step's loss too (one step later on CUDA)
     torch.cuda.synchronize()
     secs += time.perf_counter() - t0
-print(json.dumps({"samples_per_s": steps * a.batch / secs, "steps": steps}))
+print(json.dumps({"samples_per_s": steps * a.batch / secs, "steps": steps, "t_steady": t_steady or time.time(),
+                  "t_end": time.time()}))

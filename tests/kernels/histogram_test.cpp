@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "kernels/column_stats.h"
 #include "kernels/quantiles.h"
@@ -114,39 +113,6 @@ TEST(Histogram, CudaEqualsCpu) {
         EXPECT_TRUE(
             at::equal(Histograms(t.narrow(0, 1, rows - 1), edges).take(), Histograms(g, edges).take()))
             << "offset view, " << rows << " x " << cols;
-      }
-    }
-  }
-}
-
-// The register kernel (up to 16 edges, columns fixed per thread) against the
-// CPU and against the shared-memory kernel: column counts that divide the
-// threads' vectors and that do not (1, 3, 30, 100), 1 to 16 edges and 17 (the
-// general path), row counts with a tail after the last whole vector, and views
-// off the 16-byte boundary (one element per load).
-TEST(Histogram, CudaRegisterKernelEqualsCpuAndSharedKernel) {
-  if (!HaveCuda()) GTEST_SKIP() << "no GPU";
-  for (int64_t cols : {1, 3, 8, 30, 32, 100}) {
-    for (int64_t nedges : {1, 2, 11, 16, 17}) {
-      for (int64_t rows : {1000, 200003}) {
-        auto x = SpecialData(rows, cols, 5 + cols + nedges);
-        at::Tensor t = AsTensor(x, rows, cols), edges = EdgesFor(cols, std::max<int64_t>(nedges, 2));
-        if (nedges == 1) edges = edges.narrow(1, 0, 1).contiguous();
-        auto e = edges.accessor<float, 2>();
-        for (int64_t i = 0; i < rows * cols; i += 7)  // values on an edge go to the lower bin
-          x[i] = e[i % cols][(i / 7) % nedges];
-        for (int64_t skip : {0, 1}) {
-          at::Tensor c = t.narrow(0, skip, rows - skip);
-          at::Tensor g = t.cuda().narrow(0, skip, rows - skip);
-          auto cpu = Histograms(c, edges).take();
-          auto gpu = Histograms(g, edges).take();
-          setenv("DRIFTRUN_HISTOGRAM_KERNEL", "shared", 1);
-          auto shared = Histograms(g, edges).take();
-          unsetenv("DRIFTRUN_HISTOGRAM_KERNEL");
-          EXPECT_TRUE(at::equal(cpu, gpu))
-              << rows << " x " << cols << ", " << nedges << " edges, skip " << skip;
-          EXPECT_TRUE(at::equal(shared, gpu)) << rows << " x " << cols << ", " << nedges << " edges";
-        }
       }
     }
   }
