@@ -236,6 +236,10 @@ TrainRequest MakeRequest(const MpiEnv& env, const std::atomic<int>* stop, const 
   // autograd's backward where the hand-written MLP backward applies.
   const char* autograd = std::getenv("DRIFTRUN_AUTOGRAD_STEP");
   req.autograd_step = autograd && std::string(autograd) == "1";
+  // DRIFTRUN_STEP_PIPELINE=0 or 1: the step loop that waits for each step's
+  // loss, or the one that reads it while the next step runs (default: on CUDA).
+  const char* pipeline = std::getenv("DRIFTRUN_STEP_PIPELINE");
+  if (pipeline && *pipeline) req.step_pipeline = std::string(pipeline) == "1" ? 1 : 0;
   req.overwrite = FLAGS_overwrite;
   req.allow_config_change = FLAGS_allow_config_change;
   req.command = command;

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -272,16 +271,17 @@ LoopPlan MakeLoopPlan(const Session& s) {
   return p;
 }
 
+bool StepPipelined(const Session& s) {
+  return s.step_pipeline < 0 ? s.device.is_cuda() : s.step_pipeline == 1;
+}
+
 Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, LoopState* st) {
   LoopHooks hooks = hooks_in;
   if (!hooks.clock) hooks.clock = &SteadyClock();
   const Clock& clock = *hooks.clock;
   const TrainOptions& o = s.o;
   LoopPosition& at = st->at;
-  // Steps overlap their loss read with the next step's launch on CUDA;
-  // DRIFTRUN_STEP_PIPELINE=1 or 0 forces it on or off (tests run it on the CPU).
-  const char* pipe_env = std::getenv("DRIFTRUN_STEP_PIPELINE");
-  const bool pipelined = pipe_env && *pipe_env ? std::string(pipe_env) == "1" : s.device.is_cuda();
+  const bool pipelined = StepPipelined(s);
   s.model->train();
   while (at.epoch < plan.epochs && at.step < plan.total_steps && !st->stopped) {
     const double te = clock.Seconds();

@@ -1,7 +1,10 @@
 // The data-parallel step loop: epochs of global batches, each rank training on
 // the rows of every batch that fall in its shard, gradients all-reduced, one
 // small all-reduce per step for the loss and any stop request, validation and
-// a metrics row at each epoch end, interval checkpoints.
+// a metrics row at each epoch end, interval checkpoints. On CUDA (or with
+// Session::step_pipeline = 1) a step's loss is read after the next step is
+// launched, so the host never waits for the device between steps; results
+// equal the waiting loop's, a stop request is honoured one step later.
 //
 // Collective: every rank of s.world calls RunStepLoop with the same plan.
 // Returns OK with state->stopped set when a stop was requested on any rank (all
@@ -69,5 +72,9 @@ LoopPlan MakeLoopPlan(const Session& s);
 StepMsReport StepMs(const StepTimes& t, int64_t steps, double secs);
 
 Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks, LoopState* state);
+
+// Whether RunStepLoop reads each step's loss after launching the next step:
+// Session::step_pipeline, or on CUDA when it is -1 (summary.json `step_pipelined`).
+bool StepPipelined(const Session& s);
 
 }  // namespace driftrun

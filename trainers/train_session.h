@@ -60,6 +60,7 @@ struct Session {
   std::unique_ptr<FlatParams> flat;  // the model's parameters and gradients, flat
   std::unique_ptr<Optimizer> optim;
   bool autograd_step = false;         // TrainRequest::autograd_step: no DirectMlp (benchmarks)
+  int step_pipeline = -1;             // TrainRequest::step_pipeline
   std::unique_ptr<DirectMlp> direct;  // the hand-written backward, when the model allows it
 #ifdef DRIFTRUN_WITH_CUDA
   std::unique_ptr<CudaGraphStep> graph;  // direct's step as a CUDA graph (train.cuda_graph)

@@ -197,6 +197,7 @@ void ReportStart(TrainReporter& rep, const Session& s, const TrainRequest& req, 
                              {"warnings", s.data_warnings}}},
                            {"device", s.device.str()},
                            {"step_kind", StepKind(s)},
+                           {"step_pipelined", StepPipelined(s)},
                            {"grad_sync", GradSync(s)},
                            {"grad_sync_note", s.shared_note},
                            {"backend", s.grad_comm->name()},
@@ -278,6 +279,7 @@ nlohmann::json Summary(const Session& s, const TrainRequest& req, const LoopStat
             {"window_rows", s.stream.window_rows()}}},
           {"device", s.device.str()},
           {"step_kind", StepKind(s)},
+          {"step_pipelined", StepPipelined(s)},
           {"grad_sync", GradSync(s)},
           {"graph_replays", GraphReplays(s)},
           {"backend", s.grad_comm->name()},
@@ -460,6 +462,7 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   DRIFTRUN_RETURN_IF_ERROR(FitPreprocessing(s, resuming || warm ? &ck : nullptr));
   DRIFTRUN_RETURN_IF_ERROR(CreateRunFolder(world, cfg, &claim, overwrite, resuming ? &ck : nullptr));
   s.autograd_step = req.autograd_step;
+  s.step_pipeline = req.step_pipeline;
   DRIFTRUN_RETURN_IF_ERROR(BuildModel(s, resuming ? &ck : nullptr, ckpt_path));
   if (warm) {
     Status local = LoadParameters(*s.model, ck.model);

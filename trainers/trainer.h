@@ -80,6 +80,9 @@ struct TrainRequest {
   // Keep autograd's backward for MLPs too (the hand-written one, direct_mlp.h,
   // gives the same gradients faster): for benchmarks and debugging.
   bool autograd_step = false;
+  // Read each step's loss while the next step runs (step_loop.cpp): -1 on CUDA
+  // only (the default), 0 never, 1 always (tests run it on the CPU).
+  int step_pipeline = -1;
   const Clock* clock = nullptr;  // null: SteadyClock()
   // This process's rank and rank count on its node (GPU choice, default thread
   // count); 0 local_size: unknown, taken as the world size.

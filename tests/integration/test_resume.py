@@ -320,6 +320,8 @@ def test_pipelined_steps_stop_resume_and_end_exactly_as_unpipelined(runs):
     u = runs.ws.path("unpipelined-logged")
     p = runs.train(u, 2, *log, env=off)
     assert p.returncode == 0, must_msg(p, "unpipelined run")
+    assert summary(d)["step_pipelined"] is True and summary(u)["step_pipelined"] is False, \
+        "summary.json says which loop ran"
     assert exactly_equal(checkpoint_arrays(summary(u)["checkpoint"]), checkpoint_arrays(summary(d)["checkpoint"])), \
         "pipelined: weights and optimizer state equal the unpipelined run's"
     la = [m["train_loss"] for m in read_jsonl(f"{u}/metrics.jsonl")]

@@ -86,9 +86,10 @@ struct LoopRun {
 };
 
 // Runs the loop on `world` thread ranks. fault_step >= 0: a stop request on the
-// last rank before that step. resume: a snapshot to continue from.
+// last rank before that step. resume: a snapshot to continue from. pipeline:
+// Session::step_pipeline (1: each step's loss read while the next one runs).
 LoopRun RunLoop(int world, const std::string& sets, int64_t fault_step = -1,
-                const CheckpointState* resume = nullptr) {
+                const CheckpointState* resume = nullptr, int pipeline = -1) {
   LoopRun run;
   run.status.resize(world);
   run.state.resize(world);
@@ -101,6 +102,7 @@ LoopRun RunLoop(int world, const std::string& sets, int64_t fault_step = -1,
   RunRanks(world, [&](ThreadCommunicator& c) {
     const int r = c.rank();
     Session s = MakeSession(c, sets);
+    s.step_pipeline = pipeline;
     ASSERT_TRUE(BuildModelOnThreads(s, resume).ok());
     std::atomic<int> stop{0};
     LoopHooks hooks;
@@ -207,25 +209,61 @@ TEST(StepLoop, IntervalCheckpointsAtEveryKthStepWithTheirPosition) {
 }
 
 TEST(StepLoop, ANonFiniteLossFailsEveryRankWithoutACheckpoint) {
-  std::vector<Status> got(2);
-  std::vector<int> saves(2, 0);
-  RunRanks(2, [&](ThreadCommunicator& c) {
-    Session s = MakeSession(c, "checkpoint.every_steps=1");
-    if (c.rank() == 1) s.shard_y[3][0] = std::numeric_limits<float>::quiet_NaN();
-    ASSERT_TRUE(BuildModelOnThreads(s, nullptr).ok());
-    LoopHooks hooks;
-    hooks.save = [&](const LoopPosition&) {
-      ++saves[c.rank()];
-      return Status::Ok();
-    };
-    LoopState st;
-    got[c.rank()] = RunStepLoop(s, MakeLoopPlan(s), hooks, &st);
-  });
-  for (int r = 0; r < 2; ++r) {
-    EXPECT_EQ(got[r].code(), Code::kTraining) << r;
-    EXPECT_NE(got[r].message().find("training loss is NaN"), std::string::npos) << got[r].message();
+  std::vector<int> saves_by_mode;
+  for (int pipeline : {0, 1}) {
+    std::vector<Status> got(2);
+    std::vector<int> saves(2, 0);
+    RunRanks(2, [&](ThreadCommunicator& c) {
+      Session s = MakeSession(c, "checkpoint.every_steps=1");
+      s.step_pipeline = pipeline;
+      if (c.rank() == 1) s.shard_y[3][0] = std::numeric_limits<float>::quiet_NaN();
+      ASSERT_TRUE(BuildModelOnThreads(s, nullptr).ok());
+      LoopHooks hooks;
+      hooks.save = [&](const LoopPosition&) {
+        ++saves[c.rank()];
+        return Status::Ok();
+      };
+      LoopState st;
+      got[c.rank()] = RunStepLoop(s, MakeLoopPlan(s), hooks, &st);
+    });
+    for (int r = 0; r < 2; ++r) {
+      EXPECT_EQ(got[r].code(), Code::kTraining) << r;
+      EXPECT_NE(got[r].message().find("training loss is NaN"), std::string::npos) << got[r].message();
+    }
+    EXPECT_EQ(saves[0], saves[1]);
+    // The same checkpoints before the NaN step either way (none after it).
+    saves_by_mode.push_back(saves[0]);
   }
-  EXPECT_EQ(saves[0], saves[1]);
+  EXPECT_EQ(saves_by_mode[0], saves_by_mode[1]);
+}
+
+// The loop that reads each step's loss while the next step runs (the default
+// on CUDA) ends where the waiting loop ends, bit for bit, with the same
+// interval checkpoints, epoch losses and stop step (an injected stop drains it).
+TEST(StepLoop, ThePipelinedLoopEqualsTheWaitingLoop) {
+  for (int world : {1, 4}) {
+    LoopRun wait = RunLoop(world, "checkpoint.every_steps=4", -1, nullptr, 0);
+    LoopRun pipe = RunLoop(world, "checkpoint.every_steps=4", -1, nullptr, 1);
+    for (int r = 0; r < world; ++r) {
+      ASSERT_TRUE(pipe.status[r].ok()) << pipe.status[r].message();
+      EXPECT_TRUE(BitEqual(pipe.weights[r], wait.weights[r])) << world << " ranks, rank " << r;
+      EXPECT_EQ(pipe.state[r].at.step, wait.state[r].at.step);
+      EXPECT_EQ(pipe.state[r].at.epoch_loss_sum, wait.state[r].at.epoch_loss_sum);
+      EXPECT_EQ(pipe.state[r].steps_run, wait.state[r].steps_run);
+      ASSERT_EQ(pipe.saves[r].size(), wait.saves[r].size());
+      for (size_t k = 0; k < pipe.saves[r].size(); ++k) {
+        EXPECT_EQ(pipe.saves[r][k].step, wait.saves[r][k].step);
+        EXPECT_EQ(pipe.saves[r][k].next_batch, wait.saves[r][k].next_batch);
+        EXPECT_EQ(pipe.saves[r][k].epoch_loss_sum, wait.saves[r][k].epoch_loss_sum);
+      }
+    }
+  }
+  LoopRun whole = RunLoop(2, "", -1, nullptr, 0);
+  LoopRun first = RunLoop(2, "", /*fault_step=*/7, nullptr, 1);
+  ASSERT_TRUE(first.state[0].stopped);
+  EXPECT_EQ(first.state[0].at.step, 8);
+  LoopRun rest = RunLoop(2, "", -1, &first.snapshot[0], 1);
+  EXPECT_TRUE(BitEqual(rest.weights[0], whole.weights[0]));
 }
 
 TEST(StepLoop, ContinuingFromASnapshotIsExact) {
