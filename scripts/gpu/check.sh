@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check, in one device call (about 5 minutes on an H100):
+# The GPU check, in one device call (about 6-8 minutes; build 70-85 s):
 #   here:        bash scripts/build.sh && bash scripts/gpu/prepare.sh
 #   device tool: run(command="bash scripts/gpu/check.sh", carry=[".gpu"], timeout_s=540)
 # Builds driftrun with CUDA against the GPU machine's torch (/opt/torch/.venv) and
@@ -138,7 +138,7 @@ hidden = [64]' 25 32 2e-3 2>&1 | tee "$OUT/kinds.txt"
 kinds tickets text "$W/tickets" 'hidden = []
 embedding_dim = 32' 6 64 1e-2 2>&1 | tee -a "$OUT/kinds.txt"
 # The pool executor with a kept NCCL communicator per group (issue 13).
-$PY scripts/gpu/pool_gpu.py ./build-gpu/driftrun "$W/data/train.h5" "$W/pool" 2>&1 | tail -1 | tee "$OUT/pool.txt"
+timeout 240 $PY scripts/gpu/pool_gpu.py ./build-gpu/driftrun "$W/data/train.h5" "$W/pool" 2>&1 | tail -1 | tee "$OUT/pool.txt"
 echo
 echo "== driftrun GPU check ($(head -1 "$OUT/gpu.txt")) =="
 printf '%-44s %s\n' "GPU tests (Gpu.*)" "$([[ $tests_rc == 0 ]] && grep -c '^\[       OK' "$OUT/gpu_tests.log" | sed 's/$/ passed/' || echo FAILED)"

@@ -36,7 +36,7 @@ p = subprocess.Popen(["mpirun", "-np", "2", "--bind-to", "none", exe, "serve", "
 
 def done(job):
     t0 = time.time()
-    while time.time() - t0 < 120 and p.poll() is None:
+    while time.time() - t0 < 90 and p.poll() is None:
         try:
             with sqlite3.connect(f"{w}/state/journal.db") as c:
                 r = c.execute("SELECT state, reason FROM jobs WHERE id = ? AND state IN "
