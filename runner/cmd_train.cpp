@@ -118,8 +118,8 @@ Status AfterTraining(const Config& cfg, const std::string& run_dir, bool finishe
   return Status::Ok();
 }
 
-// RUN/report.html, of a finished or a stopped run; a report that cannot be
-// written costs a warning, never the run.
+// RUN/report.html, of a finished, stopped or failed run; a report that cannot
+// be written costs a warning, never the run.
 void WriteReportOrWarn(const std::string& run_dir) {
   auto r = WriteRunReport(run_dir);
   if (!r.ok()) {
@@ -250,7 +250,12 @@ TrainRequest MakeRequest(const MpiEnv& env, const std::atomic<int>* stop, const 
 Status TrainAndFinish(Communicator& world, const Config& cfg, const TrainRequest& req, TrainOutcome* out) {
   try {
     auto r = Train(world, cfg, req);
-    if (!r.ok()) return r.status();
+    if (!r.ok()) {
+      // A run that failed after it started (a NaN loss, bad rows, a lost rank)
+      // gets its report too: the loss curve up to the failure and its reason.
+      if (world.rank() == 0 && !out->run_dir.empty()) WriteReportOrWarn(out->run_dir);
+      return r.status();
+    }
     out->stopped = r.value().stopped;
     out->step = r.value().steps;
     out->run_dir = r.value().run_dir;
@@ -311,7 +316,14 @@ int RunTrain(int argc, char** argv) {
     st = t.status();
     if (st.ok()) tracker = t.take();
   }
-  if (st.ok()) st = TrainAndFinish(world, cfg.value(), req, &out);
+  if (st.ok()) {
+    // The run folder, once training has started in it (rank 0): a failed run's report goes there.
+    req.on_start = [&out, next = req.on_start](const std::string& run_dir, bool resuming) {
+      out.run_dir = run_dir;
+      if (next) next(run_dir, resuming);
+    };
+    st = TrainAndFinish(world, cfg.value(), req, &out);
+  }
   FinishTracking(tracker.get(), st, out, stop);
   tracker.reset();  // waits for what is queued (bounded by the client's timeouts)
   if (attempt && env->rank() == 0) st = SlurmEnd(cfg.value(), job, st, out.stopped, stop->load(), out.step);

@@ -179,3 +179,17 @@ def test_a_stopped_run_has_a_report_that_says_so(s):
     assert "stopped" in visible_text(html) and "at step 51" in visible_text(html)
     msgs, png = render(f"{d}/report.html", s.ws.path("stopped.png"))
     assert not msgs and not blank(png)
+
+
+def test_a_failed_run_has_a_report_with_its_reason(s):
+    """A run whose loss turns non-finite exits 4 and still writes report.html
+    (the failure and the step it happened at), on 2 ranks."""
+    d = s.ws.path("failed")
+    p = s.ws.run(["train", "--config", s.cfg, "--run-dir", d, "--quiet", "--set", "train.lr=1e12",
+                  "--set", 'train.optimizer="sgd"'], ranks=2)
+    assert p.returncode == 4, must_msg(p, "a run with a non-finite loss")
+    assert os.path.exists(f"{d}/report.html"), "a failed run writes its report"
+    text = visible_text(open(f"{d}/report.html").read())
+    assert "failed: non-finite loss" in text, text[:2000]
+    msgs, png = render(f"{d}/report.html", s.ws.path("failed.png"))
+    assert not msgs and not blank(png)
