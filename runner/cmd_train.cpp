@@ -232,18 +232,32 @@ TrainRequest MakeRequest(const MpiEnv& env, const std::atomic<int>* stop, const 
   req.local_rank = env.local_rank();
   req.local_size = env.local_size();
   req.fault = FaultFromEnv();
-  // Benchmarks (scripts/bench/train_vs_ddp.sh): DRIFTRUN_AUTOGRAD_STEP=1 keeps
-  // autograd's backward where the hand-written MLP backward applies.
-  const char* autograd = std::getenv("DRIFTRUN_AUTOGRAD_STEP");
-  req.autograd_step = autograd && std::string(autograd) == "1";
-  // DRIFTRUN_STEP_PIPELINE=0 or 1: the step loop that waits for each step's
-  // loss, or the one that reads it while the next step runs (default: on CUDA).
-  const char* pipeline = std::getenv("DRIFTRUN_STEP_PIPELINE");
-  if (pipeline && *pipeline) req.step_pipeline = std::string(pipeline) == "1" ? 1 : 0;
   req.overwrite = FLAGS_overwrite;
   req.allow_config_change = FLAGS_allow_config_change;
   req.command = command;
   return req;
+}
+
+// A 0/1 switch from the environment: -1 when unset or empty; any other value
+// is refused (a benchmark must not silently measure the other step).
+Result<int> EnvSwitch(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return -1;
+  const std::string s(v);
+  if (s == "0" || s == "1") return s == "1" ? 1 : 0;
+  return Status::Usage(std::string(name) + "='" + EscapeForConsole(s) + "': use 0 or 1 (or leave it unset)");
+}
+
+// The step switches for benchmarks and tests: DRIFTRUN_AUTOGRAD_STEP=1 keeps
+// autograd's backward where the hand-written MLP backward applies
+// (scripts/bench/train_vs_ddp.sh); DRIFTRUN_STEP_PIPELINE=0 or 1 chooses the
+// step loop that waits for each step's loss, or the one that reads it while
+// the next step runs (default: the latter on CUDA).
+Status ReadStepSwitches(TrainRequest* req) {
+  DRIFTRUN_ASSIGN_OR_RETURN(int autograd, EnvSwitch("DRIFTRUN_AUTOGRAD_STEP"));
+  DRIFTRUN_ASSIGN_OR_RETURN(req->step_pipeline, EnvSwitch("DRIFTRUN_STEP_PIPELINE"));
+  req->autograd_step = autograd == 1;
+  return Status::Ok();
 }
 
 // Collective: training, then (rank 0) export and registration.
@@ -307,7 +321,9 @@ int RunTrain(int argc, char** argv) {
                                     ShellQuote(FLAGS_run_dir) + " (a requeued job continues by itself)"
                               : RelaunchCommand(argv0.c_str(), env->size(), args.sets));
   const SlurmJobEnv job = SlurmJobFromEnv();
-  Status st = FLAGS_slurm ? SlurmBegin(world, cfg.value(), job) : Status::Ok();
+  Status st = ReadStepSwitches(&req);  // the same environment on every rank: one message
+  if (!st.ok()) return env->rank() == 0 ? ReportStatus("train", st) : st.exit_code();
+  if (FLAGS_slurm) st = SlurmBegin(world, cfg.value(), job);
   const bool attempt = FLAGS_slurm && st.ok();  // an attempt was recorded: record its end
   TrainOutcome out;
   std::unique_ptr<MlflowTracker> tracker;

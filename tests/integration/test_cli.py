@@ -293,6 +293,13 @@ def test_cuda_graph_on_is_refused_where_it_cannot_run(workspace):
         assert np.array_equal(w[0]["model"][k][()], w[1]["model"][k][()]), f"{k} differs"
     for f in w:
         f.close()
+    # A switch that is neither 0 nor 1 is refused, not read as off.
+    for var, val in (("DRIFTRUN_AUTOGRAD_STEP", "true"), ("DRIFTRUN_STEP_PIPELINE", "yes")):
+        r = ws.run(["train", "--config", cfg, "--run-dir", ws.path(f"g-{var}"), "--quiet"], env={var: val},
+                   ranks=2)
+        assert r.returncode == 2 and f"{var}='{val}': use 0 or 1" in r.stderr, must_msg(r, f"{var}={val}")
+        assert r.stderr.count("usage error") == 1, f"one message for 2 ranks: {r.stderr}"
+        assert not os.path.exists(ws.path(f"g-{var}")), "a refused start left a run folder"
 
 
 def test_paths_in_a_config_are_relative_to_its_folder(workspace):
