@@ -244,6 +244,44 @@ bool CheckpointDue(const TrainOptions& o, const LoopPlan& plan, int64_t step) {
   return o.checkpoint_every > 0 && step % o.checkpoint_every == 0 && step < plan.total_steps;
 }
 
+// Whether an injected fault (a signal or a sleep) fires at `step`.
+bool FaultAt(const FaultInjection& fault, int64_t step) {
+  return step == fault.signal_at_step || step == fault.sleep_at_step;
+}
+
+// The batches of the epoch at `at`: streamed in chunks, or from the rows held.
+BatchSource EpochBatches(Session& s, const LoopPosition& at) {
+  if (!s.streamer)
+    return HeldBatches(s, EpochOrder(s.train_rows, s.o.seed, at.epoch, s.o.shuffle), at.next_batch);
+  s.streamer->StartEpoch(at.epoch);
+  return [&s](int64_t b, torch::Tensor* x, torch::Tensor* y, torch::Tensor* rows) {
+    return s.streamer->Batch(b, x, y, rows);
+  };
+}
+
+// After an epoch's loop (complete, or cut short by max_steps or a stop): its
+// metrics where it ended or training did, the position, the epoch checkpoint.
+Status CloseEpoch(Session& s, const LoopPlan& plan, const LoopHooks& hooks, LoopState* st, int64_t b,
+                  int64_t steps_this_epoch, const StepTimes& epoch_times, double secs) {
+  LoopPosition& at = st->at;
+  st->train_seconds += secs;
+  const bool epoch_complete = b == plan.batches;
+  if (epoch_complete || at.step >= plan.total_steps) {
+    DRIFTRUN_RETURN_IF_ERROR(
+        EndOfEpoch(s, plan, hooks, st, steps_this_epoch, epoch_times, secs, epoch_complete));
+  }
+  if (!epoch_complete) {
+    at.next_batch = b;
+    return Status::Ok();
+  }
+  ++at.epoch;
+  at.next_batch = 0;
+  at.epoch_loss_sum = 0;
+  at.epoch_loss_steps = 0;
+  if (!st->stopped && CheckpointDue(s.o, plan, at.step)) return hooks.save(at);
+  return Status::Ok();
+}
+
 }  // namespace
 
 StepMsReport StepMs(const StepTimes& t, int64_t steps, double secs) {
@@ -285,15 +323,7 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
   s.model->train();
   while (at.epoch < plan.epochs && at.step < plan.total_steps && !st->stopped) {
     const double te = clock.Seconds();
-    BatchSource batch;
-    if (s.streamer) {
-      s.streamer->StartEpoch(at.epoch);
-      batch = [&s](int64_t b, torch::Tensor* x, torch::Tensor* y, torch::Tensor* rows) {
-        return s.streamer->Batch(b, x, y, rows);
-      };
-    } else {
-      batch = HeldBatches(s, EpochOrder(s.train_rows, o.seed, at.epoch, o.shuffle), at.next_batch);
-    }
+    const BatchSource batch = EpochBatches(s, at);
     int64_t steps_this_epoch = 0, steps_read = 0;
     StepTimes epoch_times;
     const int64_t first_batch = at.next_batch;
@@ -335,7 +365,7 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
       const bool verify = o.verify_every > 0 && at.step % o.verify_every == 0;
       const bool save = b < plan.batches && CheckpointDue(o, plan, at.step);
       if (!pipelined || st->stopped || verify || save || b == plan.batches || at.step >= plan.total_steps ||
-          cur.step == hooks.fault.signal_at_step || cur.step == hooks.fault.sleep_at_step) {
+          FaultAt(hooks.fault, cur.step)) {
         DRIFTRUN_RETURN_IF_ERROR(read(&cur));
       } else {
         prev = std::move(cur);
@@ -352,23 +382,8 @@ Status RunStepLoop(Session& s, const LoopPlan& plan, const LoopHooks& hooks_in, 
         DRIFTRUN_RETURN_IF_ERROR(hooks.save(at));
       }
     }
-    const double secs = clock.Seconds() - te;
-    st->train_seconds += secs;
-    const bool epoch_complete = b == plan.batches;
-    // Metrics at each epoch end and at the final (possibly partial) epoch.
-    if (epoch_complete || at.step >= plan.total_steps) {
-      DRIFTRUN_RETURN_IF_ERROR(
-          EndOfEpoch(s, plan, hooks, st, steps_this_epoch, epoch_times, secs, epoch_complete));
-    }
-    if (epoch_complete) {
-      ++at.epoch;
-      at.next_batch = 0;
-      at.epoch_loss_sum = 0;
-      at.epoch_loss_steps = 0;
-      if (!st->stopped && CheckpointDue(o, plan, at.step)) DRIFTRUN_RETURN_IF_ERROR(hooks.save(at));
-    } else {
-      at.next_batch = b;
-    }
+    DRIFTRUN_RETURN_IF_ERROR(
+        CloseEpoch(s, plan, hooks, st, b, steps_this_epoch, epoch_times, clock.Seconds() - te));
   }
   return Status::Ok();
 }
