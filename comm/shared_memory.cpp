@@ -12,6 +12,8 @@
 #include <cstring>
 #include <random>
 
+#include "comm/collectives.h"
+
 namespace driftrun {
 namespace {
 
@@ -120,6 +122,10 @@ Result<std::unique_ptr<SharedMemory>> SharedMemory::Map(Communicator& comm, cons
   if (!st.ok() || ok == 0) {
     if (base) munmap(base, size);
     if (!st.ok()) return st;
+    // Every rank gives the same reason: that of the lowest rank that has one.
+    int64_t first = why.empty() ? comm.size() : comm.rank();
+    DRIFTRUN_RETURN_IF_ERROR(comm.AllReduce(&first, 1, DType::kInt64, ReduceOp::kMin));
+    if (first < comm.size()) DRIFTRUN_RETURN_IF_ERROR(BroadcastString(comm, &why, static_cast<int>(first)));
     *why_not =
         why.empty() ? "a rank could not map rank 0's shared memory (ranks on more than one host?)" : why;
     return std::unique_ptr<SharedMemory>();

@@ -259,17 +259,25 @@ namespace {
 Status ShareMemory(Session& s) {
   const std::string& mode = s.o.shared_memory;
   if (mode == "off") return Status::Ok();
-  std::string why;
   if (!s.device.is_cpu() || s.grad_comm != s.world) {
-    why = "training on " + s.device.str() + " with " + s.grad_comm->name();
-  } else {
-    DRIFTRUN_ASSIGN_OR_RETURN(s.shared, SharedStep::Make(*s.world, s.flat.get(), s.optim.get(), &why));
-    if (s.shared) return Status::Ok();
+    const std::string why = "training on " + s.device.str() + " with " + s.grad_comm->name();
+    s.shared_note = "all-reduce: no shared memory (" + why + ")";
+    if (mode != "on") return Status::Ok();
+    return Status::Usage("dist.shared_memory = \"on\", but the ranks cannot share memory: " + why +
+                         ". It works for ranks on the CPU of one host; use \"auto\" or \"off\" here");
   }
+  std::string why;
+  DRIFTRUN_ASSIGN_OR_RETURN(s.shared, SharedStep::Make(*s.world, s.flat.get(), s.optim.get(), &why));
+  if (s.shared) return Status::Ok();
   s.shared_note = "all-reduce: no shared memory (" + why + ")";
   if (mode != "on") return Status::Ok();
-  return Status::Usage("dist.shared_memory = \"on\", but the ranks cannot share memory: " + why +
-                       ". Run all ranks on the CPU of one host with room in /dev/shm, or use \"auto\"");
+  // The run could share memory but the host refused it (no room in /dev/shm,
+  // ranks on several hosts): the machine, not the config (exit 5).
+  // The group is sound (the ranks just agreed): one message, not one per rank.
+  return DedupeStatus(
+      *s.world,
+      Status::Infra("dist.shared_memory = \"on\", but the ranks could not share memory: " + why +
+                    ". Free room in /dev/shm (df -h /dev/shm), run all ranks on one host, or use \"auto\""));
 }
 
 }  // namespace

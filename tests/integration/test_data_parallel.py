@@ -171,6 +171,35 @@ def test_shared_memory_on_and_off_are_reported(module_workspace, configs, traine
     assert p.returncode == 2 and "dist.shared_memory" in p.stderr, must_msg(p, "on with CUDA is a usage error")
 
 
+def test_shared_memory_on_without_room_in_dev_shm_is_an_infrastructure_failure(module_workspace, configs):
+    """A host with a full /dev/shm (here a 2 MiB tmpfs in a private mount
+    namespace): "on" fails with exit 5 and one message naming /dev/shm; "auto"
+    falls back to the all-reduce and says why."""
+    ws = module_workspace
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=2m tmpfs /dev/shm"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a small /dev/shm here (needs root): {probe.stderr.strip()}")
+    big = ["--quiet", "--set", "model.hidden=[512, 512]", "--set", "train.epochs=1"]
+
+    def run(d, mode):
+        cmd = ["mpirun", "-np", "2", "--bind-to", "none", ws.driftrun, "train", "--config", configs["regression"],
+               "--run-dir", d, *big, "--set", f"dist.shared_memory={mode}"]
+        return subprocess.run(["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o size=2m tmpfs /dev/shm && exec "$@"',
+                               "sh", *cmd], cwd=ws.tmp, capture_output=True, text=True, timeout=300)
+    p = run(ws.path("run-shm-full-on"), "on")
+    mine = [ln for ln in p.stderr.splitlines() if ln.startswith("driftrun train:")]
+    assert p.returncode == 5 and len(mine) == 1 and "/dev/shm" in mine[0] and "No space" in mine[0], \
+        must_msg(p, "dist.shared_memory = on with /dev/shm full: exit 5, one message naming /dev/shm")
+    d = ws.path("run-shm-full-auto")
+    p = run(d, "auto")
+    assert p.returncode == 0, must_msg(p, "dist.shared_memory = auto with /dev/shm full falls back and exits 0")
+    s = summary(d)
+    assert s["grad_sync"] == "allreduce", s["grad_sync"]
+    start = [e for e in read_jsonl(f"{d}/events.jsonl") if e.get("event") == "start"][0]
+    assert "/dev/shm" in start["grad_sync_note"], start["grad_sync_note"]
+
+
 @pytest.mark.parametrize("other", [["--set", "train.lr=0.1"], ["--set", "dist.shared_memory=\"off\""]])
 def test_ranks_started_with_different_configs_are_refused(module_workspace, configs, other):
     """mpirun's ':' form gives each rank its own command line: a rank with
