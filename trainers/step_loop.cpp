@@ -161,7 +161,7 @@ Status ReadStep(Session& s, const LoopPlan& plan, const LoopHooks& hooks, InFlig
   *gloss = f->agg[0] / plan.loss_denom;
   *stop = f->agg[1] > 0;
   if (!std::isfinite(*gloss)) {
-    if (hooks.report) hooks.report->NonFiniteLoss(f->step, f->epoch);
+    if (hooks.report) hooks.report->NonFiniteLoss(f->step + 1, f->epoch);  // 1-based, as the message
     return Status::Training("training loss is " + std::string(std::isnan(*gloss) ? "NaN" : "Inf") +
                             " at step " + std::to_string(f->step + 1) + " (epoch " +
                             std::to_string(f->epoch + 1) +

@@ -71,6 +71,7 @@ class TrainReporter {
   // for the caller to agree on across ranks.
   Status Epoch(const EpochReport& e);
   void Checkpoint(int64_t step, const std::string& path, double seconds);
+  // `step`: the steps done when it was seen, counted as in the message (1-based).
   void NonFiniteLoss(int64_t step, int64_t epoch);
   // Stopped by a signal: event, and (even when quiet) how to resume: the
   // whole command, ranks and overrides included.

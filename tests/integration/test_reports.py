@@ -190,6 +190,11 @@ def test_a_failed_run_has_a_report_with_its_reason(s):
     assert p.returncode == 4, must_msg(p, "a run with a non-finite loss")
     assert os.path.exists(f"{d}/report.html"), "a failed run writes its report"
     text = visible_text(open(f"{d}/report.html").read())
-    assert "failed: non-finite loss" in text, text[:2000]
+    # The message, the error event and the report name the same step.
+    step = re.search(r"loss is (?:NaN|Inf) at step (\d+)", p.stderr)
+    assert step, p.stderr
+    errors = [e for e in read_jsonl(f"{d}/events.jsonl") if e.get("event") == "error"]
+    assert [e["step"] for e in errors] == [int(step.group(1))], (errors, p.stderr)
+    assert f"failed: non-finite loss at step {step.group(1)}" in text, text[:2000]
     msgs, png = render(f"{d}/report.html", s.ws.path("failed.png"))
     assert not msgs and not blank(png)
