@@ -139,8 +139,8 @@ Keys DistKeys() {
        "the gradients of 1/N of the weights, runs the optimizer on them and hands them to the others (the "
        "same "
        "results as the all-reduce with 2 ranks; faster on small models); auto: when every rank maps it; on: "
-       "refuse to start when several ranks cannot (one rank has nothing to share); off: always the MPI "
-       "all-reduce"},
+       "refuse to start when several ranks cannot (exit 2 on a GPU, 5 when the host refuses, e.g. a full "
+       "/dev/shm; one rank has nothing to share); off: always the MPI all-reduce"},
       {"dist", "verify_every_steps", T::kInt, "0", "",
        "> 0 checks every this many steps that all ranks hold bit-identical weights (exit 5 if not)"},
       {"dist", "timeout_s", T::kFloat, "600.0", "",
