@@ -167,6 +167,11 @@ RunFolderClaim::~RunFolderClaim() {
 
 Status ClaimRunFolder(const std::string& run_dir, const std::string& resume, const std::string& name,
                       bool overwrite, RunFolderChoice* out, RunFolderClaim* claim) {
+  if (!run_dir.empty() && PathExists(run_dir) && !IsDir(run_dir)) {
+    return Status::Usage("--run-dir '" + run_dir +
+                         "' is a file, not a folder; name a new or existing run folder (a training file "
+                         "goes in data.train)");
+  }
   if (!resume.empty() && overwrite) return ResolveRunFolder(run_dir, resume, name, overwrite, out);
   std::string dir = run_dir;
   if (dir.empty()) {

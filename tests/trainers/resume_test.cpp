@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
+#include <string>
+
 #include "common/file_util.h"
 
 namespace driftrun {
@@ -77,6 +81,21 @@ TEST_F(RunFolderClaimTest, ResumeWithOverwriteIsRefused) {
   EXPECT_EQ(st.code(), Code::kUsage);
   EXPECT_NE(st.message().find("--overwrite"), std::string::npos);
   EXPECT_FALSE(PathExists("x"));
+}
+
+TEST_F(RunFolderClaimTest, AFileAsTheRunFolderIsAUsageError) {
+  { std::ofstream("train.h5") << "data"; }
+  RunFolderChoice a;
+  RunFolderClaim ca;
+  for (const char* resume : {"", "auto"}) {
+    Status st = ClaimRunFolder("train.h5", resume, "exp", false, &a, &ca);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.code(), Code::kUsage) << st.message();
+    EXPECT_NE(st.message().find("is a file, not a folder"), std::string::npos) << st.message();
+  }
+  std::ifstream in("train.h5");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "data");  // untouched
 }
 
 }  // namespace
