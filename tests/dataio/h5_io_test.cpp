@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -62,6 +63,39 @@ TEST(H5Io, ReadRowsKeepsRequestedOrder) {
   EXPECT_EQ(out[11], 902);
   ASSERT_TRUE(r.value()->ReadRange("/features", 4, 2, &out).ok());
   EXPECT_EQ(out, (std::vector<float>{400, 401, 402, 500, 501, 502}));
+}
+
+// Scattered rows are read in windows of nearby rows (at most 16 MiB of the
+// file, broken at gaps over 256 KiB). With 4096 floats a row (16 KiB) a window
+// spans at most 1024 rows and reads through gaps of at most 16: the rows below
+// cross both limits, dense and sparse, and come back in the order asked.
+TEST(H5Io, ScatteredRowsAcrossWindowsComeBackInOrder) {
+  const int64_t rows = 3000, cols = 4096;
+  std::vector<float> x(rows * cols);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) x[i * cols + j] = static_cast<float>(i * 10000 + j % 7);
+  const std::string path = FreshTestDir() + "/wide.h5";
+  {
+    auto w = H5Writer::Create(path);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(w.value()->Write("/features", {rows, cols}, x.data()).ok());
+    ASSERT_TRUE(w.value()->Commit().ok());
+  }
+  std::vector<int64_t> want;
+  for (int64_t r = 0; r < 1500; r += 3) want.push_back(r);      // dense: several full windows
+  for (int64_t r = 1500; r < 2400; r += 40) want.push_back(r);  // gaps wider than 16 rows
+  want.push_back(rows - 1);
+  std::reverse(want.begin(), want.end());
+  std::swap(want[0], want[want.size() / 2]);
+  auto r = H5Reader::Open(path);
+  ASSERT_TRUE(r.ok());
+  std::vector<float> out;
+  ASSERT_TRUE(r.value()->ReadRows("/features", want, &out).ok());
+  ASSERT_EQ(out.size(), want.size() * cols);
+  for (size_t k = 0; k < want.size(); ++k) {
+    for (int64_t j = 0; j < cols; j += 511)
+      ASSERT_EQ(out[k * cols + j], static_cast<float>(want[k] * 10000 + j % 7)) << "row " << want[k];
+  }
 }
 
 TEST(H5Io, OutOfRangeAndMissingDatasetAreDataErrors) {
