@@ -322,6 +322,10 @@ int RunTrain(int argc, char** argv) {
                               : RelaunchCommand(argv0.c_str(), env->size(), args.sets));
   const SlurmJobEnv job = SlurmJobFromEnv();
   Status st = ReadStepSwitches(&req);  // the same environment on every rank: one message
+  // A run that ends in an ONNX export or a registration needs driftrun-export:
+  // refused before training, not after it (the same install on every rank).
+  if (st.ok() && (cfg.value().Bool("export.onnx") || cfg.value().Bool("registry.register")))
+    st = CheckExporter();
   if (!st.ok()) return env->rank() == 0 ? ReportStatus("train", st) : st.exit_code();
   if (FLAGS_slurm) st = SlurmBegin(world, cfg.value(), job);
   const bool attempt = FLAGS_slurm && st.ok();  // an attempt was recorded: record its end

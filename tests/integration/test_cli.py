@@ -336,3 +336,23 @@ def test_version_is_the_tree_the_binary_was_built_from(workspace):
         pytest.skip(f"{src} is not a git checkout")
     p = workspace.run(["--version"])
     assert p.returncode == 0 and p.stdout.strip() == f"driftrun {want.stdout.strip()}", (p.stdout, want.stdout)
+
+
+def test_train_without_its_exporter_is_refused_before_training(workspace):
+    """driftrun copied alone: a run that ends in an ONNX export (export.onnx,
+    the default) exits 5 at once, naming driftrun-export, with no run folder;
+    with export.onnx = false and no registration it trains."""
+    workspace.make_data(workspace.path("data"), "--rows", "600", "--features", "4")
+    cfg = workspace.write_config("lone.toml", f'name = "lone"\n[data]\ntrain = "{workspace.path("data/train.h5")}"\n'
+                                              '[train]\nepochs = 1\n')
+    lone = workspace.path("bin", "driftrun")
+    os.makedirs(os.path.dirname(lone))
+    shutil.copy2(workspace.driftrun, lone)
+    run = workspace.path("run-lone")
+    p = subprocess.run([lone, "train", "--config", cfg, "--run-dir", run, "--quiet"], cwd=workspace.tmp,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 5 and "driftrun-export' is missing" in p.stderr, must_msg(p, "train without exporter")
+    assert not os.path.exists(run), "nothing trained, no run folder"
+    p = subprocess.run([lone, "train", "--config", cfg, "--run-dir", run, "--quiet", "--set", "export.onnx=false"],
+                       cwd=workspace.tmp, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, must_msg(p, "train without exporter and without export.onnx")
