@@ -184,7 +184,7 @@ Status OnExit(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, int code) 
     nlohmann::json s = text.ok() ? nlohmann::json::parse(text.value(), nullptr, false) : nlohmann::json();
     if (s.is_object() && s.value("status", "") == "done") {
       return Move(ctx, j, JobState::kTrained,
-                  "trained: " + std::to_string(s.value("steps", int64_t{0})) + " steps, holdout loss " +
+                  std::to_string(s.value("steps", int64_t{0})) + " steps, holdout loss " +
                       s.value("val_loss", nlohmann::json()).dump());
     }
     if (j->spec.contains("stop_requested")) return StoppedByHand(ctx, j);

@@ -107,9 +107,10 @@ Result<FitResult> FitPreprocessorChunked(Communicator& comm, const ChunkPass& pa
   DRIFTRUN_RETURN_IF_ERROR(AllReduceMoments(comm, &stats));
   for (size_t j = 0; j < stats.size(); ++j) {
     if (stats[j].n == 0) {
-      return Status::Data("'" + spec.path + "' '" + spec.features + "' column " + meta.feature_names[j] +
-                          " (index " + std::to_string(j) +
-                          ") has no values in the training rows (all NaN); drop the column or fill it");
+      return Status::Data(
+          "'" + spec.path + "' '" + spec.features + "' column " + meta.feature_names[j] + " (index " +
+          std::to_string(j) +
+          ") has no finite values in the training rows (all NaN or infinite); drop the column or fill it");
     }
   }
   std::vector<double> median(stats.size(), NAN);
