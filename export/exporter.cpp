@@ -89,6 +89,29 @@ Result<ExportResult> RunExporter(const std::string& checkpoint, const std::strin
   return r;
 }
 
+// The summary is this folder's result: it says done, and its checkpoint is
+// the folder's newest (a summary left by an older version of driftrun from
+// before a resume that then failed would describe another model).
+static Status CheckSummaryIsCurrent(const std::string& run_dir, const nlohmann::json& s) {
+  const std::string status = s.value("status", "");
+  if (status != "done") {
+    return Status::Usage("run folder '" + run_dir + "' did not finish (summary.json status '" + status +
+                         "'); resume it: driftrun train --run-dir " + run_dir + " --resume auto");
+  }
+  const std::string summarized = s.value("checkpoint", "");
+  auto newest = RunCheckpoint(run_dir);
+  if (summarized.empty() || !newest.ok()) return Status::Ok();  // the caller reports a missing checkpoint
+  if (BaseName(summarized) != BaseName(newest.value())) {
+    return Status::Usage(
+        "run folder '" + run_dir + "': summary.json describes checkpoint " + BaseName(summarized) +
+        " but the newest checkpoint is " + BaseName(newest.value()) +
+        ": the run was resumed after it finished and has not finished again; resume it to the "
+        "end (driftrun train --run-dir " +
+        run_dir + " --resume auto --config ...)");
+  }
+  return Status::Ok();
+}
+
 Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir) {
   std::map<std::string, std::string> m;
   auto summary_text = ReadFile(run_dir + "/summary.json");
@@ -96,7 +119,8 @@ Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir
     return Status::Usage("run folder '" + run_dir + "' has no summary.json: the run did not finish");
   }
   nlohmann::json s = nlohmann::json::parse(summary_text.value(), nullptr, false);
-  if (s.is_discarded()) return Status::Data("'" + run_dir + "/summary.json' is corrupt");
+  if (s.is_discarded() || !s.is_object()) return Status::Data("'" + run_dir + "/summary.json' is corrupt");
+  DRIFTRUN_RETURN_IF_ERROR(CheckSummaryIsCurrent(run_dir, s));
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(run_dir + "/config.resolved.toml", {}));
   // The run's identity: its folder name plus a digest of its first event (the
   // start line, with time and pid), which a resume appends after and never

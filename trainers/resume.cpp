@@ -95,6 +95,16 @@ void RemoveRunFiles(const std::string& dir) {
   RemoveTree(dir + "/checkpoints");
 }
 
+Status RemoveStaleResults(const std::string& run_dir) {
+  for (const char* f : {"summary.json", "model.onnx"}) {
+    const std::string path = run_dir + "/" + f;
+    if (std::remove(path.c_str()) != 0 && errno != ENOENT)
+      return Status::Infra("cannot remove '" + path + "' (" + std::strerror(errno) +
+                           "), left from the run's earlier end; remove it, then resume");
+  }
+  return Status::Ok();
+}
+
 bool IsRunFolderNameOf(const std::string& n, const std::string& name) {
   if (n.size() < name.size() + 16 || n.compare(0, name.size() + 1, name + "-") != 0) return false;
   const std::string t = n.substr(name.size() + 1);  // YYYYmmdd-HHMMSS[-k]

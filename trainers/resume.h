@@ -69,6 +69,9 @@ Result<std::string> NewRunFolder(const std::string& name);
 // metrics.jsonl, summary.json, model.onnx, checkpoints/, ...) and nothing else:
 // other files a user keeps there stay (train --overwrite).
 void RemoveRunFiles(const std::string& dir);
+// Deletes summary.json and model.onnx, the results of a run's earlier end,
+// before a resume trains on: until it finishes, the folder has no result.
+Status RemoveStaleResults(const std::string& run_dir);
 // Whether folder name `n` is "<name>-<YYYYmmdd-HHMMSS>" or that plus "-<k>".
 bool IsRunFolderNameOf(const std::string& n, const std::string& name);
 

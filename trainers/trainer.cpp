@@ -177,7 +177,11 @@ Status CreateRunFolder(Communicator& world, const Config& cfg, RunFolderClaim* c
     const std::string& run_dir = claim->run_dir;
     claim->committed = true;
     if (overwrite) RemoveRunFiles(run_dir);
-    local = MakeDirs(run_dir + "/checkpoints");
+    // A resume that trains on (a finished run given more epochs, say): the
+    // earlier end's summary and export no longer describe this folder, and a
+    // register or export must not take them for this attempt's result.
+    if (resumed) local = RemoveStaleResults(run_dir);
+    if (local.ok()) local = MakeDirs(run_dir + "/checkpoints");
     if (local.ok()) local = WriteFileAtomic(run_dir + "/config.resolved.toml", cfg.ToToml());
     if (local.ok() && resumed) local = DropMetricsAfter(run_dir, resumed->step);
   }

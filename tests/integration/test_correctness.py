@@ -404,3 +404,38 @@ def test_a_class_only_in_the_held_out_rows_is_refused_before_training(s):
         else:
             assert p.returncode == 0, must_msg(p, f"class 3 on training row {row}")
     assert refused > 0, "in none of 12 files did the split hold the single class-3 row out"
+
+
+def test_a_finished_run_resumed_further_has_no_result_until_it_finishes_again(s):
+    """A finished run resumed with more epochs (--allow-config-change) that stops
+    before its new end keeps no summary.json or model.onnx of its earlier end:
+    register and export refuse it instead of filing the old model under the new
+    config; a summary copied back from before is refused too, by checkpoint."""
+    run, reg = s.ws.path("run-more"), s.ws.path("reg-more")
+    p = s.ws.run(["train", "--config", s.config, "--run-dir", run, "--quiet", "--noprogress"])
+    assert p.returncode == 0, must_msg(p, "training run-more")
+    with open(os.path.join(run, "summary.json")) as f:
+        old_summary = f.read()
+    assert os.path.exists(os.path.join(run, "model.onnx"))
+    more = ["train", "--config", s.config, "--run-dir", run, "--resume", "auto", "--quiet", "--noprogress",
+            "--set", "train.epochs=5", "--allow-config-change"]
+    last = json.loads(old_summary)["steps"]
+    p = s.ws.run(more, env={"DRIFTRUN_FAULT_SIGNAL_AT_STEP": str(last + 10)})
+    assert p.returncode == 0, must_msg(p, "the resume, stopped")
+    assert not os.path.exists(os.path.join(run, "summary.json")), "the earlier end's summary.json was kept"
+    assert not os.path.exists(os.path.join(run, "model.onnx")), "the earlier end's model.onnx was kept"
+    p = s.ws.run(["registry", "--registry", reg, "register", "--run", run])
+    assert p.returncode == 2 and "did not finish" in p.stderr, must_msg(p, "register of an unfinished resume")
+    p = s.ws.run(["export", "--run", run])
+    assert p.returncode == 2 and "did not finish" in p.stderr, must_msg(p, "export of an unfinished resume")
+    with open(os.path.join(run, "summary.json"), "w") as f:
+        f.write(old_summary)  # what driftrun before this fix left there
+    p = s.ws.run(["registry", "--registry", reg, "register", "--run", run])
+    assert p.returncode == 2 and "newest checkpoint" in p.stderr, must_msg(p, "register with a stale summary")
+    p = s.ws.run(more)
+    assert p.returncode == 0, must_msg(p, "resuming to the new end")
+    with open(os.path.join(run, "summary.json")) as f:
+        assert json.load(f)["epochs"] == 5
+    assert os.path.exists(os.path.join(run, "model.onnx"))
+    p = s.ws.run(["registry", "--registry", reg, "register", "--run", run])
+    assert p.returncode == 0, must_msg(p, "register of the finished run")
