@@ -287,6 +287,35 @@ Status CheckNotInput(const std::string& out, const std::vector<std::string>& inp
   return Status::Ok();
 }
 
+Status CheckOutputPath(const std::string& path, const std::string& flag, const std::string& what,
+                       const std::function<bool(const std::string&)>& earlier) {
+  if (path.empty()) return Status::Usage(flag + " needs a file name");
+  if (IsDir(path)) return Status::Usage(flag + " '" + path + "' is a folder; name a file in it");
+  const std::string dir = DirName(path);
+  if (!dir.empty() && !IsDir(dir))
+    return Status::Usage(flag + " '" + path + "': the folder '" + dir + "' does not exist; create it first");
+  if (!PathExists(path) || FileHead(path, 1).empty() || earlier(path)) return Status::Ok();
+  return Status::Usage(flag + " '" + path + "' exists and is not " + what +
+                       "; writing there would destroy it. Name a new file (an earlier output of this command "
+                       "is replaced)");
+}
+
+std::string FileHead(const std::string& path, size_t n) {
+  std::string h(n, '\0');
+  std::ifstream in(path, std::ios::binary);
+  in.read(h.data(), static_cast<std::streamsize>(n));
+  h.resize(static_cast<size_t>(std::max<std::streamsize>(0, in.gcount())));
+  return h;
+}
+
+bool LooksLikeHdf5(const std::string& path) {
+  static const std::string kSignature("\x89HDF\r\n\x1a\n", 8);
+  const std::string h = FileHead(path, 2056);
+  for (size_t at : {0, 512, 1024, 2048})
+    if (h.size() >= at + kSignature.size() && h.compare(at, kSignature.size(), kSignature) == 0) return true;
+  return false;
+}
+
 std::string ShellQuote(const std::string& a) {
   if (!a.empty() &&
       a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@") ==

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,18 @@ bool SameFile(const std::string& a, const std::string& b);
 // Status::Usage (exit 2) when output `out` is one of `inputs`: writing it would
 // destroy the input. `flag` names the output flag in the message.
 Status CheckNotInput(const std::string& out, const std::vector<std::string>& inputs, const std::string& flag);
+// Where a command may write its output file `path` (`flag` names it in
+// messages): Status::Usage when `path` is empty or a folder, when its folder
+// does not exist, or when it exists, is not empty and `earlier(path)` says it
+// is not an earlier output of this kind (`what`, e.g. "a predictions file"):
+// a data file, a checkpoint or a config there would be destroyed.
+Status CheckOutputPath(const std::string& path, const std::string& flag, const std::string& what,
+                       const std::function<bool(const std::string&)>& earlier);
+// The first `n` bytes of `path` (fewer when it is shorter; empty when it
+// cannot be read).
+std::string FileHead(const std::string& path, size_t n);
+// Whether `path` is an HDF5 file: its signature at 0, 512, 1024 or 2048.
+bool LooksLikeHdf5(const std::string& path);
 
 // `p` made absolute against folder `base` (itself made absolute against the
 // working directory), with "." and ".." segments removed lexically (symbolic

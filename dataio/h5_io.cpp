@@ -178,6 +178,12 @@ H5Reader::~H5Reader() {
   H5Fclose(file_);
 }
 
+bool IsHdf5With(const std::string& path, const std::string& dataset) {
+  if (!LooksLikeHdf5(path)) return false;
+  auto r = H5Reader::Open(path);
+  return r.ok() && r.value()->Has(dataset);
+}
+
 bool H5Reader::Has(const std::string& dataset) const {
   if (dataset.empty() || dataset == "/") return true;
   // Walk the path so a missing intermediate group is not an error.

@@ -36,6 +36,10 @@ struct H5DatasetInfo {
   std::string Describe() const;
 };
 
+// Whether `path` is an HDF5 file holding `dataset` (false for any other file,
+// silently): how an output check knows an earlier output of a command.
+bool IsHdf5With(const std::string& path, const std::string& dataset);
+
 class H5Reader {
  public:
   // Data errors (missing file, not HDF5) are Status::Data naming the path.

@@ -89,6 +89,12 @@ Result<ExportResult> RunExporter(const std::string& checkpoint, const std::strin
   return r;
 }
 
+bool LooksLikeOnnx(const std::string& path) {
+  const std::string h = FileHead(path, 2);
+  return EndsWith(path, ".onnx") && h.size() == 2 && h[0] == 0x08 &&
+         (static_cast<unsigned char>(h[1]) & 0x80) == 0;
+}
+
 // The summary is this folder's result: it says done, and its checkpoint is
 // the folder's newest (a summary left by an older version of driftrun from
 // before a resume that then failed would describe another model).

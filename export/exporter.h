@@ -31,4 +31,8 @@ Result<ExportResult> RunExporter(const std::string& checkpoint, const std::strin
 // task, seed, world_size.
 Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir);
 
+// Whether `path` is named *.onnx and starts as a serialized ONNX ModelProto
+// does (field 1, ir_version): an earlier export that may be replaced.
+bool LooksLikeOnnx(const std::string& path);
+
 }  // namespace driftrun

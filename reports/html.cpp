@@ -63,23 +63,12 @@ std::string Percent(double share) {
 }
 
 Status CheckReportPath(const std::string& path, const std::string& flag) {
-  if (path.empty()) return Status::Usage(flag + " needs a file name");
-  if (IsDir(path))
-    return Status::Usage(flag + " '" + path + "' is a folder; name a file in it, e.g. report.html");
-  const std::string dir = DirName(path);
-  if (!dir.empty() && !IsDir(dir))
-    return Status::Usage(flag + " '" + path + "': the folder '" + dir + "' does not exist; create it first");
-  if (!PathExists(path)) return Status::Ok();
-  std::string h(512, '\0');
-  std::ifstream in(path, std::ios::binary);
-  in.read(h.data(), static_cast<std::streamsize>(h.size()));
-  h.resize(static_cast<size_t>(std::max<std::streamsize>(0, in.gcount())));
-  h.erase(0, h.find_first_not_of(" \t\r\n"));
-  for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (h.rfind("<!doctype html", 0) == 0 || h.rfind("<html", 0) == 0) return Status::Ok();
-  return Status::Usage(flag + " '" + path +
-                       "' exists and is not an HTML page; writing the report would destroy it. Name a new "
-                       ".html file (an earlier report is replaced)");
+  return CheckOutputPath(path, flag, "an HTML page", [](const std::string& p) {
+    std::string h = FileHead(p, 512);
+    h.erase(0, h.find_first_not_of(" \t\r\n"));
+    for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return h.rfind("<!doctype html", 0) == 0 || h.rfind("<html", 0) == 0;
+  });
 }
 
 std::string AnchorId(const std::string& prefix, const std::string& name) {

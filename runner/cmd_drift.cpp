@@ -86,6 +86,7 @@ int RunProfile(int argc, char** argv) {
     return ReportStatus("profile", Status::Usage("--in FILE and --out FILE are required"));
   }
   Status same = CheckNotInput(FLAGS_out, {FLAGS_in}, "--out");
+  if (same.ok()) same = CheckOutputPath(FLAGS_out, "--out", "a reference profile", IsProfileFile);
   if (!same.ok()) return ReportStatus("profile", same);
   auto m = ReadFeatureMatrix(FLAGS_in, FLAGS_dataset);
   if (!m.ok()) return ReportStatus("profile", m.status());

@@ -50,6 +50,7 @@ int RunExport(int argc, char** argv) {
   if (out.empty())
     return ReportStatus("export", Status::Usage("--out model.onnx is required with --checkpoint"));
   Status same = CheckNotInput(out, {ckpt, ckpt.substr(0, ckpt.size() - 5) + ".h5"}, "--out");
+  if (same.ok()) same = CheckOutputPath(out, "--out", "an ONNX model (.onnx)", LooksLikeOnnx);
   if (!same.ok()) return ReportStatus("export", same);
   auto r = RunExporter(ckpt, out, meta);
   if (!r.ok()) return ReportStatus("export", r.status());

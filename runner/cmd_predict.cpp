@@ -8,6 +8,7 @@
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/text.h"
+#include "dataio/h5_io.h"
 #include "export/exporter.h"
 #include "registry/model_source.h"
 #include "runner/commands.h"
@@ -68,6 +69,9 @@ int RunPredict(int argc, char** argv) {
   auto src = ResolveModelSource(FLAGS_model, FLAGS_run, FLAGS_registry);
   if (!src.ok()) return ReportStatus("predict", src.status());
   same = CheckNotInput(FLAGS_out, src.value().files, "--out");
+  if (same.ok())
+    same = CheckOutputPath(FLAGS_out, "--out", "a predictions file (HDF5 with /prediction)",
+                           [](const std::string& p) { return IsHdf5With(p, "/prediction"); });
   if (!same.ok()) return ReportStatus("predict", same);
   PredictRequest req;
   req.checkpoint = &src.value().checkpoint;

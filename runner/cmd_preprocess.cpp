@@ -7,6 +7,7 @@
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/text.h"
+#include "dataio/h5_io.h"
 #include "models/checkpoint.h"
 #include "runner/commands.h"
 #include "trainers/preprocess_file.h"
@@ -48,6 +49,9 @@ Status Preprocess(const ParsedArgs& args) {
     inputs.insert(inputs.end(), {FLAGS_checkpoint, base + ".json", base + ".h5"});
   }
   DRIFTRUN_RETURN_IF_ERROR(CheckNotInput(FLAGS_out, inputs, "--out"));
+  DRIFTRUN_RETURN_IF_ERROR(
+      CheckOutputPath(FLAGS_out, "--out", "a preprocessed file (HDF5 with /preprocess)",
+                      [](const std::string& p) { return IsHdf5With(p, "/preprocess/imputed"); }));
   Preprocessor pre;
   if (!FLAGS_checkpoint.empty()) {
     DRIFTRUN_ASSIGN_OR_RETURN(CheckpointState ck, ReadCheckpoint(FLAGS_checkpoint));

@@ -289,7 +289,7 @@ DISK = [
                          preexec=fsize_limit(20_000)),
          lambda i, p: not os.path.exists(i.path("pred.h5")) or (_ for _ in ()).throw(
              AssertionError("no half-written predictions"))),
-    Case("disk", "output folder does not exist", "predict --out nodir/p.h5", 5, ["nodir"],
+    Case("disk", "output folder does not exist", "predict --out nodir/p.h5", 2, ["nodir", "does not exist"],
          lambda i: i.run(["predict", "--run", i.trained(), "--in", i.good, "--out", i.path("nodir/p.h5")])),
 ]
 

@@ -351,6 +351,44 @@ def test_outputs_never_overwrite_what_a_command_reads(s):
         assert {f: sha(f) for f in before} == before, args
 
 
+def test_outputs_replace_only_their_own_kind(s):
+    """Found by a stranger: --out naming an existing file that is not an input
+    (another run's config, summary.json, another data file, a model) replaced it
+    with exit 0. Each output now replaces only an earlier output of its own
+    command; a missing folder or a folder as --out is refused before any work."""
+    work = s.ws.path("outs")
+    os.makedirs(work, exist_ok=True)
+    train = os.path.join(s.data, "train.h5")
+    onnx, pred, prof, pre = (os.path.join(work, n) for n in ("m.onnx", "p.h5", "prof.h5", "pre.h5"))
+    outputs = {
+        "export": (["export", "--run", s.run, "--out"], onnx),
+        "predict": (["predict", "--run", s.run, "--in", s.batch, "--out"], pred),
+        "profile": (["profile", "--in", s.batch, "--out"], prof),
+        "preprocess": (["preprocess", "--config", s.config, "--in", s.batch, "--out"], pre),
+    }
+    for cmd, (args, out) in outputs.items():
+        for _ in range(2):  # the second time replaces the first output
+            p = s.ws.run(args + [out])
+            assert p.returncode == 0, must_msg(p, f"{cmd} --out {out}")
+    summary = os.path.join(s.run, "summary.json")
+    others = [summary, s.config, train, onnx, pred, prof, pre]
+    for cmd, (args, own) in outputs.items():
+        for target in others:
+            if target == own:
+                continue
+            before = sha(target)
+            p = s.ws.run(args + [target])
+            refused = "exists and is not" in p.stderr or "is the input file" in p.stderr
+            assert p.returncode == 2 and refused, must_msg(p, f"{cmd} --out {target}")
+            assert sha(target) == before, f"{cmd} changed {target}"
+        for target, why in ((os.path.join(work, "nodir", "x.out"), "does not exist"), (work, "is a folder")):
+            p = s.ws.run(args + [target])
+            assert p.returncode == 2 and why in p.stderr, must_msg(p, f"{cmd} --out {target}")
+        assert not os.path.exists(os.path.join(work, "nodir"))
+    with h5py.File(pred, "r") as f:
+        assert "prediction" in f
+
+
 def test_overwrite_keeps_files_that_are_not_the_runs(s):
     d = s.ws.path("run-keep")
     p = s.ws.run(["train", "--config", s.config, "--run-dir", d, "--quiet", "--noprogress"])
