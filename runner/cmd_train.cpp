@@ -305,10 +305,10 @@ int RunTrain(int argc, char** argv) {
   if (!env_or.ok()) return ReportStatus("train", env_or.status());
   std::unique_ptr<MpiEnv> env(env_or.value());
 
+  // mpirun's ':' form can hand each rank its own command line: a rank whose
+  // config fails must not leave the others waiting in the first collective.
   auto cfg = Config::Load(FLAGS_config, args.sets);
-  if (!cfg.ok()) {
-    return env->rank() == 0 ? ReportStatus("train", cfg.status()) : cfg.status().exit_code();
-  }
+  if (Status loaded = env->Agree(cfg.status()); !loaded.ok()) return ReportStatus("train", loaded);
   auto world_or = MpiCommunicator::Create(MPI_COMM_WORLD, cfg.value().Float("dist.timeout_s"));
   if (!world_or.ok()) {
     return env->rank() == 0 ? ReportStatus("train", world_or.status()) : world_or.status().exit_code();
@@ -321,12 +321,13 @@ int RunTrain(int argc, char** argv) {
                                     ShellQuote(FLAGS_run_dir) + " (a requeued job continues by itself)"
                               : RelaunchCommand(argv0.c_str(), env->size(), args.sets));
   const SlurmJobEnv job = SlurmJobFromEnv();
-  Status st = ReadStepSwitches(&req);  // the same environment on every rank: one message
+  Status st = ReadStepSwitches(&req);
   // A run that ends in an ONNX export or a registration needs driftrun-export:
-  // refused before training, not after it (the same install on every rank).
+  // refused before training, not after it.
   if (st.ok() && (cfg.value().Bool("export.onnx") || cfg.value().Bool("registry.register")))
     st = CheckExporter();
-  if (!st.ok()) return env->rank() == 0 ? ReportStatus("train", st) : st.exit_code();
+  // Environments and installs may differ per rank: one message, no rank left waiting.
+  if (st = env->Agree(st); !st.ok()) return ReportStatus("train", st);
   if (FLAGS_slurm) st = SlurmBegin(world, cfg.value(), job);
   const bool attempt = FLAGS_slurm && st.ok();  // an attempt was recorded: record its end
   TrainOutcome out;

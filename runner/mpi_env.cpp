@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <cstdlib>
+#include <string>
 
 #include "comm/mpi_communicator.h"
 
@@ -25,6 +26,18 @@ Result<MpiEnv*> MpiEnv::Init(int* argc, char*** argv) {
 
 MpiEnv::~MpiEnv() {
   MPI_Finalize();
+}
+
+Status MpiEnv::Agree(const Status& local) const {
+  if (size_ == 1) return local;
+  int in[2] = {static_cast<int>(local.code()), -(local.ok() ? size_ : rank_)};  // max code, min failing rank
+  int out[2] = {0, 0};
+  if (MPI_Allreduce(in, out, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
+    return local.ok() ? Status::Infra("MPI_Allreduce failed while the ranks compared their start-up checks")
+                      : local;
+  if (out[0] == 0) return Status::Ok();
+  if (-out[1] != rank_) return Status(static_cast<Code>(out[0]), "");
+  return rank_ == 0 ? local : Status(local.code(), "rank " + std::to_string(rank_) + ": " + local.message());
 }
 
 void MpiEnv::Abort(int code) {

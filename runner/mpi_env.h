@@ -16,6 +16,12 @@ class MpiEnv {
   static Result<MpiEnv*> Init(int* argc, char*** argv);
   ~MpiEnv();
   [[noreturn]] void Abort(int code);
+  // Collective on the world, for checks made before any communicator exists
+  // (a config each rank loads, its environment): every rank gets the highest
+  // error code; the lowest failing rank keeps its message ("rank N: ..." when
+  // N > 0) and the others get an empty one, so a failure prints once and no
+  // rank is left waiting in a collective its peers never reach.
+  Status Agree(const Status& local) const;
   int rank() const { return rank_; }
   int size() const { return size_; }
   // This process's rank and rank count on its node, from the launcher's
