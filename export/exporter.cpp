@@ -3,6 +3,8 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -32,8 +34,11 @@ std::string SelfDir() {
 
 Status CheckExporter() {
   const std::string exe = SelfDir() + "/driftrun-export";
-  if (access(exe.c_str(), X_OK) != 0) {
+  if (access(exe.c_str(), F_OK) != 0) {
     return Status::Infra("'" + exe + "' is missing; it is built beside driftrun (cmake --build build)");
+  }
+  if (access(exe.c_str(), X_OK) != 0) {
+    return Status::Infra("'" + exe + "' is not executable (" + std::strerror(errno) + "); chmod +x it");
   }
   return Status::Ok();
 }

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "common/config.h"
 #include "common/text.h"
 
 namespace driftrun {
@@ -146,6 +147,16 @@ int ReportStatus(const std::string& cmd, const Status& st) {
     std::cerr << self << (labelled ? "" : code + ": ") << text << std::endl;
   }
   return st.exit_code();
+}
+
+Status CheckExperimentConfig(const Config& cfg, const std::string& path) {
+  const std::vector<std::string>& models = cfg.StrList("service.models");
+  if (models.empty()) return Status::Ok();
+  return Status::Usage("'" + path +
+                       "' is a service config (it sets service.models): start it with driftrun serve "
+                       "--config " +
+                       path + "; this command takes an experiment config, such as one of its models ('" +
+                       models.front() + "')");
 }
 
 std::string SelfExe() {

@@ -14,6 +14,8 @@
 
 namespace driftrun {
 
+class Config;
+
 struct FlagHelp {
   const char* name;  // as typed, with underscores for dashes; also the gflags name...
   const char* help;
@@ -49,6 +51,10 @@ bool ParseCommand(const CommandSpec& cmd, int argc, char** argv, ParsedArgs* out
 // Prints "driftrun <cmd>: <code name>: <message>" to stderr when the message is
 // non-empty (each of its lines through EscapeForConsole) and returns the exit code.
 int ReportStatus(const std::string& cmd, const Status& st);
+
+// Status::Usage when `cfg` (loaded from `path`) is a service config (it sets
+// service.models): train and submit would otherwise train the defaults.
+Status CheckExperimentConfig(const Config& cfg, const std::string& path);
 
 // This driftrun executable's absolute path (what child processes and batch
 // scripts run); "driftrun" when /proc/self/exe cannot be read.

@@ -220,6 +220,7 @@ Status CheckRunDir(const std::string& run_dir, const Config& cfg) {
 
 Status Submit(const ParsedArgs& args) {
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(FLAGS_config, args.sets));
+  DRIFTRUN_RETURN_IF_ERROR(CheckExperimentConfig(cfg, FLAGS_config));
   const SlurmOptions o = [&] {
     SlurmOptions m = MergedOptions(cfg);
     m.job_name = cfg.Str("name");

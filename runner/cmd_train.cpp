@@ -308,7 +308,8 @@ int RunTrain(int argc, char** argv) {
   // mpirun's ':' form can hand each rank its own command line: a rank whose
   // config fails must not leave the others waiting in the first collective.
   auto cfg = Config::Load(FLAGS_config, args.sets);
-  if (Status loaded = env->Agree(cfg.status()); !loaded.ok()) return ReportStatus("train", loaded);
+  Status loaded = cfg.ok() ? CheckExperimentConfig(cfg.value(), FLAGS_config) : cfg.status();
+  if (loaded = env->Agree(loaded); !loaded.ok()) return ReportStatus("train", loaded);
   auto world_or = MpiCommunicator::Create(MPI_COMM_WORLD, cfg.value().Float("dist.timeout_s"));
   if (!world_or.ok()) {
     return env->rank() == 0 ? ReportStatus("train", world_or.status()) : world_or.status().exit_code();

@@ -356,3 +356,24 @@ def test_train_without_its_exporter_is_refused_before_training(workspace):
     p = subprocess.run([lone, "train", "--config", cfg, "--run-dir", run, "--quiet", "--set", "export.onnx=false"],
                        cwd=workspace.tmp, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, must_msg(p, "train without exporter and without export.onnx")
+    exporter = workspace.path("bin", "driftrun-export")
+    shutil.copy(os.path.join(os.path.dirname(workspace.driftrun), "driftrun-export"), exporter)
+    os.chmod(exporter, 0o644)  # copied without its mode: there, but not executable
+    p = subprocess.run([lone, "train", "--config", cfg, "--run-dir", workspace.path("run-noexec"), "--quiet"],
+                       cwd=workspace.tmp, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 5 and "is not executable" in p.stderr, must_msg(p, "train with a non-executable exporter")
+
+
+def test_train_and_submit_refuse_a_service_config(workspace):
+    """Found by a stranger: train --config svc.toml (a service config) trained
+    the defaults with exit 0. A config that sets service.models is refused by
+    train and submit (exit 2), pointing at serve and at one of its models."""
+    workspace.make_data(workspace.path("data"), "--rows", "600", "--features", "4")
+    model = workspace.write_config("m.toml", f'name = "m"\n[data]\ntrain = "{workspace.path("data/train.h5")}"\n')
+    svc = workspace.write_config("svc.toml", f'[service]\nmodels = ["m.toml"]\nstate = "{workspace.path("st")}"\n')
+    for cmd in (["train", "--config", svc, "--quiet"], ["submit", "--config", svc, "--dry-run"]):
+        p = workspace.run(cmd)
+        assert p.returncode == 2, must_msg(p, " ".join(cmd[:1]) + " with a service config")
+        assert "is a service config" in p.stderr and "driftrun serve --config" in p.stderr and model in p.stderr, \
+            p.stderr
+    assert not os.path.exists(workspace.path("runs")), "something trained"
