@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -313,8 +314,14 @@ Result<Config> Config::FromString(const std::string& text, const std::string& so
     toml::table t;
     try {
       t = toml::parse("v = " + raw);
-    } catch (const toml::parse_error&) {
-      t = toml::table{{"v", raw}};  // a bare word such as adamw is a string
+    } catch (const toml::parse_error& e) {
+      // A bare word such as adamw is a string; a number TOML cannot hold is an error.
+      if ((k->type == ValueType::kInt || k->type == ValueType::kFloat) && !raw.empty() &&
+          (std::isdigit(static_cast<unsigned char>(raw[0])) || raw[0] == '-' || raw[0] == '+' ||
+           raw[0] == '.'))
+        return Status::Usage("--set " + o + ": '" + raw + "' is not a number TOML can hold (" +
+                             std::string(e.description()) + "); fix the value");
+      t = toml::table{{"v", raw}};
     }
     DRIFTRUN_RETURN_IF_ERROR(SetFromNode(*t.get("v"), *k, "--set " + o, &cfg.values_, &cfg.origin_));
   }

@@ -49,8 +49,10 @@ const CommandSpec kTrainSpec = {
       "events.jsonl, metrics.jsonl, summary.json, checkpoints/"},
      {"resume",
       "'auto': continue from the newest valid checkpoint of --run-dir (or of the newest "
-      "runs/<name>-<time> folder of exactly this name), else start fresh; or a run folder or checkpoint "
-      "path. The run continues under its own config.resolved.toml (see --allow-config-change). A corrupt "
+      "runs/<name>-<time> folder of exactly this name), else start fresh (a run folder with no valid "
+      "checkpoint, e.g. one that failed at its first steps, is refused, exit 3: --overwrite starts it over); "
+      "or a run folder or checkpoint path. The run continues under its own config.resolved.toml (see "
+      "--allow-config-change). A corrupt "
       "checkpoint is skipped with a warning. Resuming on another number of ranks works"},
      {"overwrite",
       "--run-dir names a folder that already holds a run: delete it and start over (without this, and "

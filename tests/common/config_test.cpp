@@ -86,6 +86,20 @@ TEST(Config, SyntaxErrorNamesLine) {
   EXPECT_NE(c.status().message().find("exp.toml:2"), std::string::npos) << c.status().message();
 }
 
+// Found by a stranger: --set train.lr=1e400 said "must be a number, got a string".
+TEST(Config, SetNumberOutOfRangeSaysSo) {
+  for (const char* set : {"train.lr=1e400", "train.epochs=99999999999999999999"}) {
+    auto c = Config::FromString("", "e.toml", {set});
+    ASSERT_FALSE(c.ok()) << set;
+    EXPECT_EQ(c.status().code(), Code::kUsage);
+    EXPECT_NE(c.status().message().find("is not a number TOML can hold"), std::string::npos)
+        << c.status().message();
+  }
+  auto word = Config::FromString("", "e.toml", {"train.lr=fast"});  // a word is still a wrong type
+  ASSERT_FALSE(word.ok());
+  EXPECT_NE(word.status().message().find("got a string"), std::string::npos) << word.status().message();
+}
+
 TEST(Config, SetOverridesFileAndParsesTomlValues) {
   auto c = Config::FromString(
       "[train]\nlr = 0.1\n", "e.toml",
