@@ -144,11 +144,54 @@ Status ValidateSynthetic(const SyntheticOptions& o) {
   return Status::Ok();
 }
 
-Status WriteSynthetic(const std::string& dir, const SyntheticOptions& o, std::vector<std::string>* written) {
+namespace {
+
+// A file make-data wrote: HDF5 with its root attributes "drift" and "task".
+bool IsSyntheticFile(const std::string& path) {
+  if (!LooksLikeHdf5(path)) return false;
+  auto r = H5Reader::Open(path);
+  return r.ok() && r.value()->AttrString("/", "drift").ok() && r.value()->AttrString("/", "task").ok();
+}
+
+// The batch number of "batch-NNN.h5", else 0.
+int64_t BatchNumber(const std::string& name) {
+  if (name.size() < 10 || name.compare(0, 6, "batch-") != 0 || name.compare(name.size() - 3, 3, ".h5") != 0)
+    return 0;
+  const std::string digits = name.substr(6, name.size() - 9);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9)
+    return 0;
+  return std::stoll(digits);
+}
+
+// The files of an earlier make-data in `dir` (train.h5, batch-NNN.h5);
+// Status::Usage when one of those names holds a file make-data did not write.
+Result<std::vector<std::string>> EarlierFiles(const std::string& dir) {
+  std::vector<std::string> found;
+  for (const std::string& name : ListDir(dir)) {
+    if (name != "train.h5" && BatchNumber(name) == 0) continue;
+    const std::string path = dir + "/" + name;
+    if (!IsSyntheticFile(path)) {
+      return Status::Usage("'" + path +
+                           "' exists and was not written by make-data; writing the synthetic data set there "
+                           "would destroy or mix with it. Choose another --out folder");
+    }
+    found.push_back(name);
+  }
+  return found;
+}
+
+}  // namespace
+
+Status WriteSynthetic(const std::string& dir, const SyntheticOptions& o, std::vector<std::string>* written,
+                      std::vector<std::string>* removed) {
   DRIFTRUN_RETURN_IF_ERROR(ValidateSynthetic(o));
   if (PathExists(dir) && !IsDir(dir))
     return Status::Usage("--out '" + dir +
                          "' is a file; make-data writes a folder (train.h5, batch-001.h5, ...)");
+  std::vector<std::string> earlier;
+  if (IsDir(dir)) {
+    DRIFTRUN_ASSIGN_OR_RETURN(earlier, EarlierFiles(dir));
+  }
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir));
   const Truth truth = MakeTruth(o);
   const int64_t drifted = static_cast<int64_t>(std::ceil(o.drift_share * o.features));
@@ -162,6 +205,14 @@ Status WriteSynthetic(const std::string& dir, const SyntheticOptions& o, std::ve
     DRIFTRUN_RETURN_IF_ERROR(WriteFile(dir + name, o, truth, o.batch_rows, MixSeed(o.seed, 2, b),
                                        drifts ? o.drift : "none", drifts ? drifted : 0));
     written->push_back(dir + name);
+  }
+  for (const std::string& name : earlier) {
+    if (BatchNumber(name) <= o.batches) continue;
+    const std::string path = dir + "/" + name;
+    if (std::remove(path.c_str()) != 0)
+      return Status::Infra("cannot remove '" + path +
+                           "', a batch of an earlier make-data; remove it yourself");
+    if (removed) removed->push_back(path);
   }
   return Status::Ok();
 }

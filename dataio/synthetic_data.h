@@ -39,6 +39,11 @@ struct SyntheticOptions {
 Status ValidateSynthetic(const SyntheticOptions& o);
 
 // Writes <dir>/train.h5 and <dir>/batch-NNN.h5; appends the paths to *written.
-Status WriteSynthetic(const std::string& dir, const SyntheticOptions& o, std::vector<std::string>* written);
+// An earlier make-data's files there are replaced, and its batches beyond
+// o.batches deleted (appended to *removed): a folder a service watches holds
+// this data set alone. A train.h5 or batch-NNN.h5 that make-data did not write
+// is refused (Status::Usage) before anything is written.
+Status WriteSynthetic(const std::string& dir, const SyntheticOptions& o, std::vector<std::string>* written,
+                      std::vector<std::string>* removed = nullptr);
 
 }  // namespace driftrun

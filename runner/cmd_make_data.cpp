@@ -65,17 +65,19 @@ int RunMakeData(int argc, char** argv) {
   o.drift_from = FLAGS_drift_from;
   o.drift_magnitude = FLAGS_drift_magnitude;
   o.drift_share = FLAGS_drift_share;
-  std::vector<std::string> written;
+  std::vector<std::string> written, removed;
   const std::string out = FLAGS_out.empty() ? "data/demo" : FLAGS_out;
-  Status st = WriteSynthetic(out, o, &written);
+  Status st = WriteSynthetic(out, o, &written, &removed);
   if (!st.ok()) return ReportStatus("make-data", st);
   if (FLAGS_json) {
-    nlohmann::json j = {{"files", written}, {"rows", o.rows},   {"features", o.features},
-                        {"task", o.task},   {"drift", o.drift}, {"drift_from", o.drift_from},
-                        {"seed", o.seed}};
+    nlohmann::json j = {{"files", written}, {"rows", o.rows},    {"features", o.features},
+                        {"task", o.task},   {"drift", o.drift},  {"drift_from", o.drift_from},
+                        {"seed", o.seed},   {"removed", removed}};
     std::cout << j.dump(2) << "\n";
   } else {
     for (const auto& w : written) std::cout << "wrote " << EscapeForConsole(w) << "\n";
+    for (const auto& r : removed)
+      std::cout << "removed " << EscapeForConsole(r) << " (an earlier make-data's)\n";
   }
   return 0;
 }

@@ -200,6 +200,28 @@ def test_make_data_writes_train_and_batches(drift_data):
     assert len(info["files"]) == 4, f"make-data wrote train.h5 and 3 batches: {info['files']}"
 
 
+def test_make_data_again_leaves_only_its_new_data_set(workspace):
+    """Found by a stranger: make-data into a folder with 5 batches, then with 2,
+    left batches 3-5 of the first data set (a service watching the folder would
+    read them). They are removed; a train.h5 that make-data did not write is
+    refused (exit 2) and stays as it was."""
+    d = workspace.path("again")
+    p = workspace.run(["make-data", "--out", d, "--rows", "300", "--batches", "5", "--batch-rows", "50"])
+    assert p.returncode == 0, must_msg(p, "make-data 5 batches")
+    p = workspace.run(["make-data", "--out", d, "--rows", "300", "--batches", "2", "--batch-rows", "50", "--json"])
+    assert p.returncode == 0, must_msg(p, "make-data 2 batches")
+    assert sorted(os.listdir(d)) == ["batch-001.h5", "batch-002.h5", "train.h5"], os.listdir(d)
+    assert len(json.loads(p.stdout)["removed"]) == 3
+    mine = workspace.path("mine")
+    os.makedirs(mine)
+    with h5py.File(os.path.join(mine, "train.h5"), "w") as f:
+        f["features"] = np.ones((4, 2), dtype=np.float32)
+    before = open(os.path.join(mine, "train.h5"), "rb").read()
+    p = workspace.run(["make-data", "--out", mine, "--rows", "300"])
+    assert p.returncode == 2 and "was not written by make-data" in p.stderr, must_msg(p, "make-data over my data")
+    assert open(os.path.join(mine, "train.h5"), "rb").read() == before
+
+
 @pytest.fixture(scope="module")
 def train_features(drift_data):
     _, ws = drift_data
