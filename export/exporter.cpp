@@ -94,6 +94,10 @@ Result<ExportResult> RunExporter(const std::string& checkpoint, const std::strin
   return r;
 }
 
+bool NeedsExporter(const Config& cfg) {
+  return cfg.Bool("export.onnx") || cfg.Bool("registry.register");
+}
+
 bool LooksLikeOnnx(const std::string& path) {
   const std::string h = FileHead(path, 2);
   return EndsWith(path, ".onnx") && h.size() == 2 && h[0] == 0x08 &&

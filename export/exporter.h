@@ -10,6 +10,8 @@
 
 namespace driftrun {
 
+class Config;
+
 struct ExportResult {
   std::string path;
   int64_t bytes = 0;
@@ -30,6 +32,10 @@ Result<ExportResult> RunExporter(const std::string& checkpoint, const std::strin
 // code_version, data_fingerprint (sha256 and rows of the training file), kind,
 // task, seed, world_size.
 Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir);
+
+// Whether a run of `cfg` ends in an ONNX export or a registration (which
+// exports): export.onnx or registry.register.
+bool NeedsExporter(const Config& cfg);
 
 // Whether `path` is named *.onnx and starts as a serialized ONNX ModelProto
 // does (field 1, ir_version): an earlier export that may be replaced.

@@ -5,6 +5,7 @@
 #include <gflags/gflags.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
@@ -147,6 +148,20 @@ int ReportStatus(const std::string& cmd, const Status& st) {
     std::cerr << self << (labelled ? "" : code + ": ") << text << std::endl;
   }
   return st.exit_code();
+}
+
+Result<int> EnvSwitch(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return -1;
+  const std::string s(v);
+  if (s == "0" || s == "1") return s == "1" ? 1 : 0;
+  return Status::Usage(std::string(name) + "='" + EscapeForConsole(s) + "': use 0 or 1 (or leave it unset)");
+}
+
+Status CheckStepSwitches() {
+  for (const char* name : {"DRIFTRUN_AUTOGRAD_STEP", "DRIFTRUN_STEP_PIPELINE"})
+    DRIFTRUN_RETURN_IF_ERROR(EnvSwitch(name).status());
+  return Status::Ok();
 }
 
 Status CheckExperimentConfig(const Config& cfg, const std::string& path) {

@@ -52,6 +52,14 @@ bool ParseCommand(const CommandSpec& cmd, int argc, char** argv, ParsedArgs* out
 // non-empty (each of its lines through EscapeForConsole) and returns the exit code.
 int ReportStatus(const std::string& cmd, const Status& st);
 
+// A 0/1 switch from the environment: -1 when unset or empty; any other value
+// is Status::Usage (a benchmark must not silently measure the other step).
+Result<int> EnvSwitch(const char* name);
+// Checks the step switches train reads (DRIFTRUN_AUTOGRAD_STEP,
+// DRIFTRUN_STEP_PIPELINE): serve and submit refuse a bad one before any job
+// starts with it.
+Status CheckStepSwitches();
+
 // Status::Usage when `cfg` (loaded from `path`) is a service config (it sets
 // service.models): train and submit would otherwise train the defaults.
 Status CheckExperimentConfig(const Config& cfg, const std::string& path);

@@ -144,6 +144,7 @@ Status Serve(const ServiceSetup& setup, Executor& exec, int64_t max_batches, con
   // Every version the service registers carries its ONNX file: a missing
   // exporter is refused now, not retried after the first job has trained.
   DRIFTRUN_RETURN_IF_ERROR(CheckExporter());
+  DRIFTRUN_RETURN_IF_ERROR(CheckStepSwitches());  // what every job's train reads
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(setup.state));
   std::string warning;
   std::vector<FileLock> locks;  // the state folder, and each model (two services never keep one model)

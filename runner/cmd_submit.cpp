@@ -71,8 +71,8 @@ const CommandSpec kSubmitSpec = {
 
 Status CheckSubmittable(const Config& cfg, int ranks) {
   DRIFTRUN_RETURN_IF_ERROR(TrainOptions::FromConfig(cfg, ranks).status());
-  if (cfg.Bool("export.onnx") || cfg.Bool("registry.register")) DRIFTRUN_RETURN_IF_ERROR(CheckExporter());
-  return Status::Ok();
+  if (NeedsExporter(cfg)) DRIFTRUN_RETURN_IF_ERROR(CheckExporter());
+  return CheckStepSwitches();  // what the job's train reads
 }
 
 namespace {

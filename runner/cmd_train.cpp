@@ -240,16 +240,6 @@ TrainRequest MakeRequest(const MpiEnv& env, const std::atomic<int>* stop, const 
   return req;
 }
 
-// A 0/1 switch from the environment: -1 when unset or empty; any other value
-// is refused (a benchmark must not silently measure the other step).
-Result<int> EnvSwitch(const char* name) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return -1;
-  const std::string s(v);
-  if (s == "0" || s == "1") return s == "1" ? 1 : 0;
-  return Status::Usage(std::string(name) + "='" + EscapeForConsole(s) + "': use 0 or 1 (or leave it unset)");
-}
-
 // The step switches for benchmarks and tests: DRIFTRUN_AUTOGRAD_STEP=1 keeps
 // autograd's backward where the hand-written MLP backward applies
 // (scripts/bench/train_vs_ddp.sh); DRIFTRUN_STEP_PIPELINE=0 or 1 chooses the
@@ -327,8 +317,7 @@ int RunTrain(int argc, char** argv) {
   Status st = ReadStepSwitches(&req);
   // A run that ends in an ONNX export or a registration needs driftrun-export:
   // refused before training, not after it.
-  if (st.ok() && (cfg.value().Bool("export.onnx") || cfg.value().Bool("registry.register")))
-    st = CheckExporter();
+  if (st.ok() && NeedsExporter(cfg.value())) st = CheckExporter();
   // Environments and installs may differ per rank: one message, no rank left waiting.
   if (st = env->Agree(st); !st.ok()) return ReportStatus("train", st);
   if (FLAGS_slurm) st = SlurmBegin(world, cfg.value(), job);

@@ -399,3 +399,18 @@ def test_train_and_submit_refuse_a_service_config(workspace):
         assert "is a service config" in p.stderr and "driftrun serve --config" in p.stderr and model in p.stderr, \
             p.stderr
     assert not os.path.exists(workspace.path("runs")), "something trained"
+
+
+def test_serve_and_submit_check_the_step_switches_their_jobs_read(workspace):
+    """Found by a stranger: DRIFTRUN_STEP_PIPELINE=maybe passed submit --dry-run
+    and serve, and every job then failed. Both refuse it up front (exit 2)."""
+    workspace.make_data(workspace.path("data"), "--rows", "300", "--features", "3")
+    model = workspace.write_config("sw.toml", f'name = "sw"\n[data]\ntrain = "{workspace.path("data/train.h5")}"\n'
+                                              f'[registry]\npath = "{workspace.path("reg")}"\n')
+    svc = workspace.write_config("svc-sw.toml", f'[service]\nmodels = ["sw.toml"]\nstate = "{workspace.path("st")}"\n'
+                                                'max_batches = 1\n')
+    bad = {"DRIFTRUN_STEP_PIPELINE": "maybe"}
+    for cmd in (["submit", "--config", model, "--dry-run"], ["serve", "--config", svc]):
+        p = workspace.run(cmd, env=bad, timeout=120)
+        assert p.returncode == 2 and "DRIFTRUN_STEP_PIPELINE='maybe'" in p.stderr, must_msg(p, cmd[0])
+    assert not os.path.exists(workspace.path("st")), "serve started"
