@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <iostream>
 
 #include "common/config.h"
@@ -118,6 +119,8 @@ static void PrintDrift(const DriftReport& r) {
     }
     if (f.categorical) {
       std::cout << "; chi2 p " << f.chi2_pvalue << ", js " << f.jensen_shannon << "\n";
+    } else if (std::isnan(f.psi) && std::isnan(f.ks_statistic)) {
+      std::cout << "; no finite values to compare (no statistics)\n";  // an all-NaN or all-infinite column
     } else {
       std::cout << "; psi " << f.psi << ", ks " << f.ks_statistic << " (p " << f.ks_pvalue
                 << "), wasserstein " << f.wasserstein << ", js " << f.jensen_shannon << "\n";

@@ -98,7 +98,9 @@ void TrainReporter::NonFiniteLoss(int64_t step, int64_t epoch) {
 void TrainReporter::Stopped(int64_t step, const std::string& checkpoint, const std::string& resume_command) {
   (void)log_.Event("stop", {{"step", step}, {"checkpoint", checkpoint}, {"resume", resume_command}});
   if (o_.rank != 0) return;
-  std::printf("\nstopped by signal at step %lld; checkpoint %s\nresume with: %s\n",
+  if (bar_drawn_) std::printf("\n");  // end the bar's line
+  bar_drawn_ = false;
+  std::printf("stopped by signal at step %lld; checkpoint %s\nresume with: %s\n",
               static_cast<long long>(step), EscapeForConsole(checkpoint).c_str(), resume_command.c_str());
   std::fflush(stdout);
 }

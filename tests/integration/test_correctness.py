@@ -414,6 +414,9 @@ def test_drift_names_a_missing_column_and_broken_columns_have_no_statistics(s):
     f0 = json.loads(p.stdout)["features"][0]
     assert f0["drifted"] and f0["decided_by"] == "missing", f0
     assert f0["psi"] is None and f0["ks_pvalue"] is None and f0["psi_level"] == "none", f0
+    p = s.ws.run(["drift", "--reference", os.path.join(s.data, "train.h5"), "--current", broken])
+    line = next(ln for ln in p.stdout.splitlines() if ln.strip().startswith(f0["name"] + ":"))
+    assert "no finite values" in line and "nan" not in line, line  # it said "psi nan, ks nan (p nan)"
 
 
 def test_a_class_only_in_the_held_out_rows_is_refused_before_training(s):
