@@ -3,7 +3,9 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include "kernels/column_stats.h"
@@ -62,6 +64,30 @@ std::vector<kmath::ColumnTransform> MakeTransform(const std::vector<kmath::Momen
     }
   }
   return p;
+}
+
+std::vector<std::string> OutlierWarnings(const std::vector<kmath::Moments>& stats,
+                                         const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (size_t j = 0; j < stats.size() && j < names.size(); ++j) {
+    const kmath::Moments& m = stats[j];
+    if (m.n < 16) continue;
+    const double sd = std::sqrt(m.m2 / m.n);
+    if (!(sd > 0) || !std::isfinite(sd)) continue;
+    const double far = std::max(m.max - m.mean, m.mean - m.min);
+    const double z = far / sd;
+    if (z <= std::max(10.0, 0.5 * std::sqrt(m.n))) continue;
+    const double value = m.max - m.mean >= m.mean - m.min ? m.max : m.min;
+    char buf[256];
+    std::snprintf(
+        buf, sizeof(buf),
+        ": a value of %.6g lies %.0f standard deviations from the mean (%.6g); a few such values set "
+        "the column's scale and squeeze the others near 0. Check the data for bad values, or drop "
+        "those rows",
+        value, z, m.mean);
+    out.push_back("column " + names[j] + buf);
+  }
+  return out;
 }
 
 void FusedTransformCpu(const float* x, int64_t rows, int64_t cols, const kmath::ColumnTransform* params,

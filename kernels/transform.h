@@ -35,6 +35,14 @@ std::vector<kmath::ColumnTransform> MakeTransform(const std::vector<kmath::Momen
                                                   const std::vector<std::string>& names,
                                                   std::vector<std::string>* notes);
 
+// Warnings for columns whose spread is set by a few far values (one value
+// of 3e38 among thousands): the farthest value is over max(10, sqrt(n)/2)
+// standard deviations from the mean, which only a handful of points that
+// dominate the variance reach; standard scaling then squeezes every other
+// value of the column near 0.
+std::vector<std::string> OutlierWarnings(const std::vector<kmath::Moments>& stats,
+                                         const std::vector<std::string>& names);
+
 struct TransformReport {
   std::vector<int64_t> imputed;
   std::vector<int64_t> clipped;

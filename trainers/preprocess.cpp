@@ -131,6 +131,8 @@ Result<FitResult> FitPreprocessorChunked(Communicator& comm, const ChunkPass& pa
   }
   FitResult r;
   r.pre.params = MakeTransform(stats, median, per_column.value(), meta.feature_names, &r.pre.notes);
+  r.warnings = OutlierWarnings(stats, meta.feature_names);
+  r.pre.notes.insert(r.pre.notes.end(), r.warnings.begin(), r.warnings.end());
   r.pre.bf16 = opts.bf16;
   if (meta.named) r.pre.names = meta.feature_names;
   std::vector<double> maxlab = {-1};

@@ -44,7 +44,8 @@ Result<at::Tensor> ApplyPreprocessor(const Preprocessor& pre, const at::Tensor& 
 
 struct FitResult {
   Preprocessor pre;
-  int64_t classes = 0;  // max(label)+1 for classification, else 0
+  int64_t classes = 0;                // max(label)+1 for classification, else 0
+  std::vector<std::string> warnings;  // OutlierWarnings (also in pre.notes)
 };
 
 // Collective. train_x: this rank's training rows (float32 [n, D]); cls: their

@@ -211,6 +211,7 @@ Status FitPreprocessing(Session& s, const CheckpointState* resume_from) {
   } else {
     DRIFTRUN_RETURN_IF_ERROR(FitHeld(s));
   }
+  s.data_warnings.insert(s.data_warnings.end(), s.fit.warnings.begin(), s.fit.warnings.end());
   if (o.train.classification && o.classes > 0) s.fit.classes = o.classes;
   if (o.train.classification && s.fit.classes < 2) {
     return Status::Data(s.train_set->Describe() +

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "kernels/column_stats.h"
 #include "tests/kernels/test_data.h"
 
@@ -117,4 +119,24 @@ TEST(Transform, CudaEqualsCpu) {
 }
 
 }  // namespace
+}  // namespace driftrun
+
+namespace driftrun {
+
+// Found by a stranger: one value of 3e38 in a column set its scale with no word.
+TEST(Transform, OutlierThatSetsTheScaleIsWarnedAbout) {
+  std::mt19937 gen(3);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::lognormal_distribution<double> heavy(0.0, 1.5);
+  std::vector<kmath::Moments> stats(3);
+  for (int i = 0; i < 4000; ++i) {
+    stats[0].Add(static_cast<float>(normal(gen)));
+    stats[1].Add(static_cast<float>(i == 7 ? 3e38 : normal(gen)));
+    stats[2].Add(static_cast<float>(heavy(gen)));  // a heavy tail is data, not a bad value
+  }
+  const std::vector<std::string> w = OutlierWarnings(stats, {"plain", "broken", "income"});
+  ASSERT_EQ(w.size(), 1u) << (w.empty() ? "" : w[0]);
+  EXPECT_EQ(w[0].rfind("column broken: a value of 3e+38", 0), 0u) << w[0];
+}
+
 }  // namespace driftrun
