@@ -284,23 +284,32 @@ Result<Config> Config::FromString(const std::string& text, const std::string& so
                          ": TOML syntax error: " + std::string(e.description()));
   }
   auto where_of = [&](const toml::node& n) { return source + ":" + std::to_string(n.source().begin.line); };
+  // Every mistake in the file at once, in line order (a stranger fixing one
+  // typo per run learns of the next only after the next try).
+  std::vector<std::pair<int64_t, std::string>> errors;
+  auto set = [&](const toml::node& n, const std::string& full) {
+    const KeyInfo* k = FindKey(full);
+    Status st = k ? SetFromNode(n, *k, where_of(n), &cfg.values_, &cfg.origin_)
+                  : Status::Usage(where_of(n) + ": unknown key '" + full + "'" + Suggest(full));
+    if (!st.ok()) errors.emplace_back(n.source().begin.line, st.message());
+  };
   for (auto&& [key, node] : root) {
     std::string name(key.str());
-    if (node.is_table()) {
-      if (!IsSection(name)) {
-        return Status::Usage(where_of(node) + ": unknown section '[" + name + "]'" + SuggestSection(name));
-      }
-      for (auto&& [sub, subnode] : *node.as_table()) {
-        std::string full = name + "." + std::string(sub.str());
-        const KeyInfo* k = FindKey(full);
-        if (!k) return Status::Usage(where_of(subnode) + ": unknown key '" + full + "'" + Suggest(full));
-        DRIFTRUN_RETURN_IF_ERROR(SetFromNode(subnode, *k, where_of(subnode), &cfg.values_, &cfg.origin_));
-      }
-      continue;
+    if (!node.is_table()) {
+      set(node, name);
+    } else if (!IsSection(name)) {
+      errors.emplace_back(node.source().begin.line,
+                          where_of(node) + ": unknown section '[" + name + "]'" + SuggestSection(name));
+    } else {
+      for (auto&& [sub, subnode] : *node.as_table()) set(subnode, name + "." + std::string(sub.str()));
     }
-    const KeyInfo* k = FindKey(name);
-    if (!k) return Status::Usage(where_of(node) + ": unknown key '" + name + "'" + Suggest(name));
-    DRIFTRUN_RETURN_IF_ERROR(SetFromNode(node, *k, where_of(node), &cfg.values_, &cfg.origin_));
+  }
+  if (!errors.empty()) {
+    std::stable_sort(errors.begin(), errors.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::string all;
+    for (const auto& e : errors) all += (all.empty() ? "" : "\n") + e.second;
+    return Status::Usage(all);
   }
 
   for (const std::string& o : overrides) {

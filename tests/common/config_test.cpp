@@ -100,6 +100,18 @@ TEST(Config, SetNumberOutOfRangeSaysSo) {
   EXPECT_NE(word.status().message().find("got a string"), std::string::npos) << word.status().message();
 }
 
+// Found by a stranger: only the first typo was reported, one per try.
+TEST(Config, EveryMistakeInTheFileIsReportedInLineOrder) {
+  auto c = Config::FromString("[train]\nlr = \"fast\"\nbogus = 1\n[modle]\nx = 1\n", "e.toml", {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::kUsage);
+  const std::string& m = c.status().message();
+  const size_t a = m.find("e.toml:2: key 'train.lr'"), b = m.find("e.toml:3: unknown key 'train.bogus'"),
+               d = m.find("e.toml:4: unknown section '[modle]'");
+  ASSERT_TRUE(a != std::string::npos && b != std::string::npos && d != std::string::npos) << m;
+  EXPECT_TRUE(a < b && b < d) << m;
+}
+
 TEST(Config, SetOverridesFileAndParsesTomlValues) {
   auto c = Config::FromString(
       "[train]\nlr = 0.1\n", "e.toml",
