@@ -153,7 +153,9 @@ Keys CheckpointKeys() {
   return {
       {"checkpoint", "every_steps", T::kInt, "100", "",
        "write a checkpoint every this many steps (0 = only at the end)"},
-      {"checkpoint", "keep", T::kInt, "3", "", "keep the newest K checkpoints"},
+      {"checkpoint", "keep", T::kInt, "3", "",
+       "keep the newest K checkpoints, and the one with the lowest training loss (so a run that diverged "
+       "keeps a healthy one to resume from)"},
       {"checkpoint", "initial", T::kBool, "false", "",
        "also write a checkpoint of the initial weights (step 0)"},
   };

@@ -134,6 +134,37 @@ Result<std::vector<NamedArray>> ReadArrays(const H5Reader& r, const std::string&
 
 }  // namespace
 
+namespace {
+
+// Run `run_id`'s readable manifests in `dir`, newest first.
+std::vector<ManifestEntry> RunManifests(const std::string& dir, const std::string& run_id) {
+  std::vector<ManifestEntry> v;
+  for (auto& e : Manifests(dir))
+    if (e.run_id() == run_id && !e.m.is_discarded()) v.push_back(std::move(e));
+  return v;
+}
+
+// The manifest with the lowest recorded train_loss ("" when none records one);
+// the newest among equals.
+std::string LowestLoss(const std::vector<ManifestEntry>& entries) {
+  std::string best;
+  double best_loss = INFINITY;
+  for (const auto& e : entries) {
+    const auto it = e.m.find("train_loss");
+    if (it != e.m.end() && it->is_number() && it->get<double>() < best_loss) {
+      best_loss = it->get<double>();
+      best = e.path;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+std::string LowestLossCheckpoint(const std::string& dir, const std::string& run_id) {
+  return LowestLoss(RunManifests(dir, run_id));
+}
+
 Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointState& s, int keep) {
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir));
   const std::string base = dir + "/" + StepName(s.step);
@@ -171,28 +202,32 @@ Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointStat
   DRIFTRUN_ASSIGN_OR_RETURN(std::string sha, Sha256File(data_path));
   auto existing = Manifests(dir);
   const int64_t serial = existing.empty() ? 1 : std::max<int64_t>(0, existing.front().serial()) + 1;
-  nlohmann::json m = {{"format", kFormat},
-                      {"run_id", s.run_id},
-                      {"serial", serial},
-                      {"file", BaseName(data_path)},
-                      {"sha256", sha},
-                      {"bytes", FileSize(data_path)},
-                      {"step", s.step},
-                      {"epoch", epoch1},
-                      {"next_batch", s.next_batch},
-                      {"world_size", s.world_size},
-                      {"config_hash", s.config_hash},
-                      {"created_unix", static_cast<int64_t>(std::time(nullptr))}};
+  nlohmann::json m = {
+      {"format", kFormat},
+      {"run_id", s.run_id},
+      {"serial", serial},
+      {"file", BaseName(data_path)},
+      {"sha256", sha},
+      {"bytes", FileSize(data_path)},
+      {"step", s.step},
+      {"epoch", epoch1},
+      {"next_batch", s.next_batch},
+      {"world_size", s.world_size},
+      {"config_hash", s.config_hash},
+      {"train_loss", std::isfinite(s.train_loss) ? nlohmann::json(s.train_loss) : nlohmann::json()},
+      {"created_unix", static_cast<int64_t>(std::time(nullptr))}};
   const std::string manifest = base + ".json";
   DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(manifest, m.dump(2) + "\n"));
 
-  // Prune: the newest `keep` of this run stay (the one just written first);
-  // other runs' and unreadable checkpoints are not ours to delete. Manifest
-  // first, so no reader sees a manifest without its data.
+  // Prune: the newest `keep` of this run stay (the one just written first),
+  // and the one with the lowest training loss; other runs' and unreadable
+  // checkpoints are not ours to delete. Manifest first, so no reader sees a
+  // manifest without its data.
+  const std::vector<ManifestEntry> ours = RunManifests(dir, s.run_id);
+  const std::string best = LowestLoss(ours);
   int kept = 0;
-  for (const auto& e : Manifests(dir)) {
-    if (e.run_id() != s.run_id || e.m.is_discarded()) continue;
-    if (++kept <= std::max(keep, 1)) continue;
+  for (const auto& e : ours) {
+    if (++kept <= std::max(keep, 1) || e.path == best) continue;
     auto data = DataFileOf(e.m, e.path);
     std::remove(e.path.c_str());
     if (data.ok()) std::remove(data.value().c_str());

@@ -17,6 +17,7 @@
 // Written by one rank (rank 0); read by all. Not thread-safe.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -57,6 +58,11 @@ struct CheckpointState {
   // Which run wrote it (kept across resumes; manifest only): pruning removes
   // only this run's older checkpoints.
   std::string run_id;
+  // Mean training loss of the epoch so far, or of the epoch just finished at
+  // an epoch boundary (manifest only; NaN: unknown). Pruning keeps this run's
+  // checkpoint with the lowest one besides the newest `keep`, so a run that
+  // diverged still has a healthy checkpoint to resume from.
+  double train_loss = NAN;
   std::string task;
   std::string model_spec;  // ModelSpec::ToJson(): the architecture (models/model_spec.h)
   std::vector<NamedArray> model;
@@ -67,6 +73,10 @@ struct CheckpointState {
 // Writes ckpt-<step> into `dir` (created if needed) and prunes to `keep`.
 // Returns the manifest path.
 Result<std::string> WriteCheckpoint(const std::string& dir, const CheckpointState& state, int keep);
+
+// The manifest of run `run_id`'s checkpoint in `dir` with the lowest training
+// loss (CheckpointState::train_loss), "" when none records one.
+std::string LowestLossCheckpoint(const std::string& dir, const std::string& run_id);
 
 // Reads and verifies a checkpoint given its manifest (.json) or data (.h5) path.
 Result<CheckpointState> ReadCheckpoint(const std::string& path);

@@ -212,6 +212,7 @@ Status EndOfEpoch(Session& s, const LoopPlan& plan, const LoopHooks& hooks, Loop
   e.lr = LearningRate(s.o.schedule, std::max<int64_t>(0, st->at.step - 1), plan.total_steps);
   e.wall_s = clock.Seconds() - hooks.start_s;
   e.partial = !complete;
+  if (complete) st->last_epoch_train_loss = e.train_loss;
   Status written = hooks.report ? hooks.report->Epoch(e) : Status::Ok();
   return AgreeStatus(*s.world, written);
 }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <cmath>
 #include <functional>
 
 #include "common/clock.h"
@@ -47,9 +48,10 @@ struct LoopState {
   LoopPosition at;  // where the loop is; the resume point on entry
   bool stopped = false;
   Eval last_eval;
-  double train_seconds = 0;  // time spent inside epochs by this process
-  int64_t steps_run = 0;     // optimizer steps run by this process (not before a resume)
-  StepTimes step_times;      // summed over steps_run
+  double last_epoch_train_loss = NAN;  // mean training loss of the last finished epoch
+  double train_seconds = 0;            // time spent inside epochs by this process
+  int64_t steps_run = 0;               // optimizer steps run by this process (not before a resume)
+  StepTimes step_times;                // summed over steps_run
   int64_t replica_checks = 0;
 };
 

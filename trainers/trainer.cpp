@@ -364,6 +364,8 @@ Status TrainFrom(Session& s, const TrainRequest& req, const Config& cfg, const s
       const double started = clock.Seconds();
       CheckpointState snap = Snapshot(s, at, config_hash);
       snap.run_id = run_id;
+      snap.train_loss = at.epoch_loss_steps > 0 ? at.epoch_loss_sum / at.epoch_loss_steps
+                                                : st->last_epoch_train_loss;  // at an epoch boundary
       auto m = WriteCheckpoint(run_dir + "/checkpoints", snap, static_cast<int>(s.o.checkpoint_keep));
       if (m.ok()) {
         result->last_checkpoint = m.value();
@@ -376,7 +378,16 @@ Status TrainFrom(Session& s, const TrainRequest& req, const Config& cfg, const s
     return BroadcastString(*s.world, &result->last_checkpoint);
   };
   if (!resuming && s.o.checkpoint_initial) DRIFTRUN_RETURN_IF_ERROR(hooks.save(st->at));
-  DRIFTRUN_RETURN_IF_ERROR(RunStepLoop(s, plan, hooks, st));
+  Status looped = RunStepLoop(s, plan, hooks, st);
+  if (looped.code() == Code::kTraining && !looped.message().empty()) {
+    // Diverged: name the healthiest checkpoint kept, which may not be the newest.
+    const std::string best = LowestLossCheckpoint(run_dir + "/checkpoints", run_id);
+    if (!best.empty())
+      looped = Status(looped.code(), looped.message() + ". The checkpoint with the lowest training loss is " +
+                                         best + " (resume from it: --resume " + ShellQuote(best) +
+                                         " --allow-config-change, with the fix as --set)");
+  }
+  DRIFTRUN_RETURN_IF_ERROR(looped);
   // A stop that came with the last step finds the work done: finish normally.
   if (st->at.step >= plan.total_steps) st->stopped = false;
   // Resumed at the last step (the summary was not written): evaluate once.

@@ -70,6 +70,29 @@ TEST(Checkpoint, KeepsTheLastKAndNoTemporaries) {
                                                     "ckpt-000000050.h5", "ckpt-000000050.json"}));
 }
 
+// Found by a stranger: a run that diverged slowly kept only diverged
+// checkpoints; the healthy ones had been pruned.
+TEST(Checkpoint, PruningAlsoKeepsTheLowestTrainingLoss) {
+  std::string dir = FreshTestDir();
+  const std::vector<std::pair<int64_t, double>> steps = {
+      {10, 1.0}, {20, 0.5}, {30, 3.0}, {40, 9.0}, {50, 27.0}};
+  for (auto [step, loss] : steps) {
+    CheckpointState s = Sample(step);
+    s.train_loss = loss;
+    ASSERT_TRUE(WriteCheckpoint(dir, s, 2).ok());
+  }
+  EXPECT_EQ(ListDir(dir),
+            (std::vector<std::string>{"ckpt-000000020.h5", "ckpt-000000020.json", "ckpt-000000040.h5",
+                                      "ckpt-000000040.json", "ckpt-000000050.h5", "ckpt-000000050.json"}));
+  EXPECT_EQ(LowestLossCheckpoint(dir, "run-a"), dir + "/ckpt-000000020.json");
+  EXPECT_EQ(LowestLossCheckpoint(dir, "run-b"), "");
+  CheckpointState better = Sample(60);  // a new lowest: the old best is pruned like any other
+  better.train_loss = 0.25;
+  ASSERT_TRUE(WriteCheckpoint(dir, better, 2).ok());
+  EXPECT_EQ(ListDir(dir), (std::vector<std::string>{"ckpt-000000050.h5", "ckpt-000000050.json",
+                                                    "ckpt-000000060.h5", "ckpt-000000060.json"}));
+}
+
 TEST(Checkpoint, CorruptNewestIsSkippedWithAWarning) {
   std::string dir = FreshTestDir();
   ASSERT_TRUE(WriteCheckpoint(dir, Sample(10), 3).ok());
