@@ -294,7 +294,18 @@ Status CheckOutputPath(const std::string& path, const std::string& flag, const s
   const std::string dir = DirName(path);
   if (!dir.empty() && !IsDir(dir))
     return Status::Usage(flag + " '" + path + "': the folder '" + dir + "' does not exist; create it first");
-  if (!PathExists(path) || FileHead(path, 1).empty() || earlier(path)) return Status::Ok();
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return Status::Ok();  // a new file
+  // Never opened to look (a pipe would block), never renamed over (a device
+  // node, /dev/null itself, would be replaced; a symbolic link would become a file).
+  if (!S_ISREG(st.st_mode)) {
+    return Status::Usage(flag + " '" + path + "' exists and is not a regular file (" +
+                         (S_ISLNK(st.st_mode)    ? "a symbolic link: name the file it points to"
+                          : S_ISFIFO(st.st_mode) ? "a pipe"
+                                                 : "a device or socket") +
+                         "); name a new file");
+  }
+  if (st.st_size == 0 || earlier(path)) return Status::Ok();
   return Status::Usage(flag + " '" + path + "' exists and is not " + what +
                        "; writing there would destroy it. Name a new file (an earlier output of this command "
                        "is replaced)");

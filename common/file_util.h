@@ -66,7 +66,8 @@ bool SameFile(const std::string& a, const std::string& b);
 Status CheckNotInput(const std::string& out, const std::vector<std::string>& inputs, const std::string& flag);
 // Where a command may write its output file `path` (`flag` names it in
 // messages): Status::Usage when `path` is empty or a folder, when its folder
-// does not exist, or when it exists, is not empty and `earlier(path)` says it
+// does not exist, when it exists and is not a regular file (a device, a pipe,
+// a symbolic link: never opened), or when it is not empty and `earlier(path)` says it
 // is not an earlier output of this kind (`what`, e.g. "a predictions file"):
 // a data file, a checkpoint or a config there would be destroyed.
 Status CheckOutputPath(const std::string& path, const std::string& flag, const std::string& what,

@@ -178,10 +178,12 @@ H5Reader::~H5Reader() {
   H5Fclose(file_);
 }
 
-bool IsHdf5With(const std::string& path, const std::string& dataset) {
+bool IsDriftrunOutput(const std::string& path, const std::string& kind) {
   if (!LooksLikeHdf5(path)) return false;
   auto r = H5Reader::Open(path);
-  return r.ok() && r.value()->Has(dataset);
+  if (!r.ok()) return false;
+  auto k = r.value()->AttrString("/", "driftrun_output");
+  return k.ok() && k.value() == kind;
 }
 
 bool H5Reader::Has(const std::string& dataset) const {

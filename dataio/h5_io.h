@@ -36,9 +36,10 @@ struct H5DatasetInfo {
   std::string Describe() const;
 };
 
-// Whether `path` is an HDF5 file holding `dataset` (false for any other file,
-// silently): how an output check knows an earlier output of a command.
-bool IsHdf5With(const std::string& path, const std::string& dataset);
+// Whether `path` is an HDF5 file whose root attribute "driftrun_output" is
+// `kind` (false for any other file, silently): how an output check knows an
+// earlier output of a command ("predictions", "preprocessed").
+bool IsDriftrunOutput(const std::string& path, const std::string& kind);
 
 class H5Reader {
  public:

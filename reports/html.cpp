@@ -62,12 +62,14 @@ std::string Percent(double share) {
   return Sig3(share * 100) + "%";
 }
 
+namespace {
+// What marks a page as driftrun's: only those are replaced by a new report.
+constexpr const char* kGeneratorMeta = "<meta name=\"generator\" content=\"driftrun\">";
+}  // namespace
+
 Status CheckReportPath(const std::string& path, const std::string& flag) {
-  return CheckOutputPath(path, flag, "an HTML page", [](const std::string& p) {
-    std::string h = FileHead(p, 512);
-    h.erase(0, h.find_first_not_of(" \t\r\n"));
-    for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return h.rfind("<!doctype html", 0) == 0 || h.rfind("<html", 0) == 0;
+  return CheckOutputPath(path, flag, "a driftrun report (HTML)", [](const std::string& p) {
+    return FileHead(p, 512).find(kGeneratorMeta) != std::string::npos;  // not a page of the user's
   });
 }
 
@@ -109,8 +111,9 @@ std::string HtmlPage(const std::string& title, const std::string& body) {
       "pre{background:#f8f9fa;padding:10px;overflow:auto;font-size:0.85em;border:1px solid #e9ecef}"
       ".charts{display:flex;flex-wrap:wrap;gap:12px}svg text{font-family:inherit}"
       ".foot{color:#868e96;font-size:0.85em;margin-top:32px}";
-  return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + HtmlEscape(title) +
-         "</title><style>" + kCss + "</style></head><body>\n" + body + "\n</body></html>\n";
+  return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + std::string(kGeneratorMeta) +
+         "<title>" + HtmlEscape(title) + "</title><style>" + kCss + "</style></head><body>\n" + body +
+         "\n</body></html>\n";
 }
 
 }  // namespace driftrun

@@ -30,8 +30,9 @@ std::string HtmlPage(const std::string& title, const std::string& body);
 
 // Where a report may be written (`flag` names it in messages): Status::Usage
 // when `path` is a folder, when its folder does not exist, or when it exists
-// and is not an HTML page (a checkpoint, a data file, a database: writing the
-// report would destroy it). An earlier report is replaced.
+// and is not a driftrun report (a checkpoint, a data file, a database, a page
+// of the user's: writing the report would destroy it). An earlier report is
+// replaced: HtmlPage marks its pages with a generator meta tag.
 Status CheckReportPath(const std::string& path, const std::string& flag);
 
 // An HTML id for `name`: "<prefix>-" plus its letters, digits, '-' and '_',

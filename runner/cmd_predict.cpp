@@ -70,8 +70,8 @@ int RunPredict(int argc, char** argv) {
   if (!src.ok()) return ReportStatus("predict", src.status());
   same = CheckNotInput(FLAGS_out, src.value().files, "--out");
   if (same.ok())
-    same = CheckOutputPath(FLAGS_out, "--out", "a predictions file (HDF5 with /prediction)",
-                           [](const std::string& p) { return IsHdf5With(p, "/prediction"); });
+    same = CheckOutputPath(FLAGS_out, "--out", "a predictions file of driftrun predict",
+                           [](const std::string& p) { return IsDriftrunOutput(p, "predictions"); });
   if (!same.ok()) return ReportStatus("predict", same);
   PredictRequest req;
   req.checkpoint = &src.value().checkpoint;

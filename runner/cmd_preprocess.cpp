@@ -50,8 +50,8 @@ Status Preprocess(const ParsedArgs& args) {
   }
   DRIFTRUN_RETURN_IF_ERROR(CheckNotInput(FLAGS_out, inputs, "--out"));
   DRIFTRUN_RETURN_IF_ERROR(
-      CheckOutputPath(FLAGS_out, "--out", "a preprocessed file (HDF5 with /preprocess)",
-                      [](const std::string& p) { return IsHdf5With(p, "/preprocess/imputed"); }));
+      CheckOutputPath(FLAGS_out, "--out", "a file of driftrun preprocess",
+                      [](const std::string& p) { return IsDriftrunOutput(p, "preprocessed"); }));
   Preprocessor pre;
   if (!FLAGS_checkpoint.empty()) {
     DRIFTRUN_ASSIGN_OR_RETURN(CheckpointState ck, ReadCheckpoint(FLAGS_checkpoint));

@@ -196,6 +196,7 @@ static Result<PredictResult> PredictImpl(const PredictRequest& req) {
 
   DRIFTRUN_ASSIGN_OR_RETURN(auto w, H5Writer::Create(req.out));
   DRIFTRUN_RETURN_IF_ERROR(w->Write("/prediction", {in.rows, spec.out}, pred.data_ptr<float>()));
+  DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "driftrun_output", "predictions"));  // what --out may replace
   if (cls) DRIFTRUN_RETURN_IF_ERROR(w->Write("/label", {in.rows}, label.data_ptr<int64_t>()));
   if (spec.kind == "text" && req.save_ids) {
     ids = ids.to(torch::kCPU).contiguous();

@@ -81,6 +81,7 @@ static Result<PreprocessFileReport> PreprocessFileImpl(Preprocessor pre, const s
   DRIFTRUN_ASSIGN_OR_RETURN(auto w, H5Writer::Create(out));
   DRIFTRUN_RETURN_IF_ERROR(w->Write("/features", {m.rows, m.dim}, y.data_ptr<float>()));
   DRIFTRUN_RETURN_IF_ERROR(w->AttrStrings("/", "feature_names", m.names));
+  DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "driftrun_output", "preprocessed"));  // what --out may replace
   DRIFTRUN_RETURN_IF_ERROR(CopyLabels(in, labels, *w));
   const int64_t d = pre.dim();
   DRIFTRUN_RETURN_IF_ERROR(WritePreprocessor(*w, "/preprocess", pre));

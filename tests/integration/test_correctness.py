@@ -371,7 +371,12 @@ def test_outputs_replace_only_their_own_kind(s):
             p = s.ws.run(args + [out])
             assert p.returncode == 0, must_msg(p, f"{cmd} --out {out}")
     summary = os.path.join(s.run, "summary.json")
-    others = [summary, s.config, train, onnx, pred, prof, pre]
+    # Found by a stranger: a user's file that merely has a /prediction dataset was replaced.
+    mine = os.path.join(work, "mine.h5")
+    with h5py.File(mine, "w") as f:
+        f["features"] = np.ones((3, 2), dtype=np.float32)
+        f["prediction"] = np.zeros((3, 1), dtype=np.float32)
+    others = [summary, s.config, train, onnx, pred, prof, pre, mine]
     for cmd, (args, own) in outputs.items():
         for target in others:
             if target == own:
@@ -381,7 +386,13 @@ def test_outputs_replace_only_their_own_kind(s):
             refused = "exists and is not" in p.stderr or "is the input file" in p.stderr
             assert p.returncode == 2 and refused, must_msg(p, f"{cmd} --out {target}")
             assert sha(target) == before, f"{cmd} changed {target}"
-        for target, why in ((os.path.join(work, "nodir", "x.out"), "does not exist"), (work, "is a folder")):
+        # Found by a stranger: a device node was replaced by a file, a pipe blocked for ever.
+        fifo, link = os.path.join(work, "fifo"), os.path.join(work, "link")
+        if not os.path.exists(fifo):
+            os.mkfifo(fifo)
+            os.symlink(own, link)
+        for target, why in ((os.path.join(work, "nodir", "x.out"), "does not exist"), (work, "is a folder"),
+                            (fifo, "a pipe"), (link, "a symbolic link"), ("/dev/null", "a device")):
             p = s.ws.run(args + [target])
             assert p.returncode == 2 and why in p.stderr, must_msg(p, f"{cmd} --out {target}")
         assert not os.path.exists(os.path.join(work, "nodir"))

@@ -152,16 +152,20 @@ def test_report_command_rebuilds_it_and_refuses_misuse(s):
     p = s.ws.run(["report", "--run", d, "--out", f"{d}/events.jsonl"])
     assert p.returncode == 2 and "--out" in p.stderr, must_msg(p, "--out is the run's own events file")
     assert open(f"{d}/events.jsonl").read() == events, "events.jsonl untouched"
-    # Never over a file that is not a report (a checkpoint, the data), nor into a missing folder.
+    # Never over a file that is not a report (a checkpoint, the data, a page of the user's), nor into a
+    # missing folder.
     ckpt = sorted(os.listdir(f"{d}/checkpoints"))[-1]
-    for target in (f"{d}/checkpoints/{ckpt}", s.train_h5, f"{d}/model.onnx"):
+    mine = s.ws.path("notes.html")
+    with open(mine, "w") as f:
+        f.write("<!DOCTYPE html><html><body>my notes</body></html>\n")
+    for target in (f"{d}/checkpoints/{ckpt}", s.train_h5, f"{d}/model.onnx", mine):
         before = open(target, "rb").read()
         p = s.ws.run(["report", "--run", d, "--out", target])
-        assert p.returncode == 2 and "not an HTML page" in p.stderr, must_msg(p, f"--out {target}")
+        assert p.returncode == 2 and "not a driftrun report" in p.stderr, must_msg(p, f"--out {target}")
         assert open(target, "rb").read() == before, f"{target} untouched"
     p = s.ws.run(["drift", "--reference", s.train_h5, "--current", s.ws.path("d/batch-001.h5"), "--html",
                   f"{d}/model.onnx"])
-    assert p.returncode == 2 and "not an HTML page" in p.stderr, must_msg(p, "drift --html over model.onnx")
+    assert p.returncode == 2 and "not a driftrun report" in p.stderr, must_msg(p, "drift --html over model.onnx")
     p = s.ws.run(["report", "--run", d, "--out", s.ws.path("no/such/dir/r.html")])
     assert p.returncode == 2 and "does not exist" in p.stderr, must_msg(p, "--out into a missing folder")
     for bad in (s.ws.path("nope"), s.ws.path("d")):
