@@ -475,7 +475,6 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   DRIFTRUN_RETURN_IF_ERROR(PlanDataMode(s, resuming ? &ck : nullptr));
   DRIFTRUN_RETURN_IF_ERROR(ReadShard(s));
   DRIFTRUN_RETURN_IF_ERROR(FitPreprocessing(s, resuming || warm ? &ck : nullptr));
-  DRIFTRUN_RETURN_IF_ERROR(CreateRunFolder(world, cfg, &claim, overwrite, resuming ? &ck : nullptr));
   s.autograd_step = req.autograd_step;
   s.step_pipeline = req.step_pipeline;
   DRIFTRUN_RETURN_IF_ERROR(BuildModel(s, resuming ? &ck : nullptr, ckpt_path));
@@ -485,6 +484,9 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
         AgreeStatus(world, local.WithContext("warm start from '" + s.o.init_from + "'")));
   }
   DRIFTRUN_RETURN_IF_ERROR(LoadTensors(s));
+  // Only now, with the checkpoint's weights in the model: a resume refused
+  // above (another architecture, say) leaves the folder as it was.
+  DRIFTRUN_RETURN_IF_ERROR(CreateRunFolder(world, cfg, &claim, overwrite, resuming ? &ck : nullptr));
 
   LoopState st;
   if (resuming) {

@@ -469,6 +469,13 @@ def test_a_finished_run_resumed_further_has_no_result_until_it_finishes_again(s)
     with open(os.path.join(run, "summary.json")) as f:
         old_summary = f.read()
     assert os.path.exists(os.path.join(run, "model.onnx"))
+    # Found by a stranger: a resume refused for another architecture had already deleted the result
+    # and rewritten config.resolved.toml.
+    kept = {f: sha(os.path.join(run, f)) for f in ("summary.json", "model.onnx", "config.resolved.toml")}
+    p = s.ws.run(["train", "--config", s.config, "--run-dir", run, "--resume", "auto", "--quiet", "--noprogress",
+                  "--set", "model.hidden=[32]", "--set", "train.epochs=5", "--allow-config-change"])
+    assert p.returncode == 3 and "another shape" in p.stderr, must_msg(p, "a resume with another architecture")
+    assert {f: sha(os.path.join(run, f)) for f in kept} == kept, "the refused resume changed the finished run"
     more = ["train", "--config", s.config, "--run-dir", run, "--resume", "auto", "--quiet", "--noprogress",
             "--set", "train.epochs=5", "--allow-config-change"]
     last = json.loads(old_summary)["steps"]
