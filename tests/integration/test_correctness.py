@@ -483,6 +483,12 @@ def test_a_finished_run_resumed_further_has_no_result_until_it_finishes_again(s)
     assert p.returncode == 0, must_msg(p, "the resume, stopped")
     assert not os.path.exists(os.path.join(run, "summary.json")), "the earlier end's summary.json was kept"
     assert not os.path.exists(os.path.join(run, "model.onnx")), "the earlier end's model.onnx was kept"
+    # Found by a stranger: resumed again with the old epochs, it trained nothing and called the run done
+    # at a step past its config's end.
+    p = s.ws.run(["train", "--config", s.config, "--run-dir", run, "--resume", "auto", "--quiet", "--noprogress",
+                  "--allow-config-change"])
+    assert p.returncode == 2 and "past this config's last step" in p.stderr, must_msg(p, "resume past the end")
+    assert not os.path.exists(os.path.join(run, "summary.json"))
     p = s.ws.run(["registry", "--registry", reg, "register", "--run", run])
     assert p.returncode == 2 and "did not finish" in p.stderr, must_msg(p, "register of an unfinished resume")
     p = s.ws.run(["export", "--run", run])
