@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <optional>
+#include <random>
 
 #include "common/file_util.h"
 #include "dataio/h5_io.h"
@@ -50,8 +52,8 @@ Truth MakeTruth(const SyntheticOptions& o) {
   return t;
 }
 
-Status WriteFile(const std::string& path, const SyntheticOptions& o, const Truth& truth, int64_t rows,
-                 uint64_t seed, const std::string& drift, int64_t drifted) {
+Status WriteFile(const std::string& path, const std::string& set_id, const SyntheticOptions& o,
+                 const Truth& truth, int64_t rows, uint64_t seed, const std::string& drift, int64_t drifted) {
   const int64_t d = o.features;
   const bool cls = o.task == "classification";
   Rng r(seed);
@@ -110,6 +112,7 @@ Status WriteFile(const std::string& path, const SyntheticOptions& o, const Truth
   DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/", "drift_magnitude", drift == "none" ? 0.0 : o.drift_magnitude));
   DRIFTRUN_RETURN_IF_ERROR(w->AttrDouble("/", "seed", static_cast<double>(o.seed)));
   DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "task", o.task));
+  DRIFTRUN_RETURN_IF_ERROR(w->AttrString("/", "data_set", set_id));  // which make-data wrote it
   return w->Commit();
 }
 
@@ -146,11 +149,16 @@ Status ValidateSynthetic(const SyntheticOptions& o) {
 
 namespace {
 
-// A file make-data wrote: HDF5 with its root attributes "drift" and "task".
-bool IsSyntheticFile(const std::string& path) {
-  if (!LooksLikeHdf5(path)) return false;
+// The data set a file of make-data belongs to (its root attribute
+// "data_set"; "" for a file of an older make-data); nullopt when make-data
+// did not write it (not HDF5, or without make-data's root attributes).
+std::optional<std::string> SyntheticSet(const std::string& path) {
+  if (!LooksLikeHdf5(path)) return std::nullopt;
   auto r = H5Reader::Open(path);
-  return r.ok() && r.value()->AttrString("/", "drift").ok() && r.value()->AttrString("/", "task").ok();
+  if (!r.ok() || !r.value()->AttrString("/", "drift").ok() || !r.value()->AttrString("/", "task").ok())
+    return std::nullopt;
+  auto id = r.value()->AttrString("/", "data_set");
+  return id.ok() ? id.value() : std::string();
 }
 
 // The batch number of "batch-NNN.h5", else 0.
@@ -163,21 +171,42 @@ int64_t BatchNumber(const std::string& name) {
   return std::stoll(digits);
 }
 
-// The files of an earlier make-data in `dir` (train.h5, batch-NNN.h5);
-// Status::Usage when one of those names holds a file make-data did not write.
-Result<std::vector<std::string>> EarlierFiles(const std::string& dir) {
-  std::vector<std::string> found;
+// The batches of `dir`'s earlier data set that a new one of `batches`
+// batches leaves behind (to delete once it is written). Status::Usage naming
+// every file in the way: a train.h5 or batch-NNN.h5 make-data did not write,
+// and a batch beyond `batches` of another data set than the folder's train.h5.
+Result<std::vector<std::string>> StaleBatches(const std::string& dir, int64_t batches) {
+  std::vector<std::string> stale, problems;
+  std::optional<std::string> set;
+  if (PathExists(dir + "/train.h5")) set = SyntheticSet(dir + "/train.h5");
   for (const std::string& name : ListDir(dir)) {
-    if (name != "train.h5" && BatchNumber(name) == 0) continue;
+    const int64_t n = BatchNumber(name);
+    if (name != "train.h5" && n == 0) continue;
     const std::string path = dir + "/" + name;
-    if (!IsSyntheticFile(path)) {
-      return Status::Usage("'" + path +
-                           "' exists and was not written by make-data; writing the synthetic data set there "
-                           "would destroy or mix with it. Choose another --out folder");
+    const std::optional<std::string> mine = name == "train.h5" ? set : SyntheticSet(path);
+    if (!mine) {
+      problems.push_back("'" + path + "' was not written by make-data");
+    } else if (n > batches && (!set || set->empty() || *mine != *set)) {
+      problems.push_back("'" + path + "' is not of the data set of '" + dir +
+                         "/train.h5' (it would stay beside the new one)");
+    } else if (n > batches) {
+      stale.push_back(path);
     }
-    found.push_back(name);
   }
-  return found;
+  if (problems.empty()) return stale;
+  std::string all;
+  for (const auto& p : problems) all += "\n  " + p;
+  return Status::Usage("--out '" + dir +
+                       "' holds files make-data would destroy or mix with its new data set:" + all +
+                       "\nMove them away, or choose another --out folder");
+}
+
+// A new data set's id: 16 hex digits.
+std::string NewSetId() {
+  std::random_device rd;
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%08x%08x", rd(), rd());
+  return buf;
 }
 
 }  // namespace
@@ -188,30 +217,29 @@ Status WriteSynthetic(const std::string& dir, const SyntheticOptions& o, std::ve
   if (PathExists(dir) && !IsDir(dir))
     return Status::Usage("--out '" + dir +
                          "' is a file; make-data writes a folder (train.h5, batch-001.h5, ...)");
-  std::vector<std::string> earlier;
+  std::vector<std::string> stale;
   if (IsDir(dir)) {
-    DRIFTRUN_ASSIGN_OR_RETURN(earlier, EarlierFiles(dir));
+    DRIFTRUN_ASSIGN_OR_RETURN(stale, StaleBatches(dir, o.batches));
   }
+  const std::string set_id = NewSetId();
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir));
   const Truth truth = MakeTruth(o);
   const int64_t drifted = static_cast<int64_t>(std::ceil(o.drift_share * o.features));
   const std::string train = dir + "/train.h5";
-  DRIFTRUN_RETURN_IF_ERROR(WriteFile(train, o, truth, o.rows, MixSeed(o.seed, 1), "none", 0));
+  DRIFTRUN_RETURN_IF_ERROR(WriteFile(train, set_id, o, truth, o.rows, MixSeed(o.seed, 1), "none", 0));
   written->push_back(train);
   for (int64_t b = 1; b <= o.batches; ++b) {
     char name[32];
     std::snprintf(name, sizeof(name), "/batch-%03lld.h5", static_cast<long long>(b));
     const bool drifts = o.drift != "none" && b >= o.drift_from;
-    DRIFTRUN_RETURN_IF_ERROR(WriteFile(dir + name, o, truth, o.batch_rows, MixSeed(o.seed, 2, b),
+    DRIFTRUN_RETURN_IF_ERROR(WriteFile(dir + name, set_id, o, truth, o.batch_rows, MixSeed(o.seed, 2, b),
                                        drifts ? o.drift : "none", drifts ? drifted : 0));
     written->push_back(dir + name);
   }
-  for (const std::string& name : earlier) {
-    if (BatchNumber(name) <= o.batches) continue;
-    const std::string path = dir + "/" + name;
+  for (const std::string& path : stale) {
     if (std::remove(path.c_str()) != 0)
       return Status::Infra("cannot remove '" + path +
-                           "', a batch of an earlier make-data; remove it yourself");
+                           "', a batch of the folder's earlier data set; remove it yourself");
     if (removed) removed->push_back(path);
   }
   return Status::Ok();

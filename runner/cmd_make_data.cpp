@@ -77,7 +77,7 @@ int RunMakeData(int argc, char** argv) {
   } else {
     for (const auto& w : written) std::cout << "wrote " << EscapeForConsole(w) << "\n";
     for (const auto& r : removed)
-      std::cout << "removed " << EscapeForConsole(r) << " (an earlier make-data's)\n";
+      std::cout << "removed " << EscapeForConsole(r) << " (of the folder's earlier data set)\n";
   }
   return 0;
 }

@@ -121,8 +121,8 @@ static nlohmann::json PreprocessCounts(const Session& s) {
   return {{"rows", c.rows}, {"imputed", imputed}, {"clipped", clipped}};
 }
 
-static nlohmann::json Summary(const Session& s, const TrainRequest& req, const LoopState& st, const TrainResult& r,
-                       const std::string& config_hash, double wall) {
+static nlohmann::json Summary(const Session& s, const TrainRequest& req, const LoopState& st,
+                              const TrainResult& r, const std::string& config_hash, double wall) {
   return {{"name", s.o.name},
           {"status", "done"},
           {"steps", st.at.step},

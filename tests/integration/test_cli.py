@@ -220,6 +220,13 @@ def test_make_data_again_leaves_only_its_new_data_set(workspace):
     p = workspace.run(["make-data", "--out", mine, "--rows", "300"])
     assert p.returncode == 2 and "was not written by make-data" in p.stderr, must_msg(p, "make-data over my data")
     assert open(os.path.join(mine, "train.h5"), "rb").read() == before
+    # Found by a stranger: a batch of another data set, alone in a folder, was deleted as stale.
+    other = workspace.path("other")
+    os.makedirs(other)
+    shutil.copy(os.path.join(d, "batch-002.h5"), os.path.join(other, "batch-007.h5"))
+    p = workspace.run(["make-data", "--out", other, "--rows", "300", "--batches", "2", "--batch-rows", "50"])
+    assert p.returncode == 2 and "batch-007.h5' is not of the data set" in p.stderr, must_msg(p, "another set's batch")
+    assert os.listdir(other) == ["batch-007.h5"]
 
 
 @pytest.fixture(scope="module")
