@@ -69,7 +69,10 @@ constexpr const char* kGeneratorMeta = "<meta name=\"generator\" content=\"drift
 
 Status CheckReportPath(const std::string& path, const std::string& flag) {
   return CheckOutputPath(path, flag, "a driftrun report (HTML)", [](const std::string& p) {
-    return FileHead(p, 512).find(kGeneratorMeta) != std::string::npos;  // not a page of the user's
+    const std::string head = FileHead(p, 512);
+    // Reports of driftrun before the marker began exactly so.
+    static const char* kLegacy = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>";
+    return head.find(kGeneratorMeta) != std::string::npos || head.rfind(kLegacy, 0) == 0;
   });
 }
 

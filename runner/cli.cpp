@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "common/config.h"
+#include "common/file_util.h"
 #include "common/text.h"
+#include "trainers/resume.h"
 
 namespace driftrun {
 
@@ -172,6 +174,23 @@ Status CheckExperimentConfig(const Config& cfg, const std::string& path) {
                        "--config " +
                        path + "; this command takes an experiment config, such as one of its models ('" +
                        models.front() + "')");
+}
+
+Status CheckNotAnothersFile(const std::string& out, const std::string& flag, const std::string& own_run) {
+  std::string dir = DirName(AbsolutePath(out));
+  for (int up = 0; up < 4 && dir.size() > 1; ++up, dir = DirName(dir)) {
+    if (PathExists(dir + "/registry.db"))
+      return Status::Usage(
+          flag + " '" + out + "' is inside the registry '" + dir +
+          "': its files are the registry's own (registry verify checks them); write elsewhere");
+  }
+  const std::string name = BaseName(out), run = DirName(AbsolutePath(out));
+  if ((name == "model.onnx" || name == "report.html") && PathExists(out) && IsRunFolder(run) &&
+      (own_run.empty() || !SameFile(run, own_run)))
+    return Status::Usage(
+        flag + " '" + out + "' is the " + name + " of run folder '" + run +
+        "', not of this command's run; write elsewhere (that run's own command rewrites it)");
+  return Status::Ok();
 }
 
 std::string SelfExe() {

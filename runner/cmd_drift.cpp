@@ -88,6 +88,7 @@ int RunProfile(int argc, char** argv) {
   }
   Status same = CheckNotInput(FLAGS_out, {FLAGS_in}, "--out");
   if (same.ok()) same = CheckOutputPath(FLAGS_out, "--out", "a reference profile", IsProfileFile);
+  if (same.ok()) same = CheckNotAnothersFile(FLAGS_out, "--out", "");
   if (!same.ok()) return ReportStatus("profile", same);
   auto m = ReadFeatureMatrix(FLAGS_in, FLAGS_dataset);
   if (!m.ok()) return ReportStatus("profile", m.status());
@@ -137,6 +138,7 @@ int RunDrift(int argc, char** argv) {
   }
   Status same = CheckNotInput(FLAGS_html, {FLAGS_reference, FLAGS_current, FLAGS_config}, "--html");
   if (same.ok() && !FLAGS_html.empty()) same = CheckReportPath(FLAGS_html, "--html");
+  if (same.ok() && !FLAGS_html.empty()) same = CheckNotAnothersFile(FLAGS_html, "--html", "");
   if (!same.ok()) return ReportStatus("drift", same);
   auto cfg = Config::Load(FLAGS_config, args.sets);
   if (!cfg.ok()) return ReportStatus("drift", cfg.status());

@@ -51,6 +51,7 @@ int RunExport(int argc, char** argv) {
     return ReportStatus("export", Status::Usage("--out model.onnx is required with --checkpoint"));
   Status same = CheckNotInput(out, {ckpt, ckpt.substr(0, ckpt.size() - 5) + ".h5"}, "--out");
   if (same.ok()) same = CheckOutputPath(out, "--out", "an ONNX model (.onnx)", LooksLikeOnnx);
+  if (same.ok()) same = CheckNotAnothersFile(out, "--out", FLAGS_run);
   if (!same.ok()) return ReportStatus("export", same);
   auto r = RunExporter(ckpt, out, meta);
   if (!r.ok()) return ReportStatus("export", r.status());

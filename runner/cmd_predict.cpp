@@ -72,6 +72,7 @@ int RunPredict(int argc, char** argv) {
   if (same.ok())
     same = CheckOutputPath(FLAGS_out, "--out", "a predictions file of driftrun predict",
                            [](const std::string& p) { return IsDriftrunOutput(p, "predictions"); });
+  if (same.ok()) same = CheckNotAnothersFile(FLAGS_out, "--out", "");
   if (!same.ok()) return ReportStatus("predict", same);
   PredictRequest req;
   req.checkpoint = &src.value().checkpoint;

@@ -52,6 +52,7 @@ Status Preprocess(const ParsedArgs& args) {
   DRIFTRUN_RETURN_IF_ERROR(
       CheckOutputPath(FLAGS_out, "--out", "a file of driftrun preprocess",
                       [](const std::string& p) { return IsDriftrunOutput(p, "preprocessed"); }));
+  DRIFTRUN_RETURN_IF_ERROR(CheckNotAnothersFile(FLAGS_out, "--out", ""));
   Preprocessor pre;
   if (!FLAGS_checkpoint.empty()) {
     DRIFTRUN_ASSIGN_OR_RETURN(CheckpointState ck, ReadCheckpoint(FLAGS_checkpoint));

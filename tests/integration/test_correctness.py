@@ -11,6 +11,7 @@ and the input stays as it was. The ONNX file names its input columns.
 import hashlib
 import json
 import os
+import shutil
 
 import h5py
 import numpy as np
@@ -398,6 +399,24 @@ def test_outputs_replace_only_their_own_kind(s):
         assert not os.path.exists(os.path.join(work, "nodir"))
     with h5py.File(pred, "r") as f:
         assert "prediction" in f
+    # Found by a stranger: another run's model.onnx or report.html, and a registry's artifacts, were
+    # replaced with exit 0 (registry verify then failed).
+    other = os.path.join(work, "other-run")
+    reg_dir = os.path.join(work, "reg", "artifacts", "ab")
+    os.makedirs(reg_dir, exist_ok=True)
+    open(os.path.join(work, "reg", "registry.db"), "w").close()
+    if not os.path.exists(other):
+        shutil.copytree(s.run, other)
+    cases = [(["export", "--run", s.run, "--out", os.path.join(other, "model.onnx")], "is the model.onnx of run"),
+             (["report", "--run", s.run, "--out", os.path.join(other, "report.html")], "is the report.html of run"),
+             (["profile", "--in", s.batch, "--out", os.path.join(reg_dir, "x.h5")], "inside the registry"),
+             (["export", "--run", s.run, "--out", os.path.join(reg_dir, "x.onnx")], "inside the registry")]
+    for args, why in cases:
+        target = args[-1]
+        before = sha(target) if os.path.exists(target) else None
+        p = s.ws.run(args)
+        assert p.returncode == 2 and why in p.stderr, must_msg(p, " ".join(args[:1] + args[-2:]))
+        assert (sha(target) if os.path.exists(target) else None) == before
 
 
 def test_overwrite_keeps_files_that_are_not_the_runs(s):
