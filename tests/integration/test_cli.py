@@ -400,7 +400,8 @@ def test_train_and_submit_refuse_a_service_config(workspace):
     workspace.make_data(workspace.path("data"), "--rows", "600", "--features", "4")
     model = workspace.write_config("m.toml", f'name = "m"\n[data]\ntrain = "{workspace.path("data/train.h5")}"\n')
     svc = workspace.write_config("svc.toml", f'[service]\nmodels = ["m.toml"]\nstate = "{workspace.path("st")}"\n')
-    for cmd in (["train", "--config", svc, "--quiet"], ["submit", "--config", svc, "--dry-run"]):
+    for cmd in (["train", "--config", svc, "--quiet"], ["submit", "--config", svc, "--dry-run"],
+                ["config", "--config", svc]):
         p = workspace.run(cmd)
         assert p.returncode == 2, must_msg(p, " ".join(cmd[:1]) + " with a service config")
         assert "is a service config" in p.stderr and "driftrun serve --config" in p.stderr and model in p.stderr, \
