@@ -32,7 +32,8 @@ int RunConfig(int argc, char** argv) {
   }
   auto cfg = Config::Load(FLAGS_config, args.sets);
   if (!cfg.ok()) return ReportStatus("config", cfg.status());
-  if (Status exp = CheckExperimentConfig(cfg.value(), FLAGS_config); !exp.ok()) return ReportStatus("config", exp);
+  if (Status exp = CheckExperimentConfig(cfg.value(), FLAGS_config); !exp.ok())
+    return ReportStatus("config", exp);
   // The checks `train` makes before any work (ranges, names): the same code.
   auto checked = TrainOptions::FromConfig(cfg.value(), 1);
   if (!checked.ok()) return ReportStatus("config", checked.status());

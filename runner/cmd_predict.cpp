@@ -88,7 +88,8 @@ int RunPredict(int argc, char** argv) {
   const double rps = r.value().rows / std::max(1e-9, r.value().seconds);
   std::string suspect;
   for (const auto& [k, n] : r.value().suspect)
-    if (n > 0) suspect += (suspect.empty() ? "" : ", ") + std::to_string(n) + " " + k;
+    if (n > 0 && k != "nonfinite_prediction")  // that one has its own warning
+      suspect += (suspect.empty() ? "" : ", ") + std::to_string(n) + " " + k;
   if (!suspect.empty())
     std::cerr
         << "driftrun predict: warning: suspect rows (their predictions rest on little or broken input): "

@@ -191,6 +191,14 @@ static Result<PredictResult> PredictImpl(const PredictRequest& req) {
   const bool cls = spec.task == "classification";
   torch::Tensor pred = (cls ? torch::softmax(logits, 1) : logits).to(torch::kCPU).contiguous();
   torch::Tensor label = cls ? logits.argmax(1).to(torch::kCPU).contiguous() : torch::Tensor();
+  // Inputs far outside the training range (3e38, say) overflow the model.
+  const int64_t overflowed = (~torch::isfinite(pred)).reshape({in.rows, -1}).any(1).sum().item<int64_t>();
+  r.suspect["nonfinite_prediction"] = overflowed;
+  if (overflowed > 0)
+    r.warnings.push_back(
+        std::to_string(overflowed) +
+        " row(s) have a NaN or infinite prediction: their inputs are far outside what the model "
+        "was trained on (look for huge values); treat those predictions as missing");
   r.rows = in.rows;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 

@@ -34,7 +34,8 @@ struct PredictResult {
   // Rows whose prediction rests on little or broken input, by kind (all of them
   // reported, zero or not, for the model's kind): tabular "all_missing" (no
   // finite feature); text "empty" (no word), "truncated" (more n-grams than the
-  // model's max_ids: the rest was ignored), "invalid_utf8".
+  // model's max_ids: the rest was ignored), "invalid_utf8"; and for every kind
+  // "nonfinite_prediction" (a NaN or infinite output: inputs the model overflows on).
   std::map<std::string, int64_t> suspect;
 };
 

@@ -523,3 +523,20 @@ def test_a_finished_run_resumed_further_has_no_result_until_it_finishes_again(s)
     assert os.path.exists(os.path.join(run, "model.onnx"))
     p = s.ws.run(["registry", "--registry", reg, "register", "--run", run])
     assert p.returncode == 0, must_msg(p, "register of the finished run")
+
+
+def test_predictions_the_inputs_overflow_are_counted_and_warned_about(s):
+    """Found by a stranger: rows of 3e38 gave NaN / -inf predictions with exit 0
+    and no word. They are counted (suspect_rows.nonfinite_prediction, checked
+    against the file) and warned about; the exit stays 0 (the other rows are good)."""
+    def huge(x):
+        x[3, :] = 3e38
+        x[5, :] = -3e38
+    path = rewrite(s.batch, s.ws.path("huge.h5"), mutate=huge)
+    out = s.ws.path("huge-y.h5")
+    p = s.ws.run(["predict", "--run", s.run, "--in", path, "--out", out, "--json"])
+    assert p.returncode == 0, must_msg(p, "predict on huge inputs")
+    with h5py.File(out, "r") as f:
+        bad = int((~np.isfinite(f["prediction"][()])).any(axis=1).sum())
+    assert bad > 0 and json.loads(p.stdout)["suspect_rows"]["nonfinite_prediction"] == bad, (p.stdout, bad)
+    assert f"{bad} row(s) have a NaN or infinite prediction" in p.stderr, p.stderr

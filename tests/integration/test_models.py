@@ -456,7 +456,7 @@ def test_text_predict_counts_suspect_rows(models):
     assert p.returncode == 0, must_msg(p, "predict on suspect texts")
     got = json.loads(p.stdout)["suspect_rows"]
     # two rows without a word; 200 words give 600+ n-grams > 128; one invalid UTF-8 row
-    assert got == {"empty": 2, "truncated": 1, "invalid_utf8": 1}, got
+    assert got == {"empty": 2, "truncated": 1, "invalid_utf8": 1, "nonfinite_prediction": 0}, got
     assert "suspect rows" in p.stderr and "2 empty" in p.stderr, p.stderr
 
 
@@ -467,13 +467,19 @@ def test_feature_predict_counts_rows_without_a_finite_value(models):
     x[3, :] = np.nan
     x[7, :] = np.inf
     x[9, 0] = np.nan  # one missing value is not suspect
+    x[11, :] = 3e38  # found by a stranger: overflowed predictions came with no word
+    x[12, :] = -3e38
     path = models.ws.path("suspect-x.h5")
     with h5py.File(path, "w") as f:
         d = f.create_dataset("features", data=x)
         d.attrs["feature_names"] = np.array([f"f{j}" for j in range(x.shape[1])], dtype=h5py.string_dtype())
     p = models.ws.run(["predict", "--run", run, "--in", path, "--out", models.ws.path("suspect-xy.h5"), "--json"])
     assert p.returncode == 0, must_msg(p, "predict on rows without values")
-    assert json.loads(p.stdout)["suspect_rows"] == {"all_missing": 3}, p.stdout  # rows 0 (the fixture), 3, 7
+    got = json.loads(p.stdout)["suspect_rows"]
+    with h5py.File(models.ws.path("suspect-xy.h5"), "r") as f:
+        overflowed = int((~np.isfinite(f["prediction"][()])).any(axis=1).sum())
+    assert got == {"all_missing": 3, "nonfinite_prediction": overflowed}, (got, overflowed)
+    assert ("NaN or infinite prediction" in p.stderr) == (overflowed > 0), p.stderr
 
 
 def test_shape_and_type_errors_say_what_was_found(models):
