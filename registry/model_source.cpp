@@ -1,5 +1,6 @@
 #include "registry/model_source.h"
 
+#include "common/file_util.h"
 #include "registry/registry.h"
 
 namespace driftrun {
@@ -23,7 +24,9 @@ Result<ModelSource> ResolveModelSource(const std::string& model, const std::stri
     DRIFTRUN_ASSIGN_OR_RETURN(src.checkpoint, ReadCheckpoint(ckpt));
     DRIFTRUN_ASSIGN_OR_RETURN(src.config, Config::Load(run + "/config.resolved.toml", {}));
     src.files = {ckpt, ckpt.substr(0, ckpt.size() - 5) + ".h5", run + "/config.resolved.toml"};
-    src.label = "run " + run;
+    // Which weights: a run resumed and stopped predicts with its newest checkpoint.
+    src.label = "run " + run + " (checkpoint step " + std::to_string(src.checkpoint.step) +
+                (PathExists(run + "/summary.json") ? "" : "; the run has not finished") + ")";
     return src;
   }
   DRIFTRUN_ASSIGN_OR_RETURN(ModelRef ref, ParseModelRef(model));
