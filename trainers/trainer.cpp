@@ -262,23 +262,36 @@ Status TrainFrom(Session& s, const TrainRequest& req, const Config& cfg, const s
 // (mpirun's ':' form hands each rank its own command line). Ranks that differ
 // would each train their own way under one run folder, or issue different
 // collectives.
-static Status AgreeConfig(Communicator& world, const Config& cfg) {
+static Status AgreeConfig(Communicator& world, const Config& cfg, const TrainRequest& req) {
   const std::string mine = cfg.Hash();
   std::string first = mine;
   DRIFTRUN_RETURN_IF_ERROR(BroadcastString(world, &first));
+  // The folder options too: rank 0 alone decides the folder, and a rank told
+  // another --run-dir would have it ignored without a word.
+  const std::string folder = "--run-dir '" + req.run_dir + "' --resume '" + req.resume + "'" +
+                             (req.overwrite ? " --overwrite" : "") +
+                             (req.allow_config_change ? " --allow-config-change" : "");
+  std::string first_folder = folder;
+  DRIFTRUN_RETURN_IF_ERROR(BroadcastString(world, &first_folder));
   Status local;
   if (mine != first) {
     local = Status::Usage("rank " + std::to_string(world.rank()) +
                           " was started with another configuration than rank 0 (config hash " +
                           mine.substr(0, 12) + " vs " + first.substr(0, 12) +
                           "): every rank of a job must get the same --config and --set options");
+  } else if (folder != first_folder) {
+    local =
+        Status::Usage("rank " + std::to_string(world.rank()) + " was started with other folder options (" +
+                      folder + ") than rank 0 (" + first_folder +
+                      "): every rank of a job must get the same --run-dir, --resume, --overwrite and "
+                      "--allow-config-change");
   }
   return AgreeStatus(world, local);
 }
 
 static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, const TrainRequest& req) {
   const double t0 = (req.clock ? *req.clock : SteadyClock()).Seconds();
-  DRIFTRUN_RETURN_IF_ERROR(AgreeConfig(world, cfg));
+  DRIFTRUN_RETURN_IF_ERROR(AgreeConfig(world, cfg, req));
   Session s;
   s.world = &world;
   DRIFTRUN_ASSIGN_OR_RETURN(s.o, TrainOptions::FromConfig(cfg, world.size()));

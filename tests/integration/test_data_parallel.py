@@ -206,6 +206,8 @@ MPMD_CASES = {
     # Found by a stranger: these hung (in MPI_Comm_dup, or until dist.timeout_s) with no message.
     "bad-key": ([], ["--set", "train.bogus=1"], "rank 1: --set train.bogus=1: unknown key"),
     "env": (["env", "DRIFTRUN_STEP_PIPELINE=maybe"], [], "rank 1: DRIFTRUN_STEP_PIPELINE='maybe'"),
+    # Found by a stranger: another --run-dir on rank 1 was ignored without a word.
+    "run-dir": ([], ["--run-dir", "elsewhere"], "rank 1 was started with other folder options"),
 }
 
 
