@@ -288,3 +288,23 @@ TEST(StepLoop, TheInjectedClockTimesTheRun) {
 
 }  // namespace
 }  // namespace driftrun
+
+namespace driftrun {
+
+// Found by a stranger: four out-of-range values took four tries, one per run.
+TEST(TrainOptions, EveryOutOfRangeValueIsReportedAtOnce) {
+  auto cfg = Config::FromString(
+      "[data]\nval_fraction = 1.5\n[train]\nbatch_size = -64\nlr = -3e-3\n"
+      "[checkpoint]\nkeep = -1\n",
+      "e.toml", {});
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  auto o = TrainOptions::FromConfig(cfg.value(), 1);
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.status().code(), Code::kUsage);
+  const std::string& m = o.status().message();
+  for (const char* want : {"e.toml:2: key 'data.val_fraction'", "e.toml:4: key 'train.batch_size'",
+                           "e.toml:5: key 'train.lr'", "e.toml:7: key 'checkpoint.keep'"})
+    EXPECT_NE(m.find(want), std::string::npos) << want << " in:\n" << m;
+}
+
+}  // namespace driftrun
