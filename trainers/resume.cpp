@@ -95,12 +95,15 @@ void RemoveRunFiles(const std::string& dir) {
   RemoveTree(dir + "/checkpoints");
 }
 
-Status RemoveStaleResults(const std::string& run_dir) {
+Status RemoveStaleResults(const std::string& run_dir, std::vector<std::string>* removed) {
   for (const char* f : {"summary.json", "model.onnx"}) {
     const std::string path = run_dir + "/" + f;
-    if (std::remove(path.c_str()) != 0 && errno != ENOENT)
+    if (std::remove(path.c_str()) == 0) {
+      removed->push_back(f);
+    } else if (errno != ENOENT) {
       return Status::Infra("cannot remove '" + path + "' (" + std::strerror(errno) +
                            "), left from the run's earlier end; remove it, then resume");
+    }
   }
   return Status::Ok();
 }

@@ -71,7 +71,8 @@ Result<std::string> NewRunFolder(const std::string& name);
 void RemoveRunFiles(const std::string& dir);
 // Deletes summary.json and model.onnx, the results of a run's earlier end,
 // before a resume trains on: until it finishes, the folder has no result.
-Status RemoveStaleResults(const std::string& run_dir);
+// The names removed are appended to *removed.
+Status RemoveStaleResults(const std::string& run_dir, std::vector<std::string>* removed);
 // Whether folder name `n` is "<name>-<YYYYmmdd-HHMMSS>" or that plus "-<k>".
 bool IsRunFolderNameOf(const std::string& n, const std::string& name);
 

@@ -148,7 +148,15 @@ Status CreateRunFolder(Communicator& world, const Config& cfg, RunFolderClaim* c
     // A resume that trains on (a finished run given more epochs, say): the
     // earlier end's summary and export no longer describe this folder, and a
     // register or export must not take them for this attempt's result.
-    if (resumed) local = RemoveStaleResults(run_dir);
+    std::vector<std::string> removed;
+    if (resumed) local = RemoveStaleResults(run_dir, &removed);
+    if (!removed.empty()) {
+      std::string names;
+      for (const auto& r : removed) names += (names.empty() ? "" : " and ") + r;
+      std::cerr
+          << "note: the run had finished; its " << names
+          << " are removed, as they no longer describe it: this resume writes them anew when it finishes\n";
+    }
     if (local.ok()) local = MakeDirs(run_dir + "/checkpoints");
     if (local.ok()) local = WriteFileAtomic(run_dir + "/config.resolved.toml", cfg.ToToml());
     if (local.ok() && resumed) local = DropMetricsAfter(run_dir, resumed->step);
