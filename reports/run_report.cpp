@@ -90,7 +90,8 @@ std::string StepTable(const json& summary) {
   return s + "</tr></table><p class=\"sub\">rank 0's mean per step over the run</p>";
 }
 
-std::string Lineage(const std::vector<json>& events, const std::string& config_text) {
+std::string Lineage(const std::string& run_dir, const std::vector<json>& events,
+                    const std::string& config_text) {
   std::string s = "<h2>Lineage</h2><dl>";
   auto cfg = Config::FromString(config_text, "config.resolved.toml", {});
   if (cfg.ok()) {
@@ -110,8 +111,13 @@ std::string Lineage(const std::vector<json>& events, const std::string& config_t
                     HtmlEscape(Str(e, "device")) + " (" + HtmlEscape(Str(e, "backend")) + "), code " +
                     HtmlEscape(Str(e, "code_version")));
     } else if (ev == "export") {
-      s += Fact("ONNX", "<code>" + HtmlEscape(Str(e, "onnx")) + "</code> sha256 <code>" +
-                            HtmlEscape(Str(e, "sha256").substr(0, 16)) + "&hellip;</code>");
+      // A resume that trains on removes the run's model.onnx until it finishes.
+      const std::string onnx = Str(e, "onnx");
+      const bool there =
+          PathExists(onnx) || (BaseName(onnx) == "model.onnx" && PathExists(run_dir + "/model.onnx"));
+      s += Fact("ONNX", "<code>" + HtmlEscape(onnx) + "</code> sha256 <code>" +
+                            HtmlEscape(Str(e, "sha256").substr(0, 16)) + "&hellip;</code>" +
+                            (there ? "" : " (removed: the run was resumed after it)"));
     } else if (ev == "register") {
       s += Fact("registered", HtmlEscape(Str(e, "name")) + ":" + Str(e, "version") + " in <code>" +
                                   HtmlEscape(Str(e, "registry")) + "</code>");
@@ -229,7 +235,7 @@ Result<std::string> RunReportHtml(const std::string& run_dir) {
   }
   s << "</dl><h2>Training curves</h2>";
   s << (metrics.empty() ? "<p class=\"sub\">no epoch has ended yet</p>" : Charts(metrics, metric_name));
-  s << StepTable(summary) << Lineage(events, config_text.ok() ? config_text.value() : "");
+  s << StepTable(summary) << Lineage(run_dir, events, config_text.ok() ? config_text.value() : "");
   s << Preprocessing(run_dir, events, summary);
   s << "<h2>Resolved config</h2><pre>" << HtmlEscape(config_text.ok() ? config_text.value() : "(missing)")
     << "</pre><p class=\"foot\">driftrun run report, built from the run folder's files; "

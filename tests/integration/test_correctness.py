@@ -501,6 +501,8 @@ def test_a_finished_run_resumed_further_has_no_result_until_it_finishes_again(s)
     p = s.ws.run(more, env={"DRIFTRUN_FAULT_SIGNAL_AT_STEP": str(last + 10)})
     assert p.returncode == 0, must_msg(p, "the resume, stopped")
     assert "summary.json and model.onnx are removed" in p.stderr, p.stderr  # said, not done silently
+    with open(os.path.join(run, "report.html")) as f:
+        assert "(removed: the run was resumed after it)" in f.read()  # it listed a model.onnx no longer there
     assert not os.path.exists(os.path.join(run, "summary.json")), "the earlier end's summary.json was kept"
     assert not os.path.exists(os.path.join(run, "model.onnx")), "the earlier end's model.onnx was kept"
     # Found by a stranger: resumed again with the old epochs, it trained nothing and called the run done
