@@ -177,9 +177,12 @@ Status CheckExperimentConfig(const Config& cfg, const std::string& path) {
 }
 
 Status CheckNotAnothersFile(const std::string& out, const std::string& flag, const std::string& own_run) {
-  std::string dir = DirName(AbsolutePath(out));
+  const std::string abs = AbsolutePath(out);
+  std::string dir = DirName(abs);
   for (int up = 0; up < 4 && dir.size() > 1; ++up, dir = DirName(dir)) {
-    if (PathExists(dir + "/registry.db"))
+    if (!PathExists(dir + "/registry.db")) continue;
+    const std::string rel = abs.substr(dir.size() + 1);  // the registry's store and its database
+    if (rel.rfind("artifacts/", 0) == 0 || rel.rfind("registry.db", 0) == 0)
       return Status::Usage(
           flag + " '" + out + "' is inside the registry '" + dir +
           "': its files are the registry's own (registry verify checks them); write elsewhere");

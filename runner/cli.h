@@ -64,8 +64,8 @@ Status CheckStepSwitches();
 // service.models): train and submit would otherwise train the defaults.
 Status CheckExperimentConfig(const Config& cfg, const std::string& path);
 
-// Status::Usage when output `out` (named by `flag`) is inside a registry (its
-// files are checked by sha256), or replaces the model.onnx or report.html of
+// Status::Usage when output `out` (named by `flag`) is in a registry's store
+// (<registry>/artifacts/, registry.db*: checked by sha256), or replaces the model.onnx or report.html of
 // a run folder other than `own_run` (the command's --run; "" for none).
 Status CheckNotAnothersFile(const std::string& out, const std::string& flag, const std::string& own_run);
 
