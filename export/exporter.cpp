@@ -99,9 +99,15 @@ bool NeedsExporter(const Config& cfg) {
 }
 
 bool LooksLikeOnnx(const std::string& path) {
-  const std::string h = FileHead(path, 2);
-  return EndsWith(path, ".onnx") && h.size() == 2 && h[0] == 0x08 &&
-         (static_cast<unsigned char>(h[1]) & 0x80) == 0;
+  // ModelProto field 1 (ir_version, one varint byte), then field 2
+  // (producer_name) "driftrun": a model of someone else's is not replaced.
+  static const std::string kProducer(
+      "\x12\x08"
+      "driftrun",
+      10);
+  const std::string h = FileHead(path, 12);
+  return EndsWith(path, ".onnx") && h.size() == 12 && h[0] == 0x08 &&
+         (static_cast<unsigned char>(h[1]) & 0x80) == 0 && h.compare(2, kProducer.size(), kProducer) == 0;
 }
 
 // The summary is this folder's result: it says done, and its checkpoint is

@@ -37,8 +37,9 @@ Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir
 // exports): export.onnx or registry.register.
 bool NeedsExporter(const Config& cfg);
 
-// Whether `path` is named *.onnx and starts as a serialized ONNX ModelProto
-// does (field 1, ir_version): an earlier export that may be replaced.
+// Whether `path` is named *.onnx and starts as driftrun's serialized ONNX
+// ModelProto does (ir_version, then producer_name "driftrun"): an earlier
+// export that may be replaced.
 bool LooksLikeOnnx(const std::string& path);
 
 }  // namespace driftrun

@@ -177,7 +177,12 @@ Status CheckExperimentConfig(const Config& cfg, const std::string& path) {
 }
 
 Status CheckNotAnothersFile(const std::string& out, const std::string& flag, const std::string& own_run) {
-  const std::string abs = AbsolutePath(out);
+  // The folder as it really is (a symbolic link to a registry's artifacts/ is its store).
+  std::string abs = AbsolutePath(out);
+  if (char* real = ::realpath(DirName(abs).c_str(), nullptr)) {
+    abs = std::string(real) + "/" + BaseName(abs);
+    std::free(real);
+  }
   std::string dir = DirName(abs);
   for (int up = 0; up < 4 && dir.size() > 1; ++up, dir = DirName(dir)) {
     if (!PathExists(dir + "/registry.db")) continue;

@@ -4,7 +4,9 @@
 #include <iostream>
 
 #include "common/config.h"
+#include "common/text.h"
 #include "runner/commands.h"
+#include "scheduler/service_setup.h"
 #include "tracking/mlflow_client.h"
 #include "trainers/train_options.h"
 
@@ -32,8 +34,17 @@ int RunConfig(int argc, char** argv) {
   }
   auto cfg = Config::Load(FLAGS_config, args.sets);
   if (!cfg.ok()) return ReportStatus("config", cfg.status());
-  if (Status exp = CheckExperimentConfig(cfg.value(), FLAGS_config); !exp.ok())
-    return ReportStatus("config", exp);
+  if (!CheckExperimentConfig(cfg.value(), FLAGS_config).ok()) {
+    // A service config: checked as serve checks it (every model config too).
+    auto setup = ServiceSetup::Load(FLAGS_config, args.sets);
+    if (!setup.ok()) return ReportStatus("config", setup.status());
+    std::cerr << "note: '" << EscapeForConsole(FLAGS_config)
+              << "' is a service config (driftrun serve --config); its "
+              << cfg.value().StrList("service.models").size()
+              << " model config(s) load as serve loads them\n";
+    std::cout << cfg.value().ToToml();
+    return 0;
+  }
   // The checks `train` makes before any work (ranges, names): the same code.
   auto checked = TrainOptions::FromConfig(cfg.value(), 1);
   if (!checked.ok()) return ReportStatus("config", checked.status());

@@ -400,13 +400,19 @@ def test_train_and_submit_refuse_a_service_config(workspace):
     workspace.make_data(workspace.path("data"), "--rows", "600", "--features", "4")
     model = workspace.write_config("m.toml", f'name = "m"\n[data]\ntrain = "{workspace.path("data/train.h5")}"\n')
     svc = workspace.write_config("svc.toml", f'[service]\nmodels = ["m.toml"]\nstate = "{workspace.path("st")}"\n')
-    for cmd in (["train", "--config", svc, "--quiet"], ["submit", "--config", svc, "--dry-run"],
-                ["config", "--config", svc]):
+    for cmd in (["train", "--config", svc, "--quiet"], ["submit", "--config", svc, "--dry-run"]):
         p = workspace.run(cmd)
         assert p.returncode == 2, must_msg(p, " ".join(cmd[:1]) + " with a service config")
         assert "is a service config" in p.stderr and "driftrun serve --config" in p.stderr and model in p.stderr, \
             p.stderr
     assert not os.path.exists(workspace.path("runs")), "something trained"
+    # config checks a service config as serve does (it printed an experiment's defaults, exit 0)
+    p = workspace.run(["config", "--config", svc])
+    assert p.returncode == 2 and "registry" in p.stderr, must_msg(p, "config of a service whose model has no registry")
+    with open(model, "a") as f:
+        f.write(f'[registry]\npath = "{workspace.path("reg")}"\n')
+    p = workspace.run(["config", "--config", svc])
+    assert p.returncode == 0 and "[service]" in p.stdout and "is a service config" in p.stderr, must_msg(p, "config")
 
 
 def test_serve_and_submit_check_the_step_switches_their_jobs_read(workspace):

@@ -410,7 +410,14 @@ def test_outputs_replace_only_their_own_kind(s):
     cases = [(["export", "--run", s.run, "--out", os.path.join(other, "model.onnx")], "is the model.onnx of run"),
              (["report", "--run", s.run, "--out", os.path.join(other, "report.html")], "is the report.html of run"),
              (["profile", "--in", s.batch, "--out", os.path.join(reg_dir, "x.h5")], "inside the registry"),
-             (["export", "--run", s.run, "--out", os.path.join(reg_dir, "x.onnx")], "inside the registry")]
+             (["export", "--run", s.run, "--out", os.path.join(reg_dir, "x.onnx")], "inside the registry"),
+             # round 2: the store through a symbolic link to its folder; an ONNX model someone else wrote
+             (["profile", "--in", s.batch, "--out", os.path.join(work, "store-link", "x.h5")], "inside the registry"),
+             (["export", "--run", s.run, "--out", os.path.join(work, "foreign.onnx")], "exists and is not")]
+    if not os.path.exists(os.path.join(work, "store-link")):
+        os.symlink(reg_dir, os.path.join(work, "store-link"))
+    with open(os.path.join(work, "foreign.onnx"), "wb") as f:
+        f.write(b"\x08\x08\x12\x07pytorch\x1a\x032.1")
     for args, why in cases:
         target = args[-1]
         before = sha(target) if os.path.exists(target) else None
