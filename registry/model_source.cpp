@@ -1,6 +1,9 @@
 #include "registry/model_source.h"
 
 #include "common/file_util.h"
+
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include "registry/registry.h"
 
 namespace driftrun {
@@ -14,6 +17,30 @@ Result<std::string> RegistryPath(const std::string& flag, const std::string& con
   return std::string("driftrun-registry");
 }
 
+// A warning when the run's last attempt failed (its last start, resume, stop
+// or error event is an error): the newest checkpoint may be the diverged one.
+static std::vector<std::string> RunFailure(const std::string& run, const std::string& ckpt) {
+  auto text = ReadFile(run + "/events.jsonl");
+  if (!text.ok()) return {};
+  nlohmann::json last;
+  std::istringstream lines(text.value());
+  for (std::string line; std::getline(lines, line);) {
+    auto e = nlohmann::json::parse(line, nullptr, false);
+    if (!e.is_object()) continue;
+    const std::string ev = e.value("event", "");
+    if (ev == "start" || ev == "resume" || ev == "stop" || ev == "error") last = e;
+  }
+  if (!last.is_object() || last.value("event", "") != "error") return {};
+  std::string at;
+  if (last.contains("step") && last["step"].is_number())
+    at = " at step " + std::to_string(last["step"].get<int64_t>());
+  return {
+      "run '" + run + "' failed" + at + " (" + last.value("reason", std::string("see its events.jsonl")) +
+      "): its newest checkpoint " + ckpt +
+      " may hold the weights that made it fail; treat these predictions with care, or resume the run with a "
+      "fix first"};
+}
+
 Result<ModelSource> ResolveModelSource(const std::string& model, const std::string& run,
                                        const std::string& registry) {
   if (model.empty() == run.empty())
@@ -25,8 +52,10 @@ Result<ModelSource> ResolveModelSource(const std::string& model, const std::stri
     DRIFTRUN_ASSIGN_OR_RETURN(src.config, Config::Load(run + "/config.resolved.toml", {}));
     src.files = {ckpt, ckpt.substr(0, ckpt.size() - 5) + ".h5", run + "/config.resolved.toml"};
     // Which weights: a run resumed and stopped predicts with its newest checkpoint.
+    const bool finished = PathExists(run + "/summary.json");
     src.label = "run " + run + " (checkpoint step " + std::to_string(src.checkpoint.step) +
-                (PathExists(run + "/summary.json") ? "" : "; the run has not finished") + ")";
+                (finished ? "" : "; the run has not finished") + ")";
+    if (!finished) src.warnings = RunFailure(run, ckpt);
     return src;
   }
   DRIFTRUN_ASSIGN_OR_RETURN(ModelRef ref, ParseModelRef(model));

@@ -19,6 +19,9 @@ struct ModelSource {
   // Every file it was read from (checkpoint data and manifest, config): what
   // no output may overwrite.
   std::vector<std::string> files;
+  // For the console: a run that failed (its newest checkpoint may hold the
+  // weights that made it fail).
+  std::vector<std::string> warnings;
 };
 
 // Exactly one of model ("NAME[@ALIAS|:VERSION]") and run must be set. registry:

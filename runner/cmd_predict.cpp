@@ -83,6 +83,8 @@ int RunPredict(int argc, char** argv) {
   req.device = FLAGS_device;
   auto r = Predict(req);  // maps LibTorch errors: out of memory and device errors 5, others 3
   if (!r.ok()) return ReportStatus("predict", r.status());
+  for (const auto& w : src.value().warnings)
+    std::cerr << "driftrun predict: warning: " << EscapeForConsole(w) << "\n";
   for (const auto& w : r.value().warnings)
     std::cerr << "driftrun predict: warning: " << EscapeForConsole(w) << "\n";
   const double rps = r.value().rows / std::max(1e-9, r.value().seconds);

@@ -241,9 +241,13 @@ Status TrainFrom(Session& s, const TrainRequest& req, const Config& cfg, const s
     // Diverged: name the healthiest checkpoint kept, which may not be the newest.
     const std::string best = LowestLossCheckpoint(run_dir + "/checkpoints", run_id);
     if (!best.empty())
-      looped = Status(looped.code(), looped.message() + ". The checkpoint with the lowest training loss is " +
-                                         best + " (resume from it: --resume " + ShellQuote(best) +
-                                         " --allow-config-change, with the fix as --set)");
+      looped =
+          Status(looped.code(), looped.message() + ". Of the checkpoints kept, " + best +
+                                    " had the lowest training loss when written (its weights may already "
+                                    "be on the way up): resume from it with the fix, --resume " +
+                                    ShellQuote(best) +
+                                    " --allow-config-change --set ..., or start over "
+                                    "with --overwrite");
   }
   DRIFTRUN_RETURN_IF_ERROR(looped);
   // A stop that came with the last step finds the work done: finish normally.

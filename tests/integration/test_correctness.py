@@ -550,3 +550,27 @@ def test_predictions_the_inputs_overflow_are_counted_and_warned_about(s):
         bad = int((~np.isfinite(f["prediction"][()])).any(axis=1).sum())
     assert bad > 0 and json.loads(p.stdout)["suspect_rows"]["nonfinite_prediction"] == bad, (p.stdout, bad)
     assert f"{bad} row(s) have a NaN or infinite prediction" in p.stderr, p.stderr
+
+
+def test_a_diverged_run_keeps_its_best_checkpoint_and_predict_says_it_failed(s):
+    """Found by strangers: a run that diverged kept only diverged checkpoints,
+    and predict --run used the newest of them without a word. The lowest-loss
+    checkpoint is kept and named in the failure; predict warns that the run failed."""
+    run = s.ws.path("run-diverged")
+    p = s.ws.run(["train", "--config", s.config, "--run-dir", run, "--quiet", "--noprogress", "--set",
+                  'train.optimizer="sgd"', "--set", "train.lr=5", "--set", "train.epochs=30",
+                  "--set", "checkpoint.every_steps=1", "--set", "checkpoint.keep=2"])
+    assert p.returncode == 4 and "non-finite" not in p.stdout, must_msg(p, "a diverging run")
+    manifests = {}
+    for name in os.listdir(os.path.join(run, "checkpoints")):
+        if name.endswith(".json"):
+            with open(os.path.join(run, "checkpoints", name)) as f:
+                manifests[name] = json.load(f)
+    losses = {n: m["train_loss"] for n, m in manifests.items() if m.get("train_loss") is not None}
+    best = min(losses, key=losses.get)
+    newest = sorted(manifests, key=lambda n: manifests[n]["step"])[-2:]
+    assert len(manifests) == 3 and best not in newest, (losses, newest)  # the 2 newest plus the best
+    assert best in p.stderr and "the lowest training loss" in p.stderr, p.stderr
+    p = s.ws.run(["predict", "--run", run, "--in", s.batch, "--out", s.ws.path("diverged-y.h5")])
+    assert p.returncode == 0 and "failed at step" in p.stderr and "has not finished" in p.stdout, \
+        must_msg(p, "predict with a failed run")
