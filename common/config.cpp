@@ -264,6 +264,37 @@ Result<Config> Config::Load(const std::string& path, const std::vector<std::stri
   return cfg;
 }
 
+// One --set section.key=value onto `values`: its value parsed as TOML, a bare
+// word as a string.
+static Status ApplySet(const std::string& o, std::map<std::string, ConfigValue>* values,
+                       std::map<std::string, std::string>* origin) {
+  auto eq = o.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return Status::Usage("--set " + o + ": expected section.key=value, for example --set train.lr=3e-4");
+  }
+  std::string full = o.substr(0, eq), raw = o.substr(eq + 1);
+  const KeyInfo* k = FindKey(full);
+  if (!k) return Status::Usage("--set " + o + ": unknown key '" + full + "'" + Suggest(full));
+  toml::table t;
+  try {
+    t = toml::parse("v = " + raw);
+  } catch (const toml::parse_error& e) {
+    // A bare word such as adamw is a string; a number TOML cannot hold, or a
+    // list or quoted string it cannot read, is an error.
+    const char c0 = raw.empty() ? '\0' : raw[0];
+    const bool number = (k->type == ValueType::kInt || k->type == ValueType::kFloat) &&
+                        (std::isdigit(static_cast<unsigned char>(c0)) || c0 == '-' || c0 == '+' || c0 == '.');
+    if (number)
+      return Status::Usage("--set " + o + ": '" + raw + "' is not a number TOML can hold (" +
+                           std::string(e.description()) + "); fix the value");
+    if (c0 == '[' || c0 == '"' || c0 == '\'')
+      return Status::Usage("--set " + o + ": '" + raw + "' is not valid TOML (" +
+                           std::string(e.description()) + "); for example --set model.hidden=[64,32]");
+    t = toml::table{{"v", raw}};
+  }
+  return SetFromNode(*t.get("v"), *k, "--set " + o, values, origin);
+}
+
 Result<Config> Config::FromString(const std::string& text, const std::string& source,
                                   const std::vector<std::string>& overrides) {
   Config cfg;
@@ -304,35 +335,17 @@ Result<Config> Config::FromString(const std::string& text, const std::string& so
       for (auto&& [sub, subnode] : *node.as_table()) set(subnode, name + "." + std::string(sub.str()));
     }
   }
+  std::stable_sort(errors.begin(), errors.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Then every --set, each checked (after the file's, in command-line order).
+  for (const std::string& o : overrides) {
+    Status st = ApplySet(o, &cfg.values_, &cfg.origin_);
+    if (!st.ok()) errors.emplace_back(0, st.message());
+  }
   if (!errors.empty()) {
-    std::stable_sort(errors.begin(), errors.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
     std::string all;
     for (const auto& e : errors) all += (all.empty() ? "" : "\n") + e.second;
     return Status::Usage(all);
-  }
-
-  for (const std::string& o : overrides) {
-    auto eq = o.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return Status::Usage("--set " + o + ": expected section.key=value, for example --set train.lr=3e-4");
-    }
-    std::string full = o.substr(0, eq), raw = o.substr(eq + 1);
-    const KeyInfo* k = FindKey(full);
-    if (!k) return Status::Usage("--set " + o + ": unknown key '" + full + "'" + Suggest(full));
-    toml::table t;
-    try {
-      t = toml::parse("v = " + raw);
-    } catch (const toml::parse_error& e) {
-      // A bare word such as adamw is a string; a number TOML cannot hold is an error.
-      if ((k->type == ValueType::kInt || k->type == ValueType::kFloat) && !raw.empty() &&
-          (std::isdigit(static_cast<unsigned char>(raw[0])) || raw[0] == '-' || raw[0] == '+' ||
-           raw[0] == '.'))
-        return Status::Usage("--set " + o + ": '" + raw + "' is not a number TOML can hold (" +
-                             std::string(e.description()) + "); fix the value");
-      t = toml::table{{"v", raw}};
-    }
-    DRIFTRUN_RETURN_IF_ERROR(SetFromNode(*t.get("v"), *k, "--set " + o, &cfg.values_, &cfg.origin_));
   }
   return cfg;
 }

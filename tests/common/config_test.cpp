@@ -112,6 +112,18 @@ TEST(Config, EveryMistakeInTheFileIsReportedInLineOrder) {
   EXPECT_TRUE(a < b && b < d) << m;
 }
 
+// Found by a stranger: three bad --set options took three tries; a broken
+// list said "got a string".
+TEST(Config, EveryBadSetIsReportedAtOnce) {
+  auto c = Config::FromString("", "e.toml", {"train.lrr=1", "train.epochs=abc", "model.hidden=[16,16"});
+  ASSERT_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  for (const char* want :
+       {"--set train.lrr=1: unknown key", "--set train.epochs=abc: key 'train.epochs' must be",
+        "--set model.hidden=[16,16: '[16,16' is not valid TOML"})
+    EXPECT_NE(m.find(want), std::string::npos) << want << " in:\n" << m;
+}
+
 TEST(Config, SetOverridesFileAndParsesTomlValues) {
   auto c = Config::FromString(
       "[train]\nlr = 0.1\n", "e.toml",
