@@ -4,9 +4,11 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "common/file_util.h"
 #include "common/text.h"
 #include "dataio/synthetic_data.h"
 #include "runner/commands.h"
+#include "trainers/resume.h"
 
 DEFINE_string(out, "", "output folder or file");
 DEFINE_int64(rows, 20000, "training rows");
@@ -67,6 +69,14 @@ int RunMakeData(int argc, char** argv) {
   o.drift_share = FLAGS_drift_share;
   std::vector<std::string> written, removed;
   const std::string out = FLAGS_out.empty() ? "data/demo" : FLAGS_out;
+  // A data set goes in a folder of its own, not among a run's or a registry's files.
+  if (IsRunFolder(out) || PathExists(out + "/registry.db"))
+    return ReportStatus(
+        "make-data",
+        Status::Usage("--out '" + out + "' is a " + (IsRunFolder(out) ? "run folder" : "registry") +
+                      "; make-data writes a data folder of its own: choose another"));
+  if (Status in_store = CheckNotAnothersFile(out + "/train.h5", "--out", ""); !in_store.ok())
+    return ReportStatus("make-data", in_store);
   Status st = WriteSynthetic(out, o, &written, &removed);
   if (!st.ok()) return ReportStatus("make-data", st);
   if (FLAGS_json) {

@@ -227,6 +227,15 @@ def test_make_data_again_leaves_only_its_new_data_set(workspace):
     p = workspace.run(["make-data", "--out", other, "--rows", "300", "--batches", "2", "--batch-rows", "50"])
     assert p.returncode == 2 and "batch-007.h5' is not of the data set" in p.stderr, must_msg(p, "another set's batch")
     assert os.listdir(other) == ["batch-007.h5"]
+    # round 2: a run folder or a registry is not a data folder
+    run_like, reg = workspace.path("run-like"), workspace.path("reg-like")
+    os.makedirs(os.path.join(run_like, "checkpoints"))
+    os.makedirs(reg)
+    open(os.path.join(reg, "registry.db"), "w").close()
+    for target in (run_like, reg):
+        p = workspace.run(["make-data", "--out", target, "--rows", "300"])
+        assert p.returncode == 2 and "data folder of its own" in p.stderr, must_msg(p, f"make-data --out {target}")
+        assert not os.path.exists(os.path.join(target, "train.h5"))
 
 
 @pytest.fixture(scope="module")
