@@ -349,7 +349,17 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   DRIFTRUN_RETURN_IF_ERROR(FitPreprocessing(s, resuming || warm ? &ck : nullptr));
   s.autograd_step = req.autograd_step;
   s.step_pipeline = req.step_pipeline;
-  DRIFTRUN_RETURN_IF_ERROR(BuildModel(s, resuming ? &ck : nullptr, ckpt_path));
+  Status built = BuildModel(s, resuming ? &ck : nullptr, ckpt_path);
+  if (resuming && !config_changes.empty() && built.code() == Code::kData) {
+    // The config changed the architecture: the user's change, not bad data (exit 2).
+    built = Status(Code::kUsage, built.message().empty()
+                                     ? ""
+                                     : built.message() +
+                                           ": a resume keeps the run's architecture (--allow-config-change "
+                                           "covers settings such as train.epochs or train.lr); to change the "
+                                           "model, start over with --overwrite or another --run-dir");
+  }
+  DRIFTRUN_RETURN_IF_ERROR(built);
   if (warm) {
     Status local = LoadParameters(*s.model, ck.model);
     DRIFTRUN_RETURN_IF_ERROR(
