@@ -35,7 +35,9 @@ struct PredictResult {
   // reported, zero or not, for the model's kind): tabular "all_missing" (no
   // finite feature); text "empty" (no word), "truncated" (more n-grams than the
   // model's max_ids: the rest was ignored), "invalid_utf8"; and for every kind
-  // "nonfinite_prediction" (a NaN or infinite output: inputs the model overflows on).
+  // "nonfinite_prediction" (a NaN or infinite output: inputs the model overflows on);
+  // tabular also "far_outside_training" (a value over 1000 standard deviations
+  // or min-max ranges from the training data after preprocessing).
   std::map<std::string, int64_t> suspect;
 };
 

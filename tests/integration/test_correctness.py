@@ -551,6 +551,9 @@ def test_predictions_the_inputs_overflow_are_counted_and_warned_about(s):
         bad = int((~np.isfinite(f["prediction"][()])).any(axis=1).sum())
     assert bad > 0 and json.loads(p.stdout)["suspect_rows"]["nonfinite_prediction"] == bad, (p.stdout, bad)
     assert f"{bad} row(s) have a NaN or infinite prediction" in p.stderr, p.stderr
+    # rows 3 and 5, and only they, lie far outside the training data (finite predictions there too)
+    assert json.loads(p.stdout)["suspect_rows"]["far_outside_training"] == 2, p.stdout
+    assert "2 row(s) have a value over 1000 standard deviations" in p.stderr, p.stderr
 
 
 def test_a_diverged_run_keeps_its_best_checkpoint_and_predict_says_it_failed(s):
