@@ -301,6 +301,18 @@ static Status AgreeConfig(Communicator& world, const Config& cfg, const TrainReq
   return AgreeStatus(world, local);
 }
 
+// A resume whose allowed config changes alter the architecture fails to load
+// its checkpoint's weights: the user's change, not bad data (exit 2).
+static Status AsArchitectureChange(const Status& built) {
+  if (built.code() != Code::kData) return built;
+  if (built.message().empty()) return Status(Code::kUsage, "");
+  return Status::Usage(
+      built.message() +
+      ": a resume keeps the run's architecture (--allow-config-change covers settings such as "
+      "train.epochs or train.lr); to change the model, start over with --overwrite or another "
+      "--run-dir");
+}
+
 static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, const TrainRequest& req) {
   const double t0 = (req.clock ? *req.clock : SteadyClock()).Seconds();
   DRIFTRUN_RETURN_IF_ERROR(AgreeConfig(world, cfg, req));
@@ -350,16 +362,7 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   s.autograd_step = req.autograd_step;
   s.step_pipeline = req.step_pipeline;
   Status built = BuildModel(s, resuming ? &ck : nullptr, ckpt_path);
-  if (resuming && !config_changes.empty() && built.code() == Code::kData) {
-    // The config changed the architecture: the user's change, not bad data (exit 2).
-    built = Status(Code::kUsage, built.message().empty()
-                                     ? ""
-                                     : built.message() +
-                                           ": a resume keeps the run's architecture (--allow-config-change "
-                                           "covers settings such as train.epochs or train.lr); to change the "
-                                           "model, start over with --overwrite or another --run-dir");
-  }
-  DRIFTRUN_RETURN_IF_ERROR(built);
+  DRIFTRUN_RETURN_IF_ERROR(resuming && !config_changes.empty() ? AsArchitectureChange(built) : built);
   if (warm) {
     Status local = LoadParameters(*s.model, ck.model);
     DRIFTRUN_RETURN_IF_ERROR(
