@@ -482,19 +482,27 @@ def test_a_second_submit_to_a_busy_run_folder_and_a_cancelled_sweep_are_told(clu
     assert gone and all("driftrun submit --config" in t["reason"] for t in gone), trials
 
 
+def write_atomically(path, text):
+    """A job's srun may read slurm.conf at any moment: never let it see the file
+    truncated (CI once saw "slurm.conf is empty" and a trial that never ran)."""
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
 def test_a_sweep_larger_than_max_array_size_is_split_into_arrays_run_one_after_the_other(cluster):
     ws = cluster.ws
     conf = os.path.join(cluster.dir, "slurm.conf")
     original = open(conf).read()
     try:
-        open(conf, "w").write(original.replace("MaxArraySize=1001", "MaxArraySize=2"))
+        write_atomically(conf, original.replace("MaxArraySize=1001", "MaxArraySize=2"))
         p = cluster.run("scontrol", "reconfigure")
         assert p.returncode == 0, must_msg(p, "scontrol reconfigure")
         cfg = ws.write_config("split.toml", MODEL.format(name="split", epochs=1) +
                               '[sweep]\nparams = ["train.lr = [1e-3, 2e-3, 3e-3]"]\n')
         s = cluster.submit(cfg, "--ntasks-per-node", "2")
     finally:
-        open(conf, "w").write(original)
+        write_atomically(conf, original)
         cluster.run("scontrol", "reconfigure")
     assert len(s["array_jobs"]) == 2 and len(s["scripts"]) == 2, s
     texts = [open(x).read() for x in s["scripts"]]
