@@ -292,6 +292,14 @@ static Status ApplySet(const std::string& o, std::map<std::string, ConfigValue>*
                            std::string(e.description()) + "); for example --set model.hidden=[64,32]");
     t = toml::table{{"v", raw}};
   }
+  // 1e-400 parses as 0: say so, rather than "must be > 0" about a value the user did not write.
+  if (const auto* f = t.get("v")->as_floating_point(); f && f->get() == 0.0) {
+    const std::string mantissa = raw.substr(0, raw.find_first_of("eE"));
+    if (mantissa.find_first_of("123456789") != std::string::npos)
+      return Status::Usage(
+          "--set " + o + ": '" + raw +
+          "' is too small for a double and would be 0; write 0 if you mean 0, else a larger value");
+  }
   return SetFromNode(*t.get("v"), *k, "--set " + o, values, origin);
 }
 

@@ -178,12 +178,17 @@ H5Reader::~H5Reader() {
   H5Fclose(file_);
 }
 
-bool IsDriftrunOutput(const std::string& path, const std::string& kind) {
-  if (!LooksLikeHdf5(path)) return false;
+std::optional<std::string> H5RootAttr(const std::string& path, const std::string& name) {
+  if (!LooksLikeHdf5(path)) return std::nullopt;
   auto r = H5Reader::Open(path);
-  if (!r.ok()) return false;
-  auto k = r.value()->AttrString("/", "driftrun_output");
-  return k.ok() && k.value() == kind;
+  if (!r.ok()) return std::nullopt;
+  auto v = r.value()->AttrString("/", name);
+  if (!v.ok()) return std::nullopt;
+  return v.value();
+}
+
+bool IsDriftrunOutput(const std::string& path, const std::string& kind) {
+  return H5RootAttr(path, "driftrun_output") == kind;
 }
 
 bool H5Reader::Has(const std::string& dataset) const {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,11 @@ struct H5DatasetInfo {
   // "integer [20, 1, 8, 8]": what a message says was found.
   std::string Describe() const;
 };
+
+// The root string attribute `name` of the HDF5 file `path`; nullopt, silently,
+// when the file is not HDF5, cannot be opened or lacks the attribute: how a
+// command recognises a file it wrote (a profile, a data set, an output).
+std::optional<std::string> H5RootAttr(const std::string& path, const std::string& name);
 
 // Whether `path` is an HDF5 file whose root attribute "driftrun_output" is
 // `kind` (false for any other file, silently): how an output check knows an

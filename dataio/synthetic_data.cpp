@@ -153,12 +153,8 @@ namespace {
 // "data_set"; "" for a file of an older make-data); nullopt when make-data
 // did not write it (not HDF5, or without make-data's root attributes).
 std::optional<std::string> SyntheticSet(const std::string& path) {
-  if (!LooksLikeHdf5(path)) return std::nullopt;
-  auto r = H5Reader::Open(path);
-  if (!r.ok() || !r.value()->AttrString("/", "drift").ok() || !r.value()->AttrString("/", "task").ok())
-    return std::nullopt;
-  auto id = r.value()->AttrString("/", "data_set");
-  return id.ok() ? id.value() : std::string();
+  if (!H5RootAttr(path, "drift") || !H5RootAttr(path, "task")) return std::nullopt;
+  return H5RootAttr(path, "data_set").value_or("");
 }
 
 // The batch number of "batch-NNN.h5", else 0.

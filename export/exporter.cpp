@@ -113,18 +113,19 @@ bool LooksLikeOnnx(const std::string& path) {
 // The summary is this folder's result: it says done, and its checkpoint is
 // the folder's newest (a summary left by an older version of driftrun from
 // before a resume that then failed would describe another model).
-static Status CheckSummaryIsCurrent(const std::string& run_dir, const nlohmann::json& s) {
-  const std::string status = s.value("status", "");
-  if (status != "done") {
-    return Status::Usage("run folder '" + run_dir + "' did not finish (summary.json status '" + status +
+static Status CheckSummaryIsCurrent(const std::string& run_dir) {
+  const std::optional<RunEnd> end = ReadRunEnd(run_dir);
+  if (!end) return Status::Data("'" + run_dir + "/summary.json' is corrupt");
+  if (end->status != "done") {
+    return Status::Usage("run folder '" + run_dir + "' did not finish (summary.json status '" + end->status +
                          "'); resume it: driftrun train --run-dir " + run_dir + " --resume auto");
   }
-  const std::string summarized = s.value("checkpoint", "");
   auto newest = RunCheckpoint(run_dir);
-  if (summarized.empty() || !newest.ok()) return Status::Ok();  // the caller reports a missing checkpoint
-  if (BaseName(summarized) != BaseName(newest.value())) {
+  if (end->checkpoint.empty() || !newest.ok())
+    return Status::Ok();  // the caller reports a missing checkpoint
+  if (!end->DoneAt(newest.value())) {
     return Status::Usage(
-        "run folder '" + run_dir + "': summary.json describes checkpoint " + BaseName(summarized) +
+        "run folder '" + run_dir + "': summary.json describes checkpoint " + BaseName(end->checkpoint) +
         " but the newest checkpoint is " + BaseName(newest.value()) +
         ": the run was resumed after it finished and has not finished again; resume it to the "
         "end (driftrun train --run-dir " +
@@ -141,7 +142,7 @@ Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir
   }
   nlohmann::json s = nlohmann::json::parse(summary_text.value(), nullptr, false);
   if (s.is_discarded() || !s.is_object()) return Status::Data("'" + run_dir + "/summary.json' is corrupt");
-  DRIFTRUN_RETURN_IF_ERROR(CheckSummaryIsCurrent(run_dir, s));
+  DRIFTRUN_RETURN_IF_ERROR(CheckSummaryIsCurrent(run_dir));
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(run_dir + "/config.resolved.toml", {}));
   // The run's identity: its folder name plus a digest of its first event (the
   // start line, with time and pid), which a resume appends after and never

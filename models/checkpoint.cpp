@@ -355,4 +355,23 @@ Result<std::string> RunCheckpoint(const std::string& run_dir) {
   return c;
 }
 
+bool RunEnd::DoneAt(const std::string& manifest) const {
+  return status == "done" && !checkpoint.empty() && BaseName(checkpoint) == BaseName(manifest);
+}
+
+std::optional<RunEnd> ReadRunEnd(const std::string& run_dir) {
+  auto text = ReadFile(run_dir + "/summary.json");
+  if (!text.ok()) return std::nullopt;
+  const nlohmann::json j = nlohmann::json::parse(text.value(), nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  RunEnd e;
+  const auto field = [&](const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  e.status = field("status");
+  e.checkpoint = field("checkpoint");
+  return e;
+}
+
 }  // namespace driftrun

@@ -19,6 +19,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -96,5 +97,16 @@ std::string FindLatestCheckpoint(const std::string& dir, std::vector<std::string
 // when the folder does not exist, Status::Data when it has no valid checkpoint
 // or when its newest one is invalid (an older one is never taken silently).
 Result<std::string> RunCheckpoint(const std::string& run_dir);
+
+// What a run folder's summary.json says about the run's end.
+struct RunEnd {
+  std::string status;      // "done", or what the summary says
+  std::string checkpoint;  // the checkpoint manifest it describes
+  // Whether the run finished with `manifest` (compared by file name): a
+  // summary is the folder's result only until a resume trains past it.
+  bool DoneAt(const std::string& manifest) const;
+};
+// nullopt when run_dir/summary.json is missing or not a JSON object.
+std::optional<RunEnd> ReadRunEnd(const std::string& run_dir);
 
 }  // namespace driftrun

@@ -151,10 +151,7 @@ Status WriteProfile(const std::string& path, const Profile& p) {
 }
 
 bool IsProfileFile(const std::string& path) {
-  auto r = H5Reader::Open(path);
-  if (!r.ok()) return false;
-  auto f = r.value()->AttrString("/", "format");
-  return f.ok() && f.value() == kFormat;
+  return H5RootAttr(path, "format") == std::string(kFormat);
 }
 
 Result<Profile> ReadProfile(const std::string& path) {

@@ -142,6 +142,12 @@ class Registry {
   // artifact rows and approvals of missing versions) and recomputes every
   // artifact's sha256; returns one line per problem (empty: all good).
   virtual Result<std::vector<std::string>> Verify() = 0;
+
+  // The root of the embedded registry whose own files `path` would be (its
+  // registry.db* or a file under its artifacts/, symbolic links resolved), or
+  // "" when it is none: commands refuse to write there (registry verify checks
+  // those files).
+  static std::string HoldingStore(const std::string& path);
 };
 
 }  // namespace driftrun

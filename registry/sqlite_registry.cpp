@@ -96,6 +96,22 @@ Result<std::unique_ptr<Registry>> Registry::Create(const std::string& root) {
   return OpenDb(root, true);
 }
 
+std::string Registry::HoldingStore(const std::string& path) {
+  // The folder as it really is (a symbolic link to a registry's artifacts/ is its store).
+  std::string abs = AbsolutePath(path);
+  if (char* real = ::realpath(DirName(abs).c_str(), nullptr)) {
+    abs = std::string(real) + "/" + BaseName(abs);
+    std::free(real);
+  }
+  std::string dir = DirName(abs);
+  for (int up = 0; up < 4 && dir.size() > 1; ++up, dir = DirName(dir)) {
+    if (!PathExists(dir + "/registry.db")) continue;
+    const std::string rel = abs.substr(dir.size() + 1);
+    if (rel.rfind("artifacts/", 0) == 0 || rel.rfind("registry.db", 0) == 0) return dir;
+  }
+  return "";
+}
+
 Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
   if (const std::string db = root + "/registry.db"; !PathExists(db) || IsDir(db)) {
     return Status::Usage("registry not found: " + root + " (no registry.db there); check --registry or the " +

@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/text.h"
+#include "registry/registry.h"
 #include "trainers/resume.h"
 
 namespace driftrun {
@@ -177,21 +178,10 @@ Status CheckExperimentConfig(const Config& cfg, const std::string& path) {
 }
 
 Status CheckNotAnothersFile(const std::string& out, const std::string& flag, const std::string& own_run) {
-  // The folder as it really is (a symbolic link to a registry's artifacts/ is its store).
-  std::string abs = AbsolutePath(out);
-  if (char* real = ::realpath(DirName(abs).c_str(), nullptr)) {
-    abs = std::string(real) + "/" + BaseName(abs);
-    std::free(real);
-  }
-  std::string dir = DirName(abs);
-  for (int up = 0; up < 4 && dir.size() > 1; ++up, dir = DirName(dir)) {
-    if (!PathExists(dir + "/registry.db")) continue;
-    const std::string rel = abs.substr(dir.size() + 1);  // the registry's store and its database
-    if (rel.rfind("artifacts/", 0) == 0 || rel.rfind("registry.db", 0) == 0)
-      return Status::Usage(
-          flag + " '" + out + "' is inside the registry '" + dir +
-          "': its files are the registry's own (registry verify checks them); write elsewhere");
-  }
+  if (const std::string registry = Registry::HoldingStore(out); !registry.empty())
+    return Status::Usage(
+        flag + " '" + out + "' is inside the registry '" + registry +
+        "': its files are the registry's own (registry verify checks them); write elsewhere");
   const std::string name = BaseName(out), run = DirName(AbsolutePath(out));
   if ((name == "model.onnx" || name == "report.html") && PathExists(out) && IsRunFolder(run) &&
       (own_run.empty() || !SameFile(run, own_run)))

@@ -173,14 +173,13 @@ Status CreateRunFolder(Communicator& world, const Config& cfg, RunFolderClaim* c
 // refused: nothing would train, and the run would be called done at a step
 // its config does not reach.
 Status CheckResumePoint(Session& s, const TrainRequest& req, const std::string& run_dir,
-                        const CheckpointState& ck, bool changed, bool* finished) {
+                        const std::string& ckpt_path, const CheckpointState& ck, bool changed,
+                        bool* finished) {
   const int64_t total = MakeLoopPlan(s).total_steps;
   std::string done = "0";
   if (s.world->rank() == 0 && ck.step >= total) {
-    auto text = ReadFile(run_dir + "/summary.json");
-    auto j = text.ok() ? nlohmann::json::parse(text.value(), nullptr, false) : nlohmann::json();
-    if (j.is_object() && j.value("status", "") == "done" && j.value("steps", int64_t{-1}) == ck.step)
-      done = "1";
+    const std::optional<RunEnd> end = ReadRunEnd(run_dir);
+    if (end && end->DoneAt(ckpt_path)) done = "1";
   }
   DRIFTRUN_RETURN_IF_ERROR(BroadcastString(*s.world, &done));
   *finished = done == "1";
@@ -270,17 +269,36 @@ Status TrainFrom(Session& s, const TrainRequest& req, const Config& cfg, const s
   return ReportEnd(rep, s, req, *st, *result, config_hash, clock.Seconds() - t0);
 }
 
+// "key: rank 0's value -> this rank's" for the keys in which `mine` differs from rank 0's
+// resolved config (the first few), the keys a user fixes.
+static std::string KeysThatDiffer(const Config& mine, const std::string& first_toml) {
+  auto first = Config::FromString(first_toml, "rank 0's config", {});
+  std::vector<std::string> keys;
+  if (first.ok()) {
+    for (const std::string& d : first.value().Differences(mine))
+      if (d.rfind("mlflow.", 0) != 0) keys.push_back(d);
+  }
+  if (keys.empty()) return "config hash " + mine.Hash().substr(0, 12);
+  std::string out;
+  for (size_t i = 0; i < keys.size() && i < 3; ++i) out += (i ? "; " : "") + keys[i];
+  if (keys.size() > 3) out += "; and " + std::to_string(keys.size() - 3) + " more";
+  return out;
+}
+
 // Collective, first of all: every rank was given rank 0's configuration
 // (mpirun's ':' form hands each rank its own command line). Ranks that differ
 // would each train their own way under one run folder, or issue different
 // collectives.
 static Status AgreeConfig(Communicator& world, const Config& cfg, const TrainRequest& req) {
   const std::string mine = cfg.Hash();
-  std::string first = mine;
+  std::string first = mine, first_toml = cfg.ToToml();
   DRIFTRUN_RETURN_IF_ERROR(BroadcastString(world, &first));
+  DRIFTRUN_RETURN_IF_ERROR(BroadcastString(world, &first_toml));
   // The folder options too: rank 0 alone decides the folder, and a rank told
-  // another --run-dir would have it ignored without a word.
-  const std::string folder = "--run-dir '" + req.run_dir + "' --resume '" + req.resume + "'" +
+  // another --run-dir would have it ignored without a word. Paths compare
+  // absolute, so runs/x and ./runs/x are one folder.
+  const auto path = [](const std::string& p) { return p.empty() || p == "auto" ? p : AbsolutePath(p); };
+  const std::string folder = "--run-dir '" + path(req.run_dir) + "' --resume '" + path(req.resume) + "'" +
                              (req.overwrite ? " --overwrite" : "") +
                              (req.allow_config_change ? " --allow-config-change" : "");
   std::string first_folder = folder;
@@ -288,8 +306,8 @@ static Status AgreeConfig(Communicator& world, const Config& cfg, const TrainReq
   Status local;
   if (mine != first) {
     local = Status::Usage("rank " + std::to_string(world.rank()) +
-                          " was started with another configuration than rank 0 (config hash " +
-                          mine.substr(0, 12) + " vs " + first.substr(0, 12) +
+                          " was started with another configuration than rank 0 (rank 0 -> rank " +
+                          std::to_string(world.rank()) + ": " + KeysThatDiffer(cfg, first_toml) +
                           "): every rank of a job must get the same --config and --set options");
   } else if (folder != first_folder) {
     local =
@@ -344,7 +362,7 @@ static Result<TrainResult> TrainImpl(Communicator& world, const Config& cfg, con
   if (resuming) {
     DRIFTRUN_RETURN_IF_ERROR(ReadResumeCheckpoint(s, ckpt_path, &ck));
     DRIFTRUN_RETURN_IF_ERROR(
-        CheckResumePoint(s, req, run_dir, ck, !config_changes.empty(), &result.already_finished));
+        CheckResumePoint(s, req, run_dir, ckpt_path, ck, !config_changes.empty(), &result.already_finished));
     if (result.already_finished) {
       result.steps = ck.step;
       result.last_checkpoint = ckpt_path;

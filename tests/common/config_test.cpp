@@ -98,6 +98,12 @@ TEST(Config, SetNumberOutOfRangeSaysSo) {
   auto word = Config::FromString("", "e.toml", {"train.lr=fast"});  // a word is still a wrong type
   ASSERT_FALSE(word.ok());
   EXPECT_NE(word.status().message().find("got a string"), std::string::npos) << word.status().message();
+  auto tiny = Config::FromString("", "e.toml", {"train.lr=1e-400"});  // parses as 0
+  ASSERT_FALSE(tiny.ok());
+  EXPECT_NE(tiny.status().message().find("too small for a double"), std::string::npos)
+      << tiny.status().message();
+  auto zero = Config::FromString("", "e.toml", {"preprocess.clip_sigma=0.0e-400"});  // 0 written as 0
+  EXPECT_TRUE(zero.ok()) << zero.status().message();
 }
 
 // Found by a stranger: only the first typo was reported, one per try.

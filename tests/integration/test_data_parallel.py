@@ -202,6 +202,8 @@ def test_shared_memory_on_without_room_in_dev_shm_is_an_infrastructure_failure(m
 
 MPMD_CASES = {
     "lr": ([], ["--set", "train.lr=0.1"], "rank 1 was started with another configuration than rank 0"),
+    # The message names the key (it gave a config hash).
+    "lr-key": ([], ["--set", "train.lr=0.1"], "(rank 0 -> rank 1: train.lr: "),
     "shm": ([], ["--set", "dist.shared_memory=\"off\""], "rank 1 was started with another configuration"),
     # Found by a stranger: these hung (in MPI_Comm_dup, or until dist.timeout_s) with no message.
     "bad-key": ([], ["--set", "train.bogus=1"], "rank 1: --set train.bogus=1: unknown key"),
@@ -227,3 +229,19 @@ def test_ranks_started_with_different_configs_are_refused(module_workspace, conf
     assert p.returncode == 2, must_msg(p, "ranks with different configs must exit 2")
     assert message in p.stderr, p.stderr
     assert not os.path.exists(d), "a refused job left a run folder"
+    if case == "lr-key":
+        assert "-> 0.1)" in p.stderr, p.stderr
+
+
+def test_ranks_may_spell_the_same_run_folder_differently(module_workspace, configs):
+    """Found by a stranger: an absolute path on one rank and ./x relative on
+    the other is one folder, and was refused as other folder options."""
+    ws = module_workspace
+    d = ws.path("run-mpmd-spelling")
+    other = "./" + os.path.basename(d)
+    base = [ws.driftrun, "train", "--config", configs["regression"], "--quiet", "--set", "train.max_steps=2"]
+    p = subprocess.run(["mpirun", "--bind-to", "none", "-np", "1"] + base + ["--run-dir", d, ":", "-np", "1"] +
+                       base + ["--run-dir", other], capture_output=True, text=True, timeout=180,
+                       cwd=os.path.dirname(d))
+    assert p.returncode == 0, must_msg(p, "one folder spelled two ways is one folder")
+    assert summary(d)["world_size"] == 2

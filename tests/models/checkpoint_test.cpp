@@ -241,7 +241,9 @@ TEST(Checkpoint, MissingOrNonFiniteRealAttributesAreDamage) {
         for (const char* k : {"step", "epoch", "next_batch", "world_size", "classes", "in_dim", "out_dim",
                               "epoch_loss_steps", "epoch_loss_sum"})
           ASSERT_TRUE(w->AttrDouble("/", k, 1).ok());
-        if (present) ASSERT_TRUE(w->AttrDouble("/", "samples_seen", bad).ok());
+        if (present) {
+          ASSERT_TRUE(w->AttrDouble("/", "samples_seen", bad).ok());
+        }
         ASSERT_TRUE(w->Commit().ok());
       }
       auto r = ReadCheckpointData(path, "");
