@@ -123,6 +123,48 @@ Status WriteFileAtomic(const std::string& path, const std::string& bytes) {
   return CommitFileAtomic(tmp, path);
 }
 
+Status LinkOrCopyFile(const std::string& from, const std::string& to) {
+  if (PathExists(to)) return Status::Ok();
+  if (::link(from.c_str(), to.c_str()) == 0) return Status::Ok();
+  if (errno == EEXIST) return Status::Ok();
+  if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP)
+    return PosixError("cannot link to " + from + " as", to, errno);
+  RemoveStaleTemps(to);
+  const std::string tmp = TempPathFor(to);
+  const int in = ::open(from.c_str(), O_RDONLY);
+  if (in < 0) return PosixError("cannot open", from, errno);
+  const int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (out < 0) {
+    const int err = errno;
+    ::close(in);
+    return PosixError("cannot create", tmp, err);
+  }
+  std::vector<char> buf(size_t{1} << 20);
+  Status st;
+  for (;;) {
+    const ssize_t n = ::read(in, buf.data(), buf.size());
+    if (n == 0) break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      st = PosixError("cannot read", from, errno);
+      break;
+    }
+    for (ssize_t off = 0; off < n && st.ok();) {
+      const ssize_t w = ::write(out, buf.data() + off, static_cast<size_t>(n - off));
+      if (w < 0 && errno != EINTR) st = PosixError("cannot write", tmp, errno);
+      if (w > 0) off += w;
+    }
+    if (!st.ok()) break;
+  }
+  ::close(in);
+  if (::close(out) != 0 && st.ok()) st = PosixError("cannot close", tmp, errno);
+  if (!st.ok()) {
+    std::remove(tmp.c_str());
+    return st;
+  }
+  return CommitFileAtomic(tmp, to);
+}
+
 Status MakeDirs(const std::string& path) {
   if (path.empty() || IsDir(path)) return Status::Ok();
   std::string parent = DirName(path);

@@ -20,6 +20,10 @@ Status WriteFileAtomic(const std::string& path, const std::string& bytes);
 // Makes the temporary file `tmp` durable and renames it to `path` (both in one
 // folder). Used by writers that produce the temp file themselves (HDF5).
 Status CommitFileAtomic(const std::string& tmp, const std::string& path);
+// `to` as a second name of `from` (a hard link: no bytes copied, and a file
+// later renamed over `from` leaves it as it was), or, across file systems
+// or where links are refused, an atomic copy. An existing `to` is left alone.
+Status LinkOrCopyFile(const std::string& from, const std::string& to);
 
 // Process set-up shared by driftrun's executables: SIGXFSZ is ignored, so that a
 // write past RLIMIT_FSIZE fails with EFBIG (an exit-5 message, temporary file

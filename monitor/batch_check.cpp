@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
 #include "common/text.h"
 #include "dataio/h5_io.h"
@@ -52,14 +53,51 @@ std::pair<double, double> BootstrapMeanInterval(const std::vector<double>& v, in
   return {Quantile(means, (1 - level) / 2), Quantile(means, (1 + level) / 2)};
 }
 
-nlohmann::json ConceptCheck::ToJson() const {
-  if (!checked) return {{"checked", false}, {"reason", reason}};
-  return {{"checked", true},    {"loss", loss},       {"reference_loss", reference}, {"rise", rise},
-          {"rise_lo", rise_lo}, {"rise_hi", rise_hi}, {"drifted", drifted},          {"reason", reason}};
+std::pair<double, double> BootstrapRiseInterval(const std::vector<double>& v, double reference,
+                                                int64_t reference_rows, int64_t reps, uint64_t seed,
+                                                double level) {
+  if (v.empty() || reps < 1 || !(reference > 0)) return {NAN, NAN};
+  const uint64_t n = v.size();
+  double mean = 0, var = 0;
+  for (double x : v) mean += x;
+  mean /= static_cast<double>(n);
+  for (double x : v) var += (x - mean) * (x - mean);
+  const double ref_se =
+      reference_rows > 0 && n > 1
+          ? std::sqrt(var / static_cast<double>(n - 1) / static_cast<double>(reference_rows))
+          : 0.0;
+  uint64_t state = seed;
+  const auto uniform = [&state] { return (static_cast<double>(SplitMix64(&state) >> 11) + 0.5) * 0x1.0p-53; };
+  std::vector<double> rises(static_cast<size_t>(reps));
+  for (auto& r : rises) {
+    double sum = 0;
+    for (uint64_t i = 0; i < n; ++i) sum += v[SplitMix64(&state) % n];
+    double ref = reference;
+    if (ref_se > 0) {  // Box-Muller: one standard normal draw
+      ref += ref_se * std::sqrt(-2 * std::log(uniform())) * std::cos(6.283185307179586 * uniform());
+      ref = std::max(ref, 1e-3 * reference);
+    }
+    r = sum / static_cast<double>(n) / ref - 1;
+  }
+  std::sort(rises.begin(), rises.end());
+  return {Quantile(rises, (1 - level) / 2), Quantile(rises, (1 + level) / 2)};
 }
 
-ConceptCheck CheckConcept(const std::vector<double>& row_losses, double reference_loss, double metric_drop,
-                          int64_t reps, uint64_t seed) {
+nlohmann::json ConceptCheck::ToJson() const {
+  if (!checked) return {{"checked", false}, {"reason", reason}};
+  return {{"checked", true},
+          {"loss", loss},
+          {"reference_loss", reference},
+          {"reference_rows", reference_rows},
+          {"rise", rise},
+          {"rise_lo", rise_lo},
+          {"rise_hi", rise_hi},
+          {"drifted", drifted},
+          {"reason", reason}};
+}
+
+ConceptCheck CheckConcept(const std::vector<double>& row_losses, double reference_loss,
+                          int64_t reference_rows, double metric_drop, int64_t reps, uint64_t seed) {
   ConceptCheck c;
   if (row_losses.empty()) {
     c.reason = "no labelled rows";
@@ -73,27 +111,29 @@ ConceptCheck CheckConcept(const std::vector<double>& row_losses, double referenc
   for (double l : row_losses) sum += l;
   c.checked = true;
   c.reference = reference_loss;
+  c.reference_rows = std::max<int64_t>(0, reference_rows);
   c.loss = sum / static_cast<double>(row_losses.size());
   c.rise = c.loss / reference_loss - 1;
-  const auto [lo, hi] = BootstrapMeanInterval(row_losses, reps, seed);
-  c.rise_lo = lo / reference_loss - 1;
-  c.rise_hi = hi / reference_loss - 1;
+  std::tie(c.rise_lo, c.rise_hi) =
+      BootstrapRiseInterval(row_losses, reference_loss, c.reference_rows, reps, seed);
   if (!std::isfinite(c.loss)) {
     c.drifted = true;
     c.reason = "the production model's loss on the batch is not finite";
     return c;
   }
   c.drifted = c.rise >= metric_drop && c.rise_lo > 0;
-  const std::string numbers = "loss " + Loss(c.loss) + " vs holdout " + Loss(reference_loss) + ": " +
-                              (c.rise >= 0 ? "+" : "") + Pct(c.rise) + " (95% interval " + Pct(c.rise_lo) +
-                              " to " + Pct(c.rise_hi) + ")";
+  const std::string numbers =
+      "loss " + Loss(c.loss) + " vs holdout " + Loss(reference_loss) +
+      (c.reference_rows > 0 ? " (" + std::to_string(c.reference_rows) + " rows)" : "") + ": " +
+      (c.rise >= 0 ? "+" : "") + Pct(c.rise) + " (95% interval " + Pct(c.rise_lo) + " to " + Pct(c.rise_hi) +
+      ")";
   if (c.drifted) {
     c.reason =
         numbers + ", at least trigger.metric_drop " + Pct(metric_drop) + " and above zero: concept drift";
   } else if (c.rise >= metric_drop) {
     c.reason = numbers +
-               ": the rise reaches trigger.metric_drop but its interval includes zero (too few rows "
-               "to tell): no concept drift";
+               ": the rise reaches trigger.metric_drop but its interval includes zero (too few rows, in "
+               "the batch or the holdout, to tell): no concept drift";
   } else {
     c.reason = numbers + ": below trigger.metric_drop " + Pct(metric_drop) + ": no concept drift";
   }

@@ -33,10 +33,20 @@ namespace driftrun {
 std::pair<double, double> BootstrapMeanInterval(const std::vector<double>& v, int64_t reps, uint64_t seed,
                                                 double level = 0.95);
 
+// Percentile bootstrap interval of mean(v) / reference - 1 where `reference`
+// is itself the mean of `reference_rows` rows: each resample of `v` is
+// divided by a draw of the reference from its sampling spread, taken as v's
+// per-row spread over reference_rows rows (the two are alike when nothing
+// drifted). reference_rows <= 0: the reference counts as exact.
+std::pair<double, double> BootstrapRiseInterval(const std::vector<double>& v, double reference,
+                                                int64_t reference_rows, int64_t reps, uint64_t seed,
+                                                double level = 0.95);
+
 struct ConceptCheck {
   bool checked = false;             // the batch had labels and the version a recorded holdout loss
   double loss = 0;                  // the production model's mean loss on the batch
   double reference = 0;             // the holdout loss recorded at its registration
+  int64_t reference_rows = 0;       // the holdout's rows (0: unknown, the loss counts as exact)
   double rise = 0;                  // loss / reference - 1
   double rise_lo = 0, rise_hi = 0;  // bootstrap 95% interval of the rise
   bool drifted = false;
@@ -46,9 +56,10 @@ struct ConceptCheck {
 
 // Concept drift from the production model's per-row losses on a labelled
 // batch (trainers' RowLosses, computed by the caller: the monitor has no
-// model code) against its recorded holdout loss. A pure function.
-ConceptCheck CheckConcept(const std::vector<double>& row_losses, double reference_loss, double metric_drop,
-                          int64_t reps = 1000, uint64_t seed = 0);
+// model code) against its recorded holdout loss over `reference_rows` rows
+// (both means are samples: the interval counts the two). A pure function.
+ConceptCheck CheckConcept(const std::vector<double>& row_losses, double reference_loss,
+                          int64_t reference_rows, double metric_drop, int64_t reps = 1000, uint64_t seed = 0);
 
 struct BatchDrift {
   int64_t rows = 0;

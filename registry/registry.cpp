@@ -1,5 +1,9 @@
 #include "registry/registry.h"
 
+#include <cstdlib>
+
+#include "common/file_util.h"
+
 namespace driftrun {
 
 const Artifact* VersionRecord::Find(const std::string& kind) const {
@@ -20,6 +24,22 @@ nlohmann::json VersionRecord::ToJson() const {
   j["aliases"] = aliases;
   j["approvals"] = approvals;
   return j;
+}
+
+std::string Registry::HoldingStore(const std::string& path) {
+  // The folder as it really is (a symbolic link to a registry's artifacts/ is its store).
+  std::string abs = AbsolutePath(path);
+  if (char* real = ::realpath(DirName(abs).c_str(), nullptr)) {
+    abs = std::string(real) + "/" + BaseName(abs);
+    std::free(real);
+  }
+  std::string dir = DirName(abs);
+  for (int up = 0; up < 4 && dir.size() > 1; ++up, dir = DirName(dir)) {
+    if (!PathExists(dir + "/registry.db")) continue;
+    const std::string rel = abs.substr(dir.size() + 1);
+    if (rel.rfind("artifacts/", 0) == 0 || rel.rfind("registry.db", 0) == 0) return dir;
+  }
+  return "";
 }
 
 }  // namespace driftrun

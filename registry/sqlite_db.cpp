@@ -7,6 +7,8 @@
 
 #include <ctime>
 
+#include "common/file_util.h"
+
 namespace driftrun {
 
 std::string UtcNow() {
@@ -30,6 +32,14 @@ std::string UtcNow() {
   return out;
 }
 
+Status DamagedDb(const std::string& file, const std::string& what) {
+  const bool journal = EndsWith(file, "journal.db");
+  return Status::Data(
+      std::string(journal ? "service journal" : "registry database") + " '" + file + "' is damaged (" + what +
+      "): restore it from a backup" +
+      (journal ? "" : "; its artifacts/ folder is intact unless `driftrun registry verify` says otherwise"));
+}
+
 Status DbError(sqlite3* db, const std::string& what) {
   const int rc = sqlite3_errcode(db);
   const std::string file = sqlite3_db_filename(db, "main") ? sqlite3_db_filename(db, "main") : "";
@@ -41,6 +51,7 @@ Status DbError(sqlite3* db, const std::string& what) {
                          "registration, a promotion, the service, or a process stopped while holding it); "
                          "retry when it is done");
   }
+  if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return DamagedDb(file, what + ": " + sqlite3_errmsg(db));
   return Status::Infra(kind + ": " + what + ": " + sqlite3_errmsg(db) + "; check the folder of '" + file +
                        "' (disk full, permissions)" + (journal ? "" : " and run `driftrun registry verify`"));
 }

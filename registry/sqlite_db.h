@@ -23,6 +23,9 @@ std::string UtcNow();
 // SQLite's message and what to do (a busy database: another process holds
 // its write lock).
 Status DbError(sqlite3* db, const std::string& what);
+// A database file SQLite finds malformed (SQLITE_CORRUPT, SQLITE_NOTADB):
+// Status::Data (exit 3) naming it, and what to do.
+Status DamagedDb(const std::string& file, const std::string& what);
 
 class Stmt {
  public:

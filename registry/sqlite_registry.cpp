@@ -79,6 +79,10 @@ Result<std::unique_ptr<Registry>> OpenDb(const std::string& root, bool create) {
   const char* busy = std::getenv("DRIFTRUN_REGISTRY_BUSY_MS");
   sqlite3_busy_timeout(db, busy && *busy ? std::max(1, std::atoi(busy)) : 60000);
   if (!create && !IsRegistryDb(db)) {  // before anything writes to it
+    if (const int rc = sqlite3_errcode(db); rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) {
+      if (FileHead(path, 16) == std::string("SQLite format 3\0", 16))
+        return DamagedDb(path, std::string("reading its tables: ") + sqlite3_errmsg(db));
+    }
     return Status::Usage("registry not found: " + root + " (its registry.db is empty or not a driftrun " +
                          "registry); check --registry, or restore registry.db from a backup");
   }
@@ -96,22 +100,6 @@ Result<std::unique_ptr<Registry>> Registry::Create(const std::string& root) {
   return OpenDb(root, true);
 }
 
-std::string Registry::HoldingStore(const std::string& path) {
-  // The folder as it really is (a symbolic link to a registry's artifacts/ is its store).
-  std::string abs = AbsolutePath(path);
-  if (char* real = ::realpath(DirName(abs).c_str(), nullptr)) {
-    abs = std::string(real) + "/" + BaseName(abs);
-    std::free(real);
-  }
-  std::string dir = DirName(abs);
-  for (int up = 0; up < 4 && dir.size() > 1; ++up, dir = DirName(dir)) {
-    if (!PathExists(dir + "/registry.db")) continue;
-    const std::string rel = abs.substr(dir.size() + 1);
-    if (rel.rfind("artifacts/", 0) == 0 || rel.rfind("registry.db", 0) == 0) return dir;
-  }
-  return "";
-}
-
 Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
   if (const std::string db = root + "/registry.db"; !PathExists(db) || IsDir(db)) {
     return Status::Usage("registry not found: " + root + " (no registry.db there); check --registry or the " +
@@ -123,7 +111,11 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::string& root) {
 
 Status SqliteRegistry::Exec(const std::string& sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+  if (const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err); rc != SQLITE_OK) {
+    if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) {
+      sqlite3_free(err);
+      return DbError(db_, sql);
+    }
     Status st = Status::Infra("registry database '" + root_ + "/registry.db': " + (err ? err : "error") +
                               "; if it is corrupt, restore it from a backup");
     sqlite3_free(err);

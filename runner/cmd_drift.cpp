@@ -100,6 +100,14 @@ int RunProfile(int argc, char** argv) {
   p.value().categorical = ProfileCategories(cat.value().v, cat.value().rows, cat.value().names);
   Status st = WriteProfile(FLAGS_out, p.value());
   if (!st.ok()) return ReportStatus("profile", st);
+  // A column with no finite value profiles nothing: every batch will differ from it.
+  for (const FeatureProfile& f : p.value().features) {
+    if (f.count == 0)
+      std::cerr << "driftrun profile: warning: feature " << EscapeForConsole(f.name) << " of '"
+                << EscapeForConsole(FLAGS_in)
+                << "' has no finite value (all NaN or infinite): drift against this profile will flag it in "
+                   "every batch that has values; profile data where it is filled\n";
+  }
   std::cout << "wrote " << EscapeForConsole(FLAGS_out) << ": " << m.value().rows << " rows, " << m.value().dim
             << " features\n";
   return 0;
@@ -163,6 +171,11 @@ int RunDrift(int argc, char** argv) {
     if (!ref.ok()) {
       return ReportStatus("drift",
                           ref.status().WithContext("--reference (neither a driftrun profile nor data)"));
+    }
+    if (ref.value().rows == 0) {
+      return ReportStatus("drift", Status::Data("--reference '" + FLAGS_reference +
+                                                "' has no rows: there is nothing to compare against; give "
+                                                "the data the model was trained on, or its profile"));
     }
     Status aligned = AlignToReference(ref.value().names, &cur.value());
     if (!aligned.ok()) return ReportStatus("drift", aligned);

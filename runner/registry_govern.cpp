@@ -152,6 +152,15 @@ Status DoPromote(Registry& reg, const ParsedArgs& a, const Config& cfg) {
   if (FLAGS_gate == "holdout") o.compare = HoldoutCompare;
   DRIFTRUN_ASSIGN_OR_RETURN(PromoteResult res, reg.Promote(r.name, r.version, FLAGS_alias, o));
   const std::string label = EscapeForConsole(r.name) + "@" + EscapeForConsole(FLAGS_alias);
+  const nlohmann::json damaged = res.gate.value("damaged", nlohmann::json::array());
+  if (res.noop && damaged.is_array() && !damaged.empty()) {
+    std::string what;
+    for (const auto& d : damaged)
+      what += (what.empty() ? "" : "; ") + (d.is_string() ? d.get<std::string>() : d.dump());
+    std::cerr << "driftrun registry: warning: " << label << " holds version " << r.version
+              << ", whose artifacts are damaged (" << EscapeForConsole(what)
+              << "); move the alias to a sound version (`driftrun registry verify` lists the damage)\n";
+  }
   if (FLAGS_json) {
     std::cout << JsonOut({{"name", r.name},
                           {"alias", FLAGS_alias},

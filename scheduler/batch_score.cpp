@@ -47,7 +47,7 @@ Result<ConceptCheck> CheckLabelled(const ModelEntry& m, const Production& p, con
   std::vector<int64_t> all(static_cast<size_t>(rows));
   for (int64_t i = 0; i < rows; ++i) all[static_cast<size_t>(i)] = i;
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<double> losses, RowLosses(p.checkpoint, p.config, file, all));
-  ConceptCheck c = CheckConcept(losses, p.holdout_loss, m.trigger.metric_drop);
+  ConceptCheck c = CheckConcept(losses, p.holdout_loss, p.holdout_rows, m.trigger.metric_drop);
   return c;
 }
 
@@ -102,6 +102,8 @@ Result<std::unique_ptr<Production>> LoadProduction(const std::string& root, cons
   p->checkpoint_path = ck ? ck->path : "";
   const nlohmann::json loss = p->record.record["metrics"]["holdout"].value("loss", nlohmann::json());
   p->holdout_loss = loss.is_number() ? loss.get<double>() : NAN;
+  const nlohmann::json rows = p->record.record["metrics"]["holdout"].value("rows", nlohmann::json());
+  p->holdout_rows = rows.is_number_integer() ? rows.get<int64_t>() : 0;
   if (const Artifact* prof = p->record.Find("profile")) {
     DRIFTRUN_ASSIGN_OR_RETURN(p->profile, ReadProfile(prof->path));
     p->has_profile = true;
@@ -202,6 +204,16 @@ Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const B
     b.report = report_path;
   }
   return b;
+}
+
+std::string KeptBatchPath(const std::string& state, const BatchRecord& b) {
+  return state + "/batches/" + b.model + "/" + b.sha256.substr(0, 16) + "/" + BaseName(b.file);
+}
+
+Status KeepBatch(const std::string& state, const BatchRecord& b) {
+  const std::string kept = KeptBatchPath(state, b);
+  DRIFTRUN_RETURN_IF_ERROR(MakeDirs(DirName(kept)));
+  return LinkOrCopyFile(b.file, kept);
 }
 
 }  // namespace driftrun

@@ -29,6 +29,7 @@ struct Production {
   CheckpointState checkpoint;
   Config config;                // the version's own resolved config
   double holdout_loss = 0;      // recorded at registration (NaN: none)
+  int64_t holdout_rows = 0;     // its rows (0: not recorded)
   std::string checkpoint_path;  // the registry artifact (a warm start's init_from)
 };
 
@@ -57,6 +58,14 @@ BatchRecord BatchRecordFor(const std::string& model, const BatchFile& file, doub
 // labels of another shape) is Status::Data naming it: quarantine it.
 Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const BatchFile& file,
                                const std::string& report_path, double now);
+
+// Where the service keeps its own copy of a labelled batch it scored
+// (state/batches/<model>/<sha256 prefix>/<name>, a hard link where it can):
+// the training windows read it, so a file later renamed over the incoming
+// one, or removed, does not change what a job trains on or what a version's
+// lineage names.
+std::string KeptBatchPath(const std::string& state, const BatchRecord& b);
+Status KeepBatch(const std::string& state, const BatchRecord& b);
 
 // The incoming batches of a folder: *.h5 files (no hidden or temporary files),
 // oldest modification time first, then by name.

@@ -5,7 +5,9 @@
 
 #include "common/file_lock.h"
 #include "common/file_util.h"
+#include "common/sha256.h"
 #include "common/text.h"
+#include "scheduler/batch_score.h"
 #include "scheduler/evaluation.h"
 #include "scheduler/local_executor.h"
 #include "scheduler/register_run.h"
@@ -39,6 +41,25 @@ std::string TomlString(const std::string& s) {
   return nlohmann::json(s).dump();  // a JSON string is a TOML basic string
 }
 
+// The file a job trains a scored batch from: the service's kept copy, else
+// (a journal from before copies were kept, or none could be made) the file
+// itself. Status (with the reason, for the job's spec) when the batch was
+// removed from the incoming folder (the user's way to leave it out) or its
+// content is no longer what was scored.
+Result<std::string> WindowFile(const std::string& state, const BatchRecord& b) {
+  if (!PathExists(b.file))
+    return Status::Data("batch " + b.file + " left out: removed from the incoming folder");
+  const std::string kept = KeptBatchPath(state, b);
+  const std::string source = PathExists(kept) ? kept : b.file;
+  auto sha = Sha256File(source);
+  if (sha.ok() && sha.value() == b.sha256) return source;
+  const std::string what = source == b.file ? "it" : "its kept copy " + kept;
+  return Status::Data("batch " + b.file + " left out: " +
+                      (sha.ok() ? what + " no longer holds the data that was scored (sha256 " +
+                                      b.sha256.substr(0, 12) + ", now " + sha.value().substr(0, 12) + ")"
+                                : sha.status().message()));
+}
+
 // The job's experiment config, written once: the model's config with the
 // training window (data.train + the last retrain.window labelled batches), no
 // registration or export of its own (the service registers), and the
@@ -47,13 +68,18 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
   DRIFTRUN_ASSIGN_OR_RETURN(const Production* prod, ctx.production.Get(m));
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> batches, ctx.journal->LabelledBatches(m.name, m.window));
   std::vector<std::string> train = m.cfg.StrList("data.train");
-  nlohmann::json window = nlohmann::json::array();
-  std::set<std::string> seen;  // a path re-used for new content, or one content under two names: once
+  nlohmann::json window = nlohmann::json::array(), left_out = nlohmann::json::array();
+  std::set<std::string> seen;  // one content under two names: once
   for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
-    if (!PathExists(it->file)) continue;  // moved away since: left out (the spec lists what was used)
-    if (!seen.insert(it->file).second || !seen.insert("sha:" + it->sha256).second) continue;
-    train.push_back(it->file);
-    window.push_back(it->file);
+    if (!seen.insert(it->sha256).second) continue;
+    auto source = WindowFile(ctx.setup->state, *it);
+    if (!source.ok()) {
+      left_out.push_back(source.status().message());
+      if (ctx.say) ctx.say("job " + std::to_string(j->id) + ": " + source.status().message());
+      continue;
+    }
+    train.push_back(source.value());
+    window.push_back(source.value());
   }
   std::string list = "data.train=[";
   for (size_t i = 0; i < train.size(); ++i) list += (i ? ", " : "") + TomlString(train[i]);
@@ -75,6 +101,7 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
   DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(path, c.ToToml()));
   j->spec = {{"config", path},
              {"window_batches", window},
+             {"left_out", left_out},
              {"base_version", prod->version},
              {"warm_from", warm ? prod->checkpoint_path : ""}};
   if (!changed.empty()) {

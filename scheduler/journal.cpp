@@ -337,9 +337,13 @@ Result<std::vector<BatchRecord>> Journal::LabelledBatches(const std::string& mod
 }
 
 Result<std::vector<BatchRecord>> Journal::JobBatches(int64_t job) {
-  Stmt s(db_, std::string("SELECT ") + kBatchColumns +
-                  " FROM batches WHERE id IN (SELECT value FROM triggers, json_each(triggers.batches) WHERE "
-                  "triggers.job = ?1) ORDER BY id");
+  // Only batches a trigger of the job consumed: one merged into the job while
+  // it already ran stays pending (its data was fixed), and is credited to the
+  // job that trains on it.
+  Stmt s(db_,
+         std::string("SELECT ") + kBatchColumns +
+             " FROM batches WHERE id IN (SELECT value FROM triggers, json_each(triggers.batches) WHERE "
+             "triggers.job = ?1) AND consumed_by IN (SELECT id FROM triggers WHERE job = ?1) ORDER BY id");
   s.Bind(1, job);
   std::vector<BatchRecord> out;
   while (s.Step() == SQLITE_ROW) out.push_back(ReadBatch(s));

@@ -136,7 +136,8 @@ class Journal {
   // The model's newest `limit` (0: all) scored batches with labels, newest first.
   Result<std::vector<BatchRecord>> LabelledBatches(const std::string& model, int64_t limit);
   // The batches that made the triggers queued or merged into job `job`
-  // (TriggerDecision::batches), oldest first.
+  // (TriggerDecision::batches) and that those triggers consumed (not one
+  // merged while the job already ran), oldest first.
   Result<std::vector<BatchRecord>> JobBatches(int64_t job);
 
   // What the trigger policy needs about one model at `now`: its pending

@@ -201,6 +201,13 @@ Status Service::HandleBatch(const ModelEntry& m, const Production& p, BatchFile 
     if (scored.status().code() != Code::kData) return scored.status();
     return Quarantine(m, f, scored.status().message(), now);
   }
+  // The service's own copy of a batch that may train, before the journal
+  // says it was scored (a crash in between leaves a copy to reuse).
+  if (scored.value().decision == "scored" && scored.value().labelled) {
+    if (Status kept = KeepBatch(ctx_->setup->state, scored.value()); !kept.ok() && ctx_->say)
+      ctx_->say(m.name + ": warning: no copy of " + f.path + " kept (" + kept.message() +
+                "); jobs read the file itself, and leave it out if it changes");
+  }
   Journal& jn = *ctx_->journal;
   DRIFTRUN_ASSIGN_OR_RETURN(Journal::Txn txn, jn.Begin());
   DRIFTRUN_ASSIGN_OR_RETURN(int64_t id, jn.AddBatch(scored.value()));

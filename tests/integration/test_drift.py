@@ -314,6 +314,8 @@ BAD = [
     ("mismatched feature names (data)", "d/train.h5", "other", "feature names differ"),
     ("fewer features", "ref.profile.h5", "fewer", "7 features"),
     ("empty batch", "ref.profile.h5", "empty", "empty"),
+    # Found by a stranger: an empty reference was blamed on the current file.
+    ("empty reference", "empty", "d/batch-001.h5", "--reference '{empty}' has no rows"),
     ("corrupt profile", "corrupt.profile.h5", "d/batch-001.h5", "corrupt.profile.h5"),
     ("missing current", "ref.profile.h5", "nope.h5", "nope.h5"),
 ]
@@ -322,11 +324,24 @@ BAD = [
 @pytest.mark.parametrize("what, r_, c_, word", BAD, ids=[b[0] for b in BAD])
 def test_bad_input_exit_3(data, reference, corrupt_profile, what, r_, c_, word):
     ws = data.ws
-    ref = ws.path(r_)
+    ref = data.empty if r_ == "empty" else ws.path(r_)
     cur = getattr(data, c_) if c_ in ("other", "fewer", "empty") else ws.path(c_)
+    word = word.format(empty=data.empty)
     p = ws.run(["drift", "--reference", ref, "--current", cur, "--json"])
     assert p.returncode == 3 and word in p.stderr and p.stdout == "", \
         f"{what}: exit 3 naming it ({word!r}): (exit {p.returncode}) {p.stderr[-300:]}"
+
+
+def test_profile_warns_of_a_column_without_values(data):
+    """Found by a stranger: an all-NaN column profiled silently, and every
+    later batch was then flagged as drifted in it."""
+    ws = data.ws
+    cols = [np.random.default_rng(1).normal(0, 1, 200) for _ in range(3)] + [np.full(200, np.nan)]
+    src = write(ws.path("nan-col.h5"), cols, ["a", "b", "c", "blank"])
+    p = ws.run(["profile", "--in", src, "--out", ws.path("nan-col.profile.h5")])
+    assert p.returncode == 0, must_msg(p, "a profile with an empty column is still written")
+    assert "feature blank" in p.stderr and "no finite value" in p.stderr, p.stderr
+    assert "feature a " not in p.stderr, p.stderr
 
 
 def test_readme_example_shows_dataset_drift_with_the_defaults(workspace):

@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 
 import h5py
+import numpy as np
 import pytest
 
 import onnx_check
@@ -373,6 +374,30 @@ def test_verify_and_list_report_damaged_records(r, candidates):
         f"list --json: valid JSON of the readable versions: (exit {p.returncode}) {p.stdout[-500:]} {p.stderr}"
 
 
+@pytest.mark.parametrize("how", ["truncated", "overwritten"])
+def test_a_damaged_database_file_is_exit_3_naming_it(r, candidates, how):
+    """Found by a stranger: registry.db cut to half its size was "registry not
+    found" (exit 2), and one with a stretch of random bytes was an
+    infrastructure failure (exit 5) telling verify to run verify."""
+    damaged = r.path("reg-file-" + how)
+    shutil.copytree(r.reg, damaged)
+    db = os.path.join(damaged, "registry.db")
+    for extra in ("-wal", "-shm"):
+        if os.path.exists(db + extra):
+            os.remove(db + extra)
+    size = os.path.getsize(db)
+    with open(db, "r+b") as f:
+        if how == "truncated":
+            f.truncate(size // 2)
+        else:
+            f.seek(min(3 * 4096, size // 2))
+            f.write(np.random.default_rng(5).integers(0, 256, 8192, dtype=np.uint8).tobytes())
+    for cmd in (["verify"], ["list"], ["promote", "churn:1", "--alias", "staging", "--by", "ann"]):
+        p = r.ws.run(["registry", "--registry", damaged] + cmd)
+        assert p.returncode == 3 and f"'{db}' is damaged" in p.stderr and "backup" in p.stderr, \
+            f"{how}, {cmd[0]}: exit 3 naming the damaged file: (exit {p.returncode}) {p.stderr[-400:]}"
+
+
 def test_damage_that_is_still_json_is_found_and_a_dangling_alias_is_exit_3(r, candidates):
     damaged = r.path("reg-damaged-json")
     shutil.copytree(r.reg, damaged)
@@ -461,6 +486,17 @@ def test_truncated_checkpoint_caught(r, candidates, x_in):
     p = r.ws.run(["predict", "--registry", r.reg, "--model", "churn:1", "--in", x_in, "--out", r.path("y2.h5")])
     assert p.returncode == 3 and not os.path.exists(r.path("y2.h5")), \
         f"predict refuses the truncated artifact: (exit {p.returncode}) {p.stderr}"
+
+
+def test_a_noop_promote_of_a_damaged_version_warns(r, candidates, x_in):
+    """Found by a stranger: promoting the version an alias already holds said
+    "nothing moved" with no word of its damaged artifacts (the README promises
+    a warning)."""
+    aliases = r.show("churn:1")["aliases"]
+    assert aliases, "churn:1 holds an alias at this point of the module"
+    p = r.registry("promote", "churn:1", "--alias", aliases[0], "--by", "ann")
+    assert p.returncode == 0 and "already holds" in p.stdout, must_msg(p, "a no-op promote")
+    assert "whose artifacts are damaged" in p.stderr and "checkpoint" in p.stderr, p.stderr
 
 
 def test_altered_onnx_caught(r, candidates):

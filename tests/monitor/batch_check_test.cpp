@@ -38,24 +38,54 @@ TEST(Bootstrap, IntervalMatchesTheNormalApproximationForALargeSample) {
 
 TEST(ConceptCheck, NeedsALargeAndSignificantRise) {
   // 30 % worse on 2000 rows: drift.
-  ConceptCheck big = CheckConcept(Losses(2000, 1.3, 0.5), 1.0, 0.10);
+  ConceptCheck big = CheckConcept(Losses(2000, 1.3, 0.5), 1.0, 0, 0.10);
   ASSERT_TRUE(big.checked);
   EXPECT_NEAR(big.rise, 0.3, 0.02);
   EXPECT_GT(big.rise_lo, 0);
   EXPECT_TRUE(big.drifted) << big.reason;
   EXPECT_NE(big.reason.find("concept drift"), std::string::npos);
   // As good as the holdout: no drift.
-  EXPECT_FALSE(CheckConcept(Losses(2000, 1.0, 0.5), 1.0, 0.10).drifted);
+  EXPECT_FALSE(CheckConcept(Losses(2000, 1.0, 0.5), 1.0, 0, 0.10).drifted);
   // 15 % worse on average but 6 very noisy rows: not significant.
   std::vector<double> few = {0.1, 0.2, 3.0, 0.1, 2.4, 1.1};
-  ConceptCheck noisy = CheckConcept(few, 1.0, 0.10);
+  ConceptCheck noisy = CheckConcept(few, 1.0, 0, 0.10);
   EXPECT_GE(noisy.rise, 0.10);
   EXPECT_LE(noisy.rise_lo, 0);
   EXPECT_FALSE(noisy.drifted) << noisy.reason;
   EXPECT_NE(noisy.reason.find("includes zero"), std::string::npos) << noisy.reason;
   // Nothing to compare with.
-  EXPECT_FALSE(CheckConcept({}, 1.0, 0.1).checked);
-  EXPECT_FALSE(CheckConcept({1.0}, NAN, 0.1).checked);
+  EXPECT_FALSE(CheckConcept({}, 1.0, 0, 0.1).checked);
+  EXPECT_FALSE(CheckConcept({1.0}, NAN, 0, 0.1).checked);
+}
+
+// Found by a stranger: clean batches of a model with a 300-row holdout were
+// called concept drift (+13%, interval 2% to 25%): the interval counted the
+// batch's noise only, as if the holdout loss were exact. The interval now
+// counts both; checked against the delta-method normal approximation of
+// mean(batch) / mean(holdout) - 1.
+TEST(ConceptCheck, TheHoldoutsOwnNoiseWidensTheInterval) {
+  const std::vector<double> v = Losses(2000, 1.13, 1.0);
+  double mean = 0, var = 0;
+  for (double x : v) mean += x;
+  mean /= v.size();
+  for (double x : v) var += (x - mean) * (x - mean);
+  var /= v.size() - 1;
+  const double se_batch = std::sqrt(var / v.size()), se_ref = std::sqrt(var / 2000);
+  const double se_rise = std::sqrt(se_batch * se_batch + mean * mean * se_ref * se_ref);  // reference 1.0
+  const auto [lo, hi] = BootstrapRiseInterval(v, 1.0, 2000, 4000, 3);
+  EXPECT_NEAR(lo, mean - 1 - 1.96 * se_rise, 0.15 * se_rise);
+  EXPECT_NEAR(hi, mean - 1 + 1.96 * se_rise, 0.15 * se_rise);
+
+  const std::vector<double> clean = Losses(300, 1.13, 1.5);  // the stranger's case: 300 rows each
+  ConceptCheck exact = CheckConcept(clean, 1.0, 0, 0.10);    // as before: the batch's noise only
+  EXPECT_TRUE(exact.drifted) << exact.reason;
+  ConceptCheck both = CheckConcept(clean, 1.0, 300, 0.10);
+  EXPECT_GE(both.rise, 0.10);
+  EXPECT_LE(both.rise_lo, 0) << both.reason;
+  EXPECT_FALSE(both.drifted) << both.reason;
+  EXPECT_NE(both.reason.find("(300 rows)"), std::string::npos) << both.reason;
+  // A real rise on a large holdout is still drift.
+  EXPECT_TRUE(CheckConcept(Losses(2000, 1.3, 0.5), 1.0, 20000, 0.10).drifted);
 }
 
 std::string WriteBatch(const std::string& path, const at::Tensor& x, const std::vector<std::string>& names) {

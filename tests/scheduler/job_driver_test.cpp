@@ -11,6 +11,8 @@
 #include <map>
 
 #include "common/file_util.h"
+#include "common/sha256.h"
+#include "scheduler/batch_score.h"
 #include "tests/common/test_paths.h"
 
 namespace driftrun {
@@ -103,10 +105,10 @@ TEST(JobDriver, LaunchesOnceWithItsConfigAndCappedRanks) {
   BatchRecord b;
   b.model = "m";
   b.file = f.dir + "/batch-1.h5";
-  b.sha256 = "x";
   b.labelled = true;
   b.decision = "scored";
   ASSERT_TRUE(WriteFileAtomic(b.file, "x").ok());
+  b.sha256 = Sha256File(b.file).value();
   ASSERT_TRUE(f.journal->AddBatch(b).ok());
   const int64_t id = f.Queue().id;
   JobRecord j = f.Step(id);
@@ -122,6 +124,46 @@ TEST(JobDriver, LaunchesOnceWithItsConfigAndCappedRanks) {
   EXPECT_EQ(j.spec["window_batches"][0], b.file);
   f.Step(id);  // still running: nothing new
   EXPECT_EQ(f.exec.launches.size(), 1u);
+}
+
+// Found by a stranger: a batch renamed over an earlier one in the incoming
+// folder silently replaced the earlier batch's data in later windows (and
+// under the path an older version's lineage names).
+TEST(JobDriver, WindowsTrainOnTheBatchesAsScored) {
+  Fixture f;
+  f.setup.models[0].window = 4;
+  auto batch = [&](const std::string& name, const std::string& bytes, bool keep) {
+    BatchRecord b;
+    b.model = "m";
+    b.file = f.dir + "/" + name;
+    b.labelled = true;
+    b.decision = "scored";
+    EXPECT_TRUE(WriteFileAtomic(b.file, bytes).ok());
+    b.sha256 = Sha256File(b.file).value();
+    if (keep) EXPECT_TRUE(KeepBatch(f.setup.state, b).ok());
+    EXPECT_TRUE(f.journal->AddBatch(b).ok());
+    return b;
+  };
+  const BatchRecord replaced = batch("replaced.h5", "first", true);
+  const BatchRecord changed = batch("changed.h5", "first of changed", false);  // no copy kept (older journal)
+  const BatchRecord removed = batch("removed.h5", "removed", true);
+  const BatchRecord same = batch("same.h5", "same", true);
+  ASSERT_TRUE(WriteFileAtomic(replaced.file, "second").ok());  // renamed over
+  ASSERT_TRUE(WriteFileAtomic(changed.file, "second!").ok());
+  ASSERT_EQ(std::remove(removed.file.c_str()), 0);
+  const JobRecord j = f.Step(f.Queue().id);
+  ASSERT_EQ(j.state, JobState::kRunning) << j.reason;
+  const std::vector<std::string> window = j.spec["window_batches"];
+  ASSERT_EQ(window.size(), 2u) << j.spec.dump();
+  EXPECT_EQ(window[0], KeptBatchPath(f.setup.state, replaced));
+  EXPECT_EQ(ReadFile(window[0]).value(), "first") << "the data that was scored";
+  EXPECT_EQ(window[1], KeptBatchPath(f.setup.state, same));
+  const std::string left_out = j.spec["left_out"].dump();
+  EXPECT_NE(left_out.find("changed.h5 left out: it no longer holds the data that was scored"),
+            std::string::npos)
+      << left_out;
+  EXPECT_NE(left_out.find("removed.h5 left out: removed from the incoming folder"), std::string::npos)
+      << left_out;
 }
 
 TEST(JobDriver, InfrastructureFailuresRetryUpToTheLimitThenFailWithTheLogLine) {

@@ -90,6 +90,22 @@ TEST(Journal, BatchesAndTheirConsumptionSurviveAReopen) {
   ASSERT_EQ(trig.value().size(), 1u);
   EXPECT_EQ(trig.value()[0].batches, std::vector<int64_t>{b2});
   EXPECT_EQ(jr.Batches("m", 10).value()[0].consumed_by, trig.value()[0].id);
+  EXPECT_EQ(jr.JobBatches(t.job).value().size(), 1u);
+
+  // Found by a stranger: a batch merged into the job while it already ran
+  // (nothing consumed: it counts again when the job ends) was listed in the
+  // job's lineage although the job never trained on it.
+  auto b3 = jr.AddBatch(Batch("m", "c.h5", true));
+  ASSERT_TRUE(b3.ok());
+  TriggerRecord late = t;
+  late.action = "merge";
+  late.batches = {b3.value()};
+  ASSERT_TRUE(jr.AddTrigger(late, 0).ok());
+  auto credited = jr.JobBatches(t.job);
+  ASSERT_TRUE(credited.ok());
+  ASSERT_EQ(credited.value().size(), 1u) << "the late batch was credited to the running job";
+  EXPECT_EQ(credited.value()[0].id, b2);
+  EXPECT_EQ(jr.State("m", 200, 5, kNow).value().pending.size(), 1u) << "the late batch stays pending";
 }
 
 TEST(Journal, AnUncommittedTransactionLeavesNothing) {
@@ -216,7 +232,8 @@ TEST(Journal, ADamagedOrBusyDatabaseIsAnError) {
   ASSERT_TRUE(WriteFileAtomic(d + "/journal.db", std::string(4096, 'x')).ok());
   auto bad = Journal::Open(d + "/journal.db", false);
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().exit_code(), 5);
+  EXPECT_EQ(bad.status().exit_code(), 3) << "damaged state is a data error: " << bad.status().message();
+  EXPECT_NE(bad.status().message().find("is damaged"), std::string::npos) << bad.status().message();
   EXPECT_NE(bad.status().message().find("journal.db"), std::string::npos) << bad.status().message();
 
   setenv("DRIFTRUN_REGISTRY_BUSY_MS", "50", 1);
