@@ -139,30 +139,48 @@ Status CheckExecutor(const std::string& executor) {
                        "--executor pool: jobs on the worker ranks) or slurm (an sbatch job per job)");
 }
 
+// The state folder's lock, then each model's; a refused one releases the
+// others and leaves no state folder behind that this call created.
+Status TakeServiceLocks(const ServiceSetup& setup, std::vector<FileLock>* locks) {
+  const bool fresh = !PathExists(setup.state);
+  DRIFTRUN_RETURN_IF_ERROR(MakeDirs(setup.state));
+  std::string warning;
+  Status st = [&]() -> Status {
+    DRIFTRUN_ASSIGN_OR_RETURN(
+        FileLock lock,
+        FileLock::Acquire(setup.state + "/service.lock", "state folder '" + setup.state + "'", &warning));
+    locks->push_back(std::move(lock));
+    if (!warning.empty()) Say(warning);
+    for (const ModelEntry& m : setup.models) {
+      if (!m.incoming.empty()) DRIFTRUN_RETURN_IF_ERROR(MakeDirs(m.incoming).WithContext("monitor.incoming"));
+      DRIFTRUN_RETURN_IF_ERROR(MakeDirs(m.registry).WithContext("registry.path"));
+      DRIFTRUN_ASSIGN_OR_RETURN(
+          FileLock model_lock,
+          FileLock::Acquire(m.registry + "/serve-" + m.name + ".lock",
+                            "model '" + m.name + "' (kept by a driftrun serve)", &warning));
+      locks->push_back(std::move(model_lock));
+      Say("model " + m.name + ": registry " + m.registry +
+          (m.incoming.empty() ? "; not watched (monitor.incoming is empty)" : "; watching " + m.incoming));
+    }
+    return Status::Ok();
+  }();
+  if (st.ok()) return st;
+  locks->clear();
+  if (fresh) {  // only the lock file in it: this call's own
+    const std::vector<std::string> left = ListDir(setup.state);
+    if (left.empty() || (left.size() == 1 && left[0] == "service.lock")) RemoveTree(setup.state);
+  }
+  return st;
+}
+
 Status Serve(const ServiceSetup& setup, Executor& exec, int64_t max_batches, const std::atomic<int>* stop) {
   const std::string executor = exec.name();
   // Every version the service registers carries its ONNX file: a missing
   // exporter is refused now, not retried after the first job has trained.
   DRIFTRUN_RETURN_IF_ERROR(CheckExporter());
   DRIFTRUN_RETURN_IF_ERROR(CheckStepSwitches());  // what every job's train reads
-  DRIFTRUN_RETURN_IF_ERROR(MakeDirs(setup.state));
-  std::string warning;
   std::vector<FileLock> locks;  // the state folder, and each model (two services never keep one model)
-  DRIFTRUN_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(setup.state + "/service.lock",
-                                                             "state folder '" + setup.state + "'", &warning));
-  locks.push_back(std::move(lock));
-  if (!warning.empty()) Say(warning);
-  for (const ModelEntry& m : setup.models) {
-    if (!m.incoming.empty()) DRIFTRUN_RETURN_IF_ERROR(MakeDirs(m.incoming).WithContext("monitor.incoming"));
-    DRIFTRUN_RETURN_IF_ERROR(MakeDirs(m.registry).WithContext("registry.path"));
-    DRIFTRUN_ASSIGN_OR_RETURN(
-        FileLock model_lock,
-        FileLock::Acquire(m.registry + "/serve-" + m.name + ".lock",
-                          "model '" + m.name + "' (kept by a driftrun serve)", &warning));
-    locks.push_back(std::move(model_lock));
-    Say("model " + m.name + ": registry " + m.registry +
-        (m.incoming.empty() ? "; not watched (monitor.incoming is empty)" : "; watching " + m.incoming));
-  }
+  DRIFTRUN_RETURN_IF_ERROR(TakeServiceLocks(setup, &locks));
   DRIFTRUN_ASSIGN_OR_RETURN(auto journal, Journal::Open(setup.Journal(), true));
   std::unique_ptr<MetricsServer> metrics;
   if (!setup.cfg.Str("service.metrics").empty()) {
@@ -361,10 +379,11 @@ int RunSignal(int argc, char** argv) {
                      .dump()
               << "\n";
   } else {
+    std::string status = "driftrun status --config " + ShellQuote(FLAGS_config);
+    for (const std::string& kv : args.sets) status += " --set " + ShellQuote(kv);
     std::cout << "signal " << id.value() << " recorded for " << EscapeForConsole(s.model)
-              << ": the service takes it at its next poll (a retrain, within trigger.max_per_day; driftrun "
-                 "status --config "
-              << EscapeForConsole(FLAGS_config) << ")\n";
+              << ": the service takes it at its next poll (a retrain, within trigger.max_per_day; "
+              << EscapeForConsole(status) << ")\n";
   }
   return 0;
 }

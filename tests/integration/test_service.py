@@ -21,6 +21,7 @@ with the pool executor (`mpirun -np 3 driftrun serve --executor pool`: the jobs
 run on the two worker ranks of the service's own world). Pool-only behaviour
 (concurrent groups, heartbeats, a killed worker): test_pool.py.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -219,6 +220,12 @@ def test_clean_batch_no_retrain_drifted_batch_one_promoted_retrain(drift_run):
     # The job trained on data.train plus the labelled batches, warm from version 1.
     assert [os.path.basename(f) for f in v[2]["service"]["window"]] == ["batch-001.h5", "batch-002.h5"]
     assert v[2]["service"]["warm_from"] and v[1]["verdict"]["reason"].startswith("first model")
+    # It trained on the service's own copies of the batches as scored (a file
+    # renamed over one in the incoming folder later changes nothing).
+    for f in v[2]["service"]["window"]:
+        scored = b[os.path.basename(f)]
+        assert f"/state/batches/demo/{scored['sha256'][:16]}/" in f, f
+        assert hashlib.sha256(open(f, "rb").read()).hexdigest() == scored["sha256"], f
 
 
 def test_unreadable_and_renamed_batches_quarantined_with_reason(drift_run):
@@ -323,6 +330,12 @@ def test_signal_queues_a_retrain_and_a_worse_challenger_is_not_promoted(workspac
         assert json.loads(p.stdout)["service"]["running"] is True, p.stdout
         if executor == "local":  # under mpirun, rank 0 (a child of mpirun) holds the lock
             assert f"pid={proc.pid}" in json.loads(p.stdout)["service"]["holder"]
+            # A second service with its own state folder is refused by the model's
+            # lock, and leaves no state folder behind (found by a stranger).
+            other = workspace.path("state-2")
+            p = workspace.run(["serve", "--config", s.config, "--set", f"service.state={json.dumps(other)}"])
+            assert p.returncode != 0 and "model 'demo'" in p.stderr, must_msg(p, "a second service")
+            assert not os.path.exists(other), os.listdir(other)
         p = workspace.run(["signal", "--config", s.config, "--model", "dmeo", "--reason", "typo"])
         assert p.returncode == 2 and "demo" in p.stderr, must_msg(p, "signal to an unknown model")
         p = workspace.run(["signal", "--config", s.config, "--model", "demo", "--reason", "new labels",
