@@ -526,6 +526,15 @@ def test_drift_during_a_running_job_queues_the_next_retrain_when_it_ends(workspa
     assert [j["trigger"] for j in jobs] == ["initial", "drift", "drift"], jobs
     assert any(w.endswith("batch-002.h5") for w in json.loads(jobs[2]["spec"])["window_batches"])
     assert not any(w.endswith("batch-002.h5") for w in json.loads(jobs[1]["spec"])["window_batches"])
+    # Found by a stranger: the version of job 2 named batch-002 in its lineage
+    # too (its trigger, service.batches), although it never trained on it.
+    v = {r["version"]: r for r in s.versions()}
+    by_job = {r["service"]["job"]: r for r in v.values() if "service" in r}
+    for job, mine, not_mine in ((2, "batch-001.h5", "batch-002.h5"), (3, "batch-002.h5", None)):
+        rec = by_job[job]
+        names = [os.path.basename(f) for f in rec["service"]["batches"]]
+        assert mine in names and not_mine not in names, (job, names)
+        assert not_mine is None or not_mine not in rec["trigger"], (job, rec["trigger"])
 
 
 def test_an_approval_after_production_moved_promotes_nothing(workspace, executor):
