@@ -1,5 +1,8 @@
 #include "common/file_util.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 
 #include <gtest/gtest.h>
@@ -12,6 +15,35 @@ std::string FreshDir(const std::string& name) {
   RemoveTree(d);
   EXPECT_TRUE(MakeDirs(d).ok());
   return d;
+}
+
+// The service keeps scored batches this way: a file renamed over the
+// original later leaves the kept name as it was, on one file system (a hard
+// link) or across two (a copy).
+TEST(FileUtil, LinkOrCopyKeepsTheBytesAsTheyWere) {
+  const std::string d = FreshDir("link_or_copy");
+  ASSERT_TRUE(WriteFileAtomic(d + "/batch.h5", "scored bytes").ok());
+  ASSERT_TRUE(LinkOrCopyFile(d + "/batch.h5", d + "/kept.h5").ok());
+  struct stat a {
+  }, b{};
+  ASSERT_EQ(::stat((d + "/batch.h5").c_str(), &a), 0);
+  ASSERT_EQ(::stat((d + "/kept.h5").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino) << "one file system: a hard link, no bytes copied";
+  ASSERT_TRUE(WriteFileAtomic(d + "/batch.h5", "new bytes renamed over it").ok());
+  EXPECT_EQ(ReadFile(d + "/kept.h5").value(), "scored bytes");
+  ASSERT_TRUE(LinkOrCopyFile(d + "/batch.h5", d + "/kept.h5").ok()) << "an existing name is left alone";
+  EXPECT_EQ(ReadFile(d + "/kept.h5").value(), "scored bytes");
+  EXPECT_FALSE(LinkOrCopyFile(d + "/missing.h5", d + "/k2.h5").ok());
+  EXPECT_FALSE(PathExists(d + "/k2.h5"));
+
+  struct stat shm {
+  }, here{};
+  if (::stat("/dev/shm", &shm) != 0 || ::stat(d.c_str(), &here) != 0 || shm.st_dev == here.st_dev)
+    GTEST_SKIP() << "no second file system at /dev/shm to copy across";
+  const std::string other = "/dev/shm/driftrun_link_or_copy_" + std::to_string(::getpid()) + ".h5";
+  ASSERT_TRUE(LinkOrCopyFile(d + "/kept.h5", other).ok());
+  EXPECT_EQ(ReadFile(other).value(), "scored bytes") << "across file systems: a copy";
+  std::remove(other.c_str());
 }
 
 TEST(FileUtil, AtomicWriteReplacesWholeFileAndLeavesNoTemp) {
