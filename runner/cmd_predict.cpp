@@ -90,7 +90,8 @@ int RunPredict(int argc, char** argv) {
   const double rps = r.value().rows / std::max(1e-9, r.value().seconds);
   std::string suspect;
   for (const auto& [k, n] : r.value().suspect)
-    if (n > 0 && k != "nonfinite_prediction" && k != "far_outside_training")  // those have their own warnings
+    if (n > 0 && k != "nonfinite_prediction" && k != "far_outside_training" &&
+        k != "infinite_input")  // those have their own warnings
       suspect += (suspect.empty() ? "" : ", ") + std::to_string(n) + " " + k;
   if (!suspect.empty())
     std::cerr

@@ -166,11 +166,12 @@ std::map<std::string, int64_t> SuspectRows(const RawInputs& in, const ModelSpec&
     }
     return n;
   }
-  n = {{"all_missing", 0}};
+  n = {{"all_missing", 0}, {"infinite_input", 0}};
   const size_t width = in.rows > 0 ? in.x.size() / static_cast<size_t>(in.rows) : 0;
   for (int64_t r = 0; r < in.rows && width > 0; ++r) {
     const float* row = in.x.data() + static_cast<size_t>(r) * width;
     n["all_missing"] += std::none_of(row, row + width, [](float v) { return std::isfinite(v); });
+    n["infinite_input"] += std::any_of(row, row + width, [](float v) { return std::isinf(v); });
   }
   return n;
 }
@@ -185,6 +186,14 @@ static Result<PredictResult> PredictImpl(const PredictRequest& req) {
   PredictResult r;
   DRIFTRUN_ASSIGN_OR_RETURN(RawInputs in, ReadInputs(*file, ck, spec, o, {}, &r.warnings));
   r.suspect = SuspectRows(in, spec, o);
+  // Float64 values past float32's range (about 3.4e38) are read as infinite:
+  // imputed like a missing value, which hides a huge value, not a gap.
+  if (const int64_t inf = spec.kind == "text" ? 0 : r.suspect["infinite_input"]; inf > 0)
+    r.warnings.push_back(
+        std::to_string(inf) +
+        " row(s) have an infinite value (or one beyond float32's range, about 3.4e38): it "
+        "was imputed with the training fill value like a missing one; look for huge values or "
+        "a unit error");
 
   const auto t0 = std::chrono::steady_clock::now();
   torch::Tensor ids;

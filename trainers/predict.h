@@ -33,8 +33,9 @@ struct PredictResult {
   std::vector<std::string> warnings;
   // Rows whose prediction rests on little or broken input, by kind (all of them
   // reported, zero or not, for the model's kind): tabular "all_missing" (no
-  // finite feature); text "empty" (no word), "truncated" (more n-grams than the
-  // model's max_ids: the rest was ignored), "invalid_utf8"; and for every kind
+  // finite feature) and "infinite_input" (an infinite value, or a float64 one
+  // beyond float32's range: imputed like a missing one); text "empty" (no word), "truncated" (more n-grams
+  // than the model's max_ids: the rest was ignored), "invalid_utf8"; and for every kind
   // "nonfinite_prediction" (a NaN or infinite output: inputs the model overflows on);
   // tabular also "far_outside_training" (a value over 1000 standard deviations
   // or min-max ranges from the training data after preprocessing).

@@ -556,6 +556,26 @@ def test_predictions_the_inputs_overflow_are_counted_and_warned_about(s):
     assert "2 row(s) have a value over 1000 standard deviations" in p.stderr, p.stderr
 
 
+def test_float64_values_beyond_float32_are_counted_not_silently_imputed(s):
+    """Found in review: a float64 input of 1e300 is read as infinite and was
+    imputed with the training fill value like a missing one, with no word and
+    far_outside_training 0. Such rows are counted (infinite_input) and warned about."""
+    with h5py.File(s.batch, "r") as f:
+        x = f["features"][()].astype(np.float64)
+        names = f.attrs["feature_names"]
+    x[4, 0] = 1e300
+    x[6, 1] = -1e300
+    x[8, 2] = 3.5e38  # just past float32's largest, 3.4e38
+    path = s.ws.path("float64-huge.h5")
+    with h5py.File(path, "w") as f:
+        f["features"] = x
+        f.attrs["feature_names"] = names
+    p = s.ws.run(["predict", "--run", s.run, "--in", path, "--out", s.ws.path("float64-huge-y.h5"), "--json"])
+    assert p.returncode == 0, must_msg(p, "predict on float64 inputs")
+    assert json.loads(p.stdout)["suspect_rows"]["infinite_input"] == 3, p.stdout
+    assert "3 row(s) have an infinite value (or one beyond float32's range" in p.stderr, p.stderr
+
+
 def test_a_diverged_run_keeps_its_best_checkpoint_and_predict_says_it_failed(s):
     """Found by strangers: a run that diverged kept only diverged checkpoints,
     and predict --run used the newest of them without a word. The lowest-loss

@@ -478,8 +478,9 @@ def test_feature_predict_counts_rows_without_a_finite_value(models):
     got = json.loads(p.stdout)["suspect_rows"]
     with h5py.File(models.ws.path("suspect-xy.h5"), "r") as f:
         overflowed = int((~np.isfinite(f["prediction"][()])).any(axis=1).sum())
-    assert set(got) == {"all_missing", "nonfinite_prediction", "far_outside_training"}, got
+    assert set(got) == {"all_missing", "infinite_input", "nonfinite_prediction", "far_outside_training"}, got
     assert got["all_missing"] == 3 and got["nonfinite_prediction"] == overflowed, (got, overflowed)
+    assert got["infinite_input"] == 2, got  # rows 1 (mlp_predict's) and 7
     assert ("NaN or infinite prediction" in p.stderr) == (overflowed > 0), p.stderr
 
 
