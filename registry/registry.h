@@ -142,6 +142,9 @@ class Registry {
   // artifact rows and approvals of missing versions) and recomputes every
   // artifact's sha256; returns one line per problem (empty: all good).
   virtual Result<std::vector<std::string>> Verify() = 0;
+  // The metadata store's own integrity (not the artifacts: Verify): a damaged
+  // database is Status::Data naming it. Cheap enough for a service's start.
+  virtual Status CheckIntegrity() = 0;
 
   // The root of the embedded registry whose own files `path` would be (its
   // registry.db* or a file under its artifacts/, symbolic links resolved), or

@@ -40,6 +40,14 @@ Status DamagedDb(const std::string& file, const std::string& what) {
       (journal ? "" : "; its artifacts/ folder is intact unless `driftrun registry verify` says otherwise"));
 }
 
+Status QuickCheck(sqlite3* db, const std::string& file) {
+  Stmt s(db, "PRAGMA quick_check(1)");
+  const int rc = s.Step();
+  if (rc == SQLITE_ROW && s.Text(0) == "ok") return Status::Ok();
+  if (rc == SQLITE_ROW) return DamagedDb(file, "quick_check: " + s.Text(0));
+  return DbError(db, "checking '" + file + "'");
+}
+
 Status DbError(sqlite3* db, const std::string& what) {
   const int rc = sqlite3_errcode(db);
   const std::string file = sqlite3_db_filename(db, "main") ? sqlite3_db_filename(db, "main") : "";

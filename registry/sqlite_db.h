@@ -26,6 +26,10 @@ Status DbError(sqlite3* db, const std::string& what);
 // A database file SQLite finds malformed (SQLITE_CORRUPT, SQLITE_NOTADB):
 // Status::Data (exit 3) naming it, and what to do.
 Status DamagedDb(const std::string& file, const std::string& what);
+// SQLite's quick_check of the whole file (every page read: milliseconds for
+// a few MB): DamagedDb with its first finding, else Ok. For start-up, where a
+// damaged page found later would act on half the truth.
+Status QuickCheck(sqlite3* db, const std::string& file);
 
 class Stmt {
  public:

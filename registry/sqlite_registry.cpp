@@ -48,6 +48,7 @@ class SqliteRegistry : public Registry {
   Status SetPolicy(const std::string& name, const Policy& p, const std::string& who,
                    const std::string& why) override;
   Result<std::vector<std::string>> Verify() override;
+  Status CheckIntegrity() override { return QuickCheck(db_, root_ + "/registry.db"); }
 
  private:
   Result<VersionRecord> Load(const std::string& name, int64_t version);

@@ -139,9 +139,22 @@ Status CheckExecutor(const std::string& executor) {
                        "--executor pool: jobs on the worker ranks) or slurm (an sbatch job per job)");
 }
 
+// Each model's registry, before anything is created or trained: a damaged
+// database would read as "no production version yet" further on.
+Status CheckRegistries(const ServiceSetup& setup) {
+  for (const ModelEntry& m : setup.models) {
+    if (!PathExists(m.registry + "/registry.db")) continue;
+    DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(m.registry));
+    DRIFTRUN_RETURN_IF_ERROR(reg->CheckIntegrity().WithContext("model " + m.name));
+  }
+  return Status::Ok();
+}
+
 // The state folder's lock, then each model's; a refused one releases the
 // others and leaves no state folder behind that this call created.
 Status TakeServiceLocks(const ServiceSetup& setup, std::vector<FileLock>* locks) {
+  std::string created = setup.state;  // the outermost folder this call creates, if any
+  while (!PathExists(DirName(created)) && DirName(created) != created) created = DirName(created);
   const bool fresh = !PathExists(setup.state);
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(setup.state));
   std::string warning;
@@ -166,9 +179,9 @@ Status TakeServiceLocks(const ServiceSetup& setup, std::vector<FileLock>* locks)
   }();
   if (st.ok()) return st;
   locks->clear();
-  if (fresh) {  // only the lock file in it: this call's own
+  if (fresh) {  // only the lock file in it: this call's own, with the folders made for it
     const std::vector<std::string> left = ListDir(setup.state);
-    if (left.empty() || (left.size() == 1 && left[0] == "service.lock")) RemoveTree(setup.state);
+    if (left.empty() || (left.size() == 1 && left[0] == "service.lock")) RemoveTree(created);
   }
   return st;
 }
@@ -179,9 +192,11 @@ Status Serve(const ServiceSetup& setup, Executor& exec, int64_t max_batches, con
   // exporter is refused now, not retried after the first job has trained.
   DRIFTRUN_RETURN_IF_ERROR(CheckExporter());
   DRIFTRUN_RETURN_IF_ERROR(CheckStepSwitches());  // what every job's train reads
+  DRIFTRUN_RETURN_IF_ERROR(CheckRegistries(setup));
   std::vector<FileLock> locks;  // the state folder, and each model (two services never keep one model)
   DRIFTRUN_RETURN_IF_ERROR(TakeServiceLocks(setup, &locks));
   DRIFTRUN_ASSIGN_OR_RETURN(auto journal, Journal::Open(setup.Journal(), true));
+  DRIFTRUN_RETURN_IF_ERROR(journal->CheckIntegrity());
   std::unique_ptr<MetricsServer> metrics;
   if (!setup.cfg.Str("service.metrics").empty()) {
     MetricsServerOptions mo;

@@ -13,6 +13,7 @@
 #include "common/file_util.h"
 #include "common/text.h"
 #include "runner/commands.h"
+#include "scheduler/journal.h"
 #include "scheduler/replay.h"
 #include "scheduler/service_status.h"
 #include "trainers/run_log.h"
@@ -117,6 +118,11 @@ int RunStatus(int argc, char** argv) {
   if (FLAGS_limit < 1) return ReportStatus("status", Status::Usage("--limit must be >= 1"));
   auto setup = ServiceSetup::Load(FLAGS_config, args.sets);
   if (!setup.ok()) return ReportStatus("status", setup.status());
+  if (PathExists(setup.value().Journal())) {  // a damaged journal is said, not shown as half the truth
+    auto jn = Journal::Open(setup.value().Journal(), false);
+    const Status sound = jn.ok() ? jn.value()->CheckIntegrity() : jn.status();
+    if (!sound.ok()) return ReportStatus("status", sound);
+  }
   ServiceStatusOptions so;
   so.model = FLAGS_model;
   so.limit = FLAGS_limit;

@@ -79,7 +79,9 @@ Result<int64_t> ProductionVersion(const std::string& root, const std::string& na
   if (!PathExists(root + "/registry.db")) return int64_t{0};
   DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(root));
   auto v = reg->Get({name, 0, "production"});
-  if (!v.ok()) return v.status().code() == Code::kInfra ? Result<int64_t>(v.status()) : Result<int64_t>(0);
+  // Only "no such model or alias" means none yet: a damaged registry is an
+  // error, never a reason to train and promote a first model.
+  if (!v.ok()) return v.status().code() == Code::kUsage ? Result<int64_t>(0) : Result<int64_t>(v.status());
   return v.value().version;
 }
 
@@ -91,9 +93,8 @@ Result<std::unique_ptr<Production>> LoadProduction(const std::string& root, cons
   ModelRef ref{name, version, version > 0 ? "" : alias};
   auto v = reg->Get(ref);
   if (!v.ok()) {
-    if (v.status().code() == Code::kInfra) return v.status();
-    if (version > 0) return v.status();
-    return p;  // no such alias yet
+    if (v.status().code() != Code::kUsage || version > 0) return v.status();
+    return p;  // no such model or alias yet
   }
   p->record = v.take();
   p->version = p->record.version;

@@ -44,19 +44,21 @@ std::string TomlString(const std::string& s) {
 // The file a job trains a scored batch from: the service's kept copy, else
 // (a journal from before copies were kept, or none could be made) the file
 // itself. Status (with the reason, for the job's spec) when the batch was
-// removed from the incoming folder (the user's way to leave it out) or its
-// content is no longer what was scored.
-Result<std::string> WindowFile(const std::string& state, const BatchRecord& b) {
-  if (!PathExists(b.file))
-    return Status::Data("batch " + b.file + " left out: removed from the incoming folder");
+// removed from the incoming folder (the user's way to leave it out: a batch
+// that a later file replaced at its path stays) or its content is no longer
+// what was scored.
+Result<std::string> WindowFile(const std::string& state, const BatchRecord& b, bool replaced) {
+  const std::string which = "batch " + b.file + " (sha256 " + b.sha256.substr(0, 12) + ")";
+  if (!replaced && !PathExists(b.file))
+    return Status::Data(which + " left out: removed from the incoming folder");
   const std::string kept = KeptBatchPath(state, b);
   const std::string source = PathExists(kept) ? kept : b.file;
   auto sha = Sha256File(source);
   if (sha.ok() && sha.value() == b.sha256) return source;
   const std::string what = source == b.file ? "it" : "its kept copy " + kept;
-  return Status::Data("batch " + b.file + " left out: " +
-                      (sha.ok() ? what + " no longer holds the data that was scored (sha256 " +
-                                      b.sha256.substr(0, 12) + ", now " + sha.value().substr(0, 12) + ")"
+  return Status::Data(which + " left out: " +
+                      (sha.ok() ? what + " no longer holds the data that was scored (now sha256 " +
+                                      sha.value().substr(0, 12) + "; edited in place?)"
                                 : sha.status().message()));
 }
 
@@ -71,13 +73,15 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
   nlohmann::json window = nlohmann::json::array(), left_out = nlohmann::json::array();
   std::set<std::string> seen;  // one content under two names: once
   for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
-    if (!seen.insert(it->sha256).second) continue;
-    auto source = WindowFile(ctx.setup->state, *it);
+    if (seen.count(it->sha256)) continue;
+    DRIFTRUN_ASSIGN_OR_RETURN(int64_t latest, ctx.journal->LatestBatchAt(m.name, it->file));
+    auto source = WindowFile(ctx.setup->state, *it, latest > it->id);
     if (!source.ok()) {
       left_out.push_back(source.status().message());
       if (ctx.say) ctx.say("job " + std::to_string(j->id) + ": " + source.status().message());
       continue;
     }
+    seen.insert(it->sha256);
     train.push_back(source.value());
     window.push_back(source.value());
   }

@@ -139,11 +139,31 @@ bool IsFinished(JobState s) {
   return s == JobState::kPromoted || s == JobState::kRejected || s == JobState::kFailed;
 }
 
+Status Journal::CheckIntegrity() {
+  return QuickCheck(db_, path_);
+}
+
+// An empty journal.db in a state folder that holds earlier work (jobs,
+// reports, kept batches, quarantine) was emptied, not new: opening it would
+// start afresh and score, retrain and promote again.
+static Status CheckNotEmptied(const std::string& path) {
+  if (!PathExists(path) || FileSize(path) != 0) return Status::Ok();
+  const std::string state = DirName(path);
+  for (const char* earlier : {"jobs", "reports", "batches", "quarantine"}) {
+    if (IsDir(state + "/" + earlier))
+      return DamagedDb(path, "an empty file, and the state folder holds earlier work in " +
+                                 std::string(earlier) +
+                                 "/; to start afresh on purpose, use a new state folder");
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path, bool create) {
   if (!create && !PathExists(path)) {
     return Status::Usage("no journal at '" + path +
                          "': has the service run with this state folder? (driftrun serve creates it)");
   }
+  DRIFTRUN_RETURN_IF_ERROR(CheckNotEmptied(path));
   sqlite3* db = nullptr;
   const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
@@ -226,6 +246,14 @@ Result<bool> Journal::HasBatch(const std::string& model, const std::string& file
   const bool found = s.Step() == SQLITE_ROW;
   DRIFTRUN_RETURN_IF_ERROR(s.Check("looking up a batch in " + path_));
   return found;
+}
+
+Result<int64_t> Journal::LatestBatchAt(const std::string& model, const std::string& file) {
+  Stmt s(db_, "SELECT MAX(id) FROM batches WHERE model = ?1 AND file = ?2");
+  s.Bind(1, model).Bind(2, file);
+  const int64_t id = s.Step() == SQLITE_ROW && !s.Null(0) ? s.Int(0) : 0;
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("looking up a batch in " + path_));
+  return id;
 }
 
 Result<int64_t> Journal::AddBatch(const BatchRecord& b) {

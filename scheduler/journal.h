@@ -104,6 +104,8 @@ class Journal {
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
   const std::string& path() const { return path_; }
+  // The database file's integrity (SQLite quick_check): Status::Data naming it.
+  Status CheckIntegrity();
 
   // A write transaction (BEGIN IMMEDIATE): everything between Begin and Commit
   // happens together or not at all; destroying an uncommitted one rolls back.
@@ -135,6 +137,9 @@ class Journal {
   Result<int64_t> CountBatches();  // every batch recorded (service.max_batches)
   // The model's newest `limit` (0: all) scored batches with labels, newest first.
   Result<std::vector<BatchRecord>> LabelledBatches(const std::string& model, int64_t limit);
+  // The newest batch recorded at `file` (0: none): an older one there was
+  // replaced by a file renamed over it.
+  Result<int64_t> LatestBatchAt(const std::string& model, const std::string& file);
   // The batches that made the triggers queued or merged into job `job`
   // (TriggerDecision::batches) and that those triggers consumed (not one
   // merged while the job already ran), oldest first.

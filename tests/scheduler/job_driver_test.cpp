@@ -159,11 +159,50 @@ TEST(JobDriver, WindowsTrainOnTheBatchesAsScored) {
   EXPECT_EQ(ReadFile(window[0]).value(), "first") << "the data that was scored";
   EXPECT_EQ(window[1], KeptBatchPath(f.setup.state, same));
   const std::string left_out = j.spec["left_out"].dump();
-  EXPECT_NE(left_out.find("changed.h5 left out: it no longer holds the data that was scored"),
-            std::string::npos)
+  const auto says = [&](const BatchRecord& b, const std::string& why) {
+    return left_out.find(b.file + " (sha256 " + b.sha256.substr(0, 12) + ") left out: " + why) !=
+           std::string::npos;
+  };
+  EXPECT_TRUE(says(changed, "it no longer holds the data that was scored")) << left_out;
+  EXPECT_TRUE(says(removed, "removed from the incoming folder")) << left_out;
+}
+
+// Found by a stranger (second round): the same bytes under a second name were
+// skipped as a duplicate although the first name had been left out; and
+// removing a path left out the older batch that a file renamed over it had
+// replaced (the replaced batch is kept as scored).
+TEST(JobDriver, DuplicatesAndReplacedBatchesInTheWindow) {
+  Fixture f;
+  f.setup.models[0].window = 10;
+  auto batch = [&](const std::string& name, const std::string& bytes) {
+    BatchRecord b;
+    b.model = "m";
+    b.file = f.dir + "/" + name;
+    b.labelled = true;
+    b.decision = "scored";
+    EXPECT_TRUE(WriteFileAtomic(b.file, bytes).ok());
+    b.sha256 = Sha256File(b.file).value();
+    EXPECT_TRUE(KeepBatch(f.setup.state, b).ok());
+    b.id = f.journal->AddBatch(b).value();
+    return b;
+  };
+  const BatchRecord first = batch("a.h5", "bytes of a");
+  ASSERT_EQ(std::rename(first.file.c_str(), (f.dir + "/a-renamed.h5").c_str()), 0);
+  const BatchRecord again = batch("a-renamed.h5", "bytes of a");  // same bytes, second name
+  const BatchRecord old = batch("p.h5", "old bytes at p");
+  const BatchRecord over = batch("p.h5", "new bytes renamed over p");
+  ASSERT_EQ(std::remove(over.file.c_str()), 0);  // removes the current p.h5: `over`
+  const JobRecord j = f.Step(f.Queue().id);
+  ASSERT_EQ(j.state, JobState::kRunning) << j.reason;
+  const std::vector<std::string> window = j.spec["window_batches"];
+  EXPECT_EQ(window, (std::vector<std::string>{KeptBatchPath(f.setup.state, again),
+                                              KeptBatchPath(f.setup.state, old)}))
+      << j.spec.dump();
+  const std::string left_out = j.spec["left_out"].dump();
+  EXPECT_NE(left_out.find(first.file + " (sha256 "), std::string::npos) << left_out;
+  EXPECT_NE(left_out.find(over.file + " (sha256 " + over.sha256.substr(0, 12)), std::string::npos)
       << left_out;
-  EXPECT_NE(left_out.find("removed.h5 left out: removed from the incoming folder"), std::string::npos)
-      << left_out;
+  EXPECT_EQ(left_out.find(old.sha256.substr(0, 12)), std::string::npos) << left_out;
 }
 
 TEST(JobDriver, InfrastructureFailuresRetryUpToTheLimitThenFailWithTheLogLine) {
