@@ -228,6 +228,40 @@ def test_clean_batch_no_retrain_drifted_batch_one_promoted_retrain(drift_run):
         assert hashlib.sha256(open(f, "rb").read()).hexdigest() == scored["sha256"], f
 
 
+def _damage_middle(path):
+    """Folds the WAL in, then overwrites 4 KiB in the middle of a SQLite file."""
+    c = sqlite3.connect(path)
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    c.close()
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        f.seek(size // 2)
+        f.write(bytes((i * 7) % 256 for i in range(4096)))
+
+
+def test_a_damaged_registry_or_journal_stops_serve_and_status_with_exit_3(drift_run):
+    """Found by a stranger: serve on a registry damaged in the middle read it as
+    "no production version yet", trained a first model and went on; status and
+    serve on a damaged journal showed half the truth with exit 0."""
+    s, _ = drift_run
+    if s.executor != "local":
+        pytest.skip("the start-up checks are the executor's common path")
+    reg = s.ws.path("registry-damaged")
+    shutil.copytree(s.ws.path("registry"), reg)
+    _damage_middle(os.path.join(reg, "registry.db"))
+    state = s.ws.path("state-fresh")
+    p = s.ws.run(["serve", "--config", s.config, "--set", f"registry.path={json.dumps(reg)}",
+                  "--set", f"service.state={json.dumps(state)}"])
+    assert p.returncode == 3 and "registry.db' is damaged" in p.stderr, must_msg(p, "serve on a damaged registry")
+    assert not os.path.exists(state), "a refused serve created its state folder"
+
+    copied = s.ws.path("state-damaged")
+    shutil.copytree(s.ws.path("state"), copied, ignore=shutil.ignore_patterns("*.lock"))
+    _damage_middle(os.path.join(copied, "journal.db"))
+    p = s.ws.run(["status", "--config", s.config, "--set", f"service.state={json.dumps(copied)}"])
+    assert p.returncode == 3 and "journal.db' is damaged" in p.stderr, must_msg(p, "status on a damaged journal")
+
+
 def test_unreadable_and_renamed_batches_quarantined_with_reason(drift_run):
     s, _ = drift_run
     q = {os.path.basename(r["file"]): r for r in s.rows("SELECT * FROM batches WHERE decision = 'quarantined'")}

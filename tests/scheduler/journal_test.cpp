@@ -255,5 +255,50 @@ TEST(Journal, ADamagedOrBusyDatabaseIsAnError) {
   EXPECT_TRUE(j.value()->AddBatch(Batch("m", "b.h5", true)).ok());
 }
 
+// Found by a stranger: an emptied journal.db started the service afresh (it
+// scored, retrained and promoted again), and one with a damaged page in the
+// middle went unnoticed until a query hit it.
+TEST(Journal, AnEmptiedOrDamagedJournalIsRefusedNamingIt) {
+  const std::string d = FreshTestDir();
+  ASSERT_TRUE(WriteFileAtomic(d + "/journal.db", "").ok());
+  EXPECT_TRUE(Journal::Open(d + "/journal.db", true).ok())
+      << "an empty journal in an empty state folder is new";
+  ASSERT_TRUE(MakeDirs(d + "/emptied/jobs/1").ok());
+  ASSERT_TRUE(WriteFileAtomic(d + "/emptied/journal.db", "").ok());
+  auto emptied = Journal::Open(d + "/emptied/journal.db", true);
+  ASSERT_FALSE(emptied.ok());
+  EXPECT_EQ(emptied.status().exit_code(), 3);
+  EXPECT_NE(emptied.status().message().find("earlier work in jobs/"), std::string::npos)
+      << emptied.status().message();
+  EXPECT_EQ(FileSize(d + "/emptied/journal.db"), 0) << "nothing written into it";
+
+  const std::string path = d + "/damaged/journal.db";
+  ASSERT_TRUE(MakeDirs(d + "/damaged").ok());
+  {
+    auto j = Journal::Open(path, true);
+    ASSERT_TRUE(j.ok());
+    for (int i = 0; i < 300; ++i)
+      ASSERT_TRUE(j.value()->AddBatch(Batch("m", "b" + std::to_string(i), true)).ok());
+    EXPECT_TRUE(j.value()->CheckIntegrity().ok());
+  }
+  {
+    sqlite3* db = nullptr;  // fold the WAL into the file, so that its pages are what is damaged
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  const int64_t size = FileSize(path);
+  ASSERT_GT(size, 8 * 4096);
+  std::string bytes = ReadFile(path).value();
+  for (int64_t i = size / 2; i < size / 2 + 4096; ++i)
+    bytes[static_cast<size_t>(i)] = static_cast<char>(i * 7);
+  ASSERT_TRUE(WriteFileAtomic(path, bytes).ok());
+  auto j = Journal::Open(path, false);
+  ASSERT_TRUE(j.ok()) << "its first page is intact";
+  const Status sound = j.value()->CheckIntegrity();
+  EXPECT_EQ(sound.exit_code(), 3) << sound.message();
+  EXPECT_NE(sound.message().find("'" + path + "' is damaged"), std::string::npos) << sound.message();
+}
+
 }  // namespace
 }  // namespace driftrun
