@@ -34,10 +34,9 @@ std::string UtcNow() {
 
 Status DamagedDb(const std::string& file, const std::string& what) {
   const bool journal = EndsWith(file, "journal.db");
-  return Status::Data(
-      std::string(journal ? "service journal" : "registry database") + " '" + file + "' is damaged (" + what +
-      "): restore it from a backup" +
-      (journal ? "" : "; its artifacts/ folder is intact unless `driftrun registry verify` says otherwise"));
+  return Status::Data(std::string(journal ? "service journal" : "registry database") + " '" + file +
+                      "' is damaged (" + what + "): restore it from a backup" +
+                      (journal ? "" : " (the models themselves are in the artifacts/ folder beside it)"));
 }
 
 Status QuickCheck(sqlite3* db, const std::string& file) {

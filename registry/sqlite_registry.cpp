@@ -84,6 +84,9 @@ Result<std::unique_ptr<Registry>> OpenDb(const std::string& root, bool create) {
       if (FileHead(path, 16) == std::string("SQLite format 3\0", 16))
         return DamagedDb(path, std::string("reading its tables: ") + sqlite3_errmsg(db));
     }
+    // An empty or foreign registry.db beside a store of models was a registry.
+    if (!ListDir(root + "/artifacts").empty())
+      return DamagedDb(path, "it is empty or not a registry database, but artifacts/ beside it holds models");
     return Status::Usage("registry not found: " + root + " (its registry.db is empty or not a driftrun " +
                          "registry); check --registry, or restore registry.db from a backup");
   }

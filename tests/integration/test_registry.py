@@ -374,7 +374,7 @@ def test_verify_and_list_report_damaged_records(r, candidates):
         f"list --json: valid JSON of the readable versions: (exit {p.returncode}) {p.stdout[-500:]} {p.stderr}"
 
 
-@pytest.mark.parametrize("how", ["truncated", "overwritten"])
+@pytest.mark.parametrize("how", ["truncated", "overwritten", "emptied"])
 def test_a_damaged_database_file_is_exit_3_naming_it(r, candidates, how):
     """Found by a stranger: registry.db cut to half its size was "registry not
     found" (exit 2), and one with a stretch of random bytes was an
@@ -389,6 +389,8 @@ def test_a_damaged_database_file_is_exit_3_naming_it(r, candidates, how):
     with open(db, "r+b") as f:
         if how == "truncated":
             f.truncate(size // 2)
+        elif how == "emptied":  # beside its artifacts/: a registry, damaged (a bare one is "not found")
+            f.truncate(0)
         else:
             f.seek(min(3 * 4096, size // 2))
             f.write(np.random.default_rng(5).integers(0, 256, 8192, dtype=np.uint8).tobytes())
