@@ -308,11 +308,10 @@ int RunTrain(int argc, char** argv) {
   }
   MpiCommunicator& world = *world_or.value();
   // Under --slurm the job requeues itself, or is continued by submitting its folder again.
-  TrainRequest req =
-      MakeRequest(*env, stop,
-                  FLAGS_slurm ? "driftrun submit --config " + ShellQuote(FLAGS_config) + " --run-dir " +
-                                    ShellQuote(FLAGS_run_dir) + " (a requeued job continues by itself)"
-                              : RelaunchCommand(argv0.c_str(), env->size(), args.sets));
+  TrainRequest req = MakeRequest(*env, stop, RelaunchCommand(argv0.c_str(), env->size(), args.sets));
+  if (FLAGS_slurm)  // a requeued job continues by itself; a cancelled one is submitted again
+    req.resume_command = "driftrun submit --config " + ShellQuote(FLAGS_config) + " --run-dir " +
+                         ShellQuote(FLAGS_run_dir) + "   # a requeued job continues by itself";
   const SlurmJobEnv job = SlurmJobFromEnv();
   Status st = ReadStepSwitches(&req);
   // A run that ends in an ONNX export or a registration needs driftrun-export:

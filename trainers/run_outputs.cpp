@@ -177,8 +177,10 @@ Status ReportEnd(TrainReporter& rep, const Session& s, const TrainRequest& req, 
                  const TrainResult& result, const std::string& config_hash, double wall) {
   if (st.stopped) {
     rep.Stopped(st.at.step, result.last_checkpoint,
-                (req.command.empty() ? "driftrun train --config " + req.config_path : req.command) +
-                    " --run-dir " + ShellQuote(result.run_dir) + " --resume auto");
+                !req.resume_command.empty()
+                    ? req.resume_command
+                    : (req.command.empty() ? "driftrun train --config " + req.config_path : req.command) +
+                          " --run-dir " + ShellQuote(result.run_dir) + " --resume auto");
     return Status::Ok();
   }
   DRIFTRUN_RETURN_IF_ERROR(

@@ -72,6 +72,9 @@ struct TrainRequest {
   // 2 driftrun train --config x.toml --set train.epochs=9"): the stop message
   // appends them to say how to resume. "" : "driftrun train --config FILE".
   std::string command;
+  // The whole command to resume, said as is when set (a Slurm job's: submit
+  // the folder again).
+  std::string resume_command;
   const std::atomic<int>* stop = nullptr;
   bool progress_bar = false;  // rank 0 draws a bar (stdout is a terminal)
   bool quiet = false;         // no per-epoch console lines

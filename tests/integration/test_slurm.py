@@ -188,6 +188,11 @@ def test_interrupted_job_requeues_resumes_and_matches_an_uninterrupted_run(clust
     assert logs == [f"{job}.0.log", f"{job}.1.log"], logs
     second = open(os.path.join(run, "slurm", "logs", f"{job}.1.log")).read()
     assert "resumed from" in second, second
+    # Found by a stranger: the stop's resume line was garbled (--run-dir twice,
+    # a bare parenthesis, submit --resume, which submit has no flag for).
+    first = open(os.path.join(run, "slurm", "logs", f"{job}.0.log")).read()
+    line = next(ln for ln in first.splitlines() if ln.startswith("resume with: "))
+    assert line.count("--run-dir") == 1 and "--resume" not in line and line.startswith("resume with: driftrun submit"), line
     causes = [a.get("cause") for a in read_jsonl(os.path.join(run, "slurm", "attempts.jsonl")) if a["event"] != "start"]
     if how == "time-limit signal":
         assert causes == ["time_limit", "time_limit", "done"], causes  # end, requeue, end
