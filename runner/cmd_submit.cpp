@@ -197,6 +197,7 @@ Status Sweep(const Config& cfg, const std::vector<std::string>& sets, const Slur
   r.sets = sets;
   r.trials = &trials;
   r.slurm = &o;
+  r.ranks = Ranks(o);  // each trial is checked as train would check it on the job's ranks
   r.max_parallel = static_cast<int>(cfg.Int("sweep.max_parallel"));
   if (r.max_parallel < 0 || r.max_parallel > 100000)
     return Status::Usage("sweep.max_parallel = " + std::to_string(r.max_parallel) +

@@ -449,6 +449,17 @@ def test_a_bad_sweep_entry_is_refused_naming_it(cluster, entry, says):
     assert p.returncode == 2 and says in p.stderr and "sweep.params[0]" in p.stderr, must_msg(p, entry)
 
 
+def test_a_sweep_trial_train_would_refuse_on_the_jobs_ranks_is_refused_before_it_is_queued(cluster):
+    """Found by a stranger: a trial whose batch does not divide across the
+    job's ranks was checked on one rank, submitted, and failed in the queue."""
+    ws = cluster.ws
+    cfg = ws.write_config("ranksweep.toml", MODEL.format(name="ranksweep", epochs=1) +
+                          "[sweep]\nparams = [\"train.batch_size = [64, 65]\"]\n")
+    p = cluster.driftrun("submit", "--config", cfg, "--ntasks-per-node", "2", "--dry-run")
+    assert p.returncode == 2 and "sweep trial 1" in p.stderr and "across 2 ranks" in p.stderr, \
+        must_msg(p, "a trial of batch 65 on 2 ranks")
+
+
 @pytest.mark.parametrize("args,says", [
     (["--set", "train.lr=-1"], "train.lr"), (["--ntasks-per-node", "3"], "does not divide across 3 ranks"),
     (["--set", "train.epochs=0"], "train.epochs")])
