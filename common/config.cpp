@@ -194,7 +194,8 @@ Status SetFromNode(const toml::node& n, const KeyInfo& k, const std::string& whe
 
 }  // namespace
 
-Result<std::vector<std::string>> SweepOverrides(const std::string& entry, const std::string& where) {
+Result<std::vector<std::string>> SweepOverrides(const std::string& entry, const std::string& where,
+                                                const std::string& base) {
   const size_t eq = entry.find('=');
   auto trim = [](std::string t) {
     const size_t a = t.find_first_not_of(" \t"), b = t.find_last_not_of(" \t");
@@ -226,6 +227,15 @@ Result<std::vector<std::string>> SweepOverrides(const std::string& entry, const 
     ConfigValue v;
     const std::string err = Convert(n, *k, &v);
     if (!err.empty()) return Status::Usage(where + ": a value of '" + key + "' " + err);
+    // A path is relative to the folder of the file the entry is in, as the
+    // same path under its own section would be.
+    if (std::any_of(std::begin(kPathKeys), std::end(kPathKeys), [&](const char* p) { return key == p; })) {
+      if (auto* one = std::get_if<std::string>(&v)) {
+        if (!one->empty()) *one = AbsolutePath(*one, base);
+      } else if (auto* many = std::get_if<std::vector<std::string>>(&v)) {
+        for (std::string& item : *many) item = AbsolutePath(item, base);
+      }
+    }
     out.push_back(key + "=" + ValueToToml(v));
     DRIFTRUN_RETURN_IF_ERROR(Config::FromString("", where, {out.back()}).status().WithContext(where));
   }

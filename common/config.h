@@ -37,8 +37,11 @@ const std::vector<KeyInfo>& ConfigSchema();
 // One entry of sweep.params, "section.key = [v1, v2, ...]" (TOML values), as
 // one --set override per value ("train.lr=0.001"). Status::Usage, prefixed by
 // `where`, for an unknown key, a key that cannot be swept ([sweep], [slurm],
-// [service]), an empty or non-array list, or a value of the wrong type.
-Result<std::vector<std::string>> SweepOverrides(const std::string& entry, const std::string& where);
+// [service]), an empty or non-array list, or a value of the wrong type. Paths
+// among the values are made absolute against `base` (the folder of the file
+// the entry is in; "." for the working directory).
+Result<std::vector<std::string>> SweepOverrides(const std::string& entry, const std::string& where,
+                                                const std::string& base = ".");
 
 using ConfigValue =
     std::variant<std::string, int64_t, double, bool, std::vector<int64_t>, std::vector<std::string>>;

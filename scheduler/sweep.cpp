@@ -111,9 +111,15 @@ TrialStatus ReadTrial(const std::string& run_dir, const nlohmann::json& spec) {
 Result<std::vector<SweepTrial>> ExpandSweep(const Config& cfg) {
   std::vector<Axis> axes;
   const auto& entries = cfg.StrList("sweep.params");
+  // Paths in the entries are relative to the config file's folder ("FILE:LINE").
+  const std::string origin = cfg.Origin("sweep.params");
+  const size_t colon = origin.rfind(':');
+  const std::string base = origin == "default" || origin.rfind("--set", 0) == 0 || colon == std::string::npos
+                               ? "."
+                               : DirName(origin.substr(0, colon));
   for (size_t i = 0; i < entries.size(); ++i) {
     DRIFTRUN_ASSIGN_OR_RETURN(std::vector<std::string> sets,
-                              SweepOverrides(entries[i], "sweep.params[" + std::to_string(i) + "]"));
+                              SweepOverrides(entries[i], "sweep.params[" + std::to_string(i) + "]", base));
     const std::string key = sets[0].substr(0, sets[0].find('='));
     for (const Axis& a : axes) {
       if (a.key == key) return Status::Usage("sweep.params names '" + key + "' twice: give its values once");

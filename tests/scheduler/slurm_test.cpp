@@ -174,6 +174,21 @@ TEST(Sweep, GridIsEveryCombinationLastKeyFastest) {
   EXPECT_TRUE(Config::FromString("", "x", t.value()[3].sets).ok());
 }
 
+// Found by a stranger: "data.train = [\"../data/train.h5\"]" in a config's
+// [sweep] resolved from the working directory, while the same path in its
+// [data] section resolves from the config's folder.
+TEST(Sweep, PathsInTheEntriesAreRelativeToTheConfigsFolder) {
+  auto c =
+      Config::FromString("[sweep]\nparams = [\"data.train = [[\\\"../d/a.h5\\\"], [\\\"/abs/b.h5\\\"]]\"]\n",
+                         "/proj/cfg/sweep.toml", {});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  auto t = ExpandSweep(c.value());
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  ASSERT_EQ(t.value().size(), 2u);
+  EXPECT_EQ(t.value()[0].sets, (std::vector<std::string>{"data.train=['/proj/d/a.h5']"}));
+  EXPECT_EQ(t.value()[1].sets, (std::vector<std::string>{"data.train=['/abs/b.h5']"}));
+}
+
 TEST(Sweep, NoParamsIsNoSweepAndRandomIsAPureFunctionOfTheSeed) {
   auto none = ExpandSweep(SweepConfig(""));
   ASSERT_TRUE(none.ok());
