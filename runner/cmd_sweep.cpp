@@ -9,8 +9,10 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
+#include "common/file_lock.h"
 #include "common/file_util.h"
 #include "common/subprocess.h"
 #include "common/text.h"
@@ -109,13 +111,28 @@ std::vector<std::string> Scripts(const SweepRequest& r, const std::string& dir, 
 
 }  // namespace
 
+// A given --run-dir must not hold a sweep or a run already.
+Status CheckNewSweepFolder(const std::string& dir) {
+  if (!PathExists(dir + "/sweep.json") && !PathExists(dir + "/config.resolved.toml")) return Status::Ok();
+  return Status::Usage("--run-dir '" + dir + "' already holds a " +
+                       (PathExists(dir + "/sweep.json") ? "sweep" : "run") +
+                       "; a sweep needs a new folder: leave --run-dir out or name another");
+}
+
 Status SubmitSweep(const SweepRequest& r) {
   const std::string name = r.name;
   std::string dir = r.run_dir.empty() ? "" : AbsolutePath(r.run_dir);
-  if (!dir.empty() && (PathExists(dir + "/sweep.json") || PathExists(dir + "/config.resolved.toml"))) {
-    return Status::Usage("--run-dir '" + dir + "' already holds a " +
-                         (PathExists(dir + "/sweep.json") ? "sweep" : "run") +
-                         "; a sweep needs a new folder: leave --run-dir out or name another");
+  if (!dir.empty()) DRIFTRUN_RETURN_IF_ERROR(CheckNewSweepFolder(dir));
+  // Two submits into one new folder at once: one holds the folder until its
+  // sweep.json is written, the other is refused (or, later, finds it taken).
+  std::optional<FileLock> claim;
+  if (!dir.empty() && !r.dry_run) {
+    DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir));
+    std::string warning;
+    DRIFTRUN_ASSIGN_OR_RETURN(FileLock lock,
+                              FileLock::Acquire(dir + "/sweep.lock", "sweep folder '" + dir + "'", &warning));
+    claim.emplace(std::move(lock));
+    DRIFTRUN_RETURN_IF_ERROR(CheckNewSweepFolder(dir));
   }
   if (dir.empty()) {
     if (r.dry_run) {
@@ -165,9 +182,15 @@ Status SubmitSweep(const SweepRequest& r) {
   std::string prev;
   for (const std::string& script : scripts) {
     // One array after the other: max_parallel holds across the arrays.
-    DRIFTRUN_ASSIGN_OR_RETURN(
-        prev, Sbatch(script, prev.empty() ? std::vector<std::string>{}
-                                          : std::vector<std::string>{"--dependency=afterany:" + prev}));
+    auto job = Sbatch(script, prev.empty() ? std::vector<std::string>{}
+                                           : std::vector<std::string>{"--dependency=afterany:" + prev});
+    if (!job.ok() && prev.empty()) {  // nothing queued: the folder can be submitted again
+      std::remove((dir + "/sweep.json").c_str());
+      return job.status().WithContext(
+          "nothing was queued; submit the same --run-dir again once Slurm answers");
+    }
+    if (!job.ok()) return job.status();
+    prev = job.value();
     sweep["array_jobs"].push_back(prev);
     DRIFTRUN_RETURN_IF_ERROR(WriteSweepJson(dir, sweep));
   }

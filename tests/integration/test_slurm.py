@@ -12,6 +12,7 @@ their pids afterwards).
 - --dry-run with hostile values: refused with a message, or quoted so that the
   script runs nothing but srun driftrun (run with a fake srun that records argv).
 """
+import fcntl
 import json
 import os
 import shutil
@@ -469,6 +470,33 @@ def test_what_train_would_refuse_is_refused_before_it_is_queued(cluster, args, s
     p = cluster.driftrun("submit", "--config", cfg, "--run-dir", ws.path("refusedearly-run"), *args)
     assert p.returncode == 2 and says in p.stderr, must_msg(p, f"submit {args}")
     assert not os.path.exists(ws.path("refusedearly-run", "slurm", "jobs.jsonl"))
+
+
+def test_a_sweep_folder_claimed_by_another_submit_is_refused_and_a_failed_sbatch_leaves_it_reusable(cluster):
+    """Found by a stranger: two submits into one new folder at once both
+    queued their arrays and mixed the trials; and a submit whose sbatch failed
+    left a sweep.json that refused every later submit of the folder."""
+    ws = cluster.ws
+    sw = ws.write_config("claimed.toml", MODEL.format(name="claimed", epochs=1) +
+                         '[sweep]\nparams = ["train.lr = [1e-3, 2e-3]"]\n')
+    d = ws.path("claimed-sweep")
+    os.makedirs(d)
+    with open(os.path.join(d, "sweep.lock"), "w") as held:  # what the first submit holds while it writes
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        p = cluster.driftrun("submit", "--config", sw, "--run-dir", d, "--ntasks-per-node", "2")
+    assert p.returncode != 0 and "sweep folder" in p.stderr, must_msg(p, "a claimed sweep folder")
+    assert not os.path.exists(os.path.join(d, "sweep.json"))
+    bogus = ws.path("unreachable-slurm.conf")  # a controller nobody answers for (a missing file takes 60 s)
+    with open(bogus, "w") as f:
+        f.write("ClusterName=none\nSlurmctldHost=localhost\nSlurmctldPort=9\nMessageTimeout=2\n")
+    env = dict(cluster.env, SLURM_CONF=bogus)
+    p = subprocess.run([ws.driftrun, "submit", "--config", sw, "--run-dir", d, "--ntasks-per-node", "2"],
+                       capture_output=True, text=True, env=env, cwd=ws.tmp, timeout=120)
+    assert p.returncode == 5 and "nothing was queued" in p.stderr, must_msg(p, "sbatch without Slurm")
+    assert not os.path.exists(os.path.join(d, "sweep.json"))
+    p = cluster.driftrun("submit", "--config", sw, "--run-dir", d, "--ntasks-per-node", "2", "--json")
+    assert p.returncode == 0, must_msg(p, "the same folder submitted again once Slurm answers")
+    cluster.run("scancel", json.loads(p.stdout)["array_jobs"][0])
 
 
 def test_a_second_submit_to_a_busy_run_folder_and_a_cancelled_sweep_are_told(cluster):
