@@ -285,12 +285,14 @@ Status ShowStatus(const std::string& dir) {
   return Status::Ok();
 }
 
-Status RegisterBest(const std::string& dir, const TrialStatus& best, size_t of) {
+Status RegisterBest(const std::string& dir, const TrialStatus& best, size_t finished, size_t of) {
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(best.run_dir + "/config.resolved.toml", {}));
   RegisterRunOptions o;
   o.registry = cfg.Str("registry.path");
   o.trigger = "sweep " + dir + ": trial " + std::to_string(best.index) + ", the best of " +
-              std::to_string(of) + " by validation loss";
+              (finished == of ? std::to_string(of)
+                              : std::to_string(finished) + " finished of " + std::to_string(of)) +
+              " by validation loss";
   bool existed = false;
   o.existed = &existed;
   DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, RegisterRun(best.run_dir, o));
@@ -325,12 +327,30 @@ Status Summary(const std::string& dir) {
     }
   }
   if (!FLAGS_register_best) return Status::Ok();
+  // The best so far is not the sweep's best while trials still run: refused;
+  // trials that stopped or were never queued are said (they may be continued).
+  std::vector<std::string> running, idle;
+  for (const TrialStatus& t : trials) {
+    if (t.state == "pending" || t.state == "running") running.push_back(std::to_string(t.index));
+    if (t.state == "stopped" || t.state == "not queued") idle.push_back(std::to_string(t.index));
+  }
+  if (!running.empty()) {
+    return Status::Usage(
+        "--register-best: trial(s) " + Join(running, ", ") + " of " + dir +
+        " are still pending or running; run it again when they have finished (driftrun sweep "
+        "status " +
+        dir + ")");
+  }
   if (ranked.empty()) {
     return Status::Usage("--register-best: no trial of " + dir +
                          " has finished with a validation loss yet (see driftrun sweep status); run it again "
                          "when one has");
   }
-  return RegisterBest(dir, ranked[0], trials.size());
+  if (!idle.empty())
+    std::cerr << "driftrun sweep: warning: trial(s) " << Join(idle, ", ")
+              << " stopped or were never queued: the best of the " << ranked.size()
+              << " finished trials is registered\n";
+  return RegisterBest(dir, ranked[0], ranked.size(), trials.size());
 }
 
 }  // namespace

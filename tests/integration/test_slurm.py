@@ -395,6 +395,10 @@ max_parallel = 2
     array = s["array_jobs"][0]
     sweep = s["sweep_dir"]
     assert "#SBATCH --array=0-3%2\n" in open(s["scripts"][0]).read()
+    # Found by a stranger: --register-best while trials still ran registered
+    # "the best of 4" out of the one that had finished.
+    p = cluster.driftrun("sweep", "summary", sweep, "--register-best")
+    assert p.returncode == 2 and "still pending or running" in p.stderr, must_msg(p, "register-best too early")
     t0 = time.time()
     while True:
         p = cluster.driftrun("sweep", "status", sweep, "--json")
