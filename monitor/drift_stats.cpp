@@ -377,4 +377,20 @@ std::vector<double> CountsInBins(const std::vector<float>& sorted, const std::ve
   return c;
 }
 
+double BinomialSf(int64_t k, int64_t n, double p) {
+  if (k <= 0) return 1.0;
+  if (k > n) return 0.0;
+  if (p <= 0) return 0.0;
+  if (p >= 1) return 1.0;
+  if (n > 10000) {
+    const double sd = std::sqrt(n * p * (1 - p));
+    return 0.5 * std::erfc((k - 0.5 - n * p) / sd / std::sqrt(2.0));
+  }
+  const double lp = std::log(p), lq = std::log1p(-p), ln = std::lgamma(n + 1.0);
+  double sum = 0;
+  for (int64_t i = k; i <= n; ++i)
+    sum += std::exp(ln - std::lgamma(i + 1.0) - std::lgamma(n - i + 1.0) + i * lp + (n - i) * lq);
+  return std::min(1.0, sum);
+}
+
 }  // namespace driftrun

@@ -50,6 +50,10 @@ struct ChiSquareResult {
 ChiSquareResult ChiSquare(const std::vector<double>& observed, const std::vector<double>& ref_counts);
 // Regularized upper incomplete gamma Q(a, x); chi-square sf(x, k) = Q(k/2, x/2).
 double GammaQ(double a, double x);
+// P(X >= k) for X ~ Binomial(n, p) (scipy.stats.binom.sf(k - 1, n, p)):
+// exact for n <= 10000, past that the normal approximation with continuity
+// correction.
+double BinomialSf(int64_t k, int64_t n, double p);
 
 // Sorts finite floats ascending by an LSD radix sort on their order-preserving
 // 32-bit keys (3 passes of 11 bits): the same order as std::sort, several times

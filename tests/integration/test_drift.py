@@ -344,6 +344,34 @@ def test_profile_warns_of_a_column_without_values(data):
     assert "feature a " not in p.stderr, p.stderr
 
 
+def test_a_small_batchs_missing_share_counts_only_beyond_chance(data):
+    """Found by a stranger: 2 NaNs in a 15-row batch (13%) against a 2% reference
+    share was a "broken pipeline" (quality) in 4 of 6 tiny clean batches. A rise
+    now counts when a batch of that size drawn at the reference's share would
+    reach it in under 0.1% of draws (binomial tail); a column with no value at
+    all still does."""
+    ws = data.ws
+    rng = np.random.default_rng(3)
+    ref = rng.normal(0, 1, 2000)
+    ref[rng.choice(2000, 40, replace=False)] = np.nan  # 2% missing
+    r = write(ws.path("miss-ref.h5"), [ref, rng.normal(0, 1, 2000)], ["a", "b"])
+    small = rng.normal(0, 1, 15)
+    small[[2, 9]] = np.nan  # 13%: p = 0.035 by chance
+    c1 = write(ws.path("miss-small.h5"), [small, rng.normal(0, 1, 15)], ["a", "b"])
+    j = drift_json(ws, r, c1)
+    a = next(f for f in j["features"] if f["name"] == "a")
+    assert not (a["drifted"] and a.get("decided_by") == "missing"), a
+    broken = np.full(15, np.nan)
+    c2 = write(ws.path("miss-broken.h5"), [broken, rng.normal(0, 1, 15)], ["a", "b"])
+    a = next(f for f in drift_json(ws, r, c2)["features"] if f["name"] == "a")
+    assert a["drifted"] and a["decided_by"] == "missing", a
+    many = rng.normal(0, 1, 15)
+    many[:6] = np.nan  # 40%: p < 1e-6
+    c3 = write(ws.path("miss-many.h5"), [many, rng.normal(0, 1, 15)], ["a", "b"])
+    a = next(f for f in drift_json(ws, r, c3)["features"] if f["name"] == "a")
+    assert a["drifted"] and a["decided_by"] == "missing", a
+
+
 def test_readme_example_shows_dataset_drift_with_the_defaults(workspace):
     """The README's example: make-data's default drift and drift's default rule
     agree: the drifted batch is dataset drift, the batch before it is not."""

@@ -52,6 +52,20 @@ TEST(DriftStats, ChiSquareMatchesScipy) {
   EXPECT_NEAR(GammaQ(0.5, 0.1), 0.6547208460185768, 1e-12);            // chi2.sf(0.2, 1)
 }
 
+// The missing-share rule's chance test; values from scipy.stats.binom.sf(k - 1, n, p).
+TEST(DriftStats, BinomialSfMatchesScipy) {
+  EXPECT_NEAR(BinomialSf(2, 15, 0.02) / 0.03533831491212548, 1.0, 1e-10);
+  EXPECT_NEAR(BinomialSf(4, 15, 0.02) / 0.00018300568880645981, 1.0, 1e-10);
+  EXPECT_NEAR(BinomialSf(3, 3, 0.02) / 8.000000000000001e-06, 1.0, 1e-10);
+  EXPECT_NEAR(BinomialSf(130, 1000, 0.1) / 0.0013413983708734428, 1.0, 1e-9);
+  EXPECT_NEAR(BinomialSf(60, 400, 0.1) / 0.0010528245171127764, 1.0, 1e-9);
+  EXPECT_EQ(BinomialSf(1, 15, 0.0), 0.0);
+  EXPECT_EQ(BinomialSf(0, 10, 0.3), 1.0);
+  EXPECT_EQ(BinomialSf(11, 10, 0.3), 0.0);
+  // Past 10,000 rows the normal approximation: within 15% of scipy 3.3 sd out (the rule looks far beyond).
+  EXPECT_NEAR(BinomialSf(1100, 10001, 0.1) / 0.0005363538750445514, 1.0, 0.15);
+}
+
 TEST(DriftStats, KsAndWassersteinOnTinySamples) {
   // By hand: F_a, F_b step at 1,2,3 and 2,3,4.
   std::vector<float> a = {1, 2, 3}, b = {2, 3, 4};
