@@ -178,8 +178,9 @@ Keys DriftKeys() {
        "Jensen-Shannon distance at or above which a feature drifts"},
       {"drift", "missing_rise", T::kFloat, "0.1", "",
        "a feature drifts (decided_by missing) when its missing share (NaN or +-Inf) rises by more than this "
-       "over the reference's; a feature with no finite value always drifts; predict and preprocess warn "
-       "when they impute more than this share of a column"},
+       "over the reference's, beyond chance for the batch's size (under 0.1% of batches drawn at the "
+       "reference's share reach it); a feature with no finite value drifts the same way; predict and "
+       "preprocess warn when they impute more than this share of a column"},
       {"drift", "memory_mb", T::kFloat, "1024.0", "",
        "exact statistics on the raw samples when both fit in this budget, else histogram-based"},
   };

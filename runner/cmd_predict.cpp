@@ -45,8 +45,9 @@ const CommandSpec kPredictSpec = {
       "text models: also write /input, the hashed n-gram ids the model (and its ONNX file) takes"},
      {"device", "cpu | cuda | auto"},
      {"json",
-      "print {rows, seconds, rows_per_s, model, suspect_rows} as JSON (suspect_rows: all_missing for "
-      "feature models; empty, truncated, invalid_utf8 for text models)"}},
+      "print {rows, seconds, rows_per_s, model, suspect_rows} as JSON (suspect_rows: all_missing, "
+      "infinite_input, far_outside_training for feature models; empty, truncated, invalid_utf8 for text "
+      "models; nonfinite_prediction for every model)"}},
     false};
 
 int RunPredict(int argc, char** argv) {
