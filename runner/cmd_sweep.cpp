@@ -228,8 +228,17 @@ bool ArrayTaskStates(const std::string& dir, std::vector<std::string>* arrays, i
     ids += (ids.empty() ? "" : ",") + arrays->back();
   }
   auto r = RunProcess({"squeue", "--noheader", "--array", "--jobs", ids, "--format=%i %T"}, 60);
-  if (!r.ok()) return false;
-  if (r.value().exit_code != 0) return r.value().err.find("Invalid job id") != std::string::npos;  // all gone
+  const bool gone =
+      r.ok() && r.value().exit_code != 0 && r.value().err.find("Invalid job id") != std::string::npos;
+  if (!r.ok() || (r.value().exit_code != 0 && !gone)) {
+    std::string why = r.ok() ? r.value().err : r.status().message();
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    std::cerr << "driftrun sweep: warning: Slurm could not be asked about array(s) " << ids << " ("
+              << EscapeForConsole(why.substr(0, 300))
+              << "): states come from the trial folders alone (a trial shown pending may be cancelled)\n";
+    return false;
+  }
+  if (gone) return true;  // all gone
   std::istringstream in(r.value().out);
   std::string id, state;
   while (in >> id >> state) (*states)[id] = state;
@@ -245,7 +254,7 @@ void AddSlurmStates(const std::string& dir, std::vector<TrialStatus>* trials) {
   int chunk = 1001;
   if (!ArrayTaskStates(dir, &arrays, &chunk, &states)) return;
   for (TrialStatus& t : *trials) {
-    if (t.state == "done" || t.state == "failed" || chunk < 1) continue;
+    if (t.state == "done" || t.state == "failed" || t.state == "damaged" || chunk < 1) continue;
     const size_t k = static_cast<size_t>(t.index / chunk);
     const std::string task = k < arrays.size() ? arrays[k] + "_" + std::to_string(t.index % chunk) : "";
     auto it = states.find(task);

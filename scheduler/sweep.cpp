@@ -86,7 +86,13 @@ TrialStatus ReadTrial(const std::string& run_dir, const nlohmann::json& spec) {
   const nlohmann::json last = LastAttemptEvent(run_dir);
   const nlohmann::json metrics = LastLine(run_dir + "/metrics.jsonl");
   if (metrics.is_object()) t.step = metrics.value("step", int64_t{0});
-  if (sum.is_object() && sum.value("status", "") == "done") {
+  if (text.ok() && !sum.is_object()) {  // never guess a damaged result's state
+    t.state = "damaged";
+    t.reason = run_dir +
+               "/summary.json is not valid JSON: continue the trial to write it again (driftrun submit "
+               "--config " +
+               run_dir + "/slurm/config.toml --run-dir " + run_dir + ")";
+  } else if (sum.is_object() && sum.value("status", "") == "done") {
     t.state = "done";
     t.step = sum.value("steps", t.step);
     if (sum["val_loss"].is_number()) t.val_loss = sum["val_loss"].get<double>();
@@ -158,7 +164,11 @@ Result<std::vector<SweepTrial>> ExpandSweep(const Config& cfg) {
 }
 
 Result<std::vector<TrialStatus>> ReadSweep(const std::string& dir) {
-  if (!IsDir(dir)) return Status::Usage("sweep folder '" + dir + "' does not exist");
+  if (!IsDir(dir))
+    return Status::Usage(PathExists(dir) ? "'" + dir +
+                                               "' is a file, not a sweep folder; give the folder `driftrun "
+                                               "submit` printed for a config with [sweep] params"
+                                         : "sweep folder '" + dir + "' does not exist");
   auto text = ReadFile(dir + "/sweep.json");
   if (!text.ok()) {
     const bool run = PathExists(dir + "/summary.json") || PathExists(dir + "/config.resolved.toml");
@@ -167,6 +177,7 @@ Result<std::vector<TrialStatus>> ReadSweep(const std::string& dir) {
                          "); give the folder `driftrun submit` printed for a config with [sweep] params");
   }
   const nlohmann::json s = nlohmann::json::parse(text.value(), nullptr, false);
+  if (s.is_discarded()) return Status::Data("'" + dir + "/sweep.json' is damaged (not valid JSON)");
   if (!s.is_object() || !s.contains("trials") || !s["trials"].is_array())
     return Status::Data("'" + dir + "/sweep.json' is damaged (no trials list)");
   std::vector<TrialStatus> out;

@@ -33,7 +33,7 @@ Result<std::vector<SweepTrial>> ExpandSweep(const Config& cfg);
 // NOLINTNEXTLINE(bugprone-exception-escape): nlohmann::json's move constructor is not noexcept
 struct TrialStatus {
   int index = 0;
-  std::string state;  // pending | running | stopped (waiting for its requeue) | done | failed
+  std::string state;  // pending | running | stopped (waiting for its requeue) | done | failed | damaged
   nlohmann::json params;
   int64_t step = 0;
   double val_loss = 0, val_metric = 0;  // NaN until done

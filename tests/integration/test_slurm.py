@@ -528,6 +528,22 @@ def test_a_second_submit_to_a_busy_run_folder_and_a_cancelled_sweep_are_told(clu
     assert all(t["state"] in ("not queued", "stopped", "done", "failed") for t in trials), trials
     gone = [t for t in trials if t["state"] in ("not queued", "stopped")]
     assert gone and all("driftrun submit --config" in t["reason"] for t in gone), trials
+    # Found by a stranger: with Slurm out of reach the states were guessed
+    # without a word; a damaged summary.json read as "stopped (done)"; a file
+    # given as the folder "did not exist".
+    bogus = ws.path("unreachable-slurm-2.conf")
+    with open(bogus, "w") as f:
+        f.write("ClusterName=none\nSlurmctldHost=localhost\nSlurmctldPort=9\nMessageTimeout=2\n")
+    p = subprocess.run([ws.driftrun, "sweep", "status", d["sweep_dir"]], capture_output=True, text=True,
+                       env=dict(cluster.env, SLURM_CONF=bogus), cwd=ws.tmp, timeout=120)
+    assert p.returncode == 0 and "Slurm could not be asked" in p.stderr, must_msg(p, "status without Slurm")
+    with open(os.path.join(d["sweep_dir"], "trial-0", "summary.json"), "w") as f:
+        f.write("garbage")
+    p = cluster.driftrun("sweep", "status", d["sweep_dir"], "--json")
+    t0 = json.loads(p.stdout)["trials"][0]
+    assert t0["state"] == "damaged" and "summary.json is not valid JSON" in t0["reason"], t0
+    p = cluster.driftrun("sweep", "status", os.path.join(d["sweep_dir"], "sweep.json"))
+    assert p.returncode == 2 and "is a file, not a sweep folder" in p.stderr, must_msg(p, "status of a file")
 
 
 def write_atomically(path, text):
