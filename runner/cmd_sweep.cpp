@@ -111,6 +111,26 @@ std::vector<std::string> Scripts(const SweepRequest& r, const std::string& dir, 
 
 }  // namespace
 
+// sbatch of each array script, one after the other (max_parallel holds
+// across the arrays), each job recorded in sweep.json as it is queued.
+Status QueueArrays(const std::string& dir, const std::vector<std::string>& scripts, nlohmann::json* sweep) {
+  std::string prev;
+  for (const std::string& script : scripts) {
+    auto job = Sbatch(script, prev.empty() ? std::vector<std::string>{}
+                                           : std::vector<std::string>{"--dependency=afterany:" + prev});
+    if (!job.ok() && prev.empty()) {  // nothing queued: the folder can be submitted again
+      std::remove((dir + "/sweep.json").c_str());
+      return job.status().WithContext(
+          "nothing was queued; submit the same --run-dir again once Slurm answers");
+    }
+    if (!job.ok()) return job.status();
+    prev = job.value();
+    (*sweep)["array_jobs"].push_back(prev);
+    DRIFTRUN_RETURN_IF_ERROR(WriteSweepJson(dir, *sweep));
+  }
+  return Status::Ok();
+}
+
 // A given --run-dir must not hold a sweep or a run already.
 Status CheckNewSweepFolder(const std::string& dir) {
   if (!PathExists(dir + "/sweep.json") && !PathExists(dir + "/config.resolved.toml")) return Status::Ok();
@@ -179,21 +199,7 @@ Status SubmitSweep(const SweepRequest& r) {
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir + "/slurm"));
   for (size_t k = 0; k < texts.size(); ++k) DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(scripts[k], texts[k]));
   DRIFTRUN_RETURN_IF_ERROR(WriteSweepJson(dir, sweep));  // before submitting: the journal of what is asked
-  std::string prev;
-  for (const std::string& script : scripts) {
-    // One array after the other: max_parallel holds across the arrays.
-    auto job = Sbatch(script, prev.empty() ? std::vector<std::string>{}
-                                           : std::vector<std::string>{"--dependency=afterany:" + prev});
-    if (!job.ok() && prev.empty()) {  // nothing queued: the folder can be submitted again
-      std::remove((dir + "/sweep.json").c_str());
-      return job.status().WithContext(
-          "nothing was queued; submit the same --run-dir again once Slurm answers");
-    }
-    if (!job.ok()) return job.status();
-    prev = job.value();
-    sweep["array_jobs"].push_back(prev);
-    DRIFTRUN_RETURN_IF_ERROR(WriteSweepJson(dir, sweep));
-  }
+  DRIFTRUN_RETURN_IF_ERROR(QueueArrays(dir, scripts, &sweep));
   if (r.json) {
     std::cout << nlohmann::json{{"sweep_dir", dir},
                                 {"trials", r.trials->size()},
