@@ -88,6 +88,19 @@ struct Fixture {
     j.id = journal->AddJob(j).value();
     return journal->Job(j.id).value();
   }
+  // A labelled batch scored with `bytes` at dir/name, its copy kept when `keep`.
+  BatchRecord ScoredBatch(const std::string& name, const std::string& bytes, bool keep = true) {
+    BatchRecord b;
+    b.model = "m";
+    b.file = dir + "/" + name;
+    b.labelled = true;
+    b.decision = "scored";
+    EXPECT_TRUE(WriteFileAtomic(b.file, bytes).ok());
+    b.sha256 = Sha256File(b.file).value();
+    if (keep) EXPECT_TRUE(KeepBatch(setup.state, b).ok());
+    b.id = journal->AddBatch(b).value();
+    return b;
+  }
   JobRecord Step(int64_t id) {
     EXPECT_TRUE(AdvanceJob(ctx, journal->Job(id).value()).ok());
     return journal->Job(id).value();
@@ -132,22 +145,12 @@ TEST(JobDriver, LaunchesOnceWithItsConfigAndCappedRanks) {
 TEST(JobDriver, WindowsTrainOnTheBatchesAsScored) {
   Fixture f;
   f.setup.models[0].window = 4;
-  auto batch = [&](const std::string& name, const std::string& bytes, bool keep) {
-    BatchRecord b;
-    b.model = "m";
-    b.file = f.dir + "/" + name;
-    b.labelled = true;
-    b.decision = "scored";
-    EXPECT_TRUE(WriteFileAtomic(b.file, bytes).ok());
-    b.sha256 = Sha256File(b.file).value();
-    if (keep) EXPECT_TRUE(KeepBatch(f.setup.state, b).ok());
-    EXPECT_TRUE(f.journal->AddBatch(b).ok());
-    return b;
-  };
-  const BatchRecord replaced = batch("replaced.h5", "first", true);
-  const BatchRecord changed = batch("changed.h5", "first of changed", false);  // no copy kept (older journal)
-  const BatchRecord removed = batch("removed.h5", "removed", true);
-  const BatchRecord same = batch("same.h5", "same", true);
+
+  const BatchRecord replaced = f.ScoredBatch("replaced.h5", "first");
+  const BatchRecord changed =
+      f.ScoredBatch("changed.h5", "first of changed", false);  // no copy kept (older journal)
+  const BatchRecord removed = f.ScoredBatch("removed.h5", "removed");
+  const BatchRecord same = f.ScoredBatch("same.h5", "same");
   ASSERT_TRUE(WriteFileAtomic(replaced.file, "second").ok());  // renamed over
   ASSERT_TRUE(WriteFileAtomic(changed.file, "second!").ok());
   ASSERT_EQ(std::remove(removed.file.c_str()), 0);
@@ -174,23 +177,12 @@ TEST(JobDriver, WindowsTrainOnTheBatchesAsScored) {
 TEST(JobDriver, DuplicatesAndReplacedBatchesInTheWindow) {
   Fixture f;
   f.setup.models[0].window = 10;
-  auto batch = [&](const std::string& name, const std::string& bytes) {
-    BatchRecord b;
-    b.model = "m";
-    b.file = f.dir + "/" + name;
-    b.labelled = true;
-    b.decision = "scored";
-    EXPECT_TRUE(WriteFileAtomic(b.file, bytes).ok());
-    b.sha256 = Sha256File(b.file).value();
-    EXPECT_TRUE(KeepBatch(f.setup.state, b).ok());
-    b.id = f.journal->AddBatch(b).value();
-    return b;
-  };
-  const BatchRecord first = batch("a.h5", "bytes of a");
+
+  const BatchRecord first = f.ScoredBatch("a.h5", "bytes of a");
   ASSERT_EQ(std::rename(first.file.c_str(), (f.dir + "/a-renamed.h5").c_str()), 0);
-  const BatchRecord again = batch("a-renamed.h5", "bytes of a");  // same bytes, second name
-  const BatchRecord old = batch("p.h5", "old bytes at p");
-  const BatchRecord over = batch("p.h5", "new bytes renamed over p");
+  const BatchRecord again = f.ScoredBatch("a-renamed.h5", "bytes of a");  // same bytes, second name
+  const BatchRecord old = f.ScoredBatch("p.h5", "old bytes at p");
+  const BatchRecord over = f.ScoredBatch("p.h5", "new bytes renamed over p");
   ASSERT_EQ(std::remove(over.file.c_str()), 0);  // removes the current p.h5: `over`
   const JobRecord j = f.Step(f.Queue().id);
   ASSERT_EQ(j.state, JobState::kRunning) << j.reason;
