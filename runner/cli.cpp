@@ -5,6 +5,7 @@
 #include <gflags/gflags.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -148,7 +149,11 @@ int ReportStatus(const std::string& cmd, const Status& st) {
     const std::string self = "driftrun " + cmd + ": ";
     if (text.rfind(self, 0) == 0) text = text.substr(self.size());
     const bool labelled = text.rfind(code + ": ", 0) == 0 || text.rfind("promotion refused: ", 0) == 0;
-    std::cerr << self << (labelled ? "" : code + ": ") << text << std::endl;
+    // One write: under mpirun, a line written in pieces can be split by
+    // Open MPI's own abort message on the same stream.
+    const std::string whole = self + (labelled ? "" : code + ": ") + text + "\n";
+    std::fwrite(whole.data(), 1, whole.size(), stderr);
+    std::fflush(stderr);
   }
   return st.exit_code();
 }

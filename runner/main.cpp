@@ -76,11 +76,11 @@ int main(int argc, char** argv) {
     try {
       return c.run(argc, argv);
     } catch (const std::bad_alloc&) {
-      std::cerr << "driftrun " << argv[1] << ": infrastructure error: out of memory\n";
+      std::cerr << ("driftrun " + std::string(argv[1]) + ": infrastructure error: out of memory\n");
       return 5;
     } catch (const std::exception& e) {
-      std::cerr << "driftrun " << argv[1]
-                << ": infrastructure error: unexpected failure: " << EscapeForConsole(e.what()) << "\n";
+      std::cerr << ("driftrun " + std::string(argv[1]) +
+                    ": infrastructure error: unexpected failure: " + EscapeForConsole(e.what()) + "\n");
       return 5;
     }
   }
