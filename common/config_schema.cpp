@@ -264,6 +264,11 @@ Keys RetrainKeys() {
       {"retrain", "promote", T::kString, "\"auto\"", "auto|approval",
        "auto: promote a challenger that wins; approval: register it and wait for driftrun registry approve"},
       {"retrain", "priority", T::kInt, "0", "", "higher runs first when jobs wait for ranks"},
+      {"retrain", "reference", T::kString, "\"drift\"", "drift|training",
+       "the reference profile later batches are checked against: drift: the window's labelled batches from "
+       "the first batch that triggered the job on (the data since the change; all the training data when no "
+       "batch triggered it or they hold fewer than monitor.min_rows rows); training: all the job's training "
+       "data (data.train + the window), where a lasting shift stays a minority"},
   };
 }
 

@@ -2,6 +2,8 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <utility>
+#include <vector>
 
 #include "common/file_lock.h"
 #include "common/file_util.h"
@@ -62,6 +64,34 @@ Result<std::string> WindowFile(const std::string& state, const BatchRecord& b, b
                                 : sha.status().message()));
 }
 
+// The reference profile registered with the job's version (retrain.reference).
+// "drift": the window's batches from the first batch that triggered the job
+// on, the data since the change. Profiled with all the training data instead,
+// a lasting shift stays a minority of the reference, and every later batch of
+// the new regime drifts against it and triggers again, up to
+// trigger.max_per_day. `used`: the window's batches and their files.
+Result<nlohmann::json> ReferenceSpec(ServiceContext& ctx, const ModelEntry& m, int64_t job,
+                                     const std::vector<std::pair<BatchRecord, std::string>>& used) {
+  auto training = [](const std::string& why) { return nlohmann::json{{"from", "training"}, {"why", why}}; };
+  if (m.reference == "training") return training("retrain.reference = \"training\"");
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> trig, ctx.journal->JobBatches(job));
+  if (trig.empty()) return training("no batch triggered this job");
+  nlohmann::json files = nlohmann::json::array();
+  int64_t rows = 0;
+  for (const auto& [b, file] : used) {
+    if (b.id < trig.front().id) continue;
+    files.push_back(file);
+    rows += b.rows;
+  }
+  const std::string since = "the batches since the drift (from " + BaseName(trig.front().file) + ")";
+  if (files.empty()) return training("none of " + since + " is a labelled batch in the window");
+  if (rows < m.min_rows) {
+    return training(since + " hold " + std::to_string(rows) +
+                    " rows, fewer than monitor.min_rows = " + std::to_string(m.min_rows));
+  }
+  return nlohmann::json{{"from", "drift"}, {"files", files}, {"rows", rows}, {"why", since}};
+}
+
 // The job's experiment config, written once: the model's config with the
 // training window (data.train + the last retrain.window labelled batches), no
 // registration or export of its own (the service registers), and the
@@ -72,6 +102,7 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
   std::vector<std::string> train = m.cfg.StrList("data.train");
   nlohmann::json window = nlohmann::json::array(), left_out = nlohmann::json::array();
   std::set<std::string> seen;  // one content under two names: once
+  std::vector<std::pair<BatchRecord, std::string>> used;
   for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
     if (seen.count(it->sha256)) continue;
     DRIFTRUN_ASSIGN_OR_RETURN(int64_t latest, ctx.journal->LatestBatchAt(m.name, it->file));
@@ -84,7 +115,9 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
     seen.insert(it->sha256);
     train.push_back(source.value());
     window.push_back(source.value());
+    used.emplace_back(*it, source.value());
   }
+  DRIFTRUN_ASSIGN_OR_RETURN(nlohmann::json reference, ReferenceSpec(ctx, m, j->id, used));
   std::string list = "data.train=[";
   for (size_t i = 0; i < train.size(); ++i) list += (i ? ", " : "") + TomlString(train[i]);
   list += "]";
@@ -106,6 +139,7 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
   j->spec = {{"config", path},
              {"window_batches", window},
              {"left_out", left_out},
+             {"reference", reference},
              {"base_version", prod->version},
              {"warm_from", warm ? prod->checkpoint_path : ""}};
   if (!changed.empty()) {
@@ -300,6 +334,12 @@ Status RegisterJob(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
   }
   RegisterRunOptions o;
   o.registry = m.registry;
+  // A job queued by an older service has no reference in its spec: training.
+  const nlohmann::json reference =
+      j->spec.value("reference", nlohmann::json{{"from", "training"}, {"why", "not in the job's spec"}});
+  if (reference.value("from", "") == "drift") {
+    for (const auto& f : reference.value("files", nlohmann::json::array())) o.profile_files.push_back(f);
+  }
   o.trigger = TriggerText(*j, batches);
   o.record_patch = {
       {"metrics", {{"drifted_window", j->verdict.value("drifted_window", nlohmann::json::object())}}},
@@ -310,6 +350,7 @@ Status RegisterJob(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
         {"batches", files},
         {"reports", reports},
         {"window", j->spec.value("window_batches", nlohmann::json::array())},
+        {"reference", reference},
         {"warm_from", j->spec.value("warm_from", "")}}}};
   bool existed = false;
   o.existed = &existed;

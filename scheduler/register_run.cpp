@@ -16,6 +16,17 @@
 
 namespace driftrun {
 
+static Status WriteReferenceProfile(const std::vector<std::string>& files, const std::string& dataset,
+                                    const std::string& out) {
+  std::string source;
+  for (const std::string& f : files) source += (source.empty() ? "" : ",") + f;
+  auto m = ReadFeatureMatrices(files, dataset);
+  if (!m.ok()) return m.status().WithContext("computing the reference profile from " + source);
+  at::Tensor x = at::from_blob(m.value().x.data(), {m.value().rows, m.value().dim}, at::kFloat);
+  DRIFTRUN_ASSIGN_OR_RETURN(Profile p, BuildProfile(x, m.value().names, source));
+  return WriteProfile(out, p);
+}
+
 static Result<VersionRecord> RegisterRunImpl(const std::string& run_dir, const RegisterRunOptions& o) {
   std::string manifest = o.checkpoint;
   if (manifest.empty()) {
@@ -59,18 +70,15 @@ static Result<VersionRecord> RegisterRunImpl(const std::string& run_dir, const R
   req.files["checkpoint"] = manifest.substr(0, manifest.size() - 5) + ".h5";
   req.files["report"] = run_dir + "/summary.json";
 
-  // Reference profile of the training features (tabular models).
+  // Reference profile of the training features (tabular models): a version
+  // without one could not be monitored, so a profile that cannot be built
+  // fails the registration.
   const std::string profile_tmp = run_dir + "/reference-profile.h5";
   if (cfg.Str("model.kind") == "mlp") {
-    const std::vector<std::string>& train = cfg.StrList("data.train");
-    auto m = ReadFeatureMatrices(train, cfg.Str("data.features"));
-    if (m.ok()) {
-      at::Tensor x = at::from_blob(m.value().x.data(), {m.value().rows, m.value().dim}, at::kFloat);
-      std::string source = train.front();
-      for (size_t i = 1; i < train.size(); ++i) source += "," + train[i];
-      auto p = BuildProfile(x, m.value().names, source);
-      if (p.ok() && WriteProfile(profile_tmp, p.value()).ok()) req.files["profile"] = profile_tmp;
-    }
+    const std::vector<std::string> files =
+        o.profile_files.empty() ? cfg.StrList("data.train") : o.profile_files;
+    DRIFTRUN_RETURN_IF_ERROR(WriteReferenceProfile(files, cfg.Str("data.features"), profile_tmp));
+    req.files["profile"] = profile_tmp;
   }
   req.make_onnx = [&](int64_t version, int64_t parent, const std::string& path) -> Status {
     std::map<std::string, std::string> meta = lineage;

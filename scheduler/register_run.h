@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "registry/registry.h"
@@ -20,6 +21,9 @@ struct RegisterRunOptions {
   // Empty: computed here.
   std::string checkpoint;
   std::map<std::string, std::string> lineage;
+  // The files the reference profile is computed from (the service's
+  // retrain.reference = "drift"). Empty: the run's data.train.
+  std::vector<std::string> profile_files;
   // Merged into the record (the service's verdict, metrics.drifted_window).
   nlohmann::json record_patch = nlohmann::json::object();
   // Out, when given: whether the run (with this checkpoint) was already registered.

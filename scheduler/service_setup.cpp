@@ -37,6 +37,8 @@ Result<ModelEntry> LoadModel(const std::string& path, const std::vector<std::str
   m.priority = c.Int("retrain.priority");
   m.warm_start = c.Bool("retrain.warm_start");
   m.approval = c.Str("retrain.promote") == "approval";
+  m.reference = c.Str("retrain.reference");
+  m.min_rows = c.Int("monitor.min_rows");
   if (m.ranks < 1 || m.ranks > 1024) return Status::Usage(where + ": retrain.ranks must be in [1, 1024]");
   m.batch_size = c.Int("train.batch_size");
   if (m.batch_size % m.ranks != 0) {

@@ -26,7 +26,9 @@ struct ModelEntry {
   int64_t ranks = 2, window = 3, priority = 0;
   int64_t batch_size = 1;  // train.batch_size: a job's rank count must divide it
   bool warm_start = true;
-  bool approval = false;  // retrain.promote = "approval"
+  bool approval = false;            // retrain.promote = "approval"
+  std::string reference = "drift";  // retrain.reference: drift | training
+  int64_t min_rows = 200;           // monitor.min_rows
 };
 
 struct ServiceSetup {

@@ -319,6 +319,40 @@ def test_replay_decides_as_the_live_service_did(drift_run):
 
 # ---- concept drift
 
+@pytest.mark.parametrize("reference", ["drift", "training"])
+def test_after_a_drift_retrain_the_new_regime_is_the_reference(workspace, reference):
+    """Found by a stranger: the retrained version's reference profile was all
+    of its training data, where the shifted regime is a minority, so every
+    later batch of the new regime drifted against it and queued another
+    retrain (up to trigger.max_per_day). retrain.reference = "drift" profiles
+    the window's batches since the drift; "training" keeps the old profile."""
+    s = Svc(workspace, ("--batches", "3", "--drift", "mean", "--drift-from", "2", "--drift-magnitude", "1.0"))
+    sets = ["--set", f'retrain.reference="{reference}"']
+    s.drop(s.batch(1))
+    s.drop(s.batch(2))
+    p = s.serve("--max-batches", "2", *sets)
+    assert p.returncode == 0, must_msg(p, "serve --max-batches 2")
+    v = {r["version"]: r for r in s.versions()}
+    assert sorted(v) == [1, 2] and "production" in v[2]["aliases"], v
+    ref = v[2]["service"]["reference"]
+    with h5py.File(workspace.path(v[2]["artifacts"]["profile"]["path"]), "r") as f:
+        rows, source = f.attrs["rows"], f.attrs["source"]
+    s.drop(s.batch(3))
+    p = s.serve("--max-batches", "3", *sets)
+    assert p.returncode == 0, must_msg(p, "serve --max-batches 3")
+    b3 = [r for r in s.rows("SELECT * FROM batches") if r["file"].endswith("batch-003.h5")][0]
+    assert b3["production"] == 2, b3
+    if reference == "drift":
+        kept = [f for f in v[2]["service"]["window"] if f.endswith("batch-002.h5")]
+        assert ref["from"] == "drift" and ref["files"] == kept and ref["rows"] == 600, ref
+        assert rows == 600 and source == kept[0], (rows, source)
+        assert b3["drift_share"] < 0.5 and not b3["drifted"], b3["reason"]
+    else:
+        assert ref == {"from": "training", "why": 'retrain.reference = "training"'}, ref
+        assert rows > 4000 and "train.h5" in source, (rows, source)
+        assert b3["drifted"], b3["reason"]
+
+
 def test_label_drift_is_concept_drift_and_retrains(workspace, executor):
     s = Svc(workspace, ("--batches", "1", "--drift", "label", "--drift-from", "1"), executor=executor)
     s.drop(s.batch(1))

@@ -89,9 +89,11 @@ struct Fixture {
     return journal->Job(j.id).value();
   }
   // A labelled batch scored with `bytes` at dir/name, its copy kept when `keep`.
-  BatchRecord ScoredBatch(const std::string& name, const std::string& bytes, bool keep = true) {
+  BatchRecord ScoredBatch(const std::string& name, const std::string& bytes, bool keep = true,
+                          int64_t rows = 0) {
     BatchRecord b;
     b.model = "m";
+    b.rows = rows;
     b.file = dir + "/" + name;
     b.labelled = true;
     b.decision = "scored";
@@ -195,6 +197,51 @@ TEST(JobDriver, DuplicatesAndReplacedBatchesInTheWindow) {
   EXPECT_NE(left_out.find(over.file + " (sha256 " + over.sha256.substr(0, 12)), std::string::npos)
       << left_out;
   EXPECT_EQ(left_out.find(old.sha256.substr(0, 12)), std::string::npos) << left_out;
+}
+
+// Found by a stranger: a retrained version's reference profile was all its
+// training data, where a lasting shift stays a minority, so every later batch
+// of the new regime drifted again and queued another retrain.
+TEST(JobDriver, TheReferenceIsTheWindowSinceTheDrift) {
+  const auto reference = [](int64_t min_rows, const std::string& mode, bool triggered) {
+    Fixture f;
+    f.setup.models[0].window = 10;
+    f.setup.models[0].min_rows = min_rows;
+    f.setup.models[0].reference = mode;
+    f.ScoredBatch("before.h5", "old regime", true, 150);
+    const BatchRecord drifted = f.ScoredBatch("drifted.h5", "new regime", true, 150);
+    const BatchRecord after = f.ScoredBatch("after.h5", "new regime, later", true, 150);
+    JobRecord j = f.Queue();
+    if (triggered) {
+      TriggerRecord t;
+      t.model = "m";
+      t.kind = "drift";
+      t.action = "queue";
+      t.job = j.id;
+      t.batches = {drifted.id, after.id};
+      EXPECT_TRUE(f.journal->AddTrigger(t, after.id).ok());
+    }
+    j = f.Step(j.id);
+    EXPECT_EQ(j.state, JobState::kRunning) << j.reason;
+    nlohmann::json r = j.spec["reference"];
+    r["kept"] = {KeptBatchPath(f.setup.state, drifted), KeptBatchPath(f.setup.state, after)};
+    return r;
+  };
+  const nlohmann::json drift = reference(200, "drift", true);
+  EXPECT_EQ(drift["from"], "drift") << drift.dump();
+  EXPECT_EQ(drift["files"], drift["kept"]) << "the batches from the first that triggered on, oldest first";
+  EXPECT_EQ(drift["rows"], 300);
+  EXPECT_NE(drift["why"].get<std::string>().find("since the drift (from drifted.h5)"), std::string::npos);
+
+  const nlohmann::json few = reference(400, "drift", true);
+  EXPECT_EQ(few["from"], "training") << few.dump();
+  EXPECT_NE(few["why"].get<std::string>().find("hold 300 rows, fewer than monitor.min_rows = 400"),
+            std::string::npos)
+      << few.dump();
+  const nlohmann::json signal = reference(200, "drift", false);
+  EXPECT_EQ(signal["from"], "training");
+  EXPECT_EQ(signal["why"], "no batch triggered this job");
+  EXPECT_EQ(reference(200, "training", true)["from"], "training");
 }
 
 TEST(JobDriver, InfrastructureFailuresRetryUpToTheLimitThenFailWithTheLogLine) {
