@@ -36,21 +36,30 @@ std::string Loss(double v) {
   return buf;
 }
 
+// The percentile interval of `reps` resampled means of `v` (with replacement,
+// splitmix64 from *state), each mapped by `of_mean` (which may draw from
+// *state too, after the resample).
+template <typename F>
+std::pair<double, double> ResampledInterval(const std::vector<double>& v, int64_t reps, uint64_t* state,
+                                            double level, F&& of_mean) {
+  const uint64_t n = v.size();
+  std::vector<double> out(static_cast<size_t>(reps));
+  for (auto& o : out) {
+    double sum = 0;
+    for (uint64_t i = 0; i < n; ++i) sum += v[SplitMix64(state) % n];
+    o = of_mean(sum / static_cast<double>(n));
+  }
+  std::sort(out.begin(), out.end());
+  return {Quantile(out, (1 - level) / 2), Quantile(out, (1 + level) / 2)};
+}
+
 }  // namespace
 
 std::pair<double, double> BootstrapMeanInterval(const std::vector<double>& v, int64_t reps, uint64_t seed,
                                                 double level) {
   if (v.empty() || reps < 1) return {NAN, NAN};
-  const uint64_t n = v.size();
   uint64_t state = seed;
-  std::vector<double> means(static_cast<size_t>(reps));
-  for (auto& m : means) {
-    double sum = 0;
-    for (uint64_t i = 0; i < n; ++i) sum += v[SplitMix64(&state) % n];
-    m = sum / static_cast<double>(n);
-  }
-  std::sort(means.begin(), means.end());
-  return {Quantile(means, (1 - level) / 2), Quantile(means, (1 + level) / 2)};
+  return ResampledInterval(v, reps, &state, level, [](double mean) { return mean; });
 }
 
 std::pair<double, double> BootstrapRiseInterval(const std::vector<double>& v, double reference,
@@ -68,19 +77,14 @@ std::pair<double, double> BootstrapRiseInterval(const std::vector<double>& v, do
           : 0.0;
   uint64_t state = seed;
   const auto uniform = [&state] { return (static_cast<double>(SplitMix64(&state) >> 11) + 0.5) * 0x1.0p-53; };
-  std::vector<double> rises(static_cast<size_t>(reps));
-  for (auto& r : rises) {
-    double sum = 0;
-    for (uint64_t i = 0; i < n; ++i) sum += v[SplitMix64(&state) % n];
+  return ResampledInterval(v, reps, &state, level, [&](double resampled) {
     double ref = reference;
     if (ref_se > 0) {  // Box-Muller: one standard normal draw
       ref += ref_se * std::sqrt(-2 * std::log(uniform())) * std::cos(6.283185307179586 * uniform());
       ref = std::max(ref, 1e-3 * reference);
     }
-    r = sum / static_cast<double>(n) / ref - 1;
-  }
-  std::sort(rises.begin(), rises.end());
-  return {Quantile(rises, (1 - level) / 2), Quantile(rises, (1 + level) / 2)};
+    return resampled / ref - 1;
+  });
 }
 
 nlohmann::json ConceptCheck::ToJson() const {

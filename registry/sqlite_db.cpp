@@ -32,8 +32,14 @@ std::string UtcNow() {
   return out;
 }
 
+// The service's journal.db and the registry's registry.db share this code;
+// messages name which one.
+static bool IsJournal(const std::string& file) {
+  return EndsWith(file, "journal.db");
+}
+
 Status DamagedDb(const std::string& file, const std::string& what) {
-  const bool journal = EndsWith(file, "journal.db");
+  const bool journal = IsJournal(file);
   return Status::Data(std::string(journal ? "service journal" : "registry database") + " '" + file +
                       "' is damaged (" + what + "): restore it from a backup" +
                       (journal ? "" : " (the models themselves are in the artifacts/ folder beside it)"));
@@ -50,7 +56,7 @@ Status QuickCheck(sqlite3* db, const std::string& file) {
 Status DbError(sqlite3* db, const std::string& what) {
   const int rc = sqlite3_errcode(db);
   const std::string file = sqlite3_db_filename(db, "main") ? sqlite3_db_filename(db, "main") : "";
-  const bool journal = file.size() >= 10 && file.compare(file.size() - 10, 10, "journal.db") == 0;
+  const bool journal = IsJournal(file);
   const std::string kind = journal ? "service journal" : "registry database";
   if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
     return Status::Infra(kind + ": " + what + ": " + sqlite3_errmsg(db) +

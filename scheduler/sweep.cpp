@@ -108,6 +108,12 @@ TrialStatus ReadTrial(const std::string& run_dir, const nlohmann::json& spec) {
   } else {
     t.state = "stopped";  // at a checkpoint: requeued, preempted, or stopped by hand
     t.reason = last.value("cause", "");
+    if (t.reason == "time_limit" && !last.value("requeued", true)) {
+      t.reason =
+          "time limit reached again after slurm.max_requeues requeues, not requeued: continue it with "
+          "a longer --time (driftrun submit --config " +
+          run_dir + "/slurm/config.toml --run-dir " + run_dir + " --time ...)";
+    }
   }
   return t;
 }
@@ -129,6 +135,13 @@ Result<std::vector<SweepTrial>> ExpandSweep(const Config& cfg) {
     const std::string key = sets[0].substr(0, sets[0].find('='));
     for (const Axis& a : axes) {
       if (a.key == key) return Status::Usage("sweep.params names '" + key + "' twice: give its values once");
+    }
+    std::set<std::string> values;
+    for (const std::string& set : sets) {
+      if (values.insert(set).second) continue;
+      return Status::Usage("sweep.params[" + std::to_string(i) + "] gives " + key + " the value " +
+                           set.substr(key.size() + 1) +
+                           " twice: its trials would be the same run twice; list each value once");
     }
     axes.push_back({key, sets});
   }

@@ -189,6 +189,39 @@ TEST(Sweep, PathsInTheEntriesAreRelativeToTheConfigsFolder) {
   EXPECT_EQ(t.value()[1].sets, (std::vector<std::string>{"data.train=['/abs/b.h5']"}));
 }
 
+// Found by a stranger: a value listed twice ran the same trial twice.
+TEST(Sweep, AValueListedTwiceIsRefused) {
+  auto t = ExpandSweep(SweepConfig("params = [\"train.seed = [1, 2]\", \"train.lr = [0.1, 2e-1, 1e-1]\"]"));
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), Code::kUsage);
+  EXPECT_NE(t.status().message().find("sweep.params[1] gives train.lr the value 0.1 twice"),
+            std::string::npos)
+      << t.status().message();
+}
+
+// Found by a stranger: a trial that reached its time limit once more than
+// slurm.max_requeues allows read "stopped (time_limit)", with no way on.
+TEST(Sweep, ATrialPastItsRequeuesSaysHowToContinue) {
+  const std::string dir = FreshTestDir();
+  ASSERT_TRUE(WriteFileAtomic(dir + "/sweep.json", R"({"trials": [{"index": 0}, {"index": 1}]})").ok());
+  const std::pair<const char*, const char*> ends[] = {
+      {"/trial-0", R"({"event": "end", "cause": "time_limit", "requeued": false, "exit": 5})"},
+      {"/trial-1", R"({"event": "end", "cause": "time_limit"})"}};
+  for (const auto& [trial, line] : ends) {
+    ASSERT_TRUE(MakeDirs(dir + trial + "/slurm").ok());
+    ASSERT_TRUE(WriteFileAtomic(dir + trial + "/slurm/attempts.jsonl", std::string(line) + "\n").ok());
+  }
+  auto trials = ReadSweep(dir);
+  ASSERT_TRUE(trials.ok()) << trials.status().message();
+  EXPECT_EQ(trials.value()[0].state, "stopped");
+  EXPECT_NE(trials.value()[0].reason.find("not requeued: continue it with a longer --time (driftrun submit "
+                                          "--config " +
+                                          dir + "/trial-0/slurm/config.toml"),
+            std::string::npos)
+      << trials.value()[0].reason;
+  EXPECT_EQ(trials.value()[1].reason, "time_limit") << "requeued: Slurm runs it again";
+}
+
 TEST(Sweep, NoParamsIsNoSweepAndRandomIsAPureFunctionOfTheSeed) {
   auto none = ExpandSweep(SweepConfig(""));
   ASSERT_TRUE(none.ok());
