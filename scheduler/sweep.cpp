@@ -108,6 +108,8 @@ TrialStatus ReadTrial(const std::string& run_dir, const nlohmann::json& spec) {
   } else {
     t.state = "stopped";  // at a checkpoint: requeued, preempted, or stopped by hand
     t.reason = last.value("cause", "");
+    // The checkpoint's step (metrics.jsonl has a row per epoch only).
+    if (last.contains("step") && last["step"].is_number_integer()) t.step = last["step"].get<int64_t>();
     if (t.reason == "time_limit" && !last.value("requeued", true)) {
       t.reason =
           "time limit reached again after slurm.max_requeues requeues, not requeued: continue it with "

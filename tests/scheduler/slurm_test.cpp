@@ -205,7 +205,7 @@ TEST(Sweep, ATrialPastItsRequeuesSaysHowToContinue) {
   const std::string dir = FreshTestDir();
   ASSERT_TRUE(WriteFileAtomic(dir + "/sweep.json", R"({"trials": [{"index": 0}, {"index": 1}]})").ok());
   const std::pair<const char*, const char*> ends[] = {
-      {"/trial-0", R"({"event": "end", "cause": "time_limit", "requeued": false, "exit": 5})"},
+      {"/trial-0", R"({"event": "end", "cause": "time_limit", "requeued": false, "exit": 5, "step": 70})"},
       {"/trial-1", R"({"event": "end", "cause": "time_limit"})"}};
   for (const auto& [trial, line] : ends) {
     ASSERT_TRUE(MakeDirs(dir + trial + "/slurm").ok());
@@ -220,6 +220,7 @@ TEST(Sweep, ATrialPastItsRequeuesSaysHowToContinue) {
             std::string::npos)
       << trials.value()[0].reason;
   EXPECT_EQ(trials.value()[1].reason, "time_limit") << "requeued: Slurm runs it again";
+  EXPECT_EQ(trials.value()[0].step, 70) << "the checkpoint's step";
 }
 
 TEST(Sweep, NoParamsIsNoSweepAndRandomIsAPureFunctionOfTheSeed) {
