@@ -101,7 +101,8 @@ nlohmann::json ConceptCheck::ToJson() const {
 }
 
 ConceptCheck CheckConcept(const std::vector<double>& row_losses, double reference_loss,
-                          int64_t reference_rows, double metric_drop, int64_t reps, uint64_t seed) {
+                          int64_t reference_rows, double metric_drop, int64_t reps, uint64_t seed,
+                          const std::string& reference_name) {
   ConceptCheck c;
   if (row_losses.empty()) {
     c.reason = "no labelled rows";
@@ -127,7 +128,7 @@ ConceptCheck CheckConcept(const std::vector<double>& row_losses, double referenc
   }
   c.drifted = c.rise >= metric_drop && c.rise_lo > 0;
   const std::string numbers =
-      "loss " + Loss(c.loss) + " vs holdout " + Loss(reference_loss) +
+      "loss " + Loss(c.loss) + " vs " + reference_name + " " + Loss(reference_loss) +
       (c.reference_rows > 0 ? " (" + std::to_string(c.reference_rows) + " rows)" : "") + ": " +
       (c.rise >= 0 ? "+" : "") + Pct(c.rise) + " (95% interval " + Pct(c.rise_lo) + " to " + Pct(c.rise_hi) +
       ")";
@@ -137,7 +138,7 @@ ConceptCheck CheckConcept(const std::vector<double>& row_losses, double referenc
   } else if (c.rise >= metric_drop) {
     c.reason = numbers +
                ": the rise reaches trigger.metric_drop but its interval includes zero (too few rows, in "
-               "the batch or the holdout, to tell): no concept drift";
+               "the batch or behind the reference loss, to tell): no concept drift";
   } else {
     c.reason = numbers + ": below trigger.metric_drop " + Pct(metric_drop) + ": no concept drift";
   }

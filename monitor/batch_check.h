@@ -58,8 +58,10 @@ struct ConceptCheck {
 // batch (trainers' RowLosses, computed by the caller: the monitor has no
 // model code) against its recorded holdout loss over `reference_rows` rows
 // (both means are samples: the interval counts the two). A pure function.
+// `reference_name` says in the reason what the reference loss is.
 ConceptCheck CheckConcept(const std::vector<double>& row_losses, double reference_loss,
-                          int64_t reference_rows, double metric_drop, int64_t reps = 1000, uint64_t seed = 0);
+                          int64_t reference_rows, double metric_drop, int64_t reps = 1000, uint64_t seed = 0,
+                          const std::string& reference_name = "holdout");
 
 struct BatchDrift {
   int64_t rows = 0;

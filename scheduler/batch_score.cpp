@@ -43,12 +43,11 @@ nlohmann::json DriftSummary(const DriftReport& d) {
 }
 
 Result<ConceptCheck> CheckLabelled(const ModelEntry& m, const Production& p, const std::string& file,
-                                   int64_t rows) {
+                                   int64_t rows, const ConceptBaseline& base) {
   std::vector<int64_t> all(static_cast<size_t>(rows));
   for (int64_t i = 0; i < rows; ++i) all[static_cast<size_t>(i)] = i;
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<double> losses, RowLosses(p.checkpoint, p.config, file, all));
-  ConceptCheck c = CheckConcept(losses, p.holdout_loss, p.holdout_rows, m.trigger.metric_drop);
-  return c;
+  return CheckConcept(losses, base.loss, base.rows, m.trigger.metric_drop, 1000, 0, base.from);
 }
 
 // What `train` would say about this labelled batch in the model's training
@@ -85,6 +84,25 @@ Result<int64_t> ProductionVersion(const std::string& root, const std::string& na
   return v.value().version;
 }
 
+// The version's own loss on the batches since the drift that retrained it
+// (evaluated with the job), else its holdout loss.
+ConceptBaseline RecordedBaseline(const nlohmann::json& record) {
+  const auto member = [](const nlohmann::json& j, const char* key) {
+    return j.is_object() && j.contains(key) && j[key].is_object() ? j[key] : nlohmann::json::object();
+  };
+  ConceptBaseline b;
+  const nlohmann::json since = member(member(record, "verdict"), "since_drift");
+  const nlohmann::json holdout = member(member(record, "metrics"), "holdout");
+  const bool drift =
+      since.value("done", false) && since.value("challenger_loss", nlohmann::json()).is_number();
+  const nlohmann::json loss = drift ? since["challenger_loss"] : holdout.value("loss", nlohmann::json());
+  const nlohmann::json rows = (drift ? since : holdout).value("rows", nlohmann::json());
+  b.loss = loss.is_number() ? loss.get<double>() : NAN;
+  b.rows = rows.is_number_integer() ? rows.get<int64_t>() : 0;
+  if (drift) b.from = "its loss since the drift";
+  return b;
+}
+
 Result<std::unique_ptr<Production>> LoadProduction(const std::string& root, const std::string& name,
                                                    int64_t version, const std::string& alias) {
   auto p = std::make_unique<Production>();
@@ -101,10 +119,7 @@ Result<std::unique_ptr<Production>> LoadProduction(const std::string& root, cons
   DRIFTRUN_RETURN_IF_ERROR(LoadVersion(p->record, &p->checkpoint, &p->config));
   const Artifact* ck = p->record.Find("checkpoint");
   p->checkpoint_path = ck ? ck->path : "";
-  const nlohmann::json loss = p->record.record["metrics"]["holdout"].value("loss", nlohmann::json());
-  p->holdout_loss = loss.is_number() ? loss.get<double>() : NAN;
-  const nlohmann::json rows = p->record.record["metrics"]["holdout"].value("rows", nlohmann::json());
-  p->holdout_rows = rows.is_number_integer() ? rows.get<int64_t>() : 0;
+  p->concept = RecordedBaseline(p->record.record);
   if (const Artifact* prof = p->record.Find("profile")) {
     DRIFTRUN_ASSIGN_OR_RETURN(p->profile, ReadProfile(prof->path));
     p->has_profile = true;
@@ -137,7 +152,7 @@ BatchRecord BatchRecordFor(const std::string& model, const BatchFile& file, doub
 }
 
 Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const BatchFile& file,
-                               const std::string& report_path, double now) {
+                               const std::string& report_path, double now, const ConceptBaseline* baseline) {
   BatchRecord b = BatchRecordFor(m.name, file, now);
   b.production = p.version;
   nlohmann::json report = {
@@ -176,7 +191,8 @@ Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const B
       return Status::Data("its labelled rows cannot join the training window (" + trainable.message() +
                           "): fix the batch and send it again under a new name");
     }
-    DRIFTRUN_ASSIGN_OR_RETURN(ConceptCheck c, CheckLabelled(m, p, file.path, b.rows));
+    DRIFTRUN_ASSIGN_OR_RETURN(ConceptCheck c,
+                              CheckLabelled(m, p, file.path, b.rows, baseline ? *baseline : p.concept));
     b.concept = c.drifted;
     b.scores["concept"] = c.ToJson();
     report["concept"] = c.ToJson();

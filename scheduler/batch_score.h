@@ -20,6 +20,16 @@
 
 namespace driftrun {
 
+// What a labelled batch's loss is compared with (concept drift): the
+// version's loss on the held-out rows of the batches since the drift that
+// retrained it (verdict.since_drift), else its holdout loss; both recorded
+// at registration. The service may take a newer one from the journal.
+struct ConceptBaseline {
+  double loss = 0;               // NaN: none
+  int64_t rows = 0;              // over how many rows (0: not recorded)
+  std::string from = "holdout";  // named in the reason
+};
+
 // A registered version the service scores batches against.
 struct Production {
   int64_t version = 0;  // 0: the model has no such version yet
@@ -27,9 +37,8 @@ struct Production {
   bool has_profile = false;
   Profile profile;
   CheckpointState checkpoint;
-  Config config;                // the version's own resolved config
-  double holdout_loss = 0;      // recorded at registration (NaN: none)
-  int64_t holdout_rows = 0;     // its rows (0: not recorded)
+  Config config;  // the version's own resolved config
+  ConceptBaseline concept;
   std::string checkpoint_path;  // the registry artifact (a warm start's init_from)
 };
 
@@ -56,8 +65,10 @@ BatchRecord BatchRecordFor(const std::string& model, const BatchFile& file, doub
 // `scores`, the full report written atomically to `report_path` (kept in the
 // record). A file the model cannot take (unreadable, other or fewer columns,
 // labels of another shape) is Status::Data naming it: quarantine it.
+// `baseline` (when given) replaces p.concept.
 Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const BatchFile& file,
-                               const std::string& report_path, double now);
+                               const std::string& report_path, double now,
+                               const ConceptBaseline* baseline = nullptr);
 
 // Where the service keeps its own copy of a labelled batch it scored
 // (state/batches/<model>/<sha256 prefix>/<name>, a hard link where it can):

@@ -54,6 +54,20 @@ Result<Comparison> Compare(const EvaluationInputs& in, const std::vector<Holdout
   return c;
 }
 
+// The held-out rows of labelled batch files (data.val_fraction's split).
+Result<std::vector<HoldoutPart>> WindowParts(const EvaluationInputs& in,
+                                             const std::vector<std::string>& files) {
+  std::vector<HoldoutPart> parts;
+  const double frac = in.challenger_cfg->Float("data.val_fraction");
+  for (const std::string& f : files) {
+    DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(f));
+    DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, r->Info(in.challenger_cfg->Str("data.labels")));
+    HoldoutPart p{f, SplitTrainVal(info.rows(), frac).val};
+    if (!p.rows.empty()) parts.push_back(std::move(p));
+  }
+  return parts;
+}
+
 std::string Describe(const char* what, const Comparison& c) {
   return std::string(what) + ": challenger " + Num(c.challenger) + " vs champion " + Num(c.champion) + " (" +
          Pct(c.relative) + ", difference 95% interval [" + Num(c.lo) + ", " + Num(c.hi) + "], " +
@@ -75,9 +89,13 @@ nlohmann::json Comparison::ToJson() const {
 }
 
 nlohmann::json Verdict::ToJson() const {
-  return {{"promote", promote},          {"reason", reason},
-          {"champion", champion},        {"tolerance", tolerance},
-          {"holdout", holdout.ToJson()}, {"drifted_window", window.ToJson()}};
+  return {{"promote", promote},
+          {"reason", reason},
+          {"champion", champion},
+          {"tolerance", tolerance},
+          {"holdout", holdout.ToJson()},
+          {"drifted_window", window.ToJson()},
+          {"since_drift", since_drift.ToJson()}};
 }
 
 void Decide(Verdict* v) {
@@ -118,7 +136,7 @@ Result<Verdict> Evaluate(const EvaluationInputs& in) {
   v.tolerance = in.tolerance;
   v.champion = in.champion ? in.champion->version : 0;
   if (v.champion == 0) {
-    v.holdout.skipped = v.window.skipped = "no champion";
+    v.holdout.skipped = v.window.skipped = v.since_drift.skipped = "no champion";
     Decide(&v);
     return v;
   }
@@ -129,17 +147,17 @@ Result<Verdict> Evaluate(const EvaluationInputs& in) {
   } else if (!in.challenger_cfg->Str("data.val").empty()) {
     v.window.skipped = "data.val is set: the window's batches were trained on in full";
   } else {
-    std::vector<HoldoutPart> win;
-    const double frac = in.challenger_cfg->Float("data.val_fraction");
-    for (const std::string& f : in.window_batches) {
-      DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(f));
-      DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, r->Info(in.challenger_cfg->Str("data.labels")));
-      HoldoutPart p{f, SplitTrainVal(info.rows(), frac).val};
-      if (!p.rows.empty()) win.push_back(std::move(p));
-    }
+    DRIFTRUN_ASSIGN_OR_RETURN(std::vector<HoldoutPart> win, WindowParts(in, in.window_batches));
     DRIFTRUN_ASSIGN_OR_RETURN(v.window, Compare(in, win));
     if (!v.window.done) v.window.skipped = "the window's batches have no held-out rows (data.val_fraction)";
+    if (in.reference_batches.empty()) {
+      v.since_drift.skipped = "no reference batches";
+    } else {
+      DRIFTRUN_ASSIGN_OR_RETURN(std::vector<HoldoutPart> since, WindowParts(in, in.reference_batches));
+      DRIFTRUN_ASSIGN_OR_RETURN(v.since_drift, Compare(in, since));
+    }
   }
+  if (v.since_drift.skipped.empty() && !v.since_drift.done) v.since_drift.skipped = v.window.skipped;
   Decide(&v);
   return v;
 }

@@ -9,7 +9,10 @@
 // more than the registry policy's tolerance (relative) and better on (b)
 // (lower mean loss); (b) is skipped, and the verdict says so, when the window
 // has no labelled held-out rows. A job without a champion (a model's first
-// version) is promoted as the first model.
+// version) is promoted as the first model. With reference batches (the
+// window's batches since the drift), both losses on their held-out rows too
+// (`since_drift`): the baseline of later concept-drift checks, not part of
+// the decision.
 //
 // Thread-safety: stateless.
 #pragma once
@@ -39,7 +42,7 @@ struct Comparison {
 struct Verdict {
   bool promote = false;
   std::string reason;
-  Comparison holdout, window;
+  Comparison holdout, window, since_drift;
   double tolerance = 0;
   int64_t champion = 0;  // the version compared against (0: none)
   nlohmann::json ToJson() const;
@@ -47,10 +50,11 @@ struct Verdict {
 
 struct EvaluationInputs {
   const CheckpointState* challenger = nullptr;
-  const Config* challenger_cfg = nullptr;   // the job's resolved config (its data.train window)
-  const Production* champion = nullptr;     // version 0: none
-  std::vector<std::string> window_batches;  // labelled batch files the job added to data.train
-  double tolerance = 0.05;                  // the registry policy's
+  const Config* challenger_cfg = nullptr;      // the job's resolved config (its data.train window)
+  const Production* champion = nullptr;        // version 0: none
+  std::vector<std::string> window_batches;     // labelled batch files the job added to data.train
+  std::vector<std::string> reference_batches;  // those since the drift (retrain.reference = "drift")
+  double tolerance = 0.05;                     // the registry policy's
 };
 
 Result<Verdict> Evaluate(const EvaluationInputs& in);

@@ -298,6 +298,11 @@ Status EvaluateJob(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
     in.champion = prod;
     for (const auto& f : j->spec.value("window_batches", nlohmann::json::array()))
       in.window_batches.push_back(f);
+    const nlohmann::json reference = j->spec.value("reference", nlohmann::json::object());
+    if (reference.value("from", "") == "drift") {
+      for (const auto& f : reference.value("files", nlohmann::json::array()))
+        in.reference_batches.push_back(f);
+    }
     in.tolerance = Policy::FromConfig(m.cfg).tolerance;
     if (prod->version > 0) {
       DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(m.registry));

@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "common/file_util.h"
@@ -193,10 +195,38 @@ Status Service::Quarantine(const ModelEntry& m, const BatchFile& f, const std::s
   return Status::Ok();
 }
 
+// A newer concept baseline for production version `version` than its
+// registry record's: from the newest evaluated job that measured it on the
+// batches since a drift and left it in production (rejected: the champion's
+// loss there) or made it production (the challenger's). Without it, a regime
+// no retrain does better on (noisier labels) would be concept drift on every
+// batch, and every retrain would be rejected, up to trigger.max_per_day.
+static Result<std::optional<ConceptBaseline>> JournalBaseline(Journal& journal, const std::string& model,
+                                                              int64_t version) {
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, journal.Jobs(model, 64));  // newest first
+  for (const JobRecord& j : jobs) {
+    if (!j.verdict.is_object() || !j.verdict.contains("since_drift")) continue;
+    const nlohmann::json& since = j.verdict["since_drift"];
+    if (!since.is_object() || !since.value("done", false)) continue;
+    const bool kept = j.state == JobState::kRejected && j.verdict.value("champion", int64_t{0}) == version;
+    const bool made = j.state == JobState::kPromoted && j.version == version;
+    if (!kept && !made) continue;
+    ConceptBaseline b;
+    b.loss = since.value(kept ? "champion_loss" : "challenger_loss", std::nan(""));
+    b.rows = since.value("rows", int64_t{0});
+    b.from = kept ? "its loss since the drift (job " + std::to_string(j.id) + " did not beat it)"
+                  : "its loss since the drift";
+    return std::optional<ConceptBaseline>(b);
+  }
+  return std::optional<ConceptBaseline>();
+}
+
 Status Service::HandleBatch(const ModelEntry& m, const Production& p, BatchFile f, double now) {
   const std::string report =
       ctx_->setup->state + "/reports/" + m.name + "/" + Stem(f.path) + "-" + f.sha256.substr(0, 12) + ".json";
-  auto scored = ScoreBatch(m, p, f, report, now);
+  DRIFTRUN_ASSIGN_OR_RETURN(std::optional<ConceptBaseline> base,
+                            JournalBaseline(*ctx_->journal, m.name, p.version));
+  auto scored = ScoreBatch(m, p, f, report, now, base ? &*base : nullptr);
   if (!scored.ok()) {
     if (scored.status().code() != Code::kData) return scored.status();
     return Quarantine(m, f, scored.status().message(), now);

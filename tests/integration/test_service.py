@@ -353,6 +353,43 @@ def test_after_a_drift_retrain_the_new_regime_is_the_reference(workspace, refere
         assert b3["drifted"], b3["reason"]
 
 
+@pytest.mark.parametrize("outcome", ["promoted", "rejected"])
+def test_noisier_labels_retrain_once_then_settle(workspace, outcome):
+    """Found by a stranger: after a retrain, every later batch of the new
+    regime was concept drift again, checked against a holdout loss mostly
+    made of old-regime rows: a retrain per batch, up to trigger.max_per_day.
+    Labels that become noisier (a loss no retrain can bring back): after one
+    retrain, promoted or rejected, later batches are checked against the
+    loss on the batches since the drift, and settle."""
+    s = Svc(workspace, ("--batches", "3"))
+    rng = np.random.default_rng(0)
+    for n in (2, 3):
+        with h5py.File(s.batch(n), "r+") as f:
+            y = f["labels"][()]
+            f["labels"][...] = (y + rng.normal(0, y.std(), y.shape)).astype(y.dtype)
+    s.drop(s.batch(1))
+    assert s.serve("--max-batches", "1").returncode == 0
+    s.drop(s.batch(2))
+    broken = ["--set", "train.lr=30"] if outcome == "rejected" else []  # a challenger that cannot win
+    p = s.serve("--max-batches", "2", *broken)
+    assert p.returncode == 0, must_msg(p, "serve --max-batches 2")
+    jobs = s.rows("SELECT * FROM jobs ORDER BY id")
+    assert [(j["trigger"], j["state"]) for j in jobs] == [("initial", "promoted"), ("drift", outcome)], jobs
+    b2 = s.rows("SELECT * FROM batches WHERE file LIKE '%batch-002.h5'")[0]
+    assert b2["concept"] and not b2["drifted"], b2["reason"]
+    since = json.loads(jobs[1]["verdict"])["since_drift"]
+    assert since["done"] and since["rows"] > 0, since
+    s.drop(s.batch(3))
+    p = s.serve("--max-batches", "3")
+    assert p.returncode == 0, must_msg(p, "serve --max-batches 3")
+    b3 = s.rows("SELECT * FROM batches WHERE file LIKE '%batch-003.h5'")[0]
+    assert not b3["concept"], b3["reason"]
+    assert "vs its loss since the drift" in b3["reason"], b3["reason"]
+    base = since["challenger_loss" if outcome == "promoted" else "champion_loss"]
+    assert f"{base:.4g}" in b3["reason"], (base, b3["reason"])
+    assert len(s.rows("SELECT * FROM jobs")) == 2, "no retrain for batch 3"
+
+
 def test_label_drift_is_concept_drift_and_retrains(workspace, executor):
     s = Svc(workspace, ("--batches", "1", "--drift", "label", "--drift-from", "1"), executor=executor)
     s.drop(s.batch(1))
