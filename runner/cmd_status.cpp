@@ -175,8 +175,13 @@ int RunReplay(int argc, char** argv) {
       return ReportStatus("replay", Status::Usage("model '" + m.name + "' has no production version in " +
                                                   m.registry + " to score against; give --version N"));
     }
-    auto rows = Replay(m, *p.value(), FLAGS_replay_batches, FLAGS_retrain_s);
+    std::vector<std::string> skipped;
+    auto rows = Replay(m, *p.value(), FLAGS_replay_batches, FLAGS_retrain_s, &skipped);
     if (!rows.ok()) return ReportStatus("replay", rows.status());
+    for (const std::string& f : skipped) {
+      std::cerr << ("driftrun replay: skipped " + EscapeForConsole(f) + ": it is model '" +
+                    EscapeForConsole(m.name) + "'s training data (data.train), not a batch\n");
+    }
     int retrains = 0;
     if (!FLAGS_json)
       std::cout << "model " << EscapeForConsole(m.name) << " against version " << p.value()->version << ":\n";

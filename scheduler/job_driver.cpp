@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "common/text.h"
 #include "scheduler/batch_score.h"
 #include "scheduler/evaluation.h"
+#include "scheduler/job_window.h"
 #include "scheduler/local_executor.h"
 #include "scheduler/register_run.h"
 #include "trainers/run_log.h"
@@ -39,118 +41,6 @@ Status Move(ServiceContext& ctx, JobRecord* j, JobState s, const std::string& wh
   return Status::Ok();
 }
 
-std::string TomlString(const std::string& s) {
-  return nlohmann::json(s).dump();  // a JSON string is a TOML basic string
-}
-
-// The file a job trains a scored batch from: the service's kept copy, else
-// (a journal from before copies were kept, or none could be made) the file
-// itself. Status (with the reason, for the job's spec) when the batch was
-// removed from the incoming folder (the user's way to leave it out: a batch
-// that a later file replaced at its path stays) or its content is no longer
-// what was scored.
-Result<std::string> WindowFile(const std::string& state, const BatchRecord& b, bool replaced) {
-  const std::string which = "batch " + b.file + " (sha256 " + b.sha256.substr(0, 12) + ")";
-  if (!replaced && !PathExists(b.file))
-    return Status::Data(which + " left out: removed from the incoming folder");
-  const std::string kept = KeptBatchPath(state, b);
-  const std::string source = PathExists(kept) ? kept : b.file;
-  auto sha = Sha256File(source);
-  if (sha.ok() && sha.value() == b.sha256) return source;
-  const std::string what = source == b.file ? "it" : "its kept copy " + kept;
-  return Status::Data(which + " left out: " +
-                      (sha.ok() ? what + " no longer holds the data that was scored (now sha256 " +
-                                      sha.value().substr(0, 12) + "; edited in place?)"
-                                : sha.status().message()));
-}
-
-// The reference profile registered with the job's version (retrain.reference).
-// "drift": the window's batches from the first batch that triggered the job
-// on, the data since the change. Profiled with all the training data instead,
-// a lasting shift stays a minority of the reference, and every later batch of
-// the new regime drifts against it and triggers again, up to
-// trigger.max_per_day. `used`: the window's batches and their files.
-Result<nlohmann::json> ReferenceSpec(ServiceContext& ctx, const ModelEntry& m, int64_t job,
-                                     const std::vector<std::pair<BatchRecord, std::string>>& used) {
-  auto training = [](const std::string& why) { return nlohmann::json{{"from", "training"}, {"why", why}}; };
-  if (m.reference == "training") return training("retrain.reference = \"training\"");
-  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> trig, ctx.journal->JobBatches(job));
-  if (trig.empty()) return training("no batch triggered this job");
-  nlohmann::json files = nlohmann::json::array();
-  int64_t rows = 0;
-  for (const auto& [b, file] : used) {
-    if (b.id < trig.front().id) continue;
-    files.push_back(file);
-    rows += b.rows;
-  }
-  const std::string since = "the batches since the drift (from " + BaseName(trig.front().file) + ")";
-  if (files.empty()) return training("none of " + since + " is a labelled batch in the window");
-  if (rows < m.min_rows) {
-    return training(since + " hold " + std::to_string(rows) +
-                    " rows, fewer than monitor.min_rows = " + std::to_string(m.min_rows));
-  }
-  return nlohmann::json{{"from", "drift"}, {"files", files}, {"rows", rows}, {"why", since}};
-}
-
-// The job's experiment config, written once: the model's config with the
-// training window (data.train + the last retrain.window labelled batches), no
-// registration or export of its own (the service registers), and the
-// production weights as a warm start.
-Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, const std::string& path) {
-  DRIFTRUN_ASSIGN_OR_RETURN(const Production* prod, ctx.production.Get(m));
-  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> batches, ctx.journal->LabelledBatches(m.name, m.window));
-  std::vector<std::string> train = m.cfg.StrList("data.train");
-  nlohmann::json window = nlohmann::json::array(), left_out = nlohmann::json::array();
-  std::set<std::string> seen;  // one content under two names: once
-  std::vector<std::pair<BatchRecord, std::string>> used;
-  for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
-    if (seen.count(it->sha256)) continue;
-    DRIFTRUN_ASSIGN_OR_RETURN(int64_t latest, ctx.journal->LatestBatchAt(m.name, it->file));
-    auto source = WindowFile(ctx.setup->state, *it, latest > it->id);
-    if (!source.ok()) {
-      left_out.push_back(source.status().message());
-      if (ctx.say) ctx.say("job " + std::to_string(j->id) + ": " + source.status().message());
-      continue;
-    }
-    seen.insert(it->sha256);
-    train.push_back(source.value());
-    window.push_back(source.value());
-    used.emplace_back(*it, source.value());
-  }
-  DRIFTRUN_ASSIGN_OR_RETURN(nlohmann::json reference, ReferenceSpec(ctx, m, j->id, used));
-  std::string list = "data.train=[";
-  for (size_t i = 0; i < train.size(); ++i) list += (i ? ", " : "") + TomlString(train[i]);
-  list += "]";
-  std::vector<std::string> over = {list, "registry.register=false", "export.onnx=false"};
-  bool warm = m.warm_start && prod->version > 0 && !prod->checkpoint_path.empty();
-  // Production's weights only fit the architecture they were trained with: a
-  // changed [model] section trains from scratch (recorded in the spec).
-  std::vector<std::string> changed;
-  if (warm) {
-    for (const std::string& d : prod->config.Differences(m.cfg)) {
-      if (d.rfind("model.", 0) == 0) changed.push_back(d);
-    }
-    warm = changed.empty();
-  }
-  if (warm) over.push_back("train.init_from=" + TomlString(prod->checkpoint_path));
-  DRIFTRUN_ASSIGN_OR_RETURN(
-      Config c, Config::FromString(m.cfg.ToToml(), "job " + std::to_string(j->id) + " config", over));
-  DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(path, c.ToToml()));
-  j->spec = {{"config", path},
-             {"window_batches", window},
-             {"left_out", left_out},
-             {"reference", reference},
-             {"base_version", prod->version},
-             {"warm_from", warm ? prod->checkpoint_path : ""}};
-  if (!changed.empty()) {
-    j->spec["cold_start"] = "the model's [model] section differs from production " + m.name + ":" +
-                            std::to_string(prod->version) + "'s (" + Join(changed, "; ") +
-                            "): trained from scratch";
-    if (ctx.say) ctx.say("job " + std::to_string(j->id) + ": " + j->spec["cold_start"].get<std::string>());
-  }
-  return Status::Ok();
-}
-
 // Whether a run of this job still holds its folder (a previous service's job,
 // checkpointing after that service died): launching now would be refused.
 bool RunFolderBusy(const std::string& run_dir) {
@@ -175,7 +65,9 @@ Status Launch(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, const std:
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir));
   const std::string config = dir + "/config.toml";
   if (!j->spec.contains("config") || !PathExists(config)) {
-    DRIFTRUN_RETURN_IF_ERROR(WriteJobConfig(ctx, m, j, config));
+    const Status written = WriteJobConfig(ctx, m, j, config);
+    if (written.code() == Code::kData) return Move(ctx, j, JobState::kFailed, written.message());
+    DRIFTRUN_RETURN_IF_ERROR(written);
   }
   j->run_dir = dir + "/run";
   if (RunFolderBusy(j->run_dir)) return Status::Ok();  // wait for the earlier process to let go

@@ -1,5 +1,8 @@
 #include "scheduler/replay.h"
 
+#include <set>
+
+#include "common/file_util.h"
 #include "common/sha256.h"
 
 namespace driftrun {
@@ -19,10 +22,16 @@ Status EndJobs(Journal& jn, double now, double retrain_s) {
 }  // namespace
 
 Result<std::vector<ReplayRow>> Replay(const ModelEntry& m, const Production& p, const std::string& dir,
-                                      double retrain_s) {
+                                      double retrain_s, std::vector<std::string>* skipped) {
   DRIFTRUN_ASSIGN_OR_RETURN(auto jn, Journal::Open(":memory:", true));
+  std::set<std::string> training;
+  for (const std::string& f : m.cfg.StrList("data.train")) training.insert(AbsolutePath(f));
   std::vector<ReplayRow> rows;
   for (BatchFile f : ListBatches(dir)) {
+    if (training.count(AbsolutePath(f.path))) {
+      if (skipped) skipped->push_back(f.path);
+      continue;
+    }
     ReplayRow row;
     DRIFTRUN_ASSIGN_OR_RETURN(f.sha256, Sha256File(f.path));
     DRIFTRUN_RETURN_IF_ERROR(EndJobs(*jn, f.mtime, retrain_s));

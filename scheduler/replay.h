@@ -21,7 +21,9 @@ struct ReplayRow {
   TriggerOutcome trigger;  // action none for a batch that cannot trigger
 };
 
+// Files of `dir` that are the model's training data (data.train) are not
+// batches: left out, and named in *skipped when given.
 Result<std::vector<ReplayRow>> Replay(const ModelEntry& m, const Production& p, const std::string& dir,
-                                      double retrain_s);
+                                      double retrain_s, std::vector<std::string>* skipped = nullptr);
 
 }  // namespace driftrun

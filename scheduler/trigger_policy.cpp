@@ -86,7 +86,8 @@ TriggerDecision DecideTrigger(const TriggerOptions& o, const ModelState& m, Trig
       }
     }
     const std::string tally = std::to_string(d.drifted) + " of the last " + std::to_string(o.window()) +
-                              " batches with >= " + std::to_string(o.min_rows) + " rows drifted";
+                              " batches with >= " + std::to_string(o.min_rows) +
+                              " rows drifted in data or concept";
     if (d.drifted < o.consecutive) {
       d.batches.clear();
       d.reason = tally + " (trigger.consecutive = " + std::to_string(o.consecutive) + ")";

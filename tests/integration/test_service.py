@@ -315,6 +315,11 @@ def test_replay_decides_as_the_live_service_did(drift_run):
         assert rep[name]["action"] == r["action"], (name, rep[name]["trigger_reason"], r["reason"])
     # Nothing was written: no reports, no quarantine for the replayed files.
     assert not os.path.exists(os.path.join(past, "state"))
+    # Found by a stranger: the data folder's train.h5 was replayed as a batch.
+    p = s.ws.run(["replay", "--config", s.config, "--batches", s.ws.path("data"), "--version", "1", "--json"])
+    assert p.returncode == 0, must_msg(p, "replay of the data folder")
+    assert "train.h5" not in [os.path.basename(r["file"]) for r in json.loads(p.stdout)]
+    assert "skipped" in p.stderr and "train.h5" in p.stderr and "data.train" in p.stderr, p.stderr
 
 
 # ---- concept drift
@@ -388,6 +393,32 @@ def test_noisier_labels_retrain_once_then_settle(workspace, outcome):
     base = since["challenger_loss" if outcome == "promoted" else "champion_loss"]
     assert f"{base:.4g}" in b3["reason"], (base, b3["reason"])
     assert len(s.rows("SELECT * FROM jobs")) == 2, "no retrain for batch 3"
+
+
+def test_drift_only_in_unlabelled_batches_does_not_retrain_on_the_same_data_again(workspace):
+    """Found by a stranger: drifted batches without labels queued a retrain
+    each, all trained on the same window (labels are what a retrain learns
+    from). The second fails at once, saying there is nothing new."""
+    s = Svc(workspace, ("--batches", "3", "--drift", "mean", "--drift-from", "2", "--drift-magnitude", "1.0"))
+    for n in (2, 3):
+        with h5py.File(s.batch(n), "r+") as f:
+            del f["labels"]
+    s.drop(s.batch(1))
+    s.drop(s.batch(2))
+    p = s.serve("--max-batches", "2")
+    assert p.returncode == 0, must_msg(p, "serve --max-batches 2")
+    jobs = s.rows("SELECT * FROM jobs ORDER BY id")
+    assert [j["state"] for j in jobs][0] == "promoted" and jobs[1]["state"] in ("promoted", "rejected"), jobs
+    assert [os.path.basename(f) for f in json.loads(jobs[1]["spec"])["window_batches"]] == ["batch-001.h5"]
+    s.drop(s.batch(3))
+    p = s.serve("--max-batches", "3")
+    assert p.returncode == 0, must_msg(p, "serve --max-batches 3")
+    b3 = s.rows("SELECT * FROM batches WHERE file LIKE '%batch-003.h5'")[0]
+    assert b3["drifted"] and not b3["labelled"], b3
+    jobs = s.rows("SELECT * FROM jobs ORDER BY id")
+    assert len(jobs) == 3 and jobs[2]["state"] == "failed", jobs
+    assert jobs[2]["reason"].startswith("nothing new to train on: job 2 trained on this window"), jobs[2]["reason"]
+    assert not os.path.exists(workspace.path("state", "jobs", str(jobs[2]["id"]), "run")), "never launched"
 
 
 def test_label_drift_is_concept_drift_and_retrains(workspace, executor):

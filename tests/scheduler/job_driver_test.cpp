@@ -244,6 +244,58 @@ TEST(JobDriver, TheReferenceIsTheWindowSinceTheDrift) {
   EXPECT_EQ(reference(200, "training", true)["from"], "training");
 }
 
+// A drift job queued by `batches` (a trigger that consumed them).
+JobRecord DriftJob(Fixture& f, const std::vector<int64_t>& batches) {
+  JobRecord j;
+  j.model = "m";
+  j.queued_at = f.clock.Seconds();
+  j.trigger = "drift";
+  j.id = f.journal->AddJob(j).value();
+  TriggerRecord t;
+  t.model = "m";
+  t.kind = "drift";
+  t.action = "queue";
+  t.job = j.id;
+  t.batches = batches;
+  EXPECT_TRUE(f.journal->AddTrigger(t, batches.back()).ok());
+  return f.journal->Job(j.id).value();
+}
+
+// Found by a stranger: an old batch sent again under a new name triggered a
+// retrain whose reference fell back to the training data ("none of the
+// batches since the drift is labelled"), and the window silently lost it.
+TEST(JobDriver, AnOldBatchSentAgainIsInTheReferenceUnderItsFirstName) {
+  Fixture f;
+  f.setup.models[0].window = 10;
+  f.setup.models[0].min_rows = 100;
+  const BatchRecord first = f.ScoredBatch("old.h5", "old regime", true, 150);
+  const BatchRecord again = f.ScoredBatch("old-again.h5", "old regime", true, 150);
+  const JobRecord j = f.Step(DriftJob(f, {again.id}).id);
+  ASSERT_EQ(j.state, JobState::kRunning) << j.reason;
+  EXPECT_EQ(j.spec["reference"]["from"], "drift") << j.spec.dump();
+  EXPECT_EQ(j.spec["reference"]["files"], nlohmann::json({KeptBatchPath(f.setup.state, first)}));
+  const std::string left_out = j.spec["left_out"].dump();
+  EXPECT_NE(left_out.find(again.file + " (sha256 " + again.sha256.substr(0, 12) +
+                          ") left out: the same data as " + first.file),
+            std::string::npos)
+      << left_out;
+}
+
+// Found by a stranger: a drifted batch removed from the incoming folder while
+// an earlier job ran still queued a retrain, which trained on nothing new.
+TEST(JobDriver, ADriftRetrainWhoseBatchesWereAllLeftOutFails) {
+  Fixture f;
+  const BatchRecord gone = f.ScoredBatch("gone.h5", "drifted", false);
+  ASSERT_EQ(std::remove(gone.file.c_str()), 0);
+  const JobRecord j = f.Step(DriftJob(f, {gone.id}).id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_NE(
+      j.reason.find("nothing new to train on: every labelled batch that triggered this retrain was left out"),
+      std::string::npos)
+      << j.reason;
+  EXPECT_TRUE(f.exec.launches.empty());
+}
+
 TEST(JobDriver, InfrastructureFailuresRetryUpToTheLimitThenFailWithTheLogLine) {
   Fixture f;
   const int64_t id = f.Queue().id;
