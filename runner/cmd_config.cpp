@@ -6,6 +6,7 @@
 #include "common/config.h"
 #include "common/text.h"
 #include "runner/commands.h"
+#include "scheduler/service_setup.h"
 #include "tracking/mlflow_client.h"
 #include "trainers/train_options.h"
 
@@ -46,6 +47,8 @@ int RunConfig(int argc, char** argv) {
   // The checks `train` makes before any work (ranges, names): the same code.
   auto checked = TrainOptions::FromConfig(cfg.value(), 1);
   if (!checked.ok()) return ReportStatus("config", checked.status());
+  // What serve checks in a model's [monitor], [trigger] and [retrain].
+  if (Status svc = CheckServiceKeys(cfg.value(), false); !svc.ok()) return ReportStatus("config", svc);
   if (Status uri = CheckTrackingUri(cfg.value().Str("mlflow.tracking_uri")); !uri.ok())
     return ReportStatus("config", uri);
   std::cout << cfg.value().ToToml();

@@ -39,15 +39,8 @@ Result<ModelEntry> LoadModel(const std::string& path, const std::vector<std::str
   m.approval = c.Str("retrain.promote") == "approval";
   m.reference = c.Str("retrain.reference");
   m.min_rows = c.Int("monitor.min_rows");
-  if (m.ranks < 1 || m.ranks > 1024) return Status::Usage(where + ": retrain.ranks must be in [1, 1024]");
   m.batch_size = c.Int("train.batch_size");
-  if (m.batch_size % m.ranks != 0) {
-    return Status::Usage(where + ": retrain.ranks = " + std::to_string(m.ranks) +
-                         " does not divide train.batch_size = " + std::to_string(m.batch_size) +
-                         " (each rank trains an equal share of every batch); choose retrain.ranks among the "
-                         "divisors of the batch size, or another batch size");
-  }
-  if (m.window < 0) return Status::Usage(where + ": retrain.window must be >= 0 (0: every labelled batch)");
+  DRIFTRUN_RETURN_IF_ERROR(CheckServiceKeys(c, true).WithContext(where));
   if (!m.incoming.empty() && PathExists(m.incoming) && !IsDir(m.incoming)) {
     return Status::Usage(where + ": monitor.incoming '" + m.incoming +
                          "' is a file; it must be the folder the service watches for new *.h5 batches");
@@ -56,6 +49,24 @@ Result<ModelEntry> LoadModel(const std::string& path, const std::vector<std::str
 }
 
 }  // namespace
+
+Status CheckServiceKeys(const Config& c, bool serving) {
+  DRIFTRUN_RETURN_IF_ERROR(TriggerOptions::FromConfig(c).status());
+  const int64_t ranks = c.Int("retrain.ranks"), batch = c.Int("train.batch_size");
+  const auto bad = [&c](const std::string& key, const std::string& what) {
+    return Status::Usage(c.Origin(key) + ": key '" + key + "' " + what);
+  };
+  if (ranks < 1 || ranks > 1024) return bad("retrain.ranks", "must be in [1, 1024]");
+  if (c.Int("retrain.window") < 0) return bad("retrain.window", "must be >= 0 (0: every labelled batch)");
+  // A config never served may keep the default ranks with any batch size.
+  if ((serving || c.Origin("retrain.ranks") != "default") && batch % ranks != 0) {
+    return Status::Usage(c.Origin("retrain.ranks") + ": retrain.ranks = " + std::to_string(ranks) +
+                         " does not divide train.batch_size = " + std::to_string(batch) +
+                         " (each rank trains an equal share of every batch); choose retrain.ranks among the "
+                         "divisors of the batch size, or another batch size");
+  }
+  return Status::Ok();
+}
 
 Result<ServiceSetup> ServiceSetup::Load(const std::string& path, const std::vector<std::string>& sets) {
   ServiceSetup s;

@@ -31,6 +31,12 @@ struct ModelEntry {
   int64_t min_rows = 200;           // monitor.min_rows
 };
 
+// The [monitor], [trigger] and [retrain] values serve checks in a model's
+// config (ranges; retrain.ranks dividing train.batch_size when `serving` or
+// when retrain.ranks is set), without its files: `driftrun config` checks
+// them too. Status::Usage naming the key.
+Status CheckServiceKeys(const Config& c, bool serving);
+
 struct ServiceSetup {
   std::string config_path;  // absolute
   Config cfg;               // the service config

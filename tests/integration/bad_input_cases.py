@@ -351,6 +351,9 @@ SERVICE = [
     Case("service", "retrain.ranks that does not divide the batch size",
          "serve --set retrain.ranks=5 --set train.batch_size=64", 2, ["retrain.ranks = 5", "train.batch_size = 64"],
          _serve(None, "--set", "retrain.ranks=5", "--set", "train.batch_size=64")),
+    # Found by a stranger: `config` said a model config was fine that serve then refused.
+    Case("service", "a negative retrain window, checked by config", "config --set retrain.window=-1", 2,
+         ["retrain.window", ">= 0"], lambda i: i.run(["config", "--config", _model(i), "--set", "retrain.window=-1"])),
     Case("service", "a heartbeat timeout too short to work", "serve --set service.heartbeat_timeout_s=0.05", 2,
          ["service.heartbeat_timeout_s"], _serve(None, "--set", "service.heartbeat_timeout_s=0.05")),
     Case("service", "the pool executor without mpirun", "serve --executor pool", 2,
