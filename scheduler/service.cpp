@@ -197,8 +197,9 @@ Status Service::Quarantine(const ModelEntry& m, const BatchFile& f, const std::s
 
 // A newer concept baseline for production version `version` than its
 // registry record's: from the newest evaluated job that measured it on the
-// batches since a drift and left it in production (rejected: the champion's
-// loss there) or made it production (the challenger's). Without it, a regime
+// batches since a drift and made it production (the challenger's loss there)
+// or left it in production with a sound challenger that did no better there
+// (the champion's). Without it, a regime
 // no retrain does better on (noisier labels) would be concept drift on every
 // batch, and every retrain would be rejected, up to trigger.max_per_day.
 static Result<std::optional<ConceptBaseline>> JournalBaseline(Journal& journal, const std::string& model,
@@ -208,11 +209,23 @@ static Result<std::optional<ConceptBaseline>> JournalBaseline(Journal& journal, 
     if (!j.verdict.is_object() || !j.verdict.contains("since_drift")) continue;
     const nlohmann::json& since = j.verdict["since_drift"];
     if (!since.is_object() || !since.value("done", false)) continue;
-    const bool kept = j.state == JobState::kRejected && j.verdict.value("champion", int64_t{0}) == version;
+    // Only a sound challenger (no worse on its holdout than the tolerance
+    // allows) that still did not do better since the drift says no retrain
+    // can: a broken one (a bad learning rate) must not lower the bar.
+    const auto num = [](const nlohmann::json& o, const char* key, double fallback) {
+      return o.is_object() && o.contains(key) && o[key].is_number() ? o[key].get<double>() : fallback;
+    };
+    const nlohmann::json holdout = j.verdict.value("holdout", nlohmann::json::object());
+    const bool sound = holdout.is_object() && holdout.value("done", false) &&
+                       num(holdout, "challenger_loss", INFINITY) <=
+                           num(holdout, "champion_loss", 0.0) * (1 + num(j.verdict, "tolerance", 0.0));
+    const bool not_better = num(since, "challenger_loss", 0.0) >= num(since, "champion_loss", INFINITY);
+    const bool kept = j.state == JobState::kRejected && j.verdict.value("champion", int64_t{0}) == version &&
+                      sound && not_better;
     const bool made = j.state == JobState::kPromoted && j.version == version;
     if (!kept && !made) continue;
     ConceptBaseline b;
-    b.loss = since.value(kept ? "champion_loss" : "challenger_loss", std::nan(""));
+    b.loss = num(since, kept ? "champion_loss" : "challenger_loss", std::nan(""));
     b.rows = since.value("rows", int64_t{0});
     b.from = kept ? "its loss since the drift (job " + std::to_string(j.id) + " did not beat it)"
                   : "its loss since the drift";

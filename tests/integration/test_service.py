@@ -358,14 +358,21 @@ def test_after_a_drift_retrain_the_new_regime_is_the_reference(workspace, refere
         assert b3["drifted"], b3["reason"]
 
 
-@pytest.mark.parametrize("outcome", ["promoted", "rejected"])
+# How job 2's challenger is trained: normally (promoted); with a learning rate
+# too small to move a weight, so it equals production and cannot do better
+# (rejected, sound); with a broken learning rate (rejected, worse on holdout).
+NOISE_OUTCOMES = {"promoted": [], "rejected": ["--set", "train.lr=1e-12"], "broken": ["--set", "train.lr=30"]}
+
+
+@pytest.mark.parametrize("outcome", list(NOISE_OUTCOMES))
 def test_noisier_labels_retrain_once_then_settle(workspace, outcome):
     """Found by a stranger: after a retrain, every later batch of the new
     regime was concept drift again, checked against a holdout loss mostly
     made of old-regime rows: a retrain per batch, up to trigger.max_per_day.
     Labels that become noisier (a loss no retrain can bring back): after one
-    retrain, promoted or rejected, later batches are checked against the
-    loss on the batches since the drift, and settle."""
+    retrain, promoted, or rejected with a sound challenger that did no
+    better, later batches are checked against the loss on the batches since
+    the drift, and settle. A broken challenger does not lower the bar."""
     s = Svc(workspace, ("--batches", "3"))
     rng = np.random.default_rng(0)
     for n in (2, 3):
@@ -375,19 +382,26 @@ def test_noisier_labels_retrain_once_then_settle(workspace, outcome):
     s.drop(s.batch(1))
     assert s.serve("--max-batches", "1").returncode == 0
     s.drop(s.batch(2))
-    broken = ["--set", "train.lr=30"] if outcome == "rejected" else []  # a challenger that cannot win
-    p = s.serve("--max-batches", "2", *broken)
+    p = s.serve("--max-batches", "2", *NOISE_OUTCOMES[outcome])
     assert p.returncode == 0, must_msg(p, "serve --max-batches 2")
     jobs = s.rows("SELECT * FROM jobs ORDER BY id")
-    assert [(j["trigger"], j["state"]) for j in jobs] == [("initial", "promoted"), ("drift", outcome)], jobs
+    state = "promoted" if outcome == "promoted" else "rejected"
+    assert [(j["trigger"], j["state"]) for j in jobs] == [("initial", "promoted"), ("drift", state)], jobs
     b2 = s.rows("SELECT * FROM batches WHERE file LIKE '%batch-002.h5'")[0]
     assert b2["concept"] and not b2["drifted"], b2["reason"]
-    since = json.loads(jobs[1]["verdict"])["since_drift"]
+    verdict = json.loads(jobs[1]["verdict"])
+    since = verdict["since_drift"]
     assert since["done"] and since["rows"] > 0, since
+    if outcome == "rejected":
+        assert "not better than production on the drifted window" in jobs[1]["reason"], jobs[1]["reason"]
     s.drop(s.batch(3))
     p = s.serve("--max-batches", "3")
     assert p.returncode == 0, must_msg(p, "serve --max-batches 3")
     b3 = s.rows("SELECT * FROM batches WHERE file LIKE '%batch-003.h5'")[0]
+    if outcome == "broken":
+        assert b3["concept"] and "vs holdout" in b3["reason"], b3["reason"]
+        assert len(s.rows("SELECT * FROM jobs")) == 3, "a retrain for batch 3"
+        return
     assert not b3["concept"], b3["reason"]
     assert "vs its loss since the drift" in b3["reason"], b3["reason"]
     base = since["challenger_loss" if outcome == "promoted" else "champion_loss"]
