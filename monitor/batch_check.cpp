@@ -71,10 +71,13 @@ std::pair<double, double> BootstrapRiseInterval(const std::vector<double>& v, do
   for (double x : v) mean += x;
   mean /= static_cast<double>(n);
   for (double x : v) var += (x - mean) * (x - mean);
-  const double ref_se =
-      reference_rows > 0 && n > 1
-          ? std::sqrt(var / static_cast<double>(n - 1) / static_cast<double>(reference_rows))
-          : 0.0;
+  // The reference rows' spread, scaled from v's by the ratio of the means
+  // (losses spread in proportion to their level): v's own spread made a noisy
+  // batch's reference as noisy as the batch, and the interval absurdly wide.
+  const double ref_se = reference_rows > 0 && n > 1 && mean > 0
+                            ? std::sqrt(var / static_cast<double>(n - 1)) / mean * reference /
+                                  std::sqrt(static_cast<double>(reference_rows))
+                            : 0.0;
   uint64_t state = seed;
   const auto uniform = [&state] { return (static_cast<double>(SplitMix64(&state) >> 11) + 0.5) * 0x1.0p-53; };
   return ResampledInterval(v, reps, &state, level, [&](double resampled) {

@@ -35,9 +35,10 @@ std::pair<double, double> BootstrapMeanInterval(const std::vector<double>& v, in
 
 // Percentile bootstrap interval of mean(v) / reference - 1 where `reference`
 // is itself the mean of `reference_rows` rows: each resample of `v` is
-// divided by a draw of the reference from its sampling spread, taken as v's
-// per-row spread over reference_rows rows (the two are alike when nothing
-// drifted). reference_rows <= 0: the reference counts as exact.
+// divided by a draw of the reference from its sampling spread: v's per-row
+// coefficient of variation at the reference's level, over reference_rows rows
+// (losses spread in proportion to their level; alike when nothing drifted).
+// reference_rows <= 0: the reference counts as exact.
 std::pair<double, double> BootstrapRiseInterval(const std::vector<double>& v, double reference,
                                                 int64_t reference_rows, int64_t reps, uint64_t seed,
                                                 double level = 0.95);

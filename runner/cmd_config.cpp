@@ -47,8 +47,17 @@ int RunConfig(int argc, char** argv) {
   // The checks `train` makes before any work (ranges, names): the same code.
   auto checked = TrainOptions::FromConfig(cfg.value(), 1);
   if (!checked.ok()) return ReportStatus("config", checked.status());
-  // What serve checks in a model's [monitor], [trigger] and [retrain].
-  if (Status svc = CheckServiceKeys(cfg.value(), false); !svc.ok()) return ReportStatus("config", svc);
+  // A model config for serve (it sets a key of [monitor], [trigger] or
+  // [retrain]; train ignores them): what serve checks in it.
+  bool served = false;
+  for (const char* key :
+       {"monitor.incoming", "monitor.min_rows", "trigger.consecutive", "trigger.of", "trigger.cooldown_s",
+        "trigger.max_per_day", "trigger.metric_drop", "retrain.ranks", "retrain.window", "retrain.warm_start",
+        "retrain.promote", "retrain.priority", "retrain.reference"}) {
+    served = served || cfg.value().Origin(key) != "default";
+  }
+  if (Status svc = served ? CheckServiceKeys(cfg.value(), true) : Status::Ok(); !svc.ok())
+    return ReportStatus("config", svc.WithContext("as a model config for driftrun serve"));
   if (Status uri = CheckTrackingUri(cfg.value().Str("mlflow.tracking_uri")); !uri.ok())
     return ReportStatus("config", uri);
   std::cout << cfg.value().ToToml();

@@ -84,22 +84,17 @@ Result<int64_t> ProductionVersion(const std::string& root, const std::string& na
   return v.value().version;
 }
 
-// The version's own loss on the batches since the drift that retrained it
-// (evaluated with the job), else its holdout loss.
+// The version's holdout loss and rows, recorded at registration.
 ConceptBaseline RecordedBaseline(const nlohmann::json& record) {
-  const auto member = [](const nlohmann::json& j, const char* key) {
-    return j.is_object() && j.contains(key) && j[key].is_object() ? j[key] : nlohmann::json::object();
-  };
   ConceptBaseline b;
-  const nlohmann::json since = member(member(record, "verdict"), "since_drift");
-  const nlohmann::json holdout = member(member(record, "metrics"), "holdout");
-  const bool drift =
-      since.value("done", false) && since.value("challenger_loss", nlohmann::json()).is_number();
-  const nlohmann::json loss = drift ? since["challenger_loss"] : holdout.value("loss", nlohmann::json());
-  const nlohmann::json rows = (drift ? since : holdout).value("rows", nlohmann::json());
+  const nlohmann::json metrics =
+      record.is_object() ? record.value("metrics", nlohmann::json::object()) : nullptr;
+  const nlohmann::json holdout =
+      metrics.is_object() ? metrics.value("holdout", nlohmann::json::object()) : nlohmann::json::object();
+  const nlohmann::json loss = holdout.is_object() ? holdout.value("loss", nlohmann::json()) : nullptr;
+  const nlohmann::json rows = holdout.is_object() ? holdout.value("rows", nlohmann::json()) : nullptr;
   b.loss = loss.is_number() ? loss.get<double>() : NAN;
   b.rows = rows.is_number_integer() ? rows.get<int64_t>() : 0;
-  if (drift) b.from = "its loss since the drift";
   return b;
 }
 
@@ -152,7 +147,7 @@ BatchRecord BatchRecordFor(const std::string& model, const BatchFile& file, doub
 }
 
 Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const BatchFile& file,
-                               const std::string& report_path, double now, const ConceptBaseline* baseline) {
+                               const std::string& report_path, double now, const Baselines* over) {
   BatchRecord b = BatchRecordFor(m.name, file, now);
   b.production = p.version;
   nlohmann::json report = {
@@ -160,7 +155,9 @@ Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const B
   std::vector<std::string> why;
   DriftReport d_report;
   if (p.has_profile) {
-    DRIFTRUN_ASSIGN_OR_RETURN(BatchDrift d, CheckBatchDrift(file.path, p.profile, p.config));
+    const bool newer = over && over->profile;
+    DRIFTRUN_ASSIGN_OR_RETURN(BatchDrift d,
+                              CheckBatchDrift(file.path, newer ? *over->profile : p.profile, p.config));
     d_report = d.drift;
     b.rows = d.rows;
     b.labelled = d.labelled;
@@ -171,7 +168,8 @@ Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const B
     report["warnings"] = d.warnings;
     why.push_back(std::string(b.drifted ? "data drift: " : "no data drift: ") +
                   std::to_string(d.drift.drifted) + " of " + std::to_string(d.drift.features.size()) +
-                  " features drifted (share " + Fixed(d.drift.drift_share, 2) + ")");
+                  " features drifted (share " + Fixed(d.drift.drift_share, 2) + ")" +
+                  (newer ? " against " + over->profile_from : ""));
   } else {
     DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(file.path));
     const std::string kind = p.config.Str("model.kind");
@@ -191,8 +189,9 @@ Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const B
       return Status::Data("its labelled rows cannot join the training window (" + trainable.message() +
                           "): fix the batch and send it again under a new name");
     }
-    DRIFTRUN_ASSIGN_OR_RETURN(ConceptCheck c,
-                              CheckLabelled(m, p, file.path, b.rows, baseline ? *baseline : p.concept));
+    DRIFTRUN_ASSIGN_OR_RETURN(
+        ConceptCheck c,
+        CheckLabelled(m, p, file.path, b.rows, over && over->concept ? *over->concept : p.concept));
     b.concept = c.drifted;
     b.scores["concept"] = c.ToJson();
     report["concept"] = c.ToJson();

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
@@ -21,13 +22,21 @@
 namespace driftrun {
 
 // What a labelled batch's loss is compared with (concept drift): the
-// version's loss on the held-out rows of the batches since the drift that
-// retrained it (verdict.since_drift), else its holdout loss; both recorded
-// at registration. The service may take a newer one from the journal.
+// version's holdout loss recorded at registration, or newer evidence from
+// the service's journal (Baselines).
 struct ConceptBaseline {
   double loss = 0;               // NaN: none
   int64_t rows = 0;              // over how many rows (0: not recorded)
   std::string from = "holdout";  // named in the reason
+};
+
+// Newer evidence than the registry record of what a batch is compared with
+// (the service's journal: a rejected retrain whose sound challenger did no
+// better on the batches since the drift than production).
+struct Baselines {
+  std::optional<ConceptBaseline> concept;  // replaces p.concept
+  std::shared_ptr<const Profile> profile;  // replaces p.profile
+  std::string profile_from;                // named in the reason
 };
 
 // A registered version the service scores batches against.
@@ -65,10 +74,9 @@ BatchRecord BatchRecordFor(const std::string& model, const BatchFile& file, doub
 // `scores`, the full report written atomically to `report_path` (kept in the
 // record). A file the model cannot take (unreadable, other or fewer columns,
 // labels of another shape) is Status::Data naming it: quarantine it.
-// `baseline` (when given) replaces p.concept.
+// `over` (when given) replaces what it holds of p's baselines.
 Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const BatchFile& file,
-                               const std::string& report_path, double now,
-                               const ConceptBaseline* baseline = nullptr);
+                               const std::string& report_path, double now, const Baselines* over = nullptr);
 
 // Where the service keeps its own copy of a labelled batch it scored
 // (state/batches/<model>/<sha256 prefix>/<name>, a hard link where it can):

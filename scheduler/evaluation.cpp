@@ -125,9 +125,14 @@ void Decide(Verdict* v) {
     return;
   }
   const std::string win = Describe("drifted window", v->window);
-  v->promote = v->window.diff < 0;
+  // Better beyond chance: an unattended service must not swap production for
+  // a challenger whose gain is noise (and retrain again on the next batch).
+  v->promote = v->window.hi < 0;
   v->reason = std::string(v->promote ? "promoted: better on the drifted window and no worse on the holdout; "
-                                     : "not promoted: not better than production on the drifted window; ") +
+                          : v->window.diff < 0
+                              ? "not promoted: not clearly better than production on the drifted window (the "
+                                "difference's 95% interval reaches zero); "
+                              : "not promoted: not better than production on the drifted window; ") +
               win + "; " + why;
 }
 

@@ -7,10 +7,10 @@
 // each with a paired bootstrap 95% interval of the mean difference
 // (challenger - champion). Promote when the challenger is no worse on (a) by
 // more than the registry policy's tolerance (relative) and better on (b)
-// (lower mean loss); (b) is skipped, and the verdict says so, when the window
-// has no labelled held-out rows. A job without a champion (a model's first
-// version) is promoted as the first model. With reference batches (the
-// window's batches since the drift), both losses on their held-out rows too
+// beyond chance (the upper end of the difference's interval below zero); (b) is skipped, and the verdict says
+// so, when the window has no labelled held-out rows. A job without a champion (a model's first version) is
+// promoted as the first model. With reference batches (the window's batches since the drift), both losses on
+// their held-out rows too
 // (`since_drift`): the baseline of later concept-drift checks, not part of
 // the decision.
 //

@@ -296,6 +296,10 @@ Result<int64_t> Journal::CountBatches() {
   return n;
 }
 
+// A job that failed before it started trained nothing ("nothing new to train
+// on"): it holds no cooldown and spends no daily budget.
+static const char* const kTrainedSomething = " AND NOT (state = 'failed' AND started_at = 0)";
+
 Result<ModelState> Journal::State(const std::string& model, int64_t min_rows, int64_t window, double now) {
   ModelState m;
   {
@@ -317,13 +321,17 @@ Result<ModelState> Journal::State(const std::string& model, int64_t min_rows, in
     DRIFTRUN_RETURN_IF_ERROR(s.Check("reading active jobs from " + path_));
   }
   {
-    Stmt s(db_, "SELECT MAX(ended_at) FROM jobs WHERE model = ?1 AND ended_at > 0 AND trigger != 'initial'");
+    Stmt s(db_, std::string("SELECT MAX(ended_at) FROM jobs WHERE model = ?1 AND ended_at > 0 AND trigger != "
+                            "'initial'") +
+                    kTrainedSomething);
     s.Bind(1, model);
     if (s.Step() == SQLITE_ROW && !s.Null(0)) m.last_retrain_end = s.Double(0);
     DRIFTRUN_RETURN_IF_ERROR(s.Check("reading job end times from " + path_));
   }
   {
-    Stmt s(db_, "SELECT queued_at FROM jobs WHERE model = ?1 AND queued_at > ?2 AND trigger != 'initial'");
+    Stmt s(db_, std::string("SELECT queued_at FROM jobs WHERE model = ?1 AND queued_at > ?2 AND trigger != "
+                            "'initial'") +
+                    kTrainedSomething);
     s.Bind(1, model).BindDouble(2, now - 24 * 3600.0);
     while (s.Step() == SQLITE_ROW) m.queued_times_24h.push_back(s.Double(0));
     DRIFTRUN_RETURN_IF_ERROR(s.Check("reading recent jobs from " + path_));

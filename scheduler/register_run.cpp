@@ -16,14 +16,18 @@
 
 namespace driftrun {
 
-static Status WriteReferenceProfile(const std::vector<std::string>& files, const std::string& dataset,
-                                    const std::string& out) {
+Result<Profile> ProfileOfFiles(const std::vector<std::string>& files, const std::string& dataset) {
   std::string source;
   for (const std::string& f : files) source += (source.empty() ? "" : ",") + f;
   auto m = ReadFeatureMatrices(files, dataset);
   if (!m.ok()) return m.status().WithContext("computing the reference profile from " + source);
   at::Tensor x = at::from_blob(m.value().x.data(), {m.value().rows, m.value().dim}, at::kFloat);
-  DRIFTRUN_ASSIGN_OR_RETURN(Profile p, BuildProfile(x, m.value().names, source));
+  return BuildProfile(x, m.value().names, source);
+}
+
+static Status WriteReferenceProfile(const std::vector<std::string>& files, const std::string& dataset,
+                                    const std::string& out) {
+  DRIFTRUN_ASSIGN_OR_RETURN(Profile p, ProfileOfFiles(files, dataset));
   return WriteProfile(out, p);
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "monitor/profile.h"
 #include "registry/registry.h"
 
 namespace driftrun {
@@ -31,5 +32,9 @@ struct RegisterRunOptions {
 };
 
 Result<VersionRecord> RegisterRun(const std::string& run_dir, const RegisterRunOptions& o);
+
+// The reference profile of the feature dataset `dataset` of `files` (read as
+// one table, columns by name).
+Result<Profile> ProfileOfFiles(const std::vector<std::string>& files, const std::string& dataset);
 
 }  // namespace driftrun

@@ -11,6 +11,7 @@
 
 #include "common/file_util.h"
 #include "common/sha256.h"
+#include "scheduler/register_run.h"
 
 namespace driftrun {
 namespace {
@@ -195,51 +196,67 @@ Status Service::Quarantine(const ModelEntry& m, const BatchFile& f, const std::s
   return Status::Ok();
 }
 
-// A newer concept baseline for production version `version` than its
-// registry record's: from the newest evaluated job that measured it on the
-// batches since a drift and made it production (the challenger's loss there)
-// or left it in production with a sound challenger that did no better there
-// (the champion's). Without it, a regime
-// no retrain does better on (noisier labels) would be concept drift on every
-// batch, and every retrain would be rejected, up to trigger.max_per_day.
-static Result<std::optional<ConceptBaseline>> JournalBaseline(Journal& journal, const std::string& model,
-                                                              int64_t version) {
-  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, journal.Jobs(model, 64));  // newest first
+// Newer baselines for production version `version` than its registry
+// record's: from the newest job that left it in production with a sound
+// challenger (no worse on the holdout than the tolerance allows) that was not
+// better beyond chance on the drifted window. Retraining then does not help
+// on this data, so production's loss on the batches since the drift is the
+// concept baseline and their profile the data-drift reference. Without it, a
+// regime no retrain improves on (noisier labels, a return to an earlier
+// regime) would drift on every batch and every retrain would be rejected, up
+// to trigger.max_per_day. While retrains win, the holdout stays the bar (a
+// model still far worse than before the drift keeps retraining); a broken
+// challenger (a bad learning rate) changes nothing.
+Result<Baselines> Service::JournalBaselines(const ModelEntry& m, int64_t version) {
+  Baselines out;
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, ctx_->journal->Jobs(m.name, 64));  // newest first
+  const auto num = [](const nlohmann::json& o, const char* key, double fallback) {
+    return o.is_object() && o.contains(key) && o[key].is_number() ? o[key].get<double>() : fallback;
+  };
   for (const JobRecord& j : jobs) {
     if (!j.verdict.is_object() || !j.verdict.contains("since_drift")) continue;
     const nlohmann::json& since = j.verdict["since_drift"];
     if (!since.is_object() || !since.value("done", false)) continue;
-    // Only a sound challenger (no worse on its holdout than the tolerance
-    // allows) that still did not do better since the drift says no retrain
-    // can: a broken one (a bad learning rate) must not lower the bar.
-    const auto num = [](const nlohmann::json& o, const char* key, double fallback) {
-      return o.is_object() && o.contains(key) && o[key].is_number() ? o[key].get<double>() : fallback;
-    };
     const nlohmann::json holdout = j.verdict.value("holdout", nlohmann::json::object());
     const bool sound = holdout.is_object() && holdout.value("done", false) &&
                        num(holdout, "challenger_loss", INFINITY) <=
                            num(holdout, "champion_loss", 0.0) * (1 + num(j.verdict, "tolerance", 0.0));
-    const bool not_better = num(since, "challenger_loss", 0.0) >= num(since, "champion_loss", INFINITY);
-    const bool kept = j.state == JobState::kRejected && j.verdict.value("champion", int64_t{0}) == version &&
-                      sound && not_better;
-    const bool made = j.state == JobState::kPromoted && j.version == version;
-    if (!kept && !made) continue;
+    const nlohmann::json window = j.verdict.value("drifted_window", nlohmann::json::object());
+    const bool not_better = window.is_object() && window.value("done", false) && num(window, "hi", -1) >= 0;
+    if (j.state != JobState::kRejected || j.verdict.value("champion", int64_t{0}) != version || !sound ||
+        !not_better)
+      continue;
     ConceptBaseline b;
-    b.loss = num(since, kept ? "champion_loss" : "challenger_loss", std::nan(""));
+    b.loss = num(since, "champion_loss", std::nan(""));
     b.rows = since.value("rows", int64_t{0});
-    b.from = kept ? "its loss since the drift (job " + std::to_string(j.id) + " did not beat it)"
-                  : "its loss since the drift";
-    return std::optional<ConceptBaseline>(b);
+    b.from = "its loss since the drift (job " + std::to_string(j.id) + " did not beat it)";
+    out.concept = b;
+    const nlohmann::json ref = j.spec.value("reference", nlohmann::json::object());
+    if (!ref.is_object() || ref.value("from", "") != "drift") return out;
+    auto& cached = kept_profiles_[j.id];
+    if (!cached) {
+      std::vector<std::string> files;
+      for (const auto& f : ref.value("files", nlohmann::json::array())) files.push_back(f);
+      auto prof = ProfileOfFiles(files, m.cfg.Str("data.features"));
+      if (!prof.ok()) {  // the batches' kept copies are gone: the registry's profile stays
+        if (ctx_->say) ctx_->say(m.name + ": warning: " + prof.status().message());
+        return out;
+      }
+      cached = std::make_shared<const Profile>(prof.take());
+    }
+    out.profile = cached;
+    out.profile_from =
+        "the batches since the drift (job " + std::to_string(j.id) + " did not beat production there)";
+    return out;
   }
-  return std::optional<ConceptBaseline>();
+  return out;
 }
 
 Status Service::HandleBatch(const ModelEntry& m, const Production& p, BatchFile f, double now) {
   const std::string report =
       ctx_->setup->state + "/reports/" + m.name + "/" + Stem(f.path) + "-" + f.sha256.substr(0, 12) + ".json";
-  DRIFTRUN_ASSIGN_OR_RETURN(std::optional<ConceptBaseline> base,
-                            JournalBaseline(*ctx_->journal, m.name, p.version));
-  auto scored = ScoreBatch(m, p, f, report, now, base ? &*base : nullptr);
+  DRIFTRUN_ASSIGN_OR_RETURN(Baselines over, JournalBaselines(m, p.version));
+  auto scored = ScoreBatch(m, p, f, report, now, &over);
   if (!scored.ok()) {
     if (scored.status().code() != Code::kData) return scored.status();
     return Quarantine(m, f, scored.status().message(), now);

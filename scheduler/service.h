@@ -15,6 +15,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -56,12 +57,15 @@ class Service {
   Status QueueInitial(const ModelEntry& m, double now);
   Status ScanModel(const ModelEntry& m, const Production& p, double now, int64_t* budget);
   Status HandleBatch(const ModelEntry& m, const Production& p, BatchFile f, double now);
+  Result<Baselines> JournalBaselines(const ModelEntry& m, int64_t version);
   Status Quarantine(const ModelEntry& m, const BatchFile& f, const std::string& why, double now);
   Status AdvanceJobs();
   Status Recheck(const ModelEntry& m, double now);
   Result<std::string> Sha256Of(const BatchFile& f);
 
   ServiceContext* ctx_;
+  // Profiles of a rejected job's reference batches (JournalBaselines), by job id.
+  std::map<int64_t, std::shared_ptr<const Profile>> kept_profiles_;
   struct Seen {
     int64_t size = 0;
     double mtime = 0;

@@ -60,7 +60,9 @@ Status CheckServiceKeys(const Config& c, bool serving) {
   if (c.Int("retrain.window") < 0) return bad("retrain.window", "must be >= 0 (0: every labelled batch)");
   // A config never served may keep the default ranks with any batch size.
   if ((serving || c.Origin("retrain.ranks") != "default") && batch % ranks != 0) {
-    return Status::Usage(c.Origin("retrain.ranks") + ": retrain.ranks = " + std::to_string(ranks) +
+    const std::string origin = c.Origin("retrain.ranks");
+    return Status::Usage((origin == "default" ? "" : origin + ": ") + "retrain.ranks = " +
+                         std::to_string(ranks) + (origin == "default" ? " (the default)" : "") +
                          " does not divide train.batch_size = " + std::to_string(batch) +
                          " (each rank trains an equal share of every batch); choose retrain.ranks among the "
                          "divisors of the batch size, or another batch size");

@@ -34,7 +34,7 @@ struct ModelEntry {
 // The [monitor], [trigger] and [retrain] values serve checks in a model's
 // config (ranges; retrain.ranks dividing train.batch_size when `serving` or
 // when retrain.ranks is set), without its files: `driftrun config` checks
-// them too. Status::Usage naming the key.
+// them too, in a config that sets any of them. Status::Usage naming the key.
 Status CheckServiceKeys(const Config& c, bool serving);
 
 struct ServiceSetup {

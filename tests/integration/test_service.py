@@ -358,21 +358,19 @@ def test_after_a_drift_retrain_the_new_regime_is_the_reference(workspace, refere
         assert b3["drifted"], b3["reason"]
 
 
-# How job 2's challenger is trained: normally (promoted); with a learning rate
-# too small to move a weight, so it equals production and cannot do better
-# (rejected, sound); with a broken learning rate (rejected, worse on holdout).
-NOISE_OUTCOMES = {"promoted": [], "rejected": ["--set", "train.lr=1e-12"], "broken": ["--set", "train.lr=30"]}
+# How job 2's challenger is trained: with a learning rate too small to move a
+# weight, so it equals production and cannot do better (rejected, sound); with
+# a broken learning rate (rejected, worse on the holdout).
+NOISE_OUTCOMES = {"sound": ["--set", "train.lr=1e-12"], "broken": ["--set", "train.lr=30"]}
 
 
 @pytest.mark.parametrize("outcome", list(NOISE_OUTCOMES))
-def test_noisier_labels_retrain_once_then_settle(workspace, outcome):
-    """Found by a stranger: after a retrain, every later batch of the new
-    regime was concept drift again, checked against a holdout loss mostly
-    made of old-regime rows: a retrain per batch, up to trigger.max_per_day.
-    Labels that become noisier (a loss no retrain can bring back): after one
-    retrain, promoted, or rejected with a sound challenger that did no
-    better, later batches are checked against the loss on the batches since
-    the drift, and settle. A broken challenger does not lower the bar."""
+def test_noisier_labels_settle_once_a_sound_retrain_cannot_do_better(workspace, outcome):
+    """Found by a stranger: labels that became noisier (a loss no retrain can
+    bring back) were concept drift on every batch, each retrain rejected, up to
+    trigger.max_per_day. Once a sound challenger did no better on the batches
+    since the drift, production is checked against its own loss there, and
+    the service settles. A broken challenger does not lower the bar."""
     s = Svc(workspace, ("--batches", "3"))
     rng = np.random.default_rng(0)
     for n in (2, 3):
@@ -385,15 +383,13 @@ def test_noisier_labels_retrain_once_then_settle(workspace, outcome):
     p = s.serve("--max-batches", "2", *NOISE_OUTCOMES[outcome])
     assert p.returncode == 0, must_msg(p, "serve --max-batches 2")
     jobs = s.rows("SELECT * FROM jobs ORDER BY id")
-    state = "promoted" if outcome == "promoted" else "rejected"
-    assert [(j["trigger"], j["state"]) for j in jobs] == [("initial", "promoted"), ("drift", state)], jobs
+    assert [(j["trigger"], j["state"]) for j in jobs] == [("initial", "promoted"), ("drift", "rejected")], jobs
     b2 = s.rows("SELECT * FROM batches WHERE file LIKE '%batch-002.h5'")[0]
     assert b2["concept"] and not b2["drifted"], b2["reason"]
-    verdict = json.loads(jobs[1]["verdict"])
-    since = verdict["since_drift"]
+    since = json.loads(jobs[1]["verdict"])["since_drift"]
     assert since["done"] and since["rows"] > 0, since
-    if outcome == "rejected":
-        assert "not better than production on the drifted window" in jobs[1]["reason"], jobs[1]["reason"]
+    why = {"sound": "not better than production on the drifted window", "broken": "worse than production on the holdout"}
+    assert why[outcome] in jobs[1]["reason"], jobs[1]["reason"]
     s.drop(s.batch(3))
     p = s.serve("--max-batches", "3")
     assert p.returncode == 0, must_msg(p, "serve --max-batches 3")
@@ -403,10 +399,42 @@ def test_noisier_labels_retrain_once_then_settle(workspace, outcome):
         assert len(s.rows("SELECT * FROM jobs")) == 3, "a retrain for batch 3"
         return
     assert not b3["concept"], b3["reason"]
-    assert "vs its loss since the drift" in b3["reason"], b3["reason"]
-    base = since["challenger_loss" if outcome == "promoted" else "champion_loss"]
-    assert f"{base:.4g}" in b3["reason"], (base, b3["reason"])
+    assert "vs its loss since the drift (job 2 did not beat it)" in b3["reason"], b3["reason"]
+    assert f"{since['champion_loss']:.4g}" in b3["reason"], (since, b3["reason"])
     assert len(s.rows("SELECT * FROM jobs")) == 2, "no retrain for batch 3"
+
+
+@pytest.mark.parametrize("outcome", ["promoted", "rejected"])
+def test_a_return_to_the_earlier_regime_settles_after_one_retrain(workspace, outcome):
+    """Found by a stranger: after a lasting drift and its retrain, batches of
+    the earlier regime drifted against the new reference; retrains that could
+    not beat production left it in place, and the alarm fired on every batch
+    until the whole window was of the earlier regime. One retrain, then the
+    earlier regime is no longer drift (promoted: its reference is those
+    batches; rejected with a sound challenger: production is checked against
+    them)."""
+    s = Svc(workspace, ("--batches", "2", "--drift", "mean", "--drift-from", "2", "--drift-magnitude", "1.0"))
+    # The same ground truth (seed), no drift: batches of the earlier regime.
+    workspace.make_data(workspace.path("back"), "--rows", "600", "--batch-rows", "600", "--batches", "3")
+    s.drop(s.batch(1))
+    s.drop(s.batch(2))
+    assert s.serve("--max-batches", "2").returncode == 0
+    assert [j["state"] for j in s.rows("SELECT * FROM jobs ORDER BY id")] == ["promoted", "promoted"]
+    # rejected: job 3's challenger trains with a learning rate too small to
+    # move a weight: it equals production, a sound challenger no better.
+    sets = {"promoted": [], "rejected": ["--set", "train.lr=1e-12"]}[outcome]
+    for n, name in ((3, "back-002.h5"), (4, "back-003.h5")):
+        s.drop(workspace.path("back", f"batch-00{n - 1}.h5"), name)
+        p = s.serve("--max-batches", str(n), *(sets if n == 3 else []))
+        assert p.returncode == 0, must_msg(p, f"serve --max-batches {n}")
+    b = {os.path.basename(r["file"]): r for r in s.rows("SELECT * FROM batches")}
+    assert b["back-002.h5"]["drifted"], b["back-002.h5"]["reason"]
+    assert not b["back-003.h5"]["drifted"] and not b["back-003.h5"]["concept"], b["back-003.h5"]["reason"]
+    jobs = s.rows("SELECT * FROM jobs ORDER BY id")
+    assert len(jobs) == 3 and jobs[2]["state"] == outcome, jobs
+    if outcome == "rejected":
+        assert "against the batches since the drift (job 3 did not beat production there)" in \
+            b["back-003.h5"]["reason"], b["back-003.h5"]["reason"]
 
 
 def test_drift_only_in_unlabelled_batches_does_not_retrain_on_the_same_data_again(workspace):

@@ -6,13 +6,16 @@
 namespace driftrun {
 namespace {
 
-Comparison Cmp(double champion, double challenger) {
+// `halfwidth`: of the difference's interval.
+Comparison Cmp(double champion, double challenger, double halfwidth = 0.1) {
   Comparison c;
   c.done = true;
   c.rows = 100;
   c.champion = champion;
   c.challenger = challenger;
   c.diff = challenger - champion;
+  c.lo = c.diff - halfwidth;
+  c.hi = c.diff + halfwidth;
   c.relative = c.diff / champion;
   return c;
 }
@@ -51,6 +54,18 @@ TEST(Verdict, NotBetterOnTheWindowIsNotPromoted) {
   const Verdict v = With(Cmp(1.0, 0.9), Cmp(2.0, 2.0));
   EXPECT_FALSE(v.promote);
   EXPECT_NE(v.reason.find("not better than production on the drifted window"), std::string::npos) << v.reason;
+}
+
+// Found by strangers (twice): a challenger 0.8% better with an interval
+// that includes zero was promoted; under noisy labels every retrain was.
+TEST(Verdict, BetterOnlyByChanceIsNotPromoted) {
+  const Verdict v = With(Cmp(1.0, 1.0), Cmp(2.0, 1.98, 0.05));
+  EXPECT_FALSE(v.promote);
+  EXPECT_NE(v.reason.find("not clearly better than production on the drifted window (the difference's 95% "
+                          "interval reaches zero)"),
+            std::string::npos)
+      << v.reason;
+  EXPECT_TRUE(With(Cmp(1.0, 1.0), Cmp(2.0, 1.9, 0.05)).promote) << "interval below zero";
 }
 
 TEST(Verdict, AWindowWithoutLabelledRowsIsSkippedAndSaysSo) {

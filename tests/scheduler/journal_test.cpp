@@ -164,6 +164,17 @@ TEST(Journal, JobsMoveThroughTheirStatesWithEvents) {
   retrain.ended_at = kNow + 12;
   ASSERT_TRUE(jr.UpdateJob(retrain, JobState::kRejected, "worse", kNow + 12).ok());
   EXPECT_DOUBLE_EQ(jr.State("m", 1, 1, kNow + 13).value().last_retrain_end, kNow + 12);
+  EXPECT_EQ(jr.State("m", 1, 1, kNow + 13).value().queued_times_24h.size(), 1u);
+  // Found by a stranger: retrains refused before they started ("nothing new
+  // to train on") spent the daily budget and held the cooldown.
+  JobRecord refused = job;
+  refused.trigger = "drift";
+  refused.started_at = 0;
+  refused.id = jr.AddJob(refused).value();
+  refused.ended_at = kNow + 20;
+  ASSERT_TRUE(jr.UpdateJob(refused, JobState::kFailed, "nothing new to train on", kNow + 20).ok());
+  EXPECT_DOUBLE_EQ(jr.State("m", 1, 1, kNow + 21).value().last_retrain_end, kNow + 12);
+  EXPECT_EQ(jr.State("m", 1, 1, kNow + 21).value().queued_times_24h.size(), 1u);
   JobRecord ghost;
   ghost.id = 999;
   EXPECT_FALSE(jr.UpdateJob(ghost, JobState::kFailed, "x", kNow).ok());
