@@ -106,6 +106,8 @@ void PrintModel(const nlohmann::json& m, double now) {
       std::cout << "  epoch " << p.value("epoch", 0) << " step " << p.value("step", 0);
     }
     std::cout << "\n      " << EscapeForConsole(j["reason"].get<std::string>()) << "\n";
+    for (const auto& l : j.value("left_out", nlohmann::json::array()))
+      std::cout << "      " << EscapeForConsole(l.get<std::string>()) << "\n";
   }
 }
 

@@ -38,6 +38,12 @@ nlohmann::json JobJson(const JobRecord& j, const nlohmann::json& pool, double no
                       {"run_dir", j.run_dir},
                       {"reason", j.reason},
                       {"verdict", j.verdict}};
+  // What the job trains on: the window's batches, those left out and why, the reference profile's batches.
+  if (j.spec.is_object()) {
+    for (const char* key : {"window_batches", "left_out", "reference"}) {
+      if (j.spec.contains(key)) o[key] = j.spec[key];
+    }
+  }
   if (!j.run_dir.empty()) o["progress"] = LastJsonLine(j.run_dir + "/metrics.jsonl");
   if (j.handle.rfind("slurm:", 0) == 0) o["slurm_job"] = j.handle.substr(6);
   if (j.state == JobState::kRunning) {

@@ -293,6 +293,10 @@ def test_status_json_reports_models_batches_and_jobs(drift_run):
     assert m["name"] == "demo" and m["production"] == 2
     assert st["service"]["running"] is False
     assert len(m["batches"]) == 6 and [j["state"] for j in m["jobs"]] == ["promoted", "promoted"]
+    # Found by a stranger: what a job trained on was only in the journal's spec column.
+    drift = m["jobs"][0]
+    assert [os.path.basename(f) for f in drift["window_batches"]] == ["batch-001.h5", "batch-002.h5"], drift
+    assert drift["left_out"] == [] and drift["reference"]["from"] == "drift", drift
     p = s.ws.run(["status", "--config", s.config])
     assert p.returncode == 0 and "production demo:2" in p.stdout, must_msg(p, "status")
 
