@@ -15,7 +15,8 @@ workers), split into its parts:
 
 Baseline in the same run: `mpirun -np 2 driftrun train` started by hand, from
 exec to its `start` event (what any job costs). Prints the median of --reps
-rounds (each round drops a new drifted batch; --set trigger.cooldown_s=0).
+rounds (each round drops a batch that drifts from the last retrain's reference:
+the shifted and the original regime in turn; --set trigger.cooldown_s=0).
 
     source scripts/mpi_env.sh
     .venv/bin/python scripts/bench/service_latency.py --driftrun build/driftrun [--poll 1.0] [--reps 5]
@@ -52,6 +53,10 @@ def run(*args, **kw):
 
 run("make-data", "--out", "data", "--rows", str(a.rows), "--batches", str(a.reps), "--drift", "mean",
     "--drift-from", "1", "--drift-magnitude", "1.0")
+# A retrained version's reference is the batches since its drift, so the next
+# batch of the same regime is no drift: the rounds alternate between the
+# shifted regime and the original one (same seed, no drift), each a drift.
+run("make-data", "--out", "clean", "--rows", "1000", "--batches", str(a.reps))
 MODEL = f"""
 name = "lat"
 [data]
@@ -125,7 +130,7 @@ def wait(sql, *p, timeout=300):
 wait("SELECT id FROM jobs WHERE state = 'promoted'")
 parts = {"rename->launch": [], "launch->step": [], "scored->step": [], "total": []}
 for i in range(1, a.reps + 1):
-    src = os.path.join(tmp, "data", f"batch-{i:03d}.h5")
+    src = os.path.join(tmp, "data" if i % 2 else "clean", f"batch-{i:03d}.h5")
     shutil.copyfile(src, os.path.join(tmp, "incoming", ".b.tmp"))
     t0 = time.time()
     os.rename(os.path.join(tmp, "incoming", ".b.tmp"), os.path.join(tmp, "incoming", f"b{i}.h5"))
