@@ -140,6 +140,8 @@ class Journal {
   // The newest batch recorded at `file` (0: none): an older one there was
   // replaced by a file renamed over it.
   Result<int64_t> LatestBatchAt(const std::string& model, const std::string& file);
+  // The file of the first scored batch of `model` with this content ("" when none).
+  Result<std::string> FirstScoredWithSha(const std::string& model, const std::string& sha256);
   // The batches that made the triggers queued or merged into job `job`
   // (TriggerDecision::batches) and that those triggers consumed (not one
   // merged while the job already ran), oldest first.

@@ -356,6 +356,12 @@ def test_after_a_drift_retrain_the_new_regime_is_the_reference(workspace, refere
         assert ref["from"] == "drift" and ref["files"] == kept and ref["rows"] == 600, ref
         assert rows == 600 and source == kept[0], (rows, source)
         assert b3["drift_share"] < 0.5 and not b3["drifted"], b3["reason"]
+        # Found by a stranger: a copy under another name was scored as new without a word.
+        s.drop(s.batch(3), "again.h5")
+        p = s.serve("--max-batches", "4", *sets)
+        assert p.returncode == 0, must_msg(p, "serve --max-batches 4")
+        again = s.rows("SELECT * FROM batches WHERE file LIKE '%again.h5'")[0]
+        assert f"the same data as {b3['file']}, scored before" in again["reason"], again["reason"]
     else:
         assert ref == {"from": "training", "why": 'retrain.reference = "training"'}, ref
         assert rows > 4000 and "train.h5" in source, (rows, source)
