@@ -165,6 +165,10 @@ Status TakeServiceLocks(const ServiceSetup& setup, std::vector<FileLock>* locks)
     locks->push_back(std::move(lock));
     if (!warning.empty()) Say(warning);
     for (const ModelEntry& m : setup.models) {
+      // Found by a stranger: a mistyped folder was created and watched in silence.
+      if (!m.incoming.empty() && !PathExists(m.incoming))
+        Say("model " + m.name + ": warning: monitor.incoming " + m.incoming +
+            " did not exist: created it (empty); check the path if batches are written elsewhere");
       if (!m.incoming.empty()) DRIFTRUN_RETURN_IF_ERROR(MakeDirs(m.incoming).WithContext("monitor.incoming"));
       DRIFTRUN_RETURN_IF_ERROR(MakeDirs(m.registry).WithContext("registry.path"));
       DRIFTRUN_ASSIGN_OR_RETURN(

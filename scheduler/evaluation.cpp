@@ -68,6 +68,28 @@ Result<std::vector<HoldoutPart>> WindowParts(const EvaluationInputs& in,
   return parts;
 }
 
+// Production's mean loss on every row of the batches since the drift (it
+// trained on none of them): the concept bar if this job is rejected, over
+// many more rows than their held-out share.
+Status ProductionOnAllRows(const EvaluationInputs& in, Verdict* v) {
+  double sum = 0;
+  int64_t n = 0;
+  for (const std::string& f : in.reference_batches) {
+    DRIFTRUN_ASSIGN_OR_RETURN(auto r, H5Reader::Open(f));
+    DRIFTRUN_ASSIGN_OR_RETURN(H5DatasetInfo info, r->Info(in.challenger_cfg->Str("data.labels")));
+    std::vector<int64_t> rows(static_cast<size_t>(info.rows()));
+    for (int64_t i = 0; i < info.rows(); ++i) rows[static_cast<size_t>(i)] = i;
+    DRIFTRUN_ASSIGN_OR_RETURN(std::vector<double> l,
+                              RowLosses(in.champion->checkpoint, in.champion->config, f, rows));
+    for (double x : l) sum += x;
+    n += static_cast<int64_t>(l.size());
+  }
+  if (n > 0) {
+    v->production_since_drift = {{"loss", sum / static_cast<double>(n)}, {"rows", n}};
+  }
+  return Status::Ok();
+}
+
 std::string Describe(const char* what, const Comparison& c) {
   return std::string(what) + ": challenger " + Num(c.challenger) + " vs champion " + Num(c.champion) + " (" +
          Pct(c.relative) + ", difference 95% interval [" + Num(c.lo) + ", " + Num(c.hi) + "], " +
@@ -95,7 +117,8 @@ nlohmann::json Verdict::ToJson() const {
           {"tolerance", tolerance},
           {"holdout", holdout.ToJson()},
           {"drifted_window", window.ToJson()},
-          {"since_drift", since_drift.ToJson()}};
+          {"since_drift", since_drift.ToJson()},
+          {"production_since_drift", production_since_drift}};
 }
 
 void Decide(Verdict* v) {
@@ -124,16 +147,21 @@ void Decide(Verdict* v) {
                 "; drifted window skipped (" + v->window.skipped + ")";
     return;
   }
-  const std::string win = Describe("drifted window", v->window);
-  // Better beyond chance: an unattended service must not swap production for
-  // a challenger whose gain is noise (and retrain again on the next batch).
-  v->promote = v->window.hi < 0;
-  v->reason = std::string(v->promote ? "promoted: better on the drifted window and no worse on the holdout; "
-                          : v->window.diff < 0
-                              ? "not promoted: not clearly better than production on the drifted window (the "
-                                "difference's 95% interval reaches zero); "
-                              : "not promoted: not better than production on the drifted window; ") +
-              win + "; " + why;
+  // Better beyond chance (an unattended service must not swap production for
+  // a challenger whose gain is noise), on the batches since the drift when
+  // they were measured (the current regime; the window's older batches may be
+  // of another), else on the whole window.
+  const bool since = v->since_drift.done;
+  const Comparison& b = since ? v->since_drift : v->window;
+  const std::string where = since ? "the batches since the drift" : "the drifted window";
+  std::string numbers = Describe("drifted window", v->window);
+  if (since) numbers = Describe("batches since the drift", v->since_drift) + "; " + numbers;
+  v->promote = b.hi < 0;
+  v->reason = (v->promote   ? "promoted: better on " + where + " and no worse on the holdout; "
+               : b.diff < 0 ? "not promoted: not clearly better than production on " + where +
+                                  " (the difference's 95% interval reaches zero); "
+                            : "not promoted: not better than production on " + where + "; ") +
+              numbers + "; " + why;
 }
 
 Result<Verdict> Evaluate(const EvaluationInputs& in) {
@@ -160,6 +188,7 @@ Result<Verdict> Evaluate(const EvaluationInputs& in) {
     } else {
       DRIFTRUN_ASSIGN_OR_RETURN(std::vector<HoldoutPart> since, WindowParts(in, in.reference_batches));
       DRIFTRUN_ASSIGN_OR_RETURN(v.since_drift, Compare(in, since));
+      DRIFTRUN_RETURN_IF_ERROR(ProductionOnAllRows(in, &v));
     }
   }
   if (v.since_drift.skipped.empty() && !v.since_drift.done) v.since_drift.skipped = v.window.skipped;

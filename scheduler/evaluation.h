@@ -7,7 +7,8 @@
 // each with a paired bootstrap 95% interval of the mean difference
 // (challenger - champion). Promote when the challenger is no worse on (a) by
 // more than the registry policy's tolerance (relative) and better on (b)
-// beyond chance (the upper end of the difference's interval below zero); (b) is skipped, and the verdict says
+// beyond chance (the upper end of the difference's interval below zero; on
+// the held-out rows of the batches since the drift when there are any); (b) is skipped, and the verdict says
 // so, when the window has no labelled held-out rows. A job without a champion (a model's first version) is
 // promoted as the first model. With reference batches (the window's batches since the drift), both losses on
 // their held-out rows too
@@ -43,6 +44,8 @@ struct Verdict {
   bool promote = false;
   std::string reason;
   Comparison holdout, window, since_drift;
+  // Production's loss on every row of the batches since the drift: {loss, rows} (null: not measured).
+  nlohmann::json production_since_drift;
   double tolerance = 0;
   int64_t champion = 0;  // the version compared against (0: none)
   nlohmann::json ToJson() const;

@@ -1,5 +1,6 @@
 #include "scheduler/job_window.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <utility>
@@ -114,28 +115,36 @@ Status CheckSomethingNew(ServiceContext& ctx, const JobRecord& j, const std::vec
 // production weights as a warm start.
 Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, const std::string& path) {
   DRIFTRUN_ASSIGN_OR_RETURN(const Production* prod, ctx.production.Get(m));
-  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> batches, ctx.journal->LabelledBatches(m.name, m.window));
+  // Newest first, until the window holds retrain.window batches it can train
+  // on: a duplicate or a batch left out does not take a slot (a few more than
+  // the window are read; 0: every batch).
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> batches,
+                            ctx.journal->LabelledBatches(m.name, m.window > 0 ? m.window * 4 + 16 : 0));
   std::vector<std::string> train = m.cfg.StrList("data.train");
   nlohmann::json window = nlohmann::json::array(), left_out = nlohmann::json::array();
   std::map<std::string, std::string> seen;  // one content under two names: once (sha256 -> file)
   std::vector<std::pair<BatchRecord, std::string>> used;
-  for (auto it = batches.rbegin(); it != batches.rend(); ++it) {
-    if (seen.count(it->sha256)) {
-      left_out.push_back(it->file + " (sha256 " + it->sha256.substr(0, 12) + ") left out: the same data as " +
-                         seen[it->sha256] + ", in the window once");
+  for (const BatchRecord& b : batches) {
+    if (m.window > 0 && static_cast<int64_t>(used.size()) >= m.window) break;
+    if (seen.count(b.sha256)) {
+      left_out.push_back(b.file + " (sha256 " + b.sha256.substr(0, 12) + ") left out: the same data as " +
+                         seen[b.sha256] + ", in the window once");
       continue;
     }
-    DRIFTRUN_ASSIGN_OR_RETURN(int64_t latest, ctx.journal->LatestBatchAt(m.name, it->file));
-    auto source = WindowFile(ctx.setup->state, *it, latest > it->id);
+    DRIFTRUN_ASSIGN_OR_RETURN(int64_t latest, ctx.journal->LatestBatchAt(m.name, b.file));
+    auto source = WindowFile(ctx.setup->state, b, latest > b.id);
     if (!source.ok()) {
       left_out.push_back(source.status().message());
       if (ctx.say) ctx.say("job " + std::to_string(j->id) + ": " + source.status().message());
       continue;
     }
-    seen[it->sha256] = it->file;
-    train.push_back(source.value());
-    window.push_back(source.value());
-    used.emplace_back(*it, source.value());
+    seen[b.sha256] = b.file;
+    used.emplace_back(b, source.value());
+  }
+  std::reverse(used.begin(), used.end());  // oldest first, as they arrived
+  for (const auto& u : used) {
+    train.push_back(u.second);
+    window.push_back(u.second);
   }
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> trig, ctx.journal->JobBatches(j->id));
   DRIFTRUN_RETURN_IF_ERROR(CheckSomethingNew(ctx, *j, trig, window, used));

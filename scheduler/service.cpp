@@ -221,14 +221,17 @@ Result<Baselines> Service::JournalBaselines(const ModelEntry& m, int64_t version
     const bool sound = holdout.is_object() && holdout.value("done", false) &&
                        num(holdout, "challenger_loss", INFINITY) <=
                            num(holdout, "champion_loss", 0.0) * (1 + num(j.verdict, "tolerance", 0.0));
-    const nlohmann::json window = j.verdict.value("drifted_window", nlohmann::json::object());
-    const bool not_better = window.is_object() && window.value("done", false) && num(window, "hi", -1) >= 0;
+    const bool not_better = num(since, "hi", -1) >= 0;  // the comparison the verdict was decided on
     if (j.state != JobState::kRejected || j.verdict.value("champion", int64_t{0}) != version || !sound ||
         !not_better)
       continue;
+    // Production's loss on every row of those batches (it trained on none),
+    // else on their held-out rows (a journal from before it was measured).
+    const nlohmann::json all = j.verdict.value("production_since_drift", nlohmann::json());
+    const bool every = all.is_object() && all.contains("loss") && all["loss"].is_number();
     ConceptBaseline b;
-    b.loss = num(since, "champion_loss", std::nan(""));
-    b.rows = since.value("rows", int64_t{0});
+    b.loss = every ? all["loss"].get<double>() : num(since, "champion_loss", std::nan(""));
+    b.rows = every ? all.value("rows", int64_t{0}) : since.value("rows", int64_t{0});
     b.from = "its loss since the drift (job " + std::to_string(j.id) + " did not beat it)";
     out.concept = b;
     const nlohmann::json ref = j.spec.value("reference", nlohmann::json::object());

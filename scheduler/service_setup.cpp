@@ -24,11 +24,6 @@ Result<ModelEntry> LoadModel(const std::string& path, const std::vector<std::str
   for (const std::string& f : c.StrList("data.train")) {
     if (!PathExists(f)) return Status::Usage(where + ": data.train file '" + f + "' does not exist");
   }
-  if (c.Origin("registry.path") == "default") {
-    return Status::Usage(where +
-                         " has no [registry] path: set it (relative to the config file), so that the "
-                         "service, status and replay find the same registry from any folder");
-  }
   DRIFTRUN_ASSIGN_OR_RETURN(m.trigger, TriggerOptions::FromConfig(c));
   m.incoming = c.Str("monitor.incoming");
   m.registry = c.Str("registry.path");
@@ -51,6 +46,11 @@ Result<ModelEntry> LoadModel(const std::string& path, const std::vector<std::str
 }  // namespace
 
 Status CheckServiceKeys(const Config& c, bool serving) {
+  if (serving && c.Origin("registry.path") == "default") {
+    return Status::Usage(
+        "has no [registry] path: set it (relative to the config file), so that the service, status and "
+        "replay find the same registry from any folder");
+  }
   DRIFTRUN_RETURN_IF_ERROR(TriggerOptions::FromConfig(c).status());
   const int64_t ranks = c.Int("retrain.ranks"), batch = c.Int("train.batch_size");
   const auto bad = [&c](const std::string& key, const std::string& what) {

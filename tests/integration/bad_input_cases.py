@@ -354,6 +354,9 @@ SERVICE = [
     # Found by a stranger: `config` said a model config was fine that serve then refused.
     Case("service", "a negative retrain window, checked by config", "config --set retrain.window=-1", 2,
          ["retrain.window", ">= 0"], lambda i: i.run(["config", "--config", _model(i), "--set", "retrain.window=-1"])),
+    Case("service", "a model config without [registry] path, checked by config",
+         "config --set monitor.incoming=\"in\"", 2, ["as a model config for driftrun serve", "has no [registry] path"],
+         lambda i: i.run(["config", "--config", i.cfg_for(i.good), "--set", 'monitor.incoming="in"'])),
     Case("service", "a heartbeat timeout too short to work", "serve --set service.heartbeat_timeout_s=0.05", 2,
          ["service.heartbeat_timeout_s"], _serve(None, "--set", "service.heartbeat_timeout_s=0.05")),
     Case("service", "the pool executor without mpirun", "serve --executor pool", 2,

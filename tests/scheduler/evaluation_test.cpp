@@ -68,6 +68,27 @@ TEST(Verdict, BetterOnlyByChanceIsNotPromoted) {
   EXPECT_TRUE(With(Cmp(1.0, 1.0), Cmp(2.0, 1.9, 0.05)).promote) << "interval below zero";
 }
 
+// Found by a stranger: a challenger clearly better on the batches since the
+// drift (the current regime) was rejected because the whole window, with
+// batches of an earlier regime, did not show it.
+TEST(Verdict, TheBatchesSinceTheDriftDecideWhenMeasured) {
+  Verdict v;
+  v.champion = 1;
+  v.tolerance = 0.05;
+  v.holdout = Cmp(1.0, 1.0);
+  v.window = Cmp(2.0, 2.1, 0.05);       // worse on the whole window
+  v.since_drift = Cmp(2.0, 1.9, 0.05);  // clearly better since the drift
+  Decide(&v);
+  EXPECT_TRUE(v.promote) << v.reason;
+  EXPECT_EQ(v.reason.rfind("promoted: better on the batches since the drift", 0), 0u) << v.reason;
+  EXPECT_NE(v.reason.find("drifted window: challenger 2.1"), std::string::npos) << "still reported";
+  v.since_drift = Cmp(2.0, 2.0, 0.05);
+  v.window = Cmp(2.0, 1.5, 0.05);
+  Decide(&v);
+  EXPECT_FALSE(v.promote) << v.reason;
+  EXPECT_NE(v.reason.find("not better than production on the batches since the drift"), std::string::npos);
+}
+
 TEST(Verdict, AWindowWithoutLabelledRowsIsSkippedAndSaysSo) {
   Comparison none;
   none.skipped = "the training window has no labelled batches";

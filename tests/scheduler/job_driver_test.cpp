@@ -264,19 +264,25 @@ JobRecord DriftJob(Fixture& f, const std::vector<int64_t>& batches) {
 // Found by a stranger: an old batch sent again under a new name triggered a
 // retrain whose reference fell back to the training data ("none of the
 // batches since the drift is labelled"), and the window silently lost it.
-TEST(JobDriver, AnOldBatchSentAgainIsInTheReferenceUnderItsFirstName) {
+// The window takes the newest name of one content once; the other name is
+// listed, takes no slot, and the reference matches by content.
+TEST(JobDriver, AnOldBatchSentAgainIsInTheReferenceByContent) {
   Fixture f;
-  f.setup.models[0].window = 10;
+  f.setup.models[0].window = 2;
   f.setup.models[0].min_rows = 100;
+  const BatchRecord older = f.ScoredBatch("older.h5", "older regime", true, 150);
   const BatchRecord first = f.ScoredBatch("old.h5", "old regime", true, 150);
   const BatchRecord again = f.ScoredBatch("old-again.h5", "old regime", true, 150);
   const JobRecord j = f.Step(DriftJob(f, {again.id}).id);
   ASSERT_EQ(j.state, JobState::kRunning) << j.reason;
   EXPECT_EQ(j.spec["reference"]["from"], "drift") << j.spec.dump();
-  EXPECT_EQ(j.spec["reference"]["files"], nlohmann::json({KeptBatchPath(f.setup.state, first)}));
+  EXPECT_EQ(j.spec["reference"]["files"], nlohmann::json({KeptBatchPath(f.setup.state, again)}));
+  EXPECT_EQ(j.spec["window_batches"],
+            nlohmann::json({KeptBatchPath(f.setup.state, older), KeptBatchPath(f.setup.state, again)}))
+      << "the duplicate takes no slot of retrain.window = 2";
   const std::string left_out = j.spec["left_out"].dump();
-  EXPECT_NE(left_out.find(again.file + " (sha256 " + again.sha256.substr(0, 12) +
-                          ") left out: the same data as " + first.file),
+  EXPECT_NE(left_out.find(first.file + " (sha256 " + first.sha256.substr(0, 12) +
+                          ") left out: the same data as " + again.file),
             std::string::npos)
       << left_out;
 }
