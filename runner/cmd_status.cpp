@@ -75,7 +75,7 @@ void PrintModel(const nlohmann::json& m, double now) {
             << (prod > 0 ? m["name"].get<std::string>() + ":" + std::to_string(prod) : "none yet")
             << "; next retrain allowed "
             << (m["next_trigger_allowed"].get<double>() <= now ? "now" : When(m["next_trigger_allowed"]))
-            << "; pending batches " << m["pending_batches"] << "\n";
+            << "; batches in the trigger window not used by a retrain yet " << m["pending_batches"] << "\n";
   std::cout << "  batches (newest first):\n";
   if (m["batches"].empty()) std::cout << "    none yet\n";
   for (const auto& b : m["batches"]) {

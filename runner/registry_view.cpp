@@ -116,6 +116,8 @@ std::string VersionDetails(const VersionRecord& v, const nlohmann::json& history
   Line(os, "created", EscapeForConsole(v.created));
   Line(os, "model", Field(r, "kind") + ", " + Field(r, "task"));
   Line(os, "trigger", Field(r, "trigger"));
+  // The service's champion-vs-challenger reason: why it was promoted, or stayed a candidate.
+  if (!Sub(r, "verdict").empty()) Line(os, "verdict", Field(Sub(r, "verdict"), "reason"));
   Line(os, "parent version", Field(r, "parent_version"));
   Line(os, "aliases", Joined(v.aliases));
   if (v.approvals.empty()) Line(os, "approvals", "-");

@@ -299,6 +299,9 @@ def test_status_json_reports_models_batches_and_jobs(drift_run):
     assert drift["left_out"] == [] and drift["reference"]["from"] == "drift", drift
     p = s.ws.run(["status", "--config", s.config])
     assert p.returncode == 0 and "production demo:2" in p.stdout, must_msg(p, "status")
+    # Found by a stranger: the plain view did not say why a version was promoted or stayed a candidate.
+    p = s.ws.run(["registry", "show", "demo:2", "--registry", s.ws.path("registry")])
+    assert p.returncode == 0 and "verdict:" in p.stdout and "promoted: better on" in p.stdout, must_msg(p, "show")
 
 
 def test_replay_decides_as_the_live_service_did(drift_run):
