@@ -148,19 +148,27 @@ void Decide(Verdict* v) {
     return;
   }
   // Better beyond chance (an unattended service must not swap production for
-  // a challenger whose gain is noise), on the batches since the drift when
-  // they were measured (the current regime; the window's older batches may be
-  // of another), else on the whole window.
+  // a challenger whose gain is noise): on the batches since the drift (the
+  // current regime; the window's older batches may be of another), or on the
+  // whole window while not worse beyond chance since the drift (the batches
+  // since the drift are few rows: alone they would miss real gains).
   const bool since = v->since_drift.done;
-  const Comparison& b = since ? v->since_drift : v->window;
-  const std::string where = since ? "the batches since the drift" : "the drifted window";
+  const bool since_better = since && v->since_drift.hi < 0;
+  const bool window_better = v->window.hi < 0 && !(since && v->since_drift.lo > 0);
   std::string numbers = Describe("drifted window", v->window);
   if (since) numbers = Describe("batches since the drift", v->since_drift) + "; " + numbers;
-  v->promote = b.hi < 0;
-  v->reason = (v->promote   ? "promoted: better on " + where + " and no worse on the holdout; "
-               : b.diff < 0 ? "not promoted: not clearly better than production on " + where +
-                                  " (the difference's 95% interval reaches zero); "
-                            : "not promoted: not better than production on " + where + "; ") +
+  v->promote = since_better || window_better;
+  const bool some_gain = (since && v->since_drift.diff < 0) || v->window.diff < 0;
+  const std::string where = since_better    ? "the batches since the drift"
+                            : window_better ? "the drifted window"
+                            : since         ? "the batches since the drift or the drifted window"
+                                            : "the drifted window";
+  v->reason = (v->promote ? "promoted: better on " + where + " and no worse on the holdout; "
+               : since && v->since_drift.lo > 0
+                   ? "not promoted: worse than production on the batches since the drift; "
+               : some_gain ? "not promoted: not clearly better than production on " + where +
+                                 " (the difference's 95% interval reaches zero); "
+                           : "not promoted: not better than production on " + where + "; ") +
               numbers + "; " + why;
 }
 

@@ -51,7 +51,7 @@ Result<nlohmann::json> ReferenceSpec(const ModelEntry& m, const std::vector<Batc
   auto training = [](const std::string& why) { return nlohmann::json{{"from", "training"}, {"why", why}}; };
   if (m.reference == "training") return training("retrain.reference = \"training\"");
   if (trig.empty()) return training("no batch triggered this job");
-  // By content: the same bytes under an older name train once, as that name.
+  // By content: the same bytes under two names train once, under the newest.
   std::set<std::string> since;
   for (const BatchRecord& b : window) {
     if (b.id >= trig.front().id) since.insert(b.sha256);
@@ -110,7 +110,8 @@ Status CheckSomethingNew(ServiceContext& ctx, const JobRecord& j, const std::vec
 }  // namespace
 
 // The job's experiment config, written once: the model's config with the
-// training window (data.train + the last retrain.window labelled batches), no
+// training window (data.train + the newest retrain.window labelled batches it
+// can train on), no
 // registration or export of its own (the service registers), and the
 // production weights as a warm start.
 Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, const std::string& path) {
@@ -127,8 +128,8 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
   for (const BatchRecord& b : batches) {
     if (m.window > 0 && static_cast<int64_t>(used.size()) >= m.window) break;
     if (seen.count(b.sha256)) {
-      left_out.push_back(b.file + " (sha256 " + b.sha256.substr(0, 12) + ") left out: the same data as " +
-                         seen[b.sha256] + ", in the window once");
+      left_out.push_back("batch " + b.file + " (sha256 " + b.sha256.substr(0, 12) +
+                         ") left out: the same data as " + seen[b.sha256] + ", in the window once");
       continue;
     }
     DRIFTRUN_ASSIGN_OR_RETURN(int64_t latest, ctx.journal->LatestBatchAt(m.name, b.file));

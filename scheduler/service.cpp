@@ -198,8 +198,9 @@ Status Service::Quarantine(const ModelEntry& m, const BatchFile& f, const std::s
 
 // Newer baselines for production version `version` than its registry
 // record's: from the newest job that left it in production with a sound
-// challenger (no worse on the holdout than the tolerance allows) that was not
-// better beyond chance on the drifted window. Retraining then does not help
+// challenger (no worse on the holdout than the tolerance allows) whose gain on
+// the batches since the drift is, even at the lower end of its interval,
+// within the tolerance. Retraining then does not help
 // on this data, so production's loss on the batches since the drift is the
 // concept baseline and their profile the data-drift reference. Without it, a
 // regime no retrain improves on (noisier labels, a return to an earlier
@@ -221,7 +222,11 @@ Result<Baselines> Service::JournalBaselines(const ModelEntry& m, int64_t version
     const bool sound = holdout.is_object() && holdout.value("done", false) &&
                        num(holdout, "challenger_loss", INFINITY) <=
                            num(holdout, "champion_loss", 0.0) * (1 + num(j.verdict, "tolerance", 0.0));
-    const bool not_better = num(since, "hi", -1) >= 0;  // the comparison the verdict was decided on
+    // Even at best (the lower end of its interval) the challenger gains less
+    // than the tolerance since the drift: too few rows to tell (a wide
+    // interval) must not freeze production on a regime a retrain improves.
+    const bool not_better = num(since, "lo", -INFINITY) >=
+                            -num(j.verdict, "tolerance", 0.0) * num(since, "champion_loss", INFINITY);
     if (j.state != JobState::kRejected || j.verdict.value("champion", int64_t{0}) != version || !sound ||
         !not_better)
       continue;
