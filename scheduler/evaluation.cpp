@@ -85,7 +85,8 @@ Status ProductionOnAllRows(const EvaluationInputs& in, Verdict* v) {
     n += static_cast<int64_t>(l.size());
   }
   if (n > 0) {
-    v->production_since_drift = {{"loss", sum / static_cast<double>(n)}, {"rows", n}};
+    v->production_since_drift_loss = sum / static_cast<double>(n);
+    v->production_since_drift_rows = n;
   }
   return Status::Ok();
 }
@@ -118,7 +119,10 @@ nlohmann::json Verdict::ToJson() const {
           {"holdout", holdout.ToJson()},
           {"drifted_window", window.ToJson()},
           {"since_drift", since_drift.ToJson()},
-          {"production_since_drift", production_since_drift}};
+          {"production_since_drift",
+           production_since_drift_rows > 0
+               ? nlohmann::json{{"loss", production_since_drift_loss}, {"rows", production_since_drift_rows}}
+               : nlohmann::json()}};
 }
 
 void Decide(Verdict* v) {

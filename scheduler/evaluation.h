@@ -44,8 +44,9 @@ struct Verdict {
   bool promote = false;
   std::string reason;
   Comparison holdout, window, since_drift;
-  // Production's loss on every row of the batches since the drift: {loss, rows} (null: not measured).
-  nlohmann::json production_since_drift;
+  // Production's loss on every row of the batches since the drift (rows 0: not measured).
+  double production_since_drift_loss = 0;
+  int64_t production_since_drift_rows = 0;
   double tolerance = 0;
   int64_t champion = 0;  // the version compared against (0: none)
   nlohmann::json ToJson() const;
