@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/file_lock.h"
 #include "common/file_util.h"
+#include "common/json_get.h"
 #include "common/text.h"
 #include "runner/commands.h"
 #include "scheduler/journal.h"
@@ -106,8 +107,13 @@ void PrintModel(const nlohmann::json& m, double now) {
       std::cout << "  epoch " << p.value("epoch", 0) << " step " << p.value("step", 0);
     }
     std::cout << "\n      " << EscapeForConsole(j["reason"].get<std::string>()) << "\n";
-    for (const auto& l : j.value("left_out", nlohmann::json::array()))
-      std::cout << "      " << EscapeForConsole(l.get<std::string>()) << "\n";
+    for (const auto& l : JsonAt(j, "left_out")) {
+      const std::string line = l.is_string() ? l.get<std::string>()  // a journal from before 2026-11-29
+                                             : "batch " + JsonString(l, "file") + " (sha256 " +
+                                                   JsonString(l, "sha256").substr(0, 12) +
+                                                   ") left out: " + JsonString(l, "why");
+      std::cout << "      " << EscapeForConsole(line) << "\n";
+    }
   }
 }
 

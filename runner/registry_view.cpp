@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "common/json_get.h"
 #include "common/text.h"
 
 namespace driftrun {
@@ -19,14 +20,9 @@ std::string Val(const nlohmann::json& j) {
   return EscapeForConsole(j.dump());
 }
 
-// record[key] when it is an object, else an empty object.
-nlohmann::json Sub(const nlohmann::json& record, const char* key) {
-  if (record.is_object() && record.contains(key) && record[key].is_object()) return record[key];
-  return nlohmann::json::object();
-}
-
+// record[key] as people read it ("-" when absent).
 std::string Field(const nlohmann::json& record, const char* key) {
-  return record.is_object() && record.contains(key) ? Val(record[key]) : "-";
+  return Val(JsonAt(record, key));
 }
 
 std::string Joined(const std::vector<std::string>& items, const char* sep = ", ") {
@@ -36,7 +32,7 @@ std::string Joined(const std::vector<std::string>& items, const char* sep = ", "
 }
 
 std::string HoldoutLoss(const VersionRecord& v) {
-  return Field(Sub(Sub(v.record, "metrics"), "holdout"), "loss");
+  return Field(JsonObjectAt(JsonObjectAt(v.record, "metrics"), "holdout"), "loss");
 }
 
 void Line(std::ostringstream& os, const std::string& key, const std::string& value, int indent = 2) {
@@ -79,7 +75,7 @@ std::string EventText(const nlohmann::json& e) {
            (note.empty() || note == "-" ? "" : ": " + note);
   }
   if (ev == "policy") {
-    const nlohmann::json p = Sub(e, "policy");
+    const nlohmann::json p = JsonObjectAt(e, "policy");
     std::vector<std::string> gated;
     if (p.contains("gated") && p["gated"].is_array())
       for (const auto& g : p["gated"]) gated.push_back(g.is_string() ? g.get<std::string>() : g.dump());
@@ -91,7 +87,7 @@ std::string EventText(const nlohmann::json& e) {
   const std::string kind = Field(e, "kind");
   const std::string from = Field(e, "from") == "-" ? "" : Field(e, "from") + " -> ";
   std::string gate;
-  const nlohmann::json d = Sub(e, "details");
+  const nlohmann::json d = JsonObjectAt(e, "details");
   if (d.contains("candidate_loss")) {
     gate = " [holdout loss " + Field(d, "candidate_loss") + " vs " + Field(d, "holder_loss") + "]";
   }
@@ -117,14 +113,14 @@ std::string VersionDetails(const VersionRecord& v, const nlohmann::json& history
   Line(os, "model", Field(r, "kind") + ", " + Field(r, "task"));
   Line(os, "trigger", Field(r, "trigger"));
   // The service's champion-vs-challenger reason: why it was promoted, or stayed a candidate.
-  if (!Sub(r, "verdict").empty()) Line(os, "verdict", Field(Sub(r, "verdict"), "reason"));
+  if (!JsonObjectAt(r, "verdict").empty()) Line(os, "verdict", Field(JsonObjectAt(r, "verdict"), "reason"));
   Line(os, "parent version", Field(r, "parent_version"));
   Line(os, "aliases", Joined(v.aliases));
   if (v.approvals.empty()) Line(os, "approvals", "-");
   for (const auto& a : v.approvals)
     Line(os, "approved by", Field(a, "by") + " at " + Field(a, "at") + ": " + Field(a, "note"));
   os << "metrics (holdout):\n";
-  const nlohmann::json h = Sub(Sub(r, "metrics"), "holdout");
+  const nlohmann::json h = JsonObjectAt(JsonObjectAt(r, "metrics"), "holdout");
   Line(os, "loss", Field(h, "loss"));
   const std::string metric_name = Field(h, "metric_name");
   Line(os, metric_name == "-" || metric_name.empty() ? "metric" : metric_name, Field(h, "metric"));
@@ -137,7 +133,7 @@ std::string VersionDetails(const VersionRecord& v, const nlohmann::json& history
   Line(os, "seed", Field(r, "seed"));
   Line(os, "world size", Field(r, "world_size"));
   std::vector<std::string> libs;
-  const nlohmann::json libraries = Sub(r, "libraries");
+  const nlohmann::json libraries = JsonObjectAt(r, "libraries");
   for (const auto& [k, val] : libraries.items()) libs.push_back(k + " " + Val(val));
   Line(os, "libraries", Joined(libs));
   os << "artifacts:\n";

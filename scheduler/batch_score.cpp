@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "common/file_util.h"
+#include "common/json_get.h"
 #include "common/text.h"
 #include "dataio/h5_io.h"
 #include "dataio/tabular_set.h"
@@ -86,15 +87,10 @@ Result<int64_t> ProductionVersion(const std::string& root, const std::string& na
 
 // The version's holdout loss and rows, recorded at registration.
 ConceptBaseline RecordedBaseline(const nlohmann::json& record) {
+  const nlohmann::json& holdout = JsonObjectAt(JsonObjectAt(record, "metrics"), "holdout");
   ConceptBaseline b;
-  const nlohmann::json metrics =
-      record.is_object() ? record.value("metrics", nlohmann::json::object()) : nullptr;
-  const nlohmann::json holdout =
-      metrics.is_object() ? metrics.value("holdout", nlohmann::json::object()) : nlohmann::json::object();
-  const nlohmann::json loss = holdout.is_object() ? holdout.value("loss", nlohmann::json()) : nullptr;
-  const nlohmann::json rows = holdout.is_object() ? holdout.value("rows", nlohmann::json()) : nullptr;
-  b.loss = loss.is_number() ? loss.get<double>() : NAN;
-  b.rows = rows.is_number_integer() ? rows.get<int64_t>() : 0;
+  b.loss = JsonNumber(holdout, "loss", NAN);
+  b.rows = JsonInt(holdout, "rows", 0);
   return b;
 }
 

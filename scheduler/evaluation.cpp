@@ -116,6 +116,8 @@ nlohmann::json Verdict::ToJson() const {
           {"reason", reason},
           {"champion", champion},
           {"tolerance", tolerance},
+          {"holdout_ok", holdout_ok},
+          {"no_gain_since_drift", no_gain_since_drift},
           {"holdout", holdout.ToJson()},
           {"drifted_window", window.ToJson()},
           {"since_drift", since_drift.ToJson()},
@@ -134,6 +136,12 @@ void Decide(Verdict* v) {
   std::string why = Describe("holdout", v->holdout);
   const bool holdout_ok =
       v->holdout.done && v->holdout.challenger <= v->holdout.champion * (1 + v->tolerance);
+  v->holdout_ok = holdout_ok;
+  // Even at best (the lower end of its interval) the challenger gains less
+  // than the tolerance since the drift: a wide interval (too few rows to
+  // tell) does not count.
+  v->no_gain_since_drift =
+      v->since_drift.done && v->since_drift.lo >= -v->tolerance * v->since_drift.champion;
   if (!v->holdout.done) {
     v->promote = false;
     v->reason = "not promoted: the challenger's holdout has no rows to compare on";
@@ -143,6 +151,18 @@ void Decide(Verdict* v) {
     v->promote = false;
     v->reason = "not promoted: worse than production on the holdout by more than the tolerance " +
                 Pct(v->tolerance) + "; " + why;
+    return;
+  }
+  if (v->window_empty) {
+    // Found by a stranger: a retrain on exactly production's data replaced
+    // it with an identical model, "no worse on the holdout".
+    v->promote = v->holdout.hi < 0;
+    v->reason = std::string(v->promote ? "promoted: better on the holdout beyond chance"
+                                       : "not promoted: not clearly better than production on the holdout "
+                                         "(the difference's 95% interval reaches zero)") +
+                ", the only evidence: the training window has no labelled batches, nothing production did "
+                "not train on; " +
+                why;
     return;
   }
   if (!v->window.done) {
@@ -189,6 +209,7 @@ Result<Verdict> Evaluate(const EvaluationInputs& in) {
   DRIFTRUN_ASSIGN_OR_RETURN(v.holdout, Compare(in, parts));
   if (in.window_batches.empty()) {
     v.window.skipped = "the training window has no labelled batches";
+    v.window_empty = true;
   } else if (!in.challenger_cfg->Str("data.val").empty()) {
     v.window.skipped = "data.val is set: the window's batches were trained on in full";
   } else {

@@ -10,8 +10,9 @@
 // beyond chance (the upper end of the difference's interval below zero; on
 // the held-out rows of the batches since the drift when there are any); (b) is skipped, and the verdict says
 // so, when the window has no labelled held-out rows. A job without a champion (a model's first version) is
-// promoted as the first model. With reference batches (the window's batches since the drift), both losses on
-// their held-out rows too
+// promoted as the first model. A window without labelled batches (nothing
+// new to learn from) promotes only a challenger better on (a) beyond chance. With reference batches (the
+// window's batches since the drift), both losses on their held-out rows too
 // (`since_drift`): the baseline of later concept-drift checks, not part of
 // the decision.
 //
@@ -49,6 +50,14 @@ struct Verdict {
   int64_t production_since_drift_rows = 0;
   double tolerance = 0;
   int64_t champion = 0;  // the version compared against (0: none)
+  // The window held no labelled batch: the challenger trained on nothing
+  // production did not (a `driftrun signal` with no new data, say).
+  bool window_empty = false;
+  // Set by Decide: the challenger is no worse on its holdout than the
+  // tolerance allows (a sound model), and even the lower end of its gain on
+  // the batches since the drift is within the tolerance (retraining does not
+  // help there): the service's journal baselines (Service::JournalBaselines).
+  bool holdout_ok = false, no_gain_since_drift = false;
   nlohmann::json ToJson() const;
 };
 

@@ -20,23 +20,25 @@ std::string TomlString(const std::string& s) {
 
 // The file a job trains a scored batch from: the service's kept copy, else
 // (a journal from before copies were kept, or none could be made) the file
-// itself. Status (with the reason, for the job's spec) when the batch was
+// itself. Status (with the reason, for the job's left_out) when the batch was
 // removed from the incoming folder (the user's way to leave it out: a batch
 // that a later file replaced at its path stays) or its content is no longer
 // what was scored.
 Result<std::string> WindowFile(const std::string& state, const BatchRecord& b, bool replaced) {
-  const std::string which = "batch " + b.file + " (sha256 " + b.sha256.substr(0, 12) + ")";
-  if (!replaced && !PathExists(b.file))
-    return Status::Data(which + " left out: removed from the incoming folder");
+  if (!replaced && !PathExists(b.file)) return Status::Data("removed from the incoming folder");
   const std::string kept = KeptBatchPath(state, b);
   const std::string source = PathExists(kept) ? kept : b.file;
   auto sha = Sha256File(source);
   if (sha.ok() && sha.value() == b.sha256) return source;
   const std::string what = source == b.file ? "it" : "its kept copy " + kept;
-  return Status::Data(which + " left out: " +
-                      (sha.ok() ? what + " no longer holds the data that was scored (now sha256 " +
-                                      sha.value().substr(0, 12) + "; edited in place?)"
-                                : sha.status().message()));
+  return Status::Data(sha.ok() ? what + " no longer holds the data that was scored (now sha256 " +
+                                     sha.value().substr(0, 12) + "; edited in place?)"
+                               : sha.status().message());
+}
+
+// A batch the window leaves out, and why (the job spec's left_out).
+nlohmann::json LeftOut(const BatchRecord& b, const std::string& why) {
+  return {{"file", b.file}, {"sha256", b.sha256}, {"why", why}};
 }
 
 // The reference profile registered with the job's version (retrain.reference).
@@ -128,15 +130,16 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
   for (const BatchRecord& b : batches) {
     if (m.window > 0 && static_cast<int64_t>(used.size()) >= m.window) break;
     if (seen.count(b.sha256)) {
-      left_out.push_back("batch " + b.file + " (sha256 " + b.sha256.substr(0, 12) +
-                         ") left out: the same data as " + seen[b.sha256] + ", in the window once");
+      left_out.push_back(LeftOut(b, "the same data as " + seen[b.sha256] + ", in the window once"));
       continue;
     }
     DRIFTRUN_ASSIGN_OR_RETURN(int64_t latest, ctx.journal->LatestBatchAt(m.name, b.file));
     auto source = WindowFile(ctx.setup->state, b, latest > b.id);
     if (!source.ok()) {
-      left_out.push_back(source.status().message());
-      if (ctx.say) ctx.say("job " + std::to_string(j->id) + ": " + source.status().message());
+      left_out.push_back(LeftOut(b, source.status().message()));
+      if (ctx.say)
+        ctx.say("job " + std::to_string(j->id) + ": batch " + b.file + " (sha256 " + b.sha256.substr(0, 12) +
+                ") left out: " + source.status().message());
       continue;
     }
     seen[b.sha256] = b.file;

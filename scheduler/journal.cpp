@@ -6,8 +6,15 @@
 
 #include "common/file_util.h"
 #include "registry/sqlite_db.h"
+#include "scheduler/journal_rows.h"
 
 namespace driftrun {
+
+using journal_internal::kJobColumns;
+using journal_internal::ParseJson;
+using journal_internal::ReadJob;
+using journal_internal::ReadJobs;
+
 namespace {
 
 constexpr int64_t kJournalSchemaVersion = 3;  // 2: signals.stop_job; 3: the jobs_queue index
@@ -49,10 +56,14 @@ CREATE INDEX IF NOT EXISTS signals_pending ON signals(id) WHERE trigger = 0;
 constexpr const char* kStates[] = {"queued",     "running",  "trained",  "evaluated",
                                    "registered", "promoted", "rejected", "failed"};
 
-const char* kBatchColumns =
+}  // namespace
+
+namespace journal_internal {
+
+const char* const kBatchColumns =
     "id, model, file, sha256, rows, labelled, mtime, scored_at, drifted, concept, drift_share, production, "
     "scores, decision, reason, report, consumed_by, action";
-const char* kJobColumns =
+const char* const kJobColumns =
     "id, model, state, priority, queued_at, started_at, ended_at, trigger, spec, run_dir, handle, attempts, "
     "version, verdict, reason";
 
@@ -106,7 +117,6 @@ Result<JobRecord> ReadJob(const Stmt& s, const std::string& where) {
   return j;
 }
 
-// Every row of a prepared job query.
 Result<std::vector<JobRecord>> ReadJobs(Stmt& s, const std::string& path) {
   std::vector<JobRecord> out;
   while (s.Step() == SQLITE_ROW) {
@@ -117,7 +127,7 @@ Result<std::vector<JobRecord>> ReadJobs(Stmt& s, const std::string& path) {
   return out;
 }
 
-}  // namespace
+}  // namespace journal_internal
 
 const char* JobStateName(JobState s) {
   return kStates[static_cast<int>(s)];
@@ -240,62 +250,6 @@ Result<Journal::Txn> Journal::Begin() {
   return t;
 }
 
-Result<bool> Journal::HasBatch(const std::string& model, const std::string& file, const std::string& sha256) {
-  Stmt s(db_, "SELECT 1 FROM batches WHERE model = ?1 AND file = ?2 AND sha256 = ?3");
-  s.Bind(1, model).Bind(2, file).Bind(3, sha256);
-  const bool found = s.Step() == SQLITE_ROW;
-  DRIFTRUN_RETURN_IF_ERROR(s.Check("looking up a batch in " + path_));
-  return found;
-}
-
-Result<int64_t> Journal::LatestBatchAt(const std::string& model, const std::string& file) {
-  Stmt s(db_, "SELECT MAX(id) FROM batches WHERE model = ?1 AND file = ?2");
-  s.Bind(1, model).Bind(2, file);
-  const int64_t id = s.Step() == SQLITE_ROW && !s.Null(0) ? s.Int(0) : 0;
-  DRIFTRUN_RETURN_IF_ERROR(s.Check("looking up a batch in " + path_));
-  return id;
-}
-
-Result<int64_t> Journal::AddBatch(const BatchRecord& b) {
-  Stmt s(db_,
-         "INSERT INTO batches(model, file, sha256, rows, labelled, mtime, scored_at, drifted, concept, "
-         "drift_share, "
-         "production, scores, decision, reason, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-         "?11, ?12, "
-         "?13, ?14, ?15)");
-  s.Bind(1, b.model).Bind(2, b.file).Bind(3, b.sha256).Bind(4, b.rows).Bind(5, int64_t{b.labelled});
-  s.BindDouble(6, b.mtime).BindDouble(7, b.scored_at).Bind(8, int64_t{b.drifted}).Bind(9, int64_t{b.concept});
-  s.BindDouble(10, b.drift_share).Bind(11, b.production).Bind(12, b.scores.dump());
-  s.Bind(13, b.decision).Bind(14, b.reason).Bind(15, b.report);
-  if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot record batch '" + b.file + "' in " + path_);
-  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
-}
-
-Status Journal::SetBatchAction(int64_t id, const std::string& action, const std::string& reason) {
-  Stmt s(db_, "UPDATE batches SET action = ?2, reason = ?3 WHERE id = ?1");
-  s.Bind(1, id).Bind(2, action).Bind(3, reason);
-  if (s.Step() != SQLITE_DONE)
-    return DbError(db_, "cannot record batch " + std::to_string(id) + "'s trigger");
-  return Status::Ok();
-}
-
-Result<std::vector<BatchRecord>> Journal::Batches(const std::string& model, int64_t limit) {
-  Stmt s(db_, std::string("SELECT ") + kBatchColumns +
-                  " FROM batches WHERE (?1 = '' OR model = ?1) ORDER BY id DESC LIMIT ?2");
-  s.Bind(1, model).Bind(2, limit);
-  std::vector<BatchRecord> out;
-  while (s.Step() == SQLITE_ROW) out.push_back(ReadBatch(s));
-  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading batches from " + path_));
-  return out;
-}
-
-Result<int64_t> Journal::CountBatches() {
-  Stmt s(db_, "SELECT COUNT(*) FROM batches");
-  const int64_t n = s.Step() == SQLITE_ROW ? s.Int(0) : 0;
-  DRIFTRUN_RETURN_IF_ERROR(s.Check("counting batches in " + path_));
-  return n;
-}
-
 // A job that failed before it started trained nothing ("nothing new to train
 // on"): it holds no cooldown and spends no daily budget.
 static const char* const kTrainedSomething = " AND NOT (state = 'failed' AND started_at = 0)";
@@ -359,32 +313,6 @@ Result<int64_t> Journal::AddTrigger(const TriggerRecord& t, int64_t up_to_batch)
     if (c.Step() != SQLITE_DONE) return DbError(db_, "cannot mark batches used in " + path_);
   }
   return id;
-}
-
-Result<std::vector<BatchRecord>> Journal::LabelledBatches(const std::string& model, int64_t limit) {
-  Stmt s(db_, std::string("SELECT ") + kBatchColumns +
-                  " FROM batches WHERE model = ?1 AND labelled = 1 AND decision = 'scored' ORDER BY id DESC "
-                  "LIMIT ?2");
-  s.Bind(1, model).Bind(2, limit > 0 ? limit : int64_t{-1});
-  std::vector<BatchRecord> out;
-  while (s.Step() == SQLITE_ROW) out.push_back(ReadBatch(s));
-  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading labelled batches from " + path_));
-  return out;
-}
-
-Result<std::vector<BatchRecord>> Journal::JobBatches(int64_t job) {
-  // Only batches a trigger of the job consumed: one merged into the job while
-  // it already ran stays pending (its data was fixed), and is credited to the
-  // job that trains on it.
-  Stmt s(db_,
-         std::string("SELECT ") + kBatchColumns +
-             " FROM batches WHERE id IN (SELECT value FROM triggers, json_each(triggers.batches) WHERE "
-             "triggers.job = ?1) AND consumed_by IN (SELECT id FROM triggers WHERE job = ?1) ORDER BY id");
-  s.Bind(1, job);
-  std::vector<BatchRecord> out;
-  while (s.Step() == SQLITE_ROW) out.push_back(ReadBatch(s));
-  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading the batches of job " + std::to_string(job) + " from " + path_));
-  return out;
 }
 
 Result<std::vector<TriggerRecord>> Journal::Triggers(const std::string& model, int64_t limit) {

@@ -146,6 +146,10 @@ class Journal {
   // (TriggerDecision::batches) and that those triggers consumed (not one
   // merged while the job already ran), oldest first.
   Result<std::vector<BatchRecord>> JobBatches(int64_t job);
+  Result<BatchRecord> Batch(int64_t id);
+  // A pending batch scored again (Service::Recheck): its scores, reason,
+  // report, production version and time replace the old ones.
+  Status Rescore(const BatchRecord& b);
 
   // What the trigger policy needs about one model at `now`: its pending
   // batches with >= min_rows rows (the newest `window`), its active job, its

@@ -8,16 +8,6 @@
 
 namespace driftrun {
 
-Result<std::string> Journal::FirstScoredWithSha(const std::string& model, const std::string& sha256) {
-  Stmt s(db_,
-         "SELECT file FROM batches WHERE model = ?1 AND sha256 = ?2 AND decision = 'scored' ORDER BY id "
-         "LIMIT 1");
-  s.Bind(1, model).Bind(2, sha256);
-  const std::string file = s.Step() == SQLITE_ROW ? s.Text(0) : "";
-  DRIFTRUN_RETURN_IF_ERROR(s.Check("looking up a batch in " + path_));
-  return file;
-}
-
 Result<JournalCounts> Journal::Counts() {
   JournalCounts c;
   {

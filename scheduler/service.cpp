@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/file_util.h"
+#include "common/json_get.h"
 #include "common/sha256.h"
 #include "scheduler/register_run.h"
 
@@ -24,6 +25,38 @@ std::string Stem(const std::string& path) {
   std::string b = BaseName(path);
   b = EndsWith(b, ".h5") ? b.substr(0, b.size() - 3) : b;
   return b.size() > 80 ? b.substr(0, 80) : b;
+}
+
+// Batch `b` scored against `p` and `over` in a copy of its record (scores,
+// report, production, reason + `why`); when its data is gone or changed, its
+// old scores stand, and the reason says so. An error only for infrastructure.
+Result<BatchRecord> ScoreAgain(const ModelEntry& m, const Production& p, const Baselines& over,
+                               const std::string& state, const BatchRecord& b, const std::string& why,
+                               double now) {
+  BatchRecord again = b;
+  const std::string kept = KeptBatchPath(state, b);
+  const BatchFile f{PathExists(kept) ? kept : b.file, b.sha256, b.mtime};
+  auto sha = Sha256File(f.path);
+  const std::string report = state + "/reports/" + m.name + "/" + Stem(b.file) + "-" +
+                             b.sha256.substr(0, 12) + "-again-" + std::to_string(static_cast<int64_t>(now)) +
+                             ".json";
+  auto scored = sha.ok() && sha.value() == b.sha256
+                    ? ScoreBatch(m, p, f, report, now, &over)
+                    : Result<BatchRecord>(Status::Data("its data is gone or changed"));
+  if (!scored.ok() && scored.status().code() != Code::kData) return scored.status();
+  if (!scored.ok()) {  // the old scores stand, and are not tried again
+    again.reason = b.reason + "; could not be scored again against " + m.name + ":" +
+                   std::to_string(p.version) + " (" + scored.status().message() + "): these scores stand";
+    return again;
+  }
+  again.drifted = scored.value().drifted;
+  again.concept = scored.value().concept;
+  again.drift_share = scored.value().drift_share;
+  again.scores = scored.value().scores;
+  again.report = scored.value().report;
+  again.production = p.version;
+  again.reason = scored.value().reason + "; " + why;
+  return again;
 }
 
 }  // namespace
@@ -211,40 +244,28 @@ Status Service::Quarantine(const ModelEntry& m, const BatchFile& f, const std::s
 Result<Baselines> Service::JournalBaselines(const ModelEntry& m, int64_t version) {
   Baselines out;
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, ctx_->journal->Jobs(m.name, 64));  // newest first
-  const auto num = [](const nlohmann::json& o, const char* key, double fallback) {
-    return o.is_object() && o.contains(key) && o[key].is_number() ? o[key].get<double>() : fallback;
-  };
   for (const JobRecord& j : jobs) {
-    if (!j.verdict.is_object() || !j.verdict.contains("since_drift")) continue;
-    const nlohmann::json& since = j.verdict["since_drift"];
-    if (!since.is_object() || !since.value("done", false)) continue;
-    const nlohmann::json holdout = j.verdict.value("holdout", nlohmann::json::object());
-    const bool sound = holdout.is_object() && holdout.value("done", false) &&
-                       num(holdout, "challenger_loss", INFINITY) <=
-                           num(holdout, "champion_loss", 0.0) * (1 + num(j.verdict, "tolerance", 0.0));
-    // Even at best (the lower end of its interval) the challenger gains less
-    // than the tolerance since the drift: too few rows to tell (a wide
-    // interval) must not freeze production on a regime a retrain improves.
-    const bool not_better = num(since, "lo", -INFINITY) >=
-                            -num(j.verdict, "tolerance", 0.0) * num(since, "champion_loss", INFINITY);
-    if (j.state != JobState::kRejected || j.verdict.value("champion", int64_t{0}) != version || !sound ||
-        !not_better)
+    // Decide's flags (evaluation.h); a verdict without them freezes nothing.
+    if (j.state != JobState::kRejected || JsonInt(j.verdict, "champion", 0) != version ||
+        !JsonTrue(j.verdict, "holdout_ok") || !JsonTrue(j.verdict, "no_gain_since_drift"))
       continue;
+    const nlohmann::json& since = JsonObjectAt(j.verdict, "since_drift");
     // Production's loss on every row of those batches (it trained on none),
     // else on their held-out rows (a journal from before it was measured).
-    const nlohmann::json all = j.verdict.value("production_since_drift", nlohmann::json());
-    const bool every = all.is_object() && all.contains("loss") && all["loss"].is_number();
+    const nlohmann::json& all = JsonObjectAt(j.verdict, "production_since_drift");
+    const bool every = JsonAt(all, "loss").is_number();
     ConceptBaseline b;
-    b.loss = every ? all["loss"].get<double>() : num(since, "champion_loss", std::nan(""));
-    b.rows = every ? all.value("rows", int64_t{0}) : since.value("rows", int64_t{0});
+    b.loss = every ? JsonNumber(all, "loss", 0) : JsonNumber(since, "champion_loss", std::nan(""));
+    b.rows = JsonInt(every ? all : since, "rows", 0);
     b.from = "its loss since the drift (job " + std::to_string(j.id) + " did not beat it)";
     out.concept = b;
-    const nlohmann::json ref = j.spec.value("reference", nlohmann::json::object());
-    if (!ref.is_object() || ref.value("from", "") != "drift") return out;
+    const nlohmann::json& ref = JsonObjectAt(j.spec, "reference");
+    if (JsonAt(ref, "from") != "drift") return out;
     auto& cached = kept_profiles_[j.id];
     if (!cached) {
       std::vector<std::string> files;
-      for (const auto& f : ref.value("files", nlohmann::json::array())) files.push_back(f);
+      for (const auto& f : JsonAt(ref, "files"))
+        if (f.is_string()) files.push_back(f);
       auto prof = ProfileOfFiles(files, m.cfg.Str("data.features"));
       if (!prof.ok()) {  // the batches' kept copies are gone: the registry's profile stays
         if (ctx_->say) ctx_->say(m.name + ": warning: " + prof.status().message());
@@ -323,10 +344,52 @@ Status Service::ScanModel(const ModelEntry& m, const Production& p, double now, 
   return Status::Ok();
 }
 
+// Pending batches scored before production or its baselines last changed (a
+// job's verdict since, or a promotion or rollback by hand) are scored again
+// against today's. Found by a stranger: a batch of the same change that
+// arrived while the retrain ran kept its score against the old version and
+// queued a second retrain on data the new version already fits.
+Status Service::RescoreStale(const ModelEntry& m, const ModelState& st, double now) {
+  Journal& jn = *ctx_->journal;
+  DRIFTRUN_ASSIGN_OR_RETURN(const Production* p, ctx_->production.Get(m));
+  if (p->version == 0) return Status::Ok();
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, jn.Jobs(m.name, 16));  // newest first
+  const JobRecord* verdict = nullptr;
+  for (const JobRecord& j : jobs) {
+    if (j.state == JobState::kPromoted || j.state == JobState::kRejected) {
+      verdict = &j;
+      break;
+    }
+  }
+  std::optional<Baselines> over;
+  for (const ScoredBatch& pb : st.pending) {
+    DRIFTRUN_ASSIGN_OR_RETURN(BatchRecord b, jn.Batch(pb.id));
+    const bool after_verdict = verdict && b.scored_at < verdict->ended_at;
+    if (b.production == p->version && !after_verdict) continue;
+    if (!over) {
+      DRIFTRUN_ASSIGN_OR_RETURN(Baselines got, JournalBaselines(m, p->version));
+      over = std::move(got);
+    }
+    const std::string since = after_verdict
+                                  ? "job " + std::to_string(verdict->id) + " ended "
+                                  : m.name + ":" + std::to_string(p->version) + " became production ";
+    const std::string why = "scored again against " + m.name + ":" + std::to_string(p->version) + " after " +
+                            since + "(on arrival, against " + m.name + ":" + std::to_string(b.production) +
+                            ": " + b.reason + ")";
+    DRIFTRUN_ASSIGN_OR_RETURN(BatchRecord again, ScoreAgain(m, *p, *over, ctx_->setup->state, b, why, now));
+    again.scored_at = now;
+    DRIFTRUN_RETURN_IF_ERROR(jn.Rescore(again));
+    if (ctx_->say) ctx_->say(m.name + ": batch " + BaseName(b.file) + ": " + again.reason);
+  }
+  return Status::Ok();
+}
+
 Status Service::Recheck(const ModelEntry& m, double now) {
   Journal& jn = *ctx_->journal;
   DRIFTRUN_ASSIGN_OR_RETURN(ModelState st, jn.State(m.name, m.trigger.min_rows, m.trigger.window(), now));
   if (st.pending.empty() || st.active_job > 0) return Status::Ok();
+  DRIFTRUN_RETURN_IF_ERROR(RescoreStale(m, st, now));
+  DRIFTRUN_ASSIGN_OR_RETURN(st, jn.State(m.name, m.trigger.min_rows, m.trigger.window(), now));
   if (DecideTrigger(m.trigger, st, TriggerKind::kDrift, now).action != TriggerAction::kQueue)
     return Status::Ok();
   DRIFTRUN_ASSIGN_OR_RETURN(Journal::Txn txn, jn.Begin());

@@ -61,6 +61,7 @@ class Service {
   Status Quarantine(const ModelEntry& m, const BatchFile& f, const std::string& why, double now);
   Status AdvanceJobs();
   Status Recheck(const ModelEntry& m, double now);
+  Status RescoreStale(const ModelEntry& m, const ModelState& st, double now);
   Result<std::string> Sha256Of(const BatchFile& f);
 
   ServiceContext* ctx_;

@@ -115,6 +115,56 @@ TEST(Verdict, AWindowWithoutLabelledRowsIsSkippedAndSaysSo) {
   EXPECT_EQ(v.ToJson()["drifted_window"]["done"], false);
 }
 
+// Found by a stranger: `driftrun signal` with no labelled batch retrained on
+// production's own data and replaced it with an identical model.
+TEST(Verdict, AWindowWithNothingNewPromotesOnlyAClearGainOnTheHoldout) {
+  Comparison none;
+  none.skipped = "the training window has no labelled batches";
+  Verdict v;
+  v.champion = 1;
+  v.tolerance = 0.05;
+  v.window = none;
+  v.window_empty = true;
+  v.holdout = Cmp(1.0, 1.0, 0.0);  // the same model: every row's difference is 0
+  Decide(&v);
+  EXPECT_FALSE(v.promote) << v.reason;
+  EXPECT_NE(v.reason.find("not clearly better than production on the holdout"), std::string::npos)
+      << v.reason;
+  EXPECT_NE(v.reason.find("the training window has no labelled batches"), std::string::npos) << v.reason;
+  v.holdout = Cmp(1.0, 1.04, 0.01);  // within the tolerance, but worse
+  Decide(&v);
+  EXPECT_FALSE(v.promote) << v.reason;
+  v.holdout = Cmp(1.0, 0.9, 0.05);
+  Decide(&v);
+  EXPECT_TRUE(v.promote) << v.reason;
+  EXPECT_EQ(v.reason.rfind("promoted: better on the holdout beyond chance", 0), 0u) << v.reason;
+}
+
+// What the service's journal baselines read (Service::JournalBaselines).
+TEST(Verdict, RecordsWhetherTheChallengerIsSoundAndGainsNothingSinceTheDrift) {
+  Verdict v;
+  v.champion = 1;
+  v.tolerance = 0.05;
+  v.holdout = Cmp(1.0, 1.0);
+  v.window = Cmp(2.0, 2.0, 0.05);
+  v.since_drift = Cmp(2.0, 2.0, 0.05);  // lo -0.05 >= -0.05 * 2.0
+  Decide(&v);
+  EXPECT_TRUE(v.holdout_ok && v.no_gain_since_drift) << v.ToJson().dump();
+  EXPECT_EQ(v.ToJson()["holdout_ok"], true);
+  EXPECT_EQ(v.ToJson()["no_gain_since_drift"], true);
+  v.since_drift = Cmp(2.0, 1.95, 0.2);  // a wide interval: at best a 12% gain
+  Decide(&v);
+  EXPECT_FALSE(v.no_gain_since_drift);
+  v.since_drift = Cmp(2.0, 2.0, 0.05);
+  v.holdout = Cmp(1.0, 1.2);  // a broken challenger
+  Decide(&v);
+  EXPECT_FALSE(v.holdout_ok);
+  EXPECT_TRUE(v.no_gain_since_drift);
+  v.since_drift = Comparison{};  // not measured
+  Decide(&v);
+  EXPECT_FALSE(v.no_gain_since_drift);
+}
+
 TEST(Verdict, AnEmptyHoldoutIsNeverPromoted) {
   Comparison none;
   none.skipped = "no rows";
