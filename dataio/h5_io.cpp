@@ -253,7 +253,17 @@ std::string MissingFilter(hid_t d) {
 
 Result<H5DatasetInfo> H5Reader::Info(const std::string& dataset) const {
   const std::string where = "'" + path_ + "' dataset '" + dataset + "'";
-  if (!Has(dataset)) return Status::Data(where + " does not exist; check the dataset name in the config");
+  if (!Has(dataset)) {
+    auto top = List("/");
+    std::string holds;
+    if (top.ok()) {
+      for (size_t i = 0; i < top.value().size() && i < 8; ++i) holds += (i ? ", /" : "/") + top.value()[i];
+      if (top.value().size() > 8) holds += ", ...";
+    }
+    return Status::Data(where + " does not exist (the file holds " + (holds.empty() ? "nothing" : holds) +
+                        "); check the dataset name (the data.* keys of the config, or the command's flag) "
+                        "and that this is the file you meant");
+  }
   Handle d(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT));
   if (!d.valid()) return Status::Data(where + " is not a dataset");
   Handle space(H5Dget_space(d.get()));

@@ -340,7 +340,13 @@ std::string FindLatestCheckpoint(const std::string& dir, std::vector<std::string
 }
 
 Result<std::string> RunCheckpoint(const std::string& run_dir) {
-  if (!IsDir(run_dir)) return Status::Usage("run folder '" + run_dir + "' does not exist");
+  if (!IsDir(run_dir)) {
+    return Status::Usage(PathExists(run_dir)
+                             ? "'" + run_dir +
+                                   "' is a file, not a run folder: give the folder a run wrote "
+                                   "(runs/<name>-<time>)"
+                             : "run folder '" + run_dir + "' does not exist");
+  }
   std::vector<std::string> warnings;
   std::string c = FindLatestCheckpoint(run_dir + "/checkpoints", &warnings);
   if (c.empty()) {

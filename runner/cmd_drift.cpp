@@ -152,6 +152,11 @@ int RunDrift(int argc, char** argv) {
   if (!cfg.ok()) return ReportStatus("drift", cfg.status());
   auto opts = DriftOptions::FromConfig(cfg.value());
   if (!opts.ok()) return ReportStatus("drift", opts.status());
+  if (IsProfileFile(FLAGS_current)) {  // found by a stranger: the two flags swapped
+    return ReportStatus("drift", Status::Usage("--current '" + FLAGS_current +
+                                               "' is a reference profile (driftrun profile), not data: "
+                                               "give it as --reference and the batch to check as --current"));
+  }
   auto cur = ReadFeatureMatrix(FLAGS_current, FLAGS_dataset);
   if (!cur.ok()) return ReportStatus("drift", cur.status().WithContext("--current"));
   Result<DriftReport> report = Status::Data("no reference");

@@ -215,6 +215,7 @@ Status CheckRunDir(const std::string& run_dir, const Config& cfg) {
         "--run-dir '" + run_dir + "' holds a sweep; continue one of its trials with --config " + run_dir +
         "/trial-<n>/slurm/config.toml --run-dir " + run_dir + "/trial-<n>, or choose another --run-dir");
   }
+  DRIFTRUN_RETURN_IF_ERROR(CheckNoForeignFiles(run_dir));
   DRIFTRUN_RETURN_IF_ERROR(CheckSameRun(run_dir, cfg));
   return CheckNotBusy(run_dir);
 }

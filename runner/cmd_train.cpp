@@ -79,7 +79,7 @@ namespace {
 // and registration ([registry] register). For a run that had finished before
 // (resumed again), only what is missing: the export when model.onnx is absent;
 // registration is idempotent.
-Status AfterTraining(const Config& cfg, const std::string& run_dir, bool finished_before) {
+Status AfterTraining(const Config& cfg, const std::string& run_dir, bool finished_before, bool* changed) {
   RunLog log(run_dir, true);
   std::string ckpt;
   std::map<std::string, std::string> lineage;
@@ -90,6 +90,7 @@ Status AfterTraining(const Config& cfg, const std::string& run_dir, bool finishe
     DRIFTRUN_ASSIGN_OR_RETURN(ExportResult e, RunExporter(ckpt, run_dir + "/model.onnx", lineage));
     (void)log.Event("export",
                     {{"onnx", e.path}, {"bytes", e.bytes}, {"sha256", e.sha256}, {"seconds", e.seconds}});
+    *changed = true;
     if (!FLAGS_quiet)
       std::printf("exported %s (%lld bytes)\n", EscapeForConsole(e.path).c_str(),
                   static_cast<long long>(e.bytes));
@@ -109,6 +110,7 @@ Status AfterTraining(const Config& cfg, const std::string& run_dir, bool finishe
     DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, RegisterRun(run_dir, o));
     if (!existed) {
       (void)log.Event("register", {{"registry", o.registry}, {"name", v.name}, {"version", v.version}});
+      *changed = true;
     }
     if (!FLAGS_quiet) {
       std::printf(
@@ -268,9 +270,14 @@ Status TrainAndFinish(Communicator& world, const Config& cfg, const TrainRequest
     // The run folder stays locked (r's run_lock) through export, registration
     // and the report.
     if (world.rank() != 0) return Status::Ok();
+    const bool finished_before = r.value().already_finished;
+    bool changed = !finished_before;
     Status st =
-        out->stopped ? Status::Ok() : AfterTraining(cfg, r.value().run_dir, r.value().already_finished);
-    WriteReportOrWarn(r.value().run_dir);
+        out->stopped ? Status::Ok() : AfterTraining(cfg, r.value().run_dir, finished_before, &changed);
+    // Resuming a finished run changes nothing (found by a stranger: its
+    // report was written again), unless an export or registration was missing.
+    if (changed || !st.ok() || !PathExists(r.value().run_dir + "/report.html"))
+      WriteReportOrWarn(r.value().run_dir);
     return st;
   } catch (...) {
     // Train() maps its own exceptions; this is export or registration on rank 0.

@@ -304,7 +304,7 @@ Status Service::HandleBatch(const ModelEntry& m, const Production& p, BatchFile 
   Journal& jn = *ctx_->journal;
   DRIFTRUN_ASSIGN_OR_RETURN(Journal::Txn txn, jn.Begin());
   DRIFTRUN_ASSIGN_OR_RETURN(int64_t id, jn.AddBatch(scored.value()));
-  std::string what = "recorded";
+  std::string what;  // too_small and quality say "recorded" in their reason
   if (scored.value().decision == "scored") {
     DRIFTRUN_ASSIGN_OR_RETURN(TriggerOutcome t, RecordTrigger(jn, m, TriggerKind::kDrift, id, "", now));
     what = t.line;
@@ -312,7 +312,8 @@ Status Service::HandleBatch(const ModelEntry& m, const Production& p, BatchFile 
   }
   DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
   if (ctx_->say)
-    ctx_->say(m.name + ": batch " + BaseName(f.path) + ": " + scored.value().reason + "; " + what);
+    ctx_->say(m.name + ": batch " + BaseName(f.path) + ": " + scored.value().reason +
+              (what.empty() ? "" : "; " + what));
   return Status::Ok();
 }
 

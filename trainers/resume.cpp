@@ -121,10 +121,31 @@ bool IsRunFolderNameOf(const std::string& n, const std::string& name) {
   return t[15] == '-' && t.size() > 16 && digits(16, t.size() - 16);
 }
 
+Status CheckNoForeignFiles(const std::string& dir) {
+  if (dir.empty() || !IsDir(dir) || IsRunFolder(dir)) return Status::Ok();
+  std::vector<std::string> theirs;
+  for (const std::string& n : ListDir(dir)) {
+    // What `driftrun submit`, a sweep or a claim puts there before the run.
+    if (n.empty() || n[0] == '.' || n == "slurm" || n == "run.lock" || IsTempFileName(n)) continue;
+    theirs.push_back(n);
+  }
+  if (theirs.empty()) return Status::Ok();
+  std::sort(theirs.begin(), theirs.end());
+  const size_t shown = std::min<size_t>(theirs.size(), 5);
+  std::string list;
+  for (size_t i = 0; i < shown; ++i) list += (i ? ", " : "") + theirs[i];
+  if (theirs.size() > shown) list += ", and " + std::to_string(theirs.size() - shown) + " more";
+  return Status::Usage("--run-dir '" + dir + "' holds no run but is not empty (" + list +
+                       "): a run writes config.resolved.toml, events.jsonl, metrics.jsonl, summary.json, "
+                       "model.onnx, report.html and checkpoints/ there, over or beside these; name a new or "
+                       "empty folder");
+}
+
 Status ResolveRunFolder(const std::string& run_dir, const std::string& resume, const std::string& name,
                         bool overwrite, RunFolderChoice* out) {
   RunFolderChoice& c = *out;
   c.run_dir = run_dir;
+  DRIFTRUN_RETURN_IF_ERROR(CheckNoForeignFiles(run_dir));
   if (!resume.empty() && overwrite) {
     return Status::Usage(
         "--overwrite deletes the run in --run-dir and --resume continues it: pass one of them");

@@ -57,6 +57,11 @@ struct RunFolderClaim {
 Status ClaimRunFolder(const std::string& run_dir, const std::string& resume, const std::string& name,
                       bool overwrite, RunFolderChoice* out, RunFolderClaim* claim);
 
+// Status::Usage when `dir` exists, holds no run and is not empty (a page or
+// data of the user's, the working folder): a run would write over or beside
+// those files. What submit or a sweep prepares (slurm/), a lock and hidden
+// files do not count.
+Status CheckNoForeignFiles(const std::string& dir);
 // Whether `dir` holds (part of) a run: a config.resolved.toml, events.jsonl or
 // checkpoints/ folder.
 bool IsRunFolder(const std::string& dir);

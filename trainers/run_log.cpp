@@ -51,8 +51,11 @@ Status DropMetricsAfter(const std::string& dir, int64_t step) {
     const std::string line = text.substr(pos, end - pos);
     pos = end + 1;
     auto row = nlohmann::json::parse(line, nullptr, false);
-    // A torn last line (killed mid-append) is dropped too.
-    if (row.is_discarded() || (row.is_object() && row.value("step", int64_t{0}) > step)) {
+    // A torn last line (killed mid-append) is dropped too, and so is the
+    // row of an epoch the run ended inside (found by a stranger: the epoch
+    // then had two rows); the resumed run writes that epoch's row again.
+    const bool partial = row.is_object() && row.contains("partial") && row["partial"] == true;
+    if (row.is_discarded() || partial || (row.is_object() && row.value("step", int64_t{0}) > step)) {
       dropped = true;
       continue;
     }

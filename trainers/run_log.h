@@ -31,8 +31,9 @@ class RunLog {
   bool writer_ = false;
 };
 
-// Removes metrics.jsonl rows of steps after `step` (and a torn last line):
-// a run resumed from the checkpoint at `step` writes those rows again.
+// Removes metrics.jsonl rows of steps after `step`, rows marked partial (an
+// epoch the run ended inside) and a torn last line: a run resumed from the
+// checkpoint at `step` writes those rows again.
 Status DropMetricsAfter(const std::string& dir, int64_t step);
 
 // `v`, or JSON null when it is NaN (no validation rows, nothing evaluated).

@@ -155,8 +155,66 @@ HDF5 = [
                                    i.write_h5("renamed.h5", features=i.X[:, :3])])),
     Case("hdf5", "predict: output is the input", "predict --in x.h5 --out x.h5", 2, ["--out"],
          lambda i: i.run(["predict", "--run", i.trained(), "--in", i.good, "--out", i.good])),
+    Case("hdf5", "drift: --reference and --current swapped", "drift --reference b.h5 --current ref.profile.h5", 2,
+         ["is a reference profile", "give it as --reference"], lambda i: _swapped_drift(i)),
 ]
-for c in CONFIG + HDF5:
+
+
+def _swapped_drift(i):
+    prof = i.path("swapped.profile.h5")
+    p = i.run(["profile", "--in", i.good, "--out", prof])
+    assert p.returncode == 0, p.stderr
+    return i.run(["drift", "--reference", i.good, "--current", prof])
+
+
+# ---- a run folder named by hand ---------------------------------------------------
+
+def _foreign_folder(i):
+    """A folder of the user's: a page, a metrics file and a model of their own."""
+    d = i.fresh("mine")
+    os.makedirs(d)
+    for name, text in (("report.html", "<html>my dashboard</html>"), ("metrics.jsonl", '{"mine": 1}\n'),
+                       ("model.onnx", "my model")):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    return d
+
+
+def _untouched(i, p):
+    d = i.last_foreign
+    assert sorted(os.listdir(d)) == ["metrics.jsonl", "model.onnx", "report.html"], os.listdir(d)
+    assert open(os.path.join(d, "metrics.jsonl")).read() == '{"mine": 1}\n'
+    assert open(os.path.join(d, "report.html")).read() == "<html>my dashboard</html>"
+
+
+def _train_into_foreign(*extra):
+    def run(i):
+        i.last_foreign = _foreign_folder(i)
+        return i.train(i.cfg_for(i.good), "--run-dir", i.last_foreign, *extra)
+    return run
+
+
+def _data_folder_untouched(i, p):
+    assert sorted(os.listdir(i.good_dir)) == sorted(i.good_listing), os.listdir(i.good_dir)
+
+
+RUN_FOLDER = [
+    # Found by a stranger: files of the user's were replaced (report.html,
+    # model.onnx) or appended to (metrics.jsonl), exit 0.
+    Case("run folder", "--run-dir: a folder of the user's that holds no run", "train --run-dir mine/", 2,
+         ["holds no run but is not empty", "metrics.jsonl, model.onnx, report.html", "new or empty folder"],
+         _train_into_foreign(), _untouched),
+    Case("run folder", "--run-dir: a folder of the user's, with --overwrite", "train --run-dir mine/ --overwrite", 2,
+         ["holds no run but is not empty"], _train_into_foreign("--overwrite"), _untouched),
+    Case("run folder", "--run-dir: a folder of the user's, with --resume auto", "train --run-dir mine/ --resume auto",
+         2, ["holds no run but is not empty"], _train_into_foreign("--resume", "auto"), _untouched),
+    Case("run folder", "--run-dir: the data folder", "train --run-dir data/", 2, ["holds no run", "train.h5"],
+         lambda i: (setattr(i, "good_listing", os.listdir(i.good_dir)),
+                    i.train(i.cfg_for(i.good), "--run-dir", i.good_dir))[1], _data_folder_untouched),
+    Case("run folder", "export --run names a file", "export --run data/train.h5", 2,
+         ["is a file, not a run folder"], lambda i: i.run(["export", "--run", i.good, "--out", i.path("x.onnx")])),
+]
+for c in CONFIG + HDF5 + RUN_FOLDER:
     if c.command.startswith(("train", "mpirun")) and c.after is None:
         c.after = no_run_output
 
@@ -395,7 +453,7 @@ SERVICE = [
          lambda i: i.run(["replay", "--config", _svc(i), "--batches", i.good_dir])),
 ]
 
-ALL = CONFIG + HDF5 + CHECKPOINTS + REGISTRY + DISK + SIGNALS + SERVICE
+ALL = CONFIG + HDF5 + RUN_FOLDER + CHECKPOINTS + REGISTRY + DISK + SIGNALS + SERVICE
 
 
 def markdown():

@@ -132,7 +132,10 @@ def folder_digest(d):
     for root, _, files in os.walk(d):
         for f in files:
             with open(os.path.join(root, f), "rb") as fh:
-                out[os.path.relpath(os.path.join(root, f), d)] = hash(fh.read())
+                # The time too: found by a stranger, the report was written
+                # again with the same bytes.
+                out[os.path.relpath(os.path.join(root, f), d)] = (hash(fh.read()),
+                                                                  os.stat(os.path.join(root, f)).st_mtime_ns)
     return out
 
 
@@ -232,3 +235,20 @@ def test_predict_and_export_refuse_a_run_whose_newest_checkpoint_is_invalid(ws):
         assert not os.path.exists(args[-1]), f"{args[0]} wrote output from an older checkpoint"
     r = ws.run(["train", "--config", cfg, "--run-dir", d, "--resume", manifests[-1], "--quiet"])
     assert r.returncode == 3, must_msg(r, "--resume naming the bad manifest")
+
+
+def test_an_epoch_stopped_by_max_steps_and_continued_has_one_row(ws):
+    """Found by a stranger: the partial row of the epoch max_steps ended in
+    stayed beside the epoch's full row after the resume."""
+    cfg = config(ws, "partial.toml", epochs=3)
+    d = ws.path("partial")
+    p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet", "--set", "train.max_steps=40"])
+    assert p.returncode == 0, must_msg(p, "the run up to max_steps")
+    rows = read_jsonl(f"{d}/metrics.jsonl")
+    assert [(r["epoch"], r["step"], r.get("partial", False)) for r in rows] == [(1, 28, False), (2, 40, True)], rows
+    r = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet", "--resume", "auto", "--set", "train.max_steps=0",
+                "--allow-config-change"])
+    assert r.returncode == 0, must_msg(r, "the resume")
+    rows = read_jsonl(f"{d}/metrics.jsonl")
+    assert [(r["epoch"], r["step"]) for r in rows] == [(1, 28), (2, 56), (3, 84)], rows
+    assert not any(r.get("partial") for r in rows), rows
