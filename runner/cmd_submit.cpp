@@ -12,6 +12,7 @@
 
 #include "common/config.h"
 #include "common/file_util.h"
+#include "common/json_get.h"
 #include "common/text.h"
 #include "export/exporter.h"
 #include "runner/commands.h"
@@ -217,6 +218,17 @@ Status CheckRunDir(const std::string& run_dir, const Config& cfg) {
   }
   DRIFTRUN_RETURN_IF_ERROR(CheckNoForeignFiles(run_dir));
   DRIFTRUN_RETURN_IF_ERROR(CheckSameRun(run_dir, cfg));
+  // Found by a stranger: a finished run was queued again, to wait on the
+  // cluster for a job that only says "nothing to do".
+  auto summary = ReadFile(run_dir + "/summary.json");
+  if (summary.ok()) {
+    const nlohmann::json j = nlohmann::json::parse(summary.value(), nullptr, false);
+    if (JsonString(j, "status") == "done") {
+      return Status::Usage("--run-dir '" + run_dir + "' holds a finished run (summary.json: done after " +
+                           std::to_string(JsonInt(j, "steps", 0)) +
+                           " steps): there is nothing to train; choose another --run-dir for a new run");
+    }
+  }
   return CheckNotBusy(run_dir);
 }
 
@@ -276,7 +288,17 @@ Status Submit(const ParsedArgs& args) {
     return Status::Ok();
   }
   DRIFTRUN_RETURN_IF_ERROR(WriteSubmission(resolved, o, &s));
-  DRIFTRUN_ASSIGN_OR_RETURN(std::string job, Sbatch(s.script));
+  auto queued = Sbatch(s.script);
+  if (!queued.ok()) {
+    // Nothing was queued: what this submission wrote goes (found by a
+    // stranger), unless an earlier submission of the folder is on record.
+    if (!PathExists(s.run_dir + "/slurm/jobs.jsonl")) {
+      RemoveTree(s.run_dir + "/slurm");
+      if (s.new_folder || ListDir(s.run_dir).empty()) ::rmdir(s.run_dir.c_str());
+    }
+    return queued.status().WithContext("nothing was queued");
+  }
+  const std::string job = queued.take();
   (void)AppendLine(
       s.run_dir + "/slurm/jobs.jsonl",
       nlohmann::json{{"job", job}, {"time", static_cast<int64_t>(std::time(nullptr))}, {"script", s.script}}

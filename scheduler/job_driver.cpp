@@ -8,6 +8,7 @@
 
 #include "common/file_lock.h"
 #include "common/file_util.h"
+#include "common/json_get.h"
 #include "common/sha256.h"
 #include "common/text.h"
 #include "scheduler/batch_score.h"
@@ -267,6 +268,19 @@ Status PromoteJob(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
   const std::string reason = j->verdict.value("reason", "");
   if (!j->verdict.value("promote", false)) {
     return Move(ctx, j, JobState::kRejected, "stays candidate " + label + ": " + reason);
+  }
+  const int64_t base = JsonInt(j->spec, "base_version", 0);
+  const int64_t compared = JsonInt(j->verdict, "champion", 0);
+  if (base > 0 && compared != base) {
+    // Found by a stranger: a rollback while the job trained was undone by a
+    // version warm-started from the very version rolled back.
+    const std::string from = m.name + ":" + std::to_string(base);
+    return Move(ctx, j, JobState::kRejected,
+                "stays candidate " + label + ": production moved from " + from + " to " +
+                    (compared > 0 ? m.name + ":" + std::to_string(compared) : std::string("none")) +
+                    " while this job trained from " + from +
+                    " (its weights, window and reference; a rollback, say): the service does not undo that; "
+                    "promote it by hand (driftrun registry promote) if it should still replace production");
   }
   DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(m.registry));
   DRIFTRUN_ASSIGN_OR_RETURN(Policy policy, reg->GetPolicy(m.name));

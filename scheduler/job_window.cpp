@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/file_util.h"
+#include "common/json_get.h"
 #include "common/sha256.h"
 #include "common/text.h"
 #include "scheduler/batch_score.h"
@@ -47,16 +48,34 @@ nlohmann::json LeftOut(const BatchRecord& b, const std::string& why) {
 // a lasting shift stays a minority of the reference, and every later batch of
 // the new regime drifts against it and triggers again, up to
 // trigger.max_per_day. `used`: the window's batches and their files.
-Result<nlohmann::json> ReferenceSpec(const ModelEntry& m, const std::vector<BatchRecord>& trig,
+Result<nlohmann::json> ReferenceSpec(const ModelEntry& m, const Production& prod,
+                                     const std::vector<BatchRecord>& trig,
                                      const std::vector<BatchRecord>& window,
                                      const std::vector<std::pair<BatchRecord, std::string>>& used) {
   auto training = [](const std::string& why) { return nlohmann::json{{"from", "training"}, {"why", why}}; };
   if (m.reference == "training") return training("retrain.reference = \"training\"");
-  if (trig.empty()) return training("no batch triggered this job");
+  int64_t start = trig.empty() ? 0 : trig.front().id;
+  std::string from =
+      trig.empty() ? "" : "the batches since the drift (from " + BaseName(trig.front().file) + ")";
+  if (trig.empty()) {
+    // Found by a stranger: a signal's job profiled all its training data,
+    // mostly of the regime before the drift, and every later batch drifted
+    // again. It keeps production's start of the current regime instead.
+    const nlohmann::json& ref = JsonObjectAt(JsonObjectAt(prod.record.record, "service"), "reference");
+    std::set<std::string> theirs;
+    for (const auto& f : JsonAt(ref, "files"))
+      if (f.is_string()) theirs.insert(f.get<std::string>());
+    for (const auto& [b, file] : used) {
+      if (theirs.count(file) && (start == 0 || b.id < start)) start = b.id;
+    }
+    if (start == 0) return training("no batch triggered this job");
+    from = "the batches since the drift that " + m.name + ":" + std::to_string(prod.version) +
+           "'s reference starts from (no batch triggered this job)";
+  }
   // By content: the same bytes under two names train once, under the newest.
   std::set<std::string> since;
   for (const BatchRecord& b : window) {
-    if (b.id >= trig.front().id) since.insert(b.sha256);
+    if (b.id >= start) since.insert(b.sha256);
   }
   nlohmann::json files = nlohmann::json::array();
   int64_t rows = 0;
@@ -65,7 +84,6 @@ Result<nlohmann::json> ReferenceSpec(const ModelEntry& m, const std::vector<Batc
     files.push_back(file);
     rows += b.rows;
   }
-  const std::string from = "the batches since the drift (from " + BaseName(trig.front().file) + ")";
   if (files.empty()) return training("none of " + from + " is a labelled batch the window trains on");
   if (rows < m.min_rows) {
     return training(from + " hold " + std::to_string(rows) +
@@ -84,7 +102,11 @@ Status CheckSomethingNew(ServiceContext& ctx, const JobRecord& j, const std::vec
                          const std::vector<std::pair<BatchRecord, std::string>>& used) {
   if (j.trigger != "drift" || trig.empty()) return Status::Ok();
   std::set<std::string> trained;
-  for (const auto& u : used) trained.insert(u.first.sha256);
+  std::set<nlohmann::json> trained_shas;
+  for (const auto& u : used) {
+    trained.insert(u.first.sha256);
+    trained_shas.insert(u.first.sha256);
+  }
   bool any_labelled = false, any_used = false;
   for (const BatchRecord& b : trig) {
     any_labelled = any_labelled || (b.labelled && b.decision == "scored");
@@ -98,7 +120,12 @@ Status CheckSomethingNew(ServiceContext& ctx, const JobRecord& j, const std::vec
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, ctx.journal->Jobs(j.model, 64));  // newest first
   for (const JobRecord& e : jobs) {
     if (e.id == j.id || (e.state != JobState::kPromoted && e.state != JobState::kRejected)) continue;
-    if (e.spec.is_object() && e.spec.value("window_batches", nlohmann::json()) == window) {
+    // By content where the job recorded it: found by a stranger, the same
+    // batches, one under a second name, made another window.
+    const nlohmann::json& shas = JsonAt(e.spec, "window_sha256");
+    const bool same = shas.is_array() ? std::set<nlohmann::json>(shas.begin(), shas.end()) == trained_shas
+                                      : JsonAt(e.spec, "window_batches") == window;
+    if (same) {
       return Status::Data("nothing new to train on: job " + std::to_string(e.id) +
                           " trained on this window and ended " + JobStateName(e.state) +
                           " (the drift is in unlabelled batches; a retrain learns from labelled ones): send "
@@ -146,13 +173,15 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
     used.emplace_back(b, source.value());
   }
   std::reverse(used.begin(), used.end());  // oldest first, as they arrived
+  nlohmann::json window_sha = nlohmann::json::array();
   for (const auto& u : used) {
     train.push_back(u.second);
     window.push_back(u.second);
+    window_sha.push_back(u.first.sha256);
   }
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> trig, ctx.journal->JobBatches(j->id));
   DRIFTRUN_RETURN_IF_ERROR(CheckSomethingNew(ctx, *j, trig, window, used));
-  DRIFTRUN_ASSIGN_OR_RETURN(nlohmann::json reference, ReferenceSpec(m, trig, batches, used));
+  DRIFTRUN_ASSIGN_OR_RETURN(nlohmann::json reference, ReferenceSpec(m, *prod, trig, batches, used));
   std::string list = "data.train=[";
   for (size_t i = 0; i < train.size(); ++i) list += (i ? ", " : "") + TomlString(train[i]);
   list += "]";
@@ -173,6 +202,7 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
   DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(path, c.ToToml()));
   j->spec = {{"config", path},
              {"window_batches", window},
+             {"window_sha256", window_sha},
              {"left_out", left_out},
              {"reference", reference},
              {"base_version", prod->version},

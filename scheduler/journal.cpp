@@ -412,6 +412,18 @@ Result<std::vector<JobRecord>> Journal::JobsIn(JobState state) {
   return ReadJobs(s, path_);
 }
 
+Result<std::pair<int64_t, double>> Journal::LastVerdict(const std::string& model) {
+  Stmt s(
+      db_,
+      "SELECT id, ended_at FROM jobs WHERE model = ?1 AND state IN ('promoted', 'rejected') ORDER BY id DESC "
+      "LIMIT 1");
+  s.Bind(1, model);
+  std::pair<int64_t, double> out{0, 0};
+  if (s.Step() == SQLITE_ROW) out = {s.Int(0), s.Double(1)};
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading the last verdict from " + path_));
+  return out;
+}
+
 Result<std::vector<JobRecord>> Journal::Jobs(const std::string& model, int64_t limit) {
   Stmt s(db_, std::string("SELECT ") + kJobColumns +
                   " FROM jobs WHERE (?1 = '' OR model = ?1) ORDER BY id DESC LIMIT ?2");

@@ -178,6 +178,9 @@ class Journal {
   Result<std::vector<JobRecord>> JobsIn(JobState state);
   // Newest first, at most `limit` (model "" = all).
   Result<std::vector<JobRecord>> Jobs(const std::string& model, int64_t limit);
+  // The model's newest job that ended with a verdict (promoted or rejected):
+  // its id and end time; {0, 0} when none. Cheap enough for every poll.
+  Result<std::pair<int64_t, double>> LastVerdict(const std::string& model);
   Result<nlohmann::json> JobEvents(int64_t id);
   Result<JournalCounts> Counts();
 

@@ -186,7 +186,20 @@ Status Service::StopJob(const SignalRecord& s, double now) {
 
 Status Service::QueueInitial(const ModelEntry& m, double now) {
   Journal& jn = *ctx_->journal;
-  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, jn.Jobs(m.name, 1));
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, jn.Jobs(m.name, 64));  // newest first
+  for (const JobRecord& j : jobs) {
+    if (j.state != JobState::kPromoted) continue;
+    // Found by a stranger: with [registry] path changed between restarts the
+    // service waited for ever, saying nothing (no initial job: there had been
+    // one; no batch scored: no production version).
+    return Status::Usage(
+        "model '" + m.name + "': registry '" + m.registry + "' has no production version of it, yet job " +
+        std::to_string(j.id) + " of this service's journal promoted " + m.name + ":" +
+        std::to_string(j.version) +
+        ": was [registry] path changed, or the registry moved or deleted? Point [registry] path "
+        "back at that registry, or give the service a new state folder (service.state) to "
+        "start over with this one");
+  }
   if (!jobs.empty()) return Status::Ok();  // once: a failed first job waits for `driftrun signal`
   DRIFTRUN_ASSIGN_OR_RETURN(Journal::Txn txn, jn.Begin());
   DRIFTRUN_ASSIGN_OR_RETURN(TriggerOutcome t,
@@ -354,25 +367,18 @@ Status Service::RescoreStale(const ModelEntry& m, const ModelState& st, double n
   Journal& jn = *ctx_->journal;
   DRIFTRUN_ASSIGN_OR_RETURN(const Production* p, ctx_->production.Get(m));
   if (p->version == 0) return Status::Ok();
-  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, jn.Jobs(m.name, 16));  // newest first
-  const JobRecord* verdict = nullptr;
-  for (const JobRecord& j : jobs) {
-    if (j.state == JobState::kPromoted || j.state == JobState::kRejected) {
-      verdict = &j;
-      break;
-    }
-  }
+  DRIFTRUN_ASSIGN_OR_RETURN(const auto verdict, jn.LastVerdict(m.name));  // {job, ended_at}
   std::optional<Baselines> over;
   for (const ScoredBatch& pb : st.pending) {
     DRIFTRUN_ASSIGN_OR_RETURN(BatchRecord b, jn.Batch(pb.id));
-    const bool after_verdict = verdict && b.scored_at < verdict->ended_at;
+    const bool after_verdict = verdict.first > 0 && b.scored_at < verdict.second;
     if (b.production == p->version && !after_verdict) continue;
     if (!over) {
       DRIFTRUN_ASSIGN_OR_RETURN(Baselines got, JournalBaselines(m, p->version));
       over = std::move(got);
     }
     const std::string since = after_verdict
-                                  ? "job " + std::to_string(verdict->id) + " ended "
+                                  ? "job " + std::to_string(verdict.first) + " ended "
                                   : m.name + ":" + std::to_string(p->version) + " became production ";
     const std::string why = "scored again against " + m.name + ":" + std::to_string(p->version) + " after " +
                             since + "(on arrival, against " + m.name + ":" + std::to_string(b.production) +

@@ -80,12 +80,18 @@ int64_t SlurmTimeSeconds(const std::string& t) {
   static const std::regex kClock("([0-9]{1,6})(?::([0-9]{1,2}))?(?::([0-9]{1,2}))?");
   std::smatch m;
   auto num = [&](int i) { return m[i].matched ? std::stoll(m[i].str()) : 0LL; };
+  // Found by a stranger: 1:99:99 and 10-25:00:00 went to #SBATCH as they were.
   if (std::regex_match(t, m, kDays)) {
+    if (num(2) > 23 || num(3) > 59 || num(4) > 59) return -1;
     return ((num(1) * 24 + num(2)) * 60 + num(3)) * 60 + num(4);
   }
   if (std::regex_match(t, m, kClock)) {
-    if (m[3].matched) return (num(1) * 60 + num(2)) * 60 + num(3);  // HH:MM:SS
-    return num(1) * 60 + num(2);                                    // MM or MM:SS
+    if (m[3].matched) {  // HH:MM:SS
+      if (num(2) > 59 || num(3) > 59) return -1;
+      return (num(1) * 60 + num(2)) * 60 + num(3);
+    }
+    if (num(2) > 59) return -1;
+    return num(1) * 60 + num(2);  // MM or MM:SS
   }
   return -1;
 }
@@ -103,8 +109,9 @@ Status ValidateSlurmOptions(const SlurmOptions& o) {
   const int64_t limit = SlurmTimeSeconds(o.time);
   if (limit < 0) {
     return Status::Usage("--time (slurm.time) '" + EscapeForConsole(o.time) +
-                         "' is not a Slurm time: use MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS "
-                         "(e.g. 2:00:00 for two hours)");
+                         "' is not a Slurm time: use MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS, "
+                         "minutes and seconds 0-59, hours after a day count 0-23 (e.g. 2:00:00 for two "
+                         "hours)");
   }
   if (limit > 0 && limit < 60) {
     return Status::Usage("--time (slurm.time) '" + o.time +
@@ -232,8 +239,28 @@ Result<std::string> Sbatch(const std::string& script, const std::vector<std::str
   const ProcessResult& p = r.value();
   const std::string id = p.out.substr(0, p.out.find_first_of(";\n"));
   if (p.exit_code != 0 || id.empty() || id.find_first_not_of("0123456789_") != std::string::npos) {
-    return Status::Infra("sbatch refused the job (exit " + std::to_string(p.exit_code) + "): " +
-                         EscapeForConsole(p.err.empty() ? p.out : p.err) + " (script " + script + ")");
+    std::string said = p.err.empty() ? p.out : p.err;
+    while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();
+    for (char& c : said) c = c == '\n' ? ';' : c;
+    // A request the cluster has no room for (a partition, account or qos it
+    // does not know, more than its nodes hold) is the user's to change, not
+    // an outage (found by a stranger: exit 5).
+    std::string lower = said;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool request = lower.find("invalid partition") != std::string::npos ||
+                         lower.find("invalid account") != std::string::npos ||
+                         lower.find("invalid qos") != std::string::npos ||
+                         lower.find("node configuration is not available") != std::string::npos ||
+                         lower.find("more processors requested") != std::string::npos ||
+                         lower.find("time limit") != std::string::npos;
+    const std::string msg = "sbatch refused the job (exit " + std::to_string(p.exit_code) +
+                            "): " + EscapeForConsole(said) + " (script " + script + ")";
+    if (request) {
+      return Status::Usage(msg +
+                           "; check --partition, --account, --qos, --time and the counts against the "
+                           "cluster (sinfo; sacctmgr show assoc)");
+    }
+    return Status::Infra(msg);
   }
   return id;
 }

@@ -574,6 +574,36 @@ def test_signal_queues_a_retrain_and_a_worse_challenger_is_not_promoted(workspac
     assert spec["warm_from"] == "" and "model.hidden" in spec["cold_start"], spec
 
 
+def test_a_signal_after_a_drift_keeps_its_reference_and_a_moved_registry_is_refused(workspace):
+    """Found by a stranger: (1) a signal's job profiled all its training data,
+    mostly the regime before the drift, so every later batch drifted again;
+    it now starts where production's reference starts. (2) With [registry]
+    path changed between restarts the service waited for ever in silence."""
+    s = Svc(workspace, ("--batches", "1", "--drift", "mean", "--drift-from", "1", "--drift-magnitude", "1.0"))
+    proc = s.serve_bg()
+    try:
+        s.wait("SELECT id FROM jobs WHERE id = 1 AND state = 'promoted'", "the initial model", proc)
+        s.drop(s.batch(1))
+        s.wait("SELECT id FROM jobs WHERE id = 2 AND state IN ('promoted', 'rejected')", "the drift retrain", proc)
+        p = workspace.run(["signal", "--config", s.config, "--model", "demo", "--reason", "new settings"])
+        assert p.returncode == 0, must_msg(p, "signal")
+        s.wait("SELECT id FROM jobs WHERE id = 3 AND state IN ('promoted', 'rejected', 'failed')", "job 3", proc)
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    jobs = {j["id"]: j for j in s.rows("SELECT * FROM jobs")}
+    assert jobs[2]["state"] == "promoted", jobs[2]["reason"]
+    ref2, ref3 = (json.loads(jobs[k]["spec"])["reference"] for k in (2, 3))
+    assert ref2["from"] == "drift", ref2
+    assert ref3["from"] == "drift" and ref3["files"] == ref2["files"], (ref2, ref3)
+    assert "demo:2's reference starts from" in ref3["why"], ref3
+    p = s.serve("--set", 'registry.path="registry-elsewhere"', "--max-batches", "1")
+    assert p.returncode == 2, must_msg(p, "serve with another registry")
+    assert "has no production version" in p.stderr and ("job 2" in p.stderr or "job 3" in p.stderr), p.stderr
+    assert "[registry] path" in p.stderr, p.stderr
+
+
 # ---- stopping a job by hand
 
 def test_signal_stop_checkpoints_a_running_job_and_fails_it(workspace, executor):

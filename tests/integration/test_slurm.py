@@ -271,7 +271,7 @@ def test_dry_run_quotes_hostile_names_and_paths(cluster, hostile):
 
 @pytest.mark.parametrize("flag,value", [
     ("--partition", "debug;touch x"), ("--partition", "$(id)"), ("--partition", "-x"), ("--account", "a b"),
-    ("--qos", "q`id`"), ("--time", "10;rm"), ("--time", "1:00:00:00"), ("--time", "0:30"),
+    ("--qos", "q`id`"), ("--time", "10;rm"), ("--time", "1:00:00:00"), ("--time", "0:30"), ("--time", "1:99:99"),
     ("--signal-before", "0"), ("--nodes", "0"), ("--run-dir", "bad\nline")])
 def test_dry_run_refuses_values_slurm_would_not_take(cluster, flag, value):
     ws = cluster.ws
@@ -280,6 +280,30 @@ def test_dry_run_refuses_values_slurm_would_not_take(cluster, flag, value):
     assert p.returncode == 2, must_msg(p, f"submit {flag} {value!r}")
     assert flag.lstrip("-").replace("-", "_") in p.stderr.replace("-", "_") or "control character" in p.stderr, \
         p.stderr
+
+
+def test_a_partition_the_cluster_lacks_is_a_usage_error_and_leaves_nothing(cluster):
+    """Found by a stranger: exit 5 (an outage), a literal \\n, and the folder's
+    slurm/ files left behind although nothing was queued."""
+    ws = cluster.ws
+    cfg = config(ws, "nopart", 1)
+    d = ws.path("nopart-run")
+    p = cluster.driftrun("submit", "--config", cfg, "--partition", "nosuch", "--time", "5", "--run-dir", d)
+    assert p.returncode == 2, must_msg(p, "submit --partition nosuch")
+    assert "invalid partition" in p.stderr.lower() and "nothing was queued" in p.stderr, p.stderr
+    assert "\\n" not in p.stderr, p.stderr
+    assert not os.path.exists(d), os.listdir(d)
+
+
+def test_a_finished_run_is_not_queued_again(cluster):
+    ws = cluster.ws
+    cfg = config(ws, "done-run", 1)
+    d = ws.path("done-run-dir")
+    p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet"])
+    assert p.returncode == 0, must_msg(p, "the local run")
+    p = cluster.driftrun("submit", "--config", cfg, "--time", "5", "--run-dir", d)
+    assert p.returncode == 2 and "holds a finished run" in p.stderr, must_msg(p, "submit of a finished run")
+    assert not os.path.exists(os.path.join(d, "slurm", "jobs.jsonl"))
 
 
 def test_flags_win_over_the_slurm_section_and_the_copy_carries_them(cluster):

@@ -368,5 +368,22 @@ TEST(JobDriver, AFinishedRunIsTrained) {
   EXPECT_TRUE(trained) << events.dump();
 }
 
+// Found by a stranger: production rolled back from m:5 to m:4 while a job
+// warm-started from m:5 trained; the job, evaluated against m:4, promoted a
+// version derived from the one rolled back.
+TEST(JobDriver, AJobWhoseBaseLeftProductionWhileItTrainedIsNotPromoted) {
+  Fixture f;
+  JobRecord j = f.Queue();
+  j.spec = {{"base_version", 5}};
+  j.verdict = {{"promote", true}, {"champion", 4}, {"reason", "promoted: better on the drifted window"}};
+  j.version = 6;
+  ASSERT_TRUE(f.journal->UpdateJob(j, JobState::kRegistered, "registered as m:6", f.clock.Seconds()).ok());
+  const JobRecord after = f.Step(j.id);
+  EXPECT_EQ(after.state, JobState::kRejected) << after.reason;
+  EXPECT_NE(after.reason.find("production moved from m:5 to m:4 while this job trained from m:5"),
+            std::string::npos)
+      << after.reason;
+}
+
 }  // namespace
 }  // namespace driftrun

@@ -22,7 +22,9 @@ TEST(SlurmTime, EveryFormSlurmAccepts) {
   EXPECT_EQ(SlurmTimeSeconds("1-0"), 86400);
   EXPECT_EQ(SlurmTimeSeconds("1-2:30"), 86400 + 2 * 3600 + 30 * 60);
   EXPECT_EQ(SlurmTimeSeconds("1-2:30:05"), 86400 + 2 * 3600 + 30 * 60 + 5);
-  for (const char* bad : {"1h", "-5", "1:2:3:4", "10;rm -rf", " 10", "1-", "$(id)"}) {
+  // Found by a stranger: fields out of range went to #SBATCH as they were.
+  for (const char* bad : {"1h", "-5", "1:2:3:4", "10;rm -rf", " 10", "1-", "$(id)", "1:99:99", "10-25:00:00",
+                          "1-00:00:61", "30:60", "1-2:60"}) {
     EXPECT_EQ(SlurmTimeSeconds(bad), -1) << bad;
   }
 }
