@@ -303,6 +303,32 @@ TEST(JobDriver, ADriftRetrainWhoseBatchesWereAllLeftOutFails) {
   EXPECT_TRUE(f.exec.launches.empty());
 }
 
+// Found by a stranger: drift in an unlabelled batch retrained on a window
+// that held only what the last job trained on, one batch under a second
+// name: the paths differed, the data did not.
+TEST(JobDriver, TheSameWindowUnderOtherNamesIsNothingNew) {
+  Fixture f;
+  f.setup.models[0].window = 10;
+  const BatchRecord a = f.ScoredBatch("a.h5", "labelled rows");
+  JobRecord last = f.Queue();
+  last.spec = {{"window_batches", {KeptBatchPath(f.setup.state, a)}}, {"window_sha256", {a.sha256}}};
+  ASSERT_TRUE(f.journal->UpdateJob(last, JobState::kPromoted, "promoted", f.clock.Seconds()).ok());
+  f.ScoredBatch("a-again.h5", "labelled rows");  // the same bytes, a second name
+  BatchRecord u;
+  u.model = "m";
+  u.file = f.dir + "/unlabelled.h5";
+  u.sha256 = "u";
+  u.decision = "scored";
+  u.id = f.journal->AddBatch(u).value();
+  const JobRecord j = f.Step(DriftJob(f, {u.id}).id);
+  EXPECT_EQ(j.state, JobState::kFailed) << j.reason;
+  EXPECT_NE(
+      j.reason.find("nothing new to train on: job " + std::to_string(last.id) + " trained on this window"),
+      std::string::npos)
+      << j.reason;
+  EXPECT_TRUE(f.exec.launches.empty());
+}
+
 TEST(JobDriver, InfrastructureFailuresRetryUpToTheLimitThenFailWithTheLogLine) {
   Fixture f;
   const int64_t id = f.Queue().id;
