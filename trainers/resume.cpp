@@ -11,6 +11,7 @@
 
 #include <cerrno>
 
+#include "common/config.h"
 #include "common/file_util.h"
 #include "common/text.h"
 #include "models/checkpoint.h"
@@ -82,17 +83,49 @@ Result<std::string> ResumeCheckpoint(const std::string& resume, const std::strin
 
 }  // namespace
 
+namespace {
+
+// What driftrun writes, not a file of the same name of the user's (found by a
+// stranger: --overwrite deleted a checkpoints/ folder of theirs).
+bool IsCheckpointName(const std::string& n) {
+  return n.rfind("ckpt-", 0) == 0 && (EndsWith(n, ".json") || EndsWith(n, ".h5") || IsTempFileName(n));
+}
+
+bool FirstLineIsEvent(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return false;
+  const std::string first = text.value().substr(0, text.value().find('\n'));
+  return first.find("\"event\"") != std::string::npos && first.find("\"time\"") != std::string::npos;
+}
+
+// A run.lock of driftrun's (common/file_lock.h writes "host=... pid=..."),
+// not a file of the user's of that name.
+bool IsOwnLockFile(const std::string& path) {
+  auto text = ReadFile(path);
+  return !text.ok() || text.value().empty() || text.value().rfind("host=", 0) == 0;
+}
+
+}  // namespace
+
 bool IsRunFolder(const std::string& dir) {
-  return PathExists(dir + "/config.resolved.toml") || PathExists(dir + "/events.jsonl") ||
-         IsDir(dir + "/checkpoints");
+  if (FirstLineIsEvent(dir + "/events.jsonl")) return true;
+  if (PathExists(dir + "/config.resolved.toml") && Config::Load(dir + "/config.resolved.toml", {}).ok())
+    return true;
+  for (const std::string& n : ListDir(dir + "/checkpoints"))
+    if (IsCheckpointName(n)) return true;
+  return false;
 }
 
 void RemoveRunFiles(const std::string& dir) {
   for (const char* f : {"config.resolved.toml", "events.jsonl", "metrics.jsonl", "summary.json", "model.onnx",
-                        "reference-profile.h5"}) {
+                        "reference-profile.h5", "report.html"}) {
     std::remove((dir + "/" + f).c_str());
   }
-  RemoveTree(dir + "/checkpoints");
+  // Only the checkpoints: a file of the user's there stays.
+  const std::string ck = dir + "/checkpoints";
+  for (const std::string& n : ListDir(ck))
+    if (IsCheckpointName(n)) std::remove((ck + "/" + n).c_str());
+  ::rmdir(ck.c_str());  // when empty
 }
 
 Status RemoveStaleResults(const std::string& run_dir, std::vector<std::string>* removed) {
@@ -126,7 +159,8 @@ Status CheckNoForeignFiles(const std::string& dir) {
   std::vector<std::string> theirs;
   for (const std::string& n : ListDir(dir)) {
     // What `driftrun submit`, a sweep or a claim puts there before the run.
-    if (n.empty() || n[0] == '.' || n == "slurm" || n == "run.lock" || IsTempFileName(n)) continue;
+    if (n.empty() || n[0] == '.' || n == "slurm" || IsTempFileName(n)) continue;
+    if (n == "run.lock" && IsOwnLockFile(dir + "/" + n)) continue;
     theirs.push_back(n);
   }
   if (theirs.empty()) return Status::Ok();
@@ -207,6 +241,8 @@ Status ClaimRunFolder(const std::string& run_dir, const std::string& resume, con
                          "goes in data.train)");
   }
   if (!resume.empty() && overwrite) return ResolveRunFolder(run_dir, resume, name, overwrite, out);
+  // Before the lock is taken: a run.lock of the user's is theirs (found by a stranger).
+  if (!run_dir.empty() && IsDir(run_dir)) DRIFTRUN_RETURN_IF_ERROR(CheckNoForeignFiles(run_dir));
   std::string dir = run_dir;
   if (dir.empty()) {
     DRIFTRUN_RETURN_IF_ERROR(ResolveRunFolder("", resume, name, overwrite, out));

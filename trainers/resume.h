@@ -62,8 +62,9 @@ Status ClaimRunFolder(const std::string& run_dir, const std::string& resume, con
 // those files. What submit or a sweep prepares (slurm/), a lock and hidden
 // files do not count.
 Status CheckNoForeignFiles(const std::string& dir);
-// Whether `dir` holds (part of) a run: a config.resolved.toml, events.jsonl or
-// checkpoints/ folder.
+// Whether `dir` holds (part of) a run: an events.jsonl of driftrun's events, a
+// config.resolved.toml that is a config, or a checkpoint (checkpoints/ckpt-*);
+// files of the user's under those names do not count.
 bool IsRunFolder(const std::string& dir);
 // "YYYYmmdd-HHMMSS", local time: the <time> of runs/<name>-<time>.
 std::string RunFolderTimeStamp();
@@ -71,8 +72,9 @@ std::string RunFolderTimeStamp();
 // runs started in the same second get two folders.
 Result<std::string> NewRunFolder(const std::string& name);
 // Deletes what a run writes into `dir` (config.resolved.toml, events.jsonl,
-// metrics.jsonl, summary.json, model.onnx, checkpoints/, ...) and nothing else:
-// other files a user keeps there stay (train --overwrite).
+// metrics.jsonl, summary.json, model.onnx, report.html, the checkpoints, ...)
+// and nothing else: other files a user keeps there, in checkpoints/ too, stay
+// (train --overwrite).
 void RemoveRunFiles(const std::string& dir);
 // Deletes summary.json and model.onnx, the results of a run's earlier end,
 // before a resume trains on: until it finishes, the folder has no result.

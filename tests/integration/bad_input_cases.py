@@ -194,6 +194,38 @@ def _train_into_foreign(*extra):
     return run
 
 
+def _own_names(i, *extra):
+    d = i.last_own = i.fresh("own")
+    os.makedirs(os.path.join(d, "checkpoints"))
+    for name, text in (("checkpoints/epoch10.pt", "weights"), ("events.jsonl", '{"mine": 1}\n'),
+                       ("config.resolved.toml", '{"mine": true}\n'), ("train.py", "print(1)\n")):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    i.own_before = _tree(d)
+    return i.train(i.cfg_for(i.good), "--run-dir", d, *extra)
+
+
+def _own_lock(i):
+    d = i.last_own = i.fresh("ownlock")
+    os.makedirs(d)
+    with open(os.path.join(d, "run.lock"), "w") as f:
+        f.write("my lock content\n")
+    i.own_before = _tree(d)
+    return i.train(i.cfg_for(i.good), "--run-dir", d)
+
+
+def _tree(d):
+    out = {}
+    for root, _, files in os.walk(d):
+        for f in files:
+            out[os.path.relpath(os.path.join(root, f), d)] = open(os.path.join(root, f), "rb").read()
+    return out
+
+
+def _own_kept(i, p):
+    assert _tree(i.last_own) == i.own_before, sorted(_tree(i.last_own))
+
+
 def _data_folder_untouched(i, p):
     assert sorted(os.listdir(i.good_dir)) == sorted(i.good_listing), os.listdir(i.good_dir)
 
@@ -211,6 +243,13 @@ RUN_FOLDER = [
     Case("run folder", "--run-dir: the data folder", "train --run-dir data/", 2, ["holds no run", "train.h5"],
          lambda i: (setattr(i, "good_listing", os.listdir(i.good_dir)),
                     i.train(i.cfg_for(i.good), "--run-dir", i.good_dir))[1], _data_folder_untouched),
+    # Found by a stranger (round 3): a checkpoints/ folder, events.jsonl or
+    # config.resolved.toml of the user's made it "a run", and --overwrite
+    # deleted them; a run.lock of theirs was taken over and deleted.
+    Case("run folder", "--overwrite: a folder with a checkpoints/ of the user's", "train --run-dir mine/ --overwrite",
+         2, ["holds no run but is not empty", "checkpoints"], lambda i: _own_names(i, "--overwrite"), _own_kept),
+    Case("run folder", "--run-dir: a folder with only a run.lock of the user's", "train --run-dir mine/", 2,
+         ["holds no run but is not empty", "run.lock"], lambda i: _own_lock(i), _own_kept),
     Case("run folder", "export --run names a file", "export --run data/train.h5", 2,
          ["is a file, not a run folder"], lambda i: i.run(["export", "--run", i.good, "--out", i.path("x.onnx")])),
 ]

@@ -252,3 +252,19 @@ def test_an_epoch_stopped_by_max_steps_and_continued_has_one_row(ws):
     rows = read_jsonl(f"{d}/metrics.jsonl")
     assert [(r["epoch"], r["step"]) for r in rows] == [(1, 28), (2, 56), (3, 84)], rows
     assert not any(r.get("partial") for r in rows), rows
+
+
+def test_overwrite_deletes_the_run_and_nothing_of_the_users(ws):
+    """Found by a stranger: --overwrite deleted a file of theirs kept in the
+    run's checkpoints/ folder."""
+    cfg = config(ws, "keep.toml", epochs=1)
+    d = ws.path("keep")
+    assert ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet"]).returncode == 0
+    for name in ("checkpoints/mybest.pt", "notes.txt"):
+        with open(os.path.join(d, name), "w") as f:
+            f.write("mine")
+    p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet", "--overwrite"])
+    assert p.returncode == 0, must_msg(p, "--overwrite")
+    for name in ("checkpoints/mybest.pt", "notes.txt"):
+        assert open(os.path.join(d, name)).read() == "mine", name
+    assert len(read_jsonl(f"{d}/metrics.jsonl")) == 1
