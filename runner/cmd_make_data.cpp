@@ -69,12 +69,14 @@ int RunMakeData(int argc, char** argv) {
   o.drift_share = FLAGS_drift_share;
   std::vector<std::string> written, removed;
   const std::string out = FLAGS_out.empty() ? "data/demo" : FLAGS_out;
-  // A data set goes in a folder of its own, not among a run's or a registry's files.
-  if (IsRunFolder(out) || PathExists(out + "/registry.db"))
-    return ReportStatus(
-        "make-data",
-        Status::Usage("--out '" + out + "' is a " + (IsRunFolder(out) ? "run folder" : "registry") +
-                      "; make-data writes a data folder of its own: choose another"));
+  // A data set goes in a folder of its own, not among a run's or a registry's
+  // files (nor a folder that looks like one: a run's names of the user's).
+  const bool run_like = IsRunFolder(out) || IsDir(out + "/checkpoints") ||
+                        PathExists(out + "/events.jsonl") || PathExists(out + "/config.resolved.toml");
+  if (run_like || PathExists(out + "/registry.db"))
+    return ReportStatus("make-data",
+                        Status::Usage("--out '" + out + "' is a " + (run_like ? "run folder" : "registry") +
+                                      "; make-data writes a data folder of its own: choose another"));
   if (Status in_store = CheckNotAnothersFile(out + "/train.h5", "--out", ""); !in_store.ok())
     return ReportStatus("make-data", in_store);
   Status st = WriteSynthetic(out, o, &written, &removed);

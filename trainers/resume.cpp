@@ -11,6 +11,8 @@
 
 #include <cerrno>
 
+#include <nlohmann/json.hpp>
+
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/text.h"
@@ -95,7 +97,8 @@ bool FirstLineIsEvent(const std::string& path) {
   auto text = ReadFile(path);
   if (!text.ok()) return false;
   const std::string first = text.value().substr(0, text.value().find('\n'));
-  return first.find("\"event\"") != std::string::npos && first.find("\"time\"") != std::string::npos;
+  const nlohmann::json j = nlohmann::json::parse(first, nullptr, false);
+  return j.is_object() && j.contains("event");
 }
 
 // A run.lock of driftrun's (common/file_lock.h writes "host=... pid=..."),
