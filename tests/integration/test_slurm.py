@@ -459,11 +459,12 @@ max_parallel = 2
     assert p.returncode == 0 and "already registered" in p.stdout, must_msg(p, "register-best again")
     p = cluster.driftrun("sweep", "summary", os.path.join(sweep, "trial-0"))
     assert p.returncode == 2 and "not a sweep folder" in p.stderr
-    # A trial is a plain run: submitting its folder again continues it (here: finds it done).
+    # A trial is a plain run: submitting its folder again would continue it;
+    # this one is done, so it is refused rather than queued for nothing.
     trial = os.path.join(sweep, "trial-0")
     p = cluster.driftrun("submit", "--config", os.path.join(trial, "slurm", "config.toml"), "--run-dir", trial,
                          "--ntasks-per-node", "2", "--dry-run")
-    assert p.returncode == 0 and "--array" not in p.stdout, must_msg(p, "submit a trial again")
+    assert p.returncode == 2 and "holds a finished run" in p.stderr, must_msg(p, "submit a finished trial again")
 
 
 @pytest.mark.parametrize("entry,says", [
