@@ -42,5 +42,9 @@ if ((sanitize)); then
   exit
 fi
 bash scripts/build.sh
+# The machine, for reading a failure later (a result that depends on the core
+# count or the instruction set shows up here).
+echo "test machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')," \
+  "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
 cd build
 ctest --output-on-failure --timeout 900 "$@"

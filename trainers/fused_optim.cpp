@@ -34,10 +34,10 @@ void AdamMoments(const AdamCoefs& c, float* p, const float* g, float* m, float* 
 }
 
 DRIFTRUN_CLONES
-void AdamApply(const AdamCoefs& c, float* p, const float* m, const float* sqrt_v, int64_t n) {
+void AdamApply(const AdamCoefs& c, float* p, const float* m, const float* v, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
-    const float denom = sqrt_v[i] / c.bias2_sqrt + c.eps;  // (v.sqrt() / bias2_sqrt).add_(eps)
-    p[i] = p[i] + c.step * m[i] / denom;                   // p.addcdiv_(m, denom, step)
+    const float denom = std::sqrt(v[i]) / c.bias2_sqrt + c.eps;  // (v.sqrt() / bias2_sqrt).add_(eps)
+    p[i] = p[i] + c.step * m[i] / denom;                         // p.addcdiv_(m, denom, step)
   }
 }
 

@@ -25,14 +25,16 @@ struct AdamCoefs {
   float step = 0;  // -lr / (1 - beta1^t)
 };
 
-// Adam in two passes around the square root of v, which the caller computes with
-// ATen's own sqrt (torch.optim's `v.sqrt()`: on x86 builds it is MKL's vsSqrt,
-// not always the correctly rounded square root, so std::sqrt would differ in
-// the last bit now and then).
+// Adam in two passes. The square root of v is the correctly rounded one
+// (std::sqrt), not ATen's: on x86 builds torch.optim's `v.sqrt()` is MKL's
+// vsSqrt, split over the intra-op threads, which is off by one in the last
+// bit for some elements and, in some processes, much further off (a relative
+// 3e-4) in a worker thread's part: the same run gave other weights in 4 of 50
+// processes. Correctly rounded, the step is the same in every process.
 // Pass 1: p decayed (adamw), m and v updated in place from g (read only).
 void AdamMoments(const AdamCoefs& c, float* p, const float* g, float* m, float* v, int64_t n);
-// Pass 2: p += step * m / (sqrt_v / bias2_sqrt + eps).
-void AdamApply(const AdamCoefs& c, float* p, const float* m, const float* sqrt_v, int64_t n);
+// Pass 2: p += step * m / (sqrt(v) / bias2_sqrt + eps).
+void AdamApply(const AdamCoefs& c, float* p, const float* m, const float* v, int64_t n);
 
 struct SgdCoefs {
   float weight_decay = 0;  // 0: off

@@ -83,11 +83,7 @@ void Optimizer::StepCpu(double lr, int64_t begin, int64_t end, const float* g) {
   float* vp = v.data_ptr<float>();
   at::parallel_for(0, n, kGrain,
                    [&](int64_t b, int64_t e) { AdamMoments(c, p + b, g + b, m + b, vp + b, e - b); });
-  // ATen's square root, as torch.optim's v.sqrt() (see fused_optim.h).
-  if (!sqrt_v_.defined() || sqrt_v_.numel() != n) sqrt_v_ = torch::empty_like(v);
-  at::sqrt_out(sqrt_v_, v);
-  const float* sv = sqrt_v_.data_ptr<float>();
-  at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) { AdamApply(c, p + b, m + b, sv + b, e - b); });
+  at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) { AdamApply(c, p + b, m + b, vp + b, e - b); });
 }
 
 // The torch.optim single-tensor rules as ATen operations on the whole buffers.

@@ -51,7 +51,6 @@ class Optimizer {
   OptimizerOptions o_;
   const FlatParams* flat_;
   std::map<std::string, torch::Tensor> slots_;  // slot name ("exp_avg") -> flat buffer
-  torch::Tensor sqrt_v_;                        // scratch (Adam on the CPU)
   bool has_state_ = false;
   int64_t steps_ = 0;
 };

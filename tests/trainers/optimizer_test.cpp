@@ -56,7 +56,9 @@ class ReferenceOptimizer {
       v.mul_(o_.beta2).addcmul_(g, g.conj(), 1 - o_.beta2);
       const double bias1 = 1 - std::pow(o_.beta1, t);
       const double bias2_sqrt = std::sqrt(1 - std::pow(o_.beta2, t));
-      torch::Tensor denom = (v.sqrt() / bias2_sqrt).add_(o_.eps);
+      // The correctly rounded square root (a float's, through double), where
+      // torch.optim's v.sqrt() is MKL's vsSqrt on x86 (fused_optim.h).
+      torch::Tensor denom = (v.to(torch::kDouble).sqrt().to(torch::kFloat) / bias2_sqrt).add_(o_.eps);
       p.addcdiv_(m, denom, -lr / bias1);
     }
   }
