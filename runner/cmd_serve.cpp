@@ -21,6 +21,8 @@
 #include "runner/commands.h"
 #include "runner/serve_pool.h"
 #include "runner/signals.h"
+#include "scheduler/batch_score.h"
+#include "scheduler/journal.h"
 #include "scheduler/local_executor.h"
 #include "scheduler/metrics_server.h"
 #include "scheduler/service.h"
@@ -140,12 +142,22 @@ Status CheckExecutor(const std::string& executor) {
 }
 
 // Each model's registry, before anything is created or trained: a damaged
-// database would read as "no production version yet" further on.
+// database would read as "no production version yet" further on, and so would
+// one that is not where the journal's promotions went (no folder is made for
+// it then).
 Status CheckRegistries(const ServiceSetup& setup) {
+  std::unique_ptr<Journal> jn;
+  if (PathExists(setup.Journal())) {
+    DRIFTRUN_ASSIGN_OR_RETURN(jn, Journal::Open(setup.Journal(), false));
+  }
   for (const ModelEntry& m : setup.models) {
-    if (!PathExists(m.registry + "/registry.db")) continue;
-    DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(m.registry));
-    DRIFTRUN_RETURN_IF_ERROR(reg->CheckIntegrity().WithContext("model " + m.name));
+    if (PathExists(m.registry + "/registry.db")) {
+      DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(m.registry));
+      DRIFTRUN_RETURN_IF_ERROR(reg->CheckIntegrity().WithContext("model " + m.name));
+    }
+    if (!jn) continue;
+    DRIFTRUN_ASSIGN_OR_RETURN(int64_t prod, ProductionVersion(m.registry, m.name));
+    DRIFTRUN_RETURN_IF_ERROR(CheckPromotedIsInRegistry(*jn, m, prod));
   }
   return Status::Ok();
 }

@@ -85,6 +85,19 @@ Result<int64_t> ProductionVersion(const std::string& root, const std::string& na
   return v.value().version;
 }
 
+Status CheckPromotedIsInRegistry(Journal& jn, const ModelEntry& m, int64_t production) {
+  if (production > 0) return Status::Ok();
+  DRIFTRUN_ASSIGN_OR_RETURN(auto promoted, jn.LastPromoted(m.name));
+  if (promoted.first == 0) return Status::Ok();
+  return Status::Usage("model '" + m.name + "': registry '" + m.registry +
+                       "' has no production version of it, yet job " + std::to_string(promoted.first) +
+                       " of the service's journal promoted " + m.name + ":" +
+                       std::to_string(promoted.second) +
+                       ": was [registry] path changed, or the registry moved or deleted? Point [registry] "
+                       "path back at that registry, or give the service a new state folder (service.state) "
+                       "to start over with this one");
+}
+
 // The version's holdout loss and rows, recorded at registration.
 ConceptBaseline RecordedBaseline(const nlohmann::json& record) {
   const nlohmann::json& holdout = JsonObjectAt(JsonObjectAt(record, "metrics"), "holdout");

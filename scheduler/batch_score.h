@@ -60,6 +60,12 @@ Result<std::unique_ptr<Production>> LoadProduction(const std::string& root, cons
 // The production version number only (0: none), cheap enough for every poll.
 Result<int64_t> ProductionVersion(const std::string& root, const std::string& name);
 
+// Status::Usage when the registry has no production version of model `m`
+// (`production` 0) although the service's journal promoted one: [registry]
+// path changed, or the registry moved or was deleted. Found by a stranger:
+// serve then waited for ever in silence, and status said "none yet".
+Status CheckPromotedIsInRegistry(Journal& jn, const ModelEntry& m, int64_t production);
+
 struct BatchFile {
   std::string path;  // absolute
   std::string sha256;

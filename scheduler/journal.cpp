@@ -424,6 +424,16 @@ Result<std::pair<int64_t, double>> Journal::LastVerdict(const std::string& model
   return out;
 }
 
+Result<std::pair<int64_t, int64_t>> Journal::LastPromoted(const std::string& model) {
+  Stmt s(db_,
+         "SELECT id, version FROM jobs WHERE model = ?1 AND state = 'promoted' ORDER BY id DESC LIMIT 1");
+  s.Bind(1, model);
+  std::pair<int64_t, int64_t> out{0, 0};
+  if (s.Step() == SQLITE_ROW) out = {s.Int(0), s.Int(1)};
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading the last promotion from " + path_));
+  return out;
+}
+
 Result<std::vector<JobRecord>> Journal::Jobs(const std::string& model, int64_t limit) {
   Stmt s(db_, std::string("SELECT ") + kJobColumns +
                   " FROM jobs WHERE (?1 = '' OR model = ?1) ORDER BY id DESC LIMIT ?2");

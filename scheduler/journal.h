@@ -181,6 +181,9 @@ class Journal {
   // The model's newest job that ended with a verdict (promoted or rejected):
   // its id and end time; {0, 0} when none. Cheap enough for every poll.
   Result<std::pair<int64_t, double>> LastVerdict(const std::string& model);
+  // The model's newest promoted job: its id and the version it promoted;
+  // {0, 0} when none.
+  Result<std::pair<int64_t, int64_t>> LastPromoted(const std::string& model);
   Result<nlohmann::json> JobEvents(int64_t id);
   Result<JournalCounts> Counts();
 

@@ -186,20 +186,9 @@ Status Service::StopJob(const SignalRecord& s, double now) {
 
 Status Service::QueueInitial(const ModelEntry& m, double now) {
   Journal& jn = *ctx_->journal;
-  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, jn.Jobs(m.name, 64));  // newest first
-  for (const JobRecord& j : jobs) {
-    if (j.state != JobState::kPromoted) continue;
-    // Found by a stranger: with [registry] path changed between restarts the
-    // service waited for ever, saying nothing (no initial job: there had been
-    // one; no batch scored: no production version).
-    return Status::Usage(
-        "model '" + m.name + "': registry '" + m.registry + "' has no production version of it, yet job " +
-        std::to_string(j.id) + " of this service's journal promoted " + m.name + ":" +
-        std::to_string(j.version) +
-        ": was [registry] path changed, or the registry moved or deleted? Point [registry] path "
-        "back at that registry, or give the service a new state folder (service.state) to "
-        "start over with this one");
-  }
+  // Called with no production version: a registry moved away while serving.
+  DRIFTRUN_RETURN_IF_ERROR(CheckPromotedIsInRegistry(jn, m, 0));
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, jn.Jobs(m.name, 1));
   if (!jobs.empty()) return Status::Ok();  // once: a failed first job waits for `driftrun signal`
   DRIFTRUN_ASSIGN_OR_RETURN(Journal::Txn txn, jn.Begin());
   DRIFTRUN_ASSIGN_OR_RETURN(TriggerOutcome t,
@@ -363,10 +352,12 @@ Status Service::ScanModel(const ModelEntry& m, const Production& p, double now, 
 // against today's. Found by a stranger: a batch of the same change that
 // arrived while the retrain ran kept its score against the old version and
 // queued a second retrain on data the new version already fits.
-Status Service::RescoreStale(const ModelEntry& m, const ModelState& st, double now) {
+Result<std::vector<std::pair<int64_t, std::string>>> Service::RescoreStale(const ModelEntry& m,
+                                                                           const ModelState& st, double now) {
   Journal& jn = *ctx_->journal;
+  std::vector<std::pair<int64_t, std::string>> rescored;
   DRIFTRUN_ASSIGN_OR_RETURN(const Production* p, ctx_->production.Get(m));
-  if (p->version == 0) return Status::Ok();
+  if (p->version == 0) return rescored;
   DRIFTRUN_ASSIGN_OR_RETURN(const auto verdict, jn.LastVerdict(m.name));  // {job, ended_at}
   std::optional<Baselines> over;
   for (const ScoredBatch& pb : st.pending) {
@@ -386,23 +377,37 @@ Status Service::RescoreStale(const ModelEntry& m, const ModelState& st, double n
     DRIFTRUN_ASSIGN_OR_RETURN(BatchRecord again, ScoreAgain(m, *p, *over, ctx_->setup->state, b, why, now));
     again.scored_at = now;
     DRIFTRUN_RETURN_IF_ERROR(jn.Rescore(again));
+    rescored.emplace_back(b.id, again.reason);
     if (ctx_->say) ctx_->say(m.name + ": batch " + BaseName(b.file) + ": " + again.reason);
   }
-  return Status::Ok();
+  return rescored;
 }
 
 Status Service::Recheck(const ModelEntry& m, double now) {
   Journal& jn = *ctx_->journal;
   DRIFTRUN_ASSIGN_OR_RETURN(ModelState st, jn.State(m.name, m.trigger.min_rows, m.trigger.window(), now));
   if (st.pending.empty() || st.active_job > 0) return Status::Ok();
-  DRIFTRUN_RETURN_IF_ERROR(RescoreStale(m, st, now));
+  DRIFTRUN_ASSIGN_OR_RETURN(const auto rescored, RescoreStale(m, st, now));
   DRIFTRUN_ASSIGN_OR_RETURN(st, jn.State(m.name, m.trigger.min_rows, m.trigger.window(), now));
-  if (DecideTrigger(m.trigger, st, TriggerKind::kDrift, now).action != TriggerAction::kQueue)
+  const TriggerDecision d = DecideTrigger(m.trigger, st, TriggerKind::kDrift, now);
+  if (d.action != TriggerAction::kQueue) {
+    // A batch scored again says what its new scores led to, not the action
+    // of its first scores (a stranger saw "merge" on a batch that queued nothing).
+    const std::string line =
+        (d.action == TriggerAction::kNone ? std::string("no retrain") : TriggerActionName(d.action)) + ": " +
+        d.reason;
+    for (const auto& [id, reason] : rescored)
+      DRIFTRUN_RETURN_IF_ERROR(jn.SetBatchAction(id, TriggerActionName(d.action), reason + "; " + line));
     return Status::Ok();
+  }
   DRIFTRUN_ASSIGN_OR_RETURN(Journal::Txn txn, jn.Begin());
   DRIFTRUN_ASSIGN_OR_RETURN(TriggerOutcome t,
                             RecordTrigger(jn, m, TriggerKind::kDrift, st.pending.back().id,
                                           "batches that arrived during the last job or a hold", now));
+  for (const ScoredBatch& pb : st.pending) {  // each says it counted in this trigger
+    DRIFTRUN_ASSIGN_OR_RETURN(BatchRecord b, jn.Batch(pb.id));
+    DRIFTRUN_RETURN_IF_ERROR(jn.SetBatchAction(pb.id, t.action, b.reason + "; " + t.line));
+  }
   DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
   if (ctx_->say) ctx_->say(m.name + ": re-evaluated pending batches: " + t.line);
   return Status::Ok();

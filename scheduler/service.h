@@ -61,7 +61,9 @@ class Service {
   Status Quarantine(const ModelEntry& m, const BatchFile& f, const std::string& why, double now);
   Status AdvanceJobs();
   Status Recheck(const ModelEntry& m, double now);
-  Status RescoreStale(const ModelEntry& m, const ModelState& st, double now);
+  // The batches scored again: id and new reason.
+  Result<std::vector<std::pair<int64_t, std::string>>> RescoreStale(const ModelEntry& m, const ModelState& st,
+                                                                    double now);
   Result<std::string> Sha256Of(const BatchFile& f);
 
   ServiceContext* ctx_;

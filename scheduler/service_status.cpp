@@ -57,6 +57,7 @@ Result<nlohmann::json> ModelStatus(Journal& jn, const ModelEntry& m, const nlohm
                                    int64_t limit) {
   nlohmann::json o = {{"name", m.name}, {"config", m.config_path}, {"incoming", m.incoming}};
   DRIFTRUN_ASSIGN_OR_RETURN(int64_t prod, ProductionVersion(m.registry, m.name));
+  DRIFTRUN_RETURN_IF_ERROR(CheckPromotedIsInRegistry(jn, m, prod));
   o["production"] = prod;
   DRIFTRUN_ASSIGN_OR_RETURN(ModelState st, jn.State(m.name, m.trigger.min_rows, m.trigger.window(), now));
   double next = now;

@@ -602,6 +602,13 @@ def test_a_signal_after_a_drift_keeps_its_reference_and_a_moved_registry_is_refu
     assert p.returncode == 2, must_msg(p, "serve with another registry")
     assert "has no production version" in p.stderr and ("job 2" in p.stderr or "job 3" in p.stderr), p.stderr
     assert "[registry] path" in p.stderr, p.stderr
+    assert not os.path.exists(workspace.path("registry-elsewhere")), "a refused serve made a registry folder"
+    # status reads the same journal and registry: not "production: none yet" with exit 0.
+    st = workspace.run(["status", "--config", s.config, "--set", 'registry.path="registry-elsewhere"'],
+                       cwd=workspace.tmp)
+    assert st.returncode == 2 and "has no production version" in st.stderr, must_msg(st, "status, another registry")
+    ok = workspace.run(["status", "--config", s.config, "--json"], cwd=workspace.tmp)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["models"][0]["production"] >= 2, must_msg(ok, "status")
 
 
 # ---- stopping a job by hand
@@ -756,10 +763,14 @@ def test_drift_during_a_running_job_counts_against_the_version_it_makes(workspac
         if proc.poll() is None:
             proc.kill()
     row = s.rows("SELECT * FROM batches WHERE file LIKE '%batch-002.h5'")[0]
-    assert row["action"] == "merge" and "count again when it ends" in row["reason"], row["reason"]
+    assert "count again when it ends" in row["reason"], row["reason"]
     assert "scored again against demo:2 after job 2 ended" in row["reason"], row["reason"]
     assert row["production"] == 2, row
     jobs = s.rows("SELECT * FROM jobs ORDER BY id")
+    # Its action is what its new scores led to, not the "merge" of its first
+    # (found by a stranger).
+    assert row["action"] == ("queue" if len(jobs) == 3 else "none"), (row["action"], row["reason"], len(jobs))
+    assert row["reason"].endswith(("(job 3)" if len(jobs) == 3 else "")), row["reason"]
     assert jobs[1]["state"] == "promoted", jobs[1]
     if second == "the same shift":
         # No data drift against the new version's reference (the batches since
