@@ -98,6 +98,17 @@ Status CheckPromotedIsInRegistry(Journal& jn, const ModelEntry& m, int64_t produ
                        "to start over with this one");
 }
 
+Status MarkIfDuplicate(Journal& jn, const std::string& model, BatchRecord* b) {
+  if (b->decision != "scored") return Status::Ok();
+  DRIFTRUN_ASSIGN_OR_RETURN(std::string twin, jn.FirstScoredWithSha(model, b->sha256));
+  if (twin.empty() || twin == b->file) return Status::Ok();
+  b->decision = "duplicate";
+  b->reason = "the same data as " + twin +
+              ", scored before: a duplicate, never a trigger and never trained on " + "twice (" + b->reason +
+              ")";
+  return Status::Ok();
+}
+
 // The version's holdout loss and rows, recorded at registration.
 ConceptBaseline RecordedBaseline(const nlohmann::json& record) {
   const nlohmann::json& holdout = JsonObjectAt(JsonObjectAt(record, "metrics"), "holdout");

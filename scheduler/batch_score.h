@@ -66,6 +66,13 @@ Result<int64_t> ProductionVersion(const std::string& root, const std::string& na
 // serve then waited for ever in silence, and status said "none yet".
 Status CheckPromotedIsInRegistry(Journal& jn, const ModelEntry& m, int64_t production);
 
+// A scored batch with the bytes of one scored before under another name
+// becomes a `duplicate`: its scores are kept and shown, but it never counts
+// toward a trigger and never trains (its data is in the journal once). Found
+// by a stranger: a renamed copy of a batch a job had trained on queued a
+// retrain, and two copies of one drifted batch would count as two.
+Status MarkIfDuplicate(Journal& jn, const std::string& model, BatchRecord* b);
+
 struct BatchFile {
   std::string path;  // absolute
   std::string sha256;

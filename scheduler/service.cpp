@@ -292,10 +292,7 @@ Status Service::HandleBatch(const ModelEntry& m, const Production& p, BatchFile 
     if (scored.status().code() != Code::kData) return scored.status();
     return Quarantine(m, f, scored.status().message(), now);
   }
-  // Found by a stranger: a copy of a batch under another name was scored as new without a word.
-  DRIFTRUN_ASSIGN_OR_RETURN(std::string twin, ctx_->journal->FirstScoredWithSha(m.name, f.sha256));
-  if (!twin.empty() && twin != f.path)
-    scored.value().reason += "; the same data as " + twin + ", scored before (in a training window once)";
+  DRIFTRUN_RETURN_IF_ERROR(MarkIfDuplicate(*ctx_->journal, m.name, &scored.value()));
   // The service's own copy of a batch that may train, before the journal
   // says it was scored (a crash in between leaves a copy to reuse).
   if (scored.value().decision == "scored" && scored.value().labelled) {

@@ -327,6 +327,16 @@ def test_replay_decides_as_the_live_service_did(drift_run):
     assert p.returncode == 0, must_msg(p, "replay of the data folder")
     assert "train.h5" not in [os.path.basename(r["file"]) for r in json.loads(p.stdout)]
     assert "skipped" in p.stderr and "train.h5" in p.stderr and "data.train" in p.stderr, p.stderr
+    # A copy under another name is a duplicate in replay as in serve: it does not count twice.
+    first = min(live.values(), key=lambda r: r["mtime"])
+    copy = os.path.join(past, "copy-of-" + os.path.basename(first["file"]))
+    shutil.copyfile(first["file"], copy)
+    os.utime(copy, (first["mtime"] + 0.5, first["mtime"] + 0.5))
+    p = s.ws.run(["replay", "--config", s.config, "--batches", past, "--version", "1", "--json"])
+    assert p.returncode == 0, must_msg(p, "replay with a copy")
+    rep2 = {os.path.basename(r["file"]): r for r in json.loads(p.stdout)}
+    assert rep2[os.path.basename(copy)]["decision"] == "duplicate", rep2[os.path.basename(copy)]
+    assert all(rep2[n]["action"] == rep[n]["action"] for n in rep), "a duplicate changed the other decisions"
 
 
 # ---- concept drift
@@ -359,12 +369,19 @@ def test_after_a_drift_retrain_the_new_regime_is_the_reference(workspace, refere
         assert ref["from"] == "drift" and ref["files"] == kept and ref["rows"] == 600, ref
         assert rows == 600 and source == kept[0], (rows, source)
         assert b3["drift_share"] < 0.5 and not b3["drifted"], b3["reason"]
-        # Found by a stranger: a copy under another name was scored as new without a word.
+        # Found by a stranger: a copy under another name was scored as new
+        # without a word; then a renamed copy of trained data queued a retrain.
+        # Now it is a duplicate: scored and shown, never a trigger or training data.
+        triggers = len(s.rows("SELECT id FROM triggers"))
         s.drop(s.batch(3), "again.h5")
         p = s.serve("--max-batches", "4", *sets)
         assert p.returncode == 0, must_msg(p, "serve --max-batches 4")
         again = s.rows("SELECT * FROM batches WHERE file LIKE '%again.h5'")[0]
         assert f"the same data as {b3['file']}, scored before" in again["reason"], again["reason"]
+        assert again["decision"] == "duplicate" and again["action"] == "none", again
+        assert len(s.rows("SELECT id FROM triggers")) == triggers, "a duplicate made a trigger"
+        st = workspace.run(["status", "--config", s.config, "--json"], cwd=workspace.tmp)
+        assert [b["decision"] for b in json.loads(st.stdout)["models"][0]["batches"]][0] == "duplicate", st.stdout
     else:
         assert ref == {"from": "training", "why": 'retrain.reference = "training"'}, ref
         assert rows > 4000 and "train.h5" in source, (rows, source)
