@@ -8,6 +8,7 @@
 
 #include "common/file_util.h"
 #include "common/json_get.h"
+#include "common/sha256.h"
 #include "common/text.h"
 #include "dataio/h5_io.h"
 #include "dataio/tabular_set.h"
@@ -244,6 +245,17 @@ Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const B
 
 std::string KeptBatchPath(const std::string& state, const BatchRecord& b) {
   return state + "/batches/" + b.model + "/" + b.sha256.substr(0, 16) + "/" + BaseName(b.file);
+}
+
+Result<std::string> ScoredData(const std::string& state, const BatchRecord& b) {
+  const std::string kept = KeptBatchPath(state, b);
+  const std::string source = PathExists(kept) ? kept : b.file;
+  auto sha = Sha256File(source);
+  if (sha.ok() && sha.value() == b.sha256) return source;
+  const std::string what = source == b.file ? "it" : "its kept copy " + kept;
+  return Status::Data(sha.ok() ? what + " no longer holds the data that was scored (now sha256 " +
+                                     sha.value().substr(0, 12) + "; edited in place?)"
+                               : sha.status().message());
 }
 
 Status KeepBatch(const std::string& state, const BatchRecord& b) {

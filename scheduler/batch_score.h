@@ -97,6 +97,10 @@ Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const B
 // one, or removed, does not change what a job trains on or what a version's
 // lineage names.
 std::string KeptBatchPath(const std::string& state, const BatchRecord& b);
+// The file holding the data batch `b` was scored from: the kept copy, else
+// (a journal from before copies were kept, or none could be made) the file
+// itself. Status::Data, saying which, when its bytes are no longer those scored.
+Result<std::string> ScoredData(const std::string& state, const BatchRecord& b);
 Status KeepBatch(const std::string& state, const BatchRecord& b);
 
 // The incoming batches of a folder: *.h5 files (no hidden or temporary files),

@@ -8,7 +8,6 @@
 
 #include "common/file_util.h"
 #include "common/json_get.h"
-#include "common/sha256.h"
 #include "common/text.h"
 #include "scheduler/batch_score.h"
 
@@ -27,14 +26,7 @@ std::string TomlString(const std::string& s) {
 // what was scored.
 Result<std::string> WindowFile(const std::string& state, const BatchRecord& b, bool replaced) {
   if (!replaced && !PathExists(b.file)) return Status::Data("removed from the incoming folder");
-  const std::string kept = KeptBatchPath(state, b);
-  const std::string source = PathExists(kept) ? kept : b.file;
-  auto sha = Sha256File(source);
-  if (sha.ok() && sha.value() == b.sha256) return source;
-  const std::string what = source == b.file ? "it" : "its kept copy " + kept;
-  return Status::Data(sha.ok() ? what + " no longer holds the data that was scored (now sha256 " +
-                                     sha.value().substr(0, 12) + "; edited in place?)"
-                               : sha.status().message());
+  return ScoredData(state, b);
 }
 
 // A batch the window leaves out, and why (the job spec's left_out).

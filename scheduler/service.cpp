@@ -27,6 +27,12 @@ std::string Stem(const std::string& path) {
   return b.size() > 80 ? b.substr(0, 80) : b;
 }
 
+// A batch's drift report: state/reports/<model>/<stem>-<sha256 prefix><suffix>.json.
+std::string ReportPath(const std::string& state, const std::string& model, const std::string& file,
+                       const std::string& sha256, const std::string& suffix = "") {
+  return state + "/reports/" + model + "/" + Stem(file) + "-" + sha256.substr(0, 12) + suffix + ".json";
+}
+
 // Batch `b` scored against `p` and `over` in a copy of its record (scores,
 // report, production, reason + `why`); when its data is gone or changed, its
 // old scores stand, and the reason says so. An error only for infrastructure.
@@ -34,15 +40,11 @@ Result<BatchRecord> ScoreAgain(const ModelEntry& m, const Production& p, const B
                                const std::string& state, const BatchRecord& b, const std::string& why,
                                double now) {
   BatchRecord again = b;
-  const std::string kept = KeptBatchPath(state, b);
-  const BatchFile f{PathExists(kept) ? kept : b.file, b.sha256, b.mtime};
-  auto sha = Sha256File(f.path);
-  const std::string report = state + "/reports/" + m.name + "/" + Stem(b.file) + "-" +
-                             b.sha256.substr(0, 12) + "-again-" + std::to_string(static_cast<int64_t>(now)) +
-                             ".json";
-  auto scored = sha.ok() && sha.value() == b.sha256
-                    ? ScoreBatch(m, p, f, report, now, &over)
-                    : Result<BatchRecord>(Status::Data("its data is gone or changed"));
+  Result<std::string> data = ScoredData(state, b);
+  const std::string report =
+      ReportPath(state, m.name, b.file, b.sha256, "-again-" + std::to_string(static_cast<int64_t>(now)));
+  auto scored = data.ok() ? ScoreBatch(m, p, BatchFile{data.value(), b.sha256, b.mtime}, report, now, &over)
+                          : Result<BatchRecord>(data.status());
   if (!scored.ok() && scored.status().code() != Code::kData) return scored.status();
   if (!scored.ok()) {  // the old scores stand, and are not tried again
     again.reason = b.reason + "; could not be scored again against " + m.name + ":" +
@@ -284,8 +286,7 @@ Result<Baselines> Service::JournalBaselines(const ModelEntry& m, int64_t version
 }
 
 Status Service::HandleBatch(const ModelEntry& m, const Production& p, BatchFile f, double now) {
-  const std::string report =
-      ctx_->setup->state + "/reports/" + m.name + "/" + Stem(f.path) + "-" + f.sha256.substr(0, 12) + ".json";
+  const std::string report = ReportPath(ctx_->setup->state, m.name, f.path, f.sha256);
   DRIFTRUN_ASSIGN_OR_RETURN(Baselines over, JournalBaselines(m, p.version));
   auto scored = ScoreBatch(m, p, f, report, now, &over);
   if (!scored.ok()) {
