@@ -17,7 +17,8 @@ using journal_internal::ReadJobs;
 
 namespace {
 
-constexpr int64_t kJournalSchemaVersion = 3;  // 2: signals.stop_job; 3: the jobs_queue index
+constexpr int64_t kJournalSchemaVersion =
+    4;  // 2: signals.stop_job; 3: the jobs_queue index; 4: batches_by_sha
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS batches(
@@ -28,6 +29,7 @@ CREATE TABLE IF NOT EXISTS batches(
   consumed_by INTEGER, action TEXT NOT NULL DEFAULT 'none', UNIQUE(model, file, sha256));
 CREATE INDEX IF NOT EXISTS batches_by_model ON batches(model, id);
 CREATE INDEX IF NOT EXISTS batches_pending ON batches(model, id) WHERE consumed_by IS NULL;
+CREATE INDEX IF NOT EXISTS batches_by_sha ON batches(model, sha256, id);  -- duplicates, once per batch
 CREATE TABLE IF NOT EXISTS triggers(
   id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, kind TEXT NOT NULL, action TEXT NOT NULL,
   at REAL NOT NULL, job INTEGER, batches TEXT NOT NULL, reason TEXT NOT NULL);
@@ -212,6 +214,9 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path, bool cre
       DRIFTRUN_RETURN_IF_ERROR(
           j->Exec("CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(state, priority DESC, id)",
                   "cannot index the job queue"));
+      DRIFTRUN_RETURN_IF_ERROR(
+          j->Exec("CREATE INDEX IF NOT EXISTS batches_by_sha ON batches(model, sha256, id)",
+                  "cannot index the batches by content"));
     }
     DRIFTRUN_RETURN_IF_ERROR(
         j->Exec(("PRAGMA user_version = " + std::to_string(kJournalSchemaVersion)).c_str(),

@@ -208,7 +208,7 @@ TEST(Journal, AJournalFromBeforeStopSignalsIsUpgradedInPlace) {
                 "DROP TABLE signals; CREATE TABLE signals(id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT "
                 "NOT NULL, reason TEXT NOT NULL, by TEXT NOT NULL, at REAL NOT NULL, trigger INTEGER NOT "
                 "NULL DEFAULT 0); INSERT INTO signals(model, reason, by, at) VALUES ('m', 'r', 'ann', 1); "
-                "PRAGMA user_version = 1;",
+                "DROP INDEX jobs_queue; DROP INDEX batches_by_sha; PRAGMA user_version = 1;",
                 nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
@@ -226,15 +226,16 @@ TEST(Journal, AJournalFromBeforeStopSignalsIsUpgradedInPlace) {
   pending = j.value()->PendingSignals();
   ASSERT_EQ(pending.value().size(), 2u);
   EXPECT_EQ(pending.value()[1].stop_job, 4);
-  // The upgrade also added the queue's index.
+  // The upgrade also added the queue's index and the batches' by content.
   sqlite3* check = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &check), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(
-      sqlite3_prepare_v2(check, "SELECT 1 FROM sqlite_master WHERE name = 'jobs_queue'", -1, &st, nullptr),
-      SQLITE_OK);
-  EXPECT_EQ(sqlite3_step(st), SQLITE_ROW);
-  sqlite3_finalize(st);
+  for (const char* index : {"jobs_queue", "batches_by_sha"}) {
+    sqlite3_stmt* st = nullptr;
+    const std::string q = std::string("SELECT 1 FROM sqlite_master WHERE name = '") + index + "'";
+    ASSERT_EQ(sqlite3_prepare_v2(check, q.c_str(), -1, &st, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_step(st), SQLITE_ROW) << index;
+    sqlite3_finalize(st);
+  }
   sqlite3_close(check);
 }
 
