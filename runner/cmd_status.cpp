@@ -192,7 +192,8 @@ int RunReplay(int argc, char** argv) {
     }
     int retrains = 0;
     if (!FLAGS_json)
-      std::cout << "model " << EscapeForConsole(m.name) << " against version " << p.value()->version << ":\n";
+      std::cout << "model " << EscapeForConsole(m.name) << " against version " << p.value()->version
+                << " (job numbers count this replay's retrains, not the service's jobs):\n";
     for (const ReplayRow& r : rows.value()) {
       nlohmann::json j = BatchJson(r.batch);
       j["model"] = m.name;

@@ -7,6 +7,7 @@
 
 #include "common/text.h"
 #include "registry/model_source.h"
+#include "registry/promotion_gate.h"
 #include "runner/registry_view.h"
 #include "trainers/predict.h"
 
@@ -180,8 +181,22 @@ Status DoApprove(Registry& reg, const ParsedArgs& a) {
   DRIFTRUN_ASSIGN_OR_RETURN(ModelRef r, VersionArg(a, true));
   DRIFTRUN_RETURN_IF_ERROR(NeedBy("approve"));
   DRIFTRUN_ASSIGN_OR_RETURN(bool added, reg.Approve(r.name, r.version, FLAGS_by, FLAGS_note));
+  std::string who = FLAGS_by, same;  // the name as first approved, when spelled otherwise now
+  if (!added) {
+    auto v = reg.Get(r);
+    if (v.ok()) {
+      for (const auto& ap : v.value().approvals) {
+        const std::string by = ap.value("by", "");
+        if (SamePerson(by, FLAGS_by) && by != FLAGS_by) {
+          who = by;
+          same = "; names match without case or spaces";
+        }
+      }
+    }
+  }
   std::cout << (added ? "approved " : "already approved: ") << EscapeForConsole(r.name) << ":" << r.version
-            << " by " << EscapeForConsole(FLAGS_by) << (added ? "" : " (one approval per person)") << "\n";
+            << " by " << EscapeForConsole(who) << (added ? "" : " (one approval per person" + same + ")")
+            << "\n";
   return Status::Ok();
 }
 

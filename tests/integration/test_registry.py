@@ -215,6 +215,9 @@ def test_approval_then_promote(r, candidates):
     assert p.returncode == 0, must_msg(p, f"approve {good}")
     p = r.registry("approve", good, "--by", "bob", "--note", "twice")
     assert p.returncode == 0 and "already approved" in p.stdout, must_msg(p, "approve twice")
+    p = r.registry("approve", good, "--by", "BOB")
+    assert p.returncode == 0 and "already approved" in p.stdout and "by bob" in p.stdout \
+        and "without case" in p.stdout, must_msg(p, "approve again as BOB: the name first approved")
     assert len(r.show(good)["approvals"]) == 1
     p = r.registry("promote", good, "--alias", "production", "--by", "bob", "--reason", "approved retrain")
     assert p.returncode == 0 and "gate: holdout loss" in p.stdout, must_msg(p, f"approved {good} promoted")
