@@ -299,9 +299,13 @@ Status Submit(const ParsedArgs& args) {
     return queued.status().WithContext("nothing was queued");
   }
   const std::string job = queued.take();
+  // Each job keeps the script it ran (found by a stranger: a resubmission
+  // rewrote job.sbatch, and jobs.jsonl named the same file for every job).
+  std::string kept = s.run_dir + "/slurm/job-" + job + ".sbatch";
+  if (!LinkOrCopyFile(s.script, kept).ok()) kept = s.script;
   (void)AppendLine(
       s.run_dir + "/slurm/jobs.jsonl",
-      nlohmann::json{{"job", job}, {"time", static_cast<int64_t>(std::time(nullptr))}, {"script", s.script}}
+      nlohmann::json{{"job", job}, {"time", static_cast<int64_t>(std::time(nullptr))}, {"script", kept}}
           .dump());
   const std::string log = s.run_dir + "/slurm/logs/" + job + ".0.log";
   if (FLAGS_json) {

@@ -535,6 +535,19 @@ def test_a_second_submit_to_a_busy_run_folder_and_a_cancelled_sweep_are_told(clu
     p = cluster.driftrun("submit", "--config", cfg, "--run-dir", s["run_dir"], "--ntasks-per-node", "2")
     assert p.returncode == 2 and f"already has Slurm job {s['job_id']}" in p.stderr, must_msg(p, "busy folder")
     cluster.run("scancel", s["job_id"])
+    # Submitted again once the job is gone: each job keeps the script it ran
+    # (found by a stranger: job.sbatch was rewritten for every submission).
+    deadline = time.time() + 60
+    while time.time() < deadline and cluster.run("squeue", "--noheader", "--jobs", s["job_id"]).stdout.strip():
+        time.sleep(1)
+    again = cluster.submit(cfg, "--run-dir", s["run_dir"], "--ntasks-per-node", "2", "--time", "7")
+    cluster.run("scancel", again["job_id"])
+    with open(os.path.join(s["run_dir"], "slurm", "jobs.jsonl")) as f:
+        lines = [json.loads(x) for x in f]
+    assert [x["job"] for x in lines] == [s["job_id"], again["job_id"]], lines
+    scripts = [open(x["script"]).read() for x in lines]
+    assert lines[0]["script"] != lines[1]["script"], lines
+    assert "--time=7" not in scripts[0] and "--time=7" in scripts[1], scripts[1]
     # A sweep whose array is cancelled before its trials ran: they are "not queued", with how to go on.
     sw = ws.write_config("cancelled.toml", MODEL.format(name="cancelled", epochs=1) +
                          '[sweep]\nmethod = "random"\ntrials = 3\nparams = ["train.lr = [1e-3, 2e-3, 3e-3, 4e-3]"]\n')
