@@ -87,16 +87,35 @@ Result<int64_t> ProductionVersion(const std::string& root, const std::string& na
 }
 
 Status CheckPromotedIsInRegistry(Journal& jn, const ModelEntry& m, int64_t production) {
-  if (production > 0) return Status::Ok();
   DRIFTRUN_ASSIGN_OR_RETURN(auto promoted, jn.LastPromoted(m.name));
   if (promoted.first == 0) return Status::Ok();
-  return Status::Usage("model '" + m.name + "': registry '" + m.registry +
-                       "' has no production version of it, yet job " + std::to_string(promoted.first) +
-                       " of the service's journal promoted " + m.name + ":" +
-                       std::to_string(promoted.second) +
-                       ": was [registry] path changed, or the registry moved or deleted? Point [registry] "
-                       "path back at that registry, or give the service a new state folder (service.state) "
-                       "to start over with this one");
+  const std::string job = std::to_string(promoted.first);
+  const std::string version = m.name + ":" + std::to_string(promoted.second);
+  std::string what;
+  if (!PathExists(m.registry + "/registry.db")) {
+    what = "does not exist (no registry.db)";
+  } else if (production == 0) {
+    what = "has no production version of " + m.name;
+  } else {
+    // Found by a stranger: another registry with a production version of its
+    // own was taken for the service's, and its versions mixed into the journal.
+    DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(m.registry));
+    auto v = reg->Get({m.name, promoted.second, ""});
+    if (!v.ok() && v.status().code() != Code::kUsage) return v.status();
+    const nlohmann::json service = v.ok() ? JsonObjectAt(v.value().record, "service") : nlohmann::json();
+    if (v.ok() && JsonInt(service, "job", 0) == promoted.first) return Status::Ok();
+    what = !v.ok()
+               ? "has no " + version
+               : "holds a " + version + " that job " + job + " did not register (" +
+                     (service.is_object() ? "it came from job " + std::to_string(JsonInt(service, "job", 0))
+                                          : std::string("not registered by a service")) +
+                     ")";
+  }
+  return Status::Usage("model '" + m.name + "': registry '" + m.registry + "' " + what + ", yet job " + job +
+                       " of the service's journal promoted " + version +
+                       " into its registry: was [registry] path changed, or the registry moved or deleted? "
+                       "Point [registry] path back at that registry, or give the service a new state folder "
+                       "(service.state) to start over with this one");
 }
 
 Status MarkIfDuplicate(Journal& jn, const std::string& model, BatchRecord* b) {

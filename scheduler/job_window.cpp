@@ -8,6 +8,7 @@
 
 #include "common/file_util.h"
 #include "common/json_get.h"
+#include "common/sha256.h"
 #include "common/text.h"
 #include "scheduler/batch_score.h"
 
@@ -27,6 +28,20 @@ std::string TomlString(const std::string& s) {
 Result<std::string> WindowFile(const std::string& state, const BatchRecord& b, bool replaced) {
   if (!replaced && !PathExists(b.file)) return Status::Data("removed from the incoming folder");
   return ScoredData(state, b);
+}
+
+// A file that still holds batch `b`'s bytes when its own file and kept copy
+// do not: a duplicate of it under another name ("" when none). Found by a
+// stranger: a batch renamed in the incoming folder was left out as removed,
+// and its new name, a duplicate, never trained: the data was lost.
+Result<std::string> SurvivingCopy(Journal& jn, const BatchRecord& b) {
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<std::string> files, jn.FilesWithSha(b.model, b.sha256));
+  for (const std::string& f : files) {
+    if (f == b.file || !PathExists(f)) continue;
+    auto sha = Sha256File(f);
+    if (sha.ok() && sha.value() == b.sha256) return f;
+  }
+  return std::string();
 }
 
 // A batch the window leaves out, and why (the job spec's left_out).
@@ -154,6 +169,15 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
     }
     DRIFTRUN_ASSIGN_OR_RETURN(int64_t latest, ctx.journal->LatestBatchAt(m.name, b.file));
     auto source = WindowFile(ctx.setup->state, b, latest > b.id);
+    if (!source.ok()) {
+      DRIFTRUN_ASSIGN_OR_RETURN(std::string copy, SurvivingCopy(*ctx.journal, b));
+      if (!copy.empty()) {
+        if (ctx.say)
+          ctx.say("job " + std::to_string(j->id) + ": batch " + b.file + ": " + source.status().message() +
+                  "; its bytes are still in " + copy + ": trained from that");
+        source = copy;
+      }
+    }
     if (!source.ok()) {
       left_out.push_back(LeftOut(b, source.status().message()));
       if (ctx.say)

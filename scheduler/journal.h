@@ -142,6 +142,8 @@ class Journal {
   Result<int64_t> LatestBatchAt(const std::string& model, const std::string& file);
   // The file of the first scored batch of `model` with this content ("" when none).
   Result<std::string> FirstScoredWithSha(const std::string& model, const std::string& sha256);
+  // The files of the model's scored and duplicate batches with these bytes, oldest first.
+  Result<std::vector<std::string>> FilesWithSha(const std::string& model, const std::string& sha256);
   // The batches that made the triggers queued or merged into job `job`
   // (TriggerDecision::batches) and that those triggers consumed (not one
   // merged while the job already ran), oldest first.

@@ -104,6 +104,17 @@ Result<std::string> Journal::FirstScoredWithSha(const std::string& model, const 
   return file;
 }
 
+Result<std::vector<std::string>> Journal::FilesWithSha(const std::string& model, const std::string& sha256) {
+  Stmt s(db_,
+         "SELECT file FROM batches WHERE model = ?1 AND sha256 = ?2 AND decision IN ('scored', 'duplicate') "
+         "ORDER BY id");
+  s.Bind(1, model).Bind(2, sha256);
+  std::vector<std::string> files;
+  while (s.Step() == SQLITE_ROW) files.push_back(s.Text(0));
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("looking up copies of a batch in " + path_));
+  return files;
+}
+
 Result<BatchRecord> Journal::Batch(int64_t id) {
   Stmt s(db_, std::string("SELECT ") + kBatchColumns + " FROM batches WHERE id = ?1");
   s.Bind(1, id);

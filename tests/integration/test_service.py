@@ -617,15 +617,62 @@ def test_a_signal_after_a_drift_keeps_its_reference_and_a_moved_registry_is_refu
     assert "demo:2's reference starts from" in ref3["why"], ref3
     p = s.serve("--set", 'registry.path="registry-elsewhere"', "--max-batches", "1")
     assert p.returncode == 2, must_msg(p, "serve with another registry")
-    assert "has no production version" in p.stderr and ("job 2" in p.stderr or "job 3" in p.stderr), p.stderr
+    assert "does not exist" in p.stderr and ("job 2" in p.stderr or "job 3" in p.stderr), p.stderr
     assert "[registry] path" in p.stderr, p.stderr
     assert not os.path.exists(workspace.path("registry-elsewhere")), "a refused serve made a registry folder"
     # status reads the same journal and registry: not "production: none yet" with exit 0.
     st = workspace.run(["status", "--config", s.config, "--set", 'registry.path="registry-elsewhere"'],
                        cwd=workspace.tmp)
-    assert st.returncode == 2 and "has no production version" in st.stderr, must_msg(st, "status, another registry")
+    assert st.returncode == 2 and "does not exist" in st.stderr, must_msg(st, "status, a missing registry")
+    # Found by a stranger: another registry with a production version of its own was taken as the service's.
+    t = workspace.run(["train", "--config", workspace.path("model.toml"), "--set", 'registry.path="other-reg"',
+                       "--set", "registry.register=true", "--set", "train.epochs=1", "--run-dir",
+                       workspace.path("other-run"), "--quiet"], cwd=workspace.tmp)
+    assert t.returncode == 0, must_msg(t, "train into another registry")
+    p = workspace.run(["registry", "promote", "demo:1", "--alias", "production", "--by", "me", "--reason", "x",
+                       "--registry", workspace.path("other-reg")])
+    assert p.returncode == 0, must_msg(p, "promote in the other registry")
+    for cmd in (["status"], ["serve", "--max-batches", "1"]):
+        p = workspace.run(cmd + ["--config", s.config, "--set", 'registry.path="other-reg"'], cwd=workspace.tmp)
+        assert p.returncode == 2 and ("has no demo:" in p.stderr or "did not register" in p.stderr), \
+            must_msg(p, f"{cmd[0]} with another registry")
     ok = workspace.run(["status", "--config", s.config, "--json"], cwd=workspace.tmp)
     assert ok.returncode == 0 and json.loads(ok.stdout)["models"][0]["production"] >= 2, must_msg(ok, "status")
+
+
+def test_a_batch_renamed_in_the_incoming_folder_still_trains_once(workspace):
+    """Found by a stranger: a scored batch renamed in the incoming folder was
+    left out as removed, and its new name, a duplicate, never trained: the
+    data was lost. A copy that still holds the bytes stands in for it."""
+    s = Svc(workspace, ("--batches", "1"), epochs=1)
+    s.drop(s.batch(1))
+    p = s.serve("--max-batches", "1")
+    assert p.returncode == 0, must_msg(p, "serve, batch 1")
+    os.rename(workspace.path("incoming", "batch-001.h5"), workspace.path("incoming", "renamed.h5"))
+    p = s.serve("--max-batches", "2")
+    assert p.returncode == 0, must_msg(p, "serve, the renamed batch")
+    dup = s.rows("SELECT * FROM batches WHERE file LIKE '%renamed.h5'")[0]
+    assert dup["decision"] == "duplicate", dup
+    p = workspace.run(["signal", "--config", s.config, "--model", "demo", "--reason", "the renamed batch"],
+                      cwd=workspace.tmp)
+    assert p.returncode == 0, must_msg(p, "signal")
+    p = s.serve("--max-batches", "2")
+    assert p.returncode == 0, must_msg(p, "serve, the signal's job")
+    job = s.rows("SELECT * FROM jobs ORDER BY id DESC")[0]
+    spec = json.loads(job["spec"])
+    assert job["trigger"] == "signal" and job["state"] in ("promoted", "rejected"), (job["state"], job["reason"])
+    assert [os.path.basename(f) for f in spec["window_batches"]] == ["renamed.h5"], spec
+    assert spec["left_out"] == [], spec["left_out"]
+    # Removed under every name, it is left out.
+    os.remove(workspace.path("incoming", "renamed.h5"))
+    p = workspace.run(["signal", "--config", s.config, "--model", "demo", "--reason", "nothing left"],
+                      cwd=workspace.tmp)
+    assert p.returncode == 0, must_msg(p, "signal")
+    p = s.serve("--max-batches", "2")
+    assert p.returncode == 0, must_msg(p, "serve, the second signal's job")
+    spec = json.loads(s.rows("SELECT * FROM jobs ORDER BY id DESC")[0]["spec"])
+    assert spec["window_batches"] == [] and [os.path.basename(x["file"]) for x in spec["left_out"]] == \
+        ["batch-001.h5"], spec
 
 
 # ---- stopping a job by hand
