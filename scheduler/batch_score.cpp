@@ -118,14 +118,29 @@ Status CheckPromotedIsInRegistry(Journal& jn, const ModelEntry& m, int64_t produ
                        "(service.state) to start over with this one");
 }
 
-Status MarkIfDuplicate(Journal& jn, const std::string& model, BatchRecord* b) {
+Status MarkIfDuplicate(Journal& jn, const ModelEntry& m, BatchRecord* b) {
   if (b->decision != "scored") return Status::Ok();
-  DRIFTRUN_ASSIGN_OR_RETURN(std::string twin, jn.FirstScoredWithSha(model, b->sha256));
-  if (twin.empty() || twin == b->file) return Status::Ok();
+  DRIFTRUN_ASSIGN_OR_RETURN(std::string twin, jn.FirstScoredWithSha(m.name, b->sha256));
+  std::string what = "scored before";
+  if (twin.empty() || twin == b->file) {
+    twin.clear();
+    // Found by a stranger: a copy of train.h5 dropped as a batch trained its
+    // rows twice and counted its held-out rows twice in the verdict.
+    const int64_t size = FileSize(b->file);
+    for (const std::string& t : m.cfg.StrList("data.train")) {
+      if (size < 0 || FileSize(t) != size) continue;  // a hash only for a file of the same size
+      auto sha = Sha256File(t);
+      if (sha.ok() && sha.value() == b->sha256) {
+        twin = t;
+        what = "the model's training data (data.train)";
+        break;
+      }
+    }
+  }
+  if (twin.empty()) return Status::Ok();
   b->decision = "duplicate";
-  b->reason = "the same data as " + twin +
-              ", scored before: a duplicate, never a trigger and never trained on " + "twice (" + b->reason +
-              ")";
+  b->reason = "the same data as " + twin + ", " + what +
+              ": a duplicate, never a trigger and never trained on " + "twice (" + b->reason + ")";
   return Status::Ok();
 }
 

@@ -70,8 +70,9 @@ Status CheckPromotedIsInRegistry(Journal& jn, const ModelEntry& m, int64_t produ
 // becomes a `duplicate`: its scores are kept and shown, but it never counts
 // toward a trigger and never trains (its data is in the journal once). Found
 // by a stranger: a renamed copy of a batch a job had trained on queued a
-// retrain, and two copies of one drifted batch would count as two.
-Status MarkIfDuplicate(Journal& jn, const std::string& model, BatchRecord* b);
+// retrain, and two copies of one drifted batch would count as two. The same
+// for a copy of one of the model's data.train files (its rows train anyway).
+Status MarkIfDuplicate(Journal& jn, const ModelEntry& m, BatchRecord* b);
 
 struct BatchFile {
   std::string path;  // absolute

@@ -45,7 +45,7 @@ Result<std::vector<ReplayRow>> Replay(const ModelEntry& m, const Production& p, 
       continue;
     }
     row.batch = scored.take();
-    DRIFTRUN_RETURN_IF_ERROR(MarkIfDuplicate(*jn, m.name, &row.batch));
+    DRIFTRUN_RETURN_IF_ERROR(MarkIfDuplicate(*jn, m, &row.batch));
     DRIFTRUN_ASSIGN_OR_RETURN(Journal::Txn txn, jn->Begin());
     DRIFTRUN_ASSIGN_OR_RETURN(row.batch.id, jn->AddBatch(row.batch));
     if (row.batch.decision == "scored") {

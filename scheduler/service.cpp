@@ -293,7 +293,7 @@ Status Service::HandleBatch(const ModelEntry& m, const Production& p, BatchFile 
     if (scored.status().code() != Code::kData) return scored.status();
     return Quarantine(m, f, scored.status().message(), now);
   }
-  DRIFTRUN_RETURN_IF_ERROR(MarkIfDuplicate(*ctx_->journal, m.name, &scored.value()));
+  DRIFTRUN_RETURN_IF_ERROR(MarkIfDuplicate(*ctx_->journal, m, &scored.value()));
   // The service's own copy of a batch that may train, before the journal
   // says it was scored (a crash in between leaves a copy to reuse).
   if (scored.value().decision == "scored" && scored.value().labelled) {

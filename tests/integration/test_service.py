@@ -673,6 +673,13 @@ def test_a_batch_renamed_in_the_incoming_folder_still_trains_once(workspace):
     spec = json.loads(s.rows("SELECT * FROM jobs ORDER BY id DESC")[0]["spec"])
     assert spec["window_batches"] == [] and [os.path.basename(x["file"]) for x in spec["left_out"]] == \
         ["batch-001.h5"], spec
+    # Found by a stranger: a copy of the training data dropped as a batch
+    # trained its rows twice (and counted its held-out rows twice).
+    s.drop(workspace.path("data", "train.h5"), "trainedcopy.h5")
+    p = s.serve("--max-batches", "3")
+    assert p.returncode == 0, must_msg(p, "serve, a copy of train.h5")
+    copy = s.rows("SELECT * FROM batches WHERE file LIKE '%trainedcopy.h5'")[0]
+    assert copy["decision"] == "duplicate" and "data.train" in copy["reason"], copy
 
 
 # ---- stopping a job by hand
