@@ -251,8 +251,10 @@ Status Serve(const ServiceSetup& setup, Executor& exec, int64_t max_batches, con
     }
     DRIFTRUN_ASSIGN_OR_RETURN(bool done, service.Done(max_batches));
     if (done) {
-      Say("done: the journal holds " + std::to_string(max_batches) +
-          " batches (service.max_batches) and no job is queued or running");
+      // Found by a stranger: the count said max_batches, not what the journal holds.
+      DRIFTRUN_ASSIGN_OR_RETURN(int64_t held, service.CountBatches());
+      Say("done: the journal holds " + std::to_string(held) + " batches (service.max_batches = " +
+          std::to_string(max_batches) + ") and no job is queued or running");
       return Status::Ok();
     }
     if (!Nap(setup.cfg.Float("service.poll_s"), stop)) break;

@@ -180,8 +180,15 @@ int RunReplay(int argc, char** argv) {
     auto p = LoadProduction(m.registry, m.name, FLAGS_replay_version);
     if (!p.ok()) return ReportStatus("replay", p.status());
     if (p.value()->version == 0) {
-      return ReportStatus("replay", Status::Usage("model '" + m.name + "' has no production version in " +
-                                                  m.registry + " to score against; give --version N"));
+      // Found by a stranger: "give --version N" when it was given, and the registry did not exist.
+      const std::string why =
+          !PathExists(m.registry + "/registry.db")
+              ? "registry " + m.registry + " does not exist (no registry.db): check [registry] path"
+          : FLAGS_replay_version > 0 ? "model '" + m.name + "' has no version " +
+                                           std::to_string(FLAGS_replay_version) + " in " + m.registry
+                                     : "model '" + m.name + "' has no production version in " + m.registry +
+                                           " to score against; give --version N";
+      return ReportStatus("replay", Status::Usage(why));
     }
     std::vector<std::string> skipped;
     auto rows = Replay(m, *p.value(), FLAGS_replay_batches, FLAGS_retrain_s, &skipped);

@@ -313,7 +313,11 @@ Result<int64_t> Journal::AddTrigger(const TriggerRecord& t, int64_t up_to_batch)
   if (s.Step() != SQLITE_DONE) return DbError(db_, "cannot record a trigger in " + path_);
   const int64_t id = sqlite3_last_insert_rowid(db_);
   if ((t.action == "queue" || t.action == "merge") && up_to_batch > 0) {
-    Stmt c(db_, "UPDATE batches SET consumed_by = ?1 WHERE model = ?2 AND consumed_by IS NULL AND id <= ?3");
+    // Scored batches only: a quarantined, too small or duplicate one is in no
+    // job's lineage (a stranger saw "trigger 8" on a quarantined batch).
+    Stmt c(db_,
+           "UPDATE batches SET consumed_by = ?1 WHERE model = ?2 AND consumed_by IS NULL AND id <= ?3 AND "
+           "decision = 'scored'");
     c.Bind(1, id).Bind(2, t.model).Bind(3, up_to_batch);
     if (c.Step() != SQLITE_DONE) return DbError(db_, "cannot mark batches used in " + path_);
   }

@@ -454,6 +454,10 @@ Status Service::Step() {
   return Status::Ok();
 }
 
+Result<int64_t> Service::CountBatches() {
+  return ctx_->journal->CountBatches();
+}
+
 Result<bool> Service::Done(int64_t max_batches) {
   if (max_batches <= 0) return false;
   DRIFTRUN_ASSIGN_OR_RETURN(int64_t n, ctx_->journal->CountBatches());

@@ -43,6 +43,7 @@ class Service {
   explicit Service(ServiceContext* ctx) : ctx_(ctx) {}
 
   Status Step();
+  Result<int64_t> CountBatches();  // every batch in the journal
   // service.max_batches > 0: that many batches are in the journal and no job
   // is queued or running.
   Result<bool> Done(int64_t max_batches);

@@ -680,6 +680,8 @@ def test_a_batch_renamed_in_the_incoming_folder_still_trains_once(workspace):
     assert p.returncode == 0, must_msg(p, "serve, a copy of train.h5")
     copy = s.rows("SELECT * FROM batches WHERE file LIKE '%trainedcopy.h5'")[0]
     assert copy["decision"] == "duplicate" and "data.train" in copy["reason"], copy
+    # A duplicate is in no trigger's batches (the lineage of a job).
+    assert [r["consumed_by"] for r in s.rows("SELECT * FROM batches WHERE decision = 'duplicate'")] == [None, None]
 
 
 # ---- stopping a job by hand
