@@ -394,7 +394,14 @@ int RunSignal(int argc, char** argv) {
   }
   Status st = NoPositional(args);
   if (st.ok()) st = CheckState(setup.value());
-  if (st.ok()) st = MakeDirs(setup.value().state);
+  // Found by a stranger: a mistyped service.state was created, with a journal
+  // no service reads. An existing state folder takes a signal before the
+  // service's first start.
+  if (st.ok() && !PathExists(setup.value().state)) {
+    st = Status::Usage("state folder " + setup.value().state +
+                       " does not exist: has the service run with this config? (driftrun serve creates it; "
+                       "check service.state)");
+  }
   if (!st.ok()) return ReportStatus("signal", st);
   auto journal = Journal::Open(setup.value().Journal(), true);
   if (!journal.ok()) return ReportStatus("signal", journal.status());

@@ -487,9 +487,12 @@ SERVICE = [
          lambda i: i.run(["status", "--config", _svc(i)])),
     Case("service", "replay of a folder that does not exist", "replay --batches nodir", 2, ["--batches"],
          lambda i: i.run(["replay", "--config", _svc(i), "--batches", i.path("nodir")])),
-    Case("service", "replay of a model without a production version", "replay --batches good/", 2,
-         ["no production version", "--version"],
+    Case("service", "replay before any registry exists", "replay --batches good/", 2,
+         ["does not exist", "[registry] path"],
          lambda i: i.run(["replay", "--config", _svc(i), "--batches", i.good_dir])),
+    Case("service", "a signal to a state folder that does not exist", "signal (service.state mistyped)", 2,
+         ["does not exist", "service.state"],
+         lambda i: i.run(["signal", "--config", _svc(i), "--model", "bad", "--reason", "x"])),
 ]
 
 ALL = CONFIG + HDF5 + RUN_FOLDER + CHECKPOINTS + REGISTRY + DISK + SIGNALS + SERVICE
