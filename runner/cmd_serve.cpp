@@ -151,6 +151,7 @@ Status CheckRegistries(const ServiceSetup& setup) {
     DRIFTRUN_ASSIGN_OR_RETURN(jn, Journal::Open(setup.Journal(), false));
   }
   for (const ModelEntry& m : setup.models) {
+    DRIFTRUN_RETURN_IF_ERROR(CheckTrainingData(m));
     if (PathExists(m.registry + "/registry.db")) {
       DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(m.registry));
       DRIFTRUN_RETURN_IF_ERROR(reg->CheckIntegrity().WithContext("model " + m.name));

@@ -55,6 +55,7 @@ Result<ConceptCheck> CheckLabelled(const ModelEntry& m, const Production& p, con
 // What `train` would say about this labelled batch in the model's training
 // window: columns by name, types and shapes, finite labels (classes in range).
 Status CheckTrainable(const ModelEntry& m, const std::string& file, int64_t classes) {
+  DRIFTRUN_RETURN_IF_ERROR(CheckTrainingData(m));  // the model's own data first: never the batch's fault
   DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions o, TrainOptions::FromConfig(m.cfg, 1));
   DRIFTRUN_ASSIGN_OR_RETURN(auto set, TabularSet::Open({o.train_paths.front(), file}, o.train));
   TabularRows rows;
@@ -75,6 +76,15 @@ std::vector<std::string> BrokenFeatures(const DriftReport& d) {
 }
 
 }  // namespace
+
+Status CheckTrainingData(const ModelEntry& m) {
+  DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions o, TrainOptions::FromConfig(m.cfg, 1));
+  auto set = TabularSet::Open(o.train_paths, o.train);
+  if (set.ok()) return Status::Ok();
+  return Status::Usage("model config '" + m.config_path +
+                       "': its own training data does not read as the config " +
+                       "says (train would refuse it too): " + set.status().message());
+}
 
 Result<int64_t> ProductionVersion(const std::string& root, const std::string& name) {
   if (!PathExists(root + "/registry.db")) return int64_t{0};

@@ -57,6 +57,11 @@ struct Production {
 Result<std::unique_ptr<Production>> LoadProduction(const std::string& root, const std::string& name,
                                                    int64_t version, const std::string& alias = "production");
 
+// Status::Usage, naming the model config, when the model's data.train does not
+// open as its config reads it (found by a stranger: a classification config on
+// regression data started, then quarantined good batches, blaming them).
+Status CheckTrainingData(const ModelEntry& m);
+
 // The production version number only (0: none), cheap enough for every poll.
 Result<int64_t> ProductionVersion(const std::string& root, const std::string& name);
 
