@@ -395,16 +395,15 @@ int RunSignal(int argc, char** argv) {
   }
   Status st = NoPositional(args);
   if (st.ok()) st = CheckState(setup.value());
-  // Found by a stranger: a mistyped service.state was created, with a journal
-  // no service reads. An existing state folder takes a signal before the
-  // service's first start.
-  if (st.ok() && !PathExists(setup.value().state)) {
-    st = Status::Usage("state folder " + setup.value().state +
-                       " does not exist: has the service run with this config? (driftrun serve creates it; "
-                       "check service.state)");
+  // Found by strangers: a mistyped service.state (a new folder, or any
+  // existing one) got a journal no service reads, and a "recorded" reply.
+  if (st.ok() && !PathExists(setup.value().Journal())) {
+    st = Status::Usage("no journal at " + setup.value().Journal() +
+                       ": has the service run with this state folder? (driftrun serve creates it; check "
+                       "service.state)");
   }
   if (!st.ok()) return ReportStatus("signal", st);
-  auto journal = Journal::Open(setup.value().Journal(), true);
+  auto journal = Journal::Open(setup.value().Journal(), false);
   if (!journal.ok()) return ReportStatus("signal", journal.status());
   SignalRecord s;
   s.model = FLAGS_model;

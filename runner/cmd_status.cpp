@@ -14,6 +14,7 @@
 #include "common/json_get.h"
 #include "common/text.h"
 #include "runner/commands.h"
+#include "scheduler/batch_score.h"
 #include "scheduler/journal.h"
 #include "scheduler/replay.h"
 #include "scheduler/service_status.h"
@@ -177,6 +178,16 @@ int RunReplay(int argc, char** argv) {
   nlohmann::json out = nlohmann::json::array();
   for (const ModelEntry& m : setup.value().models) {
     if (!FLAGS_model.empty() && m.name != FLAGS_model) continue;
+    // The service's own registry, when it has run (found by a stranger: a
+    // replay against another registry's "production" compared another model).
+    if (PathExists(setup.value().Journal())) {
+      auto jn = Journal::Open(setup.value().Journal(), false);
+      if (!jn.ok()) return ReportStatus("replay", jn.status());
+      auto prod = ProductionVersion(m.registry, m.name);
+      if (!prod.ok()) return ReportStatus("replay", prod.status());
+      Status same = CheckPromotedIsInRegistry(*jn.value(), m, prod.value());
+      if (!same.ok()) return ReportStatus("replay", same);
+    }
     auto p = LoadProduction(m.registry, m.name, FLAGS_replay_version);
     if (!p.ok()) return ReportStatus("replay", p.status());
     if (p.value()->version == 0) {

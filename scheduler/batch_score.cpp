@@ -114,12 +114,12 @@ Status CheckPromotedIsInRegistry(Journal& jn, const ModelEntry& m, int64_t produ
     if (!v.ok() && v.status().code() != Code::kUsage) return v.status();
     const nlohmann::json service = v.ok() ? JsonObjectAt(v.value().record, "service") : nlohmann::json();
     if (v.ok() && JsonInt(service, "job", 0) == promoted.first) return Status::Ok();
-    what = !v.ok()
-               ? "has no " + version
-               : "holds a " + version + " that job " + job + " did not register (" +
-                     (service.is_object() ? "it came from job " + std::to_string(JsonInt(service, "job", 0))
-                                          : std::string("not registered by a service")) +
-                     ")";
+    what = !v.ok() ? "has no " + version
+                   : "holds a " + version + " that job " + job + " did not register (" +
+                         (JsonInt(service, "job", 0) > 0
+                              ? "it came from job " + std::to_string(JsonInt(service, "job", 0))
+                              : std::string("registered by hand or by another tool, not by a service")) +
+                         ")";
   }
   return Status::Usage("model '" + m.name + "': registry '" + m.registry + "' " + what + ", yet job " + job +
                        " of the service's journal promoted " + version +

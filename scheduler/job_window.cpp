@@ -1,6 +1,7 @@
 #include "scheduler/job_window.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <utility>
@@ -42,6 +43,31 @@ Result<std::string> SurvivingCopy(Journal& jn, const BatchRecord& b) {
     if (sha.ok() && sha.value() == b.sha256) return f;
   }
   return std::string();
+}
+
+// The file job `j` trains batch `b` from (Status::Data with the reason when
+// it is left out): its kept copy or file, else a copy under another name
+// that still holds its bytes, linked in as its kept copy again (so that a
+// later rename or edit of that copy changes nothing the job reads).
+Result<std::string> WindowSource(ServiceContext& ctx, const ModelEntry& m, const JobRecord& j,
+                                 const BatchRecord& b) {
+  DRIFTRUN_ASSIGN_OR_RETURN(int64_t latest, ctx.journal->LatestBatchAt(m.name, b.file));
+  auto source = WindowFile(ctx.setup->state, b, latest > b.id);
+  if (source.ok() || source.status().code() != Code::kData) return source;
+  DRIFTRUN_ASSIGN_OR_RETURN(std::string copy, SurvivingCopy(*ctx.journal, b));
+  if (copy.empty()) return source;
+  std::string from = copy;
+  const std::string kept = KeptBatchPath(ctx.setup->state, b);
+  std::remove(kept.c_str());  // an edit in place through the hard link changed it
+  if (MakeDirs(DirName(kept)).ok() && LinkOrCopyFile(copy, kept).ok()) {
+    auto sha = Sha256File(kept);
+    if (sha.ok() && sha.value() == b.sha256) from = kept;
+  }
+  if (ctx.say)
+    ctx.say("job " + std::to_string(j.id) + ": batch " + b.file + ": " + source.status().message() +
+            "; its bytes are still in " + copy + ": trained from " +
+            (from == copy ? "that" : "a kept copy of it"));
+  return from;
 }
 
 // A batch the window leaves out, and why (the job spec's left_out).
@@ -161,41 +187,62 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
   nlohmann::json window = nlohmann::json::array(), left_out = nlohmann::json::array();
   std::map<std::string, std::string> seen;  // one content under two names: once (sha256 -> file)
   std::vector<std::pair<BatchRecord, std::string>> used;
-  for (const BatchRecord& b : batches) {
-    if (m.window > 0 && static_cast<int64_t>(used.size()) >= m.window) break;
+  const auto take = [&](const BatchRecord& b) -> Status {
     if (seen.count(b.sha256)) {
       left_out.push_back(LeftOut(b, "the same data as " + seen[b.sha256] + ", in the window once"));
-      continue;
+      return Status::Ok();
     }
-    DRIFTRUN_ASSIGN_OR_RETURN(int64_t latest, ctx.journal->LatestBatchAt(m.name, b.file));
-    auto source = WindowFile(ctx.setup->state, b, latest > b.id);
+    auto source = WindowSource(ctx, m, *j, b);
     if (!source.ok()) {
-      DRIFTRUN_ASSIGN_OR_RETURN(std::string copy, SurvivingCopy(*ctx.journal, b));
-      if (!copy.empty()) {
-        if (ctx.say)
-          ctx.say("job " + std::to_string(j->id) + ": batch " + b.file + ": " + source.status().message() +
-                  "; its bytes are still in " + copy + ": trained from that");
-        source = copy;
-      }
-    }
-    if (!source.ok()) {
+      if (source.status().code() != Code::kData) return source.status();
       left_out.push_back(LeftOut(b, source.status().message()));
       if (ctx.say)
         ctx.say("job " + std::to_string(j->id) + ": batch " + b.file + " (sha256 " + b.sha256.substr(0, 12) +
                 ") left out: " + source.status().message());
-      continue;
+      return Status::Ok();
     }
     seen[b.sha256] = b.file;
     used.emplace_back(b, source.value());
+    return Status::Ok();
+  };
+  for (const BatchRecord& b : batches) {
+    if (m.window > 0 && static_cast<int64_t>(used.size()) >= m.window) break;
+    DRIFTRUN_RETURN_IF_ERROR(take(b));
   }
-  std::reverse(used.begin(), used.end());  // oldest first, as they arrived
+  // Found by a stranger: a drifted batch followed by retrain.window clean
+  // ones fell out of the window, and its job failed with "nothing new to
+  // train on": the drift was never retrained. When no batch that triggered
+  // the job made it, the newest one that can train takes the oldest place.
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> trig, ctx.journal->JobBatches(j->id));
+  const auto triggered = [&](int64_t id) {
+    return std::any_of(trig.begin(), trig.end(), [&](const BatchRecord& t) { return t.id == id; });
+  };
+  if (std::none_of(used.begin(), used.end(), [&](const auto& u) { return triggered(u.first.id); })) {
+    for (auto t = trig.rbegin(); t != trig.rend(); ++t) {
+      if (!t->labelled || t->decision != "scored" || seen.count(t->sha256)) continue;
+      const size_t before = used.size();
+      DRIFTRUN_RETURN_IF_ERROR(take(*t));
+      if (used.size() == before) continue;
+      if (m.window > 0 && static_cast<int64_t>(used.size()) > m.window) {
+        auto oldest = std::min_element(used.begin(), used.end() - 1,
+                                       [](const auto& a, const auto& b) { return a.first.id < b.first.id; });
+        left_out.push_back(LeftOut(oldest->first, "retrain.window is full: this job's trigger " +
+                                                      BaseName(t->file) + " took its place"));
+        seen.erase(oldest->first.sha256);
+        used.erase(oldest);
+      }
+      break;
+    }
+  }
+  std::sort(used.begin(), used.end(), [](const auto& a, const auto& b) {
+    return a.first.id < b.first.id;
+  });  // oldest first, as they arrived
   nlohmann::json window_sha = nlohmann::json::array();
   for (const auto& u : used) {
     train.push_back(u.second);
     window.push_back(u.second);
     window_sha.push_back(u.first.sha256);
   }
-  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> trig, ctx.journal->JobBatches(j->id));
   DRIFTRUN_RETURN_IF_ERROR(CheckSomethingNew(ctx, *j, trig, window, used));
   DRIFTRUN_ASSIGN_OR_RETURN(nlohmann::json reference, ReferenceSpec(m, *prod, trig, batches, used));
   std::string list = "data.train=[";

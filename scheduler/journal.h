@@ -148,6 +148,9 @@ class Journal {
   // (TriggerDecision::batches) and that those triggers consumed (not one
   // merged while the job already ran), oldest first.
   Result<std::vector<BatchRecord>> JobBatches(int64_t job);
+  // The model's pending batches that merged into a job already running (they
+  // count again when it ends), oldest first.
+  Result<std::vector<int64_t>> PendingMerged(const std::string& model);
   Result<BatchRecord> Batch(int64_t id);
   // A pending batch scored again (Service::Recheck): its scores, reason,
   // report, production version and time replace the old ones.

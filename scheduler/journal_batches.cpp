@@ -115,6 +115,17 @@ Result<std::vector<std::string>> Journal::FilesWithSha(const std::string& model,
   return files;
 }
 
+Result<std::vector<int64_t>> Journal::PendingMerged(const std::string& model) {
+  Stmt s(db_,
+         "SELECT id FROM batches INDEXED BY batches_pending WHERE model = ?1 AND consumed_by IS NULL AND "
+         "decision = 'scored' AND action = 'merge' ORDER BY id");
+  s.Bind(1, model);
+  std::vector<int64_t> ids;
+  while (s.Step() == SQLITE_ROW) ids.push_back(s.Int(0));
+  DRIFTRUN_RETURN_IF_ERROR(s.Check("reading merged batches from " + path_));
+  return ids;
+}
+
 Result<BatchRecord> Journal::Batch(int64_t id) {
   Stmt s(db_, std::string("SELECT ") + kBatchColumns + " FROM batches WHERE id = ?1");
   s.Bind(1, id);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -358,8 +359,15 @@ Result<std::vector<std::pair<int64_t, std::string>>> Service::RescoreStale(const
   if (p->version == 0) return rescored;
   DRIFTRUN_ASSIGN_OR_RETURN(const auto verdict, jn.LastVerdict(m.name));  // {job, ended_at}
   std::optional<Baselines> over;
-  for (const ScoredBatch& pb : st.pending) {
-    DRIFTRUN_ASSIGN_OR_RETURN(BatchRecord b, jn.Batch(pb.id));
+  // The trigger's view (the newest trigger.of) and every batch that merged
+  // into the job that ended: found by a stranger, an older merged batch kept
+  // its first scores and "merge" while the next job trained on it.
+  DRIFTRUN_ASSIGN_OR_RETURN(std::vector<int64_t> ids, jn.PendingMerged(m.name));
+  for (const ScoredBatch& pb : st.pending) ids.push_back(pb.id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  for (int64_t id : ids) {
+    DRIFTRUN_ASSIGN_OR_RETURN(BatchRecord b, jn.Batch(id));
     const bool after_verdict = verdict.first > 0 && b.scored_at < verdict.second;
     if (b.production == p->version && !after_verdict) continue;
     if (!over) {
@@ -402,9 +410,14 @@ Status Service::Recheck(const ModelEntry& m, double now) {
   DRIFTRUN_ASSIGN_OR_RETURN(TriggerOutcome t,
                             RecordTrigger(jn, m, TriggerKind::kDrift, st.pending.back().id,
                                           "batches that arrived during the last job or a hold", now));
-  for (const ScoredBatch& pb : st.pending) {  // each says it counted in this trigger
-    DRIFTRUN_ASSIGN_OR_RETURN(BatchRecord b, jn.Batch(pb.id));
-    DRIFTRUN_RETURN_IF_ERROR(jn.SetBatchAction(pb.id, t.action, b.reason + "; " + t.line));
+  // Each batch the trigger took says so (older merged ones too).
+  std::vector<BatchRecord> took;
+  if (t.job > 0) {
+    DRIFTRUN_ASSIGN_OR_RETURN(took, jn.JobBatches(t.job));
+  }
+  for (const BatchRecord& b : took) {
+    if (b.consumed_by == t.trigger)
+      DRIFTRUN_RETURN_IF_ERROR(jn.SetBatchAction(b.id, t.action, b.reason + "; " + t.line));
   }
   DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
   if (ctx_->say) ctx_->say(m.name + ": re-evaluated pending batches: " + t.line);

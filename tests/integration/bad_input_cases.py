@@ -494,7 +494,7 @@ SERVICE = [
          ["does not exist", "[registry] path"],
          lambda i: i.run(["replay", "--config", _svc(i), "--batches", i.good_dir])),
     Case("service", "a signal to a state folder that does not exist", "signal (service.state mistyped)", 2,
-         ["does not exist", "service.state"],
+         ["no journal", "service.state"],
          lambda i: i.run(["signal", "--config", _svc(i), "--model", "bad", "--reason", "x"])),
 ]
 

@@ -632,7 +632,7 @@ def test_a_signal_after_a_drift_keeps_its_reference_and_a_moved_registry_is_refu
     p = workspace.run(["registry", "promote", "demo:1", "--alias", "production", "--by", "me", "--reason", "x",
                        "--registry", workspace.path("other-reg")])
     assert p.returncode == 0, must_msg(p, "promote in the other registry")
-    for cmd in (["status"], ["serve", "--max-batches", "1"]):
+    for cmd in (["status"], ["serve", "--max-batches", "1"], ["replay", "--batches", workspace.path("incoming")]):
         p = workspace.run(cmd + ["--config", s.config, "--set", 'registry.path="other-reg"'], cwd=workspace.tmp)
         assert p.returncode == 2 and ("has no demo:" in p.stderr or "did not register" in p.stderr), \
             must_msg(p, f"{cmd[0]} with another registry")
@@ -661,7 +661,9 @@ def test_a_batch_renamed_in_the_incoming_folder_still_trains_once(workspace):
     job = s.rows("SELECT * FROM jobs ORDER BY id DESC")[0]
     spec = json.loads(job["spec"])
     assert job["trigger"] == "signal" and job["state"] in ("promoted", "rejected"), (job["state"], job["reason"])
-    assert [os.path.basename(f) for f in spec["window_batches"]] == ["renamed.h5"], spec
+    # Trained from the batch's kept copy, linked again from the renamed file.
+    assert [os.path.relpath(f, workspace.path("state")).split(os.sep)[:2] for f in spec["window_batches"]] == \
+        [["batches", "demo"]], spec
     assert spec["left_out"] == [], spec["left_out"]
     # Removed under every name, it is left out.
     os.remove(workspace.path("incoming", "renamed.h5"))
@@ -682,6 +684,30 @@ def test_a_batch_renamed_in_the_incoming_folder_still_trains_once(workspace):
     assert copy["decision"] == "duplicate" and "data.train" in copy["reason"], copy
     # A duplicate is in no trigger's batches (the lineage of a job).
     assert [r["consumed_by"] for r in s.rows("SELECT * FROM batches WHERE decision = 'duplicate'")] == [None, None]
+
+
+def test_the_batch_that_triggered_a_retrain_is_in_its_window(workspace):
+    """Found by a stranger: a drifted batch followed by retrain.window clean
+    labelled ones fell out of the window, and its job failed with "every
+    labelled batch that triggered this retrain was left out": the drift was
+    never retrained. The newest batch that triggered it takes the oldest place."""
+    s = Svc(workspace, ("--batches", "1", "--drift", "mean", "--drift-from", "1", "--drift-magnitude", "1.5"),
+            epochs=1)
+    workspace.make_data(workspace.path("clean"), "--rows", "4000", "--batch-rows", "600", "--batches", "3")
+    s.drop(s.batch(1), "x.h5")
+    for k in (1, 2, 3):
+        s.drop(workspace.path("clean", f"batch-{k:03d}.h5"), f"n{k}.h5")
+    p = s.serve("--max-batches", "4")
+    assert p.returncode == 0, must_msg(p, "serve")
+    x = s.rows("SELECT * FROM batches WHERE file LIKE '%x.h5'")[0]
+    assert x["drifted"] and x["action"] == "queue", x
+    job = s.rows("SELECT * FROM jobs WHERE trigger = 'drift'")[0]
+    assert job["state"] in ("promoted", "rejected"), (job["state"], job["reason"])
+    spec = json.loads(job["spec"])
+    names = [os.path.basename(f) for f in spec["window_batches"]]
+    assert names == ["x.h5", "n2.h5", "n3.h5"], names  # retrain.window = 3: the trigger takes n1's place
+    assert [os.path.basename(x["file"]) for x in spec["left_out"]] == ["n1.h5"], spec["left_out"]
+    assert "x.h5 took its place" in spec["left_out"][0]["why"], spec["left_out"]
 
 
 # ---- stopping a job by hand
