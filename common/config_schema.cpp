@@ -83,7 +83,8 @@ Keys ModelKeys() {
       {"model", "kernel", T::kInt, "3", "", "cnn: conv kernel size (odd; padding keeps the image size)"},
       {"model", "embedding_dim", T::kInt, "64", "", "text: width of the n-gram embedding"},
       {"model", "classes", T::kInt, "0", "",
-       "number of classes; 0 infers max(label)+1 from the training data"},
+       "number of classes; 0 infers max(label)+1 from the training data (classes below it that no "
+       "training row has are named in a warning: a stray label?)"},
   };
 }
 

@@ -203,10 +203,12 @@ Status ReadTabularRange(const H5Reader& file, const TabularSpec& spec, const Tab
     for (size_t i = 0; i < out->cls.size(); ++i) {
       int64_t c = out->cls[i];
       if (c < 0 || (classes > 0 && c >= classes)) {
-        return Status::Data("'" + file.path() + "' '" + spec.labels + "' row " + std::to_string(begin + i) +
-                            ": class id " + std::to_string(c) + " outside [0, " +
-                            (classes > 0 ? std::to_string(classes) : std::string("inf")) +
-                            "); fix the labels or set model.classes");
+        return Status::Data(
+            "'" + file.path() + "' '" + spec.labels + "' row " + std::to_string(begin + i) + ": class id " +
+            std::to_string(c) +
+            (classes > 0
+                 ? " outside [0, " + std::to_string(classes) + "); fix the labels or set model.classes"
+                 : std::string(" is negative; class ids are 0, 1, 2, ...: fix the labels")));
       }
     }
   } else {

@@ -64,6 +64,20 @@ Result<std::unique_ptr<TabularSet>> TabularSet::Open(const std::vector<std::stri
   return set;
 }
 
+Status TabularSet::Reorder(const std::vector<std::string>& names, const std::string& whose) {
+  if (!meta_.named || spec_.text || spec_.rank != 2 || names == meta_.feature_names) return Status::Ok();
+  std::vector<std::vector<int64_t>> orders;  // all checked before any changes: a refusal changes nothing
+  for (const Part& p : parts_) {
+    DRIFTRUN_ASSIGN_OR_RETURN(std::vector<int64_t> order,
+                              MatchColumns(names, p.meta.feature_names, "'" + p.path + "'", whose));
+    if (IsIdentity(order)) order.clear();
+    orders.push_back(std::move(order));
+  }
+  for (size_t i = 0; i < parts_.size(); ++i) parts_[i].order = std::move(orders[i]);
+  meta_.feature_names = names;
+  return Status::Ok();
+}
+
 std::string TabularSet::Describe() const {
   std::string s = "'" + parts_.front().path + "'";
   if (parts_.size() > 1) s += " (+" + std::to_string(parts_.size() - 1) + " more files)";

@@ -46,8 +46,14 @@ class TabularSet {
   // Each file's SplitTrainVal(rows, val_fraction), in global row ids, sorted.
   TrainValSplit Split(double val_fraction) const;
 
+  // Reads the columns in the order of `names` from now on (a checkpoint's, or
+  // the training data's for data.val), matched by name: Status::Data naming
+  // the file when its columns are other ones. Nothing to do for files without
+  // feature_names (taken by position) or data that is not a [rows, D] table.
+  Status Reorder(const std::vector<std::string>& names, const std::string& whose);
+
   // Rows [begin, begin + count) of the whole table (ReadTabularRange per file;
-  // classes as there), columns in the first file's order.
+  // classes as there), columns in the first file's order (or Reorder's).
   Status ReadRange(int64_t begin, int64_t count, int64_t classes, TabularRows* out) const;
 
  private:
@@ -56,7 +62,7 @@ class TabularSet {
     std::unique_ptr<H5Reader> file;
     TabularMeta meta;
     int64_t offset = 0;
-    std::vector<int64_t> order;  // this file's columns in the first file's order (empty: as is)
+    std::vector<int64_t> order;  // this file's columns in meta_'s order (empty: as is)
   };
   TabularSpec spec_;
   TabularMeta meta_;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -110,6 +111,12 @@ bool LooksLikeOnnx(const std::string& path) {
          (static_cast<unsigned char>(h[1]) & 0x80) == 0 && h.compare(2, kProducer.size(), kProducer) == 0;
 }
 
+// How to finish a run folder: its own resolved config, resumed.
+static std::string ResumeHint(const std::string& run_dir) {
+  return "resume it to the end: driftrun train --config " + run_dir + "/config.resolved.toml --run-dir " +
+         run_dir + " --resume auto";
+}
+
 // The summary is this folder's result: it says done, and its checkpoint is
 // the folder's newest (a summary left by an older version of driftrun from
 // before a resume that then failed would describe another model).
@@ -118,7 +125,7 @@ static Status CheckSummaryIsCurrent(const std::string& run_dir) {
   if (!end) return Status::Data("'" + run_dir + "/summary.json' is corrupt");
   if (end->status != "done") {
     return Status::Usage("run folder '" + run_dir + "' did not finish (summary.json status '" + end->status +
-                         "'); resume it: driftrun train --run-dir " + run_dir + " --resume auto");
+                         "'); " + ResumeHint(run_dir));
   }
   auto newest = RunCheckpoint(run_dir);
   if (end->checkpoint.empty() || !newest.ok())
@@ -127,41 +134,33 @@ static Status CheckSummaryIsCurrent(const std::string& run_dir) {
     return Status::Usage(
         "run folder '" + run_dir + "': summary.json describes checkpoint " + BaseName(end->checkpoint) +
         " but the newest checkpoint is " + BaseName(newest.value()) +
-        ": the run was resumed after it finished and has not finished again; resume it to the "
-        "end (driftrun train --run-dir " +
-        run_dir + " --resume auto --config ...)");
+        ": the run was resumed after it finished and has not finished again; " + ResumeHint(run_dir));
   }
   return Status::Ok();
 }
 
-Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir) {
-  std::map<std::string, std::string> m;
-  auto summary_text = ReadFile(run_dir + "/summary.json");
-  if (!summary_text.ok()) {
-    return Status::Usage("run folder '" + run_dir + "' has no summary.json: the run did not finish");
-  }
-  nlohmann::json s = nlohmann::json::parse(summary_text.value(), nullptr, false);
-  if (s.is_discarded() || !s.is_object()) return Status::Data("'" + run_dir + "/summary.json' is corrupt");
-  DRIFTRUN_RETURN_IF_ERROR(CheckSummaryIsCurrent(run_dir));
-  DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(run_dir + "/config.resolved.toml", {}));
-  // The run's identity: its folder name plus a digest of its first event (the
-  // start line, with time and pid), which a resume appends after and never
-  // rewrites; so two folders that happen to share a name are different runs.
+namespace {
+
+// The run's identity: its folder name plus a digest of its first event (the
+// start line, with time and pid), which a resume appends after and never
+// rewrites; so two folders that happen to share a name are different runs.
+std::string RunIdOf(const std::string& run_dir) {
   std::string run_id = BaseName(run_dir);
   auto events = ReadFile(run_dir + "/events.jsonl");
   if (events.ok() && !events.value().empty()) {
     run_id += "-" + Sha256Hex(events.value().substr(0, events.value().find('\n'))).substr(0, 8);
   }
-  m["driftrun.name"] = cfg.Str("name");
-  m["driftrun.run_id"] = run_id;
-  m["driftrun.config_hash"] = s.value("config_hash", "");
-  m["driftrun.code_version"] = s.value("code_version", "");
-  m["driftrun.kind"] = cfg.Str("model.kind");
-  m["driftrun.task"] = cfg.Str("model.task");
-  m["driftrun.seed"] = std::to_string(cfg.Int("train.seed"));
-  m["driftrun.world_size"] = std::to_string(s.value("world_size", 1));
-  // One file: its sha256. Several (a training window): the sha256 of their
-  // sha256s, one per line in list order.
+  return run_id;
+}
+
+// What the run's config says: name, kind, task, seed, and the training data's
+// fingerprint (one file: its sha256; several, a training window: the sha256
+// of their sha256s, one per line in list order), with `rows` when known.
+void ConfigLineage(const Config& cfg, int64_t rows, std::map<std::string, std::string>* m) {
+  (*m)["driftrun.name"] = cfg.Str("name");
+  (*m)["driftrun.kind"] = cfg.Str("model.kind");
+  (*m)["driftrun.task"] = cfg.Str("model.task");
+  (*m)["driftrun.seed"] = std::to_string(cfg.Int("train.seed"));
   const std::vector<std::string>& train = cfg.StrList("data.train");
   std::string sha, files, lines;
   for (const std::string& t : train) {
@@ -175,10 +174,53 @@ Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir
   }
   if (train.size() > 1 && sha != "unavailable") sha = Sha256Hex(lines);
   for (const std::string& t : train) files += (files.empty() ? "" : ",") + t;
-  std::string rows = std::to_string(s.value("train_rows", int64_t{0}) + s.value("val_rows", int64_t{0}));
-  m["driftrun.data_fingerprint"] =
-      (sha == "unavailable" || sha.empty() ? std::string("unavailable") : "sha256:" + sha) + " rows:" + rows +
+  (*m)["driftrun.data_fingerprint"] =
+      (sha == "unavailable" || sha.empty() ? std::string("unavailable") : "sha256:" + sha) +
+      (rows >= 0 ? " rows:" + std::to_string(rows) : std::string()) +
       (train.size() > 1 ? " files:" : " file:") + files;
+}
+
+}  // namespace
+
+Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir) {
+  std::map<std::string, std::string> m;
+  auto summary_text = ReadFile(run_dir + "/summary.json");
+  if (!summary_text.ok()) {
+    return Status::Usage("run folder '" + run_dir + "' has no summary.json: the run did not finish; " +
+                         ResumeHint(run_dir));
+  }
+  nlohmann::json s = nlohmann::json::parse(summary_text.value(), nullptr, false);
+  if (s.is_discarded() || !s.is_object()) return Status::Data("'" + run_dir + "/summary.json' is corrupt");
+  DRIFTRUN_RETURN_IF_ERROR(CheckSummaryIsCurrent(run_dir));
+  DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(run_dir + "/config.resolved.toml", {}));
+  m["driftrun.run_id"] = RunIdOf(run_dir);
+  m["driftrun.config_hash"] = s.value("config_hash", "");
+  m["driftrun.code_version"] = s.value("code_version", "");
+  m["driftrun.world_size"] = std::to_string(s.value("world_size", 1));
+  ConfigLineage(cfg, s.value("train_rows", int64_t{0}) + s.value("val_rows", int64_t{0}), &m);
+  return m;
+}
+
+Result<std::map<std::string, std::string>> CheckpointLineage(const std::string& manifest) {
+  DRIFTRUN_ASSIGN_OR_RETURN(std::string text, ReadFile(manifest));
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return Status::Data("checkpoint manifest '" + manifest + "' is not a JSON object");
+  const std::string run_dir = DirName(DirName(AbsolutePath(manifest)));
+  const bool in_run = BaseName(DirName(AbsolutePath(manifest))) == "checkpoints" &&
+                      PathExists(run_dir + "/config.resolved.toml");
+  const auto end = in_run ? ReadRunEnd(run_dir) : std::nullopt;
+  if (end && end->DoneAt(manifest)) return RunLineage(run_dir);  // the run's result: its whole lineage
+  std::map<std::string, std::string> m;
+  m["driftrun.checkpoint"] =
+      BaseName(manifest) + " (step " + std::to_string(j.value("step", int64_t{0})) + ")";
+  m["driftrun.config_hash"] = j.value("config_hash", "");
+  m["driftrun.world_size"] = std::to_string(j.value("world_size", int64_t{1}));
+  m["driftrun.code_version"] = kCodeVersion;
+  if (in_run) {
+    DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(run_dir + "/config.resolved.toml", {}));
+    m["driftrun.run_id"] = RunIdOf(run_dir);
+    ConfigLineage(cfg, -1, &m);
+  }
   return m;
 }
 

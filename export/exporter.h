@@ -33,6 +33,13 @@ Result<ExportResult> RunExporter(const std::string& checkpoint, const std::strin
 // task, seed, world_size.
 Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir);
 
+// Lineage of one checkpoint (export --checkpoint): the run's whole lineage
+// when it is the checkpoint a finished run ended with; else driftrun.checkpoint
+// (name and step), config_hash and world_size from its manifest, and, when it
+// lies in a run folder's checkpoints/, the run's id and what its config says.
+// Found by a stranger: an ONNX file exported this way had no lineage at all.
+Result<std::map<std::string, std::string>> CheckpointLineage(const std::string& manifest);
+
 // Whether a run of `cfg` ends in an ONNX export or a registration (which
 // exports): export.onnx or registry.register.
 bool NeedsExporter(const Config& cfg);

@@ -356,7 +356,8 @@ Result<std::string> RunCheckpoint(const std::string& run_dir) {
   // Never fall back silently: the run's newest checkpoint is what it produced.
   if (!warnings.empty()) {
     return Status::Data("the newest checkpoint of run folder '" + run_dir + "' is invalid (" +
-                        warnings.front() + "); restore it, or use an older one explicitly (" + c + ")");
+                        warnings.front() + "); restore it, or name an older one: `--checkpoint " + c +
+                        "` (export and predict take it)");
   }
   return c;
 }

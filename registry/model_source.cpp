@@ -41,10 +41,37 @@ static std::vector<std::string> RunFailure(const std::string& run, const std::st
       "fix first"};
 }
 
+// One checkpoint of a run folder (found by a stranger: predict advised "use
+// an older one explicitly" for a damaged newest checkpoint, and had no way to).
+static Result<ModelSource> CheckpointSource(const std::string& ckpt) {
+  if (!PathExists(ckpt)) return Status::Usage("checkpoint manifest '" + ckpt + "' does not exist");
+  const std::string dir = DirName(AbsolutePath(ckpt)), run = DirName(dir);
+  if (!EndsWith(ckpt, ".json") || BaseName(dir) != "checkpoints" ||
+      !PathExists(run + "/config.resolved.toml")) {
+    return Status::Usage(
+        "--checkpoint takes a checkpoint manifest (ckpt-*.json) in a run folder's checkpoints/ "
+        "(its config.resolved.toml says how to read the inputs), not '" +
+        ckpt + "'");
+  }
+  ModelSource src;
+  DRIFTRUN_ASSIGN_OR_RETURN(src.checkpoint, ReadCheckpoint(ckpt));
+  DRIFTRUN_ASSIGN_OR_RETURN(src.config, Config::Load(run + "/config.resolved.toml", {}));
+  src.files = {ckpt, ckpt.substr(0, ckpt.size() - 5) + ".h5", run + "/config.resolved.toml"};
+  src.label =
+      "run " + run + " (checkpoint " + BaseName(ckpt) + ", step " + std::to_string(src.checkpoint.step) + ")";
+  return src;
+}
+
 Result<ModelSource> ResolveModelSource(const std::string& model, const std::string& run,
-                                       const std::string& registry) {
-  if (model.empty() == run.empty())
-    return Status::Usage("give exactly one of --model NAME[@ALIAS|:VERSION] or --run RUN_DIR");
+                                       const std::string& registry, const std::string& checkpoint) {
+  if (static_cast<int>(!model.empty()) + static_cast<int>(!run.empty()) +
+          static_cast<int>(!checkpoint.empty()) !=
+      1)
+    return Status::Usage(
+        "give exactly one of --model NAME[@ALIAS|:VERSION], --run RUN_DIR or --checkpoint "
+        "RUN_DIR/checkpoints/"
+        "ckpt-N.json");
+  if (!checkpoint.empty()) return CheckpointSource(checkpoint);
   ModelSource src;
   if (!run.empty()) {
     DRIFTRUN_ASSIGN_OR_RETURN(std::string ckpt, RunCheckpoint(run));

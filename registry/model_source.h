@@ -24,10 +24,12 @@ struct ModelSource {
   std::vector<std::string> warnings;
 };
 
-// Exactly one of model ("NAME[@ALIAS|:VERSION]") and run must be set. registry:
-// the registry folder ("" = default ./driftrun-registry).
+// Exactly one of model ("NAME[@ALIAS|:VERSION]"), run (its newest valid
+// checkpoint) and checkpoint (a manifest in a run folder's checkpoints/, read
+// with that run's config) must be set. registry: the registry folder ("" =
+// default ./driftrun-registry).
 Result<ModelSource> ResolveModelSource(const std::string& model, const std::string& run,
-                                       const std::string& registry);
+                                       const std::string& registry, const std::string& checkpoint = "");
 
 struct VersionRecord;
 // A registered version's checkpoint (checked against its recorded sha256) and

@@ -17,6 +17,7 @@
 DECLARE_string(in);
 DECLARE_string(out);
 DECLARE_string(run);
+DECLARE_string(checkpoint);
 DECLARE_bool(json);
 DEFINE_string(model, "", "NAME[@ALIAS|:VERSION] in the registry");
 DEFINE_string(registry, "", "registry folder");
@@ -28,12 +29,16 @@ namespace driftrun {
 const CommandSpec kPredictSpec = {
     "predict",
     "run a trained model on raw inputs (preprocessing applied) and write predictions",
-    "driftrun predict --model NAME[@ALIAS|:VERSION] | --run RUN_DIR --in x.h5 --out y.h5 [--json]",
+    "driftrun predict --model NAME[@ALIAS|:VERSION] | --run RUN_DIR | --checkpoint CKPT.json --in x.h5 --out "
+    "y.h5 [--json]",
     {{"model",
       "a registered version: NAME@ALIAS (e.g. churn@production), NAME:VERSION, or NAME (newest); its "
       "checkpoint is checked against its recorded sha256 first (driftrun registry verify checks every "
       "artifact)"},
      {"run", "a run folder: its newest valid checkpoint and config.resolved.toml"},
+     {"checkpoint",
+      "one checkpoint manifest of a run folder (RUN_DIR/checkpoints/ckpt-N.json), e.g. an older one when the "
+      "newest is damaged; read with the run's config.resolved.toml"},
      {"registry",
       "registry folder for --model (default ./driftrun-registry); it must exist: predict never creates one"},
      {"in",
@@ -67,7 +72,7 @@ int RunPredict(int argc, char** argv) {
   }
   Status same = CheckNotInput(FLAGS_out, {FLAGS_in}, "--out");
   if (!same.ok()) return ReportStatus("predict", same);
-  auto src = ResolveModelSource(FLAGS_model, FLAGS_run, FLAGS_registry);
+  auto src = ResolveModelSource(FLAGS_model, FLAGS_run, FLAGS_registry, FLAGS_checkpoint);
   if (!src.ok()) return ReportStatus("predict", src.status());
   same = CheckNotInput(FLAGS_out, src.value().files, "--out");
   if (same.ok())

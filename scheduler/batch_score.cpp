@@ -54,12 +54,29 @@ Result<ConceptCheck> CheckLabelled(const ModelEntry& m, const Production& p, con
 
 // What `train` would say about this labelled batch in the model's training
 // window: columns by name, types and shapes, finite labels (classes in range).
+// Status::Usage when the model's own training data is at fault (never the batch's).
 Status CheckTrainable(const ModelEntry& m, const std::string& file, int64_t classes) {
-  DRIFTRUN_RETURN_IF_ERROR(CheckTrainingData(m));  // the model's own data first: never the batch's fault
   DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions o, TrainOptions::FromConfig(m.cfg, 1));
-  DRIFTRUN_ASSIGN_OR_RETURN(auto set, TabularSet::Open({o.train_paths.front(), file}, o.train));
+  auto set = TabularSet::Open({o.train_paths.front(), file}, o.train);
+  if (!set.ok()) {
+    DRIFTRUN_RETURN_IF_ERROR(CheckTrainingData(m));  // opened alone only when joined fails
+    return set.status();
+  }
   TabularRows rows;
-  return set->ReadRange(set->offset(1), set->rows(1), classes, &rows);
+  return set.value()->ReadRange(set.value()->offset(1), set.value()->rows(1), classes, &rows);
+}
+
+// A labelled batch that cannot join the training window is Status::Data
+// (quarantined); the model's own training data that no longer reads (being
+// rewritten?) is never the batch's fault: Status::Infra, it waits a poll.
+Status CheckJoinsWindow(const ModelEntry& m, const Production& p, const std::string& file) {
+  const bool classification = p.config.Str("model.task") == "classification";
+  Status trainable = CheckTrainable(m, file, classification ? p.checkpoint.classes : 0);
+  if (trainable.code() == Code::kUsage)
+    return Status::Infra(trainable.message() + "; batch " + file + " waits and is scored once it reads");
+  if (trainable.ok()) return trainable;
+  return Status::Data("its labelled rows cannot join the training window (" + trainable.message() +
+                      "): fix the batch and send it again under a new name");
 }
 
 // Features whose missing share rose past drift.missing_rise (or that have no
@@ -139,8 +156,7 @@ Status MarkIfDuplicate(Journal& jn, const ModelEntry& m, BatchRecord* b) {
     const int64_t size = FileSize(b->file);
     for (const std::string& t : m.cfg.StrList("data.train")) {
       if (size < 0 || FileSize(t) != size) continue;  // a hash only for a file of the same size
-      auto sha = Sha256File(t);
-      if (sha.ok() && sha.value() == b->sha256) {
+      if (HoldsBytes(t, b->sha256)) {
         twin = t;
         what = "the model's training data (data.train)";
         break;
@@ -248,12 +264,7 @@ Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const B
                   " has no reference profile (model kind " + p.config.Str("model.kind") + ")");
   }
   if (b.labelled && b.rows > 0) {
-    const bool classification = p.config.Str("model.task") == "classification";
-    Status trainable = CheckTrainable(m, file.path, classification ? p.checkpoint.classes : 0);
-    if (!trainable.ok()) {
-      return Status::Data("its labelled rows cannot join the training window (" + trainable.message() +
-                          "): fix the batch and send it again under a new name");
-    }
+    DRIFTRUN_RETURN_IF_ERROR(CheckJoinsWindow(m, p, file.path));
     DRIFTRUN_ASSIGN_OR_RETURN(
         ConceptCheck c,
         CheckLabelled(m, p, file.path, b.rows, over && over->concept ? *over->concept : p.concept));
@@ -291,11 +302,16 @@ std::string KeptBatchPath(const std::string& state, const BatchRecord& b) {
   return state + "/batches/" + b.model + "/" + b.sha256.substr(0, 16) + "/" + BaseName(b.file);
 }
 
+bool HoldsBytes(const std::string& path, const std::string& sha256) {
+  auto sha = Sha256File(path);
+  return sha.ok() && sha.value() == sha256;
+}
+
 Result<std::string> ScoredData(const std::string& state, const BatchRecord& b) {
   const std::string kept = KeptBatchPath(state, b);
   const std::string source = PathExists(kept) ? kept : b.file;
-  auto sha = Sha256File(source);
-  if (sha.ok() && sha.value() == b.sha256) return source;
+  if (HoldsBytes(source, b.sha256)) return source;
+  auto sha = Sha256File(source);  // again, only for the message
   const std::string what = source == b.file ? "it" : "its kept copy " + kept;
   return Status::Data(sha.ok() ? what + " no longer holds the data that was scored (now sha256 " +
                                      sha.value().substr(0, 12) + "; edited in place?)"

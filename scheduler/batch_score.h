@@ -92,10 +92,16 @@ BatchRecord BatchRecordFor(const std::string& model, const BatchFile& file, doub
 // "scored" (or "too_small" under monitor.min_rows) and the summary in
 // `scores`, the full report written atomically to `report_path` (kept in the
 // record). A file the model cannot take (unreadable, other or fewer columns,
-// labels of another shape) is Status::Data naming it: quarantine it.
+// labels of another shape) is Status::Data naming it: quarantine it. When
+// the model's own training data does not read (rewritten under the service),
+// Status::Infra: never the batch's fault, it is scored at a later poll.
 // `over` (when given) replaces what it holds of p's baselines.
 Result<BatchRecord> ScoreBatch(const ModelEntry& m, const Production& p, const BatchFile& file,
                                const std::string& report_path, double now, const Baselines* over = nullptr);
+
+// Whether the file at `path` holds exactly the bytes with this sha256 (false
+// when it cannot be read): the one test of "still the data that was scored".
+bool HoldsBytes(const std::string& path, const std::string& sha256);
 
 // Where the service keeps its own copy of a labelled batch it scored
 // (state/batches/<model>/<sha256 prefix>/<name>, a hard link where it can):

@@ -9,7 +9,6 @@
 
 #include "common/file_util.h"
 #include "common/json_get.h"
-#include "common/sha256.h"
 #include "common/text.h"
 #include "scheduler/batch_score.h"
 
@@ -38,9 +37,7 @@ Result<std::string> WindowFile(const std::string& state, const BatchRecord& b, b
 Result<std::string> SurvivingCopy(Journal& jn, const BatchRecord& b) {
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<std::string> files, jn.FilesWithSha(b.model, b.sha256));
   for (const std::string& f : files) {
-    if (f == b.file || !PathExists(f)) continue;
-    auto sha = Sha256File(f);
-    if (sha.ok() && sha.value() == b.sha256) return f;
+    if (f != b.file && PathExists(f) && HoldsBytes(f, b.sha256)) return f;
   }
   return std::string();
 }
@@ -59,10 +56,8 @@ Result<std::string> WindowSource(ServiceContext& ctx, const ModelEntry& m, const
   std::string from = copy;
   const std::string kept = KeptBatchPath(ctx.setup->state, b);
   std::remove(kept.c_str());  // an edit in place through the hard link changed it
-  if (MakeDirs(DirName(kept)).ok() && LinkOrCopyFile(copy, kept).ok()) {
-    auto sha = Sha256File(kept);
-    if (sha.ok() && sha.value() == b.sha256) from = kept;
-  }
+  if (MakeDirs(DirName(kept)).ok() && LinkOrCopyFile(copy, kept).ok() && HoldsBytes(kept, b.sha256))
+    from = kept;
   if (ctx.say)
     ctx.say("job " + std::to_string(j.id) + ": batch " + b.file + ": " + source.status().message() +
             "; its bytes are still in " + copy + ": trained from " +
@@ -169,74 +164,96 @@ Status CheckSomethingNew(ServiceContext& ctx, const JobRecord& j, const std::vec
   return Status::Ok();
 }
 
+// A job's training window: the batches it trains on (with the file each is
+// read from), each content once, and those it leaves out, with why.
+struct Window {
+  std::vector<std::pair<BatchRecord, std::string>> used;
+  nlohmann::json left_out = nlohmann::json::array();
+  std::map<std::string, std::string> seen;  // one content under two names: once (sha256 -> file)
+};
+
+// Takes batch `b` into window `w` unless its content is in already or it is
+// left out (then recorded in left_out); an error only for infrastructure.
+Status TakeBatch(ServiceContext& ctx, const ModelEntry& m, const JobRecord& j, const BatchRecord& b,
+                 Window* w) {
+  if (w->seen.count(b.sha256)) {
+    w->left_out.push_back(LeftOut(b, "the same data as " + w->seen[b.sha256] + ", in the window once"));
+    return Status::Ok();
+  }
+  auto source = WindowSource(ctx, m, j, b);
+  if (!source.ok()) {
+    if (source.status().code() != Code::kData) return source.status();
+    w->left_out.push_back(LeftOut(b, source.status().message()));
+    if (ctx.say)
+      ctx.say("job " + std::to_string(j.id) + ": batch " + b.file + " (sha256 " + b.sha256.substr(0, 12) +
+              ") left out: " + source.status().message());
+    return Status::Ok();
+  }
+  w->seen[b.sha256] = b.file;
+  w->used.emplace_back(b, source.value());
+  return Status::Ok();
+}
+
+// Found by a stranger: a drifted batch followed by retrain.window clean
+// ones fell out of the window, and its job failed with "nothing new to
+// train on": the drift was never retrained. When no batch that triggered
+// the job (`trig`) made it, the newest one that can train takes the oldest place.
+Status TriggerTakesPlace(ServiceContext& ctx, const ModelEntry& m, const JobRecord& j,
+                         const std::vector<BatchRecord>& trig, Window* w) {
+  const auto triggered = [&](int64_t id) {
+    return std::any_of(trig.begin(), trig.end(), [&](const BatchRecord& t) { return t.id == id; });
+  };
+  if (std::any_of(w->used.begin(), w->used.end(), [&](const auto& u) { return triggered(u.first.id); }))
+    return Status::Ok();
+  for (auto t = trig.rbegin(); t != trig.rend(); ++t) {
+    if (!t->labelled || t->decision != "scored" || w->seen.count(t->sha256)) continue;
+    const size_t before = w->used.size();
+    DRIFTRUN_RETURN_IF_ERROR(TakeBatch(ctx, m, j, *t, w));
+    if (w->used.size() == before) continue;
+    if (m.window > 0 && static_cast<int64_t>(w->used.size()) > m.window) {
+      auto oldest = std::min_element(w->used.begin(), w->used.end() - 1,
+                                     [](const auto& a, const auto& b) { return a.first.id < b.first.id; });
+      w->left_out.push_back(LeftOut(oldest->first, "retrain.window is full: this job's trigger " +
+                                                       BaseName(t->file) + " took its place"));
+      w->seen.erase(oldest->first.sha256);
+      w->used.erase(oldest);
+    }
+    return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+// Newest first, until the window holds retrain.window batches it can train
+// on: a duplicate or a batch left out does not take a slot (a few more than
+// the window are read; 0: every batch). Then oldest first, as they arrived.
+Result<Window> BuildWindow(ServiceContext& ctx, const ModelEntry& m, const JobRecord& j,
+                           const std::vector<BatchRecord>& batches, const std::vector<BatchRecord>& trig) {
+  Window w;
+  for (const BatchRecord& b : batches) {
+    if (m.window > 0 && static_cast<int64_t>(w.used.size()) >= m.window) break;
+    DRIFTRUN_RETURN_IF_ERROR(TakeBatch(ctx, m, j, b, &w));
+  }
+  DRIFTRUN_RETURN_IF_ERROR(TriggerTakesPlace(ctx, m, j, trig, &w));
+  std::sort(w.used.begin(), w.used.end(),
+            [](const auto& a, const auto& b) { return a.first.id < b.first.id; });
+  return w;
+}
+
 }  // namespace
 
 // The job's experiment config, written once: the model's config with the
 // training window (data.train + the newest retrain.window labelled batches it
-// can train on), no
-// registration or export of its own (the service registers), and the
-// production weights as a warm start.
+// can train on), no registration or export of its own (the service
+// registers), and the production weights as a warm start.
 Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, const std::string& path) {
   DRIFTRUN_ASSIGN_OR_RETURN(const Production* prod, ctx.production.Get(m));
-  // Newest first, until the window holds retrain.window batches it can train
-  // on: a duplicate or a batch left out does not take a slot (a few more than
-  // the window are read; 0: every batch).
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> batches,
                             ctx.journal->LabelledBatches(m.name, m.window > 0 ? m.window * 4 + 16 : 0));
-  std::vector<std::string> train = m.cfg.StrList("data.train");
-  nlohmann::json window = nlohmann::json::array(), left_out = nlohmann::json::array();
-  std::map<std::string, std::string> seen;  // one content under two names: once (sha256 -> file)
-  std::vector<std::pair<BatchRecord, std::string>> used;
-  const auto take = [&](const BatchRecord& b) -> Status {
-    if (seen.count(b.sha256)) {
-      left_out.push_back(LeftOut(b, "the same data as " + seen[b.sha256] + ", in the window once"));
-      return Status::Ok();
-    }
-    auto source = WindowSource(ctx, m, *j, b);
-    if (!source.ok()) {
-      if (source.status().code() != Code::kData) return source.status();
-      left_out.push_back(LeftOut(b, source.status().message()));
-      if (ctx.say)
-        ctx.say("job " + std::to_string(j->id) + ": batch " + b.file + " (sha256 " + b.sha256.substr(0, 12) +
-                ") left out: " + source.status().message());
-      return Status::Ok();
-    }
-    seen[b.sha256] = b.file;
-    used.emplace_back(b, source.value());
-    return Status::Ok();
-  };
-  for (const BatchRecord& b : batches) {
-    if (m.window > 0 && static_cast<int64_t>(used.size()) >= m.window) break;
-    DRIFTRUN_RETURN_IF_ERROR(take(b));
-  }
-  // Found by a stranger: a drifted batch followed by retrain.window clean
-  // ones fell out of the window, and its job failed with "nothing new to
-  // train on": the drift was never retrained. When no batch that triggered
-  // the job made it, the newest one that can train takes the oldest place.
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> trig, ctx.journal->JobBatches(j->id));
-  const auto triggered = [&](int64_t id) {
-    return std::any_of(trig.begin(), trig.end(), [&](const BatchRecord& t) { return t.id == id; });
-  };
-  if (std::none_of(used.begin(), used.end(), [&](const auto& u) { return triggered(u.first.id); })) {
-    for (auto t = trig.rbegin(); t != trig.rend(); ++t) {
-      if (!t->labelled || t->decision != "scored" || seen.count(t->sha256)) continue;
-      const size_t before = used.size();
-      DRIFTRUN_RETURN_IF_ERROR(take(*t));
-      if (used.size() == before) continue;
-      if (m.window > 0 && static_cast<int64_t>(used.size()) > m.window) {
-        auto oldest = std::min_element(used.begin(), used.end() - 1,
-                                       [](const auto& a, const auto& b) { return a.first.id < b.first.id; });
-        left_out.push_back(LeftOut(oldest->first, "retrain.window is full: this job's trigger " +
-                                                      BaseName(t->file) + " took its place"));
-        seen.erase(oldest->first.sha256);
-        used.erase(oldest);
-      }
-      break;
-    }
-  }
-  std::sort(used.begin(), used.end(), [](const auto& a, const auto& b) {
-    return a.first.id < b.first.id;
-  });  // oldest first, as they arrived
+  DRIFTRUN_ASSIGN_OR_RETURN(Window w, BuildWindow(ctx, m, *j, batches, trig));
+  const auto& used = w.used;
+  std::vector<std::string> train = m.cfg.StrList("data.train");
+  nlohmann::json window = nlohmann::json::array();
   nlohmann::json window_sha = nlohmann::json::array();
   for (const auto& u : used) {
     train.push_back(u.second);
@@ -266,7 +283,7 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
   j->spec = {{"config", path},
              {"window_batches", window},
              {"window_sha256", window_sha},
-             {"left_out", left_out},
+             {"left_out", w.left_out},
              {"reference", reference},
              {"base_version", prod->version},
              {"warm_from", warm ? prod->checkpoint_path : ""}};

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "common/file_util.h"
@@ -410,12 +411,17 @@ Status Service::Recheck(const ModelEntry& m, double now) {
   DRIFTRUN_ASSIGN_OR_RETURN(TriggerOutcome t,
                             RecordTrigger(jn, m, TriggerKind::kDrift, st.pending.back().id,
                                           "batches that arrived during the last job or a hold", now));
-  // Each batch the trigger took says so (older merged ones too).
-  std::vector<BatchRecord> took;
+  // Each batch the trigger took says so: those its decision counted, and
+  // every one scored again (found by testing: an older merged batch, taken
+  // but outside trigger.of, kept "merge" while the new job trained on it).
+  std::set<int64_t> ids;
+  for (const auto& r : rescored) ids.insert(r.first);
   if (t.job > 0) {
-    DRIFTRUN_ASSIGN_OR_RETURN(took, jn.JobBatches(t.job));
+    DRIFTRUN_ASSIGN_OR_RETURN(std::vector<BatchRecord> counted, jn.JobBatches(t.job));
+    for (const BatchRecord& b : counted) ids.insert(b.id);
   }
-  for (const BatchRecord& b : took) {
+  for (int64_t id : ids) {
+    DRIFTRUN_ASSIGN_OR_RETURN(BatchRecord b, jn.Batch(id));
     if (b.consumed_by == t.trigger)
       DRIFTRUN_RETURN_IF_ERROR(jn.SetBatchAction(b.id, t.action, b.reason + "; " + t.line));
   }

@@ -171,6 +171,7 @@ Result<FitResult> FitStreaming(Session& s) {
       TabularRows tr;
       KeepRows(part, first, s.train_rows, s.meta.dim, s.meta.label_dim, &tr);
       for (int64_t c : tr.cls) top = std::max(top, c);
+      s.seen_classes.insert(tr.cls.begin(), tr.cls.end());
       if (tr.rows == 0) return Status::Ok();
       return visit(torch::from_blob(tr.x.data(), {tr.rows, s.meta.dim}, torch::kFloat));
     });

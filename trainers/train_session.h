@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,11 +50,10 @@ struct Session {
   std::vector<int64_t> train_rows;  // global, sorted
   std::string train_sample;         // TrainDataSample (checkpoints; a resume compares it)
   int64_t shard_begin = 0, shard_end = 0;
-  TabularRows shard;                   // this rank's raw rows (until LoadTensors)
-  torch::Tensor shard_x, shard_y;      // this rank's rows, preprocessed, on the device
-  std::unique_ptr<H5Reader> val_file;  // data.val, else null
-  TabularSpec val_spec;
-  std::vector<int64_t> val_rows;  // global (file rows or split rows)
+  TabularRows shard;                    // this rank's raw rows (until LoadTensors)
+  torch::Tensor shard_x, shard_y;       // this rank's rows, preprocessed, on the device
+  std::unique_ptr<TabularSet> val_set;  // data.val (columns as the training data's), else null
+  std::vector<int64_t> val_rows;        // global (file rows or split rows)
   FitResult fit;
   ModelSpec spec;
   SpecModel model{nullptr};
@@ -75,6 +75,7 @@ struct Session {
   StreamOrder stream;
   double memory_mb = 0;
   int64_t data_bytes = 0;                  // the whole training set, raw + preprocessed
+  std::set<int64_t> seen_classes;          // class ids of this rank's training rows (fitting only)
   std::vector<std::string> data_warnings;  // e.g. more held than data.memory_mb (start event, stderr)
   // Values the preprocessing imputed and clipped on this rank, per column, over
   // `rows` rows: every row read once (held shard and held-out rows; streamed

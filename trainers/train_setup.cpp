@@ -71,7 +71,6 @@ Status OpenTrainingData(Session& s) {
   }();
   DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local.WithContext("[data] train")));
 
-  s.val_spec = o.train;
   local = [&]() -> Status {
     if (o.val_path.empty()) {
       TrainValSplit split = s.train_set->Split(o.val_fraction);  // each file's own split
@@ -79,14 +78,16 @@ Status OpenTrainingData(Session& s) {
       s.val_rows = std::move(split.val);
       return Status::Ok();
     }
-    s.val_spec.path = o.val_path;
-    DRIFTRUN_ASSIGN_OR_RETURN(s.val_file, H5Reader::Open(o.val_path));
-    DRIFTRUN_ASSIGN_OR_RETURN(TabularMeta vm, InspectTabular(*s.val_file, s.val_spec));
+    DRIFTRUN_ASSIGN_OR_RETURN(s.val_set, TabularSet::Open({o.val_path}, o.train));
+    const TabularMeta& vm = s.val_set->meta();
     if (vm.dim != s.meta.dim || vm.label_dim != s.meta.label_dim) {
       return Status::Data("'" + o.val_path + "' has " + std::to_string(vm.dim) + " features and " +
                           std::to_string(vm.label_dim) + " targets, but the training data has " +
                           std::to_string(s.meta.dim) + " and " + std::to_string(s.meta.label_dim));
     }
+    // By name, as the training files meet each other (found by a stranger:
+    // data.val's columns were taken by position, and val_loss was wrong).
+    if (s.meta.named) DRIFTRUN_RETURN_IF_ERROR(s.val_set->Reorder(s.meta.feature_names, "the training data"));
     s.train_rows = AllRows(s.meta.rows);
     s.val_rows = AllRows(vm.rows);
     return Status::Ok();
@@ -182,6 +183,7 @@ Status FitHeld(Session& s) {
   std::vector<int64_t> train_cls;
   if (o.train.classification) {
     for (int64_t p : train_pos) train_cls.push_back(s.shard.cls[p]);
+    s.seen_classes.insert(train_cls.begin(), train_cls.end());
   }
   if (o.train.text) {
     // No feature statistics to fit: only the class count, merged over ranks.
@@ -196,6 +198,30 @@ Status FitHeld(Session& s) {
       raw.index_select(0, IndexTensor(train_pos, 0, static_cast<int64_t>(train_pos.size()), s.device));
   DRIFTRUN_ASSIGN_OR_RETURN(s.fit,
                             FitPreprocessor(*s.world, fit_x, train_cls, o.train, s.meta, o.preprocess));
+  return Status::Ok();
+}
+
+// Collective. model.classes = 0 takes the largest label + 1: the classes
+// below it that no training row has are named in a warning (found by a
+// stranger: one stray label 5 among 0..2 made a 6-class model in silence).
+Status WarnEmptyClasses(Session& s) {
+  std::vector<double> has(static_cast<size_t>(s.fit.classes), 0);
+  for (int64_t c : s.seen_classes) {
+    if (c >= 0 && c < s.fit.classes) has[static_cast<size_t>(c)] = 1;
+  }
+  DRIFTRUN_RETURN_IF_ERROR(AllReduceDoubles(*s.world, &has, ReduceOp::kMax));
+  std::string list;
+  int64_t empty = 0;
+  for (size_t c = 0; c < has.size(); ++c) {
+    if (has[c] != 0) continue;
+    if (++empty <= 10) list += (list.empty() ? "" : ", ") + std::to_string(c);
+  }
+  if (empty == 0) return Status::Ok();
+  if (empty > 10) list += ", ... (" + std::to_string(empty) + " in all)";
+  s.data_warnings.push_back(
+      "model.classes = 0 takes the largest label + 1: " + std::to_string(s.fit.classes) +
+      " classes, but no training row has class " + list +
+      ": a stray label? Fix the labels, or set model.classes to the number of classes");
   return Status::Ok();
 }
 
@@ -217,6 +243,7 @@ Status FitPreprocessing(Session& s, const CheckpointState* resume_from) {
     return Status::Data(s.train_set->Describe() +
                         " labels hold a single class; classification needs two or more");
   }
+  if (o.train.classification && o.classes == 0) DRIFTRUN_RETURN_IF_ERROR(WarnEmptyClasses(s));
   return o.train.classification ? CheckHeldOutClasses(s) : Status::Ok();
 }
 
@@ -320,21 +347,21 @@ Status LoadTensors(Session& s) {
   TabularRows vrows;
   std::vector<int64_t> val_pos;
   Status local;
-  if (s.val_file) {
+  if (s.val_set) {
     auto [vb, ve] = ContiguousShare(s.val_count, rank, W);
-    local = ReadTabularRange(*s.val_file, s.val_spec, s.meta, vb, ve - vb, s.fit.classes, &vrows);
+    local = s.val_set->ReadRange(vb, ve - vb, s.fit.classes, &vrows);
     DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local.WithContext("reading validation rows")));
   } else if (!s.streamer) {
     val_pos = PositionsIn(s.val_rows, s.shard_begin, s.shard_end);
   }
   if (s.streamer) {  // the training rows come window by window; s.shard holds the held-out ones
-    local = ToTensors(s, s.val_file ? vrows : s.shard, &s.val_x, &s.val_y);
+    local = ToTensors(s, s.val_set ? vrows : s.shard, &s.val_x, &s.val_y);
   } else {
     local = ToTensors(s, s.shard, &s.shard_x, &s.shard_y);
-    if (local.ok() && s.val_file) local = ToTensors(s, vrows, &s.val_x, &s.val_y);
+    if (local.ok() && s.val_set) local = ToTensors(s, vrows, &s.val_x, &s.val_y);
   }
   DRIFTRUN_RETURN_IF_ERROR(AgreeStatus(world, local.WithContext("preprocessing")));
-  if (!s.val_file && !s.streamer) {
+  if (!s.val_set && !s.streamer) {
     torch::Tensor idx = IndexTensor(val_pos, 0, static_cast<int64_t>(val_pos.size()), s.device);
     s.val_x = s.shard_x.index_select(0, idx);
     s.val_y = s.shard_y.index_select(0, idx);

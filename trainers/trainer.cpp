@@ -106,6 +106,21 @@ Status CheckResumeData(const Session& s, const std::string& path, const Checkpoi
   return Status::Ok();
 }
 
+// The training (and validation) columns in the order of checkpoint `ck`'s
+// by name, so that its weights and preprocessing meet the columns they were
+// trained on. Found by a stranger: a warm start from a checkpoint trained on
+// another column order took the data by position, trained on mismatched
+// columns and exited 0. Nothing to do for data without feature_names.
+Status MatchCheckpointColumns(Session& s, const CheckpointState& ck, const std::string& path) {
+  if (ck.pre.names.empty() || !s.meta.named || ck.pre.names == s.meta.feature_names) return Status::Ok();
+  const std::string whose = "checkpoint '" + path + "'";
+  DRIFTRUN_RETURN_IF_ERROR(s.train_set->Reorder(ck.pre.names, whose));
+  if (s.val_set) DRIFTRUN_RETURN_IF_ERROR(s.val_set->Reorder(ck.pre.names, whose));
+  s.meta.feature_names = ck.pre.names;
+  DRIFTRUN_ASSIGN_OR_RETURN(s.train_sample, TrainDataSample(s));  // of the rows as they are now read
+  return Status::Ok();
+}
+
 Status ReadResumeCheckpoint(Session& s, const std::string& path, CheckpointState* ck) {
   Status local = [&]() -> Status {
     DRIFTRUN_ASSIGN_OR_RETURN(*ck, ReadCheckpoint(path));
@@ -113,6 +128,7 @@ Status ReadResumeCheckpoint(Session& s, const std::string& path, CheckpointState
       return Status::Data("checkpoint '" + path + "' has " + std::to_string(ck->in_dim) +
                           " input features, the data has " + std::to_string(s.meta.dim));
     }
+    DRIFTRUN_RETURN_IF_ERROR(MatchCheckpointColumns(s, *ck, path));
     return CheckResumeData(s, path, *ck);
   }();
   return AgreeStatus(*s.world, local.WithContext("resuming"));
@@ -129,7 +145,7 @@ Status ReadWarmStart(Session& s, CheckpointState* ck) {
       return Status::Data("checkpoint '" + path + "' has " + std::to_string(ck->in_dim) +
                           " input features, the data has " + std::to_string(s.meta.dim));
     }
-    return Status::Ok();
+    return MatchCheckpointColumns(s, *ck, path);
   }();
   return AgreeStatus(*s.world, local.WithContext("warm start (train.init_from)"));
 }

@@ -52,6 +52,30 @@ TEST(TabularSet, ARangeAcrossFilesReadsEachInTheFirstFilesColumnOrder) {
   EXPECT_FALSE(set.value()->ReadRange(8, 2, 0, &r).ok()) << "past the end";
 }
 
+TEST(TabularSet, ReorderReadsEveryFileInTheGivenColumnOrder) {
+  const std::string d = FreshTestDir();
+  const std::string a = Write(d + "/a.h5", 2, 1, {"a", "b", "c"});
+  const std::string b = Write(d + "/b.h5", 1, 2, {"c", "a", "b"});
+  auto set = TabularSet::Open({a, b}, TabularSpec());
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  ASSERT_TRUE(set.value()->Reorder({"b", "c", "a"}, "the checkpoint").ok());
+  EXPECT_EQ(set.value()->meta().feature_names, (std::vector<std::string>{"b", "c", "a"}));
+  TabularRows r;
+  ASSERT_TRUE(set.value()->ReadRange(0, 3, 0, &r).ok());
+  EXPECT_EQ(r.x, (std::vector<float>{1001, 1002, 1000, 1011, 1012, 1010, 2001, 2002, 2000}));
+  Status other = set.value()->Reorder({"a", "b", "z"}, "the checkpoint");
+  EXPECT_EQ(other.code(), Code::kData);
+  EXPECT_NE(other.message().find("z"), std::string::npos) << other.message();
+  ASSERT_TRUE(set.value()->ReadRange(2, 1, 0, &r).ok());  // a refusal changed nothing
+  EXPECT_EQ(r.x, (std::vector<float>{2001, 2002, 2000}));
+  // Files without names: by position, nothing to reorder.
+  auto unnamed = TabularSet::Open({Write(d + "/u.h5", 2, 3, {})}, TabularSpec());
+  ASSERT_TRUE(unnamed.ok());
+  EXPECT_TRUE(unnamed.value()->Reorder({"b", "c", "a"}, "the checkpoint").ok());
+  ASSERT_TRUE(unnamed.value()->ReadRange(0, 1, 0, &r).ok());
+  EXPECT_EQ(r.x, (std::vector<float>{3000, 3001, 3002}));
+}
+
 TEST(TabularSet, EachFileKeepsItsOwnHoldoutRows) {
   const std::string d = FreshTestDir();
   const std::string a = Write(d + "/a.h5", 300, 1, {"a", "b", "c"});

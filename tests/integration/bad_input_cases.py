@@ -295,6 +295,14 @@ def _garbage_manifest(i, h5, js):
         f.write('{"format": "driftrun-checkpoint-1", "step": "ten", ')
 
 
+def _loose_checkpoint(i):
+    """A checkpoint manifest copied out of its run folder: no config to read the inputs with."""
+    d = i.copy_run()
+    loose = i.path("loose.json")
+    shutil.copyfile(sorted(glob.glob(f"{d}/checkpoints/*.json"))[-1], loose)
+    return i.run(["predict", "--checkpoint", loose, "--in", i.good, "--out", i.path("loose-out.h5")])
+
+
 CHECKPOINTS = [
     Case("checkpoint", "truncated checkpoint file", "train --resume CKPT.json", 3, ["checkpoint"],
          _resume_from(_truncate)),
@@ -309,6 +317,11 @@ CHECKPOINTS = [
          lambda i: i.train(i.trained_cfg, "--resume", i.copy_run(), "--set", "model.hidden=[8]")),
     Case("checkpoint", "predict from a truncated checkpoint", "predict --run RUN", 3, ["checkpoint"],
          lambda i: i.predict_damaged(_truncate)),
+    Case("checkpoint", "export a checkpoint that does not exist", "export --checkpoint nope.json", 2,
+         ["does not exist"],
+         lambda i: i.run(["export", "--checkpoint", i.path("nope.json"), "--out", i.path("nope.onnx")])),
+    Case("checkpoint", "predict from a manifest outside its run folder", "predict --checkpoint loose.json", 2,
+         ["checkpoints/"], _loose_checkpoint),
 ]
 
 # ---- registry -------------------------------------------------------------------

@@ -484,6 +484,31 @@ def test_a_class_only_in_the_held_out_rows_is_refused_before_training(s):
     assert refused > 0, "in none of 12 files did the split hold the single class-3 row out"
 
 
+def test_classes_no_training_row_has_are_named_in_a_warning(s):
+    """Found by a stranger: one stray label 5 among classes 0..2 made a
+    6-class model in silence (model.classes = 0 takes the largest label + 1).
+    It still trains (the labels say so), and the warning names 3 and 4."""
+    with h5py.File(os.path.join(s.data, "train.h5"), "r") as f:
+        x = f["features"][()]
+    y = np.random.default_rng(1).integers(0, 3, size=x.shape[0]).astype(np.int64)
+    y[7] = 5
+    path = s.ws.path("stray-label.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("features", data=x)
+        f.create_dataset("labels", data=y)
+    for extra in ([], ["--set", "data.memory_mb=0.01"]):  # held in memory, and streamed
+        p = s.ws.run(["train", "--config", s.config, "--run-dir", s.ws.path(f"stray-{len(extra)}"), "--quiet",
+                      "--noprogress", "--set", f"data.train={json.dumps(path)}", "--set",
+                      "model.task=\"classification\"", "--set", "data.val_fraction=0", "--set",
+                      "train.max_steps=1"] + extra)
+        assert p.returncode == 0, must_msg(p, "a stray label")
+        assert "6 classes, but no training row has class 3, 4: a stray label?" in p.stderr, p.stderr
+    p = s.ws.run(["train", "--config", s.config, "--run-dir", s.ws.path("stray-set"), "--quiet", "--noprogress",
+                  "--set", f"data.train={json.dumps(path)}", "--set", "model.task=\"classification\"",
+                  "--set", "model.classes=6", "--set", "train.max_steps=1"])
+    assert p.returncode == 0 and "stray label" not in p.stderr, must_msg(p, "model.classes set")
+
+
 def test_a_finished_run_resumed_further_has_no_result_until_it_finishes_again(s):
     """A finished run resumed with more epochs (--allow-config-change) that stops
     before its new end keeps no summary.json or model.onnx of its earlier end:

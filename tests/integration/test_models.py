@@ -10,6 +10,7 @@ against an independent Python implementation of kernels/text_math.h.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -259,11 +260,56 @@ def test_export_run(models):
     assert p.returncode == 0, must_msg(p, "driftrun export --run")
 
 
+def test_one_checkpoint_exports_with_its_lineage_and_predicts(models):
+    """Found by a stranger: export --checkpoint wrote an ONNX file with no
+    lineage, and predict said "use an older one explicitly" for a damaged
+    newest checkpoint with no way to. The run's final checkpoint exports with
+    the run's lineage, any other with its own; predict --checkpoint reads one
+    checkpoint with its run's config."""
+    ws = models.ws
+    _, run = models.mlp("regression")
+    final = summary(run)["checkpoint"]
+    p = ws.run(["export", "--checkpoint", final, "--out", ws.path("final.onnx")])
+    assert p.returncode == 0, must_msg(p, "export --checkpoint (the run's last)")
+    assert onnx_check.metadata(ws.path("final.onnx")) == onnx_check.metadata(os.path.join(run, "model.onnx"))
+    # The same checkpoint in a copy of the run that never finished (no summary): its own lineage.
+    copy = ws.path("runs", "unfinished")
+    shutil.copytree(run, copy)
+    os.remove(os.path.join(copy, "summary.json"))
+    ck = os.path.join(copy, "checkpoints", os.path.basename(final))
+    p = ws.run(["export", "--checkpoint", ck, "--out", ws.path("mid.onnx")])
+    assert p.returncode == 0, must_msg(p, "export --checkpoint (no summary)")
+    meta = onnx_check.metadata(ws.path("mid.onnx"))
+    step = json.load(open(final))["step"]
+    assert meta["driftrun.checkpoint"] == f"{os.path.basename(final)} (step {step})", meta
+    assert meta["driftrun.config_hash"] == summary(run)["config_hash"] and meta["driftrun.kind"] == "mlp", meta
+    assert meta["driftrun.data_fingerprint"].startswith("sha256:"), meta
+    # predict --checkpoint: the same predictions as --run.
+    data = models.mlp_data("regression")
+    inp = os.path.join(data, "batch-001.h5") if os.path.exists(os.path.join(data, "batch-001.h5")) else \
+        os.path.join(data, "train.h5")
+    p = ws.run(["predict", "--checkpoint", ck, "--in", inp, "--out", ws.path("by-ckpt.h5")])
+    assert p.returncode == 0, must_msg(p, "predict --checkpoint")
+    p = ws.run(["predict", "--run", run, "--in", inp, "--out", ws.path("by-run.h5")])
+    assert p.returncode == 0, must_msg(p, "predict --run")
+    with h5py.File(ws.path("by-ckpt.h5")) as a, h5py.File(ws.path("by-run.h5")) as b:
+        np.testing.assert_array_equal(a["prediction"][()], b["prediction"][()])
+    # A manifest outside a run folder has no config to read inputs with; a missing one does not exist.
+    shutil.copy(ck, ws.path("loose.json"))
+    for bad, what in ((ws.path("loose.json"), "checkpoints/"), (ws.path("nope.json"), "does not exist")):
+        p = ws.run(["predict", "--checkpoint", bad, "--in", inp, "--out", ws.path("never.h5")])
+        assert p.returncode == 2 and what in p.stderr and not os.path.exists(ws.path("never.h5")), \
+            must_msg(p, f"predict --checkpoint {bad}")
+    p = ws.run(["predict", "--checkpoint", ck, "--run", run, "--in", inp, "--out", ws.path("never.h5")])
+    assert p.returncode == 2 and "exactly one of" in p.stderr, must_msg(p, "--checkpoint and --run")
+
+
 def test_export_missing_checkpoint(models):
     ws = models.ws
     p = ws.run(["export", "--checkpoint", ws.path("nope.json"), "--out", ws.path("x.onnx")])
-    assert p.returncode == 3 and not os.path.exists(ws.path("x.onnx")), \
-        f"export of a missing checkpoint: exit 3, no file: (exit {p.returncode}) {p.stderr}"
+    # A path that does not exist is a usage error, as for --run (found by a stranger: it was exit 3).
+    assert p.returncode == 2 and "does not exist" in p.stderr and not os.path.exists(ws.path("x.onnx")), \
+        f"export of a missing checkpoint: exit 2, no file: (exit {p.returncode}) {p.stderr}"
 
 
 # ---- CNN on scikit-learn's digits -------------------------------------------------

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 
+import h5py
 import numpy as np
 import pytest
 
@@ -332,3 +333,24 @@ def test_pipelined_steps_stop_resume_and_end_exactly_as_unpipelined(runs):
     want = [(e["step"], e["loss"]) for e in read_jsonl(f"{u}/events.jsonl") if e["event"] == "step"]
     assert [s for s, _ in got] == list(range(1, 136)), [s for s, _ in got][:70]
     assert got == want, "pipelined: per-step losses equal the unpipelined run's"
+
+
+def test_a_resume_on_the_same_data_with_its_columns_reordered_is_exact(runs):
+    """Columns meet the checkpoint's by name: the training file rewritten with
+    the same columns in another order resumes to the uninterrupted run's
+    weights. Before, the resume was refused as "other data" (a stranger found
+    the reason misleading), and a warm start took the columns by position."""
+    ws = runs.ws
+    cfg, d = stopped_on(ws, "reordered", "data", "data")
+    with h5py.File(ws.path("data/train.h5"), "r") as f:
+        x, y = f["features"][()], f["labels"][()]
+        names = [n.decode() if isinstance(n, bytes) else n for n in f.attrs["feature_names"]]
+    order = [3, 7, 0, 5, 1, 6, 2, 4]
+    with h5py.File(ws.path("reordered-train.h5"), "w") as f:
+        f["features"] = x[:, order]
+        f["labels"] = y
+        f.attrs["feature_names"] = np.array([names[j] for j in order], dtype=h5py.string_dtype())
+    p = ws.run(["train", "--config", cfg, "--run-dir", d, "--quiet", "--resume", "auto"], timeout=120)
+    assert p.returncode == 0, must_msg(p, "resume on the same data, columns reordered")
+    _, full = runs.full(1)
+    assert exactly_equal(final_weights(full), final_weights(d)), "resumed weights equal the uninterrupted run's"

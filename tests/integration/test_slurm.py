@@ -336,7 +336,7 @@ def slurm_job_id(handle):
 
 
 def test_serve_with_the_slurm_executor_retrains_and_promotes(cluster, workspace):
-    from test_service import Svc
+    from service_harness import Svc
     s = Svc(workspace, ("--batches", "1"), executor="slurm")
     s.drop(s.batch(1))
     p = s.serve("--max-batches", "1", env=cluster.env)
@@ -355,7 +355,7 @@ def test_serve_with_the_slurm_executor_retrains_and_promotes(cluster, workspace)
 
 
 def test_serve_restarted_while_its_slurm_job_runs_follows_the_same_job(cluster, workspace):
-    from test_service import Svc
+    from service_harness import Svc
     s = Svc(workspace, ("--batches", "1"), epochs=300, every=100, executor="slurm")
     s.drop(s.batch(1))
     proc = s.serve_bg("--max-batches", "1", env=cluster.env)
@@ -379,7 +379,7 @@ def test_serve_restarted_while_its_slurm_job_runs_follows_the_same_job(cluster, 
 
 
 def test_signal_stop_reaches_a_slurm_job_which_checkpoints_and_ends(cluster, workspace):
-    from test_service import Svc
+    from service_harness import Svc
     s = Svc(workspace, epochs=400, every=100, executor="slurm")
     proc = s.serve_bg(env=cluster.env)
     try:

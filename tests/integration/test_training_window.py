@@ -106,3 +106,46 @@ def test_a_file_that_cannot_join_is_refused_naming_it(files):
     assert not os.path.exists(os.path.join(d, "checkpoints")), "nothing trained"
     p = ws.run(["config", "--set", "data.train=[]"])
     assert p.returncode == 2 and "data.train" in p.stderr, must_msg(p, "an empty list")
+
+
+def reordered(ws, src, name):
+    x, y, names = read(src)
+    order = [4, 2, 0, 3, 1]
+    return write(ws.path(name), x[:, order], y, [names[j] for j in order])
+
+
+def test_a_warm_start_meets_its_checkpoints_columns_by_name(files):
+    """Found by a stranger: a warm start (train.init_from) from a checkpoint
+    trained on another column order took the data by position, trained on
+    mismatched columns and exited 0; predict and the ONNX file then reordered
+    by name, and every prediction was wrong. From one checkpoint, the same data
+    in either column order now trains to the same weights."""
+    ws, a, _, _ = files
+    ra = reordered(ws, a, "a-reordered.h5")
+    p, base = train(ws, "warm-base", json.dumps(ra))
+    assert p.returncode == 0, must_msg(p, "the checkpoint, trained on reordered columns")
+    ck = summary(base)["checkpoint"]
+    got = {}
+    for name, value in (("as-checkpoint", ra), ("file-order", a)):
+        p, d = train(ws, f"warm-{name}", json.dumps(value), None, "--set", f"train.init_from={json.dumps(ck)}",
+                     "--set", "data.val_fraction=0.2")
+        assert p.returncode == 0, must_msg(p, f"warm start on {name} columns")
+        got[name] = (final_weights(d), summary(d)["val_loss"])
+    w1, w2 = got["as-checkpoint"][0], got["file-order"][0]
+    assert w1.keys() == w2.keys()
+    for k in w1:
+        np.testing.assert_array_equal(w1[k], w2[k], err_msg=k)
+    assert got["as-checkpoint"][1] == got["file-order"][1], got
+
+
+def test_data_val_meets_the_training_columns_by_name(files):
+    """data.val with the training columns in another order: the same val_loss
+    (before, its columns were taken by position)."""
+    ws, a, b, _ = files
+    ordered = os.path.join(os.path.dirname(a), "batch-001.h5")
+    loss = {}
+    for name, val in (("ordered", ordered), ("reordered", b)):
+        p, d = train(ws, f"val-{name}", json.dumps(a), None, "--set", f"data.val={json.dumps(val)}")
+        assert p.returncode == 0, must_msg(p, f"data.val {name}")
+        loss[name] = summary(d)["val_loss"]
+    assert loss["ordered"] == loss["reordered"], loss

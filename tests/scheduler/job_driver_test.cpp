@@ -99,7 +99,9 @@ struct Fixture {
     b.decision = "scored";
     EXPECT_TRUE(WriteFileAtomic(b.file, bytes).ok());
     b.sha256 = Sha256File(b.file).value();
-    if (keep) EXPECT_TRUE(KeepBatch(setup.state, b).ok());
+    if (keep) {
+      EXPECT_TRUE(KeepBatch(setup.state, b).ok());
+    }
     b.id = journal->AddBatch(b).value();
     return b;
   }
