@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -190,6 +191,9 @@ Result<TabularMeta> InspectTabular(const H5Reader& file, const TabularSpec& spec
   return m;
 }
 
+// Regression labels at or beyond this overflow a float32 squared error.
+constexpr float kMaxLabel = 1e19F;
+
 Status ReadTabularRange(const H5Reader& file, const TabularSpec& spec, const TabularMeta& meta, int64_t begin,
                         int64_t count, int64_t classes, TabularRows* out) {
   out->rows = count;
@@ -214,10 +218,18 @@ Status ReadTabularRange(const H5Reader& file, const TabularSpec& spec, const Tab
   } else {
     DRIFTRUN_RETURN_IF_ERROR(file.ReadRange(spec.labels, begin, count, &out->y));
     for (size_t i = 0; i < out->y.size(); ++i) {
-      if (!std::isfinite(out->y[i])) {
-        return Status::Data("'" + file.path() + "' '" + spec.labels + "' row " +
-                            std::to_string(begin + static_cast<int64_t>(i) / meta.label_dim) +
-                            ": label is NaN or Inf; drop or fix that row");
+      const std::string where = "'" + file.path() + "' '" + spec.labels + "' row " +
+                                std::to_string(begin + static_cast<int64_t>(i) / meta.label_dim);
+      if (!std::isfinite(out->y[i]))
+        return Status::Data(where + ": label is NaN or Inf; drop or fix that row");
+      // Found by a stranger: a label of 1e30 failed training (exit 4, "loss is
+      // Inf") as if the model diverged; its squared error overflows float32.
+      if (std::fabs(out->y[i]) >= kMaxLabel) {
+        char v[32];
+        std::snprintf(v, sizeof(v), "%g", static_cast<double>(out->y[i]));
+        return Status::Data(where + ": label " + v +
+                            " is too large to train on (its squared error overflows float32; |label| must be "
+                            "below 1e19): fix that row, or rescale the labels");
       }
     }
   }

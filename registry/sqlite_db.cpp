@@ -1,13 +1,16 @@
 #include "registry/sqlite_db.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
+#include <vector>
 
 #include <ctime>
 
 #include "common/file_util.h"
+#include "common/text.h"
 
 namespace driftrun {
 
@@ -67,6 +70,22 @@ Status DbError(sqlite3* db, const std::string& what) {
   if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return DamagedDb(file, what + ": " + sqlite3_errmsg(db));
   return Status::Infra(kind + ": " + what + ": " + sqlite3_errmsg(db) + "; check the folder of '" + file +
                        "' (disk full, permissions)" + (journal ? "" : " and run `driftrun registry verify`"));
+}
+
+std::string DidYouMean(sqlite3* db, const std::string& sql, const std::string& param, const std::string& s) {
+  Stmt q(db, sql);
+  if (!param.empty()) q.Bind(1, param);
+  std::vector<std::string> values;
+  while (q.Step() == SQLITE_ROW) values.push_back(q.Text(0));
+  std::string near;
+  for (const std::string& v : values) {
+    if (!s.empty() && v.size() > s.size() && v.compare(0, s.size(), s) == 0) {
+      near = v;
+      break;
+    }
+  }
+  if (near.empty()) near = ClosestMatch(s, values, std::min<size_t>(3, s.size() / 2));
+  return near.empty() || near == s ? "" : " (did you mean '" + near + "'?)";
 }
 
 }  // namespace driftrun

@@ -77,6 +77,11 @@ class Stmt {
   int last_ = SQLITE_OK;
 };
 
+// " (did you mean 'x'?)" when `s` is a near miss (a prefix, or a few edits
+// away) of a value of `sql`'s first column (`param` bound to ?1 unless
+// empty); "" otherwise, or when reading fails (it only adds to a message).
+std::string DidYouMean(sqlite3* db, const std::string& sql, const std::string& param, const std::string& s);
+
 // Rolls back unless Commit() was called.
 class Txn {
  public:

@@ -135,7 +135,9 @@ Result<VersionRecord> SqliteRegistry::Load(const std::string& name, int64_t vers
     s.Bind(1, name).Bind(2, version);
     if (s.Step() != SQLITE_ROW) {
       DRIFTRUN_RETURN_IF_ERROR(s.Check("reading " + name + ":" + std::to_string(version)));
-      return Status::Usage("no version " + name + ":" + std::to_string(version));
+      return Status::Usage("no version " + name + ":" + std::to_string(version) +
+                           DidYouMean(db_, "SELECT DISTINCT name FROM versions", "", name) +
+                           "; see `driftrun registry list`");
     }
     v.name = name;
     v.version = version;
@@ -255,8 +257,10 @@ Result<VersionRecord> SqliteRegistry::Get(const ModelRef& ref) {
     DRIFTRUN_ASSIGN_OR_RETURN(const std::string alias, ResolveAlias(db_, ref.name, ref.alias));
     DRIFTRUN_ASSIGN_OR_RETURN(version, AliasVersion(db_, ref.name, alias));
     if (version == 0) {
-      return Status::Usage("model '" + ref.name + "' has no alias '" + ref.alias +
-                           "'; see `driftrun registry list --model " + ref.name + "`");
+      return Status::Usage(
+          "model '" + ref.name + "' has no alias '" + ref.alias + "'" +
+          DidYouMean(db_, "SELECT DISTINCT alias FROM aliases WHERE name = ?1", ref.name, ref.alias) +
+          "; see `driftrun registry list --model " + ref.name + "`");
     }
     auto v = Load(ref.name, version);
     if (!v.ok() && v.status().code() == Code::kUsage) {
@@ -269,7 +273,8 @@ Result<VersionRecord> SqliteRegistry::Get(const ModelRef& ref) {
     s.Bind(1, ref.name);
     if (s.Step() != SQLITE_ROW || s.Null(0)) {
       DRIFTRUN_RETURN_IF_ERROR(s.Check("reading the versions of " + ref.name));
-      return Status::Usage("no model '" + ref.name + "' in the registry '" + root_ + "'");
+      return Status::Usage("no model '" + ref.name + "' in the registry '" + root_ + "'" +
+                           DidYouMean(db_, "SELECT DISTINCT name FROM versions", "", ref.name));
     }
     version = s.Int(0);
   }

@@ -132,6 +132,8 @@ HDF5 = [
          _data(lambda i: i.write_h5("short.h5", features=i.X, labels=i.Y[:-7]))),
     Case("hdf5", "NaN label", "train", 3, ["row 5", "NaN"],
          _data(lambda i: i.write_h5("nanlabel.h5", features=i.X, labels=i.y_with(5, np.nan)))),
+    Case("hdf5", "regression label 1e30 (was exit 4, 'loss is Inf')", "train", 3, ["row 9", "too large"],
+         _data(lambda i: i.write_h5("hugelabel.h5", features=i.X, labels=i.y_with(9, 1e30)))),
     Case("hdf5", "empty dataset (0 rows)", "train", 3, ["no rows"],
          _data(lambda i: i.write_h5("empty.h5", features=np.zeros((0, 4), np.float32),
                                     labels=np.zeros(0, np.float32)))),

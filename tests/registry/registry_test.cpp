@@ -131,6 +131,25 @@ TEST(Registry, RefusesArtifactPathsOutsideTheStore) {
   EXPECT_NE(v.status().message().find("outside"), std::string::npos);
 }
 
+TEST(Registry, AMistypedModelOrAliasSaysWhatWasMeant) {
+  const std::string dir = FreshDir("near");
+  auto reg = Registry::Create(dir + "/reg").take();
+  ASSERT_TRUE(reg->Register(Req(dir, "r1", 1.0)).ok());  // model "m"
+  RegisterRequest churn = Req(dir, "r2", 1.0);
+  churn.name = "churn";
+  ASSERT_TRUE(reg->Register(churn).ok());
+  PromoteOptions o;
+  o.who = "t";
+  ASSERT_TRUE(reg->Promote("churn", 1, "production", o).ok());
+  const auto message = [&](const ModelRef& r) { return reg->Get(r).status().message(); };
+  EXPECT_NE(message({"chrun", 1, ""}).find("did you mean 'churn'?"), std::string::npos)
+      << message({"chrun", 1, ""});
+  EXPECT_NE(message({"chur", 0, ""}).find("did you mean 'churn'?"), std::string::npos);
+  EXPECT_NE(message({"churn", 0, "prod"}).find("did you mean 'production'?"), std::string::npos);
+  EXPECT_EQ(message({"churn", 7, ""}).find("did you mean"), std::string::npos) << "the model exists";
+  EXPECT_EQ(message({"zzzzzz", 1, ""}).find("did you mean"), std::string::npos) << "nothing near";
+}
+
 TEST(Registry, PromotionGateApprovalAndRollback) {
   const std::string dir = FreshDir("gate");
   auto reg = Registry::Create(dir + "/reg").take();
