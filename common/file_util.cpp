@@ -194,6 +194,15 @@ bool IsDir(const std::string& path) {
   return ::stat(path.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+std::string FileIdentity(const std::string& path) {
+  struct stat sb {};
+  if (::stat(path.c_str(), &sb) != 0) return "";
+  return std::to_string(static_cast<uint64_t>(sb.st_dev)) + ":" +
+         std::to_string(static_cast<uint64_t>(sb.st_ino)) + ":" +
+         std::to_string(static_cast<int64_t>(sb.st_size)) + ":" +
+         std::to_string(static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000 + sb.st_mtim.tv_nsec);
+}
+
 int64_t FileSize(const std::string& path) {
   struct stat sb;
   return ::stat(path.c_str(), &sb) == 0 ? static_cast<int64_t>(sb.st_size) : -1;

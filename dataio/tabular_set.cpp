@@ -78,6 +78,12 @@ Status TabularSet::Reorder(const std::vector<std::string>& names, const std::str
   return Status::Ok();
 }
 
+std::vector<std::pair<std::string, std::string>> TabularSet::Identities() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Part& p : parts_) out.emplace_back(p.path, p.file->Identity());
+  return out;
+}
+
 std::string TabularSet::Describe() const {
   std::string s = "'" + parts_.front().path + "'";
   if (parts_.size() > 1) s += " (+" + std::to_string(parts_.size() - 1) + " more files)";

@@ -19,6 +19,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -40,6 +41,8 @@ class TabularSet {
   const std::string& path(size_t i) const { return parts_[i].path; }
   int64_t offset(size_t i) const { return parts_[i].offset; }  // global id of the file's first row
   int64_t rows(size_t i) const { return parts_[i].meta.rows; }
+  // Each file's path and H5Reader::Identity() when it was opened, in list order.
+  std::vector<std::pair<std::string, std::string>> Identities() const;
   // "'a.h5'" or "'a.h5' (+2 more files)": for messages.
   std::string Describe() const;
 

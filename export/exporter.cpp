@@ -182,6 +182,27 @@ void ConfigLineage(const Config& cfg, int64_t rows, std::map<std::string, std::s
 
 }  // namespace
 
+Status CheckRunDataUnchanged(const std::string& run_dir) {
+  auto text = ReadFile(run_dir + "/summary.json");
+  if (!text.ok()) return Status::Ok();  // the caller says the run did not finish
+  const nlohmann::json s = nlohmann::json::parse(text.value(), nullptr, false);
+  if (!s.is_object() || !s.contains("data") || !s["data"].is_object()) return Status::Ok();
+  const nlohmann::json files = s["data"].value("files", nlohmann::json::array());
+  if (!files.is_array()) return Status::Ok();
+  for (const auto& f : files) {
+    if (!f.is_object()) continue;
+    const std::string path = f.value("path", ""), then = f.value("identity", "");
+    if (path.empty() || then.empty() || FileIdentity(path) == then) continue;
+    return Status::Data(
+        "'" + path + "' is not the file run '" + run_dir +
+        "' read: it was replaced or written since (found by a stranger: a training file "
+        "regenerated while a job trained was then evaluated and named as the data of a model "
+        "that never read it); a copy of the old bytes cannot be told from other data: train again on the "
+        "data now at that path");
+  }
+  return Status::Ok();
+}
+
 Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir) {
   std::map<std::string, std::string> m;
   auto summary_text = ReadFile(run_dir + "/summary.json");
@@ -192,6 +213,7 @@ Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir
   nlohmann::json s = nlohmann::json::parse(summary_text.value(), nullptr, false);
   if (s.is_discarded() || !s.is_object()) return Status::Data("'" + run_dir + "/summary.json' is corrupt");
   DRIFTRUN_RETURN_IF_ERROR(CheckSummaryIsCurrent(run_dir));
+  DRIFTRUN_RETURN_IF_ERROR(CheckRunDataUnchanged(run_dir));
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(run_dir + "/config.resolved.toml", {}));
   m["driftrun.run_id"] = RunIdOf(run_dir);
   m["driftrun.config_hash"] = s.value("config_hash", "");

@@ -33,6 +33,11 @@ Result<ExportResult> RunExporter(const std::string& checkpoint, const std::strin
 // task, seed, world_size.
 Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir);
 
+// Status::Data when a file the finished run read (summary.json data.files)
+// is no longer the file at its path (replaced, or written since): its
+// lineage, and an evaluation on its holdout rows, would name other bytes.
+Status CheckRunDataUnchanged(const std::string& run_dir);
+
 // Lineage of one checkpoint (export --checkpoint): the run's whole lineage
 // when it is the checkpoint a finished run ended with; else driftrun.checkpoint
 // (name and step), config_hash and world_size from its manifest, and, when it

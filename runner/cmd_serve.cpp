@@ -156,9 +156,11 @@ Status CheckRegistries(const ServiceSetup& setup) {
       DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(m.registry));
       DRIFTRUN_RETURN_IF_ERROR(reg->CheckIntegrity().WithContext("model " + m.name));
     }
-    if (!jn) continue;
-    DRIFTRUN_ASSIGN_OR_RETURN(int64_t prod, ProductionVersion(m.registry, m.name));
-    DRIFTRUN_RETURN_IF_ERROR(CheckPromotedIsInRegistry(*jn, m, prod));
+    if (jn) {
+      DRIFTRUN_ASSIGN_OR_RETURN(int64_t prod, ProductionVersion(m.registry, m.name));
+      DRIFTRUN_RETURN_IF_ERROR(CheckPromotedIsInRegistry(*jn, m, prod));
+    }
+    DRIFTRUN_RETURN_IF_ERROR(CheckColumnsMatchProduction(m));
   }
   return Status::Ok();
 }
@@ -245,7 +247,11 @@ Status Serve(const ServiceSetup& setup, Executor& exec, int64_t max_batches, con
   for (;;) {
     Status st = service.Step();
     if (!st.ok()) {
-      if (st.code() != Code::kInfra || ++infra_errors >= 30) return st;
+      if (st.code() != Code::kInfra) return st;
+      if (++infra_errors >= 30)
+        return Status(st.code(), st.message() +
+                                     " (failed at 30 polls in a row: the service stops; fix the "
+                                     "cause and start it again)");
       Say("will retry: " + st.message());
     } else {
       infra_errors = 0;

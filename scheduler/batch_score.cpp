@@ -11,6 +11,7 @@
 #include "common/sha256.h"
 #include "common/text.h"
 #include "dataio/h5_io.h"
+#include "dataio/tabular_data.h"
 #include "dataio/tabular_set.h"
 #include "monitor/batch_check.h"
 #include "registry/model_source.h"
@@ -101,6 +102,24 @@ Status CheckTrainingData(const ModelEntry& m) {
   return Status::Usage("model config '" + m.config_path +
                        "': its own training data does not read as the config " +
                        "says (train would refuse it too): " + set.status().message());
+}
+
+Status CheckColumnsMatchProduction(const ModelEntry& m) {
+  DRIFTRUN_ASSIGN_OR_RETURN(int64_t version, ProductionVersion(m.registry, m.name));
+  if (version == 0) return Status::Ok();
+  DRIFTRUN_ASSIGN_OR_RETURN(auto prod, LoadProduction(m.registry, m.name, version));
+  const std::vector<std::string>& want = prod->checkpoint.pre.names;
+  DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions o, TrainOptions::FromConfig(m.cfg, 1));
+  if (want.empty() || o.train.text || o.train.rank != 2) return Status::Ok();
+  DRIFTRUN_ASSIGN_OR_RETURN(auto set, TabularSet::Open(o.train_paths, o.train));
+  if (!set->meta().named) return Status::Ok();
+  auto order = MatchColumns(want, set->meta().feature_names, "data.train ('" + o.train_paths.front() + "')",
+                            "production " + m.name + ":" + std::to_string(version));
+  if (order.ok()) return Status::Ok();
+  return Status::Usage(
+      "model config '" + m.config_path + "': " + order.status().message() +
+      ". The service retrains from production and scores batches against its columns: restore "
+      "the training data, or serve the changed model under another name or registry");
 }
 
 Result<int64_t> ProductionVersion(const std::string& root, const std::string& name) {

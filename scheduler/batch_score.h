@@ -62,6 +62,12 @@ Result<std::unique_ptr<Production>> LoadProduction(const std::string& root, cons
 // regression data started, then quarantined good batches, blaming them).
 Status CheckTrainingData(const ModelEntry& m);
 
+// Status::Usage, naming the model config and the columns, when the model's
+// data.train does not have production's feature columns (found by a
+// stranger: a changed column set was accepted at start, then every batch was
+// quarantined with a reason that blamed the batch).
+Status CheckColumnsMatchProduction(const ModelEntry& m);
+
 // The production version number only (0: none), cheap enough for every poll.
 Result<int64_t> ProductionVersion(const std::string& root, const std::string& name);
 

@@ -11,6 +11,7 @@
 #include "common/json_get.h"
 #include "common/sha256.h"
 #include "common/text.h"
+#include "export/exporter.h"
 #include "scheduler/batch_score.h"
 #include "scheduler/evaluation.h"
 #include "scheduler/job_window.h"
@@ -123,9 +124,21 @@ std::string LastLogLine(const std::string& log) {
 // Whether the run's last event is a stop at a checkpoint: mpirun reports a
 // failure when it was signalled itself (SIGTERM or SIGINT to its process
 // group), although every rank checkpointed and exited 0.
-bool StoppedAtCheckpoint(const std::string& run_dir) {
-  const nlohmann::json e = LastJsonLine(run_dir + "/events.jsonl");
-  return e.is_object() && e.value("event", "") == "stop";
+// Only a stop this attempt made counts (its time not before the attempt's
+// launch): a crash after an earlier stop is not one.
+bool StoppedAtCheckpoint(ServiceContext& ctx, const JobRecord& j) {
+  const nlohmann::json e = LastJsonLine(j.run_dir + "/events.jsonl");
+  if (!e.is_object() || e.value("event", "") != "stop") return false;
+  double launched = 0;
+  auto events = ctx.journal->JobEvents(j.id);
+  if (events.ok()) {
+    for (const auto& ev : events.value()) {
+      if (ev.value("state", "") == "running" &&
+          ev.value("reason", "").find(": attempt ") != std::string::npos)
+        launched = ev.value("at", 0.0);
+    }
+  }
+  return e.value("time", 0.0) >= launched - 1;  // a second of slack between the two clocks' reads
 }
 
 // A job stopped by `driftrun signal --stop`: failed, its checkpoint kept.
@@ -137,7 +150,12 @@ Status StoppedByHand(ServiceContext& ctx, JobRecord* j) {
 
 Status OnExit(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, int code) {
   const std::string log = ctx.setup->state + "/jobs/" + std::to_string(j->id) + "/train.log";
-  if (code == 0 || StoppedAtCheckpoint(j->run_dir)) {
+  // driftrun train's own error codes (2-5) are never a stop, whatever the
+  // run's last event says. Found by a stranger: a resume refused for changed
+  // data (exit 3) left the earlier attempt's stop as the last event, and the
+  // job was relaunched every poll, for ever.
+  const bool own_error = code >= 2 && code <= 5;
+  if (code == 0 || (!own_error && StoppedAtCheckpoint(ctx, *j))) {
     auto text = ReadFile(j->run_dir + "/summary.json");
     nlohmann::json s = text.ok() ? nlohmann::json::parse(text.value(), nullptr, false) : nlohmann::json();
     if (s.is_object() && s.value("status", "") == "done") {
@@ -180,6 +198,7 @@ Status Running(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
 
 Status EvaluateJob(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
   Status st = [&]() -> Status {
+    DRIFTRUN_RETURN_IF_ERROR(CheckRunDataUnchanged(j->run_dir));  // its holdout rows are the ones it read
     DRIFTRUN_ASSIGN_OR_RETURN(std::string manifest, RunCheckpoint(j->run_dir));
     DRIFTRUN_ASSIGN_OR_RETURN(CheckpointState ck, ReadCheckpoint(manifest));
     DRIFTRUN_ASSIGN_OR_RETURN(std::string text, ReadFile(j->run_dir + "/config.resolved.toml"));

@@ -125,8 +125,8 @@ Result<nlohmann::json> ReferenceSpec(const ModelEntry& m, const Production& prod
 // left out (removed or edited), or the model's last retrain that ended with a
 // verdict trained on the same window (a drift seen only in unlabelled
 // batches: labels are what a retrain learns from).
-Status CheckSomethingNew(ServiceContext& ctx, const JobRecord& j, const std::vector<BatchRecord>& trig,
-                         const nlohmann::json& window,
+Status CheckSomethingNew(ServiceContext& ctx, const JobRecord& j, int64_t production,
+                         const std::vector<BatchRecord>& trig, const nlohmann::json& window,
                          const std::vector<std::pair<BatchRecord, std::string>>& used) {
   if (j.trigger != "drift" || trig.empty()) return Status::Ok();
   std::set<std::string> trained;
@@ -148,6 +148,11 @@ Status CheckSomethingNew(ServiceContext& ctx, const JobRecord& j, const std::vec
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, ctx.journal->Jobs(j.model, 64));  // newest first
   for (const JobRecord& e : jobs) {
     if (e.id == j.id || (e.state != JobState::kPromoted && e.state != JobState::kRejected)) continue;
+    // Only while production is what that job left: found by a stranger, a
+    // job rejected because production was rolled back under it made the next
+    // retrain, from the version rolled back to, "nothing new".
+    const int64_t left = e.state == JobState::kPromoted ? e.version : JsonInt(e.spec, "base_version", -1);
+    if (left != production) break;
     // By content where the job recorded it: found by a stranger, the same
     // batches, one under a second name, made another window.
     const nlohmann::json& shas = JsonAt(e.spec, "window_sha256");
@@ -260,7 +265,7 @@ Status WriteJobConfig(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, co
     window.push_back(u.second);
     window_sha.push_back(u.first.sha256);
   }
-  DRIFTRUN_RETURN_IF_ERROR(CheckSomethingNew(ctx, *j, trig, window, used));
+  DRIFTRUN_RETURN_IF_ERROR(CheckSomethingNew(ctx, *j, prod->version, trig, window, used));
   DRIFTRUN_ASSIGN_OR_RETURN(nlohmann::json reference, ReferenceSpec(m, *prod, trig, batches, used));
   std::string list = "data.train=[";
   for (size_t i = 0; i < train.size(); ++i) list += (i ? ", " : "") + TomlString(train[i]);

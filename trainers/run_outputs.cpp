@@ -120,6 +120,19 @@ static nlohmann::json PreprocessCounts(const Session& s) {
   }
   return {{"rows", c.rows}, {"imputed", imputed}, {"clipped", clipped}};
 }
+// The files the run read, with their identity when opened (FileIdentity's
+// form): the lineage and the service's evaluation check them against the
+// path's file now, so that bytes the run never read are never named as its data.
+static nlohmann::json DataFiles(const Session& s) {
+  nlohmann::json files = nlohmann::json::array();
+  const auto add = [&](const TabularSet& set) {
+    for (const auto& [path, identity] : set.Identities())
+      files.push_back({{"path", path}, {"identity", identity}});
+  };
+  add(*s.train_set);
+  if (s.val_set) add(*s.val_set);
+  return files;
+}
 
 static nlohmann::json Summary(const Session& s, const TrainRequest& req, const LoopState& st,
                               const TrainResult& r, const std::string& config_hash, double wall) {
@@ -143,7 +156,8 @@ static nlohmann::json Summary(const Session& s, const TrainRequest& req, const L
            {{"mode", s.streamer ? "stream" : "memory"},
             {"memory_mb", s.memory_mb},
             {"bytes", s.data_bytes},
-            {"window_rows", s.stream.window_rows()}}},
+            {"window_rows", s.stream.window_rows()},
+            {"files", DataFiles(s)}}},
           {"device", s.device.str()},
           {"step_kind", StepKind(s)},
           {"step_pipelined", StepPipelined(s)},

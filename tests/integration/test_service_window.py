@@ -122,3 +122,48 @@ def test_training_data_that_stops_reading_while_serving_never_quarantines_a_batc
     assert row["decision"] == "scored", row
     assert not os.path.exists(workspace.path("state", "quarantine")) or \
         os.listdir(workspace.path("state", "quarantine", "demo")) == [], row
+
+
+def test_a_job_whose_training_file_was_replaced_while_it_trained_fails(workspace):
+    """Found by a stranger: data/train.h5 regenerated (make-data, another seed)
+    while a job trained; the job's verdict was measured on the new file's
+    holdout rows and its version named the new file's bytes as its data,
+    exit 0. The job now fails at evaluation, saying why; nothing registered."""
+    s = Svc(workspace, ("--batches", "1"), epochs=1200, every=100)
+    workspace.make_data(workspace.path("other"), "--rows", "4000", "--seed", "99")
+    proc = s.serve_bg()
+    try:
+        s.wait("SELECT id FROM jobs WHERE state = 'running' AND handle != ''", "the initial job", proc)
+        events = workspace.path("state", "jobs", "1", "run", "events.jsonl")
+        t0 = time.time()
+        while not os.path.exists(events):  # the run folder is made once the data is read
+            assert time.time() - t0 < 120 and proc.poll() is None, open(workspace.path("serve-bg.log")).read()
+            time.sleep(0.1)
+        os.replace(workspace.path("other", "train.h5"), workspace.path("data", "train.h5"))
+        job = s.wait("SELECT * FROM jobs WHERE id = 1 AND state IN ('failed', 'promoted', 'rejected')",
+                     "the job to end", proc)[0]
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert job["state"] == "failed" and "is not the file run" in job["reason"], job
+    assert not os.path.exists(workspace.path("registry", "registry.db")) or s.versions() == []
+
+
+def test_training_data_with_other_columns_than_production_is_refused_at_start(workspace):
+    """Found by a stranger: data.train changed to another column set between
+    two runs of serve; it started, then quarantined every batch with a reason
+    that blamed the batch. serve now refuses at start (exit 2), naming the
+    columns and production's version, before it scores anything."""
+    s = Svc(workspace, ("--batches", "2"), epochs=1)
+    s.drop(s.batch(1))
+    p = s.serve("--max-batches", "1")
+    assert p.returncode == 0, must_msg(p, "serve, batch 1")
+    workspace.make_data(workspace.path("narrow"), "--rows", "4000", "--features", "6")
+    os.replace(workspace.path("narrow", "train.h5"), workspace.path("data", "train.h5"))
+    s.drop(s.batch(2))
+    p = s.serve("--max-batches", "2")
+    assert p.returncode == 2 and "production demo:1" in p.stderr and "model.toml" in p.stderr, \
+        must_msg(p, "serve with other training columns")
+    assert len(s.rows("SELECT * FROM batches")) == 1, "nothing scored after the refusal"
+    assert not os.path.exists(workspace.path("state", "quarantine"))

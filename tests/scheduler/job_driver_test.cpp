@@ -329,6 +329,15 @@ TEST(JobDriver, TheSameWindowUnderOtherNamesIsNothingNew) {
       std::string::npos)
       << j.reason;
   EXPECT_TRUE(f.exec.launches.empty());
+  // Found by a stranger: a job rejected because production moved under it
+  // (from m:5 back to none here) is no reason to refuse a retrain from today's.
+  JobRecord moved = f.Queue();
+  moved.spec = last.spec;
+  moved.spec["base_version"] = 5;
+  ASSERT_TRUE(f.journal->UpdateJob(moved, JobState::kRejected, "production moved", f.clock.Seconds()).ok());
+  const JobRecord k = f.Step(DriftJob(f, {u.id}).id);
+  EXPECT_EQ(k.state, JobState::kRunning) << k.reason;
+  EXPECT_EQ(f.exec.launches.size(), 1u);
 }
 
 TEST(JobDriver, InfrastructureFailuresRetryUpToTheLimitThenFailWithTheLogLine) {
@@ -360,6 +369,35 @@ TEST(JobDriver, BadInputFailsAtOnce) {
   JobRecord j = f.Step(id);
   EXPECT_EQ(j.state, JobState::kFailed);
   EXPECT_EQ(f.exec.launches.size(), 1u);
+}
+
+TEST(JobDriver, AnErrorExitAfterAnEarlierStopFailsAndAStopIsRelaunched) {
+  Fixture f;
+  const int64_t id = f.Queue().id;
+  JobRecord j = f.Step(id);
+  ASSERT_TRUE(MakeDirs(j.run_dir).ok());
+  ASSERT_TRUE(
+      AppendLine(j.run_dir + "/events.jsonl", R"({"event": "stop", "step": 351, "time": 1.8e9})").ok());
+  f.exec.results.push_back(Exited(1));  // mpirun signalled itself, every rank checkpointed
+  j = f.Step(id);
+  EXPECT_EQ(j.state, JobState::kRunning);
+  EXPECT_NE(j.reason.find("stopped at a checkpoint before its end"), std::string::npos) << j.reason;
+  ASSERT_TRUE(AppendLine(f.setup.state + "/jobs/1/train.log",
+                         "driftrun train: data error: resuming: checkpoint was trained on other data")
+                  .ok());
+  f.exec.results.push_back(Exited(3));  // the resume refused: the last event is still the stop
+  j = f.Step(id);
+  EXPECT_EQ(j.state, JobState::kFailed) << j.reason;
+  EXPECT_NE(j.reason.find("exited 3: driftrun train: data error"), std::string::npos) << j.reason;
+  EXPECT_EQ(f.exec.launches.size(), 2u);
+  // A crash (a signal) after an earlier attempt's stop is not a stop.
+  const int64_t id2 = f.Queue().id;
+  j = f.Step(id2);
+  ASSERT_TRUE(MakeDirs(j.run_dir).ok());
+  ASSERT_TRUE(AppendLine(j.run_dir + "/events.jsonl", R"({"event": "stop", "step": 9, "time": 1.7e9})").ok());
+  f.exec.results.push_back(Exited(139));
+  j = f.Step(id2);
+  EXPECT_NE(j.reason.find("relaunched after driftrun train exited 139"), std::string::npos) << j.reason;
 }
 
 TEST(JobDriver, ALostHandleIsRelaunchedAndAShutdownKeepsTheJobResumable) {
