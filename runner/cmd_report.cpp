@@ -55,7 +55,8 @@ int Dashboard(const std::vector<std::string>& sets) {
   if (where.ok()) where = CheckNotAnothersFile(FLAGS_out, "--out", "");
   if (!where.ok()) return ReportStatus("report", where);
   if (FLAGS_report_batches < 1) return ReportStatus("report", Status::Usage("--batches must be >= 1"));
-  auto setup = ServiceSetup::Load(FLAGS_config, sets);
+  std::string note;
+  auto setup = ServiceSetup::LoadAsServed(FLAGS_config, sets, &note);
   if (!setup.ok()) return ReportStatus("report", setup.status());
   Status same = CheckNotInput(FLAGS_out, {FLAGS_config, setup.value().Journal()}, "--out");
   if (!same.ok()) return ReportStatus("report", same);

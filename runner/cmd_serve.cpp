@@ -214,6 +214,7 @@ Status Serve(const ServiceSetup& setup, Executor& exec, int64_t max_batches, con
   DRIFTRUN_RETURN_IF_ERROR(CheckRegistries(setup));
   std::vector<FileLock> locks;  // the state folder, and each model (two services never keep one model)
   DRIFTRUN_RETURN_IF_ERROR(TakeServiceLocks(setup, &locks));
+  DRIFTRUN_RETURN_IF_ERROR(setup.RecordServed());  // status, signal and replay read it as the service runs
   DRIFTRUN_ASSIGN_OR_RETURN(auto journal, Journal::Open(setup.Journal(), true));
   DRIFTRUN_RETURN_IF_ERROR(journal->CheckIntegrity());
   std::unique_ptr<MetricsServer> metrics;
@@ -386,7 +387,8 @@ int RunSignal(int argc, char** argv) {
   ParsedArgs args;
   int code = 0;
   if (!ParseCommand(kSignalSpec, argc, argv, &args, &code)) return code;
-  auto setup = ServiceSetup::Load(FLAGS_config, args.sets);
+  std::string note;  // the service's own --set values (a model it adds, say)
+  auto setup = ServiceSetup::LoadAsServed(FLAGS_config, args.sets, &note);
   if (!setup.ok()) return ReportStatus("signal", setup.status());
   if (!gflags::GetCommandLineFlagInfoOrDie("stop").is_default) return StopSignal(setup.value(), args);
   if (FLAGS_model.empty() || FLAGS_reason.empty()) {

@@ -125,8 +125,10 @@ int RunStatus(int argc, char** argv) {
   int code = 0;
   if (!ParseCommand(kStatusSpec, argc, argv, &args, &code)) return code;
   if (FLAGS_limit < 1) return ReportStatus("status", Status::Usage("--limit must be >= 1"));
-  auto setup = ServiceSetup::Load(FLAGS_config, args.sets);
+  std::string note;
+  auto setup = ServiceSetup::LoadAsServed(FLAGS_config, args.sets, &note);
   if (!setup.ok()) return ReportStatus("status", setup.status());
+  if (!note.empty()) std::cerr << "driftrun status: " << EscapeForConsole(note) << "\n";
   if (PathExists(setup.value().Journal())) {  // a damaged journal is said, not shown as half the truth
     auto jn = Journal::Open(setup.value().Journal(), false);
     const Status sound = jn.ok() ? jn.value()->CheckIntegrity() : jn.status();
@@ -162,8 +164,10 @@ int RunReplay(int argc, char** argv) {
   ParsedArgs args;
   int code = 0;
   if (!ParseCommand(kReplaySpec, argc, argv, &args, &code)) return code;
-  auto setup = ServiceSetup::Load(FLAGS_config, args.sets);
+  std::string note;
+  auto setup = ServiceSetup::LoadAsServed(FLAGS_config, args.sets, &note);
   if (!setup.ok()) return ReportStatus("replay", setup.status());
+  if (!note.empty()) std::cerr << "driftrun replay: " << EscapeForConsole(note) << "\n";
   if (FLAGS_replay_batches.empty())
     return ReportStatus("replay", Status::Usage("--batches DIR is required: a folder of past *.h5 batches"));
   if (!IsDir(FLAGS_replay_batches)) {

@@ -1,5 +1,7 @@
 #include "scheduler/service_setup.h"
 
+#include <nlohmann/json.hpp>
+
 #include "common/file_util.h"
 #include "common/text.h"
 #include "trainers/train_options.h"
@@ -68,6 +70,50 @@ Status CheckServiceKeys(const Config& c, bool serving) {
                          "divisors of the batch size, or another batch size");
   }
   return Status::Ok();
+}
+
+Status ServiceSetup::RecordServed() const {
+  // Each value as resolved (a path made absolute from serve's folder, which
+  // another command's may not be), as TOML text.
+  const auto resolved = [&](const std::string& key) -> std::string {
+    const Config& c = key.rfind("service.", 0) == 0 || models.empty() ? cfg : models.front().cfg;
+    for (const auto& [k, v] : c.Flat()) {
+      if (k == key) return v;
+    }
+    return "";
+  };
+  nlohmann::json served = nlohmann::json::array();
+  for (const std::string& set : sets) {
+    std::string key = set.substr(0, set.find('='));
+    key.erase(key.find_last_not_of(" \t") + 1);
+    key.erase(0, key.find_first_not_of(" \t"));
+    if (key == "service.max_batches") continue;  // --max-batches: this run only
+    const std::string value = resolved(key);
+    served.push_back(value.empty() ? set : key + "=" + value);
+  }
+  return WriteFileAtomic(state + "/serve.json",
+                         nlohmann::json{{"config", config_path}, {"sets", served}}.dump(2) + "\n");
+}
+
+Result<ServiceSetup> ServiceSetup::LoadAsServed(const std::string& path, const std::vector<std::string>& sets,
+                                                std::string* note) {
+  note->clear();
+  DRIFTRUN_ASSIGN_OR_RETURN(ServiceSetup first, Load(path, sets));
+  auto text = ReadFile(first.state + "/serve.json");
+  if (!text.ok()) return first;
+  const nlohmann::json j = nlohmann::json::parse(text.value(), nullptr, false);
+  if (!j.is_object() || j.value("config", "") != first.config_path || !j.contains("sets") ||
+      !j["sets"].is_array() || j["sets"].empty())
+    return first;
+  std::vector<std::string> merged;
+  for (const auto& v : j["sets"]) {
+    if (v.is_string()) merged.push_back(v.get<std::string>());
+  }
+  if (merged.empty()) return first;
+  *note = "as the service runs it: with its --set " + Join(merged, " --set ") + " (" + first.state +
+          "/serve.json), then this command's own";
+  merged.insert(merged.end(), sets.begin(), sets.end());  // this command's own come last and win
+  return Load(path, merged);
 }
 
 Result<ServiceSetup> ServiceSetup::Load(const std::string& path, const std::vector<std::string>& sets) {

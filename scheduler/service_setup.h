@@ -48,6 +48,15 @@ struct ServiceSetup {
   // config, a model listed twice, two configs with one name, or a model
   // without a registry.
   static Result<ServiceSetup> Load(const std::string& path, const std::vector<std::string>& sets);
+  // As Load, under the --set values the service in its state folder was
+  // started with (state/serve.json, RecordServed), then `sets`; `note` says
+  // which were added ("" when none). Found by a stranger: `serve --set
+  // trigger.max_per_day=2`, then `status` without it said "next retrain
+  // allowed now". For status, signal, replay and the dashboard.
+  static Result<ServiceSetup> LoadAsServed(const std::string& path, const std::vector<std::string>& sets,
+                                           std::string* note);
+  // serve: writes state/serve.json (this config and its --set values).
+  Status RecordServed() const;
   const ModelEntry* Find(const std::string& name) const;
   std::vector<std::string> Names() const;
   std::string Journal() const { return state + "/journal.db"; }

@@ -167,3 +167,25 @@ def test_training_data_with_other_columns_than_production_is_refused_at_start(wo
         must_msg(p, "serve with other training columns")
     assert len(s.rows("SELECT * FROM batches")) == 1, "nothing scored after the refusal"
     assert not os.path.exists(workspace.path("state", "quarantine"))
+
+
+def test_status_reads_the_service_as_serve_runs_it(workspace):
+    """Found by a stranger: `serve --set trigger.max_per_day=2`, then `status`
+    without it said "next retrain allowed now". status, replay and signal take
+    the --set values the service was started with (state/serve.json), paths
+    resolved from serve's folder, then their own."""
+    s = Svc(workspace, ("--batches", "1"), epochs=1)
+    os.makedirs(workspace.path("elsewhere"))
+    s.drop(s.batch(1))
+    os.replace(workspace.path("incoming", "batch-001.h5"), workspace.path("elsewhere", "batch-001.h5"))
+    p = s.serve("--max-batches", "1", "--set", 'monitor.incoming="elsewhere"', "--set", "trigger.max_per_day=7")
+    assert p.returncode == 0, must_msg(p, "serve --set")
+    other = workspace.path("other-folder")
+    os.makedirs(other)
+    p = workspace.run(["status", "--config", s.config, "--json"], cwd=other)
+    assert p.returncode == 0, must_msg(p, "status")
+    model = json.loads(p.stdout)["models"][0]
+    assert model["incoming"] == workspace.path("elsewhere"), model["incoming"]
+    assert "trigger.max_per_day=7" in p.stderr and "serve.json" in p.stderr, p.stderr
+    p = workspace.run(["status", "--config", s.config, "--json", "--set", 'monitor.incoming="mine"'], cwd=other)
+    assert json.loads(p.stdout)["models"][0]["incoming"] == os.path.join(other, "mine"), "its own --set wins"
