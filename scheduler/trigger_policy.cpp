@@ -105,7 +105,9 @@ TriggerDecision DecideTrigger(const TriggerOptions& o, const ModelState& m, Trig
   }
   TriggerDecision hold = Hold(o, m, kind, now);
   if (hold.action == TriggerAction::kHold) {
-    hold.reason = d.reason + "; held by the " + hold.reason;
+    // Found by a stranger: the hold did not say when the model may queue again.
+    hold.reason = d.reason + "; held by the " + hold.reason + "; it may queue again in " +
+                  Num(std::max(0.0, hold.next_allowed - now)) + " s";
     hold.batches = d.batches;
     hold.drifted = d.drifted;
     hold.window = d.window;

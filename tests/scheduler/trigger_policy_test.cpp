@@ -90,6 +90,7 @@ TEST(TriggerPolicy, CooldownHoldsUntilItEnds) {
   EXPECT_EQ(d.action, TriggerAction::kHold);
   EXPECT_DOUBLE_EQ(d.next_allowed, kNow + 500);
   EXPECT_NE(d.reason.find("cooldown"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("it may queue again in 500 s"), std::string::npos) << d.reason;
   EXPECT_EQ(DecideTrigger(o, m, TriggerKind::kDrift, kNow + 500).action, TriggerAction::kQueue);
   // A person's signal is not held by the cooldown.
   EXPECT_EQ(DecideTrigger(o, m, TriggerKind::kSignal, kNow).action, TriggerAction::kQueue);
