@@ -197,8 +197,9 @@ bool IsDir(const std::string& path) {
 std::string FileIdentity(const std::string& path) {
   struct stat sb {};
   if (::stat(path.c_str(), &sb) != 0) return "";
-  return std::to_string(static_cast<uint64_t>(sb.st_dev)) + ":" +
-         std::to_string(static_cast<uint64_t>(sb.st_ino)) + ":" +
+  // No device number: a file on a shared file system has another one on each
+  // host (a Slurm job's compute node, the service's login node).
+  return std::to_string(static_cast<uint64_t>(sb.st_ino)) + ":" +
          std::to_string(static_cast<int64_t>(sb.st_size)) + ":" +
          std::to_string(static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000 + sb.st_mtim.tv_nsec);
 }

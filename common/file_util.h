@@ -54,8 +54,8 @@ std::vector<std::string> ListDir(const std::string& dir);
 bool IsDir(const std::string& path);
 // Size in bytes, or -1 when the file cannot be stat'ed.
 int64_t FileSize(const std::string& path);
-// "device:inode:size:mtime_ns" of the file at `path` ("" when it cannot be
-// stat'ed): another value means the file was replaced or written since.
+// "inode:size:mtime_ns" of the file at `path` ("" when it cannot be stat'ed):
+// another value means the file was replaced or written since.
 std::string FileIdentity(const std::string& path);
 // Removes a file or a whole folder tree; missing paths are fine.
 void RemoveTree(const std::string& path);

@@ -158,15 +158,14 @@ H5Reader::Stamp H5Reader::StampNow() const {
   if (::fstat(*static_cast<int*>(handle), &sb) != 0) return st;
   st.size = static_cast<int64_t>(sb.st_size);
   st.mtime_ns = static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000 + sb.st_mtim.tv_nsec;
-  st.dev = static_cast<uint64_t>(sb.st_dev);
   st.ino = static_cast<uint64_t>(sb.st_ino);
   return st;
 }
 
 std::string H5Reader::Identity() const {
   if (opened_.size < 0) return "";
-  return std::to_string(opened_.dev) + ":" + std::to_string(opened_.ino) + ":" +
-         std::to_string(opened_.size) + ":" + std::to_string(opened_.mtime_ns);
+  return std::to_string(opened_.ino) + ":" + std::to_string(opened_.size) + ":" +
+         std::to_string(opened_.mtime_ns);
 }
 
 Status H5Reader::CheckUnchanged() const {

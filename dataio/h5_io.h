@@ -81,7 +81,7 @@ class H5Reader {
   // cannot be trusted). A file replaced by rename is not a change: the open
   // handle still reads the old one.
   Status CheckUnchanged() const;
-  // The opened file's identity (FileIdentity's form: device, inode, size,
+  // The opened file's identity (FileIdentity's form: inode, size,
   // modification time), "" when it has no file descriptor (an in-memory image).
   std::string Identity() const;
 
@@ -92,7 +92,7 @@ class H5Reader {
               std::vector<T>* out) const;
   struct Stamp {
     int64_t size = -1, mtime_ns = 0;
-    uint64_t dev = 0, ino = 0;
+    uint64_t ino = 0;
   };
   Stamp StampNow() const;
   std::string path_;

@@ -46,6 +46,19 @@ TEST(FileUtil, LinkOrCopyKeepsTheBytesAsTheyWere) {
   std::remove(other.c_str());
 }
 
+// What a run records of each data file it read: another identity means
+// other bytes may be there now (a file renamed over it, or written to).
+TEST(FileUtil, FileIdentityChangesWhenTheFileIsReplacedOrWritten) {
+  const std::string d = FreshDir("identity");
+  ASSERT_TRUE(WriteFileAtomic(d + "/train.h5", "trained bytes").ok());
+  const std::string first = FileIdentity(d + "/train.h5");
+  EXPECT_FALSE(first.empty());
+  EXPECT_EQ(FileIdentity(d + "/train.h5"), first) << "unchanged: the same identity";
+  ASSERT_TRUE(WriteFileAtomic(d + "/train.h5", "other bytes!!").ok());  // same size, renamed over it
+  EXPECT_NE(FileIdentity(d + "/train.h5"), first);
+  EXPECT_EQ(FileIdentity(d + "/missing.h5"), "");
+}
+
 TEST(FileUtil, AtomicWriteReplacesWholeFileAndLeavesNoTemp) {
   std::string d = FreshDir("atomic");
   ASSERT_TRUE(WriteFileAtomic(d + "/a.txt", "first").ok());
