@@ -199,9 +199,12 @@ std::string FileIdentity(const std::string& path) {
   if (::stat(path.c_str(), &sb) != 0) return "";
   // No device number: a file on a shared file system has another one on each
   // host (a Slurm job's compute node, the service's login node).
-  return std::to_string(static_cast<uint64_t>(sb.st_ino)) + ":" +
-         std::to_string(static_cast<int64_t>(sb.st_size)) + ":" +
-         std::to_string(static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000 + sb.st_mtim.tv_nsec);
+  return FormatFileIdentity(static_cast<uint64_t>(sb.st_ino), static_cast<int64_t>(sb.st_size),
+                            static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000 + sb.st_mtim.tv_nsec);
+}
+
+std::string FormatFileIdentity(uint64_t ino, int64_t size, int64_t mtime_ns) {
+  return std::to_string(ino) + ":" + std::to_string(size) + ":" + std::to_string(mtime_ns);
 }
 
 int64_t FileSize(const std::string& path) {

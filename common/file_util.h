@@ -57,6 +57,8 @@ int64_t FileSize(const std::string& path);
 // "inode:size:mtime_ns" of the file at `path` ("" when it cannot be stat'ed):
 // another value means the file was replaced or written since.
 std::string FileIdentity(const std::string& path);
+// That form from stat fields (H5Reader::Identity gives it for the file opened).
+std::string FormatFileIdentity(uint64_t ino, int64_t size, int64_t mtime_ns);
 // Removes a file or a whole folder tree; missing paths are fine.
 void RemoveTree(const std::string& path);
 // "a/b/c.h5" -> "a/b" ("." when there is no folder part); "a/b/" -> "a".

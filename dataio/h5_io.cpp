@@ -164,8 +164,7 @@ H5Reader::Stamp H5Reader::StampNow() const {
 
 std::string H5Reader::Identity() const {
   if (opened_.size < 0) return "";
-  return std::to_string(opened_.ino) + ":" + std::to_string(opened_.size) + ":" +
-         std::to_string(opened_.mtime_ns);
+  return FormatFileIdentity(opened_.ino, opened_.size, opened_.mtime_ns);
 }
 
 Status H5Reader::CheckUnchanged() const {

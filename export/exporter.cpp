@@ -180,12 +180,8 @@ void ConfigLineage(const Config& cfg, int64_t rows, std::map<std::string, std::s
       (train.size() > 1 ? " files:" : " file:") + files;
 }
 
-}  // namespace
-
-Status CheckRunDataUnchanged(const std::string& run_dir) {
-  auto text = ReadFile(run_dir + "/summary.json");
-  if (!text.ok()) return Status::Ok();  // the caller says the run did not finish
-  const nlohmann::json s = nlohmann::json::parse(text.value(), nullptr, false);
+// CheckRunDataUnchanged on the run's parsed summary.json `s`.
+Status CheckDataFilesUnchanged(const nlohmann::json& s, const std::string& run_dir) {
   if (!s.is_object() || !s.contains("data") || !s["data"].is_object()) return Status::Ok();
   const nlohmann::json files = s["data"].value("files", nlohmann::json::array());
   if (!files.is_array()) return Status::Ok();
@@ -203,6 +199,14 @@ Status CheckRunDataUnchanged(const std::string& run_dir) {
   return Status::Ok();
 }
 
+}  // namespace
+
+Status CheckRunDataUnchanged(const std::string& run_dir) {
+  auto text = ReadFile(run_dir + "/summary.json");
+  if (!text.ok()) return Status::Ok();  // the caller says the run did not finish
+  return CheckDataFilesUnchanged(nlohmann::json::parse(text.value(), nullptr, false), run_dir);
+}
+
 Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir) {
   std::map<std::string, std::string> m;
   auto summary_text = ReadFile(run_dir + "/summary.json");
@@ -213,7 +217,7 @@ Result<std::map<std::string, std::string>> RunLineage(const std::string& run_dir
   nlohmann::json s = nlohmann::json::parse(summary_text.value(), nullptr, false);
   if (s.is_discarded() || !s.is_object()) return Status::Data("'" + run_dir + "/summary.json' is corrupt");
   DRIFTRUN_RETURN_IF_ERROR(CheckSummaryIsCurrent(run_dir));
-  DRIFTRUN_RETURN_IF_ERROR(CheckRunDataUnchanged(run_dir));
+  DRIFTRUN_RETURN_IF_ERROR(CheckDataFilesUnchanged(s, run_dir));
   DRIFTRUN_ASSIGN_OR_RETURN(Config cfg, Config::Load(run_dir + "/config.resolved.toml", {}));
   m["driftrun.run_id"] = RunIdOf(run_dir);
   m["driftrun.config_hash"] = s.value("config_hash", "");

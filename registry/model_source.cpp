@@ -43,16 +43,29 @@ static std::vector<std::string> RunFailure(const std::string& run, const std::st
 
 // One checkpoint of a run folder (found by a stranger: predict advised "use
 // an older one explicitly" for a damaged newest checkpoint, and had no way to).
-static Result<ModelSource> CheckpointSource(const std::string& ckpt) {
-  if (!PathExists(ckpt)) return Status::Usage("checkpoint manifest '" + ckpt + "' does not exist");
-  const std::string dir = DirName(AbsolutePath(ckpt)), run = DirName(dir);
-  if (!EndsWith(ckpt, ".json") || BaseName(dir) != "checkpoints" ||
-      !PathExists(run + "/config.resolved.toml")) {
-    return Status::Usage(
-        "--checkpoint takes a checkpoint manifest (ckpt-*.json) in a run folder's checkpoints/ "
-        "(its config.resolved.toml says how to read the inputs), not '" +
-        ckpt + "'");
+Status CheckManifestPath(const std::string& ckpt, bool in_run_folder) {
+  // Found by a stranger: export's missing manifest was exit 3 ("cannot be read").
+  if (!PathExists(ckpt)) {
+    return Status::Usage("checkpoint manifest '" + ckpt +
+                         "' does not exist; a run's are in RUN_DIR/checkpoints/");
   }
+  const std::string dir = DirName(AbsolutePath(ckpt));
+  if (!in_run_folder) {
+    if (EndsWith(ckpt, ".json")) return Status::Ok();
+    return Status::Usage("--checkpoint takes a checkpoint manifest (ckpt-*.json), not '" + ckpt + "'");
+  }
+  if (EndsWith(ckpt, ".json") && BaseName(dir) == "checkpoints" &&
+      PathExists(DirName(dir) + "/config.resolved.toml"))
+    return Status::Ok();
+  return Status::Usage(
+      "--checkpoint takes a checkpoint manifest (ckpt-*.json) in a run folder's checkpoints/ "
+      "(its config.resolved.toml says how to read the inputs), not '" +
+      ckpt + "'");
+}
+
+static Result<ModelSource> CheckpointSource(const std::string& ckpt) {
+  DRIFTRUN_RETURN_IF_ERROR(CheckManifestPath(ckpt, true));
+  const std::string run = DirName(DirName(AbsolutePath(ckpt)));
   ModelSource src;
   DRIFTRUN_ASSIGN_OR_RETURN(src.checkpoint, ReadCheckpoint(ckpt));
   DRIFTRUN_ASSIGN_OR_RETURN(src.config, Config::Load(run + "/config.resolved.toml", {}));

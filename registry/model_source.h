@@ -31,6 +31,11 @@ struct ModelSource {
 Result<ModelSource> ResolveModelSource(const std::string& model, const std::string& run,
                                        const std::string& registry, const std::string& checkpoint = "");
 
+// A --checkpoint path: Status::Usage when it does not exist, is not a
+// manifest (.json), or (`in_run_folder`) does not lie in a run folder's
+// checkpoints/ next to the config.resolved.toml that says how to read inputs.
+Status CheckManifestPath(const std::string& ckpt, bool in_run_folder);
+
 struct VersionRecord;
 // A registered version's checkpoint (checked against its recorded sha256) and
 // resolved config.

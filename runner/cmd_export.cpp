@@ -9,6 +9,7 @@
 #include "common/text.h"
 #include "export/exporter.h"
 #include "models/checkpoint.h"
+#include "registry/model_source.h"
 #include "runner/commands.h"
 
 DECLARE_string(out);
@@ -39,15 +40,8 @@ int RunExport(int argc, char** argv) {
   std::string ckpt = FLAGS_checkpoint, out = FLAGS_out;
   std::map<std::string, std::string> meta;
   if (!ckpt.empty()) {
-    // Found by a stranger: a missing manifest was exit 3 ("cannot be read"),
-    // a missing --run exit 2 ("does not exist").
-    if (!PathExists(ckpt))
-      return ReportStatus("export", Status::Usage("checkpoint manifest '" + ckpt +
-                                                  "' does not exist; a run's are in RUN_DIR/checkpoints/"));
-    if (!EndsWith(ckpt, ".json"))
-      return ReportStatus(
-          "export",
-          Status::Usage("--checkpoint takes a checkpoint manifest (ckpt-*.json), not '" + ckpt + "'"));
+    Status path = CheckManifestPath(ckpt, false);
+    if (!path.ok()) return ReportStatus("export", path);
     auto lineage = CheckpointLineage(ckpt);
     if (!lineage.ok()) return ReportStatus("export", lineage.status());
     meta = lineage.value();

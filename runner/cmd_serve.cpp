@@ -150,18 +150,7 @@ Status CheckRegistries(const ServiceSetup& setup) {
   if (PathExists(setup.Journal())) {
     DRIFTRUN_ASSIGN_OR_RETURN(jn, Journal::Open(setup.Journal(), false));
   }
-  for (const ModelEntry& m : setup.models) {
-    DRIFTRUN_RETURN_IF_ERROR(CheckTrainingData(m));
-    if (PathExists(m.registry + "/registry.db")) {
-      DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(m.registry));
-      DRIFTRUN_RETURN_IF_ERROR(reg->CheckIntegrity().WithContext("model " + m.name));
-    }
-    if (jn) {
-      DRIFTRUN_ASSIGN_OR_RETURN(int64_t prod, ProductionVersion(m.registry, m.name));
-      DRIFTRUN_RETURN_IF_ERROR(CheckPromotedIsInRegistry(*jn, m, prod));
-    }
-    DRIFTRUN_RETURN_IF_ERROR(CheckColumnsMatchProduction(m));
-  }
+  for (const ModelEntry& m : setup.models) DRIFTRUN_RETURN_IF_ERROR(CheckModelAtStart(m, jn.get()));
   return Status::Ok();
 }
 

@@ -108,6 +108,8 @@ void PrintModel(const nlohmann::json& m, double now) {
       std::cout << "  epoch " << p.value("epoch", 0) << " step " << p.value("step", 0);
     }
     std::cout << "\n      " << EscapeForConsole(j["reason"].get<std::string>()) << "\n";
+    if (!JsonString(j, "cold_start").empty())
+      std::cout << "      from scratch: " << EscapeForConsole(JsonString(j, "cold_start")) << "\n";
     for (const auto& l : JsonAt(j, "left_out")) {
       const std::string line = l.is_string() ? l.get<std::string>()  // a journal from before 2026-11-29
                                              : "batch " + JsonString(l, "file") + " (sha256 " +

@@ -53,6 +53,43 @@ Result<ConceptCheck> CheckLabelled(const ModelEntry& m, const Production& p, con
   return CheckConcept(losses, base.loss, base.rows, m.trigger.metric_drop, 1000, 0, base.from);
 }
 
+// The model's data.train opened as its config reads it; Status::Usage naming
+// the model config when it does not (found by a stranger: a classification
+// config on regression data started, then quarantined good batches, blaming them).
+Result<std::unique_ptr<TabularSet>> OpenTrainingData(const ModelEntry& m, const TrainOptions& o) {
+  auto set = TabularSet::Open(o.train_paths, o.train);
+  if (set.ok()) return set;
+  return Status::Usage("model config '" + m.config_path +
+                       "': its own training data does not read as the config " +
+                       "says (train would refuse it too): " + set.status().message());
+}
+
+// Status::Usage, naming the model config and the columns, when the opened
+// data.train lacks production's feature columns (found by a stranger: a
+// changed column set was accepted at start, then every batch was quarantined
+// with a reason that blamed the batch). Reads the checkpoint only.
+Status CheckColumnsMatchProduction(const ModelEntry& m, const TrainOptions& o, const TabularSet& set,
+                                   const VersionRecord& prod) {
+  if (o.train.text || o.train.rank != 2 || !set.meta().named) return Status::Ok();
+  const std::string label = m.name + ":" + std::to_string(prod.version);
+  const Artifact* ck = prod.Find("checkpoint");
+  if (!ck) return Status::Data("production " + label + " has no checkpoint artifact");
+  auto state = ReadCheckpointData(ck->path, ck->sha256);
+  if (!state.ok()) {
+    return state.status().WithContext("production " + label +
+                                      " (run `driftrun registry verify`; the artifact store is damaged)");
+  }
+  const std::vector<std::string>& want = state.value().pre.names;
+  if (want.empty()) return Status::Ok();
+  auto order = MatchColumns(want, set.meta().feature_names, "data.train ('" + o.train_paths.front() + "')",
+                            "production " + label);
+  if (order.ok()) return Status::Ok();
+  return Status::Usage(
+      "model config '" + m.config_path + "': " + order.status().message() +
+      ". The service retrains from production and scores batches against its columns: restore "
+      "the training data, or serve the changed model under another name or registry");
+}
+
 // What `train` would say about this labelled batch in the model's training
 // window: columns by name, types and shapes, finite labels (classes in range).
 // Status::Usage when the model's own training data is at fault (never the batch's).
@@ -60,7 +97,8 @@ Status CheckTrainable(const ModelEntry& m, const std::string& file, int64_t clas
   DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions o, TrainOptions::FromConfig(m.cfg, 1));
   auto set = TabularSet::Open({o.train_paths.front(), file}, o.train);
   if (!set.ok()) {
-    DRIFTRUN_RETURN_IF_ERROR(CheckTrainingData(m));  // opened alone only when joined fails
+    // opened alone only when joined fails: the model's own data at fault is Usage
+    DRIFTRUN_RETURN_IF_ERROR(OpenTrainingData(m, o).status());
     return set.status();
   }
   TabularRows rows;
@@ -95,33 +133,6 @@ std::vector<std::string> BrokenFeatures(const DriftReport& d) {
 
 }  // namespace
 
-Status CheckTrainingData(const ModelEntry& m) {
-  DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions o, TrainOptions::FromConfig(m.cfg, 1));
-  auto set = TabularSet::Open(o.train_paths, o.train);
-  if (set.ok()) return Status::Ok();
-  return Status::Usage("model config '" + m.config_path +
-                       "': its own training data does not read as the config " +
-                       "says (train would refuse it too): " + set.status().message());
-}
-
-Status CheckColumnsMatchProduction(const ModelEntry& m) {
-  DRIFTRUN_ASSIGN_OR_RETURN(int64_t version, ProductionVersion(m.registry, m.name));
-  if (version == 0) return Status::Ok();
-  DRIFTRUN_ASSIGN_OR_RETURN(auto prod, LoadProduction(m.registry, m.name, version));
-  const std::vector<std::string>& want = prod->checkpoint.pre.names;
-  DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions o, TrainOptions::FromConfig(m.cfg, 1));
-  if (want.empty() || o.train.text || o.train.rank != 2) return Status::Ok();
-  DRIFTRUN_ASSIGN_OR_RETURN(auto set, TabularSet::Open(o.train_paths, o.train));
-  if (!set->meta().named) return Status::Ok();
-  auto order = MatchColumns(want, set->meta().feature_names, "data.train ('" + o.train_paths.front() + "')",
-                            "production " + m.name + ":" + std::to_string(version));
-  if (order.ok()) return Status::Ok();
-  return Status::Usage(
-      "model config '" + m.config_path + "': " + order.status().message() +
-      ". The service retrains from production and scores batches against its columns: restore "
-      "the training data, or serve the changed model under another name or registry");
-}
-
 Result<int64_t> ProductionVersion(const std::string& root, const std::string& name) {
   if (!PathExists(root + "/registry.db")) return int64_t{0};
   DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(root));
@@ -132,7 +143,7 @@ Result<int64_t> ProductionVersion(const std::string& root, const std::string& na
   return v.value().version;
 }
 
-Status CheckPromotedIsInRegistry(Journal& jn, const ModelEntry& m, int64_t production) {
+Status CheckPromotedIsInRegistry(Journal& jn, const ModelEntry& m, int64_t production, Registry* open) {
   DRIFTRUN_ASSIGN_OR_RETURN(auto promoted, jn.LastPromoted(m.name));
   if (promoted.first == 0) return Status::Ok();
   const std::string job = std::to_string(promoted.first);
@@ -145,8 +156,12 @@ Status CheckPromotedIsInRegistry(Journal& jn, const ModelEntry& m, int64_t produ
   } else {
     // Found by a stranger: another registry with a production version of its
     // own was taken for the service's, and its versions mixed into the journal.
-    DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(m.registry));
-    auto v = reg->Get({m.name, promoted.second, ""});
+    std::unique_ptr<Registry> own;
+    if (!open) {
+      DRIFTRUN_ASSIGN_OR_RETURN(own, Registry::Open(m.registry));
+      open = own.get();
+    }
+    auto v = open->Get({m.name, promoted.second, ""});
     if (!v.ok() && v.status().code() != Code::kUsage) return v.status();
     const nlohmann::json service = v.ok() ? JsonObjectAt(v.value().record, "service") : nlohmann::json();
     if (v.ok() && JsonInt(service, "job", 0) == promoted.first) return Status::Ok();
@@ -162,6 +177,23 @@ Status CheckPromotedIsInRegistry(Journal& jn, const ModelEntry& m, int64_t produ
                        " into its registry: was [registry] path changed, or the registry moved or deleted? "
                        "Point [registry] path back at that registry, or give the service a new state folder "
                        "(service.state) to start over with this one");
+}
+
+Status CheckModelAtStart(const ModelEntry& m, Journal* jn) {
+  DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions o, TrainOptions::FromConfig(m.cfg, 1));
+  DRIFTRUN_ASSIGN_OR_RETURN(auto set, OpenTrainingData(m, o));
+  std::unique_ptr<Registry> reg;
+  VersionRecord prod;  // version 0: none yet
+  if (PathExists(m.registry + "/registry.db")) {
+    DRIFTRUN_ASSIGN_OR_RETURN(reg, Registry::Open(m.registry));
+    DRIFTRUN_RETURN_IF_ERROR(reg->CheckIntegrity().WithContext("model " + m.name));
+    auto v = reg->Get({m.name, 0, "production"});
+    if (!v.ok() && v.status().code() != Code::kUsage) return v.status();  // damaged, never "none yet"
+    if (v.ok()) prod = v.take();
+  }
+  if (jn) DRIFTRUN_RETURN_IF_ERROR(CheckPromotedIsInRegistry(*jn, m, prod.version, reg.get()));
+  if (prod.version == 0) return Status::Ok();
+  return CheckColumnsMatchProduction(m, o, *set, prod);
 }
 
 Status MarkIfDuplicate(Journal& jn, const ModelEntry& m, BatchRecord* b) {

@@ -57,16 +57,12 @@ struct Production {
 Result<std::unique_ptr<Production>> LoadProduction(const std::string& root, const std::string& name,
                                                    int64_t version, const std::string& alias = "production");
 
-// Status::Usage, naming the model config, when the model's data.train does not
-// open as its config reads it (found by a stranger: a classification config on
-// regression data started, then quarantined good batches, blaming them).
-Status CheckTrainingData(const ModelEntry& m);
-
-// Status::Usage, naming the model config and the columns, when the model's
-// data.train does not have production's feature columns (found by a
-// stranger: a changed column set was accepted at start, then every batch was
-// quarantined with a reason that blamed the batch).
-Status CheckColumnsMatchProduction(const ModelEntry& m);
+// Each model at `serve` start, each thing opened once: its data.train as its
+// config reads it, its registry's integrity, the journal's promotions in that
+// registry (`jn` null: no journal yet), and production's feature columns in
+// data.train. Status::Usage naming the model config for what the user must
+// fix; a damaged registry is never read as "no production version yet".
+Status CheckModelAtStart(const ModelEntry& m, Journal* jn);
 
 // The production version number only (0: none), cheap enough for every poll.
 Result<int64_t> ProductionVersion(const std::string& root, const std::string& name);
@@ -75,7 +71,9 @@ Result<int64_t> ProductionVersion(const std::string& root, const std::string& na
 // (`production` 0) although the service's journal promoted one: [registry]
 // path changed, or the registry moved or was deleted. Found by a stranger:
 // serve then waited for ever in silence, and status said "none yet".
-Status CheckPromotedIsInRegistry(Journal& jn, const ModelEntry& m, int64_t production);
+// `open`: the registry already open, if any (else it is opened when needed).
+Status CheckPromotedIsInRegistry(Journal& jn, const ModelEntry& m, int64_t production,
+                                 Registry* open = nullptr);
 
 // A scored batch with the bytes of one scored before under another name
 // becomes a `duplicate`: its scores are kept and shown, but it never counts

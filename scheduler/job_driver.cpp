@@ -84,6 +84,7 @@ Status Launch(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, const std:
   }
   j->attempts += 1;
   if (j->started_at == 0) j->started_at = ctx.clock->Seconds();
+  j->spec["attempt_launched_at"] = ctx.clock->Seconds();  // StoppedAtCheckpoint: this attempt's stop only
   j->handle.clear();
   DRIFTRUN_RETURN_IF_ERROR(Move(
       ctx, j, JobState::kRunning,
@@ -126,18 +127,10 @@ std::string LastLogLine(const std::string& log) {
 // group), although every rank checkpointed and exited 0.
 // Only a stop this attempt made counts (its time not before the attempt's
 // launch): a crash after an earlier stop is not one.
-bool StoppedAtCheckpoint(ServiceContext& ctx, const JobRecord& j) {
+bool StoppedAtCheckpoint(const JobRecord& j) {
   const nlohmann::json e = LastJsonLine(j.run_dir + "/events.jsonl");
   if (!e.is_object() || e.value("event", "") != "stop") return false;
-  double launched = 0;
-  auto events = ctx.journal->JobEvents(j.id);
-  if (events.ok()) {
-    for (const auto& ev : events.value()) {
-      if (ev.value("state", "") == "running" &&
-          ev.value("reason", "").find(": attempt ") != std::string::npos)
-        launched = ev.value("at", 0.0);
-    }
-  }
+  const double launched = j.spec.value("attempt_launched_at", 0.0);
   return e.value("time", 0.0) >= launched - 1;  // a second of slack between the two clocks' reads
 }
 
@@ -155,7 +148,7 @@ Status OnExit(ServiceContext& ctx, const ModelEntry& m, JobRecord* j, int code) 
   // data (exit 3) left the earlier attempt's stop as the last event, and the
   // job was relaunched every poll, for ever.
   const bool own_error = code >= 2 && code <= 5;
-  if (code == 0 || (!own_error && StoppedAtCheckpoint(ctx, *j))) {
+  if (code == 0 || (!own_error && StoppedAtCheckpoint(*j))) {
     auto text = ReadFile(j->run_dir + "/summary.json");
     nlohmann::json s = text.ok() ? nlohmann::json::parse(text.value(), nullptr, false) : nlohmann::json();
     if (s.is_object() && s.value("status", "") == "done") {
@@ -215,13 +208,18 @@ Status EvaluateJob(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
       for (const auto& f : reference.value("files", nlohmann::json::array()))
         in.reference_batches.push_back(f);
     }
-    in.tolerance = Policy::FromConfig(m.cfg).tolerance;
+    Policy policy = Policy::FromConfig(m.cfg);
     if (prod->version > 0) {
       DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(m.registry));
-      DRIFTRUN_ASSIGN_OR_RETURN(Policy p, reg->GetPolicy(m.name));
-      in.tolerance = p.tolerance;
+      DRIFTRUN_ASSIGN_OR_RETURN(policy, reg->GetPolicy(m.name));
     }
+    in.tolerance = policy.tolerance;
     DRIFTRUN_ASSIGN_OR_RETURN(Verdict v, Evaluate(in));
+    // Found by review: under approval the log and the record said "promoted:"
+    // while the version waited for a person.
+    const std::string kPromoted = "promoted: ";
+    if (v.promote && (m.approval || policy.require_approval) && v.reason.rfind(kPromoted, 0) == 0)
+      v.reason = "to be promoted once approved: " + v.reason.substr(kPromoted.size());
     j->verdict = v.ToJson();
     return Move(ctx, j, JobState::kEvaluated, v.reason);
   }();

@@ -127,6 +127,18 @@ Status Service::HandleSignals(double now) {
         }
         continue;
       }
+      // Found by review: a signal held by the daily budget was recorded as a
+      // hold and never queued. It waits, pending, until the budget frees.
+      DRIFTRUN_ASSIGN_OR_RETURN(ModelState st,
+                                jn.State(m->name, m->trigger.min_rows, m->trigger.window(), now));
+      const TriggerDecision d = DecideTrigger(m->trigger, st, TriggerKind::kSignal, now);
+      if (d.action == TriggerAction::kHold) {
+        if (waiting_signals_.insert(s.id).second && ctx_->say) {
+          ctx_->say("signal " + std::to_string(s.id) + " (" + s.model + ") waits: " + d.reason +
+                    "; it is queued then");
+        }
+        continue;
+      }
     }
     int64_t trigger = -1;
     std::string what = "ignored: model '" + s.model + "' is not in service.models";
@@ -214,7 +226,12 @@ Result<std::string> Service::Sha256Of(const BatchFile& f) {
 Status Service::Quarantine(const ModelEntry& m, const BatchFile& f, const std::string& why, double now) {
   BatchRecord b = BatchRecordFor(m.name, f, now);
   b.decision = "quarantined";
-  b.reason = why;
+  // Found by review: a file quarantined while half-written (its writer paused)
+  // gave no hint that sending it again is what makes it read.
+  b.reason = why + (why.find("send it again") != std::string::npos
+                        ? ""
+                        : "; fix it and send it again (write it as .NAME.tmp, then rename it into place): "
+                          "these bytes at this path are not read again");
   const std::string dir = ctx_->setup->state + "/quarantine/" + m.name;
   std::string dest = dir + "/" + BaseName(f.path);
   if (PathExists(dest) || BaseName(f.path).size() > 200)
@@ -226,12 +243,12 @@ Status Service::Quarantine(const ModelEntry& m, const BatchFile& f, const std::s
     DRIFTRUN_RETURN_IF_ERROR(txn.Commit());
   }
   DRIFTRUN_RETURN_IF_ERROR(MakeDirs(dir));
-  DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(dest + ".reason", why + "\n"));
+  DRIFTRUN_RETURN_IF_ERROR(WriteFileAtomic(dest + ".reason", b.reason + "\n"));
   std::string moved = "moved to " + dest;
   if (std::rename(f.path.c_str(), dest.c_str()) != 0)
     moved =
         "could not be moved to " + dest + " (" + std::strerror(errno) + "); left in place, never read again";
-  if (ctx_->say) ctx_->say(m.name + ": quarantined " + f.path + ": " + why + "; " + moved);
+  if (ctx_->say) ctx_->say(m.name + ": quarantined " + f.path + ": " + b.reason + "; " + moved);
   return Status::Ok();
 }
 
@@ -340,10 +357,27 @@ Status Service::ScanModel(const ModelEntry& m, const Production& p, double now, 
     if (!sha.ok()) continue;  // vanished or unreadable between listing and hashing: next poll
     f.sha256 = sha.value();
     DRIFTRUN_ASSIGN_OR_RETURN(bool known, ctx_->journal->HasBatch(m.name, f.path, f.sha256));
-    if (known) continue;
+    if (known) {
+      if (told_known_.insert(f.path + "\n" + f.sha256).second)
+        DRIFTRUN_RETURN_IF_ERROR(SayIfQuarantined(m, f));
+      continue;
+    }
     DRIFTRUN_RETURN_IF_ERROR(HandleBatch(m, p, f, now));
     if (*budget > 0) --*budget;
   }
+  return Status::Ok();
+}
+
+// Found by review: a quarantined file dropped again under its name, with the
+// same bytes, was ignored without a word (a batch is read once by path and
+// bytes). Said once a service run.
+Status Service::SayIfQuarantined(const ModelEntry& m, const BatchFile& f) {
+  DRIFTRUN_ASSIGN_OR_RETURN(int64_t id, ctx_->journal->LatestBatchAt(m.name, f.path));
+  if (id == 0 || !ctx_->say) return Status::Ok();
+  DRIFTRUN_ASSIGN_OR_RETURN(BatchRecord b, ctx_->journal->Batch(id));
+  if (b.decision != "quarantined" || b.sha256 != f.sha256) return Status::Ok();
+  ctx_->say(m.name + ": " + f.path + " has the bytes batch " + std::to_string(id) +
+            " had when it was quarantined (" + b.reason + "): it is not read again; fix the file first");
   return Status::Ok();
 }
 

@@ -60,6 +60,7 @@ class Service {
   Status HandleBatch(const ModelEntry& m, const Production& p, BatchFile f, double now);
   Result<Baselines> JournalBaselines(const ModelEntry& m, int64_t version);
   Status Quarantine(const ModelEntry& m, const BatchFile& f, const std::string& why, double now);
+  Status SayIfQuarantined(const ModelEntry& m, const BatchFile& f);
   Status AdvanceJobs();
   Status Recheck(const ModelEntry& m, double now);
   // The batches scored again: id and new reason.
@@ -77,7 +78,9 @@ class Service {
   };
   std::map<std::string, Seen> seen_;                         // path → its hash, while size and mtime stay
   std::map<std::string, std::pair<int64_t, double>> young_;  // recently modified files: size, mtime last seen
-  std::set<int64_t> waiting_signals_;  // signals held while their model's job trains (said once)
+  std::set<std::string> told_known_;   // path and sha256 of files already recorded, looked up once
+  std::set<int64_t> waiting_signals_;  // signals held while their model's job trains or the daily budget is
+                                       // spent (said once)
 };
 
 }  // namespace driftrun

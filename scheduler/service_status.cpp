@@ -38,9 +38,10 @@ nlohmann::json JobJson(const JobRecord& j, const nlohmann::json& pool, double no
                       {"run_dir", j.run_dir},
                       {"reason", j.reason},
                       {"verdict", j.verdict}};
-  // What the job trains on: the window's batches, those left out and why, the reference profile's batches.
+  // What the job trains on: the window's batches, those left out and why, the reference profile's
+  // batches, and where its weights start (warm_from; cold_start: why from scratch).
   if (j.spec.is_object()) {
-    for (const char* key : {"window_batches", "left_out", "reference"}) {
+    for (const char* key : {"window_batches", "left_out", "reference", "warm_from", "cold_start"}) {
       if (j.spec.contains(key)) o[key] = j.spec[key];
     }
   }

@@ -205,11 +205,13 @@ Status CheckResumePoint(Session& s, const TrainRequest& req, const std::string& 
                          "): the run went further before; raise train.epochs or train.max_steps to at least "
                          "that, or start over with --overwrite");
   }
-  if (*finished && s.world->rank() == 0 && !req.quiet)
-    std::printf("%s: already finished at step %lld (%s); nothing to do%s\n",
-                EscapeForConsole(run_dir).c_str(), static_cast<long long>(ck.step),
-                EscapeForConsole(run_dir + "/summary.json").c_str(),
-                changed ? " (the config changes are not applied; to train further, raise train.epochs)" : "");
+  // --quiet hides the notice, never the warning that config changes were not applied.
+  if (*finished && s.world->rank() == 0 && (!req.quiet || changed))
+    std::fprintf(
+        req.quiet ? stderr : stdout, "%s: already finished at step %lld (%s); nothing to do%s\n",
+        EscapeForConsole(run_dir).c_str(), static_cast<long long>(ck.step),
+        EscapeForConsole(run_dir + "/summary.json").c_str(),
+        changed ? " (the config changes are not applied; to train further, raise train.epochs)" : "");
   return Status::Ok();
 }
 

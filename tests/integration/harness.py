@@ -111,3 +111,28 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def model_toml(name="demo", epochs=3, every=50, lr="3e-3", registry="registry", registry_keys="", more=""):
+    """A small regression model config on data/train.h5 (the service, pool
+    and Slurm tests' model): `registry_keys` are more lines of [registry],
+    `more` is further TOML tables."""
+    return f"""name = "{name}"
+[data]
+train = "data/train.h5"
+val_fraction = 0.1
+[model]
+task = "regression"
+hidden = [16]
+[train]
+epochs = {epochs}
+batch_size = 128
+optimizer = "adamw"
+lr = {lr}
+seed = 11
+[checkpoint]
+every_steps = {every}
+[registry]
+path = "{registry}"
+{registry_keys}
+{more}"""

@@ -9,27 +9,9 @@ import sqlite3
 import subprocess
 import time
 
-from harness import must_msg
+from harness import model_toml, must_msg
 
-MODEL = """
-name = "demo"
-[data]
-train = "data/train.h5"
-val_fraction = 0.1
-[model]
-task = "regression"
-hidden = [16]
-[train]
-epochs = {epochs}
-batch_size = 128
-optimizer = "adamw"
-lr = 3e-3
-seed = 11
-[checkpoint]
-every_steps = {every}
-[registry]
-path = "registry"
-[monitor]
+MODEL_MORE = """[monitor]
 incoming = "incoming"
 min_rows = 200
 [trigger]
@@ -54,7 +36,7 @@ class Svc:
         self.ws = ws
         self.executor = executor
         ws.make_data(ws.path("data"), "--rows", "4000", "--batch-rows", "600", *data_flags)
-        ws.write_config("model.toml", MODEL.format(epochs=epochs, every=every, cooldown=cooldown))
+        ws.write_config("model.toml", model_toml(epochs=epochs, every=every, more=MODEL_MORE.format(cooldown=cooldown)))
         self.config = ws.write_config("service.toml", SERVICE)
         os.makedirs(ws.path("incoming"), exist_ok=True)
         self.mtime = time.time() - 1000

@@ -25,29 +25,10 @@ import subprocess
 import time
 
 import numpy as np
-import pytest
 
-from harness import final_weights, must_msg
+from harness import final_weights, model_toml, must_msg
 
-MODEL = """
-name = "{name}"
-[data]
-train = "data/train.h5"
-val_fraction = 0.1
-[model]
-task = "regression"
-hidden = [16]
-[train]
-epochs = {epochs}
-batch_size = 128
-optimizer = "adamw"
-lr = {lr}
-seed = 11
-[checkpoint]
-every_steps = {every}
-[registry]
-path = "registry-{name}"
-[monitor]
+MODEL_MORE = """[monitor]
 incoming = "{incoming}"
 min_rows = 200
 [retrain]
@@ -73,7 +54,9 @@ class Pool:
         for m in models:
             spec = dict(epochs=3, lr="3e-3", every=50, ranks=2, priority=0, incoming="")
             spec.update(m)
-            ws.write_config(f"{m['name']}.toml", MODEL.format(**spec))
+            ws.write_config(f"{m['name']}.toml", model_toml(
+                m["name"], spec["epochs"], spec["every"], spec["lr"], f"registry-{m['name']}",
+                more=MODEL_MORE.format(**spec)))
         self.config = ws.write_config(
             "service.toml", SERVICE.format(models=", ".join(f'"{m["name"]}.toml"' for m in models)))
 

@@ -156,6 +156,10 @@ def test_a_stop_on_the_last_step_finishes_and_a_finished_run_resumed_changes_not
     r = ws.run(["train", "--config", cfg, "--run-dir", d, "--resume", "auto"] + onnx)
     assert r.returncode == 0, must_msg(r, "resume of a finished run")
     assert "already finished" in r.stdout, r.stdout
+    # --quiet hides the notice, never the warning that a config change was not applied.
+    r = ws.run(["train", "--config", cfg, "--run-dir", d, "--resume", "auto", "--quiet", "--allow-config-change",
+                "--set", "train.lr=0.5"] + onnx)
+    assert r.returncode == 0 and "config changes are not applied" in r.stderr, must_msg(r, "quiet resume")
     assert folder_digest(d) == before, "resuming a finished run changed its folder"
 
     # Killed after the last checkpoint, before the summary and the export.

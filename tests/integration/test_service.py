@@ -14,7 +14,8 @@ real mpirun jobs, a real registry and the journal read back with Python's sqlite
 - driftrun signal queues a retrain while the service runs; a challenger trained
   with a broken learning rate is registered but not promoted, with the reason.
 
-Stopping, crash safety and approval: test_service_jobs.py; the training
+Stopping, crash safety, approval, a signal after a drift and a moved registry:
+test_service_jobs.py; the training
 window: test_service_window.py; the harness (Svc): service_harness.py.
 Tests that take `executor` run twice: with the local executor (an mpirun child
 per job) and with the pool executor (`mpirun -np 3 driftrun serve --executor
@@ -469,52 +470,3 @@ def test_signal_queues_a_retrain_and_a_worse_challenger_is_not_promoted(workspac
     spec = json.loads(job["spec"])
     assert job["state"] != "failed", job["reason"]
     assert spec["warm_from"] == "" and "model.hidden" in spec["cold_start"], spec
-
-
-def test_a_signal_after_a_drift_keeps_its_reference_and_a_moved_registry_is_refused(workspace):
-    """Found by a stranger: (1) a signal's job profiled all its training data,
-    mostly the regime before the drift, so every later batch drifted again;
-    it now starts where production's reference starts. (2) With [registry]
-    path changed between restarts the service waited for ever in silence."""
-    s = Svc(workspace, ("--batches", "1", "--drift", "mean", "--drift-from", "1", "--drift-magnitude", "1.0"))
-    proc = s.serve_bg()
-    try:
-        s.wait("SELECT id FROM jobs WHERE id = 1 AND state = 'promoted'", "the initial model", proc)
-        s.drop(s.batch(1))
-        s.wait("SELECT id FROM jobs WHERE id = 2 AND state IN ('promoted', 'rejected')", "the drift retrain", proc)
-        p = workspace.run(["signal", "--config", s.config, "--model", "demo", "--reason", "new settings"])
-        assert p.returncode == 0, must_msg(p, "signal")
-        s.wait("SELECT id FROM jobs WHERE id = 3 AND state IN ('promoted', 'rejected', 'failed')", "job 3", proc)
-        assert stop(proc) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    jobs = {j["id"]: j for j in s.rows("SELECT * FROM jobs")}
-    assert jobs[2]["state"] == "promoted", jobs[2]["reason"]
-    ref2, ref3 = (json.loads(jobs[k]["spec"])["reference"] for k in (2, 3))
-    assert ref2["from"] == "drift", ref2
-    assert ref3["from"] == "drift" and ref3["files"] == ref2["files"], (ref2, ref3)
-    assert "demo:2's reference starts from" in ref3["why"], ref3
-    p = s.serve("--set", 'registry.path="registry-elsewhere"', "--max-batches", "1")
-    assert p.returncode == 2, must_msg(p, "serve with another registry")
-    assert "does not exist" in p.stderr and ("job 2" in p.stderr or "job 3" in p.stderr), p.stderr
-    assert "[registry] path" in p.stderr, p.stderr
-    assert not os.path.exists(workspace.path("registry-elsewhere")), "a refused serve made a registry folder"
-    # status reads the same journal and registry: not "production: none yet" with exit 0.
-    st = workspace.run(["status", "--config", s.config, "--set", 'registry.path="registry-elsewhere"'],
-                       cwd=workspace.tmp)
-    assert st.returncode == 2 and "does not exist" in st.stderr, must_msg(st, "status, a missing registry")
-    # Found by a stranger: another registry with a production version of its own was taken as the service's.
-    t = workspace.run(["train", "--config", workspace.path("model.toml"), "--set", 'registry.path="other-reg"',
-                       "--set", "registry.register=true", "--set", "train.epochs=1", "--run-dir",
-                       workspace.path("other-run"), "--quiet"], cwd=workspace.tmp)
-    assert t.returncode == 0, must_msg(t, "train into another registry")
-    p = workspace.run(["registry", "promote", "demo:1", "--alias", "production", "--by", "me", "--reason", "x",
-                       "--registry", workspace.path("other-reg")])
-    assert p.returncode == 0, must_msg(p, "promote in the other registry")
-    for cmd in (["status"], ["serve", "--max-batches", "1"], ["replay", "--batches", workspace.path("incoming")]):
-        p = workspace.run(cmd + ["--config", s.config, "--set", 'registry.path="other-reg"'], cwd=workspace.tmp)
-        assert p.returncode == 2 and ("has no demo:" in p.stderr or "did not register" in p.stderr), \
-            must_msg(p, f"{cmd[0]} with another registry")
-    ok = workspace.run(["status", "--config", s.config, "--json"], cwd=workspace.tmp)
-    assert ok.returncode == 0 and json.loads(ok.stdout)["models"][0]["production"] >= 2, must_msg(ok, "status")

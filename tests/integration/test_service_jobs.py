@@ -1,7 +1,8 @@
 """The retraining service's jobs: stopping one by hand or by signal, crash
 safety (kill -9 and restart: weights equal to an uninterrupted job's,
-registered exactly once), approval. Every test runs with the local and the
-pool executor. Harness: service_harness.py."""
+registered exactly once), approval; a signal after a drift keeps its
+reference, and a moved registry is refused. Tests that take `executor` run
+with the local and the pool executor. Harness: service_harness.py."""
 import json
 import os
 import shutil
@@ -213,6 +214,9 @@ def test_an_approval_after_production_moved_promotes_nothing(workspace, executor
             proc.kill()
     assert job["state"] == "rejected" and "production moved to demo:3" in job["reason"], job["reason"]
     assert "production" in {r["version"]: r for r in s.versions()}[3]["aliases"]
+    # Found by review: the verdict said "promoted:" while the version waited for a person.
+    verdict = json.loads(s.rows("SELECT verdict FROM jobs WHERE id = 3")[0]["verdict"])
+    assert verdict["promote"] and verdict["reason"].startswith("to be promoted once approved: "), verdict
 
 
 def test_approval_mode_waits_for_registry_approve(workspace, executor):
@@ -266,3 +270,52 @@ def test_a_missing_exporter_is_refused_at_start_not_after_training(workspace):
     assert p.returncode == 5, must_msg(p, "serve without its exporter")
     assert "driftrun-export' is missing" in p.stderr, p.stderr
     assert not os.path.exists(workspace.path("state", "journal.db"))
+
+
+def test_a_signal_after_a_drift_keeps_its_reference_and_a_moved_registry_is_refused(workspace):
+    """Found by a stranger: (1) a signal's job profiled all its training data,
+    mostly the regime before the drift, so every later batch drifted again;
+    it now starts where production's reference starts. (2) With [registry]
+    path changed between restarts the service waited for ever in silence."""
+    s = Svc(workspace, ("--batches", "1", "--drift", "mean", "--drift-from", "1", "--drift-magnitude", "1.0"))
+    proc = s.serve_bg()
+    try:
+        s.wait("SELECT id FROM jobs WHERE id = 1 AND state = 'promoted'", "the initial model", proc)
+        s.drop(s.batch(1))
+        s.wait("SELECT id FROM jobs WHERE id = 2 AND state IN ('promoted', 'rejected')", "the drift retrain", proc)
+        p = workspace.run(["signal", "--config", s.config, "--model", "demo", "--reason", "new settings"])
+        assert p.returncode == 0, must_msg(p, "signal")
+        s.wait("SELECT id FROM jobs WHERE id = 3 AND state IN ('promoted', 'rejected', 'failed')", "job 3", proc)
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    jobs = {j["id"]: j for j in s.rows("SELECT * FROM jobs")}
+    assert jobs[2]["state"] == "promoted", jobs[2]["reason"]
+    ref2, ref3 = (json.loads(jobs[k]["spec"])["reference"] for k in (2, 3))
+    assert ref2["from"] == "drift", ref2
+    assert ref3["from"] == "drift" and ref3["files"] == ref2["files"], (ref2, ref3)
+    assert "demo:2's reference starts from" in ref3["why"], ref3
+    p = s.serve("--set", 'registry.path="registry-elsewhere"', "--max-batches", "1")
+    assert p.returncode == 2, must_msg(p, "serve with another registry")
+    assert "does not exist" in p.stderr and ("job 2" in p.stderr or "job 3" in p.stderr), p.stderr
+    assert "[registry] path" in p.stderr, p.stderr
+    assert not os.path.exists(workspace.path("registry-elsewhere")), "a refused serve made a registry folder"
+    # status reads the same journal and registry: not "production: none yet" with exit 0.
+    st = workspace.run(["status", "--config", s.config, "--set", 'registry.path="registry-elsewhere"'],
+                       cwd=workspace.tmp)
+    assert st.returncode == 2 and "does not exist" in st.stderr, must_msg(st, "status, a missing registry")
+    # Found by a stranger: another registry with a production version of its own was taken as the service's.
+    t = workspace.run(["train", "--config", workspace.path("model.toml"), "--set", 'registry.path="other-reg"',
+                       "--set", "registry.register=true", "--set", "train.epochs=1", "--run-dir",
+                       workspace.path("other-run"), "--quiet"], cwd=workspace.tmp)
+    assert t.returncode == 0, must_msg(t, "train into another registry")
+    p = workspace.run(["registry", "promote", "demo:1", "--alias", "production", "--by", "me", "--reason", "x",
+                       "--registry", workspace.path("other-reg")])
+    assert p.returncode == 0, must_msg(p, "promote in the other registry")
+    for cmd in (["status"], ["serve", "--max-batches", "1"], ["replay", "--batches", workspace.path("incoming")]):
+        p = workspace.run(cmd + ["--config", s.config, "--set", 'registry.path="other-reg"'], cwd=workspace.tmp)
+        assert p.returncode == 2 and ("has no demo:" in p.stderr or "did not register" in p.stderr), \
+            must_msg(p, f"{cmd[0]} with another registry")
+    ok = workspace.run(["status", "--config", s.config, "--json"], cwd=workspace.tmp)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["models"][0]["production"] >= 2, must_msg(ok, "status")

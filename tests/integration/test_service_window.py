@@ -1,6 +1,7 @@
 """The retraining service's training window: which batches a job trains on
 (renamed and copied batches, the batch that triggered it, the model's own
-training data changing under a running service). Harness: service_harness.py."""
+training data changing under a running service), and a half-written batch
+quarantined, then sent again. Harness: service_harness.py."""
 import json
 import os
 import time
@@ -189,3 +190,35 @@ def test_status_reads_the_service_as_serve_runs_it(workspace):
     assert "trigger.max_per_day=7" in p.stderr and "serve.json" in p.stderr, p.stderr
     p = workspace.run(["status", "--config", s.config, "--json", "--set", 'monitor.incoming="mine"'], cwd=other)
     assert json.loads(p.stdout)["models"][0]["incoming"] == os.path.join(other, "mine"), "its own --set wins"
+
+
+def test_a_half_written_batch_quarantined_is_read_when_sent_again_complete(workspace):
+    """Found by review: a batch quarantined half-written gave no advice, and
+    the same bytes dropped again under its name were ignored without a word."""
+    s = Svc(workspace, ("--batches", "1"), epochs=1)
+    with open(s.batch(1), "rb") as f:
+        whole = f.read()
+    half = workspace.path("half.h5")
+    with open(half, "wb") as f:
+        f.write(whole[:len(whole) // 2])
+    log = workspace.path("serve-bg.log")
+    proc = s.serve_bg()
+    try:
+        s.wait("SELECT id FROM jobs WHERE id = 1 AND state = 'promoted'", "the initial model", proc)
+        s.drop(half, "b.h5")
+        q = s.wait("SELECT * FROM batches WHERE decision = 'quarantined'", "the half-written batch", proc)[0]
+        assert "send it again" in q["reason"] and "rename it into place" in q["reason"], q["reason"]
+        s.drop(half, "b.h5")  # the same bytes again: not read, and said so
+        t0 = time.time()
+        while "has the bytes batch" not in open(log).read():
+            assert time.time() - t0 < 60 and proc.poll() is None, open(log).read()[-3000:]
+            time.sleep(0.2)
+        time.sleep(2)  # a few more polls: said once
+        s.drop(s.batch(1), "b.h5")  # complete now: new bytes at the same path are a new batch
+        s.wait("SELECT id FROM batches WHERE decision != 'quarantined'", "the complete batch", proc)
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert open(log).read().count("has the bytes batch") == 1, open(log).read()[-3000:]
+    assert len(s.rows("SELECT * FROM batches WHERE decision = 'quarantined'")) == 1

@@ -24,30 +24,12 @@ import time
 import numpy as np
 import pytest
 
-from harness import final_weights, must_msg, read_jsonl
+from harness import final_weights, model_toml, must_msg, read_jsonl
 
-MODEL = """
-name = "{name}"
-[data]
-train = "data/train.h5"
-val_fraction = 0.1
-[model]
-task = "regression"
-hidden = [16]
-[train]
-epochs = {epochs}
-batch_size = 128
-optimizer = "adamw"
-lr = 3e-3
-seed = 11
-[checkpoint]
-every_steps = 50
-[export]
-onnx = true
-[registry]
-path = "registry"
-register = true
-"""
+def model(name, epochs):
+    """The Slurm tests' model: exported to ONNX and registered."""
+    return model_toml(name, epochs, registry_keys="register = true", more="[export]\nonnx = true\n")
+
 
 
 class Cluster:
@@ -119,7 +101,7 @@ def cluster(module_workspace):
 
 
 def config(ws, name, epochs):
-    return ws.write_config(f"{name}.toml", MODEL.format(name=name, epochs=epochs))
+    return ws.write_config(f"{name}.toml", model(name, epochs))
 
 
 def uninterrupted(ws, name, epochs):
@@ -238,10 +220,10 @@ def test_dry_run_quotes_hostile_names_and_paths(cluster, hostile):
     os.makedirs(base, exist_ok=True)
     cfg = os.path.join(base, f"cfg {hostile}.toml")
     with open(cfg, "w") as f:
-        f.write(MODEL.format(name="hostile", epochs=1).replace('"data/train.h5"',
+        f.write(model("hostile", 1).replace('"data/train.h5"',
                                                               json.dumps(ws.path("data", "train.h5"))))
     # As a run name it is refused (a name is a folder name: letters, digits, '.', '_', '-').
-    bad = ws.write_config("badname.toml", MODEL.format(name=hostile.replace('"', "'"), epochs=1))
+    bad = ws.write_config("badname.toml", model(hostile.replace('"', "'"), 1))
     p = cluster.driftrun("submit", "--config", bad, "--dry-run")
     assert p.returncode == 2 and "is not allowed" in p.stderr, must_msg(p, "a hostile name")
     run_dir = os.path.join(base, f"run {hostile}")
@@ -308,7 +290,7 @@ def test_a_finished_run_is_not_queued_again(cluster):
 
 def test_flags_win_over_the_slurm_section_and_the_copy_carries_them(cluster):
     ws = cluster.ws
-    cfg = ws.write_config("sect.toml", MODEL.format(name="sect", epochs=1) +
+    cfg = ws.write_config("sect.toml", model("sect", 1) +
                           '[slurm]\nntasks_per_node = 4\ntime = "2:00:00"\npartition = "gpu"\nsignal = "USR2"\n')
     p = cluster.driftrun("submit", "--config", cfg, "--dry-run", "--time", "30", "--signal-before", "90")
     assert p.returncode == 0, must_msg(p, "submit --dry-run")
@@ -409,7 +391,7 @@ def test_signal_stop_reaches_a_slurm_job_which_checkpoints_and_ends(cluster, wor
 
 def test_a_sweep_of_four_runs_as_one_array_and_registers_the_best(cluster):
     ws = cluster.ws
-    cfg = ws.write_config("sweep.toml", MODEL.format(name="sweepy", epochs=2) + """
+    cfg = ws.write_config("sweep.toml", model("sweepy", 2) + """
 [sweep]
 params = ["train.lr = [1e-3, 3e-3]", "model.hidden = [[8], [16, 16]]"]
 max_parallel = 2
@@ -473,7 +455,7 @@ max_parallel = 2
     ("model.kind = [\"mlp\", \"nope\"]", "must be one of"), ("train.lr", "has no '='")])
 def test_a_bad_sweep_entry_is_refused_naming_it(cluster, entry, says):
     ws = cluster.ws
-    cfg = ws.write_config("badsweep.toml", MODEL.format(name="badsweep", epochs=1) +
+    cfg = ws.write_config("badsweep.toml", model("badsweep", 1) +
                           "[sweep]\nparams = [" + json.dumps(entry) + "]\n")
     p = cluster.driftrun("submit", "--config", cfg, "--dry-run")
     assert p.returncode == 2 and says in p.stderr and "sweep.params[0]" in p.stderr, must_msg(p, entry)
@@ -483,7 +465,7 @@ def test_a_sweep_trial_train_would_refuse_on_the_jobs_ranks_is_refused_before_it
     """Found by a stranger: a trial whose batch does not divide across the
     job's ranks was checked on one rank, submitted, and failed in the queue."""
     ws = cluster.ws
-    cfg = ws.write_config("ranksweep.toml", MODEL.format(name="ranksweep", epochs=1) +
+    cfg = ws.write_config("ranksweep.toml", model("ranksweep", 1) +
                           "[sweep]\nparams = [\"train.batch_size = [64, 65]\"]\n")
     p = cluster.driftrun("submit", "--config", cfg, "--ntasks-per-node", "2", "--dry-run")
     assert p.returncode == 2 and "sweep trial 1" in p.stderr and "across 2 ranks" in p.stderr, \
@@ -506,7 +488,7 @@ def test_a_sweep_folder_claimed_by_another_submit_is_refused_and_a_failed_sbatch
     queued their arrays and mixed the trials; and a submit whose sbatch failed
     left a sweep.json that refused every later submit of the folder."""
     ws = cluster.ws
-    sw = ws.write_config("claimed.toml", MODEL.format(name="claimed", epochs=1) +
+    sw = ws.write_config("claimed.toml", model("claimed", 1) +
                          '[sweep]\nparams = ["train.lr = [1e-3, 2e-3]"]\n')
     d = ws.path("claimed-sweep")
     os.makedirs(d)
@@ -549,7 +531,7 @@ def test_a_second_submit_to_a_busy_run_folder_and_a_cancelled_sweep_are_told(clu
     assert lines[0]["script"] != lines[1]["script"], lines
     assert "--time=7" not in scripts[0] and "--time=7" in scripts[1], scripts[1]
     # A sweep whose array is cancelled before its trials ran: they are "not queued", with how to go on.
-    sw = ws.write_config("cancelled.toml", MODEL.format(name="cancelled", epochs=1) +
+    sw = ws.write_config("cancelled.toml", model("cancelled", 1) +
                          '[sweep]\nmethod = "random"\ntrials = 3\nparams = ["train.lr = [1e-3, 2e-3, 3e-3, 4e-3]"]\n')
     d = cluster.submit(sw, "--ntasks-per-node", "2", "--partition", "debug", "--time", "5")
     cluster.run("scancel", d["array_jobs"][0])
@@ -600,7 +582,7 @@ def test_a_sweep_larger_than_max_array_size_is_split_into_arrays_run_one_after_t
         write_atomically(conf, original.replace("MaxArraySize=1001", "MaxArraySize=2"))
         p = cluster.run("scontrol", "reconfigure")
         assert p.returncode == 0, must_msg(p, "scontrol reconfigure")
-        cfg = ws.write_config("split.toml", MODEL.format(name="split", epochs=1) +
+        cfg = ws.write_config("split.toml", model("split", 1) +
                               '[sweep]\nparams = ["train.lr = [1e-3, 2e-3, 3e-3]"]\n')
         s = cluster.submit(cfg, "--ntasks-per-node", "2")
     finally:
