@@ -10,6 +10,7 @@
 #include "common/file_util.h"
 #include "common/sha256.h"
 #include "common/text.h"
+#include "common/toml_json.h"
 
 namespace driftrun {
 namespace {
@@ -480,6 +481,20 @@ std::string Config::DocsMarkdown() {
        << "` | " << doc << " |\n";
   }
   return os.str();
+}
+
+std::string TomlValueAsJson(const std::string& value) {
+  try {
+    const toml::table t = toml::parse("v = " + value);
+    std::ostringstream os;
+    os << toml::json_formatter{t};
+    const std::string text = os.str();  // {"v": ...}
+    const size_t colon = text.find(':'), end = text.rfind('}');
+    if (colon == std::string::npos || end == std::string::npos || end <= colon) return "";
+    return text.substr(colon + 1, end - colon - 1);
+  } catch (const toml::parse_error&) {
+    return "";
+  }
 }
 
 }  // namespace driftrun

@@ -202,7 +202,7 @@ std::string DashboardHtml(const json& status, int refresh_s) {
   for (const auto& m : status.value("models", json::array())) s << Model(m, D(status, "now"));
   s << "<p class=\"foot\">driftrun service dashboard, from the journal and the registry; "
        "<code>driftrun status --json</code> gives the same facts.</p>";
-  return HtmlPage("driftrun service", s.str());
+  return HtmlPage("driftrun service", s.str(), "service dashboard");
 }
 
 }  // namespace driftrun

@@ -108,7 +108,7 @@ std::string DriftReportHtml(const DriftReport& r) {
   for (const auto* f : order) s << "<div>" << FeatureSection(*f) << "</div>";
   s << "</div><p class=\"foot\">driftrun drift report. Numbers shown to 3 significant digits; "
        "<code>driftrun drift --json</code> gives them in full.</p>";
-  return HtmlPage("Drift report: " + BaseName(r.current), s.str());
+  return HtmlPage("Drift report: " + BaseName(r.current), s.str(), "drift report");
 }
 
 }  // namespace driftrun

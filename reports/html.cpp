@@ -67,12 +67,19 @@ namespace {
 constexpr const char* kGeneratorMeta = "<meta name=\"generator\" content=\"driftrun\">";
 }  // namespace
 
-Status CheckReportPath(const std::string& path, const std::string& flag) {
-  return CheckOutputPath(path, flag, "a driftrun report (HTML)", [](const std::string& p) {
+std::string KindMeta(const std::string& kind) {
+  return "<meta name=\"driftrun-report\" content=\"" + HtmlEscape(kind) + "\">";
+}
+
+Status CheckReportPath(const std::string& path, const std::string& flag, const std::string& kind) {
+  return CheckOutputPath(path, flag, "a driftrun " + kind + " (HTML)", [&kind](const std::string& p) {
     const std::string head = FileHead(p, 512);
     // Reports of driftrun before the marker began exactly so.
     static const char* kLegacy = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>";
-    return head.find(kGeneratorMeta) != std::string::npos || head.rfind(kLegacy, 0) == 0;
+    if (head.rfind(kLegacy, 0) == 0) return true;
+    if (head.find(kGeneratorMeta) == std::string::npos) return false;
+    return head.find("<meta name=\"driftrun-report\"") == std::string::npos ||  // before kinds were marked
+           head.find(KindMeta(kind)) != std::string::npos;
   });
 }
 
@@ -92,7 +99,7 @@ std::string Td(const std::string& html, const std::string& cls) {
   return cls.empty() ? "<td>" + html + "</td>" : "<td class=\"" + cls + "\">" + html + "</td>";
 }
 
-std::string HtmlPage(const std::string& title, const std::string& body) {
+std::string HtmlPage(const std::string& title, const std::string& body, const std::string& kind) {
   static const char* kCss =
       "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px "
       "auto;max-width:1100px;"
@@ -115,8 +122,8 @@ std::string HtmlPage(const std::string& title, const std::string& body) {
       ".charts{display:flex;flex-wrap:wrap;gap:12px}svg text{font-family:inherit}"
       ".foot{color:#868e96;font-size:0.85em;margin-top:32px}";
   return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + std::string(kGeneratorMeta) +
-         "<title>" + HtmlEscape(title) + "</title><style>" + kCss + "</style></head><body>\n" + body +
-         "\n</body></html>\n";
+         KindMeta(kind) + "<title>" + HtmlEscape(title) + "</title><style>" + kCss +
+         "</style></head><body>\n" + body + "\n</body></html>\n";
 }
 
 }  // namespace driftrun

@@ -25,15 +25,18 @@ std::string PValue(double p);
 // A share as a percentage with up to 3 significant digits ("12.5%").
 std::string Percent(double share);
 
-// The whole document: doctype, charset, title, the reports' shared CSS, body.
-std::string HtmlPage(const std::string& title, const std::string& body);
+// The whole document: doctype, charset, title, the reports' shared CSS, body;
+// marked as driftrun's `kind` of report ("drift report", "run report",
+// "service dashboard") for CheckReportPath.
+std::string HtmlPage(const std::string& title, const std::string& body, const std::string& kind);
 
-// Where a report may be written (`flag` names it in messages): Status::Usage
-// when `path` is a folder, when its folder does not exist, or when it exists
-// and is not a driftrun report (a checkpoint, a data file, a database, a page
-// of the user's: writing the report would destroy it). An earlier report is
-// replaced: HtmlPage marks its pages with a generator meta tag.
-Status CheckReportPath(const std::string& path, const std::string& flag);
+// Where a report of `kind` may be written (`flag` names it in messages):
+// Status::Usage when `path` is a folder, when its folder does not exist, or
+// when it exists and is not an earlier report of the same kind (a checkpoint,
+// a data file, a database, a page of the user's, another kind of report:
+// writing would destroy it; found by a stranger: a drift report replaced a
+// dashboard). A report from before kinds were marked is replaced.
+Status CheckReportPath(const std::string& path, const std::string& flag, const std::string& kind);
 
 // An HTML id for `name`: "<prefix>-" plus its letters, digits, '-' and '_',
 // and a short hash of the whole name (so "a b" and "a_b" differ).

@@ -240,7 +240,7 @@ Result<std::string> RunReportHtml(const std::string& run_dir) {
   s << "<h2>Resolved config</h2><pre>" << HtmlEscape(config_text.ok() ? config_text.value() : "(missing)")
     << "</pre><p class=\"foot\">driftrun run report, built from the run folder's files; "
        "<code>driftrun report --run RUN</code> rebuilds it.</p>";
-  return HtmlPage("Run " + name, s.str());
+  return HtmlPage("Run " + name, s.str(), "run report");
 }
 
 Result<std::string> WriteRunReport(const std::string& run_dir) {

@@ -145,7 +145,7 @@ int RunDrift(int argc, char** argv) {
     return ReportStatus("drift", Status::Usage("--reference and --current are required"));
   }
   Status same = CheckNotInput(FLAGS_html, {FLAGS_reference, FLAGS_current, FLAGS_config}, "--html");
-  if (same.ok() && !FLAGS_html.empty()) same = CheckReportPath(FLAGS_html, "--html");
+  if (same.ok() && !FLAGS_html.empty()) same = CheckReportPath(FLAGS_html, "--html", "drift report");
   if (same.ok() && !FLAGS_html.empty()) same = CheckNotAnothersFile(FLAGS_html, "--html", "");
   if (!same.ok()) return ReportStatus("drift", same);
   auto cfg = Config::Load(FLAGS_config, args.sets);

@@ -51,7 +51,7 @@ int Written(const std::string& out) {
 int Dashboard(const std::vector<std::string>& sets) {
   if (FLAGS_out.empty())
     return ReportStatus("report", Status::Usage("--out dashboard.html is required with --config"));
-  Status where = CheckReportPath(FLAGS_out, "--out");
+  Status where = CheckReportPath(FLAGS_out, "--out", "service dashboard");
   if (where.ok()) where = CheckNotAnothersFile(FLAGS_out, "--out", "");
   if (!where.ok()) return ReportStatus("report", where);
   if (FLAGS_report_batches < 1) return ReportStatus("report", Status::Usage("--batches must be >= 1"));
@@ -86,7 +86,7 @@ int RunReport(int argc, char** argv) {
     return ReportStatus("report",
                         Status::Usage("--run '" + FLAGS_run + "' is not a folder; name a run folder"));
   const std::string out = FLAGS_out.empty() ? FLAGS_run + "/report.html" : FLAGS_out;
-  Status where = CheckReportPath(out, "--out");
+  Status where = CheckReportPath(out, "--out", "run report");
   if (where.ok()) where = CheckNotAnothersFile(out, "--out", FLAGS_run);
   if (!where.ok()) return ReportStatus("report", where);
   auto html = RunReportHtml(FLAGS_run);

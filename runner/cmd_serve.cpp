@@ -27,6 +27,7 @@
 #include "scheduler/metrics_server.h"
 #include "scheduler/service.h"
 #include "scheduler/slurm_executor.h"
+#include "scheduler/slurm_script.h"
 
 DECLARE_string(config);
 DECLARE_string(model);
@@ -123,6 +124,20 @@ Status NoPositional(const ParsedArgs& args) {
                        "'; every input is a flag (see --help)");
 }
 
+// Each model's [slurm] section as its jobs' batch scripts will take it (found
+// by a stranger: a bad slurm.time surfaced only when a retrain fired, after
+// the log said the job had started).
+Status CheckSlurmSections(const ServiceSetup& setup) {
+  for (const ModelEntry& m : setup.models) {
+    SlurmOptions so = SlurmOptionsFromConfig(m.cfg);
+    so.ntasks = static_cast<int>(m.ranks);
+    so.job_name = m.name;
+    DRIFTRUN_RETURN_IF_ERROR(
+        ValidateSlurmOptions(so).WithContext("model config '" + m.config_path + "' [slurm]"));
+  }
+  return Status::Ok();
+}
+
 Status CheckExecutor(const std::string& executor) {
   if (executor == "local" || executor == "pool") return Status::Ok();
   if (executor == "slurm") {
@@ -203,7 +218,6 @@ Status Serve(const ServiceSetup& setup, Executor& exec, int64_t max_batches, con
   DRIFTRUN_RETURN_IF_ERROR(CheckRegistries(setup));
   std::vector<FileLock> locks;  // the state folder, and each model (two services never keep one model)
   DRIFTRUN_RETURN_IF_ERROR(TakeServiceLocks(setup, &locks));
-  DRIFTRUN_RETURN_IF_ERROR(setup.RecordServed());  // status, signal and replay read it as the service runs
   DRIFTRUN_ASSIGN_OR_RETURN(auto journal, Journal::Open(setup.Journal(), true));
   DRIFTRUN_RETURN_IF_ERROR(journal->CheckIntegrity());
   std::unique_ptr<MetricsServer> metrics;
@@ -213,12 +227,18 @@ Status Serve(const ServiceSetup& setup, Executor& exec, int64_t max_batches, con
     mo.allow_remote = setup.cfg.Bool("service.metrics_allow_remote");
     mo.setup = &setup;
     mo.executor = executor;
-    mo.pool_snapshot = [&exec] { return exec.Snapshot(); };
+    // The pool's workers and heartbeats; the other executors' jobs report
+    // through their run folders (found by a stranger: the Slurm executor's
+    // snapshot was taken for a pool's, and running jobs had no series).
+    if (executor == "pool") mo.pool_snapshot = [&exec] { return exec.Snapshot(); };
     DRIFTRUN_ASSIGN_OR_RETURN(metrics, MetricsServer::Start(mo));
     Say("metrics: http://" +
         (metrics->host().find(':') != std::string::npos ? "[" + metrics->host() + "]" : metrics->host()) +
         ":" + std::to_string(metrics->port()) + "/metrics");
   }
+  // Once it runs (found by a stranger: a serve refused its metrics port still
+  // rewrote it): status, signal and replay read it as the service runs.
+  DRIFTRUN_RETURN_IF_ERROR(setup.RecordServed());
   ServiceContext ctx;
   ctx.setup = &setup;
   ctx.journal = journal.get();
@@ -289,6 +309,7 @@ int RunServe(int argc, char** argv) {
         "mpirun, or use `mpirun -np N driftrun serve --executor pool` to run the jobs on the ranks of this "
         "world");
   }
+  if (st.ok() && executor == "slurm") st = CheckSlurmSections(su);
   if (st.ok()) st = CheckState(su);
   if (!st.ok()) return ReportStatus("serve", st);
   const std::atomic<int>* stop = InstallStopHandlers();

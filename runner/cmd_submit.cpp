@@ -11,9 +11,11 @@
 #include <sstream>
 
 #include "common/config.h"
+#include "common/file_lock.h"
 #include "common/file_util.h"
 #include "common/json_get.h"
 #include "common/text.h"
+#include "dataio/tabular_set.h"
 #include "export/exporter.h"
 #include "runner/commands.h"
 #include "scheduler/slurm_executor.h"
@@ -71,7 +73,13 @@ const CommandSpec kSubmitSpec = {
     true};
 
 Status CheckSubmittable(const Config& cfg, int ranks) {
-  DRIFTRUN_RETURN_IF_ERROR(TrainOptions::FromConfig(cfg, ranks).status());
+  DRIFTRUN_ASSIGN_OR_RETURN(TrainOptions o, TrainOptions::FromConfig(cfg, ranks));
+  // What train opens first (found by a stranger: a missing file was queued, to
+  // fail in the job with exit 3): the same error, at once.
+  auto set = TabularSet::Open(o.train_paths, o.train);
+  if (!set.ok()) return set.status().WithContext("[data] train");
+  if (!o.val_path.empty())
+    DRIFTRUN_RETURN_IF_ERROR(TabularSet::Open({o.val_path}, o.train).status().WithContext("[data] val"));
   if (NeedsExporter(cfg)) DRIFTRUN_RETURN_IF_ERROR(CheckExporter());
   return CheckStepSwitches();  // what the job's train reads
 }
@@ -87,21 +95,25 @@ int Ranks(const SlurmOptions& o) {
 }
 
 // A run folder with a job of ours still queued or running: a second one would
-// wait in the queue only to find the folder locked.
+// wait in the queue only to find the folder locked. Every job jobs.jsonl
+// records, and any job whose script is in the folder's slurm/ (one a killed
+// submit queued without recording it).
 Status CheckNotBusy(const std::string& run_dir) {
+  std::vector<std::pair<std::string, std::string>> busy = SlurmJobsOfFolder(run_dir);
   auto text = ReadFile(run_dir + "/slurm/jobs.jsonl");
-  if (!text.ok()) return Status::Ok();
-  std::istringstream in(text.value());
-  std::string line, job;
-  while (std::getline(in, line)) {
+  std::istringstream in(text.ok() ? text.value() : "");
+  std::string line;
+  while (busy.empty() && std::getline(in, line)) {
     auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_object() && j["job"].is_string()) job = j["job"].get<std::string>();
+    if (!j.is_object() || !j["job"].is_string()) continue;
+    const std::string job = j["job"].get<std::string>(), state = SlurmJobState(job);
+    if (!state.empty() && !SlurmStateFinal(state)) busy.emplace_back(job, state);  // gone, ended: no
   }
-  if (job.empty()) return Status::Ok();
-  const std::string state = SlurmJobState(job);
-  if (state.empty() || SlurmStateFinal(state)) return Status::Ok();  // gone, ended, or no Slurm to ask
-  return Status::Usage("--run-dir '" + run_dir + "' already has Slurm job " + job + " (" + state +
-                       "): wait for it (squeue -j " + job + ") or cancel it (scancel " + job + ") first");
+  if (busy.empty()) return Status::Ok();
+  const std::string& job = busy.front().first;
+  return Status::Usage("--run-dir '" + run_dir + "' already has Slurm job " + job + " (" +
+                       busy.front().second + "): wait for it (squeue -j " + job + ") or cancel it (scancel " +
+                       job + ") first");
 }
 
 // The [slurm] keys of the config, then the flags that were given.
@@ -211,6 +223,9 @@ Status Sweep(const Config& cfg, const std::vector<std::string>& sets, const Slur
 // A given --run-dir: a sweep's folder is not a run; a run continues only under
 // its own config and when no job of ours is still on it.
 Status CheckRunDir(const std::string& run_dir, const Config& cfg) {
+  // Found by a stranger: exit 5 ("cannot create folder"), and the dry run passed.
+  if (PathExists(run_dir) && !IsDir(run_dir))
+    return Status::Usage("--run-dir '" + run_dir + "' is a file, not a folder: name a folder for the run");
   if (PathExists(run_dir + "/sweep.json")) {
     return Status::Usage(
         "--run-dir '" + run_dir + "' holds a sweep; continue one of its trials with --config " + run_dir +
@@ -251,6 +266,15 @@ Status Submit(const ParsedArgs& args) {
   const std::string name = cfg.Str("name");
   s.run_dir = FLAGS_run_dir.empty() ? "" : AbsolutePath(FLAGS_run_dir);
   DRIFTRUN_RETURN_IF_ERROR(CheckSubmittable(resolved, Ranks(o)));
+  // Two submits to one folder at once: the second is refused while the first
+  // checks, queues and records its job (found by a stranger: both queued).
+  FileLock claim;
+  if (!s.run_dir.empty() && !FLAGS_dry_run && IsDir(DirName(s.run_dir))) {
+    std::string stale;
+    DRIFTRUN_ASSIGN_OR_RETURN(
+        claim, FileLock::Acquire(DirName(s.run_dir) + "/." + BaseName(s.run_dir) + ".submit.lock",
+                                 "submission to '" + s.run_dir + "'", &stale));
+  }
   if (!s.run_dir.empty()) DRIFTRUN_RETURN_IF_ERROR(CheckRunDir(s.run_dir, cfg));
   if (s.run_dir.empty() && FLAGS_dry_run)
     s.run_dir = AbsolutePath("runs/" + name + "-" + RunFolderTimeStamp());
@@ -296,7 +320,8 @@ Status Submit(const ParsedArgs& args) {
       RemoveTree(s.run_dir + "/slurm");
       if (s.new_folder || ListDir(s.run_dir).empty()) ::rmdir(s.run_dir.c_str());
     }
-    return queued.status().WithContext("nothing was queued");
+    return queued.status().WithContext(
+        PathExists(s.script) ? "nothing was queued" : "nothing was queued (what it wrote is removed)");
   }
   const std::string job = queued.take();
   // Each job keeps the script it ran (found by a stranger: a resubmission

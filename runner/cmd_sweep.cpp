@@ -133,9 +133,15 @@ Status QueueArrays(const std::string& dir, const std::vector<std::string>& scrip
 
 // A given --run-dir must not hold a sweep or a run already.
 Status CheckNewSweepFolder(const std::string& dir) {
-  if (!PathExists(dir + "/sweep.json") && !PathExists(dir + "/config.resolved.toml")) return Status::Ok();
-  return Status::Usage("--run-dir '" + dir + "' already holds a " +
-                       (PathExists(dir + "/sweep.json") ? "sweep" : "run") +
+  if (PathExists(dir) && !IsDir(dir))
+    return Status::Usage("--run-dir '" + dir + "' is a file, not a folder: name a new folder for the sweep");
+  // Found by a stranger: a sweep was added to a folder of an earlier run's submission (slurm/).
+  const std::string held = PathExists(dir + "/sweep.json")             ? "sweep"
+                           : PathExists(dir + "/config.resolved.toml") ? "run"
+                           : PathExists(dir + "/slurm")                ? "run's Slurm submission (slurm/)"
+                                                                       : "";
+  if (held.empty()) return Status::Ok();
+  return Status::Usage("--run-dir '" + dir + "' already holds a " + held +
                        "; a sweep needs a new folder: leave --run-dir out or name another");
 }
 
@@ -266,6 +272,9 @@ void AddSlurmStates(const std::string& dir, std::vector<TrialStatus>* trials) {
     auto it = states.find(task);
     if (it != states.end() && !SlurmStateFinal(it->second)) {
       if (it->second == "PENDING") t.state = t.state == "stopped" ? "requeued" : "queued";
+      // Found by a stranger: a task Slurm runs whose train has not yet
+      // recorded its start showed as "pending", behind the queued ones.
+      if (it->second != "PENDING" && t.state == "pending") t.state = "running";
       continue;
     }
     if (t.state == "running") continue;  // between the end of srun and the end of the task
@@ -291,9 +300,9 @@ Status ShowStatus(const std::string& dir) {
   std::string c;
   for (const auto& [state, n] : counts) c += (c.empty() ? "" : ", ") + std::to_string(n) + " " + state;
   std::cout << "sweep " << EscapeForConsole(dir) << ": " << trials.size() << " trials: " << c << "\n";
-  std::printf("%-6s %-8s %8s %10s  %s\n", "trial", "state", "step", "val_loss", "params");
+  std::printf("%-6s %-10s %8s %10s  %s\n", "trial", "state", "step", "val_loss", "params");
   for (const auto& t : trials) {
-    std::printf("%-6d %-8s %8lld %10s  %s%s\n", t.index, t.state.c_str(), static_cast<long long>(t.step),
+    std::printf("%-6d %-10s %8lld %10s  %s%s\n", t.index, t.state.c_str(), static_cast<long long>(t.step),
                 Loss(t.val_loss).c_str(), ParamsText(t.params).c_str(),
                 t.reason.empty() ? "" : ("  (" + EscapeForConsole(t.reason) + ")").c_str());
   }

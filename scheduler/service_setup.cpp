@@ -126,6 +126,13 @@ Result<ServiceSetup> ServiceSetup::Load(const std::string& path, const std::vect
   s.state = s.cfg.Str("service.state");
   const std::vector<std::string>& models = s.cfg.StrList("service.models");
   if (models.empty()) {
+    // Found by a stranger: a model's own config given as the service's.
+    for (const char* key : {"data.train", "model.kind", "model.task", "train.epochs"}) {
+      if (s.cfg.Origin(key) == "default") continue;
+      return Status::Usage("'" + s.config_path + "' is a model (experiment) config (it sets " + key +
+                           "), not a service config: give --config the service config whose [service] "
+                           "models lists it (see configs/service.toml)");
+    }
     return Status::Usage(
         "service config '" + s.config_path +
         "' lists no models: set [service] models = [\"model.toml\", ...] (one experiment config "

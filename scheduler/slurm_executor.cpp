@@ -49,6 +49,22 @@ std::string SlurmJobState(const std::string& id) {
   return r.value().out.substr(0, r.value().out.find_first_of(" \n"));
 }
 
+std::vector<std::pair<std::string, std::string>> SlurmJobsOfFolder(const std::string& run_dir) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto r = RunProcess({"squeue", "--noheader", "--format=%i|%T|%o"}, kToolTimeoutS);
+  if (!r.ok() || r.value().exit_code != 0) return out;
+  std::istringstream in(r.value().out);
+  std::string line;
+  const std::string mine = run_dir + "/slurm/";
+  while (std::getline(in, line)) {
+    const size_t a = line.find('|'), b = a == std::string::npos ? a : line.find('|', a + 1);
+    if (b == std::string::npos || line.compare(b + 1, mine.size(), mine) != 0) continue;
+    const std::string state = line.substr(a + 1, b - a - 1);
+    if (!SlurmStateFinal(state)) out.emplace_back(line.substr(0, a), state);
+  }
+  return out;
+}
+
 JobPoll SlurmPoll(const std::string& state, const std::string& exit_field) {
   JobPoll p;
   if (!SlurmStateFinal(state)) {

@@ -15,6 +15,8 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/clock.h"
 #include "scheduler/executor.h"
@@ -36,6 +38,12 @@ bool SlurmStateFinal(const std::string& state);
 // One job's state from squeue ("PENDING", "RUNNING", ...); "" when squeue
 // does not know the job or cannot be run.
 std::string SlurmJobState(const std::string& id);
+
+// Slurm's jobs not yet ended whose batch script lies in `run_dir`/slurm/
+// (squeue's command path): {id, state}. Empty when there are none or squeue
+// cannot be asked. Found by a stranger: a submit killed while sbatch ran
+// queued a job that jobs.jsonl never recorded, and a second job was queued.
+std::vector<std::pair<std::string, std::string>> SlurmJobsOfFolder(const std::string& run_dir);
 
 class SlurmExecutor : public Executor {
  public:

@@ -170,6 +170,7 @@ std::string SbatchLines(const SlurmOptions& o) {
   line("--job-name=" + SafeJobName(o.job_name));
   if (o.ntasks > 0) {
     line("--ntasks=" + std::to_string(o.ntasks));
+    if (o.nodes > 1) line("--nodes=" + std::to_string(o.nodes));  // the service's jobs: spread over them
   } else {
     line("--nodes=" + std::to_string(o.nodes));
     line("--ntasks-per-node=" + std::to_string(o.ntasks_per_node));
@@ -252,6 +253,7 @@ Result<std::string> Sbatch(const std::string& script, const std::vector<std::str
                          lower.find("invalid qos") != std::string::npos ||
                          lower.find("node configuration is not available") != std::string::npos ||
                          lower.find("more processors requested") != std::string::npos ||
+                         lower.find("node count specification invalid") != std::string::npos ||
                          lower.find("time limit") != std::string::npos;
     const std::string msg = "sbatch refused the job (exit " + std::to_string(p.exit_code) +
                             "): " + EscapeForConsole(said) + " (script " + script + ")";

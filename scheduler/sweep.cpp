@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/file_util.h"
+#include "common/toml_json.h"
 
 namespace driftrun {
 namespace {
@@ -20,7 +21,9 @@ struct Axis {
 void AddValue(const Axis& a, size_t i, SweepTrial* t) {
   t->sets.push_back(a.sets[i]);
   const std::string literal = a.sets[i].substr(a.key.size() + 1);
-  nlohmann::json v = nlohmann::json::parse(literal, nullptr, false);  // numbers, bools, lists: as JSON
+  // As TOML wrote it: numbers, bools, strings and lists as JSON (found by a
+  // stranger: a list of paths came out as the string "['/a.h5']").
+  nlohmann::json v = nlohmann::json::parse(TomlValueAsJson(literal), nullptr, false);
   t->params[a.key] = v.is_discarded() ? nlohmann::json(literal) : v;
 }
 
@@ -85,7 +88,12 @@ TrialStatus ReadTrial(const std::string& run_dir, const nlohmann::json& spec) {
       text.ok() ? nlohmann::json::parse(text.value(), nullptr, false) : nlohmann::json();
   const nlohmann::json last = LastAttemptEvent(run_dir);
   const nlohmann::json metrics = LastLine(run_dir + "/metrics.jsonl");
-  if (metrics.is_object()) t.step = metrics.value("step", int64_t{0});
+  if (metrics.is_object()) {
+    t.step = metrics.value("step", int64_t{0});
+    // Found by a stranger: a running or stopped trial showed no loss, although its epochs had one.
+    if (metrics.contains("val_loss") && metrics["val_loss"].is_number())
+      t.val_loss = metrics["val_loss"].get<double>();
+  }
   if (text.ok() && !sum.is_object()) {  // never guess a damaged result's state
     t.state = "damaged";
     t.reason = run_dir +

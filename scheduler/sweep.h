@@ -36,7 +36,7 @@ struct TrialStatus {
   std::string state;  // pending | running | stopped (waiting for its requeue) | done | failed | damaged
   nlohmann::json params;
   int64_t step = 0;
-  double val_loss = 0, val_metric = 0;  // NaN until done
+  double val_loss = 0, val_metric = 0;  // NaN until an epoch ends (until done: the last epoch's loss)
   std::string metric_name, run_dir, reason;
 };
 // The trials of sweep folder `dir`, in index order. Status::Usage when `dir`

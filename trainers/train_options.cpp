@@ -142,7 +142,8 @@ void CheckTraining(const Config& c, const TrainOptions& o, int world, Problems* 
   if (o.batch_size % world != 0) {
     p->Add(Bad(c, "train.batch_size",
                "= " + std::to_string(o.batch_size) + " does not divide across " + std::to_string(world) +
-                   " ranks; use a multiple of " + std::to_string(world) + " or another -np"));
+                   " ranks; use a multiple of " + std::to_string(world) +
+                   " or another number of ranks (mpirun -np; submit: --nodes x --ntasks-per-node)"));
   }
   if (!(o.schedule.lr > 0)) p->Add(Bad(c, "train.lr", "must be > 0"));
   if (o.optimizer.weight_decay < 0) p->Add(Bad(c, "train.weight_decay", "must be >= 0"));

@@ -92,6 +92,9 @@ ReturnToService=2
 KillWait=10
 MinJobAge=600
 MaxArraySize=1001
+# sbatch refuses a job no partition can ever run (more nodes or CPUs than it
+# has), as most sites set it; without it such a job waits in the queue for ever.
+EnforcePartLimits=ALL
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF

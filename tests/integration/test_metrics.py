@@ -193,3 +193,5 @@ def test_a_remote_address_needs_consent_and_a_taken_port_is_named(workspace):
         p = workspace.run(["serve", "--config", pool.config, "--set", f"service.metrics=127.0.0.1:{port}"])
     assert p.returncode == 5 and f"127.0.0.1:{port}" in p.stderr, must_msg(p, "a taken port")
     assert not os.path.exists(workspace.path("registry-m", "registry.db")), "nothing may run after the refusal"
+    # Found by a stranger: the refused serve still recorded its --set values as the service's.
+    assert not os.path.exists(workspace.path("state", "serve.json")), "a serve that never ran recorded itself"

@@ -161,11 +161,21 @@ def test_report_command_rebuilds_it_and_refuses_misuse(s):
     for target in (f"{d}/checkpoints/{ckpt}", s.train_h5, f"{d}/model.onnx", mine):
         before = open(target, "rb").read()
         p = s.ws.run(["report", "--run", d, "--out", target])
-        assert p.returncode == 2 and "not a driftrun report" in p.stderr, must_msg(p, f"--out {target}")
+        assert p.returncode == 2 and "not a driftrun run report" in p.stderr, must_msg(p, f"--out {target}")
         assert open(target, "rb").read() == before, f"{target} untouched"
     p = s.ws.run(["drift", "--reference", s.train_h5, "--current", s.ws.path("d/batch-001.h5"), "--html",
                   f"{d}/model.onnx"])
-    assert p.returncode == 2 and "not a driftrun report" in p.stderr, must_msg(p, "drift --html over model.onnx")
+    assert p.returncode == 2 and "not a driftrun drift report" in p.stderr, must_msg(p, "drift --html over model.onnx")
+    # Found by a stranger: one kind of report replaced another (a drift report over the run report).
+    before = open(out).read()
+    p = s.ws.run(["drift", "--reference", s.train_h5, "--current", s.ws.path("d/batch-001.h5"), "--html", out])
+    assert p.returncode == 2 and "not a driftrun drift report" in p.stderr, must_msg(p, "drift --html over a run report")
+    assert open(out).read() == before, "the run report untouched"
+    drift_html = s.ws.path("drift-again.html")
+    for _ in range(2):  # an earlier drift report is replaced
+        p = s.ws.run(["drift", "--reference", s.train_h5, "--current", s.ws.path("d/batch-001.h5"), "--html",
+                      drift_html])
+        assert p.returncode in (0, 1), must_msg(p, "drift --html over an earlier drift report")
     p = s.ws.run(["report", "--run", d, "--out", s.ws.path("no/such/dir/r.html")])
     assert p.returncode == 2 and "does not exist" in p.stderr, must_msg(p, "--out into a missing folder")
     for bad in (s.ws.path("nope"), s.ws.path("d")):

@@ -15,11 +15,13 @@ their pids afterwards).
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import stat
 import subprocess
 import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -339,10 +341,20 @@ def test_serve_with_the_slurm_executor_retrains_and_promotes(cluster, workspace)
 def test_serve_restarted_while_its_slurm_job_runs_follows_the_same_job(cluster, workspace):
     from service_harness import Svc
     s = Svc(workspace, ("--batches", "1"), epochs=300, every=100, executor="slurm")
+    # Found by a stranger: a [slurm] value sbatch would refuse surfaced only when a retrain fired.
+    p = s.serve("--set", 'slurm.time="abc"', env=cluster.env)
+    assert p.returncode == 2 and "slurm.time" in p.stderr and "model.toml" in p.stderr, must_msg(p, "bad [slurm]")
     s.drop(s.batch(1))
-    proc = s.serve_bg("--max-batches", "1", env=cluster.env)
+    proc = s.serve_bg("--max-batches", "1", "--set", 'service.metrics="127.0.0.1:0"', env=cluster.env)
     try:
         job = s.wait("SELECT * FROM jobs WHERE state = 'running' AND handle != ''", "the job", proc)[0]
+        # Found by a stranger: with the Slurm executor a running job had no per-job series.
+        url = re.search(r"metrics: (http://\S+)", open(workspace.path("serve-bg.log")).read()).group(1)
+        deadline, text = time.time() + 120, ""
+        while f'driftrun_job_step{{job="{job["id"]}"' not in text:
+            assert time.time() < deadline, text
+            text = urllib.request.urlopen(url, timeout=10).read().decode()
+            time.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, open(workspace.path("serve-bg.log")).read()[-3000:]
     finally:
@@ -481,6 +493,49 @@ def test_what_train_would_refuse_is_refused_before_it_is_queued(cluster, args, s
     p = cluster.driftrun("submit", "--config", cfg, "--run-dir", ws.path("refusedearly-run"), *args)
     assert p.returncode == 2 and says in p.stderr, must_msg(p, f"submit {args}")
     assert not os.path.exists(ws.path("refusedearly-run", "slurm", "jobs.jsonl"))
+
+
+def test_a_request_no_node_can_run_missing_data_or_a_file_as_folder_is_refused_before_it_is_queued(cluster):
+    """Found by a stranger: a missing training file was queued (exit 0) to fail
+    in the job with exit 3; --nodes 2 on a one-node cluster waited in the queue
+    for ever; --run-dir naming a file was exit 5, and the dry run passed."""
+    ws = cluster.ws
+    cfg = config(ws, "early", 1)
+    d = ws.path("early-run")
+    for dry in ([], ["--dry-run"]):
+        p = cluster.driftrun("submit", "--config", cfg, "--run-dir", d, "--set", 'data.train="nope.h5"', *dry)
+        assert p.returncode == 3 and "nope.h5' does not exist" in p.stderr, must_msg(p, f"missing data {dry}")
+        p = cluster.driftrun("submit", "--config", cfg, "--run-dir", cfg, *dry)
+        assert p.returncode == 2 and "is a file, not a folder" in p.stderr, must_msg(p, f"a file as --run-dir {dry}")
+    p = cluster.driftrun("submit", "--config", cfg, "--run-dir", d, "--nodes", "2", "--time", "5")
+    assert p.returncode == 2 and "nothing was queued" in p.stderr, must_msg(p, "more nodes than the cluster has")
+    p = cluster.driftrun("submit", "--config", cfg, "--run-dir", d, "--ntasks-per-node", "4", "--cpus-per-task", "4")
+    assert p.returncode == 2 and "nothing was queued" in p.stderr, must_msg(p, "more CPUs than a node has")
+    assert not os.path.exists(d), os.listdir(d)
+
+
+def test_a_job_the_folder_never_recorded_and_a_submit_under_way_refuse_another(cluster):
+    """Found by a stranger: a submit killed while sbatch ran queued a job that
+    jobs.jsonl never recorded, and the next submit queued a second one on the
+    folder (exit 0; it failed on the folder's lock). Two submits at once both
+    queued; a sweep joined a folder of an earlier run's submission."""
+    ws = cluster.ws
+    cfg = config(ws, "unrecorded", 400)
+    s = cluster.submit(cfg, "--ntasks-per-node", "2")
+    os.remove(os.path.join(s["run_dir"], "slurm", "jobs.jsonl"))  # as if the submit had died before recording it
+    p = cluster.driftrun("submit", "--config", cfg, "--run-dir", s["run_dir"], "--ntasks-per-node", "2")
+    assert p.returncode == 2 and f"already has Slurm job {s['job_id']}" in p.stderr, must_msg(p, "unrecorded job")
+    sw = ws.write_config("joined.toml", model("unrecorded", 1) + '[sweep]\nparams = ["train.lr = [1e-3, 2e-3]"]\n')
+    p = cluster.driftrun("submit", "--config", sw, "--run-dir", s["run_dir"], "--dry-run")
+    assert p.returncode == 2 and "a sweep needs a new folder" in p.stderr, must_msg(p, "a sweep into a run's folder")
+    cluster.run("scancel", s["job_id"])
+    d = ws.path("under-way")
+    lock = os.path.join(os.path.dirname(d), "." + os.path.basename(d) + ".submit.lock")
+    with open(lock, "w") as held:  # what a submit holds from its checks until its job is recorded
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        p = cluster.driftrun("submit", "--config", cfg, "--run-dir", d, "--ntasks-per-node", "2")
+    assert p.returncode == 2 and "is in use by another driftrun process" in p.stderr, must_msg(p, "under way")
+    assert not os.path.exists(d)
 
 
 def test_a_sweep_folder_claimed_by_another_submit_is_refused_and_a_failed_sbatch_leaves_it_reusable(cluster):

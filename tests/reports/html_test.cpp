@@ -40,7 +40,7 @@ TEST(Html, PValuesBelowTheFloorAreWrittenAsABound) {
 
 TEST(Html, EscapeCoversMarkupAndQuotes) {
   EXPECT_EQ(HtmlEscape("<b a=\"x\">'&'</b>"), "&lt;b a=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/b&gt;");
-  const std::string page = HtmlPage("a < b", "<p>x</p>");
+  const std::string page = HtmlPage("a < b", "<p>x</p>", "drift report");
   EXPECT_NE(page.find("<title>a &lt; b</title>"), std::string::npos);
   EXPECT_EQ(page.find("<script"), std::string::npos) << "reports carry no script";
   EXPECT_EQ(page.find("http://"), std::string::npos) << "nothing is fetched";

@@ -189,6 +189,8 @@ TEST(Sweep, PathsInTheEntriesAreRelativeToTheConfigsFolder) {
   ASSERT_EQ(t.value().size(), 2u);
   EXPECT_EQ(t.value()[0].sets, (std::vector<std::string>{"data.train=['/proj/d/a.h5']"}));
   EXPECT_EQ(t.value()[1].sets, (std::vector<std::string>{"data.train=['/abs/b.h5']"}));
+  // Found by a stranger: `sweep status --json` gave the list as the string "['/proj/d/a.h5']".
+  EXPECT_EQ(t.value()[0].params["data.train"], nlohmann::json({"/proj/d/a.h5"}));
 }
 
 // Found by a stranger: a value listed twice ran the same trial twice.
