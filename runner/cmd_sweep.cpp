@@ -138,7 +138,7 @@ Status CheckNewSweepFolder(const std::string& dir) {
   // Found by a stranger: a sweep was added to a folder of an earlier run's submission (slurm/).
   const std::string held = PathExists(dir + "/sweep.json")             ? "sweep"
                            : PathExists(dir + "/config.resolved.toml") ? "run"
-                           : PathExists(dir + "/slurm")                ? "run's Slurm submission (slurm/)"
+                           : PathExists(dir + "/slurm/config.toml")    ? "run's Slurm submission (slurm/)"
                                                                        : "";
   if (held.empty()) return Status::Ok();
   return Status::Usage("--run-dir '" + dir + "' already holds a " + held +

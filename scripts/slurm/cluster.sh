@@ -98,6 +98,11 @@ EnforcePartLimits=ALL
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
+  # PMIx's per-step folders under this cluster's own folder: with the default
+  # (/tmp/spmix_appdir_<uid>_<job>.<step>) two clusters on one machine, or a
+  # folder left by a killed step, make the next step with that job id fail.
+  mkdir -p "$d/pmix"
+  printf 'PMIxCliTmpDirBase=%s\n' "$d/pmix" >"$d/mpi.conf"
   export SLURM_CONF=$d/slurm.conf
   slurmctld -f "$d/slurm.conf" || die "slurmctld did not start: see $d/log/slurmctld.log"
   slurmd -f "$d/slurm.conf" -N localhost || die "slurmd did not start: see $d/log/slurmd.log"

@@ -23,6 +23,7 @@ import subprocess
 import time
 import urllib.request
 
+import h5py
 import numpy as np
 import pytest
 
@@ -45,6 +46,9 @@ class Cluster:
         self.env = dict(os.environ, SLURM_CONF=os.path.join(self.dir, "slurm.conf"))
 
     def stop(self):
+        # A job a failed test left running would outlive the daemons (its srun lingers).
+        self.run("scancel", "--user", str(os.getuid()), "--full", timeout=60)
+        time.sleep(1)
         subprocess.run(["bash", self.script, "stop", self.dir], capture_output=True, timeout=60)
 
     def run(self, *args, timeout=120):
@@ -189,7 +193,18 @@ def test_interrupted_job_requeues_resumes_and_matches_an_uninterrupted_run(clust
 def test_an_application_error_is_not_requeued(cluster):
     ws = cluster.ws
     cfg = config(ws, "broken", 3)
-    s = cluster.submit(cfg, "--ntasks-per-node", "2", "--set", 'data.train="data/missing.h5"')
+    # Bad rows only the job finds (a missing file is refused at submit): a NaN label.
+    bad = ws.path("data", "nanlabel.h5")
+    with h5py.File(ws.path("data", "train.h5"), "r") as src, h5py.File(bad, "w") as dst:
+        for k, v in src.attrs.items():
+            dst.attrs[k] = v
+        for k in src:
+            dst[k] = src[k][()]
+        labels = dst["labels"][()]
+        labels[7] = np.nan
+        del dst["labels"]
+        dst["labels"] = labels
+    s = cluster.submit(cfg, "--ntasks-per-node", "2", "--set", f'data.train="{bad}"')
     f = cluster.wait_state(s["job_id"], {"COMPLETED", "FAILED", "CANCELLED"})
     assert f["JobState"] == "FAILED" and f["Restarts"] == "0", f
     assert f["ExitCode"].startswith("3:"), f  # bad input data
