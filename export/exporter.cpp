@@ -191,9 +191,8 @@ Status CheckDataFilesUnchanged(const nlohmann::json& s, const std::string& run_d
     if (path.empty() || then.empty() || FileIdentity(path) == then) continue;
     return Status::Data(
         "'" + path + "' is not the file run '" + run_dir +
-        "' read: it was replaced or written since (found by a stranger: a training file "
-        "regenerated while a job trained was then evaluated and named as the data of a model "
-        "that never read it); a copy of the old bytes cannot be told from other data: train again on the "
+        "' read: it was replaced or written since, so the run's holdout and lineage would name data it "
+        "never read; a copy of the old bytes cannot be told from other data: train again on the "
         "data now at that path");
   }
   return Status::Ok();

@@ -124,12 +124,11 @@ std::string ProductionHistory(const json& m) {
   }
   for (const auto& j : m["jobs"]) {
     if (S(j, "state") != "rejected") continue;
-    const std::string why =
-        j.contains("verdict") && j["verdict"].is_object() ? S(j["verdict"], "reason") : "";
+    // The job's reason, not its verdict's (found by a stranger: a version the
+    // verdict favoured, rejected because production moved, showed the verdict).
     rows.push_back({D(j, "ended_at"), "<tr>" + Td(Utc(D(j, "ended_at")), "t") + Td(StateTag("rejected")) +
                                           Td("version " + S(j, "version") + " (job " + S(j, "id") + ")") +
-                                          Td("service") + Td(HtmlEscape(why.empty() ? S(j, "reason") : why)) +
-                                          "</tr>"});
+                                          Td("service") + Td(HtmlEscape(S(j, "reason"))) + "</tr>"});
   }
   if (rows.empty()) return "<p class=\"sub\">no promotion or rejection yet</p>";
   std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first > b.first; });

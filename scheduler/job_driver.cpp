@@ -218,8 +218,13 @@ Status EvaluateJob(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
     // Found by review: under approval the log and the record said "promoted:"
     // while the version waited for a person.
     const std::string kPromoted = "promoted: ";
-    if (v.promote && (m.approval || policy.require_approval) && v.reason.rfind(kPromoted, 0) == 0)
-      v.reason = "to be promoted once approved: " + v.reason.substr(kPromoted.size());
+    if (m.approval || policy.require_approval) {
+      // Fixed at evaluation (found by a stranger: a restart with promote =
+      // "auto" promoted a version still waiting for a person).
+      j->spec["approval_required"] = true;
+      if (v.promote && v.reason.rfind(kPromoted, 0) == 0)
+        v.reason = "to be promoted once approved: " + v.reason.substr(kPromoted.size());
+    }
     j->verdict = v.ToJson();
     return Move(ctx, j, JobState::kEvaluated, v.reason);
   }();
@@ -301,7 +306,7 @@ Status PromoteJob(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
   }
   DRIFTRUN_ASSIGN_OR_RETURN(auto reg, Registry::Open(m.registry));
   DRIFTRUN_ASSIGN_OR_RETURN(Policy policy, reg->GetPolicy(m.name));
-  if (m.approval || policy.require_approval) {
+  if (m.approval || policy.require_approval || j->spec.value("approval_required", false)) {
     DRIFTRUN_ASSIGN_OR_RETURN(VersionRecord v, reg->Get({m.name, j->version, ""}));
     if (v.approvals.empty()) {
       const std::string wait = "waiting for approval: driftrun registry approve " + label +
@@ -333,7 +338,12 @@ Status PromoteJob(ServiceContext& ctx, const ModelEntry& m, JobRecord* j) {
     };
   }
   auto r = reg->Promote(m.name, j->version, "production", o);
-  if (r.ok()) return Move(ctx, j, JobState::kPromoted, "promoted " + label + " to production: " + reason);
+  if (r.ok()) {
+    const std::string kWaited = "to be promoted once approved: ";
+    const std::string why =
+        reason.rfind(kWaited, 0) == 0 ? "approved; " + reason.substr(kWaited.size()) : reason;
+    return Move(ctx, j, JobState::kPromoted, "promoted " + label + " to production: " + why);
+  }
   if (r.status().code() == Code::kInfra) return r.status();
   return Move(ctx, j, JobState::kRejected, "stays candidate " + label + ": " + r.status().message());
 }

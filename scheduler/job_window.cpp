@@ -147,7 +147,11 @@ Status CheckSomethingNew(ServiceContext& ctx, const JobRecord& j, int64_t produc
   }
   DRIFTRUN_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, ctx.journal->Jobs(j.model, 64));  // newest first
   for (const JobRecord& e : jobs) {
-    if (e.id == j.id || (e.state != JobState::kPromoted && e.state != JobState::kRejected)) continue;
+    // A job waiting for approval has its verdict too (found by a stranger:
+    // in approval mode the same window was trained and registered again).
+    const bool waiting = e.state == JobState::kRegistered && e.verdict.is_object() && !e.verdict.empty();
+    if (e.id == j.id || (e.state != JobState::kPromoted && e.state != JobState::kRejected && !waiting))
+      continue;
     // Only while production is what that job left: found by a stranger, a
     // job rejected because production was rolled back under it made the next
     // retrain, from the version rolled back to, "nothing new".
@@ -159,10 +163,11 @@ Status CheckSomethingNew(ServiceContext& ctx, const JobRecord& j, int64_t produc
     const bool same = shas.is_array() ? std::set<nlohmann::json>(shas.begin(), shas.end()) == trained_shas
                                       : JsonAt(e.spec, "window_batches") == window;
     if (same) {
-      return Status::Data("nothing new to train on: job " + std::to_string(e.id) +
-                          " trained on this window and ended " + JobStateName(e.state) +
-                          " (the drift is in unlabelled batches; a retrain learns from labelled ones): send "
-                          "labelled batches, or `driftrun signal` to retrain anyway");
+      return Status::Data(
+          "nothing new to train on: job " + std::to_string(e.id) + " trained on this window and " +
+          (waiting ? std::string("waits for approval") : "ended " + std::string(JobStateName(e.state))) +
+          " (the drift is in unlabelled batches; a retrain learns from labelled ones): send "
+          "labelled batches, or `driftrun signal` to retrain anyway");
     }
     break;
   }

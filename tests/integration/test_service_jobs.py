@@ -227,6 +227,13 @@ def test_approval_mode_waits_for_registry_approve(workspace, executor):
                      "the job to wait for approval", proc)[0]
         assert "driftrun registry approve demo:1" in job["reason"]
         assert "production" not in s.versions()[0]["aliases"]
+        # Found by a stranger: a restart with promote = "auto" promoted the version still waiting for a person.
+        assert stop(proc, executor) == 0
+        proc = s.serve_bg("--set", "retrain.promote=auto")
+        time.sleep(3)
+        assert proc.poll() is None, open(workspace.path("serve-bg.log")).read()[-3000:]
+        assert s.rows("SELECT state FROM jobs WHERE id = 1")[0]["state"] == "registered"
+        assert "production" not in s.versions()[0]["aliases"], "promoted without an approval"
         p = workspace.run(["registry", "approve", "demo:1", "--by", "ann", "--registry", workspace.path("registry")])
         assert p.returncode == 0, must_msg(p, "registry approve")
         s.wait("SELECT id FROM jobs WHERE state = 'promoted'", "the promotion after the approval", proc)

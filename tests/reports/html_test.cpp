@@ -160,7 +160,8 @@ TEST(Dashboard, QueueRejectionsAndPromotions) {
          "started_at": 1800000091, "ended_at": 0, "version": 0, "reason": "",
          "pool": {"step": 7, "total_steps": 40, "samples_per_s": 1234.5}},
         {"id": 2, "state": "rejected", "trigger": "drift", "queued_at": 1800000060, "ended_at": 1800000080,
-         "version": 2, "reason": "rejected", "verdict": {"reason": "not promoted: worse on the holdout"}},
+         "version": 2, "reason": "stays candidate demo:2: production moved to demo:3",
+         "verdict": {"reason": "to be promoted once approved: better"}},
         {"id": 1, "state": "promoted", "trigger": "initial", "queued_at": 1800000000, "ended_at": 1800000005,
          "version": 1, "reason": "first model"}],
       "history": [{"event": "alias", "alias": "production", "from": null, "to": 1, "who": "driftrun-serve",
@@ -174,7 +175,10 @@ TEST(Dashboard, QueueRejectionsAndPromotions) {
   EXPECT_EQ(html.find("m<1>"), std::string::npos) << "names are escaped";
   const size_t hist = html.find("Production history"), batches = html.find("Recent batches");
   const std::string h = html.substr(hist, batches - hist);
-  EXPECT_NE(h.find("not promoted: worse on the holdout"), std::string::npos) << "the rejection's verdict";
+  EXPECT_NE(h.find("stays candidate demo:2: production moved to demo:3"), std::string::npos)
+      << "the rejection's reason";
+  EXPECT_EQ(h.find("to be promoted once approved"), std::string::npos)
+      << "not the verdict of a rejected version";
   EXPECT_NE(h.find("none &rarr; 1"), std::string::npos);
   EXPECT_EQ(h.find("register"), std::string::npos) << "only the production alias";
   EXPECT_LT(h.find("rejected"), h.find("none &rarr; 1")) << "newest first";

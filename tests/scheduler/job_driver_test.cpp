@@ -238,6 +238,34 @@ TEST(JobDriver, TheSameWindowUnderOtherNamesIsNothingNew) {
   EXPECT_EQ(f.exec.launches.size(), 1u);
 }
 
+// Found by a stranger: in approval mode a job waiting for a person did not
+// count, and a drift seen only in unlabelled batches trained its window again.
+TEST(JobDriver, AJobWaitingForApprovalCountsForNothingNew) {
+  Fixture f;
+  f.setup.models[0].window = 10;
+  const BatchRecord a = f.ScoredBatch("a.h5", "labelled rows");
+  JobRecord waiting = f.Queue();
+  waiting.spec = {{"window_batches", {KeptBatchPath(f.setup.state, a)}},
+                  {"window_sha256", {a.sha256}},
+                  {"base_version", 0}};
+  waiting.verdict = {{"promote", true}};
+  ASSERT_TRUE(
+      f.journal->UpdateJob(waiting, JobState::kRegistered, "waiting for approval", f.clock.Seconds()).ok());
+  BatchRecord u;
+  u.model = "m";
+  u.file = f.dir + "/unlabelled.h5";
+  u.sha256 = "u";
+  u.decision = "scored";
+  u.id = f.journal->AddBatch(u).value();
+  const JobRecord j = f.Step(DriftJob(f, {u.id}).id);
+  EXPECT_EQ(j.state, JobState::kFailed) << j.reason;
+  EXPECT_NE(
+      j.reason.find("job " + std::to_string(waiting.id) + " trained on this window and waits for approval"),
+      std::string::npos)
+      << j.reason;
+  EXPECT_TRUE(f.exec.launches.empty());
+}
+
 TEST(JobDriver, InfrastructureFailuresRetryUpToTheLimitThenFailWithTheLogLine) {
   Fixture f;
   const int64_t id = f.Queue().id;
