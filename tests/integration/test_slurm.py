@@ -355,7 +355,9 @@ def test_serve_with_the_slurm_executor_retrains_and_promotes(cluster, workspace)
 
 def test_serve_restarted_while_its_slurm_job_runs_follows_the_same_job(cluster, workspace):
     from service_harness import Svc
-    s = Svc(workspace, ("--batches", "1"), epochs=300, every=100, executor="slurm")
+    # Long enough (about 140000 steps) to outlast the metrics scrape and the stop below: the
+    # job trains 8400 steps in under a second on a fast machine.
+    s = Svc(workspace, ("--batches", "1"), epochs=5000, every=2000, executor="slurm")
     # Found by a stranger: a [slurm] value sbatch would refuse surfaced only when a retrain fired.
     p = s.serve("--set", 'slurm.time="abc"', env=cluster.env)
     assert p.returncode == 2 and "slurm.time" in p.stderr and "model.toml" in p.stderr, must_msg(p, "bad [slurm]")
