@@ -214,12 +214,7 @@ TEST(JobDriver, TheSameWindowUnderOtherNamesIsNothingNew) {
   last.spec = {{"window_batches", {KeptBatchPath(f.setup.state, a)}}, {"window_sha256", {a.sha256}}};
   ASSERT_TRUE(f.journal->UpdateJob(last, JobState::kPromoted, "promoted", f.clock.Seconds()).ok());
   f.ScoredBatch("a-again.h5", "labelled rows");  // the same bytes, a second name
-  BatchRecord u;
-  u.model = "m";
-  u.file = f.dir + "/unlabelled.h5";
-  u.sha256 = "u";
-  u.decision = "scored";
-  u.id = f.journal->AddBatch(u).value();
+  const BatchRecord u = f.UnlabelledBatch();
   const JobRecord j = f.Step(DriftJob(f, {u.id}).id);
   EXPECT_EQ(j.state, JobState::kFailed) << j.reason;
   EXPECT_NE(
@@ -251,12 +246,7 @@ TEST(JobDriver, AJobWaitingForApprovalCountsForNothingNew) {
   waiting.verdict = {{"promote", true}};
   ASSERT_TRUE(
       f.journal->UpdateJob(waiting, JobState::kRegistered, "waiting for approval", f.clock.Seconds()).ok());
-  BatchRecord u;
-  u.model = "m";
-  u.file = f.dir + "/unlabelled.h5";
-  u.sha256 = "u";
-  u.decision = "scored";
-  u.id = f.journal->AddBatch(u).value();
+  const BatchRecord u = f.UnlabelledBatch();
   const JobRecord j = f.Step(DriftJob(f, {u.id}).id);
   EXPECT_EQ(j.state, JobState::kFailed) << j.reason;
   EXPECT_NE(

@@ -110,6 +110,16 @@ struct Fixture {
     b.id = journal->AddBatch(b).value();
     return b;
   }
+  // An unlabelled batch, scored (what a drift in unlabelled data triggers on).
+  BatchRecord UnlabelledBatch() {
+    BatchRecord u;
+    u.model = "m";
+    u.file = dir + "/unlabelled.h5";
+    u.sha256 = "u";
+    u.decision = "scored";
+    u.id = journal->AddBatch(u).value();
+    return u;
+  }
   JobRecord Step(int64_t id) {
     EXPECT_TRUE(AdvanceJob(ctx, journal->Job(id).value()).ok());
     return journal->Job(id).value();
